@@ -1,0 +1,12 @@
+/** A complete set of port implementations: `aws` or `local` (ARCHITECTURE.md, "Ports"). */
+import type { BlobStore } from '../ports/blob-store.ts';
+import type { MailIndex } from '../ports/mail-index.ts';
+import type { WorkQueue } from '../ports/work-queue.ts';
+
+export interface Adapters {
+  kind: 'aws' | 'local';
+  blobs: BlobStore;
+  index: MailIndex;
+  queue: WorkQueue;
+  close(): Promise<void>;
+}

@@ -1,0 +1,169 @@
+/**
+ * Mail index port: domains, users, mailboxes, messages, flags, UIDs and modseq.
+ * Adapters: DynamoDB (`core/adapters/aws/dynamo-mail-index.ts`) and SQLite in WAL mode
+ * (`core/adapters/local/sqlite-mail-index.ts`). One contract suite proves both
+ * (`test/contract/mail-index.contract.ts`).
+ *
+ * Invariants this port carries (ARCHITECTURE.md):
+ *  - (2) appendMessage with a deliveryKey is idempotent: a second call with the same key
+ *    inserts nothing and returns the first call's UID with `duplicate: true`.
+ *  - (3) UID allocation and insertion are one atomic step: a message with UID n becomes
+ *    visible together with uidNext moving past n, so no reader ever sees UID n+1 before n.
+ *    UIDVALIDITY of a name is strictly greater each time the name is (re)created.
+ *  - (5) message bytes are referenced by blobKey and never change; blobs are reference
+ *    counted, and operations that drop the last reference return the key in `orphanedBlobs`
+ *    for the caller to delete from the blob store.
+ *
+ * User ids are the lower-cased address (`alice@example.test`). Mailbox names are the
+ * hierarchy with '/' as separator in UTF-8; 'INBOX' is always spelled in upper case.
+ */
+import type { MessageMeta } from '../mime/types.ts';
+
+export interface Domain {
+  name: string;
+  createdAt: number;
+}
+
+export interface User {
+  /** Lower-cased address; the user id. */
+  address: string;
+  /** Encoded password hash (see core/accounts/password.ts). */
+  passwordHash: string;
+  createdAt: number;
+}
+
+export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Trash' | '\\Junk' | '\\Archive' | '\\All' | '\\Flagged';
+
+export interface Mailbox {
+  /** Stable id; survives RENAME (messages are keyed by it). */
+  id: string;
+  user: string;
+  name: string;
+  uidValidity: number;
+  /** The UID the next appended message will get. */
+  uidNext: number;
+  /** Bumped by every append, flag change and expunge in this mailbox. */
+  highestModseq: number;
+  /** Number of messages now in the mailbox. */
+  messageCount: number;
+  specialUse: SpecialUse | null;
+  subscribed: boolean;
+  createdAt: number;
+}
+
+/** The cheap part of a mailbox to poll for changes (IDLE, NOOP). */
+export interface MailboxState {
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  messageCount: number;
+}
+
+export interface MessageRecord {
+  uid: number;
+  modseq: number;
+  /** System flags (`\Seen`, …) and keywords, as given; no duplicates. */
+  flags: string[];
+  /** Epoch ms. */
+  internalDate: number;
+  size: number;
+  blobKey: string;
+  /** Present when asked for (listMessages withMeta / getMessages). */
+  meta?: MessageMeta;
+}
+
+export interface NewMessage {
+  blobKey: string;
+  size: number;
+  internalDate: number;
+  flags: string[];
+  meta: MessageMeta;
+  /** Idempotency key: one job's delivery to one recipient (invariant 2). */
+  deliveryKey?: string;
+}
+
+export interface AppendResult {
+  uid: number;
+  uidValidity: number;
+  modseq: number;
+  /** True when deliveryKey had already been used: nothing was inserted. */
+  duplicate: boolean;
+}
+
+export type FlagUpdateMode = 'add' | 'remove' | 'set';
+
+export interface FlagChange {
+  uid: number;
+  flags: string[];
+  modseq: number;
+}
+
+export interface ListOptions {
+  /** Inclusive UID bounds. */
+  uidFrom?: number;
+  uidTo?: number;
+  /** Include `meta` (envelope, MIME tree, header block). */
+  withMeta?: boolean;
+}
+
+export class IndexError extends Error {
+  readonly code: 'EXISTS' | 'NOT_FOUND' | 'CONFLICT' | 'INVALID';
+  constructor(code: IndexError['code'], message: string) {
+    super(message);
+    this.name = 'IndexError';
+    this.code = code;
+  }
+}
+
+export interface MailIndex {
+  // --- domains ---
+  addDomain(name: string): Promise<Domain>;
+  removeDomain(name: string): Promise<void>;
+  listDomains(): Promise<Domain[]>;
+  getDomain(name: string): Promise<Domain | null>;
+
+  // --- users ---
+  /** Throws IndexError('EXISTS') when the address exists. Does not create mailboxes. */
+  addUser(user: { address: string; passwordHash: string }): Promise<User>;
+  getUser(address: string): Promise<User | null>;
+  listUsers(domain?: string): Promise<User[]>;
+  setPasswordHash(address: string, passwordHash: string): Promise<void>;
+  /** Removes the user, its mailboxes and messages; returns blob keys no longer referenced. */
+  removeUser(address: string): Promise<{ orphanedBlobs: string[] }>;
+
+  // --- mailboxes ---
+  /** Throws IndexError('EXISTS') when the name exists for the user. */
+  createMailbox(user: string, name: string, options?: { specialUse?: SpecialUse | null; subscribed?: boolean }): Promise<Mailbox>;
+  getMailbox(user: string, name: string): Promise<Mailbox | null>;
+  listMailboxes(user: string): Promise<Mailbox[]>;
+  /** Renames one mailbox (id, UIDVALIDITY and messages stay). EXISTS / NOT_FOUND errors. */
+  renameMailbox(user: string, oldName: string, newName: string): Promise<Mailbox>;
+  /** Deletes the mailbox and its messages. */
+  deleteMailbox(user: string, name: string): Promise<{ orphanedBlobs: string[] }>;
+  setSubscribed(user: string, name: string, subscribed: boolean): Promise<void>;
+  mailboxState(user: string, mailboxId: string): Promise<MailboxState | null>;
+
+  // --- messages ---
+  /** Atomic UID allocation + insert (invariant 3), idempotent by deliveryKey (invariant 2). */
+  appendMessage(user: string, mailboxId: string, message: NewMessage): Promise<AppendResult>;
+  /** Messages in UID order. */
+  listMessages(user: string, mailboxId: string, options?: ListOptions): Promise<MessageRecord[]>;
+  /** The given UIDs that exist, with meta, in UID order. */
+  getMessages(user: string, mailboxId: string, uids: number[]): Promise<MessageRecord[]>;
+  /** Changes flags; returns the messages whose flags changed, with their new modseq. */
+  updateFlags(user: string, mailboxId: string, uids: number[], mode: FlagUpdateMode, flags: string[]): Promise<FlagChange[]>;
+  /** Removes the messages; returns the UIDs removed and blob keys no longer referenced. */
+  expunge(user: string, mailboxId: string, uids: number[]): Promise<{ expunged: number[]; orphanedBlobs: string[] }>;
+  /**
+   * Copies messages (same blobs, flags, dates) into another mailbox of the same user, with
+   * UIDs allocated atomically in the target, in source UID order.
+   */
+  copyMessages(user: string, fromMailboxId: string, uids: number[], toMailboxId: string): Promise<{ uidValidity: number; mapping: Array<{ from: number; to: number }> }>;
+
+  // --- leases (e.g. the POP3 maildrop lock, RFC 1939 §8 / RFC 2449 [IN-USE]) ---
+  /** Takes the named lease for `owner` unless another owner holds an unexpired one. */
+  acquireLease(name: string, owner: string, ttlSeconds: number): Promise<boolean>;
+  releaseLease(name: string, owner: string): Promise<void>;
+
+  close?(): Promise<void>;
+}

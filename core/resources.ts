@@ -1,0 +1,100 @@
+/**
+ * The single source of truth for the AWS resources the mail system uses: the CDK app
+ * (`infra/`) declares them from here, and the test setup creates the same ones on the
+ * emulator (`test/support/emulator.ts`). Names get a prefix per deployment/test run.
+ */
+import type { QueueName } from './ports/work-queue.ts';
+
+export interface KeyAttribute {
+  name: string;
+  type: 'S' | 'N';
+}
+
+export interface TableDefinition {
+  /** Logical id (CDK) and name suffix. */
+  id: string;
+  partitionKey: KeyAttribute;
+  sortKey: KeyAttribute;
+  globalSecondaryIndexes: Array<{ indexName: string; partitionKey: KeyAttribute; sortKey?: KeyAttribute }>;
+  /** Attribute DynamoDB TTL deletes items by (epoch seconds), if any. */
+  timeToLiveAttribute?: string;
+}
+
+export interface QueueDefinition {
+  id: QueueName;
+  /** Seconds a received job stays hidden; must exceed the consuming function's timeout. */
+  visibilityTimeoutSeconds: number;
+  /** Receives before a job moves to the dead-letter queue. */
+  maxReceiveCount: number;
+  retentionSeconds: number;
+  deadLetterRetentionSeconds: number;
+}
+
+export interface BucketDefinition {
+  id: string;
+  /** Key prefix of raw messages. */
+  messagePrefix: string;
+}
+
+/** Single-table design of the mail index; item layout in core/adapters/aws/dynamo-keys.ts. */
+export const MAIL_INDEX_TABLE: TableDefinition = {
+  id: 'MailIndex',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  globalSecondaryIndexes: [],
+  timeToLiveAttribute: 'ttl',
+};
+
+export const MESSAGE_BUCKET: BucketDefinition = {
+  id: 'Messages',
+  messagePrefix: 'messages/',
+};
+
+export const QUEUES: Record<QueueName, QueueDefinition> = {
+  ingest: {
+    id: 'ingest',
+    visibilityTimeoutSeconds: 180,
+    maxReceiveCount: 5,
+    retentionSeconds: 14 * 24 * 3600,
+    deadLetterRetentionSeconds: 14 * 24 * 3600,
+  },
+  outbound: {
+    id: 'outbound',
+    visibilityTimeoutSeconds: 360,
+    maxReceiveCount: 8,
+    retentionSeconds: 14 * 24 * 3600,
+    deadLetterRetentionSeconds: 14 * 24 * 3600,
+  },
+};
+
+/** Physical names for one deployment or test run. */
+export interface ResourceNames {
+  bucket: string;
+  table: string;
+  queues: Record<QueueName, { name: string; deadLetterName: string }>;
+}
+
+export function resourceNames(prefix: string): ResourceNames {
+  const p = prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  return {
+    bucket: `${p}-messages`,
+    table: `${p}-mail-index`,
+    queues: {
+      ingest: { name: `${p}-ingest`, deadLetterName: `${p}-ingest-dlq` },
+      outbound: { name: `${p}-outbound`, deadLetterName: `${p}-outbound-dlq` },
+    },
+  };
+}
+
+/**
+ * Environment variables through which the aws adapters learn the physical resources
+ * (set by the CDK stack on functions/containers, and by the test setup on the emulator).
+ */
+export const RESOURCE_ENV = {
+  bucket: 'MAIL_BUCKET',
+  table: 'MAIL_TABLE',
+  ingestQueueUrl: 'INGEST_QUEUE_URL',
+  ingestDeadLetterQueueUrl: 'INGEST_DLQ_URL',
+  outboundQueueUrl: 'OUTBOUND_QUEUE_URL',
+  outboundDeadLetterQueueUrl: 'OUTBOUND_DLQ_URL',
+} as const;
