@@ -29,6 +29,58 @@ export interface MailConfig {
   /** Seconds a client may stay silent before the server closes the connection. */
   idleTimeoutSeconds: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Run the queue workers in this process (local runtime; MAIL_WORKERS=0 for listeners only). */
+  workers: boolean;
+  /** Authentication failure throttling (submission; usable by any listener). */
+  authThrottle: AuthThrottleConfig;
+  /** The DNS resolver used for MX lookups (core/dns). */
+  dns: DnsConfig;
+  /** Outbound delivery (core/outbound). */
+  outbound: OutboundConfig;
+  /** When set, all outbound mail goes to this relay instead of the recipients' MX hosts. */
+  smartHost: SmartHostConfig | null;
+  /** Secrets Manager secret holding DKIM keys (AWS); null: keys live in the blob store under keys/dkim/. */
+  dkimKeysSecretArn: string | null;
+}
+
+export interface AuthThrottleConfig {
+  /** Failed logins from one client address within the window before further attempts are refused. */
+  maxFailuresPerClient: number;
+  /** Failed logins for one account (from any address) within the window before it is refused. */
+  maxFailuresPerAccount: number;
+  windowSeconds: number;
+}
+
+export interface DnsConfig {
+  /** `host` or `host:port` (IPv6: `[addr]:port`); empty = the system's resolvers. */
+  servers: string[];
+  timeoutMs: number;
+  tries: number;
+}
+
+export interface OutboundConfig {
+  /** TCP port of remote MX hosts (25; tests point it at a test server's port). */
+  smtpPort: number;
+  /** First retry delay after a temporary failure; doubles per attempt up to retryMaxSeconds. */
+  retryBaseSeconds: number;
+  retryMaxSeconds: number;
+  /** Give up (and bounce) a message not delivered after this many seconds (RFC 5321 §4.5.4.1: 4-5 days). */
+  maxAgeSeconds: number;
+  /** More Received: headers than this → bounce as a mail loop (RFC 5321 §6.3). */
+  maxReceivedHeaders: number;
+  /** TCP connect + greeting timeout per host. */
+  connectTimeoutSeconds: number;
+}
+
+export interface SmartHostConfig {
+  host: string;
+  port: number;
+  /** 'starttls' (required), 'implicit' (TLS from the first byte, port 465) or 'none'. */
+  tls: 'starttls' | 'implicit' | 'none';
+  user: string | null;
+  password: string | null;
+  /** Verify the relay's certificate (default true). */
+  verifyCertificate: boolean;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -67,6 +119,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     tlsKeyFile: env.TLS_KEY_FILE || null,
     allowPlaintextAuthOnLoopback: bool(env, 'MAIL_ALLOW_PLAINTEXT_LOOPBACK', runtime === 'local'),
     idleTimeoutSeconds: int(env, 'MAIL_IDLE_TIMEOUT', 300),
+    workers: bool(env, 'MAIL_WORKERS', runtime === 'local'),
+    authThrottle: {
+      maxFailuresPerClient: int(env, 'AUTH_MAX_FAILURES_PER_CLIENT', 10),
+      maxFailuresPerAccount: int(env, 'AUTH_MAX_FAILURES_PER_ACCOUNT', 20),
+      windowSeconds: int(env, 'AUTH_FAILURE_WINDOW', 900),
+    },
+    dns: {
+      servers: (env.DNS_SERVERS || '').split(',').map((s) => s.trim()).filter(Boolean),
+      timeoutMs: int(env, 'DNS_TIMEOUT_MS', 5000),
+      tries: int(env, 'DNS_TRIES', 2),
+    },
+    outbound: {
+      smtpPort: int(env, 'OUTBOUND_SMTP_PORT', 25),
+      retryBaseSeconds: int(env, 'OUTBOUND_RETRY_BASE', 300),
+      retryMaxSeconds: int(env, 'OUTBOUND_RETRY_MAX', 4 * 3600),
+      maxAgeSeconds: int(env, 'OUTBOUND_MAX_AGE', 5 * 24 * 3600),
+      maxReceivedHeaders: int(env, 'OUTBOUND_MAX_RECEIVED', 50),
+      connectTimeoutSeconds: int(env, 'OUTBOUND_CONNECT_TIMEOUT', 30),
+    },
+    smartHost: smartHost(env),
+    dkimKeysSecretArn: env.DKIM_KEYS_SECRET_ARN || null,
     logLevel: level === 'debug' || level === 'warn' || level === 'error' ? level : 'info',
+  };
+}
+
+function smartHost(env: NodeJS.ProcessEnv): SmartHostConfig | null {
+  const host = env.SMART_HOST;
+  if (!host) return null;
+  const tls = (env.SMART_HOST_TLS || 'starttls').toLowerCase();
+  if (tls !== 'starttls' && tls !== 'implicit' && tls !== 'none') throw new Error(`SMART_HOST_TLS must be starttls, implicit or none, got ${JSON.stringify(tls)}`);
+  return {
+    host,
+    port: int(env, 'SMART_HOST_PORT', tls === 'implicit' ? 465 : 587),
+    tls,
+    user: env.SMART_HOST_USER || null,
+    password: env.SMART_HOST_PASSWORD || null,
+    verifyCertificate: bool(env, 'SMART_HOST_VERIFY_CERT', true),
   };
 }

@@ -1,0 +1,17 @@
+/**
+ * `npm run bench`: every benchmark, printed as a table and as one JSON object (last line).
+ * Figures are whole-run measurements on this machine; compare runs on the same machine only.
+ */
+import { benchSmtpIngest } from './smtp-ingest.ts';
+
+const results: Record<string, number> = {};
+const suites: Array<[string, () => Promise<Record<string, number>>]> = [['smtp-ingest', () => benchSmtpIngest()]];
+
+for (const [name, fn] of suites) {
+  process.stderr.write(`bench: ${name}...\n`);
+  Object.assign(results, await fn());
+}
+const width = Math.max(...Object.keys(results).map((k) => k.length));
+console.log(`${'metric'.padEnd(width)}  value`);
+for (const [k, v] of Object.entries(results)) console.log(`${k.padEnd(width)}  ${v}`);
+console.log(JSON.stringify({ node: process.version, date: new Date().toISOString(), results }));

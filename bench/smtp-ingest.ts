@@ -1,0 +1,111 @@
+/**
+ * SMTP DATA → committed in the INBOX, on the local runtime: 20 concurrent senders of 10 KiB
+ * messages. Reports messages per second (first MAIL FROM to last commit) and the latency from
+ * each 250 reply to the message being visible in the index (p50/p99).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Adapters } from '../core/adapters/adapters.ts';
+import { createLocalAdapters } from '../core/adapters/local/index.ts';
+import { createUser } from '../core/accounts/accounts.ts';
+import { loadConfig } from '../core/config.ts';
+import { silentLogger } from '../core/log.ts';
+import { startMailSystem } from '../fargate-listeners/src/mail-system.ts';
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** A minimal SMTP client: one connection, sequential transactions, returns the queue id per 250. */
+async function sender(port: number, count: number, message: string, onAccepted: (queueId: string) => void): Promise<void> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setEncoding('latin1');
+  let buffer = '';
+  let wake: (() => void) | null = null;
+  socket.on('data', (d: string) => {
+    buffer += d;
+    wake?.();
+  });
+  const reply = async (): Promise<string> => {
+    for (;;) {
+      const m = /(^|\r\n)(\d{3}) [^\r\n]*\r\n/.exec(buffer);
+      if (m) {
+        const end = m.index + m[0].length;
+        const text = buffer.slice(0, end);
+        buffer = buffer.slice(end);
+        return text;
+      }
+      await new Promise<void>((r) => (wake = r));
+    }
+  };
+  await reply();
+  socket.write('EHLO bench.test\r\n');
+  await reply();
+  for (let i = 0; i < count; i++) {
+    socket.write('MAIL FROM:<bench@remote.test>\r\nRCPT TO:<bench@example.test>\r\nDATA\r\n');
+    await reply();
+    await reply();
+    await reply();
+    socket.write(message + '.\r\n');
+    const r = await reply();
+    const m = /queued as (\S+)/.exec(r);
+    if (!m) throw new Error(`not accepted: ${r}`);
+    onAccepted(m[1]);
+  }
+  socket.end('QUIT\r\n');
+}
+
+export async function benchSmtpIngest(options: { senders?: number; perSender?: number; sizeBytes?: number } = {}): Promise<Record<string, number>> {
+  const senders = options.senders ?? 20;
+  const perSender = options.perSender ?? 25;
+  const size = options.sizeBytes ?? 10 * 1024;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mail-bench-'));
+  const base = await createLocalAdapters({ dataDir });
+  await base.index.addDomain('example.test');
+  await createUser(base.index, 'bench@example.test', 'pw');
+
+  const acceptedAt = new Map<string, number>();
+  const committedAt = new Map<string, number>();
+  const adapters: Adapters = {
+    ...base,
+    index: new Proxy(base.index, {
+      get(target, prop) {
+        if (prop === 'appendMessage') {
+          return async (...args: Parameters<Adapters['index']['appendMessage']>) => {
+            const r = await target.appendMessage(...args);
+            const key = args[2].deliveryKey;
+            if (key) committedAt.set(key.split(':')[0], performance.now());
+            return r;
+          };
+        }
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }),
+  };
+  const config = loadConfig({ MAIL_RUNTIME: 'local', MAIL_DATA_DIR: dataDir, MAIL_HOSTNAME: 'bench.test', SMTP_PORT: '0', SUBMISSION_PORT: '0', SUBMISSIONS_PORT: '0', IMAP_PORT: '0', IMAPS_PORT: '0', POP3_PORT: '0', POP3S_PORT: '0' });
+  const system = await startMailSystem({ adapters, config, logger: silentLogger, workers: true });
+  const port = system.port('smtp-mx');
+  const header = 'From: bench@remote.test\r\nTo: bench@example.test\r\nSubject: bench\r\n\r\n';
+  const line = 'x'.repeat(76) + '\r\n';
+  const message = header + line.repeat(Math.max(1, Math.floor((size - header.length) / line.length)));
+
+  const total = senders * perSender;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: senders }, () => sender(port, perSender, message, (id) => acceptedAt.set(id, performance.now()))));
+  while (committedAt.size < total) await new Promise((r) => setTimeout(r, 5));
+  const elapsed = (performance.now() - t0) / 1000;
+  const latencies = [...acceptedAt].map(([id, t]) => committedAt.get(id)! - t).sort((a, b) => a - b);
+  await system.stop(1000);
+  await base.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  return {
+    smtp_messages: total,
+    smtp_msgs_per_sec: Math.round((total / elapsed) * 10) / 10,
+    smtp_accept_to_visible_p50_ms: Math.round(percentile(latencies, 50) * 10) / 10,
+    smtp_accept_to_visible_p99_ms: Math.round(percentile(latencies, 99) * 10) / 10,
+  };
+}

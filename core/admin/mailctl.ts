@@ -1,0 +1,155 @@
+/**
+ * mailctl: administration of domains, users, mailboxes, messages and queues. Works on any
+ * adapter set; bin/mailctl.js picks local (default) or aws (--aws or MAIL_RUNTIME=aws).
+ */
+import type { Adapters } from '../adapters/adapters.ts';
+import { changePassword, createUser } from '../accounts/accounts.ts';
+import { normalizeAddress } from '../accounts/addresses.ts';
+import { IndexError } from '../ports/mail-index.ts';
+import type { QueueName } from '../ports/work-queue.ts';
+
+export interface MailctlIO {
+  out(line: string): void;
+  err(line: string): void;
+  /** Reads a password: from a hidden prompt on a terminal, else the first line of stdin. */
+  readPassword(prompt: string): Promise<string>;
+  /** Raw bytes to stdout (message show). */
+  writeRaw(data: Buffer): void;
+}
+
+export const USAGE = `usage: mailctl [--aws] <command>
+  domain add <domain>            add a local domain
+  domain list                    list local domains
+  domain remove <domain>         remove a local domain (its users stay until removed)
+  user add <address>             add a user (password from a prompt, or stdin)
+  user list [domain]             list users
+  user remove <address>          remove a user with all mailboxes and messages
+  user passwd <address>          set a user's password (prompt or stdin)
+  mailbox list <address>         list a user's mailboxes with counts
+  message list <address> [mailbox]        list messages (default INBOX)
+  message show <address> <uid> [mailbox]  print a message's raw bytes
+  queue stats                    jobs per queue (visible, in flight, delayed, dead)
+  queue dead-letters [queue]     show jobs in the dead-letter queue (default: all queues)
+Options: --aws  use the AWS resources named by MAIL_TABLE, MAIL_BUCKET, INGEST_QUEUE_URL, ... (or MAIL_RUNTIME=aws)`;
+
+export class UsageError extends Error {}
+
+const QUEUE_NAMES: QueueName[] = ['ingest', 'outbound'];
+
+/** Runs one command; returns the process exit code. */
+export async function runMailctl(args: string[], adapters: Adapters, io: MailctlIO): Promise<number> {
+  const [group, action, ...rest] = args;
+  const need = (n: number) => {
+    if (rest.length < n) throw new UsageError(`missing argument for '${group} ${action}'`);
+  };
+  try {
+    switch (`${group} ${action}`) {
+      case 'domain add': {
+        need(1);
+        const d = await adapters.index.addDomain(rest[0].toLowerCase());
+        io.out(`added domain ${d.name}`);
+        return 0;
+      }
+      case 'domain list': {
+        for (const d of await adapters.index.listDomains()) io.out(d.name);
+        return 0;
+      }
+      case 'domain remove': {
+        need(1);
+        await adapters.index.removeDomain(rest[0].toLowerCase());
+        io.out(`removed domain ${rest[0].toLowerCase()}`);
+        return 0;
+      }
+      case 'user add': {
+        need(1);
+        const password = await io.readPassword(`Password for ${rest[0]}: `);
+        const u = await createUser(adapters.index, rest[0], password);
+        io.out(`added user ${u.address}`);
+        return 0;
+      }
+      case 'user list': {
+        for (const u of await adapters.index.listUsers(rest[0]?.toLowerCase())) io.out(u.address);
+        return 0;
+      }
+      case 'user remove': {
+        need(1);
+        const { orphanedBlobs } = await adapters.index.removeUser(normalizeAddress(rest[0]));
+        for (const key of orphanedBlobs) await adapters.blobs.delete(key);
+        io.out(`removed user ${normalizeAddress(rest[0])}`);
+        return 0;
+      }
+      case 'user passwd': {
+        need(1);
+        const password = await io.readPassword(`New password for ${rest[0]}: `);
+        await changePassword(adapters.index, rest[0], password);
+        io.out(`password changed for ${normalizeAddress(rest[0])}`);
+        return 0;
+      }
+      case 'mailbox list': {
+        need(1);
+        const user = normalizeAddress(rest[0]);
+        if (!(await adapters.index.getUser(user))) throw new IndexError('NOT_FOUND', `no such user: ${user}`);
+        const boxes = await adapters.index.listMailboxes(user);
+        io.out(['MAILBOX', 'MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'SPECIAL-USE'].join('\t'));
+        for (const m of boxes.sort((a, b) => a.name.localeCompare(b.name))) io.out([m.name, m.messageCount, m.uidNext, m.uidValidity, m.specialUse ?? ''].join('\t'));
+        return 0;
+      }
+      case 'message list': {
+        need(1);
+        const user = normalizeAddress(rest[0]);
+        const mailbox = await adapters.index.getMailbox(user, rest[1] ?? 'INBOX');
+        if (!mailbox) throw new IndexError('NOT_FOUND', `no mailbox ${rest[1] ?? 'INBOX'} for ${user}`);
+        io.out(['UID', 'SIZE', 'DATE', 'FLAGS', 'FROM', 'SUBJECT'].join('\t'));
+        for (const m of await adapters.index.listMessages(user, mailbox.id, { withMeta: true })) {
+          const from = m.meta?.envelope.from?.[0];
+          const fromText = from ? `${from.mailbox ?? ''}@${from.host ?? ''}` : '';
+          io.out([m.uid, m.size, new Date(m.internalDate).toISOString(), m.flags.join(' '), fromText, m.meta?.envelope.subject ?? ''].join('\t'));
+        }
+        return 0;
+      }
+      case 'message show': {
+        need(2);
+        const user = normalizeAddress(rest[0]);
+        const uid = Number(rest[1]);
+        if (!Number.isInteger(uid) || uid <= 0) throw new UsageError('uid must be a positive integer');
+        const mailbox = await adapters.index.getMailbox(user, rest[2] ?? 'INBOX');
+        if (!mailbox) throw new IndexError('NOT_FOUND', `no mailbox ${rest[2] ?? 'INBOX'} for ${user}`);
+        const [msg] = await adapters.index.getMessages(user, mailbox.id, [uid]);
+        if (!msg) throw new IndexError('NOT_FOUND', `no message with UID ${uid} in ${mailbox.name}`);
+        io.writeRaw(await adapters.blobs.get(msg.blobKey));
+        return 0;
+      }
+      case 'queue stats': {
+        io.out(['QUEUE', 'VISIBLE', 'IN-FLIGHT', 'DELAYED', 'DEAD'].join('\t'));
+        for (const q of QUEUE_NAMES) {
+          const s = await adapters.queue.stats(q);
+          io.out([q, s.visible, s.inFlight, s.delayed, s.dead].join('\t'));
+        }
+        return 0;
+      }
+      case 'queue dead-letters': {
+        const queues = rest[0] ? [rest[0] as QueueName] : QUEUE_NAMES;
+        for (const q of queues) {
+          if (!QUEUE_NAMES.includes(q)) throw new UsageError(`unknown queue ${q}`);
+          for (const d of await adapters.queue.deadLetters(q, 100)) {
+            io.out(JSON.stringify({ queue: q, id: d.id, receiveCount: d.receiveCount, sentAt: new Date(d.sentAt).toISOString(), body: d.body }));
+          }
+        }
+        return 0;
+      }
+      default:
+        throw new UsageError(group ? `unknown command '${[group, action].filter(Boolean).join(' ')}'` : 'no command given');
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`mailctl: ${err.message}`);
+      io.err(USAGE);
+      return 2;
+    }
+    if (err instanceof IndexError) {
+      io.err(`mailctl: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The ingest job: one accepted SMTP transaction (or submission), whose raw bytes are already
+ * in the blob store. Runs in the `ingest` Lambda (functions/ingest.ts) and in the local
+ * worker loop (core/worker.ts). At-least-once: redelivery must never duplicate (invariant 2),
+ * which the per-recipient delivery key guarantees.
+ */
+import type { Adapters } from '../adapters/adapters.ts';
+import { domainOf, normalizeAddress } from '../accounts/addresses.ts';
+import { appendToMailbox } from '../delivery/store-message.ts';
+import type { Logger } from '../log.ts';
+import type { MailboxEvents } from '../mailbox-events.ts';
+import { indexMessage } from '../mime/index-message.ts';
+
+export interface IngestJob {
+  /** Stable id of the transaction (also the SMTP queue id given in the 250 reply). */
+  id: string;
+  blobKey: string;
+  /** Envelope sender; '' for the null reverse-path. */
+  mailFrom: string;
+  rcptTo: string[];
+  /** Epoch ms when the 250 was given: becomes the INTERNALDATE. */
+  receivedAt: number;
+  /** How the message came: 'mx' (port 25) or 'submission' (authenticated). */
+  source: 'mx' | 'submission';
+  /** Authenticated user for submissions. */
+  authUser?: string;
+  clientAddress?: string;
+  heloName?: string;
+  size: number;
+}
+
+export interface RemoteRecipients {
+  job: IngestJob;
+  /** Recipients whose domain is not local, grouped by domain. */
+  byDomain: Map<string, string[]>;
+  raw: Buffer;
+}
+
+export interface IngestDeps {
+  adapters: Adapters;
+  logger: Logger;
+  events?: MailboxEvents;
+  /**
+   * Handles recipients of non-local domains (outbound delivery, issue 5). Must be idempotent per
+   * job id. When absent, remote recipients are an error (the MX listener never accepts them).
+   */
+  routeRemote?: (remote: RemoteRecipients) => Promise<void>;
+  /**
+   * Local-domain recipients with no such user (possible for submissions, whose RCPT check is
+   * looser): report them so a bounce can be made. Default: log and drop.
+   */
+  onUnknownLocal?: (job: IngestJob, recipients: string[], raw: Buffer) => Promise<void>;
+}
+
+export interface IngestResult {
+  delivered: Array<{ recipient: string; uid: number; duplicate: boolean }>;
+  remote: number;
+  unknown: string[];
+}
+
+export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<IngestResult> {
+  const { adapters, logger } = deps;
+  const raw = await adapters.blobs.get(job.blobKey);
+  const meta = indexMessage(raw);
+  const result: IngestResult = { delivered: [], remote: 0, unknown: [] };
+  const byDomain = new Map<string, string[]>();
+  const localDomains = new Map<string, boolean>();
+  const isLocalDomain = async (d: string) => {
+    if (!localDomains.has(d)) localDomains.set(d, (await adapters.index.getDomain(d)) !== null);
+    return localDomains.get(d)!;
+  };
+
+  for (const original of job.rcptTo) {
+    const rcpt = normalizeAddress(original);
+    const domain = domainOf(rcpt);
+    if (!(await isLocalDomain(domain))) {
+      const list = byDomain.get(domain) ?? [];
+      list.push(original);
+      byDomain.set(domain, list);
+      continue;
+    }
+    if (!(await adapters.index.getUser(rcpt))) {
+      result.unknown.push(original);
+      continue;
+    }
+    const appended = await appendToMailbox(adapters, rcpt, 'INBOX', raw, {
+      blobKey: job.blobKey,
+      meta,
+      internalDate: job.receivedAt,
+      deliveryKey: `${job.id}:${rcpt}`,
+    });
+    result.delivered.push({ recipient: rcpt, uid: appended.uid, duplicate: appended.duplicate });
+    deps.events?.notify(rcpt, appended.mailboxId);
+    logger.info('delivered', { job: job.id, recipient: rcpt, uid: appended.uid, duplicate: appended.duplicate });
+  }
+
+  if (byDomain.size > 0) {
+    if (!deps.routeRemote) throw new Error(`job ${job.id} has non-local recipients and no outbound route is configured`);
+    await deps.routeRemote({ job, byDomain, raw });
+    result.remote = [...byDomain.values()].reduce((n, l) => n + l.length, 0);
+  }
+  if (result.unknown.length > 0) {
+    if (deps.onUnknownLocal) await deps.onUnknownLocal(job, result.unknown, raw);
+    else logger.warn('unknown local recipients dropped', { job: job.id, recipients: result.unknown });
+  }
+  return result;
+}

@@ -1,0 +1,26 @@
+/** What every protocol listener (SMTP, IMAP, POP3) is given, and what it gives back. */
+import type { Adapters } from '../../core/adapters/adapters.ts';
+import type { MailConfig } from '../../core/config.ts';
+import type { Logger } from '../../core/log.ts';
+import type { MailboxEvents } from '../../core/mailbox-events.ts';
+import type { TlsMaterial } from './tls.ts';
+
+export interface ListenerDeps {
+  adapters: Adapters;
+  config: MailConfig;
+  tls: TlsMaterial;
+  logger: Logger;
+  events: MailboxEvents;
+}
+
+export interface RunningListener {
+  name: string;
+  /** The bound port (useful when 0 was asked for). */
+  port: number;
+  /**
+   * Stop accepting; let sessions finish their current command, then tell them the server is
+   * going away (421 / BYE / -ERR) and close. Resolves when every connection is closed or
+   * after `graceMs`, when the rest are destroyed.
+   */
+  close(graceMs?: number): Promise<void>;
+}

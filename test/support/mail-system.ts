@@ -1,0 +1,134 @@
+/**
+ * A whole mail system for end-to-end tests, on free loopback ports, on either adapter set:
+ * `local` (SQLite + files in a temp dir) or `aws` (S3/DynamoDB/SQS on the emulator, resources
+ * created with a unique prefix from core/resources.ts).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+import type { Adapters } from '../../core/adapters/adapters.ts';
+import { createLocalAdapters } from '../../core/adapters/local/index.ts';
+import { createUser } from '../../core/accounts/accounts.ts';
+import { loadConfig, type MailConfig } from '../../core/config.ts';
+import { createLogger, silentLogger } from '../../core/log.ts';
+import { startMailSystem, type MailSystem } from '../../fargate-listeners/src/mail-system.ts';
+import { emulatorClientConfig } from './emulator.ts';
+
+export type AdapterKind = 'local' | 'aws';
+export const ADAPTER_KINDS: AdapterKind[] = ['local', 'aws'];
+
+export interface TestSystem {
+  kind: AdapterKind;
+  system: MailSystem;
+  adapters: Adapters;
+  config: MailConfig;
+  dataDir: string;
+  port(name: string): number;
+  addDomain(domain: string): Promise<void>;
+  addUser(address: string, password: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function uniquePrefix(): string {
+  return `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function makeAdapters(kind: AdapterKind, dataDir: string): Promise<{ adapters: Adapters; cleanup(): Promise<void> }> {
+  if (kind === 'local') {
+    const adapters = await createLocalAdapters({ dataDir });
+    return { adapters, cleanup: () => adapters.close() };
+  }
+  const { provisionAwsResources, destroyAwsResources } = await import('../../core/adapters/aws/provision.ts');
+  const { createAwsAdapters } = await import('../../core/adapters/aws/index.ts');
+  const clientConfig = emulatorClientConfig(inject('awsEndpoint'));
+  const refs = await provisionAwsResources(clientConfig, uniquePrefix());
+  const adapters = await createAwsAdapters({ refs, clientConfig });
+  return {
+    adapters,
+    cleanup: async () => {
+      await adapters.close();
+      await destroyAwsResources(clientConfig, refs).catch(() => {});
+    },
+  };
+}
+
+export interface TestSystemOptions {
+  adapters?: AdapterKind;
+  env?: Record<string, string>;
+  /** Log to stdout (debugging). */
+  verbose?: boolean;
+  workers?: boolean;
+  /** Wrap the adapters the listeners see (failure injection). */
+  wrapAdapters?: (adapters: Adapters) => Adapters;
+}
+
+export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
+  const kind = options.adapters ?? 'local';
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mail-e2e-'));
+  const config = loadConfig({
+    MAIL_RUNTIME: 'local',
+    MAIL_DATA_DIR: dataDir,
+    MAIL_HOSTNAME: 'mx.test',
+    MAIL_BIND: '127.0.0.1',
+    SMTP_PORT: '0',
+    SUBMISSION_PORT: '0',
+    SUBMISSIONS_PORT: '0',
+    IMAP_PORT: '0',
+    IMAPS_PORT: '0',
+    POP3_PORT: '0',
+    POP3S_PORT: '0',
+    ...options.env,
+  });
+  const { adapters, cleanup } = await makeAdapters(kind, dataDir);
+  const logger = options.verbose ? createLogger({ test: true }, 'debug') : silentLogger;
+  const system = await startMailSystem({ adapters: options.wrapAdapters ? options.wrapAdapters(adapters) : adapters, config, logger, workers: options.workers ?? true });
+  return {
+    kind,
+    system,
+    adapters,
+    config,
+    dataDir,
+    port: (name) => system.port(name),
+    addDomain: async (domain) => {
+      if (!(await adapters.index.getDomain(domain))) await adapters.index.addDomain(domain);
+    },
+    addUser: async (address, password) => {
+      const domain = address.split('@')[1];
+      if (!(await adapters.index.getDomain(domain))) await adapters.index.addDomain(domain);
+      await createUser(adapters.index, address, password);
+    },
+    stop: async () => {
+      await system.stop(1000);
+      await cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value or the time runs out. */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+}
+
+/** `target` with some methods replaced (failure injection); other methods stay bound to target. */
+export function override<T extends object>(target: T, overrides: Partial<T>): T {
+  return new Proxy(target, {
+    get(t, prop) {
+      if (Object.prototype.hasOwnProperty.call(overrides, prop)) return (overrides as any)[prop];
+      const v = Reflect.get(t, prop, t);
+      return typeof v === 'function' ? v.bind(t) : v;
+    },
+  });
+}
