@@ -3,6 +3,7 @@ import type { Adapters } from '../../core/adapters/adapters.ts';
 import type { MailConfig } from '../../core/config.ts';
 import type { Logger } from '../../core/log.ts';
 import type { MailboxEvents } from '../../core/mailbox-events.ts';
+import type { ProxyConfig } from './proxy-protocol.ts';
 import type { TlsMaterial } from './tls.ts';
 
 export interface ListenerDeps {
@@ -11,6 +12,8 @@ export interface ListenerDeps {
   tls: TlsMaterial;
   logger: Logger;
   events: MailboxEvents;
+  /** PROXY protocol settings: use createProxiedServer() from proxy-protocol.ts for every TCP listener. */
+  proxy: ProxyConfig;
 }
 
 export interface RunningListener {

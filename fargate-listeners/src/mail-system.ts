@@ -11,6 +11,11 @@ import { createMailboxEvents, type MailboxEvents } from '../../core/mailbox-even
 import { startWorker, type RunningWorker } from '../../core/worker.ts';
 import type { ListenerDeps, RunningListener } from './listener.ts';
 import { startMxListener } from './smtp/mx-listener.ts';
+// Submission and outbound delivery (issue 5):
+import type { OutboundJob } from '../../core/outbound/job.ts';
+import { createOutboundServices, type OutboundServiceOptions } from '../../core/outbound/services.ts';
+import { startSubmissionListeners } from './smtp/submission-listener.ts';
+import { PROXY_DISABLED, type ProxyConfig } from './proxy-protocol.ts';
 import { loadTls } from './tls.ts';
 
 export interface MailSystemOptions {
@@ -20,6 +25,10 @@ export interface MailSystemOptions {
   /** Run the ingest/outbound workers in this process (local runtime). */
   workers: boolean;
   events?: MailboxEvents;
+  /** PROXY protocol (AWS NLB); default: off. */
+  proxy?: ProxyConfig;
+  /** Outbound overrides (tests): DNS resolver, SMTP transport. */
+  outbound?: Pick<OutboundServiceOptions, 'resolver' | 'deliver'>;
 }
 
 export interface MailSystem {
@@ -34,20 +43,34 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
   const { adapters, config, logger } = options;
   const tls = await loadTls(config);
   const events = options.events ?? createMailboxEvents();
-  const deps: ListenerDeps = { adapters, config, tls, logger, events };
+  const deps: ListenerDeps = { adapters, config, tls, logger, events, proxy: options.proxy ?? PROXY_DISABLED };
   const listeners: RunningListener[] = [];
   const workers: RunningWorker[] = [];
   const stopAll = async (graceMs: number) => {
     await Promise.all(listeners.map((l) => l.close(graceMs)));
     await Promise.all(workers.map((w) => w.stop()));
   };
+  // Submission and outbound delivery (issue 5): ingest hooks and the outbound job function.
+  const outbound = createOutboundServices({ adapters, config, logger: logger.child({ worker: 'outbound' }), events, ...options.outbound });
   try {
     listeners.push(await startMxListener(deps));
+    listeners.push(...(await startSubmissionListeners(deps)));
     if (options.workers) {
       workers.push(
         startWorker<IngestJob>(adapters.queue, 'ingest', async (job) => {
-          await runIngestJob(job.body, { adapters, logger: logger.child({ worker: 'ingest' }), events });
+          await runIngestJob(job.body, {
+            adapters,
+            logger: logger.child({ worker: 'ingest' }),
+            events,
+            routeRemote: outbound.routing.routeRemote,
+            onUnknownLocal: outbound.routing.onUnknownLocal,
+          });
         }, logger.child({ worker: 'ingest' })),
+      );
+      workers.push(
+        startWorker<OutboundJob>(adapters.queue, 'outbound', async (job) => {
+          await outbound.runOutbound(job.body);
+        }, logger.child({ worker: 'outbound' })),
       );
     }
   } catch (err) {

@@ -14,6 +14,7 @@ import { loadConfig, type MailConfig } from '../../core/config.ts';
 import { createLogger, silentLogger } from '../../core/log.ts';
 import { startMailSystem, type MailSystem } from '../../fargate-listeners/src/mail-system.ts';
 import { emulatorClientConfig } from './emulator.ts';
+import type { ProxyConfig } from '../../fargate-listeners/src/proxy-protocol.ts';
 
 export type AdapterKind = 'local' | 'aws';
 export const ADAPTER_KINDS: AdapterKind[] = ['local', 'aws'];
@@ -61,6 +62,7 @@ export interface TestSystemOptions {
   workers?: boolean;
   /** Wrap the adapters the listeners see (failure injection). */
   wrapAdapters?: (adapters: Adapters) => Adapters;
+  proxy?: ProxyConfig;
 }
 
 export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
@@ -82,7 +84,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   });
   const { adapters, cleanup } = await makeAdapters(kind, dataDir);
   const logger = options.verbose ? createLogger({ test: true }, 'debug') : silentLogger;
-  const system = await startMailSystem({ adapters: options.wrapAdapters ? options.wrapAdapters(adapters) : adapters, config, logger, workers: options.workers ?? true });
+  const system = await startMailSystem({ adapters: options.wrapAdapters ? options.wrapAdapters(adapters) : adapters, config, logger, workers: options.workers ?? true, proxy: options.proxy });
   return {
     kind,
     system,
@@ -107,7 +109,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
 }
 
 /** Polls `check` until it returns a truthy value or the time runs out. */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, intervalMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
