@@ -1,0 +1,51 @@
+/**
+ * The `local` adapter set (ARCHITECTURE.md, "Ports"): everything under one data directory —
+ *   <dataDir>/blobs/         raw messages (FileBlobStore)
+ *   <dataDir>/index.sqlite   mail index (SqliteMailIndex, WAL)
+ *   <dataDir>/queue.sqlite   work queue (SqliteWorkQueue, WAL)
+ * Several processes (the listeners, the CLI) may open the same directory at once.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Adapters } from '../adapters.ts';
+import { FileBlobStore } from './file-blob-store.ts';
+import { SqliteMailIndex } from './sqlite-mail-index.ts';
+import { SqliteWorkQueue, type SqliteWorkQueueOptions } from './sqlite-work-queue.ts';
+
+export { FileBlobStore } from './file-blob-store.ts';
+export { SqliteMailIndex } from './sqlite-mail-index.ts';
+export { SqliteWorkQueue } from './sqlite-work-queue.ts';
+
+export interface LocalAdapterOptions {
+  /** Created (with parents) when absent. */
+  dataDir: string;
+  /** Queue overrides (tests): maxReceiveCount, visibilityTimeoutSeconds, pollIntervalMs. */
+  queue?: Omit<SqliteWorkQueueOptions, 'dataDir' | 'file'>;
+}
+
+export async function createLocalAdapters(options: LocalAdapterOptions): Promise<Adapters> {
+  const dataDir = path.resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const blobs = new FileBlobStore(dataDir);
+  const index = new SqliteMailIndex({ dataDir });
+  let queue: SqliteWorkQueue;
+  try {
+    queue = new SqliteWorkQueue({ ...options.queue, dataDir });
+  } catch (err) {
+    await index.close();
+    throw err;
+  }
+  let closed = false;
+  return {
+    kind: 'local',
+    blobs,
+    index,
+    queue,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await queue.close();
+      await index.close();
+    },
+  };
+}

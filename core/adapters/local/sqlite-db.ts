@@ -1,0 +1,107 @@
+/**
+ * What the SQLite adapters share: opening a database file in WAL mode for several
+ * connections (threads, processes), write transactions, and the schema version table.
+ *
+ * Concurrency rules for every adapter built on this:
+ *  - Every write is one `BEGIN IMMEDIATE` transaction (`immediate()`): it takes the write lock
+ *    up front, so two writers never both read a value and then both write (no lost update,
+ *    no SQLITE_BUSY half-way through), and `busy_timeout` makes a second writer wait.
+ *  - A transaction body is synchronous (DatabaseSync) and never awaits, so connections in the
+ *    same thread cannot interleave inside one; connections in other threads or processes wait
+ *    on the file lock.
+ *  - Reads are single statements; in WAL mode each sees one committed snapshot.
+ *  - `synchronous = FULL`: a committed transaction survives power loss (invariant 1).
+ */
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+
+export interface SqliteHandle {
+  db: DatabaseSync;
+  /** Prepared statements, cached by SQL text. */
+  stmt(sql: string): StatementSync;
+  /** Runs `fn` inside BEGIN IMMEDIATE … COMMIT; rolls back when it throws. */
+  immediate<T>(fn: () => T): T;
+  close(): void;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function isBusy(err: unknown): boolean {
+  const e = err as { errcode?: number; message?: string } | null;
+  // SQLITE_BUSY = 5, SQLITE_LOCKED = 6 (primary result codes; extended codes keep them in the low byte).
+  const code = typeof e?.errcode === 'number' ? e.errcode & 0xff : -1;
+  return code === 5 || code === 6 || /database is locked|database is busy/i.test(e?.message ?? '');
+}
+
+/**
+ * Opens `file` (created if absent) in WAL mode. `schema` holds the component's DDL
+ * (idempotent `CREATE … IF NOT EXISTS` statements) and is applied in one write transaction
+ * together with the `schema_version` record for `component`.
+ */
+export function openSqlite(file: string, component: string, version: number, schema: string, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS): SqliteHandle {
+  const db = new DatabaseSync(file, { timeout: busyTimeoutMs });
+  // Switching to WAL needs a moment of exclusive access; when several processes open a new
+  // file at once, one may see SQLITE_BUSY here despite busy_timeout, so retry briefly.
+  const deadline = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      break;
+    } catch (err) {
+      if (!isBusy(err) || Date.now() > deadline) {
+        db.close();
+        throw err;
+      }
+      sleepSync(10);
+    }
+  }
+  db.exec('PRAGMA synchronous = FULL');
+  db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+
+  const cache = new Map<string, StatementSync>();
+  const handle: SqliteHandle = {
+    db,
+    stmt(sql) {
+      let s = cache.get(sql);
+      if (!s) {
+        s = db.prepare(sql);
+        cache.set(sql, s);
+      }
+      return s;
+    },
+    immediate<T>(fn: () => T): T {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = fn();
+        db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        throw err;
+      }
+    },
+    close() {
+      cache.clear();
+      if (db.isOpen) db.close();
+    },
+  };
+
+  try {
+    handle.immediate(() => {
+      db.exec('CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)');
+      const row = db.prepare('SELECT version FROM schema_version WHERE component = ?').get(component) as { version: number } | undefined;
+      if (row && row.version > version) {
+        throw new Error(`${file}: ${component} schema version ${row.version} is newer than this code (${version})`);
+      }
+      db.exec(schema);
+      db.prepare('INSERT INTO schema_version (component, version) VALUES (?, ?) ON CONFLICT (component) DO UPDATE SET version = excluded.version').run(component, version);
+    });
+  } catch (err) {
+    handle.close();
+    throw err;
+  }
+  return handle;
+}

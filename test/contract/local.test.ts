@@ -1,0 +1,331 @@
+/**
+ * The three port contracts on the `local` adapters (temp directories), and what only the
+ * local adapters promise: safe key → path mapping, durability across reopen, stale receipts,
+ * and UID allocation / job hand-out under real concurrency (threads and processes on one file).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { DatabaseSync } from 'node:sqlite';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileBlobStore, InvalidBlobKeyError } from '../../core/adapters/local/file-blob-store.ts';
+import { createLocalAdapters } from '../../core/adapters/local/index.ts';
+import { SqliteMailIndex } from '../../core/adapters/local/sqlite-mail-index.ts';
+import { SqliteWorkQueue } from '../../core/adapters/local/sqlite-work-queue.ts';
+import { blobStoreContract } from './blob-store.contract.ts';
+import type { ConcurrencyResult, ConcurrencyTask } from './local-concurrency-worker.ts';
+import { mailIndexContract, sampleMeta } from './mail-index.contract.ts';
+import { workQueueContract } from './work-queue.contract.ts';
+
+const WORKER = path.join(import.meta.dirname, 'local-concurrency-worker.ts');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), 'mail-local-'));
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+blobStoreContract('local files', async () => {
+  const dir = await tempDir();
+  return { blobs: new FileBlobStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+mailIndexContract('local SQLite', async () => {
+  const dir = await tempDir();
+  const opened: SqliteMailIndex[] = [];
+  const open = () => {
+    const ix = new SqliteMailIndex({ dataDir: dir });
+    opened.push(ix);
+    return ix;
+  };
+  return {
+    index: open(),
+    openAnother: async () => open(),
+    cleanup: async () => {
+      for (const ix of opened) await ix.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+workQueueContract('local SQLite', async () => {
+  const dir = await tempDir();
+  const queue = new SqliteWorkQueue({ dataDir: dir });
+  return {
+    queue,
+    cleanup: async () => {
+      await queue.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+function runInProcess(task: ConcurrencyTask): Promise<ConcurrencyResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--no-warnings', WORKER, JSON.stringify(task)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`worker process exited ${code}: ${err}`));
+      else resolve(JSON.parse(out) as ConcurrencyResult);
+    });
+  });
+}
+
+function runInThread(task: ConcurrencyTask): Promise<ConcurrencyResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER, { workerData: task });
+    let result: ConcurrencyResult | undefined;
+    worker.on('message', (m: ConcurrencyResult) => (result = m));
+    worker.on('error', reject);
+    worker.on('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`worker thread exited ${code}`))));
+  });
+}
+
+describe('local adapters only', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('FileBlobStore', () => {
+    it('rejects keys that could leave the store: "..", ".", absolute, NUL, backslash, empty, over 1024 bytes', async () => {
+      const blobs = new FileBlobStore(dir);
+      const bad = ['../x', 'a/../../b', 'a/..', './a', '/etc/passwd', 'a\0b', 'a\\..\\b', '', 'k'.repeat(1025)];
+      for (const key of bad) {
+        await expect(blobs.put(key, Buffer.from('x')), JSON.stringify(key)).rejects.toBeInstanceOf(InvalidBlobKeyError);
+        await expect(blobs.get(key)).rejects.toBeInstanceOf(InvalidBlobKeyError);
+        await expect(blobs.exists(key)).rejects.toBeInstanceOf(InvalidBlobKeyError);
+        await expect(blobs.delete(key)).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      }
+      // Dots inside names are fine.
+      await blobs.put('messages/a..b/.hidden/x.eml', Buffer.from('ok'));
+      expect((await blobs.get('messages/a..b/.hidden/x.eml')).toString()).toBe('ok');
+    });
+
+    it('keeps every file under <dataDir>/blobs and leaves no temp file after a good or a failed put', async () => {
+      const blobs = new FileBlobStore(dir);
+      await blobs.put('messages/one', Buffer.from('1'));
+      await blobs.put('messages/two', Readable.from([Buffer.from('2')]));
+      const failing = new Readable({
+        read() {
+          this.destroy(new Error('boom'));
+        },
+      });
+      await expect(blobs.put('messages/three', failing)).rejects.toThrow('boom');
+      const files = await listFiles(dir);
+      expect(files.length).toBe(2);
+      for (const f of files) {
+        expect(f.startsWith(path.join(dir, 'blobs') + path.sep)).toBe(true);
+        expect(path.basename(f).startsWith('.tmp-')).toBe(false);
+      }
+    });
+  });
+
+  describe('SqliteMailIndex', () => {
+    it('data survives close and reopen; the schema version is recorded; the file is in WAL mode', async () => {
+      let ix = new SqliteMailIndex({ dataDir: dir });
+      await ix.addDomain('example.test');
+      await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });
+      const mb = await ix.createMailbox('a@example.test', 'INBOX');
+      await ix.appendMessage('a@example.test', mb.id, { blobKey: 'b1', size: 120, internalDate: 1, flags: ['\\Seen'], meta: sampleMeta('durable'), deliveryKey: 'k1' });
+      await ix.close();
+
+      ix = new SqliteMailIndex({ dataDir: dir });
+      expect(await ix.getMailbox('a@example.test', 'INBOX')).toMatchObject({ id: mb.id, uidValidity: mb.uidValidity, uidNext: 2, messageCount: 1 });
+      const [m] = await ix.listMessages('a@example.test', mb.id, { withMeta: true });
+      expect(m).toMatchObject({ uid: 1, flags: ['\\Seen'], blobKey: 'b1', meta: sampleMeta('durable') });
+      expect((await ix.appendMessage('a@example.test', mb.id, { blobKey: 'b1', size: 120, internalDate: 1, flags: [], meta: sampleMeta('durable'), deliveryKey: 'k1' })).duplicate).toBe(true);
+      const again = await ix.createMailbox('a@example.test', 'Other');
+      expect(again.uidValidity).toBeGreaterThan(mb.uidValidity);
+      await ix.close();
+
+      const db = new DatabaseSync(path.join(dir, 'index.sqlite'), { readOnly: true });
+      expect(db.prepare('SELECT version FROM schema_version WHERE component = ?').get('mail-index')).toEqual({ version: 1 });
+      expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
+      db.close();
+    });
+
+    it('rejects malformed input with IndexError INVALID', async () => {
+      const ix = new SqliteMailIndex({ dataDir: dir });
+      await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });
+      const mb = await ix.createMailbox('a@example.test', 'INBOX');
+      const good = { blobKey: 'b', size: 1, internalDate: 1, flags: [] as string[], meta: sampleMeta('x') };
+      await expect(ix.addUser({ address: 'no-at-sign', passwordHash: 'h' })).rejects.toMatchObject({ code: 'INVALID' });
+      await expect(ix.createMailbox('a@example.test', '')).rejects.toMatchObject({ code: 'INVALID' });
+      await expect(ix.appendMessage('a@example.test', mb.id, { ...good, blobKey: '' })).rejects.toMatchObject({ code: 'INVALID' });
+      await expect(ix.appendMessage('a@example.test', mb.id, { ...good, size: -1 })).rejects.toMatchObject({ code: 'INVALID' });
+      await expect(ix.appendMessage('a@example.test', mb.id, { ...good, flags: [''] })).rejects.toMatchObject({ code: 'INVALID' });
+      await expect(ix.updateFlags('a@example.test', mb.id, [1], 'toggle' as 'add', ['\\Seen'])).rejects.toMatchObject({ code: 'INVALID' });
+      await expect(ix.acquireLease('l', 'o', 0)).rejects.toMatchObject({ code: 'INVALID' });
+      expect(await ix.mailboxState('a@example.test', mb.id)).toMatchObject({ uidNext: 1, messageCount: 0 });
+      await ix.close();
+    });
+
+    async function concurrentAppends(run: (t: ConcurrencyTask) => Promise<ConcurrencyResult>, writers: number, perWriter: number) {
+      const ix = new SqliteMailIndex({ dataDir: dir });
+      await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });
+      const mb = await ix.createMailbox('a@example.test', 'INBOX');
+      const startAt = Date.now() + 400;
+      const results = Array.from({ length: writers }, (_, w) =>
+        run({ kind: 'append', dataDir: dir, user: 'a@example.test', mailboxId: mb.id, count: perWriter, tag: `w${w}`, startAt }),
+      );
+      let done = false;
+      const all = Promise.allSettled(results).finally(() => (done = true));
+      // Read from this thread while the others write: UIDs must always be 1..max (invariant 3).
+      const violations: string[] = [];
+      const total = writers * perWriter;
+      let partial = 0;
+      let lastMax = 0;
+      while (!done) {
+        const uids = (await ix.listMessages('a@example.test', mb.id)).map((m) => m.uid);
+        const max = uids.at(-1) ?? 0;
+        if (uids.length !== max || uids.some((u, i) => u !== i + 1)) violations.push(uids.join(','));
+        if (max < lastMax) violations.push(`max went back from ${lastMax} to ${max}`);
+        if (max > 0 && max < total) partial += 1;
+        lastMax = max;
+        await sleep(1);
+      }
+      const perWriterUids = (await all).map((r) => {
+        if (r.status === 'rejected') throw r.reason;
+        return r.value.kind === 'append' ? r.value.uids : [];
+      });
+      expect(violations).toEqual([]);
+      // The reader saw the mailbox part-way filled, so the check above was exercised.
+      expect(partial).toBeGreaterThan(0);
+      for (const uids of perWriterUids) expect([...uids].sort((a, b) => a - b)).toEqual(uids);
+      expect(perWriterUids.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+      expect(await ix.mailboxState('a@example.test', mb.id)).toMatchObject({ uidNext: total + 1, messageCount: total });
+      await ix.close();
+    }
+
+    it('4 processes × 50 appends on one SQLite file: UIDs 1..200, never a gap seen by a reader', async () => {
+      await concurrentAppends(runInProcess, 4, 50);
+    });
+
+    it('4 worker threads × 50 appends on one SQLite file: UIDs 1..200, never a gap seen by a reader', async () => {
+      await concurrentAppends(runInThread, 4, 50);
+    });
+  });
+
+  describe('SqliteWorkQueue', () => {
+    it('jobs survive close and reopen; a job held by a dead receiver comes back after its visibility timeout', async () => {
+      let q = new SqliteWorkQueue({ dataDir: dir });
+      const held = await q.send('ingest', { n: 1 });
+      const waiting = await q.send('outbound', { n: 2 });
+      const delayed = await q.send('ingest', { n: 3 }, { delaySeconds: 1 });
+      const [job] = await q.receive('ingest', { visibilityTimeoutSeconds: 1 });
+      expect(job.id).toBe(held);
+      await q.close(); // the receiver "dies" without ack
+
+      q = new SqliteWorkQueue({ dataDir: dir });
+      expect(await q.stats('ingest')).toEqual({ visible: 0, inFlight: 1, delayed: 1, dead: 0 });
+      expect((await q.receive('outbound')).map((j) => j.id)).toEqual([waiting]);
+      const back = await q.receive<{ n: number }>('ingest', { max: 10, waitSeconds: 3 });
+      const more = back.length < 2 ? await q.receive<{ n: number }>('ingest', { max: 10, waitSeconds: 3 }) : [];
+      const got = [...back, ...more];
+      expect(got.map((j) => j.id).sort()).toEqual([held, delayed].sort());
+      expect(got.find((j) => j.id === held)).toMatchObject({ receiveCount: 2, body: { n: 1 } });
+      expect(got.find((j) => j.id === delayed)).toMatchObject({ receiveCount: 1, body: { n: 3 } });
+      await q.close();
+    });
+
+    it('a stale receipt (job since received by someone else) neither acks nor releases the job', async () => {
+      const a = new SqliteWorkQueue({ dataDir: dir });
+      const b = new SqliteWorkQueue({ dataDir: dir });
+      const id = await a.send('ingest', { n: 1 });
+      const [first] = await a.receive('ingest', { visibilityTimeoutSeconds: 1 });
+      const [second] = await b.receive('ingest', { waitSeconds: 3, visibilityTimeoutSeconds: 30 });
+      expect(second.id).toBe(id);
+      await a.ack('ingest', first.receipt);
+      await a.release('ingest', first.receipt, 0);
+      expect(await a.stats('ingest')).toEqual({ visible: 0, inFlight: 1, delayed: 0, dead: 0 });
+      await b.ack('ingest', second.receipt);
+      expect(await a.stats('ingest')).toEqual({ visible: 0, inFlight: 0, delayed: 0, dead: 0 });
+      await a.close();
+      await b.close();
+    });
+
+    it('maxReceiveCount can be overridden per queue; the count is kept across reopen', async () => {
+      let q = new SqliteWorkQueue({ dataDir: dir, maxReceiveCount: { ingest: 2 } });
+      const id = await q.send('ingest', { n: 1 });
+      for (let i = 1; i <= 2; i++) {
+        const [j] = await q.receive('ingest');
+        expect(j.receiveCount).toBe(i);
+        await q.release('ingest', j.receipt, 0);
+        if (i === 1) {
+          await q.close();
+          q = new SqliteWorkQueue({ dataDir: dir, maxReceiveCount: { ingest: 2 } });
+        }
+      }
+      expect(await q.receive('ingest')).toEqual([]);
+      expect((await q.deadLetters('ingest')).map((d) => [d.id, d.receiveCount])).toEqual([[id, 2]]);
+      await q.close();
+    });
+
+    it('rejects a body over 256 KiB (the SQS limit) and unknown queue names', async () => {
+      const q = new SqliteWorkQueue({ dataDir: dir });
+      await expect(q.send('ingest', { blob: 'x'.repeat(256 * 1024) })).rejects.toThrow(/256|exceeds/);
+      await expect(q.send('nope' as 'ingest', {})).rejects.toThrow(/unknown queue/);
+      expect(await q.stats('ingest')).toEqual({ visible: 0, inFlight: 0, delayed: 0, dead: 0 });
+      await q.close();
+    });
+
+    it('a receive waiting in another process-like instance is woken by a send within the poll interval', async () => {
+      const receiver = new SqliteWorkQueue({ dataDir: dir, pollIntervalMs: 50 });
+      const sender = new SqliteWorkQueue({ dataDir: dir });
+      const started = Date.now();
+      const pending = receiver.receive('outbound', { waitSeconds: 5 });
+      await sleep(100);
+      const id = await sender.send('outbound', { n: 1 });
+      expect((await pending).map((j) => j.id)).toEqual([id]);
+      expect(Date.now() - started).toBeLessThan(1000);
+      await receiver.close();
+      await sender.close();
+    });
+
+    it('3 processes draining 90 jobs from one file receive each job exactly once', async () => {
+      const q = new SqliteWorkQueue({ dataDir: dir });
+      const sent = new Set<string>();
+      for (let i = 0; i < 90; i++) sent.add(await q.send('ingest', { i }));
+      const startAt = Date.now() + 400;
+      const results = await Promise.all([0, 1, 2].map(() => runInProcess({ kind: 'drain', dataDir: dir, startAt })));
+      const ids = results.flatMap((r) => (r.kind === 'drain' ? r.ids : []));
+      expect(ids.length).toBe(90);
+      expect(new Set(ids)).toEqual(sent);
+      expect(await q.stats('ingest')).toEqual({ visible: 0, inFlight: 0, delayed: 0, dead: 0 });
+      await q.close();
+    });
+  });
+
+  it('createLocalAdapters creates the data directory and opens all three adapters in it', async () => {
+    const dataDir = path.join(dir, 'nested', 'data');
+    const adapters = await createLocalAdapters({ dataDir });
+    expect(adapters.kind).toBe('local');
+    await adapters.blobs.put('messages/x', Buffer.from('x'));
+    await adapters.index.addDomain('example.test');
+    await adapters.queue.send('ingest', { k: 'messages/x' });
+    await adapters.close();
+    await adapters.close();
+    const names = (await readdir(dataDir)).sort();
+    expect(names).toEqual(expect.arrayContaining(['blobs', 'index.sqlite', 'queue.sqlite']));
+    const again = await createLocalAdapters({ dataDir });
+    expect((await again.index.listDomains()).map((d) => d.name)).toEqual(['example.test']);
+    expect((await again.queue.stats('ingest')).visible).toBe(1);
+    expect((await again.blobs.get('messages/x')).toString()).toBe('x');
+    await again.close();
+  });
+});

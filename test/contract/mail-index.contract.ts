@@ -1,0 +1,734 @@
+/**
+ * Contract of the MailIndex port (core/ports/mail-index.ts), run against every adapter:
+ * SQLite (test/contract/local.test.ts) and DynamoDB (the aws contract test). Uses only the
+ * port interface. Each test gets a fresh, empty store from `make()`.
+ *
+ * Besides what the port's doc comments say, the suite pins these choices, which every
+ * adapter must share:
+ *  - errors are IndexError with code EXISTS / NOT_FOUND / CONFLICT / INVALID:
+ *    removeDomain of a domain that still has users is CONFLICT; removeUser, setPasswordHash,
+ *    setSubscribed, renameMailbox, deleteMailbox of something absent are NOT_FOUND;
+ *    createMailbox for an unknown user is NOT_FOUND; message operations on a mailbox id that
+ *    does not exist or belongs to another user are NOT_FOUND (invariant 4);
+ *  - a deliveryKey is scoped to its mailbox and stays used after its message is expunged;
+ *  - flags compare case-insensitively (RFC 3501 §9), and an updateFlags that changes nothing
+ *    returns nothing and does not bump highestModseq (RFC 7162 §3.1.3 assigns new mod-sequences
+ *    only to messages whose metadata changed);
+ *  - UIDVALIDITY grows per user across delete/rename/recreate, and across removeUser+addUser.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MessageMeta } from '../../core/mime/types.ts';
+import { IndexError, type AppendResult, type MailIndex, type Mailbox, type NewMessage } from '../../core/ports/mail-index.ts';
+
+export interface MailIndexFixture {
+  index: MailIndex;
+  /** Another independent instance on the same underlying store (another process / container). */
+  openAnother(): Promise<MailIndex>;
+  /** Closes `index` and every instance openAnother() returned, and removes the store. */
+  cleanup(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Lets other tasks run (adapters whose calls never wait on I/O would otherwise run one writer to the end). */
+const yieldTurn = () => new Promise((r) => setImmediate(r));
+
+/** Like Promise.all, but waits for every promise before throwing, so no call outlives the test. */
+async function settleAll<T>(promises: Array<Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  return settled.map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  });
+}
+
+async function indexError(p: Promise<unknown>): Promise<IndexError['code']> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof IndexError) return err.code;
+    throw err;
+  }
+  throw new Error('expected an IndexError, but the call succeeded');
+}
+
+/** A small but complete MessageMeta (with a latin1 header byte, which must round-trip). */
+export function sampleMeta(subject: string, size = 120): MessageMeta {
+  const header = `From: "Al" <al@example.test>\r\nSubject: ${subject} caf\u00e9\r\n\r\n`;
+  return {
+    envelope: {
+      date: 'Mon, 01 Jan 2024 10:00:00 +0000',
+      subject,
+      from: [{ name: '"Al"', adl: null, mailbox: 'al', host: 'example.test' }],
+      sender: [{ name: '"Al"', adl: null, mailbox: 'al', host: 'example.test' }],
+      replyTo: null,
+      to: [
+        { name: null, adl: null, mailbox: 'team', host: null },
+        { name: null, adl: null, mailbox: 'bo', host: 'example.test' },
+        { name: null, adl: null, mailbox: null, host: null },
+      ],
+      cc: null,
+      bcc: null,
+      inReplyTo: null,
+      messageId: `<${subject.replace(/\W/g, '')}@example.test>`,
+    },
+    mime: {
+      headerStart: 0,
+      bodyStart: header.length,
+      bodyEnd: size,
+      type: 'multipart',
+      subtype: 'mixed',
+      params: [['boundary', 'b1']],
+      id: null,
+      description: null,
+      encoding: '7BIT',
+      size: size - header.length,
+      lines: 3,
+      md5: null,
+      disposition: null,
+      language: null,
+      location: null,
+      children: [
+        {
+          headerStart: header.length + 6,
+          bodyStart: header.length + 40,
+          bodyEnd: size - 8,
+          type: 'text',
+          subtype: 'plain',
+          params: [['charset', 'utf-8']],
+          id: '<part1@example.test>',
+          description: 'first',
+          encoding: 'QUOTED-PRINTABLE',
+          size: size - 8 - header.length - 40,
+          lines: 1,
+          md5: null,
+          disposition: { type: 'inline', params: [['filename', 'a b.txt']] },
+          language: ['en', 'de'],
+          location: null,
+          children: [],
+          message: null,
+        },
+      ],
+      message: null,
+    },
+    size,
+    header,
+  };
+}
+
+let seq = 0;
+function newMessage(subject: string, extra: Partial<NewMessage> = {}): NewMessage {
+  seq += 1;
+  return {
+    blobKey: `messages/contract/${Date.now().toString(36)}-${seq}`,
+    size: 120,
+    internalDate: 1_700_000_000_000 + seq * 1000,
+    flags: [],
+    meta: sampleMeta(subject),
+    ...extra,
+  };
+}
+
+export function mailIndexContract(adapterName: string, make: () => Promise<MailIndexFixture>): void {
+  describe(`MailIndex contract: ${adapterName}`, () => {
+    let fx: MailIndexFixture;
+    let ix: MailIndex;
+    const alice = 'alice@example.test';
+    const bob = 'bob@example.test';
+
+    beforeEach(async () => {
+      fx = await make();
+      ix = fx.index;
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+
+    async function withUser(address = alice): Promise<void> {
+      await ix.addUser({ address, passwordHash: 'scrypt$hash' });
+    }
+
+    async function mailboxWith(count: number, name = 'INBOX', user = alice): Promise<Mailbox> {
+      const mb = await ix.createMailbox(user, name);
+      for (let i = 1; i <= count; i++) await ix.appendMessage(user, mb.id, newMessage(`${name} ${i}`));
+      return mb;
+    }
+
+    describe('domains', () => {
+      it('add, get, list, remove; EXISTS on a second add, NOT_FOUND on removing an absent one', async () => {
+        const d = await ix.addDomain('example.test');
+        expect(d.name).toBe('example.test');
+        expect(typeof d.createdAt).toBe('number');
+        await ix.addDomain('other.test');
+        expect(await ix.getDomain('example.test')).toEqual(d);
+        expect(await ix.getDomain('nope.test')).toBeNull();
+        expect((await ix.listDomains()).map((x) => x.name).sort()).toEqual(['example.test', 'other.test']);
+        expect(await indexError(ix.addDomain('example.test'))).toBe('EXISTS');
+        await ix.removeDomain('other.test');
+        expect(await ix.getDomain('other.test')).toBeNull();
+        expect((await ix.listDomains()).map((x) => x.name)).toEqual(['example.test']);
+        expect(await indexError(ix.removeDomain('other.test'))).toBe('NOT_FOUND');
+      });
+
+      it('removeDomain is refused with CONFLICT while users of the domain remain', async () => {
+        await ix.addDomain('example.test');
+        await withUser();
+        expect(await indexError(ix.removeDomain('example.test'))).toBe('CONFLICT');
+        expect(await ix.getDomain('example.test')).not.toBeNull();
+        await ix.removeUser(alice);
+        await ix.removeDomain('example.test');
+        expect(await ix.getDomain('example.test')).toBeNull();
+      });
+    });
+
+    describe('users', () => {
+      it('add, get, list by domain, set password hash, remove; EXISTS and NOT_FOUND', async () => {
+        const u = await ix.addUser({ address: alice, passwordHash: 'h1' });
+        expect(u).toMatchObject({ address: alice, passwordHash: 'h1' });
+        expect(typeof u.createdAt).toBe('number');
+        await ix.addUser({ address: bob, passwordHash: 'h2' });
+        await ix.addUser({ address: 'carol@other.test', passwordHash: 'h3' });
+        expect(await indexError(ix.addUser({ address: alice, passwordHash: 'x' }))).toBe('EXISTS');
+        expect(await ix.getUser(alice)).toEqual(u);
+        expect(await ix.getUser('nobody@example.test')).toBeNull();
+        expect((await ix.listUsers('example.test')).map((x) => x.address).sort()).toEqual([alice, bob]);
+        expect((await ix.listUsers('other.test')).map((x) => x.address)).toEqual(['carol@other.test']);
+        expect((await ix.listUsers()).map((x) => x.address).sort()).toEqual([alice, bob, 'carol@other.test']);
+        await ix.setPasswordHash(alice, 'h1b');
+        expect((await ix.getUser(alice))?.passwordHash).toBe('h1b');
+        expect(await indexError(ix.setPasswordHash('nobody@example.test', 'h'))).toBe('NOT_FOUND');
+        await ix.removeUser(bob);
+        expect(await ix.getUser(bob)).toBeNull();
+        expect((await ix.listUsers('example.test')).map((x) => x.address)).toEqual([alice]);
+        expect(await indexError(ix.removeUser(bob))).toBe('NOT_FOUND');
+      });
+
+      it('removeUser removes its mailboxes and messages and returns the blob keys no longer referenced', async () => {
+        await withUser(alice);
+        await withUser(bob);
+        const a1 = await ix.createMailbox(alice, 'INBOX');
+        const a2 = await ix.createMailbox(alice, 'Archive');
+        const b1 = await ix.createMailbox(bob, 'INBOX');
+        await ix.appendMessage(alice, a1.id, newMessage('only alice', { blobKey: 'blob/only-alice' }));
+        await ix.appendMessage(alice, a2.id, newMessage('only alice 2', { blobKey: 'blob/only-alice-2' }));
+        await ix.copyMessages(alice, a2.id, [1], a1.id);
+        // The same blob delivered to two users (one message, two recipients).
+        await ix.appendMessage(alice, a1.id, newMessage('shared', { blobKey: 'blob/shared' }));
+        await ix.appendMessage(bob, b1.id, newMessage('shared', { blobKey: 'blob/shared' }));
+        const { orphanedBlobs } = await ix.removeUser(alice);
+        expect([...orphanedBlobs].sort()).toEqual(['blob/only-alice', 'blob/only-alice-2']);
+        expect(await ix.listMailboxes(alice)).toEqual([]);
+        expect(await ix.getMailbox(alice, 'INBOX')).toBeNull();
+        expect(await ix.mailboxState(alice, a1.id)).toBeNull();
+        expect((await ix.listMessages(bob, b1.id)).map((m) => m.blobKey)).toEqual(['blob/shared']);
+        expect((await ix.removeUser(bob)).orphanedBlobs).toEqual(['blob/shared']);
+      });
+    });
+
+    describe('mailboxes', () => {
+      it('createMailbox gives a fresh mailbox; get, list and state agree', async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX', { subscribed: true });
+        expect(mb).toMatchObject({ user: alice, name: 'INBOX', uidNext: 1, messageCount: 0, specialUse: null, subscribed: true });
+        expect(typeof mb.id).toBe('string');
+        expect(Number.isInteger(mb.uidValidity)).toBe(true);
+        // RFC 3501 §2.3.1.1: UIDVALIDITY is a non-zero 32-bit unsigned number.
+        expect(mb.uidValidity).toBeGreaterThan(0);
+        expect(mb.uidValidity).toBeLessThanOrEqual(0xffffffff);
+        expect(Number.isInteger(mb.highestModseq)).toBe(true);
+        const sent = await ix.createMailbox(alice, 'Sent', { specialUse: '\\Sent' });
+        expect(sent).toMatchObject({ specialUse: '\\Sent', subscribed: false });
+        const nested = await ix.createMailbox(alice, 'Archiv/2024/Ünïcödé');
+        expect(await ix.getMailbox(alice, 'INBOX')).toEqual(mb);
+        expect(await ix.getMailbox(alice, 'Archiv/2024/Ünïcödé')).toEqual(nested);
+        expect(await ix.getMailbox(alice, 'inbox-nope')).toBeNull();
+        expect((await ix.listMailboxes(alice)).map((m) => m.name).sort()).toEqual(['Archiv/2024/Ünïcödé', 'INBOX', 'Sent']);
+        expect(await ix.mailboxState(alice, mb.id)).toEqual({ uidValidity: mb.uidValidity, uidNext: 1, highestModseq: mb.highestModseq, messageCount: 0 });
+        expect(await ix.mailboxState(alice, 'no-such-id')).toBeNull();
+      });
+
+      it('EXISTS for a second mailbox of the same name; NOT_FOUND for an unknown user; names are per user', async () => {
+        await withUser(alice);
+        await withUser(bob);
+        const a = await ix.createMailbox(alice, 'INBOX');
+        expect(await indexError(ix.createMailbox(alice, 'INBOX'))).toBe('EXISTS');
+        expect(await indexError(ix.createMailbox('nobody@example.test', 'INBOX'))).toBe('NOT_FOUND');
+        const b = await ix.createMailbox(bob, 'INBOX');
+        expect(b.id).not.toBe(a.id);
+        expect(await ix.listMailboxes('nobody@example.test')).toEqual([]);
+        expect((await ix.listMailboxes(bob)).map((m) => m.id)).toEqual([b.id]);
+      });
+
+      it('setSubscribed changes the flag; NOT_FOUND for an absent mailbox', async () => {
+        await withUser();
+        await ix.createMailbox(alice, 'Lists');
+        await ix.setSubscribed(alice, 'Lists', true);
+        expect((await ix.getMailbox(alice, 'Lists'))?.subscribed).toBe(true);
+        await ix.setSubscribed(alice, 'Lists', false);
+        expect((await ix.getMailbox(alice, 'Lists'))?.subscribed).toBe(false);
+        expect(await indexError(ix.setSubscribed(alice, 'Nope', true))).toBe('NOT_FOUND');
+      });
+
+      it('RENAME keeps the id, UIDVALIDITY and messages (RFC 3501 §6.3.5)', async () => {
+        await withUser();
+        const mb = await mailboxWith(3, 'Work');
+        const before = await ix.mailboxState(alice, mb.id);
+        const renamed = await ix.renameMailbox(alice, 'Work', 'Projects/Work');
+        expect(renamed).toMatchObject({ id: mb.id, name: 'Projects/Work', uidValidity: mb.uidValidity, uidNext: 4, messageCount: 3 });
+        expect(await ix.getMailbox(alice, 'Work')).toBeNull();
+        expect(await ix.getMailbox(alice, 'Projects/Work')).toEqual(renamed);
+        expect(await ix.mailboxState(alice, mb.id)).toEqual(before);
+        expect((await ix.listMessages(alice, mb.id)).map((m) => m.uid)).toEqual([1, 2, 3]);
+        const next = await ix.appendMessage(alice, mb.id, newMessage('after rename'));
+        expect(next.uid).toBe(4);
+        expect(next.uidValidity).toBe(mb.uidValidity);
+      });
+
+      it('RENAME errors: NOT_FOUND for an absent source, EXISTS for an existing target', async () => {
+        await withUser();
+        await ix.createMailbox(alice, 'A');
+        await ix.createMailbox(alice, 'B');
+        expect(await indexError(ix.renameMailbox(alice, 'Nope', 'C'))).toBe('NOT_FOUND');
+        expect(await indexError(ix.renameMailbox(alice, 'A', 'B'))).toBe('EXISTS');
+        expect((await ix.listMailboxes(alice)).map((m) => m.name).sort()).toEqual(['A', 'B']);
+      });
+
+      it('a recreated name gets a strictly greater UIDVALIDITY (delete, rename away, remove user)', async () => {
+        await withUser();
+        const v1 = (await ix.createMailbox(alice, 'Box')).uidValidity;
+        await ix.renameMailbox(alice, 'Box', 'Old');
+        const second = await ix.createMailbox(alice, 'Box');
+        expect(second.uidValidity).toBeGreaterThan(v1);
+        await ix.deleteMailbox(alice, 'Box');
+        const third = await ix.createMailbox(alice, 'Box');
+        expect(third.uidValidity).toBeGreaterThan(second.uidValidity);
+        expect(third.id).not.toBe(second.id);
+        expect(third.uidNext).toBe(1);
+        expect(third.messageCount).toBe(0);
+        await ix.removeUser(alice);
+        await withUser();
+        const fourth = await ix.createMailbox(alice, 'Box');
+        expect(fourth.uidValidity).toBeGreaterThan(third.uidValidity);
+      });
+
+      it('deleteMailbox removes its messages and returns only blobs referenced nowhere else', async () => {
+        await withUser();
+        const inbox = await ix.createMailbox(alice, 'INBOX');
+        const trash = await ix.createMailbox(alice, 'Trash');
+        await ix.appendMessage(alice, trash.id, newMessage('t1', { blobKey: 'blob/t1' }));
+        await ix.appendMessage(alice, trash.id, newMessage('t2', { blobKey: 'blob/t2' }));
+        await ix.copyMessages(alice, trash.id, [2], inbox.id);
+        const { orphanedBlobs } = await ix.deleteMailbox(alice, 'Trash');
+        expect(orphanedBlobs).toEqual(['blob/t1']);
+        expect(await ix.getMailbox(alice, 'Trash')).toBeNull();
+        expect(await ix.mailboxState(alice, trash.id)).toBeNull();
+        expect((await ix.listMessages(alice, inbox.id)).map((m) => m.blobKey)).toEqual(['blob/t2']);
+        expect(await indexError(ix.deleteMailbox(alice, 'Trash'))).toBe('NOT_FOUND');
+        const recreated = await ix.createMailbox(alice, 'Trash');
+        expect(await ix.listMessages(alice, recreated.id)).toEqual([]);
+      });
+    });
+
+    describe('messages', () => {
+      it('appendMessage allocates UIDs 1, 2, 3 and bumps uidNext, messageCount and highestModseq', async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        let lastModseq = mb.highestModseq;
+        for (let i = 1; i <= 3; i++) {
+          const r = await ix.appendMessage(alice, mb.id, newMessage(`m${i}`));
+          expect(r).toMatchObject({ uid: i, uidValidity: mb.uidValidity, duplicate: false });
+          expect(r.modseq).toBeGreaterThan(lastModseq);
+          lastModseq = r.modseq;
+        }
+        const state = await ix.mailboxState(alice, mb.id);
+        expect(state).toMatchObject({ uidValidity: mb.uidValidity, uidNext: 4, messageCount: 3 });
+        expect(state!.highestModseq).toBeGreaterThanOrEqual(lastModseq);
+        expect(await ix.getMailbox(alice, 'INBOX')).toMatchObject({ uidNext: 4, messageCount: 3 });
+      });
+
+      it('listMessages returns records in UID order, meta only withMeta, within inclusive UID bounds', async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        const msgs = [1, 2, 3, 4, 5].map((i) => newMessage(`s${i}`, { flags: i % 2 ? ['\\Seen', '$Label1'] : [], size: 100 + i }));
+        const results: AppendResult[] = [];
+        for (const m of msgs) results.push(await ix.appendMessage(alice, mb.id, m));
+        const all = await ix.listMessages(alice, mb.id);
+        expect(all.map((m) => m.uid)).toEqual([1, 2, 3, 4, 5]);
+        all.forEach((rec, i) => {
+          expect(rec).toEqual({ uid: i + 1, modseq: results[i].modseq, flags: msgs[i].flags, internalDate: msgs[i].internalDate, size: msgs[i].size, blobKey: msgs[i].blobKey });
+          expect(rec.meta).toBeUndefined();
+        });
+        const withMeta = await ix.listMessages(alice, mb.id, { withMeta: true });
+        withMeta.forEach((rec, i) => expect(rec.meta).toEqual(msgs[i].meta));
+        expect((await ix.listMessages(alice, mb.id, { uidFrom: 2, uidTo: 4 })).map((m) => m.uid)).toEqual([2, 3, 4]);
+        expect((await ix.listMessages(alice, mb.id, { uidFrom: 4 })).map((m) => m.uid)).toEqual([4, 5]);
+        expect((await ix.listMessages(alice, mb.id, { uidTo: 1 })).map((m) => m.uid)).toEqual([1]);
+        expect(await ix.listMessages(alice, mb.id, { uidFrom: 6 })).toEqual([]);
+        expect((await ix.listMessages(alice, mb.id, { uidFrom: 3, uidTo: 3, withMeta: true }))[0].meta).toEqual(msgs[2].meta);
+      });
+
+      it('meta round-trips exactly, including a latin1 header byte and nested MIME parts', async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        const m = newMessage('exact');
+        await ix.appendMessage(alice, mb.id, m);
+        const [rec] = await ix.getMessages(alice, mb.id, [1]);
+        expect(rec.meta).toEqual(m.meta);
+        expect(rec.meta!.header).toContain('caf\u00e9');
+        expect(rec.meta!.mime.children[0].disposition).toEqual({ type: 'inline', params: [['filename', 'a b.txt']] });
+      });
+
+      it('getMessages returns the existing ones of the given UIDs, with meta, in UID order', async () => {
+        await withUser();
+        const mb = await mailboxWith(5);
+        await ix.expunge(alice, mb.id, [2]);
+        const got = await ix.getMessages(alice, mb.id, [5, 2, 1, 9, 3]);
+        expect(got.map((m) => m.uid)).toEqual([1, 3, 5]);
+        for (const m of got) expect(m.meta?.envelope.subject).toBe(`INBOX ${m.uid}`);
+        expect(await ix.getMessages(alice, mb.id, [])).toEqual([]);
+      });
+
+      it('appendMessage to an absent mailbox, or to another user\'s, is NOT_FOUND', async () => {
+        await withUser(alice);
+        await withUser(bob);
+        const bobs = await ix.createMailbox(bob, 'INBOX');
+        expect(await indexError(ix.appendMessage(alice, 'no-such-id', newMessage('x')))).toBe('NOT_FOUND');
+        expect(await indexError(ix.appendMessage(alice, bobs.id, newMessage('x')))).toBe('NOT_FOUND');
+        expect(await ix.mailboxState(bob, bobs.id)).toMatchObject({ uidNext: 1, messageCount: 0 });
+      });
+
+      it("one user cannot read or change another user's mailbox by id (invariant 4)", async () => {
+        await withUser(alice);
+        await withUser(bob);
+        const bobs = await mailboxWith(2, 'INBOX', bob);
+        const alices = await ix.createMailbox(alice, 'INBOX');
+        expect(await ix.mailboxState(alice, bobs.id)).toBeNull();
+        const noneOrNotFound = async (p: Promise<unknown[]>) => {
+          try {
+            expect(await p).toEqual([]);
+          } catch (err) {
+            if (!(err instanceof IndexError)) throw err;
+            expect(err.code).toBe('NOT_FOUND');
+          }
+        };
+        await noneOrNotFound(ix.listMessages(alice, bobs.id));
+        await noneOrNotFound(ix.getMessages(alice, bobs.id, [1, 2]));
+        expect(await indexError(ix.updateFlags(alice, bobs.id, [1], 'add', ['\\Seen']))).toBe('NOT_FOUND');
+        expect(await indexError(ix.expunge(alice, bobs.id, [1]))).toBe('NOT_FOUND');
+        expect(await indexError(ix.copyMessages(alice, bobs.id, [1], alices.id))).toBe('NOT_FOUND');
+        expect(await indexError(ix.copyMessages(bob, bobs.id, [1], alices.id))).toBe('NOT_FOUND');
+        const after = await ix.listMessages(bob, bobs.id);
+        expect(after.map((m) => [m.uid, m.flags])).toEqual([
+          [1, []],
+          [2, []],
+        ]);
+        expect(await ix.listMessages(alice, alices.id)).toEqual([]);
+      });
+
+      it('appendMessage with a used deliveryKey returns the first UID with duplicate: true and inserts nothing (invariant 2)', async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        const first = await ix.appendMessage(alice, mb.id, newMessage('d', { deliveryKey: 'job-1/alice', blobKey: 'blob/d' }));
+        const other = await ix.appendMessage(alice, mb.id, newMessage('e', { deliveryKey: 'job-2/alice' }));
+        const again = await ix.appendMessage(alice, mb.id, newMessage('d', { deliveryKey: 'job-1/alice', blobKey: 'blob/d' }));
+        expect(first.duplicate).toBe(false);
+        expect(other.uid).toBe(2);
+        expect(again).toEqual({ uid: first.uid, uidValidity: first.uidValidity, modseq: first.modseq, duplicate: true });
+        expect(await ix.mailboxState(alice, mb.id)).toMatchObject({ uidNext: 3, messageCount: 2 });
+        expect((await ix.listMessages(alice, mb.id)).map((m) => m.uid)).toEqual([1, 2]);
+        // One reference to the blob, not two: expunging the one message orphans it.
+        expect(await ix.expunge(alice, mb.id, [1])).toEqual({ expunged: [1], orphanedBlobs: ['blob/d'] });
+        // The key stays used after the message is gone: a redelivered job does not bring it back.
+        const late = await ix.appendMessage(alice, mb.id, newMessage('d', { deliveryKey: 'job-1/alice', blobKey: 'blob/d' }));
+        expect(late).toMatchObject({ uid: 1, duplicate: true });
+        expect(await ix.mailboxState(alice, mb.id)).toMatchObject({ uidNext: 3, messageCount: 1 });
+      });
+
+      it('the same deliveryKey appended from several instances at once gives one message', async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        const others = [await fx.openAnother(), await fx.openAnother()];
+        const results = await settleAll([ix, ...others].map((inst) => inst.appendMessage(alice, mb.id, newMessage('race', { deliveryKey: 'job-race/alice' }))));
+        expect(results.filter((r) => !r.duplicate).length).toBe(1);
+        expect(new Set(results.map((r) => r.uid))).toEqual(new Set([1]));
+        expect(await ix.mailboxState(alice, mb.id)).toMatchObject({ uidNext: 2, messageCount: 1 });
+      });
+
+      it('updateFlags add/remove/set returns only changed messages with a new modseq and bumps highestModseq', async () => {
+        await withUser();
+        const mb = await mailboxWith(3);
+        const h0 = (await ix.mailboxState(alice, mb.id))!.highestModseq;
+
+        const added = await ix.updateFlags(alice, mb.id, [1, 2], 'add', ['\\Seen']);
+        expect(added.map((c) => [c.uid, c.flags])).toEqual([
+          [1, ['\\Seen']],
+          [2, ['\\Seen']],
+        ]);
+        for (const c of added) expect(c.modseq).toBeGreaterThan(h0);
+        const h1 = (await ix.mailboxState(alice, mb.id))!.highestModseq;
+        expect(h1).toBeGreaterThanOrEqual(Math.max(...added.map((c) => c.modseq)));
+
+        // Only message 3 changes; 1 and 2 already have \Seen.
+        const again = await ix.updateFlags(alice, mb.id, [1, 2, 3], 'add', ['\\Seen']);
+        expect(again.map((c) => c.uid)).toEqual([3]);
+        expect(again[0].modseq).toBeGreaterThan(h1);
+        const h2 = (await ix.mailboxState(alice, mb.id))!.highestModseq;
+        expect(h2).toBeGreaterThanOrEqual(again[0].modseq);
+
+        const flagged = await ix.updateFlags(alice, mb.id, [2], 'add', ['\\Flagged', '$Important']);
+        expect(flagged).toEqual([{ uid: 2, flags: ['\\Seen', '\\Flagged', '$Important'], modseq: flagged[0].modseq }]);
+
+        const removed = await ix.updateFlags(alice, mb.id, [1, 2], 'remove', ['\\Seen']);
+        expect(removed.map((c) => [c.uid, c.flags])).toEqual([
+          [1, []],
+          [2, ['\\Flagged', '$Important']],
+        ]);
+
+        const set = await ix.updateFlags(alice, mb.id, [1, 2, 3], 'set', ['\\Answered']);
+        expect(set.map((c) => [c.uid, c.flags])).toEqual([
+          [1, ['\\Answered']],
+          [2, ['\\Answered']],
+          [3, ['\\Answered']],
+        ]);
+        const hSet = (await ix.mailboxState(alice, mb.id))!.highestModseq;
+        for (const c of set) expect(c.modseq).toBeLessThanOrEqual(hSet);
+
+        const listed = await ix.listMessages(alice, mb.id);
+        expect(listed.map((m) => m.flags)).toEqual([['\\Answered'], ['\\Answered'], ['\\Answered']]);
+        expect(listed.map((m) => m.modseq)).toEqual(set.map((c) => c.modseq));
+      });
+
+      it('updateFlags that changes nothing returns [] and leaves highestModseq; absent UIDs are ignored', async () => {
+        await withUser();
+        const mb = await mailboxWith(2);
+        await ix.updateFlags(alice, mb.id, [1], 'set', ['\\Seen', '$Work']);
+        const h = (await ix.mailboxState(alice, mb.id))!.highestModseq;
+        expect(await ix.updateFlags(alice, mb.id, [1], 'add', ['\\Seen'])).toEqual([]);
+        expect(await ix.updateFlags(alice, mb.id, [1], 'set', ['$Work', '\\Seen'])).toEqual([]);
+        expect(await ix.updateFlags(alice, mb.id, [2], 'remove', ['\\Deleted'])).toEqual([]);
+        expect(await ix.updateFlags(alice, mb.id, [7, 8], 'add', ['\\Seen'])).toEqual([]);
+        expect(await ix.updateFlags(alice, mb.id, [], 'add', ['\\Seen'])).toEqual([]);
+        expect((await ix.mailboxState(alice, mb.id))!.highestModseq).toBe(h);
+      });
+
+      it('flags compare case-insensitively (RFC 3501 §9) and are kept without duplicates', async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        await ix.appendMessage(alice, mb.id, newMessage('f', { flags: ['\\Seen', '\\seen', '$Label'] }));
+        expect((await ix.listMessages(alice, mb.id))[0].flags).toEqual(['\\Seen', '$Label']);
+        expect(await ix.updateFlags(alice, mb.id, [1], 'add', ['\\SEEN', '$label'])).toEqual([]);
+        const removed = await ix.updateFlags(alice, mb.id, [1], 'remove', ['\\SEEN']);
+        expect(removed.map((c) => c.flags)).toEqual([['$Label']]);
+      });
+
+      it('expunge removes the given messages, keeps UIDs unique (no reuse) and bumps highestModseq', async () => {
+        await withUser();
+        const mb = await mailboxWith(4);
+        const h = (await ix.mailboxState(alice, mb.id))!.highestModseq;
+        const r = await ix.expunge(alice, mb.id, [3, 1, 9]);
+        expect(r.expunged).toEqual([1, 3]);
+        const state = await ix.mailboxState(alice, mb.id);
+        expect(state).toMatchObject({ uidNext: 5, messageCount: 2 });
+        expect(state!.highestModseq).toBeGreaterThan(h);
+        expect((await ix.listMessages(alice, mb.id)).map((m) => m.uid)).toEqual([2, 4]);
+        expect((await ix.appendMessage(alice, mb.id, newMessage('next'))).uid).toBe(5);
+        expect(await ix.expunge(alice, mb.id, [1, 3])).toEqual({ expunged: [], orphanedBlobs: [] });
+        expect(await ix.expunge(alice, mb.id, [])).toEqual({ expunged: [], orphanedBlobs: [] });
+        expect(await indexError(ix.expunge(alice, 'no-such-id', [1]))).toBe('NOT_FOUND');
+      });
+
+      it('copyMessages allocates target UIDs in source UID order and copies blob, flags, date, size and meta', async () => {
+        await withUser();
+        const src = await ix.createMailbox(alice, 'INBOX');
+        const dst = await mailboxWith(2, 'Archive');
+        const srcMsgs = [1, 2, 3, 4].map((i) => newMessage(`c${i}`, { flags: i === 2 ? ['\\Flagged', '$X'] : ['\\Seen'] }));
+        for (const m of srcMsgs) await ix.appendMessage(alice, src.id, m);
+        const hDst = (await ix.mailboxState(alice, dst.id))!.highestModseq;
+        const srcBefore = await ix.listMessages(alice, src.id, { withMeta: true });
+
+        const r = await ix.copyMessages(alice, src.id, [4, 2, 9, 1], dst.id);
+        expect(r.uidValidity).toBe(dst.uidValidity);
+        expect(r.mapping).toEqual([
+          { from: 1, to: 3 },
+          { from: 2, to: 4 },
+          { from: 4, to: 5 },
+        ]);
+        const state = await ix.mailboxState(alice, dst.id);
+        expect(state).toMatchObject({ uidNext: 6, messageCount: 5 });
+        expect(state!.highestModseq).toBeGreaterThan(hDst);
+        const copied = await ix.getMessages(alice, dst.id, [3, 4, 5]);
+        for (const [i, from] of [1, 2, 4].entries()) {
+          const m = srcMsgs[from - 1];
+          expect(copied[i]).toMatchObject({ uid: 3 + i, blobKey: m.blobKey, flags: m.flags, internalDate: m.internalDate, size: m.size, meta: m.meta });
+          expect(copied[i].modseq).toBeGreaterThan(hDst);
+        }
+        // The source is unchanged.
+        expect(await ix.listMessages(alice, src.id, { withMeta: true })).toEqual(srcBefore);
+        expect(await ix.copyMessages(alice, src.id, [99], dst.id)).toEqual({ uidValidity: dst.uidValidity, mapping: [] });
+        expect(await indexError(ix.copyMessages(alice, src.id, [1], 'no-such-id'))).toBe('NOT_FOUND');
+      });
+
+      it('blob references: orphanedBlobs only when the last reference goes (copy, expunge)', async () => {
+        await withUser();
+        const inbox = await ix.createMailbox(alice, 'INBOX');
+        const archive = await ix.createMailbox(alice, 'Archive');
+        await ix.appendMessage(alice, inbox.id, newMessage('r', { blobKey: 'blob/r' }));
+        const { mapping } = await ix.copyMessages(alice, inbox.id, [1], archive.id);
+        // Copy, then expunge the original: the copy still references the blob.
+        expect(await ix.expunge(alice, inbox.id, [1])).toEqual({ expunged: [1], orphanedBlobs: [] });
+        expect(await ix.expunge(alice, archive.id, [mapping[0].to])).toEqual({ expunged: [mapping[0].to], orphanedBlobs: ['blob/r'] });
+
+        // Two copies in one mailbox, expunged together: the key is reported once.
+        await ix.appendMessage(alice, inbox.id, newMessage('s', { blobKey: 'blob/s' }));
+        await ix.copyMessages(alice, inbox.id, [2], inbox.id);
+        expect((await ix.listMessages(alice, inbox.id)).map((m) => [m.uid, m.blobKey])).toEqual([
+          [2, 'blob/s'],
+          [3, 'blob/s'],
+        ]);
+        expect(await ix.expunge(alice, inbox.id, [2, 3])).toEqual({ expunged: [2, 3], orphanedBlobs: ['blob/s'] });
+
+        // Two separate appends of the same blob key (e.g. one stored message for two mailboxes).
+        await ix.appendMessage(alice, inbox.id, newMessage('t', { blobKey: 'blob/t' }));
+        await ix.appendMessage(alice, archive.id, newMessage('t', { blobKey: 'blob/t' }));
+        expect((await ix.expunge(alice, inbox.id, [4])).orphanedBlobs).toEqual([]);
+        expect((await ix.deleteMailbox(alice, 'Archive')).orphanedBlobs).toEqual(['blob/t']);
+      });
+    });
+
+    describe('leases', () => {
+      it('a second owner is refused while the lease is held; renew and release work only for the owner', async () => {
+        const other = await fx.openAnother();
+        expect(await ix.acquireLease('pop3/alice@example.test', 'session-a', 60)).toBe(true);
+        expect(await other.acquireLease('pop3/alice@example.test', 'session-b', 60)).toBe(false);
+        expect(await ix.acquireLease('pop3/alice@example.test', 'session-a', 60)).toBe(true);
+        expect(await other.acquireLease('pop3/bob@example.test', 'session-b', 60)).toBe(true);
+        await other.releaseLease('pop3/alice@example.test', 'session-b');
+        expect(await other.acquireLease('pop3/alice@example.test', 'session-b', 60)).toBe(false);
+        await ix.releaseLease('pop3/alice@example.test', 'session-a');
+        expect(await other.acquireLease('pop3/alice@example.test', 'session-b', 60)).toBe(true);
+        expect(await ix.acquireLease('pop3/alice@example.test', 'session-a', 60)).toBe(false);
+        await ix.releaseLease('never-held', 'session-a');
+      });
+
+      it('an expired lease can be taken by another owner', async () => {
+        expect(await ix.acquireLease('lock/x', 'a', 1)).toBe(true);
+        expect(await ix.acquireLease('lock/x', 'b', 1)).toBe(false);
+        await sleep(2100);
+        expect(await ix.acquireLease('lock/x', 'b', 60)).toBe(true);
+        expect(await ix.acquireLease('lock/x', 'a', 60)).toBe(false);
+      });
+
+      it('of several owners racing for a free lease, exactly one gets it', async () => {
+        const instances = [ix, await fx.openAnother(), await fx.openAnother(), await fx.openAnother()];
+        const got = await settleAll(instances.map((inst, i) => inst.acquireLease('race', `owner-${i}`, 60)));
+        expect(got.filter(Boolean).length).toBe(1);
+      });
+    });
+
+    describe('several instances on one store', () => {
+      it('4 writers × 25 appends into one mailbox: UIDs 1..100, and a reader never sees a gap below the highest UID (invariant 3)', async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        const writers = [await fx.openAnother(), await fx.openAnother(), await fx.openAnother(), await fx.openAnother()];
+        const reader = await fx.openAnother();
+        let writing = true;
+        const violations: string[] = [];
+        let partial = 0;
+        const read = (async () => {
+          let lastMax = 0;
+          while (writing) {
+            const uids = (await reader.listMessages(alice, mb.id)).map((m) => m.uid);
+            const max = uids.length ? uids[uids.length - 1] : 0;
+            if (max > 0 && max < 100) partial += 1;
+            // Contiguous 1..max: no lower UID can still appear later.
+            if (uids.length !== max || uids.some((u, i) => u !== i + 1)) violations.push(`saw ${uids.join(',')}`);
+            if (max < lastMax) violations.push(`max went back from ${lastMax} to ${max}`);
+            lastMax = max;
+            await yieldTurn();
+          }
+        })();
+        // Settle everything before asserting, so nothing keeps running past the test (and its cleanup).
+        const readError = read.then(
+          () => null,
+          (err: unknown) => err,
+        );
+        let perWriter: number[][] = [];
+        let writeError: unknown = null;
+        try {
+          perWriter = await settleAll(
+            writers.map(async (w, wi) => {
+              const uids: number[] = [];
+              for (let i = 0; i < 25; i++) {
+                const r = await w.appendMessage(alice, mb.id, newMessage(`w${wi}-${i}`, { deliveryKey: `job-${wi}-${i}/alice` }));
+                expect(r.duplicate).toBe(false);
+                expect(r.uidValidity).toBe(mb.uidValidity);
+                uids.push(r.uid);
+                await yieldTurn();
+              }
+              return uids;
+            }),
+          );
+        } catch (err) {
+          writeError = err;
+        } finally {
+          writing = false;
+        }
+        const failedRead = await readError;
+        if (writeError) throw writeError;
+        if (failedRead) throw failedRead;
+        expect(violations).toEqual([]);
+        // The reader saw the mailbox part-way filled, so the check above was exercised.
+        expect(partial).toBeGreaterThan(0);
+        // Each writer's own UIDs increase.
+        for (const uids of perWriter) expect([...uids].sort((a, b) => a - b)).toEqual(uids);
+        const all = perWriter.flat().sort((a, b) => a - b);
+        expect(all).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+        expect(await ix.mailboxState(alice, mb.id)).toMatchObject({ uidNext: 101, messageCount: 100 });
+        const listed = await reader.listMessages(alice, mb.id);
+        expect(listed.map((m) => m.uid)).toEqual(all);
+        // Modseqs of appends are distinct and grow with the UID.
+        const modseqs = listed.map((m) => m.modseq);
+        expect([...modseqs].sort((a, b) => a - b)).toEqual(modseqs);
+        expect(new Set(modseqs).size).toBe(100);
+      });
+
+      it('flag changes from two instances on one message are both kept (no lost update)', async () => {
+        await withUser();
+        const mb = await mailboxWith(1);
+        const other = await fx.openAnother();
+        const rounds = ['$A', '$B', '$C', '$D', '$E'];
+        await settleAll([
+          (async () => {
+            for (const f of rounds) await ix.updateFlags(alice, mb.id, [1], 'add', [`${f}1`]);
+          })(),
+          (async () => {
+            for (const f of rounds) await other.updateFlags(alice, mb.id, [1], 'add', [`${f}2`]);
+          })(),
+        ]);
+        const [m] = await ix.listMessages(alice, mb.id);
+        expect([...m.flags].sort()).toEqual(rounds.flatMap((f) => [`${f}1`, `${f}2`]).sort());
+      });
+
+      it('two instances creating the same mailbox at once: one succeeds, the other gets EXISTS', async () => {
+        await withUser();
+        const other = await fx.openAnother();
+        const results = await Promise.allSettled([ix.createMailbox(alice, 'Same'), other.createMailbox(alice, 'Same')]);
+        expect(results.filter((r) => r.status === 'fulfilled').length).toBe(1);
+        const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+        expect(rejected.reason).toBeInstanceOf(IndexError);
+        expect((rejected.reason as IndexError).code).toBe('EXISTS');
+        expect((await other.listMailboxes(alice)).map((m) => m.name)).toEqual(['Same']);
+      });
+
+      it('a write by one instance is visible to another at once', async () => {
+        await withUser();
+        const other = await fx.openAnother();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        expect(await other.getMailbox(alice, 'INBOX')).toEqual(mb);
+        await other.appendMessage(alice, mb.id, newMessage('x'));
+        expect(await ix.mailboxState(alice, mb.id)).toMatchObject({ uidNext: 2, messageCount: 1 });
+        await ix.updateFlags(alice, mb.id, [1], 'add', ['\\Seen']);
+        expect((await other.listMessages(alice, mb.id))[0].flags).toEqual(['\\Seen']);
+      });
+    });
+  });
+}
