@@ -11,6 +11,10 @@
  *    on the file lock.
  *  - Reads are single statements; in WAL mode each sees one committed snapshot.
  *  - `synchronous = FULL`: a committed transaction survives power loss (invariant 1).
+ *    `immediate(fn, { durable: false })` commits without the fsync (WAL, synchronous=NORMAL)
+ *    for writes whose loss is harmless — a queue receive or ack lost to a power cut only
+ *    makes a job come back, and delivery is idempotent (invariant 2). The next durable
+ *    commit syncs the WAL, including such writes.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
@@ -21,7 +25,7 @@ export interface SqliteHandle {
   /** Prepared statements, cached by SQL text. */
   stmt(sql: string): StatementSync;
   /** Runs `fn` inside BEGIN IMMEDIATE … COMMIT; rolls back when it throws. */
-  immediate<T>(fn: () => T): T;
+  immediate<T>(fn: () => T, options?: { durable?: boolean }): T;
   close(): void;
 }
 
@@ -72,15 +76,21 @@ export function openSqlite(file: string, component: string, version: number, sch
       }
       return s;
     },
-    immediate<T>(fn: () => T): T {
-      db.exec('BEGIN IMMEDIATE');
+    immediate<T>(fn: () => T, options?: { durable?: boolean }): T {
+      const relaxed = options?.durable === false;
+      if (relaxed) db.exec('PRAGMA synchronous = NORMAL');
       try {
-        const result = fn();
-        db.exec('COMMIT');
-        return result;
-      } catch (err) {
-        if (db.isTransaction) db.exec('ROLLBACK');
-        throw err;
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = fn();
+          db.exec('COMMIT');
+          return result;
+        } catch (err) {
+          if (db.isTransaction) db.exec('ROLLBACK');
+          throw err;
+        }
+      } finally {
+        if (relaxed) db.exec('PRAGMA synchronous = FULL');
       }
     },
     close() {

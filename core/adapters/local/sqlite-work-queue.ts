@@ -21,6 +21,13 @@ import type { DeadLetter, QueueName, QueueStats, ReceiveOptions, ReceivedJob, Wo
 import { QUEUES } from '../../resources.ts';
 import { openSqlite, type SqliteHandle } from './sqlite-db.ts';
 
+/**
+ * Receives, acks and releases commit without an fsync: losing one to a power cut only makes a
+ * job come back (redelivery is harmless: delivery is idempotent, invariant 2). `send` stays
+ * fully durable, because the SMTP 250 depends on it (invariant 1).
+ */
+const RELAXED = { durable: false } as const;
+
 const SCHEMA_VERSION = 1;
 
 const SCHEMA = `
@@ -140,7 +147,7 @@ export class SqliteWorkQueue implements WorkQueue {
     checkQueue(queue);
     this.h.immediate(() => {
       this.h.stmt('DELETE FROM jobs WHERE receipt = ? AND queue = ? AND dead = 0').run(receipt, queue);
-    });
+    }, RELAXED);
   }
 
   async release(queue: QueueName, receipt: string, delaySeconds: number): Promise<void> {
@@ -148,7 +155,7 @@ export class SqliteWorkQueue implements WorkQueue {
     const delay = clamp(delaySeconds, 0, MAX_VISIBILITY_SECONDS);
     this.h.immediate(() => {
       this.h.stmt('UPDATE jobs SET visible_at = ? WHERE receipt = ? AND queue = ? AND dead = 0').run(Date.now() + Math.round(delay * 1000), receipt, queue);
-    });
+    }, RELAXED);
     if (delay === 0) wake(this.file);
   }
 
@@ -215,7 +222,7 @@ export class SqliteWorkQueue implements WorkQueue {
         }
       }
       return out;
-    });
+    }, RELAXED);
   }
 
   /**
