@@ -23,6 +23,7 @@ export function run(command: string, args: string[], options: { input?: string |
       clearTimeout(timer);
       resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
     });
+    child.stdin.on('error', () => {}); // a child that exits at once must not crash us with EPIPE
     child.stdin.end(options.input ?? '');
   });
 }
