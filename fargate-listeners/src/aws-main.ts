@@ -43,8 +43,8 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info('shutting down', { signal });
-  // ECS gives stopTimeout (default 30 s) after SIGTERM before SIGKILL.
-  await system.stop(20_000);
+  // The task definition's stopTimeout is 120 s (infra/listeners.ts) between SIGTERM and SIGKILL.
+  await system.stop(100_000);
   await adapters.close();
   process.exit(0);
 }

@@ -1,0 +1,87 @@
+/**
+ * Storage: the message bucket (raw messages, immutable, ARCHITECTURE.md invariant 5) and the
+ * mail index table, declared from core/resources.ts (MESSAGE_BUCKET, MAIL_INDEX_TABLE).
+ *
+ * Lifecycle of the bucket:
+ *  - incomplete multipart uploads (a listener that died while streaming a large message)
+ *    are aborted after 1 day;
+ *  - orphans: a blob no mailbox references is not deleted at once but tagged
+ *    `ORPHAN_TAG` = `true` by whoever drops its last reference (or finds it unreferenced);
+ *    the lifecycle rule expires tagged objects after ORPHAN_GRACE_DAYS. The grace period
+ *    covers jobs still in flight that may yet reference the blob (e.g. a redelivered ingest
+ *    job whose first attempt stored the bytes before a 4xx), and leaves time to undo a bug;
+ *  - versioning is on, so a delete by mistake is recoverable for NONCURRENT_DAYS; expired
+ *    delete markers are cleaned up.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { MAIL_INDEX_TABLE, MESSAGE_BUCKET, type KeyAttribute } from '../core/resources.ts';
+import { acknowledge } from './nag.ts';
+
+/** Object tag that marks a blob no mailbox references any more (expired by the lifecycle rule). */
+export const ORPHAN_TAG = { key: 'mail-orphan', value: 'true' } as const;
+export const ORPHAN_GRACE_DAYS = 7;
+export const NONCURRENT_DAYS = 30;
+
+function attribute(key: KeyAttribute): dynamodb.Attribute {
+  return { name: key.name, type: key.type === 'S' ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER };
+}
+
+export interface StorageProps {
+  /** Physical table name (core/resources.ts resourceNames). */
+  tableName: string;
+  deletionProtection: boolean;
+}
+
+export class Storage extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly table: dynamodb.Table;
+
+  constructor(scope: Construct, id: string, props: StorageProps) {
+    super(scope, id);
+    // No physical name: bucket names are global across all AWS accounts, so CloudFormation
+    // makes a unique one (published as a stack output).
+    this.bucket = new s3.Bucket(this, MESSAGE_BUCKET.id, {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        {
+          id: 'expire-orphans',
+          prefix: MESSAGE_BUCKET.messagePrefix,
+          tagFilters: { [ORPHAN_TAG.key]: ORPHAN_TAG.value },
+          expiration: Duration.days(ORPHAN_GRACE_DAYS),
+        },
+        { id: 'expire-noncurrent', noncurrentVersionExpiration: Duration.days(NONCURRENT_DAYS), expiredObjectDeleteMarker: true },
+      ],
+    });
+    acknowledge(this.bucket, 'AwsSolutions-S1', 'Server access logs would record every message fetch in a second bucket at extra cost; only the stack roles can reach this bucket, and CloudTrail data events can be turned on when an audit trail of object access is needed.');
+
+    const def = MAIL_INDEX_TABLE;
+    this.table = new dynamodb.Table(this, def.id, {
+      tableName: props.tableName,
+      partitionKey: attribute(def.partitionKey),
+      sortKey: attribute(def.sortKey),
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: props.deletionProtection,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      timeToLiveAttribute: def.timeToLiveAttribute,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    for (const gsi of def.globalSecondaryIndexes) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: gsi.indexName,
+        partitionKey: attribute(gsi.partitionKey),
+        sortKey: gsi.sortKey ? attribute(gsi.sortKey) : undefined,
+      });
+    }
+  }
+}
