@@ -50,6 +50,18 @@ export function motoBinary(): string {
   return 'moto_server';
 }
 
+/**
+ * moto_server through test/support/moto-serialized.py when the venv's python is next to the
+ * binary: moto does not isolate concurrent DynamoDB transactions, the wrapper serializes
+ * DynamoDB writes as DynamoDB does (see the wrapper). Otherwise the binary itself.
+ */
+function motoCommand(): [string, string[]] {
+  const bin = motoBinary();
+  const python = path.join(path.dirname(bin), 'python');
+  const wrapper = path.resolve(import.meta.dirname, 'moto-serialized.py');
+  return existsSync(python) && existsSync(wrapper) ? [python, [wrapper]] : [bin, []];
+}
+
 export interface RunningEmulator {
   endpoint: string;
   stop(): Promise<void>;
@@ -60,7 +72,8 @@ export async function startEmulator(): Promise<RunningEmulator> {
   const configured = process.env[EMULATOR_ENV];
   if (configured) return { endpoint: configured, stop: async () => {} };
   const port = await freePort();
-  const child: ChildProcess = spawn(motoBinary(), ['-H', '127.0.0.1', '-p', String(port)], {
+  const [command, preArgs] = motoCommand();
+  const child: ChildProcess = spawn(command, [...preArgs, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env },
   });

@@ -1,0 +1,85 @@
+/**
+ * Single-table layout of the mail index in DynamoDB (table MAIL_INDEX_TABLE in
+ * core/resources.ts: string keys `pk`/`sk`, TTL attribute `ttl`, no GSIs).
+ *
+ * | pk               | sk                               | attributes                                                    |
+ * | ---------------- | -------------------------------- | ------------------------------------------------------------- |
+ * | `DOMAINS`        | `D#<domain>`                     | name, createdAt                                               |
+ * | `USERS`          | `U#<domain>#<address>`           | address (directory entry; the profile holds the data)         |
+ * | `U#<address>`    | `PROFILE`                        | address, passwordHash, createdAt                              |
+ * | `U#<address>`    | `NAME#<mailbox name>`            | mailboxId: name → id, and the uniqueness of names             |
+ * | `U#<address>`    | `MBOX#<mailboxId>`               | name, uidValidity, uidNext, highestModseq, messageCount,      |
+ * |                  |                                  | specialUse, subscribed, createdAt                             |
+ * | `U#<address>`    | `MSG#<mailboxId>#<uid:10>`       | uid, modseq, flags (L of S), internalDate, size, blobKey      |
+ * | `U#<address>`    | `MMETA#<mailboxId>#<uid:10>`     | the MessageMeta: `meta` (S, JSON) or `metaZ` (B, gzip JSON),  |
+ * |                  |                                  | `chunks` (N) when split — see dynamo-meta.ts                  |
+ * | `U#<address>`    | `MMETA#<mailboxId>#<uid:10>#<n:3>` | data (B): chunk n ≥ 1 of an oversized gzip meta             |
+ * | `U#<address>`    | `DLV#<mailboxId>#<deliveryKey>`  | mailboxId, uid, uidValidity, modseq, ttl (delivery keys,      |
+ * |                  |                                  | invariant 2; kept DELIVERY_KEY_TTL_SECONDS or until the       |
+ * |                  |                                  | mailbox is deleted; keys over 512 bytes are SHA-256 hashed)   |
+ * | `UIDV#<address>` | `UIDV`                           | last: the user's UIDVALIDITY counter (survives removeUser)    |
+ * | `BLOB#<blobKey>` | `REF`                            | refs: number of message items referencing the blob (inv. 5)   |
+ * | `LEASE#<name>`   | `LEASE`                          | owner, expiresAt (epoch ms), ttl (epoch s, housekeeping)      |
+ *
+ * Why this shape:
+ *  - Messages are keyed by the mailbox *id*, so RENAME touches only the NAME item and the
+ *    `name` attribute of the MBOX item (one transaction).
+ *  - A message is two items: the small MSG item (what FLAGS/UID FETCH and STORE touch; DynamoDB
+ *    bills reads and writes by whole-item size, projections do not help) and its MMETA item
+ *    (envelope, MIME tree, header block: kilobytes). Both are written in one transaction.
+ *  - UIDs are zero-padded to 10 digits (UIDs are 32-bit, RFC 3501 §2.3.1.1) so the sort key
+ *    orders messages by UID and a UID range is a `BETWEEN` on `sk`.
+ *  - One user's mailboxes, messages and delivery keys share the partition `U#<address>`:
+ *    removing a user is one paginated Query plus batch deletes.
+ *  - Blob reference counts live in their own partitions because one blob (one ingested
+ *    message) is delivered to the mailboxes of several users.
+ *  - The UIDVALIDITY counter lives outside the user partition so that a user removed and
+ *    created again still gets strictly greater UIDVALIDITY values (RFC 3501 §2.3.1.1).
+ */
+
+export const PK = 'pk';
+export const SK = 'sk';
+export const TTL = 'ttl';
+
+/** Delivery keys are remembered this long: far beyond SQS retention (14 days), so a redelivery always finds them. */
+export const DELIVERY_KEY_TTL_SECONDS = 30 * 24 * 3600;
+
+/** DynamoDB limits sort keys to 1024 bytes; names and keys longer than this are refused or hashed. */
+export const MAX_KEY_PART_BYTES = 900;
+
+export const UID_DIGITS = 10;
+
+export function padUid(uid: number): string {
+  return String(uid).padStart(UID_DIGITS, '0');
+}
+
+export const keys = {
+  domainsPk: 'DOMAINS',
+  domainSk: (name: string) => `D#${name}`,
+  usersPk: 'USERS',
+  userDirSk: (domain: string, address: string) => `U#${domain}#${address}`,
+  userDirPrefix: (domain?: string) => (domain ? `U#${domain}#` : 'U#'),
+  userPk: (address: string) => `U#${address}`,
+  profileSk: 'PROFILE',
+  nameSk: (name: string) => `NAME#${name}`,
+  namePrefix: 'NAME#',
+  mailboxSk: (id: string) => `MBOX#${id}`,
+  mailboxPrefix: 'MBOX#',
+  messageSk: (mailboxId: string, uid: number) => `MSG#${mailboxId}#${padUid(uid)}`,
+  messagePrefix: (mailboxId: string) => `MSG#${mailboxId}#`,
+  messagesPrefix: 'MSG#',
+  metaSk: (mailboxId: string, uid: number) => `MMETA#${mailboxId}#${padUid(uid)}`,
+  /** Chunk n ≥ 1 of a split meta; sorts right after its MMETA item. */
+  metaChunkSk: (mailboxId: string, uid: number, n: number) => `MMETA#${mailboxId}#${padUid(uid)}#${String(n).padStart(3, '0')}`,
+  /** Upper bound (inclusive) of a `BETWEEN` over the MMETA items and chunks of UIDs ≤ uid. */
+  metaRangeEnd: (mailboxId: string, uid: number) => `MMETA#${mailboxId}#${padUid(uid)}#~`,
+  metaPrefix: (mailboxId: string) => `MMETA#${mailboxId}#`,
+  deliverySk: (mailboxId: string, deliveryKey: string) => `DLV#${mailboxId}#${deliveryKey}`,
+  deliveryPrefix: (mailboxId: string) => `DLV#${mailboxId}#`,
+  uidValidityPk: (address: string) => `UIDV#${address}`,
+  uidValiditySk: 'UIDV',
+  blobPk: (blobKey: string) => `BLOB#${blobKey}`,
+  blobSk: 'REF',
+  leasePk: (name: string) => `LEASE#${name}`,
+  leaseSk: 'LEASE',
+} as const;
