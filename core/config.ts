@@ -79,6 +79,8 @@ export interface SmartHostConfig {
   tls: 'starttls' | 'implicit' | 'none';
   user: string | null;
   password: string | null;
+  /** AWS: a Secrets Manager secret {"user","password"} with the credentials (when user is unset). */
+  secretArn: string | null;
   /** Verify the relay's certificate (default true). */
   verifyCertificate: boolean;
 }
@@ -155,6 +157,7 @@ function smartHost(env: NodeJS.ProcessEnv): SmartHostConfig | null {
     tls,
     user: env.SMART_HOST_USER || null,
     password: env.SMART_HOST_PASSWORD || null,
+    secretArn: env.SMART_HOST_SECRET_ARN || null,
     verifyCertificate: bool(env, 'SMART_HOST_VERIFY_CERT', true),
   };
 }

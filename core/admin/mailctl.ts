@@ -7,6 +7,7 @@ import { changePassword, createUser } from '../accounts/accounts.ts';
 import { normalizeAddress } from '../accounts/addresses.ts';
 import { IndexError } from '../ports/mail-index.ts';
 import type { QueueName } from '../ports/work-queue.ts';
+import { dkimKeyBlobKey, dkimZoneLine, generateDkimKey, loadDkimKey, saveDkimKey, type DkimKeyAlgorithm } from '../dkim/keys.ts';
 
 export interface MailctlIO {
   out(line: string): void;
@@ -21,6 +22,8 @@ export const USAGE = `usage: mailctl [--aws] <command>
   domain add <domain>            add a local domain
   domain list                    list local domains
   domain remove <domain>         remove a local domain (its users stay until removed)
+  domain dkim <domain> [--algorithm rsa|ed25519] [--selector <s>] [--new] [--json]
+                                 make (or show) the domain's DKIM key; prints the DNS TXT record
   user add <address>             add a user (password from a prompt, or stdin)
   user list [domain]             list users
   user remove <address>          remove a user with all mailboxes and messages
@@ -59,6 +62,10 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
         await adapters.index.removeDomain(rest[0].toLowerCase());
         io.out(`removed domain ${rest[0].toLowerCase()}`);
         return 0;
+      }
+      case 'domain dkim': {
+        need(1);
+        return await domainDkim(adapters, io, rest);
       }
       case 'user add': {
         need(1);
@@ -152,4 +159,48 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
     }
     throw err;
   }
+}
+
+/**
+ * `domain dkim <domain>`: the domain's DKIM signing key (RFC 6376; core/dkim/keys.ts). Shows
+ * the existing key's record, or makes a key when there is none (or with --new: a new key
+ * under a new selector, used for signing from now on — publish its record first).
+ */
+async function domainDkim(adapters: Adapters, io: MailctlIO, rest: string[]): Promise<number> {
+  const domain = rest[0].toLowerCase();
+  let algorithm: DkimKeyAlgorithm = 'rsa';
+  let selector: string | undefined;
+  let fresh = false;
+  let json = false;
+  for (let i = 1; i < rest.length; i++) {
+    const a = rest[i];
+    if (a === '--algorithm' || a === '-a') {
+      const v = rest[++i];
+      if (v !== 'rsa' && v !== 'ed25519') throw new UsageError('--algorithm must be rsa or ed25519');
+      algorithm = v;
+      fresh = true;
+    } else if (a === '--selector') {
+      selector = rest[++i];
+      if (!selector) throw new UsageError('--selector needs a value');
+      fresh = true;
+    } else if (a === '--new') fresh = true;
+    else if (a === '--json') json = true;
+    else throw new UsageError(`unknown option ${a}`);
+  }
+  if (!(await adapters.index.getDomain(domain))) throw new IndexError('NOT_FOUND', `no local domain ${domain}; add it first`);
+  let key = await loadDkimKey(adapters.blobs, domain);
+  const made = !key || fresh;
+  if (made) {
+    try {
+      key = generateDkimKey(domain, algorithm, selector);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    await saveDkimKey(adapters.blobs, key);
+  }
+  io.out(`${made ? 'created' : 'existing'} DKIM key for ${domain}: ${key!.algorithm}, selector ${key!.selector} (stored at ${dkimKeyBlobKey(domain)})`);
+  io.out('publish this DNS record:');
+  io.out(dkimZoneLine(key!));
+  if (json) io.out(JSON.stringify({ [domain]: key }));
+  return 0;
 }

@@ -26,4 +26,6 @@ export interface RunningListener {
    * after `graceMs`, when the rest are destroyed.
    */
   close(graceMs?: number): Promise<void>;
+  /** Open client connections now (logged every minute for the dashboard's connection graph). */
+  activeConnections?(): number;
 }

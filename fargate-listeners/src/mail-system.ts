@@ -11,6 +11,7 @@ import { createMailboxEvents, type MailboxEvents } from '../../core/mailbox-even
 import { startWorker, type RunningWorker } from '../../core/worker.ts';
 import type { ListenerDeps, RunningListener } from './listener.ts';
 import { startMxListener } from './smtp/mx-listener.ts';
+import { startPop3Listeners } from './pop3/pop3-listener.ts';
 // Submission and outbound delivery (issue 5):
 import type { OutboundJob } from '../../core/outbound/job.ts';
 import { createOutboundServices, type OutboundServiceOptions } from '../../core/outbound/services.ts';
@@ -46,7 +47,14 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
   const deps: ListenerDeps = { adapters, config, tls, logger, events, proxy: options.proxy ?? PROXY_DISABLED };
   const listeners: RunningListener[] = [];
   const workers: RunningWorker[] = [];
+  // One log line per listener a minute: the dashboard's active-connections graph reads them
+  // (infra/observability.ts metric filter on msg "connections").
+  const metrics = setInterval(() => {
+    for (const l of listeners) if (l.activeConnections) logger.info('connections', { listener: l.name, active: l.activeConnections() });
+  }, 60_000);
+  metrics.unref();
   const stopAll = async (graceMs: number) => {
+    clearInterval(metrics);
     await Promise.all(listeners.map((l) => l.close(graceMs)));
     await Promise.all(workers.map((w) => w.stop()));
   };
@@ -54,6 +62,7 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
   const outbound = createOutboundServices({ adapters, config, logger: logger.child({ worker: 'outbound' }), events, ...options.outbound });
   try {
     listeners.push(await startMxListener(deps));
+    listeners.push(...(await startPop3Listeners(deps)));
     listeners.push(...(await startSubmissionListeners(deps)));
     if (options.workers) {
       workers.push(

@@ -21,9 +21,10 @@ export class LineClient {
     socket.on('error', () => {});
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<LineClient> {
+  /** `localAddress` picks the source address (e.g. 127.0.0.2, to look like another client). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<LineClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(port, host, () => resolve(new LineClient(s)));
+      const s = net.connect({ port, host, localAddress }, () => resolve(new LineClient(s)));
       s.once('error', reject);
     });
   }

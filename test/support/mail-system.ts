@@ -12,7 +12,7 @@ import { createLocalAdapters } from '../../core/adapters/local/index.ts';
 import { createUser } from '../../core/accounts/accounts.ts';
 import { loadConfig, type MailConfig } from '../../core/config.ts';
 import { createLogger, silentLogger } from '../../core/log.ts';
-import { startMailSystem, type MailSystem } from '../../fargate-listeners/src/mail-system.ts';
+import { startMailSystem, type MailSystem, type MailSystemOptions } from '../../fargate-listeners/src/mail-system.ts';
 import { emulatorClientConfig } from './emulator.ts';
 import type { ProxyConfig } from '../../fargate-listeners/src/proxy-protocol.ts';
 
@@ -29,6 +29,12 @@ export interface TestSystem {
   addDomain(domain: string): Promise<void>;
   addUser(address: string, password: string): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * Stops listeners and workers and starts them again on the same data (a server going down
+   * and coming back), running `whileDown` in between. Listeners return on the same ports only
+   * if the ports were fixed by env.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
 }
 
 export function uniquePrefix(): string {
@@ -63,6 +69,8 @@ export interface TestSystemOptions {
   /** Wrap the adapters the listeners see (failure injection). */
   wrapAdapters?: (adapters: Adapters) => Adapters;
   proxy?: ProxyConfig;
+  /** Outbound overrides: DNS resolver, SMTP transport (issue 5). */
+  outbound?: MailSystemOptions['outbound'];
 }
 
 export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
@@ -84,14 +92,23 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   });
   const { adapters, cleanup } = await makeAdapters(kind, dataDir);
   const logger = options.verbose ? createLogger({ test: true }, 'debug') : silentLogger;
-  const system = await startMailSystem({ adapters: options.wrapAdapters ? options.wrapAdapters(adapters) : adapters, config, logger, workers: options.workers ?? true, proxy: options.proxy });
-  return {
+  const start = () => startMailSystem({ adapters: options.wrapAdapters ? options.wrapAdapters(adapters) : adapters, config, logger, workers: options.workers ?? true, proxy: options.proxy, outbound: options.outbound });
+  const system = await start();
+  const ts: TestSystem = {
     kind,
     system,
     adapters,
     config,
     dataDir,
-    port: (name) => system.port(name),
+    port: (name) => ts.system.port(name),
+    restart: async (whileDown) => {
+      await ts.system.stop(500);
+      try {
+        await whileDown?.();
+      } finally {
+        ts.system = await start();
+      }
+    },
     addDomain: async (domain) => {
       if (!(await adapters.index.getDomain(domain))) await adapters.index.addDomain(domain);
     },
@@ -101,11 +118,12 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
       await createUser(adapters.index, address, password);
     },
     stop: async () => {
-      await system.stop(1000);
+      await ts.system.stop(1000);
       await cleanup();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return ts;
 }
 
 /** Polls `check` until it returns a truthy value or the time runs out. */

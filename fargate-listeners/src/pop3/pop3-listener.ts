@@ -139,7 +139,7 @@ export async function startPop3Listeners(deps: ListenerDeps, options: Pop3Listen
     const addr = entry.server.address();
     const bound = typeof addr === 'object' && addr ? addr.port : port;
     logger.info('pop3 listening', { listener: entry.name, port: bound, bind: config.bind });
-    return { name: entry.name, port: bound, close: (graceMs?: number) => closeServer(entry, graceMs) };
+    return { name: entry.name, port: bound, close: (graceMs?: number) => closeServer(entry, graceMs), activeConnections: () => entry.connections.size };
   };
 
   try {

@@ -30,6 +30,11 @@ export interface AcceptOptions {
   prepend?: string;
   /** Hook to transform the message bytes before storing (submission adds Message-ID/Date). */
   transform?: (stream: Readable) => Readable;
+  /**
+   * Runs after the bytes are stored and before the job is queued; throwing (an smtpError)
+   * refuses the message with that reply and deletes the blob (submission's From: check).
+   */
+  beforeQueue?: () => Promise<void> | void;
 }
 
 export async function acceptMessage(deps: ListenerDeps, session: SMTPServerSession, data: SMTPServerDataStream, options: AcceptOptions): Promise<AcceptedMessage> {
@@ -68,6 +73,14 @@ export async function acceptMessage(deps: ListenerDeps, session: SMTPServerSessi
   if (data.sizeExceeded) {
     await adapters.blobs.delete(blobKey).catch(() => {});
     throw smtpError(552, '5.3.4', 'Message exceeds the fixed maximum message size');
+  }
+  if (options.beforeQueue) {
+    try {
+      await options.beforeQueue();
+    } catch (err) {
+      await adapters.blobs.delete(blobKey).catch(() => {});
+      throw err;
+    }
   }
   const job: IngestJob = {
     id: queueId,

@@ -25,6 +25,7 @@ export async function startSmtpServer(name: string, server: SMTPServer, port: nu
   return {
     name,
     port: bound,
+    activeConnections: () => (server as any).connections?.size ?? 0,
     async close(graceMs = 10_000) {
       await new Promise<void>((resolve) => tcp.close(() => resolve()));
       // smtp-server's close() waits for open transactions up to closeTimeout, then sends 421

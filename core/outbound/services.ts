@@ -1,0 +1,59 @@
+/**
+ * Everything outbound, assembled once per process from the configuration: the ingest hooks
+ * (routeRemote, onUnknownLocal) and the outbound job function with its DNS resolver and DKIM
+ * keys. The local mail system (fargate-listeners/src/mail-system.ts) and the Lambdas
+ * (functions/ingest.ts, functions/outbound.ts) use the same assembly.
+ */
+import type { Adapters } from '../adapters/adapters.ts';
+import type { MailConfig } from '../config.ts';
+import { createDkimKeyCache } from '../dkim/keys.ts';
+import { createDnsResolver, type DnsResolver } from '../dns/resolver.ts';
+import type { Logger } from '../log.ts';
+import type { MailboxEvents } from '../mailbox-events.ts';
+import type { OutboundJob } from './job.ts';
+import { runOutboundJob, type OutboundDeps, type OutboundResult } from './outbound-job.ts';
+import { createOutboundRouting, type OutboundRouting } from './route.ts';
+
+export interface OutboundServices {
+  routing: OutboundRouting;
+  resolver: DnsResolver;
+  runOutbound(job: OutboundJob): Promise<OutboundResult>;
+}
+
+export interface OutboundServiceOptions {
+  adapters: Adapters;
+  config: MailConfig;
+  logger: Logger;
+  events?: MailboxEvents;
+  /** Replaces the configured DNS resolver (tests). */
+  resolver?: DnsResolver;
+  /** Replaces the SMTP transport (tests). */
+  deliver?: OutboundDeps['deliver'];
+}
+
+export function createOutboundServices(options: OutboundServiceOptions): OutboundServices {
+  const { adapters, config, logger, events } = options;
+  const resolver = options.resolver ?? createDnsResolver(config.dns);
+  const dkimKey = createDkimKeyCache(adapters.blobs, 60_000, config.dkimKeysSecretArn);
+  const routing = createOutboundRouting({ adapters, config, logger, events, dkimKey });
+  const deps: OutboundDeps = { adapters, config, logger, resolver, events, sign: routing.sign, deliver: options.deliver, smartHostAuth: smartHostSecret(config) };
+  return { routing, resolver, runOutbound: (job) => runOutboundJob(job, deps) };
+}
+
+/** Reads SMART_HOST_SECRET_ARN ({"user","password"}) once; a failed read is tried again next time. */
+function smartHostSecret(config: MailConfig): OutboundDeps['smartHostAuth'] {
+  const arn = config.smartHost?.secretArn;
+  if (!arn) return undefined;
+  let cached: Promise<{ user: string; pass: string } | undefined> | null = null;
+  return async () => {
+    cached ??= import('../adapters/aws/secrets.ts')
+      .then(({ readJsonSecret }) => readJsonSecret<{ user?: string; password?: string }>(arn))
+      .then((v) => (v.user ? { user: v.user, pass: v.password ?? '' } : undefined));
+    try {
+      return await cached;
+    } catch (err) {
+      cached = null;
+      throw err;
+    }
+  };
+}

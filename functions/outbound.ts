@@ -1,0 +1,25 @@
+/**
+ * Lambda: SQS `outbound` queue → runOutboundJob (core/outbound/outbound-job.ts). Temporary
+ * delivery failures are not errors here: the job re-queues itself with its backoff delay and
+ * the record succeeds; only infrastructure failures (blob store, queue) are reported as
+ * batch item failures and retried by SQS.
+ */
+import { loadConfig } from '../core/config.ts';
+import { createLogger } from '../core/log.ts';
+import type { OutboundJob } from '../core/outbound/job.ts';
+import { createOutboundServices, type OutboundServices } from '../core/outbound/services.ts';
+import { awsAdapters } from './aws-context.ts';
+import { processSqsBatch, type SqsBatchResponse, type SqsEvent } from './sqs-batch.ts';
+
+const config = loadConfig({ ...process.env, MAIL_RUNTIME: 'aws' });
+const logger = createLogger({ function: 'outbound' }, config.logLevel);
+let services: OutboundServices | undefined;
+
+export async function handler(event: SqsEvent): Promise<SqsBatchResponse> {
+  const adapters = await awsAdapters();
+  services ??= createOutboundServices({ adapters, config, logger });
+  const s = services;
+  return processSqsBatch<OutboundJob>(event, logger, async (job) => {
+    await s.runOutbound(job.body);
+  });
+}
