@@ -34,6 +34,13 @@ export interface BucketDefinition {
   id: string;
   /** Key prefix of raw messages. */
   messagePrefix: string;
+  /**
+   * Key prefix of outbound copies (DKIM-signed, owned by one outbound job and deleted when it
+   * ends) and their `.queued` markers (core/outbound/job.ts); expired by a lifecycle rule
+   * after `outboundRetentionDays`, well past the outbound give-up age.
+   */
+  outboundPrefix: string;
+  outboundRetentionDays: number;
 }
 
 /** Single-table design of the mail index; item layout in core/adapters/aws/dynamo-keys.ts. */
@@ -48,6 +55,8 @@ export const MAIL_INDEX_TABLE: TableDefinition = {
 export const MESSAGE_BUCKET: BucketDefinition = {
   id: 'Messages',
   messagePrefix: 'messages/',
+  outboundPrefix: 'outbound/',
+  outboundRetentionDays: 30,
 };
 
 export const QUEUES: Record<QueueName, QueueDefinition> = {

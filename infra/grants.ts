@@ -18,20 +18,22 @@ export interface BlobAccess {
   delete?: boolean;
 }
 
-/** Access to raw messages under MESSAGE_BUCKET.messagePrefix only. */
-export function grantMessages(grantee: iam.IGrantable & IConstruct, bucket: s3.IBucket, access: BlobAccess): void {
+/** Access to objects under the given prefixes only (default: raw messages, MESSAGE_BUCKET.messagePrefix). */
+export function grantMessages(grantee: iam.IGrantable & IConstruct, bucket: s3.IBucket, access: BlobAccess, prefixes: string[] = [MESSAGE_BUCKET.messagePrefix]): void {
   const actions: string[] = [];
   if (access.read) actions.push('s3:GetObject');
   if (access.write) actions.push('s3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload');
   if (access.delete) actions.push('s3:DeleteObject');
-  const objects = `${MESSAGE_BUCKET.messagePrefix}*`;
-  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [bucket.arnForObjects(objects)] }));
+  const objects = prefixes.map((p) => `${p}*`);
+  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: objects.map((o) => bucket.arnForObjects(o)) }));
   // ListBucket lets a HEAD/GET of a missing key answer 404 instead of 403, so "not found"
   // is told apart from "denied". It lists key names, never content.
   grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
   // The finding is reported on the principal's policy (a role's DefaultPolicy), so acknowledge it there.
   const principal = grantee.grantPrincipal instanceof Construct ? grantee.grantPrincipal : grantee;
-  acknowledge(principal, `AwsSolutions-IAM5[Resource::${nagRef(bucket)}/${objects}]`, 'Raw messages are objects under the messages/ prefix with generated keys; access is limited to that prefix, with the actions listed one by one.');
+  for (const o of objects) {
+    acknowledge(principal, `AwsSolutions-IAM5[Resource::${nagRef(bucket)}/${o}]`, `Objects under the ${o.slice(0, -1)} prefix have generated keys (raw messages, or outbound copies owned by one job); access is limited to that prefix, with the actions listed one by one.`);
+  }
 }
 
 export const INDEX_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];

@@ -24,7 +24,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { QUEUES, type QueueDefinition, type ResourceNames } from '../core/resources.ts';
+import { MESSAGE_BUCKET, QUEUES, type QueueDefinition, type ResourceNames } from '../core/resources.ts';
 import type { QueueName } from '../core/ports/work-queue.ts';
 import { grantIndex, grantMessages } from './grants.ts';
 import { acknowledge } from './nag.ts';
@@ -112,16 +112,19 @@ export class Pipeline extends Construct {
     // Ingest: reads the raw message, writes the index, hands remote recipients to outbound
     // with a DKIM-signed copy (core/outbound/route.ts), and stores bounces (DSN) for unknown
     // local recipients of submissions.
-    grantMessages(ingest.fn, props.bucket, { read: true, write: true, delete: true });
+    const prefixes = [MESSAGE_BUCKET.messagePrefix, MESSAGE_BUCKET.outboundPrefix];
+    grantMessages(ingest.fn, props.bucket, { read: true, write: true, delete: true }, prefixes);
     grantIndex(ingest.fn, props.table, { write: true });
     this.queues.outbound.queue.grantSendMessages(ingest.fn);
     props.dkimSecret.grantRead(ingest.fn);
     // Outbound: reads the raw message, signs (DKIM) and sends it; a bounce (DSN, RFC 3464) is
     // stored as a new message and queued for ingest to the local sender; a blob whose last
     // reference was the delivered job is deleted (ARCHITECTURE.md invariant 5).
-    grantMessages(outbound.fn, props.bucket, { read: true, write: true, delete: true });
+    grantMessages(outbound.fn, props.bucket, { read: true, write: true, delete: true }, prefixes);
     grantIndex(outbound.fn, props.table, { write: true });
     this.queues.ingest.queue.grantSendMessages(outbound.fn);
+    // A deferred delivery (4xx, connection failure) is re-sent to the outbound queue with a delay.
+    this.queues.outbound.queue.grantSendMessages(outbound.fn);
     props.dkimSecret.grantRead(outbound.fn);
     props.smartHostSecret?.grantRead(outbound.fn);
   }

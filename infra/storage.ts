@@ -59,6 +59,13 @@ export class Storage extends Construct {
           tagFilters: { [ORPHAN_TAG.key]: ORPHAN_TAG.value },
           expiration: Duration.days(ORPHAN_GRACE_DAYS),
         },
+        {
+          // Outbound copies are deleted by their job; what a crash leaves behind, and the
+          // `.queued` markers, go after the retention period (far past the give-up age).
+          id: 'expire-outbound',
+          prefix: MESSAGE_BUCKET.outboundPrefix,
+          expiration: Duration.days(MESSAGE_BUCKET.outboundRetentionDays),
+        },
         { id: 'expire-noncurrent', noncurrentVersionExpiration: Duration.days(NONCURRENT_DAYS), expiredObjectDeleteMarker: true },
       ],
     });

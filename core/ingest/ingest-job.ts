@@ -9,6 +9,7 @@ import { domainOf, normalizeAddress } from '../accounts/addresses.ts';
 import { appendToMailbox } from '../delivery/store-message.ts';
 import type { Logger } from '../log.ts';
 import type { MailboxEvents } from '../mailbox-events.ts';
+import { BlobNotFoundError } from '../ports/blob-store.ts';
 import { indexMessage } from '../mime/index-message.ts';
 
 export interface IngestJob {
@@ -60,7 +61,19 @@ export interface IngestResult {
 
 export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<IngestResult> {
   const { adapters, logger } = deps;
-  const raw = await adapters.blobs.get(job.blobKey);
+  let raw: Buffer;
+  try {
+    raw = await adapters.blobs.get(job.blobKey);
+  } catch (err) {
+    // Only a finished ingest deletes its blob (below), and the index deletes a blob only when
+    // the last mailbox reference is expunged, which implies delivery happened: a missing blob
+    // means this job already ran to completion and is being redelivered.
+    if (err instanceof BlobNotFoundError) {
+      logger.warn('ingest blob gone: job already completed', { job: job.id, blobKey: job.blobKey });
+      return { delivered: [], remote: 0, unknown: [] };
+    }
+    throw err;
+  }
   const meta = indexMessage(raw);
   const result: IngestResult = { delivered: [], remote: 0, unknown: [] };
   const byDomain = new Map<string, string[]>();
@@ -102,6 +115,11 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
   if (result.unknown.length > 0) {
     if (deps.onUnknownLocal) await deps.onUnknownLocal(job, result.unknown, raw);
     else logger.warn('unknown local recipients dropped', { job: job.id, recipients: result.unknown });
+  }
+  if (result.delivered.length === 0) {
+    // No mailbox references the bytes (remote recipients have their own outbound copies, DSNs
+    // are built): nothing else will ever delete this blob (invariant 5).
+    await adapters.blobs.delete(job.blobKey);
   }
   return result;
 }

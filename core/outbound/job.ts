@@ -15,6 +15,7 @@
  * The markers are a few bytes each; on AWS an S3 lifecycle rule on `outbound/` (e.g. 30 days,
  * beyond the ingest queue's retention) removes them.
  */
+import { MESSAGE_BUCKET } from '../resources.ts';
 import type { Adapters } from '../adapters/adapters.ts';
 
 export interface OutboundRecipientError {
@@ -62,7 +63,7 @@ function keySafe(domain: string): string {
 }
 
 export function outboundBlobKey(queueId: string, domain: string): string {
-  return `outbound/${keySafe(queueId)}/${keySafe(domain)}`;
+  return `${MESSAGE_BUCKET.outboundPrefix}${keySafe(queueId)}/${keySafe(domain)}`;
 }
 
 export function outboundMarkerKey(queueId: string, domain: string): string {

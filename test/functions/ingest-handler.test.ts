@@ -43,7 +43,9 @@ describe('ingest Lambda handler', () => {
     await adapters.blobs.put('messages/lambda/ok', raw);
     const base = { mailFrom: 'x@remote.test', rcptTo: ['alice@example.test'], receivedAt: Date.now(), source: 'mx' as const, size: raw.length };
     await adapters.queue.send<IngestJob>('ingest', { ...base, id: 'GOOD1', blobKey: 'messages/lambda/ok' });
-    await adapters.queue.send<IngestJob>('ingest', { ...base, id: 'BAD1', blobKey: 'messages/lambda/missing' });
+    await adapters.blobs.put('messages/lambda/bad', raw);
+    // A malformed job (no recipient list) fails in the job function.
+    await adapters.queue.send('ingest', { ...base, rcptTo: null, id: 'BAD1', blobKey: 'messages/lambda/bad' });
 
     const sqs = new SQSClient(clientConfig());
     const received = [];
@@ -63,7 +65,7 @@ describe('ingest Lambda handler', () => {
     };
     const { handler } = await import('../../functions/ingest.ts');
     const response = await handler(event);
-    const bad = received.find((m) => m.Body!.includes('missing'))!;
+    const bad = received.find((m) => m.Body!.includes('BAD1'))!;
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: bad.MessageId }]);
 
     const inbox = (await adapters.index.getMailbox('alice@example.test', 'INBOX'))!;

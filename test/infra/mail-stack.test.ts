@@ -190,8 +190,10 @@ describe('queues and functions', () => {
     // The function must finish well within the visibility timeout, or jobs run twice at once.
     expect(fn.Timeout).toBe(functionTimeoutSeconds(QUEUES[name]));
     expect(fn.Timeout * 6).toBeLessThanOrEqual(QUEUES[name].visibilityTimeoutSeconds);
-    // Its role may consume exactly this queue.
-    expect(actionsOn(refTarget(fn.Role)!, qId)).toEqual(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
+    // Its role may consume exactly this queue; outbound also re-sends deferred jobs to it.
+    const consume = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'];
+    const expected = name === 'outbound' ? [...new Set([...consume, 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'])].sort() : consume;
+    expect([...new Set(actionsOn(refTarget(fn.Role)!, qId))].sort()).toEqual(expected);
   });
 
   it('gives every function and the listeners the resource environment of core/resources.ts', () => {
@@ -232,7 +234,9 @@ describe('storage', () => {
     expect(rules).toContainEqual(expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }));
     expect(rules).toContainEqual(expect.objectContaining({ Prefix: 'messages/', TagFilters: [{ Key: 'mail-orphan', Value: 'true' }], ExpirationInDays: 7 }));
     // No rule expires untagged messages: stored bytes live as long as a mailbox references them.
-    for (const r of rules) if (r.ExpirationInDays !== undefined) expect(r.TagFilters).toBeDefined();
+    // Only outbound copies (owned by a job that ends within days) expire by age.
+    expect(rules).toContainEqual(expect.objectContaining({ Prefix: 'outbound/', ExpirationInDays: 30 }));
+    for (const r of rules) if (r.ExpirationInDays !== undefined && r.Prefix !== 'outbound/') expect(r.TagFilters).toBeDefined();
     const [, policy] = resourcesOf(s.json, 'AWS::S3::BucketPolicy').find(([, p]) => refTarget(p.Properties.Bucket) === bucketId())!;
     expect(policy.Properties.PolicyDocument.Statement).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
   });

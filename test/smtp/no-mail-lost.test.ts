@@ -157,3 +157,22 @@ describe('no accepted mail is lost', () => {
     }
   });
 });
+
+describe('ingest blob lifetime (invariant 5)', () => {
+  it('deletes the blob of a job that delivered to no mailbox, and treats a redelivery of it as done', async () => {
+    const sys = await startTestSystem({ workers: false });
+    try {
+      await sys.addDomain('example.test');
+      const raw = Buffer.from('Subject: nobody\r\n\r\nbody\r\n');
+      await sys.adapters.blobs.put('messages/test/nobody', raw);
+      const job: IngestJob = { id: 'JOB2', blobKey: 'messages/test/nobody', mailFrom: 'x@remote.test', rcptTo: ['ghost@example.test'], receivedAt: Date.now(), source: 'mx', size: raw.length };
+      const first = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger });
+      expect(first.unknown).toEqual(['ghost@example.test']);
+      expect(await sys.adapters.blobs.exists('messages/test/nobody')).toBe(false);
+      const again = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger });
+      expect(again).toEqual({ delivered: [], remote: 0, unknown: [] });
+    } finally {
+      await sys.stop();
+    }
+  });
+});
