@@ -4,7 +4,7 @@
  * ingest still delivers exactly once after restart; a redelivered ingest job never duplicates.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -174,5 +174,84 @@ describe('ingest blob lifetime (invariant 5)', () => {
     } finally {
       await sys.stop();
     }
+  });
+});
+
+describe('DATA that fails half-way (invariant 6)', () => {
+  let sys: TestSystem | undefined;
+  afterEach(async () => {
+    await sys?.stop();
+    sys = undefined;
+  });
+
+  function blobFiles(dir: string): string[] {
+    const out: string[] = [];
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(path.join(d, e.name));
+        else out.push(path.join(d, e.name));
+      }
+    };
+    if (existsSync(dir)) walk(dir);
+    return out;
+  }
+
+  async function openData(port: number): Promise<LineClient> {
+    const c = await LineClient.connect(port);
+    await c.smtpReply();
+    await c.send('EHLO t');
+    await c.send('MAIL FROM:<x@remote.test>');
+    await c.send('RCPT TO:<alice@example.test>');
+    expect(await c.send('DATA')).toMatch(/^354 /);
+    return c;
+  }
+
+  it('stops storing an oversized message at the limit and keeps nothing of it', async () => {
+    sys = await startTestSystem({ env: { MAX_MESSAGE_SIZE: String(100_000) } });
+    await sys.addUser('alice@example.test', 'pw');
+    const c = await openData(sys.port('smtp-mx'));
+    const line = 'y'.repeat(998) + '\r\n';
+    let maxStored = 0;
+    c.write('Subject: huge\r\n\r\n');
+    for (let i = 0; i < 5000; i++) {
+      // ~5 MB in all: well past the limit; what sits on disk meanwhile must stay small.
+      c.write(line);
+      if (i % 500 === 0) {
+        await new Promise((r) => setTimeout(r, 5));
+        for (const f of blobFiles(path.join(sys.dataDir, 'blobs'))) maxStored = Math.max(maxStored, statSync(f).size);
+      }
+    }
+    c.write('.\r\n');
+    expect(await c.smtpReply(20_000)).toMatch(/^552 5\.3\.4 /);
+    expect(maxStored).toBeLessThan(1_000_000);
+    expect(blobFiles(path.join(sys.dataDir, 'blobs'))).toEqual([]);
+    expect(await c.send('NOOP')).toMatch(/^250 /);
+    c.close();
+  });
+
+  it('removes the partial blob when the client disconnects mid-DATA, and keeps serving', async () => {
+    sys = await startTestSystem();
+    await sys.addUser('alice@example.test', 'pw');
+    const c = await openData(sys.port('smtp-mx'));
+    c.write('Subject: cut\r\n\r\n' + ('z'.repeat(998) + '\r\n').repeat(2000));
+    await new Promise((r) => setTimeout(r, 200));
+    c.close();
+    await eventually(async () => blobFiles(path.join(sys!.dataDir, 'blobs')).length === 0);
+    // The server is fine and accepts the next message.
+    const d = await openData(sys.port('smtp-mx'));
+    d.write('Subject: next\r\n\r\nok\r\n.\r\n');
+    expect(await d.smtpReply()).toMatch(/^250 /);
+    d.close();
+  });
+
+  it('answers 451 at once when the blob store fails on a large message', async () => {
+    sys = await startTestSystem({
+      wrapAdapters: (a: Adapters) => ({ ...a, blobs: override(a.blobs, { put: () => Promise.reject(new Error('S3 down')) }) }),
+    });
+    await sys.addUser('alice@example.test', 'pw');
+    const c = await openData(sys.port('smtp-mx'));
+    c.write('Subject: big\r\n\r\n' + ('w'.repeat(998) + '\r\n').repeat(2000) + '.\r\n');
+    expect(await c.smtpReply(10_000)).toMatch(/^451 4\.3\.0 /);
+    c.close();
   });
 });

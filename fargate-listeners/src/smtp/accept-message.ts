@@ -55,19 +55,17 @@ export async function acceptMessage(deps: ListenerDeps, session: SMTPServerSessi
     tls: session.tlsOptions ? { protocol: session.tlsOptions.version, cipher: session.tlsOptions.name } : null,
   });
 
-  const body = new PassThrough();
-  body.write(trace + (options.prepend ?? ''));
   const source = options.transform ? options.transform(data) : data;
-  source.pipe(body);
+  const body = streamWithTrace(data, source, trace + (options.prepend ?? ''));
   const blobKey = newBlobKey(receivedAt);
   let stored: { size: number };
   try {
-    stored = await adapters.blobs.put(blobKey, body);
+    stored = await adapters.blobs.put(blobKey, body.stream);
   } catch (err) {
-    data.resume(); // smtp-server needs the stream consumed
-    await new Promise((r) => (data.readableEnded ? r(null) : data.once('end', r)));
-    if (data.sizeExceeded) throw smtpError(552, '5.3.4', 'Message exceeds the fixed maximum message size');
-    logger.error('blob store put failed', { queueId, err });
+    body.abort(err as Error); // the store stopped reading: throw the rest of DATA away
+    await body.drained; // smtp-server answers only once the DATA stream has been consumed
+    if (body.failure === 'size') throw smtpError(552, '5.3.4', 'Message exceeds the fixed maximum message size');
+    if (body.failure !== 'disconnected') logger.error('blob store put failed', { queueId, err });
     throw smtpError(451, '4.3.0', 'Temporary storage failure, try again later');
   }
   if (data.sizeExceeded) {
@@ -103,4 +101,62 @@ export async function acceptMessage(deps: ListenerDeps, session: SMTPServerSessi
   }
   logger.info('message accepted', { queueId, source: options.source, from: job.mailFrom, rcpt: rcptTo, size: stored.size, client: session.remoteAddress });
   return { queueId, job };
+}
+
+interface TracedBody {
+  /** What the blob store reads: the trace header, then the message. */
+  stream: PassThrough;
+  /** Why the stream was failed, if it was. */
+  failure: 'size' | 'disconnected' | 'error' | null;
+  /** Resolves when smtp-server's DATA stream has ended or closed (it is always consumed). */
+  drained: Promise<void>;
+  /** Stop storing (the store failed) and drain the rest of DATA. */
+  abort(err: Error): void;
+}
+
+/**
+ * Feeds the blob store from smtp-server's DATA stream, failing the store's stream (so `put`
+ * rejects and removes what it wrote) as soon as the message exceeds the size limit or the
+ * client goes away mid-DATA — never writing an oversized message out in full, never leaving
+ * a half-written upload open. The DATA stream is always read to its end, because smtp-server
+ * sends its reply only after that; the bytes of a failed message are thrown away.
+ */
+function streamWithTrace(data: SMTPServerDataStream, source: Readable, prefix: string): TracedBody {
+  const out = new PassThrough();
+  // The store reports the failure through put(); an error nobody else listens to must not
+  // become an uncaught exception that takes the listener down.
+  out.on('error', () => {});
+  const fail = (why: NonNullable<TracedBody['failure']>, err: Error) => {
+    if (result.failure) return;
+    result.failure = why;
+    out.destroy(err);
+    source.resume(); // keep draining what is left, without storing it
+  };
+  const result: TracedBody = { stream: out, failure: null, drained: Promise.resolve(), abort: (err) => fail('error', err) };
+  out.write(prefix);
+  result.drained = new Promise<void>((resolve) => {
+    if (data.readableEnded || data.destroyed) return resolve();
+    data.once('end', () => resolve());
+    data.once('close', () => resolve());
+  });
+  source.on('data', (chunk: Buffer) => {
+    if (result.failure) return;
+    if (data.sizeExceeded) return fail('size', new Error('message exceeds the size limit'));
+    if (!out.write(chunk)) {
+      source.pause();
+      out.once('drain', () => {
+        if (!result.failure) source.resume();
+      });
+    }
+  });
+  source.once('end', () => {
+    if (!result.failure) out.end();
+  });
+  source.on('error', (err: Error) => fail('error', err));
+  if (source !== data) data.on('error', (err: Error) => fail('error', err));
+  // smtp-server destroys the DATA stream when the client disconnects before the final dot.
+  data.once('close', () => {
+    if (!data.readableEnded) fail('disconnected', new Error('client disconnected during DATA'));
+  });
+  return result;
 }
