@@ -55,12 +55,30 @@ describe('submission: TLS is required before AUTH (RFC 3207, RFC 8314)', () => {
     expect(await c.smtpReply()).toMatch(/^220 mx\.a\.test /);
     const ehlo = await c.send('EHLO client.test');
     expect(ehlo).toContain('STARTTLS');
+    // RFC 4954 §4: AUTH is not offered where it would be refused, so no client sends a password in clear.
+    expect(ehlo).not.toMatch(/AUTH/);
     expect(await c.send(`AUTH PLAIN ${b64('\0alice@a.test\0alice-pw')}`)).toBe('530 5.7.0 Must issue a STARTTLS command first');
     expect(await c.send('AUTH LOGIN')).toBe('530 5.7.0 Must issue a STARTTLS command first');
     expect(await c.send('MAIL FROM:<alice@a.test>')).toMatch(/^530 5\.7\.0 Authentication required/);
     expect(await c.send('RCPT TO:<bob@b.test>')).toMatch(/^5\d\d /);
     expect(await c.send('QUIT')).toMatch(/^221 /);
     c.close();
+  });
+
+  it('gives smtplib no chance to send the password before TLS', async () => {
+    const r = await python(
+      `
+import smtplib, sys
+with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:
+    try:
+        s.login('alice@a.test', 'alice-pw')
+        print('sent credentials')
+    except smtplib.SMTPNotSupportedError:
+        print('not offered')
+`,
+      [String(sys.port('submission'))],
+    );
+    expect(r.stdout.trim()).toBe('not offered');
   });
 
   it('accepts AUTH after STARTTLS (smtplib) and on the implicit-TLS port (SMTP_SSL)', async () => {

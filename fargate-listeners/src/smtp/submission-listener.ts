@@ -44,6 +44,22 @@ if (!proto.__authNeedsTlsPatch) {
     }
     return original.call(this, command, callback);
   };
+  // RFC 4954 §4 / RFC 3207 §4: don't advertise AUTH where it would be refused — a client that
+  // sees AUTH before STARTTLS may send its password in clear before learning it is refused.
+  const originalEhlo = proto.handler_EHLO;
+  const originalIsSupported = proto._isSupported;
+  proto._isSupported = function _isSupported(this: any, command: string) {
+    if (command === 'AUTH' && this.__inEhlo && this.session?.authNeedsTls && !this.secure) return false;
+    return originalIsSupported.call(this, command);
+  };
+  proto.handler_EHLO = function handler_EHLO(this: any, command: unknown, callback: () => void) {
+    this.__inEhlo = true;
+    try {
+      return originalEhlo.call(this, command, callback);
+    } finally {
+      this.__inEhlo = false;
+    }
+  };
   proto.__authNeedsTlsPatch = true;
 }
 
