@@ -27,11 +27,26 @@ export async function startSmtpServer(name: string, server: SMTPServer, port: nu
     port: bound,
     activeConnections: () => (server as any).connections?.size ?? 0,
     async close(graceMs = 10_000) {
-      await new Promise<void>((resolve) => tcp.close(() => resolve()));
-      // smtp-server's close() waits for open transactions up to closeTimeout, then sends 421
-      // to the rest and ends them.
-      (server as any).options.closeTimeout = graceMs;
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stop accepting at once. Connections between transactions get "421 4.3.2" now; one in
+      // the middle of a transaction (after MAIL, or in DATA) may finish it first, for up to
+      // graceMs, then gets the 421 too (RFC 5321 §3.8).
+      const stopped = new Promise<void>((resolve) => tcp.close(() => resolve()));
+      const connections: Set<any> = (server as any).connections;
+      const shut = (conn: any) => {
+        if (conn.__shutdown) return;
+        conn.__shutdown = true;
+        conn.send(421, '4.3.2 Server shutting down, try again later');
+        conn.close();
+      };
+      const busy = (conn: any) => Boolean(conn._dataStream) || Boolean(conn.session?.envelope?.mailFrom);
+      const deadline = Date.now() + graceMs;
+      for (;;) {
+        for (const conn of connections) if (!busy(conn) || Date.now() >= deadline) shut(conn);
+        if (connections.size === 0 || Date.now() >= deadline + 1000) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      for (const conn of connections) conn._socket?.destroy?.();
+      await stopped;
     },
   };
 }
