@@ -19,7 +19,7 @@ export interface AuthThrottle {
 /** Entries kept at most per map (oldest dropped first), so a flood cannot exhaust memory. */
 const MAX_KEYS = 100_000;
 
-function clientKey(address: string): string {
+export function clientKey(address: string): string {
   // IPv4-mapped IPv6 is the IPv4 address; IPv6 clients are counted per /64, as one host
   // usually owns the whole prefix.
   const a = address.replace(/^::ffff:/i, '');

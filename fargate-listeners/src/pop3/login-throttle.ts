@@ -9,6 +9,8 @@
  * guessing rate per container, which is the point; a shared store is not needed for it.
  */
 
+import { clientKey } from '../auth-throttle.ts';
+
 export interface LoginThrottleOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -63,12 +65,12 @@ export class LoginThrottle {
 
   /** True when the address is locked out: answer `-ERR [AUTH]` without checking credentials. */
   lockedOut(address: string): boolean {
-    return this.get(this.byAddress, address) >= this.lockoutFailures;
+    return this.lockoutFailures > 0 && this.get(this.byAddress, clientKey(address)) >= this.lockoutFailures;
   }
 
   /** Records a failure; returns how long to wait before answering it. */
   failure(address: string, account: string | null): number {
-    const a = this.bump(this.byAddress, address);
+    const a = this.bump(this.byAddress, clientKey(address));
     const b = account ? this.bump(this.byAccount, account.toLowerCase()) : 0;
     const n = Math.max(a, b);
     return Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(n - 1, 30));

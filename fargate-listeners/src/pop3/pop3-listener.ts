@@ -80,7 +80,9 @@ export async function startPop3Listeners(deps: ListenerDeps, options: Pop3Listen
     ports: { index: adapters.index, blobs: adapters.blobs },
     events: deps.events,
     logger,
-    throttle: new LoginThrottle(options.throttle),
+    // The address limit and window are the configured ones (AUTH_MAX_FAILURES_PER_CLIENT,
+    // AUTH_FAILURE_WINDOW; IPv6 per /64); accounts are slowed, never locked (see login-throttle.ts).
+    throttle: new LoginThrottle({ windowMs: config.authThrottle.windowSeconds * 1000, lockoutFailures: config.authThrottle.maxFailuresPerClient, ...options.throttle }),
     settings,
   };
 
