@@ -28,6 +28,8 @@ export interface MailConfig {
   allowPlaintextAuthOnLoopback: boolean;
   /** Seconds a client may stay silent before the server closes the connection. */
   idleTimeoutSeconds: number;
+  /** Open connections each listener accepts at most (more are refused: file handles are finite). */
+  maxConnections: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Run the queue workers in this process (local runtime; MAIL_WORKERS=0 for listeners only). */
   workers: boolean;
@@ -121,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     tlsKeyFile: env.TLS_KEY_FILE || null,
     allowPlaintextAuthOnLoopback: bool(env, 'MAIL_ALLOW_PLAINTEXT_LOOPBACK', runtime === 'local'),
     idleTimeoutSeconds: int(env, 'MAIL_IDLE_TIMEOUT', 300),
+    maxConnections: int(env, 'MAIL_MAX_CONNECTIONS', 5000),
     workers: bool(env, 'MAIL_WORKERS', runtime === 'local'),
     authThrottle: {
       maxFailuresPerClient: int(env, 'AUTH_MAX_FAILURES_PER_CLIENT', 10),

@@ -69,7 +69,9 @@ export const QUEUES: Record<QueueName, QueueDefinition> = {
   },
   outbound: {
     id: 'outbound',
-    visibilityTimeoutSeconds: 360,
+    // One delivery attempt may take minutes (several MX hosts, slow servers): the function
+    // timeout is a sixth of this (300 s), above the attempt budget of core/outbound.
+    visibilityTimeoutSeconds: 1800,
     maxReceiveCount: 8,
     retentionSeconds: 14 * 24 * 3600,
     deadLetterRetentionSeconds: 14 * 24 * 3600,

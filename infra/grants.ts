@@ -13,7 +13,7 @@ import { acknowledge, nagRef } from './nag.ts';
 
 export interface BlobAccess {
   read?: boolean;
-  /** PutObject, multipart abort, and the orphan tag (infra/storage.ts). */
+  /** PutObject and multipart abort. */
   write?: boolean;
   delete?: boolean;
 }
@@ -22,7 +22,7 @@ export interface BlobAccess {
 export function grantMessages(grantee: iam.IGrantable & IConstruct, bucket: s3.IBucket, access: BlobAccess, prefixes: string[] = [MESSAGE_BUCKET.messagePrefix]): void {
   const actions: string[] = [];
   if (access.read) actions.push('s3:GetObject');
-  if (access.write) actions.push('s3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload');
+  if (access.write) actions.push('s3:PutObject', 's3:AbortMultipartUpload');
   if (access.delete) actions.push('s3:DeleteObject');
   const objects = prefixes.map((p) => `${p}*`);
   grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: objects.map((o) => bucket.arnForObjects(o)) }));

@@ -35,7 +35,7 @@ export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
  * How each queue is consumed. AWS recommends a queue visibility timeout of at least six
  * times the function timeout for SQS event sources (a batch retried after throttling must
  * not reappear while still being processed), so the timeout derives from
- * core/resources.ts: ingest 180 s → 30 s, outbound 360 s → 60 s.
+ * core/resources.ts: ingest 180 s → 30 s, outbound 1800 s → 300 s.
  */
 export const CONSUMERS: Record<QueueName, { entry: string; memoryMiB: number; batchSize: number; batchingWindowSeconds: number; maxConcurrency: number }> = {
   ingest: {

@@ -5,11 +5,11 @@
  * Lifecycle of the bucket:
  *  - incomplete multipart uploads (a listener that died while streaming a large message)
  *    are aborted after 1 day;
- *  - orphans: a blob no mailbox references is not deleted at once but tagged
- *    `ORPHAN_TAG` = `true` by whoever drops its last reference (or finds it unreferenced);
- *    the lifecycle rule expires tagged objects after ORPHAN_GRACE_DAYS. The grace period
- *    covers jobs still in flight that may yet reference the blob (e.g. a redelivered ingest
- *    job whose first attempt stored the bytes before a 4xx), and leaves time to undo a bug;
+ *  - raw messages never expire by age: the mail index counts references to each blob
+ *    (mailbox copies, and a hold by the ingest job in flight) and whoever drops the last one
+ *    deletes the blob (core/ports/mail-index.ts);
+ *  - outbound copies (`outbound/`) belong to one outbound job, which deletes its copy when it
+ *    ends; what a crash leaves behind expires after MESSAGE_BUCKET.outboundRetentionDays;
  *  - versioning is on, so a delete by mistake is recoverable for NONCURRENT_DAYS; expired
  *    delete markers are cleaned up.
  */
@@ -20,9 +20,6 @@ import { Construct } from 'constructs';
 import { MAIL_INDEX_TABLE, MESSAGE_BUCKET, type KeyAttribute } from '../core/resources.ts';
 import { acknowledge } from './nag.ts';
 
-/** Object tag that marks a blob no mailbox references any more (expired by the lifecycle rule). */
-export const ORPHAN_TAG = { key: 'mail-orphan', value: 'true' } as const;
-export const ORPHAN_GRACE_DAYS = 7;
 export const NONCURRENT_DAYS = 30;
 
 function attribute(key: KeyAttribute): dynamodb.Attribute {
@@ -53,12 +50,6 @@ export class Storage extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
-        {
-          id: 'expire-orphans',
-          prefix: MESSAGE_BUCKET.messagePrefix,
-          tagFilters: { [ORPHAN_TAG.key]: ORPHAN_TAG.value },
-          expiration: Duration.days(ORPHAN_GRACE_DAYS),
-        },
         {
           // Outbound copies are deleted by their job; what a crash leaves behind, and the
           // `.queued` markers, go after the retention period (far past the give-up age).

@@ -64,9 +64,13 @@ export interface OutboundResult {
 const MAX_ADDRESSES_PER_ATTEMPT = 10;
 /**
  * No new host is tried after this much time in one attempt, so that an attempt ends well
- * within the outbound queue's visibility timeout (core/resources.ts, 360 s).
+ * within the outbound function's timeout (a sixth of the queue's visibility timeout in
+ * core/resources.ts: 300 s); a host started near the end gets a socket timeout cut to fit.
  */
 const ATTEMPT_BUDGET_MS = 180_000;
+const LAST_HOST_GRACE_MS = 60_000;
+/** Remote replies kept per deferred recipient in the job (SQS caps a job at 256 KiB). */
+const MAX_DIAGNOSTIC_CHARS = 512;
 
 /** Seconds to wait before attempt number `attempt + 1`, after `attempt` attempts. */
 export function backoffSeconds(config: MailConfig['outbound'], attempt: number): number {
@@ -166,7 +170,11 @@ export async function runOutboundJob(job: OutboundJob, deps: OutboundDeps): Prom
         target,
         { from: job.mailFrom, to: job.rcptTo, size: raw.length, eightBit: job.eightBit, smtputf8: job.smtputf8 },
         raw,
-        { ehloName: config.hostname, connectTimeoutMs: config.outbound.connectTimeoutSeconds * 1000 },
+        {
+          ehloName: config.hostname,
+          connectTimeoutMs: config.outbound.connectTimeoutSeconds * 1000,
+          socketTimeoutMs: Math.max(10_000, Math.min(120_000, ATTEMPT_BUDGET_MS + LAST_HOST_GRACE_MS - (Date.now() - started))),
+        },
       );
       log.info('smtp attempt', { host: target.mta, address: target.host, port: target.port, result: attempt.kind, reply: 'reply' in attempt ? attempt.reply : undefined });
       if (attempt.kind === 'unreachable') {
@@ -239,7 +247,7 @@ export async function runOutboundJob(job: OutboundJob, deps: OutboundDeps): Prom
       rcptTo: [...deferred.keys()],
       attempts,
       notBefore: retryAt,
-      lastErrors: Object.fromEntries(deferred),
+      lastErrors: Object.fromEntries([...deferred].map(([rcpt, e]) => [rcpt, { ...e, diagnostic: e.diagnostic.slice(0, MAX_DIAGNOSTIC_CHARS) }])),
     };
     await requeue(deps, next, retryAt, now);
     log.info('deferred', { recipients: next.rcptTo, retryInSeconds: Math.round((retryAt - now) / 1000), reason: [...deferred.values()][0]?.diagnostic });

@@ -232,11 +232,10 @@ describe('storage', () => {
     expect(b.VersioningConfiguration).toEqual({ Status: 'Enabled' });
     const rules = b.LifecycleConfiguration.Rules;
     expect(rules).toContainEqual(expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }));
-    expect(rules).toContainEqual(expect.objectContaining({ Prefix: 'messages/', TagFilters: [{ Key: 'mail-orphan', Value: 'true' }], ExpirationInDays: 7 }));
     // No rule expires untagged messages: stored bytes live as long as a mailbox references them.
     // Only outbound copies (owned by a job that ends within days) expire by age.
     expect(rules).toContainEqual(expect.objectContaining({ Prefix: 'outbound/', ExpirationInDays: 30 }));
-    for (const r of rules) if (r.ExpirationInDays !== undefined && r.Prefix !== 'outbound/') expect(r.TagFilters).toBeDefined();
+    for (const r of rules) if (r.ExpirationInDays !== undefined) expect(r.Prefix).toBe('outbound/');
     const [, policy] = resourcesOf(s.json, 'AWS::S3::BucketPolicy').find(([, p]) => refTarget(p.Properties.Bucket) === bucketId())!;
     expect(policy.Properties.PolicyDocument.Statement).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
   });
@@ -279,7 +278,7 @@ describe('grants', () => {
 
   it('the listeners may store and read messages, use the index, queue ingest jobs and read the TLS secret — nothing else', () => {
     const role = taskRoleId();
-    expect(actionsOn(role, bucketId())).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 's3:PutObjectTagging']);
+    expect(actionsOn(role, bucketId())).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
     expect(actionsOn(role, tableId())).toEqual(['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
     expect(actionsOn(role, queueId(names.queues.ingest.name))).toEqual(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
     for (const other of [names.queues.outbound.name, names.queues.ingest.deadLetterName, names.queues.outbound.deadLetterName]) expect(actionsOn(role, queueId(other))).toEqual([]);

@@ -124,7 +124,7 @@ export async function startPop3Listeners(deps: ListenerDeps, options: Pop3Listen
 
   const started: Server[] = [];
   const listen = async (entry: Server, port: number): Promise<RunningListener> => {
-    entry.server.maxConnections = options.maxConnections ?? 5000;
+    entry.server.maxConnections = options.maxConnections ?? config.maxConnections;
     entry.server.on('connection', (socket: net.Socket) => {
       entry.sockets.add(socket);
       socket.once('close', () => entry.sockets.delete(socket));

@@ -46,6 +46,7 @@ export function mxServerOptions(deps: ListenerDeps): SMTPServerOptions {
     hideENHANCEDSTATUSCODES: false,
     hideSTARTTLS: false,
     disableReverseLookup: true,
+    maxClients: config.maxConnections,
     socketTimeout: config.idleTimeoutSeconds * 1000,
     logger: false,
     onMailFrom(address, _session, callback) {

@@ -12,6 +12,7 @@ export async function startSmtpServer(name: string, server: SMTPServer, port: nu
   const log = deps.logger.child({ listener: name });
   server.on('error', (err) => log.error('smtp server error', { err }));
   const tcp = createProxiedServer(deps.proxy, (socket) => server.server.emit('connection', socket));
+  tcp.maxConnections = deps.config.maxConnections;
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
     tcp.listen(port, deps.config.bind, () => {

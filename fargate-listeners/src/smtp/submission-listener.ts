@@ -90,6 +90,7 @@ export function submissionServerOptions(deps: ListenerDeps, options: { implicitT
     hideENHANCEDSTATUSCODES: false,
     hideSTARTTLS: options.implicitTls,
     disableReverseLookup: true,
+    maxClients: config.maxConnections,
     socketTimeout: config.idleTimeoutSeconds * 1000,
     logger: false,
     onConnect(session, callback) {
