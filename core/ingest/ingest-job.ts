@@ -3,6 +3,13 @@
  * in the blob store. Runs in the `ingest` Lambda (functions/ingest.ts) and in the local
  * worker loop (core/worker.ts). At-least-once: redelivery must never duplicate (invariant 2),
  * which the per-recipient delivery key guarantees.
+ *
+ * Blob lifetime (invariants 1 and 5): whoever queues the job first takes a hold on its blob
+ * for the job (`index.holdBlob(blobKey, job.id)`, see fargate-listeners/src/smtp/accept-message.ts).
+ * The hold is a reference of its own, so the blob outlives expunges of the copies this job
+ * already delivered (alice's copy deleted by POP3 while bob's delivery waits for a retry).
+ * Only a run that went through every recipient releases the hold, and deletes the blob when
+ * that release dropped the last reference.
  */
 import type { Adapters } from '../adapters/adapters.ts';
 import { domainOf, normalizeAddress } from '../accounts/addresses.ts';
@@ -65,9 +72,10 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
   try {
     raw = await adapters.blobs.get(job.blobKey);
   } catch (err) {
-    // Only a finished ingest deletes its blob (below), and the index deletes a blob only when
-    // the last mailbox reference is expunged, which implies delivery happened: a missing blob
-    // means this job already ran to completion and is being redelivered.
+    // This job's hold keeps the blob alive until the end of a run that completed every
+    // recipient (below): no expunge can orphan it before that. So a missing blob means that a
+    // previous run of this job completed and released the hold, and the queue delivered the
+    // job again (at-least-once): there is nothing left to do.
     if (err instanceof BlobNotFoundError) {
       logger.warn('ingest blob gone: job already completed', { job: job.id, blobKey: job.blobKey });
       return { delivered: [], remote: 0, unknown: [] };
@@ -116,10 +124,11 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
     if (deps.onUnknownLocal) await deps.onUnknownLocal(job, result.unknown, raw);
     else logger.warn('unknown local recipients dropped', { job: job.id, recipients: result.unknown });
   }
-  if (result.delivered.length === 0) {
-    // No mailbox references the bytes (remote recipients have their own outbound copies, DSNs
-    // are built): nothing else will ever delete this blob (invariant 5).
-    await adapters.blobs.delete(job.blobKey);
-  }
+  // Every recipient is done: drop the job's own reference. The mailboxes that got the message
+  // hold theirs (remote recipients have their own outbound copies, DSNs are built); when no
+  // reference is left (nobody got it, or every copy was expunged already) the blob goes now
+  // (invariant 5). A redelivery of a job whose hold is already gone releases nothing.
+  const { orphaned } = await adapters.index.releaseBlob(job.blobKey, job.id);
+  if (orphaned) await adapters.blobs.delete(job.blobKey);
   return result;
 }

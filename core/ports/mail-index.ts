@@ -11,8 +11,12 @@
  *    visible together with uidNext moving past n, so no reader ever sees UID n+1 before n.
  *    UIDVALIDITY of a name is strictly greater each time the name is (re)created.
  *  - (5) message bytes are referenced by blobKey and never change; blobs are reference
- *    counted, and operations that drop the last reference return the key in `orphanedBlobs`
- *    for the caller to delete from the blob store.
+ *    counted. A reference is a message (appendMessage/copyMessages add one, expunge,
+ *    deleteMailbox and removeUser drop theirs) or a hold (holdBlob/releaseBlob: a job that
+ *    still has to deliver the blob keeps it alive across expunges of the copies it already
+ *    delivered; invariant 1). `orphanedBlobs` / `orphaned: true` mean "no references left:
+ *    the caller deletes the blob from the blob store"; exactly the call that dropped the last
+ *    reference reports it, so a blob with a hold or a message is never reported.
  *
  * User ids are the lower-cased address (`alice@example.test`). Mailbox names are the
  * hierarchy with '/' as separator in UTF-8; 'INBOX' is always spelled in upper case.
@@ -159,6 +163,20 @@ export interface MailIndex {
    * UIDs allocated atomically in the target, in source UID order.
    */
   copyMessages(user: string, fromMailboxId: string, uids: number[], toMailboxId: string): Promise<{ uidValidity: number; mapping: Array<{ from: number; to: number }> }>;
+
+  // --- blob holds (invariant 1: a queued job keeps its blob alive until it has finished) ---
+  /**
+   * Takes a reference on `blobKey` for `holder` (e.g. the ingest job id). Idempotent per
+   * (blobKey, holder): holding twice is one reference. Works before any message references
+   * the blob (the SMTP accept path holds before it queues the job).
+   */
+  holdBlob(blobKey: string, holder: string): Promise<void>;
+  /**
+   * Drops `holder`'s hold on `blobKey`. Idempotent: releasing a hold that is not there changes
+   * nothing and returns `orphaned: false`. `orphaned: true` only when this call removed the
+   * last reference (holds and messages): the caller then deletes the blob.
+   */
+  releaseBlob(blobKey: string, holder: string): Promise<{ orphaned: boolean }>;
 
   // --- leases (e.g. the POP3 maildrop lock, RFC 1939 §8 / RFC 2449 [IN-USE]) ---
   /** Takes the named lease for `owner` unless another owner holds an unexpired one. */

@@ -594,6 +594,87 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
       });
     });
 
+    describe('blob holds (a queued job keeps its blob alive: invariants 1 and 5)', () => {
+      it('a hold keeps the blob across append and expunge of all its messages; releasing it then reports orphaned once', async () => {
+        await withUser();
+        await withUser(bob);
+        const a = await ix.createMailbox(alice, 'INBOX');
+        const b = await ix.createMailbox(bob, 'INBOX');
+        await ix.holdBlob('blob/h', 'job-1');
+        await ix.appendMessage(alice, a.id, newMessage('h', { blobKey: 'blob/h', deliveryKey: 'job-1:alice' }));
+        await ix.appendMessage(bob, b.id, newMessage('h', { blobKey: 'blob/h', deliveryKey: 'job-1:bob' }));
+        expect(await ix.expunge(alice, a.id, [1])).toEqual({ expunged: [1], orphanedBlobs: [] });
+        expect(await ix.expunge(bob, b.id, [1])).toEqual({ expunged: [1], orphanedBlobs: [] });
+        expect(await ix.releaseBlob('blob/h', 'job-1')).toEqual({ orphaned: true });
+        // Idempotent: the hold is gone, nothing changes.
+        expect(await ix.releaseBlob('blob/h', 'job-1')).toEqual({ orphaned: false });
+      });
+
+      it('deleteMailbox and removeUser never report a held blob', async () => {
+        await withUser();
+        await withUser(bob);
+        const a = await ix.createMailbox(alice, 'Trash');
+        const b = await ix.createMailbox(bob, 'INBOX');
+        await ix.holdBlob('blob/d', 'job-2');
+        await ix.appendMessage(alice, a.id, newMessage('d', { blobKey: 'blob/d' }));
+        await ix.appendMessage(bob, b.id, newMessage('d', { blobKey: 'blob/d' }));
+        expect((await ix.deleteMailbox(alice, 'Trash')).orphanedBlobs).toEqual([]);
+        expect((await ix.removeUser(bob)).orphanedBlobs).toEqual([]);
+        expect(await ix.releaseBlob('blob/d', 'job-2')).toEqual({ orphaned: true });
+      });
+
+      it('hold is idempotent per holder: two holds by one holder are one reference', async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        await ix.holdBlob('blob/i', 'job-3');
+        await ix.holdBlob('blob/i', 'job-3');
+        await ix.appendMessage(alice, mb.id, newMessage('i', { blobKey: 'blob/i' }));
+        expect((await ix.expunge(alice, mb.id, [1])).orphanedBlobs).toEqual([]);
+        // Had the second hold counted, one release would leave a reference behind.
+        expect(await ix.releaseBlob('blob/i', 'job-3')).toEqual({ orphaned: true });
+      });
+
+      it('release while messages remain is not orphaned, and a second release does not drop a message reference', async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        await ix.holdBlob('blob/m', 'job-4');
+        await ix.appendMessage(alice, mb.id, newMessage('m1', { blobKey: 'blob/m' }));
+        await ix.appendMessage(alice, mb.id, newMessage('m2', { blobKey: 'blob/m' }));
+        expect(await ix.releaseBlob('blob/m', 'job-4')).toEqual({ orphaned: false });
+        expect(await ix.releaseBlob('blob/m', 'job-4')).toEqual({ orphaned: false });
+        // Two message references are left: the first expunge must not orphan the blob.
+        expect((await ix.expunge(alice, mb.id, [1])).orphanedBlobs).toEqual([]);
+        expect((await ix.expunge(alice, mb.id, [2])).orphanedBlobs).toEqual(['blob/m']);
+      });
+
+      it('holds of different holders count separately; a stranger cannot release them; a blob never held is not orphaned', async () => {
+        await ix.holdBlob('blob/two', 'job-5');
+        await ix.holdBlob('blob/two', 'job-6');
+        expect(await ix.releaseBlob('blob/two', 'someone-else')).toEqual({ orphaned: false });
+        expect(await ix.releaseBlob('blob/two', 'job-5')).toEqual({ orphaned: false });
+        expect(await ix.releaseBlob('blob/two', 'job-6')).toEqual({ orphaned: true });
+        expect(await ix.releaseBlob('blob/never-held', 'job-7')).toEqual({ orphaned: false });
+        // A hold after the blob was orphaned starts a new count (the caller's own fresh reference).
+        await ix.holdBlob('blob/two', 'job-8');
+        expect(await ix.releaseBlob('blob/two', 'job-8')).toEqual({ orphaned: true });
+      });
+
+      it('concurrent releases by several instances and an expunge of the last message: exactly one reports the blob', async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        const instances = [ix, await fx.openAnother(), await fx.openAnother(), await fx.openAnother()];
+        for (let i = 0; i < instances.length; i++) await ix.holdBlob('blob/race', `job-r${i}`);
+        await ix.appendMessage(alice, mb.id, newMessage('race', { blobKey: 'blob/race' }));
+        const reports = await settleAll<boolean>([
+          // Each hold released twice, from two instances at once.
+          ...instances.map(async (inst, i) => (await inst.releaseBlob('blob/race', `job-r${i}`)).orphaned),
+          ...instances.map(async (inst, i) => (await instances[(i + 1) % instances.length].releaseBlob('blob/race', `job-r${i}`)).orphaned),
+          (async () => (await instances[2].expunge(alice, mb.id, [1])).orphanedBlobs.includes('blob/race'))(),
+        ]);
+        expect(reports.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
     describe('leases', () => {
       it('a second owner is refused while the lease is held; renew and release work only for the owner', async () => {
         const other = await fx.openAnother();

@@ -87,6 +87,29 @@ describe('no accepted mail is lost', () => {
     expect(await sys.adapters.blobs.exists(deleted[0])).toBe(false);
   });
 
+  it('answers 451 4.3.0 when the blob cannot be held for its job, and leaves no blob and no job behind', async () => {
+    const deleted: string[] = [];
+    sys = await startTestSystem({
+      workers: false,
+      wrapAdapters: (a: Adapters) => ({
+        ...a,
+        index: override(a.index, { holdBlob: () => Promise.reject(new Error('index down')) }),
+        blobs: override(a.blobs, {
+          delete: async (k: string) => {
+            deleted.push(k);
+            await a.blobs.delete(k);
+          },
+        }),
+      }),
+    });
+    await sys.addUser('alice@example.test', 'pw');
+    const r = await python(SMTPLIB, [String(sys.port('smtp-mx'))]);
+    expect(r.stdout).toMatch(/^data-error 451 4\.3\.0 /);
+    expect(deleted).toHaveLength(1);
+    expect(await sys.adapters.blobs.exists(deleted[0])).toBe(false);
+    expect((await sys.adapters.queue.stats('ingest')).visible).toBe(0);
+  });
+
   it('delivers exactly once after kill -9 between the 250 and ingest', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mail-crash-'));
     try {
@@ -145,6 +168,7 @@ describe('no accepted mail is lost', () => {
     await sys.addUser('bob@example.test', 'pw');
     const raw = Buffer.from('Subject: twice\r\n\r\nbody\r\n');
     await sys.adapters.blobs.put('messages/test/dup', raw);
+    await sys.adapters.index.holdBlob('messages/test/dup', 'JOB1'); // as the accept path does
     const job: IngestJob = { id: 'JOB1', blobKey: 'messages/test/dup', mailFrom: 'x@remote.test', rcptTo: ['alice@example.test', 'bob@example.test'], receivedAt: Date.now(), source: 'mx', size: raw.length };
     const first = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger });
     const second = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger });
@@ -155,16 +179,18 @@ describe('no accepted mail is lost', () => {
       const mb = await sys.adapters.index.getMailbox(u, 'INBOX');
       expect(await sys.adapters.index.listMessages(u, mb!.id)).toHaveLength(1);
     }
+    expect(await sys.adapters.blobs.exists('messages/test/dup')).toBe(true);
   });
 });
 
 describe('ingest blob lifetime (invariant 5)', () => {
-  it('deletes the blob of a job that delivered to no mailbox, and treats a redelivery of it as done', async () => {
+  it('deletes the blob of a job that delivered to no mailbox (its hold was the last reference), and treats a redelivery of it as done', async () => {
     const sys = await startTestSystem({ workers: false });
     try {
       await sys.addDomain('example.test');
       const raw = Buffer.from('Subject: nobody\r\n\r\nbody\r\n');
       await sys.adapters.blobs.put('messages/test/nobody', raw);
+      await sys.adapters.index.holdBlob('messages/test/nobody', 'JOB2'); // as the accept path does
       const job: IngestJob = { id: 'JOB2', blobKey: 'messages/test/nobody', mailFrom: 'x@remote.test', rcptTo: ['ghost@example.test'], receivedAt: Date.now(), source: 'mx', size: raw.length };
       const first = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger });
       expect(first.unknown).toEqual(['ghost@example.test']);

@@ -18,7 +18,10 @@
  * |                  |                                  | invariant 2; kept DELIVERY_KEY_TTL_SECONDS or until the       |
  * |                  |                                  | mailbox is deleted; keys over 512 bytes are SHA-256 hashed)   |
  * | `UIDV#<address>` | `UIDV`                           | last: the user's UIDVALIDITY counter (survives removeUser)    |
- * | `BLOB#<blobKey>` | `REF`                            | refs: number of message items referencing the blob (inv. 5)   |
+ * | `BLOB#<blobKey>` | `REF`                            | refs: number of references to the blob (inv. 5): message      |
+ * |                  |                                  | items carrying it plus its HOLD items                         |
+ * | `BLOB#<blobKey>` | `HOLD#<holder>`                  | holder, createdAt: a job's own reference (holdBlob; inv. 1);  |
+ * |                  |                                  | holders over 512 bytes are SHA-256 hashed                     |
  * | `LEASE#<name>`   | `LEASE`                          | owner, expiresAt (epoch ms), ttl (epoch s, housekeeping)      |
  *
  * Why this shape:
@@ -32,7 +35,8 @@
  *  - One user's mailboxes, messages and delivery keys share the partition `U#<address>`:
  *    removing a user is one paginated Query plus batch deletes.
  *  - Blob reference counts live in their own partitions because one blob (one ingested
- *    message) is delivered to the mailboxes of several users.
+ *    message) is delivered to the mailboxes of several users. A blob's holds share the
+ *    partition of its count, so a hold and its count change in one small transaction.
  *  - The UIDVALIDITY counter lives outside the user partition so that a user removed and
  *    created again still gets strictly greater UIDVALIDITY values (RFC 3501 §2.3.1.1).
  */
@@ -80,6 +84,7 @@ export const keys = {
   uidValiditySk: 'UIDV',
   blobPk: (blobKey: string) => `BLOB#${blobKey}`,
   blobSk: 'REF',
+  blobHoldSk: (holder: string) => `HOLD#${holder}`,
   leasePk: (name: string) => `LEASE#${name}`,
   leaseSk: 'LEASE',
 } as const;

@@ -32,6 +32,14 @@
  *    with the condition refs >= 1, so a copy cannot resurrect a blob already orphaned.
  *    Decrements happen after the message items are deleted: a crash in between leaks a
  *    blob (never deletes a referenced one).
+ *    A hold (`BLOB#<key>` / `HOLD#<holder>`) is one reference too. holdBlob is one
+ *    TransactWriteItems: Put of the hold item (attribute_not_exists) + ADD refs 1, so a
+ *    second hold by the same holder cancels as a whole and counts nothing. releaseBlob reads
+ *    the count, then in one transaction deletes the hold item (attribute_exists) together
+ *    with either ADD refs -1 (condition refs >= 2) or, when the hold is the last reference,
+ *    the Delete of the REF item (condition refs <= 1): so it reports `orphaned` exactly when
+ *    it removed the last reference, and a second release (hold gone) changes nothing. A
+ *    concurrent change of the count cancels the transaction and we retry on a fresh read.
  *
  * All reads use strongly consistent reads (an IMAP client must see its own APPEND/STORE).
  * Every Query is paginated; BatchGet/BatchWrite retry unprocessed items.
@@ -157,6 +165,11 @@ function validUids(uids: readonly number[]): number[] {
 
 function deliveryKeyPart(key: string): string {
   return Buffer.byteLength(key) <= DELIVERY_KEY_MAX_BYTES ? key : `sha256:${createHash('sha256').update(key).digest('hex')}`;
+}
+
+/** Holders longer than this are replaced by their SHA-256 (sort keys are at most 1024 bytes). */
+function holderPart(holder: string): string {
+  return Buffer.byteLength(holder) <= DELIVERY_KEY_MAX_BYTES ? holder : `sha256:${createHash('sha256').update(holder).digest('hex')}`;
 }
 
 function chunk<T>(list: readonly T[], size: number): T[][] {
@@ -807,6 +820,85 @@ export class DynamoMailIndex implements MailIndex {
       throw err;
     }
     return { uidValidity: target.uidValidity, mapping };
+  }
+
+  // --- blob holds ---
+
+  async holdBlob(blobKey: string, holder: string): Promise<void> {
+    checkString(blobKey, 'blobKey');
+    checkString(holder, 'holder');
+    checkKeyPart(blobKey, 'blobKey');
+    const pk = S(keys.blobPk(blobKey));
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) await sleep(backoffMs(attempt));
+      if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', `blob too busy: could not hold ${blobKey}`);
+      const out = await transactWrite(this.db, [
+        {
+          Put: {
+            TableName: this.table,
+            Item: { pk, sk: S(keys.blobHoldSk(holderPart(holder))), holder: S(holder), createdAt: N(Date.now()) },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        },
+        {
+          Update: {
+            TableName: this.table,
+            Key: { pk, sk: S(keys.blobSk) },
+            UpdateExpression: 'ADD refs :one',
+            ExpressionAttributeValues: { ':one': N(1) },
+          },
+        },
+      ]);
+      if (out.ok) return;
+      // The hold item exists: this holder already holds the blob (idempotent, counted once).
+      if (out.reasons[0]?.Code === 'ConditionalCheckFailed') return;
+      // Otherwise a concurrent transaction on the REF item: try again.
+    }
+  }
+
+  async releaseBlob(blobKey: string, holder: string): Promise<{ orphaned: boolean }> {
+    checkString(blobKey, 'blobKey');
+    checkString(holder, 'holder');
+    if (Buffer.byteLength(blobKey) > MAX_KEY_PART_BYTES) return { orphaned: false };
+    const pk = S(keys.blobPk(blobKey));
+    const holdKey = { pk, sk: S(keys.blobHoldSk(holderPart(holder))) };
+    const refKey = { pk, sk: S(keys.blobSk) };
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) await sleep(backoffMs(attempt));
+      if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', `blob too busy: could not release ${blobKey}`);
+      const items = await batchGetAll(this.db, this.table, [holdKey, refKey]);
+      const hold = items.find((i) => i.sk?.S === holdKey.sk.S);
+      if (!hold) return { orphaned: false };
+      const ref = items.find((i) => i.sk?.S === keys.blobSk);
+      const refs = ref ? Number(ref.refs?.N ?? '0') : 0;
+      const last = refs <= 1;
+      const out = await transactWrite(this.db, [
+        { Delete: { TableName: this.table, Key: holdKey, ConditionExpression: 'attribute_exists(pk)' } },
+        last
+          ? {
+              // The hold is the last reference: the count goes with it (absent counts as 0).
+              Delete: {
+                TableName: this.table,
+                Key: refKey,
+                ConditionExpression: 'attribute_not_exists(pk) OR refs <= :one',
+                ExpressionAttributeValues: { ':one': N(1) },
+              },
+            }
+          : {
+              Update: {
+                TableName: this.table,
+                Key: refKey,
+                UpdateExpression: 'ADD refs :minus',
+                ConditionExpression: 'refs >= :two',
+                ExpressionAttributeValues: { ':minus': N(-1), ':two': N(2) },
+              },
+            },
+      ]);
+      if (out.ok) return { orphaned: last };
+      // The hold went away meanwhile (a concurrent release by the same holder): nothing to do.
+      if (out.reasons[0]?.Code === 'ConditionalCheckFailed') return { orphaned: false };
+      // The count changed between the read and the transaction: read again.
+    }
   }
 
   // --- leases ---

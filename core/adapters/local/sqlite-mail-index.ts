@@ -12,8 +12,12 @@
  *    n+1 without n. UIDVALIDITY comes from a per-user counter that only grows
  *    (`max(last + 1, now in epoch seconds)`, RFC 3501 §2.3.1.1) and is kept when the user is
  *    removed, so a recreated name always gets a greater value.
- *  - (5) `blob_refs` counts the messages that reference each blob key; an operation that
- *    brings a count to zero deletes the row and returns the key in `orphanedBlobs`.
+ *  - (5) `blob_refs` counts the references to each blob key: the messages that carry it and
+ *    the holds in `blob_holds` (one row per (blob key, holder); holdBlob adds the row and the
+ *    reference in one transaction only when the row is new, releaseBlob drops both only when
+ *    the row was there, so both are idempotent). An operation that brings a count to zero
+ *    deletes the row and returns the key in `orphanedBlobs` (or `orphaned: true`); while a
+ *    hold exists the count cannot reach zero.
  *
  * Flags are compared case-insensitively (RFC 3501 §9: alphabetic characters in the protocol
  * are case-insensitive unless noted; Dovecot and Cyrus treat flag names so) and stored as a
@@ -92,6 +96,12 @@ CREATE TABLE IF NOT EXISTS blob_refs (
   blob_key TEXT PRIMARY KEY,
   refs INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS blob_holds (
+  blob_key TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (blob_key, holder)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY,
   owner TEXT NOT NULL,
@@ -500,6 +510,27 @@ export class SqliteMailIndex implements MailIndex {
         .run(next, modseq, rows.length, toMailboxId);
       for (const r of rows) this.ref(r.blob_key, 1);
       return { uidValidity: target.uid_validity, mapping };
+    });
+  }
+
+  // --- blob holds ---
+
+  async holdBlob(blobKey: string, holder: string): Promise<void> {
+    checkString(blobKey, 'blobKey');
+    checkString(holder, 'holder');
+    this.h.immediate(() => {
+      const res = this.h.stmt('INSERT INTO blob_holds (blob_key, holder, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(blobKey, holder, Date.now());
+      if (Number(res.changes) === 1) this.ref(blobKey, 1);
+    });
+  }
+
+  async releaseBlob(blobKey: string, holder: string): Promise<{ orphaned: boolean }> {
+    checkString(blobKey, 'blobKey');
+    checkString(holder, 'holder');
+    return this.h.immediate(() => {
+      const res = this.h.stmt('DELETE FROM blob_holds WHERE blob_key = ? AND holder = ?').run(blobKey, holder);
+      if (Number(res.changes) === 0) return { orphaned: false };
+      return { orphaned: this.unref([blobKey]).length > 0 };
     });
   }
 

@@ -92,10 +92,21 @@ export async function acceptMessage(deps: ListenerDeps, session: SMTPServerSessi
     heloName: session.hostNameAppearsAs || undefined,
     size: stored.size,
   };
+  // The job's own reference on the blob, taken before the job exists: delivered copies may be
+  // expunged (and the blob orphaned) while this job still has recipients to retry. The ingest
+  // job releases it when it has finished (core/ingest/ingest-job.ts; invariant 1).
+  try {
+    await adapters.index.holdBlob(blobKey, queueId);
+  } catch (err) {
+    logger.error('blob hold failed', { queueId, err });
+    await adapters.blobs.delete(blobKey).catch(() => {});
+    throw smtpError(451, '4.3.0', 'Temporary queue failure, try again later');
+  }
   try {
     await adapters.queue.send('ingest', job);
   } catch (err) {
     logger.error('ingest enqueue failed', { queueId, err });
+    await adapters.index.releaseBlob(blobKey, queueId).catch(() => {});
     await adapters.blobs.delete(blobKey).catch(() => {});
     throw smtpError(451, '4.3.0', 'Temporary queue failure, try again later');
   }
