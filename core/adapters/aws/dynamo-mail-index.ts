@@ -70,6 +70,7 @@ import {
   type SpecialUse,
   type User,
 } from '../../ports/mail-index.ts';
+import { applyFlags, normalizeFlags, sameFlagSet } from '../../mailbox/flags.ts';
 import type { MessageMeta } from '../../mime/types.ts';
 import { DELIVERY_KEY_TTL_SECONDS, MAX_KEY_PART_BYTES, UID_DIGITS, keys } from './dynamo-keys.ts';
 import { decodeMeta, encodeMeta, metaChunkCount, type EncodedMeta } from './dynamo-meta.ts';
@@ -113,32 +114,6 @@ export interface DynamoMailIndexOptions {
   table: string;
   /** Destroy the client on close() (when the index created it). */
   ownsClient?: boolean;
-}
-
-/** Flags as given, without case-insensitive duplicates (first spelling wins); RFC 3501 §9 treats them case-insensitively. */
-export function normalizeFlags(flags: readonly string[]): string[] {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const f of flags) {
-    const k = f.toLowerCase();
-    if (seen.has(k)) continue;
-    seen.add(k);
-    out.push(f);
-  }
-  return out;
-}
-
-function sameFlagSet(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const set = new Set(a.map((f) => f.toLowerCase()));
-  return b.every((f) => set.has(f.toLowerCase()));
-}
-
-function applyFlags(current: string[], mode: FlagUpdateMode, flags: string[]): string[] {
-  if (mode === 'set') return flags;
-  if (mode === 'add') return normalizeFlags([...current, ...flags]);
-  const drop = new Set(flags.map((f) => f.toLowerCase()));
-  return current.filter((f) => !drop.has(f.toLowerCase()));
 }
 
 function domainPart(address: string): string {

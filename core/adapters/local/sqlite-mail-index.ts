@@ -41,6 +41,7 @@ import {
   type SpecialUse,
   type User,
 } from '../../ports/mail-index.ts';
+import { applyFlags, normalizeFlags, sameFlagSet } from '../../mailbox/flags.ts';
 import { openSqlite, type SqliteHandle } from './sqlite-db.ts';
 
 const SCHEMA_VERSION = 1;
@@ -140,32 +141,6 @@ export interface SqliteMailIndexOptions {
   /** Database file; default `<dataDir>/index.sqlite`. */
   file?: string;
   busyTimeoutMs?: number;
-}
-
-/** Flags as given, without case-insensitive duplicates (first spelling wins). */
-export function normalizeFlags(flags: readonly string[]): string[] {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const f of flags) {
-    const k = f.toLowerCase();
-    if (seen.has(k)) continue;
-    seen.add(k);
-    out.push(f);
-  }
-  return out;
-}
-
-function sameFlagSet(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const set = new Set(a.map((f) => f.toLowerCase()));
-  return b.every((f) => set.has(f.toLowerCase()));
-}
-
-function applyFlags(current: string[], mode: FlagUpdateMode, flags: string[]): string[] {
-  if (mode === 'set') return flags;
-  const lower = new Set(flags.map((f) => f.toLowerCase()));
-  if (mode === 'add') return normalizeFlags([...current, ...flags]);
-  return current.filter((f) => !lower.has(f.toLowerCase()));
 }
 
 function domainPart(address: string): string {
