@@ -2,10 +2,14 @@
  * `npm run bench`: every benchmark, printed as a table and as one JSON object (last line).
  * Figures are whole-run measurements on this machine; compare runs on the same machine only.
  */
+import { benchImap } from './imap.ts';
 import { benchSmtpIngest } from './smtp-ingest.ts';
 
 const results: Record<string, number> = {};
-const suites: Array<[string, () => Promise<Record<string, number>>]> = [['smtp-ingest', () => benchSmtpIngest()]];
+const suites: Array<[string, () => Promise<Record<string, number>>]> = [
+  ['smtp-ingest', () => benchSmtpIngest()],
+  ['imap', () => benchImap()],
+];
 
 for (const [name, fn] of suites) {
   process.stderr.write(`bench: ${name}...\n`);

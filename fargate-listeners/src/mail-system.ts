@@ -11,6 +11,7 @@ import { createMailboxEvents, type MailboxEvents } from '../../core/mailbox-even
 import { startWorker, type RunningWorker } from '../../core/worker.ts';
 import type { ListenerDeps, RunningListener } from './listener.ts';
 import { startMxListener } from './smtp/mx-listener.ts';
+import { startImapListeners } from './imap/imap-listener.ts';
 import { startPop3Listeners } from './pop3/pop3-listener.ts';
 // Submission and outbound delivery (issue 5):
 import type { OutboundJob } from '../../core/outbound/job.ts';
@@ -62,6 +63,7 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
   const outbound = createOutboundServices({ adapters, config, logger: logger.child({ worker: 'outbound' }), events, ...options.outbound });
   try {
     listeners.push(await startMxListener(deps));
+    listeners.push(...(await startImapListeners(deps)));
     listeners.push(...(await startPop3Listeners(deps)));
     listeners.push(...(await startSubmissionListeners(deps)));
     if (options.workers) {

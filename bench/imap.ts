@@ -1,0 +1,222 @@
+/**
+ * IMAP on the local adapters (SQLite index, file blobs):
+ *  - SELECT of a 10,000-message INBOX;
+ *  - FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE) on it — index only, no blob reads;
+ *  - memory per idle connection: 1,000 connections logged in, INBOX (50 messages) selected,
+ *    in IDLE; the server process's RSS and heap growth divided by 1,000. The clients run in a
+ *    child process so their sockets do not count.
+ * Not part of the test suite; `npm run bench` runs it (bench/run.ts).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { ensureDefaultMailboxes } from '../core/accounts/accounts.ts';
+import { hashPassword } from '../core/accounts/password.ts';
+import type { Adapters } from '../core/adapters/adapters.ts';
+import { createLocalAdapters } from '../core/adapters/local/index.ts';
+import { loadConfig } from '../core/config.ts';
+import { silentLogger } from '../core/log.ts';
+import { createMailboxEvents } from '../core/mailbox-events.ts';
+import { indexMessage } from '../core/mime/index-message.ts';
+import { startImapListeners } from '../fargate-listeners/src/imap/imap-listener.ts';
+import { PROXY_DISABLED } from '../fargate-listeners/src/proxy-protocol.ts';
+import { loadTls } from '../fargate-listeners/src/tls.ts';
+
+const MESSAGES = 10_000;
+const IDLE_CONNECTIONS = 1_000;
+const PASSWORD = 'bench password';
+
+function gcFunction(): () => void {
+  v8.setFlagsFromString('--expose_gc');
+  return vm.runInNewContext('gc') as () => void;
+}
+
+function sample(i: number): Buffer {
+  return Buffer.from(
+    `From: Sender ${i % 97} <sender${i % 97}@example.test>\r\nTo: Bench User <bench@example.test>, other${i % 13}@example.org\r\n` +
+      `Cc: list${i % 7}@lists.example.test\r\nSubject: Benchmark message number ${i} about topic ${i % 31}\r\n` +
+      `Date: Mon, ${1 + (i % 28)} Feb 2021 10:${String(i % 60).padStart(2, '0')}:00 +0000\r\nMessage-ID: <bench-${i}@example.test>\r\n` +
+      `In-Reply-To: <bench-${i - 1}@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n` +
+      `Body of message ${i}.\r\n`.repeat(20),
+  );
+}
+
+async function fill(adapters: Adapters, user: string, mailbox: string, count: number): Promise<void> {
+  const mb = (await adapters.index.getMailbox(user, mailbox))!;
+  // One stored blob shared by all records: the FETCH measured here reads only the index.
+  const raw = sample(0);
+  const blobKey = `messages/bench/${mailbox}`;
+  await adapters.blobs.put(blobKey, raw);
+  for (let i = 0; i < count; i++) {
+    const r = sample(i);
+    await adapters.index.appendMessage(user, mb.id, { blobKey, size: r.length, internalDate: Date.now(), flags: i % 3 === 0 ? ['\\Seen'] : [], meta: indexMessage(r) });
+  }
+}
+
+/**
+ * A minimal client: sends a command and resolves at its tagged response. Responses are scanned
+ * as they arrive and dropped, so reading a large FETCH costs the client little.
+ */
+class Client {
+  /** The unfinished last line. */
+  private partial = '';
+  private lines: string[] = [];
+  private waiter: (() => void) | null = null;
+  private readonly socket: net.Socket;
+  private n = 0;
+  constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      const text = this.partial + d;
+      const last = text.lastIndexOf('\r\n');
+      if (last < 0) {
+        this.partial = text;
+        return;
+      }
+      this.partial = text.slice(last + 2);
+      // Only lines that could be tagged or greeting lines matter.
+      for (const line of text.slice(0, last).split('\r\n')) if (/^(\* OK|b\d+ )/.test(line)) this.lines.push(line);
+      this.waiter?.();
+    });
+  }
+  static connect(port: number): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(new Client(s)));
+      s.once('error', reject);
+    });
+  }
+  private async waitFor(prefix: string): Promise<string> {
+    for (;;) {
+      const i = this.lines.findIndex((l) => l.startsWith(prefix));
+      if (i >= 0) {
+        const line = this.lines[i];
+        this.lines = this.lines.slice(i + 1);
+        return line;
+      }
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+  }
+  async greeting(): Promise<void> {
+    await this.waitFor('* OK');
+  }
+  async command(cmd: string): Promise<void> {
+    const tag = `b${++this.n}`;
+    this.socket.write(`${tag} ${cmd}\r\n`);
+    const line = await this.waitFor(`${tag} `);
+    if (!line.startsWith(`${tag} OK`)) throw new Error(`${cmd}: ${line}`);
+  }
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+const CHILD = `
+import net from 'node:net';
+const [port, n, user, pass] = process.argv.slice(1);
+let ready = 0;
+const sockets = [];
+async function one() {
+  const s = net.connect(Number(port), '127.0.0.1');
+  sockets.push(s);
+  let buf = '';
+  const want = (re) => new Promise((resolve) => { const check = () => { if (re.test(buf)) { s.off('data', on); resolve(); } }; const on = (d) => { buf += d; check(); }; s.on('data', on); check(); });
+  await want(/\\* OK/);
+  s.write('a LOGIN "' + user + '" "' + pass + '"\\r\\n'); await want(/a OK/);
+  s.write('b SELECT INBOX\\r\\n'); await want(/b OK/);
+  s.write('c IDLE\\r\\n'); await want(/\\+ idling/);
+  ready++;
+}
+const total = Number(n);
+let started = 0;
+await Promise.all(Array.from({ length: 50 }, async () => { while (started < total) { started++; await one(); } }));
+process.stdout.write('ready ' + ready + '\\n');
+process.stdin.on('data', () => {});
+process.stdin.on('end', () => { for (const s of sockets) s.destroy(); process.exit(0); });
+`;
+
+async function idleMemory(port: number, user: string): Promise<{ rss: number; heap: number }> {
+  const gc = gcFunction();
+  gc();
+  await new Promise((r) => setTimeout(r, 100));
+  gc();
+  const before = process.memoryUsage();
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, String(port), String(IDLE_CONNECTIONS), user, PASSWORD], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`client process exited ${code}`)));
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  gc();
+  await new Promise((r) => setTimeout(r, 100));
+  gc();
+  const after = process.memoryUsage();
+  child.stdin.end();
+  await new Promise((r) => child.once('exit', r));
+  return { rss: (after.rss - before.rss) / IDLE_CONNECTIONS, heap: (after.heapUsed - before.heapUsed) / IDLE_CONNECTIONS };
+}
+
+export async function benchImap(): Promise<Record<string, number>> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'bench-imap-'));
+  const config = loadConfig({ MAIL_RUNTIME: 'local', MAIL_DATA_DIR: dataDir, MAIL_HOSTNAME: 'bench.test', IMAP_PORT: '0', IMAPS_PORT: '0' });
+  const adapters = await createLocalAdapters({ dataDir });
+  const big = 'bench@example.test';
+  const small = 'idle@example.test';
+  try {
+    await adapters.index.addDomain('example.test');
+    // A cheap hash: the benchmark measures IMAP, not 1,000 scrypt verifications.
+    const passwordHash = await hashPassword(PASSWORD, { N: 1024, r: 8, p: 1 });
+    for (const u of [big, small]) {
+      await adapters.index.addUser({ address: u, passwordHash });
+      await ensureDefaultMailboxes(adapters.index, u);
+    }
+    await fill(adapters, big, 'INBOX', MESSAGES);
+    await fill(adapters, small, 'INBOX', 50);
+    const tls = await loadTls(config);
+    const listeners = await startImapListeners({ adapters, config, tls, logger: silentLogger, events: createMailboxEvents(), proxy: PROXY_DISABLED }, { port: 0, tlsPort: 0, limits: { commandsPerSecond: 100_000 } });
+    const port = listeners[0].port;
+    try {
+      const c = await Client.connect(port);
+      await c.greeting();
+      await c.command(`LOGIN "${big}" "${PASSWORD}"`);
+      const selects: number[] = [];
+      const fetches: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        await c.command('SELECT INBOX');
+        selects.push(performance.now() - t0);
+      }
+      for (let i = 0; i < Number(process.env.BENCH_FETCH_RUNS ?? 3); i++) {
+        const t0 = performance.now();
+        await c.command('FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE)');
+        fetches.push(performance.now() - t0);
+      }
+      c.close();
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      const mem = await idleMemory(port, small);
+      return {
+        'imap.select_10k_ms': Math.round(median(selects) * 10) / 10,
+        'imap.fetch_10k_uid_flags_envelope_size_ms': Math.round(median(fetches) * 10) / 10,
+        'imap.idle_connection_rss_kib': Math.round(mem.rss / 102.4) / 10,
+        'imap.idle_connection_heap_kib': Math.round(mem.heap / 102.4) / 10,
+      };
+    } finally {
+      await Promise.all(listeners.map((l) => l.close(1000)));
+    }
+  } finally {
+    await adapters.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  console.log(await benchImap());
+}

@@ -1,0 +1,147 @@
+/** SEARCH (RFC 9051 §6.4.4; RFC 3501 §6.4.4 keys), ESEARCH RETURN options (RFC 4731), SEARCHRES (RFC 5182). */
+import { monthIndex } from '../encode.ts';
+import { ArgReader, MAX_NESTING, ParseError } from '../reader.ts';
+import type { DateOp, SearchKey, SearchRequest, SearchReturn } from '../requests.ts';
+
+const RETURNS = new Set<SearchReturn>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
+
+/** date = date-text / DQUOTE date-text DQUOTE; date-text = 1*2DIGIT "-" Mon "-" 4DIGIT → yyyymmdd. */
+function parseDate(r: ArgReader): number {
+  const quoted = r.peek() === 0x22;
+  const text = quoted ? r.quoted().toString('latin1') : r.atom('date');
+  const m = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})$/.exec(text);
+  if (!m) throw new ParseError('Invalid date');
+  const month = monthIndex(m[2]);
+  const day = Number(m[1]);
+  if (month < 0 || day < 1 || day > 31) throw new ParseError('Invalid date');
+  return Number(m[3]) * 10000 + (month + 1) * 100 + day;
+}
+
+const FLAG_KEYS: Record<string, [string, boolean]> = {
+  ANSWERED: ['\\Answered', true],
+  DELETED: ['\\Deleted', true],
+  DRAFT: ['\\Draft', true],
+  FLAGGED: ['\\Flagged', true],
+  SEEN: ['\\Seen', true],
+  UNANSWERED: ['\\Answered', false],
+  UNDELETED: ['\\Deleted', false],
+  UNDRAFT: ['\\Draft', false],
+  UNFLAGGED: ['\\Flagged', false],
+  UNSEEN: ['\\Seen', false],
+};
+
+const HEADER_KEYS: Record<string, string> = { FROM: 'from', TO: 'to', CC: 'cc', BCC: 'bcc', SUBJECT: 'subject' };
+
+const DATE_KEYS: Record<string, ['internal' | 'sent', DateOp]> = {
+  BEFORE: ['internal', 'before'],
+  ON: ['internal', 'on'],
+  SINCE: ['internal', 'since'],
+  SENTBEFORE: ['sent', 'before'],
+  SENTON: ['sent', 'on'],
+  SENTSINCE: ['sent', 'since'],
+};
+
+/** Search keys one command may hold: evaluation costs keys × messages. */
+export const MAX_SEARCH_KEYS = 1000;
+
+function parseKey(r: ArgReader, depth: number, count: { n: number }): SearchKey {
+  if (depth > MAX_NESTING) throw new ParseError('Search criteria nested too deeply');
+  if (++count.n > MAX_SEARCH_KEYS) throw new ParseError('Too many search keys');
+  const c = r.peek();
+  if (c === 0x28) {
+    r.expect('(');
+    const keys = [parseKey(r, depth + 1, count)];
+    while (!r.maybe(')')) {
+      r.sp();
+      keys.push(parseKey(r, depth + 1, count));
+    }
+    return keys.length === 1 ? keys[0] : { k: 'and', keys };
+  }
+  if ((c >= 0x30 && c <= 0x39) || c === 0x2a || c === 0x24) return { k: 'seq', set: r.sequenceSet() };
+  const word = r.atom('search key').toUpperCase();
+  const flag = FLAG_KEYS[word];
+  if (flag) return { k: 'flag', flag: flag[0], present: flag[1] };
+  const header = HEADER_KEYS[word];
+  if (header) {
+    r.sp();
+    return { k: 'header', field: header, value: r.astring() };
+  }
+  const date = DATE_KEYS[word];
+  if (date) {
+    r.sp();
+    return { k: 'date', field: date[0], op: date[1], day: parseDate(r) };
+  }
+  switch (word) {
+    case 'ALL':
+      return { k: 'all' };
+    case 'NEW':
+      return { k: 'new' };
+    case 'OLD':
+      return { k: 'old' };
+    case 'RECENT':
+      return { k: 'recent' };
+    case 'KEYWORD':
+    case 'UNKEYWORD': {
+      r.sp();
+      return { k: 'flag', flag: r.atom('keyword'), present: word === 'KEYWORD' };
+    }
+    case 'HEADER': {
+      r.sp();
+      const field = r.astring().toString('latin1').toLowerCase();
+      r.sp();
+      return { k: 'header', field, value: r.astring() };
+    }
+    case 'BODY':
+    case 'TEXT': {
+      r.sp();
+      return { k: word === 'BODY' ? 'body' : 'text', value: r.astring() };
+    }
+    case 'LARGER':
+    case 'SMALLER': {
+      r.sp();
+      return { k: 'size', op: word === 'LARGER' ? 'larger' : 'smaller', n: r.number64() };
+    }
+    case 'UID': {
+      r.sp();
+      return { k: 'uid', set: r.sequenceSet() };
+    }
+    case 'NOT': {
+      r.sp();
+      return { k: 'not', key: parseKey(r, depth + 1, count) };
+    }
+    case 'OR': {
+      r.sp();
+      const a = parseKey(r, depth + 1, count);
+      r.sp();
+      const b = parseKey(r, depth + 1, count);
+      return { k: 'or', a, b };
+    }
+    default:
+      throw new ParseError(`Unknown search key ${word.slice(0, 40)}`);
+  }
+}
+
+export function parseSearch(r: ArgReader, uid: boolean): SearchRequest {
+  r.sp();
+  let returnOptions: SearchReturn[] | null = null;
+  if (r.maybeKeyword('RETURN ')) {
+    returnOptions = r.list(() => {
+      const o = r.atom('return option').toUpperCase() as SearchReturn;
+      if (!RETURNS.has(o)) throw new ParseError(`Unknown SEARCH return option ${o}`);
+      return o;
+    });
+    r.sp();
+  }
+  let charset: string | null = null;
+  if (r.maybeKeyword('CHARSET ')) {
+    charset = r.astring().toString('latin1');
+    r.sp();
+  }
+  const count = { n: 0 };
+  const keys = [parseKey(r, 0, count)];
+  while (!r.atEnd()) {
+    r.sp();
+    keys.push(parseKey(r, 0, count));
+  }
+  return { name: 'SEARCH', uid, charset, returnOptions, criteria: keys.length === 1 ? keys[0] : { k: 'and', keys } };
+}

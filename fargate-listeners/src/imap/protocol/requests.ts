@@ -1,0 +1,140 @@
+/**
+ * Typed requests: what each command parser (parser/*.ts) produces and each session command
+ * (session/commands/*.ts) consumes. Mailbox names stay raw bytes here; the session decodes
+ * them (modified UTF-7 or UTF-8 depending on what the client ENABLEd).
+ */
+import type { SequenceSet } from './sequence-set.ts';
+
+export type SimpleCommand = 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'EXPUNGE' | 'IDLE' | 'NAMESPACE';
+
+export interface SimpleRequest { name: SimpleCommand }
+export interface LoginRequest { name: 'LOGIN'; user: string; password: string }
+export interface AuthenticateRequest { name: 'AUTHENTICATE'; mechanism: string; initialResponse: string | null }
+export interface EnableRequest { name: 'ENABLE'; capabilities: string[] }
+export interface IdRequest { name: 'ID'; params: Array<[string, string | null]> | null }
+export interface SelectRequest { name: 'SELECT' | 'EXAMINE'; mailbox: Buffer }
+export interface CreateRequest { name: 'CREATE'; mailbox: Buffer; specialUse: string[] }
+export interface MailboxRequest { name: 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE'; mailbox: Buffer }
+export interface RenameRequest { name: 'RENAME'; from: Buffer; to: Buffer }
+
+export interface ListRequest {
+  name: 'LIST' | 'LSUB';
+  /** LIST-EXTENDED selection options (RFC 5258 §3.1), upper-case. */
+  selection: string[];
+  reference: Buffer;
+  patterns: Buffer[];
+  /** RETURN options (RFC 5258 §3.2, RFC 5819 STATUS); null when none given. */
+  returnOptions: { subscribed: boolean; children: boolean; specialUse: boolean; status: StatusItem[] | null } | null;
+}
+
+export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'SIZE' | 'DELETED';
+export interface StatusRequest { name: 'STATUS'; mailbox: Buffer; items: StatusItem[] }
+
+export interface AppendRequest {
+  name: 'APPEND';
+  mailbox: Buffer;
+  flags: string[];
+  /** Epoch ms from the date-time argument, or null. */
+  date: number | null;
+  message: Buffer;
+  /** Sent as literal8 (`~{n}`, RFC 3516): NUL bytes allowed. */
+  binary: boolean;
+  /** The `UTF8 (…)` form (RFC 6855 §4). */
+  utf8: boolean;
+}
+
+export interface UidExpungeRequest { name: 'UID EXPUNGE'; set: SequenceSet }
+
+// --- SEARCH ---
+export type DateOp = 'before' | 'on' | 'since';
+
+export type SearchKey =
+  | { k: 'all' }
+  | { k: 'flag'; flag: string; present: boolean }
+  | { k: 'new' }
+  | { k: 'old' }
+  | { k: 'recent' }
+  /** FROM/TO/CC/BCC/SUBJECT/HEADER: substring of the decoded field (empty value: field present). */
+  | { k: 'header'; field: string; value: Buffer }
+  | { k: 'body'; value: Buffer }
+  | { k: 'text'; value: Buffer }
+  /** Day as yyyymmdd. */
+  | { k: 'date'; field: 'internal' | 'sent'; op: DateOp; day: number }
+  | { k: 'size'; op: 'larger' | 'smaller'; n: number }
+  | { k: 'uid'; set: SequenceSet }
+  | { k: 'seq'; set: SequenceSet }
+  | { k: 'not'; key: SearchKey }
+  | { k: 'or'; a: SearchKey; b: SearchKey }
+  | { k: 'and'; keys: SearchKey[] };
+
+export type SearchReturn = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+
+export interface SearchRequest {
+  name: 'SEARCH';
+  uid: boolean;
+  charset: string | null;
+  /** ESEARCH RETURN options (RFC 4731, RFC 9051 §6.4.4); null when the form is plain SEARCH. */
+  returnOptions: SearchReturn[] | null;
+  criteria: SearchKey;
+}
+
+// --- FETCH ---
+export interface Section {
+  /** Part path, e.g. [1, 2] for "1.2"; empty for the whole message. */
+  part: number[];
+  text: 'HEADER' | 'HEADER.FIELDS' | 'HEADER.FIELDS.NOT' | 'TEXT' | 'MIME' | null;
+  fields: string[];
+}
+
+export interface Partial { start: number; length: number }
+
+export type FetchAtt =
+  | { k: 'UID' }
+  | { k: 'FLAGS' }
+  | { k: 'INTERNALDATE' }
+  | { k: 'RFC822.SIZE' }
+  | { k: 'ENVELOPE' }
+  | { k: 'BODYSTRUCTURE' }
+  /** BODY without a section: the non-extensible structure. */
+  | { k: 'BODY' }
+  | { k: 'RFC822' }
+  | { k: 'RFC822.HEADER' }
+  | { k: 'RFC822.TEXT' }
+  /** BODY[section]<partial> / BODY.PEEK[…]; `label` is the section as echoed in the response. */
+  | { k: 'BODY[]'; peek: boolean; section: Section; partial: Partial | null; label: string }
+  | { k: 'BINARY'; peek: boolean; part: number[]; partial: Partial | null }
+  | { k: 'BINARY.SIZE'; part: number[] };
+
+export interface FetchRequest { name: 'FETCH'; uid: boolean; set: SequenceSet; items: FetchAtt[] }
+
+export interface StoreRequest {
+  name: 'STORE';
+  uid: boolean;
+  set: SequenceSet;
+  mode: 'add' | 'remove' | 'set';
+  silent: boolean;
+  flags: string[];
+}
+
+export interface CopyRequest { name: 'COPY' | 'MOVE'; uid: boolean; set: SequenceSet; mailbox: Buffer }
+
+export type ImapRequest =
+  | SimpleRequest
+  | LoginRequest
+  | AuthenticateRequest
+  | EnableRequest
+  | IdRequest
+  | SelectRequest
+  | CreateRequest
+  | MailboxRequest
+  | RenameRequest
+  | ListRequest
+  | StatusRequest
+  | AppendRequest
+  | UidExpungeRequest
+  | SearchRequest
+  | FetchRequest
+  | StoreRequest
+  | CopyRequest;
+
+export type ParsedCommand = { tag: string; request: ImapRequest };

@@ -1,0 +1,35 @@
+/**
+ * APPEND (RFC 9051 §6.3.12) with APPENDUID (RFC 4315 §3), APPENDLIMIT (RFC 7889, enforced at
+ * the literal announcement by the session) and literal8 (RFC 3516). The bytes are stored
+ * exactly as received (core/delivery/store-message.ts: blob first, then the index record).
+ */
+import { appendToMailbox } from '../../../../../core/delivery/store-message.ts';
+import { IndexError } from '../../../../../core/ports/mail-index.ts';
+import type { AppendRequest } from '../../protocol/requests.ts';
+import { bad, ok, no, type Tagged } from '../errors.ts';
+import { normalizeFlags } from '../flags.ts';
+import { decodeMailboxName } from '../mailbox-names.ts';
+import type { ImapSession } from '../session.ts';
+
+export async function append(s: ImapSession, req: AppendRequest): Promise<Tagged> {
+  const { adapters } = s.deps;
+  const name = decodeMailboxName(req.mailbox, s.utf8);
+  const flags = normalizeFlags(req.flags);
+  if (req.message.length === 0) throw no('Empty message');
+  // RFC 6855 §4: the UTF8 form is valid only once UTF8=ACCEPT (or IMAP4rev2) is enabled.
+  if (req.utf8 && !s.utf8) throw bad('APPEND UTF8 needs ENABLE UTF8=ACCEPT');
+  if (req.message.length > s.ctx.limits.maxAppendSize) throw no('Message too large', 'TOOBIG');
+  const mailbox = await adapters.index.getMailbox(s.user!, name);
+  // RFC 9051 §6.3.12: a missing target is NO [TRYCREATE], so the client may CREATE and retry.
+  if (!mailbox) throw no('No such mailbox', 'TRYCREATE');
+  s.ctx.recent.observe(mailbox.id, mailbox.uidNext);
+  let result;
+  try {
+    result = await appendToMailbox(adapters, s.user!, name, req.message, { flags, internalDate: req.date ?? Date.now() });
+  } catch (err) {
+    if (err instanceof IndexError && err.code === 'NOT_FOUND') throw no('No such mailbox', 'TRYCREATE');
+    throw err;
+  }
+  s.deps.events.notify(s.user!, result.mailboxId);
+  return ok('APPEND completed', `APPENDUID ${result.uidValidity} ${result.uid}`);
+}

@@ -1,0 +1,40 @@
+/**
+ * COPY / UID COPY (RFC 9051 §6.4.7) with COPYUID (RFC 4315 §3), MOVE / UID MOVE (RFC 6851).
+ * MOVE is copy-then-expunge in the index; its EXPUNGE responses follow the untagged
+ * `OK [COPYUID …]` (RFC 6851 §4.3).
+ */
+import type { CopyRequest } from '../../protocol/requests.ts';
+import { formatNumberSet } from '../../protocol/sequence-set.ts';
+import { ok, no, type Tagged } from '../errors.ts';
+import { decodeMailboxName } from '../mailbox-names.ts';
+import type { ImapSession } from '../session.ts';
+import { deleteOrphans } from './expunge.ts';
+
+export async function copyOrMove(s: ImapSession, req: CopyRequest): Promise<Tagged> {
+  const { index } = s.deps.adapters;
+  const sel = s.selected!;
+  const verb = `${req.uid ? 'UID ' : ''}${req.name}`;
+  const idxs = sel.resolve(req.set, req.uid);
+  if (req.name === 'MOVE' && sel.readOnly) throw no('Mailbox is read-only', 'READ-ONLY');
+  const name = decodeMailboxName(req.mailbox, s.utf8);
+  const target = await index.getMailbox(s.user!, name);
+  if (!target) throw no('No such mailbox', 'TRYCREATE');
+  const uids = idxs.map((i) => sel.uids[i]).filter((u) => !sel.pendingExpunge.has(u));
+  if (uids.length === 0) return ok(`${verb} completed`);
+  s.ctx.recent.observe(target.id, target.uidNext);
+  const { uidValidity, mapping } = await index.copyMessages(s.user!, sel.id, uids, target.id);
+  if (mapping.length > 0) s.deps.events.notify(s.user!, target.id);
+  const code = mapping.length > 0 ? `COPYUID ${uidValidity} ${formatNumberSet(mapping.map((m) => m.from))} ${formatNumberSet(mapping.map((m) => m.to))}` : null;
+  if (req.name === 'COPY') {
+    // Some messages vanished between the view and the copy: RFC 5530 EXPUNGEISSUED.
+    if (mapping.length < uids.length) return { status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the messages no longer exist' };
+    return ok(`${verb} completed`, code);
+  }
+  const moved = mapping.map((m) => m.from);
+  const { expunged, orphanedBlobs } = await index.expunge(s.user!, sel.id, moved);
+  await deleteOrphans(s, orphanedBlobs);
+  s.deps.events.notify(s.user!, sel.id);
+  if (code) s.untagged(`OK [${code}] Moved`);
+  sel.markExpunged(expunged);
+  return ok(`${verb} completed`);
+}

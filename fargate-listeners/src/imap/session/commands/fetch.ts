@@ -1,0 +1,313 @@
+/**
+ * FETCH / UID FETCH (RFC 9051 §6.4.5, RFC 3501 §6.4.5, BINARY RFC 3516).
+ *
+ * Data sources, cheapest first: FLAGS and UID come from the session's view; INTERNALDATE,
+ * RFC822.SIZE, ENVELOPE, BODYSTRUCTURE, BODY and the top-level HEADER / HEADER.FIELDS from
+ * the index record (meta) — so a whole-mailbox FETCH of those never touches the blob store;
+ * everything else is read from the blob store, by range where only a part or a partial is
+ * asked for. Bytes read from a blob are written to the client unchanged.
+ *
+ * A non-PEEK body fetch sets \Seen (RFC 9051 §6.4.5) in the index first, and the new FLAGS are
+ * included in that message's FETCH response. Messages that were expunged by another session
+ * but are still in this session's view are answered from the view when only FLAGS/UID are
+ * asked, else skipped with NO [EXPUNGEISSUED] (RFC 5530, RFC 2180 §4.1).
+ */
+import { selectHeaderFields } from '../../../../../core/mime/header.ts';
+import type { MessageRecord } from '../../../../../core/ports/mail-index.ts';
+import { flagList, formatInternalDate, literal, type Chunk } from '../../protocol/encode.ts';
+import type { FetchAtt, FetchRequest, Partial } from '../../protocol/requests.ts';
+import { bodyStructureChunks, envelopeChunks } from '../../protocol/structure.ts';
+import { decodeTransfer, findPart, planSection } from '../body-sections.ts';
+import { ok, type Tagged } from '../errors.ts';
+import { loadRecords } from '../message-loader.ts';
+import type { ImapSession } from '../session.ts';
+
+/** Messages whose blobs are read at the same time (bounded memory, some parallelism). */
+const BLOB_WINDOW = 4;
+
+/** Items answered from the index record alone. */
+const INDEX_ONLY = new Set<FetchAtt['k']>(['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY']);
+
+function needsRecord(a: FetchAtt): boolean {
+  return a.k !== 'UID' && a.k !== 'FLAGS';
+}
+
+function needsMeta(a: FetchAtt): boolean {
+  switch (a.k) {
+    case 'ENVELOPE':
+    case 'BODYSTRUCTURE':
+    case 'BODY':
+    case 'RFC822.HEADER':
+    case 'RFC822.TEXT':
+    case 'BINARY.SIZE':
+      return true;
+    case 'BODY[]':
+      return a.section.part.length > 0 || a.section.text !== null;
+    case 'BINARY':
+      return a.part.length > 0;
+    default:
+      return false;
+  }
+}
+
+function setsSeen(a: FetchAtt): boolean {
+  return (a.k === 'BODY[]' && !a.peek) || a.k === 'RFC822' || a.k === 'RFC822.TEXT' || (a.k === 'BINARY' && !a.peek);
+}
+
+/** Per-message blob access: whole object read once if asked for, else ranged reads. */
+class BlobReader {
+  private whole: Buffer | null = null;
+  private readonly s: ImapSession;
+  private readonly rec: MessageRecord;
+  constructor(s: ImapSession, rec: MessageRecord) {
+    this.s = s;
+    this.rec = rec;
+  }
+  async all(): Promise<Buffer> {
+    if (!this.whole) this.whole = await this.s.deps.adapters.blobs.get(this.rec.blobKey);
+    return this.whole;
+  }
+  async range(start: number, end: number): Promise<Buffer> {
+    end = Math.min(end, this.rec.size);
+    if (start >= end) return Buffer.alloc(0);
+    if (this.whole) return this.whole.subarray(start, end);
+    if (start === 0 && end >= this.rec.size) return this.all();
+    return this.s.deps.adapters.blobs.getRange(this.rec.blobKey, start, end);
+  }
+}
+
+function applyPartial(bytes: Buffer, partial: Partial | null): Buffer {
+  if (!partial) return bytes;
+  if (partial.start >= bytes.length) return Buffer.alloc(0);
+  return bytes.subarray(partial.start, Math.min(bytes.length, partial.start + partial.length));
+}
+
+/** Header block bytes [start, end): the index copy for the top-level header when present. */
+async function headerBytes(rec: MessageRecord, blob: BlobReader, start: number, end: number): Promise<Buffer> {
+  const meta = rec.meta;
+  if (start === 0 && meta && meta.header !== null && end === meta.mime.bodyStart) return Buffer.from(meta.header, 'latin1');
+  return blob.range(start, end);
+}
+
+class UnknownCte extends Error {}
+
+/** One BODY[...] item: label and value chunks. */
+async function bodySection(a: Extract<FetchAtt, { k: 'BODY[]' }>, rec: MessageRecord, blob: BlobReader, out: Chunk[]): Promise<void> {
+  const label = `BODY[${a.label}]${a.partial ? `<${a.partial.start}>` : ''} `;
+  out.push(label);
+  let bytes: Buffer;
+  if (a.section.part.length === 0 && a.section.text === null) {
+    // Whole message: a partial is one ranged read.
+    if (a.partial) {
+      const start = a.partial.start;
+      bytes = start >= rec.size ? Buffer.alloc(0) : await blob.range(start, Math.min(rec.size, start + a.partial.length));
+      out.push(...literal(bytes));
+      return;
+    }
+    bytes = await blob.all();
+    out.push(...literal(bytes));
+    return;
+  }
+  const plan = planSection(rec.meta!, rec.size, a.section);
+  if (plan.kind === 'nil') {
+    out.push('NIL');
+    return;
+  }
+  if (plan.kind === 'fields') {
+    const block = await headerBytes(rec, blob, plan.start, plan.end);
+    bytes = applyPartial(selectHeaderFields(block, plan.fields, plan.not), a.partial);
+  } else if (a.section.part.length === 0 && a.section.text === 'HEADER') {
+    bytes = applyPartial(await headerBytes(rec, blob, plan.start, plan.end), a.partial);
+  } else if (a.partial) {
+    // A partial of a part is one ranged read of just those bytes.
+    const start = plan.start + a.partial.start;
+    bytes = start >= plan.end ? Buffer.alloc(0) : await blob.range(start, Math.min(plan.end, start + a.partial.length));
+  } else {
+    bytes = await blob.range(plan.start, plan.end);
+  }
+  out.push(...literal(bytes));
+}
+
+/** BINARY[part]: the part body with its Content-Transfer-Encoding removed (RFC 3516 §4.2). */
+async function binarySection(part: number[], rec: MessageRecord, blob: BlobReader): Promise<Buffer | null> {
+  if (part.length === 0) return blob.all();
+  const p = findPart(rec.meta!.mime, part);
+  if (!p) return null;
+  const raw = await blob.range(p.bodyStart, p.bodyEnd);
+  if (p.type === 'multipart' || p.message) return raw;
+  const decoded = decodeTransfer(raw, p.encoding);
+  if (!decoded) throw new UnknownCte(p.encoding);
+  return decoded;
+}
+
+function literal8(bytes: Buffer): Chunk[] {
+  // RFC 3516 §4.2: content with NUL must go as literal8.
+  return bytes.includes(0) ? [`~{${bytes.length}}\r\n`, bytes] : literal(bytes);
+}
+
+export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> {
+  const sel = s.selected!;
+  const { index } = s.deps.adapters;
+  const items = req.items;
+  const idxs = sel.resolve(req.set, req.uid);
+  const uids = idxs.map((i) => sel.uids[i]);
+  const includeUid = req.uid || items.some((a) => a.k === 'UID');
+  const wantFlags = items.some((a) => a.k === 'FLAGS');
+  const opts = { utf8: s.utf8 };
+  const withRecent = !s.rev2;
+  const verb = `${req.uid ? 'UID ' : ''}FETCH`;
+
+  // \Seen first, so the responses carry the new flags (RFC 9051 §6.4.5 BODY[]).
+  const seenChanged = new Set<number>();
+  if (!sel.readOnly && items.some(setsSeen)) {
+    const unseen = uids.filter((u) => !sel.pendingExpunge.has(u) && !(sel.flags.get(u) ?? []).includes('\\Seen'));
+    if (unseen.length > 0) {
+      const changes = await index.updateFlags(s.user!, sel.id, unseen, 'add', ['\\Seen']);
+      for (const c of changes) {
+        sel.setFlags(c.uid, c.flags);
+        seenChanged.add(c.uid);
+      }
+      if (changes.length > 0) s.deps.events.notify(s.user!, sel.id);
+    }
+  }
+
+  const head = (uid: number): string => {
+    const seq = sel.seqOf(uid);
+    return `${seq} FETCH (${includeUid ? `UID ${uid}` : ''}`;
+  };
+  const flagsItem = (uid: number) => `FLAGS ${flagList(sel.flagsOf(uid, withRecent))}`;
+
+  if (!items.some(needsRecord)) {
+    for (const uid of uids) {
+      if (sel.seqOf(uid) === 0) continue;
+      if (wantFlags) sel.pendingFlags.delete(uid);
+      const parts = [head(uid)];
+      if (wantFlags) parts.push((includeUid ? ' ' : '') + flagsItem(uid));
+      await s.untaggedAsync([parts.join('') + ')']);
+    }
+    return ok(`${verb} completed`);
+  }
+
+  const withMeta = items.some(needsMeta);
+  let missing = false;
+  let unknownCte: string | null = null;
+
+  const build = async (uid: number, rec: MessageRecord): Promise<Chunk[]> => {
+    const blob = new BlobReader(s, rec);
+    const out: Chunk[] = [head(uid)];
+    let first = !includeUid;
+    const sep = () => {
+      if (!first) out.push(' ');
+      first = false;
+    };
+    for (const a of items) {
+      if (a.k === 'UID') continue;
+      sep();
+      switch (a.k) {
+        case 'FLAGS':
+          out.push(flagsItem(uid));
+          break;
+        case 'INTERNALDATE':
+          out.push(`INTERNALDATE ${formatInternalDate(rec.internalDate)}`);
+          break;
+        case 'RFC822.SIZE':
+          out.push(`RFC822.SIZE ${rec.size}`);
+          break;
+        case 'ENVELOPE':
+          out.push('ENVELOPE ');
+          envelopeChunks(rec.meta!.envelope, opts, out);
+          break;
+        case 'BODYSTRUCTURE':
+          out.push('BODYSTRUCTURE ');
+          bodyStructureChunks(rec.meta!.mime, true, opts, out);
+          break;
+        case 'BODY':
+          out.push('BODY ');
+          bodyStructureChunks(rec.meta!.mime, false, opts, out);
+          break;
+        case 'RFC822':
+          out.push('RFC822 ', ...literal(await blob.all()));
+          break;
+        case 'RFC822.HEADER':
+          out.push('RFC822.HEADER ', ...literal(await headerBytes(rec, blob, 0, rec.meta!.mime.bodyStart)));
+          break;
+        case 'RFC822.TEXT':
+          out.push('RFC822.TEXT ', ...literal(await blob.range(rec.meta!.mime.bodyStart, rec.size)));
+          break;
+        case 'BODY[]':
+          await bodySection(a, rec, blob, out);
+          break;
+        case 'BINARY': {
+          const data = await binarySection(a.part, rec, blob);
+          out.push(`BINARY[${a.part.join('.')}]${a.partial ? `<${a.partial.start}>` : ''} `);
+          if (data === null) out.push('NIL');
+          else out.push(...literal8(applyPartial(data, a.partial)));
+          break;
+        }
+        case 'BINARY.SIZE': {
+          const data = await binarySection(a.part, rec, blob);
+          out.push(`BINARY.SIZE[${a.part.join('.')}] ${data === null ? 0 : data.length}`);
+          break;
+        }
+      }
+    }
+    if (seenChanged.has(uid) && !wantFlags) {
+      sep();
+      out.push(flagsItem(uid));
+    }
+    out.push(')');
+    return out;
+  };
+
+  // Index-only items: built synchronously, no blob store in sight (the common
+  // "headers first" sync of a whole mailbox).
+  const indexOnly = items.every((a) => INDEX_ONLY.has(a.k));
+
+  for await (const [batchUids, records] of loadRecords(s, sel.id, uids, withMeta)) {
+    if (indexOnly) {
+      for (const uid of batchUids) {
+        const rec = records.get(uid);
+        if (!rec || sel.seqOf(uid) === 0 || (withMeta && !rec.meta)) {
+          missing = true;
+          continue;
+        }
+        await s.untaggedAsync(await build(uid, rec));
+      }
+      continue;
+    }
+    // A sliding window of message builds; responses are written in sequence order.
+    const pending: Array<Promise<Chunk[] | null>> = [];
+    const start = (uid: number): Promise<Chunk[] | null> => {
+      const rec = records.get(uid);
+      if (!rec || sel.seqOf(uid) === 0 || (withMeta && !rec.meta)) {
+        missing = true;
+        return Promise.resolve(null);
+      }
+      const p = build(uid, rec).catch((err) => {
+        if (err instanceof UnknownCte) {
+          unknownCte = err.message;
+          return null;
+        }
+        if ((err as Error).name === 'BlobNotFoundError') {
+          // Expunged (and its blob deleted) between the index read and the blob read.
+          missing = true;
+          return null;
+        }
+        throw err;
+      });
+      // Awaited in order below; mark handled now so a later failure is not "unhandled" meanwhile.
+      p.catch(() => {});
+      return p;
+    };
+    let next = 0;
+    while (next < batchUids.length && pending.length < BLOB_WINDOW) pending.push(start(batchUids[next++]));
+    while (pending.length > 0) {
+      const chunks = await pending.shift()!;
+      if (next < batchUids.length) pending.push(start(batchUids[next++]));
+      if (chunks) await s.untaggedAsync(chunks);
+    }
+  }
+  if (unknownCte) return { status: 'NO', code: 'UNKNOWN-CTE', text: `Cannot decode content transfer encoding ${unknownCte}` };
+  if (missing) return { status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the requested messages no longer exist' };
+  return ok(`${verb} completed`);
+}

@@ -1,0 +1,67 @@
+/**
+ * The command table: which states allow each command (RFC 9051 §3, §6) and the function
+ * that runs it. One module per command group.
+ */
+import type { ImapRequest } from '../../protocol/requests.ts';
+import type { Tagged } from '../errors.ts';
+import type { ImapSession } from '../session.ts';
+import { append } from './append.ts';
+import { authenticateCommand, login } from './auth.ts';
+import { capability, check, enable, id, logout, namespace, noop, starttls } from './connection.ts';
+import { copyOrMove } from './copy-move.ts';
+import { expunge, uidExpunge } from './expunge.ts';
+import { fetch } from './fetch.ts';
+import { idle } from './idle.ts';
+import { list } from './list.ts';
+import { create, deleteMailbox, rename, subscribe } from './mailboxes.ts';
+import { search } from './search.ts';
+import { close, select, unselect } from './select.ts';
+import { status } from './status.ts';
+import { store } from './store.ts';
+
+export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
+
+export interface CommandSpec {
+  states: SessionState[];
+  run: (s: ImapSession, req: any, tag: string) => Promise<Tagged>;
+}
+
+const ANY: SessionState[] = ['not-authenticated', 'authenticated', 'selected'];
+const NOT_AUTH: SessionState[] = ['not-authenticated'];
+const AUTH: SessionState[] = ['authenticated', 'selected'];
+const SELECTED: SessionState[] = ['selected'];
+
+export const COMMANDS: Record<ImapRequest['name'], CommandSpec> = {
+  CAPABILITY: { states: ANY, run: capability },
+  NOOP: { states: ANY, run: noop },
+  LOGOUT: { states: ANY, run: logout },
+  ID: { states: ANY, run: id },
+  STARTTLS: { states: NOT_AUTH, run: starttls },
+  LOGIN: { states: NOT_AUTH, run: login },
+  AUTHENTICATE: { states: NOT_AUTH, run: authenticateCommand },
+  // RFC 5161 §3.1: ENABLE only in the authenticated state, before any SELECT.
+  ENABLE: { states: ['authenticated'], run: enable },
+  NAMESPACE: { states: AUTH, run: namespace },
+  SELECT: { states: AUTH, run: select },
+  EXAMINE: { states: AUTH, run: select },
+  CREATE: { states: AUTH, run: create },
+  DELETE: { states: AUTH, run: deleteMailbox },
+  RENAME: { states: AUTH, run: rename },
+  SUBSCRIBE: { states: AUTH, run: subscribe },
+  UNSUBSCRIBE: { states: AUTH, run: subscribe },
+  LIST: { states: AUTH, run: list },
+  LSUB: { states: AUTH, run: list },
+  STATUS: { states: AUTH, run: status },
+  APPEND: { states: AUTH, run: append },
+  IDLE: { states: AUTH, run: idle },
+  CHECK: { states: SELECTED, run: check },
+  CLOSE: { states: SELECTED, run: close },
+  UNSELECT: { states: SELECTED, run: unselect },
+  EXPUNGE: { states: SELECTED, run: expunge },
+  'UID EXPUNGE': { states: SELECTED, run: uidExpunge },
+  SEARCH: { states: SELECTED, run: search },
+  FETCH: { states: SELECTED, run: fetch },
+  STORE: { states: SELECTED, run: store },
+  COPY: { states: SELECTED, run: copyOrMove },
+  MOVE: { states: SELECTED, run: copyOrMove },
+};

@@ -1,0 +1,93 @@
+/**
+ * LIST (RFC 9051 §6.3.9) with LIST-EXTENDED selection/return options (RFC 5258), CHILDREN
+ * (RFC 3348), SPECIAL-USE (RFC 6154), LIST-STATUS (RFC 5819); LSUB (RFC 3501 §6.3.9).
+ *
+ * Names that exist only as the parent of another mailbox are listed with \Noselect.
+ * \HasChildren/\HasNoChildren and special-use attributes are always returned (allowed by
+ * RFC 5258 §4 and RFC 6154 §5.1 even when not asked for).
+ */
+import type { Mailbox } from '../../../../../core/ports/mail-index.ts';
+import type { ListRequest } from '../../protocol/requests.ts';
+import type { Chunk } from '../../protocol/encode.ts';
+import { ok, type Tagged } from '../errors.ts';
+import { decodeMailboxName, encodeMailboxName, parentsOf, patternMatcher, SEPARATOR } from '../mailbox-names.ts';
+import type { ImapSession } from '../session.ts';
+import { statusAttributes } from './status.ts';
+
+function sortNames(names: Iterable<string>): string[] {
+  return [...names].sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+}
+
+export async function list(s: ImapSession, req: ListRequest): Promise<Tagged> {
+  const verb = req.name;
+  const reference = req.reference.length === 0 ? '' : decodeMailboxName(req.reference, s.utf8);
+  const patterns = req.patterns.map((p) => (p.length === 0 ? '' : decodeMailboxName(p, s.utf8)));
+
+  // RFC 9051 §6.3.9: LIST "" "" asks for the hierarchy delimiter and root.
+  if (verb === 'LIST' && patterns.every((p) => p === '') && req.selection.length === 0) {
+    s.untagged('LIST (\\Noselect) "/" ""');
+    return ok('LIST completed');
+  }
+
+  const mailboxes = await s.deps.adapters.index.listMailboxes(s.user!);
+  const byName = new Map<string, Mailbox>(mailboxes.map((m) => [m.name, m]));
+  const parents = new Set<string>();
+  for (const m of mailboxes) for (const p of parentsOf(m.name)) parents.add(p);
+  const matchers = patterns.filter((p) => p !== '').map((p) => patternMatcher(reference, p));
+  const matches = (name: string) => matchers.some((m) => m(name));
+
+  if (verb === 'LSUB') {
+    const subscribed = mailboxes.filter((m) => m.subscribed).map((m) => m.name);
+    const subscribedSet = new Set(subscribed);
+    const candidates = new Set(subscribed);
+    // RFC 3501 §6.3.9: with '%' last, an unsubscribed parent of subscribed names is listed \Noselect.
+    if (patterns.some((p) => p.endsWith('%'))) for (const n of subscribed) for (const p of parentsOf(n)) candidates.add(p);
+    for (const name of sortNames(candidates)) {
+      if (!matches(name)) continue;
+      const attrs = subscribedSet.has(name) ? (byName.has(name) ? [] : ['\\Noselect']) : ['\\Noselect'];
+      s.untagged([`LSUB (${attrs.join(' ')}) "/" `, ...encodeMailboxName(name, s.utf8)]);
+    }
+    return ok('LSUB completed');
+  }
+
+  const selSubscribed = req.selection.includes('SUBSCRIBED');
+  const selSpecialUse = req.selection.includes('SPECIAL-USE');
+  const recursive = req.selection.includes('RECURSIVEMATCH');
+  const ro = req.returnOptions;
+  const showSubscribed = selSubscribed || !!ro?.subscribed;
+  const candidates = new Set<string>([...byName.keys(), ...parents]);
+
+  const selected = (name: string): boolean => {
+    const mb = byName.get(name);
+    if (selSubscribed && !mb?.subscribed) return false;
+    if (selSpecialUse && !mb?.specialUse) return false;
+    return true;
+  };
+
+  for (const name of sortNames(candidates)) {
+    if (!matches(name)) continue;
+    const mb = byName.get(name);
+    const extended: Chunk[] = [];
+    if (!selected(name)) {
+      // RFC 5258 §3.5 RECURSIVEMATCH: a non-matching name with matching descendants is
+      // returned with CHILDINFO.
+      if (!recursive) continue;
+      const descendantMatches = mailboxes.some((m) => m.name.startsWith(name + SEPARATOR) && selected(m.name));
+      if (!descendantMatches) continue;
+      const info = [selSubscribed ? '"SUBSCRIBED"' : null, selSpecialUse ? '"SPECIAL-USE"' : null].filter(Boolean).join(' ');
+      extended.push(` ("CHILDINFO" (${info}))`);
+    }
+    const attrs: string[] = [];
+    if (!mb) attrs.push('\\Noselect');
+    attrs.push(parents.has(name) ? '\\HasChildren' : '\\HasNoChildren');
+    if (mb?.specialUse) attrs.push(mb.specialUse);
+    if (showSubscribed && mb?.subscribed) attrs.push('\\Subscribed');
+    s.untagged([`LIST (${attrs.join(' ')}) "/" `, ...encodeMailboxName(name, s.utf8), ...extended]);
+    if (ro?.status && mb) {
+      // RFC 5819: STATUS follows the LIST of each selectable mailbox.
+      const attrsText = await statusAttributes(s, mb, ro.status);
+      s.untagged(['STATUS ', ...encodeMailboxName(name, s.utf8), ' ', attrsText]);
+    }
+  }
+  return ok('LIST completed');
+}

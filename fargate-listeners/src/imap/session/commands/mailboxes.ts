@@ -1,0 +1,135 @@
+/**
+ * CREATE (RFC 9051 §6.3.4, RFC 6154 §5.2 USE), DELETE (§6.3.5), RENAME (§6.3.6; INBOX
+ * special case RFC 3501 §6.3.5), SUBSCRIBE / UNSUBSCRIBE (§6.3.7–6.3.8).
+ */
+import { IndexError, type SpecialUse } from '../../../../../core/ports/mail-index.ts';
+import type { CreateRequest, MailboxRequest, RenameRequest } from '../../protocol/requests.ts';
+import { ok, no, type Tagged } from '../errors.ts';
+import { decodeMailboxName, parentsOf, SEPARATOR, validateNewName } from '../mailbox-names.ts';
+import type { ImapSession } from '../session.ts';
+import { deleteOrphans } from './expunge.ts';
+
+const SPECIAL_USES = new Set<string>(['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged']);
+
+function canonicalSpecialUse(flag: string): SpecialUse | null {
+  for (const su of SPECIAL_USES) if (su.toLowerCase() === flag.toLowerCase()) return su as SpecialUse;
+  return null;
+}
+
+/** A name to create: trailing separator dropped (RFC 9051 §6.3.4), then validated. */
+function newName(s: ImapSession, bytes: Buffer): string {
+  let name = decodeMailboxName(bytes, s.utf8);
+  if (name.endsWith(SEPARATOR)) name = name.slice(0, -1);
+  validateNewName(name);
+  return name;
+}
+
+/** Creates missing superior names (RFC 9051 §6.3.4: "SHOULD create any superior hierarchical names"). */
+async function createParents(s: ImapSession, name: string, existing: Set<string>): Promise<void> {
+  const { index } = s.deps.adapters;
+  for (const parent of parentsOf(name)) {
+    if (existing.has(parent)) continue;
+    try {
+      await index.createMailbox(s.user!, parent, { subscribed: false });
+    } catch (err) {
+      if (!(err instanceof IndexError && err.code === 'EXISTS')) throw err;
+    }
+    existing.add(parent);
+  }
+}
+
+export async function create(s: ImapSession, req: CreateRequest): Promise<Tagged> {
+  const { index } = s.deps.adapters;
+  const name = newName(s, req.mailbox);
+  if (name === 'INBOX') throw no('INBOX always exists', 'ALREADYEXISTS');
+  let specialUse: SpecialUse | null = null;
+  if (req.specialUse.length > 0) {
+    // One special use per mailbox here; anything else is refused (RFC 6154 §3: USEATTR).
+    if (req.specialUse.length > 1) throw no('Only one special-use attribute per mailbox', 'USEATTR');
+    specialUse = canonicalSpecialUse(req.specialUse[0]);
+    if (!specialUse) throw no(`Unsupported special-use attribute ${req.specialUse[0]}`, 'USEATTR');
+  }
+  const all = await index.listMailboxes(s.user!);
+  const existing = new Set(all.map((m) => m.name));
+  if (existing.has(name)) throw no('Mailbox already exists', 'ALREADYEXISTS');
+  await createParents(s, name, existing);
+  await index.createMailbox(s.user!, name, { specialUse, subscribed: false });
+  return ok('CREATE completed');
+}
+
+export async function deleteMailbox(s: ImapSession, req: MailboxRequest): Promise<Tagged> {
+  const { index } = s.deps.adapters;
+  const name = decodeMailboxName(req.mailbox, s.utf8);
+  if (name === 'INBOX') throw no('INBOX cannot be deleted', 'CANNOT');
+  const mailbox = await index.getMailbox(s.user!, name);
+  if (!mailbox) {
+    const all = await index.listMailboxes(s.user!);
+    // RFC 9051 §6.3.5: a \Noselect name with inferiors cannot be deleted.
+    if (all.some((m) => m.name.startsWith(name + SEPARATOR))) throw no('Name has inferior hierarchical names and is not a mailbox', 'CANNOT');
+    throw no('No such mailbox', 'NONEXISTENT');
+  }
+  const { orphanedBlobs } = await index.deleteMailbox(s.user!, name);
+  await deleteOrphans(s, orphanedBlobs);
+  s.deps.events.notify(s.user!, mailbox.id);
+  if (s.selected?.id === mailbox.id) {
+    s.deselect();
+    if (s.rev2) s.untagged('OK [CLOSED] Selected mailbox deleted');
+  }
+  return ok('DELETE completed');
+}
+
+export async function rename(s: ImapSession, req: RenameRequest): Promise<Tagged> {
+  const { index } = s.deps.adapters;
+  const from = decodeMailboxName(req.from, s.utf8);
+  const to = newName(s, req.to);
+  if (to === 'INBOX') throw no('INBOX already exists', 'ALREADYEXISTS');
+  const all = await index.listMailboxes(s.user!);
+  const existing = new Set(all.map((m) => m.name));
+  if (existing.has(to)) throw no('Target mailbox already exists', 'ALREADYEXISTS');
+
+  if (from === 'INBOX') {
+    // RFC 3501 §6.3.5 / RFC 9051 §6.3.6: all messages move to a new mailbox, INBOX stays (empty),
+    // INBOX's inferiors are not renamed.
+    const inbox = all.find((m) => m.name === 'INBOX');
+    if (!inbox) throw no('No such mailbox', 'NONEXISTENT');
+    await createParents(s, to, existing);
+    const target = await index.createMailbox(s.user!, to, { subscribed: false });
+    const uids = (await index.listMessages(s.user!, inbox.id)).map((m) => m.uid);
+    if (uids.length > 0) {
+      await index.copyMessages(s.user!, inbox.id, uids, target.id);
+      const { orphanedBlobs } = await index.expunge(s.user!, inbox.id, uids);
+      await deleteOrphans(s, orphanedBlobs);
+      s.deps.events.notify(s.user!, inbox.id);
+      s.deps.events.notify(s.user!, target.id);
+    }
+    return ok('RENAME completed');
+  }
+
+  const source = all.find((m) => m.name === from);
+  if (!source) throw no('No such mailbox', 'NONEXISTENT');
+  if (to === from) throw no('Target mailbox already exists', 'ALREADYEXISTS');
+  if (to.startsWith(from + SEPARATOR)) throw no('Cannot rename a mailbox into its own inferior', 'CANNOT');
+  const children = all.filter((m) => m.name.startsWith(from + SEPARATOR));
+  const renames: Array<[string, string]> = [[from, to], ...children.map((c): [string, string] => [c.name, to + c.name.slice(from.length)])];
+  for (const [, target] of renames) {
+    validateNewName(target);
+    if (existing.has(target)) throw no(`Mailbox ${target} already exists`, 'ALREADYEXISTS');
+  }
+  await createParents(s, to, existing);
+  // Parent first, then inferiors (RFC 9051 §6.3.6: inferior names are renamed too).
+  for (const [oldName, newNameValue] of renames) {
+    const renamed = await index.renameMailbox(s.user!, oldName, newNameValue);
+    if (s.selected?.id === renamed.id) s.selected.name = renamed.name;
+    s.deps.events.notify(s.user!, renamed.id);
+  }
+  return ok('RENAME completed');
+}
+
+export async function subscribe(s: ImapSession, req: MailboxRequest): Promise<Tagged> {
+  const { index } = s.deps.adapters;
+  const name = decodeMailboxName(req.mailbox, s.utf8);
+  const mailbox = await index.getMailbox(s.user!, name);
+  if (!mailbox) throw no('No such mailbox', 'NONEXISTENT');
+  await index.setSubscribed(s.user!, name, req.name === 'SUBSCRIBE');
+  return ok(`${req.name} completed`);
+}

@@ -1,0 +1,141 @@
+/**
+ * SEARCH / UID SEARCH (RFC 9051 §6.4.4) with CHARSET, ESEARCH results (RFC 4731; the only
+ * form in IMAP4rev2) and SEARCHRES `RETURN (SAVE)` / `$` (RFC 5182).
+ */
+import { decode as decodeCharset } from 'libmime/lib/charset.js';
+import { quote } from '../../protocol/encode.ts';
+import type { SearchKey, SearchRequest } from '../../protocol/requests.ts';
+import { clampedSequenceNumbers, formatNumberSet, resolveUidIndexes } from '../../protocol/sequence-set.ts';
+import { ok, no, type Tagged } from '../errors.ts';
+import { loadRecords } from '../message-loader.ts';
+import { Evaluator, needsMeta, needsRecord, type MessageFacts } from '../search-eval.ts';
+import type { ImapSession } from '../session.ts';
+
+/** Charsets accepted for search strings; others get NO [BADCHARSET] (RFC 9051 §6.4.4). */
+const CHARSETS = /^(utf-8|us-ascii|iso-8859-\d{1,2}|windows-125\d|koi8-[ru]|iso-2022-jp|shift_jis|euc-jp|euc-kr|gb2312|gbk|gb18030|big5)$/i;
+
+function decodeNeedle(bytes: Buffer, charset: string | null): string {
+  if (!charset || /^(utf-8|us-ascii)$/i.test(charset)) return new TextDecoder('utf-8').decode(bytes);
+  return decodeCharset(bytes, charset);
+}
+
+function collectNeedles(key: SearchKey, charset: string | null, out: Map<SearchKey, string>): void {
+  switch (key.k) {
+    case 'header':
+    case 'body':
+    case 'text':
+      out.set(key, decodeNeedle(key.value, charset).toLowerCase());
+      break;
+    case 'not':
+      collectNeedles(key.key, charset, out);
+      break;
+    case 'or':
+      collectNeedles(key.a, charset, out);
+      collectNeedles(key.b, charset, out);
+      break;
+    case 'and':
+      for (const k of key.keys) collectNeedles(k, charset, out);
+      break;
+    default:
+      break;
+  }
+}
+
+/** Resolves every UID and sequence-number key once against the view. */
+function collectSets(key: SearchKey, uids: number[], out: Map<SearchKey, Set<number>>): void {
+  switch (key.k) {
+    case 'uid':
+      if (!key.set.saved) out.set(key, new Set(resolveUidIndexes(key.set.ranges, uids).map((i) => uids[i])));
+      break;
+    case 'seq':
+      if (!key.set.saved) out.set(key, new Set(clampedSequenceNumbers(key.set.ranges, uids.length)));
+      break;
+    case 'not':
+      collectSets(key.key, uids, out);
+      break;
+    case 'or':
+      collectSets(key.a, uids, out);
+      collectSets(key.b, uids, out);
+      break;
+    case 'and':
+      for (const k of key.keys) collectSets(k, uids, out);
+      break;
+    default:
+      break;
+  }
+}
+
+/** Lets other sessions' I/O run during a long search (every this many messages). */
+const YIELD_EVERY = 256;
+
+export async function search(s: ImapSession, req: SearchRequest, tag: string): Promise<Tagged> {
+  const sel = s.selected!;
+  const verb = `${req.uid ? 'UID ' : ''}SEARCH`;
+  if (req.charset && !CHARSETS.test(req.charset)) throw no(`Unsupported charset ${req.charset.slice(0, 40)}`, 'BADCHARSET (UTF-8 US-ASCII)');
+  const needles = new Map<SearchKey, string>();
+  const sets = new Map<SearchKey, Set<number>>();
+  collectNeedles(req.criteria, req.charset, needles);
+  collectSets(req.criteria, sel.uids, sets);
+  const evaluator = new Evaluator({ savedUids: new Set(sel.savedSearch), needles, sets });
+  const candidates = sel.uids.filter((u) => !sel.pendingExpunge.has(u));
+  const matched: number[] = [];
+  const withRecord = needsRecord(req.criteria);
+  const check = async (uid: number, record: MessageFacts['record']) => {
+    let blob: Buffer | null = null;
+    const facts: MessageFacts = {
+      seq: sel.seqOf(uid),
+      uid,
+      flags: sel.flags.get(uid) ?? [],
+      recent: sel.recent.has(uid),
+      record,
+      blob: async () => (blob ??= await s.deps.adapters.blobs.get(record!.blobKey)),
+    };
+    if (await evaluator.matches(req.criteria, facts)) matched.push(uid);
+  };
+  let n = 0;
+  const pause = async () => {
+    if (++n % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+  };
+  if (!withRecord) {
+    for (const uid of candidates) {
+      await check(uid, null);
+      await pause();
+    }
+  } else {
+    for await (const [uids, records] of loadRecords(s, sel.id, candidates, needsMeta(req.criteria))) {
+      for (const uid of uids) {
+        const rec = records.get(uid);
+        if (rec) await check(uid, rec);
+        await pause();
+      }
+    }
+  }
+
+  const numbers = req.uid ? matched : matched.map((u) => sel.seqOf(u));
+  const ret = req.returnOptions ?? (s.rev2 ? [] : null);
+  if (ret === null) {
+    s.untagged(`SEARCH${numbers.map((n) => ' ' + n).join('')}`);
+    return ok(`${verb} completed`);
+  }
+  // RFC 4731 §3.1: RETURN () means RETURN (ALL).
+  const opts = new Set<string>(ret.length === 0 ? ['ALL'] : ret);
+  if (opts.has('SAVE')) {
+    // RFC 5182 §2.4: with MIN/MAX but neither ALL nor COUNT, only those are saved.
+    if ((opts.has('MIN') || opts.has('MAX')) && !opts.has('ALL') && !opts.has('COUNT')) {
+      const keep: number[] = [];
+      if (opts.has('MIN') && matched.length > 0) keep.push(matched[0]);
+      if (opts.has('MAX') && matched.length > 0) keep.push(matched[matched.length - 1]);
+      sel.savedSearch = [...new Set(keep)];
+    } else sel.savedSearch = matched;
+    // RFC 5182 §2.4: SAVE alone returns no ESEARCH response.
+    if (opts.size === 1) return ok(`${verb} completed`);
+  }
+  const parts = [`ESEARCH (TAG ${quote(tag)})`];
+  if (req.uid) parts.push('UID');
+  if (opts.has('MIN') && numbers.length > 0) parts.push(`MIN ${numbers[0]}`);
+  if (opts.has('MAX') && numbers.length > 0) parts.push(`MAX ${numbers[numbers.length - 1]}`);
+  if (opts.has('COUNT')) parts.push(`COUNT ${numbers.length}`);
+  if (opts.has('ALL') && numbers.length > 0) parts.push(`ALL ${formatNumberSet(numbers)}`);
+  s.untagged(parts.join(' '));
+  return ok(`${verb} completed`);
+}

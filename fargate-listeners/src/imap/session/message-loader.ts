@@ -1,0 +1,40 @@
+/**
+ * Reading message records for a list of UIDs in bounded batches, the next batch already on
+ * its way while the current one is written out (FETCH 1:* of a large mailbox never holds
+ * more than two batches of metadata).
+ */
+import type { MessageRecord } from '../../../../core/ports/mail-index.ts';
+import type { ImapSession } from './session.ts';
+
+export const LOAD_BATCH = 500;
+
+async function loadBatch(s: ImapSession, mailboxId: string, uids: number[], withMeta: boolean): Promise<Map<number, MessageRecord>> {
+  const { index } = s.deps.adapters;
+  const first = uids[0];
+  const last = uids[uids.length - 1];
+  let records: MessageRecord[];
+  // A dense run of UIDs is cheaper as one range query than as a list of keys.
+  if (last - first + 1 <= uids.length * 2) records = await index.listMessages(s.user!, mailboxId, { uidFrom: first, uidTo: last, withMeta });
+  else records = await index.getMessages(s.user!, mailboxId, uids);
+  const map = new Map<number, MessageRecord>();
+  for (const r of records) map.set(r.uid, r);
+  return map;
+}
+
+/** Yields [uids of the batch, records found] in order; UIDs absent from the index are missing from the map. */
+export async function* loadRecords(s: ImapSession, mailboxId: string, uids: number[], withMeta: boolean, batch = LOAD_BATCH): AsyncGenerator<[number[], Map<number, MessageRecord>]> {
+  if (uids.length === 0) return;
+  const chunks: number[][] = [];
+  for (let i = 0; i < uids.length; i += batch) chunks.push(uids.slice(i, i + batch));
+  let next = loadBatch(s, mailboxId, chunks[0], withMeta);
+  for (let i = 0; i < chunks.length; i++) {
+    const current = await next;
+    // Let other sessions run between batches (the SQLite adapter reads synchronously).
+    if (i > 0) await new Promise((r) => setImmediate(r));
+    if (i + 1 < chunks.length) {
+      next = loadBatch(s, mailboxId, chunks[i + 1], withMeta);
+      next.catch(() => {}); // surfaced when awaited
+    }
+    yield [chunks[i], current];
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Writing to the client with backpressure: responses are queued as chunks and flushed in
+ * batches; when the socket's buffer is full the session waits for 'drain' before producing
+ * more (a slow or stalled reader costs its own session time, never the process's memory
+ * or other sessions).
+ */
+import type { Socket } from 'node:net';
+import type { Chunk } from '../protocol/encode.ts';
+
+const FLUSH_AT = 64 * 1024;
+
+export class Output {
+  private socket: Socket;
+  private queue: Buffer[] = [];
+  private queued = 0;
+  /** Octets written since the session started (for logs). */
+  written = 0;
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+  }
+
+  setSocket(socket: Socket): void {
+    this.socket = socket;
+  }
+
+  get closed(): boolean {
+    return this.socket.destroyed || !this.socket.writable;
+  }
+
+  /** Text queued after the last Buffer (joined lazily: one Buffer per run of strings). */
+  private text = '';
+
+  private takeText(): void {
+    if (this.text.length === 0) return;
+    const b = Buffer.from(this.text, 'utf8');
+    this.text = '';
+    this.queue.push(b);
+  }
+
+  /** Queues chunks; strings are UTF-8 (ASCII in practice), Buffers go as they are. */
+  push(chunks: Chunk[] | Chunk): void {
+    if (typeof chunks === 'string' || Buffer.isBuffer(chunks)) chunks = [chunks];
+    for (const c of chunks) {
+      if (typeof c === 'string') {
+        this.text += c;
+        this.queued += c.length;
+      } else {
+        this.takeText();
+        this.queue.push(c);
+        this.queued += c.length;
+      }
+    }
+  }
+
+  /** Queues and flushes when enough is pending; waits while the socket is saturated. */
+  async write(chunks: Chunk[] | Chunk): Promise<void> {
+    this.push(chunks);
+    if (this.queued >= FLUSH_AT) await this.flush();
+  }
+
+  /** Sends everything queued; resolves once the socket can take more (or is gone). */
+  async flush(): Promise<void> {
+    this.takeText();
+    if (this.queue.length === 0) return;
+    const data = this.queue.length === 1 ? this.queue[0] : Buffer.concat(this.queue);
+    this.queue = [];
+    this.queued = 0;
+    if (this.closed) return;
+    this.written += data.length;
+    const ok = this.socket.write(data);
+    if (!ok) await this.drain();
+  }
+
+  private drain(): Promise<void> {
+    const socket = this.socket;
+    return new Promise((resolve) => {
+      if (socket.destroyed || !socket.writableNeedDrain) return resolve();
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
+  }
+}

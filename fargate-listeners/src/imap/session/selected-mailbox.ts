@@ -1,0 +1,261 @@
+/**
+ * The selected mailbox as this session's client knows it: the sequence number ↔ UID map,
+ * the flags last told, and the changes (from other sessions, processes, ingest) not yet told.
+ *
+ * Sequence numbers are positions in `uids` (ascending). Changes found by refresh() are only
+ * *recorded*; flushUpdates() turns them into untagged responses at the points the session
+ * allows (RFC 3501 §7.4.1, RFC 9051 §7.5.1): EXISTS and FETCH FLAGS at any command, EXPUNGE
+ * never while a FETCH, STORE or SEARCH (sequence-number commands) is running, so a client's
+ * sequence numbers never shift under it. An expunged message stays in `uids` ("pending") until
+ * its EXPUNGE is sent.
+ */
+import type { MailIndex, MailboxState, MessageRecord } from '../../../../core/ports/mail-index.ts';
+import { flagList } from '../protocol/encode.ts';
+import { lowerBound, resolveSequenceNumbers, resolveUidIndexes, type SequenceSet } from '../protocol/sequence-set.ts';
+import type { RecentTracker } from './recent.ts';
+
+export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+
+function sameFlags(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a);
+  return b.every((f) => s.has(f));
+}
+
+function sameState(a: MailboxState, b: MailboxState | null): boolean {
+  return !!b && a.uidValidity === b.uidValidity && a.uidNext === b.uidNext && a.highestModseq === b.highestModseq && a.messageCount === b.messageCount;
+}
+
+/** Interning keeps one string per distinct flag across a 10,000-message view. */
+const interned = new Map<string, string>();
+function intern(flags: string[]): string[] {
+  return flags.map((f) => {
+    const i = interned.get(f);
+    if (i !== undefined) return i;
+    if (interned.size < 10_000) interned.set(f, f);
+    return f;
+  });
+}
+
+export class SelectedMailbox {
+  readonly id: string;
+  name: string;
+  readonly readOnly: boolean;
+  readonly uidValidity: number;
+  readonly user: string;
+  /** UIDs in sequence order (ascending). */
+  uids: number[] = [];
+  /** Flags as stored in the index (no \Recent), by UID. */
+  readonly flags = new Map<number, string[]>();
+  /** UIDs recent in this session (RFC 3501 §2.3.2). */
+  readonly recent = new Set<number>();
+  /** Expunged in the index, still in `uids` until the client is told. */
+  readonly pendingExpunge = new Set<number>();
+  /** UIDs whose flags changed elsewhere and are not yet told. */
+  readonly pendingFlags = new Set<number>();
+  /** Keywords the client was told about in FLAGS / PERMANENTFLAGS. */
+  readonly keywords = new Set<string>();
+  private keywordsChanged = false;
+  /** Message count the client believes (last EXISTS minus EXPUNGEs sent since). */
+  announcedCount = 0;
+  /** Highest UID ever put in the view. */
+  private lastUid = 0;
+  private knownState: MailboxState | null = null;
+  /** UIDs saved by SEARCH RETURN (SAVE) for `$` (RFC 5182). */
+  savedSearch: number[] = [];
+  /** The mailbox no longer exists (deleted elsewhere). */
+  gone = false;
+  uidNext = 1;
+
+  constructor(init: { id: string; name: string; user: string; readOnly: boolean; uidValidity: number }) {
+    this.id = init.id;
+    this.name = init.name;
+    this.user = init.user;
+    this.readOnly = init.readOnly;
+    this.uidValidity = init.uidValidity;
+  }
+
+  /** First load at SELECT/EXAMINE: the whole view, told in full by the SELECT responses. */
+  load(state: MailboxState, records: MessageRecord[], recent: RecentTracker): void {
+    this.knownState = state;
+    for (const r of records) {
+      this.uids.push(r.uid);
+      this.flags.set(r.uid, intern(r.flags));
+      for (const f of r.flags) if (!f.startsWith('\\')) this.keywords.add(f);
+      if (r.uid > this.lastUid) this.lastUid = r.uid;
+    }
+    this.uidNext = Math.max(state.uidNext, this.lastUid + 1);
+    const got = this.readOnly ? recent.peek(this.id, this.uids) : recent.claim(this.id, this.uids);
+    for (const u of got) this.recent.add(u);
+    this.announcedCount = this.uids.length;
+    this.keywordsChanged = false;
+  }
+
+  get count(): number {
+    return this.uids.length;
+  }
+
+  /** 1-based sequence number of a UID in the view, or 0. */
+  seqOf(uid: number): number {
+    const i = lowerBound(this.uids, uid);
+    return i < this.uids.length && this.uids[i] === uid ? i + 1 : 0;
+  }
+
+  /** Flags as the client sees them (\Recent added for rev1 sessions). */
+  flagsOf(uid: number, withRecent: boolean): string[] {
+    const f = this.flags.get(uid) ?? [];
+    return withRecent && this.recent.has(uid) ? [...f, '\\Recent'] : f;
+  }
+
+  /** View positions (0-based) selected by a set; SequenceError for a bad sequence number. */
+  resolve(set: SequenceSet, uid: boolean): number[] {
+    if (set.saved) {
+      const out: number[] = [];
+      for (const u of this.savedSearch) {
+        const s = this.seqOf(u);
+        if (s > 0) out.push(s - 1);
+      }
+      return out;
+    }
+    if (uid) return resolveUidIndexes(set.ranges, this.uids);
+    return resolveSequenceNumbers(set.ranges, this.uids.length).map((s) => s - 1);
+  }
+
+  /**
+   * Reads the mailbox state (one cheap index read); when it moved, lists the messages and
+   * records what changed. Returns false when the mailbox is gone.
+   */
+  async refresh(index: MailIndex, recent: RecentTracker, force = false): Promise<boolean> {
+    const state = await index.mailboxState(this.user, this.id);
+    if (!state || state.uidValidity !== this.uidValidity) {
+      this.gone = true;
+      return false;
+    }
+    if (!force && sameState(state, this.knownState)) return true;
+    const records = await index.listMessages(this.user, this.id);
+    this.apply(records, recent);
+    this.knownState = state;
+    this.uidNext = Math.max(state.uidNext, this.lastUid + 1);
+    return true;
+  }
+
+  private apply(records: MessageRecord[], recent: RecentTracker): void {
+    const byUid = new Map<number, MessageRecord>();
+    for (const r of records) byUid.set(r.uid, r);
+    for (const uid of this.uids) {
+      if (this.pendingExpunge.has(uid)) continue;
+      const r = byUid.get(uid);
+      if (!r) {
+        this.pendingExpunge.add(uid);
+        this.pendingFlags.delete(uid);
+        continue;
+      }
+      const old = this.flags.get(uid);
+      if (!old || !sameFlags(old, r.flags)) {
+        this.flags.set(uid, intern(r.flags));
+        this.pendingFlags.add(uid);
+        this.noteKeywords(r.flags);
+      }
+    }
+    const fresh: number[] = [];
+    for (const r of records) {
+      if (r.uid <= this.lastUid) continue;
+      fresh.push(r.uid);
+      this.uids.push(r.uid);
+      this.flags.set(r.uid, intern(r.flags));
+      this.noteKeywords(r.flags);
+      this.lastUid = r.uid;
+    }
+    if (fresh.length > 0) {
+      const got = this.readOnly ? recent.peek(this.id, fresh) : recent.claim(this.id, fresh);
+      for (const u of got) this.recent.add(u);
+    }
+  }
+
+  noteKeywords(flags: string[]): void {
+    for (const f of flags) {
+      if (!f.startsWith('\\') && !this.keywords.has(f)) {
+        this.keywords.add(f);
+        this.keywordsChanged = true;
+      }
+    }
+  }
+
+  /** Records flags this session itself changed (already told in its own responses). */
+  setFlags(uid: number, flags: string[]): void {
+    if (!this.flags.has(uid)) return;
+    this.flags.set(uid, intern(flags));
+    this.noteKeywords(flags);
+  }
+
+  /** Marks UIDs this session expunged; their EXPUNGE goes out with the next flush. */
+  markExpunged(uids: number[]): void {
+    for (const u of uids) if (this.seqOf(u) > 0) this.pendingExpunge.add(u);
+  }
+
+  /** FLAGS/PERMANENTFLAGS lines when new keywords appeared since last told (else none). */
+  takeKeywordLines(): string[] {
+    if (!this.keywordsChanged) return [];
+    this.keywordsChanged = false;
+    return this.flagsLines();
+  }
+
+  /** `* FLAGS` and `* OK [PERMANENTFLAGS]` lines for the current keyword set. */
+  flagsLines(): string[] {
+    const all = [...SYSTEM_FLAGS, ...this.keywords];
+    const perm = this.readOnly ? '()' : flagList([...all, '\\*']);
+    return [`* FLAGS ${flagList(all)}\r\n`, `* OK [PERMANENTFLAGS ${perm}] ${this.readOnly ? 'Read-only mailbox' : 'Flags permitted'}\r\n`];
+  }
+
+  /**
+   * Untagged responses for recorded changes. allowExpunge is false during FETCH, STORE and
+   * SEARCH (RFC 3501 §7.4.1). Order: FLAGS (new keywords), EXPUNGE (descending, so each number
+   * is valid when sent), EXISTS/RECENT, then FETCH FLAGS.
+   */
+  flushUpdates(allowExpunge: boolean, rev2: boolean): string[] {
+    const out: string[] = [];
+    if (this.keywordsChanged) {
+      out.push(...this.flagsLines());
+      this.keywordsChanged = false;
+    }
+    if (allowExpunge && this.pendingExpunge.size > 0) {
+      const seqs: number[] = [];
+      for (const u of this.pendingExpunge) {
+        const s = this.seqOf(u);
+        if (s > 0) seqs.push(s);
+      }
+      seqs.sort((a, b) => b - a);
+      for (const s of seqs) out.push(`* ${s} EXPUNGE\r\n`);
+      const gone = this.pendingExpunge;
+      this.uids = this.uids.filter((u) => !gone.has(u));
+      for (const u of gone) {
+        this.flags.delete(u);
+        this.recent.delete(u);
+        this.pendingFlags.delete(u);
+      }
+      this.savedSearch = this.savedSearch.filter((u) => !gone.has(u));
+      this.announcedCount -= seqs.length;
+      gone.clear();
+    }
+    if (this.uids.length > this.announcedCount) {
+      out.push(`* ${this.uids.length} EXISTS\r\n`);
+      this.announcedCount = this.uids.length;
+      // RECENT accompanies EXISTS for rev1 clients (RFC 3501 §7.3.2).
+      if (!rev2) {
+        out.push(`* ${this.recent.size} RECENT\r\n`);
+      }
+    }
+    if (this.pendingFlags.size > 0) {
+      const seqs: Array<[number, number]> = [];
+      for (const u of this.pendingFlags) {
+        if (this.pendingExpunge.has(u)) continue;
+        const s = this.seqOf(u);
+        if (s > 0) seqs.push([s, u]);
+      }
+      seqs.sort((a, b) => a[0] - b[0]);
+      for (const [s, u] of seqs) out.push(`* ${s} FETCH (UID ${u} FLAGS ${flagList(this.flagsOf(u, !rev2))})\r\n`);
+      this.pendingFlags.clear();
+    }
+    return out;
+  }
+}

@@ -1,0 +1,564 @@
+/**
+ * One IMAP connection: the state machine of RFC 9051 §3 (not authenticated → authenticated
+ * → selected → logout) and the loop that reads commands, runs them and answers.
+ *
+ * Implementation notes — the rules every command follows:
+ *
+ * 1. One command at a time. The loop pulls one complete command from the receiver, runs it
+ *    to its tagged response, then pulls the next. Pipelined input waits in the receiver; the
+ *    socket is paused when that buffer grows, so a client can never make us hold more than
+ *    ~1 MiB of unparsed input (plus an accepted literal, bounded by the literal limits).
+ * 2. Literals are decided before they are read: the receiver reports `{n}`, the session
+ *    checks the size against the limit for that command and state, and only then sends
+ *    `+ ` (or refuses with NO [TOOBIG]/BAD, reading nothing).
+ * 3. The index is the truth; the session holds only a view (selected-mailbox.ts). Before a
+ *    command runs in the selected state the view is refreshed (one mailboxState read; a full
+ *    list only when something moved) and changes are told within the limits of rule 4.
+ *    Commands never trust the view for existence: data is read from the index by UID and a
+ *    message that vanished meanwhile is answered with NO [EXPUNGEISSUED] (RFC 5530), not
+ *    with a guess.
+ * 4. EXPUNGE responses are never sent while a FETCH, STORE or SEARCH runs (RFC 3501 §7.4.1,
+ *    RFC 9051 §7.5.1), nor before any command whose arguments are sequence numbers (COPY,
+ *    MOVE, SEARCH) — the client chose those numbers before hearing of the expunge. UID
+ *    commands may hear them first; then their FETCH responses already use the new numbers.
+ * 5. Writers commit to the index first, then delete orphaned blobs, then call
+ *    events.notify(user, mailboxId) so IDLE sessions in this process hear at once; other
+ *    processes find out by polling (commands/idle.ts).
+ * 6. Output goes through Output with backpressure; a client that stops reading stalls only
+ *    its own session, and the inactivity timer eventually closes it.
+ * 7. Nothing a client sends may crash the process: parse errors become BAD, storage errors
+ *    NO [UNAVAILABLE], anything unexpected NO [SERVERBUG] with a log line; too many BADs in a
+ *    row → BYE.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import tls from 'node:tls';
+import type { AuthThrottle } from '../../auth-throttle.ts';
+import type { ListenerDeps } from '../../listener.ts';
+import { isLoopback } from '../../tls.ts';
+import { IndexError } from '../../../../core/ports/mail-index.ts';
+import type { Logger } from '../../../../core/log.ts';
+import type { Chunk } from '../protocol/encode.ts';
+import { parseCommand } from '../protocol/parser/index.ts';
+import { Receiver, type CommandPart } from '../protocol/receiver.ts';
+import type { ImapRequest } from '../protocol/requests.ts';
+import { SequenceError } from '../protocol/sequence-set.ts';
+import { capabilities } from './capabilities.ts';
+import { COMMANDS, type SessionState } from './commands/index.ts';
+import type { MailboxWatcher } from './commands/idle.ts';
+import { ImapError, type Tagged } from './errors.ts';
+import { MailboxNameError } from './mailbox-names.ts';
+import { Output } from './output.ts';
+import type { RecentTracker } from './recent.ts';
+import type { SelectedMailbox } from './selected-mailbox.ts';
+
+export interface ImapLimits {
+  maxLineLength: number;
+  maxCommandText: number;
+  /** Largest literal outside APPEND once authenticated. */
+  maxLiteral: number;
+  /** Largest literal before authentication (LOGIN arguments). */
+  maxPreAuthLiteral: number;
+  /** Largest APPEND message (APPENDLIMIT, RFC 7889). */
+  maxAppendSize: number;
+  /** Consecutive BAD responses before BYE. */
+  maxBadCommands: number;
+  /** Failed LOGIN/AUTHENTICATE attempts before BYE. */
+  maxAuthFailures: number;
+  /** Commands per second per session; beyond, the session slows down (not an error). */
+  commandsPerSecond: number;
+  /** Inactivity timeout before authentication. */
+  preAuthTimeoutMs: number;
+  /** Inactivity timeout after authentication (RFC 9051 §5.4: at least 30 minutes). */
+  authTimeoutMs: number;
+  /** How often IDLE sessions poll the index for changes from other processes. */
+  idlePollMs: number;
+}
+
+export interface ImapContext {
+  deps: ListenerDeps;
+  limits: ImapLimits;
+  recent: RecentTracker;
+  watcher: MailboxWatcher;
+  /** Failed-login throttle shared by the process's listeners (../../auth-throttle.ts). */
+  throttle: AuthThrottle;
+}
+
+/** Input buffered beyond this pauses the socket (rule 1). */
+const INPUT_HIGH_WATER = 1024 * 1024;
+
+export class ImapSession {
+  readonly ctx: ImapContext;
+  readonly id = randomUUID().slice(0, 8);
+  socket: Socket;
+  secure: boolean;
+  /** STARTTLS may be offered (plain listener, not yet upgraded). */
+  private readonly plainListener: boolean;
+  readonly remoteAddress: string | undefined;
+  readonly receiver: Receiver;
+  readonly out: Output;
+  log: Logger;
+  state: SessionState = 'not-authenticated';
+  user: string | null = null;
+  selected: SelectedMailbox | null = null;
+  /** IMAP4rev2 enabled (RFC 9051 §6.3.1): UTF-8 names, ESEARCH, no \Recent. */
+  rev2 = false;
+  /** UTF8=ACCEPT enabled (RFC 6855): UTF-8 mailbox names and quoted strings. */
+  utf8Accept = false;
+  authFailures = 0;
+  private badInARow = 0;
+  private dataWaiter: ((more: boolean) => void) | null = null;
+  private ended = false;
+  private inputEnded = false;
+  private byeSent = false;
+  private closing = false;
+  /** Waiting for input between commands or inside IDLE (safe to say BYE and close). */
+  waitingForInput = true;
+  private rateWindow = { start: 0, count: 0 };
+  private readonly closed: Promise<void>;
+  private resolveClosed!: () => void;
+
+  constructor(ctx: ImapContext, socket: Socket, secure: boolean) {
+    this.ctx = ctx;
+    this.socket = socket;
+    this.secure = secure;
+    this.plainListener = !secure;
+    this.remoteAddress = socket.remoteAddress;
+    this.receiver = new Receiver({ maxLineLength: ctx.limits.maxLineLength, maxCommandText: ctx.limits.maxCommandText });
+    this.out = new Output(socket);
+    this.log = ctx.deps.logger.child({ proto: 'imap', session: this.id });
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+    this.attach(socket);
+    socket.setTimeout(ctx.limits.preAuthTimeoutMs);
+    socket.setNoDelay(true);
+  }
+
+  get deps(): ListenerDeps {
+    return this.ctx.deps;
+  }
+
+  /** Mailbox names and quoted strings in UTF-8 (IMAP4rev2 or UTF8=ACCEPT enabled). */
+  get utf8(): boolean {
+    return this.rev2 || this.utf8Accept;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Resolves when the connection is closed. */
+  whenClosed(): Promise<void> {
+    return this.closed;
+  }
+
+  private attach(socket: Socket): void {
+    socket.on('data', this.onData);
+    socket.on('end', this.onInputEnd);
+    socket.on('close', this.onClose);
+    socket.on('error', this.onError);
+    socket.on('timeout', this.onTimeout);
+  }
+
+  private detach(socket: Socket): void {
+    socket.off('data', this.onData);
+    socket.off('end', this.onInputEnd);
+    socket.off('close', this.onClose);
+    socket.off('error', this.onError);
+    socket.off('timeout', this.onTimeout);
+  }
+
+  private readonly onData = (chunk: Buffer) => {
+    this.receiver.push(chunk);
+    if (this.receiver.bufferedBytes > INPUT_HIGH_WATER) this.socket.pause();
+    this.wake(true);
+  };
+
+  /** The client sent FIN: commands already received still run; no more input comes. */
+  private readonly onInputEnd = () => {
+    this.inputEnded = true;
+    this.wake(false);
+  };
+
+  private readonly onClose = () => {
+    this.ended = true;
+    this.wake(false);
+    this.resolveClosed();
+  };
+
+  private readonly onError = (err: Error) => {
+    this.log.debug('socket error', { err: err.message });
+  };
+
+  private readonly onTimeout = () => {
+    this.log.info('inactivity timeout');
+    this.bye('Autologout; idle for too long');
+  };
+
+  private wake(more: boolean): void {
+    const w = this.dataWaiter;
+    this.dataWaiter = null;
+    w?.(more);
+  }
+
+  private waitForData(): Promise<boolean> {
+    if (this.ended || this.inputEnded) return Promise.resolve(false);
+    if (this.socket.isPaused()) this.socket.resume();
+    return new Promise((resolve) => {
+      this.dataWaiter = resolve;
+    });
+  }
+
+  /** Whether LOGIN/AUTHENTICATE may be used now (RFC 9051 §6.2.3 LOGINDISABLED, RFC 8314). */
+  get authAllowed(): boolean {
+    return this.secure || (this.ctx.deps.config.allowPlaintextAuthOnLoopback && isLoopback(this.remoteAddress));
+  }
+
+  capabilityList(): string[] {
+    return capabilities({
+      authenticated: this.state === 'authenticated' || this.state === 'selected',
+      secure: this.secure,
+      startTlsAvailable: this.plainListener && !this.secure,
+      authAllowed: this.authAllowed,
+      appendLimit: this.ctx.limits.maxAppendSize,
+    });
+  }
+
+  // --- output helpers for commands ---
+
+  /** Queues an untagged response: `* ` + chunks + CRLF. */
+  untagged(chunks: Chunk[] | string): void {
+    if (typeof chunks === 'string') this.out.push(`* ${chunks}\r\n`);
+    else this.out.push(['* ', ...chunks, '\r\n']);
+  }
+
+  /** Like untagged(), but waits for the socket when a lot is queued (FETCH of many messages). */
+  async untaggedAsync(chunks: Chunk[]): Promise<void> {
+    await this.out.write(['* ', ...chunks, '\r\n']);
+  }
+
+  async continuation(text: string): Promise<void> {
+    this.out.push(`+ ${text}\r\n`);
+    await this.out.flush();
+  }
+
+  /** Raw lines (already terminated), e.g. from SelectedMailbox.flushUpdates(). */
+  pushLines(lines: string[]): void {
+    for (const l of lines) this.out.push(l);
+  }
+
+  /** Reads one line outside the command grammar (AUTHENTICATE responses, IDLE's DONE); null on EOF. */
+  async readLine(): Promise<Buffer | null> {
+    for (;;) {
+      if (this.ended) return null;
+      const ev = this.receiver.next({ lineMode: true });
+      if (ev.type === 'line') return ev.bytes;
+      if (ev.type === 'error') return Buffer.alloc(0);
+      if (ev.type === 'need-more') {
+        if (!(await this.waitForData())) return null;
+        continue;
+      }
+      return Buffer.alloc(0);
+    }
+  }
+
+  /** Deselects (CLOSE, UNSELECT, SELECT of another mailbox). */
+  deselect(): void {
+    this.selected = null;
+    if (this.state === 'selected') this.state = 'authenticated';
+  }
+
+  setAuthenticated(user: string): void {
+    this.user = user;
+    this.state = 'authenticated';
+    this.socket.setTimeout(Math.max(this.ctx.limits.authTimeoutMs, 30 * 60_000));
+    this.log = this.log.child({ user });
+  }
+
+  /** Replaces the socket with a TLS one after `OK Begin TLS` (RFC 9051 §6.2.1). */
+  async startTls(): Promise<void> {
+    await this.out.flush();
+    const raw = this.socket;
+    raw.pause();
+    this.detach(raw);
+    // No plaintext received after STARTTLS may be acted upon inside TLS (command injection).
+    this.receiver.reset();
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: this.ctx.deps.tls.context });
+    raw.on('error', this.onError);
+    await new Promise<void>((resolve) => {
+      const fail = (err: Error) => {
+        this.log.info('TLS handshake failed', { err: err.message });
+        secure.destroy();
+        raw.destroy();
+        this.ended = true;
+        resolve();
+      };
+      secure.once('secure', () => {
+        secure.off('error', fail);
+        resolve();
+      });
+      secure.once('error', fail);
+    });
+    if (this.ended) {
+      this.resolveClosed();
+      return;
+    }
+    this.socket = secure;
+    this.secure = true;
+    this.out.setSocket(secure);
+    this.attach(secure);
+    secure.setTimeout(this.ctx.limits.preAuthTimeoutMs);
+  }
+
+  /** `* BYE` and close; nothing more is read or answered. */
+  bye(text: string): void {
+    if (this.socket.destroyed || this.byeSent) return;
+    this.byeSent = true;
+    this.ended = true;
+    this.wake(false);
+    this.out.push(`* BYE ${text}\r\n`);
+    void this.out
+      .flush()
+      .catch(() => {})
+      .finally(() => this.end());
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake(false);
+    if (!this.socket.destroyed) {
+      this.socket.end();
+      const s = this.socket;
+      setTimeout(() => s.destroy(), 2000).unref();
+    }
+  }
+
+  /** Listener shutdown: BYE now when waiting for input, else after the running command. */
+  shutdown(): void {
+    this.closing = true;
+    if (this.waitingForInput) this.bye('Server shutting down');
+  }
+
+  destroy(): void {
+    this.ended = true;
+    this.socket.destroy();
+    this.wake(false);
+  }
+
+  // --- the loop ---
+
+  async run(): Promise<void> {
+    try {
+      this.out.push(`* OK [CAPABILITY ${this.capabilityList().join(' ')}] ${this.ctx.deps.config.hostname} IMAP4rev2 server ready\r\n`);
+      await this.out.flush();
+      while (!this.ended) {
+        const ev = this.receiver.next();
+        if (ev.type === 'need-more') {
+          this.waitingForInput = true;
+          if (this.closing) {
+            this.bye('Server shutting down');
+            break;
+          }
+          const more = await this.waitForData();
+          if (!more) break;
+          continue;
+        }
+        this.waitingForInput = false;
+        if (ev.type === 'literal') {
+          await this.decideLiteral(ev);
+          continue;
+        }
+        if (ev.type === 'error') {
+          await this.respondBad(ev.tag, ev.message);
+          if (ev.fatal) this.bye('Cannot resynchronise; closing');
+          continue;
+        }
+        if (ev.type === 'command') await this.handleCommand(ev.parts);
+      }
+    } catch (err) {
+      this.log.error('session failed', { err: err as Error });
+      this.destroy();
+    } finally {
+      // Ends gracefully (queued output is flushed first); 'close' resolves whenClosed().
+      if (this.socket.destroyed) this.resolveClosed();
+      else if (!this.ended) this.end();
+    }
+  }
+
+  private async decideLiteral(ev: { size: number; sync: boolean; tag: string | null; command: string | null }): Promise<void> {
+    const { limits } = this.ctx;
+    const authed = this.state !== 'not-authenticated';
+    const isAppend = ev.command === 'APPEND';
+    const limit = !authed ? limits.maxPreAuthLiteral : isAppend ? limits.maxAppendSize : limits.maxLiteral;
+    if (ev.size <= limit) {
+      this.receiver.acceptLiteral();
+      if (ev.sync) await this.continuation('Ready for literal data');
+      return;
+    }
+    this.receiver.rejectLiteral();
+    const tag = ev.tag ?? '*';
+    // RFC 7889 §4: an APPEND over the limit fails with NO [TOOBIG], the literal unread.
+    const line = isAppend && authed ? `${tag} NO [TOOBIG] Message larger than APPENDLIMIT ${limit}\r\n` : `${tag} BAD [TOOBIG] Literal too large\r\n`;
+    this.out.push(line);
+    if (!ev.sync) {
+      // RFC 7888 §4: the client already sends the bytes of a non-synchronising literal;
+      // there is no way to skip an unbounded amount safely, so the connection ends.
+      this.bye('Literal too large for a non-synchronizing literal');
+      return;
+    }
+    await this.out.flush();
+    if (!isAppend || !authed) this.countBad();
+  }
+
+  private async respondBad(tag: string | null, text: string, code: string | null = null): Promise<void> {
+    this.out.push(`${tag ?? '*'} BAD ${code ? `[${code}] ` : ''}${text}\r\n`);
+    await this.out.flush();
+    this.countBad();
+  }
+
+  private countBad(): void {
+    this.badInARow++;
+    if (this.badInARow >= this.ctx.limits.maxBadCommands) this.bye('Too many invalid commands');
+  }
+
+  private async throttle(): Promise<void> {
+    const now = Date.now();
+    const w = this.rateWindow;
+    if (now - w.start >= 1000) {
+      w.start = now;
+      w.count = 0;
+    }
+    w.count++;
+    if (w.count > this.ctx.limits.commandsPerSecond) {
+      await new Promise((r) => setTimeout(r, 1000 - (now - w.start)));
+      w.start = Date.now();
+      w.count = 0;
+    }
+  }
+
+  private async handleCommand(parts: CommandPart[]): Promise<void> {
+    const parsed = parseCommand(parts);
+    if (!parsed.ok) {
+      await this.respondBad(parsed.tag, parsed.error.message, parsed.error.code);
+      return;
+    }
+    await this.throttle();
+    const { tag, request } = parsed;
+    const spec = COMMANDS[request.name];
+    if (!spec.states.includes(this.state)) {
+      await this.respondBad(tag, stateError(request.name, this.state, spec.states));
+      return;
+    }
+    const result = await this.execute(tag, request, spec.run);
+    if (this.ended || result.silent) return;
+    const text = `${tag} ${result.status} ${result.code ? `[${result.code}] ` : ''}${result.text}\r\n`;
+    this.out.push(text);
+    await this.out.flush();
+    if (this.state === 'logout') {
+      this.end();
+      return;
+    }
+    if (result.status === 'BAD') this.countBad();
+    else this.badInARow = 0;
+    if (this.closing && !this.ended) this.bye('Server shutting down');
+  }
+
+  private async execute(tag: string, request: ImapRequest, run: (s: ImapSession, req: any, tag: string) => Promise<Tagged>): Promise<Tagged> {
+    try {
+      const sel = this.selected;
+      if (sel && refreshesBefore(request)) {
+        if (!(await sel.refresh(this.ctx.deps.adapters.index, this.ctx.recent))) return this.mailboxGone();
+        this.pushLines(sel.flushUpdates(expungeAllowedBefore(request), this.rev2));
+      }
+      const result = await run(this, request, tag);
+      const after = this.selected;
+      if (after && after === sel && !this.ended) {
+        if (refreshesAfter(request)) {
+          if (!(await after.refresh(this.ctx.deps.adapters.index, this.ctx.recent))) return this.mailboxGone();
+        }
+        this.pushLines(after.flushUpdates(expungeAllowedAfter(request), this.rev2));
+      }
+      return result;
+    } catch (err) {
+      return this.errorToTagged(err, request.name);
+    }
+  }
+
+  private mailboxGone(): Tagged {
+    this.bye('Selected mailbox was deleted, have to disconnect');
+    return { status: 'NO', code: null, text: 'Mailbox was deleted' };
+  }
+
+  errorToTagged(err: unknown, command: string): Tagged {
+    if (err instanceof ImapError) return { status: err.status, code: err.code, text: err.message };
+    if (err instanceof SequenceError) return { status: 'BAD', code: null, text: err.message };
+    if (err instanceof MailboxNameError) return { status: 'NO', code: 'CANNOT', text: err.message };
+    if (err instanceof IndexError) {
+      switch (err.code) {
+        case 'NOT_FOUND':
+          return { status: 'NO', code: 'NONEXISTENT', text: 'No such mailbox' };
+        case 'EXISTS':
+          return { status: 'NO', code: 'ALREADYEXISTS', text: 'Mailbox already exists' };
+        case 'INVALID':
+          return { status: 'NO', code: 'CANNOT', text: err.message };
+        default:
+          return { status: 'NO', code: 'INUSE', text: 'Mailbox busy, try again' };
+      }
+    }
+    this.log.error('command failed', { command, err: err as Error });
+    return { status: 'NO', code: 'UNAVAILABLE', text: 'Temporary server failure, try again' };
+  }
+}
+
+function stateError(name: string, state: SessionState, allowed: SessionState[]): string {
+  if (state === 'not-authenticated') return `${name} not allowed before authentication`;
+  if (allowed.length === 1 && allowed[0] === 'selected') return `${name} needs a selected mailbox`;
+  if (allowed.length === 1 && allowed[0] === 'not-authenticated') return `${name} not allowed once authenticated`;
+  return `${name} not allowed in this state`;
+}
+
+/** Commands that look at the selected mailbox first (all but leaving it). */
+function refreshesBefore(req: ImapRequest): boolean {
+  switch (req.name) {
+    case 'CLOSE':
+    case 'UNSELECT':
+    case 'SELECT':
+    case 'EXAMINE':
+    case 'LOGOUT':
+    case 'IDLE':
+      return false;
+    default:
+      return true;
+  }
+}
+
+/** Commands after which the selected mailbox may hold the session's own new messages. */
+function refreshesAfter(req: ImapRequest): boolean {
+  return req.name === 'APPEND' || req.name === 'COPY' || req.name === 'MOVE';
+}
+
+/** Rule 4: not before commands whose arguments are sequence numbers. */
+function expungeAllowedBefore(req: ImapRequest): boolean {
+  switch (req.name) {
+    case 'FETCH':
+    case 'STORE':
+    case 'COPY':
+    case 'MOVE':
+      return req.uid;
+    case 'SEARCH':
+      return false;
+    default:
+      return true;
+  }
+}
+
+/** Rule 4: never during FETCH, STORE, SEARCH (RFC 3501 §7.4.1); UID forms may. */
+function expungeAllowedAfter(req: ImapRequest): boolean {
+  switch (req.name) {
+    case 'FETCH':
+    case 'STORE':
+    case 'SEARCH':
+      return req.uid;
+    default:
+      return true;
+  }
+}
