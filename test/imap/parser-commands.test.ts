@@ -26,7 +26,7 @@ describe('command parser', () => {
     expect(req('a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==')).toMatchObject({ initialResponse: 'AGFsaWNlAHNlY3JldA==' });
     expect(req('a AUTHENTICATE PLAIN =')).toMatchObject({ initialResponse: '' });
     expect(err('a AUTHENTICATE PLAIN a=b')).toMatch(/base64/);
-    expect(err('a AUTHENTICATE PLAIN a*b')).toBeTruthy();
+    expect(err('a AUTHENTICATE PLAIN a*b')).toMatch(/\S/);
   });
 
   it('SELECT, CREATE with USE, RENAME, STATUS, ENABLE, ID', () => {
@@ -65,7 +65,7 @@ describe('command parser', () => {
     expect(req('a APPEND INBOX (\\Seen) UTF8 (~{3}\r\nabc)')).toMatchObject({ binary: true, utf8: true, flags: ['\\Seen'] });
     expect(err('a APPEND INBOX UTF8 (~{3}\r\nabc')).toMatch(/\)/);
     expect(err('a APPEND INBOX "31-Feb-2020 00:00:00 +0000" {1}\r\nx')).toMatch(/date/);
-    expect(err('a APPEND INBOX "hello"')).toBeTruthy();
+    expect(err('a APPEND INBOX "hello"')).toMatch(/\S/);
     expect(err('a APPEND INBOX (\\Seen) x')).toMatch(/literal/);
   });
 

@@ -2,7 +2,8 @@
  * Synthesises the mail stack for the infra tests (once per test file): the app from
  * infra/mail-app.ts with test context, into a temporary cloud assembly directory.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -57,4 +58,20 @@ export function refTarget(value: unknown): string | null {
 
 export function asArray<T>(v: T | T[] | undefined): T[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+/**
+ * Runs cfn-lint (from the project venv that scripts/test.sh makes, or PATH) on the template.
+ * A missing cfn-lint is an error, not a skip: the test run installs it.
+ * W3005 (DependsOn already implied by a GetAtt) is ignored: CDK makes each function depend on
+ * its role and that role's policy; the policy dependency matters (the event source mapping
+ * needs it), the role one is redundant and harmless.
+ */
+export function cfnLint(synth: Synthesized): { output: string; status: number | null } {
+  const bin = [path.resolve('.tools/venv/bin/cfn-lint'), 'cfn-lint'].find((b) => spawnSync(b, ['--version']).status === 0);
+  if (!bin) throw new Error('cfn-lint not found: run scripts/test.sh (it installs cfn-lint into .tools/venv)');
+  const file = path.join(synth.outdir, 'lint.template.json');
+  writeFileSync(file, JSON.stringify(synth.json, null, 1));
+  const run = spawnSync(bin, ['--ignore-checks', 'W3005', '--', file], { encoding: 'utf8' });
+  return { output: run.stdout + run.stderr, status: run.status };
 }
