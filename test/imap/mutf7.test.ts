@@ -48,10 +48,15 @@ describe('modified UTF-7', () => {
   });
 
   it('matches adversarial patterns in linear-ish time (no regex backtracking)', () => {
-    const match = patternMatcher('', '*a'.repeat(200) + 'c');
+    const match = patternMatcher('', '*a'.repeat(60) + 'c');
     const t0 = performance.now();
     expect(match('a'.repeat(500))).toBe(false);
+    expect(match('a'.repeat(500) + 'c')).toBe(true);
+    expect(patternMatcher('', '%a'.repeat(60) + '%')('a'.repeat(500))).toBe(true);
+    expect(patternMatcher('', '%a'.repeat(60) + '%')('a'.repeat(250) + '/' + 'a'.repeat(250))).toBe(false);
     expect(performance.now() - t0).toBeLessThan(200);
     expect(() => patternMatcher('', 'x'.repeat(2000))).toThrow(MailboxNameError);
+    // More wildcards than MAX_PATTERN_WILDCARDS are refused rather than ground through.
+    expect(() => patternMatcher('', '*a'.repeat(200) + 'c')).toThrow(MailboxNameError);
   });
 });

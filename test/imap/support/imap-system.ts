@@ -5,6 +5,7 @@
 import { appendToMailbox } from '../../../core/delivery/store-message.ts';
 import type { RunningListener } from '../../../fargate-listeners/src/listener.ts';
 import { startImapListeners, type ImapListenerOptions } from '../../../fargate-listeners/src/imap/imap-listener.ts';
+import type { Adapters } from '../../../core/adapters/adapters.ts';
 import { startTestSystem, type AdapterKind, type TestSystem } from '../../support/mail-system.ts';
 
 export interface ImapTestSystem {
@@ -19,11 +20,13 @@ export interface ImapTestSystem {
   stop(): Promise<void>;
 }
 
-export async function startImapSystem(kind: AdapterKind = 'local', options: ImapListenerOptions & { env?: Record<string, string> } = {}): Promise<ImapTestSystem> {
-  const ts = await startTestSystem({ adapters: kind, workers: false, env: options.env });
+export async function startImapSystem(kind: AdapterKind = 'local', options: ImapListenerOptions & { env?: Record<string, string>; wrapAdapters?: (adapters: Adapters) => Adapters } = {},
+): Promise<ImapTestSystem> {
+  const { env, wrapAdapters, ...listenerOptions } = options;
+  const ts = await startTestSystem({ adapters: kind, workers: false, env, wrapAdapters });
   let listeners: RunningListener[] = [];
   try {
-    listeners = await startImapListeners(ts.system.deps, { port: 0, tlsPort: 0, ...options });
+    listeners = await startImapListeners(ts.system.deps, { port: 0, tlsPort: 0, ...listenerOptions });
   } catch (e) {
     await ts.stop();
     throw e;

@@ -81,12 +81,21 @@ export function parentsOf(name: string): string[] {
 
 /** Longest LIST pattern accepted (reference + mailbox), in characters. */
 export const MAX_PATTERN_LENGTH = 1024;
+/** Most wildcards ('*', '%') in one LIST pattern. */
+export const MAX_PATTERN_WILDCARDS = 64;
+/** Most mailboxes one user may have (CREATE beyond is NO [LIMIT], RFC 5530). */
+export const MAX_MAILBOXES_PER_USER = 1000;
 
 /**
  * LIST pattern (reference + mailbox, RFC 3501 §6.3.8) → matcher. '*' matches anything, '%'
  * anything but the separator. INBOX (and the first level "INBOX/") match case-insensitively.
- * Matching simulates the pattern as an automaton — O(name × pattern), never the exponential
- * backtracking a regular expression can fall into with many wildcards.
+ *
+ * Matching simulates the pattern as an automaton over a sparse set of live positions (never
+ * the backtracking a regular expression falls into with many wildcards). A live wildcard
+ * makes every live position before it redundant: whatever the earlier position could still
+ * match, the wildcard matches too ('*' always; '%' when nothing between the two could have
+ * consumed a separator). Dropping those keeps the live set to the last wildcard plus the
+ * literal run after it, so a name costs about O(name × run) instead of O(name × pattern).
  */
 export function patternMatcher(reference: string, pattern: string): (name: string) => boolean {
   let full: string;
@@ -94,35 +103,48 @@ export function patternMatcher(reference: string, pattern: string): (name: strin
   else full = reference + pattern;
   full = normalizeInboxPattern(full);
   if (full.length > MAX_PATTERN_LENGTH) throw new MailboxNameError('Pattern too long');
-  // Consecutive '*' are one '*'.
-  const tokens = [...full.replace(/\*{2,}/g, '*')];
+  // Consecutive '*' are one '*'; '%' next to '*' adds nothing.
+  const tokens = [...full.replace(/[*%]*\*[*%]*/g, '*')];
   const m = tokens.length;
-  const closure = (states: Uint8Array) => {
-    for (let i = 0; i < m; i++) if (states[i] && (tokens[i] === '*' || tokens[i] === '%')) states[i + 1] = 1;
+  let wildcards = 0;
+  for (const t of tokens) if (t === '*' || t === '%') wildcards++;
+  if (wildcards > MAX_PATTERN_WILDCARDS) throw new MailboxNameError('Pattern has too many wildcards');
+  // floor[i]: for a wildcard at i, the lowest position it makes redundant.
+  const floor = new Int32Array(m + 1);
+  let lastCut = 0;
+  for (let i = 0; i < m; i++) {
+    const t = tokens[i];
+    if (t === '*') floor[i] = 0;
+    else if (t === '%') floor[i] = lastCut;
+    if (t === '*' || t === SEPARATOR) lastCut = i + 1;
+  }
+  const isWild = (i: number) => i < m && (tokens[i] === '*' || tokens[i] === '%');
+  /** Adds position i and the positions reachable by skipping wildcards (matching nothing). */
+  const addClosed = (set: Set<number>, i: number) => {
+    set.add(i);
+    while (isWild(i)) set.add(++i);
+  };
+  const dominated = (j: number, live: number[]): boolean => {
+    for (const i of live) if (i > j && isWild(i) && floor[i] <= j) return true;
+    return false;
   };
   return (name) => {
-    let states = new Uint8Array(m + 1);
-    states[0] = 1;
-    closure(states);
+    const start = new Set<number>();
+    addClosed(start, 0);
+    let states = [...start];
     for (const c of name) {
-      const next = new Uint8Array(m + 1);
-      let any = false;
-      for (let i = 0; i < m; i++) {
-        if (!states[i]) continue;
+      const next = new Set<number>();
+      for (const i of states) {
+        if (i >= m) continue;
         const t = tokens[i];
-        if (t === '*' || (t === '%' && c !== SEPARATOR)) {
-          next[i] = 1;
-          any = true;
-        } else if (t === c) {
-          next[i + 1] = 1;
-          any = true;
-        }
+        if (t === '*' || (t === '%' && c !== SEPARATOR)) addClosed(next, i);
+        else if (t === c) addClosed(next, i + 1);
       }
-      if (!any) return false;
-      closure(next);
-      states = next;
+      if (next.size === 0) return false;
+      const live = [...next];
+      states = live.length > 1 ? live.filter((j) => !dominated(j, live)) : live;
     }
-    return states[m] === 1;
+    return states.includes(m);
   };
 }
 

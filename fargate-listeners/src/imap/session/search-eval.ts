@@ -24,6 +24,11 @@ export interface MessageFacts {
   record: MessageRecord | null;
   /** Whole message bytes, loaded on first need. */
   blob: () => Promise<Buffer>;
+  /**
+   * Decoded, lower-cased header and body text, filled on first need and shared by every
+   * TEXT/BODY key of one SEARCH (decoding is the expensive part; do it once per message).
+   */
+  text?: { header?: string; body?: string };
 }
 
 export interface SearchScope {
@@ -174,12 +179,14 @@ export class Evaluator {
       case 'text': {
         if (!m.record?.meta) return false;
         const needle = this.scope.needles.get(key) ?? '';
-        const raw = await m.blob();
+        const mime = m.record.meta.mime;
+        const text = (m.text ??= {});
         if (key.k === 'text') {
-          const header = decodedHeaders(raw.subarray(0, m.record.meta.mime.bodyStart));
-          if (header.toLowerCase().includes(needle)) return true;
+          text.header ??= decodedHeaders((await m.blob()).subarray(0, mime.bodyStart)).toLowerCase();
+          if (text.header.includes(needle)) return true;
         }
-        return bodyText(raw, m.record.meta.mime).toLowerCase().includes(needle);
+        text.body ??= bodyText(await m.blob(), mime).toLowerCase();
+        return text.body.includes(needle);
       }
       case 'not':
         return !(await this.matches(key.key, m));

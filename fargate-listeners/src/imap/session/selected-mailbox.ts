@@ -61,6 +61,11 @@ export class SelectedMailbox {
   /** Highest UID ever put in the view. */
   private lastUid = 0;
   private knownState: MailboxState | null = null;
+  /**
+   * This session's own writes since knownState was read, so refresh() can tell them from
+   * changes made elsewhere without listing the whole mailbox (see refresh()).
+   */
+  private own = { modseqs: new Set<number>(), unknownUids: new Set<number>(), expungeOps: 0, expunged: 0, appended: [] as number[] };
   /** UIDs saved by SEARCH RETURN (SAVE) for `$` (RFC 5182). */
   savedSearch: number[] = [];
   /** The mailbox no longer exists (deleted elsewhere). */
@@ -78,6 +83,7 @@ export class SelectedMailbox {
   /** First load at SELECT/EXAMINE: the whole view, told in full by the SELECT responses. */
   load(state: MailboxState, records: MessageRecord[], recent: RecentTracker): void {
     this.knownState = state;
+    this.resetOwn();
     for (const r of records) {
       this.uids.push(r.uid);
       this.flags.set(r.uid, intern(r.flags));
@@ -124,6 +130,15 @@ export class SelectedMailbox {
   /**
    * Reads the mailbox state (one cheap index read); when it moved, lists the messages and
    * records what changed. Returns false when the mailbox is gone.
+   *
+   * When the only movement is this session's own writes (STORE, FETCH setting \Seen,
+   * EXPUNGE, APPEND into this mailbox) the full list is skipped: the view already holds
+   * them. Proof that nothing else happened: every write takes the mailbox's highestModseq
+   * + 1 (both adapters), so when the modseqs between the old and the new highestModseq are
+   * all accounted for by our own writes — each distinct known modseq counts one, each
+   * expunge at least one — there was no room for anybody else's change. uidNext and the
+   * message count must match our own appends and expunges too. Anything else (including an
+   * adapter that numbers differently) falls back to the full list.
    */
   async refresh(index: MailIndex, recent: RecentTracker, force = false): Promise<boolean> {
     const state = await index.mailboxState(this.user, this.id);
@@ -131,11 +146,59 @@ export class SelectedMailbox {
       this.gone = true;
       return false;
     }
-    if (!force && sameState(state, this.knownState)) return true;
+    if (!force && sameState(state, this.knownState)) {
+      this.resetOwn();
+      return true;
+    }
+    if (!force && (await this.explainedByOwnWrites(index, state, recent))) {
+      this.knownState = state;
+      this.uidNext = Math.max(state.uidNext, this.lastUid + 1);
+      this.resetOwn();
+      return true;
+    }
     const records = await index.listMessages(this.user, this.id);
     this.apply(records, recent);
     this.knownState = state;
     this.uidNext = Math.max(state.uidNext, this.lastUid + 1);
+    this.resetOwn();
+    return true;
+  }
+
+  private resetOwn(): void {
+    this.own = { modseqs: new Set(), unknownUids: new Set(), expungeOps: 0, expunged: 0, appended: [] };
+  }
+
+  private async explainedByOwnWrites(index: MailIndex, state: MailboxState, recent: RecentTracker): Promise<boolean> {
+    const known = this.knownState;
+    const own = this.own;
+    if (!known) return false;
+    if (own.modseqs.size === 0 && own.unknownUids.size === 0 && own.expungeOps === 0 && own.appended.length === 0) return false;
+    const appended = [...new Set(own.appended)].sort((a, b) => a - b);
+    if (state.messageCount !== known.messageCount + appended.length - own.expunged) return false;
+    // Our appends must be exactly the UIDs allocated since (invariant 3: UIDs are dense).
+    if (state.uidNext !== known.uidNext + appended.length) return false;
+    for (let i = 0; i < appended.length; i++) if (appended[i] !== known.uidNext + i) return false;
+    const modseqs = new Set(own.modseqs);
+    let fresh: MessageRecord[] = [];
+    if (own.unknownUids.size > 0 || appended.length > 0) {
+      // Flag writes whose modseq we were not told, and our new messages: read just those.
+      const uids = [...own.unknownUids].filter((u) => !this.pendingExpunge.has(u));
+      const got = uids.length > 0 ? await index.getMessages(this.user, this.id, uids) : [];
+      if (got.length !== uids.length) return false;
+      for (const r of got) {
+        modseqs.add(r.modseq);
+        const old = this.flags.get(r.uid);
+        if (!old || !sameFlags(old, r.flags)) return false;
+      }
+      if (appended.length > 0) {
+        fresh = await index.listMessages(this.user, this.id, { uidFrom: appended[0], uidTo: appended[appended.length - 1] });
+        if (fresh.length !== appended.length) return false;
+        for (const r of fresh) modseqs.add(r.modseq);
+      }
+    }
+    for (const m of modseqs) if (m <= known.highestModseq || m > state.highestModseq) return false;
+    if (state.highestModseq - known.highestModseq !== modseqs.size + own.expungeOps) return false;
+    if (fresh.length > 0) this.addNew(fresh, recent);
     return true;
   }
 
@@ -157,6 +220,11 @@ export class SelectedMailbox {
         this.noteKeywords(r.flags);
       }
     }
+    this.addNew(records, recent);
+  }
+
+  /** Puts messages above the highest UID seen into the view (recent claimed for them). */
+  private addNew(records: MessageRecord[], recent: RecentTracker): void {
     const fresh: number[] = [];
     for (const r of records) {
       if (r.uid <= this.lastUid) continue;
@@ -181,16 +249,34 @@ export class SelectedMailbox {
     }
   }
 
-  /** Records flags this session itself changed (already told in its own responses). */
-  setFlags(uid: number, flags: string[]): void {
+  /**
+   * Records flags this session itself changed (already told in its own responses). With the
+   * modseq the index gave the change, the next refresh needs no read to recognise it.
+   */
+  setFlags(uid: number, flags: string[], modseq?: number): void {
+    if (modseq !== undefined) this.own.modseqs.add(modseq);
+    else this.own.unknownUids.add(uid);
     if (!this.flags.has(uid)) return;
     this.flags.set(uid, intern(flags));
     this.noteKeywords(flags);
   }
 
-  /** Marks UIDs this session expunged; their EXPUNGE goes out with the next flush. */
+  /**
+   * Marks UIDs this session expunged (one index expunge call); their EXPUNGE goes out with
+   * the next flush.
+   */
   markExpunged(uids: number[]): void {
+    if (uids.length > 0) {
+      this.own.expungeOps++;
+      this.own.expunged += uids.length;
+    }
     for (const u of uids) if (this.seqOf(u) > 0) this.pendingExpunge.add(u);
+  }
+
+  /** Records a message this session appended to this mailbox (APPEND). */
+  noteOwnAppend(uid: number, modseq: number): void {
+    this.own.appended.push(uid);
+    this.own.modseqs.add(modseq);
   }
 
   /** FLAGS/PERMANENTFLAGS lines when new keywords appeared since last told (else none). */

@@ -3,6 +3,9 @@ import { ArgReader, ParseError } from '../reader.ts';
 import type { ListRequest } from '../requests.ts';
 import { parseStatusItems } from './mailbox.ts';
 
+/** Most patterns in one LIST (RFC 5258 §3 allows a list; each costs a pass over all names). */
+export const MAX_LIST_PATTERNS = 16;
+
 const SELECTION = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
 
 export function parseList(r: ArgReader, name: 'LIST' | 'LSUB'): ListRequest {
@@ -26,6 +29,7 @@ export function parseList(r: ArgReader, name: 'LIST' | 'LSUB'): ListRequest {
   let patterns: Buffer[];
   if (name === 'LIST' && r.peek() === 0x28) patterns = r.list(() => r.listMailbox(), false);
   else patterns = [r.listMailbox()];
+  if (patterns.length > MAX_LIST_PATTERNS) throw new ParseError(`At most ${MAX_LIST_PATTERNS} LIST patterns`);
   let returnOptions: ListRequest['returnOptions'] = null;
   if (name === 'LIST' && r.maybeSp()) {
     if (!r.maybeKeyword('RETURN')) throw new ParseError('Expected RETURN');

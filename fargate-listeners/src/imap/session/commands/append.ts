@@ -30,6 +30,8 @@ export async function append(s: ImapSession, req: AppendRequest): Promise<Tagged
     if (err instanceof IndexError && err.code === 'NOT_FOUND') throw no('No such mailbox', 'TRYCREATE');
     throw err;
   }
+  // Into the selected mailbox: the next refresh recognises the message as our own write.
+  if (!result.duplicate && s.selected?.id === result.mailboxId) s.selected.noteOwnAppend(result.uid, result.modseq);
   s.deps.events.notify(s.user!, result.mailboxId);
   return ok('APPEND completed', `APPENDUID ${result.uidValidity} ${result.uid}`);
 }

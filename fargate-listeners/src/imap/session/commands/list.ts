@@ -10,7 +10,7 @@ import type { Mailbox } from '../../../../../core/ports/mail-index.ts';
 import type { ListRequest } from '../../protocol/requests.ts';
 import type { Chunk } from '../../protocol/encode.ts';
 import { ok, type Tagged } from '../errors.ts';
-import { decodeMailboxName, encodeMailboxName, parentsOf, patternMatcher, SEPARATOR } from '../mailbox-names.ts';
+import { decodeMailboxName, encodeMailboxName, MailboxNameError, normalizeInbox, parentsOf, patternMatcher, SEPARATOR } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';
 import { statusAttributes } from './status.ts';
 
@@ -18,10 +18,24 @@ function sortNames(names: Iterable<string>): string[] {
   return [...names].sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a < b ? -1 : a > b ? 1 : 0));
 }
 
+/**
+ * A pattern is decoded like a name, but a wildcard may sit inside what looks like a modified
+ * UTF-7 shift ("*&*"): when decoding fails the pattern is matched as given (as Dovecot does;
+ * RFC 3501 §6.3.8 only asks that it be interpreted, and a pattern that fails is no error).
+ */
+function decodePattern(bytes: Buffer, utf8: boolean): string {
+  try {
+    return decodeMailboxName(bytes, utf8);
+  } catch (err) {
+    if (!(err instanceof MailboxNameError)) throw err;
+    return normalizeInbox(bytes.toString(bytes.some((b) => b >= 0x80) ? 'utf8' : 'latin1'));
+  }
+}
+
 export async function list(s: ImapSession, req: ListRequest): Promise<Tagged> {
   const verb = req.name;
   const reference = req.reference.length === 0 ? '' : decodeMailboxName(req.reference, s.utf8);
-  const patterns = req.patterns.map((p) => (p.length === 0 ? '' : decodeMailboxName(p, s.utf8)));
+  const patterns = req.patterns.map((p) => (p.length === 0 ? '' : decodePattern(p, s.utf8)));
 
   // RFC 9051 §6.3.9: LIST "" "" asks for the hierarchy delimiter and root.
   if (verb === 'LIST' && patterns.every((p) => p === '') && req.selection.length === 0) {

@@ -5,7 +5,7 @@
 import { IndexError, type SpecialUse } from '../../../../../core/ports/mail-index.ts';
 import type { CreateRequest, MailboxRequest, RenameRequest } from '../../protocol/requests.ts';
 import { ok, no, type Tagged } from '../errors.ts';
-import { decodeMailboxName, parentsOf, SEPARATOR, validateNewName } from '../mailbox-names.ts';
+import { decodeMailboxName, MAX_MAILBOXES_PER_USER, parentsOf, SEPARATOR, validateNewName } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';
 import { deleteOrphans } from './expunge.ts';
 
@@ -52,6 +52,9 @@ export async function create(s: ImapSession, req: CreateRequest): Promise<Tagged
   const all = await index.listMailboxes(s.user!);
   const existing = new Set(all.map((m) => m.name));
   if (existing.has(name)) throw no('Mailbox already exists', 'ALREADYEXISTS');
+  // A quota on mailboxes keeps LIST (a pass over every name) and the index bounded.
+  const added = 1 + parentsOf(name).filter((p) => !existing.has(p)).length;
+  if (all.length + added > MAX_MAILBOXES_PER_USER) throw no(`At most ${MAX_MAILBOXES_PER_USER} mailboxes`, 'LIMIT');
   await createParents(s, name, existing);
   await index.createMailbox(s.user!, name, { specialUse, subscribed: false });
   return ok('CREATE completed');

@@ -65,7 +65,10 @@ function collectSets(key: SearchKey, uids: number[], out: Map<SearchKey, Set<num
   }
 }
 
-/** Lets other sessions' I/O run during a long search (every this many messages). */
+/**
+ * Lets other sessions' I/O run during a long search: every this many messages, and after
+ * every message whose bytes were read and decoded (TEXT/BODY), which is the costly part.
+ */
 const YIELD_EVERY = 256;
 
 export async function search(s: ImapSession, req: SearchRequest, tag: string): Promise<Tagged> {
@@ -80,6 +83,7 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
   const candidates = sel.uids.filter((u) => !sel.pendingExpunge.has(u));
   const matched: number[] = [];
   const withRecord = needsRecord(req.criteria);
+  let readBlob = false;
   const check = async (uid: number, record: MessageFacts['record']) => {
     let blob: Buffer | null = null;
     const facts: MessageFacts = {
@@ -88,13 +92,18 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
       flags: sel.flags.get(uid) ?? [],
       recent: sel.recent.has(uid),
       record,
-      blob: async () => (blob ??= await s.deps.adapters.blobs.get(record!.blobKey)),
+      blob: async () => {
+        if (blob) return blob;
+        readBlob = true;
+        return (blob = await s.deps.adapters.blobs.get(record!.blobKey));
+      },
     };
     if (await evaluator.matches(req.criteria, facts)) matched.push(uid);
   };
   let n = 0;
   const pause = async () => {
-    if (++n % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+    if (++n % YIELD_EVERY === 0 || readBlob) await new Promise((r) => setImmediate(r));
+    readBlob = false;
   };
   if (!withRecord) {
     for (const uid of candidates) {

@@ -17,7 +17,7 @@ export async function store(s: ImapSession, req: StoreRequest): Promise<Tagged> 
   const uids = idxs.map((i) => sel.uids[i]).filter((u) => !sel.pendingExpunge.has(u));
   if (uids.length > 0) {
     const changes = await s.deps.adapters.index.updateFlags(s.user!, sel.id, uids, req.mode, flags);
-    for (const c of changes) sel.setFlags(c.uid, c.flags);
+    for (const c of changes) sel.setFlags(c.uid, c.flags, c.modseq);
     if (changes.length > 0) s.deps.events.notify(s.user!, sel.id);
   }
   s.pushLines(sel.takeKeywordLines());
