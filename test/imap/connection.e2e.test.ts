@@ -138,6 +138,36 @@ describe('IMAP connection and session rules', () => {
     d.close();
   });
 
+  it('bounds the literals of one command together: a second APPEND literal cannot be large', async () => {
+    const c = await RawImap.login(sys.port, sys.user, sys.password);
+    // The message literal may be up to APPENDLIMIT; any further literal of the command counts
+    // against the 1 MiB limit for all its other literals — refused at the `{n}`, unread.
+    c.write('a1 APPEND Junk {5}\r\n');
+    expect(await c.line()).toMatch(/^\+ /);
+    c.write('hello {20000000}\r\n');
+    expect(await c.line()).toMatch(/^a1 BAD \[TOOBIG\]/);
+    // Nothing of it was read: the next line is a new command.
+    expect((await c.command('NOOP')).tagged).toMatch(/OK/);
+    // Non-message literals of any command are limited in total, not one by one.
+    c.write('a2 LIST {600000}\r\n');
+    expect(await c.line()).toMatch(/^\+ /);
+    c.write(Buffer.concat([Buffer.alloc(600000, 0x61), Buffer.from(' {600000}\r\n')]));
+    expect(await c.line()).toMatch(/^a2 BAD \[TOOBIG\] Literals of this command too large/);
+    expect((await c.command('NOOP')).tagged).toMatch(/OK/);
+    // A mailbox name given as a literal is not the message: it cannot be large either…
+    c.write('a3 APPEND {2000000}\r\n');
+    expect(await c.line()).toMatch(/^a3 BAD \[TOOBIG\]/);
+    // …and the literal after it is the message, which may be.
+    const msg = sampleMessage('big', 'x'.repeat(1_500_000) + '\r\n');
+    c.write('a4 APPEND {4}\r\n');
+    expect(await c.line()).toMatch(/^\+ /);
+    c.write(`Junk {${msg.length}}\r\n`);
+    expect(await c.line()).toMatch(/^\+ /);
+    c.write(Buffer.concat([msg, Buffer.from('\r\n')]));
+    expect((await c.until('a4')).tagged).toMatch(/^a4 OK \[APPENDUID/);
+    c.close();
+  });
+
   it('resynchronises after an over-long line', async () => {
     const c = await RawImap.login(sys.port, sys.user, sys.password);
     c.write('L1 NOOP ' + 'x'.repeat(100 * 1024) + '\r\n');
@@ -256,5 +286,43 @@ describe('listener shutdown', () => {
     await stopped;
     await new Promise((r) => setTimeout(r, 50));
     expect(waiting.isClosed && idling.isClosed).toBe(true);
+  });
+});
+
+describe('TLS handshake timeout', () => {
+  let sys: ImapTestSystem;
+  beforeAll(async () => {
+    sys = await startImapSystem('local', { limits: { preAuthTimeoutMs: 400 } });
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  const closedWithin = (socket: net.Socket, ms: number) =>
+    new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), ms);
+      socket.once('close', () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+
+  it('closes a connection to the IMAPS port that never starts the handshake', async () => {
+    const s = net.connect(sys.tlsPort, '127.0.0.1');
+    s.on('error', () => {});
+    await new Promise((r) => s.once('connect', r));
+    const t0 = Date.now();
+    expect(await closedWithin(s, 3000)).toBe(true);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+  });
+
+  it('closes a connection that sends STARTTLS and then nothing', async () => {
+    const c = await RawImap.connect(sys.port);
+    await c.line();
+    c.write('x STARTTLS\r\n');
+    expect(await c.line()).toBe('x OK Begin TLS negotiation now');
+    const socket = c.socket as net.Socket;
+    socket.on('error', () => {});
+    expect(socket.destroyed || (await closedWithin(socket, 3000))).toBe(true);
   });
 });

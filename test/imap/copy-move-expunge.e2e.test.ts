@@ -89,3 +89,42 @@ describe('COPY, MOVE, EXPUNGE', () => {
     expect((await c.command('FETCH 1 FLAGS')).untagged).toEqual(['* 1 FETCH (FLAGS (\\Seen \\Recent))']);
   });
 });
+
+describe('COPY/MOVE of messages another session expunged', () => {
+  let sys: ImapTestSystem;
+  beforeAll(async () => {
+    sys = await startImapSystem('local');
+    for (let i = 1; i <= 4; i++) await sys.deliver(sampleMessage(`x${i}`));
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('answers NO [EXPUNGEISSUED] and copies or moves nothing (RFC 9051 §7.1, RFC 5530)', async () => {
+    const a = await RawImap.login(sys.port, sys.user, sys.password);
+    const b = await RawImap.login(sys.port, sys.user, sys.password);
+    await a.command('SELECT INBOX');
+    await b.command('SELECT INBOX');
+    expect((await b.command('STORE 2 +FLAGS.SILENT (\\Deleted)')).tagged).toMatch(/OK/);
+    expect((await b.command('EXPUNGE')).untagged).toEqual(['* 2 EXPUNGE']);
+    // A still numbers UID 2 as message 2 (it has not been told: RFC 9051 §7.5.1).
+    const copy = await a.command('COPY 1:3 Archive');
+    expect(copy.tagged).toMatch(/NO \[EXPUNGEISSUED\]/);
+    expect(await sys.uids('Archive')).toEqual([]);
+    // The EXPUNGE may follow once the command is done (RFC 3501 §7.4.1); A's view is [1, 3, 4].
+    expect(copy.untagged).toEqual(['* 2 EXPUNGE']);
+    expect((await b.command('STORE 2 +FLAGS.SILENT (\\Deleted)')).tagged).toMatch(/OK/);
+    expect((await b.command('EXPUNGE')).untagged).toEqual(['* 2 EXPUNGE']);
+    const move = await a.command('MOVE 1:2 Trash');
+    expect(move.tagged).toMatch(/NO \[EXPUNGEISSUED\]/);
+    expect(move.untagged.some((l) => l.startsWith('* OK [COPYUID'))).toBe(false);
+    expect(await sys.uids('Trash')).toEqual([]);
+    expect(await sys.uids('INBOX')).toEqual([1, 4]);
+    // Messages that still exist are copied as usual.
+    expect((await a.command('COPY 2 Archive')).tagged).toMatch(/OK \[COPYUID \d+ 4 1\]/);
+    // A UID COPY naming a vanished UID ignores it (RFC 9051 §6.4.9).
+    expect((await a.command('UID COPY 2 Archive')).tagged).toMatch(/OK UID COPY completed/);
+    a.close();
+    b.close();
+  });
+});

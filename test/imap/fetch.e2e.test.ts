@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlobStore } from '../../core/ports/blob-store.ts';
 import { RawImap } from './support/raw-client.ts';
-import { startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
+import { sampleMessage, startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
 
 const MIXED = Buffer.from(
   [
@@ -164,5 +164,29 @@ describe('FETCH', () => {
     expect((await c.command('UID FETCH 999 FLAGS')).untagged).toEqual([]);
     await c.command('SELECT Drafts');
     expect((await c.command('FETCH 1:* FLAGS')).tagged).toMatch(/OK/);
+  });
+
+  it('sends NUL in BODY/RFC822 literals as 0x80, length unchanged; BINARY keeps it in literal8', async () => {
+    // RFC 9051 §9: literal = "{" number64 ["+"] "}" CRLF *CHAR8, and CHAR8 excludes NUL.
+    // Dovecot's answer, which we follow: each NUL goes as 0x80. BINARY (RFC 3516) may carry
+    // NUL, as a literal8.
+    const body = Buffer.from('line one\r\nnul:\0:here\0\0\r\n');
+    const raw = Buffer.concat([sampleMessage('with NUL', ''), body]);
+    await sys.deliver(raw, 'Trash');
+    expect((await c.command('SELECT Trash')).tagged).toMatch(/OK/);
+    const r = await c.command('FETCH 1 (RFC822.SIZE BODY.PEEK[] BODY.PEEK[TEXT] BODY.PEEK[]<0.10000> BINARY.PEEK[1])');
+    expect(r.tagged).toMatch(/ OK /);
+    expect(r.untagged[0]).toContain(`RFC822.SIZE ${raw.length}`);
+    const [whole, text, partial, binary] = r.literals;
+    const expected = Buffer.from(raw.map((b) => (b === 0 ? 0x80 : b)));
+    expect(whole.length).toBe(raw.length);
+    expect(whole.includes(0)).toBe(false);
+    expect(whole.equals(expected)).toBe(true);
+    expect(text.equals(expected.subarray(raw.length - body.length))).toBe(true);
+    expect(partial.equals(expected)).toBe(true);
+    expect(binary.equals(body)).toBe(true);
+    expect(r.untagged[0]).toContain(`BINARY[1] ~{${body.length}}`);
+    const rfc822 = await c.command('FETCH 1 (RFC822)');
+    expect(rfc822.literals[0].equals(expected)).toBe(true);
   });
 });

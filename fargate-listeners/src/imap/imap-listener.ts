@@ -6,12 +6,12 @@
  * IDLE watcher and the authentication-failure throttle.
  */
 import type net from 'node:net';
-import tls from 'node:tls';
 import { createAuthThrottle } from '../auth-throttle.ts';
 import type { ListenerDeps, RunningListener } from '../listener.ts';
 import { createProxiedServer } from '../proxy-protocol.ts';
 import { MailboxWatcher } from './session/commands/idle.ts';
 import { RecentTracker } from './session/recent.ts';
+import { serverHandshake } from './tls-handshake.ts';
 import { ImapSession, type ImapContext, type ImapLimits } from './session/session.ts';
 
 export interface ImapListenerOptions {
@@ -52,6 +52,8 @@ export async function startImapListeners(deps: ListenerDeps, options: ImapListen
 
   const serve = (name: string, secure: boolean, port: number): Promise<RunningListener> => {
     const sessions = new Set<ImapSession>();
+    /** Implicit-TLS connections still in their handshake (not sessions yet). */
+    const handshaking = new Set<net.Socket>();
     const accept = (socket: net.Socket, isTls: boolean) => {
       const session = new ImapSession(ctx, socket, isTls);
       sessions.add(session);
@@ -60,10 +62,18 @@ export async function startImapListeners(deps: ListenerDeps, options: ImapListen
     };
     let tcp: net.Server;
     if (secure) {
-      // The TLS server never listens itself: proxied TCP connections are handed to it.
-      const tlsServer = tls.createServer({ key: deps.tls.key, cert: deps.tls.cert, minVersion: 'TLSv1.2' }, (s) => accept(s, true));
-      tlsServer.on('tlsClientError', (err) => log.debug('TLS client error', { err: err.message }));
-      tcp = createProxiedServer(deps.proxy, (socket) => tlsServer.emit('connection', socket));
+      // Implicit TLS (RFC 8314): each proxied TCP connection does its handshake with a deadline
+      // (tls-handshake.ts), then becomes a session.
+      tcp = createProxiedServer(deps.proxy, (socket) => {
+        socket.on('error', () => {});
+        handshaking.add(socket);
+        serverHandshake(socket, deps.tls.context, limits.preAuthTimeoutMs)
+          .then(
+            (s) => accept(s, true),
+            (err: Error) => log.debug('TLS client error', { err: err.message }),
+          )
+          .finally(() => handshaking.delete(socket));
+      });
     } else {
       tcp = createProxiedServer(deps.proxy, (socket) => accept(socket, false));
     }
@@ -84,6 +94,7 @@ export async function startImapListeners(deps: ListenerDeps, options: ImapListen
           close: async (graceMs = 5000) => {
             // Stop accepting (the close callback would wait for every connection: not awaited).
             tcp.close();
+            for (const s of handshaking) s.destroy();
             for (const s of sessions) s.shutdown();
             let timer: NodeJS.Timeout | undefined;
             await Promise.race([Promise.all([...sessions].map((s) => s.whenClosed())), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);

@@ -35,9 +35,26 @@ function isValidUtf8(bytes: Buffer): boolean {
   }
 }
 
-/** A literal: `{n}` CRLF bytes. */
+/**
+ * A literal: `{n}` CRLF bytes. A literal carries CHAR8, which excludes NUL (RFC 3501 §9,
+ * RFC 9051 §9 `literal = "{" number64 ["+"] "}" CRLF *CHAR8`), yet stored messages may hold
+ * NULs: each 0x00 is sent as 0x80, as Dovecot does, so the length (RFC822.SIZE, partial
+ * offsets) is unchanged. Content that must keep its NULs goes as literal8 (BINARY, RFC 3516).
+ */
 export function literal(bytes: Buffer): Chunk[] {
-  return [`{${bytes.length}}\r\n`, bytes];
+  return [`{${bytes.length}}\r\n`, withoutNul(bytes)];
+}
+
+/** The bytes with every NUL replaced by 0x80 (a copy only when there is a NUL). */
+export function withoutNul(bytes: Buffer): Buffer {
+  let i = bytes.indexOf(0);
+  if (i < 0) return bytes;
+  const copy = Buffer.from(bytes);
+  while (i >= 0) {
+    copy[i] = 0x80;
+    i = copy.indexOf(0, i + 1);
+  }
+  return copy;
 }
 
 /** Printable ASCII without quoted-specials: quoted as is (the fast, common case). */

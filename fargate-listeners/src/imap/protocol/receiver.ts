@@ -17,6 +17,12 @@
  * Limits: a line longer than maxLineLength is discarded up to its LF (an error event is
  * emitted once); a command whose text and literals exceed maxCommandSize, or with more than
  * maxLiterals literals, is refused at the literal announcement.
+ *
+ * Literal memory per command: the receiver counts the octets of the literals it accepted in the
+ * current command and reports them with each announcement (`literalBytes`, and whether the one
+ * large literal a command may carry — APPEND's message — was already taken), so the session can
+ * bound the *sum*, not just each literal: otherwise 64 literals of the APPEND limit each would
+ * be buffered.
  */
 
 export interface ReceiverLimits {
@@ -41,7 +47,22 @@ export type ReceiveEvent =
   /** A complete command: text, literal, text, …, text (always starts and ends with text). */
   | { type: 'command'; parts: CommandPart[] }
   /** A literal was announced; call acceptLiteral() or rejectLiteral() before next(). */
-  | { type: 'literal'; size: number; sync: boolean; binary: boolean; tag: string | null; command: string | null; index: number }
+  | {
+      type: 'literal';
+      size: number;
+      sync: boolean;
+      binary: boolean;
+      tag: string | null;
+      command: string | null;
+      /** How many literals of this command were accepted before this one. */
+      index: number;
+      /** Octets of this command's accepted literals, the large one excepted (see acceptLiteral). */
+      literalBytes: number;
+      /** A literal of this command was accepted with { large: true }. */
+      largeTaken: boolean;
+      /** The first line has arguments after the command name before its literal (APPEND: the mailbox). */
+      argsBefore: boolean;
+    }
   /** A line that cannot be processed (too long, too large a command); tag when known. */
   | { type: 'error'; tag: string | null; message: string; fatal: boolean }
   /** A bare line (lineMode only: AUTHENTICATE continuation, IDLE's DONE). */
@@ -65,6 +86,9 @@ export class Receiver {
   private parts: CommandPart[] = [];
   private textSize = 0;
   private literalCount = 0;
+  /** Octets of accepted literals of this command, the large one excepted. */
+  private literalBytes = 0;
+  private largeTaken = false;
   private state: 'line' | 'decide' | 'literal' | 'discard-line' = 'line';
   private literal: { size: number; binary: boolean; chunks: Buffer[]; got: number } | null = null;
   private announced: { size: number; sync: boolean; binary: boolean } | null = null;
@@ -120,6 +144,8 @@ export class Receiver {
     this.parts = [];
     this.textSize = 0;
     this.literalCount = 0;
+    this.literalBytes = 0;
+    this.largeTaken = false;
     this.state = 'line';
     this.literal = null;
     this.announced = null;
@@ -142,8 +168,18 @@ export class Receiver {
     return chunk.subarray(take);
   }
 
-  acceptLiteral(): void {
+  /**
+   * Accepts the announced literal. `large` marks the one literal of the command the session
+   * allows a larger limit for (APPEND's message); its octets are not counted in literalBytes.
+   */
+  acceptLiteral(options: { large?: boolean } = {}): void {
     if (this.state !== 'decide' || !this.announced) throw new Error('no literal to accept');
+    if (options.large) {
+      if (this.largeTaken) throw new Error('only one large literal per command');
+      this.largeTaken = true;
+    } else {
+      this.literalBytes += this.announced.size;
+    }
     this.literal = { size: this.announced.size, binary: this.announced.binary, chunks: [], got: 0 };
     this.announced = null;
     this.literalCount++;
@@ -244,8 +280,28 @@ export class Receiver {
       this.state = 'decide';
       this.announced = { size: lit.size, sync: lit.sync, binary: lit.binary };
       const { tag, command } = this.headOf();
-      return { type: 'literal', size: lit.size, sync: lit.sync, binary: lit.binary, tag, command, index: this.literalCount };
+      return {
+        type: 'literal',
+        size: lit.size,
+        sync: lit.sync,
+        binary: lit.binary,
+        tag,
+        command,
+        index: this.literalCount,
+        literalBytes: this.literalBytes,
+        largeTaken: this.largeTaken,
+        argsBefore: this.argsBefore(),
+      };
     }
+  }
+
+  /** Whether the first line has words after the tag and command name (before its literal). */
+  private argsBefore(): boolean {
+    const first = this.parts[0];
+    if (!first || first.kind !== 'text') return false;
+    const words = first.bytes.subarray(0, 300).toString('latin1').split(' ').filter((w) => w.length > 0);
+    const head = words[1]?.toUpperCase() === 'UID' ? 3 : 2;
+    return words.length > head;
   }
 
   private tagOf(): string | null {

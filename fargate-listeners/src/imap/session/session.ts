@@ -7,7 +7,8 @@
  * 1. One command at a time. The loop pulls one complete command from the receiver, runs it
  *    to its tagged response, then pulls the next. Pipelined input waits in the receiver; the
  *    socket is paused when that buffer grows, so a client can never make us hold more than
- *    ~1 MiB of unparsed input (plus an accepted literal, bounded by the literal limits).
+ *    ~1 MiB of unparsed input (plus the command's accepted literals: one APPEND message of at
+ *    most maxAppendSize, and at most maxLiteral of all other literals together — decideLiteral).
  * 2. Literals are decided before they are read: the receiver reports `{n}`, the session
  *    checks the size against the limit for that command and state, and only then sends
  *    `+ ` (or refuses with NO [TOOBIG]/BAD, reading nothing).
@@ -32,7 +33,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import tls from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { AuthThrottle } from '../../auth-throttle.ts';
 import type { ListenerDeps } from '../../listener.ts';
 import { isLoopback } from '../../tls.ts';
@@ -40,7 +41,7 @@ import { IndexError } from '../../../../core/ports/mail-index.ts';
 import type { Logger } from '../../../../core/log.ts';
 import type { Chunk } from '../protocol/encode.ts';
 import { parseCommand } from '../protocol/parser/index.ts';
-import { Receiver, type CommandPart } from '../protocol/receiver.ts';
+import { Receiver, type CommandPart, type ReceiveEvent } from '../protocol/receiver.ts';
 import type { ImapRequest } from '../protocol/requests.ts';
 import { SequenceError } from '../protocol/sequence-set.ts';
 import { capabilities } from './capabilities.ts';
@@ -49,6 +50,7 @@ import type { MailboxWatcher } from './commands/idle.ts';
 import { ImapError, type Tagged } from './errors.ts';
 import { MailboxNameError } from './mailbox-names.ts';
 import { Output } from './output.ts';
+import { serverHandshake } from '../tls-handshake.ts';
 import type { RecentTracker } from './recent.ts';
 import type { SelectedMailbox } from './selected-mailbox.ts';
 
@@ -124,7 +126,10 @@ export class ImapSession {
     this.secure = secure;
     this.plainListener = !secure;
     this.remoteAddress = socket.remoteAddress;
-    this.receiver = new Receiver({ maxLineLength: ctx.limits.maxLineLength, maxCommandText: ctx.limits.maxCommandText });
+    this.receiver = new Receiver({
+      maxLineLength: ctx.limits.maxLineLength,
+      maxCommandText: ctx.limits.maxCommandText,
+    });
     this.out = new Output(socket);
     this.log = ctx.deps.logger.child({ proto: 'imap', session: this.id });
     this.closed = new Promise((r) => (this.resolveClosed = r));
@@ -282,23 +287,19 @@ export class ImapSession {
     this.detach(raw);
     // No plaintext received after STARTTLS may be acted upon inside TLS (command injection).
     this.receiver.reset();
-    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: this.ctx.deps.tls.context });
     raw.on('error', this.onError);
-    await new Promise<void>((resolve) => {
-      const fail = (err: Error) => {
-        this.log.info('TLS handshake failed', { err: err.message });
-        secure.destroy();
-        raw.destroy();
-        this.ended = true;
-        resolve();
-      };
-      secure.once('secure', () => {
-        secure.off('error', fail);
-        resolve();
-      });
-      secure.once('error', fail);
-    });
+    // detach() took the inactivity timer's handler away: the handshake has its own deadline.
+    let secure: TLSSocket;
+    try {
+      secure = await serverHandshake(raw, this.ctx.deps.tls.context, this.ctx.limits.preAuthTimeoutMs);
+    } catch (err) {
+      this.log.info('TLS handshake failed', { err: (err as Error).message });
+      this.ended = true;
+      this.resolveClosed();
+      return;
+    }
     if (this.ended) {
+      secure.destroy();
       this.resolveClosed();
       return;
     }
@@ -384,20 +385,30 @@ export class ImapSession {
     }
   }
 
-  private async decideLiteral(ev: { size: number; sync: boolean; tag: string | null; command: string | null }): Promise<void> {
+  /**
+   * Rule 2: a literal's fate is decided from its announcement. The limits bound the *sum* of a
+   * command's literals (the receiver counts what it accepted): APPEND's message literal may be
+   * up to maxAppendSize — the first literal when the mailbox is written before it, else the
+   * second (the mailbox itself was a literal; RFC 9051 §6.3.12 `APPEND mailbox [flags]
+   * [date-time] literal`) — and every other literal byte of any command counts against
+   * maxLiteral (maxPreAuthLiteral before authentication) in total.
+   */
+  private async decideLiteral(ev: Extract<ReceiveEvent, { type: 'literal' }>): Promise<void> {
     const { limits } = this.ctx;
     const authed = this.state !== 'not-authenticated';
-    const isAppend = ev.command === 'APPEND';
-    const limit = !authed ? limits.maxPreAuthLiteral : isAppend ? limits.maxAppendSize : limits.maxLiteral;
+    const isMessage = authed && ev.command === 'APPEND' && !ev.largeTaken && (ev.index > 0 || ev.argsBefore);
+    const limit = isMessage ? limits.maxAppendSize : (authed ? limits.maxLiteral : limits.maxPreAuthLiteral) - ev.literalBytes;
     if (ev.size <= limit) {
-      this.receiver.acceptLiteral();
+      this.receiver.acceptLiteral({ large: isMessage });
       if (ev.sync) await this.continuation('Ready for literal data');
       return;
     }
     this.receiver.rejectLiteral();
     const tag = ev.tag ?? '*';
     // RFC 7889 §4: an APPEND over the limit fails with NO [TOOBIG], the literal unread.
-    const line = isAppend && authed ? `${tag} NO [TOOBIG] Message larger than APPENDLIMIT ${limit}\r\n` : `${tag} BAD [TOOBIG] Literal too large\r\n`;
+    const line = isMessage
+      ? `${tag} NO [TOOBIG] Message larger than APPENDLIMIT ${limit}\r\n`
+      : `${tag} BAD [TOOBIG] ${ev.literalBytes > 0 ? 'Literals of this command too large' : 'Literal too large'}\r\n`;
     this.out.push(line);
     if (!ev.sync) {
       // RFC 7888 §4: the client already sends the bytes of a non-synchronising literal;
@@ -406,7 +417,7 @@ export class ImapSession {
       return;
     }
     await this.out.flush();
-    if (!isAppend || !authed) this.countBad();
+    if (!isMessage) this.countBad();
   }
 
   private async respondBad(tag: string | null, text: string, code: string | null = null): Promise<void> {

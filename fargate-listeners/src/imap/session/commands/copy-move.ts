@@ -19,7 +19,16 @@ export async function copyOrMove(s: ImapSession, req: CopyRequest): Promise<Tagg
   const name = decodeMailboxName(req.mailbox, s.utf8);
   const target = await index.getMailbox(s.user!, name);
   if (!target) throw no('No such mailbox', 'TRYCREATE');
-  const uids = idxs.map((i) => sel.uids[i]).filter((u) => !sel.pendingExpunge.has(u));
+  const uids = idxs.map((i) => sel.uids[i]);
+  // A message another session expunged, still in our view because the client has not been
+  // told yet (rule 4 in ../session.ts): the command cannot be carried out as asked, so
+  // nothing is copied or moved and the client hears NO [EXPUNGEISSUED] (RFC 9051 §7.1,
+  // RFC 5530 §3); RFC 9051 §6.4.7: a failed COPY leaves the destination unchanged. (A UID
+  // COPY/MOVE has heard the EXPUNGEs before it runs, so a vanished UID is simply not in its
+  // set — RFC 9051 §6.4.9: non-existent UIDs are ignored.)
+  if (uids.some((u) => sel.pendingExpunge.has(u))) {
+    return { status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the messages no longer exist' };
+  }
   if (uids.length === 0) return ok(`${verb} completed`);
   s.ctx.recent.observe(target.id, target.uidNext);
   const { uidValidity, mapping } = await index.copyMessages(s.user!, sel.id, uids, target.id);
@@ -36,5 +45,8 @@ export async function copyOrMove(s: ImapSession, req: CopyRequest): Promise<Tagg
   s.deps.events.notify(s.user!, sel.id);
   if (code) s.untagged(`OK [${code}] Moved`);
   sel.markExpunged(expunged);
+  // Some messages vanished between the view's refresh and the copy (another session's
+  // EXPUNGE in between): the rest were moved, the client learns the set was not whole.
+  if (mapping.length < uids.length) return { status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the messages no longer exist' };
   return ok(`${verb} completed`);
 }

@@ -164,7 +164,7 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
     if (unseen.length > 0) {
       const changes = await index.updateFlags(s.user!, sel.id, unseen, 'add', ['\\Seen']);
       for (const c of changes) {
-        sel.setFlags(c.uid, c.flags);
+        sel.setFlags(c.uid, c.flags, c.modseq);
         seenChanged.add(c.uid);
       }
       if (changes.length > 0) s.deps.events.notify(s.user!, sel.id);
