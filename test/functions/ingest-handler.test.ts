@@ -3,7 +3,6 @@
  * turned into a Lambda SQS event, delivered; a failing record is reported alone in
  * batchItemFailures (ReportBatchItemFailures) so only it returns to the queue.
  */
-import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createUser } from '../../core/accounts/accounts.ts';
@@ -12,7 +11,7 @@ import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsRes
 import type { IngestJob } from '../../core/ingest/ingest-job.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { uniquePrefix } from '../support/mail-system.ts';
-import type { SqsEvent } from '../../functions/sqs-batch.ts';
+import { takeSqsEvent } from '../support/lambda-events.ts';
 
 describe('ingest Lambda handler', () => {
   let refs: AwsResourceRefs;
@@ -47,32 +46,18 @@ describe('ingest Lambda handler', () => {
     // A malformed job (no recipient list) fails in the job function.
     await adapters.queue.send('ingest', { ...base, rcptTo: null, id: 'BAD1', blobKey: 'messages/lambda/bad' });
 
-    const sqs = new SQSClient(clientConfig());
-    const received = [];
-    while (received.length < 2) {
-      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: refs.queueUrls.ingest, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'], WaitTimeSeconds: 1 }));
-      received.push(...(r.Messages ?? []));
-    }
-    sqs.destroy();
-    const event: SqsEvent = {
-      Records: received.map((m) => ({
-        messageId: m.MessageId!,
-        receiptHandle: m.ReceiptHandle!,
-        body: m.Body!,
-        attributes: m.Attributes as Record<string, string>,
-        messageAttributes: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, { stringValue: v.StringValue }])),
-      })),
-    };
+    const event = await takeSqsEvent(clientConfig(), refs.queueUrls.ingest, 2);
+    expect(event.Records).toHaveLength(2);
     const { handler } = await import('../../functions/ingest.ts');
     const response = await handler(event);
-    const bad = received.find((m) => m.Body!.includes('BAD1'))!;
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: bad.MessageId }]);
+    const bad = event.Records.find((r) => r.body.includes('BAD1'))!;
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: bad.messageId }]);
 
     const inbox = (await adapters.index.getMailbox('alice@example.test', 'INBOX'))!;
     const msgs = await adapters.index.listMessages('alice@example.test', inbox.id, { withMeta: true });
     expect(msgs.map((m) => m.meta!.envelope.subject)).toEqual(['via lambda']);
     // The same event again (SQS redelivery): still one message.
-    await handler({ Records: event.Records.filter((r) => r.messageId !== bad.MessageId) });
+    await handler({ Records: event.Records.filter((r) => r.messageId !== bad.messageId) });
     expect(await adapters.index.listMessages('alice@example.test', inbox.id)).toHaveLength(1);
   });
 });

@@ -4,7 +4,6 @@
  * and the outbound handler delivers it by MX lookup (a DNS server of the test's own) to a
  * remote SMTP server on loopback. Handlers get real SQS records as Lambda would.
  */
-import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
@@ -12,30 +11,10 @@ import { createUser } from '../../core/accounts/accounts.ts';
 import type { Adapters } from '../../core/adapters/adapters.ts';
 import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '../../core/adapters/aws/index.ts';
 import type { IngestJob } from '../../core/ingest/ingest-job.ts';
-import type { SqsEvent } from '../../functions/sqs-batch.ts';
+import { takeSqsEvent } from '../support/lambda-events.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { uniquePrefix } from '../support/mail-system.ts';
-
-async function takeRecords(clientConfig: ReturnType<typeof emulatorClientConfig>, queueUrl: string, count: number): Promise<SqsEvent> {
-  const sqs = new SQSClient(clientConfig);
-  const messages = [];
-  const deadline = Date.now() + 15_000;
-  while (messages.length < count && Date.now() < deadline) {
-    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'], WaitTimeSeconds: 1 }));
-    messages.push(...(r.Messages ?? []));
-  }
-  sqs.destroy();
-  return {
-    Records: messages.map((m) => ({
-      messageId: m.MessageId!,
-      receiptHandle: m.ReceiptHandle!,
-      body: m.Body!,
-      attributes: m.Attributes as Record<string, string>,
-      messageAttributes: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, { stringValue: v.StringValue }])),
-    })),
-  };
-}
 
 describe('ingest and outbound Lambda handlers', () => {
   let refs: AwsResourceRefs;
@@ -92,12 +71,12 @@ describe('ingest and outbound Lambda handlers', () => {
     await adapters.queue.send('ingest', job);
 
     const ingest = await import('../../functions/ingest.ts');
-    expect(await ingest.handler(await takeRecords(clientConfig(), refs.queueUrls.ingest, 1))).toEqual({ batchItemFailures: [] });
+    expect(await ingest.handler(await takeSqsEvent(clientConfig(), refs.queueUrls.ingest, 1))).toEqual({ batchItemFailures: [] });
     const inbox = (await adapters.index.getMailbox('bob@example.test', 'INBOX'))!;
     expect(await adapters.index.listMessages('bob@example.test', inbox.id)).toHaveLength(1);
 
     const outbound = await import('../../functions/outbound.ts');
-    const event = await takeRecords(clientConfig(), refs.queueUrls.outbound, 1);
+    const event = await takeSqsEvent(clientConfig(), refs.queueUrls.outbound, 1);
     expect(event.Records).toHaveLength(1);
     expect(await outbound.handler(event)).toEqual({ batchItemFailures: [] });
     expect(received).toHaveLength(1);

@@ -1,0 +1,28 @@
+/** SQS messages received from the emulator, shaped as the Lambda SQS event a handler gets. */
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SqsEvent } from '../../functions/sqs-batch.ts';
+import type { emulatorClientConfig } from './emulator.ts';
+
+/** Receives `count` messages (15 s at most) and turns them into one Lambda event. */
+export async function takeSqsEvent(clientConfig: ReturnType<typeof emulatorClientConfig>, queueUrl: string, count: number): Promise<SqsEvent> {
+  const sqs = new SQSClient(clientConfig);
+  const messages = [];
+  const deadline = Date.now() + 15_000;
+  try {
+    while (messages.length < count && Date.now() < deadline) {
+      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'], WaitTimeSeconds: 1 }));
+      messages.push(...(r.Messages ?? []));
+    }
+  } finally {
+    sqs.destroy();
+  }
+  return {
+    Records: messages.map((m) => ({
+      messageId: m.MessageId!,
+      receiptHandle: m.ReceiptHandle!,
+      body: m.Body!,
+      attributes: m.Attributes as Record<string, string>,
+      messageAttributes: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, { stringValue: v.StringValue }])),
+    })),
+  };
+}
