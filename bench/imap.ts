@@ -22,6 +22,7 @@ import { loadConfig } from '../core/config.ts';
 import { silentLogger } from '../core/log.ts';
 import { createMailboxEvents } from '../core/mailbox-events.ts';
 import { indexMessage } from '../core/mime/index-message.ts';
+import { createAuthThrottle } from '../fargate-listeners/src/auth-throttle.ts';
 import { startImapListeners } from '../fargate-listeners/src/imap/imap-listener.ts';
 import { PROXY_DISABLED } from '../fargate-listeners/src/proxy-protocol.ts';
 import { loadTls } from '../fargate-listeners/src/tls.ts';
@@ -181,7 +182,7 @@ export async function benchImap(): Promise<Record<string, number>> {
     await fill(adapters, big, 'INBOX', MESSAGES);
     await fill(adapters, small, 'INBOX', 50);
     const tls = await loadTls(config);
-    const listeners = await startImapListeners({ adapters, config, tls, logger: silentLogger, events: createMailboxEvents(), proxy: PROXY_DISABLED }, { port: 0, tlsPort: 0, limits: { commandsPerSecond: 100_000 } });
+    const listeners = await startImapListeners({ adapters, config, tls, logger: silentLogger, events: createMailboxEvents(), proxy: PROXY_DISABLED, authThrottle: createAuthThrottle(config.authThrottle) }, { port: 0, tlsPort: 0, limits: { commandsPerSecond: 100_000 } });
     const port = listeners[0].port;
     try {
       const c = await Client.connect(port);

@@ -1,8 +1,15 @@
 /** Address normalisation shared by SMTP, IMAP, POP3 and mailctl. */
 
-/** Lower-cases the domain and the local part (we treat local parts case-insensitively). */
+/**
+ * The account identity of an address as typed: surrounding white space removed, Unicode
+ * composed (NFC, as RFC 6532 §3.1 asks of internationalized addresses) and lower-cased (we
+ * treat local parts case-insensitively). Authentication looks users up by it and the login
+ * throttle keys accounts by it, so no spelling of a name reaches an account under another key.
+ * Compatibility forms (NFKC: full-width letters, ligatures) are not folded: they name
+ * another address.
+ */
 export function normalizeAddress(address: string): string {
-  return address.trim().toLowerCase();
+  return address.trim().toLowerCase().normalize('NFC');
 }
 
 export function domainOf(address: string): string {

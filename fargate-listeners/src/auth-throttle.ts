@@ -2,18 +2,37 @@
  * Throttling of failed logins (invariant 6: auth failures are limited): within a sliding
  * window, a client address with too many failures is refused every further attempt, and so
  * is an account that too many failures were aimed at (from any address) — password guessing
- * spread over many addresses is slowed as well. Refused attempts do not reach the password
- * check at all. Counts are per process (one Fargate task); the limits are per task.
+ * spread over many addresses is bounded as well. Refused attempts do not reach the password
+ * check at all. Counts are per process (one Fargate task); the limits are per task, so N
+ * listener tasks allow N times the budget (README, "Security").
  *
- * Any listener may use it (SMTP submission AUTH, IMAP LOGIN/AUTHENTICATE, POP3 USER/PASS).
+ * One throttle per process (mail-system.ts puts it in ListenerDeps) serves SMTP submission
+ * AUTH, IMAP LOGIN/AUTHENTICATE and POP3 USER/PASS/AUTH together: a failure on one protocol
+ * counts against the others.
+ *
+ * The account is keyed by the identity authentication resolves (normalizeAddress, the function
+ * accounts.ts authenticate() looks the user up with): `alice@example.test `, ` ALICE@…` and the
+ * NFD spelling of a name are one account here as they are there.
  */
+import { normalizeAddress } from '../../core/accounts/addresses.ts';
 import type { AuthThrottleConfig } from '../../core/config.ts';
 
 export interface AuthThrottle {
+  /**
+   * Starts a password check: null when the client address or the account has reached its
+   * limit (refuse without checking). Otherwise the attempt counts as a failure from now on —
+   * so parallel connections cannot all pass the limit while their checks run — until
+   * release() takes it back (the password was right, or the check could not be made).
+   */
+  begin(client: string, account: string): AuthAttempt | null;
   /** True when the client address or the account has reached its failure limit. */
   blocked(client: string, account: string): boolean;
-  /** Records a failed attempt. */
+  /** Records a failed attempt that had no begin() (e.g. a refused authorization identity). */
   failed(client: string, account: string): void;
+}
+
+export interface AuthAttempt {
+  release(): void;
 }
 
 /** Entries kept at most per map (oldest dropped first), so a flood cannot exhaust memory. */
@@ -31,6 +50,11 @@ export function clientKey(address: string): string {
   return full.slice(0, 4).join(':').toLowerCase() + '::/64';
 }
 
+/** The account key: the identity authentication looks up (accounts.ts authenticate()). */
+export function accountKey(account: string): string {
+  return normalizeAddress(account);
+}
+
 export function createAuthThrottle(config: AuthThrottleConfig, now: () => number = Date.now): AuthThrottle {
   const windowMs = config.windowSeconds * 1000;
   const clients = new Map<string, number[]>();
@@ -45,23 +69,53 @@ export function createAuthThrottle(config: AuthThrottleConfig, now: () => number
     else if (kept.length !== list.length) map.set(key, kept);
     return kept;
   };
-  const add = (map: Map<string, number[]>, key: string) => {
+  const add = (map: Map<string, number[]>, key: string, at: number) => {
     const list = recent(map, key);
-    list.push(now());
+    list.push(at);
     map.delete(key); // re-insert: Map order is then least recently failed first
     map.set(key, list.slice(-1000));
     if (map.size > MAX_KEYS) map.delete(map.keys().next().value as string);
   };
+  const remove = (map: Map<string, number[]>, key: string, at: number) => {
+    const list = map.get(key);
+    const i = list ? list.lastIndexOf(at) : -1;
+    if (!list || i < 0) return;
+    list.splice(i, 1);
+    if (list.length === 0) map.delete(key);
+  };
+
+  const blocked = (client: string, account: string): boolean => {
+    if (config.maxFailuresPerClient > 0 && recent(clients, clientKey(client)).length >= config.maxFailuresPerClient) return true;
+    const key = accountKey(account);
+    if (config.maxFailuresPerAccount > 0 && key && recent(accounts, key).length >= config.maxFailuresPerAccount) return true;
+    return false;
+  };
+  const failed = (client: string, account: string): (() => void) => {
+    const at = now();
+    const c = clientKey(client);
+    const key = accountKey(account);
+    add(clients, c, at);
+    if (key) add(accounts, key, at);
+    return () => {
+      remove(clients, c, at);
+      if (key) remove(accounts, key, at);
+    };
+  };
 
   return {
-    blocked(client, account) {
-      if (config.maxFailuresPerClient > 0 && recent(clients, clientKey(client)).length >= config.maxFailuresPerClient) return true;
-      if (config.maxFailuresPerAccount > 0 && account && recent(accounts, account.toLowerCase()).length >= config.maxFailuresPerAccount) return true;
-      return false;
+    begin(client, account) {
+      if (blocked(client, account)) return null;
+      let undo: (() => void) | null = failed(client, account);
+      return {
+        release() {
+          undo?.();
+          undo = null;
+        },
+      };
     },
+    blocked,
     failed(client, account) {
-      add(clients, clientKey(client));
-      if (account) add(accounts, account.toLowerCase());
+      failed(client, account);
     },
   };
 }

@@ -2,6 +2,7 @@
 import type { Adapters } from '../../core/adapters/adapters.ts';
 import type { MailConfig } from '../../core/config.ts';
 import type { Logger } from '../../core/log.ts';
+import type { AuthThrottle } from './auth-throttle.ts';
 import type { MailboxEvents } from '../../core/mailbox-events.ts';
 import type { ProxyConfig } from './proxy-protocol.ts';
 import type { TlsMaterial } from './tls.ts';
@@ -14,6 +15,11 @@ export interface ListenerDeps {
   events: MailboxEvents;
   /** PROXY protocol settings: use createProxiedServer() from proxy-protocol.ts for every TCP listener. */
   proxy: ProxyConfig;
+  /**
+   * The process's one failed-login throttle (auth-throttle.ts), shared by IMAP, POP3 and
+   * submission: failures spent on one protocol count against the others.
+   */
+  authThrottle: AuthThrottle;
 }
 
 export interface RunningListener {

@@ -9,6 +9,7 @@ import { runIngestJob, type IngestJob } from '../../core/ingest/ingest-job.ts';
 import type { Logger } from '../../core/log.ts';
 import { createMailboxEvents, type MailboxEvents } from '../../core/mailbox-events.ts';
 import { startWorker, type RunningWorker } from '../../core/worker.ts';
+import { createAuthThrottle } from './auth-throttle.ts';
 import type { ListenerDeps, RunningListener } from './listener.ts';
 import { startMxListener } from './smtp/mx-listener.ts';
 import { startImapListeners } from './imap/imap-listener.ts';
@@ -45,7 +46,9 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
   const { adapters, config, logger } = options;
   const tls = await loadTls(config);
   const events = options.events ?? createMailboxEvents();
-  const deps: ListenerDeps = { adapters, config, tls, logger, events, proxy: options.proxy ?? PROXY_DISABLED };
+  // One authentication throttle for the whole process (IMAP, POP3, submission).
+  const authThrottle = createAuthThrottle(config.authThrottle);
+  const deps: ListenerDeps = { adapters, config, tls, logger, events, proxy: options.proxy ?? PROXY_DISABLED, authThrottle };
   const listeners: RunningListener[] = [];
   const workers: RunningWorker[] = [];
   // One log line per listener a minute: the dashboard's active-connections graph reads them

@@ -26,7 +26,7 @@ describe('POP3 listener (loopback plaintext allowed)', () => {
   let sys: Pop3TestSystem;
 
   beforeAll(async () => {
-    sys = await startPop3System('local', { idleTimeoutMs: 800, throttle: { baseDelayMs: 300, maxDelayMs: 300 } });
+    sys = await startPop3System('local', { idleTimeoutMs: 800, failureDelay: { baseMs: 300, maxMs: 300 } });
     await sys.fill([MSG(1), MSG(2), MSG(3)]);
   }, 60_000);
   afterAll(() => sys?.stop());

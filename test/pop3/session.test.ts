@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/log.ts';
 import type { MailboxEvents } from '../../core/mailbox-events.ts';
-import { LoginThrottle } from '../../fargate-listeners/src/pop3/login-throttle.ts';
+import { createAuthThrottle, type AuthThrottle } from '../../fargate-listeners/src/auth-throttle.ts';
 import { retrievedAt, retrievedKeyword } from '../../fargate-listeners/src/pop3/maildrop.ts';
 import type { ExpirePolicy } from '../../fargate-listeners/src/pop3/protocol/capabilities.ts';
 import { encodePlain } from '../../fargate-listeners/src/pop3/protocol/sasl-plain.ts';
@@ -50,7 +50,7 @@ interface Setup {
 }
 
 let t: Setup;
-let throttle: LoginThrottle;
+let throttle: AuthThrottle;
 
 beforeEach(async () => {
   const index = new MemoryIndex();
@@ -58,7 +58,7 @@ beforeEach(async () => {
   await index.addUser(USER, PASS);
   const notified: string[] = [];
   const events: MailboxEvents = { notify: (u, id) => void notified.push(`${u}:${id}`), subscribe: () => () => {} };
-  throttle = new LoginThrottle({ baseDelayMs: 1, maxDelayMs: 5, lockoutFailures: 1000 });
+  throttle = createAuthThrottle({ maxFailuresPerClient: 1000, maxFailuresPerAccount: 1000, windowSeconds: 900 });
   t = {
     index,
     blobs,
@@ -82,6 +82,7 @@ beforeEach(async () => {
             leaseTtlSeconds: opts.leaseTtlSeconds ?? 60,
             maxBadCommands: 5,
             maxAuthFailures: 3,
+            failureDelay: { baseMs: 1, maxMs: 5 },
           },
         },
         io,
@@ -437,31 +438,31 @@ describe('EXPIRE (RFC 2449 §6.7)', () => {
 });
 
 describe('login throttling', () => {
-  it('delays failures with backoff per address and account; locks out an address', () => {
-    let now = 0;
-    const th = new LoginThrottle({ baseDelayMs: 100, maxDelayMs: 1000, windowMs: 10_000, lockoutFailures: 5, now: () => now });
-    expect(th.failure('1.1.1.1', 'a')).toBe(100);
-    expect(th.failure('1.1.1.1', 'a')).toBe(200);
-    // Another address, same account: the account's count drives the delay.
-    expect(th.failure('2.2.2.2', 'A')).toBe(400);
-    expect(th.failure('1.1.1.1', 'b')).toBe(400);
-    expect(th.failure('1.1.1.1', 'c')).toBe(800);
-    expect(th.lockedOut('1.1.1.1')).toBe(false);
-    expect(th.failure('1.1.1.1', 'd')).toBe(1000);
-    expect(th.lockedOut('1.1.1.1')).toBe(true);
-    expect(th.lockedOut('2.2.2.2')).toBe(false);
-    th.success('a');
-    expect(th.failure('3.3.3.3', 'a')).toBe(100);
-    now += 10_001;
-    expect(th.lockedOut('1.1.1.1')).toBe(false);
-    expect(th.failure('1.1.1.1', 'z')).toBe(100);
+  it('an account with too many failures is refused unchecked, from any address and however its name is spelt', async () => {
+    throttle = createAuthThrottle({ maxFailuresPerClient: 1000, maxFailuresPerAccount: 3, windowSeconds: 900 });
+    // USER's argument is a word (the parser drops spaces); AUTH PLAIN's authcid is taken as sent.
+    const attempts = [`USER ${USER.toUpperCase()}`, `AUTH PLAIN ${encodePlain(` ${USER}  `, 'wrong')}`, `AUTH PLAIN ${encodePlain(`${USER}\t`, 'wrong')}`];
+    for (const [i, line] of attempts.entries()) {
+      const c = t.open();
+      c.io.remoteAddress = `192.0.2.${20 + i}`;
+      const answer = await c.cmd(line);
+      expect(line.startsWith('USER') ? await c.cmd('PASS wrong') : answer).toBe('-ERR [AUTH] authentication failed\r\n');
+    }
+    const c = t.open();
+    c.io.remoteAddress = '198.51.100.7';
+    await c.cmd(`USER ${USER}`);
+    expect(await c.cmd(`PASS ${PASS}`)).toBe('-ERR [AUTH] too many failed logins; try again later\r\n');
+    // AUTH PLAIN is bounded the same way.
+    const d = t.open();
+    d.io.remoteAddress = '198.51.100.8';
+    expect(await d.cmd(`AUTH PLAIN ${encodePlain(`${USER} `, PASS)}`)).toMatch(/^-ERR \[AUTH\] too many failed logins/);
   });
 
   it('a locked-out address is refused even with the right password', async () => {
-    throttle = new LoginThrottle({ baseDelayMs: 1, maxDelayMs: 1, lockoutFailures: 2 });
+    throttle = createAuthThrottle({ maxFailuresPerClient: 2, maxFailuresPerAccount: 1000, windowSeconds: 900 });
     const c = t.open(); // open() picks up the reassigned throttle
-    throttle.failure(c.io.remoteAddress, 'x');
-    throttle.failure(c.io.remoteAddress, 'y');
+    throttle.failed(c.io.remoteAddress, 'x');
+    throttle.failed(c.io.remoteAddress, 'y');
     await c.cmd(`USER ${USER}`);
     expect(await c.cmd(`PASS ${PASS}`)).toMatch(/^-ERR \[AUTH\]/);
   });

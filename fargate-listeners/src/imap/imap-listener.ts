@@ -3,10 +3,10 @@
  * on config.ports.imaps. Connections are accepted through the PROXY protocol reader
  * (../proxy-protocol.ts) so sessions see the real client address. Each connection gets an
  * ImapSession (session/session.ts); sessions of this process share the \Recent tracker, the
- * IDLE watcher and the authentication-failure throttle.
+ * IDLE watcher; the authentication-failure throttle is the process's one (deps.authThrottle),
+ * shared with POP3 and submission.
  */
 import type net from 'node:net';
-import { createAuthThrottle } from '../auth-throttle.ts';
 import type { ListenerDeps, RunningListener } from '../listener.ts';
 import { createProxiedServer } from '../proxy-protocol.ts';
 import { MailboxWatcher } from './session/commands/idle.ts';
@@ -46,7 +46,7 @@ export async function startImapListeners(deps: ListenerDeps, options: ImapListen
     limits,
     recent: new RecentTracker(),
     watcher: new MailboxWatcher(deps.adapters.index, deps.events, limits.idlePollMs, log),
-    throttle: createAuthThrottle(deps.config.authThrottle),
+    throttle: deps.authThrottle,
   };
   let open = 0;
 

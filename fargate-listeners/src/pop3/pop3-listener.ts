@@ -19,7 +19,6 @@ import tls from 'node:tls';
 import type { ListenerDeps, RunningListener } from '../listener.ts';
 import { createProxiedServer } from '../proxy-protocol.ts';
 import { Pop3Connection, type ConnectionLimits } from './connection.ts';
-import { LoginThrottle, type LoginThrottleOptions } from './login-throttle.ts';
 import { parseExpirePolicy, type ExpirePolicy } from './protocol/capabilities.ts';
 import { Pop3Session, type Pop3SessionDeps, type Pop3SessionSettings } from './session.ts';
 
@@ -32,7 +31,8 @@ export interface Pop3ListenerOptions {
   leaseTtlSeconds?: number;
   /** Overrides config.idleTimeoutSeconds. */
   idleTimeoutMs?: number;
-  throttle?: LoginThrottleOptions;
+  /** Overrides the per-session wait before a failed login is answered (default 500 ms doubling, at most 15 s). */
+  failureDelay?: { baseMs: number; maxMs: number };
   maxBadCommands?: number;
   maxAuthFailures?: number;
   maxConnections?: number;
@@ -68,6 +68,7 @@ export async function startPop3Listeners(deps: ListenerDeps, options: Pop3Listen
     leaseTtlSeconds: options.leaseTtlSeconds ?? envInt('POP3_LEASE_TTL', 300),
     maxBadCommands: options.maxBadCommands ?? 20,
     maxAuthFailures: options.maxAuthFailures ?? 3,
+    failureDelay: options.failureDelay ?? { baseMs: 500, maxMs: 15_000 },
   };
   const limits: ConnectionLimits = {
     commandLineLimit: 512,
@@ -75,14 +76,14 @@ export async function startPop3Listeners(deps: ListenerDeps, options: Pop3Listen
     idleTimeoutMs: options.idleTimeoutMs ?? config.idleTimeoutSeconds * 1000,
     maxQueuedLines: 64,
   };
-  // One throttle for both ports: failures counted per address and account across them.
   const sessionDeps: Pop3SessionDeps = {
     ports: { index: adapters.index, blobs: adapters.blobs },
     events: deps.events,
     logger,
-    // The address limit and window are the configured ones (AUTH_MAX_FAILURES_PER_CLIENT,
-    // AUTH_FAILURE_WINDOW; IPv6 per /64); accounts are slowed, never locked (see login-throttle.ts).
-    throttle: new LoginThrottle({ windowMs: config.authThrottle.windowSeconds * 1000, lockoutFailures: config.authThrottle.maxFailuresPerClient, ...options.throttle }),
+    // The process's one throttle (both ports, IMAP and submission too): per client address
+    // (AUTH_MAX_FAILURES_PER_CLIENT, IPv6 per /64) and per account (AUTH_MAX_FAILURES_PER_ACCOUNT)
+    // within AUTH_FAILURE_WINDOW.
+    throttle: deps.authThrottle,
     settings,
   };
 

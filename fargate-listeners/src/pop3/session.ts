@@ -19,10 +19,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { authenticate } from '../../../core/accounts/accounts.ts';
+import { normalizeAddress } from '../../../core/accounts/addresses.ts';
 import type { Logger } from '../../../core/log.ts';
 import type { MailboxEvents } from '../../../core/mailbox-events.ts';
 import { Maildrop, type MaildropPorts } from './maildrop.ts';
-import { LoginThrottle } from './login-throttle.ts';
+import type { AuthThrottle } from '../auth-throttle.ts';
 import { capabilities, type ExpirePolicy } from './protocol/capabilities.ts';
 import { Pop3ParseError, parseCommand, type Pop3Command } from './protocol/command.ts';
 import { Pop3Error, TERMINATOR, continuation, err, multiline, ok } from './protocol/response.ts';
@@ -60,13 +61,19 @@ export interface Pop3SessionSettings {
   maxBadCommands: number;
   /** Failed logins in one session before the connection is closed. */
   maxAuthFailures: number;
+  /**
+   * Wait before answering a failed login: baseMs, doubled for each further failure in the
+   * session, at most maxMs. Slows one connection; the bound on guessing is the throttle's.
+   */
+  failureDelay: { baseMs: number; maxMs: number };
 }
 
 export interface Pop3SessionDeps {
   ports: MaildropPorts;
   events: MailboxEvents;
   logger: Logger;
-  throttle: LoginThrottle;
+  /** The process's failed-login throttle, shared with IMAP and submission (../auth-throttle.ts). */
+  throttle: AuthThrottle;
   settings: Pop3SessionSettings;
 }
 
@@ -282,8 +289,8 @@ export class Pop3Session {
     const creds = decodePlain(response);
     if (!creds) return this.bad('invalid SASL PLAIN response');
     // No proxy authorization: an authzid, if given, must name the same user (RFC 4616 §2).
-    if (creds.authzid && creds.authzid.toLowerCase() !== creds.authcid.toLowerCase()) {
-      return this.loginFailed(creds.authcid, 'authorization identity not permitted');
+    if (creds.authzid && normalizeAddress(creds.authzid) !== normalizeAddress(creds.authcid)) {
+      return this.loginFailed(normalizeAddress(creds.authcid), 'authorization identity not permitted');
     }
     await this.login(creds.authcid, creds.password);
   }
@@ -296,27 +303,41 @@ export class Pop3Session {
     this.pendingUser = null;
   }
 
-  private async loginFailed(account: string, why: string): Promise<void> {
-    const delay = this.deps.throttle.failure(this.io.remoteAddress, account);
+  /**
+   * Answers a failed login after the session's delay. `record`: count it in the throttle (a
+   * password check counts itself through begin()).
+   */
+  private async loginFailed(account: string, why: string, record = true): Promise<void> {
+    const client = this.io.remoteAddress;
+    if (record) this.deps.throttle.failed(client, account);
     this.authFailures++;
-    this.log.info('pop3 login failed', { account, why, delayMs: delay });
+    const { baseMs, maxMs } = this.deps.settings.failureDelay;
+    const delay = Math.min(maxMs, baseMs * 2 ** Math.min(this.authFailures - 1, 30));
+    this.log.info('pop3 login failed', { client, account, why, delayMs: delay });
     await new Promise((r) => setTimeout(r, delay));
     const closing = this.authFailures >= this.deps.settings.maxAuthFailures;
-    throw new Pop3Error(closing ? 'authentication failed; closing' : 'authentication failed', 'AUTH', { close: closing });
+    const text = why === 'throttled' ? 'too many failed logins; try again later' : 'authentication failed';
+    throw new Pop3Error(closing ? `${text}; closing` : text, 'AUTH', { close: closing });
   }
 
-  private async login(account: string, password: string): Promise<void> {
+  private async login(typed: string, password: string): Promise<void> {
     const { index } = this.deps.ports;
-    if (this.deps.throttle.lockedOut(this.io.remoteAddress)) return this.loginFailed(account, 'address locked out');
+    // The identity authentication resolves, computed once: the throttle counts exactly that.
+    const account = normalizeAddress(typed);
+    // Too many recent failures from this address or for this account (in any protocol of this
+    // process): refused without checking the password.
+    const attempt = this.deps.throttle.begin(this.io.remoteAddress, account);
+    if (!attempt) return this.loginFailed(account, 'throttled', false);
     let address: string;
     try {
       const user = await authenticate(index, account, password);
-      if (!user) return this.loginFailed(account, 'bad credentials');
+      if (!user) return this.loginFailed(account, 'bad credentials', false); // counted by begin()
       address = user.address;
     } catch (e) {
+      attempt.release();
       throw new Pop3Error('authentication is unavailable; try again later', 'SYS/TEMP', { cause: e });
     }
-    this.deps.throttle.success(address);
+    attempt.release();
 
     const lease = { name: `pop3:${address}`, owner: `${this.deps.settings.hostname}:${process.pid}:${randomUUID()}` };
     let locked: boolean;

@@ -19,7 +19,7 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { authenticate } from '../../../core/accounts/accounts.ts';
 import { domainOf, isValidAddress, normalizeAddress } from '../../../core/accounts/addresses.ts';
-import { createAuthThrottle, type AuthThrottle } from '../auth-throttle.ts';
+import type { AuthThrottle } from '../auth-throttle.ts';
 import type { ListenerDeps, RunningListener } from '../listener.ts';
 import { isLoopback } from '../tls.ts';
 import { acceptMessage } from './accept-message.ts';
@@ -101,26 +101,30 @@ export function submissionServerOptions(deps: ListenerDeps, options: { implicitT
       const client = session.remoteAddress || 'unknown';
       const a = auth as typeof auth & { authzid?: string; authcid?: string };
       const username = normalizeAddress(String(a.username ?? ''));
-      if (throttle.blocked(client, username)) {
+      // Counted as a failure from here until the password proves right (attempts in progress
+      // on parallel connections count against the limit too).
+      const attempt = throttle.begin(client, username);
+      if (!attempt) {
         logger.warn('auth throttled', { client, user: username });
         return callback(smtpError(454, '4.7.0', 'Too many failed authentication attempts; try again later'));
       }
       // RFC 4616 §2: an authorization identity different from the authentication identity
-      // asks to act as someone else; we do not allow that.
+      // asks to act as someone else; we do not allow that (a failure: the attempt stays counted).
       if (a.method === 'PLAIN' && a.authzid && a.authcid && normalizeAddress(a.authzid) !== normalizeAddress(a.authcid)) {
-        throttle.failed(client, username);
+        logger.info('auth failed', { client, user: username, why: 'authorization identity not permitted' });
         return callback(smtpError(535, '5.7.8', 'Authentication credentials invalid'));
       }
       authenticate(adapters.index, username, String(a.password ?? '')).then(
         (user) => {
           if (!user) {
-            throttle.failed(client, username);
             logger.info('auth failed', { client, user: username });
             return callback(smtpError(535, '5.7.8', 'Authentication credentials invalid'));
           }
+          attempt.release();
           callback(null, { user: user.address });
         },
         (err) => {
+          attempt.release();
           logger.error('auth lookup failed', { err });
           callback(smtpError(454, '4.7.0', 'Temporary authentication failure'));
         },
@@ -173,9 +177,9 @@ export function submissionServerOptions(deps: ListenerDeps, options: { implicitT
   };
 }
 
-/** Starts `submission` (STARTTLS) and `submissions` (implicit TLS), sharing one throttle. */
-export async function startSubmissionListeners(deps: ListenerDeps, options: { port?: number; tlsPort?: number; throttle?: AuthThrottle } = {}): Promise<RunningListener[]> {
-  const throttle = options.throttle ?? createAuthThrottle(deps.config.authThrottle);
+/** Starts `submission` (STARTTLS) and `submissions` (implicit TLS), with the process's one throttle. */
+export async function startSubmissionListeners(deps: ListenerDeps, options: { port?: number; tlsPort?: number } = {}): Promise<RunningListener[]> {
+  const throttle = deps.authThrottle;
   const plain = await startSmtpServer('submission', new SMTPServer(submissionServerOptions(deps, { implicitTls: false, throttle })), options.port ?? deps.config.ports.submission, deps);
   try {
     const tls = await startSmtpServer('submissions', new SMTPServer(submissionServerOptions(deps, { implicitTls: true, throttle })), options.tlsPort ?? deps.config.ports.submissions, deps);

@@ -16,7 +16,7 @@ export interface Reply {
 export class RawImap extends SocketReader {
   private n = 0;
 
-  static connect(port: number, options: { tls?: boolean } = {}): Promise<RawImap> {
+  static connect(port: number, options: { tls?: boolean; localAddress?: string } = {}): Promise<RawImap> {
     return openSocket(port, options).then((s) => new RawImap(s));
   }
 

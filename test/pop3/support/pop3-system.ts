@@ -26,7 +26,7 @@ export async function startPop3System(kind: AdapterKind, options: Pop3ListenerOp
   const ts = await startTestSystem({ adapters: kind, workers: false, env, proxy });
   let listeners: RunningListener[] = [];
   try {
-    listeners = await startPop3Listeners(ts.system.deps, { port: 0, tlsPort: 0, throttle: { baseDelayMs: 10, maxDelayMs: 50 }, ...listenerOptions });
+    listeners = await startPop3Listeners(ts.system.deps, { port: 0, tlsPort: 0, failureDelay: { baseMs: 10, maxMs: 50 }, ...listenerOptions });
   } catch (e) {
     await ts.stop();
     throw e;

@@ -2,7 +2,7 @@
 import { openSocket, SocketReader } from '../../support/socket-reader.ts';
 
 export class RawPop3Client extends SocketReader {
-  static connect(port: number, options: { tls?: boolean } = {}): Promise<RawPop3Client> {
+  static connect(port: number, options: { tls?: boolean; localAddress?: string } = {}): Promise<RawPop3Client> {
     return openSocket(port, options).then((s) => new RawPop3Client(s));
   }
 

@@ -5,27 +5,39 @@
  * after limits.maxAuthFailures, end the connection.
  */
 import { authenticate } from '../../../../../core/accounts/accounts.ts';
+import { normalizeAddress } from '../../../../../core/accounts/addresses.ts';
 import type { AuthenticateRequest, LoginRequest } from '../../protocol/requests.ts';
 import { bad, no, type Tagged } from '../errors.ts';
 import type { ImapSession } from '../session.ts';
 
-async function verify(s: ImapSession, user: string, password: string): Promise<Tagged> {
+async function verify(s: ImapSession, typed: string, password: string): Promise<Tagged> {
   const client = s.remoteAddress ?? '';
-  // Too many recent failures from this address or for this account: refused unchecked.
-  if (s.ctx.throttle.blocked(client, user)) {
+  // The identity authentication resolves, computed once: the throttle counts exactly that.
+  const user = normalizeAddress(typed);
+  // Too many recent failures from this address or for this account (in any protocol of this
+  // process, attempts in progress included): refused unchecked.
+  const attempt = s.ctx.throttle.begin(client, user);
+  if (!attempt) {
     s.authFailures++;
+    s.log.warn('authentication throttled', { client, user });
     if (s.authFailures >= s.ctx.limits.maxAuthFailures) s.bye('Too many authentication failures');
     throw no('Too many failed attempts, try again later', 'UNAVAILABLE');
   }
-  const account = await authenticate(s.deps.adapters.index, user, password);
+  let account;
+  try {
+    account = await authenticate(s.deps.adapters.index, user, password);
+  } catch (err) {
+    attempt.release();
+    throw err;
+  }
   if (!account) {
-    s.ctx.throttle.failed(client, user);
     s.authFailures++;
-    s.log.info('authentication failed', { user, failures: s.authFailures });
+    s.log.info('authentication failed', { client, user, failures: s.authFailures });
     await new Promise((r) => setTimeout(r, Math.min(200 * s.authFailures, 2000)));
     if (s.authFailures >= s.ctx.limits.maxAuthFailures) s.bye('Too many authentication failures');
     throw no('Invalid credentials', 'AUTHENTICATIONFAILED');
   }
+  attempt.release();
   s.setAuthenticated(account.address);
   s.log.info('authenticated');
   return { status: 'OK', code: `CAPABILITY ${s.capabilityList().join(' ')}`, text: 'Logged in' };
@@ -54,6 +66,6 @@ export async function authenticateCommand(s: ImapSession, req: AuthenticateReque
   if (parts.length !== 3) throw bad('Invalid PLAIN response');
   const [authzid, authcid, password] = parts;
   // We do not support acting as another user: authzid must be empty or the same identity.
-  if (authzid !== '' && authzid.toLowerCase() !== authcid.toLowerCase()) throw no('Authorization identity not allowed', 'AUTHORIZATIONFAILED');
+  if (authzid !== '' && normalizeAddress(authzid) !== normalizeAddress(authcid)) throw no('Authorization identity not allowed', 'AUTHORIZATIONFAILED');
   return verify(s, authcid, password);
 }
