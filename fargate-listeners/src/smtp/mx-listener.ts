@@ -36,7 +36,8 @@ export function mxServerOptions(deps: ListenerDeps): SMTPServerOptions {
   const { config } = deps;
   return {
     name: config.hostname,
-    banner: 'ESMTP ready',
+    // smtp-server writes `220 <name> ESMTP <banner>` itself (RFC 5321 §4.3.1 greeting).
+    banner: 'ready',
     key: deps.tls.key,
     cert: deps.tls.cert,
     secure: false,
