@@ -26,6 +26,11 @@ import type { MessageMeta } from '../mime/types.ts';
 export interface Domain {
   name: string;
   createdAt: number;
+  /**
+   * Where mail to `postmaster@<name>` (and bare `postmaster`) goes (RFC 5321 §4.5.1); null:
+   * the default (core/accounts/postmaster.ts).
+   */
+  postmaster: string | null;
 }
 
 export interface User {
@@ -121,7 +126,9 @@ export class IndexError extends Error {
 
 export interface MailIndex {
   // --- domains ---
-  addDomain(name: string): Promise<Domain>;
+  addDomain(name: string, options?: { postmaster?: string | null }): Promise<Domain>;
+  /** Sets (or, with null, clears) the domain's postmaster address; NOT_FOUND when absent. */
+  setDomainPostmaster(name: string, postmaster: string | null): Promise<Domain>;
   removeDomain(name: string): Promise<void>;
   listDomains(): Promise<Domain[]>;
   getDomain(name: string): Promise<Domain | null>;

@@ -169,6 +169,30 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect(await indexError(ix.removeDomain('other.test'))).toBe('NOT_FOUND');
       });
 
+      it('a domain carries its postmaster address (RFC 5321 §4.5.1): set at add, changed, cleared; NOT_FOUND for an absent domain', async () => {
+        const d = await ix.addDomain('example.test');
+        expect(d.postmaster).toBeNull();
+        const o = await ix.addDomain('other.test', { postmaster: 'admin@example.test' });
+        expect(o.postmaster).toBe('admin@example.test');
+        expect(await ix.getDomain('other.test')).toEqual(o);
+        expect((await ix.getDomain('example.test'))!.postmaster).toBeNull();
+        const changed = await ix.setDomainPostmaster('example.test', 'alice@example.test');
+        expect(changed).toEqual({ ...d, postmaster: 'alice@example.test' });
+        expect(await ix.getDomain('example.test')).toEqual(changed);
+        expect((await ix.listDomains()).map((x) => [x.name, x.postmaster])).toEqual([
+          ['example.test', 'alice@example.test'],
+          ['other.test', 'admin@example.test'],
+        ]);
+        expect((await ix.setDomainPostmaster('other.test', null)).postmaster).toBeNull();
+        expect((await ix.getDomain('other.test'))!.postmaster).toBeNull();
+        expect(await indexError(ix.setDomainPostmaster('nope.test', 'x@example.test'))).toBe('NOT_FOUND');
+        expect(await ix.getDomain('nope.test')).toBeNull();
+        // A removed and re-added domain starts with no postmaster of its own.
+        await ix.removeDomain('example.test');
+        expect((await ix.addDomain('example.test')).postmaster).toBeNull();
+        expect((await ix.getDomain('example.test'))!.postmaster).toBeNull();
+      });
+
       it('removeDomain is refused with CONFLICT while users of the domain remain', async () => {
         await ix.addDomain('example.test');
         await withUser();

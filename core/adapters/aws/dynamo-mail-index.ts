@@ -116,6 +116,10 @@ export interface DynamoMailIndexOptions {
   ownsClient?: boolean;
 }
 
+function domainFromItem(i: Item): Domain {
+  return { name: str(i, 'name'), createdAt: num(i, 'createdAt'), postmaster: optStr(i, 'postmaster') };
+}
+
 function domainPart(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1);
 }
@@ -203,15 +207,17 @@ export class DynamoMailIndex implements MailIndex {
 
   // --- domains ---
 
-  async addDomain(name: string): Promise<Domain> {
+  async addDomain(name: string, options: { postmaster?: string | null } = {}): Promise<Domain> {
     checkString(name, 'domain name');
     checkKeyPart(name, 'domain name');
+    const postmaster = options.postmaster ?? null;
+    if (postmaster !== null) checkString(postmaster, 'postmaster address');
     const createdAt = Date.now();
     try {
       await this.db.send(
         new PutItemCommand({
           TableName: this.table,
-          Item: { pk: S(keys.domainsPk), sk: S(keys.domainSk(name)), name: S(name), createdAt: N(createdAt) },
+          Item: { pk: S(keys.domainsPk), sk: S(keys.domainSk(name)), name: S(name), createdAt: N(createdAt), ...(postmaster !== null ? { postmaster: S(postmaster) } : {}) },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -219,7 +225,27 @@ export class DynamoMailIndex implements MailIndex {
       if (isConditionalCheckFailed(err)) throw new IndexError('EXISTS', `domain exists: ${name}`);
       throw err;
     }
-    return { name, createdAt };
+    return { name, createdAt, postmaster };
+  }
+
+  async setDomainPostmaster(name: string, postmaster: string | null): Promise<Domain> {
+    if (postmaster !== null) checkString(postmaster, 'postmaster address');
+    if (typeof name !== 'string' || name === '' || Buffer.byteLength(name) > MAX_KEY_PART_BYTES) throw new IndexError('NOT_FOUND', `no such domain: ${name}`);
+    try {
+      const r = await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(keys.domainsPk), sk: S(keys.domainSk(name)) },
+          ConditionExpression: 'attribute_exists(pk)',
+          ...(postmaster !== null ? { UpdateExpression: 'SET postmaster = :p', ExpressionAttributeValues: { ':p': S(postmaster) } } : { UpdateExpression: 'REMOVE postmaster' }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return domainFromItem(r.Attributes as Item);
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) throw new IndexError('NOT_FOUND', `no such domain: ${name}`);
+      throw err;
+    }
   }
 
   /** NOT_FOUND when absent; CONFLICT while users of the domain remain. */
@@ -256,13 +282,13 @@ export class DynamoMailIndex implements MailIndex {
       ExpressionAttributeValues: { ':pk': S(keys.domainsPk) },
       ConsistentRead: true,
     });
-    return items.map((i) => ({ name: str(i, 'name'), createdAt: num(i, 'createdAt') })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return items.map(domainFromItem).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   async getDomain(name: string): Promise<Domain | null> {
     if (typeof name !== 'string' || name === '' || Buffer.byteLength(name) > MAX_KEY_PART_BYTES) return null;
     const item = await this.getItem(keys.domainsPk, keys.domainSk(name));
-    return item ? { name: str(item, 'name'), createdAt: num(item, 'createdAt') } : null;
+    return item ? domainFromItem(item) : null;
   }
 
   // --- users ---

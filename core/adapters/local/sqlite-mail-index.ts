@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS domains (
   name TEXT PRIMARY KEY,
   created_at INTEGER NOT NULL
 );
+-- A table of its own (not a column of domains), so an existing index file gains it as is.
+CREATE TABLE IF NOT EXISTS domain_postmasters (
+  domain TEXT PRIMARY KEY,
+  address TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS users (
   address TEXT PRIMARY KEY,
   domain TEXT NOT NULL,
@@ -112,6 +117,16 @@ CREATE TABLE IF NOT EXISTS leases (
 
 /** RFC 3501 §2.3.1.1: UIDs are 32-bit unsigned, non-zero. */
 const MAX_UID = 0xffffffff;
+
+interface DomainRow {
+  name: string;
+  created_at: number;
+  postmaster: string | null;
+}
+
+function domainFromRow(r: DomainRow): Domain {
+  return { name: r.name, createdAt: r.created_at, postmaster: r.postmaster ?? null };
+}
 
 interface MailboxRow {
   id: string;
@@ -200,13 +215,28 @@ export class SqliteMailIndex implements MailIndex {
 
   // --- domains ---
 
-  async addDomain(name: string): Promise<Domain> {
+  async addDomain(name: string, options: { postmaster?: string | null } = {}): Promise<Domain> {
     checkString(name, 'domain name');
+    const postmaster = options.postmaster ?? null;
+    if (postmaster !== null) checkString(postmaster, 'postmaster address');
     return this.h.immediate(() => {
       if (this.h.stmt('SELECT 1 FROM domains WHERE name = ?').get(name)) throw new IndexError('EXISTS', `domain exists: ${name}`);
       const createdAt = Date.now();
       this.h.stmt('INSERT INTO domains (name, created_at) VALUES (?, ?)').run(name, createdAt);
-      return { name, createdAt };
+      this.h.stmt('DELETE FROM domain_postmasters WHERE domain = ?').run(name);
+      if (postmaster !== null) this.h.stmt('INSERT INTO domain_postmasters (domain, address) VALUES (?, ?)').run(name, postmaster);
+      return { name, createdAt, postmaster };
+    });
+  }
+
+  async setDomainPostmaster(name: string, postmaster: string | null): Promise<Domain> {
+    if (postmaster !== null) checkString(postmaster, 'postmaster address');
+    return this.h.immediate(() => {
+      const r = this.h.stmt('SELECT name, created_at FROM domains WHERE name = ?').get(name) as { name: string; created_at: number } | undefined;
+      if (!r) throw new IndexError('NOT_FOUND', `no such domain: ${name}`);
+      this.h.stmt('DELETE FROM domain_postmasters WHERE domain = ?').run(name);
+      if (postmaster !== null) this.h.stmt('INSERT INTO domain_postmasters (domain, address) VALUES (?, ?)').run(name, postmaster);
+      return { name: r.name, createdAt: r.created_at, postmaster };
     });
   }
 
@@ -216,17 +246,18 @@ export class SqliteMailIndex implements MailIndex {
       if (!this.h.stmt('SELECT 1 FROM domains WHERE name = ?').get(name)) throw new IndexError('NOT_FOUND', `no such domain: ${name}`);
       if (this.h.stmt('SELECT 1 FROM users WHERE domain = ? LIMIT 1').get(name)) throw new IndexError('CONFLICT', `domain ${name} still has users`);
       this.h.stmt('DELETE FROM domains WHERE name = ?').run(name);
+      this.h.stmt('DELETE FROM domain_postmasters WHERE domain = ?').run(name);
     });
   }
 
   async listDomains(): Promise<Domain[]> {
-    const rows = this.h.stmt('SELECT name, created_at FROM domains ORDER BY name').all() as Array<{ name: string; created_at: number }>;
-    return rows.map((r) => ({ name: r.name, createdAt: r.created_at }));
+    const rows = this.h.stmt('SELECT d.name, d.created_at, p.address AS postmaster FROM domains d LEFT JOIN domain_postmasters p ON p.domain = d.name ORDER BY d.name').all() as unknown as DomainRow[];
+    return rows.map(domainFromRow);
   }
 
   async getDomain(name: string): Promise<Domain | null> {
-    const r = this.h.stmt('SELECT name, created_at FROM domains WHERE name = ?').get(name) as { name: string; created_at: number } | undefined;
-    return r ? { name: r.name, createdAt: r.created_at } : null;
+    const r = this.h.stmt('SELECT d.name, d.created_at, p.address AS postmaster FROM domains d LEFT JOIN domain_postmasters p ON p.domain = d.name WHERE d.name = ?').get(name) as DomainRow | undefined;
+    return r ? domainFromRow(r) : null;
   }
 
   // --- users ---
