@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { isValidAddress, normalizeAddress } from './accounts/addresses.ts';
 
 export interface MailConfig {
   runtime: 'local' | 'aws';
@@ -33,8 +34,12 @@ export interface MailConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Run the queue workers in this process (local runtime; MAIL_WORKERS=0 for listeners only). */
   workers: boolean;
-  /** Authentication failure throttling (submission; usable by any listener). */
+  /** Authentication failure throttling (one per process: IMAP, POP3, submission). */
   authThrottle: AuthThrottleConfig;
+  /** Refused recipients on the MX listener (directory harvesting, fargate-listeners/src/smtp/bad-recipients.ts). */
+  badRecipients: BadRecipientConfig;
+  /** Default destination of postmaster mail for domains without their own (core/accounts/postmaster.ts). */
+  postmasterAddress: string | null;
   /** The DNS resolver used for MX lookups (core/dns). */
   dns: DnsConfig;
   /** Outbound delivery (core/outbound). */
@@ -50,6 +55,14 @@ export interface AuthThrottleConfig {
   maxFailuresPerClient: number;
   /** Failed logins for one account (from any address) within the window before it is refused. */
   maxFailuresPerAccount: number;
+  windowSeconds: number;
+}
+
+export interface BadRecipientConfig {
+  /** Refused RCPTs per session, and per client address within the window, before 421 and disconnect; 0 = no limit. */
+  max: number;
+  /** Wait before answering each refused RCPT once half of `max` is reached (tarpit). */
+  delayMs: number;
   windowSeconds: number;
 }
 
@@ -130,6 +143,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
       maxFailuresPerAccount: int(env, 'AUTH_MAX_FAILURES_PER_ACCOUNT', 20),
       windowSeconds: int(env, 'AUTH_FAILURE_WINDOW', 900),
     },
+    badRecipients: {
+      max: int(env, 'SMTP_MAX_BAD_RCPT', 20),
+      delayMs: int(env, 'SMTP_BAD_RCPT_DELAY_MS', 1000),
+      windowSeconds: int(env, 'SMTP_BAD_RCPT_WINDOW', 900),
+    },
+    postmasterAddress: postmasterAddress(env),
     dns: {
       servers: (env.DNS_SERVERS || '').split(',').map((s) => s.trim()).filter(Boolean),
       timeoutMs: int(env, 'DNS_TIMEOUT_MS', 5000),
@@ -147,6 +166,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     dkimKeysSecretArn: env.DKIM_KEYS_SECRET_ARN || null,
     logLevel: level === 'debug' || level === 'warn' || level === 'error' ? level : 'info',
   };
+}
+
+function postmasterAddress(env: NodeJS.ProcessEnv): string | null {
+  if (!env.POSTMASTER_ADDRESS) return null;
+  const address = normalizeAddress(env.POSTMASTER_ADDRESS);
+  if (!isValidAddress(address)) throw new Error(`POSTMASTER_ADDRESS must be an address (user@domain), got ${JSON.stringify(env.POSTMASTER_ADDRESS)}`);
+  return address;
 }
 
 function smartHost(env: NodeJS.ProcessEnv): SmartHostConfig | null {

@@ -22,3 +22,13 @@ export function isValidAddress(address: string): boolean {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what must be refused
   return /^[^\s@<>()[\]\\,;:"\x00-\x1f]+@[A-Za-z0-9\u0080-\uffff]([A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?(\.[A-Za-z0-9\u0080-\uffff]([A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?)*$/.test(address);
 }
+
+/**
+ * The mailbox of an SMTP path as we look it up: a quoted local part (RFC 5321 §4.1.2
+ * Quoted-string, quoted-pairs `\x` standing for x) is unquoted, so `"alice"@example.test` is
+ * alice@example.test. Anything else is returned as given.
+ */
+export function unquoteLocalPart(address: string): string {
+  const m = /^"((?:[^"\\]|\\[\x20-\x7e])*)"@([^@"]+)$/.exec(address);
+  return m ? `${m[1].replace(/\\(.)/g, '$1')}@${m[2]}` : address;
+}

@@ -4,7 +4,7 @@
  */
 import type { Adapters } from '../adapters/adapters.ts';
 import { changePassword, createUser } from '../accounts/accounts.ts';
-import { normalizeAddress } from '../accounts/addresses.ts';
+import { isValidAddress, normalizeAddress } from '../accounts/addresses.ts';
 import { IndexError } from '../ports/mail-index.ts';
 import type { QueueName } from '../ports/work-queue.ts';
 import { dkimKeyBlobKey, dkimZoneLine, generateDkimKey, loadDkimKey, saveDkimKey, type DkimKeyAlgorithm } from '../dkim/keys.ts';
@@ -19,7 +19,11 @@ export interface MailctlIO {
 }
 
 export const USAGE = `usage: mailctl [--aws] <command>
-  domain add <domain>            add a local domain
+  domain add <domain> [--postmaster <address>]
+                                 add a local domain; postmaster mail for it goes to <address>
+  domain postmaster <domain> [<address> | --default]
+                                 show or set where postmaster@<domain> mail goes (--default:
+                                 POSTMASTER_ADDRESS, else the domain's first user)
   domain list                    list local domains
   domain remove <domain>         remove a local domain (its users stay until removed)
   domain dkim <domain> [--algorithm rsa|ed25519] [--selector <s>] [--new] [--json]
@@ -49,8 +53,24 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
     switch (`${group} ${action}`) {
       case 'domain add': {
         need(1);
-        const d = await adapters.index.addDomain(rest[0].toLowerCase());
-        io.out(`added domain ${d.name}`);
+        const postmaster = postmasterOption(rest.slice(1));
+        const d = await adapters.index.addDomain(rest[0].toLowerCase(), postmaster ? { postmaster } : {});
+        io.out(`added domain ${d.name}${d.postmaster ? ` (postmaster ${d.postmaster})` : ''}`);
+        return 0;
+      }
+      case 'domain postmaster': {
+        need(1);
+        const name = rest[0].toLowerCase();
+        const arg = rest[1];
+        if (arg === undefined) {
+          const d = await adapters.index.getDomain(name);
+          if (!d) throw new IndexError('NOT_FOUND', `no such domain: ${name}`);
+          io.out(d.postmaster ? `postmaster of ${name}: ${d.postmaster}` : `postmaster of ${name}: default (a user postmaster@${name}, else POSTMASTER_ADDRESS, else the domain's first user)`);
+          return 0;
+        }
+        if (rest.length > 2) throw new UsageError(`unexpected argument ${rest[2]}`);
+        const d = await adapters.index.setDomainPostmaster(name, arg === '--default' ? null : postmasterAddress(arg));
+        io.out(d.postmaster ? `postmaster of ${name}: ${d.postmaster}` : `postmaster of ${name}: default`);
         return 0;
       }
       case 'domain list': {
@@ -159,6 +179,20 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
     }
     throw err;
   }
+}
+
+function postmasterAddress(value: string | undefined): string {
+  const address = normalizeAddress(value ?? '');
+  if (!isValidAddress(address)) throw new UsageError(`not an address: ${JSON.stringify(value ?? '')} (postmaster needs user@domain)`);
+  return address;
+}
+
+/** `[--postmaster <address>]` of `domain add`. */
+function postmasterOption(args: string[]): string | null {
+  if (args.length === 0) return null;
+  if (args[0] !== '--postmaster') throw new UsageError(`unknown option ${args[0]}`);
+  if (args.length > 2) throw new UsageError(`unexpected argument ${args[2]}`);
+  return postmasterAddress(args[1]);
 }
 
 /**

@@ -53,6 +53,26 @@ describe('mailctl (local)', () => {
     expect((await ctl(['message', 'show', 'alice@example.test', '9'])).code).toBe(1);
   });
 
+  it('sets the postmaster address of a domain at add and changes it (RFC 5321 §4.5.1)', async () => {
+    expect((await ctl(['domain', 'add', 'pm.test', '--postmaster', 'Admin@PM.test'])).stdout).toBe('added domain pm.test (postmaster admin@pm.test)\n');
+    expect((await ctl(['domain', 'postmaster', 'pm.test'])).stdout).toBe('postmaster of pm.test: admin@pm.test\n');
+    expect((await ctl(['domain', 'postmaster', 'pm.test', 'ops@elsewhere.test'])).stdout).toBe('postmaster of pm.test: ops@elsewhere.test\n');
+    let adapters = await createLocalAdapters({ dataDir });
+    expect((await adapters.index.getDomain('pm.test'))!.postmaster).toBe('ops@elsewhere.test');
+    await adapters.close();
+    expect((await ctl(['domain', 'postmaster', 'pm.test', '--default'])).stdout).toBe('postmaster of pm.test: default\n');
+    adapters = await createLocalAdapters({ dataDir });
+    expect((await adapters.index.getDomain('pm.test'))!.postmaster).toBeNull();
+    await adapters.close();
+    const bad = await ctl(['domain', 'add', 'pm2.test', '--postmaster', 'not an address']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('not an address');
+    const missing = await ctl(['domain', 'postmaster', 'nope.test', 'a@pm.test']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no such domain');
+    await ctl(['domain', 'remove', 'pm.test']);
+  });
+
   it('shows queue stats and the jobs that ended in the dead-letter queue', async () => {
     const adapters = await createLocalAdapters({ dataDir });
     await adapters.queue.send('ingest', { id: 'poison', blobKey: 'messages/none' });

@@ -4,19 +4,53 @@
  * ENHANCEDSTATUSCODES (RFC 2034/3463) and STARTTLS (RFC 3207). No AUTH here.
  *
  * Invariant 4 (no open relay): RCPT is accepted only for existing users of local domains,
- * decided at RCPT time so we never accept-then-bounce (no backscatter).
+ * decided at RCPT time so we never accept-then-bounce (no backscatter). Also accepted, as
+ * RFC 5321 §4.5.1 requires: `postmaster` bare and at each local domain, delivered to the
+ * domain's postmaster address (core/accounts/postmaster.ts). A quoted local part is unquoted
+ * (RFC 5321 §4.1.2: `"alice"@example.test` is alice@example.test). The envelope then carries
+ * the mailbox the mail is delivered to. Refused recipients are counted against directory
+ * harvesting (bad-recipients.ts).
  */
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import { domainOf, isValidAddress, normalizeAddress } from '../../../core/accounts/addresses.ts';
+import { domainOf, isValidAddress, normalizeAddress, unquoteLocalPart } from '../../../core/accounts/addresses.ts';
+import { hostDomain, isPostmaster, resolvePostmaster } from '../../../core/accounts/postmaster.ts';
 import type { ListenerDeps, RunningListener } from '../listener.ts';
 import { acceptMessage } from './accept-message.ts';
+import { createBadRecipientGuard, type BadRecipientGuard } from './bad-recipients.ts';
 import { smtpError } from './enhanced-codes.ts';
 import { startSmtpServer } from './smtp-server-runner.ts';
 
 export const MAX_RECIPIENTS = 100;
 
-export async function checkLocalRecipient(deps: ListenerDeps, address: string): Promise<void> {
-  const addr = normalizeAddress(address);
+/**
+ * Where mail for `postmaster` (bare or at a domain) goes: null when `address` is not a
+ * postmaster address of ours (a foreign domain's postmaster is an ordinary remote address).
+ * Throws 550 5.1.1 when it is ours but nothing can take it (no user in that domain, none set).
+ */
+export async function postmasterTarget(deps: ListenerDeps, address: string): Promise<string | null> {
+  const pm = isPostmaster(address);
+  if (!pm) return null;
+  const { index } = deps.adapters;
+  const domain = pm.domain ?? (await hostDomain(index, deps.config.hostname));
+  if (domain === null || (await index.getDomain(domain)) === null) return null;
+  const target = await resolvePostmaster(index, domain, deps.config.postmasterAddress);
+  if (target) return target;
+  deps.logger.warn('postmaster mail refused: no postmaster mailbox', { domain, hint: `mailctl domain postmaster ${domain} <address>, or POSTMASTER_ADDRESS` });
+  throw smtpError(550, '5.1.1', 'No postmaster mailbox here');
+}
+
+/** The local mailbox an RCPT address is delivered to; throws the SMTP refusal otherwise. */
+export async function resolveLocalRecipient(deps: ListenerDeps, address: string): Promise<string> {
+  const addr = normalizeAddress(unquoteLocalPart(address));
+  let target: string | null;
+  try {
+    target = await postmasterTarget(deps, addr);
+  } catch (err) {
+    if (err && typeof (err as { responseCode?: unknown }).responseCode === 'number') throw err;
+    deps.logger.error('recipient lookup failed', { err });
+    throw smtpError(451, '4.3.0', 'Temporary lookup failure, try again later');
+  }
+  if (target) return target;
   if (!isValidAddress(addr)) throw smtpError(501, '5.1.3', 'Bad recipient address syntax');
   const domain = domainOf(addr);
   let isLocal: boolean;
@@ -30,9 +64,13 @@ export async function checkLocalRecipient(deps: ListenerDeps, address: string): 
   }
   if (!isLocal) throw smtpError(550, '5.7.1', 'Relaying denied');
   if (!exists) throw smtpError(550, '5.1.1', 'No such user here');
+  return addr;
 }
 
-export function mxServerOptions(deps: ListenerDeps): SMTPServerOptions {
+/** Refused RCPTs in this session (kept across RSET: smtp-server reuses the session object). */
+const refusedInSession = new WeakMap<SMTPServerSession, number>();
+
+export function mxServerOptions(deps: ListenerDeps, guard: BadRecipientGuard = createBadRecipientGuard(deps.config.badRecipients)): SMTPServerOptions {
   const { config } = deps;
   return {
     name: config.hostname,
@@ -51,12 +89,30 @@ export function mxServerOptions(deps: ListenerDeps): SMTPServerOptions {
     socketTimeout: config.idleTimeoutSeconds * 1000,
     logger: false,
     onMailFrom(address, _session, callback) {
+      if (address.address) address.address = unquoteLocalPart(address.address);
       if (address.address && !isValidAddress(address.address)) return callback(smtpError(501, '5.1.7', 'Bad sender address syntax'));
       callback();
     },
     onRcptTo(address, session: SMTPServerSession, callback) {
       if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return callback(smtpError(452, '4.5.3', 'Too many recipients'));
-      checkLocalRecipient(deps, address.address).then(() => callback(), callback);
+      resolveLocalRecipient(deps, address.address).then(
+        (mailbox) => {
+          address.address = mailbox;
+          callback();
+        },
+        (err: Error & { responseCode?: number }) => {
+          // Only refusals count (not 4xx lookup failures).
+          if (!(typeof err.responseCode === 'number' && err.responseCode >= 500)) return callback(err);
+          const n = (refusedInSession.get(session) ?? 0) + 1;
+          refusedInSession.set(session, n);
+          const verdict = guard.refused(session.remoteAddress, n);
+          setTimeout(() => {
+            if (!verdict.close) return callback(err);
+            deps.logger.warn('too many refused recipients; closing', { client: session.remoteAddress, refusedInSession: n });
+            callback(smtpError(421, '4.7.0', 'Too many invalid recipients; closing connection'));
+          }, verdict.delayMs);
+        },
+      );
     },
     onData(stream, session, callback) {
       acceptMessage(deps, session, stream, { source: 'mx' }).then(

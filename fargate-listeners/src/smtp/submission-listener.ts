@@ -18,13 +18,13 @@
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { authenticate } from '../../../core/accounts/accounts.ts';
-import { domainOf, isValidAddress, normalizeAddress } from '../../../core/accounts/addresses.ts';
+import { domainOf, isValidAddress, normalizeAddress, unquoteLocalPart } from '../../../core/accounts/addresses.ts';
 import type { AuthThrottle } from '../auth-throttle.ts';
 import type { ListenerDeps, RunningListener } from '../listener.ts';
 import { isLoopback } from '../tls.ts';
 import { acceptMessage } from './accept-message.ts';
 import { smtpError } from './enhanced-codes.ts';
-import { MAX_RECIPIENTS } from './mx-listener.ts';
+import { MAX_RECIPIENTS, postmasterTarget } from './mx-listener.ts';
 import { startSmtpServer } from './smtp-server-runner.ts';
 import { checkSenderHeaders, SubmissionHeaderFixup } from './submission-headers.ts';
 
@@ -133,23 +133,31 @@ export function submissionServerOptions(deps: ListenerDeps, options: { implicitT
     onMailFrom(address, session, callback) {
       const user = sessionUser(session);
       if (!user) return callback(smtpError(530, '5.7.0', 'Authentication required'));
-      const from = normalizeAddress(address.address || '');
+      const from = normalizeAddress(unquoteLocalPart(address.address || ''));
       if (!ownAddresses(user).includes(from)) return callback(smtpError(553, '5.7.1', `Sender address <${from.slice(0, 200)}> is not yours`));
       callback();
     },
     onRcptTo(address, session, callback) {
       if (!sessionUser(session)) return callback(smtpError(530, '5.7.0', 'Authentication required'));
       if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return callback(smtpError(452, '4.5.3', 'Too many recipients'));
-      const rcpt = normalizeAddress(address.address);
-      if (!isValidAddress(rcpt)) return callback(smtpError(501, '5.1.3', 'Bad recipient address syntax'));
-      // Authenticated: any domain may be a destination. Our own domains' users are checked now,
-      // so a typo is refused here instead of bouncing later.
-      const domain = domainOf(rcpt);
+      // RFC 5321 §4.1.2: a quoted local part is the same mailbox unquoted.
+      const rcpt = normalizeAddress(unquoteLocalPart(address.address));
       (async () => {
-        if ((await adapters.index.getDomain(domain)) === null) return;
+        // RFC 5321 §4.5.1: postmaster, bare or at one of our domains, reaches its mailbox.
+        const pm = await postmasterTarget(deps, rcpt);
+        if (pm) return pm;
+        if (!isValidAddress(rcpt)) throw smtpError(501, '5.1.3', 'Bad recipient address syntax');
+        // Authenticated: any domain may be a destination. Our own domains' users are checked now,
+        // so a typo is refused here instead of bouncing later. A remote address is kept as
+        // given (its local part is the remote site's to interpret, RFC 5321 §2.4).
+        if ((await adapters.index.getDomain(domainOf(rcpt))) === null) return address.address;
         if (!(await adapters.index.getUser(rcpt))) throw smtpError(550, '5.1.1', 'No such user here');
+        return rcpt;
       })().then(
-        () => callback(),
+        (mailbox) => {
+          address.address = mailbox;
+          callback();
+        },
         (err) => {
           if (err && typeof err.responseCode === 'number') return callback(err);
           logger.error('recipient lookup failed', { err });
