@@ -82,6 +82,18 @@ async function pop3Logins(port: number, from: string, user: string, passwords: s
   }
 }
 
+/** One AUTH PLAIN on a POP3 connection; the answer. */
+async function pop3Plain(port: number, from: string, user: string, password: string): Promise<string> {
+  const c = await RawPop3Client.connect(port, { localAddress: from });
+  try {
+    await c.line();
+    c.write(`AUTH PLAIN ${Buffer.from(`\0${user}\0${password}`).toString('base64')}\r\n`);
+    return await c.line(20_000);
+  } finally {
+    c.close();
+  }
+}
+
 async function submissionAuth(port: number, from: string, user: string, password: string): Promise<string> {
   const c = await LineClient.connect(port, '127.0.0.1', from);
   try {
@@ -150,11 +162,27 @@ describe('one throttle for IMAP, POP3 and submission (4 per account, 3 per clien
   let sys: Counted;
   const bob = 'bob@example.test';
   const carol = 'carol@example.test';
+  const jorg = 'j\u00f6rg@example.test'; // NFC
 
   beforeAll(async () => {
     sys = await countedSystem({ AUTH_MAX_FAILURES_PER_ACCOUNT: '4', AUTH_MAX_FAILURES_PER_CLIENT: '3' });
     await sys.ts.addUser(bob, PASSWORD);
     await sys.ts.addUser(carol, PASSWORD);
+    await sys.ts.addUser(jorg, PASSWORD);
+  }, 60_000);
+
+  it('Unicode spellings are the account authentication resolves: NFD logs in, and NFD/upper-case failures from 4 addresses at once use up the NFC account', async () => {
+    const nfd = 'jo\u0308rg@example.test';
+    // The decomposed spelling is the same user (names are NFC-normalised, RFC 6532 §3.1).
+    expect(await imapPlain(sys.ts.port('imap'), source(130), nfd, PASSWORD)).toMatch(/ OK /);
+    const spellings = [nfd, 'J\u00d6RG@EXAMPLE.TEST', ` JO\u0308RG@example.test `, `${jorg}  `];
+    const answers = await Promise.all(spellings.map((name, i) => (i % 2 ? pop3Plain : imapPlain)(sys.ts.port(i % 2 ? 'pop3' : 'imap'), source(131 + i), name, 'wrong')));
+    expect(answers.every((a) => /AUTHENTICATIONFAILED|-ERR \[AUTH\] authentication failed/.test(a))).toBe(true);
+    expect(await imapPlain(sys.ts.port('imap'), source(140), jorg, PASSWORD)).toMatch(/ NO \[UNAVAILABLE\]/);
+    expect(await submissionAuth(sys.ts.port('submission'), source(141), nfd, PASSWORD)).toMatch(/^454 4\.7\.0/);
+    // A compatibility spelling (full-width j, which NFKC would fold) is another name, for
+    // authentication as for the throttle: not this account, so no way around its limit.
+    expect(await imapPlain(sys.ts.port('imap'), source(142), '\uff4a\u00f6rg@example.test', PASSWORD)).toMatch(/ NO \[AUTHENTICATIONFAILED\]/);
   }, 60_000);
   afterAll(() => sys?.ts.stop());
 
