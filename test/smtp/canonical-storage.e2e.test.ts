@@ -222,6 +222,11 @@ for (const kind of ADAPTER_KINDS) {
         const r = await c.command('FETCH 1 (RFC822.SIZE BODY.PEEK[])');
         expect(r.literals[0].toString('latin1')).toBe('Subject: appended\r\n\r\nline 1\r\nline 2\r\n');
         expect(r.untagged[0]).toContain(`RFC822.SIZE ${r.literals[0].length}`);
+        // APPENDLIMIT (RFC 7889) holds for what is stored: 60,000 octets of LF lines are 90,000 as CRLF.
+        const big = Buffer.from('x\n'.repeat(30_000));
+        const t2 = c.nextTag();
+        c.write(Buffer.concat([Buffer.from(`${t2} APPEND Drafts {${big.length}+}\r\n`), big, Buffer.from('\r\n')]));
+        expect((await c.until(t2)).tagged).toMatch(/ NO \[TOOBIG\]/);
       } finally {
         c.close();
       }
