@@ -33,6 +33,17 @@ except smtplib.SMTPDataError as e:
     print('data-error', e.smtp_code, e.smtp_error.decode())
 `;
 
+/** Submission with AUTH over plaintext loopback (MAIL_ALLOW_PLAINTEXT_LOOPBACK), bytes as given. */
+const SMTPLIB_SUBMIT = `
+import smtplib, sys
+port, user, password, rcpt = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+data = sys.stdin.buffer.read()
+with smtplib.SMTP('127.0.0.1', port, timeout=20) as s:
+    s.ehlo('client.test')
+    s.login(user, password)
+    print('refused', s.sendmail(user, [rcpt], data))
+`;
+
 /** imaplib: RFC822.SIZE, BODYSTRUCTURE and BODY[] of message 1, and a partial BODY[]<20.100>. */
 const IMAPLIB_FETCH = `
 import imaplib, sys, json, base64
@@ -209,6 +220,16 @@ for (const kind of ADAPTER_KINDS) {
       });
       expect(returnPathOf(blob)).toBe('');
       expect(stripTrace(blob).toString('latin1')).toBe('Subject: bounce\r\n\r\nReturn-Path: <kept@body.test> is body text\r\n');
+    });
+
+    it('submission to a local user stores an LF-only message as CRLF, beginning with Return-Path: <the user>, with the added Date: and Message-ID:', async () => {
+      const msg = 'From: Bob <bob@example.test>\nTo: erin@example.test\nSubject: submitted with LF\n\nline 1\nline 2\n';
+      const r = await python(SMTPLIB_SUBMIT, [String(sys.port('submission')), 'bob@example.test', 'bob-pw', 'erin@example.test'], { input: msg });
+      expect(r.stdout + r.stderr).toContain('refused {}');
+      const blob = await eventually(async () => (await stored(sys, 'erin@example.test')).find((b) => b.includes('submitted with LF')));
+      expect(hasBareNewline(blob)).toBe(false);
+      expect(returnPathOf(blob)).toBe('bob@example.test');
+      expect(stripTrace(blob).toString('latin1')).toMatch(/^Date: [^\r\n]+\r\nMessage-ID: <[^\r\n]+>\r\nFrom: Bob <bob@example\.test>\r\nTo: erin@example\.test\r\nSubject: submitted with LF\r\n\r\nline 1\r\nline 2\r\n$/);
     });
 
     it('IMAP APPEND stores an LF-only message as CRLF and adds no Return-Path (APPEND is not a delivery)', async () => {
