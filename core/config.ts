@@ -20,8 +20,13 @@ export interface MailConfig {
     pop3: number;
     pop3s: number;
   };
-  /** SMTP SIZE limit in octets. */
+  /** SMTP SIZE limit in octets (of the message with CRLF line endings, as stored). */
   maxMessageSize: number;
+  /**
+   * Refuse SMTP DATA with a bare LF or bare CR (550 5.5.2) instead of storing it with CRLF
+   * line endings; like Postfix 3.9's smtpd_forbid_bare_newline. Default false: repair.
+   */
+  smtpForbidBareNewline: boolean;
   /** PEM files; when unset the local runtime makes a self-signed pair under dataDir/tls. */
   tlsCertFile: string | null;
   tlsKeyFile: string | null;
@@ -132,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
       pop3s: int(env, 'POP3S_PORT', runtime === 'aws' ? 995 : 1995),
     },
     maxMessageSize: int(env, 'MAX_MESSAGE_SIZE', 25 * 1024 * 1024),
+    smtpForbidBareNewline: bool(env, 'SMTP_FORBID_BARE_NEWLINE', false),
     tlsCertFile: env.TLS_CERT_FILE || null,
     tlsKeyFile: env.TLS_KEY_FILE || null,
     allowPlaintextAuthOnLoopback: bool(env, 'MAIL_ALLOW_PLAINTEXT_LOOPBACK', runtime === 'local'),

@@ -4,9 +4,13 @@
  * that a failing DSN is never answered by another DSN (RFC 5321 §4.5.5, RFC 3464 §2).
  *
  * Never called for a message whose own reverse-path was null.
+ *
+ * Delivered into a local INBOX, the DSN is a final delivery with the null reverse-path, so
+ * it begins with `Return-Path: <>` (RFC 5321 §4.4, core/delivery/return-path.ts).
  */
 import type { Adapters } from '../adapters/adapters.ts';
 import { domainOf, normalizeAddress } from '../accounts/addresses.ts';
+import { returnPathField } from '../delivery/return-path.ts';
 import { appendToMailbox } from '../delivery/store-message.ts';
 import type { Logger } from '../log.ts';
 import type { MailboxEvents } from '../mailbox-events.ts';
@@ -39,7 +43,8 @@ export async function deliverDsn(deps: DsnDeps, reportId: string, input: DsnInpu
       logger.warn('DSN for an unknown local sender dropped', { report: reportId, sender });
       return;
     }
-    const appended = await appendToMailbox(adapters, sender, 'INBOX', raw, { deliveryKey: `dsn:${reportId}:${sender}`, internalDate: Date.now() });
+    const delivered = Buffer.concat([Buffer.from(returnPathField(''), 'latin1'), raw]);
+    const appended = await appendToMailbox(adapters, sender, 'INBOX', delivered, { deliveryKey: `dsn:${reportId}:${sender}`, internalDate: Date.now() });
     deps.events?.notify(sender, appended.mailboxId);
     logger.info('DSN delivered', { report: reportId, sender, uid: appended.uid, duplicate: appended.duplicate });
     return;

@@ -8,6 +8,7 @@
  * `utf-8` and `message/global-delivery-status`.
  */
 import { randomBytes } from 'node:crypto';
+import { toCanonicalCrlf } from '../mime/crlf.ts';
 import { parseHeaderFields } from '../mime/header.ts';
 
 export interface DsnRecipient {
@@ -127,7 +128,9 @@ export function buildDsn(input: DsnInput): Buffer {
     'MIME-Version: 1.0',
     `Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary="${boundary}"`,
   ];
-  const orig = headerSection(input.original);
+  // CRLF only, like every line we write: an original stored before canonical storage may
+  // still have bare LFs, and a DSN never carries a bare CR or LF onward (SMTP smuggling).
+  const orig = toCanonicalCrlf(headerSection(input.original));
   const parts = [
     headers.join('\r\n'),
     '',

@@ -13,6 +13,7 @@ import type { MailConfig } from '../config.ts';
 import type { DkimKey } from '../dkim/keys.ts';
 import { createDkimKeyCache } from '../dkim/keys.ts';
 import { dkimSignature } from '../dkim/sign.ts';
+import { withoutReturnPath } from '../delivery/return-path.ts';
 import { deliverDsn } from '../dsn/deliver-dsn.ts';
 import type { DsnRecipient } from '../dsn/dsn.ts';
 import type { IngestJob, RemoteRecipients } from '../ingest/ingest-job.ts';
@@ -93,7 +94,9 @@ export function createOutboundRouting(deps: RoutingDeps): OutboundRouting {
         await bounce(job, `${job.id}/loop`, recipients, raw);
         return;
       }
-      const bytes = await sign(raw);
+      // Relaying is not final delivery: the Return-Path written at accept time for our local
+      // recipients does not travel (RFC 5321 §4.4: the delivering server adds its own).
+      const bytes = await sign(withoutReturnPath(raw));
       for (const [domain, rcptTo] of byDomain) {
         const queued = await enqueueOutbound(adapters, { queueId: job.id, domain, mailFrom: job.mailFrom, rcptTo, createdAt: job.receivedAt, bytes });
         logger.info(queued ? 'outbound queued' : 'outbound already queued', { job: job.id, domain, recipients: rcptTo });

@@ -1,7 +1,9 @@
 /**
- * Byte identity (issue 3 "Done when"): every file of the shared corpus, appended over IMAP or
- * delivered through the ports, comes back from BODY.PEEK[] identical; BODYSTRUCTURE, ENVELOPE
- * and section fetches of every file succeed, and BODY[n] equals the part's bytes.
+ * Byte identity (issue 3 "Done when"): every file of the shared corpus, appended over IMAP,
+ * comes back from BODY.PEEK[] as its CRLF form (issue 9: APPEND stores bare LF and bare CR
+ * as CRLF); delivered through the ports (bytes stored as they are, like a message stored
+ * before canonical storage) it comes back identical. BODYSTRUCTURE, ENVELOPE and section
+ * fetches of every file succeed, and BODY[n] equals the part's bytes.
  *
  * The one exception is NUL: a `{n}` literal carries CHAR8, which excludes NUL (RFC 9051 §9), so
  * the server sends each 0x00 of a stored message as 0x80 (as Dovecot does; the length stays).
@@ -12,6 +14,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexMessage } from '../../core/mime/index-message.ts';
+import { toCrlf } from '../support/message-bytes.ts';
 import { RawImap } from './support/raw-client.ts';
 import { startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
 
@@ -29,6 +32,9 @@ describe.skipIf(files.length === 0)('corpus byte identity', () => {
   let c: RawImap;
   const raws = files.map((f) => readFileSync(path.join(CORPUS, f)));
   const wire = raws.map(onWire);
+  /** What APPEND stores and FETCH serves: the CRLF form (then NUL → 0x80 on the wire). */
+  const crlfs = raws.map((r) => toCrlf(r));
+  const crlfWire = crlfs.map(onWire);
   beforeAll(async () => {
     sys = await startImapSystem('local');
     c = await RawImap.login(sys.port, sys.user, sys.password);
@@ -38,7 +44,7 @@ describe.skipIf(files.length === 0)('corpus byte identity', () => {
     await sys?.stop();
   });
 
-  it('APPEND then BODY.PEEK[] returns every file unchanged', async () => {
+  it('APPEND then BODY.PEEK[] returns every file as its CRLF form', async () => {
     for (let i = 0; i < raws.length; i++) {
       const raw = raws[i];
       const tag = c.nextTag();
@@ -57,7 +63,7 @@ describe.skipIf(files.length === 0)('corpus byte identity', () => {
     const r = await c.command('UID FETCH 1:* (BODY.PEEK[])', 30_000);
     expect(r.tagged).toMatch(/OK/);
     expect(r.literals).toHaveLength(raws.length);
-    const mismatched = files.filter((_, i) => !r.literals[i].equals(wire[i]));
+    const mismatched = files.filter((_, i) => !r.literals[i].equals(crlfWire[i]));
     expect(mismatched).toEqual([]);
     expect(r.literals.filter((l) => l.includes(0))).toEqual([]);
   });
@@ -86,14 +92,14 @@ describe.skipIf(files.length === 0)('corpus byte identity', () => {
     expect(r.untagged).toHaveLength(raws.length);
     // BODY[HEADER], BODY[TEXT], BODY[1] against the offsets the indexer found.
     for (let i = 0; i < raws.length; i++) {
-      const meta = indexMessage(raws[i]);
+      const meta = indexMessage(crlfs[i]);
       const p1 = meta.mime.type === 'multipart' ? meta.mime.children[0] : meta.mime;
       const one = await c.command(`FETCH ${i + 1} (BODY.PEEK[HEADER] BODY.PEEK[TEXT] BODY.PEEK[1])`);
       expect(one.tagged, files[i]).toMatch(/ OK /);
       const [header, text, part1] = one.literals;
-      expect(header.equals(wire[i].subarray(0, meta.mime.bodyStart)), files[i]).toBe(true);
-      expect(text.equals(wire[i].subarray(meta.mime.bodyStart)), files[i]).toBe(true);
-      if (p1) expect(part1.equals(wire[i].subarray(p1.bodyStart, p1.bodyEnd)), files[i]).toBe(true);
+      expect(header.equals(crlfWire[i].subarray(0, meta.mime.bodyStart)), files[i]).toBe(true);
+      expect(text.equals(crlfWire[i].subarray(meta.mime.bodyStart)), files[i]).toBe(true);
+      if (p1) expect(part1.equals(crlfWire[i].subarray(p1.bodyStart, p1.bodyEnd)), files[i]).toBe(true);
       else expect(one.untagged[0]).toMatch(/BODY\[1\] NIL\)$/);
     }
   });

@@ -77,7 +77,7 @@ describe('listeners behind the load balancer', () => {
       const l = await sys.adapters.index.listMessages('alice@example.test', inbox.id);
       return l.length ? l : null;
     });
-    expect((await sys.adapters.blobs.get(m.blobKey)).toString()).toMatch(/^Received: from client\.test \(\[203\.0\.113\.7\]\)/);
+    expect((await sys.adapters.blobs.get(m.blobKey)).toString()).toMatch(/^Return-Path: <x@remote\.test>\r\nReceived: from client\.test \(\[203\.0\.113\.7\]\)/);
   });
 
   it('closes a trusted connection that sends no valid header', async () => {

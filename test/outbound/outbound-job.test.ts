@@ -19,6 +19,7 @@ import { runOutboundJob, type OutboundDeps } from '../../core/outbound/outbound-
 import { createOutboundRouting } from '../../core/outbound/route.ts';
 import { deliverDsn } from '../../core/dsn/deliver-dsn.ts';
 import type { SmtpAttempt, SmtpTarget } from '../../core/outbound/smtp-delivery.ts';
+import { hasBareNewline } from '../support/message-bytes.ts';
 
 const MESSAGE = Buffer.from('From: Alice <alice@a.test>\r\nTo: x@remote.test\r\nSubject: hello\r\nMessage-ID: <m1@a.test>\r\n\r\nbody\r\n');
 
@@ -103,7 +104,8 @@ describe('outbound job', () => {
     expect(dsn).not.toContain('Final-Recipient: rfc822; later@remote.test');
     expect(dsn).not.toContain('Final-Recipient: rfc822; ok@remote.test');
     expect(dsn).toContain('Subject: hello'); // the original header section
-    expect(dsn).toMatch(/^From: Mail Delivery System <MAILER-DAEMON@mx\.a\.test>\r\n/);
+    // Delivered into the sender's INBOX with the null reverse-path (RFC 5321 §4.4, RFC 3464 §2).
+    expect(dsn).toMatch(/^Return-Path: <>\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx\.a\.test>\r\n/);
 
     // The deferred recipient goes back to the queue with the backoff; the blob stays.
     const stats = await adapters.queue.stats('outbound');
@@ -247,5 +249,29 @@ describe('routing of remote recipients', () => {
     const msgs = await adapters.index.listMessages('alice@a.test', mb!.id);
     expect(msgs).toHaveLength(1);
     expect((await adapters.blobs.get(msgs[0].blobKey)).toString()).toContain('Final-Recipient: rfc822; nobody@a.test\r\nAction: failed\r\nStatus: 5.1.1');
+  });
+
+  it('relays without the Return-Path written for local delivery: relaying is not final delivery (RFC 5321 §4.4)', async () => {
+    const routing = createOutboundRouting({ adapters, config, logger: silentLogger });
+    const stored = Buffer.concat([Buffer.from('Return-Path: <alice@a.test>\r\n'), MESSAGE]);
+    await routing.routeRemote({ job: job(), byDomain: new Map([['remote.test', ['x@remote.test']]]), raw: stored });
+    expect((await adapters.blobs.get(outboundBlobKey('ING1', 'remote.test'))).equals(MESSAGE)).toBe(true);
+  });
+
+  it('never puts a bare LF or CR in a DSN, even for an original stored with bare LFs (SMTP smuggling)', async () => {
+    const original = Buffer.from('Return-Path: <alice@a.test>\r\nFrom: alice@a.test\nTo: x@remote.test\nSubject: old\r.\rMAIL FROM:<evil@x.test>\n\nbody\n.\n');
+    await deliverDsn({ adapters, logger: silentLogger }, 'R2', { reportingMta: 'mx.a.test', to: 'someone@remote.test', arrivalDate: Date.now(), queueId: 'Q2', recipients: [{ recipient: 'x@remote.test', action: 'failed', status: '5.1.1', diagnostic: 'no\nsuch\ruser' }], original });
+    const [out] = await adapters.queue.receive<OutboundJob>('outbound', { max: 1, waitSeconds: 0 });
+    const remote = await adapters.blobs.get(out.body.blobKey);
+    expect(hasBareNewline(remote)).toBe(false);
+    expect(remote.toString()).toContain('Subject: old\r\n.\r\nMAIL FROM:<evil@x.test>\r\n');
+    // Going out (not a final delivery): no Return-Path of ours on top.
+    expect(remote.toString()).toMatch(/^From: Mail Delivery System/);
+    await deliverDsn({ adapters, logger: silentLogger }, 'R3', { reportingMta: 'mx.a.test', to: 'alice@a.test', arrivalDate: Date.now(), queueId: 'Q3', recipients: [{ recipient: 'x@remote.test', action: 'failed', status: '5.1.1' }], original });
+    const mb = await adapters.index.getMailbox('alice@a.test', 'INBOX');
+    const [m] = await adapters.index.listMessages('alice@a.test', mb!.id);
+    const local = (await adapters.blobs.get(m.blobKey)).toString('latin1');
+    expect(hasBareNewline(Buffer.from(local, 'latin1'))).toBe(false);
+    expect(local).toMatch(/^Return-Path: <>\r\nFrom: Mail Delivery System/);
   });
 });

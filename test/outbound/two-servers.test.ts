@@ -104,9 +104,12 @@ for (const kind of ADAPTER_KINDS) {
       expect(r.stdout + r.stderr).toContain('refused {}');
 
       const atB = await waitForMessage(B, 'bob@b.test', 'hello across servers');
-      // Trace: B's MX hop on top, A's DKIM signature, then A's submission hop.
+      // Trace: B's Return-Path (RFC 5321 §4.4: the final delivery names the envelope sender;
+      // A's own Return-Path line for its local recipients does not travel), B's MX hop, A's
+      // DKIM signature, then A's submission hop.
       // A used STARTTLS at B (opportunistic, RFC 3207): ESMTPS and the TLS version in the trace.
-      expect(atB).toMatch(/^Received: from mx\.a\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.b\.test with ESMTPS id [A-Z2-9]{16}\r\n\t\(version=TLSv1\.[23] /);
+      expect(atB.match(/^Return-Path:/gim)).toEqual(['Return-Path:']);
+      expect(atB).toMatch(/^Return-Path: <alice@a\.test>\r\nReceived: from mx\.a\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.b\.test with ESMTPS id [A-Z2-9]{16}\r\n\t\(version=TLSv1\.[23] /);
       expect(atB).toMatch(/\r\nDKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=a\.test;/);
       expect(atB).toMatch(/\r\nReceived: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.a\.test with ESMTPSA /);
       // The MSA added what the client left out (RFC 6409 §8).
@@ -129,7 +132,7 @@ for (const kind of ADAPTER_KINDS) {
       expect(reply.code, reply.stdout + reply.stderr).toBe(0);
       const atA = await waitForMessage(A, 'alice@a.test', 'Re: hello across servers');
       expect(atA).toContain(`In-Reply-To: ${messageId}`);
-      expect(atA).toMatch(/^Received: from mx\.b\.test /);
+      expect(atA).toMatch(/^Return-Path: <bob@b\.test>\r\nReceived: from mx\.b\.test /);
       const verifiedReply = await dkimVerify(Buffer.from(atA), { resolver: (name: string) => resolver.txt(name) });
       expect(verifiedReply.results.map((x: any) => [x.signingDomain, x.status.result])).toEqual([['b.test', 'pass']]);
       expect(verifiedReply.results[0].algo).toBe('ed25519-sha256');
@@ -156,6 +159,8 @@ for (const kind of ADAPTER_KINDS) {
       const r = await python(SMTPLIB_SUBMIT, [String(A.port('submission')), 'alice@a.test', 'alice-pw', 'alice@a.test', 'nobody@b.test,bob@b.test'], { input: msg });
       expect(r.stdout + r.stderr).toContain('refused {}');
       const dsn = await waitForMessage(A, 'alice@a.test', 'References: <unknown-1@a.test>');
+      // A DSN has the null reverse-path (RFC 3464 §2, RFC 5321 §4.5.5); delivered here, it says so.
+      expect(dsn).toMatch(/^Return-Path: <>\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx\.a\.test>\r\n/);
       expect(dsn).toContain('Content-Type: multipart/report; report-type=delivery-status;');
       expect(dsn).toContain('Final-Recipient: rfc822; nobody@b.test\r\nAction: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns; mx.b.test\r\nDiagnostic-Code: smtp; 550 5.1.1 No such user here');
       expect(dsn).not.toContain('Final-Recipient: rfc822; bob@b.test');

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADAPTER_KINDS, eventually, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 import { python, run } from '../support/clients.ts';
 import { LineClient } from '../support/line-client.ts';
+// Delivered bytes = Return-Path: and Received: prepended to exactly what was sent (CRLF).
+import { stripTrace } from '../support/message-bytes.ts';
 
 const SMTPLIB_SEND = `
 import smtplib, sys
@@ -19,13 +21,6 @@ with smtplib.SMTP('127.0.0.1', port, timeout=20) as s:
     print('refused', refused)
 `;
 
-/** Delivered bytes = our trace header(s) prepended to exactly what was sent. */
-function stripTrace(raw: Buffer): Buffer {
-  const text = raw.toString('latin1');
-  const m = /^Received: [^\r\n]*(\r\n\t[^\r\n]*)*\r\n/.exec(text);
-  expect(m, 'a Received: header is prepended').not.toBeNull();
-  return raw.subarray(Buffer.byteLength(m![0], 'latin1'));
-}
 
 async function inbox(sys: TestSystem, user: string) {
   const mb = await sys.adapters.index.getMailbox(user, 'INBOX');
@@ -67,7 +62,7 @@ for (const kind of ADAPTER_KINDS) {
       expect(swaksBody).toMatch(/^Date: .*\r\nTo: alice@example\.test\r\nFrom: dave@remote\.test\r\nSubject: hello from swaks\r\n/);
       // swaks ends its body with blank lines of its own; the dot line is the SMTP terminator, not data.
       expect(swaksBody).toMatch(/\r\n\r\nswaks body\r\n(\r\n)*$/);
-      expect(raw2.toString('latin1')).toMatch(/^Received: from swaks\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test with ESMTP id [A-Z2-9]{16}\r\n\tfor <alice@example\.test>; \w{3}, \d\d \w{3} \d{4} /);
+      expect(raw2.toString('latin1')).toMatch(/^Return-Path: <dave@remote\.test>\r\nReceived: from swaks\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test with ESMTP id [A-Z2-9]{16}\r\n\tfor <alice@example\.test>; \w{3}, \d\d \w{3} \d{4} /);
       expect(msgs.map((m) => m.uid)).toEqual([1, 2]);
     });
 

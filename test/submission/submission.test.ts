@@ -121,12 +121,13 @@ describe('submission: sending as yourself, fix-ups, limits (plaintext on loopbac
     await sys?.stop();
   });
 
-  it('delivers to a local user byte for byte (plus Received:) when Message-ID and Date are present; AUTH LOGIN with swaks', async () => {
+  it('delivers to a local user byte for byte (plus Return-Path: and Received:) when Message-ID and Date are present; AUTH LOGIN with swaks', async () => {
     const msg = 'From: Alice <alice@a.test>\r\nTo: carol@a.test\r\nSubject: complete\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <complete-1@a.test>\r\n\r\nbody\r\n';
     const r = await python(SMTPLIB, ['plain', String(port()), 'alice@a.test', 'alice-pw', 'alice@a.test', 'carol@a.test'], { input: msg });
     expect(r.stdout + r.stderr).toContain('refused {}');
     const got = await eventually(async () => (await inbox(sys, 'carol@a.test')).find((m) => m.includes('<complete-1@a.test>')));
-    expect(got.replace(/^Received: [^\r\n]*(\r\n\t[^\r\n]*)*\r\n/, '')).toBe(msg);
+    // RFC 5321 §4.4: the local (final) delivery begins with the envelope sender as Return-Path.
+    expect(got.replace(/^Return-Path: <alice@a\.test>\r\nReceived: [^\r\n]*(\r\n\t[^\r\n]*)*\r\n/, '')).toBe(msg);
 
     const s = await run('swaks', ['--server', '127.0.0.1', '--port', String(port()), '--auth', 'LOGIN', '--auth-user', 'carol@a.test', '--auth-password', 'carol-pw', '--from', 'carol@a.test', '--to', 'alice@a.test', '--header', 'Subject: from swaks', '--body', 'x']);
     expect(s.code, s.stdout).toBe(0);

@@ -1,7 +1,13 @@
 /**
- * The DATA phase shared by the MX listener and submission: stream the message (with our
- * Received: header prepended) into the blob store, enqueue the ingest job, and only then say
- * 250 (invariant 1). Any storage or queue failure → 451 4.3.0 so the client retries.
+ * The DATA phase shared by the MX listener and submission: stream the message into the blob
+ * store, enqueue the ingest job, and only then say 250 (invariant 1). Any storage or queue
+ * failure → 451 4.3.0 so the client retries.
+ *
+ * What is stored: `Return-Path: <envelope sender>` (RFC 5321 §4.4, core/delivery/
+ * return-path.ts), our Received: field, then the message in canonical form — CRLF line
+ * endings, the sender's own Return-Path fields removed (canonical-data.ts). The size limit
+ * counts the canonical octets of the message. With SMTP_FORBID_BARE_NEWLINE a message with
+ * a bare LF or bare CR is refused (550 5.5.2) instead of repaired.
  */
 import { randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
@@ -9,6 +15,8 @@ import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { IngestJob } from '../../../core/ingest/ingest-job.ts';
 import { newBlobKey } from '../../../core/delivery/store-message.ts';
 import type { ListenerDeps } from '../listener.ts';
+import { returnPathField } from '../../../core/delivery/return-path.ts';
+import { CanonicalData } from './canonical-data.ts';
 import { receivedHeader } from './received-header.ts';
 import { smtpError } from './enhanced-codes.ts';
 
@@ -55,8 +63,16 @@ export async function acceptMessage(deps: ListenerDeps, session: SMTPServerSessi
     tls: session.tlsOptions ? { protocol: session.tlsOptions.version, cipher: session.tlsOptions.name } : null,
   });
 
-  const source = options.transform ? options.transform(data) : data;
-  const body = streamWithTrace(data, source, trace + (options.prepend ?? ''));
+  const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  const canonical = new CanonicalData();
+  data.pipe(canonical);
+  const source = options.transform ? options.transform(canonical) : canonical;
+  const violation = (): Violation => {
+    if (data.sizeExceeded || canonical.crlf.size > config.maxMessageSize) return 'size';
+    if (config.smtpForbidBareNewline && (canonical.crlf.bareLf > 0 || canonical.crlf.bareCr > 0)) return 'bare-newline';
+    return null;
+  };
+  const body = streamWithTrace(data, source, returnPathField(mailFrom) + trace + (options.prepend ?? ''), violation);
   const blobKey = newBlobKey(receivedAt);
   let stored: { size: number };
   try {
@@ -65,12 +81,19 @@ export async function acceptMessage(deps: ListenerDeps, session: SMTPServerSessi
     body.abort(err as Error); // the store stopped reading: throw the rest of DATA away
     await body.drained; // smtp-server answers only once the DATA stream has been consumed
     if (body.failure === 'size') throw smtpError(552, '5.3.4', 'Message exceeds the fixed maximum message size');
+    if (body.failure === 'bare-newline') {
+      logger.info('message refused: bare newline', { queueId, client: session.remoteAddress });
+      // Postfix 3.9's smtpd_forbid_bare_newline answers the same code (RFC 5321 §2.3.8).
+      throw smtpError(550, '5.5.2', 'Message refused: bare <LF> or <CR> received; lines must end with <CR><LF> (RFC 5321 section 2.3.8)');
+    }
     if (body.failure !== 'disconnected') logger.error('blob store put failed', { queueId, err });
     throw smtpError(451, '4.3.0', 'Temporary storage failure, try again later');
   }
-  if (data.sizeExceeded) {
+  const late = violation();
+  if (late) {
     await adapters.blobs.delete(blobKey).catch(() => {});
-    throw smtpError(552, '5.3.4', 'Message exceeds the fixed maximum message size');
+    if (late === 'size') throw smtpError(552, '5.3.4', 'Message exceeds the fixed maximum message size');
+    throw smtpError(550, '5.5.2', 'Message refused: bare <LF> or <CR> received; lines must end with <CR><LF> (RFC 5321 section 2.3.8)');
   }
   if (options.beforeQueue) {
     try {
@@ -83,7 +106,7 @@ export async function acceptMessage(deps: ListenerDeps, session: SMTPServerSessi
   const job: IngestJob = {
     id: queueId,
     blobKey,
-    mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+    mailFrom,
     rcptTo,
     receivedAt: receivedAt.getTime(),
     source: options.source,
@@ -114,11 +137,14 @@ export async function acceptMessage(deps: ListenerDeps, session: SMTPServerSessi
   return { queueId, job };
 }
 
+/** Why a message that is still streaming must be refused, or null. */
+type Violation = 'size' | 'bare-newline' | null;
+
 interface TracedBody {
   /** What the blob store reads: the trace header, then the message. */
   stream: PassThrough;
   /** Why the stream was failed, if it was. */
-  failure: 'size' | 'disconnected' | 'error' | null;
+  failure: NonNullable<Violation> | 'disconnected' | 'error' | null;
   /** Resolves when smtp-server's DATA stream has ended or closed (it is always consumed). */
   drained: Promise<void>;
   /** Stop storing (the store failed) and drain the rest of DATA. */
@@ -126,13 +152,14 @@ interface TracedBody {
 }
 
 /**
- * Feeds the blob store from smtp-server's DATA stream, failing the store's stream (so `put`
- * rejects and removes what it wrote) as soon as the message exceeds the size limit or the
- * client goes away mid-DATA — never writing an oversized message out in full, never leaving
+ * Feeds the blob store from smtp-server's DATA stream (through `source`, its canonical form),
+ * failing the store's stream (so `put` rejects and removes what it wrote) as soon as
+ * `violation` names a reason (the size limit, a forbidden bare newline) or the client goes
+ * away mid-DATA — never writing an oversized message out in full, never leaving
  * a half-written upload open. The DATA stream is always read to its end, because smtp-server
  * sends its reply only after that; the bytes of a failed message are thrown away.
  */
-function streamWithTrace(data: SMTPServerDataStream, source: Readable, prefix: string): TracedBody {
+function streamWithTrace(data: SMTPServerDataStream, source: Readable, prefix: string, violation: () => Violation): TracedBody {
   const out = new PassThrough();
   // The store reports the failure through put(); an error nobody else listens to must not
   // become an uncaught exception that takes the listener down.
@@ -152,7 +179,8 @@ function streamWithTrace(data: SMTPServerDataStream, source: Readable, prefix: s
   });
   source.on('data', (chunk: Buffer) => {
     if (result.failure) return;
-    if (data.sizeExceeded) return fail('size', new Error('message exceeds the size limit'));
+    const refused = violation();
+    if (refused) return fail(refused, new Error(`message refused: ${refused}`));
     if (!out.write(chunk)) {
       source.pause();
       out.once('drain', () => {
@@ -161,7 +189,10 @@ function streamWithTrace(data: SMTPServerDataStream, source: Readable, prefix: s
     }
   });
   source.once('end', () => {
-    if (!result.failure) out.end();
+    if (result.failure) return;
+    const refused = violation();
+    if (refused) return fail(refused, new Error(`message refused: ${refused}`));
+    out.end();
   });
   source.on('error', (err: Error) => fail('error', err));
   if (source !== data) data.on('error', (err: Error) => fail('error', err));

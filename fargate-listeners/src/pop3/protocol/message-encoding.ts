@@ -1,9 +1,11 @@
 /**
  * How a stored message travels in a POP3 multi-line response (RETR, TOP).
  *
- * 1. Line endings: POP3 lines end with CRLF (RFC 1939 §3). Stored bytes are kept exactly as
- *    delivered (invariant 5), and some messages arrive with bare LF. On the wire every LF not
- *    preceded by CR becomes CRLF. A bare CR (not followed by LF) is data and is sent as is.
+ * 1. Line endings: POP3 lines end with CRLF (RFC 1939 §3). Messages are stored with CRLF line
+ *    endings (core/mime/crlf.ts), for which this step changes nothing; messages stored before
+ *    that may still have bare LF, and stored bytes never change (invariant 5). So on the wire
+ *    every LF not preceded by CR becomes CRLF. A bare CR (not followed by LF) is data and is
+ *    sent as is.
  * 2. Final line: the terminating `.` must start a line, so a message that does not end with
  *    CRLF gets one (a trailing bare CR is completed with LF).
  * 3. Byte-stuffing: a line that starts with '.' gets one more '.' (RFC 1939 §3).
