@@ -22,6 +22,7 @@ function decodeNeedle(bytes: Buffer, charset: string | null): string {
 function collectNeedles(key: SearchKey, charset: string | null, out: Map<SearchKey, string>): void {
   switch (key.k) {
     case 'header':
+    case 'address':
     case 'body':
     case 'text':
       out.set(key, decodeNeedle(key.value, charset).toLowerCase());
