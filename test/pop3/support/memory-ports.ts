@@ -91,6 +91,9 @@ export class MemoryIndex {
     const mb = this.mailboxes.get(user);
     return mb && mb.name === name ? { ...mb } : null;
   }
+  async getMessages(_user: string, mailboxId: string, uids: number[]): Promise<MessageRecord[]> {
+    return (this.messages.get(mailboxId) ?? []).filter((m) => uids.includes(m.uid)).map((m) => ({ ...m, flags: [...m.flags] }));
+  }
   async listMessages(_user: string, mailboxId: string): Promise<MessageRecord[]> {
     if (this.failList) throw new Error('index down');
     return (this.messages.get(mailboxId) ?? []).map((m) => ({ ...m, flags: [...m.flags] }));
