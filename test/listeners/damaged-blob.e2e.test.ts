@@ -117,6 +117,14 @@ describe.each(ADAPTER_KINDS)('one bad blob in a mailbox (%s adapters)', (kind) =
       expect(one.tagged, item).toMatch(/ NO \[CORRUPTION\] UID FETCH: message 4 \(UID 4\) could not be read \(stored copy missing\)/);
     }
     expect((await c.command('FETCH 2 (BODY.PEEK[])')).tagged).toMatch(/ NO \[UNAVAILABLE\] FETCH: message 2 \(UID 2\)/);
+    // BODY[] (not PEEK) of a message it could not send leaves it unseen (RFC 9051 §6.4.5 sets
+    // \Seen for a body that was fetched; this one was not).
+    expect((await c.command('FETCH 1:3 (BODY[])')).tagged).toMatch(/ NO \[UNAVAILABLE\]/);
+    expect((await c.command('FETCH 1:3 (FLAGS)')).untagged).toEqual(['* 1 FETCH (FLAGS (\\Seen))', '* 2 FETCH (FLAGS ())', '* 3 FETCH (FLAGS (\\Seen))']);
+    const again = await RawImap.login(sys.port, sys.user, sys.password);
+    await again.command('EXAMINE INBOX');
+    expect((await again.command('FETCH 2 (FLAGS)')).untagged).toEqual(['* 2 FETCH (FLAGS ())']);
+    again.close();
     // What the index holds is served for all five.
     const meta = await c.command('FETCH 1:* (FLAGS ENVELOPE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Subject)])');
     expect(meta.tagged).toMatch(/ OK /);
@@ -230,6 +238,14 @@ describe('mailctl check and message show as a process (local)', () => {
     const { truncateSync, appendFileSync } = await import('node:fs');
     truncateSync(blobs.pathOf(recs[0].blobKey), raw.length - 5);
     appendFileSync(blobs.pathOf(recs[2].blobKey), 'extra');
+    // IMAP serves them as they are now, with literals that frame exactly the bytes sent.
+    const c = await RawImap.login(sys.port, sys.user, sys.password);
+    await c.command('SELECT INBOX');
+    const served = await c.command('FETCH 1:3 (BODY.PEEK[])');
+    expect(served.tagged).toMatch(/ OK /);
+    expect(served.literals.map((b) => b.length)).toEqual([raw.length - 5, raw.length, raw.length + 5]);
+    expect(served.literals[2].toString()).toBe(raw.toString() + 'extra');
+    c.close();
     r = await mailctl(['check', sys.user]);
     expect(r.code).toBe(1);
     expect(r.stdout.split('\n')).toEqual([

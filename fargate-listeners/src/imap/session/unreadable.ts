@@ -84,6 +84,11 @@ export class UnreadableReport {
     this.inARow = 0;
   }
 
+  /** UIDs of the messages that could not be read. */
+  get uids(): number[] {
+    return this.failed.map((f) => f.err.uid);
+  }
+
   get count(): number {
     return this.failed.length;
   }

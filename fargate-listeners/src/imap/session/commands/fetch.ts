@@ -153,6 +153,23 @@ function literal8(bytes: Buffer): Chunk[] {
   return bytes.includes(0) ? [`~{${bytes.length}}\r\n`, bytes] : literal(bytes);
 }
 
+/**
+ * Takes back the \Seen this FETCH set on messages it could not send: the user never saw them.
+ * Best effort: if this fails too, the message stays \Seen (nothing else is lost).
+ */
+async function unsee(s: ImapSession, uids: number[], seenChanged: Set<number>): Promise<void> {
+  const sel = s.selected!;
+  const back = uids.filter((u) => seenChanged.has(u));
+  if (back.length === 0) return;
+  try {
+    const changes = await s.deps.adapters.index.updateFlags(s.user!, sel.id, back, 'remove', ['\\Seen']);
+    for (const c of changes) sel.setFlags(c.uid, c.flags, c.modseq);
+    if (changes.length > 0) s.deps.events.notify(s.user!, sel.id);
+  } catch (err) {
+    s.log.warn('could not take back \\Seen of unread messages', { uids: back, err: err as Error });
+  }
+}
+
 export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> {
   const sel = s.selected!;
   const { index } = s.deps.adapters;
@@ -319,6 +336,7 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
       if (unreadable.storeDown) {
         // The store is down, not one blob damaged: stop asking it (the pending reads are handled).
         await Promise.allSettled(pending);
+        await unsee(s, unreadable.uids, seenChanged);
         return unreadable.tagged(verb);
       }
       if (next < batchUids.length) pending.push(start(batchUids[next++]));
@@ -328,7 +346,10 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
       }
     }
   }
-  if (unreadable.count > 0) return unreadable.tagged(verb);
+  if (unreadable.count > 0) {
+    await unsee(s, unreadable.uids, seenChanged);
+    return unreadable.tagged(verb);
+  }
   if (unknownCte) return { status: 'NO', code: 'UNKNOWN-CTE', text: `Cannot decode content transfer encoding ${unknownCte}` };
   if (missing) return { status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the requested messages no longer exist' };
   return ok(`${verb} completed`);
