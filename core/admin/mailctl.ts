@@ -5,7 +5,9 @@
 import type { Adapters } from '../adapters/adapters.ts';
 import { changePassword, createUser } from '../accounts/accounts.ts';
 import { isValidAddress, normalizeAddress } from '../accounts/addresses.ts';
+import { BlobNotFoundError } from '../ports/blob-store.ts';
 import { IndexError } from '../ports/mail-index.ts';
+import { checkBlobs } from './blob-check.ts';
 import type { QueueName } from '../ports/work-queue.ts';
 import { dkimKeyBlobKey, dkimZoneLine, generateDkimKey, loadDkimKey, saveDkimKey, type DkimKeyAlgorithm } from '../dkim/keys.ts';
 
@@ -35,11 +37,16 @@ export const USAGE = `usage: mailctl [--aws] <command>
   mailbox list <address>         list a user's mailboxes with counts
   message list <address> [mailbox]        list messages (default INBOX)
   message show <address> <uid> [mailbox]  print a message's raw bytes
+  check [address]                compare every message's blob with the index (all users, or one):
+                                 reports missing, unreadable, truncated and extended blobs; exit 1 if any
   queue stats                    jobs per queue (visible, in flight, delayed, dead)
   queue dead-letters [queue]     show jobs in the dead-letter queue (default: all queues)
 Options: --aws  use the AWS resources named by MAIL_TABLE, MAIL_BUCKET, INGEST_QUEUE_URL, ... (or MAIL_RUNTIME=aws)`;
 
 export class UsageError extends Error {}
+
+/** A failure the user is told in one line (exit 1), not with a stack trace. */
+class CommandError extends Error {}
 
 const QUEUE_NAMES: QueueName[] = ['ingest', 'outbound'];
 
@@ -50,6 +57,7 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
     if (rest.length < n) throw new UsageError(`missing argument for '${group} ${action}'`);
   };
   try {
+    if (group === 'check') return await check(adapters, io, args[1]);
     switch (`${group} ${action}`) {
       case 'domain add': {
         need(1);
@@ -143,7 +151,15 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
         if (!mailbox) throw new IndexError('NOT_FOUND', `no mailbox ${rest[2] ?? 'INBOX'} for ${user}`);
         const [msg] = await adapters.index.getMessages(user, mailbox.id, [uid]);
         if (!msg) throw new IndexError('NOT_FOUND', `no message with UID ${uid} in ${mailbox.name}`);
-        io.writeRaw(await adapters.blobs.get(msg.blobKey));
+        let raw: Buffer;
+        try {
+          raw = await adapters.blobs.get(msg.blobKey);
+        } catch (err) {
+          const what = `message UID ${uid} in ${mailbox.name} of ${user}`;
+          if (err instanceof BlobNotFoundError) throw new CommandError(`${what}: its stored copy (blob ${msg.blobKey}) is missing; see 'mailctl check'`);
+          throw new CommandError(`${what}: cannot read blob ${msg.blobKey}: ${(err as Error).message}`);
+        }
+        io.writeRaw(raw);
         return 0;
       }
       case 'queue stats': {
@@ -173,7 +189,7 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
       io.err(USAGE);
       return 2;
     }
-    if (err instanceof IndexError) {
+    if (err instanceof IndexError || err instanceof CommandError) {
       io.err(`mailctl: ${err.message}`);
       return 1;
     }
@@ -193,6 +209,25 @@ function postmasterOption(args: string[]): string | null {
   if (args[0] !== '--postmaster') throw new UsageError(`unknown option ${args[0]}`);
   if (args.length > 2) throw new UsageError(`unexpected argument ${args[2]}`);
   return postmasterAddress(args[1]);
+}
+
+/** `check [address]`: one tab-separated line per problem, then a summary; exit 1 when any. */
+async function check(adapters: Adapters, io: MailctlIO, address: string | undefined): Promise<number> {
+  let users: string[];
+  if (address !== undefined) {
+    const user = normalizeAddress(address);
+    if (!(await adapters.index.getUser(user))) throw new IndexError('NOT_FOUND', `no such user: ${user}`);
+    users = [user];
+  } else users = (await adapters.index.listUsers()).map((u) => u.address);
+  let header = false;
+  const result = await checkBlobs(adapters.index, adapters.blobs, users, (p) => {
+    if (!header) io.out(['PROBLEM', 'ADDRESS', 'MAILBOX', 'UID', 'BLOB', 'DETAIL'].join('\t'));
+    header = true;
+    io.out([p.kind, p.user, p.mailbox, p.uid, p.blobKey, p.detail].join('\t'));
+  });
+  const n = result.problems.length;
+  io.out(`checked ${result.messages} messages in ${result.mailboxes} mailboxes of ${result.users} users: ${n === 0 ? 'no problems' : `${n} ${n === 1 ? 'problem' : 'problems'}`}`);
+  return n === 0 ? 0 : 1;
 }
 
 /**

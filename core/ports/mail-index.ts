@@ -18,6 +18,14 @@
  *    the caller deletes the blob from the blob store"; exactly the call that dropped the last
  *    reference reports it, so a blob with a hold or a message is never reported.
  *
+ *
+ * Subscriptions (RFC 9051 §6.3.7–6.3.9, RFC 3501 §6.3.6) are a list of names per user, apart
+ * from the mailboxes: a name may be subscribed whether or not a mailbox has it, and creating,
+ * renaming or deleting a mailbox leaves the list as it is (the server "MUST NOT unilaterally
+ * remove an existing mailbox name from the subscription list even if a mailbox by that name
+ * no longer exists"). Data written before the list existed kept a per-mailbox flag; each
+ * adapter reads such flags into the list (see there), so no subscription is lost.
+ *
  * User ids are the lower-cased address (`alice@example.test`). Mailbox names are the
  * hierarchy with '/' as separator in UTF-8; 'INBOX' is always spelled in upper case.
  */
@@ -56,7 +64,6 @@ export interface Mailbox {
   /** Number of messages now in the mailbox. */
   messageCount: number;
   specialUse: SpecialUse | null;
-  subscribed: boolean;
   createdAt: number;
 }
 
@@ -139,11 +146,11 @@ export interface MailIndex {
   getUser(address: string): Promise<User | null>;
   listUsers(domain?: string): Promise<User[]>;
   setPasswordHash(address: string, passwordHash: string): Promise<void>;
-  /** Removes the user, its mailboxes and messages; returns blob keys no longer referenced. */
+  /** Removes the user, its mailboxes, messages and subscriptions; returns blob keys no longer referenced. */
   removeUser(address: string): Promise<{ orphanedBlobs: string[] }>;
 
   // --- mailboxes ---
-  /** Throws IndexError('EXISTS') when the name exists for the user. */
+  /** Throws IndexError('EXISTS') when the name exists for the user. `subscribed`: also subscribe the name. */
   createMailbox(user: string, name: string, options?: { specialUse?: SpecialUse | null; subscribed?: boolean }): Promise<Mailbox>;
   getMailbox(user: string, name: string): Promise<Mailbox | null>;
   listMailboxes(user: string): Promise<Mailbox[]>;
@@ -151,7 +158,10 @@ export interface MailIndex {
   renameMailbox(user: string, oldName: string, newName: string): Promise<Mailbox>;
   /** Deletes the mailbox and its messages. */
   deleteMailbox(user: string, name: string): Promise<{ orphanedBlobs: string[] }>;
+  /** Adds the name to the user's subscriptions or removes it; idempotent; the mailbox need not exist. */
   setSubscribed(user: string, name: string, subscribed: boolean): Promise<void>;
+  /** The user's subscribed names, sorted (code unit order); [] for an unknown user. */
+  listSubscriptions(user: string): Promise<string[]>;
   mailboxState(user: string, mailboxId: string): Promise<MailboxState | null>;
 
   // --- messages ---

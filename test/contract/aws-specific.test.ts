@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { DescribeTableCommand, DescribeTimeToLiveCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DescribeTimeToLiveCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -176,6 +176,39 @@ describe('aws adapters on the emulator', () => {
       const listed = await ix.listMessages(alice, mb.id, { withMeta: true });
       expect(listed.map((m) => m.uid)).toEqual([1, 2, 3, 4, 5]);
       expect(listed.map((m) => m.meta)).toEqual(metas);
+    });
+  });
+
+  describe('DynamoMailIndex subscriptions', () => {
+    it('subscriptions are SUB# items; a legacy `subscribed` flag on an MBOX item is moved into the list once, also before DELETE', async () => {
+      const user = `legacy-${Date.now()}@example.test`;
+      await ix.addUser({ address: user, passwordHash: 'h' });
+      const inbox = await ix.createMailbox(user, 'INBOX');
+      const lists = await ix.createMailbox(user, 'Lists');
+      await ix.createMailbox(user, 'Other');
+      // Data as older code wrote it: the subscription is a flag on the mailbox item.
+      for (const mb of [inbox, lists]) {
+        await clients.dynamo.send(
+          new UpdateItemCommand({
+            TableName: refs.table,
+            Key: { pk: { S: keys.userPk(user) }, sk: { S: keys.mailboxSk(mb.id) } },
+            UpdateExpression: 'SET subscribed = :t',
+            ExpressionAttributeValues: { ':t': { BOOL: true } },
+          }),
+        );
+      }
+      // DELETE first: the flag of the deleted mailbox must not go with it.
+      await ix.deleteMailbox(user, 'Lists');
+      expect(await ix.listSubscriptions(user)).toEqual(['INBOX', 'Lists']);
+      const subs = await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(user), keys.subscriptionPrefix);
+      expect(subs.map((i) => i.sk.S)).toEqual(['SUB#INBOX', 'SUB#Lists']);
+      const [mbox] = await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(user), keys.mailboxSk(inbox.id));
+      expect(mbox.subscribed).toBeUndefined();
+      // Converted once: an unsubscribe is not undone by a later read.
+      await ix.setSubscribed(user, 'INBOX', false);
+      expect(await ix.listSubscriptions(user)).toEqual(['Lists']);
+      await ix.removeUser(user);
+      expect(await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(user), 'SUB')).toEqual([]);
     });
   });
 

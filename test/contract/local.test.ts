@@ -159,6 +159,28 @@ describe('local adapters only', () => {
       db.close();
     });
 
+    it('reads the legacy per-mailbox subscribed flag into the subscription list on open, once (no subscription lost)', async () => {
+      let ix = new SqliteMailIndex({ dataDir: dir });
+      await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });
+      await ix.createMailbox('a@example.test', 'INBOX');
+      await ix.createMailbox('a@example.test', 'Lists');
+      await ix.createMailbox('a@example.test', 'Other');
+      await ix.close();
+      // Data as older code wrote it: the subscription is the flag on the mailbox row.
+      const db = new DatabaseSync(path.join(dir, 'index.sqlite'));
+      db.prepare("UPDATE mailboxes SET subscribed = 1 WHERE name IN ('INBOX', 'Lists')").run();
+      db.close();
+      ix = new SqliteMailIndex({ dataDir: dir });
+      expect(await ix.listSubscriptions('a@example.test')).toEqual(['INBOX', 'Lists']);
+      // Now the list is what counts: unsubscribe and DELETE survive a reopen.
+      await ix.setSubscribed('a@example.test', 'INBOX', false);
+      await ix.deleteMailbox('a@example.test', 'Lists');
+      await ix.close();
+      ix = new SqliteMailIndex({ dataDir: dir });
+      expect(await ix.listSubscriptions('a@example.test')).toEqual(['Lists']);
+      await ix.close();
+    });
+
     it('rejects malformed input with IndexError INVALID', async () => {
       const ix = new SqliteMailIndex({ dataDir: dir });
       await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });

@@ -7,7 +7,8 @@
  * adapter must share:
  *  - errors are IndexError with code EXISTS / NOT_FOUND / CONFLICT / INVALID:
  *    removeDomain of a domain that still has users is CONFLICT; removeUser, setPasswordHash,
- *    setSubscribed, renameMailbox, deleteMailbox of something absent are NOT_FOUND;
+ *    renameMailbox, deleteMailbox of something absent are NOT_FOUND, setSubscribed for an
+ *    unknown user too (a subscribed name need not be a mailbox);
  *    createMailbox for an unknown user is NOT_FOUND; message operations on a mailbox id that
  *    does not exist or belongs to another user are NOT_FOUND (invariant 4);
  *  - a deliveryKey is scoped to its mailbox and stays used after its message is expunged;
@@ -252,7 +253,7 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
       it('createMailbox gives a fresh mailbox; get, list and state agree', async () => {
         await withUser();
         const mb = await ix.createMailbox(alice, 'INBOX', { subscribed: true });
-        expect(mb).toMatchObject({ user: alice, name: 'INBOX', uidNext: 1, messageCount: 0, specialUse: null, subscribed: true });
+        expect(mb).toMatchObject({ user: alice, name: 'INBOX', uidNext: 1, messageCount: 0, specialUse: null });
         expect(typeof mb.id).toBe('string');
         expect(Number.isInteger(mb.uidValidity)).toBe(true);
         // RFC 3501 §2.3.1.1: UIDVALIDITY is a non-zero 32-bit unsigned number.
@@ -260,7 +261,7 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect(mb.uidValidity).toBeLessThanOrEqual(0xffffffff);
         expect(Number.isInteger(mb.highestModseq)).toBe(true);
         const sent = await ix.createMailbox(alice, 'Sent', { specialUse: '\\Sent' });
-        expect(sent).toMatchObject({ specialUse: '\\Sent', subscribed: false });
+        expect(sent).toMatchObject({ specialUse: '\\Sent' });
         const nested = await ix.createMailbox(alice, 'Archiv/2024/Ünïcödé');
         expect(await ix.getMailbox(alice, 'INBOX')).toEqual(mb);
         expect(await ix.getMailbox(alice, 'Archiv/2024/Ünïcödé')).toEqual(nested);
@@ -282,14 +283,42 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect((await ix.listMailboxes(bob)).map((m) => m.id)).toEqual([b.id]);
       });
 
-      it('setSubscribed changes the flag; NOT_FOUND for an absent mailbox', async () => {
+      it('createMailbox { subscribed: true } subscribes the name; others are not subscribed', async () => {
+        await withUser();
+        await ix.createMailbox(alice, 'INBOX', { subscribed: true });
+        await ix.createMailbox(alice, 'Sent', { specialUse: '\\Sent' });
+        expect(await ix.listSubscriptions(alice)).toEqual(['INBOX']);
+      });
+
+      it('subscriptions are a list of names of their own (RFC 9051 §6.3.7–6.3.9): set, idempotent, sorted, any name', async () => {
         await withUser();
         await ix.createMailbox(alice, 'Lists');
         await ix.setSubscribed(alice, 'Lists', true);
-        expect((await ix.getMailbox(alice, 'Lists'))?.subscribed).toBe(true);
-        await ix.setSubscribed(alice, 'Lists', false);
-        expect((await ix.getMailbox(alice, 'Lists'))?.subscribed).toBe(false);
-        expect(await indexError(ix.setSubscribed(alice, 'Nope', true))).toBe('NOT_FOUND');
+        await ix.setSubscribed(alice, 'Lists', true);
+        // A name that is no mailbox can be subscribed.
+        await ix.setSubscribed(alice, 'Later/Ünïcödé', true);
+        await ix.setSubscribed(alice, 'A', true);
+        expect(await ix.listSubscriptions(alice)).toEqual(['A', 'Later/Ünïcödé', 'Lists']);
+        await ix.setSubscribed(alice, 'A', false);
+        await ix.setSubscribed(alice, 'Never', false);
+        expect(await ix.listSubscriptions(alice)).toEqual(['Later/Ünïcödé', 'Lists']);
+        expect(await ix.listSubscriptions('nobody@example.test')).toEqual([]);
+        expect(await indexError(ix.setSubscribed('nobody@example.test', 'INBOX', true))).toBe('NOT_FOUND');
+        // Per user.
+        await withUser(bob);
+        expect(await ix.listSubscriptions(bob)).toEqual([]);
+      });
+
+      it('DELETE and RENAME of a mailbox leave the subscriptions as they are; removeUser drops them', async () => {
+        await withUser();
+        await ix.createMailbox(alice, 'Gone', { subscribed: true });
+        await ix.createMailbox(alice, 'Moved', { subscribed: true });
+        await ix.deleteMailbox(alice, 'Gone');
+        await ix.renameMailbox(alice, 'Moved', 'Elsewhere');
+        expect(await ix.listSubscriptions(alice)).toEqual(['Gone', 'Moved']);
+        await ix.removeUser(alice);
+        await withUser();
+        expect(await ix.listSubscriptions(alice)).toEqual([]);
       });
 
       it('RENAME keeps the id, UIDVALIDITY and messages (RFC 3501 §6.3.5)', async () => {

@@ -189,4 +189,20 @@ describe('FETCH', () => {
     const rfc822 = await c.command('FETCH 1 (RFC822)');
     expect(rfc822.literals[0].equals(expected)).toBe(true);
   });
+
+  it('deletes transport-added white space at the end of quoted-printable lines in BINARY (RFC 2045 §6.7 rule 3)', async () => {
+    // Line 1 ends in " \t" before CRLF (deleted); line 2 ends in "  =" (white space protected by a
+    // soft line break, kept) followed by "= \t" white space after the '=' of another soft break.
+    const body = 'trailing \t\r\nkept  =\r\nsoft=\t \r\nend \r\n';
+    const raw = Buffer.concat([sampleMessage('qp', '', 'MIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n'), Buffer.from(body)]);
+    await sys.deliver(raw, 'Archive');
+    expect((await c.command('SELECT Archive')).tagged).toMatch(/OK/);
+    const decoded = 'trailing\r\nkept  softend\r\n';
+    const r = await c.command('FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[1]<8.6>)');
+    expect(r.tagged).toMatch(/ OK /);
+    expect(r.literals[0].toString('latin1')).toBe(decoded);
+    expect(r.untagged[0]).toContain(`BINARY.SIZE[1] ${decoded.length}`);
+    // The partial is taken from the decoded bytes, so it is not shifted by the deleted white space.
+    expect(r.literals[1].toString('latin1')).toBe(decoded.slice(8, 14));
+  });
 });

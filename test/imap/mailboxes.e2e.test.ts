@@ -3,6 +3,7 @@
  * (patterns, LIST-EXTENDED, SPECIAL-USE, CHILDREN, LIST-STATUS), LSUB, STATUS.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { python } from '../support/clients.ts';
 import { RawImap } from './support/raw-client.ts';
 import { sampleMessage, startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
 
@@ -101,7 +102,6 @@ describe('mailbox commands', () => {
   it('SUBSCRIBE / UNSUBSCRIBE / LSUB and LIST (SUBSCRIBED)', async () => {
     await c.command('CREATE Lists/Alpha');
     expect((await c.command('SUBSCRIBE Lists/Alpha')).tagged).toMatch(/OK/);
-    expect((await c.command('SUBSCRIBE Nowhere')).tagged).toMatch(/NO \[NONEXISTENT\]/);
     expect((await c.command('LSUB "" Lists/*')).untagged).toEqual(['* LSUB () "/" "Lists/Alpha"']);
     expect((await c.command('LSUB "" Lists')).untagged).toEqual([]);
     expect((await c.command('LSUB "" %')).untagged).toContain('* LSUB (\\Noselect) "/" "Lists"');
@@ -110,6 +110,76 @@ describe('mailbox commands', () => {
     expect(await list('LIST "" Lists/Alpha RETURN (SUBSCRIBED)')).toEqual(['* LIST (\\HasNoChildren \\Subscribed) "/" "Lists/Alpha"']);
     expect((await c.command('UNSUBSCRIBE Lists/Alpha')).tagged).toMatch(/OK/);
     expect((await c.command('LSUB "" Lists/*')).untagged).toEqual([]);
+  });
+
+  it('keeps subscriptions as names of their own: DELETE leaves them, a name that does not exist can be subscribed (RFC 9051 §6.3.7–6.3.9, RFC 5258 §3.1)', async () => {
+    await c.command('CREATE Feeds/News');
+    expect((await c.command('SUBSCRIBE Feeds/News')).tagged).toMatch(/OK/);
+    expect((await c.command('DELETE Feeds/News')).tagged).toMatch(/OK/);
+    // LSUB shows the name \Noselect; LIST (SUBSCRIBED) shows it \NonExistent.
+    expect((await c.command('LSUB "" Feeds/*')).untagged).toEqual(['* LSUB (\\Noselect) "/" "Feeds/News"']);
+    expect(await list('LIST (SUBSCRIBED) "" Feeds/*')).toEqual(['* LIST (\\NonExistent \\Subscribed) "/" "Feeds/News"']);
+    // Plain LIST shows only what exists.
+    expect(await list('LIST "" Feeds/*')).toEqual([]);
+    expect(await list('LIST "" Feeds/* RETURN (SUBSCRIBED)')).toEqual([]);
+    // Recreated, the mailbox is subscribed again.
+    await c.command('CREATE Feeds/News');
+    expect((await c.command('LSUB "" Feeds/*')).untagged).toEqual(['* LSUB () "/" "Feeds/News"']);
+    expect(await list('LIST (SUBSCRIBED) "" Feeds/*')).toEqual(['* LIST (\\HasNoChildren \\Subscribed) "/" "Feeds/News"']);
+    // SUBSCRIBE to a name that does not exist (RFC 9051 §6.3.7: the server MAY, not must, check).
+    expect((await c.command('SUBSCRIBE Someday/Maybe')).tagged).toMatch(/OK/);
+    expect(await list('LIST (SUBSCRIBED) "" Someday*')).toEqual(['* LIST (\\NonExistent \\Subscribed) "/" "Someday/Maybe"']);
+    expect(await list('LIST (SUBSCRIBED RECURSIVEMATCH) "" Someday')).toEqual(['* LIST (\\NonExistent) "/" "Someday" ("CHILDINFO" ("SUBSCRIBED"))']);
+    expect((await c.command('LSUB "" %')).untagged).toContain('* LSUB (\\Noselect) "/" "Someday"');
+    expect((await c.command('SUBSCRIBE "bad*name"')).tagged).toMatch(/NO /);
+    expect((await c.command('UNSUBSCRIBE Someday/Maybe')).tagged).toMatch(/OK/);
+    expect((await c.command('UNSUBSCRIBE Someday/Maybe')).tagged).toMatch(/OK/);
+    expect(await list('LIST (SUBSCRIBED) "" Someday*')).toEqual([]);
+    // The subscription was not tied to a session: another one sees it.
+    const other = await RawImap.login(sys.port, sys.user, sys.password);
+    expect((await other.command('LSUB "" Feeds/*')).untagged).toEqual(['* LSUB () "/" "Feeds/News"']);
+    other.close();
+  });
+
+  it('RENAME moves the subscriptions of the mailbox and its inferiors; renaming INBOX keeps INBOX subscribed', async () => {
+    await c.command('CREATE Proj/Sub');
+    await c.command('SUBSCRIBE Proj');
+    await c.command('SUBSCRIBE Proj/Sub');
+    expect((await c.command('RENAME Proj Work')).tagged).toMatch(/OK/);
+    expect((await c.command('LSUB "" Work*')).untagged).toEqual(['* LSUB () "/" "Work"', '* LSUB () "/" "Work/Sub"']);
+    expect((await c.command('LSUB "" Proj*')).untagged).toEqual([]);
+    expect((await c.command('RENAME INBOX Old-Inbox')).tagged).toMatch(/OK/);
+    expect((await c.command('LSUB "" INBOX')).untagged).toEqual(['* LSUB () "/" "INBOX"']);
+    expect((await c.command('LSUB "" Old-Inbox')).untagged).toEqual([]);
+  });
+
+  it("imaplib's lsub and list see a deleted subscribed mailbox as \\Noselect / \\NonExistent", async () => {
+    const script = [
+      'import imaplib, json, sys',
+      'M = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]))',
+      'M.login(sys.argv[3], sys.argv[4])',
+      'out = {}',
+      'out["create"] = M.create("Club")[0]',
+      'out["subscribe"] = M.subscribe("Club")[0]',
+      'out["subscribe_missing"] = M.subscribe("Club/Later")[0]',
+      'out["delete"] = M.delete("Club")[0]',
+      'typ, data = M.lsub(\'""\', "Club*")',
+      'out["lsub"] = [d.decode() for d in data if d]',
+      'typ, data = M.list(\'""\', "Club*")',
+      'out["list"] = [d.decode() for d in data if d]',
+      'typ, data = M._simple_command("LIST", "(SUBSCRIBED)", \'""\', "Club*")',
+      'typ, data = M._untagged_response(typ, data, "LIST")',
+      'out["list_subscribed"] = [d.decode() for d in data if d]',
+      'M.logout()',
+      'print(json.dumps(out))',
+    ].join('\n');
+    const r = await python(script, ['127.0.0.1', String(sys.port), sys.user, sys.password], { timeoutMs: 30_000 });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ create: 'OK', subscribe: 'OK', subscribe_missing: 'OK', delete: 'OK' });
+    expect(out.lsub).toEqual(['(\\Noselect) "/" "Club"', '(\\Noselect) "/" "Club/Later"']);
+    expect(out.list).toEqual([]);
+    expect(out.list_subscribed).toEqual(['(\\NonExistent \\Subscribed) "/" "Club"', '(\\NonExistent \\Subscribed) "/" "Club/Later"']);
   });
 
   it('STATUS counts, and LIST-STATUS returns them after each LIST line', async () => {

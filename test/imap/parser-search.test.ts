@@ -20,7 +20,7 @@ describe('SEARCH parser', () => {
     expect(r.criteria.k).toBe('and');
     const [or, since] = r.criteria.keys;
     expect(or.k).toBe('or');
-    expect(or.a).toMatchObject({ k: 'and', keys: [{ k: 'header', field: 'from' }, { k: 'not', key: { k: 'flag', flag: '\\Seen', present: true } }] });
+    expect(or.a).toMatchObject({ k: 'and', keys: [{ k: 'address', field: 'from' }, { k: 'not', key: { k: 'flag', flag: '\\Seen', present: true } }] });
     expect(or.b.value.toString('utf8')).toBe('hé');
     expect(since).toEqual({ k: 'date', field: 'internal', op: 'since', day: 19940207 });
     expect(req('a SEARCH HEADER Message-ID ""').criteria).toMatchObject({ k: 'header', field: 'message-id' });

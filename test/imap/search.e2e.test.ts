@@ -90,4 +90,32 @@ describe('SEARCH', () => {
     expect((await c.command('SEARCH RETURN (SAVE MIN) UNSEEN')).untagged[0]).toMatch(/\) MIN 2$/);
     expect((await c.command('UID FETCH $ (FLAGS)')).untagged).toHaveLength(1);
   });
+
+  it('matches FROM/TO/CC/BCC against the envelope addresses, comments removed (RFC 9051 §6.4.4)', async () => {
+    const addr = (from: string, extra = '') => Buffer.from(`From: ${from}\r\nTo: Team: x@list.test, "Doe, Jane" <jane (work) @ Example.ORG>;\r\n${extra}Subject: a\r\n\r\nbody\r\n`);
+    await sys.deliver(addr('<user-from (comment)@ (comment) domain.org>'), 'Archive');
+    await sys.deliver(addr('=?utf-8?q?J=C3=B6rg?= <joerg@example.test>', 'Cc: carl@cc.test\r\nBcc: bea@bcc.test\r\n'), 'Archive');
+    expect((await c.command('SELECT Archive')).tagged).toMatch(/OK/);
+    try {
+      expect(await search('FROM user-from@domain.org')).toBe('* SEARCH 1');
+      expect(await search('FROM USER-FROM@DOMAIN')).toBe('* SEARCH 1');
+      // The comment is not part of the address.
+      expect(await search('FROM comment')).toBe('* SEARCH');
+      expect(await search('FROM "user-from (comment)"')).toBe('* SEARCH');
+      // Display names are matched decoded (RFC 2047), and with the address as "name <addr>".
+      expect(await search('CHARSET UTF-8 FROM {5+}\r\njörg')).toBe('* SEARCH 2');
+      expect(await search('FROM "rg <joerg@"')).toBe('* SEARCH 2');
+      expect(await search('TO jane@example.org')).toBe('* SEARCH 1 2');
+      expect(await search('TO "doe, jane"')).toBe('* SEARCH 1 2');
+      expect(await search('TO work')).toBe('* SEARCH');
+      expect(await search('TO x@list')).toBe('* SEARCH 1 2');
+      expect(await search('CC carl@cc.test')).toBe('* SEARCH 2');
+      expect(await search('BCC bea@bcc')).toBe('* SEARCH 2');
+      expect(await search('CC ""')).toBe('* SEARCH 2');
+      // HEADER keeps its meaning: a substring of the field as written.
+      expect(await search('HEADER From "(comment)"')).toBe('* SEARCH 1');
+    } finally {
+      await c.command('SELECT INBOX');
+    }
+  });
 });

@@ -356,20 +356,29 @@ describe('storage failures → -ERR [SYS/TEMP] (RFC 3206)', () => {
     expect(await c.cmd(`PASS ${PASS}`)).toMatch(/^-ERR \[SYS\/TEMP\]/);
   });
 
-  it('blob store down on STAT/RETR: -ERR [SYS/TEMP], session continues', async () => {
+  it('blob store down: STAT/LIST still answer (stored sizes), RETR/TOP -ERR [SYS/TEMP] naming the message, session continues', async () => {
     const c = await login();
     t.blobs.failReads = true;
-    expect(await c.cmd('STAT')).toMatch(/^-ERR \[SYS\/TEMP\]/);
-    expect(await c.cmd('RETR 1')).toMatch(/^-ERR \[SYS\/TEMP\]/);
-    expect(await c.cmd('TOP 1 1')).toMatch(/^-ERR \[SYS\/TEMP\]/);
+    const stored = [...t.index.messages.values()][0][0].size;
+    expect(await c.cmd('STAT')).toBe(`+OK 1 ${stored}\r\n`);
+    expect(await c.cmd('RETR 1')).toBe('-ERR [SYS/TEMP] message 1 cannot be read now; try again later\r\n');
+    expect(await c.cmd('TOP 1 1')).toMatch(/^-ERR \[SYS\/TEMP\] message 1 /);
     t.blobs.failReads = false;
     expect(await c.cmd('RETR 1')).toMatch(/^\+OK/);
   });
 
-  it('a message expunged by another session (IMAP) meanwhile: RETR gives -ERR', async () => {
+  it('a message expunged by another session (IMAP) meanwhile: RETR gives -ERR "removed"', async () => {
     const c = await login();
     t.blobs.data.clear();
-    expect(await c.cmd('RETR 1')).toMatch(/^-ERR \[SYS\/PERM\] message was removed/);
+    for (const list of t.index.messages.values()) list.length = 0;
+    expect(await c.cmd('RETR 1')).toMatch(/^-ERR \[SYS\/PERM\] message was removed by another session/);
+  });
+
+  it('a blob missing while the message is still indexed is damage, not an expunge: -ERR [SYS/PERM] naming it', async () => {
+    const c = await login();
+    t.blobs.data.clear();
+    expect(await c.cmd('RETR 1')).toBe('-ERR [SYS/PERM] message 1 cannot be read: its stored copy is missing\r\n');
+    expect(await c.cmd('TOP 1 0')).toMatch(/^-ERR \[SYS\/PERM\] message 1 cannot be read/);
   });
 
   it('expunge fails at QUIT: "-ERR some deleted messages not removed" (RFC 1939 §6)', async () => {

@@ -9,7 +9,10 @@
  * | `U#<address>`    | `PROFILE`                        | address, passwordHash, createdAt                              |
  * | `U#<address>`    | `NAME#<mailbox name>`            | mailboxId: name → id, and the uniqueness of names             |
  * | `U#<address>`    | `MBOX#<mailboxId>`               | name, uidValidity, uidNext, highestModseq, messageCount,      |
- * |                  |                                  | specialUse, subscribed, createdAt                             |
+ * |                  |                                  | specialUse, createdAt (and `subscribed`: legacy, see SUB#)    |
+ * | `U#<address>`    | `SUB#<mailbox name>`             | name: one subscribed name (RFC 9051 §6.3.7; the mailbox need  |
+ * |                  |                                  | not exist)                                                    |
+ * | `U#<address>`    | `SUBLIST`                        | marker: the legacy MBOX `subscribed` flags were moved to SUB# |
  * | `U#<address>`    | `MSG#<mailboxId>#<uid:10>`       | uid, modseq, flags (L of S), internalDate, size, blobKey      |
  * | `U#<address>`    | `MMETA#<mailboxId>#<uid:10>`     | the MessageMeta: `meta` (S, JSON) or `metaZ` (B, gzip JSON),  |
  * |                  |                                  | `chunks` (N) when split — see dynamo-meta.ts                  |
@@ -69,6 +72,9 @@ export const keys = {
   namePrefix: 'NAME#',
   mailboxSk: (id: string) => `MBOX#${id}`,
   mailboxPrefix: 'MBOX#',
+  subscriptionSk: (name: string) => `SUB#${name}`,
+  subscriptionPrefix: 'SUB#',
+  subscriptionsMigratedSk: 'SUBLIST',
   messageSk: (mailboxId: string, uid: number) => `MSG#${mailboxId}#${padUid(uid)}`,
   messagePrefix: (mailboxId: string) => `MSG#${mailboxId}#`,
   messagesPrefix: 'MSG#',

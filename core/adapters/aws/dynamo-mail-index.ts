@@ -167,7 +167,6 @@ function toMailbox(item: Item): Mailbox {
     highestModseq: num(item, 'highestModseq'),
     messageCount: num(item, 'messageCount'),
     specialUse: optStr(item, 'specialUse') as SpecialUse | null,
-    subscribed: bool(item, 'subscribed'),
     createdAt: num(item, 'createdAt'),
   };
 }
@@ -441,7 +440,6 @@ export class DynamoMailIndex implements MailIndex {
         highestModseq: 1,
         messageCount: 0,
         specialUse: options.specialUse ?? null,
-        subscribed: options.subscribed === true,
         createdAt: now,
       };
       const out = await transactWrite(this.db, [
@@ -467,12 +465,12 @@ export class DynamoMailIndex implements MailIndex {
               highestModseq: N(1),
               messageCount: N(0),
               specialUse: mailbox.specialUse ? S(mailbox.specialUse) : { NULL: true },
-              subscribed: BOOL(mailbox.subscribed),
               createdAt: N(now),
             },
             ConditionExpression: 'attribute_not_exists(pk)',
           },
         },
+        ...(options.subscribed ? [{ Put: { TableName: this.table, Item: { pk: S(pk), sk: S(keys.subscriptionSk(name)), name: S(name) } } }] : []),
         {
           Put: {
             TableName: this.table,
@@ -551,6 +549,8 @@ export class DynamoMailIndex implements MailIndex {
 
   async deleteMailbox(user: string, name: string): Promise<{ orphanedBlobs: string[] }> {
     const pk = keys.userPk(user);
+    // A legacy subscription flag on the MBOX item must reach the list before the item goes.
+    await this.migrateSubscriptions(user);
     let mailboxId: string | null = null;
     for (let attempt = 0; mailboxId === null; attempt++) {
       if (attempt > 0) await sleep(backoffMs(attempt));
@@ -575,22 +575,27 @@ export class DynamoMailIndex implements MailIndex {
   }
 
   async setSubscribed(user: string, name: string, subscribed: boolean): Promise<void> {
-    const current = await this.getMailbox(user, name);
-    if (!current) throw new IndexError('NOT_FOUND', `no such mailbox: ${name}`);
-    try {
-      await this.db.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: { pk: S(keys.userPk(user)), sk: S(keys.mailboxSk(current.id)) },
-          UpdateExpression: 'SET subscribed = :s',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':s': BOOL(subscribed === true) },
-        }),
-      );
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) throw new IndexError('NOT_FOUND', `no such mailbox: ${name}`);
-      throw err;
-    }
+    checkString(name, 'mailbox name');
+    checkKeyPart(name, 'mailbox name');
+    const pk = keys.userPk(user);
+    if (!(await this.getItem(pk, keys.profileSk))) throw new IndexError('NOT_FOUND', `no such user: ${user}`);
+    await this.migrateSubscriptions(user);
+    const key = { pk: S(pk), sk: S(keys.subscriptionSk(name)) };
+    if (subscribed) await this.db.send(new PutItemCommand({ TableName: this.table, Item: { ...key, name: S(name) } }));
+    else await this.db.send(new DeleteItemCommand({ TableName: this.table, Key: key }));
+  }
+
+  async listSubscriptions(user: string): Promise<string[]> {
+    await this.migrateSubscriptions(user);
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':pk': S(keys.userPk(user)), ':p': S(keys.subscriptionPrefix) },
+      ProjectionExpression: '#n',
+      ExpressionAttributeNames: { '#n': 'name' },
+      ConsistentRead: true,
+    });
+    return items.map((i) => str(i, 'name')).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   async mailboxState(user: string, mailboxId: string): Promise<MailboxState | null> {
@@ -956,6 +961,51 @@ export class DynamoMailIndex implements MailIndex {
   }
 
   // --- internals ---
+
+  /**
+   * Subscriptions were once a `subscribed` flag on the MBOX item. Once per user (until the
+   * SUBLIST marker exists), each flagged mailbox is converted in one transaction: Put of its
+   * SUB# item + REMOVE of the flag, conditioned on the flag and the name read. A conversion
+   * therefore happens at most once, so a name unsubscribed meanwhile is never brought back.
+   */
+  private async migrateSubscriptions(user: string): Promise<void> {
+    const pk = keys.userPk(user);
+    if (await this.getItem(pk, keys.subscriptionsMigratedSk)) return;
+    const mailboxes = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':pk': S(pk), ':p': S(keys.mailboxPrefix) },
+      ProjectionExpression: 'sk, #n, subscribed',
+      ExpressionAttributeNames: { '#n': 'name' },
+      ConsistentRead: true,
+    });
+    // No mailbox: nothing to convert, and no marker in the partition of a user who may not exist.
+    if (mailboxes.length === 0) return;
+    for (const first of mailboxes) {
+      let item: Item | null = first;
+      for (let attempt = 0; item && bool(item, 'subscribed'); attempt++) {
+        if (attempt > 0) await sleep(backoffMs(attempt));
+        if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', `subscriptions of ${user} could not be converted: too much contention`);
+        const name = str(item, 'name');
+        const out = await transactWrite(this.db, [
+          { Put: { TableName: this.table, Item: { pk: S(pk), sk: S(keys.subscriptionSk(name)), name: S(name) } } },
+          {
+            Update: {
+              TableName: this.table,
+              Key: { pk: S(pk), sk: item.sk },
+              UpdateExpression: 'REMOVE subscribed',
+              ConditionExpression: 'subscribed = :t AND #n = :name',
+              ExpressionAttributeNames: { '#n': 'name' },
+              ExpressionAttributeValues: { ':t': BOOL(true), ':name': S(name) },
+            },
+          },
+        ]);
+        // Cancelled: converted by another caller, renamed or deleted meanwhile, or a conflict; look again.
+        item = out.ok ? null : await this.getItem(pk, str(item, 'sk'));
+      }
+    }
+    await this.db.send(new PutItemCommand({ TableName: this.table, Item: { pk: S(pk), sk: S(keys.subscriptionsMigratedSk) } }));
+  }
 
   private async getItem(pk: string, sk: string): Promise<Item | null> {
     const res = await this.db.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(pk), sk: S(sk) }, ConsistentRead: true }));

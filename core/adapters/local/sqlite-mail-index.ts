@@ -113,6 +113,15 @@ CREATE TABLE IF NOT EXISTS leases (
   owner TEXT NOT NULL,
   expires_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS subscriptions (
+  user TEXT NOT NULL,
+  name TEXT NOT NULL,
+  PRIMARY KEY (user, name)
+) WITHOUT ROWID;
+-- Subscriptions were once the mailboxes.subscribed flag (still a column, now always 0): move any
+-- flag left by older data into the list. Idempotent, and run in the transaction that opens the file.
+INSERT OR IGNORE INTO subscriptions (user, name) SELECT user, name FROM mailboxes WHERE subscribed = 1;
+UPDATE mailboxes SET subscribed = 0 WHERE subscribed = 1;
 `;
 
 /** RFC 3501 §2.3.1.1: UIDs are 32-bit unsigned, non-zero. */
@@ -137,6 +146,7 @@ interface MailboxRow {
   highest_modseq: number;
   message_count: number;
   special_use: string | null;
+  /** Legacy per-mailbox subscription flag: always 0 (see the schema). */
   subscribed: number;
   created_at: number;
 }
@@ -172,7 +182,6 @@ function toMailbox(r: MailboxRow): Mailbox {
     highestModseq: r.highest_modseq,
     messageCount: r.message_count,
     specialUse: (r.special_use as SpecialUse | null) ?? null,
-    subscribed: r.subscribed === 1,
     createdAt: r.created_at,
   };
 }
@@ -306,6 +315,7 @@ export class SqliteMailIndex implements MailIndex {
       ).map((r) => r.blob_key);
       const ids = (this.h.stmt('SELECT id FROM mailboxes WHERE user = ?').all(address) as Array<{ id: string }>).map((r) => r.id);
       for (const id of ids) this.dropMailboxRows(id);
+      this.h.stmt('DELETE FROM subscriptions WHERE user = ?').run(address);
       this.h.stmt('DELETE FROM users WHERE address = ?').run(address);
       // uidvalidity_counters is kept on purpose: a recreated user's mailboxes get greater UIDVALIDITY.
       return { orphanedBlobs: this.unref(blobKeys) };
@@ -334,7 +344,7 @@ export class SqliteMailIndex implements MailIndex {
         highest_modseq: 1,
         message_count: 0,
         special_use: options.specialUse ?? null,
-        subscribed: options.subscribed ? 1 : 0,
+        subscribed: 0,
         created_at: now,
       };
       this.h
@@ -343,6 +353,7 @@ export class SqliteMailIndex implements MailIndex {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(row.id, row.user, row.name, row.uid_validity, row.uid_next, row.highest_modseq, row.message_count, row.special_use, row.subscribed, row.created_at);
+      if (options.subscribed) this.h.stmt('INSERT OR IGNORE INTO subscriptions (user, name) VALUES (?, ?)').run(user, name);
       return toMailbox(row);
     });
   }
@@ -378,10 +389,17 @@ export class SqliteMailIndex implements MailIndex {
   }
 
   async setSubscribed(user: string, name: string, subscribed: boolean): Promise<void> {
+    checkString(name, 'mailbox name');
     this.h.immediate(() => {
-      const res = this.h.stmt('UPDATE mailboxes SET subscribed = ? WHERE user = ? AND name = ?').run(subscribed ? 1 : 0, user, name);
-      if (Number(res.changes) === 0) throw new IndexError('NOT_FOUND', `no such mailbox: ${name}`);
+      if (!this.h.stmt('SELECT 1 FROM users WHERE address = ?').get(user)) throw new IndexError('NOT_FOUND', `no such user: ${user}`);
+      if (subscribed) this.h.stmt('INSERT OR IGNORE INTO subscriptions (user, name) VALUES (?, ?)').run(user, name);
+      else this.h.stmt('DELETE FROM subscriptions WHERE user = ? AND name = ?').run(user, name);
     });
+  }
+
+  async listSubscriptions(user: string): Promise<string[]> {
+    const rows = this.h.stmt('SELECT name FROM subscriptions WHERE user = ?').all(user) as Array<{ name: string }>;
+    return rows.map((r) => r.name).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   async mailboxState(user: string, mailboxId: string): Promise<MailboxState | null> {

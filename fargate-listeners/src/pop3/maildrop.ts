@@ -18,6 +18,12 @@
  *    QUIT a message whose recorded retrieval is at least `days` old is expunged together with
  *    the DELE'd ones. `\Seen` is not touched: POP3 does not change what IMAP shows as unread.
  *    With EXPIRE NEVER (default) nothing is recorded.
+ *  - One bad blob never breaks the maildrop: STAT and LIST count a message whose blob cannot
+ *    be read with its stored size (so every client can still use the maildrop), RETR/TOP of
+ *    it answer -ERR naming it: [SYS/TEMP] for an I/O error (try again later), [SYS/PERM] when
+ *    the blob is absent while the index still lists the message (damage; never called an
+ *    expunge), and "removed by another session" only when the index no longer has it. Each
+ *    such message is handed to the session once (takeUnreadable) for a log line with its key.
  */
 import type { BlobStore } from '../../../core/ports/blob-store.ts';
 import { BlobNotFoundError } from '../../../core/ports/blob-store.ts';
@@ -80,6 +86,16 @@ interface Entry {
   retrieved: boolean;
 }
 
+/** A message whose blob could not be read, for the session's log. */
+export interface UnreadableMessage {
+  n: number;
+  uid: number;
+  blobKey: string;
+  /** The blob is absent although the index still lists the message. */
+  missing: boolean;
+  error: unknown;
+}
+
 export interface MaildropPorts {
   index: MailIndex;
   blobs: BlobStore;
@@ -101,6 +117,9 @@ export class Maildrop {
   private readonly entries: Entry[];
   /** Parallel blob reads when sizes must be computed (STAT, LIST). */
   private readonly concurrency = 8;
+  /** Unreadable messages not yet handed to the session; UIDs already reported. */
+  private unreadable: UnreadableMessage[] = [];
+  private readonly reported = new Set<number>();
 
   private constructor(ports: MaildropPorts, user: string, mailbox: Mailbox | null, records: MessageRecord[]) {
     this.ports = ports;
@@ -143,23 +162,56 @@ export class Maildrop {
     return out;
   }
 
+  /** Unreadable messages found since the last call (each reported once per session). */
+  takeUnreadable(): UnreadableMessage[] {
+    const out = this.unreadable;
+    this.unreadable = [];
+    return out;
+  }
+
+  /**
+   * Classifies a failed read of e's blob: 'expunged' when the index no longer lists the message
+   * (another session removed it since our login), else records it as unreadable ('missing'
+   * when the blob is absent, 'io' for any other failure or when the index cannot tell).
+   */
+  private async readFailure(e: Entry, err: unknown): Promise<'expunged' | 'missing' | 'io'> {
+    let kind: 'expunged' | 'missing' | 'io' = 'io';
+    if (err instanceof BlobNotFoundError) {
+      try {
+        const still = await this.ports.index.getMessages(this.user, this.mailbox!.id, [e.uid]);
+        kind = still.length > 0 ? 'missing' : 'expunged';
+      } catch {
+        kind = 'io';
+      }
+    }
+    if (kind !== 'expunged' && !this.reported.has(e.uid)) {
+      this.reported.add(e.uid);
+      this.unreadable.push({ n: this.entries.indexOf(e) + 1, uid: e.uid, blobKey: e.blobKey, missing: kind === 'missing', error: err });
+    }
+    return kind;
+  }
+
+  /** The -ERR for RETR/TOP of message n whose blob read failed. */
+  private async readError(n: number, e: Entry, err: unknown): Promise<Pop3Error> {
+    const kind = await this.readFailure(e, err);
+    if (kind === 'expunged') return new Pop3Error('message was removed by another session', 'SYS/PERM', { cause: err });
+    if (kind === 'missing') return new Pop3Error(`message ${n} cannot be read: its stored copy is missing`, 'SYS/PERM', { cause: err });
+    return storageError(`message ${n} cannot be read now; try again later`, err);
+  }
+
   private async computeSize(e: Entry): Promise<number> {
     const cached = pop3SizeCache.get(e.blobKey);
     if (cached !== undefined) return cached;
-    let stream: Readable;
-    try {
-      stream = await this.ports.blobs.stream(e.blobKey);
-    } catch (err) {
-      // Expunged and its blob deleted by another session (IMAP) since our login: report
-      // the stored size; RETR of it will fail.
-      if (err instanceof BlobNotFoundError) return e.storedSize;
-      throw storageError('cannot read the message store; try again later', err);
-    }
     const counter = new Pop3SizeCounter();
     try {
+      const stream = await this.ports.blobs.stream(e.blobKey);
       for await (const chunk of stream) counter.write(chunk as Buffer);
     } catch (err) {
-      throw storageError('cannot read the message store; try again later', err);
+      // Expunged meanwhile, damaged or unreadable: counted with its stored size, so STAT and
+      // LIST answer for the whole maildrop; RETR of it says what is wrong. Not cached: a
+      // blob store that comes back gives the exact size next time.
+      await this.readFailure(e, err);
+      return e.storedSize;
     }
     pop3SizeCache.set(e.blobKey, counter.size);
     return counter.size;
@@ -200,15 +252,6 @@ export class Maildrop {
     return numbers.map((m) => [m, `${validity}.${this.entries[m - 1].uid}`]);
   }
 
-  private async read(e: Entry): Promise<Buffer> {
-    try {
-      return await this.ports.blobs.get(e.blobKey);
-    } catch (err) {
-      if (err instanceof BlobNotFoundError) throw new Pop3Error('message was removed by another session', 'SYS/PERM', { cause: err });
-      throw storageError('cannot read the message store; try again later', err);
-    }
-  }
-
   /**
    * RETR: the size and the byte-stuffed body of the multi-line response. When the size is
    * known the blob is streamed; otherwise it is read whole once to count it first (the
@@ -223,15 +266,19 @@ export class Maildrop {
       try {
         source = await this.ports.blobs.stream(e.blobKey);
       } catch (err) {
-        if (err instanceof BlobNotFoundError) throw new Pop3Error('message was removed by another session', 'SYS/PERM', { cause: err });
-        throw storageError('cannot read the message store; try again later', err);
+        throw await this.readError(n, e, err);
       }
       const encode = new Pop3EncodeStream();
       source.on('error', (err) => encode.destroy(err));
       result = { octets: cached, body: source.pipe(encode) };
     } else {
       const enc = new Pop3Encoder({ dotStuff: true });
-      const raw = await this.read(e);
+      let raw: Buffer;
+      try {
+        raw = await this.ports.blobs.get(e.blobKey);
+      } catch (err) {
+        throw await this.readError(n, e, err);
+      }
       const body = Buffer.concat([enc.write(raw), enc.end()]);
       pop3SizeCache.set(e.blobKey, enc.size);
       result = { octets: enc.size, body };
@@ -243,17 +290,11 @@ export class Maildrop {
   /** TOP n lines (RFC 1939 §7): header, blank line and `lines` body lines, byte-stuffed. */
   async top(n: number, lines: number): Promise<Buffer> {
     const e = this.entry(n);
-    let source: Readable;
-    try {
-      source = await this.ports.blobs.stream(e.blobKey);
-    } catch (err) {
-      if (err instanceof BlobNotFoundError) throw new Pop3Error('message was removed by another session', 'SYS/PERM', { cause: err });
-      throw storageError('cannot read the message store; try again later', err);
-    }
     const enc = new Pop3Encoder({ dotStuff: false });
     const top = new TopCollector(lines);
     let done = false;
     try {
+      const source = await this.ports.blobs.stream(e.blobKey);
       for await (const chunk of source) {
         if (top.push(enc.write(chunk as Buffer))) {
           done = true;
@@ -262,7 +303,7 @@ export class Maildrop {
       }
       if (!done) top.push(enc.end());
     } catch (err) {
-      throw storageError('cannot read the message store; try again later', err);
+      throw await this.readError(n, e, err);
     }
     return dotStuff(top.result());
   }

@@ -137,8 +137,19 @@ export class Pop3Session {
       }
     } finally {
       this.busy = false;
+      this.logUnreadable();
       if (this.closeRequested) await this.releaseLease();
     }
+  }
+
+  /** A log line with the blob key for each message whose blob could not be read (maildrop.ts). */
+  private logUnreadable(): void {
+    const drop = this.maildrop;
+    const found = drop?.takeUnreadable() ?? [];
+    for (const m of found.slice(0, 10)) {
+      this.log.warn(m.missing ? 'pop3 message blob missing' : 'pop3 message blob unreadable', { user: drop!.user, message: m.n, uid: m.uid, blobKey: m.blobKey, err: m.error });
+    }
+    if (found.length > 10) this.log.warn('pop3 more message blobs unreadable', { user: drop!.user, count: found.length - 10 });
   }
 
   private async command(raw: Buffer): Promise<void> {

@@ -6,6 +6,7 @@ import { appendToMailbox } from '../../../core/delivery/store-message.ts';
 import type { RunningListener } from '../../../fargate-listeners/src/listener.ts';
 import { startImapListeners, type ImapListenerOptions } from '../../../fargate-listeners/src/imap/imap-listener.ts';
 import type { Adapters } from '../../../core/adapters/adapters.ts';
+import type { Logger } from '../../../core/log.ts';
 import { startTestSystem, type AdapterKind, type TestSystem } from '../../support/mail-system.ts';
 
 export interface ImapTestSystem {
@@ -20,10 +21,10 @@ export interface ImapTestSystem {
   stop(): Promise<void>;
 }
 
-export async function startImapSystem(kind: AdapterKind = 'local', options: ImapListenerOptions & { env?: Record<string, string>; wrapAdapters?: (adapters: Adapters) => Adapters } = {},
+export async function startImapSystem(kind: AdapterKind = 'local', options: ImapListenerOptions & { env?: Record<string, string>; wrapAdapters?: (adapters: Adapters) => Adapters; logger?: Logger } = {},
 ): Promise<ImapTestSystem> {
-  const { env, wrapAdapters, ...listenerOptions } = options;
-  const ts = await startTestSystem({ adapters: kind, workers: false, env, wrapAdapters });
+  const { env, wrapAdapters, logger, ...listenerOptions } = options;
+  const ts = await startTestSystem({ adapters: kind, workers: false, env, wrapAdapters, logger });
   let listeners: RunningListener[] = [];
   try {
     listeners = await startImapListeners(ts.system.deps, { port: 0, tlsPort: 0, ...listenerOptions });

@@ -63,7 +63,7 @@ export class MemoryIndex {
 
   async addUser(address: string, password: string): Promise<Mailbox> {
     this.users.set(address, { address, passwordHash: await hashPassword(password, { N: 1024, r: 8, p: 1 }), createdAt: Date.now() });
-    const mb: Mailbox = { id: `mb-${address}`, user: address, name: 'INBOX', uidValidity: 1700000000, uidNext: 1, highestModseq: 1, messageCount: 0, specialUse: null, subscribed: true, createdAt: Date.now() };
+    const mb: Mailbox = { id: `mb-${address}`, user: address, name: 'INBOX', uidValidity: 1700000000, uidNext: 1, highestModseq: 1, messageCount: 0, specialUse: null, createdAt: Date.now() };
     this.mailboxes.set(address, mb);
     this.messages.set(mb.id, []);
     return mb;
@@ -90,6 +90,9 @@ export class MemoryIndex {
   async getMailbox(user: string, name: string) {
     const mb = this.mailboxes.get(user);
     return mb && mb.name === name ? { ...mb } : null;
+  }
+  async getMessages(_user: string, mailboxId: string, uids: number[]): Promise<MessageRecord[]> {
+    return (this.messages.get(mailboxId) ?? []).filter((m) => uids.includes(m.uid)).map((m) => ({ ...m, flags: [...m.flags] }));
   }
   async listMessages(_user: string, mailboxId: string): Promise<MessageRecord[]> {
     if (this.failList) throw new Error('index down');

@@ -2,7 +2,9 @@
  * A mail system (test/support/mail-system.ts, local or aws adapters) with POP3 listeners of
  * this test's own options on free loopback ports, and a user whose INBOX is filled.
  */
+import type { Adapters } from '../../../core/adapters/adapters.ts';
 import { appendToMailbox } from '../../../core/delivery/store-message.ts';
+import type { Logger } from '../../../core/log.ts';
 import { startPop3Listeners, type Pop3ListenerOptions } from '../../../fargate-listeners/src/pop3/pop3-listener.ts';
 import type { RunningListener } from '../../../fargate-listeners/src/listener.ts';
 import type { ProxyConfig } from '../../../fargate-listeners/src/proxy-protocol.ts';
@@ -21,9 +23,12 @@ export interface Pop3TestSystem {
   stop(): Promise<void>;
 }
 
-export async function startPop3System(kind: AdapterKind, options: Pop3ListenerOptions & { env?: Record<string, string>; proxy?: ProxyConfig } = {}): Promise<Pop3TestSystem> {
-  const { env, proxy, ...listenerOptions } = options;
-  const ts = await startTestSystem({ adapters: kind, workers: false, env, proxy });
+export async function startPop3System(
+  kind: AdapterKind,
+  options: Pop3ListenerOptions & { env?: Record<string, string>; proxy?: ProxyConfig; wrapAdapters?: (adapters: Adapters) => Adapters; logger?: Logger } = {},
+): Promise<Pop3TestSystem> {
+  const { env, proxy, wrapAdapters, logger, ...listenerOptions } = options;
+  const ts = await startTestSystem({ adapters: kind, workers: false, env, proxy, wrapAdapters, logger });
   let listeners: RunningListener[] = [];
   try {
     listeners = await startPop3Listeners(ts.system.deps, { port: 0, tlsPort: 0, failureDelay: { baseMs: 10, maxMs: 50 }, ...listenerOptions });

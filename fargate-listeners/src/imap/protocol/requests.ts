@@ -54,8 +54,10 @@ export type SearchKey =
   | { k: 'new' }
   | { k: 'old' }
   | { k: 'recent' }
-  /** FROM/TO/CC/BCC/SUBJECT/HEADER: substring of the decoded field (empty value: field present). */
+  /** SUBJECT/HEADER: substring of the decoded field (empty value: field present). */
   | { k: 'header'; field: string; value: Buffer }
+  /** FROM/TO/CC/BCC: substring of an address of the envelope's list (RFC 9051 §6.4.4). */
+  | { k: 'address'; field: 'from' | 'to' | 'cc' | 'bcc'; value: Buffer }
   | { k: 'body'; value: Buffer }
   | { k: 'text'; value: Buffer }
   /** Day as yyyymmdd. */

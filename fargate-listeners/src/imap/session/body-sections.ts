@@ -71,26 +71,43 @@ export function planSection(meta: MessageMeta, size: number, section: Section): 
   }
 }
 
-/** Quoted-printable decoding (RFC 2045 §6.7), lenient: bad escapes are kept as they are. */
+/**
+ * Quoted-printable decoding (RFC 2045 §6.7), lenient: bad escapes are kept as they are.
+ * Rule 3: white space at the end of an encoded line was added in transport and is deleted
+ * (white space before a soft line break's '=' is protected by it and kept); a soft line break
+ * is '=' followed by optional white space and the line end.
+ */
 export function decodeQuotedPrintable(input: Buffer): Buffer {
   const out = Buffer.alloc(input.length);
   let o = 0;
   const hex = (c: number) => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1);
+  const isWsp = (c: number | undefined) => c === 0x20 || c === 0x09;
+  /** Whether position j (after a run of white space) is a line end or the end of the input. */
+  const lineEndAt = (j: number) => j >= input.length || input[j] === 0x0a || (input[j] === 0x0d && input[j + 1] === 0x0a);
   for (let i = 0; i < input.length; i++) {
     const c = input[i];
+    if (isWsp(c)) {
+      let j = i + 1;
+      while (isWsp(input[j])) j++;
+      if (lineEndAt(j)) {
+        // Trailing white space: dropped; the line end itself is copied by the next round.
+        i = j - 1;
+        continue;
+      }
+      input.copy(out, o, i, j);
+      o += j - i;
+      i = j - 1;
+      continue;
+    }
     if (c !== 0x3d) {
       out[o++] = c;
       continue;
     }
-    // Soft line break: '=' followed by optional whitespace and CRLF/LF.
+    // Soft line break: '=' followed by optional white space and CRLF/LF (or the end of the input).
     let j = i + 1;
-    while (j < input.length && (input[j] === 0x20 || input[j] === 0x09)) j++;
-    if (j < input.length && (input[j] === 0x0a || (input[j] === 0x0d && input[j + 1] === 0x0a))) {
-      i = input[j] === 0x0d ? j + 1 : j;
-      continue;
-    }
-    if (j >= input.length) {
-      i = j;
+    while (isWsp(input[j])) j++;
+    if (lineEndAt(j)) {
+      i = j >= input.length ? j : input[j] === 0x0d ? j + 1 : j;
       continue;
     }
     const h = hex(input[i + 1] ?? -1);

@@ -10,7 +10,8 @@
 import libmime from 'libmime';
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
 import { fieldValue, parseHeaderFields } from '../../../../core/mime/header.ts';
-import type { MimePart } from '../../../../core/mime/types.ts';
+import { envelopeFromHeader } from '../../../../core/mime/envelope.ts';
+import type { EnvelopeAddress, MimePart } from '../../../../core/mime/types.ts';
 import type { MessageRecord } from '../../../../core/ports/mail-index.ts';
 import { monthIndex } from '../protocol/encode.ts';
 import type { SearchKey } from '../protocol/requests.ts';
@@ -45,6 +46,7 @@ export function cost(key: SearchKey): number {
     case 'date':
       return key.k === 'date' && key.field === 'sent' ? 2 : 1;
     case 'header':
+    case 'address':
       return 2;
     case 'body':
     case 'text':
@@ -132,6 +134,30 @@ function headerBlock(facts: MessageFacts): Promise<Buffer> | Buffer {
   return facts.blob().then((b) => b.subarray(0, meta ? meta.mime.bodyStart : b.length));
 }
 
+/**
+ * The strings an address of the envelope is matched against (RFC 9051 §6.4.4 FROM/TO/CC/BCC
+ * search "the envelope structure's" field): the decoded display name, the local part, the
+ * domain, `local@domain` and `name <local@domain>`, lower-cased. Comments, quoting and folding
+ * are gone, as the address parser removes them. A group's name is its start marker's mailbox.
+ */
+export function addressTexts(a: EnvelopeAddress): string[] {
+  const out: string[] = [];
+  const name = a.name !== null ? decodeWords(a.name) : null;
+  if (name) out.push(name);
+  if (a.mailbox) out.push(a.mailbox);
+  if (a.host) out.push(a.host);
+  if (a.mailbox && a.host) {
+    out.push(`${a.mailbox}@${a.host}`);
+    if (name) out.push(`${name} <${a.mailbox}@${a.host}>`);
+  }
+  return out.map((t) => t.toLowerCase());
+}
+
+async function envelopeAddresses(facts: MessageFacts, field: 'from' | 'to' | 'cc' | 'bcc'): Promise<EnvelopeAddress[] | null> {
+  const envelope = facts.record?.meta?.envelope ?? envelopeFromHeader(await headerBlock(facts));
+  return envelope[field];
+}
+
 export class Evaluator {
   private readonly scope: SearchScope;
   constructor(scope: SearchScope) {
@@ -174,6 +200,15 @@ export class Evaluator {
           if (decodeWords(fieldValue(block, f)).toLowerCase().includes(needle)) return true;
         }
         return false;
+      }
+      case 'address': {
+        if (!m.record) return false;
+        const list = await envelopeAddresses(m, key.field);
+        if (list === null) return false;
+        const needle = this.scope.needles.get(key) ?? '';
+        // As for HEADER, an empty string matches every message that has the field.
+        if (needle === '') return true;
+        return list.some((a) => addressTexts(a).some((t) => t.includes(needle)));
       }
       case 'body':
       case 'text': {

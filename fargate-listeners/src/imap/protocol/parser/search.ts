@@ -30,7 +30,7 @@ const FLAG_KEYS: Record<string, [string, boolean]> = {
   UNSEEN: ['\\Seen', false],
 };
 
-const HEADER_KEYS: Record<string, string> = { FROM: 'from', TO: 'to', CC: 'cc', BCC: 'bcc', SUBJECT: 'subject' };
+const ADDRESS_KEYS: Record<string, 'from' | 'to' | 'cc' | 'bcc'> = { FROM: 'from', TO: 'to', CC: 'cc', BCC: 'bcc' };
 
 const DATE_KEYS: Record<string, ['internal' | 'sent', DateOp]> = {
   BEFORE: ['internal', 'before'],
@@ -61,10 +61,10 @@ function parseKey(r: ArgReader, depth: number, count: { n: number }): SearchKey 
   const word = r.atom('search key').toUpperCase();
   const flag = FLAG_KEYS[word];
   if (flag) return { k: 'flag', flag: flag[0], present: flag[1] };
-  const header = HEADER_KEYS[word];
-  if (header) {
+  const address = ADDRESS_KEYS[word];
+  if (address) {
     r.sp();
-    return { k: 'header', field: header, value: r.astring() };
+    return { k: 'address', field: address, value: r.astring() };
   }
   const date = DATE_KEYS[word];
   if (date) {
@@ -85,6 +85,9 @@ function parseKey(r: ArgReader, depth: number, count: { n: number }): SearchKey 
       r.sp();
       return { k: 'flag', flag: r.atom('keyword'), present: word === 'KEYWORD' };
     }
+    case 'SUBJECT':
+      r.sp();
+      return { k: 'header', field: 'subject', value: r.astring() };
     case 'HEADER': {
       r.sp();
       const field = r.astring().toString('latin1').toLowerCase();

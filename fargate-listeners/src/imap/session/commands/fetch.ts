@@ -11,6 +11,11 @@
  * included in that message's FETCH response. Messages that were expunged by another session
  * but are still in this session's view are answered from the view when only FLAGS/UID are
  * asked, else skipped with NO [EXPUNGEISSUED] (RFC 5530, RFC 2180 §4.1).
+ *
+ * A message whose blob cannot be read (I/O error, or absent while still indexed) is skipped:
+ * every other message's response is sent, and the command ends NO [UNAVAILABLE] or
+ * NO [CORRUPTION] naming the skipped ones (unreadable.ts). A message's response is built
+ * whole before it is written, so a failed read never leaves half a response on the wire.
  */
 import { selectHeaderFields } from '../../../../../core/mime/header.ts';
 import type { MessageRecord } from '../../../../../core/ports/mail-index.ts';
@@ -21,6 +26,7 @@ import { decodeTransfer, findPart, planSection } from '../body-sections.ts';
 import { ok, type Tagged } from '../errors.ts';
 import { loadRecords } from '../message-loader.ts';
 import type { ImapSession } from '../session.ts';
+import { readMessageBlob, UnreadableMessageError, UnreadableReport } from '../unreadable.ts';
 
 /** Messages whose blobs are read at the same time (bounded memory, some parallelism). */
 const BLOB_WINDOW = 4;
@@ -58,13 +64,15 @@ function setsSeen(a: FetchAtt): boolean {
 class BlobReader {
   private whole: Buffer | null = null;
   private readonly s: ImapSession;
+  private readonly mailboxId: string;
   private readonly rec: MessageRecord;
-  constructor(s: ImapSession, rec: MessageRecord) {
+  constructor(s: ImapSession, mailboxId: string, rec: MessageRecord) {
     this.s = s;
+    this.mailboxId = mailboxId;
     this.rec = rec;
   }
   async all(): Promise<Buffer> {
-    if (!this.whole) this.whole = await this.s.deps.adapters.blobs.get(this.rec.blobKey);
+    if (!this.whole) this.whole = await readMessageBlob(this.s, this.mailboxId, this.rec, () => this.s.deps.adapters.blobs.get(this.rec.blobKey));
     return this.whole;
   }
   async range(start: number, end: number): Promise<Buffer> {
@@ -72,7 +80,7 @@ class BlobReader {
     if (start >= end) return Buffer.alloc(0);
     if (this.whole) return this.whole.subarray(start, end);
     if (start === 0 && end >= this.rec.size) return this.all();
-    return this.s.deps.adapters.blobs.getRange(this.rec.blobKey, start, end);
+    return readMessageBlob(this.s, this.mailboxId, this.rec, () => this.s.deps.adapters.blobs.getRange(this.rec.blobKey, start, end));
   }
 }
 
@@ -145,6 +153,23 @@ function literal8(bytes: Buffer): Chunk[] {
   return bytes.includes(0) ? [`~{${bytes.length}}\r\n`, bytes] : literal(bytes);
 }
 
+/**
+ * Takes back the \Seen this FETCH set on messages it could not send: the user never saw them.
+ * Best effort: if this fails too, the message stays \Seen (nothing else is lost).
+ */
+async function unsee(s: ImapSession, uids: number[], seenChanged: Set<number>): Promise<void> {
+  const sel = s.selected!;
+  const back = uids.filter((u) => seenChanged.has(u));
+  if (back.length === 0) return;
+  try {
+    const changes = await s.deps.adapters.index.updateFlags(s.user!, sel.id, back, 'remove', ['\\Seen']);
+    for (const c of changes) sel.setFlags(c.uid, c.flags, c.modseq);
+    if (changes.length > 0) s.deps.events.notify(s.user!, sel.id);
+  } catch (err) {
+    s.log.warn('could not take back \\Seen of unread messages', { uids: back, err: err as Error });
+  }
+}
+
 export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> {
   const sel = s.selected!;
   const { index } = s.deps.adapters;
@@ -191,9 +216,10 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
   const withMeta = items.some(needsMeta);
   let missing = false;
   let unknownCte: string | null = null;
+  const unreadable = new UnreadableReport(s);
 
   const build = async (uid: number, rec: MessageRecord): Promise<Chunk[]> => {
-    const blob = new BlobReader(s, rec);
+    const blob = new BlobReader(s, sel.id, rec);
     const out: Chunk[] = [head(uid)];
     let first = !includeUid;
     const sep = () => {
@@ -293,6 +319,10 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
           missing = true;
           return null;
         }
+        if (err instanceof UnreadableMessageError) {
+          unreadable.add(sel.seqOf(uid), err);
+          return null;
+        }
         throw err;
       });
       // Awaited in order below; mark handled now so a later failure is not "unhandled" meanwhile.
@@ -303,9 +333,22 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
     while (next < batchUids.length && pending.length < BLOB_WINDOW) pending.push(start(batchUids[next++]));
     while (pending.length > 0) {
       const chunks = await pending.shift()!;
+      if (unreadable.storeDown) {
+        // The store is down, not one blob damaged: stop asking it (the pending reads are handled).
+        await Promise.allSettled(pending);
+        await unsee(s, unreadable.uids, seenChanged);
+        return unreadable.tagged(verb);
+      }
       if (next < batchUids.length) pending.push(start(batchUids[next++]));
-      if (chunks) await s.untaggedAsync(chunks);
+      if (chunks) {
+        unreadable.succeeded();
+        await s.untaggedAsync(chunks);
+      }
     }
+  }
+  if (unreadable.count > 0) {
+    await unsee(s, unreadable.uids, seenChanged);
+    return unreadable.tagged(verb);
   }
   if (unknownCte) return { status: 'NO', code: 'UNKNOWN-CTE', text: `Cannot decode content transfer encoding ${unknownCte}` };
   if (missing) return { status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the requested messages no longer exist' };

@@ -5,12 +5,16 @@
  * Names that exist only as the parent of another mailbox are listed with \Noselect.
  * \HasChildren/\HasNoChildren and special-use attributes are always returned (allowed by
  * RFC 5258 §4 and RFC 6154 §5.1 even when not asked for).
+ *
+ * Subscriptions are a list of names of their own (core/ports/mail-index.ts): a subscribed name
+ * whose mailbox is gone is listed by LSUB with \Noselect (RFC 3501 §6.3.9) and by
+ * LIST (SUBSCRIBED) with \NonExistent (RFC 5258 §3.1, §3.4).
  */
 import type { Mailbox } from '../../../../../core/ports/mail-index.ts';
 import type { ListRequest } from '../../protocol/requests.ts';
 import type { Chunk } from '../../protocol/encode.ts';
 import { ok, type Tagged } from '../errors.ts';
-import { decodeMailboxName, encodeMailboxName, MailboxNameError, normalizeInbox, parentsOf, patternMatcher, SEPARATOR } from '../mailbox-names.ts';
+import { decodeMailboxName, encodeMailboxName, MailboxNameError, normalizeInbox, parentsOf, patternMatcher } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';
 import { statusAttributes } from './status.ts';
 
@@ -50,9 +54,11 @@ export async function list(s: ImapSession, req: ListRequest): Promise<Tagged> {
   const matchers = patterns.filter((p) => p !== '').map((p) => patternMatcher(reference, p));
   const matches = (name: string) => matchers.some((m) => m(name));
 
+  const wantsSubscriptions = verb === 'LSUB' || req.selection.includes('SUBSCRIBED') || !!req.returnOptions?.subscribed;
+  const subscribed = wantsSubscriptions ? await s.deps.adapters.index.listSubscriptions(s.user!) : [];
+  const subscribedSet = new Set(subscribed);
+
   if (verb === 'LSUB') {
-    const subscribed = mailboxes.filter((m) => m.subscribed).map((m) => m.name);
-    const subscribedSet = new Set(subscribed);
     const candidates = new Set(subscribed);
     // RFC 3501 §6.3.9: with '%' last, an unsubscribed parent of subscribed names is listed \Noselect.
     if (patterns.some((p) => p.endsWith('%'))) for (const n of subscribed) for (const p of parentsOf(n)) candidates.add(p);
@@ -69,14 +75,21 @@ export async function list(s: ImapSession, req: ListRequest): Promise<Tagged> {
   const recursive = req.selection.includes('RECURSIVEMATCH');
   const ro = req.returnOptions;
   const showSubscribed = selSubscribed || !!ro?.subscribed;
+  // RFC 5258 §3.1: with the SUBSCRIBED selection, subscribed names that do not exist are listed
+  // too (and, for RECURSIVEMATCH, their superior names, which may carry CHILDINFO).
   const candidates = new Set<string>([...byName.keys(), ...parents]);
+  if (selSubscribed) for (const n of subscribed) candidates.add(n);
+  if (selSubscribed && recursive) for (const n of subscribed) for (const p of parentsOf(n)) candidates.add(p);
 
   const selected = (name: string): boolean => {
     const mb = byName.get(name);
-    if (selSubscribed && !mb?.subscribed) return false;
+    if (selSubscribed && !subscribedSet.has(name)) return false;
     if (selSpecialUse && !mb?.specialUse) return false;
     return true;
   };
+  // Names with a selected descendant (RECURSIVEMATCH), in one pass over the candidates.
+  const withSelectedDescendant = new Set<string>();
+  if (recursive) for (const n of candidates) if (selected(n)) for (const p of parentsOf(n)) withSelectedDescendant.add(p);
 
   for (const name of sortNames(candidates)) {
     if (!matches(name)) continue;
@@ -86,16 +99,19 @@ export async function list(s: ImapSession, req: ListRequest): Promise<Tagged> {
       // RFC 5258 §3.5 RECURSIVEMATCH: a non-matching name with matching descendants is
       // returned with CHILDINFO.
       if (!recursive) continue;
-      const descendantMatches = mailboxes.some((m) => m.name.startsWith(name + SEPARATOR) && selected(m.name));
-      if (!descendantMatches) continue;
+      if (!withSelectedDescendant.has(name)) continue;
       const info = [selSubscribed ? '"SUBSCRIBED"' : null, selSpecialUse ? '"SPECIAL-USE"' : null].filter(Boolean).join(' ');
       extended.push(` ("CHILDINFO" (${info}))`);
     }
     const attrs: string[] = [];
-    if (!mb) attrs.push('\\Noselect');
-    attrs.push(parents.has(name) ? '\\HasChildren' : '\\HasNoChildren');
+    // A name that is neither a mailbox nor a parent of one (a subscription left over) does not exist.
+    if (!mb && !parents.has(name)) attrs.push('\\NonExistent');
+    else {
+      if (!mb) attrs.push('\\Noselect');
+      attrs.push(parents.has(name) ? '\\HasChildren' : '\\HasNoChildren');
+    }
     if (mb?.specialUse) attrs.push(mb.specialUse);
-    if (showSubscribed && mb?.subscribed) attrs.push('\\Subscribed');
+    if (showSubscribed && subscribedSet.has(name)) attrs.push('\\Subscribed');
     s.untagged([`LIST (${attrs.join(' ')}) "/" `, ...encodeMailboxName(name, s.utf8), ...extended]);
     if (ro?.status && mb) {
       // RFC 5819: STATUS follows the LIST of each selectable mailbox.

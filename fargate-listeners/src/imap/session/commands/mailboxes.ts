@@ -1,6 +1,13 @@
 /**
  * CREATE (RFC 9051 §6.3.4, RFC 6154 §5.2 USE), DELETE (§6.3.5), RENAME (§6.3.6; INBOX
  * special case RFC 3501 §6.3.5), SUBSCRIBE / UNSUBSCRIBE (§6.3.7–6.3.8).
+ *
+ * Subscriptions are a list of names apart from the mailboxes (core/ports/mail-index.ts):
+ * SUBSCRIBE takes any valid name, existing or not; DELETE leaves the name subscribed
+ * (§6.3.9: never removed "even if a mailbox by that name no longer exists"). RFC 9051 §6.3.6
+ * says nothing of subscriptions on RENAME; as Dovecot and Cyrus do, a subscribed name moves
+ * with its mailbox (the client asked for the new name, and a rename should not silently
+ * drop a folder from its view); renaming INBOX moves messages only, so INBOX stays subscribed.
  */
 import { IndexError, type SpecialUse } from '../../../../../core/ports/mail-index.ts';
 import type { CreateRequest, MailboxRequest, RenameRequest } from '../../protocol/requests.ts';
@@ -8,6 +15,9 @@ import { ok, no, type Tagged } from '../errors.ts';
 import { decodeMailboxName, MAX_MAILBOXES_PER_USER, parentsOf, SEPARATOR, validateNewName } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';
 import { deleteOrphans } from './expunge.ts';
+
+/** Subscriptions are not bounded by the mailboxes any more; this keeps LSUB and the index bounded. */
+const MAX_SUBSCRIPTIONS_PER_USER = MAX_MAILBOXES_PER_USER;
 
 const SPECIAL_USES = new Set<string>(['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged']);
 
@@ -118,12 +128,17 @@ export async function rename(s: ImapSession, req: RenameRequest): Promise<Tagged
     validateNewName(target);
     if (existing.has(target)) throw no(`Mailbox ${target} already exists`, 'ALREADYEXISTS');
   }
+  const subscribed = new Set(await index.listSubscriptions(s.user!));
   await createParents(s, to, existing);
   // Parent first, then inferiors (RFC 9051 §6.3.6: inferior names are renamed too).
   for (const [oldName, newNameValue] of renames) {
     const renamed = await index.renameMailbox(s.user!, oldName, newNameValue);
     if (s.selected?.id === renamed.id) s.selected.name = renamed.name;
     s.deps.events.notify(s.user!, renamed.id);
+    if (subscribed.has(oldName)) {
+      await index.setSubscribed(s.user!, newNameValue, true);
+      await index.setSubscribed(s.user!, oldName, false);
+    }
   }
   return ok('RENAME completed');
 }
@@ -131,8 +146,16 @@ export async function rename(s: ImapSession, req: RenameRequest): Promise<Tagged
 export async function subscribe(s: ImapSession, req: MailboxRequest): Promise<Tagged> {
   const { index } = s.deps.adapters;
   const name = decodeMailboxName(req.mailbox, s.utf8);
-  const mailbox = await index.getMailbox(s.user!, name);
-  if (!mailbox) throw no('No such mailbox', 'NONEXISTENT');
-  await index.setSubscribed(s.user!, name, req.name === 'SUBSCRIBE');
-  return ok(`${req.name} completed`);
+  if (req.name === 'UNSUBSCRIBE') {
+    // Idempotent: a name that is not subscribed is not an error (the list ends up as asked).
+    await index.setSubscribed(s.user!, name, false);
+    return ok('UNSUBSCRIBE completed');
+  }
+  // RFC 9051 §6.3.7: the name need not exist ("A server MAY validate ... that it exists"; we do
+  // not, so a subscription can outlive and precede its mailbox), but it must be a valid name.
+  validateNewName(name);
+  const current = await index.listSubscriptions(s.user!);
+  if (!current.includes(name) && current.length >= MAX_SUBSCRIPTIONS_PER_USER) throw no(`At most ${MAX_SUBSCRIPTIONS_PER_USER} subscriptions`, 'LIMIT');
+  await index.setSubscribed(s.user!, name, true);
+  return ok('SUBSCRIBE completed');
 }

@@ -1,6 +1,11 @@
 /**
  * SEARCH / UID SEARCH (RFC 9051 §6.4.4) with CHARSET, ESEARCH results (RFC 4731; the only
  * form in IMAP4rev2) and SEARCHRES `RETURN (SAVE)` / `$` (RFC 5182).
+ *
+ * A message whose blob cannot be read (unreadable.ts) is left out of the result, whatever the
+ * key (it can be shown neither to match nor not to match, so `NOT TEXT x` leaves it out too):
+ * the search still completes with OK, after an untagged NO warning (RFC 9051 §7.1.2: "the
+ * command can still complete successfully") that names the messages left out.
  */
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
 import { quote } from '../../protocol/encode.ts';
@@ -10,6 +15,7 @@ import { ok, no, type Tagged } from '../errors.ts';
 import { loadRecords } from '../message-loader.ts';
 import { Evaluator, needsMeta, needsRecord, type MessageFacts } from '../search-eval.ts';
 import type { ImapSession } from '../session.ts';
+import { readMessageBlob, UnreadableMessageError, UnreadableReport } from '../unreadable.ts';
 
 /** Charsets accepted for search strings; others get NO [BADCHARSET] (RFC 9051 §6.4.4). */
 const CHARSETS = /^(utf-8|us-ascii|iso-8859-\d{1,2}|windows-125\d|koi8-[ru]|iso-2022-jp|shift_jis|euc-jp|euc-kr|gb2312|gbk|gb18030|big5)$/i;
@@ -22,6 +28,7 @@ function decodeNeedle(bytes: Buffer, charset: string | null): string {
 function collectNeedles(key: SearchKey, charset: string | null, out: Map<SearchKey, string>): void {
   switch (key.k) {
     case 'header':
+    case 'address':
     case 'body':
     case 'text':
       out.set(key, decodeNeedle(key.value, charset).toLowerCase());
@@ -83,6 +90,7 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
   const candidates = sel.uids.filter((u) => !sel.pendingExpunge.has(u));
   const matched: number[] = [];
   const withRecord = needsRecord(req.criteria);
+  const unreadable = new UnreadableReport(s);
   let readBlob = false;
   const check = async (uid: number, record: MessageFacts['record']) => {
     let blob: Buffer | null = null;
@@ -95,10 +103,18 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
       blob: async () => {
         if (blob) return blob;
         readBlob = true;
-        return (blob = await s.deps.adapters.blobs.get(record!.blobKey));
+        return (blob = await readMessageBlob(s, sel.id, record!, () => s.deps.adapters.blobs.get(record!.blobKey)));
       },
     };
-    if (await evaluator.matches(req.criteria, facts)) matched.push(uid);
+    try {
+      if (await evaluator.matches(req.criteria, facts)) matched.push(uid);
+      if (blob) unreadable.succeeded();
+    } catch (err) {
+      if (err instanceof UnreadableMessageError) return unreadable.add(facts.seq, err);
+      // Expunged meanwhile (its blob deleted after our index read): it matches nothing.
+      if ((err as Error).name === 'BlobNotFoundError') return;
+      throw err;
+    }
   };
   let n = 0;
   const pause = async () => {
@@ -115,10 +131,13 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
       for (const uid of uids) {
         const rec = records.get(uid);
         if (rec) await check(uid, rec);
+        // The store is down, not one blob damaged: a result would be mostly guesswork.
+        if (unreadable.storeDown) return unreadable.tagged(verb);
         await pause();
       }
     }
   }
+  if (unreadable.count > 0) s.untagged(`NO [${unreadable.code}] ${unreadable.names()} could not be read and ${unreadable.count === 1 ? 'is' : 'are'} left out of the result`);
 
   const numbers = req.uid ? matched : matched.map((u) => sel.seqOf(u));
   const ret = req.returnOptions ?? (s.rev2 ? [] : null);
