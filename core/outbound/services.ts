@@ -18,7 +18,8 @@ import { createOutboundRouting, type OutboundRouting } from './route.ts';
 export interface OutboundServices {
   routing: OutboundRouting;
   resolver: DnsResolver;
-  runOutbound(job: OutboundJob): Promise<OutboundResult>;
+  /** `logger`: this run's logger (a Lambda invocation's, with its request id); default the services' own. */
+  runOutbound(job: OutboundJob, logger?: Logger): Promise<OutboundResult>;
 }
 
 export interface OutboundServiceOptions {
@@ -39,7 +40,7 @@ export function createOutboundServices(options: OutboundServiceOptions): Outboun
   const dkimKey = createDkimKeyCache(adapters.blobs, 60_000, dkimSecret);
   const routing = createOutboundRouting({ adapters, config, logger, events, dkimKey });
   const deps: OutboundDeps = { adapters, config, logger, resolver, events, sign: routing.sign, deliver: options.deliver, smartHostAuth: smartHostSecret(config, adapters.secrets) };
-  return { routing, resolver, runOutbound: (job) => runOutboundJob(job, deps) };
+  return { routing, resolver, runOutbound: (job, log = logger) => runOutboundJob(job, { ...deps, logger: log }) };
 }
 
 /** Reads SMART_HOST_SECRET_ARN ({"user","password"}) once; a failed read is tried again next time. */
