@@ -1,4 +1,4 @@
-/** A complete set of port implementations: `aws` or `local` (ARCHITECTURE.md, "Ports"). */
+/** A complete set of port implementations: `aws` or `local` (docs/architecture.md, "Ports and adapters"). */
 import type { BlobStore } from '../ports/blob-store.ts';
 import type { MailIndex } from '../ports/mail-index.ts';
 import type { SecretStore } from '../ports/secrets.ts';

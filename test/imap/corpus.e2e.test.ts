@@ -1,5 +1,5 @@
 /**
- * Byte identity (issue 3 "Done when"): every file of the shared corpus, appended over IMAP or
+ * Byte identity (invariant 5, docs/architecture.md): every file of the shared corpus, appended over IMAP or
  * delivered through the ports, comes back from BODY.PEEK[] identical; BODYSTRUCTURE, ENVELOPE
  * and section fetches of every file succeed, and BODY[n] equals the part's bytes.
  *

@@ -1,5 +1,5 @@
 /**
- * The `local` adapter set (ARCHITECTURE.md, "Ports"): everything under one data directory —
+ * The `local` adapter set (docs/architecture.md, "Ports and adapters"): everything under one data directory —
  *   <dataDir>/blobs/         raw messages (FileBlobStore)
  *   <dataDir>/index.sqlite   mail index (SqliteMailIndex, WAL)
  *   <dataDir>/queue.sqlite   work queue (SqliteWorkQueue, WAL)

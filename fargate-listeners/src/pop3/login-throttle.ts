@@ -1,5 +1,5 @@
 /**
- * Failed-login throttling (ARCHITECTURE.md invariant 6), in memory, per client address and per
+ * Failed-login throttling (docs/architecture.md, invariant 6), in memory, per client address and per
  * account. Every failure in the window doubles the delay before the `-ERR [AUTH]` answer
  * (base, 2×base, 4×base … up to maxDelayMs). An address with `lockoutFailures` failures in the
  * window is refused without checking the password until the window passes; accounts are only
