@@ -97,15 +97,19 @@ async function runSession(sys: Pop3TestSystem, state: State, rnd: Prng): Promise
     await c.writeChunked(stream, rnd);
     // '*' ends a SASL exchange (RFC 5034 §4); CAPA's answer is recognisable in any state.
     c.write('\r\n*\r\nCAPA\r\n');
-    const capaSent = () => lines(c.sent).filter((l) => /^capa\s*$/i.test(l)).length;
-    const capaAnswers = () => lines(c.received).filter((l) => l.startsWith('+OK capability list follows')).length;
-    const inStep = () => capaAnswers() >= capaSent() && lines(c.received).at(-1) === '.';
+    // In step: the output ends with a complete CAPA answer, and every line sent has had its
+    // status line (a CAPA inside the stream may have been taken as SASL data: hence the count).
+    const inStep = () => {
+      const got = lines(c.received);
+      const statuses = got.filter(isStatus);
+      return got.at(-1) === '.' && (statuses.at(-1) ?? '').startsWith('+OK capability list follows') && statuses.length === lines(c.sent).length + 1;
+    };
     const settled = await c.wait(() => c.closed || inStep(), 8000);
     const got = lines(c.received);
     const statuses = got.filter(isStatus);
     const context = () => `state ${state}; sent ${JSON.stringify(stream.toString('latin1').slice(0, 500))}; got ${JSON.stringify(got.slice(-8))}`;
-    if (!settled) throw new Error(`neither answered the probe nor closed within 8 s (${context()})`);
     const sentLines = lines(c.sent).length;
+    if (!settled) throw new Error(`neither answered the probe nor closed within 8 s: ${statuses.length} status lines for ${sentLines} lines sent and the greeting (${context()})`);
     if (statuses.length > sentLines + 1) throw new Error(`${statuses.length} status lines for ${sentLines} lines sent (${context()})`);
     if (c.closed && !inStep()) {
       const last = statuses.at(-1) ?? '';
