@@ -4,18 +4,22 @@ import { runIngestJob, type IngestJob } from '../core/ingest/ingest-job.ts';
 import { createLogger } from '../core/log.ts';
 import { createOutboundServices, type OutboundServices } from '../core/outbound/services.ts';
 import { awsAdapters } from './aws-context.ts';
+import { ingestJobBody } from './job-bodies.ts';
+import { invocationLogging, type LambdaContext } from './lambda-context.ts';
 import { processSqsBatch, type SqsBatchResponse, type SqsEvent } from './sqs-batch.ts';
 
-const logger = createLogger({ function: 'ingest' });
-// Remote recipients of submissions → outbound jobs; unknown local users → DSN (issue 5).
+// Remote recipients of submissions → outbound jobs; unknown local users → DSN (the outbound services).
 const config = loadConfig({ ...process.env, MAIL_RUNTIME: 'aws' });
+const baseLogger = createLogger({ function: 'ingest' }, config.logLevel);
+const invocationLogger = invocationLogging(baseLogger);
 let outbound: OutboundServices | undefined;
 
-export async function handler(event: SqsEvent): Promise<SqsBatchResponse> {
+export async function handler(event: SqsEvent, context: LambdaContext): Promise<SqsBatchResponse> {
+  const logger = invocationLogger(context);
   const adapters = await awsAdapters();
-  outbound ??= createOutboundServices({ adapters, config, logger });
+  outbound ??= createOutboundServices({ adapters, config, logger: baseLogger });
   const { routeRemote, onUnknownLocal } = outbound.routing;
-  return processSqsBatch<IngestJob>(event, logger, async (job) => {
+  return processSqsBatch<IngestJob>(event, { logger, body: ingestJobBody }, async (job) => {
     await runIngestJob(job.body, { adapters, logger, routeRemote, onUnknownLocal });
   });
 }

@@ -9,17 +9,21 @@ import { createLogger } from '../core/log.ts';
 import type { OutboundJob } from '../core/outbound/job.ts';
 import { createOutboundServices, type OutboundServices } from '../core/outbound/services.ts';
 import { awsAdapters } from './aws-context.ts';
+import { outboundJobBody } from './job-bodies.ts';
+import { invocationLogging, type LambdaContext } from './lambda-context.ts';
 import { processSqsBatch, type SqsBatchResponse, type SqsEvent } from './sqs-batch.ts';
 
 const config = loadConfig({ ...process.env, MAIL_RUNTIME: 'aws' });
-const logger = createLogger({ function: 'outbound' }, config.logLevel);
+const baseLogger = createLogger({ function: 'outbound' }, config.logLevel);
+const invocationLogger = invocationLogging(baseLogger);
 let services: OutboundServices | undefined;
 
-export async function handler(event: SqsEvent): Promise<SqsBatchResponse> {
+export async function handler(event: SqsEvent, context: LambdaContext): Promise<SqsBatchResponse> {
+  const logger = invocationLogger(context);
   const adapters = await awsAdapters();
-  services ??= createOutboundServices({ adapters, config, logger });
+  services ??= createOutboundServices({ adapters, config, logger: baseLogger });
   const s = services;
-  return processSqsBatch<OutboundJob>(event, logger, async (job) => {
-    await s.runOutbound(job.body);
+  return processSqsBatch<OutboundJob>(event, { logger, body: outboundJobBody }, async (job) => {
+    await s.runOutbound(job.body, logger);
   });
 }

@@ -1,9 +1,19 @@
 /**
- * The common shape of our SQS-triggered Lambdas (Powertools' batch pattern, without the
- * dependency): decode each record the way SqsWorkQueue encodes jobs, run the core job
- * function, and report the failed records so only they return to the queue
- * (ReportBatchItemFailures). A job that keeps failing reaches the dead-letter queue by the
- * queue's redrive policy.
+ * The common shape of our SQS-triggered Lambdas (Powertools' batch pattern, in our own code):
+ * for each record, inside its own try, decode the body the way SqsWorkQueue encodes jobs,
+ * check it against the job's type (functions/job-bodies.ts) and run the core job function;
+ * report the failed records so only they return to the queue (ReportBatchItemFailures). A
+ * record that keeps failing — a malformed body included — reaches the dead-letter queue by the
+ * queue's redrive policy. When every record of a batch failed, the invocation throws
+ * (FullBatchFailureError): the whole batch returns to the queue as it would with a report,
+ * and Lambda's SQS poller counts an error and slows down, instead of spinning on a broken
+ * dependency.
+ *
+ * Why not @aws-lambda-powertools/batch and /logger: what we use of them is these ~40 lines and
+ * two log fields (functions/lambda-context.ts), our logs are already JSON lines with one shape
+ * across Lambda, Fargate and the local runtime (core/log.ts), and the same job functions run
+ * in the local worker loop, which Powertools does not serve. Their extras (FIFO ordering,
+ * Kinesis/DynamoDB streams, log sampling) are features we do not have.
  */
 import { decodeJobMessage, JOB_ID_ATTRIBUTE } from '../core/adapters/aws/sqs-work-queue.ts';
 import type { Logger } from '../core/log.ts';
@@ -25,30 +35,53 @@ export interface SqsBatchResponse {
   batchItemFailures: Array<{ itemIdentifier: string }>;
 }
 
-export function toReceivedJob<T>(record: SqsRecord): ReceivedJob<T> {
+/** Decodes one record into a job; `body` checks the decoded body against the job's type (and throws when it is not). */
+export function toReceivedJob<T>(record: SqsRecord, body: (value: unknown) => T): ReceivedJob<T> {
   const attr = record.messageAttributes?.[JOB_ID_ATTRIBUTE]?.stringValue;
-  const decoded = decodeJobMessage<T>({
+  const decoded = decodeJobMessage<unknown>({
     MessageId: record.messageId,
     Body: record.body,
     Attributes: record.attributes,
     MessageAttributes: attr ? { [JOB_ID_ATTRIBUTE]: { StringValue: attr } } : undefined,
   });
-  return { ...decoded, receipt: record.receiptHandle };
+  return { ...decoded, body: body(decoded.body), receipt: record.receiptHandle };
 }
 
-export async function processSqsBatch<T>(event: SqsEvent, logger: Logger, handle: (job: ReceivedJob<T>) => Promise<void>): Promise<SqsBatchResponse> {
+/** Every record of the batch failed (each is logged on its own); the batch goes back whole. */
+export class FullBatchFailureError extends Error {
+  readonly failures: number;
+  constructor(failures: number) {
+    super(`all ${failures} records of the batch failed`);
+    this.name = 'FullBatchFailureError';
+    this.failures = failures;
+  }
+}
+
+export interface SqsBatchOptions<T> {
+  /** The invocation's logger (functions/lambda-context.ts: awsRequestId, coldStart). */
+  logger: Logger;
+  /** Checks a decoded body against the job's type; throws (JobBodyError) when it is not that job. */
+  body: (value: unknown) => T;
+}
+
+export async function processSqsBatch<T>(event: SqsEvent, options: SqsBatchOptions<T>, handle: (job: ReceivedJob<T>) => Promise<void>): Promise<SqsBatchResponse> {
+  const { logger } = options;
   const failures: SqsBatchResponse['batchItemFailures'] = [];
   // Records are independent jobs: run them concurrently; each failure is reported on its own.
   await Promise.all(
     event.Records.map(async (record) => {
-      const job = toReceivedJob<T>(record);
       try {
-        await handle(job);
+        await handle(toReceivedJob<T>(record, options.body));
       } catch (err) {
-        logger.error('job failed', { messageId: record.messageId, job: job.id, receiveCount: job.receiveCount, err });
+        const job = record.messageAttributes?.[JOB_ID_ATTRIBUTE]?.stringValue ?? record.messageId;
+        logger.error('job failed', { messageId: record.messageId, job, receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? '1'), err });
         failures.push({ itemIdentifier: record.messageId });
       }
     }),
   );
+  if (event.Records.length > 0 && failures.length === event.Records.length) {
+    logger.error('batch failed', { records: event.Records.length });
+    throw new FullBatchFailureError(failures.length);
+  }
   return { batchItemFailures: failures };
 }

@@ -49,7 +49,7 @@ export const CONSUMERS: Record<QueueName, { entry: string; memoryMiB: number; ba
     // fills batches by itself.
     batchingWindowSeconds: 0,
     // Caps parallel deliveries: UID allocation is a conditional transaction on the mailbox
-    // item (ARCHITECTURE.md invariant 3), so more writers to one mailbox only add retries;
+    // item (docs/architecture.md, invariant 3), so more writers to one mailbox only add retries;
     // it also keeps a burst from taking the account's whole Lambda concurrency.
     maxConcurrency: 10,
   },
@@ -119,7 +119,7 @@ export class Pipeline extends Construct {
     props.dkimSecret.grantRead(ingest.fn);
     // Outbound: reads the raw message, signs (DKIM) and sends it; a bounce (DSN, RFC 3464) is
     // stored as a new message and queued for ingest to the local sender; a blob whose last
-    // reference was the delivered job is deleted (ARCHITECTURE.md invariant 5).
+    // reference was the delivered job is deleted (docs/architecture.md, invariant 5).
     grantMessages(outbound.fn, props.bucket, { read: true, write: true, delete: true }, prefixes);
     grantIndex(outbound.fn, props.table, { write: true });
     this.queues.ingest.queue.grantSendMessages(outbound.fn);

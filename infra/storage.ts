@@ -1,5 +1,5 @@
 /**
- * Storage: the message bucket (raw messages, immutable, ARCHITECTURE.md invariant 5) and the
+ * Storage: the message bucket (raw messages, immutable, docs/architecture.md invariant 5) and the
  * mail index table, declared from core/resources.ts (MESSAGE_BUCKET, MAIL_INDEX_TABLE).
  *
  * Lifecycle of the bucket:

@@ -1,6 +1,7 @@
-/** A complete set of port implementations: `aws` or `local` (ARCHITECTURE.md, "Ports"). */
+/** A complete set of port implementations: `aws` or `local` (docs/architecture.md, "Ports and adapters"). */
 import type { BlobStore } from '../ports/blob-store.ts';
 import type { MailIndex } from '../ports/mail-index.ts';
+import type { SecretStore } from '../ports/secrets.ts';
 import type { WorkQueue } from '../ports/work-queue.ts';
 
 export interface Adapters {
@@ -8,5 +9,6 @@ export interface Adapters {
   blobs: BlobStore;
   index: MailIndex;
   queue: WorkQueue;
+  secrets: SecretStore;
   close(): Promise<void>;
 }

@@ -6,13 +6,15 @@
  * Where the private keys live: the MailIndex port has no place for secrets, so a key is a
  * small JSON document in the blob store under `keys/dkim/<domain>` (files under the data
  * directory locally; the S3 bucket on AWS — private, encrypted at rest). On AWS the stricter
- * home is Secrets Manager: when DKIM_KEYS_SECRET_ARN is set, its JSON value — an array of
- * DkimKey objects, or an object of them keyed by domain — is read at start and wins over
+ * home is Secrets Manager: when DKIM_KEYS_SECRET_ARN is set, that secret (read through the
+ * SecretStore port: Secrets Manager on AWS, a file or variable locally) holds JSON — an array
+ * of DkimKey objects, or an object of them keyed by domain — read on first use; it wins over
  * the blob store. (`mailctl domain dkim` prints the JSON to put there with --json.)
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { BlobStore } from '../ports/blob-store.ts';
 import { BlobNotFoundError } from '../ports/blob-store.ts';
+import { readJsonSecret, type SecretStore } from '../ports/secrets.ts';
 
 export type DkimKeyAlgorithm = 'rsa' | 'ed25519';
 
@@ -100,28 +102,32 @@ export function parseDkimKeySecret(json: string): Map<string, DkimKey> {
   return out;
 }
 
-/** Reads the DKIM keys secret (AWS Secrets Manager), e.g. on a Lambda cold start. */
-export async function loadDkimKeysFromSecret(secretArn: string): Promise<Map<string, DkimKey>> {
-  const { readJsonSecret } = await import('../adapters/aws/secrets.ts');
-  return parseDkimKeySecret(JSON.stringify(await readJsonSecret<unknown>(secretArn)));
+/** Reads the DKIM keys secret, e.g. on a Lambda cold start. */
+export async function loadDkimKeysFromSecret(secrets: SecretStore, secretName: string): Promise<Map<string, DkimKey>> {
+  return parseDkimKeySecret(JSON.stringify(await readJsonSecret<unknown>(secrets, secretName)));
 }
 
 /**
  * Keys by domain with a short cache (a new key is used within `ttlMs` on every worker).
- * With `secretArn`, the secret's keys come first (read once), then the blob store.
+ * With `secret` (the store and the secret's name), the secret's keys come first (read once),
+ * then the blob store.
  */
-export function createDkimKeyCache(blobs: BlobStore, ttlMs = 60_000, secretArn: string | null = null): (domain: string) => Promise<DkimKey | null> {
+export function createDkimKeyCache(
+  blobs: BlobStore,
+  ttlMs = 60_000,
+  secret: { store: SecretStore; name: string } | null = null,
+): (domain: string) => Promise<DkimKey | null> {
   const cache = new Map<string, { key: DkimKey | null; until: number }>();
-  let secret: Promise<Map<string, DkimKey>> | null = null;
+  let fromSecretKeys: Promise<Map<string, DkimKey>> | null = null;
   return async (domain) => {
     const d = domain.toLowerCase();
-    if (secretArn) {
-      secret ??= loadDkimKeysFromSecret(secretArn);
+    if (secret) {
+      fromSecretKeys ??= loadDkimKeysFromSecret(secret.store, secret.name);
       try {
-        const fromSecret = (await secret).get(d);
+        const fromSecret = (await fromSecretKeys).get(d);
         if (fromSecret) return fromSecret;
       } catch (err) {
-        secret = null; // read again on the next call; the caller's job is retried meanwhile
+        fromSecretKeys = null; // read again on the next call; the caller's job is retried meanwhile
         throw err;
       }
     }

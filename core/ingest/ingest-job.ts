@@ -49,7 +49,7 @@ export interface IngestDeps {
   logger: Logger;
   events?: MailboxEvents;
   /**
-   * Handles recipients of non-local domains (outbound delivery, issue 5). Must be idempotent per
+   * Handles recipients of non-local domains (outbound delivery, core/outbound/route.ts). Must be idempotent per
    * job id. When absent, remote recipients are an error (the MX listener never accepts them).
    */
   routeRemote?: (remote: RemoteRecipients) => Promise<void>;

@@ -1,6 +1,6 @@
 /**
  * What ingest/APPEND learns from a message once, so that IMAP FETCH of ENVELOPE,
- * BODYSTRUCTURE, header fields and RFC822.SIZE reads only the index (ARCHITECTURE.md,
+ * BODYSTRUCTURE, header fields and RFC822.SIZE reads only the index (docs/architecture.md,
  * "Data flow choices"). Offsets are byte offsets into the raw stored blob.
  */
 

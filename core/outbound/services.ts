@@ -10,6 +10,7 @@ import { createDkimKeyCache } from '../dkim/keys.ts';
 import { createDnsResolver, type DnsResolver } from '../dns/resolver.ts';
 import type { Logger } from '../log.ts';
 import type { MailboxEvents } from '../mailbox-events.ts';
+import { readJsonSecret, type SecretStore } from '../ports/secrets.ts';
 import type { OutboundJob } from './job.ts';
 import { runOutboundJob, type OutboundDeps, type OutboundResult } from './outbound-job.ts';
 import { createOutboundRouting, type OutboundRouting } from './route.ts';
@@ -17,7 +18,8 @@ import { createOutboundRouting, type OutboundRouting } from './route.ts';
 export interface OutboundServices {
   routing: OutboundRouting;
   resolver: DnsResolver;
-  runOutbound(job: OutboundJob): Promise<OutboundResult>;
+  /** `logger`: this run's logger (a Lambda invocation's, with its request id); default the services' own. */
+  runOutbound(job: OutboundJob, logger?: Logger): Promise<OutboundResult>;
 }
 
 export interface OutboundServiceOptions {
@@ -34,20 +36,20 @@ export interface OutboundServiceOptions {
 export function createOutboundServices(options: OutboundServiceOptions): OutboundServices {
   const { adapters, config, logger, events } = options;
   const resolver = options.resolver ?? createDnsResolver(config.dns);
-  const dkimKey = createDkimKeyCache(adapters.blobs, 60_000, config.dkimKeysSecretArn);
+  const dkimSecret = config.dkimKeysSecretArn ? { store: adapters.secrets, name: config.dkimKeysSecretArn } : null;
+  const dkimKey = createDkimKeyCache(adapters.blobs, 60_000, dkimSecret);
   const routing = createOutboundRouting({ adapters, config, logger, events, dkimKey });
-  const deps: OutboundDeps = { adapters, config, logger, resolver, events, sign: routing.sign, deliver: options.deliver, smartHostAuth: smartHostSecret(config) };
-  return { routing, resolver, runOutbound: (job) => runOutboundJob(job, deps) };
+  const deps: OutboundDeps = { adapters, config, logger, resolver, events, sign: routing.sign, deliver: options.deliver, smartHostAuth: smartHostSecret(config, adapters.secrets) };
+  return { routing, resolver, runOutbound: (job, log = logger) => runOutboundJob(job, { ...deps, logger: log }) };
 }
 
 /** Reads SMART_HOST_SECRET_ARN ({"user","password"}) once; a failed read is tried again next time. */
-function smartHostSecret(config: MailConfig): OutboundDeps['smartHostAuth'] {
-  const arn = config.smartHost?.secretArn;
-  if (!arn) return undefined;
+function smartHostSecret(config: MailConfig, secrets: SecretStore): OutboundDeps['smartHostAuth'] {
+  const name = config.smartHost?.secretArn;
+  if (!name) return undefined;
   let cached: Promise<{ user: string; pass: string } | undefined> | null = null;
   return async () => {
-    cached ??= import('../adapters/aws/secrets.ts')
-      .then(({ readJsonSecret }) => readJsonSecret<{ user?: string; password?: string }>(arn))
+    cached ??= readJsonSecret<{ user?: string; password?: string }>(secrets, name)
       .then((v) => (v.user ? { user: v.user, pass: v.password ?? '' } : undefined));
     try {
       return await cached;

@@ -4,7 +4,7 @@
  * (`core/adapters/local/sqlite-mail-index.ts`). One contract suite proves both
  * (`test/contract/mail-index.contract.ts`).
  *
- * Invariants this port carries (ARCHITECTURE.md):
+ * Invariants this port carries (numbered as in docs/architecture.md):
  *  - (2) appendMessage with a deliveryKey is idempotent: a second call with the same key
  *    inserts nothing and returns the first call's UID with `duplicate: true`.
  *  - (3) UID allocation and insertion are one atomic step: a message with UID n becomes

@@ -11,17 +11,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createAwsAdapters } from '../../core/adapters/aws/index.ts';
 import { awsResourceRefsFromEnv } from '../../core/adapters/aws/provision.ts';
-import { readJsonSecret } from '../../core/adapters/aws/secrets.ts';
 import { loadConfig, type MailConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
+import { readJsonSecret } from '../../core/ports/secrets.ts';
 import { startMailSystem } from './mail-system.ts';
 import { proxyConfigFromEnv } from './proxy-protocol.ts';
 
 const config: MailConfig = loadConfig({ ...process.env, MAIL_RUNTIME: 'aws' });
 const logger = createLogger({ service: 'listeners' }, config.logLevel);
+const adapters = await createAwsAdapters({ refs: awsResourceRefsFromEnv(process.env) });
 
 if (process.env.TLS_SECRET_ARN && !config.tlsCertFile) {
-  const secret = await readJsonSecret<{ cert?: string; key?: string }>(process.env.TLS_SECRET_ARN);
+  const secret = await readJsonSecret<{ cert?: string; key?: string }>(adapters.secrets, process.env.TLS_SECRET_ARN);
   if (secret.cert && secret.key) {
     const dir = path.join(config.dataDir, 'tls-secret');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -34,7 +35,6 @@ if (process.env.TLS_SECRET_ARN && !config.tlsCertFile) {
   }
 }
 
-const adapters = await createAwsAdapters({ refs: awsResourceRefsFromEnv(process.env) });
 const system = await startMailSystem({ adapters, config, logger, workers: false, proxy: proxyConfigFromEnv(process.env) });
 logger.info('listeners started', { listeners: Object.fromEntries(system.listeners.map((l) => [l.name, l.port])) });
 

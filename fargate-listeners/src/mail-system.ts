@@ -14,7 +14,7 @@ import type { ListenerDeps, RunningListener } from './listener.ts';
 import { startMxListener } from './smtp/mx-listener.ts';
 import { startImapListeners } from './imap/imap-listener.ts';
 import { startPop3Listeners } from './pop3/pop3-listener.ts';
-// Submission and outbound delivery (issue 5):
+// Submission and outbound delivery:
 import type { OutboundJob } from '../../core/outbound/job.ts';
 import { createOutboundServices, type OutboundServiceOptions } from '../../core/outbound/services.ts';
 import { startSubmissionListeners } from './smtp/submission-listener.ts';
@@ -62,7 +62,7 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
     await Promise.all(listeners.map((l) => l.close(graceMs)));
     await Promise.all(workers.map((w) => w.stop()));
   };
-  // Submission and outbound delivery (issue 5): ingest hooks and the outbound job function.
+  // Submission and outbound delivery: ingest hooks and the outbound job function.
   const outbound = createOutboundServices({ adapters, config, logger: logger.child({ worker: 'outbound' }), events, ...options.outbound });
   try {
     listeners.push(await startMxListener(deps));

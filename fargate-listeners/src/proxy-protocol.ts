@@ -80,6 +80,8 @@ export function parseProxyHeader(buf: Buffer): ProxyParse {
     if (!prefix.startsWith(head)) return { state: 'invalid', reason: 'not a proxy header' };
     const end = buf.indexOf('\r\n');
     if (end < 0) return buf.length >= V1_MAX ? { state: 'invalid', reason: 'v1 header too long' } : { state: 'incomplete' };
+    // Also when the whole line came at once: the verdict must not depend on the segmenting.
+    if (end + 2 > V1_MAX) return { state: 'invalid', reason: 'v1 header too long' };
     const fields = buf.subarray(0, end).toString('latin1').split(' ');
     if (fields[1] === 'UNKNOWN') return { state: 'done', consumed: end + 2 };
     if (fields.length !== 6 || (fields[1] !== 'TCP4' && fields[1] !== 'TCP6')) return { state: 'invalid', reason: 'bad v1 header' };

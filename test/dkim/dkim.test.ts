@@ -10,7 +10,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Adapters } from '../../core/adapters/adapters.ts';
 import { createLocalAdapters } from '../../core/adapters/local/index.ts';
 import { runMailctl } from '../../core/admin/mailctl.ts';
-import { dkimTxtRecord, generateDkimKey, loadDkimKey, parseDkimKeySecret } from '../../core/dkim/keys.ts';
+import { FileSecretStore } from '../../core/adapters/local/file-secret-store.ts';
+import { createDkimKeyCache, dkimTxtRecord, generateDkimKey, loadDkimKey, parseDkimKeySecret, saveDkimKey } from '../../core/dkim/keys.ts';
 import { dkimSignature } from '../../core/dkim/sign.ts';
 
 const MESSAGE = Buffer.from('From: Alice <alice@a.test>\r\nTo: bob@b.test\r\nSubject: signed\r\nDate: Tue, 24 Nov 2026 05:00:00 +0000\r\nMessage-ID: <s1@a.test>\r\n\r\nHello  there \r\n\r\n\r\n');
@@ -50,6 +51,25 @@ describe('DKIM signing', () => {
     expect(parseDkimKeySecret('{"_placeholder":"Xy12"}').size).toBe(0);
     expect(parseDkimKeySecret('{"a.test":null,"b.test":{"selector":1}}').size).toBe(0);
     expect(parseDkimKeySecret('"just a string"').size).toBe(0);
+  });
+
+  it('takes a domain key from the DKIM keys secret (read through the SecretStore port) before the blob store, and reads a missing secret again later', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dkim-secret-'));
+    try {
+      const adapters = await createLocalAdapters({ dataDir: dir });
+      const inBlobs = generateDkimKey('a.test', 'ed25519', 'blob');
+      await saveDkimKey(adapters.blobs, inBlobs);
+      await saveDkimKey(adapters.blobs, generateDkimKey('b.test', 'ed25519', 'blobb'));
+      const env: NodeJS.ProcessEnv = {};
+      const keyFor = createDkimKeyCache(adapters.blobs, 60_000, { store: new FileSecretStore({ dataDir: dir, env }), name: 'env:DKIM_KEYS' });
+      await expect(keyFor('a.test')).rejects.toThrow('secret not found: env:DKIM_KEYS');
+      env.DKIM_KEYS = JSON.stringify([generateDkimKey('a.test', 'ed25519', 'fromsecret')]);
+      expect((await keyFor('A.test'))?.selector).toBe('fromsecret');
+      expect((await keyFor('b.test'))?.selector).toBe('blobb');
+      await adapters.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

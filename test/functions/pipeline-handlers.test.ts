@@ -11,7 +11,7 @@ import { createUser } from '../../core/accounts/accounts.ts';
 import type { Adapters } from '../../core/adapters/adapters.ts';
 import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '../../core/adapters/aws/index.ts';
 import type { IngestJob } from '../../core/ingest/ingest-job.ts';
-import { takeSqsEvent } from '../support/lambda-events.ts';
+import { lambdaContext, takeSqsEvent } from '../support/lambda-events.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { uniquePrefix } from '../support/mail-system.ts';
@@ -71,14 +71,14 @@ describe('ingest and outbound Lambda handlers', () => {
     await adapters.queue.send('ingest', job);
 
     const ingest = await import('../../functions/ingest.ts');
-    expect(await ingest.handler(await takeSqsEvent(clientConfig(), refs.queueUrls.ingest, 1))).toEqual({ batchItemFailures: [] });
+    expect(await ingest.handler(await takeSqsEvent(clientConfig(), refs.queueUrls.ingest, 1), lambdaContext())).toEqual({ batchItemFailures: [] });
     const inbox = (await adapters.index.getMailbox('bob@example.test', 'INBOX'))!;
     expect(await adapters.index.listMessages('bob@example.test', inbox.id)).toHaveLength(1);
 
     const outbound = await import('../../functions/outbound.ts');
     const event = await takeSqsEvent(clientConfig(), refs.queueUrls.outbound, 1);
     expect(event.Records).toHaveLength(1);
-    expect(await outbound.handler(event)).toEqual({ batchItemFailures: [] });
+    expect(await outbound.handler(event, lambdaContext())).toEqual({ batchItemFailures: [] });
     expect(received).toHaveLength(1);
     expect(received[0].from).toBe('alice@example.test');
     expect(received[0].to).toEqual(['carol@remote.test']);

@@ -1,5 +1,5 @@
 /**
- * Several sessions on one mailbox (issue 3 "Done when"): one expunging while another fetches
+ * Several sessions on one mailbox (docs/architecture.md, "The IMAP session"): one expunging while another fetches
  * never sees inconsistent sequence numbers; EXPUNGE is withheld during FETCH/STORE/SEARCH and
  * told at NOOP; random concurrent work keeps every session's seq↔UID view consistent.
  * The key scenario runs on both adapter sets.

@@ -1,7 +1,7 @@
 /**
  * Connection-level behaviour: greeting and CAPABILITY, LOGINDISABLED before TLS, STARTTLS,
- * LOGIN / AUTHENTICATE PLAIN (SASL-IR), state rules, bad input and limits (issue 3 "Bad
- * input"), ENABLE IMAP4rev2, ID, NAMESPACE, LOGOUT.
+ * LOGIN / AUTHENTICATE PLAIN (SASL-IR), state rules, bad input and limits (invariant 6 of
+ * docs/architecture.md), ENABLE IMAP4rev2, ID, NAMESPACE, LOGOUT.
  */
 import net from 'node:net';
 import tls from 'node:tls';

@@ -1,7 +1,7 @@
 /**
- * Byte identity (issue 3 "Done when"): every file of the shared corpus, appended over IMAP,
- * comes back from BODY.PEEK[] as its CRLF form (issue 9: APPEND stores bare LF and bare CR
- * as CRLF); delivered through the ports (bytes stored as they are, like a message stored
+ * Byte identity (invariant 5, docs/architecture.md): every file of the shared corpus, appended
+ * over IMAP, comes back from BODY.PEEK[] as its CRLF form (APPEND stores bare LF and bare CR
+ * as CRLF, docs/imap.md); delivered through the ports (bytes stored as they are, like a message stored
  * before canonical storage) it comes back identical. BODYSTRUCTURE, ENVELOPE and section
  * fetches of every file succeed, and BODY[n] equals the part's bytes.
  *

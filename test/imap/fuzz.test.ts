@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../fargate-listeners/src/imap/protocol/parser/index.ts';
 import { Receiver } from '../../fargate-listeners/src/imap/protocol/receiver.ts';
+import { fuzzRuns } from '../support/prng.ts';
 
 const SEEDS = [
   'a LOGIN "alice@example.test" "p\\"w"',
@@ -22,14 +23,6 @@ const SEEDS = [
   'a CREATE Foo/Bar (USE (\\Archive))',
   'a RENAME "a" {1}\r\nb',
 ];
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 function mutate(input: Buffer, rnd: () => number): Buffer {
   const b = [...input];
@@ -73,24 +66,23 @@ function drive(bytes: Buffer, rnd: () => number): number {
 }
 
 describe('tokenizer/parser fuzz', () => {
-  it('never throws on mutated real commands', () => {
-    const rnd = rng(42);
+  it('never throws on mutated real commands', async () => {
     let parsed = 0;
-    for (let i = 0; i < 10000; i++) {
+    await fuzzRuns('imap parser mutations', { seed: 42, runs: 10000 }, (r, i) => {
       const seed = Buffer.from(SEEDS[i % SEEDS.length] + '\r\n');
-      parsed += drive(mutate(seed, rnd), rnd);
-    }
-    expect(parsed).toBeGreaterThan(5000);
+      parsed += drive(mutate(seed, r.next), r.next);
+    });
+    expect(parsed).toBeGreaterThan(process.env.FUZZ_RUNS ? 0 : 5000);
   });
 
-  it('never throws on random bytes', () => {
-    const rnd = rng(7);
-    for (let i = 0; i < 2000; i++) {
+  it('never throws on random bytes', async () => {
+    await fuzzRuns('imap parser random bytes', { seed: 7, runs: 2000 }, (r) => {
+      const rnd = r.next;
       const len = Math.floor(rnd() * 300);
       const bytes = Buffer.alloc(len);
       for (let j = 0; j < len; j++) bytes[j] = rnd() < 0.1 ? 0x0a : Math.floor(rnd() * 256);
       drive(bytes, rnd);
-    }
+    });
   });
 
   it('parses every seed unmutated', () => {

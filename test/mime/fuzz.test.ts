@@ -1,6 +1,6 @@
 /**
- * Fuzz-style robustness of the MIME indexer (ARCHITECTURE invariant 6: bad input never
- * crashes): seeded random mutations and truncations of corpus messages (or of built-in
+ * Fuzz-style robustness of the MIME indexer (invariant 6 of docs/architecture.md: bad input
+ * never crashes): seeded random mutations and truncations of corpus messages (or of built-in
  * samples when the corpus is absent), random bytes, random address lists. Every result
  * must pass the structural invariants and stay within the limits. Plus a quick
  * performance check on a 10 MB message and on hostile shapes.
@@ -11,21 +11,10 @@ import { describe, expect, it } from 'vitest';
 import { indexMessage, MAX_DEPTH, MAX_PARTS, walkParts } from '../../core/mime/index-message.ts';
 import { parseAddressList } from '../../core/mime/envelope.ts';
 import { selectHeaderFields } from '../../core/mime/header.ts';
+import { fuzzRuns } from '../support/prng.ts';
 import { checkInvariants } from './invariants.ts';
 
 const CORPUS = process.env.MIME_CORPUS_DIR ?? '/work/shared/corpus';
-
-/** mulberry32: small deterministic PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SAMPLES = [
   'From: a@b.example\r\nContent-Type: multipart/mixed; boundary=xx\r\n\r\npre\r\n--xx\r\nContent-Type: text/plain\r\n\r\nhi\r\n--xx\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\nContent-Type: multipart/alternative; boundary=yy\r\n\r\n--yy\r\n\r\na\r\n--yy--\r\n--xx--\r\nepi\r\n',
@@ -110,26 +99,24 @@ function checkBounded(raw: Buffer, not = false): void {
 }
 
 describe('fuzz', () => {
-  it('never throws on mutated and truncated messages, and the results stay consistent', () => {
+  it('never throws on mutated and truncated messages, and the results stay consistent', async () => {
     const inputs = corpusOrSamples();
-    const rnd = prng(Number(process.env.MIME_FUZZ_SEED ?? 0x5eed));
-    for (let i = 0; i < Number(process.env.MIME_FUZZ_ITERATIONS ?? 3000); i++) {
+    await fuzzRuns('mime mutations', { seed: 0x5eed, runs: 3000 }, (r, i) => {
+      const rnd = r.next;
       const src = inputs[Math.floor(rnd() * inputs.length)];
       const raw = mutate(src, rnd);
       try {
         checkBounded(raw, i % 2 === 0);
       } catch (e) {
-        throw new Error(`iteration ${i}: ${(e as Error).message}\n${JSON.stringify(raw.toString('latin1').slice(0, 400))}`, {
-          cause: e,
-        });
+        throw new Error(`${(e as Error).message}\n${JSON.stringify(raw.toString('latin1').slice(0, 400))}`, { cause: e });
       }
-    }
+    });
   });
 
-  it('never throws on random bytes biased towards MIME syntax', () => {
-    const rnd = prng(42);
+  it('never throws on random bytes biased towards MIME syntax', async () => {
     const alphabet = Buffer.from('-\r\n \t:;="<>@,()abcXYZ\0\xff', 'latin1');
-    for (let i = 0; i < 500; i++) {
+    await fuzzRuns('mime random bytes', { seed: 42, runs: 500 }, (r) => {
+      const rnd = r.next;
       const head = Buffer.from(
         rnd() < 0.5 ? 'Content-Type: multipart/mixed; boundary=a\n\n' : 'Content-Type: message/rfc822\r\n\r\n',
         'latin1',
@@ -137,13 +124,13 @@ describe('fuzz', () => {
       const body = Buffer.alloc(Math.floor(rnd() * 400));
       for (let k = 0; k < body.length; k++) body[k] = alphabet[Math.floor(rnd() * alphabet.length)];
       checkBounded(Buffer.concat([head, body]));
-    }
+    });
   });
 
-  it('parses random address-list strings without throwing', () => {
-    const rnd = prng(7);
+  it('parses random address-list strings without throwing', async () => {
     const alphabet = 'ab.@<>,;:"()\\[] \t\r\n=?é';
-    for (let i = 0; i < 3000; i++) {
+    await fuzzRuns('address lists', { seed: 7, runs: 3000 }, (r) => {
+      const rnd = r.next;
       let s = '';
       const len = Math.floor(rnd() * 60);
       for (let k = 0; k < len; k++) s += alphabet[Math.floor(rnd() * alphabet.length)];
@@ -152,7 +139,7 @@ describe('fuzz', () => {
         // A NIL host is reserved for group markers: start (mailbox set) or end (all NIL).
         if (a.host === null) expect(a.name === null && a.adl === null).toBe(true);
       }
-    }
+    });
   });
 });
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { loadTls } from '../../fargate-listeners/src/tls.ts';
 import { python } from '../support/clients.ts';
 import { eventually, startTestSystem, type TestSystem } from '../support/mail-system.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -70,7 +70,7 @@ describe('smart host', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function setup(tlsMode: 'starttls' | 'implicit', password: string): Promise<{ sys: TestSystem; relay: Awaited<ReturnType<typeof startRelay>> }> {
+  async function setup(tlsMode: 'starttls' | 'implicit', password: string, env: Record<string, string> = {}): Promise<{ sys: TestSystem; relay: Awaited<ReturnType<typeof startRelay>> }> {
     const relay = await startRelay(tlsMode === 'implicit');
     cleanups.push(relay.close);
     const sys = await startTestSystem({
@@ -86,6 +86,7 @@ describe('smart host', () => {
         DNS_SERVERS: '127.0.0.1:9',
         DNS_TIMEOUT_MS: '200',
         OUTBOUND_RETRY_BASE: '60',
+        ...env,
       },
     });
     cleanups.push(() => sys.stop());
@@ -107,6 +108,21 @@ describe('smart host', () => {
       expect(relay.got[0].data).toContain('Subject: via relay');
     });
   }
+
+  it('logs in with the credentials of the secret SMART_HOST_SECRET_ARN names (the local SecretStore: a JSON file)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'smart-host-secret-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const secretFile = path.join(dir, 'smart-host.json');
+    writeFileSync(secretFile, JSON.stringify({ user: 'relay-user', password: 'relay-pass' }));
+    const { sys, relay } = await setup('starttls', '', { SMART_HOST_USER: '', SMART_HOST_PASSWORD: '', SMART_HOST_SECRET_ARN: secretFile });
+    const r = await python(SUBMIT, [String(sys.port('submission'))], { input: 'From: alice@a.test\r\nSubject: secret\r\n\r\nhi\r\n' });
+    expect(r.stdout + r.stderr).toContain('refused {}');
+    await eventually(async () => relay.got.length >= 2);
+    expect(relay.got.map((g) => [g.user, g.secure])).toEqual([
+      ['relay-user', true],
+      ['relay-user', true],
+    ]);
+  });
 
   it('retries (does not bounce) when the smart host refuses the login', async () => {
     const { sys, relay } = await setup('starttls', 'wrong');

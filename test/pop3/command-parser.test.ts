@@ -4,6 +4,7 @@ import { LineReader } from '../../fargate-listeners/src/pop3/protocol/line-reade
 import { decodePlain, encodePlain } from '../../fargate-listeners/src/pop3/protocol/sasl-plain.ts';
 import { parseExpirePolicy } from '../../fargate-listeners/src/pop3/protocol/capabilities.ts';
 import { multiline, err } from '../../fargate-listeners/src/pop3/protocol/response.ts';
+import { fuzzRuns } from '../support/prng.ts';
 
 describe('POP3 command parser (RFC 1939 §3, RFC 2449 §3)', () => {
   it('parses every command into a typed request, keywords case-insensitive', () => {
@@ -55,24 +56,19 @@ describe('POP3 command parser (RFC 1939 §3, RFC 2449 §3)', () => {
     expect(() => parseCommand('APOP user digest')).toThrow(/unknown/);
   });
 
-  it('never throws anything but Pop3ParseError on random input (fuzz)', () => {
-    let seed = 12345;
-    const rnd = () => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed;
-    };
+  it('never throws anything but Pop3ParseError on random input (fuzz)', async () => {
     const words = ['USER', 'PASS', 'LIST', 'RETR', 'TOP', 'UIDL', 'DELE', 'AUTH', 'STAT', ' ', '1', '0', '-', '999999999999', 'PLAIN', '=', '\t', '\x00', 'é'];
-    for (let i = 0; i < 5000; i++) {
+    await fuzzRuns('pop3 command parser', { seed: 12345, runs: 5000 }, (rnd) => {
       let line = '';
-      const n = rnd() % 6;
-      for (let j = 0; j < n; j++) line += rnd() % 3 === 0 ? String.fromCharCode(rnd() % 256) : words[rnd() % words.length];
+      const n = rnd.int(6);
+      for (let j = 0; j < n; j++) line += rnd.int(3) === 0 ? String.fromCharCode(rnd.int(256)) : rnd.pick(words);
       try {
         const cmd = parseCommand(line);
         expect(typeof cmd.name).toBe('string');
       } catch (e) {
         expect(e).toBeInstanceOf(Pop3ParseError);
       }
-    }
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 /**
- * Graceful shutdown (issue 2: "stop accepting, let in-flight transactions finish or answer
- * 421"): an idle session gets 421 at once, a transaction in DATA may finish and is then told
+ * Graceful shutdown (README.md, "The two commands": listeners stop accepting, transactions in
+ * progress finish): an idle session gets 421 at once, a transaction in DATA may finish and is then told
  * 421, new connections are refused, and the whole process exits 0 on SIGTERM.
  */
 import { spawn } from 'node:child_process';

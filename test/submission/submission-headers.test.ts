@@ -3,11 +3,11 @@
  * chunking, the output is the input with at most a Date: and a Message-ID: in front; only the
  * header section is held; arbitrary bytes never throw. And the auth failure throttle's window.
  */
-import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createAuthThrottle } from '../../fargate-listeners/src/auth-throttle.ts';
 import { checkSenderHeaders, MAX_HEADER_BYTES, SubmissionHeaderFixup } from '../../fargate-listeners/src/smtp/submission-headers.ts';
+import { fuzzRuns, type Prng } from '../support/prng.ts';
 
 async function pass(input: Buffer, cuts: number[]): Promise<{ out: Buffer; fix: SubmissionHeaderFixup }> {
   const chunks: Buffer[] = [];
@@ -25,7 +25,8 @@ async function pass(input: Buffer, cuts: number[]): Promise<{ out: Buffer; fix: 
   return { out: Buffer.concat(outChunks), fix };
 }
 
-const randomCuts = (len: number) => Array.from({ length: 1 + Math.floor(Math.random() * 6) }, () => Math.floor(Math.random() * (len + 1)));
+/** Seeded (test/support/prng.ts): a failing chunking reproduces from the seed in the error. */
+const randomCuts = (rnd: Prng, len: number) => Array.from({ length: 1 + rnd.int(6) }, () => rnd.int(len + 1));
 
 describe('submission header pass', () => {
   it('adds only what is missing, at the top, for any chunking', async () => {
@@ -38,15 +39,15 @@ describe('submission header pass', () => {
     ];
     for (const [text, added] of cases) {
       const input = Buffer.from(text);
-      for (let i = 0; i < 40; i++) {
-        const { out, fix } = await pass(input, randomCuts(input.length));
+      await fuzzRuns('submission header chunking', { seed: 1, runs: 40 }, async (rnd) => {
+        const { out, fix } = await pass(input, randomCuts(rnd, input.length));
         const prefix = fix.added.join('');
         expect(fix.added.map((l) => l.split(':')[0].toLowerCase())).toEqual(added);
         expect(out.toString()).toBe(prefix + text);
         // The held header ends at the blank line (or is everything when there is none).
         const end = text.search(/\r?\n\r?\n/);
         expect(fix.header!.toString()).toBe(text.startsWith('\r\n') ? '\r\n' : end < 0 ? text : text.slice(0, end + (text[end] === '\r' ? 4 : 2)));
-      }
+      });
     }
   });
 
@@ -56,16 +57,16 @@ describe('submission header pass', () => {
     expect(out.equals(big)).toBe(true);
     expect(fix.tooLarge).toBe(true);
     expect(() => checkSenderHeaders(fix, ['a@a.test'])).toThrow(/Header section too large/);
-    for (let i = 0; i < 200; i++) {
-      const junk = randomBytes(Math.floor(Math.random() * 2000));
-      const { out: o, fix: f } = await pass(junk, randomCuts(junk.length));
+    await fuzzRuns('submission header junk', { seed: 2, runs: 200 }, async (rnd) => {
+      const junk = rnd.bytes(rnd.int(2000));
+      const { out: o, fix: f } = await pass(junk, randomCuts(rnd, junk.length));
       expect(o.subarray(o.length - junk.length).equals(junk)).toBe(true);
       try {
         checkSenderHeaders(f, ['a@a.test']);
       } catch (err) {
         expect((err as { responseCode?: number }).responseCode).toBeGreaterThanOrEqual(550);
       }
-    }
+    });
   });
 });
 

@@ -1,5 +1,6 @@
 /** SQS messages received from the emulator, shaped as the Lambda SQS event a handler gets. */
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { LambdaContext } from '../../functions/lambda-context.ts';
 import type { SqsEvent } from '../../functions/sqs-batch.ts';
 import type { emulatorClientConfig } from './emulator.ts';
 
@@ -25,4 +26,12 @@ export async function takeSqsEvent(clientConfig: ReturnType<typeof emulatorClien
       messageAttributes: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, { stringValue: v.StringValue }])),
     })),
   };
+}
+
+let invocation = 0;
+
+/** A Lambda context object as the runtime passes it (only what the handlers read). */
+export function lambdaContext(): LambdaContext {
+  invocation++;
+  return { awsRequestId: `00000000-0000-4000-8000-${String(invocation).padStart(12, '0')}`, functionName: 'test', functionVersion: '$LATEST', getRemainingTimeInMillis: () => 60_000 };
 }

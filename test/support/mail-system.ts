@@ -71,7 +71,7 @@ export interface TestSystemOptions {
   /** Wrap the adapters the listeners see (failure injection). */
   wrapAdapters?: (adapters: Adapters) => Adapters;
   proxy?: ProxyConfig;
-  /** Outbound overrides: DNS resolver, SMTP transport (issue 5). */
+  /** Outbound overrides: DNS resolver, SMTP transport (submission and outbound delivery). */
   outbound?: MailSystemOptions['outbound'];
 }
 

@@ -7,6 +7,7 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 
 export interface AwsClientConfig {
@@ -21,6 +22,7 @@ export interface AwsClients {
   s3: S3Client;
   dynamo: DynamoDBClient;
   sqs: SQSClient;
+  secrets: SecretsManagerClient;
   destroy(): void;
 }
 
@@ -38,14 +40,17 @@ export function createAwsClients(config?: AwsClientConfig, env: NodeJS.ProcessEn
   const s3 = new S3Client(strip<S3ClientConfig>({ ...common, forcePathStyle }));
   const dynamo = new DynamoDBClient(strip<DynamoDBClientConfig>({ ...common }));
   const sqs = new SQSClient(strip<SQSClientConfig>({ ...common }));
+  const secrets = new SecretsManagerClient(strip<SecretsManagerClientConfig>({ ...common }));
   return {
     s3,
     dynamo,
     sqs,
+    secrets,
     destroy() {
       s3.destroy();
       dynamo.destroy();
       sqs.destroy();
+      secrets.destroy();
     },
   };
 }

@@ -11,7 +11,7 @@
  *    the same transaction as the message, so at most META_MAX_CHUNKS pieces fit (the 4 MB
  *    TransactWriteItems request limit); beyond that the append is refused with
  *    IndexError('INVALID') — the MIME parser is expected to cap the number of parts long
- *    before (ARCHITECTURE.md invariant 6: limits are enforced).
+ *    before (docs/architecture.md, invariant 6: limits are enforced).
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';

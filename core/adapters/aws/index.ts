@@ -1,5 +1,5 @@
 /**
- * The `aws` adapter set: S3 blob store, DynamoDB mail index, SQS work queue.
+ * The `aws` adapter set: S3 blob store, DynamoDB mail index, SQS work queue, Secrets Manager.
  *
  *   const refs = awsResourceRefsFromEnv(process.env);          // Lambda / Fargate
  *   const adapters = await createAwsAdapters({ refs });         // real AWS, default credentials
@@ -12,12 +12,14 @@ import { createAwsClients, type AwsClientConfig } from './clients.ts';
 import { DynamoMailIndex } from './dynamo-mail-index.ts';
 import type { AwsResourceRefs } from './provision.ts';
 import { S3BlobStore } from './s3-blob-store.ts';
+import { SecretsManagerStore } from './secrets-manager-store.ts';
 import { SqsWorkQueue } from './sqs-work-queue.ts';
 
 export type { AwsClientConfig } from './clients.ts';
 export { awsResourceEnv, awsResourceRefsFromEnv, destroyAwsResources, provisionAwsResources, type AwsResourceKind, type AwsResourceRefs } from './provision.ts';
 export { DynamoMailIndex } from './dynamo-mail-index.ts';
 export { S3BlobStore } from './s3-blob-store.ts';
+export { SecretsManagerStore } from './secrets-manager-store.ts';
 export { SqsWorkQueue } from './sqs-work-queue.ts';
 
 export interface AwsAdaptersOptions {
@@ -37,12 +39,14 @@ export async function createAwsAdapters(options: AwsAdaptersOptions): Promise<Ad
   const blobs = new S3BlobStore({ client: clients.s3, bucket: options.refs.bucket, keyPrefix: options.blobKeyPrefix ?? '' });
   const index = new DynamoMailIndex({ client: clients.dynamo, table: options.refs.table });
   const queue = new SqsWorkQueue({ client: clients.sqs, queueUrls: options.refs.queueUrls, deadLetterQueueUrls: options.refs.deadLetterQueueUrls });
+  const secrets = new SecretsManagerStore({ client: clients.secrets });
   let closed = false;
   return {
     kind: 'aws',
     blobs,
     index,
     queue,
+    secrets,
     async close() {
       if (closed) return;
       closed = true;

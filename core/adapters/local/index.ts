@@ -1,18 +1,21 @@
 /**
- * The `local` adapter set (ARCHITECTURE.md, "Ports"): everything under one data directory —
+ * The `local` adapter set (docs/architecture.md, "Ports and adapters"): everything under one data directory —
  *   <dataDir>/blobs/         raw messages (FileBlobStore)
  *   <dataDir>/index.sqlite   mail index (SqliteMailIndex, WAL)
  *   <dataDir>/queue.sqlite   work queue (SqliteWorkQueue, WAL)
+ *   secrets                  files (relative to <dataDir>) or environment variables (FileSecretStore)
  * Several processes (the listeners, the CLI) may open the same directory at once.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Adapters } from '../adapters.ts';
 import { FileBlobStore } from './file-blob-store.ts';
+import { FileSecretStore } from './file-secret-store.ts';
 import { SqliteMailIndex } from './sqlite-mail-index.ts';
 import { SqliteWorkQueue, type SqliteWorkQueueOptions } from './sqlite-work-queue.ts';
 
 export { FileBlobStore } from './file-blob-store.ts';
+export { FileSecretStore } from './file-secret-store.ts';
 export { SqliteMailIndex } from './sqlite-mail-index.ts';
 export { SqliteWorkQueue } from './sqlite-work-queue.ts';
 
@@ -41,6 +44,7 @@ export async function createLocalAdapters(options: LocalAdapterOptions): Promise
     blobs,
     index,
     queue,
+    secrets: new FileSecretStore({ dataDir }),
     async close() {
       if (closed) return;
       closed = true;

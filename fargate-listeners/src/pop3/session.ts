@@ -14,7 +14,7 @@
  *  - Deletions happen only in the UPDATE state after QUIT (RFC 1939 §6). A connection that
  *    drops, times out or is shut down deletes nothing.
  *  - No USER/PASS/AUTH on a plaintext connection unless it is loopback and the configuration
- *    allows it (RFC 2595 §2.2, ARCHITECTURE.md "TLS"); STLS is offered instead.
+ *    allows it (RFC 2595 §2.2, docs/architecture.md "TLS"); STLS is offered instead.
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';

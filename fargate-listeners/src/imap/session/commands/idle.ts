@@ -20,7 +20,7 @@
  * primary-key lookup, negligible; in DynamoDB one eventually-consistent GetItem of the
  * mailbox item (0.5 RCU) each — 1,000 idle mailboxes ≈ 1,000 reads/s ≈ 2.6 billion reads a
  * month, about $650/month on-demand, or ~500 provisioned RCU. Raising idlePollMs divides that
- * linearly (the issue allows ~2 s). Beyond that scale the next step is push: DynamoDB Streams
+ * linearly (up to ~2 s keeps new mail prompt). Beyond that scale the next step is push: DynamoDB Streams
  * (or the ingest Lambda) publishing "mailbox changed" to the listener tasks, making polling a
  * slow safety net. Polls run at most 16 at a time, and a mailbox whose previous poll has not
  * returned is skipped, so a slow index never piles up requests. Memory per idle session is the
