@@ -40,8 +40,8 @@ export interface EmulatedSystem {
   /** The listeners' adapters. */
   adapters: Adapters;
   system: MailSystem;
-  /** Starts (again) the event source of one queue; stopEventSource ends it. */
-  startEventSource(queue: QueueName): void;
+  /** Starts (again) the event source of one queue, by default with the stack's settings; stopEventSource ends it. */
+  startEventSource(queue: QueueName, overrides?: { maxConcurrency?: number }): void;
   stopEventSource(queue: QueueName): Promise<void>;
   /** Resolves when no handler invocation is running. */
   idle(): Promise<void>;
@@ -92,7 +92,7 @@ export async function startEmulatedSystem(options: EmulatedSystemOptions): Promi
     const clients = createAwsClients(clientConfig);
     cleanups.push(() => clients.destroy());
     const sources = new Map<QueueName, RunningEventSource>();
-    const startEventSource = (queue: QueueName) => {
+    const startEventSource = (queue: QueueName, overrides: { maxConcurrency?: number } = {}) => {
       if (sources.has(queue)) return;
       const consumer = CONSUMERS[queue];
       sources.set(
@@ -102,7 +102,7 @@ export async function startEmulatedSystem(options: EmulatedSystemOptions): Promi
           queueUrl: refs.queueUrls[queue],
           handler: handlers[queue],
           batchSize: consumer.batchSize,
-          maxConcurrency: consumer.maxConcurrency,
+          maxConcurrency: overrides.maxConcurrency ?? consumer.maxConcurrency,
           functionTimeoutSeconds: functionTimeoutSeconds(QUEUES[queue]),
           logger: logger.child({ eventSource: queue }),
           onInvoke: options.onInvoke ? (info) => options.onInvoke?.(queue, info) : undefined,
