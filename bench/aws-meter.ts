@@ -19,6 +19,8 @@
  * "shadow" reads made with an unmetered client of the same emulator: the item before a write
  * (consistent GetItem), after an update, and a Query/GetItem/BatchGetItem repeated without
  * projection or filter. Shadow reads are never counted.
+ * moto does not end Query pages at 1 MB of evaluated data as DynamoDB does, so a long Query is
+ * one request here where DynamoDB would take one per MB; its units are the same either way.
  */
 import {
   DynamoDBClient,
