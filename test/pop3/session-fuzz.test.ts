@@ -160,7 +160,7 @@ describe('POP3 session fuzz (local adapters)', () => {
     sys = await startPop3System('local', {
       env: { AUTH_MAX_FAILURES_PER_CLIENT: '0', AUTH_MAX_FAILURES_PER_ACCOUNT: '0' },
       maxAuthFailures: 1000,
-      throttle: { baseDelayMs: 1, maxDelayMs: 2 },
+      failureDelay: { baseMs: 1, maxMs: 2 },
     });
     // A cheap scrypt cost for this test's user (verified with the hash's own parameters).
     await sys.ts.adapters.index.setPasswordHash(sys.user, await hashPassword(sys.password, { N: 1024, r: 8, p: 1 }));

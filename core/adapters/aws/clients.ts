@@ -33,6 +33,20 @@ function resolved(config: AwsClientConfig | undefined, env: NodeJS.ProcessEnv): 
   return out;
 }
 
+export type AwsService = 's3' | 'dynamodb' | 'sqs';
+
+/**
+ * Called with every client built here, e.g. to add a middleware that counts requests
+ * (bench/aws-meter.ts). Process-wide, so it also reaches the clients the Lambda handlers build
+ * for themselves (functions/aws-context.ts). Unset by default.
+ */
+export type AwsClientHook = (service: AwsService, client: S3Client | DynamoDBClient | SQSClient) => void;
+let clientHook: AwsClientHook | undefined;
+
+export function setAwsClientHook(hook: AwsClientHook | undefined): void {
+  clientHook = hook;
+}
+
 export function createAwsClients(config?: AwsClientConfig, env: NodeJS.ProcessEnv = process.env): AwsClients {
   const c = resolved(config, env);
   const { forcePathStyle, ...common } = c;
@@ -41,6 +55,11 @@ export function createAwsClients(config?: AwsClientConfig, env: NodeJS.ProcessEn
   const dynamo = new DynamoDBClient(strip<DynamoDBClientConfig>({ ...common }));
   const sqs = new SQSClient(strip<SQSClientConfig>({ ...common }));
   const secrets = new SecretsManagerClient(strip<SecretsManagerClientConfig>({ ...common }));
+  if (clientHook) {
+    clientHook('s3', s3);
+    clientHook('dynamodb', dynamo);
+    clientHook('sqs', sqs);
+  }
   return {
     s3,
     dynamo,
