@@ -6,12 +6,35 @@
 import { createLocalAdapters } from '../../core/adapters/local/index.ts';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
-import { startMailSystem } from './mail-system.ts';
+import { describeListenError } from './listen-error.ts';
+import { startMailSystem, type MailSystem } from './mail-system.ts';
 
-const config = loadConfig({ ...process.env, MAIL_RUNTIME: 'local' });
+/** A setting the person starting the system must fix: one line on stderr, exit 1. */
+function fatal(message: string): never {
+  process.stderr.write(`mail: ${message}\n`);
+  process.exit(1);
+}
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig({ ...process.env, MAIL_RUNTIME: 'local' });
+} catch (err) {
+  fatal((err as Error).message);
+}
 const logger = createLogger({ service: 'mail' }, config.logLevel);
 const adapters = await createLocalAdapters({ dataDir: config.dataDir });
-const system = await startMailSystem({ adapters, config, logger, workers: config.workers });
+let system: MailSystem;
+try {
+  system = await startMailSystem({ adapters, config, logger, workers: config.workers });
+} catch (err) {
+  const line = describeListenError(err, config);
+  if (!line) throw err;
+  await adapters.close();
+  fatal(line);
+}
+// Before the "started" line: whoever waits for that line may signal at once.
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
 logger.info('mail system started', {
   dataDir: config.dataDir,
   hostname: config.hostname,
@@ -33,5 +56,3 @@ async function shutdown(signal: string) {
   logger.info('stopped');
   process.exit(0);
 }
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
