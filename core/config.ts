@@ -2,6 +2,7 @@
  * Runtime configuration from the environment, with the defaults of the local runtime
  * (README.md, "Configuration"). Every listener and job reads it from here.
  */
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -72,6 +73,11 @@ export interface OutboundConfig {
   maxReceivedHeaders: number;
   /** TCP connect + greeting timeout per host. */
   connectTimeoutSeconds: number;
+  /**
+   * Source address of outbound connections (so SPF sees the address the server is known by):
+   * OUTBOUND_BIND, else MAIL_BIND when it is set to one address; null lets the system choose.
+   */
+  bindAddress: string | null;
 }
 
 export interface SmartHostConfig {
@@ -142,11 +148,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
       maxAgeSeconds: int(env, 'OUTBOUND_MAX_AGE', 5 * 24 * 3600),
       maxReceivedHeaders: int(env, 'OUTBOUND_MAX_RECEIVED', 50),
       connectTimeoutSeconds: int(env, 'OUTBOUND_CONNECT_TIMEOUT', 30),
+      bindAddress: outboundBind(env),
     },
     smartHost: smartHost(env),
     dkimKeysSecretArn: env.DKIM_KEYS_SECRET_ARN || null,
     logLevel: level === 'debug' || level === 'warn' || level === 'error' ? level : 'info',
   };
+}
+
+function outboundBind(env: NodeJS.ProcessEnv): string | null {
+  const explicit = env.OUTBOUND_BIND?.trim();
+  if (explicit) {
+    if (!net.isIP(explicit)) throw new Error(`OUTBOUND_BIND must be an IP address of this machine, got ${JSON.stringify(explicit)}`);
+    return explicit;
+  }
+  const bind = env.MAIL_BIND?.trim();
+  // A wildcard or a host name says nothing about which address to send from.
+  if (!bind || !net.isIP(bind) || bind === '0.0.0.0' || bind === '::') return null;
+  return bind;
 }
 
 function smartHost(env: NodeJS.ProcessEnv): SmartHostConfig | null {
