@@ -113,7 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
   return {
     runtime,
     hostname: env.MAIL_HOSTNAME || os.hostname() || 'localhost',
-    dataDir: path.resolve(env.MAIL_DATA_DIR || './data'),
+    dataDir: path.resolve(env.MAIL_DATA_DIR || (runtime === 'local' ? defaultLocalDataDir() : './data')),
     bind: env.MAIL_BIND || (runtime === 'aws' ? '0.0.0.0' : '127.0.0.1'),
     ports: {
       smtp: int(env, 'SMTP_PORT', runtime === 'aws' ? 25 : 2525),
@@ -154,6 +154,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     dkimKeysSecretArn: env.DKIM_KEYS_SECRET_ARN || null,
     logLevel: level === 'debug' || level === 'warn' || level === 'error' ? level : 'info',
   };
+}
+
+/**
+ * The project's own data directory (<project>/data): the same for `npm start` and for mailctl
+ * run from any directory, so an administrator never works on a second, empty store.
+ */
+export function defaultLocalDataDir(): string {
+  return path.resolve(import.meta.dirname, '..', 'data');
 }
 
 function outboundBind(env: NodeJS.ProcessEnv): string | null {
