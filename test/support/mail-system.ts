@@ -11,7 +11,7 @@ import type { Adapters } from '../../core/adapters/adapters.ts';
 import { createLocalAdapters } from '../../core/adapters/local/index.ts';
 import { createUser } from '../../core/accounts/accounts.ts';
 import { loadConfig, type MailConfig } from '../../core/config.ts';
-import { createLogger, silentLogger } from '../../core/log.ts';
+import { createLogger, silentLogger, type Logger } from '../../core/log.ts';
 import { startMailSystem, type MailSystem, type MailSystemOptions } from '../../fargate-listeners/src/mail-system.ts';
 import { emulatorClientConfig } from './emulator.ts';
 import type { ProxyConfig } from '../../fargate-listeners/src/proxy-protocol.ts';
@@ -65,6 +65,8 @@ export interface TestSystemOptions {
   env?: Record<string, string>;
   /** Log to stdout (debugging). */
   verbose?: boolean;
+  /** The system's logger (tests that assert what is logged); default: silent. */
+  logger?: Logger;
   workers?: boolean;
   /** Wrap the adapters the listeners see (failure injection). */
   wrapAdapters?: (adapters: Adapters) => Adapters;
@@ -91,7 +93,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
     ...options.env,
   });
   const { adapters, cleanup } = await makeAdapters(kind, dataDir);
-  const logger = options.verbose ? createLogger({ test: true }, 'debug') : silentLogger;
+  const logger = options.logger ?? (options.verbose ? createLogger({ test: true }, 'debug') : silentLogger);
   const start = () => startMailSystem({ adapters: options.wrapAdapters ? options.wrapAdapters(adapters) : adapters, config, logger, workers: options.workers ?? true, proxy: options.proxy, outbound: options.outbound });
   const system = await start();
   const ts: TestSystem = {

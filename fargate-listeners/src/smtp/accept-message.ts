@@ -65,7 +65,10 @@ export async function acceptMessage(deps: ListenerDeps, session: SMTPServerSessi
     body.abort(err as Error); // the store stopped reading: throw the rest of DATA away
     await body.drained; // smtp-server answers only once the DATA stream has been consumed
     if (body.failure === 'size') throw smtpError(552, '5.3.4', 'Message exceeds the fixed maximum message size');
-    if (body.failure !== 'disconnected') logger.error('blob store put failed', { queueId, err });
+    // The client went away mid-DATA (whichever event came first, the DATA stream never ended):
+    // its doing, not a storage fault.
+    if (body.failure === 'disconnected' || !data.readableEnded) logger.info('client disconnected during DATA', { queueId, client: session.remoteAddress });
+    else logger.error('blob store put failed', { queueId, err });
     throw smtpError(451, '4.3.0', 'Temporary storage failure, try again later');
   }
   if (data.sizeExceeded) {
