@@ -3,6 +3,8 @@
  * workers — on the local adapters (SQLite + files under MAIL_DATA_DIR). No AWS account needed.
  * SIGINT/SIGTERM: stop accepting, let in-flight transactions finish (or answer 421), exit 0.
  */
+import path from 'node:path';
+import { removeCrashLeftovers } from '../../core/adapters/local/crash-leftovers.ts';
 import { createLocalAdapters } from '../../core/adapters/local/index.ts';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
@@ -23,6 +25,22 @@ try {
 }
 const logger = createLogger({ service: 'mail' }, config.logLevel);
 const adapters = await createLocalAdapters({ dataDir: config.dataDir });
+// What a kill -9 left behind: temporary blob files and blobs nothing refers to (reported).
+try {
+  const left = await removeCrashLeftovers(config.dataDir);
+  const removed = [...left.tempFiles, ...left.orphanedBlobs];
+  if (removed.length > 0) {
+    logger.info('crash leftovers removed', {
+      tempFiles: left.tempFiles.length,
+      orphanedBlobs: left.orphanedBlobs.length,
+      bytes: removed.reduce((n, f) => n + f.size, 0),
+      files: removed.slice(0, 100).map((f) => path.relative(config.dataDir, f.path)),
+    });
+  }
+  if (left.orphanCheckSkipped) logger.warn('orphaned blob check skipped', { reason: left.orphanCheckSkipped });
+} catch (err) {
+  logger.warn('crash leftover cleanup failed', { err });
+}
 let system: MailSystem;
 try {
   system = await startMailSystem({ adapters, config, logger, workers: config.workers });
