@@ -2,6 +2,7 @@
  * Runtime configuration from the environment, with the defaults of the local runtime
  * (README.md, "Configuration"). Every listener and job reads it from here.
  */
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { isValidAddress, normalizeAddress } from './accounts/addresses.ts';
@@ -90,6 +91,11 @@ export interface OutboundConfig {
   maxReceivedHeaders: number;
   /** TCP connect + greeting timeout per host. */
   connectTimeoutSeconds: number;
+  /**
+   * Source address of outbound connections (so SPF sees the address the server is known by):
+   * OUTBOUND_BIND, else MAIL_BIND when it is set to one address; null lets the system choose.
+   */
+  bindAddress: string | null;
 }
 
 export interface SmartHostConfig {
@@ -125,7 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
   return {
     runtime,
     hostname: env.MAIL_HOSTNAME || os.hostname() || 'localhost',
-    dataDir: path.resolve(env.MAIL_DATA_DIR || './data'),
+    dataDir: path.resolve(env.MAIL_DATA_DIR || (runtime === 'local' ? defaultLocalDataDir() : './data')),
     bind: env.MAIL_BIND || (runtime === 'aws' ? '0.0.0.0' : '127.0.0.1'),
     ports: {
       smtp: int(env, 'SMTP_PORT', runtime === 'aws' ? 25 : 2525),
@@ -167,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
       maxAgeSeconds: int(env, 'OUTBOUND_MAX_AGE', 5 * 24 * 3600),
       maxReceivedHeaders: int(env, 'OUTBOUND_MAX_RECEIVED', 50),
       connectTimeoutSeconds: int(env, 'OUTBOUND_CONNECT_TIMEOUT', 30),
+      bindAddress: outboundBind(env),
     },
     smartHost: smartHost(env),
     dkimKeysSecretArn: env.DKIM_KEYS_SECRET_ARN || null,
@@ -179,6 +186,26 @@ function postmasterAddress(env: NodeJS.ProcessEnv): string | null {
   const address = normalizeAddress(env.POSTMASTER_ADDRESS);
   if (!isValidAddress(address)) throw new Error(`POSTMASTER_ADDRESS must be an address (user@domain), got ${JSON.stringify(env.POSTMASTER_ADDRESS)}`);
   return address;
+}
+
+/**
+ * The project's own data directory (<project>/data): the same for `npm start` and for mailctl
+ * run from any directory, so an administrator never works on a second, empty store.
+ */
+export function defaultLocalDataDir(): string {
+  return path.resolve(import.meta.dirname, '..', 'data');
+}
+
+function outboundBind(env: NodeJS.ProcessEnv): string | null {
+  const explicit = env.OUTBOUND_BIND?.trim();
+  if (explicit) {
+    if (!net.isIP(explicit)) throw new Error(`OUTBOUND_BIND must be an IP address of this machine, got ${JSON.stringify(explicit)}`);
+    return explicit;
+  }
+  const bind = env.MAIL_BIND?.trim();
+  // A wildcard or a host name says nothing about which address to send from.
+  if (!bind || !net.isIP(bind) || bind === '0.0.0.0' || bind === '::') return null;
+  return bind;
 }
 
 function smartHost(env: NodeJS.ProcessEnv): SmartHostConfig | null {

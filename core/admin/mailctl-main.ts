@@ -1,9 +1,11 @@
 /** Process wiring of mailctl: picks the adapter set, reads passwords, prints. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Adapters } from '../adapters/adapters.ts';
 import { createLocalAdapters } from '../adapters/local/index.ts';
 import { loadConfig } from '../config.ts';
-import { runMailctl, USAGE, type MailctlIO } from './mailctl.ts';
+import { GROUPS, runMailctl, USAGE, type MailctlIO } from './mailctl.ts';
 
 async function readPassword(prompt: string): Promise<string> {
   const stdin = process.stdin;
@@ -49,23 +51,45 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return args.length === 0 ? 2 : 0;
   }
-  let adapters: Adapters;
-  if (useAws) {
-    const aws = await import('../adapters/aws/index.ts');
-    const provision = await import('../adapters/aws/provision.ts');
-    adapters = await aws.createAwsAdapters({ refs: provision.awsResourceRefsFromEnv(process.env) });
-  } else {
-    adapters = await createLocalAdapters({ dataDir: loadConfig({ ...process.env, MAIL_RUNTIME: 'local' }).dataDir });
-  }
+  // `mailctl … | head -1`: the reader went away; the rest of the output is not wanted.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const io: MailctlIO = {
     out: (l) => process.stdout.write(l + '\n'),
     err: (l) => process.stderr.write(l + '\n'),
     readPassword,
     writeRaw: (b) => process.stdout.write(b),
   };
+  // An unknown group, a group without its command, or a group's --help: usage only, no store.
+  if (!GROUPS.includes(args[0]) || !args[1] || ['--help', '-h', 'help'].includes(args[1])) return runMailctl(args, NO_STORE, io);
+  let adapters: Adapters;
+  if (useAws) {
+    const aws = await import('../adapters/aws/index.ts');
+    const provision = await import('../adapters/aws/provision.ts');
+    adapters = await aws.createAwsAdapters({ refs: provision.awsResourceRefsFromEnv(process.env) });
+  } else {
+    const { dataDir } = loadConfig({ ...process.env, MAIL_RUNTIME: 'local' });
+    // A store is made on purpose only: by the first `domain add` (or by `npm start`). Any other
+    // command on a directory without one would work on a new, empty store and report the mail
+    // as gone; it says where it looked instead.
+    if (!existsSync(path.join(dataDir, 'index.sqlite')) && !(args[0] === 'domain' && args[1] === 'add')) {
+      io.err(`mailctl: no mail data in ${dataDir}: start the system there (npm start) or add the first domain (mailctl domain add <domain>); MAIL_DATA_DIR names another directory`);
+      return 1;
+    }
+    adapters = await createLocalAdapters({ dataDir });
+  }
   try {
     return await runMailctl(args, adapters, io);
   } finally {
     await adapters.close();
   }
 }
+
+/** What runMailctl gets for usage-only commands: they never reach a store. */
+const NO_STORE = new Proxy({} as Adapters, {
+  get(_t, prop) {
+    throw new Error(`usage-only mailctl command used the store (${String(prop)})`);
+  },
+});

@@ -2,6 +2,7 @@
  * mailctl: administration of domains, users, mailboxes, messages and queues. Works on any
  * adapter set; bin/mailctl.js picks local (default) or aws (--aws or MAIL_RUNTIME=aws).
  */
+import libmime from 'libmime';
 import type { Adapters } from '../adapters/adapters.ts';
 import { changePassword, createUser } from '../accounts/accounts.ts';
 import { isValidAddress, normalizeAddress } from '../accounts/addresses.ts';
@@ -43,7 +44,39 @@ export const USAGE = `usage: mailctl [--aws] <command>
   queue dead-letters [queue]     show jobs in the dead-letter queue (default: all queues)
 Options: --aws  use the AWS resources named by MAIL_TABLE, MAIL_BUCKET, INGEST_QUEUE_URL, ... (or MAIL_RUNTIME=aws)`;
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  /** The command group the mistake was made in ('user', 'domain', ...): its usage is shown. */
+  readonly group?: string;
+  constructor(message: string, group?: string) {
+    super(message);
+    this.group = group;
+  }
+}
+
+/** The command groups (first words of the usage lines). */
+export const GROUPS = [...new Set(USAGE.split('\n').map((l) => /^ {2}([a-z-]+) /.exec(l)?.[1]).filter((g): g is string => Boolean(g)))];
+
+/** The usage of one group: its lines of USAGE (with their continuation lines). */
+export function groupUsage(group: string): string {
+  const out = [`usage: mailctl [--aws] ${group} <command>`];
+  let inGroup = false;
+  for (const line of USAGE.split('\n').slice(1)) {
+    const m = /^ {2}([a-z-]+) /.exec(line);
+    if (m) inGroup = m[1] === group;
+    else if (!/^ {3,}/.test(line)) inGroup = false;
+    if (inGroup) out.push(line);
+  }
+  return out.join('\n');
+}
+
+/** RFC 2047 encoded-words decoded for display; the text as it is when it does not decode. */
+function displayText(value: string): string {
+  try {
+    return libmime.decodeWords(value).replace(/[\r\n\t]+/g, ' ');
+  } catch {
+    return value;
+  }
+}
 
 /** A failure the user is told in one line (exit 1), not with a stack trace. */
 class CommandError extends Error {}
@@ -54,7 +87,12 @@ const QUEUE_NAMES: QueueName[] = ['ingest', 'outbound'];
 export async function runMailctl(args: string[], adapters: Adapters, io: MailctlIO): Promise<number> {
   const [group, action, ...rest] = args;
   const need = (n: number) => {
-    if (rest.length < n) throw new UsageError(`missing argument for '${group} ${action}'`);
+    if (rest.length < n) throw new UsageError(`missing argument for '${group} ${action}'`, group);
+  };
+  const requireUser = async (address: string) => {
+    const user = normalizeAddress(address);
+    if (!(await adapters.index.getUser(user))) throw new IndexError('NOT_FOUND', `no such user: ${user}`);
+    return user;
   };
   try {
     if (group === 'check') return await check(adapters, io, args[1]);
@@ -115,6 +153,7 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
       }
       case 'user passwd': {
         need(1);
+        await requireUser(rest[0]);
         const password = await io.readPassword(`New password for ${rest[0]}: `);
         await changePassword(adapters.index, rest[0], password);
         io.out(`password changed for ${normalizeAddress(rest[0])}`);
@@ -122,8 +161,7 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
       }
       case 'mailbox list': {
         need(1);
-        const user = normalizeAddress(rest[0]);
-        if (!(await adapters.index.getUser(user))) throw new IndexError('NOT_FOUND', `no such user: ${user}`);
+        const user = await requireUser(rest[0]);
         const boxes = await adapters.index.listMailboxes(user);
         io.out(['MAILBOX', 'MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'SPECIAL-USE'].join('\t'));
         for (const m of boxes.sort((a, b) => a.name.localeCompare(b.name))) io.out([m.name, m.messageCount, m.uidNext, m.uidValidity, m.specialUse ?? ''].join('\t'));
@@ -131,20 +169,20 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
       }
       case 'message list': {
         need(1);
-        const user = normalizeAddress(rest[0]);
+        const user = await requireUser(rest[0]);
         const mailbox = await adapters.index.getMailbox(user, rest[1] ?? 'INBOX');
         if (!mailbox) throw new IndexError('NOT_FOUND', `no mailbox ${rest[1] ?? 'INBOX'} for ${user}`);
         io.out(['UID', 'SIZE', 'DATE', 'FLAGS', 'FROM', 'SUBJECT'].join('\t'));
         for (const m of await adapters.index.listMessages(user, mailbox.id, { withMeta: true })) {
           const from = m.meta?.envelope.from?.[0];
           const fromText = from ? `${from.mailbox ?? ''}@${from.host ?? ''}` : '';
-          io.out([m.uid, m.size, new Date(m.internalDate).toISOString(), m.flags.join(' '), fromText, m.meta?.envelope.subject ?? ''].join('\t'));
+          io.out([m.uid, m.size, new Date(m.internalDate).toISOString(), m.flags.join(' '), fromText, displayText(m.meta?.envelope.subject ?? '')].join('\t'));
         }
         return 0;
       }
       case 'message show': {
         need(2);
-        const user = normalizeAddress(rest[0]);
+        const user = await requireUser(rest[0]);
         const uid = Number(rest[1]);
         if (!Number.isInteger(uid) || uid <= 0) throw new UsageError('uid must be a positive integer');
         const mailbox = await adapters.index.getMailbox(user, rest[2] ?? 'INBOX');
@@ -181,12 +219,17 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
         return 0;
       }
       default:
-        throw new UsageError(group ? `unknown command '${[group, action].filter(Boolean).join(' ')}'` : 'no command given');
+        if (group && GROUPS.includes(group) && (action === '--help' || action === '-h' || action === 'help')) {
+          io.out(groupUsage(group));
+          return 0;
+        }
+        if (group && GROUPS.includes(group)) throw new UsageError(action ? `unknown command '${group} ${action}'` : `'${group}' needs a command`, group);
+        throw new UsageError(group ? `unknown command '${group}'` : 'no command given');
     }
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`mailctl: ${err.message}`);
-      io.err(USAGE);
+      io.err(err.group ? groupUsage(err.group) : USAGE);
       return 2;
     }
     if (err instanceof IndexError || err instanceof CommandError) {

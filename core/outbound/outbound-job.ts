@@ -32,7 +32,7 @@ import type { Logger } from '../log.ts';
 import type { MailboxEvents } from '../mailbox-events.ts';
 import { BlobNotFoundError } from '../ports/blob-store.ts';
 import { MAX_QUEUE_DELAY_SECONDS, type OutboundJob, type OutboundRecipientError } from './job.ts';
-import { deliverSmtp, enhancedStatus, type SmtpAttempt, type SmtpTarget } from './smtp-delivery.ts';
+import { deliverSmtp, enhancedStatus, sourceAddressFor, type SmtpAttempt, type SmtpTarget } from './smtp-delivery.ts';
 
 export interface OutboundDeps {
   adapters: Adapters;
@@ -173,6 +173,7 @@ export async function runOutboundJob(job: OutboundJob, deps: OutboundDeps): Prom
         {
           ehloName: config.hostname,
           connectTimeoutMs: config.outbound.connectTimeoutSeconds * 1000,
+          localAddress: sourceAddressFor(config.outbound.bindAddress, target.host),
           socketTimeoutMs: Math.max(10_000, Math.min(120_000, ATTEMPT_BUDGET_MS + LAST_HOST_GRACE_MS - (Date.now() - started))),
         },
       );

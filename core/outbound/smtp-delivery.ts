@@ -47,6 +47,22 @@ export interface SmtpOptions {
   connectTimeoutMs: number;
   /** Inactivity limit during the session (RFC 5321 §4.5.3.2 suggests minutes). */
   socketTimeoutMs?: number;
+  /** Source address of the connection (sourceAddressFor); unset: the system chooses. */
+  localAddress?: string;
+}
+
+/**
+ * The source address for a connection to `destination` from a server configured to send from
+ * `bind` (config.outbound.bindAddress): bind itself, except where it cannot work — an address
+ * of the other family, or a loopback address towards a host that is not loopback.
+ */
+export function sourceAddressFor(bind: string | null, destination: string): string | undefined {
+  if (!bind) return undefined;
+  const loopback = (a: string) => a === '::1' || /^127\./.test(a.replace(/^::ffff:/, ''));
+  const family = isIP(destination);
+  if (family && family !== isIP(bind)) return undefined;
+  if (loopback(bind) && !(family && loopback(destination))) return undefined;
+  return bind;
 }
 
 function replyOf(err: any): { code?: number; reply: string } {
@@ -73,6 +89,7 @@ export async function deliverSmtp(target: SmtpTarget, envelope: SmtpEnvelope, me
     tls: { rejectUnauthorized: target.verifyCertificate, servername, minVersion: 'TLSv1.2' },
     logger: false,
     allowInternalNetworkInterfaces: true,
+    localAddress: options.localAddress,
   });
   // Connection errors arrive as 'error' events (not through the callbacks), and a server that
   // hangs up arrives as 'end': either ends whatever step is waiting.

@@ -3,15 +3,56 @@
  * workers — on the local adapters (SQLite + files under MAIL_DATA_DIR). No AWS account needed.
  * SIGINT/SIGTERM: stop accepting, let in-flight transactions finish (or answer 421), exit 0.
  */
+import path from 'node:path';
+import { removeCrashLeftovers } from '../../core/adapters/local/crash-leftovers.ts';
 import { createLocalAdapters } from '../../core/adapters/local/index.ts';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
-import { startMailSystem } from './mail-system.ts';
+import { describeListenError } from './listen-error.ts';
+import { startMailSystem, type MailSystem } from './mail-system.ts';
 
-const config = loadConfig({ ...process.env, MAIL_RUNTIME: 'local' });
+/** A setting the person starting the system must fix: one line on stderr, exit 1. */
+function fatal(message: string): never {
+  process.stderr.write(`mail: ${message}\n`);
+  process.exit(1);
+}
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig({ ...process.env, MAIL_RUNTIME: 'local' });
+} catch (err) {
+  fatal((err as Error).message);
+}
 const logger = createLogger({ service: 'mail' }, config.logLevel);
 const adapters = await createLocalAdapters({ dataDir: config.dataDir });
-const system = await startMailSystem({ adapters, config, logger, workers: config.workers });
+// What a kill -9 left behind: temporary blob files and blobs nothing refers to (reported).
+try {
+  const left = await removeCrashLeftovers(config.dataDir);
+  const removed = [...left.tempFiles, ...left.orphanedBlobs];
+  if (removed.length > 0) {
+    logger.info('crash leftovers removed', {
+      tempFiles: left.tempFiles.length,
+      orphanedBlobs: left.orphanedBlobs.length,
+      bytes: removed.reduce((n, f) => n + f.size, 0),
+      files: removed.slice(0, 100).map((f) => path.relative(config.dataDir, f.path)),
+    });
+  }
+  if (left.orphanCheckSkipped) logger.warn('orphaned blob check skipped', { reason: left.orphanCheckSkipped });
+} catch (err) {
+  logger.warn('crash leftover cleanup failed', { err });
+}
+let system: MailSystem;
+try {
+  system = await startMailSystem({ adapters, config, logger, workers: config.workers });
+} catch (err) {
+  const line = describeListenError(err, config);
+  if (!line) throw err;
+  await adapters.close();
+  fatal(line);
+}
+// Before the "started" line: whoever waits for that line may signal at once.
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
 logger.info('mail system started', {
   dataDir: config.dataDir,
   hostname: config.hostname,
@@ -33,5 +74,3 @@ async function shutdown(signal: string) {
   logger.info('stopped');
   process.exit(0);
 }
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));

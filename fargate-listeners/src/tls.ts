@@ -2,8 +2,16 @@
  * TLS material for every listener: the configured certificate and key (PEM files; on AWS the
  * container entry point writes them from Secrets Manager), or on the local runtime a
  * self-signed pair generated on first start under <dataDir>/tls and reused afterwards.
+ *
+ * The self-signed certificate names every way a local client may reach the server — the
+ * MAIL_HOSTNAME, localhost, 127.0.0.1, ::1 and each MAIL_BIND address — so a client that
+ * trusts the file (fetchmail --sslcertfile, offlineimap's sslcacertfile) verifies it when it
+ * connects by IP too (RFC 6125 §6.2.1; IP addresses are only matched against iPAddress
+ * entries). A pair made earlier without one of these names is made again.
  */
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { generate } from 'selfsigned';
@@ -15,7 +23,29 @@ export interface TlsMaterial {
   context: tls.SecureContext;
 }
 
-export async function loadTls(config: Pick<MailConfig, 'tlsCertFile' | 'tlsKeyFile' | 'dataDir' | 'hostname'>): Promise<TlsMaterial> {
+/** What the self-signed certificate must cover: DNS names and IP addresses. */
+export function selfSignedNames(config: Pick<MailConfig, 'hostname'> & { bind?: string }): { dns: string[]; ips: string[] } {
+  const dns = new Set([config.hostname.toLowerCase(), 'localhost']);
+  const ips = new Set(['127.0.0.1', '::1']);
+  for (const a of (config.bind ?? '').split(',').map((x) => x.trim())) {
+    if (!a || a === '0.0.0.0' || a === '::') continue; // wildcard: the names above are what clients use
+    if (net.isIP(a)) ips.add(a);
+    else dns.add(a.toLowerCase());
+  }
+  return { dns: [...dns], ips: [...ips] };
+}
+
+/** True when the certificate names every host and address in `names`. */
+function coversAll(certPem: string, names: { dns: string[]; ips: string[] }): boolean {
+  try {
+    const x509 = new X509Certificate(certPem);
+    return names.dns.every((n) => x509.checkHost(n, { wildcards: false }) !== undefined) && names.ips.every((ip) => x509.checkIP(ip) !== undefined);
+  } catch {
+    return false; // unreadable: make a new one
+  }
+}
+
+export async function loadTls(config: Pick<MailConfig, 'tlsCertFile' | 'tlsKeyFile' | 'dataDir' | 'hostname'> & { bind?: string }): Promise<TlsMaterial> {
   let key: string;
   let cert: string;
   if (config.tlsCertFile && config.tlsKeyFile) {
@@ -25,13 +55,15 @@ export async function loadTls(config: Pick<MailConfig, 'tlsCertFile' | 'tlsKeyFi
     const dir = path.join(config.dataDir, 'tls');
     const certFile = path.join(dir, 'cert.pem');
     const keyFile = path.join(dir, 'key.pem');
-    if (!existsSync(certFile) || !existsSync(keyFile)) {
+    const names = selfSignedNames(config);
+    if (!existsSync(certFile) || !existsSync(keyFile) || !coversAll(readFileSync(certFile, 'utf8'), names)) {
       mkdirSync(dir, { recursive: true });
+      const altNames = [...names.dns.map((value) => ({ type: 2, value })), ...names.ips.map((ip) => ({ type: 7, ip }))];
       const pems = await generate([{ name: 'commonName', value: config.hostname }], {
         keySize: 2048,
         days: 825,
         algorithm: 'sha256',
-        extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: config.hostname }, { type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+        extensions: [{ name: 'subjectAltName', altNames }],
       } as any);
       writeFileSync(keyFile, pems.private, { mode: 0o600 });
       writeFileSync(certFile, pems.cert);

@@ -1,5 +1,5 @@
 /** mailctl as a user runs it: a process, on the local data directory and on AWS (emulator). */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
@@ -7,12 +7,15 @@ import { verifyPassword } from '../../core/accounts/password.ts';
 import { createLocalAdapters } from '../../core/adapters/local/index.ts';
 import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources } from '../../core/adapters/aws/index.ts';
 import { appendToMailbox } from '../../core/delivery/store-message.ts';
+import { GROUPS, groupUsage } from '../../core/admin/mailctl.ts';
+import { loadConfig } from '../../core/config.ts';
 import { QUEUES } from '../../core/resources.ts';
 import { run } from '../support/clients.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { uniquePrefix } from '../support/mail-system.ts';
 
-const MAILCTL = path.resolve(import.meta.dirname, '../../bin/mailctl.js');
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const MAILCTL = path.join(ROOT, 'bin/mailctl.js');
 
 describe('mailctl (local)', () => {
   let dataDir: string;
@@ -93,6 +96,94 @@ describe('mailctl (local)', () => {
     const r = await ctl(['frobnicate']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('usage: mailctl');
+  });
+});
+
+describe('mailctl: where it works, and what it says', () => {
+  let dataDir: string;
+  let elsewhere: string;
+  const ctl = (args: string[], options: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}) =>
+    run(process.execPath, [MAILCTL, ...args], { input: options.input, cwd: options.cwd, env: options.env ?? { ...process.env, MAIL_DATA_DIR: dataDir } });
+  beforeAll(async () => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailctl-store-'));
+    elsewhere = mkdtempSync(path.join(os.tmpdir(), 'mailctl-cwd-'));
+    expect((await ctl(['domain', 'add', 'example.test'])).code).toBe(0);
+    expect((await ctl(['user', 'add', 'alice@example.test'], { input: 'pw\n' })).code).toBe(0);
+    const adapters = await createLocalAdapters({ dataDir });
+    // RFC 2047 §2 encoded-words, as mail clients send non-ASCII subjects.
+    await appendToMailbox(adapters, 'alice@example.test', 'INBOX', Buffer.from('From: bob@remote.test\r\nSubject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?= und =?ISO-8859-1?Q?M=FCnchen?=\r\n\r\nhi\r\n'));
+    // Enough output to overflow a pipe (64 KiB) for the `| head -1` cases.
+    for (let i = 0; i < 100; i++) await appendToMailbox(adapters, 'alice@example.test', 'INBOX', Buffer.from(`Subject: ${'long subject '.repeat(80)}${i}\r\n\r\nx\r\n`));
+    await appendToMailbox(adapters, 'alice@example.test', 'Archive', Buffer.from('Subject: big\r\n\r\n' + 'b'.repeat(998).concat('\r\n').repeat(1000)));
+    await adapters.close();
+  });
+  afterAll(() => {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(elsewhere, { recursive: true, force: true });
+  });
+
+  it('uses the project\'s data directory by default, wherever it is run from, and never ./data of the current directory', async () => {
+    expect(loadConfig({ MAIL_RUNTIME: 'local' }).dataDir).toBe(path.join(ROOT, 'data'));
+    const env = { ...process.env };
+    delete env.MAIL_DATA_DIR;
+    const r = await ctl(['domain', 'list'], { cwd: elsewhere, env });
+    expect(existsSync(path.join(elsewhere, 'data'))).toBe(false);
+    if (r.code !== 0) expect(r.stderr).toContain(`no mail data in ${path.join(ROOT, 'data')}`);
+    // MAIL_DATA_DIR names the store from anywhere.
+    expect((await ctl(['user', 'list'], { cwd: elsewhere })).stdout).toBe('alice@example.test\n');
+  });
+
+  it('a read command on a directory without a store says so and creates nothing; domain add makes the store on purpose', async () => {
+    const fresh = path.join(elsewhere, 'fresh');
+    const env = { ...process.env, MAIL_DATA_DIR: fresh };
+    for (const args of [['domain', 'list'], ['user', 'list'], ['message', 'list', 'alice@example.test'], ['queue', 'stats']]) {
+      const r = await ctl(args, { env });
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toBe(`mailctl: no mail data in ${fresh}: start the system there (npm start) or add the first domain (mailctl domain add <domain>); MAIL_DATA_DIR names another directory\n`);
+      expect(existsSync(fresh)).toBe(false);
+    }
+    expect((await ctl(['domain', 'add', 'new.test'], { env })).stdout).toBe('added domain new.test\n');
+    expect((await ctl(['domain', 'list'], { env })).stdout).toBe('new.test\n');
+  });
+
+  it('says "no such user" for an unknown user', async () => {
+    for (const args of [['message', 'list', 'nobody@example.test'], ['message', 'show', 'nobody@example.test', '1'], ['mailbox', 'list', 'nobody@example.test'], ['user', 'remove', 'nobody@example.test'], ['user', 'passwd', 'nobody@example.test']]) {
+      const r = await ctl(args, { input: 'pw\n' });
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toBe('mailctl: no such user: nobody@example.test\n');
+    }
+  });
+
+  it('shows RFC 2047 encoded subjects decoded in message list', async () => {
+    const lines = (await ctl(['message', 'list', 'alice@example.test'])).stdout.split('\n');
+    expect(lines[1]).toMatch(/\tbob@remote\.test\tGrüße aus Köln und München$/);
+  });
+
+  it('`| head -1` ends quietly: no EPIPE, exit status 0', async () => {
+    for (const args of [['message', 'list', 'alice@example.test'], ['message', 'show', 'alice@example.test', '1', 'Archive']]) {
+      const errFile = path.join(elsewhere, 'stderr');
+      const r = await run('bash', ['-c', '"$0" "$1" "${@:2}" 2>"$ERR_FILE" | head -1; echo "status ${PIPESTATUS[0]}"', process.execPath, MAILCTL, ...args], {
+        env: { ...process.env, MAIL_DATA_DIR: dataDir, ERR_FILE: errFile },
+      });
+      expect(r.stdout.split('\n')).toHaveLength(3);
+      expect(r.stdout).toMatch(/\nstatus 0\n$/);
+      expect(readFileSync(errFile, 'utf8')).toBe('');
+    }
+  });
+
+  it('a group without its command prints that group\'s usage (every group)', async () => {
+    expect(GROUPS).toEqual(expect.arrayContaining(['domain', 'user', 'mailbox', 'message', 'queue']));
+    for (const group of GROUPS) {
+      const r = await ctl([group]);
+      expect(r.code, group).toBe(2);
+      expect(r.stderr).toBe(`mailctl: '${group}' needs a command\n${groupUsage(group)}\n`);
+      expect(groupUsage(group).split('\n').slice(1).every((l) => l.startsWith(`  ${group} `) || l.startsWith('    '))).toBe(true);
+    }
+    const help = await ctl(['message', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toBe(groupUsage('message') + '\n');
+    expect(groupUsage('user')).toContain('  user passwd <address>');
+    expect(groupUsage('user')).not.toContain('domain add');
   });
 });
 

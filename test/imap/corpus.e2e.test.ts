@@ -10,16 +10,15 @@
  * The expected bytes are therefore the file with NUL → 0x80 — the identity for every file
  * without NUL, so those stay compared byte for byte.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { indexMessage } from '../../core/mime/index-message.ts';
 import { toCrlf } from '../support/message-bytes.ts';
+import { corpusNames, corpusPath, describeWithCorpus } from '../support/corpus.ts';
 import { RawImap } from './support/raw-client.ts';
 import { startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
 
-const CORPUS = path.resolve(import.meta.dirname, '../../../shared/corpus');
-const files = existsSync(CORPUS) ? readdirSync(CORPUS).filter((f) => f.endsWith('.eml')).sort() : [];
+const files = corpusNames();
 
 /** What a `{n}` literal of these bytes carries: NUL → 0x80, nothing else changed. */
 function onWire(raw: Buffer): Buffer {
@@ -27,10 +26,10 @@ function onWire(raw: Buffer): Buffer {
   return Buffer.from(raw.map((b) => (b === 0 ? 0x80 : b)));
 }
 
-describe.skipIf(files.length === 0)('corpus byte identity', () => {
+describeWithCorpus('corpus byte identity', () => {
   let sys: ImapTestSystem;
   let c: RawImap;
-  const raws = files.map((f) => readFileSync(path.join(CORPUS, f)));
+  const raws = files.map((f) => readFileSync(corpusPath(f)));
   const wire = raws.map(onWire);
   /** What APPEND stores and FETCH serves: the CRLF form (then NUL → 0x80 on the wire). */
   const crlfs = raws.map((r) => toCrlf(r));

@@ -1,24 +1,23 @@
 /**
- * indexMessage over the shared corpus of real-world messages (/work/shared/corpus, see its
- * README; override with MIME_CORPUS_DIR). Skipped when the directory is absent.
+ * indexMessage over the shared corpus of real-world messages (../shared/corpus, see its README;
+ * override with MIME_CORPUS_DIR; found by test/support/corpus.ts: missing is a failure under CI).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { indexMessage } from '../../core/mime/index-message.ts';
 import { selectHeaderFields } from '../../core/mime/header.ts';
 import type { MimePart } from '../../core/mime/types.ts';
+import { corpusNames, corpusPath, describeWithCorpus } from '../support/corpus.ts';
 import { checkInvariants } from './invariants.ts';
 
-const CORPUS = process.env.MIME_CORPUS_DIR ?? '/work/shared/corpus';
-const hasCorpus = existsSync(CORPUS);
-const files = hasCorpus ? readdirSync(CORPUS).filter((f) => f.endsWith('.eml')).sort() : [];
+const files = corpusNames();
 
 /** MANIFEST.tsv feature tags per file. */
 function manifest(): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  const path = join(CORPUS, 'MANIFEST.tsv');
+  const path = corpusPath('MANIFEST.tsv');
   if (!existsSync(path)) return out;
   for (const line of readFileSync(path, 'utf8').split('\n').slice(1)) {
     const cols = line.split('\t');
@@ -40,14 +39,14 @@ function partTypes(p: MimePart, acc: string[] = []): string[] {
 
 const hasPython = spawnSync('python3', ['-c', 'import email'], { stdio: 'ignore' }).status === 0;
 
-describe.skipIf(!hasCorpus)('corpus', () => {
+describeWithCorpus('corpus', () => {
   it('has the messages the README describes', () => {
     expect(files.length).toBeGreaterThanOrEqual(190);
   });
 
   it('indexes every message without throwing; offsets are monotone, in bounds and re-slice to header/body', () => {
     for (const f of files) {
-      const raw = readFileSync(join(CORPUS, f));
+      const raw = readFileSync(corpusPath(f));
       try {
         const meta = indexMessage(raw);
         checkInvariants(raw, meta, { reslice: true });
@@ -66,7 +65,7 @@ describe.skipIf(!hasCorpus)('corpus', () => {
   });
 
   it('gives known structures for selected messages', () => {
-    const meta = (f: string) => indexMessage(readFileSync(join(CORPUS, f)));
+    const meta = (f: string) => indexMessage(readFileSync(corpusPath(f)));
     // RFC 2046 digest example: parts without Content-Type are message/rfc822.
     const digest = meta('stalwart__rfc-004.eml').mime.children[1];
     expect(digest.subtype).toBe('digest');
@@ -81,14 +80,14 @@ describe.skipIf(!hasCorpus)('corpus', () => {
       { name: null, adl: null, mailbox: null, host: null },
     ]);
     // Missing final boundary: the last part runs to the end of the message.
-    const raw = readFileSync(join(CORPUS, 'mimekit__multipart-no-end-boundary.eml'));
+    const raw = readFileSync(corpusPath('mimekit__multipart-no-end-boundary.eml'));
     const noEnd = indexMessage(raw).mime;
     expect(noEnd.children.at(-1)?.bodyEnd).toBe(raw.length);
   });
 
   it.skipIf(!hasPython)("has the same parts and content types as Python's email package (non-malformed files)", () => {
     const tags = manifest();
-    const paths = files.map((f) => join(CORPUS, f));
+    const paths = files.map((f) => corpusPath(f));
     const py = spawnSync('python3', [join(import.meta.dirname, 'python-parts.py')], {
       input: paths.join('\n') + '\n',
       maxBuffer: 64 * 1024 * 1024,

@@ -5,16 +5,14 @@
  * must pass the structural invariants and stay within the limits. Plus a quick
  * performance check on a 10 MB message and on hostile shapes.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { indexMessage, MAX_DEPTH, MAX_PARTS, walkParts } from '../../core/mime/index-message.ts';
 import { parseAddressList } from '../../core/mime/envelope.ts';
 import { selectHeaderFields } from '../../core/mime/header.ts';
 import { fuzzRuns } from '../support/prng.ts';
+import { corpusFiles } from '../support/corpus.ts';
 import { checkInvariants } from './invariants.ts';
 
-const CORPUS = process.env.MIME_CORPUS_DIR ?? '/work/shared/corpus';
 
 const SAMPLES = [
   'From: a@b.example\r\nContent-Type: multipart/mixed; boundary=xx\r\n\r\npre\r\n--xx\r\nContent-Type: text/plain\r\n\r\nhi\r\n--xx\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\nContent-Type: multipart/alternative; boundary=yy\r\n\r\n--yy\r\n\r\na\r\n--yy--\r\n--xx--\r\nepi\r\n',
@@ -23,10 +21,8 @@ const SAMPLES = [
 ];
 
 function corpusOrSamples(): Buffer[] {
-  if (existsSync(CORPUS)) {
-    const files = readdirSync(CORPUS).filter((f) => f.endsWith('.eml'));
-    if (files.length > 0) return files.sort().map((f) => readFileSync(join(CORPUS, f)));
-  }
+  const files = corpusFiles(); // with CI set, a missing corpus fails here instead
+  if (files.length > 0) return files.map((f) => f.raw);
   return SAMPLES.map((s) => Buffer.from(s, 'latin1'));
 }
 

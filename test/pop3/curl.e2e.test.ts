@@ -5,14 +5,15 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { run } from '../support/clients.ts';
 import { corpusMessages, expectedPop3Form } from './support/pop3-form.ts';
+import { describeWithCorpus } from '../support/corpus.ts';
 import { startPop3System, type Pop3TestSystem } from './support/pop3-system.ts';
 
 const messages = corpusMessages(30);
 
-describe.skipIf(messages.length === 0)('curl pop3:// and pop3s://', () => {
+describeWithCorpus('curl pop3:// and pop3s://', () => {
   let sys: Pop3TestSystem;
   let tmp: string;
 

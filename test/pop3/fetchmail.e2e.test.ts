@@ -11,10 +11,11 @@
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { run } from '../support/clients.ts';
 import { filesIn, multisetDiff } from './support/compare.ts';
 import { corpusMessages, expectedPop3Form, type CorpusMessage } from './support/pop3-form.ts';
+import { describeWithCorpus } from '../support/corpus.ts';
 import { startPop3System, type Pop3TestSystem } from './support/pop3-system.ts';
 
 const messages = corpusMessages(30);
@@ -25,7 +26,7 @@ function fetchmailExpected(m: CorpusMessage): { name: string; bytes: Buffer } {
   return { name: m.name, bytes: form };
 }
 
-describe.skipIf(messages.length === 0)('fetchmail', () => {
+describeWithCorpus('fetchmail', () => {
   let sys: Pop3TestSystem;
   let tmp: string;
 

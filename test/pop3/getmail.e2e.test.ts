@@ -12,10 +12,11 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { run } from '../support/clients.ts';
 import { filesIn, multisetDiff } from './support/compare.ts';
 import { corpusMessages, expectedPop3Form, type CorpusMessage } from './support/pop3-form.ts';
+import { describeWithCorpus } from '../support/corpus.ts';
 import { startPop3System, type Pop3TestSystem } from './support/pop3-system.ts';
 
 const messages = corpusMessages(30);
@@ -28,7 +29,7 @@ function getmailPython(): string {
   return first.replace(/^#!\s*/, '').split(/\s+/)[0];
 }
 
-describe.skipIf(messages.length === 0)('getmail6', () => {
+describeWithCorpus('getmail6', () => {
   let sys: Pop3TestSystem;
   let tmp: string;
   let python: string;

@@ -1,5 +1,3 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,9 +9,8 @@ import {
   pop3Form,
   pop3Size,
 } from '../../fargate-listeners/src/pop3/protocol/message-encoding.ts';
+import { corpusFiles, describeWithCorpus } from '../support/corpus.ts';
 import { expectedPop3Form, unstuff } from './support/pop3-form.ts';
-
-const CORPUS = path.resolve(import.meta.dirname, '../../../shared/corpus');
 
 /** Encodes in chunks of `size` bytes (exercises state carried across chunk boundaries). */
 function chunked(raw: Buffer, size: number, dot: boolean): { out: Buffer; size: number } {
@@ -104,13 +101,12 @@ describe('TOP extraction (RFC 1939 §7)', () => {
   });
 });
 
-describe.skipIf(!existsSync(CORPUS))('the corpus', () => {
+describeWithCorpus('the corpus', () => {
   it('every message: streamed encoding = stuffed POP3 form, size = its length, unstuffing restores it', () => {
-    const files = readdirSync(CORPUS).filter((f) => f.endsWith('.eml'));
+    const files = corpusFiles();
     expect(files.length).toBeGreaterThan(100);
     let bareLf = 0;
-    for (const f of files) {
-      const raw = readFileSync(path.join(CORPUS, f));
+    for (const { name: f, raw } of files) {
       const form = pop3Form(raw);
       expect(form.equals(expectedPop3Form(raw)), f).toBe(true);
       expect(pop3Size(raw), f).toBe(form.length);

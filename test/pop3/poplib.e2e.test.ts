@@ -6,11 +6,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { run } from '../support/clients.ts';
 import { LineClient } from '../support/line-client.ts';
 import { ADAPTER_KINDS } from '../support/mail-system.ts';
 import { corpusMessages, expectedPop3Form } from './support/pop3-form.ts';
+import { describeWithCorpus } from '../support/corpus.ts';
 import { startPop3System, type Pop3TestSystem } from './support/pop3-system.ts';
 
 const SCRIPT = path.join(import.meta.dirname, 'support/poplib_client.py');
@@ -32,7 +33,7 @@ for (const kind of ADAPTER_KINDS) {
   // All of the corpus on local; an evenly spread subset on the emulator (quick suite).
   const messages = corpusMessages(kind === 'local' ? undefined : 40);
 
-  describe.skipIf(messages.length === 0)(`poplib on ${kind} adapters`, () => {
+  describeWithCorpus(`poplib on ${kind} adapters`, () => {
     let sys: Pop3TestSystem;
     let tmp: string;
 

@@ -31,7 +31,7 @@ import type { MailIndex, Mailbox, MessageRecord } from '../../../core/ports/mail
 import type { ExpirePolicy } from './protocol/capabilities.ts';
 import { Pop3EncodeStream, Pop3Encoder, Pop3SizeCounter, TopCollector, dotStuff } from './protocol/message-encoding.ts';
 import { Pop3Error } from './protocol/response.ts';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 
 export const RETRIEVED_KEYWORD_PREFIX = '$POP3Retrieved-';
 
@@ -269,8 +269,11 @@ export class Maildrop {
         throw await this.readError(n, e, err);
       }
       const encode = new Pop3EncodeStream();
-      source.on('error', (err) => encode.destroy(err));
-      result = { octets: cached, body: source.pipe(encode) };
+      // pipeline, not pipe: when the reader stops early (the client went away mid-RETR and the
+      // encoder is destroyed) the file stream is destroyed too and its descriptor closed, instead
+      // of staying open until garbage collection. A read error still reaches the encoder.
+      pipeline(source, encode, () => {});
+      result = { octets: cached, body: encode };
     } else {
       const enc = new Pop3Encoder({ dotStuff: true });
       let raw: Buffer;

@@ -24,6 +24,7 @@ import type { Logger } from '../../../core/log.ts';
 import type { MailboxEvents } from '../../../core/mailbox-events.ts';
 import { Maildrop, type MaildropPorts } from './maildrop.ts';
 import type { AuthThrottle } from '../auth-throttle.ts';
+import { leaseReleasesFor } from './lease-release.ts';
 import { capabilities, type ExpirePolicy } from './protocol/capabilities.ts';
 import { Pop3ParseError, parseCommand, type Pop3Command } from './protocol/command.ts';
 import { Pop3Error, TERMINATOR, continuation, err, multiline, ok } from './protocol/response.ts';
@@ -353,6 +354,8 @@ export class Pop3Session {
     const lease = { name: `pop3:${address}`, owner: `${this.deps.settings.hostname}:${process.pid}:${randomUUID()}` };
     let locked: boolean;
     try {
+      // A release of this maildrop that the store refused earlier is owed first (lease-release.ts).
+      await leaseReleasesFor(index).settle(lease.name);
       locked = await index.acquireLease(lease.name, lease.owner, this.deps.settings.leaseTtlSeconds);
     } catch (e) {
       throw new Pop3Error('cannot lock the maildrop; try again later', 'SYS/TEMP', { cause: e });
@@ -432,12 +435,8 @@ export class Pop3Session {
     const lease = this.lease;
     this.lease = null;
     if (!lease) return;
-    try {
-      await this.deps.ports.index.releaseLease(lease.name, lease.owner);
-    } catch (e) {
-      // The TTL frees it eventually.
-      this.log.warn('pop3 lease release failed', { err: e });
-    }
+    // Retried until it succeeds when the store refuses the write (a full disk): lease-release.ts.
+    await leaseReleasesFor(this.deps.ports.index).release(lease.name, lease.owner, this.deps.settings.leaseTtlSeconds, this.log);
   }
 
   private end(): void {

@@ -86,7 +86,10 @@ export async function acceptMessage(deps: ListenerDeps, session: SMTPServerSessi
       // Postfix 3.9's smtpd_forbid_bare_newline answers the same code (RFC 5321 §2.3.8).
       throw smtpError(550, '5.5.2', 'Message refused: bare <LF> or <CR> received; lines must end with <CR><LF> (RFC 5321 section 2.3.8)');
     }
-    if (body.failure !== 'disconnected') logger.error('blob store put failed', { queueId, err });
+    // The client went away mid-DATA (whichever event came first, the DATA stream never ended):
+    // its doing, not a storage fault.
+    if (body.failure === 'disconnected' || !data.readableEnded) logger.info('client disconnected during DATA', { queueId, client: session.remoteAddress });
+    else logger.error('blob store put failed', { queueId, err });
     throw smtpError(451, '4.3.0', 'Temporary storage failure, try again later');
   }
   const late = violation();

@@ -10,7 +10,14 @@ import { createProxiedServer } from '../proxy-protocol.ts';
 
 export async function startSmtpServer(name: string, server: SMTPServer, port: number, deps: ListenerDeps): Promise<RunningListener> {
   const log = deps.logger.child({ listener: name });
-  server.on('error', (err) => log.error('smtp server error', { err }));
+  // smtp-server reports each connection's socket and TLS failures here too, with the client's
+  // address: garbage after STARTTLS, a reset. That is the client's doing (warn/info), not ours.
+  server.on('error', (err: Error & { remoteAddress?: string; code?: string; meta?: { message?: string } }) => {
+    if (!err.remoteAddress) return log.error('smtp server error', { err });
+    const fields = { client: err.remoteAddress, code: err.code, reason: err.meta?.message ?? err.message };
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'ETIMEDOUT') log.info('smtp client connection lost', fields);
+    else log.warn('smtp client connection failed', fields);
+  });
   const tcp = createProxiedServer(deps.proxy, (socket) => server.server.emit('connection', socket));
   tcp.maxConnections = deps.config.maxConnections;
   await new Promise<void>((resolve, reject) => {

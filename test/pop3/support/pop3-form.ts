@@ -3,8 +3,7 @@
  * streaming encoder: the stored bytes with every bare LF turned into CRLF and a final CRLF
  * added when missing (a trailing bare CR is completed with LF).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { corpusFiles, type CorpusFile } from '../../support/corpus.ts';
 
 export function expectedPop3Form(raw: Buffer): Buffer {
   let s = raw.toString('latin1').replace(/\r?\n/g, '\r\n');
@@ -29,23 +28,15 @@ export function expectedLfForm(raw: Buffer): Buffer {
   return Buffer.from(expectedPop3Form(raw).toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
 }
 
-export const CORPUS_DIR = path.resolve(import.meta.dirname, '../../../../shared/corpus');
-
-export interface CorpusMessage {
-  name: string;
-  raw: Buffer;
-}
+export type CorpusMessage = CorpusFile;
 
 /**
  * Corpus messages sorted by name; `limit` picks an evenly spread subset that always includes
- * bare-LF, CRLF, no-final-newline and dot-leading-line messages. Empty when the corpus is absent.
+ * bare-LF, CRLF, no-final-newline and dot-leading-line messages. Empty when the corpus is absent
+ * (outside CI; test/support/corpus.ts).
  */
 export function corpusMessages(limit?: number): CorpusMessage[] {
-  if (!existsSync(CORPUS_DIR)) return [];
-  const all = readdirSync(CORPUS_DIR)
-    .filter((f) => f.endsWith('.eml'))
-    .sort()
-    .map((name) => ({ name, raw: readFileSync(path.join(CORPUS_DIR, name)) }));
+  const all = corpusFiles();
   if (!limit || all.length <= limit) return all;
   const pick = new Map<string, CorpusMessage>();
   const want = (pred: (m: CorpusMessage) => boolean) => {

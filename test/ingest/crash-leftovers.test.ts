@@ -1,0 +1,95 @@
+/**
+ * What kill -9 leaves in the data directory — temporary blob files and blobs nothing refers
+ * to — is removed when the local runtime starts, and reported in the log; nothing a message,
+ * a queued job (ingest jobs hold their blob: holdBlob), a DKIM key or an outbound marker needs
+ * is touched, and nothing younger than the grace period (core/adapters/local/crash-leftovers.ts).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createUser } from '../../core/accounts/accounts.ts';
+import { createLocalAdapters, type FileBlobStore } from '../../core/adapters/local/index.ts';
+import { appendToMailbox } from '../../core/delivery/store-message.ts';
+import { generateDkimKey, saveDkimKey, dkimKeyBlobKey } from '../../core/dkim/keys.ts';
+import { outboundBlobKey } from '../../core/outbound/job.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const PORTS = Object.fromEntries(['SMTP_PORT', 'SUBMISSION_PORT', 'SUBMISSIONS_PORT', 'IMAP_PORT', 'IMAPS_PORT', 'POP3_PORT', 'POP3S_PORT'].map((v) => [v, '0']));
+
+/** Starts local-main on `dataDir`, returns its log lines up to "mail system started", stops it. */
+async function startAndStop(dataDir: string): Promise<Array<Record<string, any>>> {
+  const child = spawn(process.execPath, ['fargate-listeners/src/local-main.ts'], { cwd: ROOT, env: { ...process.env, MAIL_DATA_DIR: dataDir, MAIL_HOSTNAME: 'mx.test', MAIL_WORKERS: '0', ...PORTS }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('mail system started')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`exited ${code}: ${out}${err}`)));
+  });
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  return out.trim().split('\n').map((l) => JSON.parse(l));
+}
+
+describe('crash leftovers at start', () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'leftovers-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('removes old temporary files and orphaned message blobs, keeps every blob still needed, and logs what went', async () => {
+    const adapters = await createLocalAdapters({ dataDir });
+    const blobs = adapters.blobs as FileBlobStore;
+    await adapters.index.addDomain('example.test');
+    await createUser(adapters.index, 'alice@example.test', 'pw');
+    const msg = (raw: string) => Buffer.from(`Subject: ${raw}\r\n\r\nbody\r\n`);
+    // Needed: a delivered message, a blob an ingest job holds, an outbound copy in the queue,
+    // the domain's DKIM key and an outbound "queued" marker.
+    const delivered = await appendToMailbox(adapters, 'alice@example.test', 'INBOX', msg('delivered'));
+    const [deliveredKey] = (await adapters.index.getMessages('alice@example.test', delivered.mailboxId, [delivered.uid])).map((m) => m.blobKey);
+    await blobs.put('messages/held', msg('held by a queued ingest job'));
+    await adapters.index.holdBlob('messages/held', 'JOB1');
+    await adapters.queue.send('ingest', { id: 'JOB1', blobKey: 'messages/held' });
+    const outKey = outboundBlobKey('JOB0', 'remote.test');
+    await blobs.put(outKey, msg('outbound copy'));
+    await adapters.queue.send('outbound', { id: 'JOB0/remote.test', blobKey: outKey });
+    await saveDkimKey(blobs, generateDkimKey('example.test', 'ed25519'));
+    await blobs.put(`${outKey}.queued`, Buffer.from(new Date().toISOString()));
+    // Leftovers: an orphaned message blob and a temporary file of an interrupted put.
+    await blobs.put('messages/orphan', msg('nobody refers to me'));
+    const orphan = blobs.pathOf('messages/orphan');
+    const tmp = path.join(path.dirname(orphan), `.tmp-4242-${'ab'.repeat(8)}`);
+    writeFileSync(tmp, 'half a message');
+    await adapters.close();
+    // All of that from two hours ago (older than the grace period)...
+    const old = new Date(Date.now() - 2 * 3600_000);
+    const kept = [deliveredKey, 'messages/held', outKey, dkimKeyBlobKey('example.test'), `${outKey}.queued`].map((k) => blobs.pathOf(k));
+    for (const f of [...kept, orphan, tmp]) utimesSync(f, old, old);
+    // ...except a temporary file and an orphan being written right now (another process).
+    await (async () => {
+      const again = await createLocalAdapters({ dataDir });
+      await again.blobs.put('messages/fresh', msg('just stored, hold not yet taken'));
+      await again.close();
+    })();
+    const freshOrphan = blobs.pathOf('messages/fresh');
+    const freshTmp = path.join(path.dirname(freshOrphan), `.tmp-4343-${'cd'.repeat(8)}`);
+    mkdirSync(path.dirname(freshTmp), { recursive: true });
+    writeFileSync(freshTmp, 'being written');
+
+    const lines = await startAndStop(dataDir);
+    expect(existsSync(orphan)).toBe(false);
+    expect(existsSync(tmp)).toBe(false);
+    for (const f of [...kept, freshOrphan, freshTmp]) expect(existsSync(f), f).toBe(true);
+    const report = lines.find((l) => l.msg === 'crash leftovers removed');
+    expect(report).toMatchObject({ level: 'info', tempFiles: 1, orphanedBlobs: 1 });
+    expect(report!.files.sort()).toEqual([path.relative(dataDir, orphan), path.relative(dataDir, tmp)].sort());
+
+    // A second start has nothing to remove and says nothing about it.
+    const again = await startAndStop(dataDir);
+    expect(again.some((l) => l.msg === 'crash leftovers removed')).toBe(false);
+  }, 60_000);
+});
