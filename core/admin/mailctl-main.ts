@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Adapters } from '../adapters/adapters.ts';
 import { createLocalAdapters } from '../adapters/local/index.ts';
 import { loadConfig } from '../config.ts';
-import { GROUPS, runMailctl, USAGE, type MailctlIO } from './mailctl.ts';
+import { COMMANDS, GROUPS, runMailctl, USAGE, type MailctlIO } from './mailctl.ts';
 
 async function readPassword(prompt: string): Promise<string> {
   const stdin = process.stdin;
@@ -63,7 +63,8 @@ export async function main(argv: string[]): Promise<number> {
     writeRaw: (b) => process.stdout.write(b),
   };
   // An unknown group, a group without its command, or a group's --help: usage only, no store.
-  if (!GROUPS.includes(args[0]) || !args[1] || ['--help', '-h', 'help'].includes(args[1])) return runMailctl(args, NO_STORE, io);
+  const usageOnly = !COMMANDS.includes(args[0]) || (GROUPS.includes(args[0]) && (!args[1] || ['--help', '-h', 'help'].includes(args[1])));
+  if (usageOnly) return runMailctl(args, NO_STORE, io);
   let adapters: Adapters;
   if (useAws) {
     const aws = await import('../adapters/aws/index.ts');

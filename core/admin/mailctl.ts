@@ -56,6 +56,9 @@ export class UsageError extends Error {
 /** The command groups: first words of the usage lines that a subcommand follows (`check` takes none). */
 export const GROUPS = [...new Set(USAGE.split('\n').map((l) => /^ {2}([a-z-]+) [a-z]/.exec(l)?.[1]).filter((g): g is string => Boolean(g)))];
 
+/** Every first word of a usage line: the groups and the commands that stand alone (`check`). */
+export const COMMANDS = [...new Set(USAGE.split('\n').map((l) => /^ {2}([a-z-]+)\b/.exec(l)?.[1]).filter((g): g is string => Boolean(g)))];
+
 /** The usage of one group: its lines of USAGE (with their continuation lines). */
 export function groupUsage(group: string): string {
   const out = [`usage: mailctl [--aws] ${group} <command>`];

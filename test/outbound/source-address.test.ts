@@ -54,12 +54,12 @@ describe('outbound source address', () => {
 
   it('a server with MAIL_BIND=127.0.0.2 connects to the remote MX from 127.0.0.2', async () => {
     const got = await sendFrom({ MAIL_BIND: '127.0.0.2' }, '127.0.0.2', 'from two');
-    expect(got).toMatch(/^Received: from mx\.a\.test \(\[127\.0\.0\.2\]\)\r\n\tby mx\.b\.test /);
+    expect(got).toMatch(/^Return-Path: <alice@a\.test>\r\nReceived: from mx\.a\.test \(\[127\.0\.0\.2\]\)\r\n\tby mx\.b\.test /);
   });
 
   it('OUTBOUND_BIND=127.0.0.4 is the source address whatever MAIL_BIND is', async () => {
     const got = await sendFrom({ MAIL_BIND: '127.0.0.1', OUTBOUND_BIND: '127.0.0.4' }, '127.0.0.1', 'from four');
-    expect(got).toMatch(/^Received: from mx\.a\.test \(\[127\.0\.0\.4\]\)\r\n\tby mx\.b\.test /);
+    expect(got).toMatch(/^Return-Path: <alice@a\.test>\r\nReceived: from mx\.a\.test \(\[127\.0\.0\.4\]\)\r\n\tby mx\.b\.test /);
   });
 
   it('never binds where the connection could not work: other family, loopback towards a remote host', () => {
