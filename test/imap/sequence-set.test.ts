@@ -43,7 +43,9 @@ describe('sequence sets', () => {
     const t0 = performance.now();
     expect(resolveSequenceNumbers(many, 10_000)).toHaveLength(10_000);
     expect(clampedSequenceNumbers(many, 5)).toEqual([1, 2, 3, 4, 5]);
-    expect(performance.now() - t0).toBeLessThan(500);
+    // Expanding every range (the quadratic way) would build 5e8 numbers: seconds and gigabytes;
+    // the linear resolution takes milliseconds, so the bound holds on a loaded machine too.
+    expect(performance.now() - t0).toBeLessThan(5000);
   });
 
   it('formats ascending numbers compactly (COPYUID, ESEARCH ALL)', () => {
