@@ -28,47 +28,25 @@ let calls: string[];
 let logLines: Array<Record<string, any>>;
 let events: MailboxEvents;
 
+/** `target` whose named methods append `<prefix>.<name>` to `calls` once they have completed. */
+function recorded<T extends object>(target: T, prefix: string, names: Array<keyof T & string>): T {
+  const overrides: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+  for (const name of names) {
+    const method = target[name] as (...args: unknown[]) => Promise<unknown>;
+    overrides[name] = async (...args) => {
+      const result = await method.apply(target, args);
+      calls.push(`${prefix}.${name}`);
+      return result;
+    };
+  }
+  return override(target, overrides as Partial<T>);
+}
+
 /** MailboxWrites over the local adapters, with recording wrappers and optional faults. */
 function writesWith(faults: { deleteFails?: (key: string) => boolean; deleteGate?: (key: string) => Promise<void> } = {}): MailboxWrites {
   const { index, blobs } = adapters;
-  const recIndex = override(index, {
-    appendMessage: async (...a: Parameters<typeof index.appendMessage>) => {
-      const r = await index.appendMessage(...a);
-      calls.push('index.appendMessage');
-      return r;
-    },
-    expunge: async (...a: Parameters<typeof index.expunge>) => {
-      const r = await index.expunge(...a);
-      calls.push('index.expunge');
-      return r;
-    },
-    copyMessages: async (...a: Parameters<typeof index.copyMessages>) => {
-      const r = await index.copyMessages(...a);
-      calls.push('index.copyMessages');
-      return r;
-    },
-    deleteMailbox: async (...a: Parameters<typeof index.deleteMailbox>) => {
-      const r = await index.deleteMailbox(...a);
-      calls.push('index.deleteMailbox');
-      return r;
-    },
-    removeUser: async (...a: Parameters<typeof index.removeUser>) => {
-      const r = await index.removeUser(...a);
-      calls.push('index.removeUser');
-      return r;
-    },
-    releaseBlob: async (...a: Parameters<typeof index.releaseBlob>) => {
-      const r = await index.releaseBlob(...a);
-      calls.push('index.releaseBlob');
-      return r;
-    },
-  });
-  const recBlobs = override(blobs, {
-    put: async (...a: Parameters<typeof blobs.put>) => {
-      const r = await blobs.put(...a);
-      calls.push('blobs.put');
-      return r;
-    },
+  const recIndex = recorded(index, 'index', ['appendMessage', 'expunge', 'copyMessages', 'deleteMailbox', 'removeUser', 'releaseBlob']);
+  const recBlobs = override(recorded(blobs, 'blobs', ['put']), {
     delete: async (key: string) => {
       calls.push('blobs.delete');
       await faults.deleteGate?.(key);
