@@ -20,7 +20,7 @@ import type { Adapters } from '../core/adapters/adapters.ts';
 import { createLocalAdapters } from '../core/adapters/local/index.ts';
 import { loadConfig } from '../core/config.ts';
 import { silentLogger } from '../core/log.ts';
-import { createMailboxEvents } from '../core/mailbox-events.ts';
+import { createMailboxEvents } from '../core/mailbox/events.ts';
 import { indexMessage } from '../core/mime/index-message.ts';
 import { createAuthThrottle } from '../fargate-listeners/src/auth-throttle.ts';
 import { startImapListeners } from '../fargate-listeners/src/imap/imap-listener.ts';

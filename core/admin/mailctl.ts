@@ -8,6 +8,8 @@ import { changePassword, createUser } from '../accounts/accounts.ts';
 import { isValidAddress, normalizeAddress } from '../accounts/addresses.ts';
 import { BlobNotFoundError } from '../ports/blob-store.ts';
 import { IndexError } from '../ports/mail-index.ts';
+import { createLogger } from '../log.ts';
+import { MailboxWrites } from '../mailbox/writes.ts';
 import { checkBlobs } from './blob-check.ts';
 import type { QueueName } from '../ports/work-queue.ts';
 import { dkimKeyBlobKey, dkimZoneLine, generateDkimKey, loadDkimKey, saveDkimKey, type DkimKeyAlgorithm } from '../dkim/keys.ts';
@@ -149,8 +151,10 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
       }
       case 'user remove': {
         need(1);
-        const { orphanedBlobs } = await adapters.index.removeUser(normalizeAddress(rest[0]));
-        for (const key of orphanedBlobs) await adapters.blobs.delete(key);
+        // A blob that cannot be deleted is reported on stderr (a JSON line with its key) and left
+        // as unreferenced garbage: the user is gone either way.
+        const writes = new MailboxWrites(adapters, { log: createLogger({ command: 'user remove' }, 'warn', (line) => io.err(line)) });
+        await writes.removeUser(normalizeAddress(rest[0]));
         io.out(`removed user ${normalizeAddress(rest[0])}`);
         return 0;
       }

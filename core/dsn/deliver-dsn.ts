@@ -11,9 +11,9 @@
 import type { Adapters } from '../adapters/adapters.ts';
 import { domainOf, normalizeAddress } from '../accounts/addresses.ts';
 import { returnPathField } from '../delivery/return-path.ts';
-import { appendToMailbox } from '../delivery/store-message.ts';
+import { MailboxWrites } from '../mailbox/writes.ts';
 import type { Logger } from '../log.ts';
-import type { MailboxEvents } from '../mailbox-events.ts';
+import type { MailboxEvents } from '../mailbox/events.ts';
 import { enqueueOutbound } from '../outbound/job.ts';
 import { buildDsn, type DsnInput } from './dsn.ts';
 
@@ -44,8 +44,8 @@ export async function deliverDsn(deps: DsnDeps, reportId: string, input: DsnInpu
       return;
     }
     const delivered = Buffer.concat([Buffer.from(returnPathField(''), 'latin1'), raw]);
-    const appended = await appendToMailbox(adapters, sender, 'INBOX', delivered, { deliveryKey: `dsn:${reportId}:${sender}`, internalDate: Date.now() });
-    deps.events?.notify(sender, appended.mailboxId);
+    const writes = new MailboxWrites(adapters, { events: deps.events, log: logger });
+    const appended = await writes.append(sender, 'INBOX', delivered, { deliveryKey: `dsn:${reportId}:${sender}`, internalDate: Date.now() });
     logger.info('DSN delivered', { report: reportId, sender, uid: appended.uid, duplicate: appended.duplicate });
     return;
   }

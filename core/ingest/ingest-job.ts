@@ -9,13 +9,13 @@
  * The hold is a reference of its own, so the blob outlives expunges of the copies this job
  * already delivered (alice's copy deleted by POP3 while bob's delivery waits for a retry).
  * Only a run that went through every recipient releases the hold, and deletes the blob when
- * that release dropped the last reference.
+ * that release dropped the last reference (MailboxWrites.releaseHold, core/mailbox/writes.ts).
  */
 import type { Adapters } from '../adapters/adapters.ts';
 import { domainOf, normalizeAddress } from '../accounts/addresses.ts';
-import { appendToMailbox } from '../delivery/store-message.ts';
+import { MailboxWrites } from '../mailbox/writes.ts';
 import type { Logger } from '../log.ts';
-import type { MailboxEvents } from '../mailbox-events.ts';
+import type { MailboxEvents } from '../mailbox/events.ts';
 import { BlobNotFoundError } from '../ports/blob-store.ts';
 import { indexMessage } from '../mime/index-message.ts';
 
@@ -68,6 +68,7 @@ export interface IngestResult {
 
 export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<IngestResult> {
   const { adapters, logger } = deps;
+  const writes = new MailboxWrites(adapters, { events: deps.events, log: logger });
   let raw: Buffer;
   try {
     raw = await adapters.blobs.get(job.blobKey);
@@ -104,14 +105,13 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
       result.unknown.push(original);
       continue;
     }
-    const appended = await appendToMailbox(adapters, rcpt, 'INBOX', raw, {
+    const appended = await writes.append(rcpt, 'INBOX', raw, {
       blobKey: job.blobKey,
       meta,
       internalDate: job.receivedAt,
       deliveryKey: `${job.id}:${rcpt}`,
     });
     result.delivered.push({ recipient: rcpt, uid: appended.uid, duplicate: appended.duplicate });
-    deps.events?.notify(rcpt, appended.mailboxId);
     logger.info('delivered', { job: job.id, recipient: rcpt, uid: appended.uid, duplicate: appended.duplicate });
   }
 
@@ -128,7 +128,6 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
   // hold theirs (remote recipients have their own outbound copies, DSNs are built); when no
   // reference is left (nobody got it, or every copy was expunged already) the blob goes now
   // (invariant 5). A redelivery of a job whose hold is already gone releases nothing.
-  const { orphaned } = await adapters.index.releaseBlob(job.blobKey, job.id);
-  if (orphaned) await adapters.blobs.delete(job.blobKey);
+  await writes.releaseHold(job.blobKey, job.id);
   return result;
 }

@@ -29,7 +29,7 @@ import { DnsNameNotFound, DnsTemporaryError, type DnsResolver } from '../dns/res
 import { deliverDsn } from '../dsn/deliver-dsn.ts';
 import type { DsnRecipient } from '../dsn/dsn.ts';
 import type { Logger } from '../log.ts';
-import type { MailboxEvents } from '../mailbox-events.ts';
+import type { MailboxEvents } from '../mailbox/events.ts';
 import { BlobNotFoundError } from '../ports/blob-store.ts';
 import { MAX_QUEUE_DELAY_SECONDS, type OutboundJob, type OutboundRecipientError } from './job.ts';
 import { deliverSmtp, enhancedStatus, sourceAddressFor, type SmtpAttempt, type SmtpTarget } from './smtp-delivery.ts';

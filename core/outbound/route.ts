@@ -18,7 +18,7 @@ import { deliverDsn } from '../dsn/deliver-dsn.ts';
 import type { DsnRecipient } from '../dsn/dsn.ts';
 import type { IngestJob, RemoteRecipients } from '../ingest/ingest-job.ts';
 import type { Logger } from '../log.ts';
-import type { MailboxEvents } from '../mailbox-events.ts';
+import type { MailboxEvents } from '../mailbox/events.ts';
 import { headerAddresses } from '../mime/header-addresses.ts';
 import { parseHeaderFields } from '../mime/header.ts';
 import { enqueueOutbound } from './job.ts';

@@ -9,7 +9,7 @@ import type { MailConfig } from '../config.ts';
 import { createDkimKeyCache } from '../dkim/keys.ts';
 import { createDnsResolver, type DnsResolver } from '../dns/resolver.ts';
 import type { Logger } from '../log.ts';
-import type { MailboxEvents } from '../mailbox-events.ts';
+import type { MailboxEvents } from '../mailbox/events.ts';
 import { readJsonSecret, type SecretStore } from '../ports/secrets.ts';
 import type { OutboundJob } from './job.ts';
 import { runOutboundJob, type OutboundDeps, type OutboundResult } from './outbound-job.ts';

@@ -7,7 +7,7 @@ import type { Adapters } from '../../core/adapters/adapters.ts';
 import type { MailConfig } from '../../core/config.ts';
 import { runIngestJob, type IngestJob } from '../../core/ingest/ingest-job.ts';
 import type { Logger } from '../../core/log.ts';
-import { createMailboxEvents, type MailboxEvents } from '../../core/mailbox-events.ts';
+import { createMailboxEvents, type MailboxEvents } from '../../core/mailbox/events.ts';
 import { startWorker, type RunningWorker } from '../../core/worker.ts';
 import { createAuthThrottle } from './auth-throttle.ts';
 import type { ListenerDeps, RunningListener } from './listener.ts';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { verifyPassword } from '../../core/accounts/password.ts';
 import { createLocalAdapters } from '../../core/adapters/local/index.ts';
 import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources } from '../../core/adapters/aws/index.ts';
-import { appendToMailbox } from '../../core/delivery/store-message.ts';
+import { appendToMailbox } from '../../core/mailbox/writes.ts';
 import { GROUPS, groupUsage } from '../../core/admin/mailctl.ts';
 import { loadConfig } from '../../core/config.ts';
 import { QUEUES } from '../../core/resources.ts';

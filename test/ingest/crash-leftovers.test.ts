@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../core/accounts/accounts.ts';
 import { createLocalAdapters, type FileBlobStore } from '../../core/adapters/local/index.ts';
-import { appendToMailbox } from '../../core/delivery/store-message.ts';
+import { appendToMailbox } from '../../core/mailbox/writes.ts';
 import { generateDkimKey, saveDkimKey, dkimKeyBlobKey } from '../../core/dkim/keys.ts';
 import { outboundBlobKey } from '../../core/outbound/job.ts';
 

@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/log.ts';
-import type { MailboxEvents } from '../../core/mailbox-events.ts';
+import type { MailboxEvents } from '../../core/mailbox/events.ts';
 import { createAuthThrottle, type AuthThrottle } from '../../fargate-listeners/src/auth-throttle.ts';
 import { retrievedAt, retrievedKeyword } from '../../fargate-listeners/src/pop3/maildrop.ts';
 import type { ExpirePolicy } from '../../fargate-listeners/src/pop3/protocol/capabilities.ts';

@@ -3,7 +3,8 @@
  * sizes are fixed for the session; mail that arrives later waits for the next login).
  *
  * Implementation notes (the rules every operation here follows):
- *  - Talks to the ports only (MailIndex, BlobStore); knows no protocol syntax.
+ *  - Talks to the ports only (MailIndex, BlobStore), and writes through core/mailbox/writes.ts;
+ *    knows no protocol syntax.
  *  - Nothing is written to the index before UPDATE (RFC 1939 §6): DELE only marks, RSET
  *    unmarks, and a session that ends without QUIT changes nothing.
  *  - UIDL = `<UIDVALIDITY>.<UID>` of the INBOX: stable across sessions and servers, unique
@@ -28,6 +29,7 @@
 import type { BlobStore } from '../../../core/ports/blob-store.ts';
 import { BlobNotFoundError } from '../../../core/ports/blob-store.ts';
 import type { MailIndex, Mailbox, MessageRecord } from '../../../core/ports/mail-index.ts';
+import type { MailboxWrites } from '../../../core/mailbox/writes.ts';
 import type { ExpirePolicy } from './protocol/capabilities.ts';
 import { Pop3EncodeStream, Pop3Encoder, Pop3SizeCounter, TopCollector, dotStuff } from './protocol/message-encoding.ts';
 import { Pop3Error } from './protocol/response.ts';
@@ -106,8 +108,6 @@ export interface CommitResult {
   expunged: number[];
   /** How many of them were expired by the EXPIRE policy rather than DELE'd. */
   expired: number;
-  /** True when the index changed (expunge or retrieval keywords), so IMAP sessions should look. */
-  changed: boolean;
 }
 
 export class Maildrop {
@@ -322,15 +322,15 @@ export class Maildrop {
 
   /**
    * The UPDATE state (RFC 1939 §6): record first retrievals (EXPIRE), then remove the DELE'd
-   * messages and those whose retention has passed, in one index.expunge call, and delete
-   * the blobs no message references any more (invariant 5).
+   * messages and those whose retention has passed, in one expunge; `writes`
+   * (core/mailbox/writes.ts) deletes the blobs no message references any more (invariant 5)
+   * and tells IMAP sessions in this process.
    */
-  async commit(expire: ExpirePolicy, now = Date.now()): Promise<CommitResult> {
+  async commit(writes: MailboxWrites, expire: ExpirePolicy, now = Date.now()): Promise<CommitResult> {
     const mailbox = this.mailbox;
-    if (!mailbox) return { expunged: [], expired: 0, changed: false };
+    if (!mailbox) return { expunged: [], expired: 0 };
     const remove = new Set<number>();
     let expired = 0;
-    let changed = false;
     for (const e of this.entries) if (e.deleted) remove.add(e.uid);
     if (expire !== 'NEVER') {
       const retentionMs = expire * 86_400_000;
@@ -346,23 +346,21 @@ export class Maildrop {
       }
       if (firstRetrieved.length) {
         try {
-          const changes = await this.ports.index.updateFlags(this.user, mailbox.id, firstRetrieved, 'add', [retrievedKeyword(now)]);
-          changed ||= changes.length > 0;
+          await writes.updateFlags(this.user, mailbox.id, firstRetrieved, 'add', [retrievedKeyword(now)]);
         } catch (err) {
           throw storageError('could not record retrieved messages; nothing deleted', err);
         }
       }
     }
-    if (remove.size === 0) return { expunged: [], expired, changed };
-    let result: { expunged: number[]; orphanedBlobs: string[] };
+    if (remove.size === 0) return { expunged: [], expired };
+    let expunged: number[];
     try {
-      result = await this.ports.index.expunge(this.user, mailbox.id, [...remove].sort((a, b) => a - b));
+      // A blob whose delete fails is logged and left over, not referenced: never data loss.
+      expunged = await writes.expunge(this.user, mailbox.id, [...remove].sort((a, b) => a - b));
     } catch (err) {
       // RFC 1939 §6: "-ERR some deleted messages not removed".
       throw storageError('some deleted messages not removed', err);
     }
-    // A blob whose delete fails is left over, not referenced: harmless, never data loss.
-    await Promise.all(result.orphanedBlobs.map((key) => this.ports.blobs.delete(key).catch(() => {})));
-    return { expunged: result.expunged, expired, changed: changed || result.expunged.length > 0 };
+    return { expunged, expired };
   }
 }

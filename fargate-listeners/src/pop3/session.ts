@@ -21,7 +21,8 @@ import type { Readable } from 'node:stream';
 import { authenticate } from '../../../core/accounts/accounts.ts';
 import { normalizeAddress } from '../../../core/accounts/addresses.ts';
 import type { Logger } from '../../../core/log.ts';
-import type { MailboxEvents } from '../../../core/mailbox-events.ts';
+import type { MailboxEvents } from '../../../core/mailbox/events.ts';
+import { MailboxWrites } from '../../../core/mailbox/writes.ts';
 import { Maildrop, type MaildropPorts } from './maildrop.ts';
 import type { AuthThrottle } from '../auth-throttle.ts';
 import { leaseReleasesFor } from './lease-release.ts';
@@ -415,8 +416,8 @@ export class Pop3Session {
         throw new Pop3Error('cannot confirm the maildrop lock; no messages deleted', 'SYS/TEMP', { cause: e });
       }
       if (!held) throw new Pop3Error('maildrop lock was lost; no messages deleted', 'IN-USE');
-      const result = await drop.commit(this.deps.settings.expire);
-      if (result.changed && drop.mailbox) this.deps.events.notify(drop.user, drop.mailbox.id);
+      const writes = new MailboxWrites(this.deps.ports, { events: this.deps.events, log: this.log });
+      const result = await drop.commit(writes, this.deps.settings.expire);
       this.log.info('pop3 update', { user: drop.user, expunged: result.expunged.length, expired: result.expired });
       await this.io.write(ok(`${this.deps.settings.hostname} signing off (${result.expunged.length} messages deleted)`));
     } catch (e) {

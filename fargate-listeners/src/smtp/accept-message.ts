@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { IngestJob } from '../../../core/ingest/ingest-job.ts';
-import { newBlobKey } from '../../../core/delivery/store-message.ts';
+import { newBlobKey } from '../../../core/mailbox/writes.ts';
 import type { ListenerDeps } from '../listener.ts';
 import { returnPathField } from '../../../core/delivery/return-path.ts';
 import { CanonicalData } from './canonical-data.ts';

@@ -3,7 +3,7 @@
  * this test's own options on free loopback ports, and a user whose INBOX is filled.
  */
 import type { Adapters } from '../../../core/adapters/adapters.ts';
-import { appendToMailbox } from '../../../core/delivery/store-message.ts';
+import { appendToMailbox } from '../../../core/mailbox/writes.ts';
 import type { Logger } from '../../../core/log.ts';
 import { startPop3Listeners, type Pop3ListenerOptions } from '../../../fargate-listeners/src/pop3/pop3-listener.ts';
 import type { RunningListener } from '../../../fargate-listeners/src/listener.ts';

@@ -22,9 +22,12 @@
  *    RFC 9051 §7.5.1), nor before any command whose arguments are sequence numbers (COPY,
  *    MOVE, SEARCH) — the client chose those numbers before hearing of the expunge. UID
  *    commands may hear them first; then their FETCH responses already use the new numbers.
- * 5. Writers commit to the index first, then delete orphaned blobs, then call
- *    events.notify(user, mailboxId) so IDLE sessions in this process hear at once; other
- *    processes find out by polling (commands/idle.ts).
+ * 5. Every write that changes what a mailbox holds (APPEND, COPY/MOVE, EXPUNGE, DELETE,
+ *    RENAME of INBOX) goes through MailboxWrites (core/mailbox/writes.ts, `s.writes`): it
+ *    commits to the index first, then deletes the blobs that commit orphaned (failures are
+ *    logged, never answered), then calls events.notify(user, mailboxId) so IDLE sessions in
+ *    this process hear at once; other processes find out by polling (commands/idle.ts).
+ *    Flag changes (STORE, FETCH's implicit \Seen) orphan nothing: they commit and notify.
  * 6. Output goes through Output with backpressure; a client that stops reading stalls only
  *    its own session, and the inactivity timer eventually closes it.
  * 7. Nothing a client sends may crash the process: parse errors become BAD, storage errors
@@ -39,6 +42,7 @@ import type { ListenerDeps } from '../../listener.ts';
 import { isLoopback } from '../../tls.ts';
 import { IndexError } from '../../../../core/ports/mail-index.ts';
 import type { Logger } from '../../../../core/log.ts';
+import { MailboxWrites } from '../../../../core/mailbox/writes.ts';
 import type { Chunk } from '../protocol/encode.ts';
 import { parseCommand } from '../protocol/parser/index.ts';
 import { Receiver, type CommandPart, type ReceiveEvent } from '../protocol/receiver.ts';
@@ -267,6 +271,11 @@ export class ImapSession {
   }
 
   /** Deselects (CLOSE, UNSELECT, SELECT of another mailbox). */
+  /** The mailbox write path (core/mailbox/writes.ts), logging with this session's fields. */
+  get writes(): MailboxWrites {
+    return new MailboxWrites(this.deps.adapters, { events: this.deps.events, log: this.log });
+  }
+
   deselect(): void {
     this.selected = null;
     if (this.state === 'selected') this.state = 'authenticated';

@@ -4,10 +4,9 @@
  * 3516). The message is stored with CRLF line endings (core/mime/crlf.ts: bare LF and bare CR
  * become CRLF, as for SMTP), so what FETCH serves and RFC822.SIZE counts is that form; a
  * literal8 is stored exactly as received, since binary content (RFC 3516 §4.4) may hold any
- * octet. APPEND is not a delivery: no Return-Path is added (core/delivery/store-message.ts:
- * blob first, then the index record).
+ * octet. APPEND is not a delivery: no Return-Path is added (MailboxWrites.append,
+ * core/mailbox/writes.ts: blob first, then the index record, then other sessions are told).
  */
-import { appendToMailbox } from '../../../../../core/delivery/store-message.ts';
 import { toCanonicalCrlf } from '../../../../../core/mime/crlf.ts';
 import { IndexError } from '../../../../../core/ports/mail-index.ts';
 import type { AppendRequest } from '../../protocol/requests.ts';
@@ -32,13 +31,12 @@ export async function append(s: ImapSession, req: AppendRequest): Promise<Tagged
   s.ctx.recent.observe(mailbox.id, mailbox.uidNext);
   let result;
   try {
-    result = await appendToMailbox(adapters, s.user!, name, message, { flags, internalDate: req.date ?? Date.now() });
+    result = await s.writes.append(s.user!, name, message, { flags, internalDate: req.date ?? Date.now() });
   } catch (err) {
     if (err instanceof IndexError && err.code === 'NOT_FOUND') throw no('No such mailbox', 'TRYCREATE');
     throw err;
   }
   // Into the selected mailbox: the next refresh recognises the message as our own write.
   if (!result.duplicate && s.selected?.id === result.mailboxId) s.selected.noteOwnAppend(result.uid, result.modseq);
-  s.deps.events.notify(s.user!, result.mailboxId);
   return ok('APPEND completed', `APPENDUID ${result.uidValidity} ${result.uid}`);
 }

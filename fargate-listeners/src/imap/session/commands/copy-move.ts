@@ -8,7 +8,6 @@ import { formatNumberSet } from '../../protocol/sequence-set.ts';
 import { ok, no, type Tagged } from '../errors.ts';
 import { decodeMailboxName } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';
-import { deleteOrphans } from './expunge.ts';
 
 export async function copyOrMove(s: ImapSession, req: CopyRequest): Promise<Tagged> {
   const { index } = s.deps.adapters;
@@ -31,8 +30,7 @@ export async function copyOrMove(s: ImapSession, req: CopyRequest): Promise<Tagg
   }
   if (uids.length === 0) return ok(`${verb} completed`);
   s.ctx.recent.observe(target.id, target.uidNext);
-  const { uidValidity, mapping } = await index.copyMessages(s.user!, sel.id, uids, target.id);
-  if (mapping.length > 0) s.deps.events.notify(s.user!, target.id);
+  const { uidValidity, mapping } = await s.writes.copy(s.user!, sel.id, uids, target.id);
   const code = mapping.length > 0 ? `COPYUID ${uidValidity} ${formatNumberSet(mapping.map((m) => m.from))} ${formatNumberSet(mapping.map((m) => m.to))}` : null;
   if (req.name === 'COPY') {
     // Some messages vanished between the view and the copy: RFC 5530 EXPUNGEISSUED.
@@ -40,9 +38,7 @@ export async function copyOrMove(s: ImapSession, req: CopyRequest): Promise<Tagg
     return ok(`${verb} completed`, code);
   }
   const moved = mapping.map((m) => m.from);
-  const { expunged, orphanedBlobs } = await index.expunge(s.user!, sel.id, moved);
-  await deleteOrphans(s, orphanedBlobs);
-  s.deps.events.notify(s.user!, sel.id);
+  const expunged = await s.writes.expunge(s.user!, sel.id, moved);
   if (code) s.untagged(`OK [${code}] Moved`);
   sel.markExpunged(expunged);
   // Some messages vanished between the view's refresh and the copy (another session's

@@ -1,20 +1,13 @@
 /**
  * EXPUNGE (RFC 9051 §6.4.3), UID EXPUNGE (RFC 4315 §2.1) and the expunge step of CLOSE.
  * Only messages that have \Deleted *in the index* are removed (a flag set by another
- * session counts). Orphaned blobs are deleted after the index commit, then other sessions
- * are notified.
+ * session counts). The write itself — index, then orphaned blobs, then other sessions — is
+ * MailboxWrites.expunge (core/mailbox/writes.ts).
  */
 import type { UidExpungeRequest } from '../../protocol/requests.ts';
 import { ok, no, type Tagged } from '../errors.ts';
 import type { SelectedMailbox } from '../selected-mailbox.ts';
 import type { ImapSession } from '../session.ts';
-
-/** Deletes blobs no message references any more; failures only leave garbage behind. */
-export async function deleteOrphans(s: ImapSession, keys: string[]): Promise<void> {
-  for (const key of keys) {
-    await s.deps.adapters.blobs.delete(key).catch((err: Error) => s.log.warn('orphaned blob not deleted', { key, err }));
-  }
-}
 
 /**
  * Expunges the \Deleted messages (optionally only those UIDs); `tell` records them for the
@@ -29,9 +22,7 @@ export async function expungeDeleted(s: ImapSession, sel: SelectedMailbox, onlyU
   const fresh = await index.getMessages(s.user!, sel.id, deleted);
   const really = fresh.filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid);
   if (really.length === 0) return [];
-  const { expunged, orphanedBlobs } = await index.expunge(s.user!, sel.id, really);
-  await deleteOrphans(s, orphanedBlobs);
-  s.deps.events.notify(s.user!, sel.id);
+  const expunged = await s.writes.expunge(s.user!, sel.id, really);
   if (tell) sel.markExpunged(expunged);
   return expunged;
 }

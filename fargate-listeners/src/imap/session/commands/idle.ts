@@ -3,7 +3,7 @@
  *
  * Mechanism. A session in IDLE registers with the listener's MailboxWatcher for its selected
  * mailbox. Two sources wake it:
- *  1. In-process events (core/mailbox-events.ts): every writer in this process — other IMAP
+ *  1. In-process events (core/mailbox/events.ts): every writer in this process — other IMAP
  *     sessions, POP3, the local ingest worker — calls events.notify(user, mailboxId) after
  *     committing. The watcher subscribes once per watched mailbox, and wakes that mailbox's
  *     idle sessions at once (latency: one index read).
@@ -28,7 +28,7 @@
  */
 import type { MailIndex, MailboxState } from '../../../../../core/ports/mail-index.ts';
 import type { Logger } from '../../../../../core/log.ts';
-import type { MailboxEvents } from '../../../../../core/mailbox-events.ts';
+import type { MailboxEvents } from '../../../../../core/mailbox/events.ts';
 import { bad, ok, type Tagged } from '../errors.ts';
 import type { ImapSession } from '../session.ts';
 

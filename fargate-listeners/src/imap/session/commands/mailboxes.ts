@@ -14,7 +14,6 @@ import type { CreateRequest, MailboxRequest, RenameRequest } from '../../protoco
 import { ok, no, type Tagged } from '../errors.ts';
 import { decodeMailboxName, MAX_MAILBOXES_PER_USER, parentsOf, SEPARATOR, validateNewName } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';
-import { deleteOrphans } from './expunge.ts';
 
 /** Subscriptions are not bounded by the mailboxes any more; this keeps LSUB and the index bounded. */
 const MAX_SUBSCRIPTIONS_PER_USER = MAX_MAILBOXES_PER_USER;
@@ -81,9 +80,7 @@ export async function deleteMailbox(s: ImapSession, req: MailboxRequest): Promis
     if (all.some((m) => m.name.startsWith(name + SEPARATOR))) throw no('Name has inferior hierarchical names and is not a mailbox', 'CANNOT');
     throw no('No such mailbox', 'NONEXISTENT');
   }
-  const { orphanedBlobs } = await index.deleteMailbox(s.user!, name);
-  await deleteOrphans(s, orphanedBlobs);
-  s.deps.events.notify(s.user!, mailbox.id);
+  await s.writes.deleteMailbox(s.user!, mailbox);
   if (s.selected?.id === mailbox.id) {
     s.deselect();
     if (s.rev2) s.untagged('OK [CLOSED] Selected mailbox deleted');
@@ -109,11 +106,8 @@ export async function rename(s: ImapSession, req: RenameRequest): Promise<Tagged
     const target = await index.createMailbox(s.user!, to, { subscribed: false });
     const uids = (await index.listMessages(s.user!, inbox.id)).map((m) => m.uid);
     if (uids.length > 0) {
-      await index.copyMessages(s.user!, inbox.id, uids, target.id);
-      const { orphanedBlobs } = await index.expunge(s.user!, inbox.id, uids);
-      await deleteOrphans(s, orphanedBlobs);
-      s.deps.events.notify(s.user!, inbox.id);
-      s.deps.events.notify(s.user!, target.id);
+      await s.writes.copy(s.user!, inbox.id, uids, target.id);
+      await s.writes.expunge(s.user!, inbox.id, uids);
     }
     return ok('RENAME completed');
   }
