@@ -8,8 +8,22 @@ export default tseslint.config(
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/no-explicit-any': 'off',
+      // A warning in source (and lint allows no warnings): an `any` there is removed or carries
+      // an eslint-disable comment saying why.
+      '@typescript-eslint/no-explicit-any': 'warn',
     },
+  },
+  {
+    // Tests and benchmarks poke at library internals and loose JSON freely.
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    // Not yet typed: these reach into smtp-server's and nodemailer's untyped internals (the
+    // server's connection set, SMTPConnection prototype handlers, rejectedErrors and
+    // _envelope on a send). Remove a file from this list when its `any`s are gone.
+    files: ['core/outbound/smtp-delivery.ts', 'fargate-listeners/src/smtp/enhanced-codes.ts', 'fargate-listeners/src/smtp/smtp-server-runner.ts', 'fargate-listeners/src/smtp/submission-listener.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
     // Core never imports an adapter (or an AWS SDK): adapters reach it as ports, chosen by the

@@ -4,7 +4,11 @@
  */
 import type { FlagUpdateMode } from '../ports/mail-index.ts';
 
-/** Flags as given, without case-insensitive duplicates (first spelling wins). */
+/**
+ * Flags as given, without case-insensitive duplicates (first spelling wins); nothing is
+ * checked or re-cased. (IMAP's canonicalClientFlags, fargate-listeners/src/imap/session/flags.ts,
+ * is the stricter one that vets a client's STORE/APPEND flags before they reach the index.)
+ */
 export function normalizeFlags(flags: readonly string[]): string[] {
   const seen = new Set<string>();
   const out: string[] = [];

@@ -58,13 +58,11 @@ export async function loadTls(config: Pick<MailConfig, 'tlsCertFile' | 'tlsKeyFi
     const names = selfSignedNames(config);
     if (!existsSync(certFile) || !existsSync(keyFile) || !coversAll(readFileSync(certFile, 'utf8'), names)) {
       mkdirSync(dir, { recursive: true });
-      const altNames = [...names.dns.map((value) => ({ type: 2, value })), ...names.ips.map((ip) => ({ type: 7, ip }))];
-      const pems = await generate([{ name: 'commonName', value: config.hostname }], {
-        keySize: 2048,
-        days: 825,
-        algorithm: 'sha256',
-        extensions: [{ name: 'subjectAltName', altNames }],
-      } as any);
+      const altNames = [...names.dns.map((value) => ({ type: 2 as const, value })), ...names.ips.map((ip) => ({ type: 7 as const, ip }))];
+      // selfsigned reads `algorithm` (the signature hash, SHA-1 without it) but its types omit
+      // it, hence an options object, not a literal. Validity is selfsigned's default, 365 days.
+      const options = { keySize: 2048, algorithm: 'sha256', extensions: [{ name: 'subjectAltName' as const, altNames }] };
+      const pems = await generate([{ name: 'commonName', value: config.hostname }], options);
       writeFileSync(keyFile, pems.private, { mode: 0o600 });
       writeFileSync(certFile, pems.cert);
     }

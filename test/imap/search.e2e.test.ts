@@ -78,6 +78,14 @@ describe('SEARCH', () => {
     expect((await c.command('SEARCH CHARSET KLINGON BODY x')).tagged).toMatch(/NO \[BADCHARSET \(UTF-8 US-ASCII\)\]/);
   });
 
+  it('resolves string, UID and sequence keys nested under NOT, OR and parentheses (RFC 9051 §6.4.4)', async () => {
+    expect(await search('OR SUBJECT report UID 4')).toBe('* SEARCH 1 4');
+    expect(await search('NOT (SUBJECT report OR 1 BODY secret)')).toBe('* SEARCH 2 3 4');
+    expect(await search('(OR (TEXT hallo) NOT UID 1:3) NOT FROM sender4')).toBe('* SEARCH 2');
+    const r = await c.command('SEARCH CHARSET UTF-8 NOT OR SUBJECT {7+}\r\ngrüße 3:4');
+    expect(r.untagged[0]).toBe('* SEARCH 1');
+  });
+
   it('returns ESEARCH results with RETURN and saves results for $', async () => {
     const r = await c.command('UID SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN');
     expect(r.untagged[0]).toMatch(/^\* ESEARCH \(TAG "T\d+"\) UID MIN 2 MAX 4 COUNT 3 ALL 2:4$/);

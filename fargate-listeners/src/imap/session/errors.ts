@@ -27,3 +27,10 @@ export class ImapError extends Error {
 export const no = (text: string, code: string | null = null) => new ImapError('NO', code, text);
 export const bad = (text: string, code: string | null = null) => new ImapError('BAD', code, text);
 export const ok = (text: string, code: string | null = null): Tagged => ({ status: 'OK', code, text });
+
+/**
+ * RFC 5530 EXPUNGEISSUED: a message the command needs was expunged by another session (RFC
+ * 9051 §7.1). Not for a blob absent while the index still lists the message: that is
+ * CORRUPTION (unreadable.ts).
+ */
+export const expungeIssued = (): Tagged => ({ status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the requested messages no longer exist' });

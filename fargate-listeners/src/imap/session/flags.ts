@@ -8,10 +8,13 @@ const CANONICAL = new Map(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f]));
 export const MAX_KEYWORDS = 64;
 
 /**
- * Canonical, de-duplicated flags. \Recent is dropped (a session property clients cannot
- * set, RFC 3501 §2.3.2); other unknown system flags are BAD.
+ * A client's flag list checked and made canonical, as STORE and APPEND take it: system flags
+ * in their canonical case, de-duplicated, keywords limited. (The index adapters' own
+ * normalizeFlags in core/mailbox/flags.ts only drops case-insensitive duplicates and
+ * checks nothing.) \Recent is dropped (a session property clients cannot set, RFC 3501
+ * §2.3.2); other unknown system flags are BAD.
  */
-export function normalizeFlags(flags: string[]): string[] {
+export function canonicalClientFlags(flags: string[]): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   for (const f of flags) {

@@ -49,7 +49,7 @@ import { Receiver, type CommandPart, type ReceiveEvent } from '../protocol/recei
 import type { ImapRequest } from '../protocol/requests.ts';
 import { SequenceError } from '../protocol/sequence-set.ts';
 import { capabilities } from './capabilities.ts';
-import { COMMANDS, type SessionState } from './commands/index.ts';
+import { COMMANDS, runCommand, type SessionState } from './commands/index.ts';
 import type { MailboxWatcher } from './commands/idle.ts';
 import { ImapError, type Tagged } from './errors.ts';
 import { MailboxNameError } from './mailbox-names.ts';
@@ -468,7 +468,7 @@ export class ImapSession {
       await this.respondBad(tag, stateError(request.name, this.state, spec.states));
       return;
     }
-    const result = await this.execute(tag, request, spec.run);
+    const result = await this.execute(tag, request);
     if (this.ended || result.silent) return;
     const text = `${tag} ${result.status} ${result.code ? `[${result.code}] ` : ''}${result.text}\r\n`;
     this.out.push(text);
@@ -482,14 +482,14 @@ export class ImapSession {
     if (this.closing && !this.ended) this.bye('Server shutting down');
   }
 
-  private async execute(tag: string, request: ImapRequest, run: (s: ImapSession, req: any, tag: string) => Promise<Tagged>): Promise<Tagged> {
+  private async execute(tag: string, request: ImapRequest): Promise<Tagged> {
     try {
       const sel = this.selected;
       if (sel && refreshesBefore(request)) {
         if (!(await sel.refresh(this.ctx.deps.adapters.index, this.ctx.recent))) return this.mailboxGone();
         this.pushLines(sel.flushUpdates(expungeAllowedBefore(request), this.rev2));
       }
-      const result = await run(this, request, tag);
+      const result = await runCommand(this, request, tag);
       const after = this.selected;
       if (after && after === sel && !this.ended) {
         if (refreshesAfter(request)) {

@@ -11,14 +11,14 @@ import { toCanonicalCrlf } from '../../../../../core/mime/crlf.ts';
 import { IndexError } from '../../../../../core/ports/mail-index.ts';
 import type { AppendRequest } from '../../protocol/requests.ts';
 import { bad, ok, no, type Tagged } from '../errors.ts';
-import { normalizeFlags } from '../flags.ts';
+import { canonicalClientFlags } from '../flags.ts';
 import { decodeMailboxName } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';
 
 export async function append(s: ImapSession, req: AppendRequest): Promise<Tagged> {
   const { adapters } = s.deps;
   const name = decodeMailboxName(req.mailbox, s.utf8);
-  const flags = normalizeFlags(req.flags);
+  const flags = canonicalClientFlags(req.flags);
   if (req.message.length === 0) throw no('Empty message');
   // RFC 6855 §4: the UTF8 form is valid only once UTF8=ACCEPT (or IMAP4rev2) is enabled.
   if (req.utf8 && !s.utf8) throw bad('APPEND UTF8 needs ENABLE UTF8=ACCEPT');

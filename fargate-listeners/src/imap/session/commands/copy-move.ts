@@ -5,7 +5,7 @@
  */
 import type { CopyRequest } from '../../protocol/requests.ts';
 import { formatNumberSet } from '../../protocol/sequence-set.ts';
-import { ok, no, type Tagged } from '../errors.ts';
+import { expungeIssued, ok, no, type Tagged } from '../errors.ts';
 import { decodeMailboxName } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';
 
@@ -26,7 +26,7 @@ export async function copyOrMove(s: ImapSession, req: CopyRequest): Promise<Tagg
   // COPY/MOVE has heard the EXPUNGEs before it runs, so a vanished UID is simply not in its
   // set — RFC 9051 §6.4.9: non-existent UIDs are ignored.)
   if (uids.some((u) => sel.pendingExpunge.has(u))) {
-    return { status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the messages no longer exist' };
+    return expungeIssued();
   }
   if (uids.length === 0) return ok(`${verb} completed`);
   s.ctx.recent.observe(target.id, target.uidNext);
@@ -34,7 +34,7 @@ export async function copyOrMove(s: ImapSession, req: CopyRequest): Promise<Tagg
   const code = mapping.length > 0 ? `COPYUID ${uidValidity} ${formatNumberSet(mapping.map((m) => m.from))} ${formatNumberSet(mapping.map((m) => m.to))}` : null;
   if (req.name === 'COPY') {
     // Some messages vanished between the view and the copy: RFC 5530 EXPUNGEISSUED.
-    if (mapping.length < uids.length) return { status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the messages no longer exist' };
+    if (mapping.length < uids.length) return expungeIssued();
     return ok(`${verb} completed`, code);
   }
   const moved = mapping.map((m) => m.from);
@@ -43,6 +43,6 @@ export async function copyOrMove(s: ImapSession, req: CopyRequest): Promise<Tagg
   sel.markExpunged(expunged);
   // Some messages vanished between the view's refresh and the copy (another session's
   // EXPUNGE in between): the rest were moved, the client learns the set was not whole.
-  if (mapping.length < uids.length) return { status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the messages no longer exist' };
+  if (mapping.length < uids.length) return expungeIssued();
   return ok(`${verb} completed`);
 }

@@ -23,7 +23,7 @@ import { flagList, formatInternalDate, literal, type Chunk } from '../../protoco
 import type { FetchAtt, FetchRequest, Partial } from '../../protocol/requests.ts';
 import { bodyStructureChunks, envelopeChunks } from '../../protocol/structure.ts';
 import { decodeTransfer, findPart, planSection } from '../body-sections.ts';
-import { ok, type Tagged } from '../errors.ts';
+import { expungeIssued, ok, type Tagged } from '../errors.ts';
 import { loadRecords } from '../message-loader.ts';
 import type { ImapSession } from '../session.ts';
 import { readMessageBlob, UnreadableMessageError, UnreadableReport } from '../unreadable.ts';
@@ -351,6 +351,6 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
     return unreadable.tagged(verb);
   }
   if (unknownCte) return { status: 'NO', code: 'UNKNOWN-CTE', text: `Cannot decode content transfer encoding ${unknownCte}` };
-  if (missing) return { status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the requested messages no longer exist' };
+  if (missing) return expungeIssued();
   return ok(`${verb} completed`);
 }

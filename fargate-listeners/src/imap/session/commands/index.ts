@@ -21,17 +21,27 @@ import { store } from './store.ts';
 
 export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
-export interface CommandSpec {
+export type CommandName = ImapRequest['name'];
+
+/** The request a command's parser produces: SELECT and EXAMINE both get a SelectRequest. */
+export type RequestOf<N extends CommandName> = ImapRequest extends infer R ? (R extends { name: infer M } ? (N extends M ? R : never) : never) : never;
+
+export interface CommandSpec<R extends ImapRequest = ImapRequest> {
   states: SessionState[];
-  run: (s: ImapSession, req: any, tag: string) => Promise<Tagged>;
+  run: (s: ImapSession, req: R, tag: string) => Promise<Tagged>;
 }
+
+type RequestMap = { [N in CommandName]: RequestOf<N> };
+
+/** One entry per command, each run with its own request type. */
+export type CommandTable = { [N in CommandName]: CommandSpec<RequestMap[N]> };
 
 const ANY: SessionState[] = ['not-authenticated', 'authenticated', 'selected'];
 const NOT_AUTH: SessionState[] = ['not-authenticated'];
 const AUTH: SessionState[] = ['authenticated', 'selected'];
 const SELECTED: SessionState[] = ['selected'];
 
-export const COMMANDS: Record<ImapRequest['name'], CommandSpec> = {
+export const COMMANDS: CommandTable = {
   CAPABILITY: { states: ANY, run: capability },
   NOOP: { states: ANY, run: noop },
   LOGOUT: { states: ANY, run: logout },
@@ -65,3 +75,12 @@ export const COMMANDS: Record<ImapRequest['name'], CommandSpec> = {
   COPY: { states: SELECTED, run: copyOrMove },
   MOVE: { states: SELECTED, run: copyOrMove },
 };
+
+/**
+ * Runs a parsed request with its own command's handler. Generic over the name so that the
+ * table entry and the request are known to belong together (no cast).
+ */
+export function runCommand<N extends CommandName>(s: ImapSession, request: RequestMap[N] & { name: N }, tag: string): Promise<Tagged> {
+  const spec: CommandSpec<RequestMap[N]> = COMMANDS[request.name];
+  return spec.run(s, request, tag);
+}

@@ -25,51 +25,51 @@ function decodeNeedle(bytes: Buffer, charset: string | null): string {
   return decodeCharset(bytes, charset);
 }
 
-function collectNeedles(key: SearchKey, charset: string | null, out: Map<SearchKey, string>): void {
+/** Calls `visit` for every key of the tree below NOT, OR and AND (those themselves excluded). */
+function forEachLeaf(key: SearchKey, visit: (leaf: SearchKey) => void): void {
   switch (key.k) {
-    case 'header':
-    case 'address':
-    case 'body':
-    case 'text':
-      out.set(key, decodeNeedle(key.value, charset).toLowerCase());
-      break;
     case 'not':
-      collectNeedles(key.key, charset, out);
+      forEachLeaf(key.key, visit);
       break;
     case 'or':
-      collectNeedles(key.a, charset, out);
-      collectNeedles(key.b, charset, out);
+      forEachLeaf(key.a, visit);
+      forEachLeaf(key.b, visit);
       break;
     case 'and':
-      for (const k of key.keys) collectNeedles(k, charset, out);
+      for (const k of key.keys) forEachLeaf(k, visit);
       break;
     default:
-      break;
+      visit(key);
   }
 }
 
-/** Resolves every UID and sequence-number key once against the view. */
-function collectSets(key: SearchKey, uids: number[], out: Map<SearchKey, Set<number>>): void {
-  switch (key.k) {
-    case 'uid':
-      if (!key.set.saved) out.set(key, new Set(resolveUidIndexes(key.set.ranges, uids).map((i) => uids[i])));
-      break;
-    case 'seq':
-      if (!key.set.saved) out.set(key, new Set(clampedSequenceNumbers(key.set.ranges, uids.length)));
-      break;
-    case 'not':
-      collectSets(key.key, uids, out);
-      break;
-    case 'or':
-      collectSets(key.a, uids, out);
-      collectSets(key.b, uids, out);
-      break;
-    case 'and':
-      for (const k of key.keys) collectSets(k, uids, out);
-      break;
-    default:
-      break;
-  }
+/**
+ * What the evaluator needs worked out once per command, not per message: each string key's
+ * needle decoded from the request's charset (lower-cased), and each UID and sequence-number
+ * key resolved against the view.
+ */
+function prepareKeys(criteria: SearchKey, charset: string | null, uids: number[]): { needles: Map<SearchKey, string>; sets: Map<SearchKey, Set<number>> } {
+  const needles = new Map<SearchKey, string>();
+  const sets = new Map<SearchKey, Set<number>>();
+  forEachLeaf(criteria, (key) => {
+    switch (key.k) {
+      case 'header':
+      case 'address':
+      case 'body':
+      case 'text':
+        needles.set(key, decodeNeedle(key.value, charset).toLowerCase());
+        break;
+      case 'uid':
+        if (!key.set.saved) sets.set(key, new Set(resolveUidIndexes(key.set.ranges, uids).map((i) => uids[i])));
+        break;
+      case 'seq':
+        if (!key.set.saved) sets.set(key, new Set(clampedSequenceNumbers(key.set.ranges, uids.length)));
+        break;
+      default:
+        break;
+    }
+  });
+  return { needles, sets };
 }
 
 /**
@@ -82,10 +82,7 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
   const sel = s.selected!;
   const verb = `${req.uid ? 'UID ' : ''}SEARCH`;
   if (req.charset && !CHARSETS.test(req.charset)) throw no(`Unsupported charset ${req.charset.slice(0, 40)}`, 'BADCHARSET (UTF-8 US-ASCII)');
-  const needles = new Map<SearchKey, string>();
-  const sets = new Map<SearchKey, Set<number>>();
-  collectNeedles(req.criteria, req.charset, needles);
-  collectSets(req.criteria, sel.uids, sets);
+  const { needles, sets } = prepareKeys(req.criteria, req.charset, sel.uids);
   const evaluator = new Evaluator({ savedUids: new Set(sel.savedSearch), needles, sets });
   const candidates = sel.uids.filter((u) => !sel.pendingExpunge.has(u));
   const matched: number[] = [];

@@ -6,12 +6,12 @@
 import type { StoreRequest } from '../../protocol/requests.ts';
 import { flagList } from '../../protocol/encode.ts';
 import { ok, no, type Tagged } from '../errors.ts';
-import { normalizeFlags } from '../flags.ts';
+import { canonicalClientFlags } from '../flags.ts';
 import type { ImapSession } from '../session.ts';
 
 export async function store(s: ImapSession, req: StoreRequest): Promise<Tagged> {
   const sel = s.selected!;
-  const flags = normalizeFlags(req.flags);
+  const flags = canonicalClientFlags(req.flags);
   const idxs = sel.resolve(req.set, req.uid);
   if (sel.readOnly) throw no('Mailbox is read-only', 'READ-ONLY');
   const uids = idxs.map((i) => sel.uids[i]).filter((u) => !sel.pendingExpunge.has(u));
