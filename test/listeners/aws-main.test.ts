@@ -14,7 +14,7 @@ import { createUser } from '../../core/accounts/accounts.ts';
 import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources } from '../../core/adapters/aws/index.ts';
 import { emulatorClientConfig, freePort } from '../support/emulator.ts';
 import { uniquePrefix } from '../support/mail-system.ts';
-import { python } from '../support/clients.ts';
+import { smtplibSend } from '../support/smtplib.ts';
 
 describe('Fargate entry point on the emulator', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -74,20 +74,11 @@ describe('Fargate entry point on the emulator', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
 
-    const r = await python(
-      `
-import smtplib, ssl, sys
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:
-    s.starttls(context=ctx)
-    print(s.sock.getpeercert(binary_form=True).hex())
-    s.sendmail('x@remote.test', ['alice@example.test'], b'Subject: via container\\r\\n\\r\\nhi\\r\\n')
-`,
-      [String(port)],
-    );
+    const r = await smtplibSend({ port, tls: 'starttls', from: 'x@remote.test', to: ['alice@example.test'], data: 'Subject: via container\r\n\r\nhi\r\n' });
     expect(r.stderr).toBe('');
+    expect(r.outcome).toEqual({ refused: {} });
     const { X509Certificate } = await import('node:crypto');
-    expect(new X509Certificate(Buffer.from(r.stdout.trim(), 'hex')).subject).toContain('CN=secret-cert.example.test');
+    expect(new X509Certificate(r.peerCertificate!).subject).toContain('CN=secret-cert.example.test');
 
     const jobs = await adapters.queue.receive<{ rcptTo: string[]; blobKey: string }>('ingest', { max: 10, waitSeconds: 2 });
     expect(jobs).toHaveLength(1);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { destroyAwsResources } from '../../core/adapters/aws/index.ts';
 import { python, run } from '../support/clients.ts';
+import { smtplibSend } from '../support/smtplib.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { uniquePrefix } from '../support/mail-system.ts';
 
@@ -82,14 +83,13 @@ describe('npm run start:emulated', () => {
     expect((await run(process.execPath, ['bin/mailctl.js', '--aws', 'domain', 'add', 'example.test'], { env: mailctlEnv })).code).toBe(0);
     expect((await run(process.execPath, ['bin/mailctl.js', '--aws', 'user', 'add', 'alice@example.test'], { env: mailctlEnv, input: 'alice-secret\n' })).code).toBe(0);
 
-    const sent = await python(
-      `import smtplib, sys
-with smtplib.SMTP('127.0.0.1', int(sys.argv[1])) as s:
-    s.sendmail('carol@elsewhere.test', ['alice@example.test'], b'From: carol@elsewhere.test\\r\\nSubject: through the emulated cloud\\r\\n\\r\\nhello from smtplib\\r\\n')
-print('sent')`,
-      [String(started.listeners['smtp-mx'])],
-    );
-    expect(sent.stdout.trim(), sent.stderr).toBe('sent');
+    const sent = await smtplibSend({
+      port: started.listeners['smtp-mx'],
+      from: 'carol@elsewhere.test',
+      to: ['alice@example.test'],
+      data: 'From: carol@elsewhere.test\r\nSubject: through the emulated cloud\r\n\r\nhello from smtplib\r\n',
+    });
+    expect(sent.outcome, sent.stderr).toEqual({ refused: {} });
 
     const read = await python(IMAP_READ, [String(started.listeners.imap)], { timeoutMs: 45_000 });
     expect(read.stdout, read.stderr).toContain('Subject: through the emulated cloud');

@@ -16,17 +16,25 @@ import { silentLogger } from '../../core/log.ts';
 import { freePort } from '../support/emulator.ts';
 import { LineClient } from '../support/line-client.ts';
 import { eventually, override, startTestSystem, type TestSystem } from '../support/mail-system.ts';
-import { python } from '../support/clients.ts';
+import { smtplibSend } from '../support/smtplib.ts';
 
-const SMTPLIB = `
-import smtplib, sys
-try:
-    with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:
-        s.sendmail('x@remote.test', ['alice@example.test'], b'Subject: t\\r\\n\\r\\nbody\\r\\n')
-    print('sent')
-except smtplib.SMTPDataError as e:
-    print('data-error', e.smtp_code, e.smtp_error.decode())
-`;
+/** One message from x@remote.test to alice over the MX port, sent with smtplib. */
+function sendWithSmtplib(port: number) {
+  return smtplibSend({ port, from: 'x@remote.test', to: ['alice@example.test'], data: 'Subject: t\r\n\r\nbody\r\n' });
+}
+
+/** The 451 4.3.0 a sender retries on (RFC 5321 §4.2.5: a transient failure after DATA). */
+const RETRY_LATER = { error: 'data-error', code: 451, message: expect.stringMatching(/^4\.3\.0 /) };
+
+/** Blob deletes, recorded in `deleted` and passed on. */
+function recordingDeletes(blobs: Adapters['blobs'], deleted: string[]): Adapters['blobs'] {
+  return override(blobs, {
+    delete: async (k: string) => {
+      deleted.push(k);
+      await blobs.delete(k);
+    },
+  });
+}
 
 async function sendRaw(port: number): Promise<string> {
   const c = await LineClient.connect(port);
@@ -57,11 +65,11 @@ describe('no accepted mail is lost', () => {
       }),
     });
     await sys.addUser('alice@example.test', 'pw');
-    const r = await python(SMTPLIB, [String(sys.port('smtp-mx'))]);
-    expect(r.stdout).toMatch(/^data-error 451 4\.3\.0 /);
+    const r = await sendWithSmtplib(sys.port('smtp-mx'));
+    expect(r.outcome, r.stderr).toEqual(RETRY_LATER);
     failing = false;
-    const r2 = await python(SMTPLIB, [String(sys.port('smtp-mx'))]);
-    expect(r2.stdout.trim()).toBe('sent');
+    const r2 = await sendWithSmtplib(sys.port('smtp-mx'));
+    expect(r2.outcome, r2.stderr).toEqual({ refused: {} });
     const mb = await sys.adapters.index.getMailbox('alice@example.test', 'INBOX');
     await eventually(async () => (await sys!.adapters.index.listMessages('alice@example.test', mb!.id)).length === 1);
   });
@@ -72,17 +80,12 @@ describe('no accepted mail is lost', () => {
       wrapAdapters: (a: Adapters) => ({
         ...a,
         queue: override(a.queue, { send: () => Promise.reject(new Error('queue down')) }),
-        blobs: override(a.blobs, {
-          delete: async (k: string) => {
-            deleted.push(k);
-            await a.blobs.delete(k);
-          },
-        }),
+        blobs: recordingDeletes(a.blobs, deleted),
       }),
     });
     await sys.addUser('alice@example.test', 'pw');
-    const r = await python(SMTPLIB, [String(sys.port('smtp-mx'))]);
-    expect(r.stdout).toMatch(/^data-error 451 4\.3\.0 /);
+    const r = await sendWithSmtplib(sys.port('smtp-mx'));
+    expect(r.outcome, r.stderr).toEqual(RETRY_LATER);
     expect(deleted).toHaveLength(1);
     expect(await sys.adapters.blobs.exists(deleted[0])).toBe(false);
   });
@@ -94,17 +97,12 @@ describe('no accepted mail is lost', () => {
       wrapAdapters: (a: Adapters) => ({
         ...a,
         index: override(a.index, { holdBlob: () => Promise.reject(new Error('index down')) }),
-        blobs: override(a.blobs, {
-          delete: async (k: string) => {
-            deleted.push(k);
-            await a.blobs.delete(k);
-          },
-        }),
+        blobs: recordingDeletes(a.blobs, deleted),
       }),
     });
     await sys.addUser('alice@example.test', 'pw');
-    const r = await python(SMTPLIB, [String(sys.port('smtp-mx'))]);
-    expect(r.stdout).toMatch(/^data-error 451 4\.3\.0 /);
+    const r = await sendWithSmtplib(sys.port('smtp-mx'));
+    expect(r.outcome, r.stderr).toEqual(RETRY_LATER);
     expect(deleted).toHaveLength(1);
     expect(await sys.adapters.blobs.exists(deleted[0])).toBe(false);
     expect((await sys.adapters.queue.stats('ingest')).visible).toBe(0);
