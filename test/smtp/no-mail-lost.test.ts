@@ -74,38 +74,25 @@ describe('no accepted mail is lost', () => {
     await eventually(async () => (await sys!.adapters.index.listMessages('alice@example.test', mb!.id)).length === 1);
   });
 
-  it('answers 451 4.3.0 when the queue fails, and leaves no blob behind', async () => {
+  /** Starts a system with one part broken by `breakPart`, sends one message: refused with 451 4.3.0 and its blob deleted. */
+  async function refusedWithoutLeftoverBlob(breakPart: (a: Adapters) => Partial<Adapters>, options: { workers?: boolean } = {}): Promise<TestSystem> {
     const deleted: string[] = [];
-    sys = await startTestSystem({
-      wrapAdapters: (a: Adapters) => ({
-        ...a,
-        queue: override(a.queue, { send: () => Promise.reject(new Error('queue down')) }),
-        blobs: recordingDeletes(a.blobs, deleted),
-      }),
-    });
-    await sys.addUser('alice@example.test', 'pw');
-    const r = await sendWithSmtplib(sys.port('smtp-mx'));
+    const ts = (sys = await startTestSystem({ ...options, wrapAdapters: (a: Adapters) => ({ ...a, ...breakPart(a), blobs: recordingDeletes(a.blobs, deleted) }) }));
+    await ts.addUser('alice@example.test', 'pw');
+    const r = await sendWithSmtplib(ts.port('smtp-mx'));
     expect(r.outcome, r.stderr).toEqual(RETRY_LATER);
     expect(deleted).toHaveLength(1);
-    expect(await sys.adapters.blobs.exists(deleted[0])).toBe(false);
+    expect(await ts.adapters.blobs.exists(deleted[0])).toBe(false);
+    return ts;
+  }
+
+  it('answers 451 4.3.0 when the queue fails, and leaves no blob behind', async () => {
+    await refusedWithoutLeftoverBlob((a) => ({ queue: override(a.queue, { send: () => Promise.reject(new Error('queue down')) }) }));
   });
 
   it('answers 451 4.3.0 when the blob cannot be held for its job, and leaves no blob and no job behind', async () => {
-    const deleted: string[] = [];
-    sys = await startTestSystem({
-      workers: false,
-      wrapAdapters: (a: Adapters) => ({
-        ...a,
-        index: override(a.index, { holdBlob: () => Promise.reject(new Error('index down')) }),
-        blobs: recordingDeletes(a.blobs, deleted),
-      }),
-    });
-    await sys.addUser('alice@example.test', 'pw');
-    const r = await sendWithSmtplib(sys.port('smtp-mx'));
-    expect(r.outcome, r.stderr).toEqual(RETRY_LATER);
-    expect(deleted).toHaveLength(1);
-    expect(await sys.adapters.blobs.exists(deleted[0])).toBe(false);
-    expect((await sys.adapters.queue.stats('ingest')).visible).toBe(0);
+    const ts = await refusedWithoutLeftoverBlob((a) => ({ index: override(a.index, { holdBlob: () => Promise.reject(new Error('index down')) }) }), { workers: false });
+    expect((await ts.adapters.queue.stats('ingest')).visible).toBe(0);
   });
 
   it('delivers exactly once after kill -9 between the 250 and ingest', async () => {
