@@ -38,6 +38,7 @@ import { CONSUMERS } from '../infra/pipeline.ts';
 import { emulatorClientConfig } from '../test/support/emulator.ts';
 import { AwsMeter, totals, type MeterSnapshot } from './aws-meter.ts';
 import { AWS_PRICES, S3_FREE, S3_PUT_CLASS } from './aws-prices.ts';
+import { onLines, smtpReplies } from './line-reader.ts';
 
 const PASSWORD = 'bench password';
 const DOMAIN = 'example.test';
@@ -68,24 +69,7 @@ export function realisticMessage(i: number, to: string, size = 10 * 1024): strin
 /** One SMTP transaction on a new connection (dot-stuffing not needed: no line starts with '.'). */
 async function sendSmtp(port: number, from: string, to: string[], message: string): Promise<void> {
   const socket = net.connect(port, '127.0.0.1');
-  socket.setEncoding('latin1');
-  let buffer = '';
-  let wake: (() => void) | null = null;
-  socket.on('data', (d: string) => {
-    buffer += d;
-    wake?.();
-  });
-  const reply = async (): Promise<string> => {
-    for (;;) {
-      const m = /(^|\r\n)(\d{3}) [^\r\n]*\r\n/.exec(buffer);
-      if (m) {
-        const text = buffer.slice(0, m.index + m[0].length);
-        buffer = buffer.slice(m.index + m[0].length);
-        return text;
-      }
-      await new Promise<void>((r) => (wake = r));
-    }
-  };
+  const reply = smtpReplies(socket);
   const expect = async (code: string) => {
     const r = await reply();
     if (!r.includes(`${code} `)) throw new Error(`SMTP: expected ${code}, got ${r}`);
@@ -108,23 +92,14 @@ async function sendSmtp(port: number, from: string, to: string[], message: strin
 
 /** A minimal IMAP client: tagged commands, and a wait for an untagged response. */
 class ImapClient {
-  private partial = '';
   private lines: string[] = [];
   private waiter: (() => void) | null = null;
   private n = 0;
   private readonly socket: net.Socket;
   private constructor(socket: net.Socket) {
     this.socket = socket;
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      const text = this.partial + d;
-      const last = text.lastIndexOf('\r\n');
-      if (last < 0) {
-        this.partial = text;
-        return;
-      }
-      this.partial = text.slice(last + 2);
-      for (const l of text.slice(0, last).split('\r\n')) if (/^(\* |\+ |c\d+ )/.test(l)) this.lines.push(l.slice(0, 200));
+    onLines(socket, (lines) => {
+      for (const l of lines) if (/^(\* |\+ |c\d+ )/.test(l)) this.lines.push(l.slice(0, 200));
       this.waiter?.();
     });
   }

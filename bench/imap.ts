@@ -26,6 +26,7 @@ import { createAuthThrottle } from '../fargate-listeners/src/auth-throttle.ts';
 import { startImapListeners } from '../fargate-listeners/src/imap/imap-listener.ts';
 import { PROXY_DISABLED } from '../fargate-listeners/src/proxy-protocol.ts';
 import { loadTls } from '../fargate-listeners/src/tls.ts';
+import { onLines } from './line-reader.ts';
 
 const MESSAGES = 10_000;
 const IDLE_CONNECTIONS = 1_000;
@@ -63,25 +64,15 @@ async function fill(adapters: Adapters, user: string, mailbox: string, count: nu
  * as they arrive and dropped, so reading a large FETCH costs the client little.
  */
 class Client {
-  /** The unfinished last line. */
-  private partial = '';
   private lines: string[] = [];
   private waiter: (() => void) | null = null;
   private readonly socket: net.Socket;
   private n = 0;
   constructor(socket: net.Socket) {
     this.socket = socket;
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      const text = this.partial + d;
-      const last = text.lastIndexOf('\r\n');
-      if (last < 0) {
-        this.partial = text;
-        return;
-      }
-      this.partial = text.slice(last + 2);
+    onLines(socket, (lines) => {
       // Only lines that could be tagged or greeting lines matter.
-      for (const line of text.slice(0, last).split('\r\n')) if (/^(\* OK|b\d+ )/.test(line)) this.lines.push(line);
+      for (const line of lines) if (/^(\* OK|b\d+ )/.test(line)) this.lines.push(line);
       this.waiter?.();
     });
   }

@@ -13,6 +13,7 @@ import { createUser } from '../core/accounts/accounts.ts';
 import { loadConfig } from '../core/config.ts';
 import { silentLogger } from '../core/log.ts';
 import { startMailSystem } from '../fargate-listeners/src/mail-system.ts';
+import { smtpReplies } from './line-reader.ts';
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -22,25 +23,7 @@ function percentile(sorted: number[], p: number): number {
 /** A minimal SMTP client: one connection, sequential transactions, returns the queue id per 250. */
 async function sender(port: number, count: number, message: string, onAccepted: (queueId: string) => void): Promise<void> {
   const socket = net.connect(port, '127.0.0.1');
-  socket.setEncoding('latin1');
-  let buffer = '';
-  let wake: (() => void) | null = null;
-  socket.on('data', (d: string) => {
-    buffer += d;
-    wake?.();
-  });
-  const reply = async (): Promise<string> => {
-    for (;;) {
-      const m = /(^|\r\n)(\d{3}) [^\r\n]*\r\n/.exec(buffer);
-      if (m) {
-        const end = m.index + m[0].length;
-        const text = buffer.slice(0, end);
-        buffer = buffer.slice(end);
-        return text;
-      }
-      await new Promise<void>((r) => (wake = r));
-    }
-  };
+  const reply = smtpReplies(socket);
   await reply();
   socket.write('EHLO bench.test\r\n');
   await reply();

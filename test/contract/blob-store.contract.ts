@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BlobNotFoundError, type BlobStore } from '../../core/ports/blob-store.ts';
+import { rejection } from '../support/rejection.ts';
 
 export interface BlobStoreFixture {
   blobs: BlobStore;
@@ -24,15 +25,6 @@ function chunked(data: Buffer, chunk = 7919): Readable {
   const parts: Buffer[] = [];
   for (let i = 0; i < data.length; i += chunk) parts.push(data.subarray(i, i + chunk));
   return Readable.from(parts);
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 export function blobStoreContract(adapterName: string, make: () => Promise<BlobStoreFixture>): void {

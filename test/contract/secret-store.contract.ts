@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readJsonSecret, SecretNotFoundError, type SecretStore } from '../../core/ports/secrets.ts';
+import { rejection } from '../support/rejection.ts';
 
 export interface SecretStoreFixture {
   secrets: SecretStore;
@@ -14,15 +15,6 @@ export interface SecretStoreFixture {
   /** A name that no secret has. */
   missingName: string;
   cleanup(): Promise<void>;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 export function secretStoreContract(adapterName: string, make: () => Promise<SecretStoreFixture>): void {

@@ -11,7 +11,7 @@ import { createUser } from '../../core/accounts/accounts.ts';
 import type { Adapters } from '../../core/adapters/adapters.ts';
 import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '../../core/adapters/aws/index.ts';
 import type { IngestJob } from '../../core/ingest/ingest-job.ts';
-import { emulatorClientConfig } from '../support/emulator.ts';
+import { emulatorClientConfig, emulatorEnv } from '../support/emulator.ts';
 import { uniquePrefix } from '../support/mail-system.ts';
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { QUEUES } from '../../core/resources.ts';
@@ -27,13 +27,7 @@ describe('ingest Lambda handler', () => {
     refs = await provisionAwsResources(clientConfig(), uniquePrefix());
     adapters = await createAwsAdapters({ refs, clientConfig: clientConfig() });
     // What the CDK stack sets on the function, plus the emulator in place of AWS.
-    Object.assign(process.env, awsResourceEnv(refs), {
-      AWS_ENDPOINT_URL: clientConfig().endpoint,
-      AWS_REGION: clientConfig().region,
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      LOG_LEVEL: 'error',
-    });
+    Object.assign(process.env, awsResourceEnv(refs), emulatorEnv(clientConfig()), { LOG_LEVEL: 'error' });
     await adapters.index.addDomain('example.test');
     await createUser(adapters.index, 'alice@example.test', 'pw');
   });

@@ -13,7 +13,7 @@ import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsRes
 import type { IngestJob } from '../../core/ingest/ingest-job.ts';
 import { lambdaContext, takeSqsEvent } from '../support/lambda-events.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
-import { emulatorClientConfig } from '../support/emulator.ts';
+import { emulatorClientConfig, emulatorEnv } from '../support/emulator.ts';
 import { uniquePrefix } from '../support/mail-system.ts';
 
 describe('ingest and outbound Lambda handlers', () => {
@@ -42,11 +42,8 @@ describe('ingest and outbound Lambda handlers', () => {
     });
     await new Promise<void>((r) => remote.listen(0, '127.0.0.1', () => r()));
     dns = await startDnsServer({ 'remote.test': [{ type: 'MX', preference: 10, exchange: 'mx.remote.test' }], 'mx.remote.test': [{ type: 'A', address: '127.0.0.1' }] });
-    Object.assign(process.env, awsResourceEnv(refs), {
-      AWS_ENDPOINT_URL: clientConfig().endpoint,
-      AWS_REGION: clientConfig().region,
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
+    // What the CDK stack sets on the functions, plus the emulator in place of AWS.
+    Object.assign(process.env, awsResourceEnv(refs), emulatorEnv(clientConfig()), {
       LOG_LEVEL: 'error',
       MAIL_HOSTNAME: 'mx.example.test',
       DNS_SERVERS: dns.server,

@@ -10,18 +10,11 @@ import type { Adapters } from '../../core/adapters/adapters.ts';
 import { runIngestJob, type IngestJob, type RemoteRecipients } from '../../core/ingest/ingest-job.ts';
 import { silentLogger } from '../../core/log.ts';
 import type { MailIndex } from '../../core/ports/mail-index.ts';
-import { python } from '../support/clients.ts';
+import { smtplibSend } from '../support/smtplib.ts';
 import { ADAPTER_KINDS, override, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 
 const alice = 'alice@example.test';
 const bob = 'bob@example.test';
-
-const SEND = `
-import smtplib, sys
-with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:
-    s.sendmail('x@remote.test', sys.argv[2:], b'Subject: held\\r\\n\\r\\nbody\\r\\n')
-print('sent')
-`;
 
 describe.each(ADAPTER_KINDS)('ingest job holds its blob until it has finished (%s adapters)', (kind) => {
   let sys: TestSystem | undefined;
@@ -32,8 +25,8 @@ describe.each(ADAPTER_KINDS)('ingest job holds its blob until it has finished (%
 
   /** Accepts one message over SMTP (the real accept path, which takes the hold) and returns its queued job. */
   async function acceptOverSmtp(rcpts: string[]): Promise<IngestJob> {
-    const r = await python(SEND, [String(sys!.port('smtp-mx')), ...rcpts]);
-    expect(r.stdout.trim()).toBe('sent');
+    const r = await smtplibSend({ port: sys!.port('smtp-mx'), from: 'x@remote.test', to: rcpts, data: 'Subject: held\r\n\r\nbody\r\n' });
+    expect(r.outcome, r.stderr).toEqual({ refused: {} });
     const [job] = await sys!.adapters.queue.receive<IngestJob>('ingest', { waitSeconds: 5, visibilityTimeoutSeconds: 300 });
     expect(job.body.rcptTo).toEqual(rcpts);
     return job.body;

@@ -8,19 +8,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it, inject } from 'vitest';
+import { describe, expect, it, inject } from 'vitest';
 import { generate } from 'selfsigned';
 import { createUser } from '../../core/accounts/accounts.ts';
 import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources } from '../../core/adapters/aws/index.ts';
-import { emulatorClientConfig, freePort } from '../support/emulator.ts';
-import { uniquePrefix } from '../support/mail-system.ts';
-import { python } from '../support/clients.ts';
+import { emulatorClientConfig, emulatorEnv, freePort } from '../support/emulator.ts';
+import { cleanupsAfterAll } from '../support/cleanups.ts';
+import { EPHEMERAL_PORTS, uniquePrefix } from '../support/mail-system.ts';
+import { smtplibSend } from '../support/smtplib.ts';
 
 describe('Fargate entry point on the emulator', () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
-  afterAll(async () => {
-    for (const c of cleanups.reverse()) await c();
-  });
+  const cleanups = cleanupsAfterAll();
 
   it('uses the TLS certificate from Secrets Manager and queues accepted mail in SQS', async () => {
     const clientConfig = emulatorClientConfig(inject('awsEndpoint'));
@@ -43,21 +41,13 @@ describe('Fargate entry point on the emulator', () => {
       env: {
         ...process.env,
         ...awsResourceEnv(refs),
-        AWS_ENDPOINT_URL: clientConfig.endpoint,
-        AWS_REGION: clientConfig.region,
-        AWS_ACCESS_KEY_ID: 'test',
-        AWS_SECRET_ACCESS_KEY: 'test',
+        ...emulatorEnv(clientConfig),
         TLS_SECRET_ARN: secret.ARN!,
         MAIL_DATA_DIR: dataDir,
         MAIL_HOSTNAME: 'mx.example.test',
         MAIL_BIND: '127.0.0.1',
+        ...EPHEMERAL_PORTS,
         SMTP_PORT: String(port),
-        SUBMISSION_PORT: '0',
-        SUBMISSIONS_PORT: '0',
-        IMAP_PORT: '0',
-        IMAPS_PORT: '0',
-        POP3_PORT: '0',
-        POP3S_PORT: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -74,20 +64,11 @@ describe('Fargate entry point on the emulator', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
 
-    const r = await python(
-      `
-import smtplib, ssl, sys
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:
-    s.starttls(context=ctx)
-    print(s.sock.getpeercert(binary_form=True).hex())
-    s.sendmail('x@remote.test', ['alice@example.test'], b'Subject: via container\\r\\n\\r\\nhi\\r\\n')
-`,
-      [String(port)],
-    );
+    const r = await smtplibSend({ port, tls: 'starttls', from: 'x@remote.test', to: ['alice@example.test'], data: 'Subject: via container\r\n\r\nhi\r\n' });
     expect(r.stderr).toBe('');
+    expect(r.outcome).toEqual({ refused: {} });
     const { X509Certificate } = await import('node:crypto');
-    expect(new X509Certificate(Buffer.from(r.stdout.trim(), 'hex')).subject).toContain('CN=secret-cert.example.test');
+    expect(new X509Certificate(r.peerCertificate!).subject).toContain('CN=secret-cert.example.test');
 
     const jobs = await adapters.queue.receive<{ rcptTo: string[]; blobKey: string }>('ingest', { max: 10, waitSeconds: 2 });
     expect(jobs).toHaveLength(1);

@@ -8,11 +8,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { destroyAwsResources } from '../../core/adapters/aws/index.ts';
 import { python, run } from '../support/clients.ts';
+import { smtplibSend } from '../support/smtplib.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
-import { uniquePrefix } from '../support/mail-system.ts';
+import { cleanupsAfterAll } from '../support/cleanups.ts';
+import { EPHEMERAL_PORTS, uniquePrefix } from '../support/mail-system.ts';
 
 const IMAP_READ = `
 import imaplib, sys, time
@@ -32,10 +34,7 @@ m.logout()
 `;
 
 describe('npm run start:emulated', () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
-  afterAll(async () => {
-    for (const c of cleanups.reverse()) await c();
-  });
+  const cleanups = cleanupsAfterAll();
 
   it('delivers a message sent with smtplib through SQS and the ingest handler, read back with imaplib', async () => {
     const clientConfig = emulatorClientConfig(inject('awsEndpoint'));
@@ -50,13 +49,7 @@ describe('npm run start:emulated', () => {
       MAIL_DATA_DIR: dataDir,
       MAIL_HOSTNAME: 'mx.example.test',
       LOG_LEVEL: 'info',
-      SMTP_PORT: '0',
-      SUBMISSION_PORT: '0',
-      SUBMISSIONS_PORT: '0',
-      IMAP_PORT: '0',
-      IMAPS_PORT: '0',
-      POP3_PORT: '0',
-      POP3S_PORT: '0',
+      ...EPHEMERAL_PORTS,
     };
     const child: ChildProcess = spawn(process.execPath, ['fargate-listeners/src/emulated-main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -82,14 +75,13 @@ describe('npm run start:emulated', () => {
     expect((await run(process.execPath, ['bin/mailctl.js', '--aws', 'domain', 'add', 'example.test'], { env: mailctlEnv })).code).toBe(0);
     expect((await run(process.execPath, ['bin/mailctl.js', '--aws', 'user', 'add', 'alice@example.test'], { env: mailctlEnv, input: 'alice-secret\n' })).code).toBe(0);
 
-    const sent = await python(
-      `import smtplib, sys
-with smtplib.SMTP('127.0.0.1', int(sys.argv[1])) as s:
-    s.sendmail('carol@elsewhere.test', ['alice@example.test'], b'From: carol@elsewhere.test\\r\\nSubject: through the emulated cloud\\r\\n\\r\\nhello from smtplib\\r\\n')
-print('sent')`,
-      [String(started.listeners['smtp-mx'])],
-    );
-    expect(sent.stdout.trim(), sent.stderr).toBe('sent');
+    const sent = await smtplibSend({
+      port: started.listeners['smtp-mx'],
+      from: 'carol@elsewhere.test',
+      to: ['alice@example.test'],
+      data: 'From: carol@elsewhere.test\r\nSubject: through the emulated cloud\r\n\r\nhello from smtplib\r\n',
+    });
+    expect(sent.outcome, sent.stderr).toEqual({ refused: {} });
 
     const read = await python(IMAP_READ, [String(started.listeners.imap)], { timeoutMs: 45_000 });
     expect(read.stdout, read.stderr).toContain('Subject: through the emulated cloud');

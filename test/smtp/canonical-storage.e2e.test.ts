@@ -12,37 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { python } from '../support/clients.ts';
+import { smtplibSend } from '../support/smtplib.ts';
 import { LineClient } from '../support/line-client.ts';
 import { ADAPTER_KINDS, eventually, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 import { hasBareNewline, returnPathOf, stripTrace, toCrlf } from '../support/message-bytes.ts';
 import { RawImap } from '../imap/support/raw-client.ts';
 
 const MAILCTL = path.resolve(import.meta.dirname, '../../bin/mailctl.js');
-
-/** smtplib.sendmail with the bytes of a file, exactly as read (no line ending fix-up for bytes). */
-const SMTPLIB_SEND_FILE = `
-import smtplib, sys
-port, sender, rcpt, file = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-with open(file, 'rb') as f:
-    data = f.read()
-try:
-    with smtplib.SMTP('127.0.0.1', port, timeout=20) as s:
-        s.ehlo('client.test')
-        print('refused', s.sendmail(sender, [rcpt], data))
-except smtplib.SMTPDataError as e:
-    print('data-error', e.smtp_code, e.smtp_error.decode())
-`;
-
-/** Submission with AUTH over plaintext loopback (MAIL_ALLOW_PLAINTEXT_LOOPBACK), bytes as given. */
-const SMTPLIB_SUBMIT = `
-import smtplib, sys
-port, user, password, rcpt = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-data = sys.stdin.buffer.read()
-with smtplib.SMTP('127.0.0.1', port, timeout=20) as s:
-    s.ehlo('client.test')
-    s.login(user, password)
-    print('refused', s.sendmail(user, [rcpt], data))
-`;
 
 /** imaplib: RFC822.SIZE, BODYSTRUCTURE and BODY[] of message 1, and a partial BODY[]<20.100>. */
 const IMAPLIB_FETCH = `
@@ -153,8 +129,8 @@ for (const kind of ADAPTER_KINDS) {
       const file = path.join(dir, 'lf-only.eml');
       writeFileSync(file, LF_FILE);
       expect(LF_FILE.includes('\r')).toBe(false);
-      const sent = await python(SMTPLIB_SEND_FILE, [String(sys.port('smtp-mx')), 'carol@remote.test', 'alice@example.test', file]);
-      expect(sent.stdout + sent.stderr).toContain('refused {}');
+      const sent = await smtplibSend({ port: sys.port('smtp-mx'), from: 'carol@remote.test', to: ['alice@example.test'], dataFile: file });
+      expect(sent.outcome, sent.stderr).toEqual({ refused: {} });
       const [blob] = await eventually(async () => {
         const l = await stored(sys, 'alice@example.test');
         return l.length ? l : null;
@@ -224,8 +200,9 @@ for (const kind of ADAPTER_KINDS) {
 
     it('submission to a local user stores an LF-only message as CRLF, beginning with Return-Path: <the user>, with the added Date: and Message-ID:', async () => {
       const msg = 'From: Bob <bob@example.test>\nTo: erin@example.test\nSubject: submitted with LF\n\nline 1\nline 2\n';
-      const r = await python(SMTPLIB_SUBMIT, [String(sys.port('submission')), 'bob@example.test', 'bob-pw', 'erin@example.test'], { input: msg });
-      expect(r.stdout + r.stderr).toContain('refused {}');
+      // Over plaintext loopback (MAIL_ALLOW_PLAINTEXT_LOOPBACK), bytes as given.
+      const r = await smtplibSend({ port: sys.port('submission'), auth: { user: 'bob@example.test', password: 'bob-pw' }, from: 'bob@example.test', to: ['erin@example.test'], data: msg });
+      expect(r.outcome, r.stderr).toEqual({ refused: {} });
       const blob = await eventually(async () => (await stored(sys, 'erin@example.test')).find((b) => b.includes('submitted with LF')));
       expect(hasBareNewline(blob)).toBe(false);
       expect(returnPathOf(blob)).toBe('bob@example.test');
@@ -271,8 +248,8 @@ describe('SMTP_FORBID_BARE_NEWLINE=true (like Postfix 3.9 smtpd_forbid_bare_newl
     try {
       const file = path.join(dir, 'lf-only.eml');
       writeFileSync(file, LF_FILE);
-      const sent = await python(SMTPLIB_SEND_FILE, [String(port), 'carol@remote.test', 'alice@example.test', file]);
-      expect(sent.stdout.trim()).toMatch(/^data-error 550 5\.5\.2 .*bare <LF>/);
+      const sent = await smtplibSend({ port, from: 'carol@remote.test', to: ['alice@example.test'], dataFile: file });
+      expect(sent.outcome, sent.stderr).toEqual({ error: 'data-error', code: 550, message: expect.stringMatching(/^5\.5\.2 .*bare <LF>/) });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

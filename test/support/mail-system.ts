@@ -19,6 +19,17 @@ import type { ProxyConfig } from '../../fargate-listeners/src/proxy-protocol.ts'
 export type AdapterKind = 'local' | 'aws';
 export const ADAPTER_KINDS: AdapterKind[] = ['local', 'aws'];
 
+/** Every listener on a port the system picks (0); override the one a test needs fixed. */
+export const EPHEMERAL_PORTS = {
+  SMTP_PORT: '0',
+  SUBMISSION_PORT: '0',
+  SUBMISSIONS_PORT: '0',
+  IMAP_PORT: '0',
+  IMAPS_PORT: '0',
+  POP3_PORT: '0',
+  POP3S_PORT: '0',
+} as const;
+
 export interface TestSystem {
   kind: AdapterKind;
   system: MailSystem;
@@ -83,13 +94,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
     MAIL_DATA_DIR: dataDir,
     MAIL_HOSTNAME: 'mx.test',
     MAIL_BIND: '127.0.0.1',
-    SMTP_PORT: '0',
-    SUBMISSION_PORT: '0',
-    SUBMISSIONS_PORT: '0',
-    IMAP_PORT: '0',
-    IMAPS_PORT: '0',
-    POP3_PORT: '0',
-    POP3S_PORT: '0',
+    ...EPHEMERAL_PORTS,
     ...options.env,
   });
   const { adapters, cleanup } = await makeAdapters(kind, dataDir);
