@@ -42,6 +42,7 @@ import {
   type User,
 } from '../../ports/mail-index.ts';
 import { applyFlags, normalizeFlags, sameFlagSet } from '../../mailbox/flags.ts';
+import { checkFlags, checkString, domainPart } from '../index-input.ts';
 import { openSqlite, type SqliteHandle } from './sqlite-db.ts';
 
 const SCHEMA_VERSION = 1;
@@ -168,10 +169,6 @@ export interface SqliteMailIndexOptions {
   busyTimeoutMs?: number;
 }
 
-function domainPart(address: string): string {
-  return address.slice(address.lastIndexOf('@') + 1);
-}
-
 function toMailbox(r: MailboxRow): Mailbox {
   return {
     id: r.id,
@@ -201,16 +198,6 @@ function toMessage(r: MessageRow): MessageRecord {
 
 function uidList(uids: readonly number[]): string {
   return JSON.stringify(uids.filter((u) => Number.isInteger(u) && u > 0));
-}
-
-function checkString(value: unknown, what: string): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0) throw new IndexError('INVALID', `${what} must be a non-empty string`);
-}
-
-function checkFlags(flags: unknown): asserts flags is string[] {
-  if (!Array.isArray(flags) || flags.some((f) => typeof f !== 'string' || f.length === 0)) {
-    throw new IndexError('INVALID', 'flags must be an array of non-empty strings');
-  }
 }
 
 export class SqliteMailIndex implements MailIndex {
