@@ -46,23 +46,11 @@
  *
  * The parts live in dynamo-index/: accounts.ts (domains, users), mailboxes.ts (mailboxes,
  * subscriptions), messages.ts (append, flags, expunge, copy, list), blob-refs.ts (reference
- * counts, holds), leases.ts, and context.ts (client, table, limits, shared reads).
+ * counts, holds), leases.ts, and context.ts (client, table, limits, shared reads); the class
+ * below hands each call to them (../split-mail-index.ts).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type {
-  AppendResult,
-  Domain,
-  FlagChange,
-  FlagUpdateMode,
-  ListOptions,
-  MailIndex,
-  Mailbox,
-  MailboxState,
-  MessageRecord,
-  NewMessage,
-  SpecialUse,
-  User,
-} from '../../ports/mail-index.ts';
+import { SplitMailIndex } from '../split-mail-index.ts';
 import * as accounts from './dynamo-index/accounts.ts';
 import * as blobRefs from './dynamo-index/blob-refs.ts';
 import type { DynamoIndexContext } from './dynamo-index/context.ts';
@@ -77,140 +65,14 @@ export interface DynamoMailIndexOptions {
   ownsClient?: boolean;
 }
 
-export class DynamoMailIndex implements MailIndex {
+export class DynamoMailIndex extends SplitMailIndex<DynamoIndexContext> {
   readonly table: string;
-  private readonly ctx: DynamoIndexContext;
   private readonly ownsClient: boolean;
 
   constructor(options: DynamoMailIndexOptions) {
+    super({ db: options.client, table: options.table }, { ...accounts, ...mailboxes, ...messages, ...blobRefs, ...leases });
     this.table = options.table;
-    this.ctx = { db: options.client, table: options.table };
     this.ownsClient = options.ownsClient ?? false;
-  }
-
-  // --- domains ---
-
-  addDomain(name: string, options: { postmaster?: string | null } = {}): Promise<Domain> {
-    return accounts.addDomain(this.ctx, name, options);
-  }
-
-  setDomainPostmaster(name: string, postmaster: string | null): Promise<Domain> {
-    return accounts.setDomainPostmaster(this.ctx, name, postmaster);
-  }
-
-  /** NOT_FOUND when absent; CONFLICT while users of the domain remain. */
-  removeDomain(name: string): Promise<void> {
-    return accounts.removeDomain(this.ctx, name);
-  }
-
-  listDomains(): Promise<Domain[]> {
-    return accounts.listDomains(this.ctx);
-  }
-
-  getDomain(name: string): Promise<Domain | null> {
-    return accounts.getDomain(this.ctx, name);
-  }
-
-  // --- users ---
-
-  addUser(user: { address: string; passwordHash: string }): Promise<User> {
-    return accounts.addUser(this.ctx, user);
-  }
-
-  getUser(address: string): Promise<User | null> {
-    return accounts.getUser(this.ctx, address);
-  }
-
-  listUsers(domain?: string): Promise<User[]> {
-    return accounts.listUsers(this.ctx, domain);
-  }
-
-  setPasswordHash(address: string, passwordHash: string): Promise<void> {
-    return accounts.setPasswordHash(this.ctx, address, passwordHash);
-  }
-
-  removeUser(address: string): Promise<{ orphanedBlobs: string[] }> {
-    return accounts.removeUser(this.ctx, address);
-  }
-
-  // --- mailboxes ---
-
-  createMailbox(user: string, name: string, options: { specialUse?: SpecialUse | null; subscribed?: boolean } = {}): Promise<Mailbox> {
-    return mailboxes.createMailbox(this.ctx, user, name, options);
-  }
-
-  getMailbox(user: string, name: string): Promise<Mailbox | null> {
-    return mailboxes.getMailbox(this.ctx, user, name);
-  }
-
-  listMailboxes(user: string): Promise<Mailbox[]> {
-    return mailboxes.listMailboxes(this.ctx, user);
-  }
-
-  renameMailbox(user: string, oldName: string, newName: string): Promise<Mailbox> {
-    return mailboxes.renameMailbox(this.ctx, user, oldName, newName);
-  }
-
-  deleteMailbox(user: string, name: string): Promise<{ orphanedBlobs: string[] }> {
-    return mailboxes.deleteMailbox(this.ctx, user, name);
-  }
-
-  setSubscribed(user: string, name: string, subscribed: boolean): Promise<void> {
-    return mailboxes.setSubscribed(this.ctx, user, name, subscribed);
-  }
-
-  listSubscriptions(user: string): Promise<string[]> {
-    return mailboxes.listSubscriptions(this.ctx, user);
-  }
-
-  mailboxState(user: string, mailboxId: string): Promise<MailboxState | null> {
-    return mailboxes.mailboxState(this.ctx, user, mailboxId);
-  }
-
-  // --- messages ---
-
-  appendMessage(user: string, mailboxId: string, message: NewMessage): Promise<AppendResult> {
-    return messages.appendMessage(this.ctx, user, mailboxId, message);
-  }
-
-  listMessages(user: string, mailboxId: string, options: ListOptions = {}): Promise<MessageRecord[]> {
-    return messages.listMessages(this.ctx, user, mailboxId, options);
-  }
-
-  getMessages(user: string, mailboxId: string, uids: number[]): Promise<MessageRecord[]> {
-    return messages.getMessages(this.ctx, user, mailboxId, uids);
-  }
-
-  updateFlags(user: string, mailboxId: string, uids: number[], mode: FlagUpdateMode, flags: string[]): Promise<FlagChange[]> {
-    return messages.updateFlags(this.ctx, user, mailboxId, uids, mode, flags);
-  }
-
-  expunge(user: string, mailboxId: string, uids: number[]): Promise<{ expunged: number[]; orphanedBlobs: string[] }> {
-    return messages.expunge(this.ctx, user, mailboxId, uids);
-  }
-
-  copyMessages(user: string, fromMailboxId: string, uids: number[], toMailboxId: string): Promise<{ uidValidity: number; mapping: Array<{ from: number; to: number }> }> {
-    return messages.copyMessages(this.ctx, user, fromMailboxId, uids, toMailboxId);
-  }
-
-  // --- blob holds ---
-
-  holdBlob(blobKey: string, holder: string): Promise<void> {
-    return blobRefs.holdBlob(this.ctx, blobKey, holder);
-  }
-
-  releaseBlob(blobKey: string, holder: string): Promise<{ orphaned: boolean }> {
-    return blobRefs.releaseBlob(this.ctx, blobKey, holder);
-  }
-
-  // --- leases ---
-
-  acquireLease(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
-    return leases.acquireLease(this.ctx, name, owner, ttlSeconds);
-  }
-
-  releaseLease(name: string, owner: string): Promise<void> {
-    return leases.releaseLease(this.ctx, name, owner);
   }
 
   async close(): Promise<void> {
