@@ -5,18 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import {
-  IndexError,
-  type AppendResult,
-  type FlagChange,
-  type FlagUpdateMode,
-  type ListOptions,
-  type MessageRecord,
-  type NewMessage,
-} from '../../../ports/mail-index.ts';
+import { IndexError } from '../../../ports/mail-index.ts';
+import type { AppendResult, FlagChange, FlagUpdateMode, ListOptions, MessageRecord, NewMessage } from '../../../ports/mail-index.ts';
 import { applyFlags, normalizeFlags, sameFlagSet } from '../../../mailbox/flags.ts';
 import type { MessageMeta } from '../../../mime/types.ts';
-import { checkFlags, checkString } from '../../index-input.ts';
+import { checkFlagUpdate, checkNewMessage } from '../../index-input.ts';
 import { DELIVERY_KEY_TTL_SECONDS, UID_DIGITS, keys } from '../dynamo-keys.ts';
 import { decodeMeta, encodeMeta, metaChunkCount, type EncodedMeta } from '../dynamo-meta.ts';
 import { N, S, STR_LIST, approxItemBytes, backoffMs, batchGetAll, batchWriteAll, num, queryAll, sleep, str, strList, transactWrite, type Item, type Key } from '../dynamo-ops.ts';
@@ -57,11 +50,7 @@ function projection(fields: string[]): { ProjectionExpression: string; Expressio
 }
 
 export async function appendMessage(ctx: DynamoIndexContext, user: string, mailboxId: string, message: NewMessage): Promise<AppendResult> {
-  checkString(message.blobKey, 'blobKey');
-  if (!Number.isSafeInteger(message.size) || message.size < 0) throw new IndexError('INVALID', 'size must be a non-negative integer');
-  if (!Number.isFinite(message.internalDate)) throw new IndexError('INVALID', 'internalDate must be a number');
-  checkFlags(message.flags);
-  if (message.deliveryKey !== undefined) checkString(message.deliveryKey, 'deliveryKey');
+  checkNewMessage(message);
   const flags = normalizeFlags(message.flags);
   const meta = encodeMeta(message.meta ?? null);
   const pk = keys.userPk(user);
@@ -158,8 +147,7 @@ export async function getMessages(ctx: DynamoIndexContext, user: string, mailbox
 }
 
 export async function updateFlags(ctx: DynamoIndexContext, user: string, mailboxId: string, uids: number[], mode: FlagUpdateMode, flags: string[]): Promise<FlagChange[]> {
-  if (mode !== 'add' && mode !== 'remove' && mode !== 'set') throw new IndexError('INVALID', `bad flag update mode: ${String(mode)}`);
-  checkFlags(flags);
+  checkFlagUpdate(mode, flags);
   const given = normalizeFlags(flags);
   const pk = keys.userPk(user);
   if (!(await readMailbox(ctx, user, mailboxId))) throw new IndexError('NOT_FOUND', `no such mailbox: ${mailboxId}`);

@@ -4,17 +4,10 @@
  * ../sqlite-mail-index.ts), with the `delivery_keys` rows of deliveries.
  */
 import type { MessageMeta } from '../../../mime/types.ts';
-import {
-  IndexError,
-  type AppendResult,
-  type FlagChange,
-  type FlagUpdateMode,
-  type ListOptions,
-  type MessageRecord,
-  type NewMessage,
-} from '../../../ports/mail-index.ts';
+import { IndexError } from '../../../ports/mail-index.ts';
+import type { AppendResult, FlagChange, FlagUpdateMode, ListOptions, MessageRecord, NewMessage } from '../../../ports/mail-index.ts';
 import { applyFlags, normalizeFlags, sameFlagSet } from '../../../mailbox/flags.ts';
-import { checkFlags, checkString } from '../../index-input.ts';
+import { checkFlagUpdate, checkNewMessage } from '../../index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
 import { ref, unref } from './blob-refs.ts';
 import { ownMailbox } from './mailboxes.ts';
@@ -50,11 +43,7 @@ function uidList(uids: readonly number[]): string {
 }
 
 export async function appendMessage(h: SqliteHandle, user: string, mailboxId: string, message: NewMessage): Promise<AppendResult> {
-  checkString(message.blobKey, 'blobKey');
-  if (!Number.isSafeInteger(message.size) || message.size < 0) throw new IndexError('INVALID', 'size must be a non-negative integer');
-  if (!Number.isFinite(message.internalDate)) throw new IndexError('INVALID', 'internalDate must be a number');
-  checkFlags(message.flags);
-  if (message.deliveryKey !== undefined) checkString(message.deliveryKey, 'deliveryKey');
+  checkNewMessage(message);
   const flags = JSON.stringify(normalizeFlags(message.flags));
   const meta = JSON.stringify(message.meta ?? null);
   return h.immediate(() => {
@@ -101,8 +90,7 @@ export async function getMessages(h: SqliteHandle, user: string, mailboxId: stri
 }
 
 export async function updateFlags(h: SqliteHandle, user: string, mailboxId: string, uids: number[], mode: FlagUpdateMode, flags: string[]): Promise<FlagChange[]> {
-  if (mode !== 'add' && mode !== 'remove' && mode !== 'set') throw new IndexError('INVALID', `bad flag update mode: ${String(mode)}`);
-  checkFlags(flags);
+  checkFlagUpdate(mode, flags);
   const given = normalizeFlags(flags);
   return h.immediate(() => {
     const mb = ownMailbox(h, user, mailboxId);
