@@ -1,0 +1,67 @@
+/**
+ * What every part of the DynamoDB MailIndex shares: the client and table, the limits, and the
+ * reads of one item and of a mailbox's counters. The facade is ../dynamo-mail-index.ts.
+ */
+import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IndexError } from '../../../ports/mail-index.ts';
+import { MAX_KEY_PART_BYTES, keys } from '../dynamo-keys.ts';
+import { S, batchGetAll, num, type Item } from '../dynamo-ops.ts';
+
+export interface DynamoIndexContext {
+  readonly db: DynamoDBClient;
+  readonly table: string;
+}
+
+/** RFC 3501 §2.3.1.1: UIDs are 32-bit unsigned, non-zero. */
+export const MAX_UID = 0xffffffff;
+/** TransactWriteItems takes at most 100 items and 4 MB; we stay below both. */
+export const TX_MAX_ITEMS = 100;
+export const TX_MAX_BYTES = 3_500_000;
+/** Optimistic retries of one operation before giving up with CONFLICT. */
+export const MAX_ATTEMPTS = 120;
+/** Messages per expunge transaction: 1 MBOX update + 2 deletes each ≤ 100 items. */
+export const EXPUNGE_BLOCK = 49;
+/** Delivery keys longer than this are replaced by their SHA-256 (sort keys are at most 1024 bytes). */
+export const DELIVERY_KEY_MAX_BYTES = 512;
+export const MAILBOX_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function checkKeyPart(value: string, what: string): void {
+  if (Buffer.byteLength(value) > MAX_KEY_PART_BYTES) throw new IndexError('INVALID', `${what} is too long`);
+}
+
+export interface MailboxSnapshot {
+  item: Item;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+}
+
+export function snapshotOf(item: Item): MailboxSnapshot {
+  return { item, uidValidity: num(item, 'uidValidity'), uidNext: num(item, 'uidNext'), highestModseq: num(item, 'highestModseq') };
+}
+
+export async function getItem(ctx: DynamoIndexContext, pk: string, sk: string): Promise<Item | null> {
+  const res = await ctx.db.send(new GetItemCommand({ TableName: ctx.table, Key: { pk: S(pk), sk: S(sk) }, ConsistentRead: true }));
+  return res.Item ?? null;
+}
+
+/** The MBOX item if it exists in the user's partition (which is also the ownership check, invariant 4). */
+export async function readMailbox(ctx: DynamoIndexContext, user: string, mailboxId: string): Promise<MailboxSnapshot | null> {
+  if (typeof mailboxId !== 'string' || !MAILBOX_ID.test(mailboxId) || typeof user !== 'string' || user === '') return null;
+  const item = await getItem(ctx, keys.userPk(user), keys.mailboxSk(mailboxId));
+  return item ? snapshotOf(item) : null;
+}
+
+/** The MBOX item and one more item of the user's partition, in one consistent BatchGetItem. */
+export async function readMailboxAnd(ctx: DynamoIndexContext, user: string, mailboxId: string, otherSk: string | null): Promise<{ mailbox: MailboxSnapshot | null; other: Item | null }> {
+  if (typeof mailboxId !== 'string' || !MAILBOX_ID.test(mailboxId) || typeof user !== 'string' || user === '') return { mailbox: null, other: null };
+  if (!otherSk) return { mailbox: await readMailbox(ctx, user, mailboxId), other: null };
+  const pk = keys.userPk(user);
+  const mbSk = keys.mailboxSk(mailboxId);
+  const items = await batchGetAll(ctx.db, ctx.table, [
+    { pk: S(pk), sk: S(mbSk) },
+    { pk: S(pk), sk: S(otherSk) },
+  ]);
+  const mbItem = items.find((i) => i.sk?.S === mbSk);
+  return { mailbox: mbItem ? snapshotOf(mbItem) : null, other: items.find((i) => i.sk?.S === otherSk) ?? null };
+}

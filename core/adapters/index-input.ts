@@ -1,0 +1,36 @@
+/** Input checks shared by the MailIndex adapters (SQLite and DynamoDB), so both refuse the same input alike. */
+import { IndexError, type FlagUpdateMode, type NewMessage } from '../ports/mail-index.ts';
+
+export function checkString(value: unknown, what: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) throw new IndexError('INVALID', `${what} must be a non-empty string`);
+}
+
+export function checkFlags(flags: unknown): asserts flags is string[] {
+  if (!Array.isArray(flags) || flags.some((f) => typeof f !== 'string' || f.length === 0)) {
+    throw new IndexError('INVALID', 'flags must be an array of non-empty strings');
+  }
+}
+
+/** appendMessage's message: a blob key, a size and a date that are numbers, flags, a delivery key if any. */
+export function checkNewMessage(message: NewMessage): void {
+  checkString(message.blobKey, 'blobKey');
+  if (!Number.isSafeInteger(message.size) || message.size < 0) throw new IndexError('INVALID', 'size must be a non-negative integer');
+  if (!Number.isFinite(message.internalDate)) throw new IndexError('INVALID', 'internalDate must be a number');
+  checkFlags(message.flags);
+  if (message.deliveryKey !== undefined) checkString(message.deliveryKey, 'deliveryKey');
+}
+
+/** updateFlags' mode and flags. */
+export function checkFlagUpdate(mode: FlagUpdateMode, flags: string[]): void {
+  if (mode !== 'add' && mode !== 'remove' && mode !== 'set') throw new IndexError('INVALID', `bad flag update mode: ${String(mode)}`);
+  checkFlags(flags);
+}
+
+/**
+ * The domain of a stored user's address, spelled as stored: the key both indexes file a user
+ * under for listUsers(domain) and removeUser. Unlike `domainOf` (accounts/addresses.ts) it
+ * does not lower-case, because the key must match what an existing index already holds.
+ */
+export function domainPart(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1);
+}

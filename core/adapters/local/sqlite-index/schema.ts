@@ -1,0 +1,81 @@
+/** The schema of the SQLite MailIndex file (opened by ../sqlite-mail-index.ts through sqlite-db.ts). */
+
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS domains (
+  name TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+);
+-- A table of its own (not a column of domains), so an existing index file gains it as is.
+CREATE TABLE IF NOT EXISTS domain_postmasters (
+  domain TEXT PRIMARY KEY,
+  address TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+  address TEXT PRIMARY KEY,
+  domain TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_by_domain ON users (domain, address);
+CREATE TABLE IF NOT EXISTS uidvalidity_counters (
+  user TEXT PRIMARY KEY,
+  last INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mailboxes (
+  id TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  name TEXT NOT NULL,
+  uid_validity INTEGER NOT NULL,
+  uid_next INTEGER NOT NULL,
+  highest_modseq INTEGER NOT NULL,
+  message_count INTEGER NOT NULL,
+  special_use TEXT,
+  subscribed INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (user, name)
+);
+CREATE TABLE IF NOT EXISTS messages (
+  mailbox_id TEXT NOT NULL,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  flags TEXT NOT NULL,
+  internal_date INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  blob_key TEXT NOT NULL,
+  meta TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS delivery_keys (
+  mailbox_id TEXT NOT NULL,
+  delivery_key TEXT NOT NULL,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, delivery_key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blob_refs (
+  blob_key TEXT PRIMARY KEY,
+  refs INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blob_holds (
+  blob_key TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (blob_key, holder)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+  user TEXT NOT NULL,
+  name TEXT NOT NULL,
+  PRIMARY KEY (user, name)
+) WITHOUT ROWID;
+-- Subscriptions were once the mailboxes.subscribed flag (still a column, now always 0): move any
+-- flag left by older data into the list. Idempotent, and run in the transaction that opens the file.
+INSERT OR IGNORE INTO subscriptions (user, name) SELECT user, name FROM mailboxes WHERE subscribed = 1;
+UPDATE mailboxes SET subscribed = 0 WHERE subscribed = 1;
+`;
