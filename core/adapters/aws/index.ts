@@ -28,7 +28,7 @@ export interface AwsAdaptersOptions {
   clientConfig?: AwsClientConfig;
   /**
    * Prepended to blob keys to make S3 object keys; default none: callers already build keys
-   * under MESSAGE_BUCKET.messagePrefix (core/delivery/store-message.ts), the prefix the IAM
+   * under MESSAGE_BUCKET.messagePrefix (core/mailbox/writes.ts, newBlobKey), the prefix the IAM
    * grants and lifecycle rules of the stack are scoped to.
    */
   blobKeyPrefix?: string;
