@@ -30,8 +30,8 @@ import {
   type AttributeValue,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import type { AwsClientHook, AwsService } from '../core/adapters/aws/clients.ts';
-import { MAIL_INDEX_TABLE } from '../core/resources.ts';
+import type { AwsClientHook, AwsService } from '#core/adapters/aws/clients.ts';
+import { MAIL_INDEX_TABLE } from '#core/resources.ts';
 
 type Item = Record<string, AttributeValue>;
 

@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Adapters } from '../core/adapters/adapters.ts';
-import { createLocalAdapters } from '../core/adapters/local/index.ts';
-import { createUser } from '../core/accounts/accounts.ts';
-import { loadConfig } from '../core/config.ts';
-import { silentLogger } from '../core/log.ts';
-import { startMailSystem } from '../fargate-listeners/src/mail-system.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import { createLocalAdapters } from '#core/adapters/local/index.ts';
+import { createUser } from '#core/accounts/accounts.ts';
+import { loadConfig } from '#core/config.ts';
+import { silentLogger } from '#core/log.ts';
+import { startMailSystem } from '#listeners/mail-system.ts';
 import { smtpReplies } from './line-reader.ts';
 
 function percentile(sorted: number[], p: number): number {

@@ -1,8 +1,8 @@
 /** Lambda: SQS `ingest` queue → runIngestJob (core/ingest/ingest-job.ts). */
-import { loadConfig } from '../core/config.ts';
-import { runIngestJob, type IngestJob } from '../core/ingest/ingest-job.ts';
-import { createLogger } from '../core/log.ts';
-import { createOutboundServices, type OutboundServices } from '../core/outbound/services.ts';
+import { loadConfig } from '#core/config.ts';
+import { runIngestJob, type IngestJob } from '#core/ingest/ingest-job.ts';
+import { createLogger } from '#core/log.ts';
+import { createOutboundServices, type OutboundServices } from '#core/outbound/services.ts';
 import { awsAdapters } from './aws-context.ts';
 import { ingestJobBody } from './job-bodies.ts';
 import { invocationLogging, type LambdaContext } from './lambda-context.ts';

@@ -5,8 +5,8 @@
  * is refused with a JobBodyError naming the field (never its value: addresses are personal
  * data), and its record fails on its own (functions/sqs-batch.ts).
  */
-import type { IngestJob } from '../core/ingest/ingest-job.ts';
-import type { OutboundJob, OutboundRecipientError } from '../core/outbound/job.ts';
+import type { IngestJob } from '#core/ingest/ingest-job.ts';
+import type { OutboundJob, OutboundRecipientError } from '#core/outbound/job.ts';
 
 export class JobBodyError extends Error {
   constructor(message: string) {

@@ -5,7 +5,7 @@
  * latency includes the module's initialisation, the adapters and the first Secrets Manager
  * reads).
  */
-import type { Logger } from '../core/log.ts';
+import type { Logger } from '#core/log.ts';
 
 /** The part of the Lambda context object the handlers use. */
 export interface LambdaContext {

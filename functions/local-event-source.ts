@@ -21,7 +21,7 @@
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../core/log.ts';
+import type { Logger } from '#core/log.ts';
 import type { LambdaContext } from './lambda-context.ts';
 import type { SqsBatchResponse, SqsEvent, SqsRecord } from './sqs-batch.ts';
 

@@ -4,10 +4,10 @@
  * the record succeeds; only infrastructure failures (blob store, queue) are reported as
  * batch item failures and retried by SQS.
  */
-import { loadConfig } from '../core/config.ts';
-import { createLogger } from '../core/log.ts';
-import type { OutboundJob } from '../core/outbound/job.ts';
-import { createOutboundServices, type OutboundServices } from '../core/outbound/services.ts';
+import { loadConfig } from '#core/config.ts';
+import { createLogger } from '#core/log.ts';
+import type { OutboundJob } from '#core/outbound/job.ts';
+import { createOutboundServices, type OutboundServices } from '#core/outbound/services.ts';
 import { awsAdapters } from './aws-context.ts';
 import { outboundJobBody } from './job-bodies.ts';
 import { invocationLogging, type LambdaContext } from './lambda-context.ts';

@@ -15,9 +15,9 @@
  * in the local worker loop, which Powertools does not serve. Their extras (FIFO ordering,
  * Kinesis/DynamoDB streams, log sampling) are features we do not have.
  */
-import { decodeJobMessage, JOB_ID_ATTRIBUTE } from '../core/adapters/aws/sqs-work-queue.ts';
-import type { Logger } from '../core/log.ts';
-import type { ReceivedJob } from '../core/ports/work-queue.ts';
+import { decodeJobMessage, JOB_ID_ATTRIBUTE } from '#core/adapters/aws/sqs-work-queue.ts';
+import type { Logger } from '#core/log.ts';
+import type { ReceivedJob } from '#core/ports/work-queue.ts';
 
 export interface SqsRecord {
   messageId: string;

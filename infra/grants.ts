@@ -8,7 +8,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
-import { MAIL_INDEX_TABLE, MESSAGE_BUCKET } from '../core/resources.ts';
+import { MAIL_INDEX_TABLE, MESSAGE_BUCKET } from '#core/resources.ts';
 import { acknowledge, nagRef } from './nag.ts';
 
 export interface BlobAccess {

@@ -6,8 +6,8 @@
 import { Annotations, CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { RESOURCE_ENV, resourceNames, type ResourceNames } from '../core/resources.ts';
-import type { QueueName } from '../core/ports/work-queue.ts';
+import { RESOURCE_ENV, resourceNames, type ResourceNames } from '#core/resources.ts';
+import type { QueueName } from '#core/ports/work-queue.ts';
 import type { MailContext } from './context.ts';
 import { grantIndex, grantMessages } from './grants.ts';
 import { Listeners } from './listeners.ts';

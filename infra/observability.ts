@@ -25,7 +25,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import type { QueueName } from '../core/ports/work-queue.ts';
+import type { QueueName } from '#core/ports/work-queue.ts';
 import type { Listeners } from './listeners.ts';
 import { LISTENER_PORTS } from './listeners.ts';
 import type { MailQueue } from './pipeline.ts';

@@ -24,8 +24,8 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { MESSAGE_BUCKET, QUEUES, type QueueDefinition, type ResourceNames } from '../core/resources.ts';
-import type { QueueName } from '../core/ports/work-queue.ts';
+import { MESSAGE_BUCKET, QUEUES, type QueueDefinition, type ResourceNames } from '#core/resources.ts';
+import type { QueueName } from '#core/ports/work-queue.ts';
 import { grantIndex, grantMessages } from './grants.ts';
 import { acknowledge } from './nag.ts';
 

@@ -17,7 +17,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { MAIL_INDEX_TABLE, MESSAGE_BUCKET, type KeyAttribute } from '../core/resources.ts';
+import { MAIL_INDEX_TABLE, MESSAGE_BUCKET, type KeyAttribute } from '#core/resources.ts';
 import { acknowledge } from './nag.ts';
 
 export const NONCURRENT_DAYS = 30;

@@ -14,8 +14,8 @@
  * accounts.ts authenticate() looks the user up with): `alice@example.test `, ` ALICE@…` and the
  * NFD spelling of a name are one account here as they are there.
  */
-import { normalizeAddress } from '../../core/accounts/addresses.ts';
-import type { AuthThrottleConfig } from '../../core/config.ts';
+import { normalizeAddress } from '#core/accounts/addresses.ts';
+import type { AuthThrottleConfig } from '#core/config.ts';
 
 export interface AuthThrottle {
   /**

@@ -9,11 +9,11 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createAwsAdapters } from '../../core/adapters/aws/index.ts';
-import { awsResourceRefsFromEnv } from '../../core/adapters/aws/provision.ts';
-import { loadConfig, type MailConfig } from '../../core/config.ts';
-import { createLogger } from '../../core/log.ts';
-import { readJsonSecret } from '../../core/ports/secrets.ts';
+import { createAwsAdapters } from '#core/adapters/aws/index.ts';
+import { awsResourceRefsFromEnv } from '#core/adapters/aws/provision.ts';
+import { loadConfig, type MailConfig } from '#core/config.ts';
+import { createLogger } from '#core/log.ts';
+import { readJsonSecret } from '#core/ports/secrets.ts';
 import { startMailSystem } from './mail-system.ts';
 import { proxyConfigFromEnv } from './proxy-protocol.ts';
 

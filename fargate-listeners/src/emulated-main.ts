@@ -10,9 +10,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { awsResourceEnv } from '../../core/adapters/aws/index.ts';
-import { loadConfig } from '../../core/config.ts';
-import { createLogger } from '../../core/log.ts';
+import { awsResourceEnv } from '#core/adapters/aws/index.ts';
+import { loadConfig } from '#core/config.ts';
+import { createLogger } from '#core/log.ts';
 import { startEmulatedSystem } from './emulated-system.ts';
 
 const config = loadConfig({ ...process.env, MAIL_RUNTIME: 'local' });

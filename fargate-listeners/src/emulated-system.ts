@@ -12,15 +12,15 @@
  * same environment variables the stack sets on the functions. Only dummy credentials are set:
  * this never talks to AWS.
  */
-import { awsResourceEnv, createAwsAdapters, provisionAwsResources, type AwsResourceRefs } from '../../core/adapters/aws/index.ts';
-import { createAwsClients } from '../../core/adapters/aws/clients.ts';
-import type { Adapters } from '../../core/adapters/adapters.ts';
-import type { MailConfig } from '../../core/config.ts';
-import type { Logger } from '../../core/log.ts';
-import type { QueueName } from '../../core/ports/work-queue.ts';
-import { QUEUES } from '../../core/resources.ts';
-import { startSqsEventSource, type EventSourceOptions, type RunningEventSource } from '../../functions/local-event-source.ts';
-import { CONSUMERS, functionTimeoutSeconds } from '../../infra/pipeline.ts';
+import { awsResourceEnv, createAwsAdapters, provisionAwsResources, type AwsResourceRefs } from '#core/adapters/aws/index.ts';
+import { createAwsClients } from '#core/adapters/aws/clients.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import type { MailConfig } from '#core/config.ts';
+import type { Logger } from '#core/log.ts';
+import type { QueueName } from '#core/ports/work-queue.ts';
+import { QUEUES } from '#core/resources.ts';
+import { startSqsEventSource, type EventSourceOptions, type RunningEventSource } from '#functions/local-event-source.ts';
+import { CONSUMERS, functionTimeoutSeconds } from '#infra/pipeline.ts';
 import { emulatorClientConfig, startEmulator, type RunningEmulator } from '../../test/support/emulator.ts';
 import { startMailSystem, type MailSystem } from './mail-system.ts';
 
@@ -86,8 +86,8 @@ export async function startEmulatedSystem(options: EmulatedSystemOptions): Promi
 
     // The handlers read their environment when first imported: after it is set.
     const handlers: Record<QueueName, EventSourceOptions['handler']> = {
-      ingest: (await import('../../functions/ingest.ts')).handler,
-      outbound: (await import('../../functions/outbound.ts')).handler,
+      ingest: (await import('#functions/ingest.ts')).handler,
+      outbound: (await import('#functions/outbound.ts')).handler,
     };
     const clients = createAwsClients(clientConfig);
     cleanups.push(() => clients.destroy());

@@ -6,7 +6,7 @@
  * listeners expect no proxy protocol header from it.
  */
 import net from 'node:net';
-import { loadConfig } from '../../core/config.ts';
+import { loadConfig } from '#core/config.ts';
 
 interface Probe {
   name: string;

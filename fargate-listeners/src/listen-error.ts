@@ -3,7 +3,7 @@
  * address this machine does not have) is a configuration problem the person starting the
  * system must fix: one line naming the setting to change, not a stack trace.
  */
-import type { MailConfig } from '../../core/config.ts';
+import type { MailConfig } from '#core/config.ts';
 
 const PORT_VARIABLES: [keyof MailConfig['ports'], string][] = [
   ['smtp', 'SMTP_PORT'],

@@ -1,9 +1,9 @@
 /** What every protocol listener (SMTP, IMAP, POP3) is given, and what it gives back. */
-import type { Adapters } from '../../core/adapters/adapters.ts';
-import type { MailConfig } from '../../core/config.ts';
-import type { Logger } from '../../core/log.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import type { MailConfig } from '#core/config.ts';
+import type { Logger } from '#core/log.ts';
 import type { AuthThrottle } from './auth-throttle.ts';
-import type { MailboxEvents } from '../../core/mailbox/events.ts';
+import type { MailboxEvents } from '#core/mailbox/events.ts';
 import type { ProxyConfig } from './proxy-protocol.ts';
 import type { TlsMaterial } from './tls.ts';
 

@@ -4,10 +4,10 @@
  * SIGINT/SIGTERM: stop accepting, let in-flight transactions finish (or answer 421), exit 0.
  */
 import path from 'node:path';
-import { removeCrashLeftovers } from '../../core/adapters/local/crash-leftovers.ts';
-import { createLocalAdapters } from '../../core/adapters/local/index.ts';
-import { loadConfig } from '../../core/config.ts';
-import { createLogger } from '../../core/log.ts';
+import { removeCrashLeftovers } from '#core/adapters/local/crash-leftovers.ts';
+import { createLocalAdapters } from '#core/adapters/local/index.ts';
+import { loadConfig } from '#core/config.ts';
+import { createLogger } from '#core/log.ts';
 import { describeListenError } from './listen-error.ts';
 import { startMailSystem, type MailSystem } from './mail-system.ts';
 

@@ -3,20 +3,20 @@
  * run the same job functions as the Lambdas. Used by `npm start` (local-main.ts), the Fargate
  * entry point (aws-main.ts, listeners only) and the end-to-end tests.
  */
-import type { Adapters } from '../../core/adapters/adapters.ts';
-import type { MailConfig } from '../../core/config.ts';
-import { runIngestJob, type IngestJob } from '../../core/ingest/ingest-job.ts';
-import type { Logger } from '../../core/log.ts';
-import { createMailboxEvents, type MailboxEvents } from '../../core/mailbox/events.ts';
-import { startWorker, type RunningWorker } from '../../core/worker.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import type { MailConfig } from '#core/config.ts';
+import { runIngestJob, type IngestJob } from '#core/ingest/ingest-job.ts';
+import type { Logger } from '#core/log.ts';
+import { createMailboxEvents, type MailboxEvents } from '#core/mailbox/events.ts';
+import { startWorker, type RunningWorker } from '#core/worker.ts';
 import { createAuthThrottle } from './auth-throttle.ts';
 import type { ListenerDeps, RunningListener } from './listener.ts';
 import { startMxListener } from './smtp/mx-listener.ts';
 import { startImapListeners } from './imap/imap-listener.ts';
 import { startPop3Listeners } from './pop3/pop3-listener.ts';
 // Submission and outbound delivery:
-import type { OutboundJob } from '../../core/outbound/job.ts';
-import { createOutboundServices, type OutboundServiceOptions } from '../../core/outbound/services.ts';
+import type { OutboundJob } from '#core/outbound/job.ts';
+import { createOutboundServices, type OutboundServiceOptions } from '#core/outbound/services.ts';
 import { startSubmissionListeners } from './smtp/submission-listener.ts';
 import { PROXY_DISABLED, type ProxyConfig } from './proxy-protocol.ts';
 import { loadTls } from './tls.ts';

@@ -15,7 +15,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { generate } from 'selfsigned';
-import type { MailConfig } from '../../core/config.ts';
+import type { MailConfig } from '#core/config.ts';
 
 export interface TlsMaterial {
   key: string;

@@ -6,8 +6,8 @@
  */
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createAwsClients, setAwsClientHook, type AwsClients } from '../../core/adapters/aws/clients.ts';
-import { destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '../../core/adapters/aws/index.ts';
+import { createAwsClients, setAwsClientHook, type AwsClients } from '#core/adapters/aws/clients.ts';
+import { destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '#core/adapters/aws/index.ts';
 import { AwsMeter, itemBytes, readUnits, totals, valueBytes, writeUnits } from '../../bench/aws-meter.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { uniquePrefix } from '../support/mail-system.ts';

@@ -12,23 +12,23 @@ import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/clie
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createAwsClients, type AwsClients } from '../../core/adapters/aws/clients.ts';
-import { keys } from '../../core/adapters/aws/dynamo-keys.ts';
-import { DynamoMailIndex } from '../../core/adapters/aws/dynamo-mail-index.ts';
-import { META_ITEM_BYTES } from '../../core/adapters/aws/dynamo-meta.ts';
-import { createAwsAdapters } from '../../core/adapters/aws/index.ts';
+import { createAwsClients, type AwsClients } from '#core/adapters/aws/clients.ts';
+import { keys } from '#core/adapters/aws/dynamo-keys.ts';
+import { DynamoMailIndex } from '#core/adapters/aws/dynamo-mail-index.ts';
+import { META_ITEM_BYTES } from '#core/adapters/aws/dynamo-meta.ts';
+import { createAwsAdapters } from '#core/adapters/aws/index.ts';
 import {
   awsResourceEnv,
   awsResourceRefsFromEnv,
   destroyAwsResources,
   provisionAwsResources,
   type AwsResourceRefs,
-} from '../../core/adapters/aws/provision.ts';
-import { S3BlobStore } from '../../core/adapters/aws/s3-blob-store.ts';
-import { JOB_ID_ATTRIBUTE, SqsWorkQueue, decodeJobMessage } from '../../core/adapters/aws/sqs-work-queue.ts';
-import type { MessageMeta } from '../../core/mime/types.ts';
-import { IndexError, type NewMessage } from '../../core/ports/mail-index.ts';
-import { MAIL_INDEX_TABLE, MESSAGE_BUCKET, QUEUES, RESOURCE_ENV, resourceNames } from '../../core/resources.ts';
+} from '#core/adapters/aws/provision.ts';
+import { S3BlobStore } from '#core/adapters/aws/s3-blob-store.ts';
+import { JOB_ID_ATTRIBUTE, SqsWorkQueue, decodeJobMessage } from '#core/adapters/aws/sqs-work-queue.ts';
+import type { MessageMeta } from '#core/mime/types.ts';
+import { IndexError, type NewMessage } from '#core/ports/mail-index.ts';
+import { MAIL_INDEX_TABLE, MESSAGE_BUCKET, QUEUES, RESOURCE_ENV, resourceNames } from '#core/resources.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { sampleMeta } from './mail-index.contract.ts';
 

@@ -6,11 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { createAwsClients } from '../../core/adapters/aws/clients.ts';
-import { DynamoMailIndex } from '../../core/adapters/aws/dynamo-mail-index.ts';
-import { destroyAwsResources, provisionAwsResources } from '../../core/adapters/aws/provision.ts';
-import { S3BlobStore } from '../../core/adapters/aws/s3-blob-store.ts';
-import { SqsWorkQueue } from '../../core/adapters/aws/sqs-work-queue.ts';
+import { createAwsClients } from '#core/adapters/aws/clients.ts';
+import { DynamoMailIndex } from '#core/adapters/aws/dynamo-mail-index.ts';
+import { destroyAwsResources, provisionAwsResources } from '#core/adapters/aws/provision.ts';
+import { S3BlobStore } from '#core/adapters/aws/s3-blob-store.ts';
+import { SqsWorkQueue } from '#core/adapters/aws/sqs-work-queue.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
 import { mailIndexContract } from './mail-index.contract.ts';

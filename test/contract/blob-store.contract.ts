@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BlobNotFoundError, type BlobStore } from '../../core/ports/blob-store.ts';
+import { BlobNotFoundError, type BlobStore } from '#core/ports/blob-store.ts';
 import { rejection } from '../support/rejection.ts';
 
 export interface BlobStoreFixture {

@@ -5,9 +5,9 @@
  * Prints (process) or posts (thread) a JSON result.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { SqliteMailIndex } from '../../core/adapters/local/sqlite-mail-index.ts';
-import { SqliteWorkQueue } from '../../core/adapters/local/sqlite-work-queue.ts';
-import type { MessageMeta } from '../../core/mime/types.ts';
+import { SqliteMailIndex } from '#core/adapters/local/sqlite-mail-index.ts';
+import { SqliteWorkQueue } from '#core/adapters/local/sqlite-work-queue.ts';
+import type { MessageMeta } from '#core/mime/types.ts';
 
 export type ConcurrencyTask =
   | { kind: 'append'; dataDir: string; user: string; mailboxId: string; count: number; tag: string; startAt: number }

@@ -18,8 +18,8 @@
  *  - UIDVALIDITY grows per user across delete/rename/recreate, and across removeUser+addUser.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { MessageMeta } from '../../core/mime/types.ts';
-import { IndexError, type AppendResult, type MailIndex, type Mailbox, type NewMessage } from '../../core/ports/mail-index.ts';
+import type { MessageMeta } from '#core/mime/types.ts';
+import { IndexError, type AppendResult, type MailIndex, type Mailbox, type NewMessage } from '#core/ports/mail-index.ts';
 
 export interface MailIndexFixture {
   index: MailIndex;

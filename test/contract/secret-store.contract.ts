@@ -5,7 +5,7 @@
  * or updated); the test reads only through the port.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readJsonSecret, SecretNotFoundError, type SecretStore } from '../../core/ports/secrets.ts';
+import { readJsonSecret, SecretNotFoundError, type SecretStore } from '#core/ports/secrets.ts';
 import { rejection } from '../support/rejection.ts';
 
 export interface SecretStoreFixture {

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand, ResourceExistsException } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it, inject } from 'vitest';
-import { createAwsClients } from '../../core/adapters/aws/clients.ts';
-import { SecretsManagerStore } from '../../core/adapters/aws/secrets-manager-store.ts';
-import { FileSecretStore } from '../../core/adapters/local/file-secret-store.ts';
-import { SecretNotFoundError } from '../../core/ports/secrets.ts';
+import { createAwsClients } from '#core/adapters/aws/clients.ts';
+import { SecretsManagerStore } from '#core/adapters/aws/secrets-manager-store.ts';
+import { FileSecretStore } from '#core/adapters/local/file-secret-store.ts';
+import { SecretNotFoundError } from '#core/ports/secrets.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { secretStoreContract } from './secret-store.contract.ts';
 

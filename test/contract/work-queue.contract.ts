@@ -7,8 +7,8 @@
  * long-poll (`waitSeconds`), since SQS may return fewer messages than are visible.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { QueueName, ReceivedJob, WorkQueue } from '../../core/ports/work-queue.ts';
-import { QUEUES } from '../../core/resources.ts';
+import type { QueueName, ReceivedJob, WorkQueue } from '#core/ports/work-queue.ts';
+import { QUEUES } from '#core/resources.ts';
 
 export interface WorkQueueFixture {
   queue: WorkQueue;

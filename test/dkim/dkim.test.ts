@@ -7,12 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { dkimVerify } from 'mailauth';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Adapters } from '../../core/adapters/adapters.ts';
-import { createLocalAdapters } from '../../core/adapters/local/index.ts';
-import { runMailctl } from '../../core/admin/mailctl.ts';
-import { FileSecretStore } from '../../core/adapters/local/file-secret-store.ts';
-import { createDkimKeyCache, dkimTxtRecord, generateDkimKey, loadDkimKey, parseDkimKeySecret, saveDkimKey } from '../../core/dkim/keys.ts';
-import { dkimSignature } from '../../core/dkim/sign.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import { createLocalAdapters } from '#core/adapters/local/index.ts';
+import { runMailctl } from '#core/admin/mailctl.ts';
+import { FileSecretStore } from '#core/adapters/local/file-secret-store.ts';
+import { createDkimKeyCache, dkimTxtRecord, generateDkimKey, loadDkimKey, parseDkimKeySecret, saveDkimKey } from '#core/dkim/keys.ts';
+import { dkimSignature } from '#core/dkim/sign.ts';
 
 const MESSAGE = Buffer.from('From: Alice <alice@a.test>\r\nTo: bob@b.test\r\nSubject: signed\r\nDate: Tue, 24 Nov 2026 05:00:00 +0000\r\nMessage-ID: <s1@a.test>\r\n\r\nHello  there \r\n\r\n\r\n');
 

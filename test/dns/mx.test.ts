@@ -3,8 +3,8 @@
  * through the configurable resolver (DNS_SERVERS with a port).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lookupMx, orderMx } from '../../core/dns/mx.ts';
-import { createDnsResolver, DnsNameNotFound, DnsTemporaryError, type DnsResolver } from '../../core/dns/resolver.ts';
+import { lookupMx, orderMx } from '#core/dns/mx.ts';
+import { createDnsResolver, DnsNameNotFound, DnsTemporaryError, type DnsResolver } from '#core/dns/resolver.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 
 describe('DNS resolver and MX lookup', () => {

@@ -7,15 +7,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createUser } from '../../core/accounts/accounts.ts';
-import type { Adapters } from '../../core/adapters/adapters.ts';
-import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '../../core/adapters/aws/index.ts';
-import type { IngestJob } from '../../core/ingest/ingest-job.ts';
+import { createUser } from '#core/accounts/accounts.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '#core/adapters/aws/index.ts';
+import type { IngestJob } from '#core/ingest/ingest-job.ts';
 import { emulatorClientConfig, emulatorEnv } from '../support/emulator.ts';
 import { uniquePrefix } from '../support/mail-system.ts';
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { QUEUES } from '../../core/resources.ts';
-import { FullBatchFailureError } from '../../functions/sqs-batch.ts';
+import { QUEUES } from '#core/resources.ts';
+import { FullBatchFailureError } from '#functions/sqs-batch.ts';
 import { lambdaContext, takeSqsEvent } from '../support/lambda-events.ts';
 
 describe('ingest Lambda handler', () => {
@@ -47,7 +47,7 @@ describe('ingest Lambda handler', () => {
 
     const event = await takeSqsEvent(clientConfig(), refs.queueUrls.ingest, 2);
     expect(event.Records).toHaveLength(2);
-    const { handler } = await import('../../functions/ingest.ts');
+    const { handler } = await import('#functions/ingest.ts');
     const response = await handler(event, lambdaContext());
     const bad = event.Records.find((r) => r.body.includes('BAD1'))!;
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: bad.messageId }]);
@@ -63,7 +63,7 @@ describe('ingest Lambda handler', () => {
   it('a body that is not a job fails its record on every receive and ends in the dead-letter queue; the batch is thrown when all its records failed', async () => {
     const sqs = new SQSClient(clientConfig());
     await sqs.send(new SendMessageCommand({ QueueUrl: refs.queueUrls.ingest, MessageBody: '{"id": "TRUNC1", "blobKey": "messages/x' }));
-    const { handler } = await import('../../functions/ingest.ts');
+    const { handler } = await import('#functions/ingest.ts');
     for (let receive = 1; receive <= QUEUES.ingest.maxReceiveCount; receive++) {
       const event = await takeSqsEvent(clientConfig(), refs.queueUrls.ingest, 1);
       expect(event.Records).toHaveLength(1);

@@ -7,10 +7,10 @@
  */
 import { GetQueueAttributesCommand, SendMessageCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '../../core/adapters/aws/index.ts';
-import { silentLogger } from '../../core/log.ts';
-import { recordsToDelete, startSqsEventSource, type RunningEventSource } from '../../functions/local-event-source.ts';
-import type { SqsBatchResponse, SqsEvent, SqsRecord } from '../../functions/sqs-batch.ts';
+import { destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '#core/adapters/aws/index.ts';
+import { silentLogger } from '#core/log.ts';
+import { recordsToDelete, startSqsEventSource, type RunningEventSource } from '#functions/local-event-source.ts';
+import type { SqsBatchResponse, SqsEvent, SqsRecord } from '#functions/sqs-batch.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { eventually, uniquePrefix } from '../support/mail-system.ts';
 

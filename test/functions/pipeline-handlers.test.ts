@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
-import { createUser } from '../../core/accounts/accounts.ts';
-import type { Adapters } from '../../core/adapters/adapters.ts';
-import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '../../core/adapters/aws/index.ts';
-import type { IngestJob } from '../../core/ingest/ingest-job.ts';
+import { createUser } from '#core/accounts/accounts.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '#core/adapters/aws/index.ts';
+import type { IngestJob } from '#core/ingest/ingest-job.ts';
 import { lambdaContext, takeSqsEvent } from '../support/lambda-events.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { emulatorClientConfig, emulatorEnv } from '../support/emulator.ts';
@@ -67,12 +67,12 @@ describe('ingest and outbound Lambda handlers', () => {
     const job: IngestJob = { id: 'PIPE1', blobKey: 'messages/pipeline/1', mailFrom: 'alice@example.test', rcptTo: ['bob@example.test', 'carol@remote.test'], receivedAt: Date.now(), source: 'submission', authUser: 'alice@example.test', size: raw.length };
     await adapters.queue.send('ingest', job);
 
-    const ingest = await import('../../functions/ingest.ts');
+    const ingest = await import('#functions/ingest.ts');
     expect(await ingest.handler(await takeSqsEvent(clientConfig(), refs.queueUrls.ingest, 1), lambdaContext())).toEqual({ batchItemFailures: [] });
     const inbox = (await adapters.index.getMailbox('bob@example.test', 'INBOX'))!;
     expect(await adapters.index.listMessages('bob@example.test', inbox.id)).toHaveLength(1);
 
-    const outbound = await import('../../functions/outbound.ts');
+    const outbound = await import('#functions/outbound.ts');
     const event = await takeSqsEvent(clientConfig(), refs.queueUrls.outbound, 1);
     expect(event.Records).toHaveLength(1);
     expect(await outbound.handler(event, lambdaContext())).toEqual({ batchItemFailures: [] });

@@ -5,12 +5,12 @@
  * on every log line.
  */
 import { describe, expect, it } from 'vitest';
-import type { IngestJob } from '../../core/ingest/ingest-job.ts';
-import { createLogger } from '../../core/log.ts';
-import type { OutboundJob } from '../../core/outbound/job.ts';
-import { ingestJobBody, JobBodyError, outboundJobBody } from '../../functions/job-bodies.ts';
-import { invocationLogging } from '../../functions/lambda-context.ts';
-import { FullBatchFailureError, processSqsBatch, type SqsRecord } from '../../functions/sqs-batch.ts';
+import type { IngestJob } from '#core/ingest/ingest-job.ts';
+import { createLogger } from '#core/log.ts';
+import type { OutboundJob } from '#core/outbound/job.ts';
+import { ingestJobBody, JobBodyError, outboundJobBody } from '#functions/job-bodies.ts';
+import { invocationLogging } from '#functions/lambda-context.ts';
+import { FullBatchFailureError, processSqsBatch, type SqsRecord } from '#functions/sqs-batch.ts';
 
 const ingest: IngestJob = { id: 'Q1', blobKey: 'messages/q1', mailFrom: '', rcptTo: ['alice@example.test'], receivedAt: 1_764_000_000_000, source: 'mx', clientAddress: '192.0.2.1', size: 120 };
 const outbound: OutboundJob = {

@@ -5,10 +5,10 @@
  * fail if the table goes back to `req: any`.
  */
 import { describe, expect, it } from 'vitest';
-import { COMMANDS, type CommandTable, type RequestOf } from '../../fargate-listeners/src/imap/session/commands/index.ts';
-import { fetch } from '../../fargate-listeners/src/imap/session/commands/fetch.ts';
-import { search } from '../../fargate-listeners/src/imap/session/commands/search.ts';
-import { select } from '../../fargate-listeners/src/imap/session/commands/select.ts';
+import { COMMANDS, type CommandTable, type RequestOf } from '#listeners/imap/session/commands/index.ts';
+import { fetch } from '#listeners/imap/session/commands/fetch.ts';
+import { search } from '#listeners/imap/session/commands/search.ts';
+import { select } from '#listeners/imap/session/commands/select.ts';
 import { parse } from './support/parse.ts';
 
 describe('IMAP command table', () => {

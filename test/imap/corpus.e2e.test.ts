@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { indexMessage } from '../../core/mime/index-message.ts';
+import { indexMessage } from '#core/mime/index-message.ts';
 import { toCrlf } from '../support/message-bytes.ts';
 import { corpusNames, corpusPath, describeWithCorpus } from '../support/corpus.ts';
 import { RawImap } from './support/raw-client.ts';

@@ -7,9 +7,9 @@
  *  - SEARCH TEXT/BODY reads and decodes each message once, however many keys ask.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Adapters } from '../../core/adapters/adapters.ts';
-import type { ListOptions, MailIndex } from '../../core/ports/mail-index.ts';
-import type { BlobStore } from '../../core/ports/blob-store.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import type { ListOptions, MailIndex } from '#core/ports/mail-index.ts';
+import type { BlobStore } from '#core/ports/blob-store.ts';
 import { override } from '../support/mail-system.ts';
 import { RawImap } from './support/raw-client.ts';
 import { sampleMessage, startImapSystem, type ImapTestSystem } from './support/imap-system.ts';

@@ -3,7 +3,7 @@
  * index-only whole-mailbox fetches.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BlobStore } from '../../core/ports/blob-store.ts';
+import type { BlobStore } from '#core/ports/blob-store.ts';
 import { RawImap } from './support/raw-client.ts';
 import { sampleMessage, startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
 

@@ -4,8 +4,8 @@
  * must keep memory bounded (mox's fuzz_test.go, STYLE.md).
  */
 import { describe, expect, it } from 'vitest';
-import { parseCommand } from '../../fargate-listeners/src/imap/protocol/parser/index.ts';
-import { Receiver } from '../../fargate-listeners/src/imap/protocol/receiver.ts';
+import { parseCommand } from '#listeners/imap/protocol/parser/index.ts';
+import { Receiver } from '#listeners/imap/protocol/receiver.ts';
 import { fuzzRuns } from '../support/prng.ts';
 
 const SEEDS = [

@@ -4,7 +4,7 @@
  * (another process or container); also of expunges and flag changes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendToMailbox } from '../../core/mailbox/writes.ts';
+import { appendToMailbox } from '#core/mailbox/writes.ts';
 import { ADAPTER_KINDS } from '../support/mail-system.ts';
 import { RawImap } from './support/raw-client.ts';
 import { sampleMessage, startImapSystem, type ImapTestSystem } from './support/imap-system.ts';

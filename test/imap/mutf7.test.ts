@@ -1,7 +1,7 @@
 /** Modified UTF-7 mailbox names (RFC 3501 §5.1.3). */
 import { describe, expect, it } from 'vitest';
-import { decodeMutf7, encodeMutf7, Mutf7Error } from '../../fargate-listeners/src/imap/protocol/mutf7.ts';
-import { decodeMailboxName, MailboxNameError, patternMatcher, validateNewName } from '../../fargate-listeners/src/imap/session/mailbox-names.ts';
+import { decodeMutf7, encodeMutf7, Mutf7Error } from '#listeners/imap/protocol/mutf7.ts';
+import { decodeMailboxName, MailboxNameError, patternMatcher, validateNewName } from '#listeners/imap/session/mailbox-names.ts';
 
 describe('modified UTF-7', () => {
   it('round-trips the RFC example and other scripts', () => {

@@ -1,6 +1,6 @@
 /** The incremental receiver: framing of commands and literals (RFC 9051 §4.3, RFC 7888). */
 import { describe, expect, it } from 'vitest';
-import { literalAtEnd, Receiver, type ReceiveEvent } from '../../fargate-listeners/src/imap/protocol/receiver.ts';
+import { literalAtEnd, Receiver, type ReceiveEvent } from '#listeners/imap/protocol/receiver.ts';
 
 function text(ev: ReceiveEvent): string[] {
   if (ev.type !== 'command') throw new Error(`expected command, got ${ev.type}`);

@@ -1,7 +1,7 @@
 /** Sequence sets (RFC 9051 §9) and their resolution against a mailbox view. */
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../../fargate-listeners/src/imap/protocol/reader.ts';
-import { clampedSequenceNumbers, formatNumberSet, parseSequenceSet, resolveSequenceNumbers, resolveUidIndexes, SequenceError, uidSetContains } from '../../fargate-listeners/src/imap/protocol/sequence-set.ts';
+import { ParseError } from '#listeners/imap/protocol/reader.ts';
+import { clampedSequenceNumbers, formatNumberSet, parseSequenceSet, resolveSequenceNumbers, resolveUidIndexes, SequenceError, uidSetContains } from '#listeners/imap/protocol/sequence-set.ts';
 
 const ranges = (t: string) => {
   const s = parseSequenceSet(t);

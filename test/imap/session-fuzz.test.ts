@@ -13,7 +13,7 @@
  * A failure prints its seed; FUZZ_SEED=<seed> FUZZ_RUNS=1 repeats it (test/support/prng.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../core/accounts/password.ts';
+import { hashPassword } from '#core/accounts/password.ts';
 import { fuzzRuns, type Prng } from '../support/prng.ts';
 import { mutateBytes, RecordingSocket } from '../support/session-fuzz.ts';
 import { RawImap, quote } from './support/raw-client.ts';

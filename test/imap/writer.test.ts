@@ -1,9 +1,9 @@
 /** The writer: strings, ENVELOPE and BODYSTRUCTURE from the index (RFC 9051 §4, §7.5.2, §9). */
 import { describe, expect, it } from 'vitest';
-import { indexMessage } from '../../core/mime/index-message.ts';
-import { chunksToBuffer, flagList, formatInternalDate, nstringChunks, stringChunks } from '../../fargate-listeners/src/imap/protocol/encode.ts';
-import { bodyStructureChunks, envelopeChunks } from '../../fargate-listeners/src/imap/protocol/structure.ts';
-import { encodeMailboxName } from '../../fargate-listeners/src/imap/session/mailbox-names.ts';
+import { indexMessage } from '#core/mime/index-message.ts';
+import { chunksToBuffer, flagList, formatInternalDate, nstringChunks, stringChunks } from '#listeners/imap/protocol/encode.ts';
+import { bodyStructureChunks, envelopeChunks } from '#listeners/imap/protocol/structure.ts';
+import { encodeMailboxName } from '#listeners/imap/session/mailbox-names.ts';
 
 const rev1 = { utf8: false };
 const rev2 = { utf8: true };

@@ -1,6 +1,6 @@
 /** CDK context parsing (infra/context.ts): defaults, coercion of `-c` strings, and errors naming the key. */
 import { describe, expect, it } from 'vitest';
-import { contextFrom, ContextError, readMailContext } from '../../infra/context.ts';
+import { contextFrom, ContextError, readMailContext } from '#infra/context.ts';
 
 const base = { 'mail:domains': 'Example.com, example.org.', 'mail:hostname': 'mail.example.com' };
 const read = (extra: Record<string, unknown> = {}) => readMailContext(contextFrom({ ...base, ...extra }));

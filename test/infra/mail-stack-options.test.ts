@@ -10,8 +10,8 @@ import os from 'node:os';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMailApp } from '../../infra/mail-app.ts';
-import { PORT_25_WARNING } from '../../infra/mail-stack.ts';
+import { createMailApp } from '#infra/mail-app.ts';
+import { PORT_25_WARNING } from '#infra/mail-stack.ts';
 import { asArray, BASE_CONTEXT, nagFindings, refTarget, resourcesOf, synthesize, type Synthesized, cfnLint } from './synth.ts';
 
 const TLS_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:mail/tls-AbCdEf';

@@ -8,11 +8,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAIL_INDEX_TABLE, QUEUES, RESOURCE_ENV, resourceNames } from '../../core/resources.ts';
-import type { QueueName } from '../../core/ports/work-queue.ts';
-import { LISTENER_PORTS, PROXY_ENV } from '../../infra/listeners.ts';
-import { PORT_25_WARNING } from '../../infra/mail-stack.ts';
-import { CONSUMERS, functionTimeoutSeconds } from '../../infra/pipeline.ts';
+import { MAIL_INDEX_TABLE, QUEUES, RESOURCE_ENV, resourceNames } from '#core/resources.ts';
+import type { QueueName } from '#core/ports/work-queue.ts';
+import { LISTENER_PORTS, PROXY_ENV } from '#infra/listeners.ts';
+import { PORT_25_WARNING } from '#infra/mail-stack.ts';
+import { CONSUMERS, functionTimeoutSeconds } from '#infra/pipeline.ts';
 import { asArray, nagFindings, refTarget, resourcesOf, synthesize, type Synthesized, cfnLint } from './synth.ts';
 
 let s: Synthesized;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { createMailApp, type MailApp } from '../../infra/mail-app.ts';
+import { createMailApp, type MailApp } from '#infra/mail-app.ts';
 
 export const BASE_CONTEXT = {
   'mail:domains': 'example.com,example.org',

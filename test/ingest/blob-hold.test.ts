@@ -6,10 +6,10 @@
  * blob is deleted once no reference is left.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Adapters } from '../../core/adapters/adapters.ts';
-import { runIngestJob, type IngestJob, type RemoteRecipients } from '../../core/ingest/ingest-job.ts';
-import { silentLogger } from '../../core/log.ts';
-import type { MailIndex } from '../../core/ports/mail-index.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import { runIngestJob, type IngestJob, type RemoteRecipients } from '#core/ingest/ingest-job.ts';
+import { silentLogger } from '#core/log.ts';
+import type { MailIndex } from '#core/ports/mail-index.ts';
 import { smtplibSend } from '../support/smtplib.ts';
 import { ADAPTER_KINDS, override, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 

@@ -9,11 +9,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync }
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createUser } from '../../core/accounts/accounts.ts';
-import { createLocalAdapters, type FileBlobStore } from '../../core/adapters/local/index.ts';
-import { appendToMailbox } from '../../core/mailbox/writes.ts';
-import { generateDkimKey, saveDkimKey, dkimKeyBlobKey } from '../../core/dkim/keys.ts';
-import { outboundBlobKey } from '../../core/outbound/job.ts';
+import { createUser } from '#core/accounts/accounts.ts';
+import { createLocalAdapters, type FileBlobStore } from '#core/adapters/local/index.ts';
+import { appendToMailbox } from '#core/mailbox/writes.ts';
+import { generateDkimKey, saveDkimKey, dkimKeyBlobKey } from '#core/dkim/keys.ts';
+import { outboundBlobKey } from '#core/outbound/job.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const PORTS = Object.fromEntries(['SMTP_PORT', 'SUBMISSION_PORT', 'SUBMISSIONS_PORT', 'IMAP_PORT', 'IMAPS_PORT', 'POP3_PORT', 'POP3S_PORT'].map((v) => [v, '0']));

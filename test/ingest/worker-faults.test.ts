@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLocalAdapters } from '../../core/adapters/local/index.ts';
-import type { Adapters } from '../../core/adapters/adapters.ts';
-import { createLogger } from '../../core/log.ts';
-import { startWorker } from '../../core/worker.ts';
+import { createLocalAdapters } from '#core/adapters/local/index.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import { createLogger } from '#core/log.ts';
+import { startWorker } from '#core/worker.ts';
 import { eventually, override } from '../support/mail-system.ts';
 
 describe('worker: a persistent queue fault', () => {

@@ -6,8 +6,8 @@
  * listeners: a refused attempt never reaches them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Adapters } from '../../core/adapters/adapters.ts';
-import { createLogger } from '../../core/log.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import { createLogger } from '#core/log.ts';
 import { quote, RawImap } from '../imap/support/raw-client.ts';
 import { RawPop3Client } from '../pop3/support/raw-client.ts';
 import { LineClient } from '../support/line-client.ts';

@@ -3,8 +3,8 @@
  * authentication resolves, so no spelling of a name gets a fresh budget.
  */
 import { describe, expect, it } from 'vitest';
-import { normalizeAddress } from '../../core/accounts/addresses.ts';
-import { accountKey, createAuthThrottle } from '../../fargate-listeners/src/auth-throttle.ts';
+import { normalizeAddress } from '#core/accounts/addresses.ts';
+import { accountKey, createAuthThrottle } from '#listeners/auth-throttle.ts';
 
 const config = { maxFailuresPerClient: 1000, maxFailuresPerAccount: 4, windowSeconds: 60 };
 

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { destroyAwsResources } from '../../core/adapters/aws/index.ts';
+import { destroyAwsResources } from '#core/adapters/aws/index.ts';
 import { python, run } from '../support/clients.ts';
 import { smtplibSend } from '../support/smtplib.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';

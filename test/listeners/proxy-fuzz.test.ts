@@ -13,7 +13,7 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseProxyHeader, proxyConfigFromEnv, type ProxyParse } from '../../fargate-listeners/src/proxy-protocol.ts';
+import { parseProxyHeader, proxyConfigFromEnv, type ProxyParse } from '#listeners/proxy-protocol.ts';
 import { fuzzRuns, type Prng } from '../support/prng.ts';
 import { mutateBytes, RecordingSocket } from '../support/session-fuzz.ts';
 import { startTestSystem, type TestSystem } from '../support/mail-system.ts';

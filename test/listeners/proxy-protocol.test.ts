@@ -3,7 +3,7 @@
  * and the real client address reaches the protocol server (here: SMTP's Received: header).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseProxyHeader, proxyConfigFromEnv } from '../../fargate-listeners/src/proxy-protocol.ts';
+import { parseProxyHeader, proxyConfigFromEnv } from '#listeners/proxy-protocol.ts';
 import { LineClient } from '../support/line-client.ts';
 import { eventually, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 

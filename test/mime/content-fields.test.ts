@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseContentType, parseDisposition, parseLanguage, parseTransferEncoding } from '../../core/mime/content-fields.ts';
+import { parseContentType, parseDisposition, parseLanguage, parseTransferEncoding } from '#core/mime/content-fields.ts';
 
 describe('Content-Type (RFC 2045 §5.1)', () => {
   it('lower-cases type, subtype and parameter names, keeps value case, unquotes', () => {

@@ -6,9 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { indexMessage } from '../../core/mime/index-message.ts';
-import { selectHeaderFields } from '../../core/mime/header.ts';
-import type { MimePart } from '../../core/mime/types.ts';
+import { indexMessage } from '#core/mime/index-message.ts';
+import { selectHeaderFields } from '#core/mime/header.ts';
+import type { MimePart } from '#core/mime/types.ts';
 import { corpusNames, corpusPath, describeWithCorpus } from '../support/corpus.ts';
 import { checkInvariants } from './invariants.ts';
 

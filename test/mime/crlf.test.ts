@@ -4,7 +4,7 @@
  * the tests, for every way of splitting the input into chunks.
  */
 import { describe, expect, it } from 'vitest';
-import { CrlfCanonicalizer, isCanonicalCrlf, toCanonicalCrlf } from '../../core/mime/crlf.ts';
+import { CrlfCanonicalizer, isCanonicalCrlf, toCanonicalCrlf } from '#core/mime/crlf.ts';
 import { toCrlf } from '../support/message-bytes.ts';
 
 const samples = [

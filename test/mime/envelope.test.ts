@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { envelopeFromHeader, parseAddressList } from '../../core/mime/envelope.ts';
+import { envelopeFromHeader, parseAddressList } from '#core/mime/envelope.ts';
 
 const hdr = (...lines: string[]): Buffer => Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1');
 const addr = (name: string | null, mailbox: string | null, host: string | null, adl: string | null = null) => ({

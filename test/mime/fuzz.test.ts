@@ -6,9 +6,9 @@
  * performance check on a 10 MB message and on hostile shapes.
  */
 import { describe, expect, it } from 'vitest';
-import { indexMessage, MAX_DEPTH, MAX_PARTS, walkParts } from '../../core/mime/index-message.ts';
-import { parseAddressList } from '../../core/mime/envelope.ts';
-import { selectHeaderFields } from '../../core/mime/header.ts';
+import { indexMessage, MAX_DEPTH, MAX_PARTS, walkParts } from '#core/mime/index-message.ts';
+import { parseAddressList } from '#core/mime/envelope.ts';
+import { selectHeaderFields } from '#core/mime/header.ts';
 import { fuzzRuns } from '../support/prng.ts';
 import { corpusFiles } from '../support/corpus.ts';
 import { checkInvariants } from './invariants.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeHeaderBytes, fieldValue, firstField, parseHeaderFields, selectHeaderFields, unfold } from '../../core/mime/header.ts';
+import { decodeHeaderBytes, fieldValue, firstField, parseHeaderFields, selectHeaderFields, unfold } from '#core/mime/header.ts';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 

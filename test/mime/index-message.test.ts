@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { indexMessage, MAX_DEPTH, MAX_PARTS, walkParts } from '../../core/mime/index-message.ts';
-import { META_HEADER_LIMIT } from '../../core/mime/types.ts';
-import type { MimePart } from '../../core/mime/types.ts';
+import { indexMessage, MAX_DEPTH, MAX_PARTS, walkParts } from '#core/mime/index-message.ts';
+import { META_HEADER_LIMIT } from '#core/mime/types.ts';
+import type { MimePart } from '#core/mime/types.ts';
 import { checkInvariants } from './invariants.ts';
 
 const crlf = (...lines: string[]): Buffer => Buffer.from(lines.join('\r\n'), 'latin1');

@@ -2,9 +2,9 @@
  * Structural checks every MessageMeta must pass, whatever the input (used by the hand-made,
  * corpus and fuzz tests). Throws an Error naming the first broken rule.
  */
-import { indexMessage, MAX_DEPTH } from '../../core/mime/index-message.ts';
-import { META_HEADER_LIMIT } from '../../core/mime/types.ts';
-import type { MessageMeta, MimePart } from '../../core/mime/types.ts';
+import { indexMessage, MAX_DEPTH } from '#core/mime/index-message.ts';
+import { META_HEADER_LIMIT } from '#core/mime/types.ts';
+import type { MessageMeta, MimePart } from '#core/mime/types.ts';
 
 export function countLf(raw: Buffer, a: number, b: number): number {
   let n = 0;

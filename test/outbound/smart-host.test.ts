@@ -6,7 +6,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
-import { loadTls } from '../../fargate-listeners/src/tls.ts';
+import { loadTls } from '#listeners/tls.ts';
 import { smtplibSend } from '../support/smtplib.ts';
 import { eventually, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -5,7 +5,7 @@
  * records the client address it saw (RFC 5321 §4.4, TCP-info).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sourceAddressFor } from '../../core/outbound/smtp-delivery.ts';
+import { sourceAddressFor } from '#core/outbound/smtp-delivery.ts';
 import { run } from '../support/clients.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { freePort } from '../support/emulator.ts';

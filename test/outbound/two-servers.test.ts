@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dkimVerify } from 'mailauth';
-import { runMailctl } from '../../core/admin/mailctl.ts';
-import { createDnsResolver } from '../../core/dns/resolver.ts';
+import { runMailctl } from '#core/admin/mailctl.ts';
+import { createDnsResolver } from '#core/dns/resolver.ts';
 import { run } from '../support/clients.ts';
 import { smtplibSend } from '../support/smtplib.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';

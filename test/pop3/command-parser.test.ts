@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Pop3ParseError, parseCommand } from '../../fargate-listeners/src/pop3/protocol/command.ts';
-import { LineReader } from '../../fargate-listeners/src/pop3/protocol/line-reader.ts';
-import { decodePlain, encodePlain } from '../../fargate-listeners/src/pop3/protocol/sasl-plain.ts';
-import { parseExpirePolicy } from '../../fargate-listeners/src/pop3/protocol/capabilities.ts';
-import { multiline, err } from '../../fargate-listeners/src/pop3/protocol/response.ts';
+import { Pop3ParseError, parseCommand } from '#listeners/pop3/protocol/command.ts';
+import { LineReader } from '#listeners/pop3/protocol/line-reader.ts';
+import { decodePlain, encodePlain } from '#listeners/pop3/protocol/sasl-plain.ts';
+import { parseExpirePolicy } from '#listeners/pop3/protocol/capabilities.ts';
+import { multiline, err } from '#listeners/pop3/protocol/response.ts';
 import { fuzzRuns } from '../support/prng.ts';
 
 describe('POP3 command parser (RFC 1939 §3, RFC 2449 §3)', () => {

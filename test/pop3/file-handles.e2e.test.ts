@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FileBlobStore } from '../../core/adapters/local/file-blob-store.ts';
+import type { FileBlobStore } from '#core/adapters/local/file-blob-store.ts';
 import { eventually } from '../support/mail-system.ts';
 import { RawPop3Client } from './support/raw-client.ts';
 import { startPop3System, type Pop3TestSystem } from './support/pop3-system.ts';

@@ -5,7 +5,7 @@
  * lease TTL (POP3_LEASE_TTL, 300 s here).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Adapters } from '../../core/adapters/adapters.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
 import { python } from '../support/clients.ts';
 import { override, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 import { RawPop3Client } from './support/raw-client.ts';

@@ -6,9 +6,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { proxyConfigFromEnv } from '../../fargate-listeners/src/proxy-protocol.ts';
-import { encodePlain } from '../../fargate-listeners/src/pop3/protocol/sasl-plain.ts';
-import { startPop3Listeners } from '../../fargate-listeners/src/pop3/pop3-listener.ts';
+import { proxyConfigFromEnv } from '#listeners/proxy-protocol.ts';
+import { encodePlain } from '#listeners/pop3/protocol/sasl-plain.ts';
+import { startPop3Listeners } from '#listeners/pop3/pop3-listener.ts';
 import { RawPop3Client } from './support/raw-client.ts';
 import { startPop3System, type Pop3TestSystem } from './support/pop3-system.ts';
 

@@ -8,7 +8,7 @@ import {
   dotStuff,
   pop3Form,
   pop3Size,
-} from '../../fargate-listeners/src/pop3/protocol/message-encoding.ts';
+} from '#listeners/pop3/protocol/message-encoding.ts';
 import { corpusFiles, describeWithCorpus } from '../support/corpus.ts';
 import { expectedPop3Form, unstuff } from './support/pop3-form.ts';
 

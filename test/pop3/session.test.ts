@@ -3,13 +3,13 @@
  */
 import type { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../core/log.ts';
-import type { MailboxEvents } from '../../core/mailbox/events.ts';
-import { createAuthThrottle, type AuthThrottle } from '../../fargate-listeners/src/auth-throttle.ts';
-import { retrievedAt, retrievedKeyword } from '../../fargate-listeners/src/pop3/maildrop.ts';
-import type { ExpirePolicy } from '../../fargate-listeners/src/pop3/protocol/capabilities.ts';
-import { encodePlain } from '../../fargate-listeners/src/pop3/protocol/sasl-plain.ts';
-import { Pop3Session, type Pop3Transport } from '../../fargate-listeners/src/pop3/session.ts';
+import { silentLogger } from '#core/log.ts';
+import type { MailboxEvents } from '#core/mailbox/events.ts';
+import { createAuthThrottle, type AuthThrottle } from '#listeners/auth-throttle.ts';
+import { retrievedAt, retrievedKeyword } from '#listeners/pop3/maildrop.ts';
+import type { ExpirePolicy } from '#listeners/pop3/protocol/capabilities.ts';
+import { encodePlain } from '#listeners/pop3/protocol/sasl-plain.ts';
+import { Pop3Session, type Pop3Transport } from '#listeners/pop3/session.ts';
 import { MemoryBlobs, MemoryIndex } from './support/memory-ports.ts';
 import { expectedPop3Form } from './support/pop3-form.ts';
 

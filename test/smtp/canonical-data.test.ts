@@ -4,7 +4,7 @@
  * client's extra CRLF after a final bare LF, whatever the chunking.
  */
 import { describe, expect, it } from 'vitest';
-import { CanonicalData } from '../../fargate-listeners/src/smtp/canonical-data.ts';
+import { CanonicalData } from '#listeners/smtp/canonical-data.ts';
 import { toCrlf, withoutSendersReturnPath } from '../support/message-bytes.ts';
 
 async function through(chunks: Buffer[], maxHeaderBytes?: number): Promise<{ out: string; t: CanonicalData }> {

@@ -8,11 +8,11 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Adapters } from '../../core/adapters/adapters.ts';
-import { createLocalAdapters } from '../../core/adapters/local/index.ts';
-import { createUser } from '../../core/accounts/accounts.ts';
-import { runIngestJob, type IngestJob } from '../../core/ingest/ingest-job.ts';
-import { silentLogger } from '../../core/log.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import { createLocalAdapters } from '#core/adapters/local/index.ts';
+import { createUser } from '#core/accounts/accounts.ts';
+import { runIngestJob, type IngestJob } from '#core/ingest/ingest-job.ts';
+import { silentLogger } from '#core/log.ts';
 import { freePort } from '../support/emulator.ts';
 import { LineClient } from '../support/line-client.ts';
 import { eventually, override, startTestSystem, type TestSystem } from '../support/mail-system.ts';

@@ -4,7 +4,7 @@
  * TLS handshake should be after STARTTLS (RFC 3207).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../core/log.ts';
+import { createLogger } from '#core/log.ts';
 import { eventually, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 import { LineClient } from '../support/line-client.ts';
 

@@ -5,8 +5,8 @@
  */
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createAuthThrottle } from '../../fargate-listeners/src/auth-throttle.ts';
-import { checkSenderHeaders, MAX_HEADER_BYTES, SubmissionHeaderFixup } from '../../fargate-listeners/src/smtp/submission-headers.ts';
+import { createAuthThrottle } from '#listeners/auth-throttle.ts';
+import { checkSenderHeaders, MAX_HEADER_BYTES, SubmissionHeaderFixup } from '#listeners/smtp/submission-headers.ts';
 import { fuzzRuns, type Prng } from '../support/prng.ts';
 
 async function pass(input: Buffer, cuts: number[]): Promise<{ out: Buffer; fix: SubmissionHeaderFixup }> {

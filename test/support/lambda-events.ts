@@ -1,7 +1,7 @@
 /** SQS messages received from the emulator, shaped as the Lambda SQS event a handler gets. */
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { LambdaContext } from '../../functions/lambda-context.ts';
-import type { SqsEvent } from '../../functions/sqs-batch.ts';
+import type { LambdaContext } from '#functions/lambda-context.ts';
+import type { SqsEvent } from '#functions/sqs-batch.ts';
 import type { emulatorClientConfig } from './emulator.ts';
 
 /** Receives `count` messages (15 s at most) and turns them into one Lambda event. */

@@ -7,14 +7,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
-import type { Adapters } from '../../core/adapters/adapters.ts';
-import { createLocalAdapters } from '../../core/adapters/local/index.ts';
-import { createUser } from '../../core/accounts/accounts.ts';
-import { loadConfig, type MailConfig } from '../../core/config.ts';
-import { createLogger, silentLogger, type Logger } from '../../core/log.ts';
-import { startMailSystem, type MailSystem, type MailSystemOptions } from '../../fargate-listeners/src/mail-system.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import { createLocalAdapters } from '#core/adapters/local/index.ts';
+import { createUser } from '#core/accounts/accounts.ts';
+import { loadConfig, type MailConfig } from '#core/config.ts';
+import { createLogger, silentLogger, type Logger } from '#core/log.ts';
+import { startMailSystem, type MailSystem, type MailSystemOptions } from '#listeners/mail-system.ts';
 import { emulatorClientConfig } from './emulator.ts';
-import type { ProxyConfig } from '../../fargate-listeners/src/proxy-protocol.ts';
+import type { ProxyConfig } from '#listeners/proxy-protocol.ts';
 
 export type AdapterKind = 'local' | 'aws';
 export const ADAPTER_KINDS: AdapterKind[] = ['local', 'aws'];
@@ -57,8 +57,8 @@ export async function makeAdapters(kind: AdapterKind, dataDir: string): Promise<
     const adapters = await createLocalAdapters({ dataDir });
     return { adapters, cleanup: () => adapters.close() };
   }
-  const { provisionAwsResources, destroyAwsResources } = await import('../../core/adapters/aws/provision.ts');
-  const { createAwsAdapters } = await import('../../core/adapters/aws/index.ts');
+  const { provisionAwsResources, destroyAwsResources } = await import('#core/adapters/aws/provision.ts');
+  const { createAwsAdapters } = await import('#core/adapters/aws/index.ts');
   const clientConfig = emulatorClientConfig(inject('awsEndpoint'));
   const refs = await provisionAwsResources(clientConfig, uniquePrefix());
   const adapters = await createAwsAdapters({ refs, clientConfig });

@@ -15,8 +15,8 @@
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { MessageMeta } from '../../mime/types.ts';
-import { IndexError } from '../../ports/mail-index.ts';
+import type { MessageMeta } from '#core/mime/types.ts';
+import { IndexError } from '#core/ports/mail-index.ts';
 
 export const META_INLINE_JSON_BYTES = 4 * 1024;
 export const META_ITEM_BYTES = 350_000;

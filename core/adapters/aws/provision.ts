@@ -36,8 +36,8 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { QueueName } from '../../ports/work-queue.ts';
-import { MAIL_INDEX_TABLE, QUEUES, RESOURCE_ENV, resourceNames, type KeyAttribute, type QueueDefinition } from '../../resources.ts';
+import type { QueueName } from '#core/ports/work-queue.ts';
+import { MAIL_INDEX_TABLE, QUEUES, RESOURCE_ENV, resourceNames, type KeyAttribute, type QueueDefinition } from '#core/resources.ts';
 import { createAwsClients, type AwsClientConfig } from './clients.ts';
 
 export type { AwsClientConfig } from './clients.ts';

@@ -21,7 +21,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BlobNotFoundError, type BlobStore } from '../../ports/blob-store.ts';
+import { BlobNotFoundError, type BlobStore } from '#core/ports/blob-store.ts';
 
 /** S3's limit on object key length in UTF-8 bytes. */
 const MAX_KEY_BYTES = 1024;

@@ -4,7 +4,7 @@
  * secrets are used; a binary secret is an error.
  */
 import { GetSecretValueCommand, ResourceNotFoundException, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SecretNotFoundError, type SecretStore } from '../../ports/secrets.ts';
+import { SecretNotFoundError, type SecretStore } from '#core/ports/secrets.ts';
 
 export class SecretsManagerStore implements SecretStore {
   private readonly client: SecretsManagerClient;

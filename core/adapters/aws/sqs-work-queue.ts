@@ -27,8 +27,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
-import type { DeadLetter, QueueName, QueueStats, ReceiveOptions, ReceivedJob, WorkQueue } from '../../ports/work-queue.ts';
-import { QUEUES } from '../../resources.ts';
+import type { DeadLetter, QueueName, QueueStats, ReceiveOptions, ReceivedJob, WorkQueue } from '#core/ports/work-queue.ts';
+import { QUEUES } from '#core/resources.ts';
 
 export const JOB_ID_ATTRIBUTE = 'jobId';
 export const MAX_BODY_BYTES = 256 * 1024;

@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { BlobNotFoundError, type BlobStore } from '../../ports/blob-store.ts';
+import { BlobNotFoundError, type BlobStore } from '#core/ports/blob-store.ts';
 
 /** S3's limit on key length (UTF-8 bytes); kept locally so a key valid here is valid there. */
 const MAX_KEY_BYTES = 1024;

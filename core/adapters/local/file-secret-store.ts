@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SecretNotFoundError, type SecretStore } from '../../ports/secrets.ts';
+import { SecretNotFoundError, type SecretStore } from '#core/ports/secrets.ts';
 
 export class FileSecretStore implements SecretStore {
   private readonly dataDir: string;

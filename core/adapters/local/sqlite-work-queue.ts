@@ -17,8 +17,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { DeadLetter, QueueName, QueueStats, ReceiveOptions, ReceivedJob, WorkQueue } from '../../ports/work-queue.ts';
-import { QUEUES } from '../../resources.ts';
+import type { DeadLetter, QueueName, QueueStats, ReceiveOptions, ReceivedJob, WorkQueue } from '#core/ports/work-queue.ts';
+import { QUEUES } from '#core/resources.ts';
 import { openSqlite, type SqliteHandle } from './sqlite-db.ts';
 
 /**

@@ -8,7 +8,7 @@
 import type net from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
-import type { Logger } from '../../../core/log.ts';
+import type { Logger } from '#core/log.ts';
 import { isLoopback, type TlsMaterial } from '../tls.ts';
 import { LineReader } from './protocol/line-reader.ts';
 import { err } from './protocol/response.ts';

@@ -7,8 +7,8 @@
  * the lease would have run out anyway. The next login of the user then gets the maildrop as
  * soon as the store takes writes again, not only when the lease TTL has passed.
  */
-import type { Logger } from '../../../core/log.ts';
-import type { MailIndex } from '../../../core/ports/mail-index.ts';
+import type { Logger } from '#core/log.ts';
+import type { MailIndex } from '#core/ports/mail-index.ts';
 
 interface Pending {
   owner: string;

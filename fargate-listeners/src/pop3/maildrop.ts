@@ -26,10 +26,10 @@
  *    expunge), and "removed by another session" only when the index no longer has it. Each
  *    such message is handed to the session once (takeUnreadable) for a log line with its key.
  */
-import type { BlobStore } from '../../../core/ports/blob-store.ts';
-import { BlobNotFoundError } from '../../../core/ports/blob-store.ts';
-import type { MailIndex, Mailbox, MessageRecord } from '../../../core/ports/mail-index.ts';
-import type { MailboxWrites } from '../../../core/mailbox/writes.ts';
+import type { BlobStore } from '#core/ports/blob-store.ts';
+import { BlobNotFoundError } from '#core/ports/blob-store.ts';
+import type { MailIndex, Mailbox, MessageRecord } from '#core/ports/mail-index.ts';
+import type { MailboxWrites } from '#core/mailbox/writes.ts';
 import type { ExpirePolicy } from './protocol/capabilities.ts';
 import { Pop3EncodeStream, Pop3Encoder, Pop3SizeCounter, TopCollector, dotStuff } from './protocol/message-encoding.ts';
 import { Pop3Error } from './protocol/response.ts';

@@ -18,11 +18,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { authenticate } from '../../../core/accounts/accounts.ts';
-import { normalizeAddress } from '../../../core/accounts/addresses.ts';
-import type { Logger } from '../../../core/log.ts';
-import type { MailboxEvents } from '../../../core/mailbox/events.ts';
-import { MailboxWrites } from '../../../core/mailbox/writes.ts';
+import { authenticate } from '#core/accounts/accounts.ts';
+import { normalizeAddress } from '#core/accounts/addresses.ts';
+import type { Logger } from '#core/log.ts';
+import type { MailboxEvents } from '#core/mailbox/events.ts';
+import { MailboxWrites } from '#core/mailbox/writes.ts';
 import { Maildrop, type MaildropPorts } from './maildrop.ts';
 import type { AuthThrottle } from '../auth-throttle.ts';
 import { leaseReleasesFor } from './lease-release.ts';

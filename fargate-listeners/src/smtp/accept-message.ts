@@ -12,10 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import type { IngestJob } from '../../../core/ingest/ingest-job.ts';
-import { newBlobKey } from '../../../core/mailbox/writes.ts';
+import type { IngestJob } from '#core/ingest/ingest-job.ts';
+import { newBlobKey } from '#core/mailbox/writes.ts';
 import type { ListenerDeps } from '../listener.ts';
-import { returnPathField } from '../../../core/delivery/return-path.ts';
+import { returnPathField } from '#core/delivery/return-path.ts';
 import { CanonicalData } from './canonical-data.ts';
 import { receivedHeader } from './received-header.ts';
 import { smtpError } from './enhanced-codes.ts';

@@ -7,7 +7,7 @@
  * past the limit the refusal becomes `421 4.7.0` and the connection is closed. Valid
  * recipients are never refused by this. Counts are per process (one listener task).
  */
-import type { BadRecipientConfig } from '../../../core/config.ts';
+import type { BadRecipientConfig } from '#core/config.ts';
 import { clientKey } from '../auth-throttle.ts';
 
 export interface BadRecipientVerdict {

@@ -16,8 +16,8 @@
  * that passes through unchanged.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { withoutReturnPath } from '../../../core/delivery/return-path.ts';
-import { CrlfCanonicalizer } from '../../../core/mime/crlf.ts';
+import { withoutReturnPath } from '#core/delivery/return-path.ts';
+import { CrlfCanonicalizer } from '#core/mime/crlf.ts';
 import { MAX_HEADER_BYTES } from './submission-headers.ts';
 
 export class CanonicalData extends Transform {

@@ -12,8 +12,8 @@
  * harvesting (bad-recipients.ts).
  */
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import { domainOf, isValidAddress, normalizeAddress, unquoteLocalPart } from '../../../core/accounts/addresses.ts';
-import { hostDomain, isPostmaster, resolvePostmaster } from '../../../core/accounts/postmaster.ts';
+import { domainOf, isValidAddress, normalizeAddress, unquoteLocalPart } from '#core/accounts/addresses.ts';
+import { hostDomain, isPostmaster, resolvePostmaster } from '#core/accounts/postmaster.ts';
 import type { ListenerDeps, RunningListener } from '../listener.ts';
 import { acceptMessage } from './accept-message.ts';
 import { createBadRecipientGuard, type BadRecipientGuard } from './bad-recipients.ts';

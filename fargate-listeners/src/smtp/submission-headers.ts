@@ -9,8 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { headerAddresses } from '../../../core/mime/header-addresses.ts';
-import { parseHeaderFields } from '../../../core/mime/header.ts';
+import { headerAddresses } from '#core/mime/header-addresses.ts';
+import { parseHeaderFields } from '#core/mime/header.ts';
 import { smtpError } from './enhanced-codes.ts';
 import { rfc5322Date } from './received-header.ts';
 

@@ -17,8 +17,8 @@
  */
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
-import { authenticate } from '../../../core/accounts/accounts.ts';
-import { domainOf, isValidAddress, normalizeAddress, unquoteLocalPart } from '../../../core/accounts/addresses.ts';
+import { authenticate } from '#core/accounts/accounts.ts';
+import { domainOf, isValidAddress, normalizeAddress, unquoteLocalPart } from '#core/accounts/addresses.ts';
 import type { AuthThrottle } from '../auth-throttle.ts';
 import type { ListenerDeps, RunningListener } from '../listener.ts';
 import { isLoopback } from '../tls.ts';

@@ -2,11 +2,11 @@
  * A mail system (test/support/mail-system.ts, local or aws adapters) with IMAP listeners on
  * free loopback ports, and a user with the default mailboxes.
  */
-import { appendToMailbox } from '../../../core/mailbox/writes.ts';
-import type { RunningListener } from '../../../fargate-listeners/src/listener.ts';
-import { startImapListeners, type ImapListenerOptions } from '../../../fargate-listeners/src/imap/imap-listener.ts';
-import type { Adapters } from '../../../core/adapters/adapters.ts';
-import type { Logger } from '../../../core/log.ts';
+import { appendToMailbox } from '#core/mailbox/writes.ts';
+import type { RunningListener } from '#listeners/listener.ts';
+import { startImapListeners, type ImapListenerOptions } from '#listeners/imap/imap-listener.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import type { Logger } from '#core/log.ts';
 import { startTestSystem, type AdapterKind, type TestSystem } from '../../support/mail-system.ts';
 
 export interface ImapTestSystem {

@@ -1,6 +1,6 @@
 /** Parsing a command given as text with inline literals `{n}\r\n…`, as the receiver would frame it. */
-import { parseCommand, type ParseResult } from '../../../fargate-listeners/src/imap/protocol/parser/index.ts';
-import { Receiver } from '../../../fargate-listeners/src/imap/protocol/receiver.ts';
+import { parseCommand, type ParseResult } from '#listeners/imap/protocol/parser/index.ts';
+import { Receiver } from '#listeners/imap/protocol/receiver.ts';
 
 export function parse(text: string | Buffer): ParseResult {
   const r = new Receiver();

@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { hashPassword } from '../../../core/accounts/password.ts';
-import { BlobNotFoundError, type BlobStore } from '../../../core/ports/blob-store.ts';
-import type { FlagChange, FlagUpdateMode, MailIndex, Mailbox, MessageRecord, User } from '../../../core/ports/mail-index.ts';
+import { hashPassword } from '#core/accounts/password.ts';
+import { BlobNotFoundError, type BlobStore } from '#core/ports/blob-store.ts';
+import type { FlagChange, FlagUpdateMode, MailIndex, Mailbox, MessageRecord, User } from '#core/ports/mail-index.ts';
 
 export class MemoryBlobs implements BlobStore {
   readonly data = new Map<string, Buffer>();

@@ -2,12 +2,12 @@
  * A mail system (test/support/mail-system.ts, local or aws adapters) with POP3 listeners of
  * this test's own options on free loopback ports, and a user whose INBOX is filled.
  */
-import type { Adapters } from '../../../core/adapters/adapters.ts';
-import { appendToMailbox } from '../../../core/mailbox/writes.ts';
-import type { Logger } from '../../../core/log.ts';
-import { startPop3Listeners, type Pop3ListenerOptions } from '../../../fargate-listeners/src/pop3/pop3-listener.ts';
-import type { RunningListener } from '../../../fargate-listeners/src/listener.ts';
-import type { ProxyConfig } from '../../../fargate-listeners/src/proxy-protocol.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import { appendToMailbox } from '#core/mailbox/writes.ts';
+import type { Logger } from '#core/log.ts';
+import { startPop3Listeners, type Pop3ListenerOptions } from '#listeners/pop3/pop3-listener.ts';
+import type { RunningListener } from '#listeners/listener.ts';
+import type { ProxyConfig } from '#listeners/proxy-protocol.ts';
 import { startTestSystem, type AdapterKind, type TestSystem } from '../../support/mail-system.ts';
 
 export interface Pop3TestSystem {

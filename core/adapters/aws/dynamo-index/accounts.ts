@@ -1,7 +1,7 @@
 /** Domains and users of the DynamoDB MailIndex: the DOMAIN items, the user directory and the user profiles. */
 import { DeleteItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import { IndexError, type Domain, type User } from '../../../ports/mail-index.ts';
-import { checkString, domainPart } from '../../index-input.ts';
+import { IndexError, type Domain, type User } from '#core/ports/mail-index.ts';
+import { checkString, domainPart } from '#core/adapters/index-input.ts';
 import { MAX_KEY_PART_BYTES, keys } from '../dynamo-keys.ts';
 import { N, S, backoffMs, batchGetAll, batchWriteAll, isConditionalCheckFailed, num, optStr, queryAll, sleep, str, transactWrite, type Item } from '../dynamo-ops.ts';
 import { unref } from './blob-refs.ts';

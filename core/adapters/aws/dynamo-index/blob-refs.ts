@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { DeleteItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { IndexError } from '../../../ports/mail-index.ts';
-import { checkString } from '../../index-input.ts';
+import { IndexError } from '#core/ports/mail-index.ts';
+import { checkString } from '#core/adapters/index-input.ts';
 import { MAX_KEY_PART_BYTES, keys } from '../dynamo-keys.ts';
 import { N, S, backoffMs, batchGetAll, isConditionalCheckFailed, sleep, transactWrite } from '../dynamo-ops.ts';
 import { DELIVERY_KEY_MAX_BYTES, MAX_ATTEMPTS, checkKeyPart, type DynamoIndexContext } from './context.ts';

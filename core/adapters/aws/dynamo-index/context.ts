@@ -3,7 +3,7 @@
  * reads of one item and of a mailbox's counters. The facade is ../dynamo-mail-index.ts.
  */
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { IndexError } from '../../../ports/mail-index.ts';
+import { IndexError } from '#core/ports/mail-index.ts';
 import { MAX_KEY_PART_BYTES, keys } from '../dynamo-keys.ts';
 import { S, batchGetAll, num, type Item } from '../dynamo-ops.ts';
 

@@ -1,7 +1,7 @@
 /** Leases of the DynamoDB MailIndex: one `LEASE#<name>` item per lease, taken and given back conditionally. */
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { IndexError } from '../../../ports/mail-index.ts';
-import { checkString } from '../../index-input.ts';
+import { IndexError } from '#core/ports/mail-index.ts';
+import { checkString } from '#core/adapters/index-input.ts';
 import { MAX_KEY_PART_BYTES, keys } from '../dynamo-keys.ts';
 import { N, S, isConditionalCheckFailed } from '../dynamo-ops.ts';
 import { checkKeyPart, type DynamoIndexContext } from './context.ts';

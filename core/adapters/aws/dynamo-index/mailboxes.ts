@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { IndexError, type Mailbox, type MailboxState, type SpecialUse } from '../../../ports/mail-index.ts';
-import { checkString } from '../../index-input.ts';
+import { IndexError, type Mailbox, type MailboxState, type SpecialUse } from '#core/ports/mail-index.ts';
+import { checkString } from '#core/adapters/index-input.ts';
 import { MAX_KEY_PART_BYTES, keys } from '../dynamo-keys.ts';
 import { BOOL, N, S, backoffMs, batchWriteAll, bool, num, optStr, queryAll, sleep, str, transactWrite, type Item } from '../dynamo-ops.ts';
 import { unref } from './blob-refs.ts';

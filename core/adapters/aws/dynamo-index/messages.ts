@@ -5,11 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import { IndexError } from '../../../ports/mail-index.ts';
-import type { AppendResult, FlagChange, FlagUpdateMode, ListOptions, MessageRecord, NewMessage } from '../../../ports/mail-index.ts';
-import { applyFlags, normalizeFlags, sameFlagSet } from '../../../mailbox/flags.ts';
-import type { MessageMeta } from '../../../mime/types.ts';
-import { checkFlagUpdate, checkNewMessage } from '../../index-input.ts';
+import { IndexError } from '#core/ports/mail-index.ts';
+import type { AppendResult, FlagChange, FlagUpdateMode, ListOptions, MessageRecord, NewMessage } from '#core/ports/mail-index.ts';
+import { applyFlags, normalizeFlags, sameFlagSet } from '#core/mailbox/flags.ts';
+import type { MessageMeta } from '#core/mime/types.ts';
+import { checkFlagUpdate, checkNewMessage } from '#core/adapters/index-input.ts';
 import { DELIVERY_KEY_TTL_SECONDS, UID_DIGITS, keys } from '../dynamo-keys.ts';
 import { decodeMeta, encodeMeta, metaChunkCount, type EncodedMeta } from '../dynamo-meta.ts';
 import { N, S, STR_LIST, approxItemBytes, backoffMs, batchGetAll, batchWriteAll, num, queryAll, sleep, str, strList, transactWrite, type Item, type Key } from '../dynamo-ops.ts';

@@ -1,6 +1,6 @@
 /** Domains and users of the SQLite MailIndex: the `domains`, `domain_postmasters` and `users` tables. */
-import { IndexError, type Domain, type User } from '../../../ports/mail-index.ts';
-import { checkString, domainPart } from '../../index-input.ts';
+import { IndexError, type Domain, type User } from '#core/ports/mail-index.ts';
+import { checkString, domainPart } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
 import { unref } from './blob-refs.ts';
 import { dropMailboxRows } from './mailboxes.ts';

@@ -3,7 +3,7 @@
  * refer to each blob key; `blob_holds` has one row per (blob key, holder) (invariant 5; see
  * ../sqlite-mail-index.ts). ref and unref run inside the caller's transaction.
  */
-import { checkString } from '../../index-input.ts';
+import { checkString } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
 
 export async function holdBlob(h: SqliteHandle, blobKey: string, holder: string): Promise<void> {

@@ -1,6 +1,6 @@
 /** Leases of the SQLite MailIndex: one `leases` row per name, taken when free, expired or already ours. */
-import { IndexError } from '../../../ports/mail-index.ts';
-import { checkString } from '../../index-input.ts';
+import { IndexError } from '#core/ports/mail-index.ts';
+import { checkString } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
 
 export async function acquireLease(h: SqliteHandle, name: string, owner: string, ttlSeconds: number): Promise<boolean> {

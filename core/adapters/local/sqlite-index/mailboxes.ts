@@ -3,8 +3,8 @@
  * modseq counters), the per-user `uidvalidity_counters` and the `subscriptions` list.
  */
 import { randomUUID } from 'node:crypto';
-import { IndexError, type Mailbox, type MailboxState, type SpecialUse } from '../../../ports/mail-index.ts';
-import { checkString } from '../../index-input.ts';
+import { IndexError, type Mailbox, type MailboxState, type SpecialUse } from '#core/ports/mail-index.ts';
+import { checkString } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
 import { unref } from './blob-refs.ts';
 

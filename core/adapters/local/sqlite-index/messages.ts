@@ -3,11 +3,11 @@
  * one BEGIN IMMEDIATE transaction that moves the mailbox's counters (invariant 3; see
  * ../sqlite-mail-index.ts), with the `delivery_keys` rows of deliveries.
  */
-import type { MessageMeta } from '../../../mime/types.ts';
-import { IndexError } from '../../../ports/mail-index.ts';
-import type { AppendResult, FlagChange, FlagUpdateMode, ListOptions, MessageRecord, NewMessage } from '../../../ports/mail-index.ts';
-import { applyFlags, normalizeFlags, sameFlagSet } from '../../../mailbox/flags.ts';
-import { checkFlagUpdate, checkNewMessage } from '../../index-input.ts';
+import type { MessageMeta } from '#core/mime/types.ts';
+import { IndexError } from '#core/ports/mail-index.ts';
+import type { AppendResult, FlagChange, FlagUpdateMode, ListOptions, MessageRecord, NewMessage } from '#core/ports/mail-index.ts';
+import { applyFlags, normalizeFlags, sameFlagSet } from '#core/mailbox/flags.ts';
+import { checkFlagUpdate, checkNewMessage } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
 import { ref, unref } from './blob-refs.ts';
 import { ownMailbox } from './mailboxes.ts';

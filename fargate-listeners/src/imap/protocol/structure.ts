@@ -3,7 +3,7 @@
  * from the structures the indexer stored (core/mime/types.ts): FETCH of these items reads
  * only the index.
  */
-import type { Envelope, EnvelopeAddress, MimePart } from '../../../../core/mime/types.ts';
+import type { Envelope, EnvelopeAddress, MimePart } from '#core/mime/types.ts';
 import { nstringChunks, stringChunks, type Chunk, type EncodeOptions } from './encode.ts';
 
 function addressList(list: EnvelopeAddress[] | null, opts: EncodeOptions, out: Chunk[]): void {

@@ -4,7 +4,7 @@
  * themselves are read from the blob store by range; only HEADER.FIELDS of the top-level header
  * is served from the index's copy of the header block.
  */
-import type { MessageMeta, MimePart } from '../../../../core/mime/types.ts';
+import type { MessageMeta, MimePart } from '#core/mime/types.ts';
 import type { Section } from '../protocol/requests.ts';
 
 /**

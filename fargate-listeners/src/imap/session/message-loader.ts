@@ -3,7 +3,7 @@
  * its way while the current one is written out (FETCH 1:* of a large mailbox never holds
  * more than two batches of metadata).
  */
-import type { MessageRecord } from '../../../../core/ports/mail-index.ts';
+import type { MessageRecord } from '#core/ports/mail-index.ts';
 import type { ImapSession } from './session.ts';
 
 export const LOAD_BATCH = 500;

@@ -9,10 +9,10 @@
  */
 import libmime from 'libmime';
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
-import { fieldValue, parseHeaderFields } from '../../../../core/mime/header.ts';
-import { envelopeFromHeader } from '../../../../core/mime/envelope.ts';
-import type { EnvelopeAddress, MimePart } from '../../../../core/mime/types.ts';
-import type { MessageRecord } from '../../../../core/ports/mail-index.ts';
+import { fieldValue, parseHeaderFields } from '#core/mime/header.ts';
+import { envelopeFromHeader } from '#core/mime/envelope.ts';
+import type { EnvelopeAddress, MimePart } from '#core/mime/types.ts';
+import type { MessageRecord } from '#core/ports/mail-index.ts';
 import { monthIndex } from '../protocol/encode.ts';
 import type { SearchKey } from '../protocol/requests.ts';
 import { decodeTransfer } from './body-sections.ts';

@@ -9,7 +9,7 @@
  * sequence numbers never shift under it. An expunged message stays in `uids` ("pending") until
  * its EXPUNGE is sent.
  */
-import type { MailIndex, MailboxState, MessageRecord } from '../../../../core/ports/mail-index.ts';
+import type { MailIndex, MailboxState, MessageRecord } from '#core/ports/mail-index.ts';
 import { flagList } from '../protocol/encode.ts';
 import { lowerBound, resolveSequenceNumbers, resolveUidIndexes, type SequenceSet } from '../protocol/sequence-set.ts';
 import type { RecentTracker } from './recent.ts';

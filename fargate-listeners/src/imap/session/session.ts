@@ -37,12 +37,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { AuthThrottle } from '../../auth-throttle.ts';
-import type { ListenerDeps } from '../../listener.ts';
-import { isLoopback } from '../../tls.ts';
-import { IndexError } from '../../../../core/ports/mail-index.ts';
-import type { Logger } from '../../../../core/log.ts';
-import { MailboxWrites } from '../../../../core/mailbox/writes.ts';
+import type { AuthThrottle } from '#listeners/auth-throttle.ts';
+import type { ListenerDeps } from '#listeners/listener.ts';
+import { isLoopback } from '#listeners/tls.ts';
+import { IndexError } from '#core/ports/mail-index.ts';
+import type { Logger } from '#core/log.ts';
+import { MailboxWrites } from '#core/mailbox/writes.ts';
 import type { Chunk } from '../protocol/encode.ts';
 import { parseCommand } from '../protocol/parser/index.ts';
 import { Receiver, type CommandPart, type ReceiveEvent } from '../protocol/receiver.ts';

@@ -15,8 +15,8 @@
  * When the blob store fails for many messages in a row, it is down rather than one blob
  * damaged: the command stops early instead of logging and answering one failure per message.
  */
-import { BlobNotFoundError } from '../../../../core/ports/blob-store.ts';
-import type { MessageRecord } from '../../../../core/ports/mail-index.ts';
+import { BlobNotFoundError } from '#core/ports/blob-store.ts';
+import type { MessageRecord } from '#core/ports/mail-index.ts';
 import type { Tagged } from './errors.ts';
 import type { ImapSession } from './session.ts';
 

@@ -7,9 +7,9 @@
  * octet. APPEND is not a delivery: no Return-Path is added (MailboxWrites.append,
  * core/mailbox/writes.ts: blob first, then the index record, then other sessions are told).
  */
-import { toCanonicalCrlf } from '../../../../../core/mime/crlf.ts';
-import { IndexError } from '../../../../../core/ports/mail-index.ts';
-import type { AppendRequest } from '../../protocol/requests.ts';
+import { toCanonicalCrlf } from '#core/mime/crlf.ts';
+import { IndexError } from '#core/ports/mail-index.ts';
+import type { AppendRequest } from '#listeners/imap/protocol/requests.ts';
 import { bad, ok, no, type Tagged } from '../errors.ts';
 import { canonicalClientFlags } from '../flags.ts';
 import { decodeMailboxName } from '../mailbox-names.ts';

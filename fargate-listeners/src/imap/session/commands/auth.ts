@@ -4,9 +4,9 @@
  * loopback and config.allowPlaintextAuthOnLoopback is set. Failed attempts slow down and,
  * after limits.maxAuthFailures, end the connection.
  */
-import { authenticate } from '../../../../../core/accounts/accounts.ts';
-import { normalizeAddress } from '../../../../../core/accounts/addresses.ts';
-import type { AuthenticateRequest, LoginRequest } from '../../protocol/requests.ts';
+import { authenticate } from '#core/accounts/accounts.ts';
+import { normalizeAddress } from '#core/accounts/addresses.ts';
+import type { AuthenticateRequest, LoginRequest } from '#listeners/imap/protocol/requests.ts';
 import { bad, no, type Tagged } from '../errors.ts';
 import type { ImapSession } from '../session.ts';
 

@@ -3,8 +3,8 @@
  * (§6.2.1), ID (RFC 2971), ENABLE (RFC 5161, §6.3.1), NAMESPACE (RFC 2342, §6.3.10), CHECK
  * (RFC 3501 §6.4.1, a NOOP in rev2).
  */
-import type { EnableRequest, IdRequest } from '../../protocol/requests.ts';
-import { quote } from '../../protocol/encode.ts';
+import type { EnableRequest, IdRequest } from '#listeners/imap/protocol/requests.ts';
+import { quote } from '#listeners/imap/protocol/encode.ts';
 import { bad, ok, type Tagged } from '../errors.ts';
 import type { ImapSession } from '../session.ts';
 

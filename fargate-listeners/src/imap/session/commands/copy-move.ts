@@ -3,8 +3,8 @@
  * MOVE is copy-then-expunge in the index; its EXPUNGE responses follow the untagged
  * `OK [COPYUID …]` (RFC 6851 §4.3).
  */
-import type { CopyRequest } from '../../protocol/requests.ts';
-import { formatNumberSet } from '../../protocol/sequence-set.ts';
+import type { CopyRequest } from '#listeners/imap/protocol/requests.ts';
+import { formatNumberSet } from '#listeners/imap/protocol/sequence-set.ts';
 import { expungeIssued, ok, no, type Tagged } from '../errors.ts';
 import { decodeMailboxName } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';

@@ -4,7 +4,7 @@
  * session counts). The write itself — index, then orphaned blobs, then other sessions — is
  * MailboxWrites.expunge (core/mailbox/writes.ts).
  */
-import type { UidExpungeRequest } from '../../protocol/requests.ts';
+import type { UidExpungeRequest } from '#listeners/imap/protocol/requests.ts';
 import { ok, no, type Tagged } from '../errors.ts';
 import type { SelectedMailbox } from '../selected-mailbox.ts';
 import type { ImapSession } from '../session.ts';

@@ -17,11 +17,11 @@
  * NO [CORRUPTION] naming the skipped ones (unreadable.ts). A message's response is built
  * whole before it is written, so a failed read never leaves half a response on the wire.
  */
-import { selectHeaderFields } from '../../../../../core/mime/header.ts';
-import type { MessageRecord } from '../../../../../core/ports/mail-index.ts';
-import { flagList, formatInternalDate, literal, type Chunk } from '../../protocol/encode.ts';
-import type { FetchAtt, FetchRequest, Partial } from '../../protocol/requests.ts';
-import { bodyStructureChunks, envelopeChunks } from '../../protocol/structure.ts';
+import { selectHeaderFields } from '#core/mime/header.ts';
+import type { MessageRecord } from '#core/ports/mail-index.ts';
+import { flagList, formatInternalDate, literal, type Chunk } from '#listeners/imap/protocol/encode.ts';
+import type { FetchAtt, FetchRequest, Partial } from '#listeners/imap/protocol/requests.ts';
+import { bodyStructureChunks, envelopeChunks } from '#listeners/imap/protocol/structure.ts';
 import { decodeTransfer, findPart, planSection } from '../body-sections.ts';
 import { expungeIssued, ok, type Tagged } from '../errors.ts';
 import { loadRecords } from '../message-loader.ts';

@@ -26,9 +26,9 @@
  * returned is skipped, so a slow index never piles up requests. Memory per idle session is the
  * view (UIDs and flags of the selected mailbox) plus a closure in the watcher.
  */
-import type { MailIndex, MailboxState } from '../../../../../core/ports/mail-index.ts';
-import type { Logger } from '../../../../../core/log.ts';
-import type { MailboxEvents } from '../../../../../core/mailbox/events.ts';
+import type { MailIndex, MailboxState } from '#core/ports/mail-index.ts';
+import type { Logger } from '#core/log.ts';
+import type { MailboxEvents } from '#core/mailbox/events.ts';
 import { bad, ok, type Tagged } from '../errors.ts';
 import type { ImapSession } from '../session.ts';
 

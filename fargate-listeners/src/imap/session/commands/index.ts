@@ -2,7 +2,7 @@
  * The command table: which states allow each command (RFC 9051 §3, §6) and the function
  * that runs it. One module per command group.
  */
-import type { ImapRequest } from '../../protocol/requests.ts';
+import type { ImapRequest } from '#listeners/imap/protocol/requests.ts';
 import type { Tagged } from '../errors.ts';
 import type { ImapSession } from '../session.ts';
 import { append } from './append.ts';

@@ -10,9 +10,9 @@
  * whose mailbox is gone is listed by LSUB with \Noselect (RFC 3501 §6.3.9) and by
  * LIST (SUBSCRIBED) with \NonExistent (RFC 5258 §3.1, §3.4).
  */
-import type { Mailbox } from '../../../../../core/ports/mail-index.ts';
-import type { ListRequest } from '../../protocol/requests.ts';
-import type { Chunk } from '../../protocol/encode.ts';
+import type { Mailbox } from '#core/ports/mail-index.ts';
+import type { ListRequest } from '#listeners/imap/protocol/requests.ts';
+import type { Chunk } from '#listeners/imap/protocol/encode.ts';
 import { ok, type Tagged } from '../errors.ts';
 import { decodeMailboxName, encodeMailboxName, MailboxNameError, normalizeInbox, parentsOf, patternMatcher } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';

@@ -9,8 +9,8 @@
  * with its mailbox (the client asked for the new name, and a rename should not silently
  * drop a folder from its view); renaming INBOX moves messages only, so INBOX stays subscribed.
  */
-import { IndexError, type SpecialUse } from '../../../../../core/ports/mail-index.ts';
-import type { CreateRequest, MailboxRequest, RenameRequest } from '../../protocol/requests.ts';
+import { IndexError, type SpecialUse } from '#core/ports/mail-index.ts';
+import type { CreateRequest, MailboxRequest, RenameRequest } from '#listeners/imap/protocol/requests.ts';
 import { ok, no, type Tagged } from '../errors.ts';
 import { decodeMailboxName, MAX_MAILBOXES_PER_USER, parentsOf, SEPARATOR, validateNewName } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';

@@ -8,9 +8,9 @@
  * command can still complete successfully") that names the messages left out.
  */
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
-import { quote } from '../../protocol/encode.ts';
-import type { SearchKey, SearchRequest } from '../../protocol/requests.ts';
-import { clampedSequenceNumbers, formatNumberSet, resolveUidIndexes } from '../../protocol/sequence-set.ts';
+import { quote } from '#listeners/imap/protocol/encode.ts';
+import type { SearchKey, SearchRequest } from '#listeners/imap/protocol/requests.ts';
+import { clampedSequenceNumbers, formatNumberSet, resolveUidIndexes } from '#listeners/imap/protocol/sequence-set.ts';
 import { ok, no, type Tagged } from '../errors.ts';
 import { loadRecords } from '../message-loader.ts';
 import { Evaluator, needsMeta, needsRecord, type MessageFacts } from '../search-eval.ts';

@@ -2,7 +2,7 @@
  * SELECT / EXAMINE (RFC 9051 §6.3.2–6.3.3, RFC 3501 §6.3.1–6.3.2), CLOSE (§6.4.1), UNSELECT
  * (RFC 3691).
  */
-import type { SelectRequest } from '../../protocol/requests.ts';
+import type { SelectRequest } from '#listeners/imap/protocol/requests.ts';
 import { ok, no, type Tagged } from '../errors.ts';
 import { decodeMailboxName, encodeMailboxName } from '../mailbox-names.ts';
 import { SelectedMailbox } from '../selected-mailbox.ts';

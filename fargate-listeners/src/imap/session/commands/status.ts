@@ -1,6 +1,6 @@
 /** STATUS (RFC 9051 §6.3.11; SIZE from RFC 8438, DELETED from RFC 9051). Also LIST-STATUS. */
-import type { Mailbox } from '../../../../../core/ports/mail-index.ts';
-import type { StatusItem, StatusRequest } from '../../protocol/requests.ts';
+import type { Mailbox } from '#core/ports/mail-index.ts';
+import type { StatusItem, StatusRequest } from '#listeners/imap/protocol/requests.ts';
 import { ok, no, type Tagged } from '../errors.ts';
 import { decodeMailboxName, encodeMailboxName } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';

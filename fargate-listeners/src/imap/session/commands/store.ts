@@ -3,8 +3,8 @@
  * every message in the set are returned as FETCH responses (with UID for UID STORE) unless
  * .SILENT; new keywords are announced in FLAGS/PERMANENTFLAGS first.
  */
-import type { StoreRequest } from '../../protocol/requests.ts';
-import { flagList } from '../../protocol/encode.ts';
+import type { StoreRequest } from '#listeners/imap/protocol/requests.ts';
+import { flagList } from '#listeners/imap/protocol/encode.ts';
 import { ok, no, type Tagged } from '../errors.ts';
 import { canonicalClientFlags } from '../flags.ts';
 import type { ImapSession } from '../session.ts';
