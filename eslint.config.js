@@ -22,7 +22,12 @@ export default tseslint.config(
     // Not yet typed: these reach into smtp-server's and nodemailer's untyped internals (the
     // server's connection set, SMTPConnection prototype handlers, rejectedErrors and
     // _envelope on a send). Remove a file from this list when its `any`s are gone.
-    files: ['core/outbound/smtp-delivery.ts', 'fargate-listeners/src/smtp/enhanced-codes.ts', 'fargate-listeners/src/smtp/smtp-server-runner.ts', 'fargate-listeners/src/smtp/submission-listener.ts'],
+    files: [
+      'core/outbound/smtp-delivery.ts',
+      'fargate-listeners/src/smtp/enhanced-codes.ts',
+      'fargate-listeners/src/smtp/smtp-server-runner.ts',
+      'fargate-listeners/src/smtp/submission-listener.ts',
+    ],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
@@ -43,7 +48,10 @@ export default tseslint.config(
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: 'ImportExpression[source.value=/adapters.(aws|local).|^@aws-sdk./]', message: 'core talks to adapters through core/ports/* (dynamic imports included)' },
+        {
+          selector: 'ImportExpression[source.value=/adapters.(aws|local).|^@aws-sdk./]',
+          message: 'core talks to adapters through core/ports/* (dynamic imports included)',
+        },
       ],
     },
   },

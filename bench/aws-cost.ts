@@ -171,7 +171,10 @@ function perUnit(s: MeterSnapshot, divisor: number): Figure {
 
 function breakdown(s: MeterSnapshot, divisor = 1): Record<string, { requests: number; rru: number; wru: number; cancelled: number }> {
   return Object.fromEntries(
-    [...s.values()].map((c) => [`${c.service}:${c.operation}`, { requests: c.requests / divisor, rru: c.rru / divisor, wru: c.wru / divisor, cancelled: c.cancelled / divisor }]),
+    [...s.values()].map((c) => [
+      `${c.service}:${c.operation}`,
+      { requests: c.requests / divisor, rru: c.rru / divisor, wru: c.wru / divisor, cancelled: c.cancelled / divisor },
+    ]),
   );
 }
 
@@ -180,7 +183,10 @@ function requestDollars(s: MeterSnapshot, divisor: number): number {
   let usd = 0;
   for (const c of s.values()) {
     if (skipEmptyPolls(c)) continue;
-    if (c.service === 's3') usd += S3_FREE.has(c.operation) ? 0 : (c.requests * (S3_PUT_CLASS.has(c.operation) ? AWS_PRICES.s3.perThousandPutCopyPostList : AWS_PRICES.s3.perThousandGetAndOther)) / 1000;
+    if (c.service === 's3')
+      usd += S3_FREE.has(c.operation)
+        ? 0
+        : (c.requests * (S3_PUT_CLASS.has(c.operation) ? AWS_PRICES.s3.perThousandPutCopyPostList : AWS_PRICES.s3.perThousandGetAndOther)) / 1000;
     else if (c.service === 'sqs') usd += (c.requests * AWS_PRICES.sqs.perMillionRequests) / 1e6;
     else usd += (c.wru * AWS_PRICES.dynamodb.perMillionWriteRequestUnits + c.rru * AWS_PRICES.dynamodb.perMillionReadRequestUnits) / 1e6;
   }
@@ -301,8 +307,14 @@ export async function benchAwsCost(): Promise<Record<string, number>> {
     const memoryGb = CONSUMERS.ingest.memoryMiB / 1024;
     const gbSeconds = timed.reduce((a, x) => a + (Math.ceil(x.durationMs) / 1000) * memoryGb, 0) / deliveries;
     const lambdaRequests = singleInvocations.filter((x) => x.queue === 'ingest').length / deliveries;
-    const perMessageUsd = requestDollars(single, deliveries) + gbSeconds * AWS_PRICES.lambda.perGbSecondArm64 + (lambdaRequests * AWS_PRICES.lambda.perMillionRequests) / 1e6;
-    report.dollars = { perMillion: perMessageUsd * 1e6, requestsPerMillion: requestDollars(single, deliveries) * 1e6, lambdaGbSecondsPerMessage: gbSeconds, lambdaInvocationsPerMessage: lambdaRequests };
+    const perMessageUsd =
+      requestDollars(single, deliveries) + gbSeconds * AWS_PRICES.lambda.perGbSecondArm64 + (lambdaRequests * AWS_PRICES.lambda.perMillionRequests) / 1e6;
+    report.dollars = {
+      perMillion: perMessageUsd * 1e6,
+      requestsPerMillion: requestDollars(single, deliveries) * 1e6,
+      lambdaGbSecondsPerMessage: gbSeconds,
+      lambdaInvocationsPerMessage: lambdaRequests,
+    };
 
     // --- a big INBOX: cold header sync, NOOP after a flag change elsewhere, a new message ---
     // Measured at half and at the whole of BENCH_SYNC_MESSAGES; a line through both points
@@ -320,7 +332,13 @@ export async function benchAwsCost(): Promise<Record<string, number>> {
       // One at a time: concurrent appends to one mailbox only race on its UID condition.
       for (; seeded < count; seeded++) {
         const raw = Buffer.from(realisticMessage(seeded, big));
-        await otherTask.index.appendMessage(big, bigInbox.id, { blobKey, size: raw.length, internalDate: Date.now(), flags: seeded % 3 === 0 ? ['\\Seen'] : [], meta: indexMessage(raw) });
+        await otherTask.index.appendMessage(big, bigInbox.id, {
+          blobKey,
+          size: raw.length,
+          internalDate: Date.now(),
+          flags: seeded % 3 === 0 ? ['\\Seen'] : [],
+          meta: indexMessage(raw),
+        });
       }
       seedMs += performance.now() - t0;
     };
@@ -399,24 +417,50 @@ export async function benchAwsCost(): Promise<Record<string, number>> {
     const n = (x: number) => String(round(x));
     const extrapolated = large.size >= TARGET_MAILBOX ? '' : ` (measured at ${small.size} and ${large.size} messages, extrapolated)`;
     const rows: Array<[string, string, string]> = [
-      ['billed AWS requests per delivered 1-recipient message (SMTP DATA → INBOX)', `${n(f1.requests)} (S3 ${n(f1.s3)}, SQS ${n(f1.sqs)}, DynamoDB ${n(f1.dynamodb)})`, '≤ 5'],
+      [
+        'billed AWS requests per delivered 1-recipient message (SMTP DATA → INBOX)',
+        `${n(f1.requests)} (S3 ${n(f1.s3)}, SQS ${n(f1.sqs)}, DynamoDB ${n(f1.dynamodb)})`,
+        '≤ 5',
+      ],
       ['DynamoDB units per delivered 1-recipient message', `${n(f1.wru)} WRU + ${n(f1.rru)} RRU`, '≤ 6 WRU + 2 RRU'],
       ['same, 5 recipients', `${n(f5.wru)} WRU + ${n(f5.rru)} RRU`, '≤ 25 WRU + 6 RRU'],
       ['$ per million inbound 1-recipient messages (requests + Lambda)', `$${round(perMessageUsd * 1e6, 2)}`, '≤ $5'],
-      ['a batch of 10 jobs for one mailbox', `${round(fb.cancelled, 2)} cancelled transactions per message (batches of ${batchSizes.join('+')})`, '0 cancelled'],
+      [
+        'a batch of 10 jobs for one mailbox',
+        `${round(fb.cancelled, 2)} cancelled transactions per message (batches of ${batchSizes.join('+')})`,
+        '0 cancelled',
+      ],
       [`cold header sync of a 10,000-message INBOX${extrapolated}`, `${n(sync10k.rru)} RRU (${n(sync10k.requests)} DynamoDB requests)`, '≤ 1,300 RRU'],
-      [`NOOP after another device changed one flag (10,000 messages${extrapolated ? ', extrapolated' : ''})`, `${n(noop10k.rru)} RRU (${n(noop10k.requests)} requests)`, '≤ 5 RRU'],
-      [`each new message, per session that has a 10,000-message mailbox selected${extrapolated ? ' (extrapolated)' : ''}`, `${n(arrival10k.rru)} RRU (${n(arrival10k.requests)} requests)`, '≤ 5 RRU'],
-      [`an idle mailbox in IDLE, per hour (${idleSeconds} s window × ${round(perHour)})`, `${n(idleRequests)} DynamoDB requests, ${n(idleRru)} RRU`, '≤ 60 requests/hour'],
+      [
+        `NOOP after another device changed one flag (10,000 messages${extrapolated ? ', extrapolated' : ''})`,
+        `${n(noop10k.rru)} RRU (${n(noop10k.requests)} requests)`,
+        '≤ 5 RRU',
+      ],
+      [
+        `each new message, per session that has a 10,000-message mailbox selected${extrapolated ? ' (extrapolated)' : ''}`,
+        `${n(arrival10k.rru)} RRU (${n(arrival10k.requests)} requests)`,
+        '≤ 5 RRU',
+      ],
+      [
+        `an idle mailbox in IDLE, per hour (${idleSeconds} s window × ${round(perHour)})`,
+        `${n(idleRequests)} DynamoDB requests, ${n(idleRru)} RRU`,
+        '≤ 60 requests/hour',
+      ],
     ];
     report.table = rows.map(([figure, measured, goal]) => ({ figure, measured, goal }));
     const w0 = Math.max(...rows.map((r) => r[0].length));
     const w1 = Math.max(...rows.map((r) => r[1].length));
-    const lines = [`| ${'figure (aws adapters on moto, 10 KiB messages)'.padEnd(w0)} | ${'measured'.padEnd(w1)} | goal |`, `| ${'-'.repeat(w0)} | ${'-'.repeat(w1)} | --- |`, ...rows.map((r) => `| ${r[0].padEnd(w0)} | ${r[1].padEnd(w1)} | ${r[2]} |`)];
+    const lines = [
+      `| ${'figure (aws adapters on moto, 10 KiB messages)'.padEnd(w0)} | ${'measured'.padEnd(w1)} | goal |`,
+      `| ${'-'.repeat(w0)} | ${'-'.repeat(w1)} | --- |`,
+      ...rows.map((r) => `| ${r[0].padEnd(w0)} | ${r[1].padEnd(w1)} | ${r[2]} |`),
+    ];
     console.log(lines.join('\n'));
     console.log(
       `prices: ${AWS_PRICES.region} on-demand as of ${AWS_PRICES.date} (bench/aws-prices.ts). ` +
-        (extrapolated ? `Mailbox figures: seeding 10,000 messages on moto is too slow, so they were measured at ${small.size} and ${large.size} messages and extrapolated linearly to 10,000.` : 'Mailbox figures measured at 10,000 messages.'),
+        (extrapolated
+          ? `Mailbox figures: seeding 10,000 messages on moto is too slow, so they were measured at ${small.size} and ${large.size} messages and extrapolated linearly to 10,000.`
+          : 'Mailbox figures measured at 10,000 messages.'),
     );
     const jsonPath = process.env.BENCH_AWS_COST_JSON ?? path.resolve('bench-aws-cost.json');
     writeFileSync(jsonPath, JSON.stringify(report, null, 2) + '\n');

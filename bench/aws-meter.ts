@@ -22,14 +22,7 @@
  * moto does not end Query pages at 1 MB of evaluated data as DynamoDB does, so a long Query is
  * one request here where DynamoDB would take one per MB; its units are the same either way.
  */
-import {
-  DynamoDBClient,
-  GetItemCommand,
-  QueryCommand,
-  ScanCommand,
-  type AttributeValue,
-  type QueryCommandInput,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, QueryCommand, ScanCommand, type AttributeValue, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import type { AwsClientHook, AwsService } from '#core/adapters/aws/clients.ts';
 import { MAIL_INDEX_TABLE } from '#core/resources.ts';
 
@@ -38,7 +31,10 @@ type Item = Record<string, AttributeValue>;
 /** The part of the SDK's middleware stack used here (the clients' stacks differ in their types only). */
 interface MiddlewareStackLike {
   add(
-    middleware: (next: (args: { input: unknown }) => Promise<{ output: unknown }>, context: { commandName?: string }) => (args: { input: unknown }) => Promise<{ output: unknown }>,
+    middleware: (
+      next: (args: { input: unknown }) => Promise<{ output: unknown }>,
+      context: { commandName?: string },
+    ) => (args: { input: unknown }) => Promise<{ output: unknown }>,
     options: { step: 'initialize'; name: string; override: boolean },
   ): void;
 }
@@ -59,7 +55,12 @@ export type MeterSnapshot = Map<string, OperationCount>;
 // --- item sizes and units (exported for the unit test) ---
 
 function numberBytes(n: string): number {
-  const digits = n.replace(/^[-+]/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+  const digits = n
+    .replace(/^[-+]/, '')
+    .replace(/[eE].*$/, '')
+    .replace('.', '')
+    .replace(/^0+/, '')
+    .replace(/0+$/, '');
   return Math.ceil(Math.max(1, digits.length) / 2) + 1;
 }
 
@@ -128,7 +129,9 @@ function writeTargets(operation: string, input: any): WriteTarget[] {
       return [{ kind: 'delete', table: input.TableName, key: input.Key }];
     case 'BatchWriteItem':
       return Object.entries(input.RequestItems as Record<string, any[]>).flatMap(([table, reqs]) =>
-        reqs.map((r): WriteTarget => (r.PutRequest ? { kind: 'put', table, key: keyOf(r.PutRequest.Item), item: r.PutRequest.Item } : { kind: 'delete', table, key: r.DeleteRequest.Key })),
+        reqs.map((r): WriteTarget =>
+          r.PutRequest ? { kind: 'put', table, key: keyOf(r.PutRequest.Item), item: r.PutRequest.Item } : { kind: 'delete', table, key: r.DeleteRequest.Key },
+        ),
       );
     case 'TransactWriteItems':
       return (input.TransactItems as any[]).map((t): WriteTarget => {
@@ -222,7 +225,14 @@ export class AwsMeter {
     return res.Item;
   }
 
-  private async accountSuccess(operation: string, input: any, output: any, targets: WriteTarget[], before: Array<Item | undefined>, attempts: number): Promise<void> {
+  private async accountSuccess(
+    operation: string,
+    input: any,
+    output: any,
+    targets: WriteTarget[],
+    before: Array<Item | undefined>,
+    attempts: number,
+  ): Promise<void> {
     let rru = 0;
     let wru = 0;
     switch (operation) {
@@ -235,7 +245,9 @@ export class AwsMeter {
         for (const [table, req] of Object.entries(input.RequestItems as Record<string, any>)) {
           const unprocessed = new Set(((output.UnprocessedKeys?.[table]?.Keys ?? []) as Item[]).map((k) => JSON.stringify(k)));
           const keys = (req.Keys as Item[]).filter((k) => !unprocessed.has(JSON.stringify(k)));
-          const items = req.ProjectionExpression ? await Promise.all(keys.map((k) => this.get(table, k))) : this.matchItems(keys, output.Responses?.[table] ?? []);
+          const items = req.ProjectionExpression
+            ? await Promise.all(keys.map((k) => this.get(table, k)))
+            : this.matchItems(keys, output.Responses?.[table] ?? []);
           for (const item of items) rru += readUnits(itemBytes(item), req.ConsistentRead === true);
         }
         break;
@@ -243,8 +255,14 @@ export class AwsMeter {
       case 'Query':
       case 'Scan': {
         const consistent = input.ConsistentRead === true && !input.IndexName;
-        const evaluated = input.ProjectionExpression || input.FilterExpression || (input.Select && input.Select !== 'ALL_ATTRIBUTES') ? await this.evaluatedItems(operation, input) : (output.Items as Item[]);
-        rru = readUnits(evaluated.reduce((a, i) => a + itemBytes(i), 0), consistent);
+        const evaluated =
+          input.ProjectionExpression || input.FilterExpression || (input.Select && input.Select !== 'ALL_ATTRIBUTES')
+            ? await this.evaluatedItems(operation, input)
+            : (output.Items as Item[]);
+        rru = readUnits(
+          evaluated.reduce((a, i) => a + itemBytes(i), 0),
+          consistent,
+        );
         break;
       }
       case 'TransactGetItems': {
@@ -256,7 +274,14 @@ export class AwsMeter {
       case 'DeleteItem':
       case 'BatchWriteItem':
       case 'TransactWriteItems': {
-        const unprocessed = operation === 'BatchWriteItem' ? new Set(Object.values((output.UnprocessedItems ?? {}) as Record<string, any[]>).flat().map((r) => JSON.stringify(r.PutRequest ? keyOf(r.PutRequest.Item) : r.DeleteRequest.Key))) : new Set<string>();
+        const unprocessed =
+          operation === 'BatchWriteItem'
+            ? new Set(
+                Object.values((output.UnprocessedItems ?? {}) as Record<string, any[]>)
+                  .flat()
+                  .map((r) => JSON.stringify(r.PutRequest ? keyOf(r.PutRequest.Item) : r.DeleteRequest.Key)),
+              )
+            : new Set<string>();
         const factor = operation === 'TransactWriteItems' ? 2 : 1;
         for (let i = 0; i < targets.length; i++) {
           const t = targets[i];
@@ -304,9 +329,18 @@ export class AwsMeter {
       ExpressionAttributeNames: usedBy(keyExpr, input.ExpressionAttributeNames),
       ExpressionAttributeValues: usedBy(keyExpr, input.ExpressionAttributeValues),
     };
-    const res = operation === 'Query'
-      ? await this.shadow.send(new QueryCommand({ ...base, KeyConditionExpression: keyExpr, ScanIndexForward: input.ScanIndexForward }))
-      : await this.shadow.send(new ScanCommand({ TableName: base.TableName, IndexName: base.IndexName, ConsistentRead: base.ConsistentRead, ExclusiveStartKey: base.ExclusiveStartKey, Limit: base.Limit }));
+    const res =
+      operation === 'Query'
+        ? await this.shadow.send(new QueryCommand({ ...base, KeyConditionExpression: keyExpr, ScanIndexForward: input.ScanIndexForward }))
+        : await this.shadow.send(
+            new ScanCommand({
+              TableName: base.TableName,
+              IndexName: base.IndexName,
+              ConsistentRead: base.ConsistentRead,
+              ExclusiveStartKey: base.ExclusiveStartKey,
+              Limit: base.Limit,
+            }),
+          );
     return res.Items ?? [];
   }
 }

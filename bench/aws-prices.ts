@@ -38,5 +38,17 @@ export const AWS_PRICES = {
 } as const;
 
 /** S3 operations billed at the PUT/COPY/POST/LIST rate; DeleteObject(s) are free; the rest are GET-rate. */
-export const S3_PUT_CLASS = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload', 'UploadPart', 'UploadPartCopy', 'CompleteMultipartUpload', 'ListObjectsV2', 'ListObjects', 'ListMultipartUploads', 'ListParts', 'ListObjectVersions']);
+export const S3_PUT_CLASS = new Set([
+  'PutObject',
+  'CopyObject',
+  'CreateMultipartUpload',
+  'UploadPart',
+  'UploadPartCopy',
+  'CompleteMultipartUpload',
+  'ListObjectsV2',
+  'ListObjects',
+  'ListMultipartUploads',
+  'ListParts',
+  'ListObjectVersions',
+]);
 export const S3_FREE = new Set(['DeleteObject', 'DeleteObjects', 'AbortMultipartUpload']);

@@ -55,7 +55,13 @@ async function fill(adapters: Adapters, user: string, mailbox: string, count: nu
   await adapters.blobs.put(blobKey, raw);
   for (let i = 0; i < count; i++) {
     const r = sample(i);
-    await adapters.index.appendMessage(user, mb.id, { blobKey, size: r.length, internalDate: Date.now(), flags: i % 3 === 0 ? ['\\Seen'] : [], meta: indexMessage(r) });
+    await adapters.index.appendMessage(user, mb.id, {
+      blobKey,
+      size: r.length,
+      internalDate: Date.now(),
+      flags: i % 3 === 0 ? ['\\Seen'] : [],
+      meta: indexMessage(r),
+    });
   }
 }
 
@@ -137,7 +143,9 @@ async function idleMemory(port: number, user: string): Promise<{ rss: number; he
   await new Promise((r) => setTimeout(r, 100));
   gc();
   const before = process.memoryUsage();
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, String(port), String(IDLE_CONNECTIONS), user, PASSWORD], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, String(port), String(IDLE_CONNECTIONS), user, PASSWORD], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -173,7 +181,18 @@ export async function benchImap(): Promise<Record<string, number>> {
     await fill(adapters, big, 'INBOX', MESSAGES);
     await fill(adapters, small, 'INBOX', 50);
     const tls = await loadTls(config);
-    const listeners = await startImapListeners({ adapters, config, tls, logger: silentLogger, events: createMailboxEvents(), proxy: PROXY_DISABLED, authThrottle: createAuthThrottle(config.authThrottle) }, { port: 0, tlsPort: 0, limits: { commandsPerSecond: 100_000 } });
+    const listeners = await startImapListeners(
+      {
+        adapters,
+        config,
+        tls,
+        logger: silentLogger,
+        events: createMailboxEvents(),
+        proxy: PROXY_DISABLED,
+        authThrottle: createAuthThrottle(config.authThrottle),
+      },
+      { port: 0, tlsPort: 0, limits: { commandsPerSecond: 100_000 } },
+    );
     const port = listeners[0].port;
     try {
       const c = await Client.connect(port);

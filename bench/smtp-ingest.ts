@@ -69,7 +69,18 @@ export async function benchSmtpIngest(options: { senders?: number; perSender?: n
       },
     }),
   };
-  const config = loadConfig({ MAIL_RUNTIME: 'local', MAIL_DATA_DIR: dataDir, MAIL_HOSTNAME: 'bench.test', SMTP_PORT: '0', SUBMISSION_PORT: '0', SUBMISSIONS_PORT: '0', IMAP_PORT: '0', IMAPS_PORT: '0', POP3_PORT: '0', POP3S_PORT: '0' });
+  const config = loadConfig({
+    MAIL_RUNTIME: 'local',
+    MAIL_DATA_DIR: dataDir,
+    MAIL_HOSTNAME: 'bench.test',
+    SMTP_PORT: '0',
+    SUBMISSION_PORT: '0',
+    SUBMISSIONS_PORT: '0',
+    IMAP_PORT: '0',
+    IMAPS_PORT: '0',
+    POP3_PORT: '0',
+    POP3S_PORT: '0',
+  });
   const system = await startMailSystem({ adapters, config, logger: silentLogger, workers: true });
   const port = system.port('smtp-mx');
   const header = 'From: bench@remote.test\r\nTo: bench@example.test\r\nSubject: bench\r\n\r\n';

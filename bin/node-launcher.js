@@ -29,7 +29,11 @@ function versionOf(node) {
 /** A node binary that runs TypeScript, bootstrapping .tools/node when needed; null if none. */
 function findNode() {
   if (existsSync(TOOLS_NODE) && runsTypeScript(versionOf(TOOLS_NODE) ?? '0.0')) return TOOLS_NODE;
-  const boot = spawnSync('bash', ['-c', '. scripts/bootstrap-node.sh >&2 && command -v node'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const boot = spawnSync('bash', ['-c', '. scripts/bootstrap-node.sh >&2 && command -v node'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const node = boot.status === 0 ? boot.stdout.trim().split('\n').pop() : '';
   return node && runsTypeScript(versionOf(node) ?? '0.0') ? node : null;
 }

@@ -162,7 +162,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     },
     postmasterAddress: postmasterAddress(env),
     dns: {
-      servers: (env.DNS_SERVERS || '').split(',').map((s) => s.trim()).filter(Boolean),
+      servers: (env.DNS_SERVERS || '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       timeoutMs: int(env, 'DNS_TIMEOUT_MS', 5000),
       tries: int(env, 'DNS_TRIES', 2),
     },
@@ -212,7 +215,8 @@ function smartHost(env: NodeJS.ProcessEnv): SmartHostConfig | null {
   const host = env.SMART_HOST;
   if (!host) return null;
   const tls = (env.SMART_HOST_TLS || 'starttls').toLowerCase();
-  if (tls !== 'starttls' && tls !== 'implicit' && tls !== 'none') throw new Error(`SMART_HOST_TLS must be starttls, implicit or none, got ${JSON.stringify(tls)}`);
+  if (tls !== 'starttls' && tls !== 'implicit' && tls !== 'none')
+    throw new Error(`SMART_HOST_TLS must be starttls, implicit or none, got ${JSON.stringify(tls)}`);
   return {
     host,
     port: int(env, 'SMART_HOST_PORT', tls === 'implicit' ? 465 : 587),

@@ -30,7 +30,13 @@ export function retryDelaySeconds(receiveCount: number): number {
   return Math.min(900, 5 * 2 ** Math.max(0, receiveCount - 1));
 }
 
-export function startWorker<T>(queue: WorkQueue, name: QueueName, handle: (job: ReceivedJob<T>) => Promise<void>, logger: Logger, options: WorkerOptions = {}): RunningWorker {
+export function startWorker<T>(
+  queue: WorkQueue,
+  name: QueueName,
+  handle: (job: ReceivedJob<T>) => Promise<void>,
+  logger: Logger,
+  options: WorkerOptions = {},
+): RunningWorker {
   const concurrency = options.concurrency ?? 4;
   const waitSeconds = options.waitSeconds ?? 1;
   let stopping = false;
@@ -50,7 +56,12 @@ export function startWorker<T>(queue: WorkQueue, name: QueueName, handle: (job: 
     }
     fault.failures++;
     if (now - fault.lastLogged >= REMINDER_MS) {
-      logger.error('queue receive still failing', { queue: name, error: message, repeated: fault.failures - fault.failuresLogged, sinceSeconds: Math.round((now - fault.since) / 1000) });
+      logger.error('queue receive still failing', {
+        queue: name,
+        error: message,
+        repeated: fault.failures - fault.failuresLogged,
+        sinceSeconds: Math.round((now - fault.since) / 1000),
+      });
       fault.lastLogged = now;
       fault.failuresLogged = fault.failures;
     }

@@ -68,7 +68,13 @@ const recipientErrors: Check = (v) => {
   if (!isObject(v)) return 'must be an object of recipient → error';
   for (const e of Object.values(v)) {
     const err = e as Partial<OutboundRecipientError> | null;
-    if (!isObject(err) || typeof err.status !== 'string' || typeof err.diagnostic !== 'string' || typeof err.smtp !== 'boolean' || (err.remoteMta !== undefined && typeof err.remoteMta !== 'string')) {
+    if (
+      !isObject(err) ||
+      typeof err.status !== 'string' ||
+      typeof err.diagnostic !== 'string' ||
+      typeof err.smtp !== 'boolean' ||
+      (err.remoteMta !== undefined && typeof err.remoteMta !== 'string')
+    ) {
       return 'must map each recipient to {status, diagnostic, smtp, remoteMta?}';
     }
   }

@@ -19,7 +19,11 @@ export interface LambdaContext {
 export function invocationLogging(logger: Logger): (context: LambdaContext) => Logger {
   let coldStart = true;
   return (context) => {
-    const child = logger.child({ awsRequestId: context.awsRequestId, coldStart, ...(context.functionVersion ? { functionVersion: context.functionVersion } : {}) });
+    const child = logger.child({
+      awsRequestId: context.awsRequestId,
+      coldStart,
+      ...(context.functionVersion ? { functionVersion: context.functionVersion } : {}),
+    });
     coldStart = false;
     return child;
   };

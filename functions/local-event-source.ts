@@ -88,7 +88,8 @@ export function startSqsEventSource(options: EventSourceOptions): RunningEventSo
       const context: LambdaContext = { awsRequestId: randomUUID(), getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) };
       const response = await Promise.race([options.handler({ Records: records }, context), timeout]);
       toDelete = recordsToDelete(records, response);
-      if (response?.batchItemFailures?.length) logger.warn('batch item failures: they return after the visibility timeout', { queueUrl, failed: records.length - toDelete.length });
+      if (response?.batchItemFailures?.length)
+        logger.warn('batch item failures: they return after the visibility timeout', { queueUrl, failed: records.length - toDelete.length });
     } catch (err) {
       logger.error('invocation failed: the whole batch returns after the visibility timeout', { queueUrl, records: records.length, err: err as Error });
     } finally {
@@ -97,7 +98,9 @@ export function startSqsEventSource(options: EventSourceOptions): RunningEventSo
     options.onInvoke?.({ records: records.length, durationMs: performance.now() - t0, failed: records.length - toDelete.length });
     if (toDelete.length > 0) {
       try {
-        const res = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: toDelete.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })) }));
+        const res = await sqs.send(
+          new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: toDelete.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })) }),
+        );
         if (res.Failed?.length) logger.warn('some records were not deleted; they will be received again', { queueUrl, failed: res.Failed.length });
       } catch (err) {
         logger.error('DeleteMessageBatch failed; the records will be received again', { queueUrl, err: err as Error });

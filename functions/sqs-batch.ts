@@ -64,7 +64,11 @@ export interface SqsBatchOptions<T> {
   body: (value: unknown) => T;
 }
 
-export async function processSqsBatch<T>(event: SqsEvent, options: SqsBatchOptions<T>, handle: (job: ReceivedJob<T>) => Promise<void>): Promise<SqsBatchResponse> {
+export async function processSqsBatch<T>(
+  event: SqsEvent,
+  options: SqsBatchOptions<T>,
+  handle: (job: ReceivedJob<T>) => Promise<void>,
+): Promise<SqsBatchResponse> {
   const { logger } = options;
   const failures: SqsBatchResponse['batchItemFailures'] = [];
   // Records are independent jobs: run them concurrently; each failure is reported on its own.

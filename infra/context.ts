@@ -160,7 +160,8 @@ function smartHost(get: ContextSource): MailContext['smartHost'] {
   if (s === null) return null;
   const m = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || !HOST_NAME.test(m[1].toLowerCase()) || port < 1 || port > 65535) throw new ContextError(key, `expected host:port (e.g. email-smtp.eu-west-1.amazonaws.com:587), got ${JSON.stringify(s)}`);
+  if (!m || !HOST_NAME.test(m[1].toLowerCase()) || port < 1 || port > 65535)
+    throw new ContextError(key, `expected host:port (e.g. email-smtp.eu-west-1.amazonaws.com:587), got ${JSON.stringify(s)}`);
   return { host: m[1].toLowerCase(), port };
 }
 
@@ -175,7 +176,8 @@ export function readMailContext(get: ContextSource): MailContext {
   }
   // Without NAT the only way out to the internet (ECR, S3, SQS, Secrets Manager) is a public IP.
   const taskSubnetsRaw = str(get, CONTEXT_KEYS.taskSubnets);
-  if (taskSubnetsRaw !== null && taskSubnetsRaw !== 'public' && taskSubnetsRaw !== 'private') throw new ContextError(CONTEXT_KEYS.taskSubnets, `expected public or private, got ${JSON.stringify(taskSubnetsRaw)}`);
+  if (taskSubnetsRaw !== null && taskSubnetsRaw !== 'public' && taskSubnetsRaw !== 'private')
+    throw new ContextError(CONTEXT_KEYS.taskSubnets, `expected public or private, got ${JSON.stringify(taskSubnetsRaw)}`);
   const defaultTaskSubnets: TaskSubnets = vpcId === null && natGateways === 0 ? 'public' : 'private';
   const taskSubnets = (taskSubnetsRaw as TaskSubnets | null) ?? defaultTaskSubnets;
   if (vpcId === null && natGateways === 0 && taskSubnets === 'private') {
@@ -191,9 +193,11 @@ export function readMailContext(get: ContextSource): MailContext {
   const taskCpu = int(get, CONTEXT_KEYS.taskCpu, 256, 256, 4096);
   if (!(taskCpu in FARGATE_SIZES)) throw new ContextError(CONTEXT_KEYS.taskCpu, `expected one of ${Object.keys(FARGATE_SIZES).join(', ')}, got ${taskCpu}`);
   const taskMemoryMiB = int(get, CONTEXT_KEYS.taskMemoryMiB, taskCpu === 256 ? 512 : taskCpu * 2, 512, 30720);
-  if (!FARGATE_SIZES[taskCpu](taskMemoryMiB)) throw new ContextError(CONTEXT_KEYS.taskMemoryMiB, `${taskMemoryMiB} MiB is not a Fargate size for ${taskCpu} CPU units`);
+  if (!FARGATE_SIZES[taskCpu](taskMemoryMiB))
+    throw new ContextError(CONTEXT_KEYS.taskMemoryMiB, `${taskMemoryMiB} MiB is not a Fargate size for ${taskCpu} CPU units`);
   const logRetentionDays = int(get, CONTEXT_KEYS.logRetentionDays, 30, 1, 3653);
-  if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) throw new ContextError(CONTEXT_KEYS.logRetentionDays, `CloudWatch Logs accepts ${LOG_RETENTION_DAYS.join(', ')}; got ${logRetentionDays}`);
+  if (!LOG_RETENTION_DAYS.includes(logRetentionDays))
+    throw new ContextError(CONTEXT_KEYS.logRetentionDays, `CloudWatch Logs accepts ${LOG_RETENTION_DAYS.join(', ')}; got ${logRetentionDays}`);
   const smart = smartHost(get);
   const smartHostSecretArn = matching(get, CONTEXT_KEYS.smartHostSecretArn, SECRET_ARN, 'a Secrets Manager secret ARN');
   if (smartHostSecretArn !== null && smart === null) throw new ContextError(CONTEXT_KEYS.smartHostSecretArn, 'is set but mail:smartHost is not');

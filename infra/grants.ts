@@ -19,7 +19,12 @@ export interface BlobAccess {
 }
 
 /** Access to objects under the given prefixes only (default: raw messages, MESSAGE_BUCKET.messagePrefix). */
-export function grantMessages(grantee: iam.IGrantable & IConstruct, bucket: s3.IBucket, access: BlobAccess, prefixes: string[] = [MESSAGE_BUCKET.messagePrefix]): void {
+export function grantMessages(
+  grantee: iam.IGrantable & IConstruct,
+  bucket: s3.IBucket,
+  access: BlobAccess,
+  prefixes: string[] = [MESSAGE_BUCKET.messagePrefix],
+): void {
   const actions: string[] = [];
   if (access.read) actions.push('s3:GetObject');
   if (access.write) actions.push('s3:PutObject', 's3:AbortMultipartUpload');
@@ -32,7 +37,11 @@ export function grantMessages(grantee: iam.IGrantable & IConstruct, bucket: s3.I
   // The finding is reported on the principal's policy (a role's DefaultPolicy), so acknowledge it there.
   const principal = grantee.grantPrincipal instanceof Construct ? grantee.grantPrincipal : grantee;
   for (const o of objects) {
-    acknowledge(principal, `AwsSolutions-IAM5[Resource::${nagRef(bucket)}/${o}]`, `Objects under the ${o.slice(0, -1)} prefix have generated keys (raw messages, or outbound copies owned by one job); access is limited to that prefix, with the actions listed one by one.`);
+    acknowledge(
+      principal,
+      `AwsSolutions-IAM5[Resource::${nagRef(bucket)}/${o}]`,
+      `Objects under the ${o.slice(0, -1)} prefix have generated keys (raw messages, or outbound copies owned by one job); access is limited to that prefix, with the actions listed one by one.`,
+    );
   }
 }
 

@@ -97,8 +97,16 @@ export class Listeners extends Construct {
     const vpc = network.vpc;
 
     // --- security groups: anyone → NLB on the mail ports; NLB → tasks on the container ports
-    const lbSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', { vpc, description: 'Mail ports from the internet', allowAllOutbound: false });
-    const taskSecurityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', { vpc, description: 'Mail listeners: from the load balancer only', allowAllOutbound: false });
+    const lbSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+      vpc,
+      description: 'Mail ports from the internet',
+      allowAllOutbound: false,
+    });
+    const taskSecurityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', {
+      vpc,
+      description: 'Mail listeners: from the load balancer only',
+      allowAllOutbound: false,
+    });
     for (const p of LISTENER_PORTS) {
       lbSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(p.publicPort), `${p.name} from anywhere`);
       lbSecurityGroup.addEgressRule(taskSecurityGroup, ec2.Port.tcp(p.containerPort), `${p.name} to the tasks`);
@@ -107,10 +115,16 @@ export class Listeners extends Construct {
     // The tasks only call AWS APIs over HTTPS (S3, DynamoDB, SQS, Secrets Manager, ECR, Logs).
     // DNS goes to the VPC resolver, which security groups do not filter.
     taskSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs over HTTPS');
-    acknowledge(lbSecurityGroup, 'AwsSolutions-EC23', 'A public mail server: SMTP (25) must accept connections from any MTA on the internet, and users reach submission, IMAP and POP3 from anywhere. Abuse is handled by the listeners (rate limits, auth throttling).');
+    acknowledge(
+      lbSecurityGroup,
+      'AwsSolutions-EC23',
+      'A public mail server: SMTP (25) must accept connections from any MTA on the internet, and users reach submission, IMAP and POP3 from anywhere. Abuse is handled by the listeners (rate limits, auth throttling).',
+    );
 
     // --- load balancer with one Elastic IP per AZ (stable A records at any DNS provider)
-    this.addresses = network.loadBalancerSubnets.map((_, i) => new ec2.CfnEIP(this, `Address${i + 1}`, { domain: 'vpc', tags: [{ key: 'Name', value: `${context.hostname} (${i + 1})` }] }));
+    this.addresses = network.loadBalancerSubnets.map(
+      (_, i) => new ec2.CfnEIP(this, `Address${i + 1}`, { domain: 'vpc', tags: [{ key: 'Name', value: `${context.hostname} (${i + 1})` }] }),
+    );
     this.loadBalancer = new elbv2.NetworkLoadBalancer(this, 'LoadBalancer', {
       vpc,
       internetFacing: true,
@@ -120,7 +134,11 @@ export class Listeners extends Construct {
       crossZoneEnabled: true,
       deletionProtection: context.deletionProtection,
     });
-    acknowledge(this.loadBalancer, 'AwsSolutions-ELB2', 'NLB access logs cover TLS listeners only; these listeners are TCP (TLS ends in the container), so there would be nothing to log. The listeners log every connection with the client address from proxy protocol.');
+    acknowledge(
+      this.loadBalancer,
+      'AwsSolutions-ELB2',
+      'NLB access logs cover TLS listeners only; these listeners are TCP (TLS ends in the container), so there would be nothing to log. The listeners log every connection with the client address from proxy protocol.',
+    );
 
     // --- task: image, environment, logs, health check
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
@@ -172,14 +190,29 @@ export class Listeners extends Construct {
     });
     container.addMountPoints({ sourceVolume: 'tmp', containerPath: WRITABLE_DIR, readOnly: false });
     if (!context.containerImage) {
-      acknowledge(taskDefinition, 'AwsSolutions-IAM5[Resource::*]', 'ecr:GetAuthorizationToken (to pull the image asset) is an account-level action with no resource to name; the pull actions themselves are limited to the asset repository.');
+      acknowledge(
+        taskDefinition,
+        'AwsSolutions-IAM5[Resource::*]',
+        'ecr:GetAuthorizationToken (to pull the image asset) is an account-level action with no resource to name; the pull actions themselves are limited to the asset repository.',
+      );
     }
-    acknowledge(taskDefinition, 'AwsSolutions-ECS2', 'The environment holds only non-secret settings: resource names and queue URLs, ports, host name, and secret ARNs. Secret values are read from Secrets Manager at start, never passed in the environment.');
+    acknowledge(
+      taskDefinition,
+      'AwsSolutions-ECS2',
+      'The environment holds only non-secret settings: resource names and queue URLs, ports, host name, and secret ARNs. Secret values are read from Secrets Manager at start, never passed in the environment.',
+    );
 
     // --- cluster and service
-    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc, containerInsightsV2: context.containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED });
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      containerInsightsV2: context.containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
+    });
     if (!context.containerInsights) {
-      acknowledge(this.cluster, 'AwsSolutions-ECS4', 'Turned off by the operator (mail:containerInsights=false) to save its metric charges; the service still reports CPU and memory to CloudWatch, and the dashboard and autoscaling use only those and the load balancer metrics.');
+      acknowledge(
+        this.cluster,
+        'AwsSolutions-ECS4',
+        'Turned off by the operator (mail:containerInsights=false) to save its metric charges; the service still reports CPU and memory to CloudWatch, and the dashboard and autoscaling use only those and the load balancer metrics.',
+      );
     }
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: this.cluster,

@@ -138,13 +138,24 @@ export class MailStack extends Stack {
       'Environment for mailctl: export $(aws cloudformation describe-stacks ... MailctlEnvironment)',
     );
     out('LoadBalancerDnsName', this.listeners.loadBalancer.loadBalancerDnsName, 'DNS name of the Network Load Balancer');
-    out('MailAddresses', Fn.join(',', this.listeners.addresses.map((a) => a.attrPublicIp)), `IPv4 addresses for the A record of ${ctx.hostname} (one per AZ)`);
+    out(
+      'MailAddresses',
+      Fn.join(
+        ',',
+        this.listeners.addresses.map((a) => a.attrPublicIp),
+      ),
+      `IPv4 addresses for the A record of ${ctx.hostname} (one per AZ)`,
+    );
     out('TlsSecretArn', this.secrets.tls.secretArn, 'Secret holding {"cert", "key"} (PEM) for the listeners');
     out('DkimSecretArn', this.secrets.dkim.secretArn, 'Secret holding the DKIM keys per domain');
     if (this.secrets.smartHost) out('SmartHostSecretArn', this.secrets.smartHost.secretArn, 'Secret holding the smart host credentials');
     out('DashboardName', this.observability.dashboard.dashboardName, 'CloudWatch dashboard');
     out('ClusterName', this.listeners.cluster.clusterName, 'ECS cluster of the listeners');
-    out('ServiceName', this.listeners.service.serviceName, 'ECS service of the listeners (aws ecs update-service --force-new-deployment after a new certificate)');
+    out(
+      'ServiceName',
+      this.listeners.service.serviceName,
+      'ECS service of the listeners (aws ecs update-service --force-new-deployment after a new certificate)',
+    );
     // RFC 5321 §5.1: the MX target is a host name with A records (never a CNAME, RFC 2181 §10.3).
     out('MxRecords', ctx.domains.map((d) => `${d}. MX 10 ${ctx.hostname}.`).join(' | '), 'MX record of each mail domain');
   }

@@ -79,7 +79,8 @@ export class Observability extends Construct {
     filter(props.functionLogs.outbound, 'DeliveredRemoteFilter', LOG_METRICS.deliveredRemote);
     filter(props.functionLogs.outbound, 'DeferredFilter', LOG_METRICS.deferred);
     filter(props.functionLogs.outbound, 'BouncedFilter', LOG_METRICS.bounced);
-    const count = (metricName: string, label: string) => new cloudwatch.Metric({ namespace: ns, metricName, statistic: 'Sum', period: Duration.minutes(5), label });
+    const count = (metricName: string, label: string) =>
+      new cloudwatch.Metric({ namespace: ns, metricName, statistic: 'Sum', period: Duration.minutes(5), label });
 
     // --- alarms
     if (props.alarmEmail !== null) {
@@ -147,12 +148,27 @@ export class Observability extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Messages (per 5 min)',
             width: 12,
-            left: [count('MessagesAccepted', 'accepted (SMTP 250)'), count('MessagesDelivered', 'delivered'), count('MessagesDeferred', 'deferred (retrying)'), count('MessagesBounced', 'bounced')],
+            left: [
+              count('MessagesAccepted', 'accepted (SMTP 250)'),
+              count('MessagesDelivered', 'delivered'),
+              count('MessagesDeferred', 'deferred (retrying)'),
+              count('MessagesBounced', 'bounced'),
+            ],
           }),
           new cloudwatch.GraphWidget({
             title: 'Active connections per listener',
             width: 12,
-            left: LISTENER_PORTS.map((p) => new cloudwatch.Metric({ namespace: ns, metricName: 'ActiveConnections', dimensionsMap: { Listener: p.name }, statistic: 'Sum', period: Duration.minutes(1), label: `${p.name} (${p.publicPort})` })),
+            left: LISTENER_PORTS.map(
+              (p) =>
+                new cloudwatch.Metric({
+                  namespace: ns,
+                  metricName: 'ActiveConnections',
+                  dimensionsMap: { Listener: p.name },
+                  statistic: 'Sum',
+                  period: Duration.minutes(1),
+                  label: `${p.name} (${p.publicPort})`,
+                }),
+            ),
             right: [lb.metrics.activeFlowCount({ period: Duration.minutes(1), statistic: 'Average', label: 'NLB active flows (all ports)' })],
           }),
         ],
@@ -160,18 +176,26 @@ export class Observability extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Queue depth',
             width: 8,
-            left: queueNames.map((n) => props.queues[n].queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: `${n} visible` })),
-            right: queueNames.map((n) => props.queues[n].queue.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: `${n} in flight` })),
+            left: queueNames.map((n) =>
+              props.queues[n].queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: `${n} visible` }),
+            ),
+            right: queueNames.map((n) =>
+              props.queues[n].queue.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: `${n} in flight` }),
+            ),
           }),
           new cloudwatch.GraphWidget({
             title: 'Dead-letter queues',
             width: 8,
-            left: queueNames.map((n) => props.queues[n].deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: `${n} DLQ` })),
+            left: queueNames.map((n) =>
+              props.queues[n].deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: `${n} DLQ` }),
+            ),
           }),
           new cloudwatch.GraphWidget({
             title: 'Age of oldest job (s)',
             width: 8,
-            left: queueNames.map((n) => props.queues[n].queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum', label: n })),
+            left: queueNames.map((n) =>
+              props.queues[n].queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum', label: n }),
+            ),
           }),
         ],
         [
@@ -201,13 +225,19 @@ export class Observability extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Listener tasks',
             width: 12,
-            left: [service.metricCpuUtilization({ period: Duration.minutes(1), label: 'CPU %' }), service.metricMemoryUtilization({ period: Duration.minutes(1), label: 'memory %' })],
+            left: [
+              service.metricCpuUtilization({ period: Duration.minutes(1), label: 'CPU %' }),
+              service.metricMemoryUtilization({ period: Duration.minutes(1), label: 'memory %' }),
+            ],
             right: [smtpTargets.metrics.healthyHostCount({ period: Duration.minutes(1), statistic: 'Minimum', label: 'healthy tasks' })],
           }),
           new cloudwatch.GraphWidget({
             title: 'Load balancer',
             width: 12,
-            left: [lb.metrics.newFlowCount({ period: Duration.minutes(1), statistic: 'Sum', label: 'new flows' }), lb.metrics.tcpElbResetCount({ period: Duration.minutes(1), statistic: 'Sum', label: 'resets by the NLB' })],
+            left: [
+              lb.metrics.newFlowCount({ period: Duration.minutes(1), statistic: 'Sum', label: 'new flows' }),
+              lb.metrics.tcpElbResetCount({ period: Duration.minutes(1), statistic: 'Sum', label: 'resets by the NLB' }),
+            ],
             right: [lb.metrics.processedBytes({ period: Duration.minutes(1), statistic: 'Sum', label: 'bytes' })],
           }),
         ],

@@ -195,7 +195,11 @@ export class Pipeline extends Construct {
       }),
     );
     if (inVpc) {
-      acknowledge(role, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]', 'The AWS-maintained policy holds exactly the network-interface actions Lambda needs to attach the function to the VPC (EC2 requires Resource "*" for them).');
+      acknowledge(
+        role,
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        'The AWS-maintained policy holds exactly the network-interface actions Lambda needs to attach the function to the VPC (EC2 requires Resource "*" for them).',
+      );
     }
     return { fn, logGroup };
   }

@@ -59,6 +59,10 @@ export class MailSecrets extends Construct {
       : placeholder(this, 'Dkim', `DKIM keys: {"<domain>": <mailctl domain dkim <domain> --json>} for ${context.domains.join(', ')}`, {});
     if (context.smartHost === null) this.smartHost = null;
     else if (context.smartHostSecretArn) this.smartHost = secretsmanager.Secret.fromSecretCompleteArn(this, 'SmartHost', context.smartHostSecretArn);
-    else this.smartHost = placeholder(this, 'SmartHost', `Credentials for the smart host ${context.smartHost.host}: {"user": "...", "password": "..."}`, { user: '', password: '' });
+    else
+      this.smartHost = placeholder(this, 'SmartHost', `Credentials for the smart host ${context.smartHost.host}: {"user": "...", "password": "..."}`, {
+        user: '',
+        password: '',
+      });
   }
 }

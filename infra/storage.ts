@@ -60,7 +60,11 @@ export class Storage extends Construct {
         { id: 'expire-noncurrent', noncurrentVersionExpiration: Duration.days(NONCURRENT_DAYS), expiredObjectDeleteMarker: true },
       ],
     });
-    acknowledge(this.bucket, 'AwsSolutions-S1', 'Server access logs would record every message fetch in a second bucket at extra cost; only the stack roles can reach this bucket, and CloudTrail data events can be turned on when an audit trail of object access is needed.');
+    acknowledge(
+      this.bucket,
+      'AwsSolutions-S1',
+      'Server access logs would record every message fetch in a second bucket at extra cost; only the stack roles can reach this bucket, and CloudTrail data events can be turned on when an audit trail of object access is needed.',
+    );
 
     const def = MAIL_INDEX_TABLE;
     this.table = new dynamodb.Table(this, def.id, {

@@ -20,7 +20,9 @@ export function domainOf(address: string): string {
 /** A plausible `local@domain` with no spaces or control characters. */
 export function isValidAddress(address: string): boolean {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what must be refused
-  return /^[^\s@<>()[\]\\,;:"\x00-\x1f]+@[A-Za-z0-9\u0080-\uffff]([A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?(\.[A-Za-z0-9\u0080-\uffff]([A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?)*$/.test(address);
+  return /^[^\s@<>()[\]\\,;:"\x00-\x1f]+@[A-Za-z0-9\u0080-\uffff]([A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?(\.[A-Za-z0-9\u0080-\uffff]([A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?)*$/.test(
+    address,
+  );
 }
 
 /**

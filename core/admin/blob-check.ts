@@ -59,7 +59,12 @@ export async function checkMessageBlob(blobs: BlobStore, rec: MessageRecord): Pr
 }
 
 /** Checks every message of `users` (each user's every mailbox); `onProblem` sees each problem as found. */
-export async function checkBlobs(index: MailIndex, blobs: BlobStore, users: string[], onProblem: (p: BlobProblem) => void = () => {}): Promise<BlobCheckResult> {
+export async function checkBlobs(
+  index: MailIndex,
+  blobs: BlobStore,
+  users: string[],
+  onProblem: (p: BlobProblem) => void = () => {},
+): Promise<BlobCheckResult> {
   const result: BlobCheckResult = { users: users.length, mailboxes: 0, messages: 0, problems: [] };
   for (const user of users) {
     for (const mailbox of await index.listMailboxes(user)) {

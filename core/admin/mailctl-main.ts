@@ -76,7 +76,9 @@ export async function main(argv: string[]): Promise<number> {
     // command on a directory without one would work on a new, empty store and report the mail
     // as gone; it says where it looked instead.
     if (!existsSync(path.join(dataDir, 'index.sqlite')) && !(args[0] === 'domain' && args[1] === 'add')) {
-      io.err(`mailctl: no mail data in ${dataDir}: start the system there (npm start) or add the first domain (mailctl domain add <domain>); MAIL_DATA_DIR names another directory`);
+      io.err(
+        `mailctl: no mail data in ${dataDir}: start the system there (npm start) or add the first domain (mailctl domain add <domain>); MAIL_DATA_DIR names another directory`,
+      );
       return 1;
     }
     adapters = await createLocalAdapters({ dataDir });

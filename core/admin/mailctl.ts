@@ -56,10 +56,22 @@ export class UsageError extends Error {
 }
 
 /** The command groups: first words of the usage lines that a subcommand follows (`check` takes none). */
-export const GROUPS = [...new Set(USAGE.split('\n').map((l) => /^ {2}([a-z-]+) [a-z]/.exec(l)?.[1]).filter((g): g is string => Boolean(g)))];
+export const GROUPS = [
+  ...new Set(
+    USAGE.split('\n')
+      .map((l) => /^ {2}([a-z-]+) [a-z]/.exec(l)?.[1])
+      .filter((g): g is string => Boolean(g)),
+  ),
+];
 
 /** Every first word of a usage line: the groups and the commands that stand alone (`check`). */
-export const COMMANDS = [...new Set(USAGE.split('\n').map((l) => /^ {2}([a-z-]+)\b/.exec(l)?.[1]).filter((g): g is string => Boolean(g)))];
+export const COMMANDS = [
+  ...new Set(
+    USAGE.split('\n')
+      .map((l) => /^ {2}([a-z-]+)\b/.exec(l)?.[1])
+      .filter((g): g is string => Boolean(g)),
+  ),
+];
 
 /** The usage of one group: its lines of USAGE (with their continuation lines). */
 export function groupUsage(group: string): string {
@@ -116,7 +128,11 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
         if (arg === undefined) {
           const d = await adapters.index.getDomain(name);
           if (!d) throw new IndexError('NOT_FOUND', `no such domain: ${name}`);
-          io.out(d.postmaster ? `postmaster of ${name}: ${d.postmaster}` : `postmaster of ${name}: default (a user postmaster@${name}, else POSTMASTER_ADDRESS, else the domain's first user)`);
+          io.out(
+            d.postmaster
+              ? `postmaster of ${name}: ${d.postmaster}`
+              : `postmaster of ${name}: default (a user postmaster@${name}, else POSTMASTER_ADDRESS, else the domain's first user)`,
+          );
           return 0;
         }
         if (rest.length > 2) throw new UsageError(`unexpected argument ${rest[2]}`);
@@ -171,7 +187,8 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
         const user = await requireUser(rest[0]);
         const boxes = await adapters.index.listMailboxes(user);
         io.out(['MAILBOX', 'MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'SPECIAL-USE'].join('\t'));
-        for (const m of boxes.sort((a, b) => a.name.localeCompare(b.name))) io.out([m.name, m.messageCount, m.uidNext, m.uidValidity, m.specialUse ?? ''].join('\t'));
+        for (const m of boxes.sort((a, b) => a.name.localeCompare(b.name)))
+          io.out([m.name, m.messageCount, m.uidNext, m.uidValidity, m.specialUse ?? ''].join('\t'));
         return 0;
       }
       case 'message list': {
@@ -276,7 +293,9 @@ async function check(adapters: Adapters, io: MailctlIO, address: string | undefi
     io.out([p.kind, p.user, p.mailbox, p.uid, p.blobKey, p.detail].join('\t'));
   });
   const n = result.problems.length;
-  io.out(`checked ${result.messages} messages in ${result.mailboxes} mailboxes of ${result.users} users: ${n === 0 ? 'no problems' : `${n} ${n === 1 ? 'problem' : 'problems'}`}`);
+  io.out(
+    `checked ${result.messages} messages in ${result.mailboxes} mailboxes of ${result.users} users: ${n === 0 ? 'no problems' : `${n} ${n === 1 ? 'problem' : 'problems'}`}`,
+  );
   return n === 0 ? 0 : 1;
 }
 

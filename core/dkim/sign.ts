@@ -7,7 +7,23 @@ import { dkimSign } from 'mailauth';
 import type { DkimKey } from './keys.ts';
 
 /** Header fields we sign (RFC 6376 §5.4.1 recommendations); From is mandatory. */
-export const SIGNED_HEADERS = ['From', 'Sender', 'Reply-To', 'Subject', 'Date', 'Message-ID', 'To', 'Cc', 'MIME-Version', 'Content-Type', 'Content-Transfer-Encoding', 'In-Reply-To', 'References', 'List-Id', 'List-Unsubscribe'];
+export const SIGNED_HEADERS = [
+  'From',
+  'Sender',
+  'Reply-To',
+  'Subject',
+  'Date',
+  'Message-ID',
+  'To',
+  'Cc',
+  'MIME-Version',
+  'Content-Type',
+  'Content-Transfer-Encoding',
+  'In-Reply-To',
+  'References',
+  'List-Id',
+  'List-Unsubscribe',
+];
 
 /** The DKIM-Signature header field (CRLF-terminated) for `raw`, or '' when signing failed. */
 export async function dkimSignature(raw: Buffer, key: DkimKey, signTime = new Date()): Promise<string> {

@@ -19,11 +19,7 @@ export interface MxHost {
   implicit: boolean;
 }
 
-export type MxRoute =
-  | { kind: 'hosts'; hosts: MxHost[] }
-  | { kind: 'null-mx' }
-  | { kind: 'no-domain' }
-  | { kind: 'no-host' };
+export type MxRoute = { kind: 'hosts'; hosts: MxHost[] } | { kind: 'null-mx' } | { kind: 'no-domain' } | { kind: 'no-host' };
 
 /** The A-label form of a domain for DNS questions (IDNA, RFC 5890); '' when it cannot be converted. */
 export function asciiDomain(domain: string): string {

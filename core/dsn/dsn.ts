@@ -104,7 +104,12 @@ export function buildDsn(input: DsnInput): Buffer {
   }
 
   // RFC 3464 §2.2: per-message fields, then one block per recipient (§2.3), blank-line separated.
-  const status: string[] = [`Reporting-MTA: dns; ${domain}`, `X-Queue-ID: ${oneLine(input.queueId, 64)}`, `Arrival-Date: ${rfc5322Date(new Date(input.arrivalDate))}`, ''];
+  const status: string[] = [
+    `Reporting-MTA: dns; ${domain}`,
+    `X-Queue-ID: ${oneLine(input.queueId, 64)}`,
+    `Arrival-Date: ${rfc5322Date(new Date(input.arrivalDate))}`,
+    '',
+  ];
   for (const r of input.recipients) {
     status.push(`Final-Recipient: ${addrType(r.recipient)}; ${oneLine(r.recipient, 300)}`);
     status.push(`Action: ${r.action}`);

@@ -106,7 +106,12 @@ export class MailboxWrites {
   }
 
   /** Copies messages into another mailbox of the same user (same blobs); notifies the target when any was copied. */
-  async copy(user: string, fromMailboxId: string, uids: number[], toMailboxId: string): Promise<{ uidValidity: number; mapping: Array<{ from: number; to: number }> }> {
+  async copy(
+    user: string,
+    fromMailboxId: string,
+    uids: number[],
+    toMailboxId: string,
+  ): Promise<{ uidValidity: number; mapping: Array<{ from: number; to: number }> }> {
     const result = await this.index.copyMessages(user, fromMailboxId, uids, toMailboxId);
     if (result.mapping.length > 0) this.notify(user, toMailboxId);
     return result;
@@ -179,6 +184,12 @@ export class MailboxWrites {
  * MailboxWrites.append for a caller with no watchers and nothing to log (tests and tools
  * that fill a mailbox directly).
  */
-export async function appendToMailbox(stores: MailStores, user: string, mailboxName: string, raw: Buffer, options: AppendOptions = {}): Promise<AppendResult & { mailboxId: string }> {
+export async function appendToMailbox(
+  stores: MailStores,
+  user: string,
+  mailboxName: string,
+  raw: Buffer,
+  options: AppendOptions = {},
+): Promise<AppendResult & { mailboxId: string }> {
   return new MailboxWrites(stores, { log: silentLogger }).append(user, mailboxName, raw, options);
 }

@@ -88,8 +88,7 @@ export function scanHeaderBlock(
     }
     // A UTF-8 byte order mark before the first field (some Windows tools write one) is
     // not part of the field name; the field still starts at the mark.
-    const nameStart =
-      p === start && p + 3 <= end && buf[p] === 0xef && buf[p + 1] === 0xbb && buf[p + 2] === 0xbf ? p + 3 : p;
+    const nameStart = p === start && p + 3 <= end && buf[p] === 0xef && buf[p + 1] === 0xbb && buf[p + 2] === 0xbf ? p + 3 : p;
     const colon = findFieldColon(buf, nameStart, lineEnd);
     if (colon >= 0) {
       let nameEnd = colon;

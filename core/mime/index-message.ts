@@ -286,12 +286,7 @@ class Scanner {
   }
 
   /** The MimePart fields that come from the header (RFC 2045 §§5-8, RFC 2183, 3282, 2557). */
-  describe(
-    fields: HeaderField[],
-    headerStart: number,
-    bodyStart: number,
-    digestParent: boolean,
-  ): { part: MimePart; boundary: Buffer | null } {
+  describe(fields: HeaderField[], headerStart: number, bodyStart: number, digestParent: boolean): { part: MimePart; boundary: Buffer | null } {
     const { buf } = this;
     const get = (name: string): HeaderField | undefined => firstField(fields, name);
     const text = (name: string): string | null => {

@@ -109,9 +109,11 @@ async function route(job: OutboundJob, deps: OutboundDeps): Promise<Routing> {
     const code = err instanceof DnsTemporaryError ? err.code : String(err);
     return { fail: { status: '4.4.3', diagnostic: `DNS lookup of ${job.domain} failed temporarily (${code})`, smtp: false }, permanent: false };
   }
-  if (mx.kind === 'null-mx') return { fail: { status: '5.1.10', diagnostic: `Domain ${job.domain} does not accept mail (null MX, RFC 7505)`, smtp: false }, permanent: true };
+  if (mx.kind === 'null-mx')
+    return { fail: { status: '5.1.10', diagnostic: `Domain ${job.domain} does not accept mail (null MX, RFC 7505)`, smtp: false }, permanent: true };
   if (mx.kind === 'no-domain') return { fail: { status: '5.1.2', diagnostic: `Domain ${job.domain} does not exist`, smtp: false }, permanent: true };
-  if (mx.kind === 'no-host') return { fail: { status: '5.1.2', diagnostic: `Domain ${job.domain} has no MX and no address record`, smtp: false }, permanent: true };
+  if (mx.kind === 'no-host')
+    return { fail: { status: '5.1.2', diagnostic: `Domain ${job.domain} has no MX and no address record`, smtp: false }, permanent: true };
   const targets: Target[] = [];
   let tempError: string | null = null;
   for (const h of mx.hosts) {
@@ -166,21 +168,27 @@ export async function runOutboundJob(job: OutboundJob, deps: OutboundDeps): Prom
     const started = Date.now();
     for (const target of routing.targets) {
       if (Date.now() - started > ATTEMPT_BUDGET_MS) break;
-      const attempt = await deliver(
-        target,
-        { from: job.mailFrom, to: job.rcptTo, size: raw.length, eightBit: job.eightBit, smtputf8: job.smtputf8 },
-        raw,
-        {
-          ehloName: config.hostname,
-          connectTimeoutMs: config.outbound.connectTimeoutSeconds * 1000,
-          localAddress: sourceAddressFor(config.outbound.bindAddress, target.host),
-          socketTimeoutMs: Math.max(10_000, Math.min(120_000, ATTEMPT_BUDGET_MS + LAST_HOST_GRACE_MS - (Date.now() - started))),
-        },
-      );
-      log.info('smtp attempt', { host: target.mta, address: target.host, port: target.port, result: attempt.kind, reply: 'reply' in attempt ? attempt.reply : undefined });
+      const attempt = await deliver(target, { from: job.mailFrom, to: job.rcptTo, size: raw.length, eightBit: job.eightBit, smtputf8: job.smtputf8 }, raw, {
+        ehloName: config.hostname,
+        connectTimeoutMs: config.outbound.connectTimeoutSeconds * 1000,
+        localAddress: sourceAddressFor(config.outbound.bindAddress, target.host),
+        socketTimeoutMs: Math.max(10_000, Math.min(120_000, ATTEMPT_BUDGET_MS + LAST_HOST_GRACE_MS - (Date.now() - started))),
+      });
+      log.info('smtp attempt', {
+        host: target.mta,
+        address: target.host,
+        port: target.port,
+        result: attempt.kind,
+        reply: 'reply' in attempt ? attempt.reply : undefined,
+      });
       if (attempt.kind === 'unreachable') {
         last = attempt.code
-          ? { status: attempt.code >= 500 ? '4.4.1' : enhancedStatus(attempt.code, attempt.reply), diagnostic: attempt.reply, smtp: true, remoteMta: target.mta }
+          ? {
+              status: attempt.code >= 500 ? '4.4.1' : enhancedStatus(attempt.code, attempt.reply),
+              diagnostic: attempt.reply,
+              smtp: true,
+              remoteMta: target.mta,
+            }
           : { status: '4.4.1', diagnostic: `${target.mta}[${target.host}]:${target.port}: ${attempt.reply}`, smtp: false, remoteMta: target.mta };
         continue;
       }
@@ -194,7 +202,12 @@ export async function runOutboundJob(job: OutboundJob, deps: OutboundDeps): Prom
     if (!outcome) {
       for (const r of job.rcptTo) deferred.set(r, last);
     } else if (outcome.attempt.kind === 'refused') {
-      const e = { status: enhancedStatus(outcome.attempt.code, outcome.attempt.reply), diagnostic: outcome.attempt.reply, smtp: true, remoteMta: outcome.target.mta };
+      const e = {
+        status: enhancedStatus(outcome.attempt.code, outcome.attempt.reply),
+        diagnostic: outcome.attempt.reply,
+        smtp: true,
+        remoteMta: outcome.target.mta,
+      };
       for (const r of job.rcptTo) failed.set(r, e);
     } else if (outcome.attempt.kind === 'done') {
       for (const rep of outcome.attempt.replies) {

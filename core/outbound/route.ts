@@ -87,9 +87,12 @@ export function createOutboundRouting(deps: RoutingDeps): OutboundRouting {
       }
       const hops = countReceived(raw);
       if (hops > config.outbound.maxReceivedHeaders) {
-        const recipients = [...byDomain.values()].flat().map(
-          (r): DsnRecipient => ({ recipient: r, action: 'failed', status: '5.4.6', diagnostic: `Routing loop detected: the message has ${hops} Received: header fields (limit ${config.outbound.maxReceivedHeaders})` }),
-        );
+        const recipients = [...byDomain.values()].flat().map((r): DsnRecipient => ({
+          recipient: r,
+          action: 'failed',
+          status: '5.4.6',
+          diagnostic: `Routing loop detected: the message has ${hops} Received: header fields (limit ${config.outbound.maxReceivedHeaders})`,
+        }));
         logger.warn('mail loop: bouncing', { job: job.id, hops });
         await bounce(job, `${job.id}/loop`, recipients, raw);
         return;

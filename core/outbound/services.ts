@@ -39,7 +39,16 @@ export function createOutboundServices(options: OutboundServiceOptions): Outboun
   const dkimSecret = config.dkimKeysSecretArn ? { store: adapters.secrets, name: config.dkimKeysSecretArn } : null;
   const dkimKey = createDkimKeyCache(adapters.blobs, 60_000, dkimSecret);
   const routing = createOutboundRouting({ adapters, config, logger, events, dkimKey });
-  const deps: OutboundDeps = { adapters, config, logger, resolver, events, sign: routing.sign, deliver: options.deliver, smartHostAuth: smartHostSecret(config, adapters.secrets) };
+  const deps: OutboundDeps = {
+    adapters,
+    config,
+    logger,
+    resolver,
+    events,
+    sign: routing.sign,
+    deliver: options.deliver,
+    smartHostAuth: smartHostSecret(config, adapters.secrets),
+  };
   return { routing, resolver, runOutbound: (job, log = logger) => runOutboundJob(job, { ...deps, logger: log }) };
 }
 
@@ -49,8 +58,7 @@ function smartHostSecret(config: MailConfig, secrets: SecretStore): OutboundDeps
   if (!name) return undefined;
   let cached: Promise<{ user: string; pass: string } | undefined> | null = null;
   return async () => {
-    cached ??= readJsonSecret<{ user?: string; password?: string }>(secrets, name)
-      .then((v) => (v.user ? { user: v.user, pass: v.password ?? '' } : undefined));
+    cached ??= readJsonSecret<{ user?: string; password?: string }>(secrets, name).then((v) => (v.user ? { user: v.user, pass: v.password ?? '' } : undefined));
     try {
       return await cached;
     } catch (err) {

@@ -122,41 +122,47 @@ export async function deliverSmtp(target: SmtpTarget, envelope: SmtpEnvelope, me
       // RFC 6531 §3.4: a message that needs SMTPUTF8 cannot go to a server without it.
       return { kind: 'refused', code: 553, reply: '553 5.6.7 The receiving server does not support SMTPUTF8 (RFC 6531)' };
     }
-    return await Promise.race([connectionLost.catch((err: unknown): SmtpAttempt => ({ kind: 'unreachable', reply: replyOf(err).reply })), new Promise<SmtpAttempt>((resolve) => {
-      conn.send({ from: envelope.from, to: envelope.to, size: envelope.size, use8BitMime: envelope.eightBit } as any, message, (err: any, info: any) => {
-        if (!err) {
-          const rejected = new Map<string, any>();
-          for (const e of info.rejectedErrors ?? []) rejected.set(e.recipient, e);
-          const final = String(info.response ?? '250 OK').replace(/\r?\n/g, ' ');
-          const replies = envelope.to.map((r): RecipientReply => {
-            const e = rejected.get(r);
-            if (e) return { recipient: r, ...replyOrDefault(e) };
-            return { recipient: r, code: Number(final.slice(0, 3)) || 250, reply: final };
-          });
-          return resolve({ kind: 'done', replies });
-        }
-        const r = replyOf(err);
-        if (err.code === 'EENVELOPE' && err.command === 'RCPT TO' && Array.isArray(err.rejectedErrors)) {
-          // Every recipient refused: each has its own reply.
-          const rejected = new Map<string, any>(err.rejectedErrors.map((e: any) => [e.recipient, e]));
-          return resolve({ kind: 'done', replies: envelope.to.map((rcpt) => ({ recipient: rcpt, ...replyOrDefault(rejected.get(rcpt) ?? err) })) });
-        }
-        if (r.code && r.code >= 400) {
-          // MAIL FROM or DATA (or the final reply after the message) refused: for every recipient
-          // the server had accepted; those it had refused at RCPT keep their own reply.
-          const state = (conn as any)._envelope;
-          const own = new Map<string, any>((state?.rejectedErrors ?? []).map((e: any) => [e.recipient, e]));
-          if (own.size === 0 || err.command === 'MAIL FROM') return resolve({ kind: 'refused', code: r.code, reply: r.reply });
-          return resolve({ kind: 'done', replies: envelope.to.map((rcpt) => ({ recipient: rcpt, ...(own.has(rcpt) ? replyOrDefault(own.get(rcpt)) : { code: r.code!, reply: r.reply }) })) });
-        }
-        if (err.code === 'EMESSAGE' && /larger than allowed/.test(String(err.message))) {
-          // RFC 1870: the server's SIZE limit is below our message.
-          return resolve({ kind: 'refused', code: 552, reply: `552 5.3.4 ${err.message}` });
-        }
-        // Connection lost, timeout, protocol confusion: nothing is known to be delivered.
-        return resolve({ kind: 'unreachable', reply: r.reply });
-      });
-    })]);
+    return await Promise.race([
+      connectionLost.catch((err: unknown): SmtpAttempt => ({ kind: 'unreachable', reply: replyOf(err).reply })),
+      new Promise<SmtpAttempt>((resolve) => {
+        conn.send({ from: envelope.from, to: envelope.to, size: envelope.size, use8BitMime: envelope.eightBit } as any, message, (err: any, info: any) => {
+          if (!err) {
+            const rejected = new Map<string, any>();
+            for (const e of info.rejectedErrors ?? []) rejected.set(e.recipient, e);
+            const final = String(info.response ?? '250 OK').replace(/\r?\n/g, ' ');
+            const replies = envelope.to.map((r): RecipientReply => {
+              const e = rejected.get(r);
+              if (e) return { recipient: r, ...replyOrDefault(e) };
+              return { recipient: r, code: Number(final.slice(0, 3)) || 250, reply: final };
+            });
+            return resolve({ kind: 'done', replies });
+          }
+          const r = replyOf(err);
+          if (err.code === 'EENVELOPE' && err.command === 'RCPT TO' && Array.isArray(err.rejectedErrors)) {
+            // Every recipient refused: each has its own reply.
+            const rejected = new Map<string, any>(err.rejectedErrors.map((e: any) => [e.recipient, e]));
+            return resolve({ kind: 'done', replies: envelope.to.map((rcpt) => ({ recipient: rcpt, ...replyOrDefault(rejected.get(rcpt) ?? err) })) });
+          }
+          if (r.code && r.code >= 400) {
+            // MAIL FROM or DATA (or the final reply after the message) refused: for every recipient
+            // the server had accepted; those it had refused at RCPT keep their own reply.
+            const state = (conn as any)._envelope;
+            const own = new Map<string, any>((state?.rejectedErrors ?? []).map((e: any) => [e.recipient, e]));
+            if (own.size === 0 || err.command === 'MAIL FROM') return resolve({ kind: 'refused', code: r.code, reply: r.reply });
+            return resolve({
+              kind: 'done',
+              replies: envelope.to.map((rcpt) => ({ recipient: rcpt, ...(own.has(rcpt) ? replyOrDefault(own.get(rcpt)) : { code: r.code!, reply: r.reply }) })),
+            });
+          }
+          if (err.code === 'EMESSAGE' && /larger than allowed/.test(String(err.message))) {
+            // RFC 1870: the server's SIZE limit is below our message.
+            return resolve({ kind: 'refused', code: 552, reply: `552 5.3.4 ${err.message}` });
+          }
+          // Connection lost, timeout, protocol confusion: nothing is known to be delivered.
+          return resolve({ kind: 'unreachable', reply: r.reply });
+        });
+      }),
+    ]);
   } finally {
     try {
       conn.quit();

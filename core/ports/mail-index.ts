@@ -179,7 +179,12 @@ export interface MailIndex {
    * Copies messages (same blobs, flags, dates) into another mailbox of the same user, with
    * UIDs allocated atomically in the target, in source UID order.
    */
-  copyMessages(user: string, fromMailboxId: string, uids: number[], toMailboxId: string): Promise<{ uidValidity: number; mapping: Array<{ from: number; to: number }> }>;
+  copyMessages(
+    user: string,
+    fromMailboxId: string,
+    uids: number[],
+    toMailboxId: string,
+  ): Promise<{ uidValidity: number; mapping: Array<{ from: number; to: number }> }>;
 
   // --- blob holds (invariant 1: a queued job keeps its blob alive until it has finished) ---
   /**

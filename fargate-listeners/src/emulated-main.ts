@@ -28,9 +28,20 @@ logger.info('mail system started', {
 
 // For `./mailctl --aws` in another shell: `. data/emulated.env` first (README "The cloud form on one machine").
 const envFile = path.join(config.dataDir, 'emulated.env');
-const vars = { ...awsResourceEnv(emulated.refs), AWS_ENDPOINT_URL: emulated.endpoint, AWS_REGION: process.env.AWS_REGION, AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY };
+const vars = {
+  ...awsResourceEnv(emulated.refs),
+  AWS_ENDPOINT_URL: emulated.endpoint,
+  AWS_REGION: process.env.AWS_REGION,
+  AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
+  AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
+};
 mkdirSync(config.dataDir, { recursive: true });
-writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `export ${k}='${v ?? ''}'\n`).join(''));
+writeFileSync(
+  envFile,
+  Object.entries(vars)
+    .map(([k, v]) => `export ${k}='${v ?? ''}'\n`)
+    .join(''),
+);
 logger.info('emulator environment written', { file: envFile });
 
 let stopping = false;

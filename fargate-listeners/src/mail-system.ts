@@ -71,20 +71,30 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
     listeners.push(...(await startSubmissionListeners(deps)));
     if (options.workers) {
       workers.push(
-        startWorker<IngestJob>(adapters.queue, 'ingest', async (job) => {
-          await runIngestJob(job.body, {
-            adapters,
-            logger: logger.child({ worker: 'ingest' }),
-            events,
-            routeRemote: outbound.routing.routeRemote,
-            onUnknownLocal: outbound.routing.onUnknownLocal,
-          });
-        }, logger.child({ worker: 'ingest' })),
+        startWorker<IngestJob>(
+          adapters.queue,
+          'ingest',
+          async (job) => {
+            await runIngestJob(job.body, {
+              adapters,
+              logger: logger.child({ worker: 'ingest' }),
+              events,
+              routeRemote: outbound.routing.routeRemote,
+              onUnknownLocal: outbound.routing.onUnknownLocal,
+            });
+          },
+          logger.child({ worker: 'ingest' }),
+        ),
       );
       workers.push(
-        startWorker<OutboundJob>(adapters.queue, 'outbound', async (job) => {
-          await outbound.runOutbound(job.body);
-        }, logger.child({ worker: 'outbound' })),
+        startWorker<OutboundJob>(
+          adapters.queue,
+          'outbound',
+          async (job) => {
+            await outbound.runOutbound(job.body);
+          },
+          logger.child({ worker: 'outbound' }),
+        ),
       );
     }
   } catch (err) {

@@ -27,7 +27,10 @@ const V1_MAX = 107;
 export function proxyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
   const mode = (env.PROXY_PROTOCOL ?? '').toLowerCase();
   const trusted = new net.BlockList();
-  for (const cidr of (env.PROXY_TRUSTED_CIDRS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const cidr of (env.PROXY_TRUSTED_CIDRS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [addr, bits] = cidr.split('/');
     const family = net.isIPv6(addr) ? 'ipv6' : 'ipv4';
     if (!net.isIP(addr)) throw new Error(`PROXY_TRUSTED_CIDRS: not an address: ${cidr}`);
@@ -87,7 +90,8 @@ export function parseProxyHeader(buf: Buffer): ProxyParse {
     if (fields.length !== 6 || (fields[1] !== 'TCP4' && fields[1] !== 'TCP6')) return { state: 'invalid', reason: 'bad v1 header' };
     const [, proto, src, , srcPort] = fields;
     const port = Number(srcPort);
-    if (net.isIP(src) !== (proto === 'TCP4' ? 4 : 6) || !Number.isInteger(port) || port < 0 || port > 65535) return { state: 'invalid', reason: 'bad v1 address' };
+    if (net.isIP(src) !== (proto === 'TCP4' ? 4 : 6) || !Number.isInteger(port) || port < 0 || port > 65535)
+      return { state: 'invalid', reason: 'bad v1 address' };
     return { state: 'done', consumed: end + 2, source: { address: src, port } };
   }
   return { state: 'invalid', reason: 'not a proxy header' };

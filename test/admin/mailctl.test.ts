@@ -87,7 +87,10 @@ describe('mailctl (local)', () => {
     await adapters.close();
     const stats = (await ctl(['queue', 'stats'])).stdout;
     expect(stats).toMatch(/^ingest\t0\t0\t0\t1$/m);
-    const dead = (await ctl(['queue', 'dead-letters'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const dead = (await ctl(['queue', 'dead-letters'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(dead).toHaveLength(1);
     expect(dead[0]).toMatchObject({ queue: 'ingest', body: { id: 'poison' } });
   });
@@ -111,9 +114,15 @@ describe('mailctl: where it works, and what it says', () => {
     expect((await ctl(['user', 'add', 'alice@example.test'], { input: 'pw\n' })).code).toBe(0);
     const adapters = await createLocalAdapters({ dataDir });
     // RFC 2047 §2 encoded-words, as mail clients send non-ASCII subjects.
-    await appendToMailbox(adapters, 'alice@example.test', 'INBOX', Buffer.from('From: bob@remote.test\r\nSubject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?= und =?ISO-8859-1?Q?M=FCnchen?=\r\n\r\nhi\r\n'));
+    await appendToMailbox(
+      adapters,
+      'alice@example.test',
+      'INBOX',
+      Buffer.from('From: bob@remote.test\r\nSubject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?= und =?ISO-8859-1?Q?M=FCnchen?=\r\n\r\nhi\r\n'),
+    );
     // Enough output to overflow a pipe (64 KiB) for the `| head -1` cases.
-    for (let i = 0; i < 100; i++) await appendToMailbox(adapters, 'alice@example.test', 'INBOX', Buffer.from(`Subject: ${'long subject '.repeat(80)}${i}\r\n\r\nx\r\n`));
+    for (let i = 0; i < 100; i++)
+      await appendToMailbox(adapters, 'alice@example.test', 'INBOX', Buffer.from(`Subject: ${'long subject '.repeat(80)}${i}\r\n\r\nx\r\n`));
     await appendToMailbox(adapters, 'alice@example.test', 'Archive', Buffer.from('Subject: big\r\n\r\n' + 'b'.repeat(998).concat('\r\n').repeat(1000)));
     await adapters.close();
   });
@@ -122,7 +131,7 @@ describe('mailctl: where it works, and what it says', () => {
     rmSync(elsewhere, { recursive: true, force: true });
   });
 
-  it('uses the project\'s data directory by default, wherever it is run from, and never ./data of the current directory', async () => {
+  it("uses the project's data directory by default, wherever it is run from, and never ./data of the current directory", async () => {
     expect(loadConfig({ MAIL_RUNTIME: 'local' }).dataDir).toBe(path.join(ROOT, 'data'));
     const env = { ...process.env };
     delete env.MAIL_DATA_DIR;
@@ -136,10 +145,17 @@ describe('mailctl: where it works, and what it says', () => {
   it('a read command on a directory without a store says so and creates nothing; domain add makes the store on purpose', async () => {
     const fresh = path.join(elsewhere, 'fresh');
     const env = { ...process.env, MAIL_DATA_DIR: fresh };
-    for (const args of [['domain', 'list'], ['user', 'list'], ['message', 'list', 'alice@example.test'], ['queue', 'stats']]) {
+    for (const args of [
+      ['domain', 'list'],
+      ['user', 'list'],
+      ['message', 'list', 'alice@example.test'],
+      ['queue', 'stats'],
+    ]) {
       const r = await ctl(args, { env });
       expect(r.code, args.join(' ')).toBe(1);
-      expect(r.stderr).toBe(`mailctl: no mail data in ${fresh}: start the system there (npm start) or add the first domain (mailctl domain add <domain>); MAIL_DATA_DIR names another directory\n`);
+      expect(r.stderr).toBe(
+        `mailctl: no mail data in ${fresh}: start the system there (npm start) or add the first domain (mailctl domain add <domain>); MAIL_DATA_DIR names another directory\n`,
+      );
       expect(existsSync(fresh)).toBe(false);
     }
     expect((await ctl(['domain', 'add', 'new.test'], { env })).stdout).toBe('added domain new.test\n');
@@ -147,7 +163,13 @@ describe('mailctl: where it works, and what it says', () => {
   });
 
   it('says "no such user" for an unknown user', async () => {
-    for (const args of [['message', 'list', 'nobody@example.test'], ['message', 'show', 'nobody@example.test', '1'], ['mailbox', 'list', 'nobody@example.test'], ['user', 'remove', 'nobody@example.test'], ['user', 'passwd', 'nobody@example.test']]) {
+    for (const args of [
+      ['message', 'list', 'nobody@example.test'],
+      ['message', 'show', 'nobody@example.test', '1'],
+      ['mailbox', 'list', 'nobody@example.test'],
+      ['user', 'remove', 'nobody@example.test'],
+      ['user', 'passwd', 'nobody@example.test'],
+    ]) {
       const r = await ctl(args, { input: 'pw\n' });
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr, args.join(' ')).toBe('mailctl: no such user: nobody@example.test\n');
@@ -160,7 +182,10 @@ describe('mailctl: where it works, and what it says', () => {
   });
 
   it('`| head -1` ends quietly: no EPIPE, exit status 0', async () => {
-    for (const args of [['message', 'list', 'alice@example.test'], ['message', 'show', 'alice@example.test', '1', 'Archive']]) {
+    for (const args of [
+      ['message', 'list', 'alice@example.test'],
+      ['message', 'show', 'alice@example.test', '1', 'Archive'],
+    ]) {
       const errFile = path.join(elsewhere, 'stderr');
       const r = await run('bash', ['-c', '"$0" "$1" "${@:2}" 2>"$ERR_FILE" | head -1; echo "status ${PIPESTATUS[0]}"', process.execPath, MAILCTL, ...args], {
         env: { ...process.env, MAIL_DATA_DIR: dataDir, ERR_FILE: errFile },
@@ -171,13 +196,18 @@ describe('mailctl: where it works, and what it says', () => {
     }
   });
 
-  it('a group without its command prints that group\'s usage (every group)', async () => {
+  it("a group without its command prints that group's usage (every group)", async () => {
     expect(GROUPS).toEqual(expect.arrayContaining(['domain', 'user', 'mailbox', 'message', 'queue']));
     for (const group of GROUPS) {
       const r = await ctl([group]);
       expect(r.code, group).toBe(2);
       expect(r.stderr).toBe(`mailctl: '${group}' needs a command\n${groupUsage(group)}\n`);
-      expect(groupUsage(group).split('\n').slice(1).every((l) => l.startsWith(`  ${group} `) || l.startsWith('    '))).toBe(true);
+      expect(
+        groupUsage(group)
+          .split('\n')
+          .slice(1)
+          .every((l) => l.startsWith(`  ${group} `) || l.startsWith('    ')),
+      ).toBe(true);
     }
     const help = await ctl(['message', '--help']);
     expect(help.code).toBe(0);
@@ -192,7 +222,14 @@ describe('mailctl --aws (emulator)', () => {
     const clientConfig = emulatorClientConfig(inject('awsEndpoint'));
     const refs = await provisionAwsResources(clientConfig, uniquePrefix());
     try {
-      const env = { ...process.env, ...awsResourceEnv(refs), AWS_ENDPOINT_URL: clientConfig.endpoint, AWS_REGION: clientConfig.region, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+      const env = {
+        ...process.env,
+        ...awsResourceEnv(refs),
+        AWS_ENDPOINT_URL: clientConfig.endpoint,
+        AWS_REGION: clientConfig.region,
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+      };
       expect((await run(process.execPath, [MAILCTL, '--aws', 'domain', 'add', 'cloud.test'], { env })).code).toBe(0);
       const add = await run(process.execPath, [MAILCTL, '--aws', 'user', 'add', 'dana@cloud.test'], { env, input: 'pw\n' });
       expect(add.code, add.stderr).toBe(0);

@@ -63,11 +63,26 @@ describe('AwsMeter on the emulator', () => {
     await db.send(new GetItemCommand({ TableName, Key: { pk: { S: 'p' }, sk: { S: 'a' } }, ConsistentRead: true, ProjectionExpression: 'pk' }));
     await db.send(new GetItemCommand({ TableName, Key: { pk: { S: 'p' }, sk: { S: 'a' } } }));
     // Growing it to 5 KB: the larger of before and after.
-    await db.send(new UpdateItemCommand({ TableName, Key: { pk: { S: 'p' }, sk: { S: 'a' } }, UpdateExpression: 'SET more = :m', ExpressionAttributeValues: { ':m': { S: 'y'.repeat(2000) } } }));
+    await db.send(
+      new UpdateItemCommand({
+        TableName,
+        Key: { pk: { S: 'p' }, sk: { S: 'a' } },
+        UpdateExpression: 'SET more = :m',
+        ExpressionAttributeValues: { ':m': { S: 'y'.repeat(2000) } },
+      }),
+    );
     await db.send(new PutItemCommand({ TableName, Item: { pk: { S: 'p' }, sk: { S: 'b' }, body: { S: big } } }));
     // A Query evaluates both items (5 KB + 3 KB, summed, then in 4 KB units: 2 RRU strongly
     // consistent) although it returns only their keys (a few bytes: 1 RRU).
-    await db.send(new QueryCommand({ TableName, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'p' } }, ProjectionExpression: 'pk, sk', ConsistentRead: true }));
+    await db.send(
+      new QueryCommand({
+        TableName,
+        KeyConditionExpression: 'pk = :p',
+        ExpressionAttributeValues: { ':p': { S: 'p' } },
+        ProjectionExpression: 'pk, sk',
+        ConsistentRead: true,
+      }),
+    );
     const s = await meter.snapshot();
     expect(s.get('dynamodb:PutItem')).toMatchObject({ requests: 2, wru: 6 });
     expect(s.get('dynamodb:GetItem')).toMatchObject({ requests: 2, rru: 1.5 });
@@ -88,9 +103,15 @@ describe('AwsMeter on the emulator', () => {
       }),
     );
     await expect(
-      db.send(new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName, Item: { pk: { S: 't' }, sk: { S: '1' } }, ConditionExpression: 'attribute_not_exists(pk)' } }] })),
+      db.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [{ Put: { TableName, Item: { pk: { S: 't' }, sk: { S: '1' } }, ConditionExpression: 'attribute_not_exists(pk)' } }],
+        }),
+      ),
     ).rejects.toThrow();
-    await expect(db.send(new DeleteItemCommand({ TableName, Key: { pk: { S: 't' }, sk: { S: '1' } }, ConditionExpression: 'attribute_not_exists(pk)' }))).rejects.toThrow();
+    await expect(
+      db.send(new DeleteItemCommand({ TableName, Key: { pk: { S: 't' }, sk: { S: '1' } }, ConditionExpression: 'attribute_not_exists(pk)' })),
+    ).rejects.toThrow();
     const s = await meter.snapshot();
     // Committed: 2 items × 1 KB × 2; cancelled: its prepare phase, 1 item × 1.
     expect(s.get('dynamodb:TransactWriteItems')).toMatchObject({ requests: 2, wru: 5, cancelled: 1 });

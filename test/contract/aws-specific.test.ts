@@ -17,13 +17,7 @@ import { keys } from '#core/adapters/aws/dynamo-keys.ts';
 import { DynamoMailIndex } from '#core/adapters/aws/dynamo-mail-index.ts';
 import { META_ITEM_BYTES } from '#core/adapters/aws/dynamo-meta.ts';
 import { createAwsAdapters } from '#core/adapters/aws/index.ts';
-import {
-  awsResourceEnv,
-  awsResourceRefsFromEnv,
-  destroyAwsResources,
-  provisionAwsResources,
-  type AwsResourceRefs,
-} from '#core/adapters/aws/provision.ts';
+import { awsResourceEnv, awsResourceRefsFromEnv, destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '#core/adapters/aws/provision.ts';
 import { S3BlobStore } from '#core/adapters/aws/s3-blob-store.ts';
 import { JOB_ID_ATTRIBUTE, SqsWorkQueue, decodeJobMessage } from '#core/adapters/aws/sqs-work-queue.ts';
 import type { MessageMeta } from '#core/mime/types.ts';
@@ -300,7 +294,8 @@ describe('aws adapters on the emulator', () => {
       expect(ttl.TimeToLiveDescription).toMatchObject({ TimeToLiveStatus: 'ENABLED', AttributeName: MAIL_INDEX_TABLE.timeToLiveAttribute });
       for (const q of ['ingest', 'outbound'] as const) {
         const attrs = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: refs.queueUrls[q], AttributeNames: ['All'] }))).Attributes ?? {};
-        const dlqArn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: refs.deadLetterQueueUrls[q], AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+        const dlqArn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: refs.deadLetterQueueUrls[q], AttributeNames: ['QueueArn'] })))
+          .Attributes?.QueueArn;
         expect(JSON.parse(attrs.RedrivePolicy ?? '{}')).toMatchObject({ deadLetterTargetArn: dlqArn, maxReceiveCount: QUEUES[q].maxReceiveCount });
         expect(Number(attrs.VisibilityTimeout)).toBe(QUEUES[q].visibilityTimeoutSeconds);
         expect(refs.queueUrls[q]).toContain(resourceNames(refs.table.replace(/-mail-index$/, '')).queues[q].name);
@@ -367,7 +362,9 @@ describe('aws adapters on the emulator', () => {
     it('the SQS body is the job JSON itself and the job id travels as a message attribute (what a Lambda SQS record carries)', async () => {
       const queue = new SqsWorkQueue({ client: clients.sqs, queueUrls: refs.queueUrls, deadLetterQueueUrls: refs.deadLetterQueueUrls });
       const id = await queue.send('outbound', { to: 'x@example.test' }, { delaySeconds: 5000 });
-      const attrs = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: refs.queueUrls.outbound, AttributeNames: ['ApproximateNumberOfMessagesDelayed'] }))).Attributes;
+      const attrs = (
+        await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: refs.queueUrls.outbound, AttributeNames: ['ApproximateNumberOfMessagesDelayed'] }))
+      ).Attributes;
       expect(attrs?.ApproximateNumberOfMessagesDelayed).toBe('1'); // 5000 s was capped at SQS's 900 s, not refused
       // A message sent by something else (no jobId attribute) gets its MessageId as id.
       const raw = await clients.sqs.send(new SendMessageCommand({ QueueUrl: refs.queueUrls.ingest, MessageBody: '{"n":1}' }));
@@ -375,7 +372,14 @@ describe('aws adapters on the emulator', () => {
       expect(job).toMatchObject({ id: raw.MessageId, body: { n: 1 }, receiveCount: 1 });
       await queue.ack('ingest', job.receipt);
       const sentId = await queue.send('ingest', { n: 2 });
-      const res = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: refs.queueUrls.ingest, WaitTimeSeconds: 2, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }));
+      const res = await clients.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: refs.queueUrls.ingest,
+          WaitTimeSeconds: 2,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
       const m = res.Messages?.[0];
       expect(JSON.parse(m?.Body ?? '')).toEqual({ n: 2 });
       expect(m?.MessageAttributes?.[JOB_ID_ATTRIBUTE]?.StringValue).toBe(sentId);

@@ -141,14 +141,32 @@ describe('local adapters only', () => {
       await ix.addDomain('example.test');
       await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });
       const mb = await ix.createMailbox('a@example.test', 'INBOX');
-      await ix.appendMessage('a@example.test', mb.id, { blobKey: 'b1', size: 120, internalDate: 1, flags: ['\\Seen'], meta: sampleMeta('durable'), deliveryKey: 'k1' });
+      await ix.appendMessage('a@example.test', mb.id, {
+        blobKey: 'b1',
+        size: 120,
+        internalDate: 1,
+        flags: ['\\Seen'],
+        meta: sampleMeta('durable'),
+        deliveryKey: 'k1',
+      });
       await ix.close();
 
       ix = new SqliteMailIndex({ dataDir: dir });
       expect(await ix.getMailbox('a@example.test', 'INBOX')).toMatchObject({ id: mb.id, uidValidity: mb.uidValidity, uidNext: 2, messageCount: 1 });
       const [m] = await ix.listMessages('a@example.test', mb.id, { withMeta: true });
       expect(m).toMatchObject({ uid: 1, flags: ['\\Seen'], blobKey: 'b1', meta: sampleMeta('durable') });
-      expect((await ix.appendMessage('a@example.test', mb.id, { blobKey: 'b1', size: 120, internalDate: 1, flags: [], meta: sampleMeta('durable'), deliveryKey: 'k1' })).duplicate).toBe(true);
+      expect(
+        (
+          await ix.appendMessage('a@example.test', mb.id, {
+            blobKey: 'b1',
+            size: 120,
+            internalDate: 1,
+            flags: [],
+            meta: sampleMeta('durable'),
+            deliveryKey: 'k1',
+          })
+        ).duplicate,
+      ).toBe(true);
       const again = await ix.createMailbox('a@example.test', 'Other');
       expect(again.uidValidity).toBeGreaterThan(mb.uidValidity);
       await ix.close();

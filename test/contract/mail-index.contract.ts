@@ -407,7 +407,14 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         const all = await ix.listMessages(alice, mb.id);
         expect(all.map((m) => m.uid)).toEqual([1, 2, 3, 4, 5]);
         all.forEach((rec, i) => {
-          expect(rec).toEqual({ uid: i + 1, modseq: results[i].modseq, flags: msgs[i].flags, internalDate: msgs[i].internalDate, size: msgs[i].size, blobKey: msgs[i].blobKey });
+          expect(rec).toEqual({
+            uid: i + 1,
+            modseq: results[i].modseq,
+            flags: msgs[i].flags,
+            internalDate: msgs[i].internalDate,
+            size: msgs[i].size,
+            blobKey: msgs[i].blobKey,
+          });
           expect(rec.meta).toBeUndefined();
         });
         const withMeta = await ix.listMessages(alice, mb.id, { withMeta: true });
@@ -440,7 +447,7 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect(await ix.getMessages(alice, mb.id, [])).toEqual([]);
       });
 
-      it('appendMessage to an absent mailbox, or to another user\'s, is NOT_FOUND', async () => {
+      it("appendMessage to an absent mailbox, or to another user's, is NOT_FOUND", async () => {
         await withUser(alice);
         await withUser(bob);
         const bobs = await ix.createMailbox(bob, 'INBOX');

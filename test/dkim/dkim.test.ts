@@ -14,7 +14,9 @@ import { FileSecretStore } from '#core/adapters/local/file-secret-store.ts';
 import { createDkimKeyCache, dkimTxtRecord, generateDkimKey, loadDkimKey, parseDkimKeySecret, saveDkimKey } from '#core/dkim/keys.ts';
 import { dkimSignature } from '#core/dkim/sign.ts';
 
-const MESSAGE = Buffer.from('From: Alice <alice@a.test>\r\nTo: bob@b.test\r\nSubject: signed\r\nDate: Tue, 24 Nov 2026 05:00:00 +0000\r\nMessage-ID: <s1@a.test>\r\n\r\nHello  there \r\n\r\n\r\n');
+const MESSAGE = Buffer.from(
+  'From: Alice <alice@a.test>\r\nTo: bob@b.test\r\nSubject: signed\r\nDate: Tue, 24 Nov 2026 05:00:00 +0000\r\nMessage-ID: <s1@a.test>\r\n\r\nHello  there \r\n\r\n\r\n',
+);
 
 async function verify(raw: Buffer, records: Record<string, string>) {
   const res = await dkimVerify(raw, {

@@ -17,7 +17,10 @@ describe('DNS resolver and MX lookup', () => {
         { type: 'MX', preference: 10, exchange: 'mx1.multi.test' },
         { type: 'MX', preference: 10, exchange: 'mx2.multi.test' },
       ],
-      'implicit.test': [{ type: 'A', address: '127.0.0.9' }, { type: 'AAAA', address: '::1' }],
+      'implicit.test': [
+        { type: 'A', address: '127.0.0.9' },
+        { type: 'AAAA', address: '::1' },
+      ],
       'null.test': [{ type: 'MX', preference: 0, exchange: '.' }],
       'bare.test': [{ type: 'TXT', text: 'v=spf1 -all' }],
       'long.test': [{ type: 'TXT', text: 'v=DKIM1; k=rsa; p=' + 'A'.repeat(392) }],
@@ -42,7 +45,14 @@ describe('DNS resolver and MX lookup', () => {
     // Both equal-preference hosts come first sometimes.
     expect([...seen].sort()).toEqual(['mx1.multi.test', 'mx2.multi.test']);
     // Deterministic with an injected random source.
-    const ordered = orderMx([{ exchange: 'b.', priority: 5 }, { exchange: 'a.', priority: 5 }, { exchange: 'c.', priority: 1 }], () => 0.5);
+    const ordered = orderMx(
+      [
+        { exchange: 'b.', priority: 5 },
+        { exchange: 'a.', priority: 5 },
+        { exchange: 'c.', priority: 1 },
+      ],
+      () => 0.5,
+    );
     expect(ordered.map((h) => h.host)).toEqual(['c', 'b', 'a']);
   });
 

@@ -57,18 +57,30 @@ describe('local SQS event source on the emulator', () => {
   });
 
   const depth = async (url: string) => {
-    const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes!;
+    const a = (
+      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))
+    ).Attributes!;
     return Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
   };
 
   it('runs one batch, deletes the good records, redelivers the failed one after the visibility timeout, then dead-letters it', async () => {
-    for (const body of ['good-1', 'bad', 'good-2']) await sqs.send(new SendMessageCommand({ QueueUrl: refs.queueUrls.ingest, MessageBody: JSON.stringify({ body }) }));
+    for (const body of ['good-1', 'bad', 'good-2'])
+      await sqs.send(new SendMessageCommand({ QueueUrl: refs.queueUrls.ingest, MessageBody: JSON.stringify({ body }) }));
     const batches: Array<Array<{ body: string; receiveCount: number; at: number }>> = [];
     const handler = async (event: SqsEvent): Promise<SqsBatchResponse> => {
       batches.push(event.Records.map((r) => ({ body: JSON.parse(r.body).body, receiveCount: Number(r.attributes?.ApproximateReceiveCount), at: Date.now() })));
       return { batchItemFailures: event.Records.filter((r) => r.body.includes('bad')).map((r) => ({ itemIdentifier: r.messageId })) };
     };
-    source = startSqsEventSource({ sqs, queueUrl: refs.queueUrls.ingest, handler, batchSize: 10, maxConcurrency: 1, functionTimeoutSeconds: 5, waitSeconds: 1, logger: silentLogger });
+    source = startSqsEventSource({
+      sqs,
+      queueUrl: refs.queueUrls.ingest,
+      handler,
+      batchSize: 10,
+      maxConcurrency: 1,
+      functionTimeoutSeconds: 5,
+      waitSeconds: 1,
+      logger: silentLogger,
+    });
 
     await eventually(async () => batches.length >= 2);
     expect(batches[0].map((r) => r.body).sort()).toEqual(['bad', 'good-1', 'good-2']);
@@ -91,7 +103,16 @@ describe('local SQS event source on the emulator', () => {
       if (calls === 1) throw new Error('function error');
       return { batchItemFailures: [] };
     };
-    source = startSqsEventSource({ sqs, queueUrl: refs.queueUrls.ingest, handler, batchSize: 10, maxConcurrency: 1, functionTimeoutSeconds: 5, waitSeconds: 1, logger: silentLogger });
+    source = startSqsEventSource({
+      sqs,
+      queueUrl: refs.queueUrls.ingest,
+      handler,
+      batchSize: 10,
+      maxConcurrency: 1,
+      functionTimeoutSeconds: 5,
+      waitSeconds: 1,
+      logger: silentLogger,
+    });
     await eventually(async () => calls >= 2 && (await depth(refs.queueUrls.ingest)) === 0, 15_000);
     expect(calls).toBe(2);
     await source.stop();

@@ -35,13 +35,20 @@ describe('ingest and outbound Lambda handlers', () => {
         const chunks: Buffer[] = [];
         stream.on('data', (c) => chunks.push(c));
         stream.on('end', () => {
-          received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), data: Buffer.concat(chunks).toString() });
+          received.push({
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            to: session.envelope.rcptTo.map((r) => r.address),
+            data: Buffer.concat(chunks).toString(),
+          });
           cb();
         });
       },
     });
     await new Promise<void>((r) => remote.listen(0, '127.0.0.1', () => r()));
-    dns = await startDnsServer({ 'remote.test': [{ type: 'MX', preference: 10, exchange: 'mx.remote.test' }], 'mx.remote.test': [{ type: 'A', address: '127.0.0.1' }] });
+    dns = await startDnsServer({
+      'remote.test': [{ type: 'MX', preference: 10, exchange: 'mx.remote.test' }],
+      'mx.remote.test': [{ type: 'A', address: '127.0.0.1' }],
+    });
     // What the CDK stack sets on the functions, plus the emulator in place of AWS.
     Object.assign(process.env, awsResourceEnv(refs), emulatorEnv(clientConfig()), {
       LOG_LEVEL: 'error',
@@ -61,10 +68,21 @@ describe('ingest and outbound Lambda handlers', () => {
   });
 
   it('delivers the local copy, routes the remote one, and the outbound handler hands it over by MX', async () => {
-    const raw = Buffer.from('From: alice@example.test\r\nTo: bob@example.test, carol@remote.test\r\nSubject: both ways\r\nMessage-ID: <x1@example.test>\r\nDate: Tue, 24 Nov 2026 06:00:00 +0000\r\n\r\nhello\r\n');
+    const raw = Buffer.from(
+      'From: alice@example.test\r\nTo: bob@example.test, carol@remote.test\r\nSubject: both ways\r\nMessage-ID: <x1@example.test>\r\nDate: Tue, 24 Nov 2026 06:00:00 +0000\r\n\r\nhello\r\n',
+    );
     await adapters.blobs.put('messages/pipeline/1', raw);
     await adapters.index.holdBlob('messages/pipeline/1', 'PIPE1');
-    const job: IngestJob = { id: 'PIPE1', blobKey: 'messages/pipeline/1', mailFrom: 'alice@example.test', rcptTo: ['bob@example.test', 'carol@remote.test'], receivedAt: Date.now(), source: 'submission', authUser: 'alice@example.test', size: raw.length };
+    const job: IngestJob = {
+      id: 'PIPE1',
+      blobKey: 'messages/pipeline/1',
+      mailFrom: 'alice@example.test',
+      rcptTo: ['bob@example.test', 'carol@remote.test'],
+      receivedAt: Date.now(),
+      source: 'submission',
+      authUser: 'alice@example.test',
+      size: raw.length,
+    };
     await adapters.queue.send('ingest', job);
 
     const ingest = await import('#functions/ingest.ts');

@@ -12,7 +12,16 @@ import { ingestJobBody, JobBodyError, outboundJobBody } from '#functions/job-bod
 import { invocationLogging } from '#functions/lambda-context.ts';
 import { FullBatchFailureError, processSqsBatch, type SqsRecord } from '#functions/sqs-batch.ts';
 
-const ingest: IngestJob = { id: 'Q1', blobKey: 'messages/q1', mailFrom: '', rcptTo: ['alice@example.test'], receivedAt: 1_764_000_000_000, source: 'mx', clientAddress: '192.0.2.1', size: 120 };
+const ingest: IngestJob = {
+  id: 'Q1',
+  blobKey: 'messages/q1',
+  mailFrom: '',
+  rcptTo: ['alice@example.test'],
+  receivedAt: 1_764_000_000_000,
+  source: 'mx',
+  clientAddress: '192.0.2.1',
+  size: 120,
+};
 const outbound: OutboundJob = {
   id: 'Q1/remote.test',
   queueId: 'Q1',
@@ -29,7 +38,12 @@ const outbound: OutboundJob = {
   lastErrors: { 'carol@remote.test': { status: '4.4.1', diagnostic: 'connection refused', smtp: false } },
 };
 
-const record = (messageId: string, body: string): SqsRecord => ({ messageId, receiptHandle: `r-${messageId}`, body, attributes: { ApproximateReceiveCount: '1' } });
+const record = (messageId: string, body: string): SqsRecord => ({
+  messageId,
+  receiptHandle: `r-${messageId}`,
+  body,
+  attributes: { ApproximateReceiveCount: '1' },
+});
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
@@ -77,7 +91,14 @@ describe('processSqsBatch', () => {
     const { logger, lines } = capture();
     const ran: string[] = [];
     const response = await processSqsBatch(
-      { Records: [record('m1', JSON.stringify(ingest)), record('m2', '{"id": "Q2", "blobKey'), record('m3', JSON.stringify({ ...ingest, id: 'Q3' })), record('m4', JSON.stringify({ ...ingest, rcptTo: null }))] },
+      {
+        Records: [
+          record('m1', JSON.stringify(ingest)),
+          record('m2', '{"id": "Q2", "blobKey'),
+          record('m3', JSON.stringify({ ...ingest, id: 'Q3' })),
+          record('m4', JSON.stringify({ ...ingest, rcptTo: null })),
+        ],
+      },
       { logger, body: ingestJobBody },
       async (job) => {
         ran.push(job.body.id);

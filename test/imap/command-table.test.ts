@@ -12,7 +12,7 @@ import { select } from '#listeners/imap/session/commands/select.ts';
 import { parse } from './support/parse.ts';
 
 describe('IMAP command table', () => {
-  it('refuses, at type-check time, a handler whose request type is not its command\'s', () => {
+  it("refuses, at type-check time, a handler whose request type is not its command's", () => {
     const wrong: CommandTable['SEARCH'] = {
       states: ['selected'],
       // @ts-expect-error FETCH's handler takes a FetchRequest, not a SearchRequest

@@ -88,7 +88,7 @@ describe.each(ADAPTER_KINDS)('two sessions, one expunging while the other fetche
   it('keeps every session consistent under random concurrent work', async () => {
     const clients = await Promise.all(['P', 'Q', 'R'].map((n) => open(sys, n)));
     let seed = kind === 'local' ? 11 : 13;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const steps = kind === 'local' ? 60 : 25;
     await Promise.all(
       clients.map(async (cl) => {

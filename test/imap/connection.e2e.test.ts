@@ -200,7 +200,9 @@ describe('IMAP connection and session rules', () => {
     const c = await RawImap.login(sys.port, sys.user, sys.password);
     expect((await c.command('ENABLE IMAP4rev2 CONDSTORE')).untagged).toEqual(['* ENABLED IMAP4rev2']);
     expect((await c.command('CREATE "Entwürfe"')).tagged).toMatch(/OK/);
-    expect((await c.command('LIST "" "Entw*"')).untagged).toEqual(['* LIST (\\HasNoChildren) "/" "Entwürfe"'.replace(/ü/, Buffer.from('ü').toString('latin1'))]);
+    expect((await c.command('LIST "" "Entw*"')).untagged).toEqual([
+      '* LIST (\\HasNoChildren) "/" "Entwürfe"'.replace(/ü/, Buffer.from('ü').toString('latin1')),
+    ]);
     await sys.deliver(sampleMessage('rev2'));
     const sel = await c.command('SELECT INBOX');
     expect(sel.untagged.some((l) => /RECENT/.test(l))).toBe(false);

@@ -86,7 +86,10 @@ describeWithCorpus('corpus byte identity', () => {
 
   it('answers BODYSTRUCTURE, ENVELOPE and sections for every file; BODY[n] is the part bytes', async () => {
     expect((await c.command('SELECT INBOX')).tagged).toMatch(/OK/);
-    const r = await c.command('FETCH 1:* (BODYSTRUCTURE ENVELOPE BODY.PEEK[HEADER] BODY.PEEK[TEXT] BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[HEADER.FIELDS (Subject)])', 30_000);
+    const r = await c.command(
+      'FETCH 1:* (BODYSTRUCTURE ENVELOPE BODY.PEEK[HEADER] BODY.PEEK[TEXT] BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[HEADER.FIELDS (Subject)])',
+      30_000,
+    );
     expect(r.tagged).toMatch(/ OK /);
     expect(r.untagged).toHaveLength(raws.length);
     // BODY[HEADER], BODY[TEXT], BODY[1] against the offsets the indexer found.

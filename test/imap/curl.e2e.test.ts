@@ -20,7 +20,8 @@ describe('curl against the IMAP server', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const curl = (url: string, ...args: string[]) => run('curl', ['-sS', '--max-time', '10', '--user', `${sys.user}:${sys.password}`, ...args, url], { timeoutMs: 15_000 });
+  const curl = (url: string, ...args: string[]) =>
+    run('curl', ['-sS', '--max-time', '10', '--user', `${sys.user}:${sys.password}`, ...args, url], { timeoutMs: 15_000 });
 
   it('lists mailboxes over imap://', async () => {
     const r = await curl(`imap://127.0.0.1:${sys.port}/`);
@@ -30,10 +31,24 @@ describe('curl against the IMAP server', () => {
   });
 
   it('fetches a message by UID byte-exact over imaps:// and after STARTTLS', async () => {
-    const r = await run('curl', ['-sSk', '--max-time', '10', '--user', `${sys.user}:${sys.password}`, `imaps://127.0.0.1:${sys.tlsPort}/INBOX;UID=1`], { timeoutMs: 15_000 });
+    const r = await run('curl', ['-sSk', '--max-time', '10', '--user', `${sys.user}:${sys.password}`, `imaps://127.0.0.1:${sys.tlsPort}/INBOX;UID=1`], {
+      timeoutMs: 15_000,
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(msg.toString());
-    const s = await run('curl', ['-sSk', '--ssl-reqd', '--max-time', '10', '--user', `${sys.user}:${sys.password}`, `imap://127.0.0.1:${sys.port}/INBOX;UID=1;SECTION=HEADER.FIELDS%20(SUBJECT)`], { timeoutMs: 15_000 });
+    const s = await run(
+      'curl',
+      [
+        '-sSk',
+        '--ssl-reqd',
+        '--max-time',
+        '10',
+        '--user',
+        `${sys.user}:${sys.password}`,
+        `imap://127.0.0.1:${sys.port}/INBOX;UID=1;SECTION=HEADER.FIELDS%20(SUBJECT)`,
+      ],
+      { timeoutMs: 15_000 },
+    );
     expect(s.code).toBe(0);
     expect(s.stdout).toBe('Subject: For curl\r\n\r\n');
   });

@@ -131,7 +131,9 @@ describe('FETCH', () => {
     blobs.getRange = async (k, a, b) => (calls.push(`range ${a}-${b}`), orig.getRange.call(blobs, k, a, b));
     blobs.stream = async (k) => (calls.push('stream'), orig.stream.call(blobs, k));
     try {
-      const r = await c.command('FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (From Subject)] BODY.PEEK[HEADER])');
+      const r = await c.command(
+        'FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (From Subject)] BODY.PEEK[HEADER])',
+      );
       expect(r.untagged.filter((l) => l.includes('FETCH'))).toHaveLength(6);
       expect(calls).toEqual([]);
       await c.command('FETCH 2 (BODY.PEEK[2] BODY.PEEK[]<0.10>)');
@@ -194,7 +196,10 @@ describe('FETCH', () => {
     // Line 1 ends in " \t" before CRLF (deleted); line 2 ends in "  =" (white space protected by a
     // soft line break, kept) followed by "= \t" white space after the '=' of another soft break.
     const body = 'trailing \t\r\nkept  =\r\nsoft=\t \r\nend \r\n';
-    const raw = Buffer.concat([sampleMessage('qp', '', 'MIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n'), Buffer.from(body)]);
+    const raw = Buffer.concat([
+      sampleMessage('qp', '', 'MIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n'),
+      Buffer.from(body),
+    ]);
     await sys.deliver(raw, 'Archive');
     expect((await c.command('SELECT Archive')).tagged).toMatch(/OK/);
     const decoded = 'trailing\r\nkept  softend\r\n';

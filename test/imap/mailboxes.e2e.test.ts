@@ -191,6 +191,9 @@ describe('mailbox commands', () => {
     const r = await c.command('STATUS Counted (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN SIZE DELETED)');
     expect(r.untagged).toEqual([`* STATUS "Counted" (MESSAGES 2 RECENT 0 UIDNEXT 3 UIDVALIDITY ${mb!.uidValidity} UNSEEN 1 SIZE ${size} DELETED 1)`]);
     expect((await c.command('STATUS Nope (MESSAGES)')).tagged).toMatch(/NO \[NONEXISTENT\]/);
-    expect(await list('LIST "" Counted RETURN (STATUS (MESSAGES UNSEEN))')).toEqual(['* LIST (\\HasNoChildren) "/" "Counted"', '* STATUS "Counted" (MESSAGES 2 UNSEEN 1)']);
+    expect(await list('LIST "" Counted RETURN (STATUS (MESSAGES UNSEEN))')).toEqual([
+      '* LIST (\\HasNoChildren) "/" "Counted"',
+      '* STATUS "Counted" (MESSAGES 2 UNSEEN 1)',
+    ]);
   });
 });

@@ -12,7 +12,10 @@ import { sampleMessage, startImapSystem, type ImapTestSystem } from './support/i
 
 /** mbsync stores messages locally with LF line ends and its own X-TUID header: compare without those. */
 function norm(b: Buffer): string {
-  return b.toString('latin1').replace(/\r\n/g, '\n').replace(/^X-TUID: .*\n/m, '');
+  return b
+    .toString('latin1')
+    .replace(/\r\n/g, '\n')
+    .replace(/^X-TUID: .*\n/m, '');
 }
 
 function maildirFiles(dir: string): string[] {

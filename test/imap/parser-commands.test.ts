@@ -39,7 +39,10 @@ describe('command parser', () => {
     expect(err('a STATUS INBOX ()')).toMatch(/Empty/);
     expect(err('a STATUS INBOX (FOO)')).toMatch(/Unknown/);
     expect(req('a ENABLE IMAP4rev2 CONDSTORE').capabilities).toEqual(['IMAP4REV2', 'CONDSTORE']);
-    expect(req('a ID ("name" "x" "version" NIL)').params).toEqual([['name', 'x'], ['version', null]]);
+    expect(req('a ID ("name" "x" "version" NIL)').params).toEqual([
+      ['name', 'x'],
+      ['version', null],
+    ]);
     expect(req('a ID NIL').params).toBeNull();
   });
 
@@ -70,7 +73,14 @@ describe('command parser', () => {
   });
 
   it('STORE, COPY, MOVE, UID forms and UID EXPUNGE', () => {
-    expect(req('a STORE 1:3 +FLAGS.SILENT (\\Deleted)')).toEqual({ name: 'STORE', uid: false, set: { saved: false, ranges: [[1, 3]] }, mode: 'add', silent: true, flags: ['\\Deleted'] });
+    expect(req('a STORE 1:3 +FLAGS.SILENT (\\Deleted)')).toEqual({
+      name: 'STORE',
+      uid: false,
+      set: { saved: false, ranges: [[1, 3]] },
+      mode: 'add',
+      silent: true,
+      flags: ['\\Deleted'],
+    });
     expect(req('a UID STORE 5 -FLAGS \\Seen foo')).toMatchObject({ uid: true, mode: 'remove', flags: ['\\Seen', 'foo'] });
     expect(req('a STORE 1 FLAGS ()')).toMatchObject({ mode: 'set', flags: [] });
     expect(req('a UID COPY 1:* Archive')).toMatchObject({ name: 'COPY', uid: true });

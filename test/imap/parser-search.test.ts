@@ -5,10 +5,44 @@ import { req, err } from './support/parse.ts';
 describe('SEARCH parser', () => {
   it('reads every RFC 3501 key', () => {
     const keys = [
-      'ALL', 'ANSWERED', 'BCC x', 'BEFORE 1-Feb-2020', 'BODY x', 'CC x', 'DELETED', 'DRAFT', 'FLAGGED', 'FROM x', 'HEADER X-Y z', 'KEYWORD $k',
-      'LARGER 10', 'NEW', 'NOT SEEN', 'OLD', 'ON "1-Feb-2020"', 'OR SEEN FLAGGED', 'RECENT', 'SEEN', 'SENTBEFORE 1-Feb-2020', 'SENTON 1-Feb-2020',
-      'SENTSINCE 1-Feb-2020', 'SINCE 1-Feb-2020', 'SMALLER 10', 'SUBJECT x', 'TEXT x', 'TO x', 'UID 1:5', 'UNANSWERED', 'UNDELETED', 'UNDRAFT',
-      'UNFLAGGED', 'UNKEYWORD $k', 'UNSEEN', '1:3,5', '(SEEN FLAGGED)', '$',
+      'ALL',
+      'ANSWERED',
+      'BCC x',
+      'BEFORE 1-Feb-2020',
+      'BODY x',
+      'CC x',
+      'DELETED',
+      'DRAFT',
+      'FLAGGED',
+      'FROM x',
+      'HEADER X-Y z',
+      'KEYWORD $k',
+      'LARGER 10',
+      'NEW',
+      'NOT SEEN',
+      'OLD',
+      'ON "1-Feb-2020"',
+      'OR SEEN FLAGGED',
+      'RECENT',
+      'SEEN',
+      'SENTBEFORE 1-Feb-2020',
+      'SENTON 1-Feb-2020',
+      'SENTSINCE 1-Feb-2020',
+      'SINCE 1-Feb-2020',
+      'SMALLER 10',
+      'SUBJECT x',
+      'TEXT x',
+      'TO x',
+      'UID 1:5',
+      'UNANSWERED',
+      'UNDELETED',
+      'UNDRAFT',
+      'UNFLAGGED',
+      'UNKEYWORD $k',
+      'UNSEEN',
+      '1:3,5',
+      '(SEEN FLAGGED)',
+      '$',
     ];
     for (const k of keys) expect(() => req(`a SEARCH ${k}`), k).not.toThrow();
   });
@@ -20,7 +54,13 @@ describe('SEARCH parser', () => {
     expect(r.criteria.k).toBe('and');
     const [or, since] = r.criteria.keys;
     expect(or.k).toBe('or');
-    expect(or.a).toMatchObject({ k: 'and', keys: [{ k: 'address', field: 'from' }, { k: 'not', key: { k: 'flag', flag: '\\Seen', present: true } }] });
+    expect(or.a).toMatchObject({
+      k: 'and',
+      keys: [
+        { k: 'address', field: 'from' },
+        { k: 'not', key: { k: 'flag', flag: '\\Seen', present: true } },
+      ],
+    });
     expect(or.b.value.toString('utf8')).toBe('hé');
     expect(since).toEqual({ k: 'date', field: 'internal', op: 'since', day: 19940207 });
     expect(req('a SEARCH HEADER Message-ID ""').criteria).toMatchObject({ k: 'header', field: 'message-id' });

@@ -4,7 +4,10 @@ import { RawImap } from './support/raw-client.ts';
 import { startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
 
 const msg = (n: number, subject: string, body: string, extra = '', encoding: BufferEncoding = 'utf8') =>
-  Buffer.from(`From: Sender${n} <s${n}@example.test>\r\nTo: r@example.test\r\nCc: cc${n}@example.test\r\nSubject: ${subject}\r\nDate: ${n} Mar 2021 10:00:00 +0000\r\nX-Tag: t${n}\r\n${extra}\r\n${body}`, encoding);
+  Buffer.from(
+    `From: Sender${n} <s${n}@example.test>\r\nTo: r@example.test\r\nCc: cc${n}@example.test\r\nSubject: ${subject}\r\nDate: ${n} Mar 2021 10:00:00 +0000\r\nX-Tag: t${n}\r\n${extra}\r\n${body}`,
+    encoding,
+  );
 
 describe('SEARCH', () => {
   let sys: ImapTestSystem;
@@ -13,8 +16,14 @@ describe('SEARCH', () => {
     sys = await startImapSystem('local');
     await sys.deliver(msg(1, 'Quarterly report', 'numbers inside\r\n'), 'INBOX', ['\\Seen']);
     await sys.deliver(msg(2, '=?utf-8?q?Gr=C3=BC=C3=9Fe?= aus Köln', 'hallo\r\n'), 'INBOX', ['\\Flagged', '$Work']);
-    await sys.deliver(msg(3, 'encoded body', 'SGVsbG8gc2VjcmV0IHdvcmxk\r\n', 'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n'), 'INBOX', ['\\Deleted', '\\Answered']);
-    await sys.deliver(msg(4, 'latin body', 'caf\xe9 cr\xe8me\r\n', 'Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n', 'latin1'));
+    await sys.deliver(
+      msg(3, 'encoded body', 'SGVsbG8gc2VjcmV0IHdvcmxk\r\n', 'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n'),
+      'INBOX',
+      ['\\Deleted', '\\Answered'],
+    );
+    await sys.deliver(
+      msg(4, 'latin body', 'caf\xe9 cr\xe8me\r\n', 'Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n', 'latin1'),
+    );
     c = await RawImap.login(sys.port, sys.user, sys.password);
     await c.command('SELECT INBOX');
   });
@@ -100,7 +109,8 @@ describe('SEARCH', () => {
   });
 
   it('matches FROM/TO/CC/BCC against the envelope addresses, comments removed (RFC 9051 §6.4.4)', async () => {
-    const addr = (from: string, extra = '') => Buffer.from(`From: ${from}\r\nTo: Team: x@list.test, "Doe, Jane" <jane (work) @ Example.ORG>;\r\n${extra}Subject: a\r\n\r\nbody\r\n`);
+    const addr = (from: string, extra = '') =>
+      Buffer.from(`From: ${from}\r\nTo: Team: x@list.test, "Doe, Jane" <jane (work) @ Example.ORG>;\r\n${extra}Subject: a\r\n\r\nbody\r\n`);
     await sys.deliver(addr('<user-from (comment)@ (comment) domain.org>'), 'Archive');
     await sys.deliver(addr('=?utf-8?q?J=C3=B6rg?= <joerg@example.test>', 'Cc: carl@cc.test\r\nBcc: bea@bcc.test\r\n'), 'Archive');
     expect((await c.command('SELECT Archive')).tagged).toMatch(/OK/);

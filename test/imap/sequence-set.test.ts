@@ -1,7 +1,15 @@
 /** Sequence sets (RFC 9051 §9) and their resolution against a mailbox view. */
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '#listeners/imap/protocol/reader.ts';
-import { clampedSequenceNumbers, formatNumberSet, parseSequenceSet, resolveSequenceNumbers, resolveUidIndexes, SequenceError, uidSetContains } from '#listeners/imap/protocol/sequence-set.ts';
+import {
+  clampedSequenceNumbers,
+  formatNumberSet,
+  parseSequenceSet,
+  resolveSequenceNumbers,
+  resolveUidIndexes,
+  SequenceError,
+  uidSetContains,
+} from '#listeners/imap/protocol/sequence-set.ts';
 
 const ranges = (t: string) => {
   const s = parseSequenceSet(t);
@@ -11,7 +19,12 @@ const ranges = (t: string) => {
 
 describe('sequence sets', () => {
   it('parses numbers, ranges in either order, * and $', () => {
-    expect(ranges('1,3:5,7:*,9:2')).toEqual([[1, 1], [3, 5], [7, 0], [9, 2]]);
+    expect(ranges('1,3:5,7:*,9:2')).toEqual([
+      [1, 1],
+      [3, 5],
+      [7, 0],
+      [9, 2],
+    ]);
     expect(parseSequenceSet('$')).toEqual({ saved: true });
     for (const bad of ['', '0', '1:0', 'a', '1,,2', '1:', ':1', '4294967296', '1:2:3', '$,1']) expect(() => parseSequenceSet(bad), bad).toThrow(ParseError);
   });

@@ -218,7 +218,17 @@ describe('IMAP session fuzz (local adapters)', () => {
     sys = await startImapSystem('local', {
       env: { AUTH_MAX_FAILURES_PER_CLIENT: '0', AUTH_MAX_FAILURES_PER_ACCOUNT: '0' },
       // Small limits keep a mutated literal size from holding a session for long.
-      limits: { maxLineLength: 4096, maxCommandText: 16384, maxLiteral: 4096, maxPreAuthLiteral: 2048, maxAppendSize: 4096, maxAuthFailures: 1000, preAuthTimeoutMs: 5000, authTimeoutMs: 5000, idlePollMs: 200 },
+      limits: {
+        maxLineLength: 4096,
+        maxCommandText: 16384,
+        maxLiteral: 4096,
+        maxPreAuthLiteral: 2048,
+        maxAppendSize: 4096,
+        maxAuthFailures: 1000,
+        preAuthTimeoutMs: 5000,
+        authTimeoutMs: 5000,
+        idlePollMs: 200,
+      },
     });
     // A cheap scrypt cost for this test's user (the server verifies with the hash's own
     // parameters): hundreds of logins would otherwise spend the time budget on hashing.

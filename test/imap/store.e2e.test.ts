@@ -18,7 +18,10 @@ describe('STORE', () => {
   });
 
   it('adds, removes and replaces flags, answering with the new flags of each message', async () => {
-    expect((await c.command('STORE 1:2 +FLAGS (\\Seen \\flagged)')).untagged).toEqual(['* 1 FETCH (FLAGS (\\Seen \\Flagged))', '* 2 FETCH (FLAGS (\\Seen \\Flagged))']);
+    expect((await c.command('STORE 1:2 +FLAGS (\\Seen \\flagged)')).untagged).toEqual([
+      '* 1 FETCH (FLAGS (\\Seen \\Flagged))',
+      '* 2 FETCH (FLAGS (\\Seen \\Flagged))',
+    ]);
     expect((await c.command('STORE 2 -FLAGS \\Seen')).untagged).toEqual(['* 2 FETCH (FLAGS (\\Flagged))']);
     expect((await c.command('UID STORE 3 FLAGS (\\Draft)')).untagged).toEqual(['* 3 FETCH (UID 3 FLAGS (\\Draft))']);
     expect((await c.command('STORE 1:* FLAGS.SILENT ()')).untagged).toEqual([]);

@@ -34,7 +34,13 @@ describe('readMailContext', () => {
 
   it('accepts strings from -c as well as JSON values from cdk.json', () => {
     const fromCli = read({ 'mail:minTasks': '2', 'mail:maxTasks': '3', 'mail:deletionProtection': 'false', 'mail:natGateways': '1' });
-    const fromJson = read({ 'mail:minTasks': 2, 'mail:maxTasks': 3, 'mail:deletionProtection': false, 'mail:natGateways': 1, 'mail:domains': ['example.com', 'example.org'] });
+    const fromJson = read({
+      'mail:minTasks': 2,
+      'mail:maxTasks': 3,
+      'mail:deletionProtection': false,
+      'mail:natGateways': 1,
+      'mail:domains': ['example.com', 'example.org'],
+    });
     expect(fromCli).toEqual(fromJson);
     expect(fromCli).toMatchObject({ minTasks: 2, maxTasks: 3, deletionProtection: false, natGateways: 1, taskSubnets: 'private', outboundInVpc: true });
   });
@@ -84,6 +90,9 @@ describe('readMailContext', () => {
 
   it('with an existing VPC, defaults to private task subnets and the outbound function outside the VPC', () => {
     expect(read({ 'mail:vpcId': 'vpc-0123456789abcdef0' })).toMatchObject({ vpcId: 'vpc-0123456789abcdef0', taskSubnets: 'private', outboundInVpc: false });
-    expect(read({ 'mail:vpcId': 'vpc-0123456789abcdef0', 'mail:outboundInVpc': 'true', 'mail:taskSubnets': 'public' })).toMatchObject({ taskSubnets: 'public', outboundInVpc: true });
+    expect(read({ 'mail:vpcId': 'vpc-0123456789abcdef0', 'mail:outboundInVpc': 'true', 'mail:taskSubnets': 'public' })).toMatchObject({
+      taskSubnets: 'public',
+      outboundInVpc: true,
+    });
   });
 });

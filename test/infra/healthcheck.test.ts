@@ -55,7 +55,14 @@ async function closedPort(): Promise<number> {
 function run(ports: { smtp: number; imap: number; pop3: number }): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [SCRIPT], {
-      env: { PATH: process.env.PATH, HEALTHCHECK_TIMEOUT_MS: '500', MAIL_RUNTIME: 'aws', SMTP_PORT: String(ports.smtp), IMAP_PORT: String(ports.imap), POP3_PORT: String(ports.pop3) },
+      env: {
+        PATH: process.env.PATH,
+        HEALTHCHECK_TIMEOUT_MS: '500',
+        MAIL_RUNTIME: 'aws',
+        SMTP_PORT: String(ports.smtp),
+        IMAP_PORT: String(ports.imap),
+        POP3_PORT: String(ports.pop3),
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

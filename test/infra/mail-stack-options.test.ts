@@ -42,13 +42,16 @@ describe('with NAT, existing secrets, a pre-built image and alarm e-mail', () =>
 
   it('names the table and queues after the stack name', () => {
     s.template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'mailprod-mail-index', DeletionProtectionEnabled: false });
-    for (const q of ['mailprod-ingest', 'mailprod-ingest-dlq', 'mailprod-outbound', 'mailprod-outbound-dlq']) s.template.hasResourceProperties('AWS::SQS::Queue', { QueueName: q });
+    for (const q of ['mailprod-ingest', 'mailprod-ingest-dlq', 'mailprod-outbound', 'mailprod-outbound-dlq'])
+      s.template.hasResourceProperties('AWS::SQS::Queue', { QueueName: q });
   });
 
   it('runs the tasks in private subnets without public IPs, and the outbound function (only) in the VPC', () => {
     const [, service] = resourcesOf(s.json, 'AWS::ECS::Service')[0];
     expect(service.Properties.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp).toBe('DISABLED');
-    const privateSubnets = resourcesOf(s.json, 'AWS::EC2::Subnet').filter(([, sn]) => JSON.stringify(sn.Properties.Tags).includes('Private')).map(([id]) => id);
+    const privateSubnets = resourcesOf(s.json, 'AWS::EC2::Subnet')
+      .filter(([, sn]) => JSON.stringify(sn.Properties.Tags).includes('Private'))
+      .map(([id]) => id);
     expect(privateSubnets).toHaveLength(2);
     expect(service.Properties.NetworkConfiguration.AwsvpcConfiguration.Subnets.map(refTarget).sort()).toEqual(privateSubnets.sort());
     s.template.resourceCountIs('AWS::EC2::NatGateway', 1);
@@ -60,7 +63,9 @@ describe('with NAT, existing secrets, a pre-built image and alarm e-mail', () =>
   it('uses the given secrets instead of making placeholders, and grants on exactly those ARNs', () => {
     s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     const statements = resourcesOf(s.json, 'AWS::IAM::Policy').flatMap(([, p]) => asArray<any>(p.Properties.PolicyDocument.Statement));
-    const secretResources = statements.filter((st) => asArray<string>(st.Action).includes('secretsmanager:GetSecretValue')).flatMap((st) => asArray(st.Resource));
+    const secretResources = statements
+      .filter((st) => asArray<string>(st.Action).includes('secretsmanager:GetSecretValue'))
+      .flatMap((st) => asArray(st.Resource));
     expect([...new Set(secretResources)].sort()).toEqual([DKIM_ARN, TLS_ARN]);
   });
 

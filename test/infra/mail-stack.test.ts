@@ -56,33 +56,40 @@ const tableId = () => resourcesOf(s.json, 'AWS::DynamoDB::Table')[0][0];
 
 describe('load balancer and listeners', () => {
   it('has a TCP listener for each of 25, 465, 587, 110, 995, 143, 993 and no other', () => {
-    const ports = resourcesOf(s.json, 'AWS::ElasticLoadBalancingV2::Listener').map(([, l]) => l.Properties.Port).sort((a, b) => a - b);
+    const ports = resourcesOf(s.json, 'AWS::ElasticLoadBalancingV2::Listener')
+      .map(([, l]) => l.Properties.Port)
+      .sort((a, b) => a - b);
     expect(ports).toEqual([25, 110, 143, 465, 587, 993, 995]);
     for (const [, l] of resourcesOf(s.json, 'AWS::ElasticLoadBalancingV2::Listener')) expect(l.Properties.Protocol).toBe('TCP');
     s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'network', Scheme: 'internet-facing' });
   });
 
-  it.each(LISTENER_PORTS.map((p) => [p.publicPort, p] as const))('port %i forwards to an ip target group on the container port with proxy protocol v2', (_port, p) => {
-    const [, listener] = resourcesOf(s.json, 'AWS::ElasticLoadBalancingV2::Listener').find(([, l]) => l.Properties.Port === p.publicPort)!;
-    const tgId = refTarget(listener.Properties.DefaultActions[0].TargetGroupArn)!;
-    const tg = s.json.Resources[tgId].Properties;
-    expect(tg).toMatchObject({ Port: p.containerPort, Protocol: 'TCP', TargetType: 'ip', HealthCheckProtocol: 'TCP' });
-    const attrs = Object.fromEntries(tg.TargetGroupAttributes.map((a: any) => [a.Key, a.Value]));
-    expect(attrs['proxy_protocol_v2.enabled']).toBe('true');
-    expect(attrs['preserve_client_ip.enabled']).toBe('false');
-    expect(attrs['deregistration_delay.timeout_seconds']).toBe(String(p.deregistrationDelaySeconds));
-    // The service registers its tasks in this target group on the same container port.
-    const [, service] = resourcesOf(s.json, 'AWS::ECS::Service')[0];
-    expect(service.Properties.LoadBalancers).toContainEqual({ ContainerName: 'listeners', ContainerPort: p.containerPort, TargetGroupArn: { Ref: tgId } });
-    // The container binds that port, told through the core/config.ts variable.
-    const container = resourcesOf(s.json, 'AWS::ECS::TaskDefinition')[0][1].Properties.ContainerDefinitions[0];
-    expect(container.PortMappings).toContainEqual(expect.objectContaining({ ContainerPort: p.containerPort, Protocol: 'tcp' }));
-    expect(container.Environment).toContainEqual({ Name: p.env, Value: String(p.containerPort) });
-    // Reachable from the internet on the public port (the load balancer's security group).
-    const [, lb] = resourcesOf(s.json, 'AWS::ElasticLoadBalancingV2::LoadBalancer')[0];
-    const lbGroup = s.json.Resources[refTarget(lb.Properties.SecurityGroups[0])!].Properties;
-    expect(lbGroup.SecurityGroupIngress).toContainEqual(expect.objectContaining({ IpProtocol: 'tcp', FromPort: p.publicPort, ToPort: p.publicPort, CidrIp: '0.0.0.0/0' }));
-  });
+  it.each(LISTENER_PORTS.map((p) => [p.publicPort, p] as const))(
+    'port %i forwards to an ip target group on the container port with proxy protocol v2',
+    (_port, p) => {
+      const [, listener] = resourcesOf(s.json, 'AWS::ElasticLoadBalancingV2::Listener').find(([, l]) => l.Properties.Port === p.publicPort)!;
+      const tgId = refTarget(listener.Properties.DefaultActions[0].TargetGroupArn)!;
+      const tg = s.json.Resources[tgId].Properties;
+      expect(tg).toMatchObject({ Port: p.containerPort, Protocol: 'TCP', TargetType: 'ip', HealthCheckProtocol: 'TCP' });
+      const attrs = Object.fromEntries(tg.TargetGroupAttributes.map((a: any) => [a.Key, a.Value]));
+      expect(attrs['proxy_protocol_v2.enabled']).toBe('true');
+      expect(attrs['preserve_client_ip.enabled']).toBe('false');
+      expect(attrs['deregistration_delay.timeout_seconds']).toBe(String(p.deregistrationDelaySeconds));
+      // The service registers its tasks in this target group on the same container port.
+      const [, service] = resourcesOf(s.json, 'AWS::ECS::Service')[0];
+      expect(service.Properties.LoadBalancers).toContainEqual({ ContainerName: 'listeners', ContainerPort: p.containerPort, TargetGroupArn: { Ref: tgId } });
+      // The container binds that port, told through the core/config.ts variable.
+      const container = resourcesOf(s.json, 'AWS::ECS::TaskDefinition')[0][1].Properties.ContainerDefinitions[0];
+      expect(container.PortMappings).toContainEqual(expect.objectContaining({ ContainerPort: p.containerPort, Protocol: 'tcp' }));
+      expect(container.Environment).toContainEqual({ Name: p.env, Value: String(p.containerPort) });
+      // Reachable from the internet on the public port (the load balancer's security group).
+      const [, lb] = resourcesOf(s.json, 'AWS::ElasticLoadBalancingV2::LoadBalancer')[0];
+      const lbGroup = s.json.Resources[refTarget(lb.Properties.SecurityGroups[0])!].Properties;
+      expect(lbGroup.SecurityGroupIngress).toContainEqual(
+        expect.objectContaining({ IpProtocol: 'tcp', FromPort: p.publicPort, ToPort: p.publicPort, CidrIp: '0.0.0.0/0' }),
+      );
+    },
+  );
 
   it('keeps silent IMAP and POP3 flows open past the RFC autologout minimums', () => {
     const idle = (port: number) => {
@@ -112,7 +119,9 @@ describe('load balancer and listeners', () => {
     const env = resourcesOf(s.json, 'AWS::ECS::TaskDefinition')[0][1].Properties.ContainerDefinitions[0].Environment;
     const get = (n: string) => env.find((e: any) => e.Name === n)?.Value;
     expect(get(PROXY_ENV.protocol)).toBe('v2');
-    const publicCidrs = resourcesOf(s.json, 'AWS::EC2::Subnet').filter(([, sn]) => sn.Properties.MapPublicIpOnLaunch === false && JSON.stringify(sn.Properties.Tags).includes('Public')).map(([, sn]) => sn.Properties.CidrBlock);
+    const publicCidrs = resourcesOf(s.json, 'AWS::EC2::Subnet')
+      .filter(([, sn]) => sn.Properties.MapPublicIpOnLaunch === false && JSON.stringify(sn.Properties.Tags).includes('Public'))
+      .map(([, sn]) => sn.Properties.CidrBlock);
     expect(publicCidrs.length).toBe(2);
     expect(String(get(PROXY_ENV.trustedCidrs)).split(',').sort()).toEqual(publicCidrs.sort());
   });
@@ -141,7 +150,11 @@ describe('load balancer and listeners', () => {
   });
 
   it('scales the service between the context bounds on CPU and on connections per task', () => {
-    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 4, ScalableDimension: 'ecs:service:DesiredCount' });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 1,
+      MaxCapacity: 4,
+      ScalableDimension: 'ecs:service:DesiredCount',
+    });
     s.template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       TargetTrackingScalingPolicyConfiguration: { PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' } },
@@ -236,7 +249,9 @@ describe('storage', () => {
     expect(rules).toContainEqual(expect.objectContaining({ Prefix: 'outbound/', ExpirationInDays: 30 }));
     for (const r of rules) if (r.ExpirationInDays !== undefined) expect(r.Prefix).toBe('outbound/');
     const [, policy] = resourcesOf(s.json, 'AWS::S3::BucketPolicy').find(([, p]) => refTarget(p.Properties.Bucket) === bucketId())!;
-    expect(policy.Properties.PolicyDocument.Statement).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
   });
 
   it('table: key schema and TTL from core/resources.ts, on demand, PITR, encrypted, deletion protection', () => {
@@ -265,7 +280,9 @@ describe('storage', () => {
 
 describe('grants', () => {
   it('no IAM policy allows a wildcard action, and data actions never apply to Resource "*"', () => {
-    const statements = resourcesOf(s.json, 'AWS::IAM::Policy').flatMap(([, p]) => asArray<any>(p.Properties.PolicyDocument.Statement)).filter((st) => st.Effect === 'Allow');
+    const statements = resourcesOf(s.json, 'AWS::IAM::Policy')
+      .flatMap(([, p]) => asArray<any>(p.Properties.PolicyDocument.Statement))
+      .filter((st) => st.Effect === 'Allow');
     expect(statements.length).toBeGreaterThan(5);
     for (const st of statements) {
       for (const action of asArray<string>(st.Action)) {
@@ -278,9 +295,19 @@ describe('grants', () => {
   it('the listeners may store and read messages, use the index, queue ingest jobs and read the TLS secret — nothing else', () => {
     const role = taskRoleId();
     expect(actionsOn(role, bucketId())).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
-    expect(actionsOn(role, tableId())).toEqual(['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    expect(actionsOn(role, tableId())).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
     expect(actionsOn(role, queueId(names.queues.ingest.name))).toEqual(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
-    for (const other of [names.queues.outbound.name, names.queues.ingest.deadLetterName, names.queues.outbound.deadLetterName]) expect(actionsOn(role, queueId(other))).toEqual([]);
+    for (const other of [names.queues.outbound.name, names.queues.ingest.deadLetterName, names.queues.outbound.deadLetterName])
+      expect(actionsOn(role, queueId(other))).toEqual([]);
     const secrets = resourcesOf(s.json, 'AWS::SecretsManager::Secret');
     const tls = secrets.find(([, r]) => r.Properties.Description.startsWith('TLS'))![0];
     expect(actionsOn(role, tls)).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
@@ -318,7 +345,8 @@ describe('secrets', () => {
     expect(text).not.toMatch(/BEGIN [A-Z ]*PRIVATE KEY/);
     const container = resourcesOf(s.json, 'AWS::ECS::TaskDefinition')[0][1].Properties.ContainerDefinitions[0];
     expect(container.Secrets).toBeUndefined();
-    const outbound = resourcesOf(s.json, 'AWS::Lambda::Function').find(([, f]) => f.Properties.Description.startsWith('outbound'))![1].Properties.Environment.Variables;
+    const outbound = resourcesOf(s.json, 'AWS::Lambda::Function').find(([, f]) => f.Properties.Description.startsWith('outbound'))![1].Properties.Environment
+      .Variables;
     expect(outbound).toMatchObject({ SMART_HOST: 'email-smtp.eu-west-1.amazonaws.com', SMART_HOST_PORT: '587', SMART_HOST_TLS: 'starttls' });
     expect(refTarget(outbound.SMART_HOST_SECRET_ARN)).not.toBeNull();
     expect(outbound.SMART_HOST_PASSWORD).toBeUndefined();
@@ -329,8 +357,15 @@ describe('observability', () => {
   it('alarms on each dead-letter queue and on the age of the oldest job in each queue', () => {
     for (const name of Object.keys(QUEUES) as QueueName[]) {
       const dims = (id: string) => [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id, 'QueueName'] } }];
-      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: dims(queueId(names.queues[name].deadLetterName)), Threshold: 1 });
-      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: dims(queueId(names.queues[name].name)) });
+      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: dims(queueId(names.queues[name].deadLetterName)),
+        Threshold: 1,
+      });
+      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: dims(queueId(names.queues[name].name)),
+      });
     }
   });
 
@@ -343,7 +378,22 @@ describe('observability', () => {
 
   it('publishes what mailctl needs as outputs', () => {
     const outputs = s.json.Outputs as Record<string, any>;
-    for (const key of ['MailBucket', 'MailTable', 'IngestQueueUrl', 'IngestDeadLetterQueueUrl', 'OutboundQueueUrl', 'OutboundDeadLetterQueueUrl', 'MailctlEnvironment', 'MailAddresses', 'LoadBalancerDnsName', 'TlsSecretArn', 'DkimSecretArn', 'MxRecords', 'ClusterName', 'ServiceName']) {
+    for (const key of [
+      'MailBucket',
+      'MailTable',
+      'IngestQueueUrl',
+      'IngestDeadLetterQueueUrl',
+      'OutboundQueueUrl',
+      'OutboundDeadLetterQueueUrl',
+      'MailctlEnvironment',
+      'MailAddresses',
+      'LoadBalancerDnsName',
+      'TlsSecretArn',
+      'DkimSecretArn',
+      'MxRecords',
+      'ClusterName',
+      'ServiceName',
+    ]) {
       expect(outputs[key], key).toBeDefined();
     }
     expect(outputs.MxRecords.Value).toBe('example.com. MX 10 mail.example.com. | example.org. MX 10 mail.example.com.');

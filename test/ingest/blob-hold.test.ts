@@ -101,7 +101,16 @@ describe.each(ADAPTER_KINDS)('ingest job holds its blob until it has finished (%
     const raw = Buffer.from('Subject: out\r\n\r\nbody\r\n');
     const blobKey = `messages/test/hold-${kind}-${Date.now()}`;
     await sys.adapters.blobs.put(blobKey, raw);
-    const job: IngestJob = { id: `JOBR${kind}`, blobKey, mailFrom: alice, rcptTo: [alice, 'carol@remote.test'], receivedAt: Date.now(), source: 'submission', authUser: alice, size: raw.length };
+    const job: IngestJob = {
+      id: `JOBR${kind}`,
+      blobKey,
+      mailFrom: alice,
+      rcptTo: [alice, 'carol@remote.test'],
+      receivedAt: Date.now(),
+      source: 'submission',
+      authUser: alice,
+      size: raw.length,
+    };
     await sys.adapters.index.holdBlob(blobKey, job.id);
 
     const routed: string[] = [];

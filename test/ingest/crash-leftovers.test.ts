@@ -16,11 +16,17 @@ import { generateDkimKey, saveDkimKey, dkimKeyBlobKey } from '#core/dkim/keys.ts
 import { outboundBlobKey } from '#core/outbound/job.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const PORTS = Object.fromEntries(['SMTP_PORT', 'SUBMISSION_PORT', 'SUBMISSIONS_PORT', 'IMAP_PORT', 'IMAPS_PORT', 'POP3_PORT', 'POP3S_PORT'].map((v) => [v, '0']));
+const PORTS = Object.fromEntries(
+  ['SMTP_PORT', 'SUBMISSION_PORT', 'SUBMISSIONS_PORT', 'IMAP_PORT', 'IMAPS_PORT', 'POP3_PORT', 'POP3S_PORT'].map((v) => [v, '0']),
+);
 
 /** Starts local-main on `dataDir`, returns its log lines up to "mail system started", stops it. */
 async function startAndStop(dataDir: string): Promise<Array<Record<string, any>>> {
-  const child = spawn(process.execPath, ['fargate-listeners/src/local-main.ts'], { cwd: ROOT, env: { ...process.env, MAIL_DATA_DIR: dataDir, MAIL_HOSTNAME: 'mx.test', MAIL_WORKERS: '0', ...PORTS }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['fargate-listeners/src/local-main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, MAIL_DATA_DIR: dataDir, MAIL_HOSTNAME: 'mx.test', MAIL_WORKERS: '0', ...PORTS },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stderr.on('data', (d) => (err += d));
@@ -34,7 +40,10 @@ async function startAndStop(dataDir: string): Promise<Array<Record<string, any>>
   });
   child.kill('SIGTERM');
   expect(await exited).toBe(0);
-  return out.trim().split('\n').map((l) => JSON.parse(l));
+  return out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 describe('crash leftovers at start', () => {

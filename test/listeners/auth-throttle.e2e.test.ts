@@ -146,7 +146,9 @@ describe('login throttle with default limits (20 per account, 10 per client, 15 
     const before = sys.checks.length;
     // Three attempts per connection (then the server closes it), two connections per address
     // at once: 234 guesses in all, six per address (under the per-address limit of 10).
-    const runs = Array.from({ length: 39 }, (_, i) => [0, 1].map((k) => pop3Logins(port, source(i + 2), pat, [`g${i}.${k}.1`, `g${i}.${k}.2`, `g${i}.${k}.3`]))).flat();
+    const runs = Array.from({ length: 39 }, (_, i) =>
+      [0, 1].map((k) => pop3Logins(port, source(i + 2), pat, [`g${i}.${k}.1`, `g${i}.${k}.2`, `g${i}.${k}.3`])),
+    ).flat();
     const answers = (await Promise.all(runs)).flat();
     const checked = sys.checks.slice(before).filter((a) => a === pat).length;
     expect(checked).toBe(20);
@@ -176,7 +178,9 @@ describe('one throttle for IMAP, POP3 and submission (4 per account, 3 per clien
     // The decomposed spelling is the same user (names are NFC-normalised, RFC 6532 §3.1).
     expect(await imapPlain(sys.ts.port('imap'), source(130), nfd, PASSWORD)).toMatch(/ OK /);
     const spellings = [nfd, 'J\u00d6RG@EXAMPLE.TEST', ` JO\u0308RG@example.test `, `${jorg}  `];
-    const answers = await Promise.all(spellings.map((name, i) => (i % 2 ? pop3Plain : imapPlain)(sys.ts.port(i % 2 ? 'pop3' : 'imap'), source(131 + i), name, 'wrong')));
+    const answers = await Promise.all(
+      spellings.map((name, i) => (i % 2 ? pop3Plain : imapPlain)(sys.ts.port(i % 2 ? 'pop3' : 'imap'), source(131 + i), name, 'wrong')),
+    );
     expect(answers.every((a) => /AUTHENTICATIONFAILED|-ERR \[AUTH\] authentication failed/.test(a))).toBe(true);
     expect(await imapPlain(sys.ts.port('imap'), source(140), jorg, PASSWORD)).toMatch(/ NO \[UNAVAILABLE\]/);
     expect(await submissionAuth(sys.ts.port('submission'), source(141), nfd, PASSWORD)).toMatch(/^454 4\.7\.0/);
@@ -195,7 +199,8 @@ describe('one throttle for IMAP, POP3 and submission (4 per account, 3 per clien
 
   it('failures spent on IMAP from a client count against POP3 and submission from it', async () => {
     const from = source(120);
-    for (const u of ['x1@example.test', 'x2@example.test', 'x3@example.test']) expect(await imapLogin(sys.ts.port('imap'), from, u, 'wrong')).toMatch(/ NO \[AUTHENTICATIONFAILED\]/);
+    for (const u of ['x1@example.test', 'x2@example.test', 'x3@example.test'])
+      expect(await imapLogin(sys.ts.port('imap'), from, u, 'wrong')).toMatch(/ NO \[AUTHENTICATIONFAILED\]/);
     expect(await pop3Logins(sys.ts.port('pop3'), from, carol, [PASSWORD])).toEqual([expect.stringMatching(/^-ERR \[AUTH\] too many failed logins/)]);
     expect(await submissionAuth(sys.ts.port('submission'), from, carol, PASSWORD)).toMatch(/^454 4\.7\.0/);
     // Carol herself is not blocked: another client logs in.

@@ -31,7 +31,9 @@ describe('Fargate entry point on the emulator', () => {
 
     const pems = await generate([{ name: 'commonName', value: 'secret-cert.example.test' }], { keySize: 2048, days: 2 } as any);
     const sm = new SecretsManagerClient(clientConfig);
-    const secret = await sm.send(new CreateSecretCommand({ Name: `${uniquePrefix()}-tls`, SecretString: JSON.stringify({ cert: pems.cert, key: pems.private }) }));
+    const secret = await sm.send(
+      new CreateSecretCommand({ Name: `${uniquePrefix()}-tls`, SecretString: JSON.stringify({ cert: pems.cert, key: pems.private }) }),
+    );
     sm.destroy();
 
     const port = await freePort();

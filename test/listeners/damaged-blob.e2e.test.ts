@@ -67,12 +67,16 @@ describe.each(ADAPTER_KINDS)('one bad blob in a mailbox (%s adapters)', (kind) =
     return {
       io,
       // The adapters the listeners see (with the failing reads of the aws case).
-      code: runMailctl(args, { ...sys.ts.adapters, blobs: failingReads(sys.ts.adapters.blobs, failing, state) }, {
-        out: (l) => io.lines.push(l),
-        err: (l) => io.errs.push(l),
-        readPassword: async () => '',
-        writeRaw: (b) => io.raw.push(b),
-      }),
+      code: runMailctl(
+        args,
+        { ...sys.ts.adapters, blobs: failingReads(sys.ts.adapters.blobs, failing, state) },
+        {
+          out: (l) => io.lines.push(l),
+          err: (l) => io.errs.push(l),
+          readPassword: async () => '',
+          writeRaw: (b) => io.raw.push(b),
+        },
+      ),
     };
   };
 
@@ -192,7 +196,9 @@ describe.each(ADAPTER_KINDS)('one bad blob in a mailbox (%s adapters)', (kind) =
   it('mailctl message show fails with one line; mailctl check reports the missing and unreadable blobs and exits 1', async () => {
     const show = ctl(['message', 'show', sys.user, '4']);
     expect(await show.code).toBe(1);
-    expect(show.io.errs).toEqual([`mailctl: message UID 4 in INBOX of ${sys.user}: its stored copy (blob ${records[3].blobKey}) is missing; see 'mailctl check'`]);
+    expect(show.io.errs).toEqual([
+      `mailctl: message UID 4 in INBOX of ${sys.user}: its stored copy (blob ${records[3].blobKey}) is missing; see 'mailctl check'`,
+    ]);
     const bad = ctl(['message', 'show', sys.user, '2']);
     expect(await bad.code).toBe(1);
     expect(bad.io.errs).toHaveLength(1);
@@ -212,7 +218,7 @@ describe.each(ADAPTER_KINDS)('one bad blob in a mailbox (%s adapters)', (kind) =
     ]);
     expect(lines.at(-1)).toMatch(/^checked \d+ messages in 6 mailboxes of 1 users: 2 problems$/);
     expect(code).toBe(1);
-    expect((await ctl(['check', 'nobody@example.test']).code)).toBe(1);
+    expect(await ctl(['check', 'nobody@example.test']).code).toBe(1);
   });
 });
 

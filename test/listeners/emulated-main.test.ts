@@ -70,10 +70,14 @@ describe('npm run start:emulated', () => {
     expect(started).toMatchObject({ table: `${prefix}-mail-index`, emulator: clientConfig.endpoint });
 
     // The README's way to administer it: the environment file, then mailctl --aws.
-    const vars = Object.fromEntries([...readFileSync(path.join(dataDir, 'emulated.env'), 'utf8').matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
+    const vars = Object.fromEntries(
+      [...readFileSync(path.join(dataDir, 'emulated.env'), 'utf8').matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]),
+    );
     const mailctlEnv = { ...process.env, ...vars };
     expect((await run(process.execPath, ['bin/mailctl.js', '--aws', 'domain', 'add', 'example.test'], { env: mailctlEnv })).code).toBe(0);
-    expect((await run(process.execPath, ['bin/mailctl.js', '--aws', 'user', 'add', 'alice@example.test'], { env: mailctlEnv, input: 'alice-secret\n' })).code).toBe(0);
+    expect(
+      (await run(process.execPath, ['bin/mailctl.js', '--aws', 'user', 'add', 'alice@example.test'], { env: mailctlEnv, input: 'alice-secret\n' })).code,
+    ).toBe(0);
 
     const sent = await smtplibSend({
       port: started.listeners['smtp-mx'],

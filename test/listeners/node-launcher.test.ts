@@ -26,13 +26,22 @@ describe('running with the machine node on PATH', () => {
     expect(systemNodeVersion).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
-  const PORTS = Object.fromEntries(['SMTP_PORT', 'SUBMISSION_PORT', 'SUBMISSIONS_PORT', 'IMAP_PORT', 'IMAPS_PORT', 'POP3_PORT', 'POP3S_PORT'].map((v) => [v, '0']));
+  const PORTS = Object.fromEntries(
+    ['SMTP_PORT', 'SUBMISSION_PORT', 'SUBMISSIONS_PORT', 'IMAP_PORT', 'IMAPS_PORT', 'POP3_PORT', 'POP3S_PORT'].map((v) => [v, '0']),
+  );
   /** Starts `command`, resolves once the mail system logged that it started. */
   async function startSystem(command: string, args: string[], dataDir: string) {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, PATH: OLD_PATH, MAIL_DATA_DIR: dataDir, MAIL_HOSTNAME: 'mx.test', ...PORTS }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env: { ...process.env, PATH: OLD_PATH, MAIL_DATA_DIR: dataDir, MAIL_HOSTNAME: 'mx.test', ...PORTS },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const state = { out: '', err: '' };
     child.stderr.on('data', (d) => (state.err += d));
-    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('close', (code, signal) => resolve({ code, signal })),
+    );
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d) => {
         state.out += d;

@@ -65,7 +65,8 @@ function checkParse(buf: Buffer, rnd: Prng): ProxyParse {
   } else if (r.state === 'invalid') {
     expect(parseProxyHeader(Buffer.concat([buf, rnd.bytes(rnd.int(200)), Buffer.from('\r\n')])).state).toBe('invalid');
   } else {
-    for (let k = 0; k < 4; k++) expect(['incomplete'], `prefix of an incomplete header`).toContain(parseProxyHeader(buf.subarray(0, rnd.int(buf.length + 1))).state);
+    for (let k = 0; k < 4; k++)
+      expect(['incomplete'], `prefix of an incomplete header`).toContain(parseProxyHeader(buf.subarray(0, rnd.int(buf.length + 1))).state);
   }
   return r;
 }
@@ -94,7 +95,10 @@ describe('PROXY header fuzz', () => {
     let sys: TestSystem;
     const HEADER_TIMEOUT_MS = 300;
     beforeAll(async () => {
-      sys = await startTestSystem({ workers: false, proxy: { ...proxyConfigFromEnv({ PROXY_PROTOCOL: 'v2', PROXY_TRUSTED_CIDRS: '127.0.0.0/8' }), headerTimeoutMs: HEADER_TIMEOUT_MS } });
+      sys = await startTestSystem({
+        workers: false,
+        proxy: { ...proxyConfigFromEnv({ PROXY_PROTOCOL: 'v2', PROXY_TRUSTED_CIDRS: '127.0.0.0/8' }), headerTimeoutMs: HEADER_TIMEOUT_MS },
+      });
     });
     afterAll(() => sys?.stop());
 

@@ -44,7 +44,11 @@ describe('parseProxyHeader', () => {
     expect(parseProxyHeader(SIG.subarray(0, 5))).toEqual({ state: 'incomplete' });
   });
   it('parses v1 and refuses garbage', () => {
-    expect(parseProxyHeader(Buffer.from('PROXY TCP4 198.51.100.9 10.0.0.1 5555 25\r\nQUIT\r\n'))).toEqual({ state: 'done', consumed: 42, source: { address: '198.51.100.9', port: 5555 } });
+    expect(parseProxyHeader(Buffer.from('PROXY TCP4 198.51.100.9 10.0.0.1 5555 25\r\nQUIT\r\n'))).toEqual({
+      state: 'done',
+      consumed: 42,
+      source: { address: '198.51.100.9', port: 5555 },
+    });
     expect(parseProxyHeader(Buffer.from('PROXY UNKNOWN\r\n'))).toEqual({ state: 'done', consumed: 15 });
     expect(parseProxyHeader(Buffer.from('PROXY TCP4 999.1.1.1 10.0.0.1 1 2\r\n')).state).toBe('invalid');
     expect(parseProxyHeader(Buffer.from('EHLO x\r\n')).state).toBe('invalid');
@@ -77,7 +81,9 @@ describe('listeners behind the load balancer', () => {
       const l = await sys.adapters.index.listMessages('alice@example.test', inbox.id);
       return l.length ? l : null;
     });
-    expect((await sys.adapters.blobs.get(m.blobKey)).toString()).toMatch(/^Return-Path: <x@remote\.test>\r\nReceived: from client\.test \(\[203\.0\.113\.7\]\)/);
+    expect((await sys.adapters.blobs.get(m.blobKey)).toString()).toMatch(
+      /^Return-Path: <x@remote\.test>\r\nReceived: from client\.test \(\[203\.0\.113\.7\]\)/,
+    );
   });
 
   it('closes a trusted connection that sends no valid header', async () => {

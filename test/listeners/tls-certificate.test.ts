@@ -50,7 +50,16 @@ describe('self-signed certificate', () => {
       const old = await generate([{ name: 'commonName', value: 'mx.test' }], {
         keySize: 2048,
         algorithm: 'sha256',
-        extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'mx.test' }, { type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+        extensions: [
+          {
+            name: 'subjectAltName',
+            altNames: [
+              { type: 2, value: 'mx.test' },
+              { type: 2, value: 'localhost' },
+              { type: 7, ip: '127.0.0.1' },
+            ],
+          },
+        ],
       } as any);
       mkdirSync(path.join(dataDir, 'tls'), { recursive: true });
       writeFileSync(path.join(dataDir, 'tls', 'cert.pem'), old.cert);

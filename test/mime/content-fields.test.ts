@@ -17,9 +17,7 @@ describe('Content-Type (RFC 2045 §5.1)', () => {
   });
 
   it('returns the exact boundary bytes; unquoted boundaries may contain "="', () => {
-    expect(parseContentType('multipart/mixed; boundary=----=_NextPart_000_0031').boundary?.toString('latin1')).toBe(
-      '----=_NextPart_000_0031',
-    );
+    expect(parseContentType('multipart/mixed; boundary=----=_NextPart_000_0031').boundary?.toString('latin1')).toBe('----=_NextPart_000_0031');
     expect(parseContentType('multipart/mixed; boundary="foo bar"').boundary?.toString('latin1')).toBe('foo bar');
     expect(parseContentType('multipart/mixed; boundary=""').boundary).toBeNull();
   });
@@ -57,34 +55,24 @@ describe('Content-Type (RFC 2045 §5.1)', () => {
 
 describe('RFC 2231 parameters', () => {
   it('joins continuations in section order', () => {
-    expect(parseContentType('message/external-body; URL*1="/pub/file"; url*0="ftp://example.com"').params).toEqual([
-      ['url', 'ftp://example.com/pub/file'],
-    ]);
+    expect(parseContentType('message/external-body; URL*1="/pub/file"; url*0="ftp://example.com"').params).toEqual([['url', 'ftp://example.com/pub/file']]);
   });
 
   it("decodes charset'language'value and mixes encoded and plain sections", () => {
-    expect(parseContentType("application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A").params).toEqual([
-      ['title', 'This is ***fun***'],
-    ]);
+    expect(parseContentType("application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A").params).toEqual([['title', 'This is ***fun***']]);
     expect(
-      parseContentType(
-        "application/x-stuff; title*0*=us-ascii'en'This%20is%20even%20more%20; title*1*=%2A%2A%2Afun%2A%2A%2A%20; title*2=\"isn't it!\"",
-      ).params,
+      parseContentType("application/x-stuff; title*0*=us-ascii'en'This%20is%20even%20more%20; title*1*=%2A%2A%2Afun%2A%2A%2A%20; title*2=\"isn't it!\"").params,
     ).toEqual([['title', "This is even more ***fun*** isn't it!"]]);
   });
 
   it('converts from the declared charset; unknown charsets fall back to UTF-8/latin1', () => {
     expect(parseDisposition("attachment; filename*=iso-8859-1''f%FCr.txt")?.params).toEqual([['filename', 'für.txt']]);
-    expect(parseDisposition("attachment; filename*=ISO-2022-JP''%1B%24B%24%22%1B%28B.txt")?.params).toEqual([
-      ['filename', 'あ.txt'],
-    ]);
+    expect(parseDisposition("attachment; filename*=ISO-2022-JP''%1B%24B%24%22%1B%28B.txt")?.params).toEqual([['filename', 'あ.txt']]);
     expect(parseDisposition("attachment; filename*=x-unknown''%C3%A9")?.params).toEqual([['filename', 'é']]);
   });
 
   it('prefers the RFC 2231 form over a plain duplicate', () => {
-    expect(parseDisposition("attachment; filename=\"fallback.txt\"; filename*=utf-8''r%C3%A9el.txt")?.params).toEqual([
-      ['filename', 'réel.txt'],
-    ]);
+    expect(parseDisposition('attachment; filename="fallback.txt"; filename*=utf-8\'\'r%C3%A9el.txt')?.params).toEqual([['filename', 'réel.txt']]);
   });
 });
 

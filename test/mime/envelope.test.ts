@@ -101,16 +101,11 @@ describe('address lists (RFC 5322 §3.4, appendix A)', () => {
       groupEnd,
     ]);
     expect(parseAddressList('Undisclosed recipients:;')).toEqual([groupStart('Undisclosed recipients'), groupEnd]);
-    expect(parseAddressList('undisclosed-recipients:; (no To-header on input)')).toEqual([
-      groupStart('undisclosed-recipients'),
-      groupEnd,
-    ]);
+    expect(parseAddressList('undisclosed-recipients:; (no To-header on input)')).toEqual([groupStart('undisclosed-recipients'), groupEnd]);
   });
 
   it('drops comments and folding whitespace (A.5)', () => {
-    expect(parseAddressList('Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>')).toEqual([
-      addr('Pete', 'pete', 'silly.test'),
-    ]);
+    expect(parseAddressList('Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>')).toEqual([addr('Pete', 'pete', 'silly.test')]);
     expect(
       parseAddressList(
         "A Group(Some people)\r\n     :Chris Jones <c@(Chris's host.)public.example>,\r\n         joe@example.org,\r\n  John <jdoe@one.test> (my dear friend); (the end of the group)",
@@ -122,16 +117,11 @@ describe('address lists (RFC 5322 §3.4, appendix A)', () => {
       addr('John', 'jdoe', 'one.test'),
       groupEnd,
     ]);
-    expect(parseAddressList('(Empty list)(start)Hidden recipients  :(nobody(that I know))  ;')).toEqual([
-      groupStart('Hidden recipients'),
-      groupEnd,
-    ]);
+    expect(parseAddressList('(Empty list)(start)Hidden recipients  :(nobody(that I know))  ;')).toEqual([groupStart('Hidden recipients'), groupEnd]);
   });
 
   it('accepts obsolete syntax: routes, empty list members, spaced dots (A.6)', () => {
-    expect(parseAddressList('Joe Q. Public <john.q.public@example.com>')).toEqual([
-      addr('Joe Q. Public', 'john.q.public', 'example.com'),
-    ]);
+    expect(parseAddressList('Joe Q. Public <john.q.public@example.com>')).toEqual([addr('Joe Q. Public', 'john.q.public', 'example.com')]);
     expect(parseAddressList('Mary Smith <@node.test:mary@example.net>, , jdoe@test  . example')).toEqual([
       addr('Mary Smith', 'mary', 'example.net', '@node.test'),
       addr(null, 'jdoe', 'test.example'),
@@ -144,9 +134,7 @@ describe('address lists (RFC 5322 §3.4, appendix A)', () => {
   });
 
   it('keeps encoded-words in display names as they are', () => {
-    expect(parseAddressList('=?UTF-8?B?w4lsb2R5?= =?UTF-8?B?IEQu?= <e@x.test>')).toEqual([
-      addr('=?UTF-8?B?w4lsb2R5?= =?UTF-8?B?IEQu?=', 'e', 'x.test'),
-    ]);
+    expect(parseAddressList('=?UTF-8?B?w4lsb2R5?= =?UTF-8?B?IEQu?= <e@x.test>')).toEqual([addr('=?UTF-8?B?w4lsb2R5?= =?UTF-8?B?IEQu?=', 'e', 'x.test')]);
     expect(parseAddressList('"=?iso-8859-1?q?J=F6rg?=" <j@x.test>')).toEqual([addr('=?iso-8859-1?q?J=F6rg?=', 'j', 'x.test')]);
   });
 

@@ -13,7 +13,6 @@ import { fuzzRuns } from '../support/prng.ts';
 import { corpusFiles } from '../support/corpus.ts';
 import { checkInvariants } from './invariants.ts';
 
-
 const SAMPLES = [
   'From: a@b.example\r\nContent-Type: multipart/mixed; boundary=xx\r\n\r\npre\r\n--xx\r\nContent-Type: text/plain\r\n\r\nhi\r\n--xx\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\nContent-Type: multipart/alternative; boundary=yy\r\n\r\n--yy\r\n\r\na\r\n--yy--\r\n--xx--\r\nepi\r\n',
   'Subject: s\nContent-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: m\n\nbody\n--d\n--d--\n',
@@ -113,10 +112,7 @@ describe('fuzz', () => {
     const alphabet = Buffer.from('-\r\n \t:;="<>@,()abcXYZ\0\xff', 'latin1');
     await fuzzRuns('mime random bytes', { seed: 42, runs: 500 }, (r) => {
       const rnd = r.next;
-      const head = Buffer.from(
-        rnd() < 0.5 ? 'Content-Type: multipart/mixed; boundary=a\n\n' : 'Content-Type: message/rfc822\r\n\r\n',
-        'latin1',
-      );
+      const head = Buffer.from(rnd() < 0.5 ? 'Content-Type: multipart/mixed; boundary=a\n\n' : 'Content-Type: message/rfc822\r\n\r\n', 'latin1');
       const body = Buffer.alloc(Math.floor(rnd() * 400));
       for (let k = 0; k < body.length; k++) body[k] = alphabet[Math.floor(rnd() * alphabet.length)];
       checkBounded(Buffer.concat([head, body]));

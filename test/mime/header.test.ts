@@ -53,9 +53,7 @@ describe('selectHeaderFields (RFC 3501 §6.4.5 HEADER.FIELDS / HEADER.FIELDS.NOT
   });
 
   it('returns every other field for HEADER.FIELDS.NOT', () => {
-    expect(selectHeaderFields(block, ['subject'], true).toString('latin1')).toBe(
-      'Received: by x\r\n  (folded)\r\nFrom: a@b\r\n\r\n',
-    );
+    expect(selectHeaderFields(block, ['subject'], true).toString('latin1')).toBe('Received: by x\r\n  (folded)\r\nFrom: a@b\r\n\r\n');
   });
 
   it('returns just the blank line when nothing matches', () => {

@@ -103,7 +103,13 @@ describe('single-part messages', () => {
       id: '<c1@example.com>',
       description: 'the report',
       md5: 'Q2hlY2sgSW50ZWdyaXR5IQ==',
-      disposition: { type: 'attachment', params: [['filename', 'r.pdf'], ['size', '3']] },
+      disposition: {
+        type: 'attachment',
+        params: [
+          ['filename', 'r.pdf'],
+          ['size', '3'],
+        ],
+      },
       language: ['en', 'de'],
       location: 'http://example.com/r.pdf',
       encoding: 'BASE64',
@@ -217,7 +223,10 @@ describe('multipart (RFC 2046 §5.1)', () => {
     expect(text).toMatchObject({
       type: 'text',
       subtype: 'x-myown',
-      params: [['charset', 'us-ascii'], ['foo', 'quoted"string']],
+      params: [
+        ['charset', 'us-ascii'],
+        ['foo', 'quoted"string'],
+      ],
       size: 6,
       lines: 1,
       disposition: { type: 'inline', params: [['foo', 'bar']] },
@@ -283,17 +292,7 @@ describe('multipart (RFC 2046 §5.1)', () => {
   });
 
   it('keeps preamble and epilogue in the multipart body but in no child', () => {
-    const raw = crlf(
-      'Content-Type: multipart/mixed; boundary=x',
-      '',
-      'This is the preamble.',
-      '--x',
-      '',
-      'one',
-      '--x--',
-      'This is the epilogue.',
-      '',
-    );
+    const raw = crlf('Content-Type: multipart/mixed; boundary=x', '', 'This is the preamble.', '--x', '', 'one', '--x--', 'This is the epilogue.', '');
     const m = index(raw);
     expect(m.mime.bodyStart).toBe(at(raw, 'This is the preamble'));
     expect(m.mime.bodyEnd).toBe(raw.length);
@@ -467,11 +466,7 @@ describe('multipart (RFC 2046 §5.1)', () => {
   });
 
   it('treats message/global like message/rfc822 (RFC 6532 §3.7)', () => {
-    const raw = Buffer.concat([
-      Buffer.from('Content-Type: message/global\n\nSubject: '),
-      Buffer.from('日本語', 'utf8'),
-      Buffer.from('\n\nbody\n'),
-    ]);
+    const raw = Buffer.concat([Buffer.from('Content-Type: message/global\n\nSubject: '), Buffer.from('日本語', 'utf8'), Buffer.from('\n\nbody\n')]);
     const m = index(raw);
     expect(m.mime.message!.envelope.subject).toBe('日本語');
     expect(m.mime.message!.body.size).toBe(5);

@@ -25,7 +25,11 @@ const MESSAGE = Buffer.from('From: Alice <alice@a.test>\r\nTo: x@remote.test\r\n
 
 const resolver: DnsResolver = {
   async mx(domain) {
-    if (domain === 'remote.test') return [{ exchange: 'mx2.remote.test', priority: 20 }, { exchange: 'mx1.remote.test', priority: 10 }];
+    if (domain === 'remote.test')
+      return [
+        { exchange: 'mx2.remote.test', priority: 20 },
+        { exchange: 'mx1.remote.test', priority: 10 },
+      ];
     throw new DnsNameNotFound(domain);
   },
   async addresses(host) {
@@ -89,7 +93,11 @@ describe('outbound job', () => {
     answer = (_t, to) => ({
       kind: 'done',
       replies: to.map((r) =>
-        r.startsWith('ok') ? { recipient: r, code: 250, reply: '250 2.0.0 queued' } : r.startsWith('later') ? { recipient: r, code: 451, reply: '451 4.2.0 greylisted' } : { recipient: r, code: 550, reply: '550 5.1.1 <gone@remote.test>: no such user' },
+        r.startsWith('ok')
+          ? { recipient: r, code: 250, reply: '250 2.0.0 queued' }
+          : r.startsWith('later')
+            ? { recipient: r, code: 451, reply: '451 4.2.0 greylisted' }
+            : { recipient: r, code: 550, reply: '550 5.1.1 <gone@remote.test>: no such user' },
       ),
     });
     const before = Date.now();
@@ -100,7 +108,9 @@ describe('outbound job', () => {
 
     const [dsn] = await inbox('alice@a.test');
     expect(dsn).toContain('Content-Type: multipart/report; report-type=delivery-status;');
-    expect(dsn).toContain('Final-Recipient: rfc822; gone@remote.test\r\nAction: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns; mx1.remote.test\r\nDiagnostic-Code: smtp; 550 5.1.1 <gone@remote.test>: no such user');
+    expect(dsn).toContain(
+      'Final-Recipient: rfc822; gone@remote.test\r\nAction: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns; mx1.remote.test\r\nDiagnostic-Code: smtp; 550 5.1.1 <gone@remote.test>: no such user',
+    );
     expect(dsn).not.toContain('Final-Recipient: rfc822; later@remote.test');
     expect(dsn).not.toContain('Final-Recipient: rfc822; ok@remote.test');
     expect(dsn).toContain('Subject: hello'); // the original header section
@@ -129,7 +139,10 @@ describe('outbound job', () => {
 
   it('passes the turn to the next MX host when one cannot be reached (RFC 5321 §5.1)', async () => {
     const job = await newJob(['ok@remote.test']);
-    answer = (t, to) => (t.name === 'mx1.remote.test' ? { kind: 'unreachable', reply: 'timeout' } : { kind: 'done', replies: to.map((r) => ({ recipient: r, code: 250, reply: '250 ok' })) });
+    answer = (t, to) =>
+      t.name === 'mx1.remote.test'
+        ? { kind: 'unreachable', reply: 'timeout' }
+        : { kind: 'done', replies: to.map((r) => ({ recipient: r, code: 250, reply: '250 ok' })) };
     const result = await runOutboundJob(job, deps());
     expect(calls.map((c) => c.name)).toEqual(['mx1.remote.test', 'mx2.remote.test']);
     expect(result.delivered).toEqual(['ok@remote.test']);
@@ -167,7 +180,10 @@ describe('outbound job', () => {
       ['nxdomain.test', '5.1.2'],
     ] as const) {
       const job = { ...(await newJob(['x@remote.test'])), domain, rcptTo: [`x@${domain}`] };
-      const r = await runOutboundJob(job, deps({ resolver: { ...resolver, mx: async (d) => (d === 'null.test' ? [{ exchange: '', priority: 0 }] : resolver.mx(d)) } }));
+      const r = await runOutboundJob(
+        job,
+        deps({ resolver: { ...resolver, mx: async (d) => (d === 'null.test' ? [{ exchange: '', priority: 0 }] : resolver.mx(d)) } }),
+      );
       expect(r.failed).toEqual([`x@${domain}`]);
       expect(calls).toHaveLength(0);
       const dsns = await inbox('alice@a.test');
@@ -176,11 +192,20 @@ describe('outbound job', () => {
   });
 
   it('sends everything through the smart host when one is configured', async () => {
-    config = loadConfig({ MAIL_DATA_DIR: dir, MAIL_HOSTNAME: 'mx.a.test', SMART_HOST: 'relay.example', SMART_HOST_PORT: '2587', SMART_HOST_USER: 'u', SMART_HOST_PASSWORD: 'p' });
+    config = loadConfig({
+      MAIL_DATA_DIR: dir,
+      MAIL_HOSTNAME: 'mx.a.test',
+      SMART_HOST: 'relay.example',
+      SMART_HOST_PORT: '2587',
+      SMART_HOST_USER: 'u',
+      SMART_HOST_PASSWORD: 'p',
+    });
     const job = await newJob(['ok@remote.test']);
     answer = (_t, to) => ({ kind: 'done', replies: to.map((r) => ({ recipient: r, code: 250, reply: '250 ok' })) });
     await runOutboundJob(job, deps({ resolver: { ...resolver, mx: () => Promise.reject(new Error('no DNS with a smart host')) } }));
-    expect(calls).toEqual([expect.objectContaining({ host: 'relay.example', port: 2587, tls: 'starttls', verifyCertificate: true, auth: { user: 'u', pass: 'p' } })]);
+    expect(calls).toEqual([
+      expect.objectContaining({ host: 'relay.example', port: 2587, tls: 'starttls', verifyCertificate: true, auth: { user: 'u', pass: 'p' } }),
+    ]);
   });
 });
 
@@ -200,7 +225,17 @@ describe('routing of remote recipients', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const job = (over: Partial<IngestJob> = {}): IngestJob => ({ id: 'ING1', blobKey: 'messages/x', mailFrom: 'alice@a.test', rcptTo: ['x@remote.test'], receivedAt: Date.now(), source: 'submission', authUser: 'alice@a.test', size: MESSAGE.length, ...over });
+  const job = (over: Partial<IngestJob> = {}): IngestJob => ({
+    id: 'ING1',
+    blobKey: 'messages/x',
+    mailFrom: 'alice@a.test',
+    rcptTo: ['x@remote.test'],
+    receivedAt: Date.now(),
+    source: 'submission',
+    authUser: 'alice@a.test',
+    size: MESSAGE.length,
+    ...over,
+  });
 
   it('queues one outbound job per domain, once per ingest job even when ingest runs twice', async () => {
     const routing = createOutboundRouting({ adapters, config, logger: silentLogger });
@@ -228,13 +263,29 @@ describe('routing of remote recipients', () => {
     const [m] = await adapters.index.listMessages('alice@a.test', mb!.id);
     expect((await adapters.blobs.get(m.blobKey)).toString()).toContain('Status: 5.4.6');
 
-    await expect(routing.routeRemote({ job: job({ id: 'ING2', source: 'mx' }), byDomain: new Map([['remote.test', ['x@remote.test']]]), raw: MESSAGE })).rejects.toThrow(/refusing to relay/);
+    await expect(
+      routing.routeRemote({ job: job({ id: 'ING2', source: 'mx' }), byDomain: new Map([['remote.test', ['x@remote.test']]]), raw: MESSAGE }),
+    ).rejects.toThrow(/refusing to relay/);
     expect((await adapters.queue.stats('outbound')).visible).toBe(0);
   });
 
   it('sends a DSN for a remote sender back out with the null reverse-path (never to be bounced again)', async () => {
-    await deliverDsn({ adapters, logger: silentLogger }, 'R1', { reportingMta: 'mx.a.test', to: 'someone@remote.test', arrivalDate: Date.now(), queueId: 'Q1', recipients: [{ recipient: 'alice2@a.test', action: 'failed', status: '5.1.1' }], original: MESSAGE });
-    await deliverDsn({ adapters, logger: silentLogger }, 'R1', { reportingMta: 'mx.a.test', to: 'someone@remote.test', arrivalDate: Date.now(), queueId: 'Q1', recipients: [{ recipient: 'alice2@a.test', action: 'failed', status: '5.1.1' }], original: MESSAGE });
+    await deliverDsn({ adapters, logger: silentLogger }, 'R1', {
+      reportingMta: 'mx.a.test',
+      to: 'someone@remote.test',
+      arrivalDate: Date.now(),
+      queueId: 'Q1',
+      recipients: [{ recipient: 'alice2@a.test', action: 'failed', status: '5.1.1' }],
+      original: MESSAGE,
+    });
+    await deliverDsn({ adapters, logger: silentLogger }, 'R1', {
+      reportingMta: 'mx.a.test',
+      to: 'someone@remote.test',
+      arrivalDate: Date.now(),
+      queueId: 'Q1',
+      recipients: [{ recipient: 'alice2@a.test', action: 'failed', status: '5.1.1' }],
+      original: MESSAGE,
+    });
     const jobs = await adapters.queue.receive<OutboundJob>('outbound', { max: 10, waitSeconds: 0 });
     expect(jobs).toHaveLength(1);
     expect(jobs[0].body).toMatchObject({ mailFrom: '', domain: 'remote.test', rcptTo: ['someone@remote.test'] });
@@ -260,14 +311,28 @@ describe('routing of remote recipients', () => {
 
   it('never puts a bare LF or CR in a DSN, even for an original stored with bare LFs (SMTP smuggling)', async () => {
     const original = Buffer.from('Return-Path: <alice@a.test>\r\nFrom: alice@a.test\nTo: x@remote.test\nSubject: old\r.\rMAIL FROM:<evil@x.test>\n\nbody\n.\n');
-    await deliverDsn({ adapters, logger: silentLogger }, 'R2', { reportingMta: 'mx.a.test', to: 'someone@remote.test', arrivalDate: Date.now(), queueId: 'Q2', recipients: [{ recipient: 'x@remote.test', action: 'failed', status: '5.1.1', diagnostic: 'no\nsuch\ruser' }], original });
+    await deliverDsn({ adapters, logger: silentLogger }, 'R2', {
+      reportingMta: 'mx.a.test',
+      to: 'someone@remote.test',
+      arrivalDate: Date.now(),
+      queueId: 'Q2',
+      recipients: [{ recipient: 'x@remote.test', action: 'failed', status: '5.1.1', diagnostic: 'no\nsuch\ruser' }],
+      original,
+    });
     const [out] = await adapters.queue.receive<OutboundJob>('outbound', { max: 1, waitSeconds: 0 });
     const remote = await adapters.blobs.get(out.body.blobKey);
     expect(hasBareNewline(remote)).toBe(false);
     expect(remote.toString()).toContain('Subject: old\r\n.\r\nMAIL FROM:<evil@x.test>\r\n');
     // Going out (not a final delivery): no Return-Path of ours on top.
     expect(remote.toString()).toMatch(/^From: Mail Delivery System/);
-    await deliverDsn({ adapters, logger: silentLogger }, 'R3', { reportingMta: 'mx.a.test', to: 'alice@a.test', arrivalDate: Date.now(), queueId: 'Q3', recipients: [{ recipient: 'x@remote.test', action: 'failed', status: '5.1.1' }], original });
+    await deliverDsn({ adapters, logger: silentLogger }, 'R3', {
+      reportingMta: 'mx.a.test',
+      to: 'alice@a.test',
+      arrivalDate: Date.now(),
+      queueId: 'Q3',
+      recipients: [{ recipient: 'x@remote.test', action: 'failed', status: '5.1.1' }],
+      original,
+    });
     const mb = await adapters.index.getMailbox('alice@a.test', 'INBOX');
     const [m] = await adapters.index.listMessages('alice@a.test', mb!.id);
     const local = (await adapters.blobs.get(m.blobKey)).toString('latin1');

@@ -44,7 +44,13 @@ async function startRelay(implicitTls: boolean): Promise<{ port: number; got: Re
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        got.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), user: String(session.user), secure: session.secure, data: Buffer.concat(chunks).toString() });
+        got.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          user: String(session.user),
+          secure: session.secure,
+          data: Buffer.concat(chunks).toString(),
+        });
         cb(null, 'relayed');
       });
     },
@@ -59,7 +65,13 @@ async function startRelay(implicitTls: boolean): Promise<{ port: number; got: Re
 
 /** alice@a.test submits to two remote recipients over plaintext loopback, with smtplib. */
 function submit(port: number, data: string) {
-  return smtplibSend({ port, auth: { user: 'alice@a.test', password: 'alice-pw' }, from: 'alice@a.test', to: ['bob@far.example', 'carol@other.example'], data });
+  return smtplibSend({
+    port,
+    auth: { user: 'alice@a.test', password: 'alice-pw' },
+    from: 'alice@a.test',
+    to: ['bob@far.example', 'carol@other.example'],
+    data,
+  });
 }
 
 describe('smart host', () => {
@@ -68,7 +80,11 @@ describe('smart host', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function setup(tlsMode: 'starttls' | 'implicit', password: string, env: Record<string, string> = {}): Promise<{ sys: TestSystem; relay: Awaited<ReturnType<typeof startRelay>> }> {
+  async function setup(
+    tlsMode: 'starttls' | 'implicit',
+    password: string,
+    env: Record<string, string> = {},
+  ): Promise<{ sys: TestSystem; relay: Awaited<ReturnType<typeof startRelay>> }> {
     const relay = await startRelay(tlsMode === 'implicit');
     cleanups.push(relay.close);
     const sys = await startTestSystem({

@@ -115,7 +115,16 @@ describe('no SMTP smuggling through our outbound delivery (CVE-2023-51764/51765/
       'mx.sink.test': [{ type: 'A', address: '127.0.0.1' }],
     });
     mx = await startRecordingMx(await freePort());
-    A = await startTestSystem({ env: { MAIL_HOSTNAME: 'mx.a.test', DNS_SERVERS: dns.server, DNS_TIMEOUT_MS: '1000', OUTBOUND_SMTP_PORT: String(mx.port), OUTBOUND_RETRY_BASE: '1', OUTBOUND_CONNECT_TIMEOUT: '5' } });
+    A = await startTestSystem({
+      env: {
+        MAIL_HOSTNAME: 'mx.a.test',
+        DNS_SERVERS: dns.server,
+        DNS_TIMEOUT_MS: '1000',
+        OUTBOUND_SMTP_PORT: String(mx.port),
+        OUTBOUND_RETRY_BASE: '1',
+        OUTBOUND_CONNECT_TIMEOUT: '5',
+      },
+    });
     await A.addUser('alice@a.test', 'alice-pw');
   });
   afterAll(async () => {
@@ -125,11 +134,20 @@ describe('no SMTP smuggling through our outbound delivery (CVE-2023-51764/51765/
   });
 
   it('relays messages with \\n.\\n, \\r\\n.\\n, \\n.\\r\\n and \\r.\\r in the body with no line the remote MX could read as the end of data', async () => {
-    const bodies = SEQUENCES.map(([name, seq], i) => `From: alice@a.test\r\nTo: x@sink.test\r\nSubject: smuggle ${i} (${name})\r\nMessage-ID: <smuggle-${i}@a.test>\r\n\r\nbefore${seq}${SMUGGLED}after\r\n`);
+    const bodies = SEQUENCES.map(
+      ([name, seq], i) =>
+        `From: alice@a.test\r\nTo: x@sink.test\r\nSubject: smuggle ${i} (${name})\r\nMessage-ID: <smuggle-${i}@a.test>\r\n\r\nbefore${seq}${SMUGGLED}after\r\n`,
+    );
     for (const body of bodies) {
       // Over plaintext loopback (MAIL_ALLOW_PLAINTEXT_LOOPBACK), bytes as given.
       const data = Buffer.from(body, 'latin1');
-      const r = await smtplibSend({ port: A.port('submission'), auth: { user: 'alice@a.test', password: 'alice-pw' }, from: 'alice@a.test', to: ['x@sink.test'], data });
+      const r = await smtplibSend({
+        port: A.port('submission'),
+        auth: { user: 'alice@a.test', password: 'alice-pw' },
+        from: 'alice@a.test',
+        to: ['x@sink.test'],
+        data,
+      });
       expect(r.outcome, r.stderr).toEqual({ refused: {} });
     }
     await eventually(async () => mx.transactions.length >= bodies.length, 25_000);
@@ -146,7 +164,10 @@ describe('no SMTP smuggling through our outbound delivery (CVE-2023-51764/51765/
       // Read with CR, LF or CRLF as line ends, the only lone '.' is the real terminator.
       const lines = linesByAnyReading(t.data);
       expect(lines.slice(-2), SEQUENCES[i][0]).toEqual(['.', '']);
-      expect(lines.slice(0, -2).filter((l) => l === '.'), SEQUENCES[i][0]).toEqual([]);
+      expect(
+        lines.slice(0, -2).filter((l) => l === '.'),
+        SEQUENCES[i][0],
+      ).toEqual([]);
       // What the remote reads is the CRLF form of what the user sent, after A's trace fields,
       // and no Return-Path of ours (relaying is not final delivery, RFC 5321 §4.4).
       const text = unstuffed(t.data);

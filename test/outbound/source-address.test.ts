@@ -41,12 +41,38 @@ describe('outbound source address', () => {
   });
 
   async function sendFrom(env: Record<string, string>, listenOn: string, subject: string): Promise<string> {
-    const A = await startTestSystem({ env: { MAIL_HOSTNAME: 'mx.a.test', DNS_SERVERS: dns.server, DNS_TIMEOUT_MS: '1000', OUTBOUND_SMTP_PORT: String(B.port('smtp-mx')), OUTBOUND_RETRY_BASE: '1', ...env } });
+    const A = await startTestSystem({
+      env: {
+        MAIL_HOSTNAME: 'mx.a.test',
+        DNS_SERVERS: dns.server,
+        DNS_TIMEOUT_MS: '1000',
+        OUTBOUND_SMTP_PORT: String(B.port('smtp-mx')),
+        OUTBOUND_RETRY_BASE: '1',
+        ...env,
+      },
+    });
     senders.push(A);
     await A.addUser('alice@a.test', 'alice-pw');
     const r = await run('swaks', [
-      '--server', listenOn, '--port', String(A.port('submission')), '--tls', '--auth', 'PLAIN', '--auth-user', 'alice@a.test', '--auth-password', 'alice-pw',
-      '--from', 'alice@a.test', '--to', 'bob@b.test', '--header', `Subject: ${subject}`, '--body', 'hello',
+      '--server',
+      listenOn,
+      '--port',
+      String(A.port('submission')),
+      '--tls',
+      '--auth',
+      'PLAIN',
+      '--auth-user',
+      'alice@a.test',
+      '--auth-password',
+      'alice-pw',
+      '--from',
+      'alice@a.test',
+      '--to',
+      'bob@b.test',
+      '--header',
+      `Subject: ${subject}`,
+      '--body',
+      'hello',
     ]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     return receivedAtB(B, subject);

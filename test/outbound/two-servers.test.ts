@@ -62,7 +62,14 @@ for (const kind of ADAPTER_KINDS) {
         'null.test': [{ type: 'MX', preference: 0, exchange: '.' }],
       });
       const [portA, portB] = [await freePort(), await freePort()];
-      const common = { DNS_SERVERS: dns.server, DNS_TIMEOUT_MS: '1000', OUTBOUND_RETRY_BASE: '1', OUTBOUND_RETRY_MAX: '2', OUTBOUND_CONNECT_TIMEOUT: '5', MAIL_ALLOW_PLAINTEXT_LOOPBACK: 'false' };
+      const common = {
+        DNS_SERVERS: dns.server,
+        DNS_TIMEOUT_MS: '1000',
+        OUTBOUND_RETRY_BASE: '1',
+        OUTBOUND_RETRY_MAX: '2',
+        OUTBOUND_CONNECT_TIMEOUT: '5',
+        MAIL_ALLOW_PLAINTEXT_LOOPBACK: 'false',
+      };
       // Both MX hosts are 127.0.0.1: each server's outbound port is the other's MX port.
       [A, B] = await Promise.all([
         startTestSystem({ adapters: kind, env: { ...common, MAIL_HOSTNAME: 'mx.a.test', SMTP_PORT: String(portA), OUTBOUND_SMTP_PORT: String(portB) } }),
@@ -89,7 +96,9 @@ for (const kind of ADAPTER_KINDS) {
       // DKIM signature, then A's submission hop.
       // A used STARTTLS at B (opportunistic, RFC 3207): ESMTPS and the TLS version in the trace.
       expect(atB.match(/^Return-Path:/gim)).toEqual(['Return-Path:']);
-      expect(atB).toMatch(/^Return-Path: <alice@a\.test>\r\nReceived: from mx\.a\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.b\.test with ESMTPS id [A-Z2-9]{16}\r\n\t\(version=TLSv1\.[23] /);
+      expect(atB).toMatch(
+        /^Return-Path: <alice@a\.test>\r\nReceived: from mx\.a\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.b\.test with ESMTPS id [A-Z2-9]{16}\r\n\t\(version=TLSv1\.[23] /,
+      );
       expect(atB).toMatch(/\r\nDKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=a\.test;/);
       expect(atB).toMatch(/\r\nReceived: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.a\.test with ESMTPSA /);
       // The MSA added what the client left out (RFC 6409 §8).
@@ -105,9 +114,29 @@ for (const kind of ADAPTER_KINDS) {
 
       const messageId = /\r\nMessage-ID: (<[^>]+>)/.exec(atB)![1];
       const reply = await run('swaks', [
-        '--server', '127.0.0.1', '--port', String(B.port('submission')), '--tls', '--auth', 'LOGIN', '--auth-user', 'bob@b.test', '--auth-password', 'bob-pw',
-        '--from', 'bob@b.test', '--to', 'alice@a.test', '--helo', 'bobs-laptop.test',
-        '--header', 'Subject: Re: hello across servers', '--header', `In-Reply-To: ${messageId}`, '--body', 'Hi Alice!',
+        '--server',
+        '127.0.0.1',
+        '--port',
+        String(B.port('submission')),
+        '--tls',
+        '--auth',
+        'LOGIN',
+        '--auth-user',
+        'bob@b.test',
+        '--auth-password',
+        'bob-pw',
+        '--from',
+        'bob@b.test',
+        '--to',
+        'alice@a.test',
+        '--helo',
+        'bobs-laptop.test',
+        '--header',
+        'Subject: Re: hello across servers',
+        '--header',
+        `In-Reply-To: ${messageId}`,
+        '--body',
+        'Hi Alice!',
       ]);
       expect(reply.code, reply.stdout + reply.stderr).toBe(0);
       const atA = await waitForMessage(A, 'alice@a.test', 'Re: hello across servers');
@@ -142,7 +171,9 @@ for (const kind of ADAPTER_KINDS) {
       // A DSN has the null reverse-path (RFC 3464 §2, RFC 5321 §4.5.5); delivered here, it says so.
       expect(dsn).toMatch(/^Return-Path: <>\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx\.a\.test>\r\n/);
       expect(dsn).toContain('Content-Type: multipart/report; report-type=delivery-status;');
-      expect(dsn).toContain('Final-Recipient: rfc822; nobody@b.test\r\nAction: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns; mx.b.test\r\nDiagnostic-Code: smtp; 550 5.1.1 No such user here');
+      expect(dsn).toContain(
+        'Final-Recipient: rfc822; nobody@b.test\r\nAction: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns; mx.b.test\r\nDiagnostic-Code: smtp; 550 5.1.1 No such user here',
+      );
       expect(dsn).not.toContain('Final-Recipient: rfc822; bob@b.test');
       expect(dsn).toContain('Subject: partly wrong');
       await waitForMessage(B, 'bob@b.test', 'partly wrong');

@@ -28,7 +28,25 @@ describe('POP3 command parser (RFC 1939 §3, RFC 2449 §3)', () => {
   });
 
   it('rejects bad message numbers and argument counts', () => {
-    const bad = ['RETR', 'RETR 0', 'RETR -1', 'RETR 1a', 'RETR 99999999999', 'RETR 1 2', 'TOP 1', 'TOP 1 -1', 'TOP 0 1', 'DELE x', 'STAT 1', 'QUIT now', 'LIST 1 2', 'USER', 'USER a b', 'AUTH a b c', 'USER a\x01b'];
+    const bad = [
+      'RETR',
+      'RETR 0',
+      'RETR -1',
+      'RETR 1a',
+      'RETR 99999999999',
+      'RETR 1 2',
+      'TOP 1',
+      'TOP 1 -1',
+      'TOP 0 1',
+      'DELE x',
+      'STAT 1',
+      'QUIT now',
+      'LIST 1 2',
+      'USER',
+      'USER a b',
+      'AUTH a b c',
+      'USER a\x01b',
+    ];
     for (const line of bad) {
       expect(() => parseCommand(line), line).toThrow(Pop3ParseError);
     }
@@ -96,7 +114,11 @@ describe('line reader (RFC 2449 §4 line limit)', () => {
 
 describe('SASL PLAIN (RFC 4616, RFC 5034)', () => {
   it('decodes authzid, authcid and password', () => {
-    expect(decodePlain(encodePlain('alice@example.test', 'pw with spaces'))).toEqual({ authzid: '', authcid: 'alice@example.test', password: 'pw with spaces' });
+    expect(decodePlain(encodePlain('alice@example.test', 'pw with spaces'))).toEqual({
+      authzid: '',
+      authcid: 'alice@example.test',
+      password: 'pw with spaces',
+    });
     expect(decodePlain(encodePlain('a', 'p', 'a'))).toEqual({ authzid: 'a', authcid: 'a', password: 'p' });
     expect(decodePlain(encodePlain('ünïcode', 'pässwörd'))?.password).toBe('pässwörd');
   });

@@ -1,14 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import {
-  Pop3EncodeStream,
-  Pop3Encoder,
-  Pop3SizeCounter,
-  TopCollector,
-  dotStuff,
-  pop3Form,
-  pop3Size,
-} from '#listeners/pop3/protocol/message-encoding.ts';
+import { Pop3EncodeStream, Pop3Encoder, Pop3SizeCounter, TopCollector, dotStuff, pop3Form, pop3Size } from '#listeners/pop3/protocol/message-encoding.ts';
 import { corpusFiles, describeWithCorpus } from '../support/corpus.ts';
 import { expectedPop3Form, unstuff } from './support/pop3-form.ts';
 

@@ -23,7 +23,15 @@ interface Spec {
 }
 
 async function poplib(sys: Pop3TestSystem, spec: Spec): Promise<any[]> {
-  const full = { host: '127.0.0.1', port: spec.security === 'ssl' ? sys.tlsPort : sys.port, security: spec.security ?? 'plain', auth: spec.auth ?? 'user', user: sys.user, password: sys.password, actions: spec.actions };
+  const full = {
+    host: '127.0.0.1',
+    port: spec.security === 'ssl' ? sys.tlsPort : sys.port,
+    security: spec.security ?? 'plain',
+    auth: spec.auth ?? 'user',
+    user: sys.user,
+    password: sys.password,
+    actions: spec.actions,
+  };
   const r = await run('python3', [SCRIPT, JSON.stringify(full)], { timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`poplib failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -74,7 +82,11 @@ for (const kind of ADAPTER_KINDS) {
 
     it('TOP, DELE, RSET over STLS with AUTH PLAIN; QUIT expunges only the marked messages', async () => {
       const before = await sys.inboxUids();
-      const top = await poplib(sys, { security: 'stls', auth: 'plain', actions: [['top', 1, 0], ['dele', 1], ['dele', 2], ['rset'], ['dele', 3], ['stat'], ['quit']] });
+      const top = await poplib(sys, {
+        security: 'stls',
+        auth: 'plain',
+        actions: [['top', 1, 0], ['dele', 1], ['dele', 2], ['rset'], ['dele', 3], ['stat'], ['quit']],
+      });
       expect(top[1].stls).toMatch(/^\+OK/);
       expect(top[2].login).toMatch(/^\+OK/);
       const form1 = expectedPop3Form(messages[0].raw).toString('latin1');
@@ -90,7 +102,9 @@ for (const kind of ADAPTER_KINDS) {
     it('implicit TLS (pop3s) with USER/PASS', async () => {
       const res = await poplib(sys, { security: 'ssl', actions: [['capa'], ['stat'], ['quit']] });
       expect(res[1].login).toMatch(/^\+OK/);
-      expect(Object.keys(res[2])).toEqual(expect.arrayContaining(['TOP', 'UIDL', 'USER', 'SASL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'EXPIRE', 'IMPLEMENTATION']));
+      expect(Object.keys(res[2])).toEqual(
+        expect.arrayContaining(['TOP', 'UIDL', 'USER', 'SASL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'EXPIRE', 'IMPLEMENTATION']),
+      );
       expect(Object.keys(res[2])).not.toContain('STLS');
       expect(res[3][0]).toBe(messages.length - 1);
     });

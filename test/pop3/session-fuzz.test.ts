@@ -20,7 +20,8 @@ import { startPop3System, type Pop3TestSystem } from './support/pop3-system.ts';
 
 type State = 'authorization' | 'after USER' | 'transaction' | 'auth exchange';
 
-const message = (n: number) => Buffer.from(`From: bob@example.test\r\nSubject: pop ${n}\r\nMessage-ID: <pop${n}@example.test>\r\n\r\nline one\r\n.leading dot\r\n`);
+const message = (n: number) =>
+  Buffer.from(`From: bob@example.test\r\nSubject: pop ${n}\r\nMessage-ID: <pop${n}@example.test>\r\n\r\nline one\r\n.leading dot\r\n`);
 
 /** Complete lines (bare LF ends a line too) of a byte stream. */
 function lines(buf: Buffer): string[] {
@@ -109,14 +110,19 @@ async function runSession(sys: Pop3TestSystem, state: State, rnd: Prng): Promise
     const statuses = got.filter(isStatus);
     const context = () => `state ${state}; sent ${JSON.stringify(stream.toString('latin1').slice(0, 500))}; got ${JSON.stringify(got.slice(-8))}`;
     const sentLines = lines(c.sent).length;
-    if (!settled) throw new Error(`neither answered the probe nor closed within 8 s: ${statuses.length} status lines for ${sentLines} lines sent and the greeting (${context()})`);
+    if (!settled)
+      throw new Error(
+        `neither answered the probe nor closed within 8 s: ${statuses.length} status lines for ${sentLines} lines sent and the greeting (${context()})`,
+      );
     if (statuses.length > sentLines + 1) throw new Error(`${statuses.length} status lines for ${sentLines} lines sent (${context()})`);
     if (c.closed && !inStep()) {
       const last = statuses.at(-1) ?? '';
-      if (!last.startsWith('-ERR') && !(last.startsWith('+OK') && /(^|\n)\s*quit/i.test(c.sent.toString('latin1')))) throw new Error(`closed after ${JSON.stringify(last)}, without a reason (${context()})`);
+      if (!last.startsWith('-ERR') && !(last.startsWith('+OK') && /(^|\n)\s*quit/i.test(c.sent.toString('latin1'))))
+        throw new Error(`closed after ${JSON.stringify(last)}, without a reason (${context()})`);
       return;
     }
-    if (statuses.length !== sentLines + 1) throw new Error(`in step, yet ${statuses.length} status lines for ${sentLines} lines sent and the greeting (${context()})`);
+    if (statuses.length !== sentLines + 1)
+      throw new Error(`in step, yet ${statuses.length} status lines for ${sentLines} lines sent and the greeting (${context()})`);
     c.write('QUIT\r\n');
     if (!(await c.wait(() => c.closed, 5000))) throw new Error(`QUIT did not close (${context()})`);
     const final = lines(c.received).filter(isStatus).at(-1) ?? '';

@@ -46,7 +46,11 @@ interface Setup {
   index: MemoryIndex;
   blobs: MemoryBlobs;
   notified: string[];
-  open(opts?: { secure?: boolean; loopback?: boolean; allowLoopback?: boolean; expire?: ExpirePolicy; leaseTtlSeconds?: number }): { s: Pop3Session; io: FakeTransport; cmd(line: string): Promise<string> };
+  open(opts?: { secure?: boolean; loopback?: boolean; allowLoopback?: boolean; expire?: ExpirePolicy; leaseTtlSeconds?: number }): {
+    s: Pop3Session;
+    io: FakeTransport;
+    cmd(line: string): Promise<string>;
+  };
 }
 
 let t: Setup;
@@ -114,7 +118,21 @@ describe('AUTHORIZATION state', () => {
     const c = t.open({ secure: false, loopback: true });
     expect(c.s.greeting()).toMatch(/^\+OK .*\r\n$/);
     const capa = await c.cmd('CAPA');
-    expect(capa.split('\r\n')).toEqual(['+OK capability list follows', 'TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'EXPIRE NEVER', 'USER', 'SASL PLAIN', 'STLS', 'IMPLEMENTATION cloudmail', '.', '']);
+    expect(capa.split('\r\n')).toEqual([
+      '+OK capability list follows',
+      'TOP',
+      'UIDL',
+      'RESP-CODES',
+      'AUTH-RESP-CODE',
+      'PIPELINING',
+      'EXPIRE NEVER',
+      'USER',
+      'SASL PLAIN',
+      'STLS',
+      'IMPLEMENTATION cloudmail',
+      '.',
+      '',
+    ]);
   });
 
   it('refuses USER/PASS and AUTH on plaintext from a non-loopback address until STLS (RFC 2595 §2.2)', async () => {

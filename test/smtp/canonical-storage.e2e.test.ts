@@ -150,7 +150,12 @@ for (const kind of ADAPTER_KINDS) {
       expect(Number(/RFC822\.SIZE (\d+)/.exec(fetched.meta)![1])).toBe(body.length);
       expect(Buffer.from(fetched.partial, 'base64').equals(body.subarray(20, 120))).toBe(true);
       // BODYSTRUCTURE size and line count of part 1 (RFC 9051 §7.5.2) are those of the CRLF form.
-      expect(fetched.meta).toMatch(new RegExp(`BODYSTRUCTURE \\(\\("text" "plain" \\("charset" "us-ascii"\\) NIL NIL "7bit" ${Buffer.byteLength(PART1_CRLF)} ${PART1_CRLF.split('\r\n').length - 1} `, 'i'));
+      expect(fetched.meta).toMatch(
+        new RegExp(
+          `BODYSTRUCTURE \\(\\("text" "plain" \\("charset" "us-ascii"\\) NIL NIL "7bit" ${Buffer.byteLength(PART1_CRLF)} ${PART1_CRLF.split('\r\n').length - 1} `,
+          'i',
+        ),
+      );
 
       const pop = await python(POPLIB_RETR, [String(sys.port('pop3')), 'alice@example.test', 'alice-pw']);
       expect(pop.stderr).toBe('');
@@ -188,7 +193,8 @@ for (const kind of ADAPTER_KINDS) {
 
     it('begins every delivered message with Return-Path: <sender>, <> for the null sender, replacing the sender’s own Return-Path fields (RFC 5321 §4.4)', async () => {
       const port = sys.port('smtp-mx');
-      const forged = 'Return-Path: <forged@evil.test>\r\nSubject: bounce\r\nReturn-Path:\r\n <also@evil.test>\r\n\r\nReturn-Path: <kept@body.test> is body text\r\n';
+      const forged =
+        'Return-Path: <forged@evil.test>\r\nSubject: bounce\r\nReturn-Path:\r\n <also@evil.test>\r\n\r\nReturn-Path: <kept@body.test> is body text\r\n';
       expect(await sendRaw(port, '', 'erin@example.test', Buffer.from(forged))).toMatch(/^250 /);
       const [blob] = await eventually(async () => {
         const l = await stored(sys, 'erin@example.test');
@@ -201,12 +207,20 @@ for (const kind of ADAPTER_KINDS) {
     it('submission to a local user stores an LF-only message as CRLF, beginning with Return-Path: <the user>, with the added Date: and Message-ID:', async () => {
       const msg = 'From: Bob <bob@example.test>\nTo: erin@example.test\nSubject: submitted with LF\n\nline 1\nline 2\n';
       // Over plaintext loopback (MAIL_ALLOW_PLAINTEXT_LOOPBACK), bytes as given.
-      const r = await smtplibSend({ port: sys.port('submission'), auth: { user: 'bob@example.test', password: 'bob-pw' }, from: 'bob@example.test', to: ['erin@example.test'], data: msg });
+      const r = await smtplibSend({
+        port: sys.port('submission'),
+        auth: { user: 'bob@example.test', password: 'bob-pw' },
+        from: 'bob@example.test',
+        to: ['erin@example.test'],
+        data: msg,
+      });
       expect(r.outcome, r.stderr).toEqual({ refused: {} });
       const blob = await eventually(async () => (await stored(sys, 'erin@example.test')).find((b) => b.includes('submitted with LF')));
       expect(hasBareNewline(blob)).toBe(false);
       expect(returnPathOf(blob)).toBe('bob@example.test');
-      expect(stripTrace(blob).toString('latin1')).toMatch(/^Date: [^\r\n]+\r\nMessage-ID: <[^\r\n]+>\r\nFrom: Bob <bob@example\.test>\r\nTo: erin@example\.test\r\nSubject: submitted with LF\r\n\r\nline 1\r\nline 2\r\n$/);
+      expect(stripTrace(blob).toString('latin1')).toMatch(
+        /^Date: [^\r\n]+\r\nMessage-ID: <[^\r\n]+>\r\nFrom: Bob <bob@example\.test>\r\nTo: erin@example\.test\r\nSubject: submitted with LF\r\n\r\nline 1\r\nline 2\r\n$/,
+      );
     });
 
     it('IMAP APPEND stores an LF-only message as CRLF and adds no Return-Path (APPEND is not a delivery)', async () => {

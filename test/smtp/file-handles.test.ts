@@ -39,8 +39,10 @@ function failingSession(port: number, mode: number, auth: string): Promise<void>
     s.write(`EHLO fuzz.test\r\n${auth}MAIL FROM:<alice@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n`);
     setTimeout(() => {
       s.write('From: alice@example.test\r\nSubject: x\r\n\r\n' + ('a'.repeat(998) + '\r\n').repeat(mode === 1 ? 300 : 20));
-      if (mode === 0) s.destroy(); // gone mid-DATA
-      else if (mode === 1) s.end('.\r\nQUIT\r\n'); // over the size limit
+      if (mode === 0)
+        s.destroy(); // gone mid-DATA
+      else if (mode === 1)
+        s.end('.\r\nQUIT\r\n'); // over the size limit
       else s.resetAndDestroy(); // RST mid-DATA
     }, 30);
     setTimeout(() => s.destroy(), 2000);

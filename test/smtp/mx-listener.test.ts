@@ -29,12 +29,28 @@ for (const kind of ADAPTER_KINDS) {
 
     it('delivers a message sent with smtplib and one sent with swaks, byte-identical apart from the trace header', async () => {
       const port = sys.port('smtp-mx');
-      const msg1 = 'From: Carol <carol@remote.test>\r\nTo: alice@example.test\r\nSubject: hello from smtplib\r\nMessage-ID: <1@remote.test>\r\n\r\nFirst line\r\n.leading dot\r\n';
+      const msg1 =
+        'From: Carol <carol@remote.test>\r\nTo: alice@example.test\r\nSubject: hello from smtplib\r\nMessage-ID: <1@remote.test>\r\n\r\nFirst line\r\n.leading dot\r\n';
       const r1 = await smtplibSend({ port, from: 'carol@remote.test', to: ['alice@example.test'], data: msg1, eightBitWhenOffered: true });
       expect(r1.stderr).toBe('');
       expect(r1.outcome).toEqual({ refused: {} });
 
-      const r2 = await run('swaks', ['--server', '127.0.0.1', '--port', String(port), '--from', 'dave@remote.test', '--to', 'alice@example.test', '--header', 'Subject: hello from swaks', '--body', 'swaks body', '--helo', 'swaks.test']);
+      const r2 = await run('swaks', [
+        '--server',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--from',
+        'dave@remote.test',
+        '--to',
+        'alice@example.test',
+        '--header',
+        'Subject: hello from swaks',
+        '--body',
+        'swaks body',
+        '--helo',
+        'swaks.test',
+      ]);
       expect(r2.code, r2.stdout + r2.stderr).toBe(0);
       expect(r2.stdout).toMatch(/<-\s+250 2\.0\.0 Ok: queued as [A-Z2-9]{16}/);
 
@@ -50,13 +66,18 @@ for (const kind of ADAPTER_KINDS) {
       expect(swaksBody).toMatch(/^Date: .*\r\nTo: alice@example\.test\r\nFrom: dave@remote\.test\r\nSubject: hello from swaks\r\n/);
       // swaks ends its body with blank lines of its own; the dot line is the SMTP terminator, not data.
       expect(swaksBody).toMatch(/\r\n\r\nswaks body\r\n(\r\n)*$/);
-      expect(raw2.toString('latin1')).toMatch(/^Return-Path: <dave@remote\.test>\r\nReceived: from swaks\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test with ESMTP id [A-Z2-9]{16}\r\n\tfor <alice@example\.test>; \w{3}, \d\d \w{3} \d{4} /);
+      expect(raw2.toString('latin1')).toMatch(
+        /^Return-Path: <dave@remote\.test>\r\nReceived: from swaks\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test with ESMTP id [A-Z2-9]{16}\r\n\tfor <alice@example\.test>; \w{3}, \d\d \w{3} \d{4} /,
+      );
       expect(msgs.map((m) => m.uid)).toEqual([1, 2]);
     });
 
     it('keeps 8-bit bodies and SMTPUTF8 headers byte for byte', async () => {
       const port = sys.port('smtp-mx');
-      const body = Buffer.from('From: Jörg <jörg@remote.test>\r\nTo: bob@example.test\r\nSubject: Grüße 🎉\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nÄpfel, Birnen — 日本語\r\n', 'utf8');
+      const body = Buffer.from(
+        'From: Jörg <jörg@remote.test>\r\nTo: bob@example.test\r\nSubject: Grüße 🎉\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nÄpfel, Birnen — 日本語\r\n',
+        'utf8',
+      );
       const r = await smtplibSend({ port, from: 'jörg@remote.test', to: ['bob@example.test'], data: body, eightBitWhenOffered: true });
       expect(r.outcome, r.stderr).toEqual({ refused: {} });
       const [m] = await eventually(async () => {

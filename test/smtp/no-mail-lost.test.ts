@@ -77,7 +77,10 @@ describe('no accepted mail is lost', () => {
   /** Starts a system with one part broken by `breakPart`, sends one message: refused with 451 4.3.0 and its blob deleted. */
   async function refusedWithoutLeftoverBlob(breakPart: (a: Adapters) => Partial<Adapters>, options: { workers?: boolean } = {}): Promise<TestSystem> {
     const deleted: string[] = [];
-    const ts = (sys = await startTestSystem({ ...options, wrapAdapters: (a: Adapters) => ({ ...a, ...breakPart(a), blobs: recordingDeletes(a.blobs, deleted) }) }));
+    const ts = (sys = await startTestSystem({
+      ...options,
+      wrapAdapters: (a: Adapters) => ({ ...a, ...breakPart(a), blobs: recordingDeletes(a.blobs, deleted) }),
+    }));
     await ts.addUser('alice@example.test', 'pw');
     const r = await sendWithSmtplib(ts.port('smtp-mx'));
     expect(r.outcome, r.stderr).toEqual(RETRY_LATER);
@@ -91,7 +94,9 @@ describe('no accepted mail is lost', () => {
   });
 
   it('answers 451 4.3.0 when the blob cannot be held for its job, and leaves no blob and no job behind', async () => {
-    const ts = await refusedWithoutLeftoverBlob((a) => ({ index: override(a.index, { holdBlob: () => Promise.reject(new Error('index down')) }) }), { workers: false });
+    const ts = await refusedWithoutLeftoverBlob((a) => ({ index: override(a.index, { holdBlob: () => Promise.reject(new Error('index down')) }) }), {
+      workers: false,
+    });
     expect((await ts.adapters.queue.stats('ingest')).visible).toBe(0);
   });
 
@@ -104,9 +109,23 @@ describe('no accepted mail is lost', () => {
       await setup.close();
 
       const port = await freePort();
-      const env = { ...process.env, MAIL_DATA_DIR: dataDir, SMTP_PORT: String(port), SUBMISSION_PORT: '0', SUBMISSIONS_PORT: '0', IMAP_PORT: '0', IMAPS_PORT: '0', POP3_PORT: '0', POP3S_PORT: '0', MAIL_HOSTNAME: 'mx.test' };
+      const env = {
+        ...process.env,
+        MAIL_DATA_DIR: dataDir,
+        SMTP_PORT: String(port),
+        SUBMISSION_PORT: '0',
+        SUBMISSIONS_PORT: '0',
+        IMAP_PORT: '0',
+        IMAPS_PORT: '0',
+        POP3_PORT: '0',
+        POP3S_PORT: '0',
+        MAIL_HOSTNAME: 'mx.test',
+      };
       const start = (workers: boolean) => {
-        const child = spawn(process.execPath, ['fargate-listeners/src/local-main.ts'], { env: { ...env, MAIL_WORKERS: workers ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, ['fargate-listeners/src/local-main.ts'], {
+          env: { ...env, MAIL_WORKERS: workers ? '1' : '0' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         const started = new Promise<void>((resolve, reject) => {
           let out = '';
           child.stdout.on('data', (d) => {
@@ -154,7 +173,15 @@ describe('no accepted mail is lost', () => {
     const raw = Buffer.from('Subject: twice\r\n\r\nbody\r\n');
     await sys.adapters.blobs.put('messages/test/dup', raw);
     await sys.adapters.index.holdBlob('messages/test/dup', 'JOB1'); // as the accept path does
-    const job: IngestJob = { id: 'JOB1', blobKey: 'messages/test/dup', mailFrom: 'x@remote.test', rcptTo: ['alice@example.test', 'bob@example.test'], receivedAt: Date.now(), source: 'mx', size: raw.length };
+    const job: IngestJob = {
+      id: 'JOB1',
+      blobKey: 'messages/test/dup',
+      mailFrom: 'x@remote.test',
+      rcptTo: ['alice@example.test', 'bob@example.test'],
+      receivedAt: Date.now(),
+      source: 'mx',
+      size: raw.length,
+    };
     const first = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger });
     const second = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger });
     expect(first.delivered.map((d) => d.duplicate)).toEqual([false, false]);
@@ -176,7 +203,15 @@ describe('ingest blob lifetime (invariant 5)', () => {
       const raw = Buffer.from('Subject: nobody\r\n\r\nbody\r\n');
       await sys.adapters.blobs.put('messages/test/nobody', raw);
       await sys.adapters.index.holdBlob('messages/test/nobody', 'JOB2'); // as the accept path does
-      const job: IngestJob = { id: 'JOB2', blobKey: 'messages/test/nobody', mailFrom: 'x@remote.test', rcptTo: ['ghost@example.test'], receivedAt: Date.now(), source: 'mx', size: raw.length };
+      const job: IngestJob = {
+        id: 'JOB2',
+        blobKey: 'messages/test/nobody',
+        mailFrom: 'x@remote.test',
+        rcptTo: ['ghost@example.test'],
+        receivedAt: Date.now(),
+        source: 'mx',
+        size: raw.length,
+      };
       const first = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger });
       expect(first.unknown).toEqual(['ghost@example.test']);
       expect(await sys.adapters.blobs.exists('messages/test/nobody')).toBe(false);

@@ -54,15 +54,26 @@ for (const kind of ADAPTER_KINDS) {
     afterAll(() => ts?.stop());
 
     it('MX: RCPT TO:<postmaster> and <postmaster@each local domain> are accepted and delivered to the postmaster address (RFC 5321 §4.5.1)', async () => {
-      const out = await send(ts.port('smtp-mx'), 'sender@remote.test', ['postmaster', 'postmaster@example.test', 'PostMaster@Other.Test'], 'to the postmasters');
+      const out = await send(
+        ts.port('smtp-mx'),
+        'sender@remote.test',
+        ['postmaster', 'postmaster@example.test', 'PostMaster@Other.Test'],
+        'to the postmasters',
+      );
       expect(out).toContain('rcpt postmaster 250');
       expect(out).toContain('rcpt postmaster@example.test 250');
       expect(out).toContain('rcpt PostMaster@Other.Test 250');
       expect(out).toMatch(/data 250/);
       // example.test has no postmaster set: its first user gets it; other.test's is bob, and so
       // is bare postmaster's (MAIL_HOSTNAME mx.other.test). One copy per mailbox.
-      expect(await eventually(async () => ((await subjects(ts, 'alice@example.test')).includes('to the postmasters') ? await subjects(ts, 'alice@example.test') : null))).toEqual(['to the postmasters']);
-      expect(await eventually(async () => ((await subjects(ts, 'bob@example.test')).includes('to the postmasters') ? await subjects(ts, 'bob@example.test') : null))).toEqual(['to the postmasters']);
+      expect(
+        await eventually(async () =>
+          (await subjects(ts, 'alice@example.test')).includes('to the postmasters') ? await subjects(ts, 'alice@example.test') : null,
+        ),
+      ).toEqual(['to the postmasters']);
+      expect(
+        await eventually(async () => ((await subjects(ts, 'bob@example.test')).includes('to the postmasters') ? await subjects(ts, 'bob@example.test') : null)),
+      ).toEqual(['to the postmasters']);
     });
 
     it('MX: a changed postmaster address takes effect; postmaster of a foreign domain is relaying; a domain with no mailbox at all refuses it', async () => {
@@ -88,17 +99,24 @@ for (const kind of ADAPTER_KINDS) {
       expect(out).toContain('rcpt "alice"@example.test 250');
       expect(out).toContain('rcpt "al\\ice"@example.test 250');
       expect(out).toMatch(/rcpt "nobody"@example\.test 550 b?'?5\.1\.1/);
-      const got = await eventually(async () => ((await subjects(ts, 'alice@example.test')).includes('quoted') ? await subjects(ts, 'alice@example.test') : null));
+      const got = await eventually(async () =>
+        (await subjects(ts, 'alice@example.test')).includes('quoted') ? await subjects(ts, 'alice@example.test') : null,
+      );
       expect(got.filter((s) => s === 'quoted')).toHaveLength(1);
     });
 
     it('submission: postmaster of a local domain and quoted local parts reach their mailboxes; MAIL FROM may be quoted', async () => {
-      const out = await send(ts.port('submission'), '"alice"@example.test', ['postmaster@other.test', '"bob"@example.test'], 'submitted to postmaster', ['alice@example.test', 'alice-pw']);
+      const out = await send(ts.port('submission'), '"alice"@example.test', ['postmaster@other.test', '"bob"@example.test'], 'submitted to postmaster', [
+        'alice@example.test',
+        'alice-pw',
+      ]);
       expect(out).toContain('mail 250');
       expect(out).toContain('rcpt postmaster@other.test 250');
       expect(out).toContain('rcpt "bob"@example.test 250');
       expect(out).toMatch(/data 250/);
-      const got = await eventually(async () => ((await subjects(ts, 'bob@example.test')).includes('submitted to postmaster') ? await subjects(ts, 'bob@example.test') : null));
+      const got = await eventually(async () =>
+        (await subjects(ts, 'bob@example.test')).includes('submitted to postmaster') ? await subjects(ts, 'bob@example.test') : null,
+      );
       expect(got.filter((s) => s === 'submitted to postmaster')).toHaveLength(1);
     });
   });

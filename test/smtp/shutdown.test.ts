@@ -42,7 +42,17 @@ describe('SMTP shutdown', () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mail-stop-'));
     const port = await freePort();
     const child = spawn(process.execPath, ['fargate-listeners/src/local-main.ts'], {
-      env: { ...process.env, MAIL_DATA_DIR: dataDir, SMTP_PORT: String(port), SUBMISSION_PORT: '0', SUBMISSIONS_PORT: '0', IMAP_PORT: '0', IMAPS_PORT: '0', POP3_PORT: '0', POP3S_PORT: '0' },
+      env: {
+        ...process.env,
+        MAIL_DATA_DIR: dataDir,
+        SMTP_PORT: String(port),
+        SUBMISSION_PORT: '0',
+        SUBMISSIONS_PORT: '0',
+        IMAP_PORT: '0',
+        IMAPS_PORT: '0',
+        POP3_PORT: '0',
+        POP3S_PORT: '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {

@@ -40,7 +40,8 @@ function loadSpamAssassin(dir = PACKAGE_DIR): { files: string[]; messages: Corpu
   const names = JSON.parse(readFileSync(list, 'utf8')) as string[];
   const files = names.map((n) => path.join(dir, 'data', n));
   const missing = files.filter((f) => !existsSync(f));
-  if (missing.length) throw new Error(`${PACKAGE}: ${missing.length} raw message files named by file_list.json are missing (e.g. ${missing[0]}); the package layout changed`);
+  if (missing.length)
+    throw new Error(`${PACKAGE}: ${missing.length} raw message files named by file_list.json are missing (e.g. ${missing[0]}); the package layout changed`);
   return { files, messages: files.map((f, i) => ({ name: names[i], raw: readFileSync(f) })) };
 }
 
@@ -80,7 +81,15 @@ describe('the SpamAssassin public corpus through SMTP → IMAP', () => {
     const lfOnly = messages.filter((m) => hasBareNewline(m.raw)).length;
     expect(lfOnly, 'most files have bare line ends (the point of this test)').toBeGreaterThan(messages.length / 2);
 
-    const sent = await smtplibSendMany({ port: sys.port('smtp-mx'), from: 'corpus@remote.test', to: ['alice@example.test'], files, connections: CONNECTIONS, ehlo: 'corpus.test', runTimeoutMs: 180_000 });
+    const sent = await smtplibSendMany({
+      port: sys.port('smtp-mx'),
+      from: 'corpus@remote.test',
+      to: ['alice@example.test'],
+      files,
+      connections: CONNECTIONS,
+      ehlo: 'corpus.test',
+      runTimeoutMs: 180_000,
+    });
     expect(sent.stderr).toBe('');
     expect(sent.errors).toEqual([]);
 

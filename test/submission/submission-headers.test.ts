@@ -20,7 +20,11 @@ async function pass(input: Buffer, cuts: number[]): Promise<{ out: Buffer; fix: 
   const fix = new SubmissionHeaderFixup('a.test');
   const outChunks: Buffer[] = [];
   await new Promise<void>((resolve, reject) => {
-    Readable.from(chunks.filter((c) => c.length)).pipe(fix).on('data', (d: Buffer) => outChunks.push(d)).on('end', resolve).on('error', reject);
+    Readable.from(chunks.filter((c) => c.length))
+      .pipe(fix)
+      .on('data', (d: Buffer) => outChunks.push(d))
+      .on('end', resolve)
+      .on('error', reject);
   });
   return { out: Buffer.concat(outChunks), fix };
 }

@@ -77,7 +77,13 @@ describe('submission: sending as yourself, fix-ups, limits (plaintext on loopbac
   const port = () => sys.port('submission');
   beforeAll(async () => {
     sys = await startTestSystem({
-      env: { MAIL_HOSTNAME: 'mx.a.test', MAX_MESSAGE_SIZE: String(64 * 1024), AUTH_MAX_FAILURES_PER_CLIENT: '3', AUTH_MAX_FAILURES_PER_ACCOUNT: '4', AUTH_FAILURE_WINDOW: '600' },
+      env: {
+        MAIL_HOSTNAME: 'mx.a.test',
+        MAX_MESSAGE_SIZE: String(64 * 1024),
+        AUTH_MAX_FAILURES_PER_CLIENT: '3',
+        AUTH_MAX_FAILURES_PER_ACCOUNT: '4',
+        AUTH_FAILURE_WINDOW: '600',
+      },
     });
     for (const u of ['alice', 'carol', 'dave', 'erin']) await sys.addUser(`${u}@a.test`, `${u}-pw`);
   });
@@ -86,14 +92,34 @@ describe('submission: sending as yourself, fix-ups, limits (plaintext on loopbac
   });
 
   it('delivers to a local user byte for byte (plus Return-Path: and Received:) when Message-ID and Date are present; AUTH LOGIN with swaks', async () => {
-    const msg = 'From: Alice <alice@a.test>\r\nTo: carol@a.test\r\nSubject: complete\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <complete-1@a.test>\r\n\r\nbody\r\n';
+    const msg =
+      'From: Alice <alice@a.test>\r\nTo: carol@a.test\r\nSubject: complete\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <complete-1@a.test>\r\n\r\nbody\r\n';
     const r = await submitAsAlice(port(), 'alice@a.test', 'carol@a.test', msg);
     expect(r.outcome, r.stderr).toEqual({ refused: {} });
     const got = await eventually(async () => (await inbox(sys, 'carol@a.test')).find((m) => m.includes('<complete-1@a.test>')));
     // RFC 5321 §4.4: the local (final) delivery begins with the envelope sender as Return-Path.
     expect(got.replace(/^Return-Path: <alice@a\.test>\r\nReceived: [^\r\n]*(\r\n\t[^\r\n]*)*\r\n/, '')).toBe(msg);
 
-    const s = await run('swaks', ['--server', '127.0.0.1', '--port', String(port()), '--auth', 'LOGIN', '--auth-user', 'carol@a.test', '--auth-password', 'carol-pw', '--from', 'carol@a.test', '--to', 'alice@a.test', '--header', 'Subject: from swaks', '--body', 'x']);
+    const s = await run('swaks', [
+      '--server',
+      '127.0.0.1',
+      '--port',
+      String(port()),
+      '--auth',
+      'LOGIN',
+      '--auth-user',
+      'carol@a.test',
+      '--auth-password',
+      'carol-pw',
+      '--from',
+      'carol@a.test',
+      '--to',
+      'alice@a.test',
+      '--header',
+      'Subject: from swaks',
+      '--body',
+      'x',
+    ]);
     expect(s.code, s.stdout).toBe(0);
     expect(s.stdout).toContain('<-  235 2.7.0 Authentication successful');
     await eventually(async () => (await inbox(sys, 'alice@a.test')).find((m) => m.includes('from swaks')));

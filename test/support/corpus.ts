@@ -18,7 +18,11 @@ export interface CorpusFile {
 
 /** Names of the corpus's .eml files, sorted; [] when it is absent (outside CI). */
 export function corpusNames(): string[] {
-  const names = existsSync(CORPUS_DIR) ? readdirSync(CORPUS_DIR).filter((f) => f.endsWith('.eml')).sort() : [];
+  const names = existsSync(CORPUS_DIR)
+    ? readdirSync(CORPUS_DIR)
+        .filter((f) => f.endsWith('.eml'))
+        .sort()
+    : [];
   if (names.length === 0 && process.env.CI) throw new Error(`CI is set and the message corpus is missing: no .eml files in ${CORPUS_DIR}`);
   return names;
 }

@@ -7,10 +7,7 @@
 import dgram from 'node:dgram';
 
 export type DnsRecord =
-  | { type: 'A'; address: string }
-  | { type: 'AAAA'; address: string }
-  | { type: 'MX'; preference: number; exchange: string }
-  | { type: 'TXT'; text: string };
+  { type: 'A'; address: string } | { type: 'AAAA'; address: string } | { type: 'MX'; preference: number; exchange: string } | { type: 'TXT'; text: string };
 
 const TYPE_CODES: Record<DnsRecord['type'], number> = { A: 1, MX: 15, TXT: 16, AAAA: 28 };
 

@@ -11,7 +11,15 @@ export async function takeSqsEvent(clientConfig: ReturnType<typeof emulatorClien
   const deadline = Date.now() + 15_000;
   try {
     while (messages.length < count && Date.now() < deadline) {
-      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'], WaitTimeSeconds: 1 }));
+      const r = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+          WaitTimeSeconds: 1,
+        }),
+      );
       messages.push(...(r.Messages ?? []));
     }
   } finally {
@@ -33,5 +41,10 @@ let invocation = 0;
 /** A Lambda context object as the runtime passes it (only what the handlers read). */
 export function lambdaContext(): LambdaContext {
   invocation++;
-  return { awsRequestId: `00000000-0000-4000-8000-${String(invocation).padStart(12, '0')}`, functionName: 'test', functionVersion: '$LATEST', getRemainingTimeInMillis: () => 60_000 };
+  return {
+    awsRequestId: `00000000-0000-4000-8000-${String(invocation).padStart(12, '0')}`,
+    functionName: 'test',
+    functionVersion: '$LATEST',
+    getRemainingTimeInMillis: () => 60_000,
+  };
 }

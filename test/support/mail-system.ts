@@ -99,7 +99,15 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   });
   const { adapters, cleanup } = await makeAdapters(kind, dataDir);
   const logger = options.logger ?? (options.verbose ? createLogger({ test: true }, 'debug') : silentLogger);
-  const start = () => startMailSystem({ adapters: options.wrapAdapters ? options.wrapAdapters(adapters) : adapters, config, logger, workers: options.workers ?? true, proxy: options.proxy, outbound: options.outbound });
+  const start = () =>
+    startMailSystem({
+      adapters: options.wrapAdapters ? options.wrapAdapters(adapters) : adapters,
+      config,
+      logger,
+      workers: options.workers ?? true,
+      proxy: options.proxy,
+      outbound: options.outbound,
+    });
   const system = await start();
   const ts: TestSystem = {
     kind,

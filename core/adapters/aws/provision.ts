@@ -240,9 +240,7 @@ async function ensureTable(db: DynamoDBClient, table: string): Promise<void> {
     const ttl = await db.send(new DescribeTimeToLiveCommand({ TableName: table }));
     const status = ttl.TimeToLiveDescription?.TimeToLiveStatus;
     if (status !== 'ENABLED' && status !== 'ENABLING') {
-      await db.send(
-        new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: def.timeToLiveAttribute, Enabled: true } }),
-      );
+      await db.send(new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: def.timeToLiveAttribute, Enabled: true } }));
     }
   }
 }
@@ -273,7 +271,11 @@ async function ensureQueue(sqs: SQSClient, name: string, attributes: Record<stri
   }
 }
 
-async function ensureQueuePair(sqs: SQSClient, def: QueueDefinition, names: { name: string; deadLetterName: string }): Promise<{ url: string; dlqUrl: string }> {
+async function ensureQueuePair(
+  sqs: SQSClient,
+  def: QueueDefinition,
+  names: { name: string; deadLetterName: string },
+): Promise<{ url: string; dlqUrl: string }> {
   const dlqUrl = await ensureQueue(sqs, names.deadLetterName, { MessageRetentionPeriod: String(def.deadLetterRetentionSeconds) });
   const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
   if (!arn) throw new Error(`no ARN for queue ${names.deadLetterName}`);

@@ -11,13 +11,7 @@
  *   inclusive, and a range past the end is clamped by S3 — 416 when it starts past the end).
  * - NoSuchKey / 404 → BlobNotFoundError.
  */
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -135,9 +129,7 @@ export class S3BlobStore implements BlobStore {
       return Buffer.alloc(0);
     }
     try {
-      const res = await this.s3.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Range: `bytes=${from}-${to - 1}` }),
-      );
+      const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Range: `bytes=${from}-${to - 1}` }));
       const buf = await toBuffer(res.Body);
       // A server that ignores Range answers 200 with the whole object: clamp ourselves.
       return res.ContentRange ? buf : buf.subarray(from, to);

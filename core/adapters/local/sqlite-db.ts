@@ -107,7 +107,10 @@ export function openSqlite(file: string, component: string, version: number, sch
         throw new Error(`${file}: ${component} schema version ${row.version} is newer than this code (${version})`);
       }
       db.exec(schema);
-      db.prepare('INSERT INTO schema_version (component, version) VALUES (?, ?) ON CONFLICT (component) DO UPDATE SET version = excluded.version').run(component, version);
+      db.prepare('INSERT INTO schema_version (component, version) VALUES (?, ?) ON CONFLICT (component) DO UPDATE SET version = excluded.version').run(
+        component,
+        version,
+      );
     });
   } catch (err) {
     handle.close();

@@ -127,7 +127,11 @@ export class SqliteWorkQueue implements WorkQueue {
   async receive<T>(queue: QueueName, options: ReceiveOptions = {}): Promise<ReceivedJob<T>[]> {
     checkQueue(queue);
     const max = clamp(Math.floor(options.max ?? 1), 1, MAX_RECEIVE_BATCH);
-    const visibility = clamp(options.visibilityTimeoutSeconds ?? this.options.visibilityTimeoutSeconds?.[queue] ?? QUEUES[queue].visibilityTimeoutSeconds, 0, MAX_VISIBILITY_SECONDS);
+    const visibility = clamp(
+      options.visibilityTimeoutSeconds ?? this.options.visibilityTimeoutSeconds?.[queue] ?? QUEUES[queue].visibilityTimeoutSeconds,
+      0,
+      MAX_VISIBILITY_SECONDS,
+    );
     const deadline = Date.now() + clamp(options.waitSeconds ?? 0, 0, MAX_WAIT_SECONDS) * 1000;
     const poll = this.options.pollIntervalMs ?? 200;
     for (;;) {
@@ -137,7 +141,9 @@ export class SqliteWorkQueue implements WorkQueue {
       const now = Date.now();
       if (now >= deadline) return [];
       // Sleep until the next delayed/hidden job is due, a same-process send, or the poll interval.
-      const nextDue = this.h.stmt('SELECT MIN(visible_at) AS t FROM jobs WHERE queue = ? AND dead = 0 AND visible_at > ?').get(queue, now) as { t: number | null };
+      const nextDue = this.h.stmt('SELECT MIN(visible_at) AS t FROM jobs WHERE queue = ? AND dead = 0 AND visible_at > ?').get(queue, now) as {
+        t: number | null;
+      };
       const dueIn = nextDue.t === null ? Infinity : nextDue.t - now;
       await this.sleep(Math.max(1, Math.min(poll, dueIn, deadline - now)));
     }

@@ -356,7 +356,11 @@ export class Maildrop {
     let expunged: number[];
     try {
       // A blob whose delete fails is logged and left over, not referenced: never data loss.
-      expunged = await writes.expunge(this.user, mailbox.id, [...remove].sort((a, b) => a - b));
+      expunged = await writes.expunge(
+        this.user,
+        mailbox.id,
+        [...remove].sort((a, b) => a - b),
+      );
     } catch (err) {
       // RFC 1939 §6: "-ERR some deleted messages not removed".
       throw storageError('some deleted messages not removed', err);

@@ -149,7 +149,13 @@ export class Pop3Session {
     const drop = this.maildrop;
     const found = drop?.takeUnreadable() ?? [];
     for (const m of found.slice(0, 10)) {
-      this.log.warn(m.missing ? 'pop3 message blob missing' : 'pop3 message blob unreadable', { user: drop!.user, message: m.n, uid: m.uid, blobKey: m.blobKey, err: m.error });
+      this.log.warn(m.missing ? 'pop3 message blob missing' : 'pop3 message blob unreadable', {
+        user: drop!.user,
+        message: m.n,
+        uid: m.uid,
+        blobKey: m.blobKey,
+        err: m.error,
+      });
     }
     if (found.length > 10) this.log.warn('pop3 more message blobs unreadable', { user: drop!.user, count: found.length - 10 });
   }
@@ -190,12 +196,22 @@ export class Pop3Session {
         const rows = await drop.list(cmd.msg);
         if (cmd.msg !== null) return void (await this.io.write(ok(`${rows[0][0]} ${rows[0][1]}`)));
         const octets = rows.reduce((a, r) => a + r[1], 0);
-        return void (await this.io.write(multiline(`${rows.length} messages (${octets} octets)`, rows.map((r) => `${r[0]} ${r[1]}`))));
+        return void (await this.io.write(
+          multiline(
+            `${rows.length} messages (${octets} octets)`,
+            rows.map((r) => `${r[0]} ${r[1]}`),
+          ),
+        ));
       }
       case 'UIDL': {
         const rows = drop.uidl(cmd.msg);
         if (cmd.msg !== null) return void (await this.io.write(ok(`${rows[0][0]} ${rows[0][1]}`)));
-        return void (await this.io.write(multiline('unique-id listing follows', rows.map((r) => `${r[0]} ${r[1]}`))));
+        return void (await this.io.write(
+          multiline(
+            'unique-id listing follows',
+            rows.map((r) => `${r[0]} ${r[1]}`),
+          ),
+        ));
       }
       case 'RETR': {
         const { octets, body } = await drop.retrieve(cmd.msg);

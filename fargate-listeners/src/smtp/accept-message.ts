@@ -45,7 +45,12 @@ export interface AcceptOptions {
   beforeQueue?: () => Promise<void> | void;
 }
 
-export async function acceptMessage(deps: ListenerDeps, session: SMTPServerSession, data: SMTPServerDataStream, options: AcceptOptions): Promise<AcceptedMessage> {
+export async function acceptMessage(
+  deps: ListenerDeps,
+  session: SMTPServerSession,
+  data: SMTPServerDataStream,
+  options: AcceptOptions,
+): Promise<AcceptedMessage> {
   const { adapters, config, logger } = deps;
   const queueId = newQueueId();
   const receivedAt = new Date();

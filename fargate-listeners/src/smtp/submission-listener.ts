@@ -188,9 +188,19 @@ export function submissionServerOptions(deps: ListenerDeps, options: { implicitT
 /** Starts `submission` (STARTTLS) and `submissions` (implicit TLS), with the process's one throttle. */
 export async function startSubmissionListeners(deps: ListenerDeps, options: { port?: number; tlsPort?: number } = {}): Promise<RunningListener[]> {
   const throttle = deps.authThrottle;
-  const plain = await startSmtpServer('submission', new SMTPServer(submissionServerOptions(deps, { implicitTls: false, throttle })), options.port ?? deps.config.ports.submission, deps);
+  const plain = await startSmtpServer(
+    'submission',
+    new SMTPServer(submissionServerOptions(deps, { implicitTls: false, throttle })),
+    options.port ?? deps.config.ports.submission,
+    deps,
+  );
   try {
-    const tls = await startSmtpServer('submissions', new SMTPServer(submissionServerOptions(deps, { implicitTls: true, throttle })), options.tlsPort ?? deps.config.ports.submissions, deps);
+    const tls = await startSmtpServer(
+      'submissions',
+      new SMTPServer(submissionServerOptions(deps, { implicitTls: true, throttle })),
+      options.tlsPort ?? deps.config.ports.submissions,
+      deps,
+    );
     return [plain, tls];
   } catch (err) {
     await plain.close(0);

@@ -21,7 +21,9 @@ export interface ImapTestSystem {
   stop(): Promise<void>;
 }
 
-export async function startImapSystem(kind: AdapterKind = 'local', options: ImapListenerOptions & { env?: Record<string, string>; wrapAdapters?: (adapters: Adapters) => Adapters; logger?: Logger } = {},
+export async function startImapSystem(
+  kind: AdapterKind = 'local',
+  options: ImapListenerOptions & { env?: Record<string, string>; wrapAdapters?: (adapters: Adapters) => Adapters; logger?: Logger } = {},
 ): Promise<ImapTestSystem> {
   const { env, wrapAdapters, logger, ...listenerOptions } = options;
   const ts = await startTestSystem({ adapters: kind, workers: false, env, wrapAdapters, logger });
@@ -59,5 +61,7 @@ export async function startImapSystem(kind: AdapterKind = 'local', options: Imap
 
 /** A small message with a given subject and body. */
 export function sampleMessage(subject: string, body = 'Hello there.\r\n', extra = ''): Buffer {
-  return Buffer.from(`From: Bob <bob@example.test>\r\nTo: Alice <alice@example.test>\r\nSubject: ${subject}\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <${Math.random().toString(36).slice(2)}@example.test>\r\n${extra}\r\n${body}`);
+  return Buffer.from(
+    `From: Bob <bob@example.test>\r\nTo: Alice <alice@example.test>\r\nSubject: ${subject}\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <${Math.random().toString(36).slice(2)}@example.test>\r\n${extra}\r\n${body}`,
+  );
 }

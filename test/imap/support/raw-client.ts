@@ -62,7 +62,6 @@ export class RawImap extends SocketReader {
       untagged.push(r);
     }
   }
-
 }
 
 export function quote(s: string): string {

@@ -36,11 +36,15 @@ export class ViewChecker {
         const known = this.uids[n - 1];
         if (known === null) this.uids[n - 1] = uid;
         else if (known !== uid) this.fail(`message ${n} was UID ${known}, now UID ${uid}`);
-        const prev = this.uids.slice(0, n - 1).filter((u) => u !== null).pop();
+        const prev = this.uids
+          .slice(0, n - 1)
+          .filter((u) => u !== null)
+          .pop();
         const next = this.uids.slice(n).find((u) => u !== null);
         if ((prev !== undefined && prev! >= uid) || (next !== undefined && next! <= uid)) this.fail(`UID ${uid} out of order at ${n}`);
       } else if ((m = /^\* SEARCH( [\d ]+)?$/.exec(line)) && !/^UID/i.test(command)) {
-        for (const s of (m[1] ?? '').trim().split(' ').filter(Boolean).map(Number)) if (s > this.uids.length) this.fail(`SEARCH result ${s} beyond ${this.uids.length}`);
+        for (const s of (m[1] ?? '').trim().split(' ').filter(Boolean).map(Number))
+          if (s > this.uids.length) this.fail(`SEARCH result ${s} beyond ${this.uids.length}`);
       }
     }
   }

@@ -63,7 +63,17 @@ export class MemoryIndex {
 
   async addUser(address: string, password: string): Promise<Mailbox> {
     this.users.set(address, { address, passwordHash: await hashPassword(password, { N: 1024, r: 8, p: 1 }), createdAt: Date.now() });
-    const mb: Mailbox = { id: `mb-${address}`, user: address, name: 'INBOX', uidValidity: 1700000000, uidNext: 1, highestModseq: 1, messageCount: 0, specialUse: null, createdAt: Date.now() };
+    const mb: Mailbox = {
+      id: `mb-${address}`,
+      user: address,
+      name: 'INBOX',
+      uidValidity: 1700000000,
+      uidNext: 1,
+      highestModseq: 1,
+      messageCount: 0,
+      specialUse: null,
+      createdAt: Date.now(),
+    };
     this.mailboxes.set(address, mb);
     this.messages.set(mb.id, []);
     return mb;

@@ -3,7 +3,21 @@ import { DeleteItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, typ
 import { IndexError, type Domain, type User } from '#core/ports/mail-index.ts';
 import { checkString, domainPart } from '#core/adapters/index-input.ts';
 import { MAX_KEY_PART_BYTES, keys } from '../dynamo-keys.ts';
-import { N, S, backoffMs, batchGetAll, batchWriteAll, isConditionalCheckFailed, num, optStr, queryAll, sleep, str, transactWrite, type Item } from '../dynamo-ops.ts';
+import {
+  N,
+  S,
+  backoffMs,
+  batchGetAll,
+  batchWriteAll,
+  isConditionalCheckFailed,
+  num,
+  optStr,
+  queryAll,
+  sleep,
+  str,
+  transactWrite,
+  type Item,
+} from '../dynamo-ops.ts';
 import { unref } from './blob-refs.ts';
 import { MAX_ATTEMPTS, checkKeyPart, getItem, type DynamoIndexContext } from './context.ts';
 
@@ -25,7 +39,13 @@ export async function addDomain(ctx: DynamoIndexContext, name: string, options: 
     await ctx.db.send(
       new PutItemCommand({
         TableName: ctx.table,
-        Item: { pk: S(keys.domainsPk), sk: S(keys.domainSk(name)), name: S(name), createdAt: N(createdAt), ...(postmaster !== null ? { postmaster: S(postmaster) } : {}) },
+        Item: {
+          pk: S(keys.domainsPk),
+          sk: S(keys.domainSk(name)),
+          name: S(name),
+          createdAt: N(createdAt),
+          ...(postmaster !== null ? { postmaster: S(postmaster) } : {}),
+        },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -45,7 +65,9 @@ export async function setDomainPostmaster(ctx: DynamoIndexContext, name: string,
         TableName: ctx.table,
         Key: { pk: S(keys.domainsPk), sk: S(keys.domainSk(name)) },
         ConditionExpression: 'attribute_exists(pk)',
-        ...(postmaster !== null ? { UpdateExpression: 'SET postmaster = :p', ExpressionAttributeValues: { ':p': S(postmaster) } } : { UpdateExpression: 'REMOVE postmaster' }),
+        ...(postmaster !== null
+          ? { UpdateExpression: 'SET postmaster = :p', ExpressionAttributeValues: { ':p': S(postmaster) } }
+          : { UpdateExpression: 'REMOVE postmaster' }),
         ReturnValues: 'ALL_NEW',
       }),
     );
@@ -109,7 +131,13 @@ export async function addUser(ctx: DynamoIndexContext, user: { address: string; 
     {
       Put: {
         TableName: ctx.table,
-        Item: { pk: S(keys.userPk(user.address)), sk: S(keys.profileSk), address: S(user.address), passwordHash: S(user.passwordHash), createdAt: N(createdAt) },
+        Item: {
+          pk: S(keys.userPk(user.address)),
+          sk: S(keys.profileSk),
+          address: S(user.address),
+          passwordHash: S(user.passwordHash),
+          createdAt: N(createdAt),
+        },
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     },
@@ -188,7 +216,11 @@ export async function removeUser(ctx: DynamoIndexContext, address: string): Prom
       ),
     )
   ).flat();
-  await batchWriteAll(ctx.db, ctx.table, mailboxItems.map((i) => ({ DeleteRequest: { Key: { pk: i.pk, sk: i.sk } } })));
+  await batchWriteAll(
+    ctx.db,
+    ctx.table,
+    mailboxItems.map((i) => ({ DeleteRequest: { Key: { pk: i.pk, sk: i.sk } } })),
+  );
   const rest = await queryAll(ctx.db, {
     TableName: ctx.table,
     KeyConditionExpression: 'pk = :pk',

@@ -53,7 +53,12 @@ export async function readMailbox(ctx: DynamoIndexContext, user: string, mailbox
 }
 
 /** The MBOX item and one more item of the user's partition, in one consistent BatchGetItem. */
-export async function readMailboxAnd(ctx: DynamoIndexContext, user: string, mailboxId: string, otherSk: string | null): Promise<{ mailbox: MailboxSnapshot | null; other: Item | null }> {
+export async function readMailboxAnd(
+  ctx: DynamoIndexContext,
+  user: string,
+  mailboxId: string,
+  otherSk: string | null,
+): Promise<{ mailbox: MailboxSnapshot | null; other: Item | null }> {
   if (typeof mailboxId !== 'string' || !MAILBOX_ID.test(mailboxId) || typeof user !== 'string' || user === '') return { mailbox: null, other: null };
   if (!otherSk) return { mailbox: await readMailbox(ctx, user, mailboxId), other: null };
   const pk = keys.userPk(user);

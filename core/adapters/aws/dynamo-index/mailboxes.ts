@@ -25,7 +25,12 @@ function toMailbox(item: Item): Mailbox {
   };
 }
 
-export async function createMailbox(ctx: DynamoIndexContext, user: string, name: string, options: { specialUse?: SpecialUse | null; subscribed?: boolean } = {}): Promise<Mailbox> {
+export async function createMailbox(
+  ctx: DynamoIndexContext,
+  user: string,
+  name: string,
+  options: { specialUse?: SpecialUse | null; subscribed?: boolean } = {},
+): Promise<Mailbox> {
   checkString(name, 'mailbox name');
   checkKeyPart(name, 'mailbox name');
   const pk = keys.userPk(user);
@@ -212,9 +217,7 @@ export async function listSubscriptions(ctx: DynamoIndexContext, user: string): 
 
 export async function mailboxState(ctx: DynamoIndexContext, user: string, mailboxId: string): Promise<MailboxState | null> {
   const mb = await readMailbox(ctx, user, mailboxId);
-  return mb
-    ? { uidValidity: mb.uidValidity, uidNext: mb.uidNext, highestModseq: mb.highestModseq, messageCount: num(mb.item, 'messageCount') }
-    : null;
+  return mb ? { uidValidity: mb.uidValidity, uidNext: mb.uidNext, highestModseq: mb.highestModseq, messageCount: num(mb.item, 'messageCount') } : null;
 }
 
 /**

@@ -12,7 +12,23 @@ import type { MessageMeta } from '#core/mime/types.ts';
 import { checkFlagUpdate, checkNewMessage } from '#core/adapters/index-input.ts';
 import { DELIVERY_KEY_TTL_SECONDS, UID_DIGITS, keys } from '../dynamo-keys.ts';
 import { decodeMeta, encodeMeta, metaChunkCount, type EncodedMeta } from '../dynamo-meta.ts';
-import { N, S, STR_LIST, approxItemBytes, backoffMs, batchGetAll, batchWriteAll, num, queryAll, sleep, str, strList, transactWrite, type Item, type Key } from '../dynamo-ops.ts';
+import {
+  N,
+  S,
+  STR_LIST,
+  approxItemBytes,
+  backoffMs,
+  batchGetAll,
+  batchWriteAll,
+  num,
+  queryAll,
+  sleep,
+  str,
+  strList,
+  transactWrite,
+  type Item,
+  type Key,
+} from '../dynamo-ops.ts';
 import { unref } from './blob-refs.ts';
 import {
   DELIVERY_KEY_MAX_BYTES,
@@ -77,7 +93,15 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
     const modseq = mb.highestModseq + 1;
     const tx: TransactWriteItem[] = [
       allocateUids(ctx, pk, mailboxId, mb, 1),
-      ...messagePuts(ctx, pk, mailboxId, uid, modseq, { flags, internalDate: Math.trunc(message.internalDate), size: message.size, blobKey: message.blobKey }, meta),
+      ...messagePuts(
+        ctx,
+        pk,
+        mailboxId,
+        uid,
+        modseq,
+        { flags, internalDate: Math.trunc(message.internalDate), size: message.size, blobKey: message.blobKey },
+        meta,
+      ),
       {
         Update: {
           TableName: ctx.table,
@@ -146,7 +170,14 @@ export async function getMessages(ctx: DynamoIndexContext, user: string, mailbox
   return toRecords(ctx, user, mailboxId, items, metaItems);
 }
 
-export async function updateFlags(ctx: DynamoIndexContext, user: string, mailboxId: string, uids: number[], mode: FlagUpdateMode, flags: string[]): Promise<FlagChange[]> {
+export async function updateFlags(
+  ctx: DynamoIndexContext,
+  user: string,
+  mailboxId: string,
+  uids: number[],
+  mode: FlagUpdateMode,
+  flags: string[],
+): Promise<FlagChange[]> {
   checkFlagUpdate(mode, flags);
   const given = normalizeFlags(flags);
   const pk = keys.userPk(user);
@@ -172,17 +203,15 @@ export async function updateFlags(ctx: DynamoIndexContext, user: string, mailbox
       // EXPUNGE of the same message cancels the transaction and we recompute.
       const out = await transactWrite(ctx.db, [
         bumpModseq(ctx, pk, mailboxId, mb, 0),
-        ...pending.map(
-          (p): TransactWriteItem => ({
-            Update: {
-              TableName: ctx.table,
-              Key: { pk: S(pk), sk: S(keys.messageSk(mailboxId, p.uid)) },
-              UpdateExpression: 'SET flags = :f, modseq = :m',
-              ConditionExpression: 'modseq = :old',
-              ExpressionAttributeValues: { ':f': STR_LIST(p.flags), ':m': N(modseq), ':old': N(p.oldModseq) },
-            },
-          }),
-        ),
+        ...pending.map((p): TransactWriteItem => ({
+          Update: {
+            TableName: ctx.table,
+            Key: { pk: S(pk), sk: S(keys.messageSk(mailboxId, p.uid)) },
+            UpdateExpression: 'SET flags = :f, modseq = :m',
+            ConditionExpression: 'modseq = :old',
+            ExpressionAttributeValues: { ':f': STR_LIST(p.flags), ':m': N(modseq), ':old': N(p.oldModseq) },
+          },
+        })),
       ]);
       if (out.ok) {
         for (const p of pending) changes.push({ uid: p.uid, flags: p.flags, modseq });
@@ -193,7 +222,12 @@ export async function updateFlags(ctx: DynamoIndexContext, user: string, mailbox
   return changes;
 }
 
-export async function expunge(ctx: DynamoIndexContext, user: string, mailboxId: string, uids: number[]): Promise<{ expunged: number[]; orphanedBlobs: string[] }> {
+export async function expunge(
+  ctx: DynamoIndexContext,
+  user: string,
+  mailboxId: string,
+  uids: number[],
+): Promise<{ expunged: number[]; orphanedBlobs: string[] }> {
   const pk = keys.userPk(user);
   if (!(await readMailbox(ctx, user, mailboxId))) throw new IndexError('NOT_FOUND', `no such mailbox: ${mailboxId}`);
   const expunged: number[] = [];
@@ -223,7 +257,9 @@ export async function expunge(ctx: DynamoIndexContext, user: string, mailboxId: 
       }
       // Chunks of split metas: unreachable now; a crash here leaves them to deleteMailbox/removeUser.
       const chunkKeys = items.flatMap((it) =>
-        Array.from({ length: metaChunkCount(it) - 1 }, (_, c) => ({ DeleteRequest: { Key: { pk: S(pk), sk: S(keys.metaChunkSk(mailboxId, num(it, 'uid'), c + 1)) } } })),
+        Array.from({ length: metaChunkCount(it) - 1 }, (_, c) => ({
+          DeleteRequest: { Key: { pk: S(pk), sk: S(keys.metaChunkSk(mailboxId, num(it, 'uid'), c + 1)) } },
+        })),
       );
       if (chunkKeys.length > 0) await batchWriteAll(ctx.db, ctx.table, chunkKeys);
     }
@@ -260,7 +296,13 @@ export async function copyMessages(
     }
   } catch (err) {
     // Best effort; the sources still hold their references, so nothing is orphaned here.
-    if (mapping.length > 0) await expunge(ctx, user, toMailboxId, mapping.map((m) => m.to)).catch(() => undefined);
+    if (mapping.length > 0)
+      await expunge(
+        ctx,
+        user,
+        toMailboxId,
+        mapping.map((m) => m.to),
+      ).catch(() => undefined);
     throw err;
   }
   return { uidValidity: target.uidValidity, mapping };
@@ -361,7 +403,9 @@ async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId: strin
     };
     if (metaItems) {
       const m = bySk.get(keys.metaSk(mailboxId, uid));
-      const extra = m ? Array.from({ length: metaChunkCount(m) - 1 }, (_, c) => bySk.get(keys.metaChunkSk(mailboxId, uid, c + 1))?.data?.B ?? new Uint8Array()) : [];
+      const extra = m
+        ? Array.from({ length: metaChunkCount(m) - 1 }, (_, c) => bySk.get(keys.metaChunkSk(mailboxId, uid, c + 1))?.data?.B ?? new Uint8Array())
+        : [];
       rec.meta = decodeMeta(m, extra) as MessageMeta;
     }
     return rec;
@@ -372,7 +416,14 @@ async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId: strin
  * Copies up to `uids.length` messages (fewer when the transaction would grow too big);
  * returns the mapping and how many of `uids` were consumed.
  */
-async function copyBlock(ctx: DynamoIndexContext, user: string, pk: string, fromId: string, uids: number[], toId: string): Promise<{ mapping: Array<{ from: number; to: number }>; consumed: number }> {
+async function copyBlock(
+  ctx: DynamoIndexContext,
+  user: string,
+  pk: string,
+  fromId: string,
+  uids: number[],
+  toId: string,
+): Promise<{ mapping: Array<{ from: number; to: number }>; consumed: number }> {
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0) await sleep(backoffMs(attempt));
     const target = await readMailbox(ctx, user, toId);

@@ -51,12 +51,16 @@ export async function removeDomain(h: SqliteHandle, name: string): Promise<void>
 }
 
 export async function listDomains(h: SqliteHandle): Promise<Domain[]> {
-  const rows = h.stmt('SELECT d.name, d.created_at, p.address AS postmaster FROM domains d LEFT JOIN domain_postmasters p ON p.domain = d.name ORDER BY d.name').all() as unknown as DomainRow[];
+  const rows = h
+    .stmt('SELECT d.name, d.created_at, p.address AS postmaster FROM domains d LEFT JOIN domain_postmasters p ON p.domain = d.name ORDER BY d.name')
+    .all() as unknown as DomainRow[];
   return rows.map(domainFromRow);
 }
 
 export async function getDomain(h: SqliteHandle, name: string): Promise<Domain | null> {
-  const r = h.stmt('SELECT d.name, d.created_at, p.address AS postmaster FROM domains d LEFT JOIN domain_postmasters p ON p.domain = d.name WHERE d.name = ?').get(name) as DomainRow | undefined;
+  const r = h
+    .stmt('SELECT d.name, d.created_at, p.address AS postmaster FROM domains d LEFT JOIN domain_postmasters p ON p.domain = d.name WHERE d.name = ?')
+    .get(name) as DomainRow | undefined;
   return r ? domainFromRow(r) : null;
 }
 
@@ -67,15 +71,19 @@ export async function addUser(h: SqliteHandle, user: { address: string; password
   return h.immediate(() => {
     if (h.stmt('SELECT 1 FROM users WHERE address = ?').get(user.address)) throw new IndexError('EXISTS', `user exists: ${user.address}`);
     const createdAt = Date.now();
-    h.stmt('INSERT INTO users (address, domain, password_hash, created_at) VALUES (?, ?, ?, ?)').run(user.address, domainPart(user.address), user.passwordHash, createdAt);
+    h.stmt('INSERT INTO users (address, domain, password_hash, created_at) VALUES (?, ?, ?, ?)').run(
+      user.address,
+      domainPart(user.address),
+      user.passwordHash,
+      createdAt,
+    );
     return { address: user.address, passwordHash: user.passwordHash, createdAt };
   });
 }
 
 export async function getUser(h: SqliteHandle, address: string): Promise<User | null> {
   const r = h.stmt('SELECT address, password_hash, created_at FROM users WHERE address = ?').get(address) as
-    | { address: string; password_hash: string; created_at: number }
-    | undefined;
+    { address: string; password_hash: string; created_at: number } | undefined;
   return r ? { address: r.address, passwordHash: r.password_hash, createdAt: r.created_at } : null;
 }
 
@@ -100,7 +108,9 @@ export async function removeUser(h: SqliteHandle, address: string): Promise<{ or
   return h.immediate(() => {
     if (!h.stmt('SELECT 1 FROM users WHERE address = ?').get(address)) throw new IndexError('NOT_FOUND', `no such user: ${address}`);
     const blobKeys = (
-      h.stmt('SELECT m.blob_key AS blob_key FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user = ?').all(address) as Array<{ blob_key: string }>
+      h.stmt('SELECT m.blob_key AS blob_key FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user = ?').all(address) as Array<{
+        blob_key: string;
+      }>
     ).map((r) => r.blob_key);
     const ids = (h.stmt('SELECT id FROM mailboxes WHERE user = ?').all(address) as Array<{ id: string }>).map((r) => r.id);
     for (const id of ids) dropMailboxRows(h, id);

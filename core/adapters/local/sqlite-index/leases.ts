@@ -11,8 +11,9 @@ export async function acquireLease(h: SqliteHandle, name: string, owner: string,
     const now = Date.now();
     const row = h.stmt('SELECT owner, expires_at FROM leases WHERE name = ?').get(name) as { owner: string; expires_at: number } | undefined;
     if (row && row.owner !== owner && row.expires_at > now) return false;
-    h.stmt('INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at')
-      .run(name, owner, now + Math.ceil(ttlSeconds * 1000));
+    h.stmt(
+      'INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at',
+    ).run(name, owner, now + Math.ceil(ttlSeconds * 1000));
     return true;
   });
 }

@@ -36,7 +36,12 @@ function toMailbox(r: MailboxRow): Mailbox {
   };
 }
 
-export async function createMailbox(h: SqliteHandle, user: string, name: string, options: { specialUse?: SpecialUse | null; subscribed?: boolean } = {}): Promise<Mailbox> {
+export async function createMailbox(
+  h: SqliteHandle,
+  user: string,
+  name: string,
+  options: { specialUse?: SpecialUse | null; subscribed?: boolean } = {},
+): Promise<Mailbox> {
   checkString(name, 'mailbox name');
   return h.immediate(() => {
     if (!h.stmt('SELECT 1 FROM users WHERE address = ?').get(user)) throw new IndexError('NOT_FOUND', `no such user: ${user}`);
@@ -44,8 +49,7 @@ export async function createMailbox(h: SqliteHandle, user: string, name: string,
     const now = Date.now();
     const last = (h.stmt('SELECT last FROM uidvalidity_counters WHERE user = ?').get(user) as { last: number } | undefined)?.last ?? 0;
     const uidValidity = Math.max(last + 1, Math.floor(now / 1000));
-    h.stmt('INSERT INTO uidvalidity_counters (user, last) VALUES (?, ?) ON CONFLICT (user) DO UPDATE SET last = excluded.last')
-      .run(user, uidValidity);
+    h.stmt('INSERT INTO uidvalidity_counters (user, last) VALUES (?, ?) ON CONFLICT (user) DO UPDATE SET last = excluded.last').run(user, uidValidity);
     const row: MailboxRow = {
       id: randomUUID(),
       user,
@@ -59,10 +63,9 @@ export async function createMailbox(h: SqliteHandle, user: string, name: string,
       created_at: now,
     };
     h.stmt(
-        `INSERT INTO mailboxes (id, user, name, uid_validity, uid_next, highest_modseq, message_count, special_use, subscribed, created_at)
+      `INSERT INTO mailboxes (id, user, name, uid_validity, uid_next, highest_modseq, message_count, special_use, subscribed, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(row.id, row.user, row.name, row.uid_validity, row.uid_next, row.highest_modseq, row.message_count, row.special_use, row.subscribed, row.created_at);
+    ).run(row.id, row.user, row.name, row.uid_validity, row.uid_next, row.highest_modseq, row.message_count, row.special_use, row.subscribed, row.created_at);
     if (options.subscribed) h.stmt('INSERT OR IGNORE INTO subscriptions (user, name) VALUES (?, ?)').run(user, name);
     return toMailbox(row);
   });
@@ -114,8 +117,7 @@ export async function listSubscriptions(h: SqliteHandle, user: string): Promise<
 
 export async function mailboxState(h: SqliteHandle, user: string, mailboxId: string): Promise<MailboxState | null> {
   const r = h.stmt('SELECT uid_validity, uid_next, highest_modseq, message_count FROM mailboxes WHERE id = ? AND user = ?').get(mailboxId, user) as
-    | Pick<MailboxRow, 'uid_validity' | 'uid_next' | 'highest_modseq' | 'message_count'>
-    | undefined;
+    Pick<MailboxRow, 'uid_validity' | 'uid_next' | 'highest_modseq' | 'message_count'> | undefined;
   return r ? { uidValidity: r.uid_validity, uidNext: r.uid_next, highestModseq: r.highest_modseq, messageCount: r.message_count } : null;
 }
 

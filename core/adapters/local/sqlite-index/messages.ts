@@ -50,15 +50,22 @@ export async function appendMessage(h: SqliteHandle, user: string, mailboxId: st
     const mb = ownMailbox(h, user, mailboxId);
     if (message.deliveryKey !== undefined) {
       const dk = h.stmt('SELECT uid, modseq FROM delivery_keys WHERE mailbox_id = ? AND delivery_key = ?').get(mailboxId, message.deliveryKey) as
-        | { uid: number; modseq: number }
-        | undefined;
+        { uid: number; modseq: number } | undefined;
       if (dk) return { uid: dk.uid, uidValidity: mb.uid_validity, modseq: dk.modseq, duplicate: true };
     }
     const uid = mb.uid_next;
     if (uid > MAX_UID) throw new IndexError('CONFLICT', 'UID space of the mailbox is exhausted; recreate it');
     const modseq = mb.highest_modseq + 1;
-    h.stmt('INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_key, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(mailboxId, uid, modseq, flags, Math.trunc(message.internalDate), message.size, message.blobKey, meta);
+    h.stmt('INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_key, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+      mailboxId,
+      uid,
+      modseq,
+      flags,
+      Math.trunc(message.internalDate),
+      message.size,
+      message.blobKey,
+      meta,
+    );
     h.stmt('UPDATE mailboxes SET uid_next = ?, highest_modseq = ?, message_count = message_count + 1 WHERE id = ?').run(uid + 1, modseq, mailboxId);
     if (message.deliveryKey !== undefined) {
       h.stmt('INSERT INTO delivery_keys (mailbox_id, delivery_key, uid, modseq) VALUES (?, ?, ?, ?)').run(mailboxId, message.deliveryKey, uid, modseq);
@@ -71,16 +78,22 @@ export async function appendMessage(h: SqliteHandle, user: string, mailboxId: st
 export async function listMessages(h: SqliteHandle, user: string, mailboxId: string, options: ListOptions = {}): Promise<MessageRecord[]> {
   const from = options.uidFrom ?? 1;
   const to = options.uidTo ?? MAX_UID;
-  const cols = options.withMeta ? 'm.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, m.meta' : 'm.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key';
+  const cols = options.withMeta
+    ? 'm.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, m.meta'
+    : 'm.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key';
   // The join on the owner keeps one user from reading another's mailbox by id (invariant 4).
-  const rows = h.stmt(`SELECT ${cols} FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id AND b.user = ? WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`)
+  const rows = h
+    .stmt(
+      `SELECT ${cols} FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id AND b.user = ? WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`,
+    )
     .all(user, mailboxId, from, to) as unknown as MessageRow[];
   return rows.map(toMessage);
 }
 
 export async function getMessages(h: SqliteHandle, user: string, mailboxId: string, uids: number[]): Promise<MessageRecord[]> {
   if (uids.length === 0) return [];
-  const rows = h.stmt(
+  const rows = h
+    .stmt(
       `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, m.meta
        FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id AND b.user = ?
        WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
@@ -89,13 +102,21 @@ export async function getMessages(h: SqliteHandle, user: string, mailboxId: stri
   return rows.map(toMessage);
 }
 
-export async function updateFlags(h: SqliteHandle, user: string, mailboxId: string, uids: number[], mode: FlagUpdateMode, flags: string[]): Promise<FlagChange[]> {
+export async function updateFlags(
+  h: SqliteHandle,
+  user: string,
+  mailboxId: string,
+  uids: number[],
+  mode: FlagUpdateMode,
+  flags: string[],
+): Promise<FlagChange[]> {
   checkFlagUpdate(mode, flags);
   const given = normalizeFlags(flags);
   return h.immediate(() => {
     const mb = ownMailbox(h, user, mailboxId);
     if (uids.length === 0) return [];
-    const rows = h.stmt('SELECT uid, flags FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid')
+    const rows = h
+      .stmt('SELECT uid, flags FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid')
       .all(mailboxId, uidList(uids)) as Array<{ uid: number; flags: string }>;
     const modseq = mb.highest_modseq + 1;
     const changes: FlagChange[] = [];
@@ -116,23 +137,36 @@ export async function expunge(h: SqliteHandle, user: string, mailboxId: string, 
   return h.immediate(() => {
     const mb = ownMailbox(h, user, mailboxId);
     if (uids.length === 0) return { expunged: [], orphanedBlobs: [] };
-    const rows = h.stmt('SELECT uid, blob_key FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid')
+    const rows = h
+      .stmt('SELECT uid, blob_key FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid')
       .all(mailboxId, uidList(uids)) as Array<{ uid: number; blob_key: string }>;
     if (rows.length === 0) return { expunged: [], orphanedBlobs: [] };
     const del = h.stmt('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?');
     for (const r of rows) del.run(mailboxId, r.uid);
-    h.stmt('UPDATE mailboxes SET highest_modseq = ?, message_count = message_count - ? WHERE id = ?')
-      .run(mb.highest_modseq + 1, rows.length, mailboxId);
-    return { expunged: rows.map((r) => r.uid), orphanedBlobs: unref(h, rows.map((r) => r.blob_key)) };
+    h.stmt('UPDATE mailboxes SET highest_modseq = ?, message_count = message_count - ? WHERE id = ?').run(mb.highest_modseq + 1, rows.length, mailboxId);
+    return {
+      expunged: rows.map((r) => r.uid),
+      orphanedBlobs: unref(
+        h,
+        rows.map((r) => r.blob_key),
+      ),
+    };
   });
 }
 
-export async function copyMessages(h: SqliteHandle, user: string, fromMailboxId: string, uids: number[], toMailboxId: string): Promise<{ uidValidity: number; mapping: Array<{ from: number; to: number }> }> {
+export async function copyMessages(
+  h: SqliteHandle,
+  user: string,
+  fromMailboxId: string,
+  uids: number[],
+  toMailboxId: string,
+): Promise<{ uidValidity: number; mapping: Array<{ from: number; to: number }> }> {
   return h.immediate(() => {
     ownMailbox(h, user, fromMailboxId);
     const target = ownMailbox(h, user, toMailboxId);
     if (uids.length === 0) return { uidValidity: target.uid_validity, mapping: [] };
-    const rows = h.stmt(
+    const rows = h
+      .stmt(
         `SELECT uid, flags, internal_date, size, blob_key, meta FROM messages
          WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`,
       )
@@ -148,8 +182,7 @@ export async function copyMessages(h: SqliteHandle, user: string, fromMailboxId:
       mapping.push({ from: r.uid, to: next });
       next += 1;
     }
-    h.stmt('UPDATE mailboxes SET uid_next = ?, highest_modseq = ?, message_count = message_count + ? WHERE id = ?')
-      .run(next, modseq, rows.length, toMailboxId);
+    h.stmt('UPDATE mailboxes SET uid_next = ?, highest_modseq = ?, message_count = message_count + ? WHERE id = ?').run(next, modseq, rows.length, toMailboxId);
     for (const r of rows) ref(h, r.blob_key, 1);
     return { uidValidity: target.uid_validity, mapping };
   });

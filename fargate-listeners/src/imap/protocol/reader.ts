@@ -35,7 +35,15 @@ const BACKSLASH = 0x5c;
 export function isAtomChar(c: number): boolean {
   if (c <= 0x1f || c === 0x7f) return false;
   switch (c) {
-    case 0x28: case 0x29: case 0x7b: case SP: case 0x25: case 0x2a: case DQUOTE: case BACKSLASH: case 0x5d:
+    case 0x28:
+    case 0x29:
+    case 0x7b:
+    case SP:
+    case 0x25:
+    case 0x2a:
+    case DQUOTE:
+    case BACKSLASH:
+    case 0x5d:
       return false;
     default:
       return true;

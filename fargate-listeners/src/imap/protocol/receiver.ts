@@ -299,7 +299,11 @@ export class Receiver {
   private argsBefore(): boolean {
     const first = this.parts[0];
     if (!first || first.kind !== 'text') return false;
-    const words = first.bytes.subarray(0, 300).toString('latin1').split(' ').filter((w) => w.length > 0);
+    const words = first.bytes
+      .subarray(0, 300)
+      .toString('latin1')
+      .split(' ')
+      .filter((w) => w.length > 0);
     const head = words[1]?.toUpperCase() === 'UID' ? 3 : 2;
     return words.length > head;
   }

@@ -7,15 +7,45 @@ import type { SequenceSet } from './sequence-set.ts';
 
 export type SimpleCommand = 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'EXPUNGE' | 'IDLE' | 'NAMESPACE';
 
-export interface SimpleRequest { name: SimpleCommand }
-export interface LoginRequest { name: 'LOGIN'; user: string; password: string }
-export interface AuthenticateRequest { name: 'AUTHENTICATE'; mechanism: string; initialResponse: string | null }
-export interface EnableRequest { name: 'ENABLE'; capabilities: string[] }
-export interface IdRequest { name: 'ID'; params: Array<[string, string | null]> | null }
-export interface SelectRequest { name: 'SELECT' | 'EXAMINE'; mailbox: Buffer }
-export interface CreateRequest { name: 'CREATE'; mailbox: Buffer; specialUse: string[] }
-export interface MailboxRequest { name: 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE'; mailbox: Buffer }
-export interface RenameRequest { name: 'RENAME'; from: Buffer; to: Buffer }
+export interface SimpleRequest {
+  name: SimpleCommand;
+}
+export interface LoginRequest {
+  name: 'LOGIN';
+  user: string;
+  password: string;
+}
+export interface AuthenticateRequest {
+  name: 'AUTHENTICATE';
+  mechanism: string;
+  initialResponse: string | null;
+}
+export interface EnableRequest {
+  name: 'ENABLE';
+  capabilities: string[];
+}
+export interface IdRequest {
+  name: 'ID';
+  params: Array<[string, string | null]> | null;
+}
+export interface SelectRequest {
+  name: 'SELECT' | 'EXAMINE';
+  mailbox: Buffer;
+}
+export interface CreateRequest {
+  name: 'CREATE';
+  mailbox: Buffer;
+  specialUse: string[];
+}
+export interface MailboxRequest {
+  name: 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE';
+  mailbox: Buffer;
+}
+export interface RenameRequest {
+  name: 'RENAME';
+  from: Buffer;
+  to: Buffer;
+}
 
 export interface ListRequest {
   name: 'LIST' | 'LSUB';
@@ -28,7 +58,11 @@ export interface ListRequest {
 }
 
 export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'SIZE' | 'DELETED';
-export interface StatusRequest { name: 'STATUS'; mailbox: Buffer; items: StatusItem[] }
+export interface StatusRequest {
+  name: 'STATUS';
+  mailbox: Buffer;
+  items: StatusItem[];
+}
 
 export interface AppendRequest {
   name: 'APPEND';
@@ -43,7 +77,10 @@ export interface AppendRequest {
   utf8: boolean;
 }
 
-export interface UidExpungeRequest { name: 'UID EXPUNGE'; set: SequenceSet }
+export interface UidExpungeRequest {
+  name: 'UID EXPUNGE';
+  set: SequenceSet;
+}
 
 // --- SEARCH ---
 export type DateOp = 'before' | 'on' | 'since';
@@ -88,7 +125,10 @@ export interface Section {
   fields: string[];
 }
 
-export interface Partial { start: number; length: number }
+export interface Partial {
+  start: number;
+  length: number;
+}
 
 export type FetchAtt =
   | { k: 'UID' }
@@ -107,7 +147,12 @@ export type FetchAtt =
   | { k: 'BINARY'; peek: boolean; part: number[]; partial: Partial | null }
   | { k: 'BINARY.SIZE'; part: number[] };
 
-export interface FetchRequest { name: 'FETCH'; uid: boolean; set: SequenceSet; items: FetchAtt[] }
+export interface FetchRequest {
+  name: 'FETCH';
+  uid: boolean;
+  set: SequenceSet;
+  items: FetchAtt[];
+}
 
 export interface StoreRequest {
   name: 'STORE';
@@ -118,7 +163,12 @@ export interface StoreRequest {
   flags: string[];
 }
 
-export interface CopyRequest { name: 'COPY' | 'MOVE'; uid: boolean; set: SequenceSet; mailbox: Buffer }
+export interface CopyRequest {
+  name: 'COPY' | 'MOVE';
+  uid: boolean;
+  set: SequenceSet;
+  mailbox: Buffer;
+}
 
 export type ImapRequest =
   | SimpleRequest

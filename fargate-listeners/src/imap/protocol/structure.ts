@@ -98,8 +98,23 @@ function extensionTail(part: MimePart, opts: EncodeOptions, out: Chunk[]): void 
 }
 
 const EMPTY_TEXT: MimePart = {
-  headerStart: 0, bodyStart: 0, bodyEnd: 0, type: 'text', subtype: 'plain', params: [], id: null, description: null,
-  encoding: '7BIT', size: 0, lines: 0, md5: null, disposition: null, language: null, location: null, children: [], message: null,
+  headerStart: 0,
+  bodyStart: 0,
+  bodyEnd: 0,
+  type: 'text',
+  subtype: 'plain',
+  params: [],
+  id: null,
+  description: null,
+  encoding: '7BIT',
+  size: 0,
+  lines: 0,
+  md5: null,
+  disposition: null,
+  language: null,
+  location: null,
+  children: [],
+  message: null,
 };
 
 /**

@@ -13,8 +13,25 @@ export interface CapabilityState {
 
 /** Extensions implemented once authenticated. */
 const AUTHENTICATED_EXTENSIONS = [
-  'LITERAL+', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'SPECIAL-USE', 'CREATE-SPECIAL-USE',
-  'CHILDREN', 'LIST-EXTENDED', 'LIST-STATUS', 'ESEARCH', 'SEARCHRES', 'STATUS=SIZE', 'BINARY', 'SASL-IR', 'UTF8=ACCEPT',
+  'LITERAL+',
+  'ID',
+  'ENABLE',
+  'IDLE',
+  'NAMESPACE',
+  'UNSELECT',
+  'UIDPLUS',
+  'MOVE',
+  'SPECIAL-USE',
+  'CREATE-SPECIAL-USE',
+  'CHILDREN',
+  'LIST-EXTENDED',
+  'LIST-STATUS',
+  'ESEARCH',
+  'SEARCHRES',
+  'STATUS=SIZE',
+  'BINARY',
+  'SASL-IR',
+  'UTF8=ACCEPT',
 ];
 
 export function capabilities(st: CapabilityState): string[] {

@@ -22,7 +22,13 @@ async function loadBatch(s: ImapSession, mailboxId: string, uids: number[], with
 }
 
 /** Yields [uids of the batch, records found] in order; UIDs absent from the index are missing from the map. */
-export async function* loadRecords(s: ImapSession, mailboxId: string, uids: number[], withMeta: boolean, batch = LOAD_BATCH): AsyncGenerator<[number[], Map<number, MessageRecord>]> {
+export async function* loadRecords(
+  s: ImapSession,
+  mailboxId: string,
+  uids: number[],
+  withMeta: boolean,
+  batch = LOAD_BATCH,
+): AsyncGenerator<[number[], Map<number, MessageRecord>]> {
   if (uids.length === 0) return;
   const chunks: number[][] = [];
   for (let i = 0; i < uids.length; i += batch) chunks.push(uids.slice(i, i + batch));

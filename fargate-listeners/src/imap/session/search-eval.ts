@@ -125,7 +125,9 @@ export function bodyText(raw: Buffer, part: MimePart, depth = 0): string {
 }
 
 function decodedHeaders(block: Buffer): string {
-  return parseHeaderFields(block).map((f) => `${f.name}: ${decodeWords(fieldValue(block, f))}`).join('\n');
+  return parseHeaderFields(block)
+    .map((f) => `${f.name}: ${decodeWords(fieldValue(block, f))}`)
+    .join('\n');
 }
 
 function headerBlock(facts: MessageFacts): Promise<Buffer> | Buffer {

@@ -15,9 +15,7 @@ import { parseEnable, parseId } from './misc.ts';
 import { parseSearch } from './search.ts';
 import { parseCopy, parseStore, parseUidExpunge } from './store-copy.ts';
 
-export type ParseResult =
-  | { ok: true; tag: string; request: ImapRequest }
-  | { ok: false; tag: string | null; command: string | null; error: ParseError };
+export type ParseResult = { ok: true; tag: string; request: ImapRequest } | { ok: false; tag: string | null; command: string | null; error: ParseError };
 
 const SIMPLE = new Set<SimpleCommand>(['CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'CHECK', 'CLOSE', 'UNSELECT', 'EXPUNGE', 'IDLE', 'NAMESPACE']);
 

@@ -134,7 +134,8 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
       }
     }
   }
-  if (unreadable.count > 0) s.untagged(`NO [${unreadable.code}] ${unreadable.names()} could not be read and ${unreadable.count === 1 ? 'is' : 'are'} left out of the result`);
+  if (unreadable.count > 0)
+    s.untagged(`NO [${unreadable.code}] ${unreadable.names()} could not be read and ${unreadable.count === 1 ? 'is' : 'are'} left out of the result`);
 
   const numbers = req.uid ? matched : matched.map((u) => sel.seqOf(u));
   const ret = req.returnOptions ?? (s.rev2 ? [] : null);

@@ -19,7 +19,14 @@ export async function statusAttributes(s: ImapSession, mailbox: Mailbox, items: 
         break;
       case 'RECENT': {
         s.ctx.recent.observe(mailbox.id, state.uidNext);
-        out.push(`RECENT ${s.ctx.recent.peek(mailbox.id, records!.map((r) => r.uid)).length}`);
+        out.push(
+          `RECENT ${
+            s.ctx.recent.peek(
+              mailbox.id,
+              records!.map((r) => r.uid),
+            ).length
+          }`,
+        );
         break;
       }
       case 'UIDNEXT':
