@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh --test
 echo "== typecheck" && npx tsc --noEmit -p tsconfig.json
-echo "== lint" && npx eslint --max-warnings=0 . && npx prettier --check .
+echo "== lint"
+npx eslint --max-warnings=0 .
+npx prettier --check .
 echo "== tests"
 results="$(mktemp -t vitest-results.XXXXXX.json)"
 status=0

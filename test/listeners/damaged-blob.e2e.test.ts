@@ -153,6 +153,7 @@ describe.each(ADAPTER_KINDS)('one bad blob in a mailbox (%s adapters)', (kind) =
     for (let i = 0; i < 12; i++) await sys.deliver(sampleMessage(`bulk ${i}`), 'Archive');
     const c = await RawImap.login(sys.port, sys.user, sys.password);
     await c.command('SELECT Archive');
+    await c.command('SEARCH RETURN (SAVE) ALL');
     state.down = true;
     logLines.length = 0;
     try {
@@ -160,10 +161,15 @@ describe.each(ADAPTER_KINDS)('one bad blob in a mailbox (%s adapters)', (kind) =
       expect(r.untagged).toEqual([]);
       expect(r.tagged).toMatch(/ NO \[UNAVAILABLE\] FETCH stopped: the message store is not answering/);
       expect(logLines.length).toBeLessThanOrEqual(10 + 4);
-      expect((await c.command('SEARCH TEXT bulk')).tagged).toMatch(/ NO \[UNAVAILABLE\] SEARCH stopped/);
+      // RFC 5182 §2.1: the failed SEARCH ... SAVE leaves $ empty, not the earlier result.
+      expect((await c.command('SEARCH RETURN (SAVE) TEXT bulk')).tagged).toMatch(/ NO \[UNAVAILABLE\] SEARCH stopped/);
+      // A FETCH BODY[] that stopped sets \Seen on no message: none of them was sent.
+      expect((await c.command('FETCH 1:* (BODY[])')).tagged).toMatch(/ NO \[UNAVAILABLE\] FETCH stopped/);
     } finally {
       state.down = false;
     }
+    expect((await c.command('UID SEARCH $')).untagged).toEqual(['* SEARCH']);
+    expect((await c.command('SEARCH SEEN')).untagged).toEqual(['* SEARCH']);
     // Another session expunges message 1; this one still has it in its view (RFC 2180 §4.1).
     const other = await RawImap.login(sys.port, sys.user, sys.password);
     await other.command('SELECT Archive');

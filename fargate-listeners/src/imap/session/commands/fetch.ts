@@ -215,6 +215,8 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
 
   const withMeta = items.some(needsMeta);
   let missing = false;
+  /** Messages whose response went out (the others lose a \Seen this FETCH set, see unsee). */
+  const sent = new Set<number>();
   let unknownCte: string | null = null;
   const unreadable = new UnreadableReport(s);
 
@@ -302,7 +304,7 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
       continue;
     }
     // A sliding window of message builds; responses are written in sequence order.
-    const pending: Array<Promise<Chunk[] | null>> = [];
+    const pending: Array<{ uid: number; chunks: Promise<Chunk[] | null> }> = [];
     const start = (uid: number): Promise<Chunk[] | null> => {
       const rec = records.get(uid);
       if (!rec || sel.seqOf(uid) === 0 || (withMeta && !rec.meta)) {
@@ -330,19 +332,27 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
       return p;
     };
     let next = 0;
-    while (next < batchUids.length && pending.length < BLOB_WINDOW) pending.push(start(batchUids[next++]));
+    const enqueue = (uid: number) => pending.push({ uid, chunks: start(uid) });
+    while (next < batchUids.length && pending.length < BLOB_WINDOW) enqueue(batchUids[next++]);
     while (pending.length > 0) {
-      const chunks = await pending.shift()!;
+      const { uid, chunks: built } = pending.shift()!;
+      const chunks = await built;
       if (unreadable.storeDown) {
         // The store is down, not one blob damaged: stop asking it (the pending reads are handled).
-        await Promise.allSettled(pending);
-        await unsee(s, unreadable.uids, seenChanged);
+        await Promise.allSettled(pending.map((q) => q.chunks));
+        // Every message not sent yet (failed, pending or never tried) loses the \Seen set above.
+        await unsee(
+          s,
+          [...seenChanged].filter((u) => !sent.has(u)),
+          seenChanged,
+        );
         return unreadable.tagged(verb);
       }
-      if (next < batchUids.length) pending.push(start(batchUids[next++]));
+      if (next < batchUids.length) enqueue(batchUids[next++]);
       if (chunks) {
         unreadable.succeeded();
         await s.untaggedAsync(chunks);
+        sent.add(uid);
       }
     }
   }

@@ -81,9 +81,13 @@ const YIELD_EVERY = 256;
 export async function search(s: ImapSession, req: SearchRequest, tag: string): Promise<Tagged> {
   const sel = s.selected!;
   const verb = `${req.uid ? 'UID ' : ''}SEARCH`;
+  const savedUids = new Set(sel.savedSearch);
+  // RFC 5182 §2.1: when a SEARCH with SAVE fails, $ is empty, so that pipelined commands on $
+  // (UID STORE $ +FLAGS (\Deleted), EXPUNGE) touch nothing rather than an older result.
+  if (req.returnOptions?.includes('SAVE')) sel.savedSearch = [];
   if (req.charset && !CHARSETS.test(req.charset)) throw no(`Unsupported charset ${req.charset.slice(0, 40)}`, 'BADCHARSET (UTF-8 US-ASCII)');
   const { needles, sets } = prepareKeys(req.criteria, req.charset, sel.uids);
-  const evaluator = new Evaluator({ savedUids: new Set(sel.savedSearch), needles, sets });
+  const evaluator = new Evaluator({ savedUids, needles, sets });
   const candidates = sel.uids.filter((u) => !sel.pendingExpunge.has(u));
   const matched: number[] = [];
   const withRecord = needsRecord(req.criteria);
