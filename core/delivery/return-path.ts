@@ -4,8 +4,9 @@
  * data (`<>` for the null reverse-path of bounces).
  *
  * Where it is added: the envelope sender is the same for every recipient of one SMTP
- * transaction, and every recipient a transaction can reach through the MX listener is local,
- * so the field is written into the blob when the message is accepted
+ * transaction, and the recipients the MX listener accepts are local (the one exception,
+ * postmaster mail forwarded to a postmaster address at another site, is relayed, and relays
+ * strip the field), so it is written into the blob when the message is accepted
  * (fargate-listeners/src/smtp/accept-message.ts), above the Received: field. The blob stays
  * immutable and shared by all recipients (invariant 5), and the index computed from it at
  * ingest includes the field like any other. Submission's remote recipients get the message

@@ -91,4 +91,12 @@ describe('FileSecretStore names', () => {
     const store = new FileSecretStore({ dataDir: dir, env: { EMPTY: '' } });
     await expect(store.getSecretString('env:EMPTY')).rejects.toBeInstanceOf(SecretNotFoundError);
   });
+
+  it('refuses a Secrets Manager ARN with an error that says what a local secret name is (not "not found")', async () => {
+    const store = new FileSecretStore({ dataDir: dir, env: {} });
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:dkim-AbCdEf';
+    const err = await store.getSecretString(arn).catch((e: Error) => e);
+    expect(err).not.toBeInstanceOf(SecretNotFoundError);
+    expect((err as Error).message).toMatch(/Secrets Manager ARN; locally a secret is a file .* or env:NAME/);
+  });
 });

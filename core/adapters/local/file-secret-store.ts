@@ -19,6 +19,10 @@ export class FileSecretStore implements SecretStore {
   }
 
   async getSecretString(name: string): Promise<string> {
+    // An ARN names a Secrets Manager secret, which the local runtime does not read: say so,
+    // rather than look for a file of that name and report the secret missing.
+    if (name.startsWith('arn:'))
+      throw new Error(`${name} is a Secrets Manager ARN; locally a secret is a file (absolute, or relative to MAIL_DATA_DIR) or env:NAME`);
     if (name.startsWith('env:')) {
       const value = this.env[name.slice(4)];
       if (!value) throw new SecretNotFoundError(name);

@@ -123,6 +123,9 @@ export async function listMailboxes(ctx: DynamoIndexContext, user: string): Prom
 export async function renameMailbox(ctx: DynamoIndexContext, user: string, oldName: string, newName: string): Promise<Mailbox> {
   checkString(newName, 'mailbox name');
   checkKeyPart(newName, 'mailbox name');
+  // A legacy per-mailbox subscribed flag becomes a name in the list first: the flag would
+  // otherwise travel with the mailbox, and the port says a rename leaves the list as it is.
+  await migrateSubscriptions(ctx, user);
   const pk = keys.userPk(user);
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0) await sleep(backoffMs(attempt));

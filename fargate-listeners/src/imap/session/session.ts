@@ -270,12 +270,12 @@ export class ImapSession {
     }
   }
 
-  /** Deselects (CLOSE, UNSELECT, SELECT of another mailbox). */
   /** The mailbox write path (core/mailbox/writes.ts), logging with this session's fields. */
   get writes(): MailboxWrites {
     return new MailboxWrites(this.deps.adapters, { events: this.deps.events, log: this.log });
   }
 
+  /** Deselects (CLOSE, UNSELECT, SELECT of another mailbox). */
   deselect(): void {
     this.selected = null;
     if (this.state === 'selected') this.state = 'authenticated';
