@@ -60,9 +60,22 @@ describe('directory harvesting (SMTP_MAX_BAD_RCPT=20)', () => {
 
   it('reconnecting from the same address does not reset the count: the next refusal is 421; a valid recipient is still accepted', async () => {
     const c = await session(ts.port('smtp-mx'), '127.0.0.2');
-    expect(await c.send('RCPT TO:<alice@example.test>')).toMatch(/^250/);
-    expect(await c.send('RCPT TO:<guess99@example.test>')).toMatch(/^421 4\.7\.0 /);
+    expect(await c.send('RCPT TO:<guess98@example.test>')).toMatch(/^421 4\.7\.0 /);
     expect(await c.closedByServer()).toBe(true);
+    const d = await session(ts.port('smtp-mx'), '127.0.0.2');
+    expect(await d.send('RCPT TO:<alice@example.test>')).toMatch(/^250/);
+    d.close();
+  });
+
+  it('a transaction holding a valid recipient is not dropped for the address count alone: the bad one gets 550 (slowed), the mail is accepted', async () => {
+    const c = await session(ts.port('smtp-mx'), '127.0.0.3');
+    expect(await c.send('RCPT TO:<alice@example.test>')).toMatch(/^250/);
+    const t0 = Date.now();
+    expect(await c.send('RCPT TO:<guess99@example.test>')).toMatch(/^550 5\.1\.1 /);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(DELAY_MS - 5);
+    expect(await c.send('DATA')).toMatch(/^354/);
+    expect(await c.send('Subject: from a busy address\r\n\r\nhello\r\n.')).toMatch(/^250/);
+    c.close();
   });
 
   it('a fresh client address is not affected: a valid RCPT is accepted, an unknown one gets a plain 550 at once', async () => {

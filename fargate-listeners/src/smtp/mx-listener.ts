@@ -107,7 +107,8 @@ export function mxServerOptions(deps: ListenerDeps, guard: BadRecipientGuard = c
           refusedInSession.set(session, n);
           const verdict = guard.refused(session.remoteAddress, n);
           setTimeout(() => {
-            if (!verdict.close) return callback(err);
+            const close = verdict.close || (verdict.clientOver && session.envelope.rcptTo.length === 0);
+            if (!close) return callback(err);
             deps.logger.warn('too many refused recipients; closing', { client: session.remoteAddress, refusedInSession: n });
             callback(smtpError(421, '4.7.0', 'Too many invalid recipients; closing connection'));
           }, verdict.delayMs);
