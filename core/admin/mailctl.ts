@@ -6,6 +6,7 @@ import libmime from 'libmime';
 import type { Adapters } from '../adapters/adapters.ts';
 import { changePassword, createUser } from '../accounts/accounts.ts';
 import { isValidAddress, normalizeAddress } from '../accounts/addresses.ts';
+import { invalidateDirectory } from '../accounts/directory-cache.ts';
 import { BlobNotFoundError } from '../ports/blob-store.ts';
 import { IndexError } from '../ports/mail-index.ts';
 import { createLogger } from '../log.ts';
@@ -261,6 +262,9 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
       return 1;
     }
     throw err;
+  } finally {
+    // Domains and users are cached by the MX listener and ingest in this process: changed here, seen at once.
+    if (group === 'domain' || group === 'user') invalidateDirectory(adapters.index);
   }
 }
 
