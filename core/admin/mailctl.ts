@@ -102,6 +102,9 @@ class CommandError extends Error {}
 const QUEUE_NAMES: QueueName[] = ['ingest', 'outbound'];
 
 /** Runs one command; returns the process exit code. */
+/** Commands that add, change or remove a domain or user (cached by the MX listener and ingest). */
+const DIRECTORY_CHANGES = ['domain add', 'domain postmaster', 'domain remove', 'user add', 'user remove'];
+
 export async function runMailctl(args: string[], adapters: Adapters, io: MailctlIO): Promise<number> {
   const [group, action, ...rest] = args;
   const need = (n: number) => {
@@ -264,7 +267,7 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
     throw err;
   } finally {
     // Domains and users are cached by the MX listener and ingest in this process: changed here, seen at once.
-    if (group === 'domain' || group === 'user') invalidateDirectory(adapters.index);
+    if (DIRECTORY_CHANGES.includes(`${group} ${action}`)) invalidateDirectory(adapters.index);
   }
 }
 
