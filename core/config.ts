@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { isValidAddress, normalizeAddress } from './accounts/addresses.ts';
+import { DEFAULT_DIRECTORY_CACHE_SECONDS } from './accounts/directory-cache.ts';
 
 export interface MailConfig {
   runtime: 'local' | 'aws';
@@ -35,6 +36,8 @@ export interface MailConfig {
   allowPlaintextAuthOnLoopback: boolean;
   /** Seconds a client may stay silent before the server closes the connection. */
   idleTimeoutSeconds: number;
+  /** Seconds domains and users are cached by the MX listener and ingest (core/accounts/directory-cache.ts); 0 = off. */
+  directoryCacheSeconds: number;
   /** Open connections each listener accepts at most (more are refused: file handles are finite). */
   maxConnections: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -148,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     tlsKeyFile: env.TLS_KEY_FILE || null,
     allowPlaintextAuthOnLoopback: bool(env, 'MAIL_ALLOW_PLAINTEXT_LOOPBACK', runtime === 'local'),
     idleTimeoutSeconds: int(env, 'MAIL_IDLE_TIMEOUT', 300),
+    directoryCacheSeconds: int(env, 'DIRECTORY_CACHE_SECONDS', DEFAULT_DIRECTORY_CACHE_SECONDS),
     maxConnections: int(env, 'MAIL_MAX_CONNECTIONS', 5000),
     workers: bool(env, 'MAIL_WORKERS', runtime === 'local'),
     authThrottle: {

@@ -1,4 +1,6 @@
 /** Lambda: SQS `ingest` queue → runIngestJob (core/ingest/ingest-job.ts). */
+import { normalizeAddress } from '#core/accounts/addresses.ts';
+import { directoryFor } from '#core/accounts/directory-cache.ts';
 import { loadConfig } from '#core/config.ts';
 import { runIngestJob, type IngestJob } from '#core/ingest/ingest-job.ts';
 import { createLogger } from '#core/log.ts';
@@ -19,7 +21,10 @@ export async function handler(event: SqsEvent, context: LambdaContext): Promise<
   const adapters = await awsAdapters();
   outbound ??= createOutboundServices({ adapters, config, logger: baseLogger });
   const { routeRemote, onUnknownLocal } = outbound.routing;
-  return processSqsBatch<IngestJob>(event, { logger, body: ingestJobBody }, async (job) => {
-    await runIngestJob(job.body, { adapters, logger, routeRemote, onUnknownLocal });
+  // Jobs for the same recipient append to the same mailbox (one UID condition): one after another.
+  const serialiseOn = (job: IngestJob) => job.rcptTo.map((r) => normalizeAddress(r));
+  return processSqsBatch<IngestJob>(event, { logger, body: ingestJobBody, serialiseOn }, async (job) => {
+    const directory = directoryFor(adapters.index, config.directoryCacheSeconds);
+    await runIngestJob(job.body, { adapters, logger, routeRemote, onUnknownLocal, directory });
   });
 }

@@ -62,6 +62,52 @@ export interface SqsBatchOptions<T> {
   logger: Logger;
   /** Checks a decoded body against the job's type; throws (JobBodyError) when it is not that job. */
   body: (value: unknown) => T;
+  /**
+   * What a job writes to that another job of the batch may write to as well (for ingest: its
+   * recipients' mailboxes, which allocate UIDs under a condition). Jobs sharing any key run one
+   * after another, in record order, so they do not race and retry on that condition; groups
+   * sharing nothing still run concurrently. Without it, every record runs concurrently.
+   */
+  serialiseOn?: (job: T) => readonly string[];
+}
+
+/**
+ * Splits the records into chains: records whose jobs share a key (directly or through another
+ * record) go into one chain, in record order. A record whose body does not decode has no keys
+ * and runs alone (it fails on its own when handled).
+ */
+export function chainsOf<T>(records: readonly SqsRecord[], body: (value: unknown) => T, keysOf?: (job: T) => readonly string[]): SqsRecord[][] {
+  if (!keysOf) return records.map((r) => [r]);
+  const parent = records.map((_, i) => i);
+  const root = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  const owner = new Map<string, number>();
+  records.forEach((record, i) => {
+    let keys: readonly string[];
+    try {
+      keys = keysOf(toReceivedJob<T>(record, body).body);
+    } catch {
+      return;
+    }
+    for (const key of keys) {
+      const j = owner.get(key);
+      if (j === undefined) owner.set(key, i);
+      else {
+        const [a, b] = [root(i), root(j)];
+        if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
+      }
+    }
+  });
+  const chains = new Map<number, SqsRecord[]>();
+  records.forEach((record, i) => {
+    const r = root(i);
+    const chain = chains.get(r) ?? [];
+    chain.push(record);
+    chains.set(r, chain);
+  });
+  return [...chains.values()];
 }
 
 export async function processSqsBatch<T>(
@@ -71,15 +117,18 @@ export async function processSqsBatch<T>(
 ): Promise<SqsBatchResponse> {
   const { logger } = options;
   const failures: SqsBatchResponse['batchItemFailures'] = [];
-  // Records are independent jobs: run them concurrently; each failure is reported on its own.
+  // Chains of records run concurrently; the records of one chain one after another (a failed
+  // record does not stop its chain). Each failure is reported on its own.
   await Promise.all(
-    event.Records.map(async (record) => {
-      try {
-        await handle(toReceivedJob<T>(record, options.body));
-      } catch (err) {
-        const job = record.messageAttributes?.[JOB_ID_ATTRIBUTE]?.stringValue ?? record.messageId;
-        logger.error('job failed', { messageId: record.messageId, job, receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? '1'), err });
-        failures.push({ itemIdentifier: record.messageId });
+    chainsOf(event.Records, options.body, options.serialiseOn).map(async (chain) => {
+      for (const record of chain) {
+        try {
+          await handle(toReceivedJob<T>(record, options.body));
+        } catch (err) {
+          const job = record.messageAttributes?.[JOB_ID_ATTRIBUTE]?.stringValue ?? record.messageId;
+          logger.error('job failed', { messageId: record.messageId, job, receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? '1'), err });
+          failures.push({ itemIdentifier: record.messageId });
+        }
       }
     }),
   );

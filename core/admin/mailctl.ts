@@ -6,6 +6,7 @@ import libmime from 'libmime';
 import type { Adapters } from '../adapters/adapters.ts';
 import { changePassword, createUser } from '../accounts/accounts.ts';
 import { isValidAddress, normalizeAddress } from '../accounts/addresses.ts';
+import { invalidateDirectory } from '../accounts/directory-cache.ts';
 import { BlobNotFoundError } from '../ports/blob-store.ts';
 import { IndexError } from '../ports/mail-index.ts';
 import { createLogger } from '../log.ts';
@@ -101,6 +102,9 @@ class CommandError extends Error {}
 const QUEUE_NAMES: QueueName[] = ['ingest', 'outbound'];
 
 /** Runs one command; returns the process exit code. */
+/** Commands that add, change or remove a domain or user (cached by the MX listener and ingest). */
+const DIRECTORY_CHANGES = ['domain add', 'domain postmaster', 'domain remove', 'user add', 'user remove'];
+
 export async function runMailctl(args: string[], adapters: Adapters, io: MailctlIO): Promise<number> {
   const [group, action, ...rest] = args;
   const need = (n: number) => {
@@ -261,6 +265,9 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
       return 1;
     }
     throw err;
+  } finally {
+    // Domains and users are cached by the MX listener and ingest in this process: changed here, seen at once.
+    if (DIRECTORY_CHANGES.includes(`${group} ${action}`)) invalidateDirectory(adapters.index);
   }
 }
 

@@ -13,6 +13,7 @@
  */
 import type { Adapters } from '../adapters/adapters.ts';
 import { domainOf, normalizeAddress } from '../accounts/addresses.ts';
+import { DirectoryCache } from '../accounts/directory-cache.ts';
 import { MailboxWrites } from '../mailbox/writes.ts';
 import type { Logger } from '../log.ts';
 import type { MailboxEvents } from '../mailbox/events.ts';
@@ -58,6 +59,8 @@ export interface IngestDeps {
    * looser): report them so a bounce can be made. Default: log and drop.
    */
   onUnknownLocal?: (job: IngestJob, recipients: string[], raw: Buffer) => Promise<void>;
+  /** Domains and users cached for the process (directoryFor(index, config.directoryCacheSeconds)); default: read every time. */
+  directory?: DirectoryCache;
 }
 
 export interface IngestResult {
@@ -86,9 +89,10 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
   const meta = indexMessage(raw);
   const result: IngestResult = { delivered: [], remote: 0, unknown: [] };
   const byDomain = new Map<string, string[]>();
+  const directory = deps.directory ?? new DirectoryCache(adapters.index, { ttlSeconds: 0 });
   const localDomains = new Map<string, boolean>();
   const isLocalDomain = async (d: string) => {
-    if (!localDomains.has(d)) localDomains.set(d, (await adapters.index.getDomain(d)) !== null);
+    if (!localDomains.has(d)) localDomains.set(d, (await directory.domain(d)) !== null);
     return localDomains.get(d)!;
   };
 
@@ -101,7 +105,7 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
       byDomain.set(domain, list);
       continue;
     }
-    if (!(await adapters.index.getUser(rcpt))) {
+    if (!(await directory.user(rcpt))) {
       result.unknown.push(original);
       continue;
     }

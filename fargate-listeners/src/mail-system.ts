@@ -5,6 +5,7 @@
  */
 import type { Adapters } from '#core/adapters/adapters.ts';
 import type { MailConfig } from '#core/config.ts';
+import { directoryFor } from '#core/accounts/directory-cache.ts';
 import { runIngestJob, type IngestJob } from '#core/ingest/ingest-job.ts';
 import type { Logger } from '#core/log.ts';
 import { createMailboxEvents, type MailboxEvents } from '#core/mailbox/events.ts';
@@ -81,6 +82,7 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
               events,
               routeRemote: outbound.routing.routeRemote,
               onUnknownLocal: outbound.routing.onUnknownLocal,
+              directory: directoryFor(adapters.index, config.directoryCacheSeconds),
             });
           },
           logger.child({ worker: 'ingest' }),

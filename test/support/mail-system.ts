@@ -10,6 +10,7 @@ import { inject } from 'vitest';
 import type { Adapters } from '#core/adapters/adapters.ts';
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
 import { createUser } from '#core/accounts/accounts.ts';
+import { invalidateDirectory } from '#core/accounts/directory-cache.ts';
 import { loadConfig, type MailConfig } from '#core/config.ts';
 import { createLogger, silentLogger, type Logger } from '#core/log.ts';
 import { startMailSystem, type MailSystem, type MailSystemOptions } from '#listeners/mail-system.ts';
@@ -126,11 +127,13 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
     },
     addDomain: async (domain) => {
       if (!(await adapters.index.getDomain(domain))) await adapters.index.addDomain(domain);
+      invalidateDirectory(adapters.index); // as mailctl does in the same process
     },
     addUser: async (address, password) => {
       const domain = address.split('@')[1];
       if (!(await adapters.index.getDomain(domain))) await adapters.index.addDomain(domain);
       await createUser(adapters.index, address, password);
+      invalidateDirectory(adapters.index); // as mailctl does in the same process
     },
     stop: async () => {
       await ts.system.stop(1000);

@@ -13,6 +13,7 @@
  */
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { domainOf, isValidAddress, normalizeAddress, unquoteLocalPart } from '#core/accounts/addresses.ts';
+import { directoryFor } from '#core/accounts/directory-cache.ts';
 import { hostDomain, isPostmaster, resolvePostmaster } from '#core/accounts/postmaster.ts';
 import type { ListenerDeps, RunningListener } from '../listener.ts';
 import { acceptMessage } from './accept-message.ts';
@@ -32,7 +33,7 @@ export async function postmasterTarget(deps: ListenerDeps, address: string): Pro
   if (!pm) return null;
   const { index } = deps.adapters;
   const domain = pm.domain ?? (await hostDomain(index, deps.config.hostname));
-  if (domain === null || (await index.getDomain(domain)) === null) return null;
+  if (domain === null || (await directoryFor(index, deps.config.directoryCacheSeconds).domain(domain)) === null) return null;
   const target = await resolvePostmaster(index, domain, deps.config.postmasterAddress);
   if (target) return target;
   deps.logger.warn('postmaster mail refused: no postmaster mailbox', { domain, hint: `mailctl domain postmaster ${domain} <address>, or POSTMASTER_ADDRESS` });
@@ -56,8 +57,9 @@ export async function resolveLocalRecipient(deps: ListenerDeps, address: string)
   let isLocal: boolean;
   let exists: boolean;
   try {
-    isLocal = (await deps.adapters.index.getDomain(domain)) !== null;
-    exists = isLocal && (await deps.adapters.index.getUser(addr)) !== null;
+    const directory = directoryFor(deps.adapters.index, deps.config.directoryCacheSeconds);
+    isLocal = (await directory.domain(domain)) !== null;
+    exists = isLocal && (await directory.user(addr)) !== null;
   } catch (err) {
     deps.logger.error('recipient lookup failed', { err });
     throw smtpError(451, '4.3.0', 'Temporary lookup failure, try again later');
