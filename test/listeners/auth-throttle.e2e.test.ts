@@ -97,13 +97,42 @@ async function pop3Plain(port: number, from: string, user: string, password: str
 async function submissionAuth(port: number, from: string, user: string, password: string): Promise<string> {
   const c = await LineClient.connect(port, '127.0.0.1', from);
   try {
-    await c.smtpReply();
-    await c.send('EHLO client.test');
-    return await c.send(`AUTH PLAIN ${Buffer.from(`\0${user}\0${password}`).toString('base64')}`);
+    // Long waits: password checks of many parallel logins queue behind each other on a loaded machine.
+    await c.smtpReply(30_000);
+    c.write('EHLO client.test\r\n');
+    await c.smtpReply(30_000);
+    c.write(`AUTH PLAIN ${Buffer.from(`\0${user}\0${password}`).toString('base64')}\r\n`);
+    return await c.smtpReply(30_000);
   } finally {
     c.close();
   }
 }
+
+describe('login throttle and right passwords from one address', () => {
+  let sys: Counted;
+  const users = Array.from({ length: 6 }, (_, i) => `staff${i}@example.test`);
+
+  beforeAll(async () => {
+    sys = await countedSystem();
+    for (const u of users) await sys.ts.addUser(u, PASSWORD);
+  }, 60_000);
+  afterAll(() => sys?.ts.stop());
+
+  it('an office behind one NAT address logging in at once on IMAP, POP3 and submission (24 right passwords, more than the per-client limit of 10) is let in every time', async () => {
+    const from = source(200);
+    const answers = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => {
+        const user = users[i % users.length];
+        if (i % 4 === 0) return submissionAuth(sys.ts.port('submission'), from, user, PASSWORD);
+        if (i % 4 === 1) return pop3Plain(sys.ts.port('pop3'), from, user, PASSWORD);
+        return (i % 2 ? imapLogin : imapPlain)(sys.ts.port('imap'), from, user, PASSWORD);
+      }),
+    );
+    const refused = answers.filter((a) => !/^(235|\+OK)|\bOK\b/.test(a) || / NO /.test(a));
+    expect(refused).toEqual([]);
+    expect(answers.filter((a) => /^235/.test(a))).toHaveLength(6);
+  }, 120_000);
+});
 
 describe('login throttle with default limits (20 per account, 10 per client, 15 min)', () => {
   let sys: Counted;

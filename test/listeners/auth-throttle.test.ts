@@ -44,7 +44,7 @@ describe('auth throttle account key', () => {
 describe('auth throttle client key', () => {
   it('counts an IPv6 /64 as one client and IPv4-mapped addresses as IPv4', () => {
     let t = 0;
-    const th = createAuthThrottle({ maxFailuresPerClient: 3, maxFailuresPerAccount: 1000, windowSeconds: 60 }, () => t);
+    const th = createAuthThrottle({ maxFailuresPerClient: 3, maxFailuresPerAccount: 1000, windowSeconds: 60 }, { now: () => t });
     th.failed('2001:db8:1:2::10', 'alice@example.test');
     th.failed('2001:db8:1:2::11', 'alice@example.test');
     expect(th.blocked('2001:db8:1:2:ffff::1', 'x@example.test')).toBe(false);
@@ -58,15 +58,59 @@ describe('auth throttle client key', () => {
 });
 
 describe('auth throttle attempts in progress', () => {
-  it('counts a begun check as a failure, so parallel checks cannot pass the limit; release() takes it back', () => {
-    const th = createAuthThrottle({ maxFailuresPerClient: 1000, maxFailuresPerAccount: 3, windowSeconds: 60 });
-    const running = [1, 2, 3].map((i) => th.begin(`192.0.2.${i}`, 'alice@example.test'));
+  it('counts a begun check as a failure, so parallel checks cannot pass the limit; release() takes it back', async () => {
+    const th = createAuthThrottle({ maxFailuresPerClient: 1000, maxFailuresPerAccount: 3, windowSeconds: 60 }, { maxWaitMs: 50 });
+    const running = await Promise.all([1, 2, 3].map((i) => th.begin(`192.0.2.${i}`, 'alice@example.test')));
     expect(running.every((a) => a !== null)).toBe(true);
-    expect(th.begin('192.0.2.9', ' alice@example.test')).toBeNull();
+    // A fourth check would let four guesses run at once: it waits, and refuses when none ends.
+    expect(await th.begin('192.0.2.9', ' alice@example.test')).toBeNull();
     running[0]!.release(); // that password was right
     running[0]!.release(); // a second release changes nothing
-    const next = th.begin('192.0.2.9', 'alice@example.test');
+    const next = await th.begin('192.0.2.9', 'alice@example.test');
     expect(next).not.toBeNull();
-    expect(th.begin('192.0.2.10', 'alice@example.test')).toBeNull();
+    expect(await th.begin('192.0.2.10', 'alice@example.test')).toBeNull();
+  });
+
+  it('a waiting check starts when one in progress ends with the right password; a wrong one uses up the budget', async () => {
+    const th = createAuthThrottle({ maxFailuresPerClient: 2, maxFailuresPerAccount: 1000, windowSeconds: 60 }, { maxWaitMs: 5000 });
+    const first = (await th.begin('192.0.2.1', 'a@example.test'))!;
+    const second = (await th.begin('192.0.2.1', 'b@example.test'))!;
+    const third = th.begin('192.0.2.1', 'c@example.test');
+    setTimeout(() => first.release(), 20);
+    const started = (await third)!;
+    expect(started).not.toBeNull();
+    // Two wrong passwords: the client has reached its limit; a waiting check is refused at once.
+    const fourth = th.begin('192.0.2.1', 'd@example.test');
+    second.fail();
+    started.fail();
+    expect(await fourth).toBeNull();
+    expect(th.blocked('192.0.2.1', 'e@example.test')).toBe(true);
+  });
+
+  it('many right passwords at once from one address (a NAT, a client opening many connections) are all let in, a few at a time', async () => {
+    const th = createAuthThrottle({ maxFailuresPerClient: 10, maxFailuresPerAccount: 20, windowSeconds: 900 });
+    let inCheck = 0;
+    let most = 0;
+    const results = await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const attempt = await th.begin('198.51.100.1', `user${i % 7}@example.test`);
+        if (!attempt) return false;
+        inCheck++;
+        most = Math.max(most, inCheck);
+        await new Promise((r) => setTimeout(r, 5)); // the password check
+        inCheck--;
+        attempt.release();
+        return true;
+      }),
+    );
+    expect(results.every(Boolean)).toBe(true);
+    expect(most).toBeLessThanOrEqual(10);
+    expect(th.blocked('198.51.100.1', 'user0@example.test')).toBe(false);
+  });
+
+  it('an attempt neither released nor failed counts as failed after settleMs, and waiting checks go on', async () => {
+    const th = createAuthThrottle({ maxFailuresPerClient: 1, maxFailuresPerAccount: 1000, windowSeconds: 60 }, { maxWaitMs: 2000, settleMs: 30 });
+    expect(await th.begin('192.0.2.1', 'a@example.test')).not.toBeNull(); // abandoned
+    expect(await th.begin('192.0.2.1', 'a@example.test')).toBeNull(); // now a settled failure: limit reached
   });
 });

@@ -77,7 +77,7 @@ describe('submission header pass', () => {
 describe('auth failure throttle', () => {
   it('blocks a client or an account at its limit and forgets failures after the window', () => {
     let t = 1_000_000;
-    const th = createAuthThrottle({ maxFailuresPerClient: 2, maxFailuresPerAccount: 3, windowSeconds: 60 }, () => t);
+    const th = createAuthThrottle({ maxFailuresPerClient: 2, maxFailuresPerAccount: 3, windowSeconds: 60 }, { now: () => t });
     th.failed('192.0.2.1', 'a@x');
     expect(th.blocked('192.0.2.1', 'b@x')).toBe(false);
     th.failed('::ffff:192.0.2.1', 'a@x'); // the same client, IPv4-mapped

@@ -355,12 +355,15 @@ export class Pop3Session {
     const account = normalizeAddress(typed);
     // Too many recent failures from this address or for this account (in any protocol of this
     // process): refused without checking the password.
-    const attempt = this.deps.throttle.begin(this.io.remoteAddress, account);
+    const attempt = await this.deps.throttle.begin(this.io.remoteAddress, account);
     if (!attempt) return this.loginFailed(account, 'throttled', false);
     let address: string;
     try {
       const user = await authenticate(index, account, password);
-      if (!user) return this.loginFailed(account, 'bad credentials', false); // counted by begin()
+      if (!user) {
+        attempt.fail(); // stays counted
+        return this.loginFailed(account, 'bad credentials', false);
+      }
       address = user.address;
     } catch (e) {
       attempt.release();

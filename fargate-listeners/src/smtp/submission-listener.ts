@@ -101,34 +101,38 @@ export function submissionServerOptions(deps: ListenerDeps, options: { implicitT
       const client = session.remoteAddress || 'unknown';
       const a = auth as typeof auth & { authzid?: string; authcid?: string };
       const username = normalizeAddress(String(a.username ?? ''));
-      // Counted as a failure from here until the password proves right (attempts in progress
-      // on parallel connections count against the limit too).
-      const attempt = throttle.begin(client, username);
-      if (!attempt) {
-        logger.warn('auth throttled', { client, user: username });
-        return callback(smtpError(454, '4.7.0', 'Too many failed authentication attempts; try again later'));
-      }
-      // RFC 4616 §2: an authorization identity different from the authentication identity
-      // asks to act as someone else; we do not allow that (a failure: the attempt stays counted).
-      if (a.method === 'PLAIN' && a.authzid && a.authcid && normalizeAddress(a.authzid) !== normalizeAddress(a.authcid)) {
-        logger.info('auth failed', { client, user: username, why: 'authorization identity not permitted' });
-        return callback(smtpError(535, '5.7.8', 'Authentication credentials invalid'));
-      }
-      authenticate(adapters.index, username, String(a.password ?? '')).then(
-        (user) => {
-          if (!user) {
-            logger.info('auth failed', { client, user: username });
-            return callback(smtpError(535, '5.7.8', 'Authentication credentials invalid'));
-          }
-          attempt.release();
-          callback(null, { user: user.address });
-        },
-        (err) => {
+      // Counted as a failure from here until the password proves right (checks in progress on
+      // parallel connections count against the limit too; begin() may wait for one to end).
+      const check = async (): Promise<{ user: string } | Error> => {
+        const attempt = await throttle.begin(client, username);
+        if (!attempt) {
+          logger.warn('auth throttled', { client, user: username });
+          return smtpError(454, '4.7.0', 'Too many failed authentication attempts; try again later');
+        }
+        // RFC 4616 §2: an authorization identity different from the authentication identity
+        // asks to act as someone else; we do not allow that (a failure: the attempt stays counted).
+        if (a.method === 'PLAIN' && a.authzid && a.authcid && normalizeAddress(a.authzid) !== normalizeAddress(a.authcid)) {
+          attempt.fail();
+          logger.info('auth failed', { client, user: username, why: 'authorization identity not permitted' });
+          return smtpError(535, '5.7.8', 'Authentication credentials invalid');
+        }
+        let user;
+        try {
+          user = await authenticate(adapters.index, username, String(a.password ?? ''));
+        } catch (err) {
           attempt.release();
           logger.error('auth lookup failed', { err });
-          callback(smtpError(454, '4.7.0', 'Temporary authentication failure'));
-        },
-      );
+          return smtpError(454, '4.7.0', 'Temporary authentication failure');
+        }
+        if (!user) {
+          attempt.fail();
+          logger.info('auth failed', { client, user: username });
+          return smtpError(535, '5.7.8', 'Authentication credentials invalid');
+        }
+        attempt.release();
+        return { user: user.address };
+      };
+      check().then((r) => (r instanceof Error ? callback(r) : callback(null, r)));
     },
     onMailFrom(address, session, callback) {
       const user = sessionUser(session);

@@ -15,8 +15,8 @@ async function verify(s: ImapSession, typed: string, password: string): Promise<
   // The identity authentication resolves, computed once: the throttle counts exactly that.
   const user = normalizeAddress(typed);
   // Too many recent failures from this address or for this account (in any protocol of this
-  // process, attempts in progress included): refused unchecked.
-  const attempt = s.ctx.throttle.begin(client, user);
+  // process): refused unchecked. Checks in progress elsewhere may make this one wait.
+  const attempt = await s.ctx.throttle.begin(client, user);
   if (!attempt) {
     s.authFailures++;
     s.log.warn('authentication throttled', { client, user });
@@ -31,6 +31,7 @@ async function verify(s: ImapSession, typed: string, password: string): Promise<
     throw err;
   }
   if (!account) {
+    attempt.fail();
     s.authFailures++;
     s.log.info('authentication failed', { client, user, failures: s.authFailures });
     await new Promise((r) => setTimeout(r, Math.min(200 * s.authFailures, 2000)));
