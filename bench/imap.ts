@@ -122,7 +122,8 @@ async function one() {
   const s = net.connect(Number(port), '127.0.0.1');
   sockets.push(s);
   let buf = '';
-  const want = (re) => new Promise((resolve) => { const check = () => { if (re.test(buf)) { s.off('data', on); resolve(); } }; const on = (d) => { buf += d; check(); }; s.on('data', on); check(); });
+  // A refusal (NO/BAD) ends the run with the server's words instead of waiting forever.
+  const want = (re) => new Promise((resolve) => { const check = () => { if (/^[abc] (NO|BAD) .*$/m.test(buf)) { process.stderr.write('idle client refused: ' + buf.match(/^[abc] (NO|BAD) .*$/m)[0] + '\\n'); process.exit(1); } if (re.test(buf)) { s.off('data', on); resolve(); } }; const on = (d) => { buf += d; check(); }; s.on('data', on); check(); });
   await want(/\\* OK/);
   s.write('a LOGIN "' + user + '" "' + pass + '"\\r\\n'); await want(/a OK/);
   s.write('b SELECT INBOX\\r\\n'); await want(/b OK/);
