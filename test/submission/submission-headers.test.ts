@@ -74,6 +74,20 @@ describe('submission header pass', () => {
   });
 });
 
+describe('submission From: check', () => {
+  it('a quoted local part is the same mailbox as its unquoted form (RFC 5322 §3.4.1); other quoted names are not yours', async () => {
+    const header = async (from: string) => (await pass(Buffer.from(`From: ${from}\r\nSubject: x\r\n\r\nbody\r\n`), [])).fix;
+    for (const ok of ['"alice"@example.test', 'Alice <"Alice"@Example.Test>', '"al\\ice"@example.test']) {
+      const fix = await header(ok);
+      expect(() => checkSenderHeaders(fix, ['alice@example.test']), ok).not.toThrow();
+    }
+    for (const other of ['"alice bob"@example.test', '"alice."@example.test', '"bob"@example.test']) {
+      const fix = await header(other);
+      expect(() => checkSenderHeaders(fix, ['alice@example.test']), other).toThrow(/is not yours/);
+    }
+  });
+});
+
 describe('auth failure throttle', () => {
   it('blocks a client or an account at its limit and forgets failures after the window', () => {
     let t = 1_000_000;

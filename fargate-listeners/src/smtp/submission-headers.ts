@@ -7,6 +7,7 @@
  *  - the From: (and Sender:) addresses are checked against the authenticated user after the
  *    bytes are stored and before the message is queued (checkSenderHeaders).
  */
+import { normalizeAddress, unquoteLocalPart } from '#core/accounts/addresses.ts';
 import { randomUUID } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { headerAddresses } from '#core/mime/header-addresses.ts';
@@ -95,7 +96,10 @@ export function checkSenderHeaders(fix: SubmissionHeaderFixup, ownAddresses: rea
   if (from.fields === 0) throw smtpError(550, '5.6.0', 'The message has no From: header field (RFC 5322 §3.6)');
   if (from.fields > 1) throw smtpError(550, '5.6.0', 'The message has more than one From: header field (RFC 5322 §3.6)');
   if (from.addresses.length === 0) throw smtpError(553, '5.7.1', 'From: header has no address of yours');
-  for (const a of from.addresses) if (!own.has(a)) throw smtpError(553, '5.7.1', `From: header address <${a.slice(0, 200)}> is not yours`);
+  // A quoted local part names the same mailbox as its unquoted form (RFC 5322 §3.4.1, RFC 5321
+  // §4.1.2): `"alice"@example.test` is alice@example.test, as the envelope checks take it.
+  const mine = (a: string) => own.has(normalizeAddress(unquoteLocalPart(a)));
+  for (const a of from.addresses) if (!mine(a)) throw smtpError(553, '5.7.1', `From: header address <${a.slice(0, 200)}> is not yours`);
   const sender = headerAddresses(fix.header, 'sender');
-  for (const a of sender.addresses) if (!own.has(a)) throw smtpError(553, '5.7.1', `Sender: header address <${a.slice(0, 200)}> is not yours`);
+  for (const a of sender.addresses) if (!mine(a)) throw smtpError(553, '5.7.1', `Sender: header address <${a.slice(0, 200)}> is not yours`);
 }
