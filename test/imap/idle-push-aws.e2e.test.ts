@@ -27,6 +27,8 @@ import { startMailSystem, type MailSystem } from '#listeners/mail-system.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { EPHEMERAL_PORTS, uniquePrefix } from '../support/mail-system.ts';
 import { smtplibSend } from '../support/smtplib.ts';
+import { run } from '../support/clients.ts';
+import { RawImap } from './support/raw-client.ts';
 
 const USER = 'alice@example.test';
 const PASSWORD = 'alice-secret';
@@ -144,6 +146,22 @@ describe('IDLE hears the ingest function and other listener tasks through SNS â†
     await second.adapters.close();
     second = undefined;
     expect(await taskQueues()).toHaveLength(1);
+  });
+
+  it('ends the IDLE session of a user that `mailctl --aws user remove` removed, within 2 s, through the topic', async () => {
+    await createUser(emulated.adapters.index, 'carol@example.test', 'carol-secret');
+    const c = await RawImap.login(emulated.system.port('imap'), 'carol@example.test', 'carol-secret');
+    await c.command('SELECT INBOX');
+    c.write('I1 IDLE\r\n');
+    expect(await c.line()).toBe('+ idling');
+    // process.env holds what emulated.env holds (startEmulatedSystem set it): resources, push topic, emulator.
+    const removed = await run(process.execPath, ['bin/mailctl.js', '--aws', 'user', 'remove', 'carol@example.test']);
+    expect(removed.stderr).toBe('');
+    expect(removed.code).toBe(0);
+    const doneAt = Date.now();
+    expect(await c.line(2000)).toMatch(/^\* BYE /);
+    expect(Date.now() - doneAt).toBeLessThan(2000);
+    c.close();
   });
 
   it('sweeps at start-up the queue and subscription of a task whose heartbeat is more than a day old', async () => {
