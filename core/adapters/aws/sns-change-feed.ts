@@ -90,11 +90,11 @@ export class SnsChangeFeed implements ChangeFeed {
 
   constructor(options: SnsChangeFeedOptions) {
     this.o = {
-      taskId: `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`,
-      waitSeconds: 20,
-      heartbeatSeconds: PUSH.heartbeatSeconds,
-      staleAfterSeconds: PUSH.staleAfterSeconds,
       ...options,
+      taskId: options.taskId ?? `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`,
+      waitSeconds: options.waitSeconds ?? 20,
+      heartbeatSeconds: options.heartbeatSeconds ?? PUSH.heartbeatSeconds,
+      staleAfterSeconds: options.staleAfterSeconds ?? PUSH.staleAfterSeconds,
       log: options.log ?? silentLogger,
       now: options.now ?? Date.now,
     };
@@ -284,6 +284,26 @@ export interface AwsChangeFeedOptions {
   clientConfig?: AwsClientConfig;
   env?: NodeJS.ProcessEnv;
   log?: Logger;
+  /** Names the task's queue (default random); aws-main passes the ECS task id. */
+  taskId?: string;
+}
+
+/**
+ * The ECS task id (the last part of the task ARN) from the container metadata endpoint, so an
+ * operator can tell which task a push queue belongs to; null outside ECS or when it does not
+ * answer within a second.
+ */
+export async function ecsTaskId(env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+  const uri = env.ECS_CONTAINER_METADATA_URI_V4;
+  if (!uri) return null;
+  try {
+    const res = await fetch(`${uri}/task`, { signal: AbortSignal.timeout(1000) });
+    const arn = ((await res.json()) as { TaskARN?: string }).TaskARN ?? '';
+    const id = arn.split('/').pop() ?? '';
+    return /^[A-Za-z0-9_-]{1,40}$/.test(id) ? id : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -298,7 +318,7 @@ export function createAwsChangeFeed(options: AwsChangeFeedOptions = {}): ChangeF
   const clients = createAwsClients(options.clientConfig, env);
   const sqs = clients.sqs;
   const sns = snsFor(sqs, options.clientConfig?.endpoint ?? env.AWS_ENDPOINT_URL);
-  const feed = new SnsChangeFeed({ sns, sqs, topicArn, queuePrefix: env[PUSH.env.queuePrefix] || 'cloudmail-push-', log: options.log });
+  const feed = new SnsChangeFeed({ sns, sqs, topicArn, queuePrefix: env[PUSH.env.queuePrefix] || 'cloudmail-push-', log: options.log, taskId: options.taskId });
   return {
     publish: (change) => feed.publish(change),
     listen: (listener) => feed.listen(listener),
