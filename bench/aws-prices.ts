@@ -14,6 +14,7 @@ export const AWS_PRICES = {
     'https://aws.amazon.com/s3/pricing/',
     'https://aws.amazon.com/sqs/pricing/',
     'https://aws.amazon.com/lambda/pricing/',
+    'https://aws.amazon.com/sns/pricing/',
   ],
   dynamodb: {
     /** Standard table class, on-demand. */
@@ -29,6 +30,12 @@ export const AWS_PRICES = {
   sqs: {
     /** Standard queues, per request (each 64 KiB chunk of a payload is one request). */
     perMillionRequests: 0.4,
+  },
+  sns: {
+    /** Standard topics: Publish (and other API requests), each 64 KiB chunk one request. */
+    perMillionRequests: 0.5,
+    /** Deliveries from a standard topic to SQS queues are not charged (the queue's requests are, as SQS). */
+    perMillionSqsDeliveries: 0,
   },
   lambda: {
     /** arm64 (the stack's functions, infra/pipeline.ts), first pricing tier. */

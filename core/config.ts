@@ -38,6 +38,12 @@ export interface MailConfig {
   idleTimeoutSeconds: number;
   /** Seconds domains and users are cached by the MX listener and ingest (core/accounts/directory-cache.ts); 0 = off. */
   directoryCacheSeconds: number;
+  /**
+   * Seconds between the IMAP IDLE watcher's safety-net checks of each watched mailbox
+   * (fargate-listeners/src/imap/session/commands/idle.ts); changes normally arrive at once
+   * through the change feed. At least 1.
+   */
+  idlePollSeconds: number;
   /** Open connections each listener accepts at most (more are refused: file handles are finite). */
   maxConnections: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -122,6 +128,12 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return n;
 }
 
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const n = int(env, name, fallback);
+  if (n === 0) throw new Error(`${name} must be at least 1, got 0`);
+  return n;
+}
+
 function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
   const v = env[name];
   if (v === undefined || v === '') return fallback;
@@ -152,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     allowPlaintextAuthOnLoopback: bool(env, 'MAIL_ALLOW_PLAINTEXT_LOOPBACK', runtime === 'local'),
     idleTimeoutSeconds: int(env, 'MAIL_IDLE_TIMEOUT', 300),
     directoryCacheSeconds: int(env, 'DIRECTORY_CACHE_SECONDS', DEFAULT_DIRECTORY_CACHE_SECONDS),
+    idlePollSeconds: positive(env, 'IDLE_POLL_SECONDS', 60),
     maxConnections: int(env, 'MAIL_MAX_CONNECTIONS', 5000),
     workers: bool(env, 'MAIL_WORKERS', runtime === 'local'),
     authThrottle: {

@@ -109,3 +109,27 @@ export const RESOURCE_ENV = {
   outboundQueueUrl: 'OUTBOUND_QUEUE_URL',
   outboundDeadLetterQueueUrl: 'OUTBOUND_DLQ_URL',
 } as const;
+
+/**
+ * Push between listener tasks (core/adapters/aws/sns-change-feed.ts): one SNS topic per stack;
+ * each listener task makes its own SQS queue named `<queuePrefix><task id>`, subscribed to the
+ * topic, and deletes it on shutdown. The stack's grants for queue management are limited to
+ * names under the prefix (infra/grants.ts).
+ */
+export const PUSH = {
+  env: { topicArn: 'PUSH_TOPIC_ARN', queuePrefix: 'PUSH_QUEUE_PREFIX' },
+  topicName: (prefix: string) => `${pushSlug(prefix)}-push`,
+  queuePrefix: (prefix: string) => `${pushSlug(prefix)}-push-`,
+  /** Notifications are worth nothing after a few minutes: the slow poll has long covered them. */
+  messageRetentionSeconds: 300,
+  /** Tags on each task queue: when its task last said it was alive, and its subscription. */
+  heartbeatTag: 'cloudmail:heartbeat',
+  subscriptionTag: 'cloudmail:subscription',
+  heartbeatSeconds: 3600,
+  /** A queue whose heartbeat is older than this belongs to a task that died without cleaning up. */
+  staleAfterSeconds: 86_400,
+} as const;
+
+function pushSlug(prefix: string): string {
+  return prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+}

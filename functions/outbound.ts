@@ -8,7 +8,7 @@ import { loadConfig } from '#core/config.ts';
 import { createLogger } from '#core/log.ts';
 import type { OutboundJob } from '#core/outbound/job.ts';
 import { createOutboundServices, type OutboundServices } from '#core/outbound/services.ts';
-import { awsAdapters } from './aws-context.ts';
+import { awsAdapters, awsChangeEvents } from './aws-context.ts';
 import { outboundJobBody } from './job-bodies.ts';
 import { invocationLogging, type LambdaContext } from './lambda-context.ts';
 import { processSqsBatch, type SqsBatchResponse, type SqsEvent } from './sqs-batch.ts';
@@ -21,9 +21,13 @@ let services: OutboundServices | undefined;
 export async function handler(event: SqsEvent, context: LambdaContext): Promise<SqsBatchResponse> {
   const logger = invocationLogger(context);
   const adapters = await awsAdapters();
-  services ??= createOutboundServices({ adapters, config, logger: baseLogger });
+  // Bounces (DSNs) to local senders land in their INBOX: the listener tasks hear of them.
+  const events = awsChangeEvents(baseLogger);
+  services ??= createOutboundServices({ adapters, config, logger: baseLogger, events });
   const s = services;
-  return processSqsBatch<OutboundJob>(event, { logger, body: outboundJobBody }, async (job) => {
+  const response = await processSqsBatch<OutboundJob>(event, { logger, body: outboundJobBody }, async (job) => {
     await s.runOutbound(job.body, logger);
   });
+  await events.flush();
+  return response;
 }

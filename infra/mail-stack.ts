@@ -14,6 +14,7 @@ import { Listeners } from './listeners.ts';
 import { Network } from './network.ts';
 import { Observability } from './observability.ts';
 import { Pipeline, type MailQueue } from './pipeline.ts';
+import { Push } from './push.ts';
 import { MailSecrets, SECRET_ENV } from './secrets.ts';
 import { Storage } from './storage.ts';
 
@@ -30,6 +31,7 @@ export class MailStack extends Stack {
   readonly storage: Storage;
   readonly secrets: MailSecrets;
   readonly pipeline: Pipeline;
+  readonly push: Push;
   readonly listeners: Listeners;
   readonly observability: Observability;
 
@@ -42,6 +44,8 @@ export class MailStack extends Stack {
     this.network = new Network(this, 'Network', { context: ctx, logRetention });
     this.storage = new Storage(this, 'Storage', { tableName: this.names.table, deletionProtection: ctx.deletionProtection });
     this.secrets = new MailSecrets(this, 'Secrets', ctx);
+    // "Mailbox changed" from the functions and each task to every listener task (infra/push.ts).
+    this.push = new Push(this, 'Push', { prefix: ctx.stackName });
 
     // Variables of core/config.ts and core/resources.ts RESOURCE_ENV. The mail domains live in
     // the index (mailctl domain add), not here.
@@ -49,6 +53,7 @@ export class MailStack extends Stack {
       MAIL_RUNTIME: 'aws',
       MAIL_HOSTNAME: ctx.hostname,
       LOG_LEVEL: 'info',
+      ...this.push.environment(),
     };
     const resourceEnv = (queues: Record<QueueName, MailQueue>): Record<string, string> => ({
       [RESOURCE_ENV.bucket]: this.storage.bucket.bucketName,
@@ -94,6 +99,9 @@ export class MailStack extends Stack {
     grantIndex(taskRole, this.storage.table, { write: true });
     this.pipeline.queues.ingest.queue.grantSendMessages(taskRole);
     this.secrets.tls.grantRead(taskRole);
+    // IDLE sessions hear of deliveries and of other tasks' changes through the push topic.
+    this.push.grantListen(taskRole);
+    for (const fn of Object.values(this.pipeline.functions)) this.push.grantPublish(fn);
 
     this.observability = new Observability(this, 'Observability', {
       queues: this.pipeline.queues,

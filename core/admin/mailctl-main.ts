@@ -5,6 +5,8 @@ import { createInterface } from 'node:readline';
 import type { Adapters } from '../adapters/adapters.ts';
 import { createLocalAdapters } from '../adapters/local/index.ts';
 import { loadConfig } from '../config.ts';
+import { createLogger } from '../log.ts';
+import { createMailboxEvents, type MailboxEvents } from '../mailbox/events.ts';
 import { COMMANDS, GROUPS, runMailctl, USAGE, type MailctlIO } from './mailctl.ts';
 
 async function readPassword(prompt: string): Promise<string> {
@@ -66,10 +68,15 @@ export async function main(argv: string[]): Promise<number> {
   const usageOnly = !COMMANDS.includes(args[0]) || (GROUPS.includes(args[0]) && (!args[1] || ['--help', '-h', 'help'].includes(args[1])));
   if (usageOnly) return runMailctl(args, NO_STORE, io);
   let adapters: Adapters;
+  // On AWS the listener tasks hear of mailboxes mailctl removed through the push topic (when
+  // PUSH_TOPIC_ARN is set); locally they see the index file change (sqlite-change-feed.ts).
+  let events: MailboxEvents | undefined;
   if (useAws) {
     const aws = await import('../adapters/aws/index.ts');
     const provision = await import('../adapters/aws/provision.ts');
     adapters = await aws.createAwsAdapters({ refs: provision.awsResourceRefsFromEnv(process.env) });
+    const feed = (await import('../adapters/aws/sns-change-feed.ts')).createAwsChangeFeed();
+    if (feed) events = createMailboxEvents({ feed, log: createLogger({ component: 'change-feed' }, 'warn', (l) => io.err(l)) });
   } else {
     const { dataDir } = loadConfig({ ...process.env, MAIL_RUNTIME: 'local' });
     // A store is made on purpose only: by the first `domain add` (or by `npm start`). Any other
@@ -84,8 +91,9 @@ export async function main(argv: string[]): Promise<number> {
     adapters = await createLocalAdapters({ dataDir });
   }
   try {
-    return await runMailctl(args, adapters, io);
+    return await runMailctl(args, adapters, io, events);
   } finally {
+    await events?.close();
     await adapters.close();
   }
 }

@@ -11,6 +11,7 @@ import { BlobNotFoundError } from '../ports/blob-store.ts';
 import { IndexError } from '../ports/mail-index.ts';
 import { createLogger } from '../log.ts';
 import { MailboxWrites } from '../mailbox/writes.ts';
+import type { MailboxEvents } from '../mailbox/events.ts';
 import { checkBlobs } from './blob-check.ts';
 import type { QueueName } from '../ports/work-queue.ts';
 import { dkimKeyBlobKey, dkimZoneLine, generateDkimKey, loadDkimKey, saveDkimKey, type DkimKeyAlgorithm } from '../dkim/keys.ts';
@@ -105,7 +106,7 @@ const QUEUE_NAMES: QueueName[] = ['ingest', 'outbound'];
 /** Commands that add, change or remove a domain or user (cached by the MX listener and ingest). */
 const DIRECTORY_CHANGES = ['domain add', 'domain postmaster', 'domain remove', 'user add', 'user remove'];
 
-export async function runMailctl(args: string[], adapters: Adapters, io: MailctlIO): Promise<number> {
+export async function runMailctl(args: string[], adapters: Adapters, io: MailctlIO, events?: MailboxEvents): Promise<number> {
   const [group, action, ...rest] = args;
   const need = (n: number) => {
     if (rest.length < n) throw new UsageError(`missing argument for '${group} ${action}'`, group);
@@ -173,7 +174,7 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
         need(1);
         // A blob that cannot be deleted is reported on stderr (a JSON line with its key) and left
         // as unreferenced garbage: the user is gone either way.
-        const writes = new MailboxWrites(adapters, { log: createLogger({ command: 'user remove' }, 'warn', (line) => io.err(line)) });
+        const writes = new MailboxWrites(adapters, { events, log: createLogger({ command: 'user remove' }, 'warn', (line) => io.err(line)) });
         await writes.removeUser(normalizeAddress(rest[0]));
         io.out(`removed user ${normalizeAddress(rest[0])}`);
         return 0;

@@ -10,7 +10,7 @@
  *     succeeded, and an unreferenced blob is garbage, never lost mail (the local runtime's
  *     start sweeps such leftovers, core/adapters/local/crash-leftovers.ts).
  *  3. events.notify(user, mailboxId) for each mailbox the commit changed, so IDLE sessions
- *     in this process hear at once (core/mailbox/events.ts); other processes poll.
+ *     hear at once (core/mailbox/events.ts; other processes through its change feed).
  *
  * Appending is the one write that touches the blob store before the index: blob first, then
  * the index record, so an index entry never points at a missing blob.

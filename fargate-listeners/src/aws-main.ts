@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createAwsAdapters } from '#core/adapters/aws/index.ts';
 import { awsResourceRefsFromEnv } from '#core/adapters/aws/provision.ts';
+import { createAwsChangeFeed, ecsTaskId } from '#core/adapters/aws/sns-change-feed.ts';
 import { loadConfig, type MailConfig } from '#core/config.ts';
 import { createLogger } from '#core/log.ts';
 import { readJsonSecret } from '#core/ports/secrets.ts';
@@ -35,7 +36,10 @@ if (process.env.TLS_SECRET_ARN && !config.tlsCertFile) {
   }
 }
 
-const system = await startMailSystem({ adapters, config, logger, workers: false, proxy: proxyConfigFromEnv(process.env) });
+// Push between listener tasks: this task's SQS queue on the stack's SNS topic (docs/deploy.md).
+const changeFeed = createAwsChangeFeed({ log: logger.child({ component: 'change-feed' }), taskId: (await ecsTaskId()) ?? undefined });
+if (!changeFeed) logger.warn('PUSH_TOPIC_ARN is not set: IDLE sessions see changes made by other tasks and the ingest function only at the slow poll');
+const system = await startMailSystem({ adapters, config, logger, workers: false, proxy: proxyConfigFromEnv(process.env), changeFeed: changeFeed ?? undefined });
 logger.info('listeners started', { listeners: Object.fromEntries(system.listeners.map((l) => [l.name, l.port])) });
 
 let stopping = false;

@@ -30,6 +30,7 @@ logger.info('mail system started', {
 const envFile = path.join(config.dataDir, 'emulated.env');
 const vars = {
   ...awsResourceEnv(emulated.refs),
+  ...emulated.pushEnv,
   AWS_ENDPOINT_URL: emulated.endpoint,
   AWS_REGION: process.env.AWS_REGION,
   AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,

@@ -14,6 +14,7 @@
  */
 import { awsResourceEnv, createAwsAdapters, provisionAwsResources, type AwsResourceRefs } from '#core/adapters/aws/index.ts';
 import { createAwsClients } from '#core/adapters/aws/clients.ts';
+import { createAwsChangeFeed, provisionPushTopic } from '#core/adapters/aws/sns-change-feed.ts';
 import type { Adapters } from '#core/adapters/adapters.ts';
 import type { MailConfig } from '#core/config.ts';
 import type { Logger } from '#core/log.ts';
@@ -37,6 +38,8 @@ export interface EmulatedSystemOptions {
 export interface EmulatedSystem {
   endpoint: string;
   refs: AwsResourceRefs;
+  /** PUSH_TOPIC_ARN and PUSH_QUEUE_PREFIX of the push topic (core/adapters/aws/sns-change-feed.ts). */
+  pushEnv: Record<string, string>;
   /** The listeners' adapters. */
   adapters: Adapters;
   system: MailSystem;
@@ -64,8 +67,9 @@ export async function startEmulatedSystem(options: EmulatedSystemOptions): Promi
     cleanups.push(() => emulator?.stop());
     const clientConfig = emulatorClientConfig(emulator.endpoint);
     const refs = await provisionAwsResources(clientConfig, options.prefix);
+    const pushEnv = await provisionPushTopic(clientConfig, options.prefix);
     // What the stack sets on the functions, with the emulator in place of AWS.
-    Object.assign(env, awsResourceEnv(refs), {
+    Object.assign(env, awsResourceEnv(refs), pushEnv, {
       AWS_ENDPOINT_URL: emulator.endpoint,
       AWS_REGION: clientConfig.region,
       AWS_ACCESS_KEY_ID: clientConfig.credentials.accessKeyId,
@@ -75,7 +79,9 @@ export async function startEmulatedSystem(options: EmulatedSystemOptions): Promi
     delete env.AWS_PROFILE;
     const adapters = await createAwsAdapters({ refs, clientConfig });
     cleanups.push(() => adapters.close());
-    const system = await startMailSystem({ adapters, config: { ...config, workers: false }, logger, workers: false });
+    // The listeners' own push queue, subscribed to the topic the handlers publish to.
+    const changeFeed = createAwsChangeFeed({ clientConfig, log: logger.child({ component: 'change-feed' }) }) ?? undefined;
+    const system = await startMailSystem({ adapters, config: { ...config, workers: false }, logger, workers: false, changeFeed });
     let systemStopped = false;
     const stopSystem = async (graceMs: number) => {
       if (systemStopped) return;
@@ -119,6 +125,7 @@ export async function startEmulatedSystem(options: EmulatedSystemOptions): Promi
     return {
       endpoint: emulator.endpoint,
       refs,
+      pushEnv,
       adapters,
       system,
       startEventSource,

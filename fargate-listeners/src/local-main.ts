@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { removeCrashLeftovers } from '#core/adapters/local/crash-leftovers.ts';
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
+import { SqliteChangeFeed } from '#core/adapters/local/sqlite-change-feed.ts';
 import { loadConfig } from '#core/config.ts';
 import { createLogger } from '#core/log.ts';
 import { describeListenError } from './listen-error.ts';
@@ -43,7 +44,10 @@ try {
 }
 let system: MailSystem;
 try {
-  system = await startMailSystem({ adapters, config, logger, workers: config.workers });
+  // Another process's writes to the same data directory (mailctl, a second `npm start`) wake
+  // IDLE sessions through the index file itself (sqlite-change-feed.ts).
+  const changeFeed = new SqliteChangeFeed({ file: path.join(config.dataDir, 'index.sqlite'), log: logger.child({ component: 'change-feed' }) });
+  system = await startMailSystem({ adapters, config, logger, workers: config.workers, changeFeed });
 } catch (err) {
   const line = describeListenError(err, config);
   if (!line) throw err;

@@ -9,6 +9,7 @@ import { directoryFor } from '#core/accounts/directory-cache.ts';
 import { runIngestJob, type IngestJob } from '#core/ingest/ingest-job.ts';
 import type { Logger } from '#core/log.ts';
 import { createMailboxEvents, type MailboxEvents } from '#core/mailbox/events.ts';
+import type { ChangeFeed } from '#core/ports/change-feed.ts';
 import { startWorker, type RunningWorker } from '#core/worker.ts';
 import { createAuthThrottle } from './auth-throttle.ts';
 import type { ListenerDeps, RunningListener } from './listener.ts';
@@ -29,6 +30,12 @@ export interface MailSystemOptions {
   /** Run the ingest/outbound workers in this process (local runtime). */
   workers: boolean;
   events?: MailboxEvents;
+  /**
+   * Carries change notifications to and from other processes (core/ports/change-feed.ts):
+   * the SQLite file locally, SNS → a queue of this task's on AWS. Used when `events` is not
+   * given; the system starts listening before the listeners open and closes the feed on stop.
+   */
+  changeFeed?: ChangeFeed;
   /** PROXY protocol (AWS NLB); default: off. */
   proxy?: ProxyConfig;
   /** Outbound overrides (tests): DNS resolver, SMTP transport. */
@@ -46,7 +53,15 @@ export interface MailSystem {
 export async function startMailSystem(options: MailSystemOptions): Promise<MailSystem> {
   const { adapters, config, logger } = options;
   const tls = await loadTls(config);
-  const events = options.events ?? createMailboxEvents();
+  const ownsEvents = !options.events;
+  const events = options.events ?? createMailboxEvents({ feed: options.changeFeed, log: logger.child({ component: 'change-feed' }) });
+  // Before any session can IDLE: changes published from now on reach this process. A feed
+  // that cannot start (its service is down) leaves the slow poll; mail still flows.
+  try {
+    await events.listen();
+  } catch (err) {
+    logger.error('change feed not listening: IDLE sessions see changes made by other processes only at the slow poll', { err: err as Error });
+  }
   // One authentication throttle for the whole process (IMAP, POP3, submission).
   const authThrottle = createAuthThrottle(config.authThrottle);
   const deps: ListenerDeps = { adapters, config, tls, logger, events, proxy: options.proxy ?? PROXY_DISABLED, authThrottle };
@@ -62,6 +77,7 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
     clearInterval(metrics);
     await Promise.all(listeners.map((l) => l.close(graceMs)));
     await Promise.all(workers.map((w) => w.stop()));
+    if (ownsEvents) await events.close();
   };
   // Submission and outbound delivery: ingest hooks and the outbound job function.
   const outbound = createOutboundServices({ adapters, config, logger: logger.child({ worker: 'outbound' }), events, ...options.outbound });

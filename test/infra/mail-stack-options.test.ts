@@ -76,7 +76,8 @@ describe('with NAT, existing secrets, a pre-built image and alarm e-mail', () =>
   });
 
   it('sends alarms to an encrypted SNS topic with the e-mail subscription', () => {
-    const [topicId, topic] = resourcesOf(s.json, 'AWS::SNS::Topic')[0];
+    // The alarm topic (the other one is the push topic, infra/push.ts).
+    const [topicId, topic] = resourcesOf(s.json, 'AWS::SNS::Topic').find(([, t]) => !String(t.Properties.TopicName ?? '').endsWith('-push'))!;
     expect(refTarget(topic.Properties.KmsMasterKeyId)).not.toBeNull();
     s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     const alarms = resourcesOf(s.json, 'AWS::CloudWatch::Alarm');

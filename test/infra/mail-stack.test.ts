@@ -8,11 +8,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAIL_INDEX_TABLE, QUEUES, RESOURCE_ENV, resourceNames } from '#core/resources.ts';
+import { MAIL_INDEX_TABLE, PUSH, QUEUES, RESOURCE_ENV, resourceNames } from '#core/resources.ts';
 import type { QueueName } from '#core/ports/work-queue.ts';
 import { LISTENER_PORTS, PROXY_ENV } from '#infra/listeners.ts';
 import { PORT_25_WARNING } from '#infra/mail-stack.ts';
 import { CONSUMERS, functionTimeoutSeconds } from '#infra/pipeline.ts';
+import { PUSH_QUEUE_ACTIONS } from '#infra/push.ts';
 import { asArray, nagFindings, refTarget, resourcesOf, synthesize, type Synthesized, cfnLint } from './synth.ts';
 
 let s: Synthesized;
@@ -415,5 +416,61 @@ describe('checks', () => {
 
   it('cfn-lint passes on the template', () => {
     expect(cfnLint(s)).toEqual({ output: '', status: 0 });
+  });
+});
+
+describe('push between listener tasks', () => {
+  const topicId = () => resourcesOf(s.json, 'AWS::SNS::Topic')[0][0];
+  const queueStatements = (roleId: string) => allowStatements(roleId).filter((st) => st.actions.some((a) => a.startsWith('sqs:')));
+
+  it('has one topic, encrypted, TLS-only, named after the stack', () => {
+    const topics = resourcesOf(s.json, 'AWS::SNS::Topic');
+    expect(topics).toHaveLength(1);
+    expect(topics[0][1].Properties.TopicName).toBe(PUSH.topicName('Cloudmail'));
+    expect(topics[0][1].Properties.KmsMasterKeyId).toBeTruthy();
+    const policies = resourcesOf(s.json, 'AWS::SNS::TopicPolicy');
+    const denyPlain = policies
+      .flatMap(([, p]) => asArray<any>(p.Properties.PolicyDocument.Statement))
+      .find((st) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false');
+    expect(denyPlain).toBeDefined();
+  });
+
+  it('tells every function and the listeners the topic and the queue prefix', () => {
+    const fns = resourcesOf(s.json, 'AWS::Lambda::Function').map(([, f]) => f.Properties.Environment.Variables);
+    const container = resourcesOf(s.json, 'AWS::ECS::TaskDefinition')[0][1].Properties.ContainerDefinitions[0];
+    const containerEnv = Object.fromEntries(container.Environment.map((e: any) => [e.Name, e.Value]));
+    for (const env of [...fns, containerEnv]) {
+      expect(refTarget(env[PUSH.env.topicArn])).toBe(topicId());
+      expect(env[PUSH.env.queuePrefix]).toBe(PUSH.queuePrefix('Cloudmail'));
+    }
+  });
+
+  it('functions may only publish to the topic; the task role may also subscribe its own queues, made and read only under the push prefix', () => {
+    for (const fn of ['ingest', 'outbound'] as const) {
+      const role = functionRoleId(fn);
+      expect(actionsOn(role, topicId())).toEqual(['sns:Publish']);
+      expect(
+        allowStatements(role)
+          .flatMap((st) => st.actions)
+          .filter((a) => a.startsWith('sns:')),
+      ).toEqual(['sns:Publish']);
+    }
+    const role = taskRoleId();
+    expect(actionsOn(role, topicId())).toEqual(['sns:ListSubscriptionsByTopic', 'sns:Publish', 'sns:Subscribe', 'sns:Unsubscribe']);
+    const statements = queueStatements(role);
+    const own = statements.filter((st) => JSON.stringify(st.resources).includes(`:${PUSH.queuePrefix('Cloudmail')}*`));
+    expect(own).toHaveLength(1);
+    expect(own[0].resources).toHaveLength(1);
+    expect(JSON.stringify(own[0].resources)).toMatch(new RegExp(`:${PUSH.queuePrefix('Cloudmail')}\\*"\\]\\]\\}\\]$`));
+    expect([...own[0].actions].sort()).toEqual([...PUSH_QUEUE_ACTIONS].sort());
+    // Queue management (create, delete, set attributes, tag) on no other queue.
+    for (const st of statements.filter((x) => x !== own[0])) {
+      for (const a of ['sqs:CreateQueue', 'sqs:DeleteQueue', 'sqs:SetQueueAttributes', 'sqs:TagQueue']) expect(st.actions).not.toContain(a);
+    }
+    // The pipeline's queues are not under the push prefix, so the wildcard cannot reach them.
+    for (const q of Object.values(names.queues)) {
+      expect(q.name.startsWith(PUSH.queuePrefix('Cloudmail'))).toBe(false);
+      expect(q.deadLetterName.startsWith(PUSH.queuePrefix('Cloudmail'))).toBe(false);
+    }
   });
 });

@@ -61,7 +61,14 @@ beforeEach(async () => {
   const blobs = new MemoryBlobs();
   await index.addUser(USER, PASS);
   const notified: string[] = [];
-  const events: MailboxEvents = { notify: (u, id) => void notified.push(`${u}:${id}`), subscribe: () => () => {} };
+  const events: MailboxEvents = {
+    notify: (u, id) => void notified.push(`${u}:${id}`),
+    subscribe: () => () => {},
+    subscribeAny: () => () => {},
+    listen: async () => {},
+    flush: async () => {},
+    close: async () => {},
+  };
   throttle = createAuthThrottle({ maxFailuresPerClient: 1000, maxFailuresPerAccount: 1000, windowSeconds: 900 });
   t = {
     index,

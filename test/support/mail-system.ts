@@ -14,6 +14,7 @@ import { invalidateDirectory } from '#core/accounts/directory-cache.ts';
 import { loadConfig, type MailConfig } from '#core/config.ts';
 import { createLogger, silentLogger, type Logger } from '#core/log.ts';
 import { startMailSystem, type MailSystem, type MailSystemOptions } from '#listeners/mail-system.ts';
+import type { ChangeFeed } from '#core/ports/change-feed.ts';
 import { emulatorClientConfig } from './emulator.ts';
 import type { ProxyConfig } from '#listeners/proxy-protocol.ts';
 
@@ -85,6 +86,8 @@ export interface TestSystemOptions {
   proxy?: ProxyConfig;
   /** Outbound overrides: DNS resolver, SMTP transport (submission and outbound delivery). */
   outbound?: MailSystemOptions['outbound'];
+  /** A change feed for each start of the system (core/ports/change-feed.ts); default none (in-process notifications only). */
+  changeFeed?: (dataDir: string) => ChangeFeed;
 }
 
 export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
@@ -108,6 +111,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
       workers: options.workers ?? true,
       proxy: options.proxy,
       outbound: options.outbound,
+      changeFeed: options.changeFeed?.(dataDir),
     });
   const system = await start();
   const ts: TestSystem = {

@@ -34,7 +34,7 @@ export function defaultImapLimits(deps: ListenerDeps): ImapLimits {
     commandsPerSecond: 1000,
     preAuthTimeoutMs: deps.config.idleTimeoutSeconds * 1000,
     authTimeoutMs: Math.max(deps.config.idleTimeoutSeconds * 1000, 30 * 60_000),
-    idlePollMs: 1000,
+    idlePollMs: deps.config.idlePollSeconds * 1000,
   };
 }
 

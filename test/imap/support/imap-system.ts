@@ -7,7 +7,7 @@ import type { RunningListener } from '#listeners/listener.ts';
 import { startImapListeners, type ImapListenerOptions } from '#listeners/imap/imap-listener.ts';
 import type { Adapters } from '#core/adapters/adapters.ts';
 import type { Logger } from '#core/log.ts';
-import { startTestSystem, type AdapterKind, type TestSystem } from '../../support/mail-system.ts';
+import { startTestSystem, type AdapterKind, type TestSystem, type TestSystemOptions } from '../../support/mail-system.ts';
 
 export interface ImapTestSystem {
   ts: TestSystem;
@@ -23,10 +23,15 @@ export interface ImapTestSystem {
 
 export async function startImapSystem(
   kind: AdapterKind = 'local',
-  options: ImapListenerOptions & { env?: Record<string, string>; wrapAdapters?: (adapters: Adapters) => Adapters; logger?: Logger } = {},
+  options: ImapListenerOptions & {
+    env?: Record<string, string>;
+    wrapAdapters?: (adapters: Adapters) => Adapters;
+    logger?: Logger;
+    changeFeed?: TestSystemOptions['changeFeed'];
+  } = {},
 ): Promise<ImapTestSystem> {
-  const { env, wrapAdapters, logger, ...listenerOptions } = options;
-  const ts = await startTestSystem({ adapters: kind, workers: false, env, wrapAdapters, logger });
+  const { env, wrapAdapters, logger, changeFeed, ...listenerOptions } = options;
+  const ts = await startTestSystem({ adapters: kind, workers: false, env, wrapAdapters, logger, changeFeed });
   let listeners: RunningListener[] = [];
   try {
     listeners = await startImapListeners(ts.system.deps, { port: 0, tlsPort: 0, ...listenerOptions });

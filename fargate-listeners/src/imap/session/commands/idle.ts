@@ -2,29 +2,33 @@
  * IDLE (RFC 2177, RFC 9051 §6.3.13) and how changes reach idle sessions.
  *
  * Mechanism. A session in IDLE registers with the listener's MailboxWatcher for its selected
- * mailbox. Two sources wake it:
- *  1. In-process events (core/mailbox/events.ts): every writer in this process — other IMAP
- *     sessions, POP3, the local ingest worker — calls events.notify(user, mailboxId) after
- *     committing. The watcher subscribes once per watched mailbox, and wakes that mailbox's
- *     idle sessions at once (latency: one index read).
- *  2. Polling, for writers in other processes or containers (the ingest Lambda on AWS, a
- *     second Fargate task): once per `idlePollMs` (default 1 s) the watcher reads
- *     MailIndex.mailboxState — uidNext, highestModseq, messageCount — of each watched
- *     mailbox, and wakes its sessions when it moved. A woken session refreshes its view
- *     (selected-mailbox.ts: one list of the mailbox's messages without metadata) and sends
- *     EXISTS / EXPUNGE / FETCH FLAGS. Changes are therefore seen within about 1–2 s.
+ * mailbox. Three sources wake it:
+ *  1. Change notifications (core/mailbox/events.ts): every writer calls
+ *     events.notify(user, mailboxId) after committing. Writers in this process (other IMAP
+ *     sessions, POP3, the local ingest worker) reach the watcher at once; writers in other
+ *     processes reach it through the change feed (core/ports/change-feed.ts): on AWS the
+ *     ingest Lambda and the other listener tasks publish to an SNS topic that fans out to one
+ *     SQS queue per task, long-polled (docs/deploy.md, "Push between listener tasks"). The
+ *     watcher subscribes once per watched mailbox and wakes its idle sessions (latency: the
+ *     feed's, then one index read).
+ *  2. "The store changed" without a mailbox (subscribeAny): the local feed watches the SQLite
+ *     file itself (core/adapters/local/sqlite-change-feed.ts) and cannot say which mailbox; the
+ *     watcher then reads MailIndex.mailboxState — uidNext, highestModseq, messageCount — of
+ *     each watched mailbox and wakes those that moved.
+ *  3. The same check on a slow timer, once per `idlePollMs` (IDLE_POLL_SECONDS, default
+ *     60 s): the safety net for a notification that was lost (a publish that failed, a task
+ *     that was starting its queue). A woken session refreshes its view (selected-mailbox.ts)
+ *     and sends EXISTS / EXPUNGE / FETCH FLAGS.
  *
- * Cost as idle clients grow. Polling is per distinct *mailbox*, not per session: N devices
- * idling on the same INBOX cost one read per second in total. With M distinct idle
- * mailboxes per listener process the cost is M small reads per second: in SQLite (local) a
- * primary-key lookup, negligible; in DynamoDB one eventually-consistent GetItem of the
- * mailbox item (0.5 RCU) each — 1,000 idle mailboxes ≈ 1,000 reads/s ≈ 2.6 billion reads a
- * month, about $650/month on-demand, or ~500 provisioned RCU. Raising idlePollMs divides that
- * linearly (up to ~2 s keeps new mail prompt). Beyond that scale the next step is push: DynamoDB Streams
- * (or the ingest Lambda) publishing "mailbox changed" to the listener tasks, making polling a
- * slow safety net. Polls run at most 16 at a time, and a mailbox whose previous poll has not
- * returned is skipped, so a slow index never piles up requests. Memory per idle session is the
- * view (UIDs and flags of the selected mailbox) plus a closure in the watcher.
+ * Cost as idle clients grow. The check is per distinct *mailbox*, not per session: N devices
+ * idling on the same INBOX cost one read per interval in total. With M distinct idle
+ * mailboxes per listener process the safety net costs M reads a minute (DynamoDB: one
+ * GetItem of the mailbox item each, 60 an hour per mailbox); notifications cost one read per
+ * change per watched mailbox. Checks run at most 16 at a time; a mailbox whose check has not
+ * returned is not read twice at once, but is checked again when it returns if another check
+ * was asked for meanwhile (so a change that landed during a read is never left to the slow
+ * timer). Memory per idle session is the view (UIDs and flags of the selected mailbox) plus a
+ * closure in the watcher.
  */
 import type { MailIndex, MailboxState } from '#core/ports/mail-index.ts';
 import type { Logger } from '#core/log.ts';
@@ -37,7 +41,10 @@ interface Watched {
   mailboxId: string;
   listeners: Set<() => void>;
   last: string | null;
-  polling: boolean;
+  /** A mailboxState read is under way. */
+  checking: boolean;
+  /** Another check was asked for while one was under way: run it when that one returns. */
+  again: boolean;
   unsubscribe: () => void;
 }
 
@@ -54,12 +61,14 @@ export class MailboxWatcher {
   private readonly log: Logger;
   private readonly watched = new Map<string, Watched>();
   private timer: NodeJS.Timeout | null = null;
+  private readonly unsubscribeAny: () => void;
 
   constructor(index: MailIndex, events: MailboxEvents, intervalMs: number, log: Logger) {
     this.index = index;
     this.events = events;
     this.intervalMs = intervalMs;
     this.log = log;
+    this.unsubscribeAny = events.subscribeAny(() => void this.checkAll());
   }
 
   get size(): number {
@@ -71,7 +80,7 @@ export class MailboxWatcher {
     const key = `${user}\0${mailboxId}`;
     let w = this.watched.get(key);
     if (!w) {
-      const entry: Watched = { user, mailboxId, listeners: new Set(), last: null, polling: false, unsubscribe: () => {} };
+      const entry: Watched = { user, mailboxId, listeners: new Set(), last: null, checking: false, again: false, unsubscribe: () => {} };
       entry.unsubscribe = this.events.subscribe(user, (id) => {
         if (id === mailboxId) this.fire(entry);
       });
@@ -103,7 +112,7 @@ export class MailboxWatcher {
 
   private ensureTimer(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.pollAll(), this.intervalMs);
+    this.timer = setInterval(() => void this.checkAll(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -114,31 +123,43 @@ export class MailboxWatcher {
 
   stop(): void {
     this.stopTimer();
+    this.unsubscribeAny();
     for (const w of this.watched.values()) w.unsubscribe();
     this.watched.clear();
   }
 
-  private async pollAll(): Promise<void> {
-    const entries = [...this.watched.values()].filter((w) => !w.polling);
+  /** Reads the state of every watched mailbox and wakes those that moved (the timer, and "the store changed"). */
+  private async checkAll(): Promise<void> {
+    const entries: Watched[] = [];
+    for (const w of this.watched.values()) {
+      if (w.checking) w.again = true;
+      else entries.push(w);
+    }
     let i = 0;
     const worker = async () => {
-      while (i < entries.length) {
-        const w = entries[i++];
-        w.polling = true;
+      while (i < entries.length) await this.check(entries[i++]);
+    };
+    await Promise.all(Array.from({ length: Math.min(POLL_CONCURRENCY, entries.length) }, worker));
+  }
+
+  private async check(w: Watched): Promise<void> {
+    w.checking = true;
+    try {
+      do {
+        w.again = false;
         try {
           const key = stateKey(await this.index.mailboxState(w.user, w.mailboxId));
-          // The first poll of a new watch also fires: a change may have landed between the
-          // session's last look and this poll (sessions ignore a wake-up with nothing new).
+          // The first check of a new watch also fires: a change may have landed between the
+          // session's last look and this check (sessions ignore a wake-up with nothing new).
           if (key !== w.last) this.fire(w);
           w.last = key;
         } catch (err) {
           this.log.warn('idle poll failed', { err: err as Error });
-        } finally {
-          w.polling = false;
         }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(POLL_CONCURRENCY, entries.length) }, worker));
+      } while (w.again && this.watched.get(`${w.user}\0${w.mailboxId}`) === w);
+    } finally {
+      w.checking = false;
+    }
   }
 }
 

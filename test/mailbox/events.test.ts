@@ -1,0 +1,146 @@
+/**
+ * Change notifications across processes (core/mailbox/events.ts with a change feed,
+ * core/ports/change-feed.ts) and the IDLE watcher's use of them
+ * (fargate-listeners/src/imap/session/commands/idle.ts, MailboxWatcher).
+ */
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '#core/log.ts';
+import { createMailboxEvents } from '#core/mailbox/events.ts';
+import type { ChangeFeed, ChangeListener, MailboxChange } from '#core/ports/change-feed.ts';
+import type { MailIndex, MailboxState } from '#core/ports/mail-index.ts';
+import { MailboxWatcher } from '#listeners/imap/session/commands/idle.ts';
+
+/** A feed whose other processes are the test: `deliver` plays a notification from elsewhere. */
+class TestFeed implements ChangeFeed {
+  published: MailboxChange[] = [];
+  failWith: Error | null = null;
+  listener: ChangeListener | null = null;
+  closed = false;
+  async publish(change: MailboxChange): Promise<void> {
+    await new Promise((r) => setTimeout(r, 5));
+    if (this.failWith) throw this.failWith;
+    this.published.push(change);
+  }
+  async listen(listener: ChangeListener): Promise<void> {
+    this.listener = listener;
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+  deliver(change: MailboxChange | null): void {
+    this.listener?.(change);
+  }
+}
+
+function capture() {
+  const lines: Array<Record<string, unknown>> = [];
+  return { lines, log: createLogger({}, 'debug', (l) => lines.push(JSON.parse(l))) };
+}
+
+describe('mailbox events with a change feed', () => {
+  it('tells subscribers here at once and publishes to the feed; flush waits for the publish', async () => {
+    const feed = new TestFeed();
+    const events = createMailboxEvents({ feed });
+    const heard: string[] = [];
+    events.subscribe('alice', (id) => heard.push(id));
+    events.notify('alice', 'mb1');
+    expect(heard).toEqual(['mb1']);
+    expect(feed.published).toEqual([]);
+    await events.flush();
+    expect(feed.published).toEqual([{ user: 'alice', mailboxId: 'mb1' }]);
+  });
+
+  it('a failed publish is a logged warning, never an error of the write', async () => {
+    const feed = new TestFeed();
+    feed.failWith = new Error('topic unreachable');
+    const { lines, log } = capture();
+    const events = createMailboxEvents({ feed, log });
+    expect(() => events.notify('alice', 'mb1')).not.toThrow();
+    await expect(events.flush()).resolves.toBeUndefined();
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', mailboxId: 'mb1', err: expect.objectContaining({ message: 'topic unreachable' }) }));
+  });
+
+  it('after listen(), changes from other processes reach the user subscribers, and "the store changed" the subscribeAny ones', async () => {
+    const feed = new TestFeed();
+    const events = createMailboxEvents({ feed });
+    const heard: string[] = [];
+    let any = 0;
+    events.subscribe('alice', (id) => heard.push(id));
+    events.subscribeAny(() => any++);
+    feed.deliver({ user: 'alice', mailboxId: 'before-listen' });
+    await events.listen();
+    feed.deliver({ user: 'alice', mailboxId: 'mb2' });
+    feed.deliver({ user: 'bob', mailboxId: 'mb3' });
+    feed.deliver(null);
+    expect(heard).toEqual(['mb2']);
+    expect(any).toBe(1);
+    await events.close();
+    expect(feed.closed).toBe(true);
+  });
+});
+
+describe('MailboxWatcher', () => {
+  const state = (uidNext: number): MailboxState => ({ uidValidity: 1, uidNext, highestModseq: uidNext, messageCount: uidNext - 1 });
+
+  it('wakes on a change from the feed without reading the index', async () => {
+    const feed = new TestFeed();
+    const events = createMailboxEvents({ feed });
+    await events.listen();
+    let reads = 0;
+    const index = {
+      mailboxState: async () => {
+        reads++;
+        return state(2);
+      },
+    } as unknown as MailIndex;
+    const watcher = new MailboxWatcher(
+      index,
+      events,
+      60_000,
+      createLogger({}, 'error', () => {}),
+    );
+    let woken = 0;
+    const stop = watcher.watch('alice', 'mb1', () => woken++);
+    feed.deliver({ user: 'alice', mailboxId: 'mb1' });
+    feed.deliver({ user: 'alice', mailboxId: 'other' });
+    expect(woken).toBe(1);
+    expect(reads).toBe(0);
+    stop();
+    watcher.stop();
+  });
+
+  it('"the store changed" during a read of the mailbox state is checked again when the read returns (the change is not left to the slow poll)', async () => {
+    const feed = new TestFeed();
+    const events = createMailboxEvents({ feed });
+    await events.listen();
+    // Each read waits until the test answers it with the state the read saw.
+    const pending: Array<(s: MailboxState) => void> = [];
+    const index = { mailboxState: () => new Promise<MailboxState>((resolve) => pending.push(resolve)) } as unknown as MailIndex;
+    const watcher = new MailboxWatcher(
+      index,
+      events,
+      60_000,
+      createLogger({}, 'error', () => {}),
+    );
+    let woken = 0;
+    watcher.watch('alice', 'mb1', () => woken++);
+    const settle = () => new Promise((r) => setTimeout(r, 0));
+
+    feed.deliver(null); // another process committed: the watcher reads the state
+    expect(pending).toHaveLength(1);
+    feed.deliver(null); // a second commit, announced while that read is under way: no second read at once
+    expect(pending).toHaveLength(1);
+    pending.shift()!(state(2)); // the first read saw the state before the second commit
+    await settle();
+    expect(woken).toBe(1); // first look at the mailbox
+    expect(pending).toHaveLength(1); // read again for the announcement made meanwhile
+    pending.shift()!(state(3));
+    await settle();
+    expect(woken).toBe(2);
+    feed.deliver(null); // nothing moved since: no wake-up
+    pending.shift()!(state(3));
+    await settle();
+    expect(woken).toBe(2);
+    watcher.stop();
+  });
+});
