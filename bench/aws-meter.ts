@@ -347,7 +347,7 @@ export class AwsMeter {
 
 /** Sums of a snapshot per service (requests) and in total (units, cancelled transactions). */
 export function totals(s: MeterSnapshot, skip: (c: OperationCount) => boolean = () => false) {
-  const out = { s3: 0, sqs: 0, dynamodb: 0, requests: 0, rru: 0, wru: 0, cancelled: 0 };
+  const out = { s3: 0, sqs: 0, sns: 0, dynamodb: 0, requests: 0, rru: 0, wru: 0, cancelled: 0 };
   for (const c of s.values()) {
     if (skip(c)) continue;
     out[c.service] += c.requests;

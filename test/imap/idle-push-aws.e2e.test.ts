@@ -17,7 +17,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createUser } from '#core/accounts/accounts.ts';
 import { createAwsAdapters, destroyAwsResources } from '#core/adapters/aws/index.ts';
-import { createAwsChangeFeed, snsFor } from '#core/adapters/aws/sns-change-feed.ts';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { createAwsChangeFeed } from '#core/adapters/aws/sns-change-feed.ts';
+import { SnsTopics } from '#core/adapters/aws/sns-topics.ts';
 import type { Adapters } from '#core/adapters/adapters.ts';
 import { loadConfig } from '#core/config.ts';
 import { silentLogger } from '#core/log.ts';
@@ -171,7 +173,7 @@ describe('IDLE hears the ingest function and other listener tasks through SNS â†
       await sqs.send(new CreateQueueCommand({ QueueName: name, tags: { [PUSH.heartbeatTag]: new Date(Date.now() - 2 * 86_400_000).toISOString() } }))
     ).QueueUrl!;
     const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    const sns = snsFor(sqs, clientConfig.endpoint);
+    const sns = new SnsTopics(new SNSClient(clientConfig));
     const topicArn = emulated.pushEnv[PUSH.env.topicArn];
     await sns.subscribeQueue(topicArn, arn);
     expect((await sns.listSubscriptions(topicArn)).map((s) => s.endpoint)).toContain(arn);

@@ -8,6 +8,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import { SNSClient, type SNSClientConfig } from '@aws-sdk/client-sns';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 
 export interface AwsClientConfig {
@@ -22,6 +23,7 @@ export interface AwsClients {
   s3: S3Client;
   dynamo: DynamoDBClient;
   sqs: SQSClient;
+  sns: SNSClient;
   secrets: SecretsManagerClient;
   destroy(): void;
 }
@@ -33,14 +35,14 @@ function resolved(config: AwsClientConfig | undefined, env: NodeJS.ProcessEnv): 
   return out;
 }
 
-export type AwsService = 's3' | 'dynamodb' | 'sqs';
+export type AwsService = 's3' | 'dynamodb' | 'sqs' | 'sns';
 
 /**
  * Called with every client built here, e.g. to add a middleware that counts requests
  * (bench/aws-meter.ts). Process-wide, so it also reaches the clients the Lambda handlers build
  * for themselves (functions/aws-context.ts). Unset by default.
  */
-export type AwsClientHook = (service: AwsService, client: S3Client | DynamoDBClient | SQSClient) => void;
+export type AwsClientHook = (service: AwsService, client: S3Client | DynamoDBClient | SQSClient | SNSClient) => void;
 let clientHook: AwsClientHook | undefined;
 
 export function setAwsClientHook(hook: AwsClientHook | undefined): void {
@@ -54,21 +56,25 @@ export function createAwsClients(config?: AwsClientConfig, env: NodeJS.ProcessEn
   const s3 = new S3Client(strip<S3ClientConfig>({ ...common, forcePathStyle }));
   const dynamo = new DynamoDBClient(strip<DynamoDBClientConfig>({ ...common }));
   const sqs = new SQSClient(strip<SQSClientConfig>({ ...common }));
+  const sns = new SNSClient(strip<SNSClientConfig>({ ...common }));
   const secrets = new SecretsManagerClient(strip<SecretsManagerClientConfig>({ ...common }));
   if (clientHook) {
     clientHook('s3', s3);
     clientHook('dynamodb', dynamo);
     clientHook('sqs', sqs);
+    clientHook('sns', sns);
   }
   return {
     s3,
     dynamo,
     sqs,
+    sns,
     secrets,
     destroy() {
       s3.destroy();
       dynamo.destroy();
       sqs.destroy();
+      sns.destroy();
       secrets.destroy();
     },
   };

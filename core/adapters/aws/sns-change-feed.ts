@@ -43,10 +43,10 @@ import { silentLogger } from '../../log.ts';
 import type { ChangeFeed, ChangeListener, MailboxChange } from '../../ports/change-feed.ts';
 import { PUSH } from '../../resources.ts';
 import { createAwsClients, type AwsClientConfig } from './clients.ts';
-import { SnsQueryClient } from './sns-query.ts';
+import { SnsTopics } from './sns-topics.ts';
 
 export interface SnsChangeFeedOptions {
-  sns: SnsQueryClient;
+  sns: SnsTopics;
   sqs: SQSClient;
   topicArn: string;
   /** PUSH_QUEUE_PREFIX: the task queue is `<queuePrefix><taskId>`. */
@@ -317,7 +317,7 @@ export function createAwsChangeFeed(options: AwsChangeFeedOptions = {}): ChangeF
   if (!topicArn) return null;
   const clients = createAwsClients(options.clientConfig, env);
   const sqs = clients.sqs;
-  const sns = snsFor(sqs, options.clientConfig?.endpoint ?? env.AWS_ENDPOINT_URL);
+  const sns = new SnsTopics(clients.sns);
   const feed = new SnsChangeFeed({ sns, sqs, topicArn, queuePrefix: env[PUSH.env.queuePrefix] || 'cloudmail-push-', log: options.log, taskId: options.taskId });
   return {
     publish: (change) => feed.publish(change),
@@ -336,15 +336,10 @@ export function createAwsChangeFeed(options: AwsChangeFeedOptions = {}): ChangeF
 export async function provisionPushTopic(clientConfig: AwsClientConfig | undefined, prefix: string): Promise<Record<string, string>> {
   const clients = createAwsClients(clientConfig);
   try {
-    const sns = snsFor(clients.sqs, clientConfig?.endpoint ?? process.env.AWS_ENDPOINT_URL);
+    const sns = new SnsTopics(clients.sns);
     const topicArn = await sns.createTopic(PUSH.topicName(prefix));
     return { [PUSH.env.topicArn]: topicArn, [PUSH.env.queuePrefix]: PUSH.queuePrefix(prefix) };
   } finally {
     clients.destroy();
   }
-}
-
-/** An SNS client with the identity and region of an SDK client of the same configuration. */
-export function snsFor(sqs: SQSClient, endpoint: string | undefined): SnsQueryClient {
-  return new SnsQueryClient({ region: () => sqs.config.region(), credentials: () => sqs.config.credentials(), endpoint });
 }
