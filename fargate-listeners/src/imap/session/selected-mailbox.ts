@@ -11,7 +11,7 @@
  */
 import type { MailIndex, MailboxState, MessageRecord } from '#core/ports/mail-index.ts';
 import { flagList } from '../protocol/encode.ts';
-import { lowerBound, resolveSequenceNumbers, resolveUidIndexes, type SequenceSet } from '../protocol/sequence-set.ts';
+import { formatNumberSet, lowerBound, resolveSequenceNumbers, resolveUidIndexes, type SequenceSet } from '../protocol/sequence-set.ts';
 import type { RecentTracker } from './recent.ts';
 
 export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
@@ -47,6 +47,8 @@ export class SelectedMailbox {
   uids: number[] = [];
   /** Flags as stored in the index (no \Recent), by UID. */
   readonly flags = new Map<number, string[]>();
+  /** Mod-sequence of each message as last read or written (RFC 7162 §3.1.4.2 MODSEQ). */
+  readonly modseqs = new Map<number, number>();
   /** UIDs recent in this session (RFC 3501 §2.3.2). */
   readonly recent = new Set<number>();
   /** Expunged in the index, still in `uids` until the client is told. */
@@ -87,6 +89,7 @@ export class SelectedMailbox {
     for (const r of records) {
       this.uids.push(r.uid);
       this.flags.set(r.uid, intern(r.flags));
+      this.modseqs.set(r.uid, r.modseq);
       for (const f of r.flags) if (!f.startsWith('\\')) this.keywords.add(f);
       if (r.uid > this.lastUid) this.lastUid = r.uid;
     }
@@ -99,6 +102,18 @@ export class SelectedMailbox {
 
   get count(): number {
     return this.uids.length;
+  }
+
+  /**
+   * The mailbox's HIGHESTMODSEQ as of the last refresh (RFC 7162 §3.1.2.1): every change up to
+   * it is in the view (told, or waiting in the pending sets to be told).
+   */
+  get highestModseq(): number {
+    return this.knownState?.highestModseq ?? 1;
+  }
+
+  modseqOf(uid: number): number {
+    return this.modseqs.get(uid) ?? 0;
   }
 
   /** 1-based sequence number of a UID in the view, or 0. */
@@ -187,6 +202,7 @@ export class SelectedMailbox {
       if (got.length !== uids.length) return false;
       for (const r of got) {
         modseqs.add(r.modseq);
+        this.modseqs.set(r.uid, r.modseq);
         const old = this.flags.get(r.uid);
         if (!old || !sameFlags(old, r.flags)) return false;
       }
@@ -213,14 +229,23 @@ export class SelectedMailbox {
         this.pendingFlags.delete(uid);
         continue;
       }
-      const old = this.flags.get(uid);
-      if (!old || !sameFlags(old, r.flags)) {
-        this.flags.set(uid, intern(r.flags));
-        this.pendingFlags.add(uid);
-        this.noteKeywords(r.flags);
-      }
+      this.noteChange(r);
     }
     this.addNew(records, recent);
+  }
+
+  /** A message in the view as the index has it now: flags or mod-sequence that moved are to be told. */
+  private noteChange(r: MessageRecord): void {
+    const old = this.flags.get(r.uid);
+    const flagsMoved = !old || !sameFlags(old, r.flags);
+    if (flagsMoved) {
+      this.flags.set(r.uid, intern(r.flags));
+      this.noteKeywords(r.flags);
+    }
+    // A mod-sequence that moved with the flags unchanged (set and cleared again elsewhere)
+    // is told too: a CONDSTORE client's cache holds MODSEQ (RFC 7162 §3.1.4.2).
+    if (flagsMoved || this.modseqs.get(r.uid) !== r.modseq) this.pendingFlags.add(r.uid);
+    this.modseqs.set(r.uid, r.modseq);
   }
 
   /** Puts messages above the highest UID seen into the view (recent claimed for them). */
@@ -231,6 +256,7 @@ export class SelectedMailbox {
       fresh.push(r.uid);
       this.uids.push(r.uid);
       this.flags.set(r.uid, intern(r.flags));
+      this.modseqs.set(r.uid, r.modseq);
       this.noteKeywords(r.flags);
       this.lastUid = r.uid;
     }
@@ -258,6 +284,7 @@ export class SelectedMailbox {
     else this.own.unknownUids.add(uid);
     if (!this.flags.has(uid)) return;
     this.flags.set(uid, intern(flags));
+    if (modseq !== undefined) this.modseqs.set(uid, modseq);
     this.noteKeywords(flags);
   }
 
@@ -296,9 +323,10 @@ export class SelectedMailbox {
   /**
    * Untagged responses for recorded changes. allowExpunge is false during FETCH, STORE and
    * SEARCH (RFC 3501 §7.4.1). Order: FLAGS (new keywords), EXPUNGE (descending, so each number
-   * is valid when sent), EXISTS/RECENT, then FETCH FLAGS.
+   * is valid when sent) or, once QRESYNC is enabled, one VANISHED (RFC 7162 §3.2.10),
+   * EXISTS/RECENT, then FETCH FLAGS — with UID and MODSEQ once CONDSTORE is enabled (§3.1).
    */
-  flushUpdates(allowExpunge: boolean, rev2: boolean): string[] {
+  flushUpdates(allowExpunge: boolean, rev2: boolean, ext: Extensions = NO_EXTENSIONS): string[] {
     const out: string[] = [];
     if (this.keywordsChanged) {
       out.push(...this.flagsLines());
@@ -306,16 +334,25 @@ export class SelectedMailbox {
     }
     if (allowExpunge && this.pendingExpunge.size > 0) {
       const seqs: number[] = [];
+      const uids: number[] = [];
       for (const u of this.pendingExpunge) {
         const s = this.seqOf(u);
-        if (s > 0) seqs.push(s);
+        if (s > 0) {
+          seqs.push(s);
+          uids.push(u);
+        }
       }
-      seqs.sort((a, b) => b - a);
-      for (const s of seqs) out.push(`* ${s} EXPUNGE\r\n`);
+      if (ext.qresync) {
+        if (uids.length > 0) out.push(`* VANISHED ${formatNumberSet(uids.sort((a, b) => a - b))}\r\n`);
+      } else {
+        seqs.sort((a, b) => b - a);
+        for (const s of seqs) out.push(`* ${s} EXPUNGE\r\n`);
+      }
       const gone = this.pendingExpunge;
       this.uids = this.uids.filter((u) => !gone.has(u));
       for (const u of gone) {
         this.flags.delete(u);
+        this.modseqs.delete(u);
         this.recent.delete(u);
         this.pendingFlags.delete(u);
       }
@@ -339,9 +376,20 @@ export class SelectedMailbox {
         if (s > 0) seqs.push([s, u]);
       }
       seqs.sort((a, b) => a[0] - b[0]);
-      for (const [s, u] of seqs) out.push(`* ${s} FETCH (UID ${u} FLAGS ${flagList(this.flagsOf(u, !rev2))})\r\n`);
+      for (const [s, u] of seqs) {
+        const modseq = ext.condstore ? ` MODSEQ (${this.modseqOf(u)})` : '';
+        out.push(`* ${s} FETCH (UID ${u} FLAGS ${flagList(this.flagsOf(u, !rev2))}${modseq})\r\n`);
+      }
       this.pendingFlags.clear();
     }
     return out;
   }
 }
+
+/** The RFC 7162 extensions a session has enabled, as far as unsolicited responses go. */
+export interface Extensions {
+  condstore: boolean;
+  qresync: boolean;
+}
+
+const NO_EXTENSIONS: Extensions = { condstore: false, qresync: false };

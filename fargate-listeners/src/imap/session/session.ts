@@ -111,6 +111,13 @@ export class ImapSession {
   rev2 = false;
   /** UTF8=ACCEPT enabled (RFC 6855): UTF-8 mailbox names and quoted strings. */
   utf8Accept = false;
+  /**
+   * CONDSTORE enabled (RFC 7162 §3.1): by ENABLE or any "CONDSTORE enabling command"; from
+   * then on every untagged FETCH of a flag change carries UID and MODSEQ.
+   */
+  condstore = false;
+  /** QRESYNC enabled (RFC 7162 §3.2.3, implies CONDSTORE): VANISHED instead of EXPUNGE. */
+  qresync = false;
   authFailures = 0;
   private badInARow = 0;
   private dataWaiter: ((more: boolean) => void) | null = null;
@@ -273,6 +280,11 @@ export class ImapSession {
   /** The mailbox write path (core/mailbox/writes.ts), logging with this session's fields. */
   get writes(): MailboxWrites {
     return new MailboxWrites(this.deps.adapters, { events: this.deps.events, log: this.log });
+  }
+
+  /** Turns CONDSTORE on (RFC 7162 §3.1: ENABLE, or a CONDSTORE enabling command). */
+  enableCondstore(): void {
+    this.condstore = true;
   }
 
   /** Deselects (CLOSE, UNSELECT, SELECT of another mailbox). */
@@ -487,15 +499,19 @@ export class ImapSession {
       const sel = this.selected;
       if (sel && refreshesBefore(request)) {
         if (!(await sel.refresh(this.ctx.deps.adapters.index, this.ctx.recent))) return this.mailboxGone();
-        this.pushLines(sel.flushUpdates(expungeAllowedBefore(request), this.rev2));
+        this.pushLines(sel.flushUpdates(expungeAllowedBefore(request), this.rev2, this));
       }
       const result = await runCommand(this, request, tag);
       const after = this.selected;
       if (after && after === sel && !this.ended) {
-        if (refreshesAfter(request)) {
+        const tellModseq = this.qresync && result.status === 'OK' && !result.code && (request.name === 'EXPUNGE' || request.name === 'UID EXPUNGE');
+        if (refreshesAfter(request) || tellModseq) {
           if (!(await after.refresh(this.ctx.deps.adapters.index, this.ctx.recent))) return this.mailboxGone();
         }
-        this.pushLines(after.flushUpdates(expungeAllowedAfter(request), this.rev2));
+        this.pushLines(after.flushUpdates(expungeAllowedAfter(request), this.rev2, this));
+        // RFC 7162 §3.2.7, §3.2.9: with QRESYNC the tagged OK of EXPUNGE carries the new
+        // HIGHESTMODSEQ; the refresh just before told every change up to it.
+        if (tellModseq) return { ...result, code: `HIGHESTMODSEQ ${after.highestModseq}` };
       }
       return result;
     } catch (err) {

@@ -155,7 +155,7 @@ export async function idle(s: ImapSession): Promise<Tagged> {
           return;
         }
         // IDLE is not a FETCH/STORE/SEARCH: every kind of update may be sent (RFC 2177).
-        const lines = sel.flushUpdates(true, s.rev2);
+        const lines = sel.flushUpdates(true, s.rev2, s);
         if (lines.length > 0) {
           s.pushLines(lines);
           await s.out.flush();

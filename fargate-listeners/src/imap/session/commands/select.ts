@@ -1,9 +1,10 @@
 /**
- * SELECT / EXAMINE (RFC 9051 §6.3.2–6.3.3, RFC 3501 §6.3.1–6.3.2), CLOSE (§6.4.1), UNSELECT
+ * SELECT / EXAMINE (RFC 9051 §6.3.2–6.3.3, RFC 3501 §6.3.1–6.3.2) with HIGHESTMODSEQ and the
+ * CONDSTORE and QRESYNC parameters (RFC 7162 §3.1.2, §3.1.8, §3.2.5), CLOSE (§6.4.1), UNSELECT
  * (RFC 3691).
  */
 import type { SelectRequest } from '#listeners/imap/protocol/requests.ts';
-import { ok, no, type Tagged } from '../errors.ts';
+import { bad, ok, no, type Tagged } from '../errors.ts';
 import { decodeMailboxName, encodeMailboxName } from '../mailbox-names.ts';
 import { SelectedMailbox } from '../selected-mailbox.ts';
 import type { ImapSession } from '../session.ts';
@@ -13,6 +14,11 @@ export async function select(s: ImapSession, req: SelectRequest): Promise<Tagged
   const { index } = s.deps.adapters;
   const readOnly = req.name === 'EXAMINE';
   const name = decodeMailboxName(req.mailbox, s.utf8);
+  // RFC 7162 §3.2.5: QRESYNC is a parameter only for a client that enabled it (else BAD,
+  // with the current mailbox still selected: nothing changed).
+  if (req.qresync && !s.qresync) throw bad(`${req.name} with QRESYNC needs ENABLE QRESYNC first`);
+  // The CONDSTORE parameter is a CONDSTORE enabling command (§3.1.8).
+  if (req.condstore) s.enableCondstore();
   if (s.selected) {
     // RFC 9051 §6.3.2: selecting closes the current mailbox without expunging; rev2 clients
     // hear [CLOSED] first (RFC 7162 §3.2.11).
@@ -37,6 +43,8 @@ export async function select(s: ImapSession, req: SelectRequest): Promise<Tagged
   }
   s.untagged(`OK [UIDVALIDITY ${sel.uidValidity}] UIDs valid`);
   s.untagged(`OK [UIDNEXT ${sel.uidNext}] Predicted next UID`);
+  // RFC 7162 §3.1.2.1: every mailbox keeps mod-sequences, so NOMODSEQ (§3.1.2.2) never applies.
+  s.untagged(`OK [HIGHESTMODSEQ ${sel.highestModseq}] Highest`);
   if (s.rev2) s.untagged(['LIST () "/" ', ...encodeMailboxName(mailbox.name, true)]);
   s.selected = sel;
   s.state = 'selected';
