@@ -50,6 +50,7 @@ import type { ImapRequest } from '../protocol/requests.ts';
 import { SequenceError } from '../protocol/sequence-set.ts';
 import { capabilities } from './capabilities.ts';
 import { COMMANDS, runCommand, type SessionState } from './commands/index.ts';
+import { usesModseq } from './commands/search.ts';
 import type { MailboxWatcher } from './commands/idle.ts';
 import { ImapError, type Tagged } from './errors.ts';
 import { MailboxNameError } from './mailbox-names.ts';
@@ -497,6 +498,9 @@ export class ImapSession {
   private async execute(tag: string, request: ImapRequest): Promise<Tagged> {
     try {
       const sel = this.selected;
+      // RFC 7162 §3.1: from a CONDSTORE enabling command on, *every* untagged FETCH carries
+      // MODSEQ, those told before the command runs included.
+      if (enablesCondstore(request)) this.enableCondstore();
       if (sel && refreshesBefore(request)) {
         if (!(await sel.refresh(this.ctx.deps.adapters.index, this.ctx.recent))) return this.mailboxGone();
         this.pushLines(sel.flushUpdates(expungeAllowedBefore(request), this.rev2, this));
@@ -550,6 +554,22 @@ function stateError(name: string, state: SessionState, allowed: SessionState[]):
   if (allowed.length === 1 && allowed[0] === 'selected') return `${name} needs a selected mailbox`;
   if (allowed.length === 1 && allowed[0] === 'not-authenticated') return `${name} not allowed once authenticated`;
   return `${name} not allowed in this state`;
+}
+
+/** CONDSTORE enabling commands (RFC 7162 §3.1) other than ENABLE and SELECT/EXAMINE (CONDSTORE). */
+function enablesCondstore(req: ImapRequest): boolean {
+  switch (req.name) {
+    case 'FETCH':
+      return req.changedSince !== null || req.items.some((a) => a.k === 'MODSEQ');
+    case 'STORE':
+      return req.unchangedSince !== null;
+    case 'SEARCH':
+      return usesModseq(req.criteria);
+    case 'STATUS':
+      return req.items.includes('HIGHESTMODSEQ');
+    default:
+      return false;
+  }
 }
 
 /** Commands that look at the selected mailbox first (all but leaving it). */

@@ -44,6 +44,13 @@ function forEachLeaf(key: SearchKey, visit: (leaf: SearchKey) => void): void {
   }
 }
 
+/** Whether the criteria hold a MODSEQ key (RFC 7162 §3.1.5). */
+export function usesModseq(criteria: SearchKey): boolean {
+  let found = false;
+  forEachLeaf(criteria, (k) => (found ||= k.k === 'modseq'));
+  return found;
+}
+
 /**
  * What the evaluator needs worked out once per command, not per message: each string key's
  * needle decoded from the request's charset (lower-cased), and each UID and sequence-number
@@ -88,8 +95,7 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
   if (req.returnOptions?.includes('SAVE')) sel.savedSearch = [];
   if (req.charset && !CHARSETS.test(req.charset)) throw no(`Unsupported charset ${req.charset.slice(0, 40)}`, 'BADCHARSET (UTF-8 US-ASCII)');
   const { needles, sets } = prepareKeys(req.criteria, req.charset, sel.uids);
-  let byModseq = false;
-  forEachLeaf(req.criteria, (k) => (byModseq ||= k.k === 'modseq'));
+  const byModseq = usesModseq(req.criteria);
   // The MODSEQ key is a CONDSTORE enabling command (RFC 7162 §3.1).
   if (byModseq) s.enableCondstore();
   const evaluator = new Evaluator({ savedUids, needles, sets });
