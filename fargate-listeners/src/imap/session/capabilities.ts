@@ -32,6 +32,7 @@ const AUTHENTICATED_EXTENSIONS = [
   'BINARY',
   'SASL-IR',
   'UTF8=ACCEPT',
+  'CONDSTORE',
 ];
 
 export function capabilities(st: CapabilityState): string[] {
