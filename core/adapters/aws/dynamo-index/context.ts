@@ -10,6 +10,8 @@ import { S, batchGetAll, num, type Item } from '../dynamo-ops.ts';
 export interface DynamoIndexContext {
   readonly db: DynamoDBClient;
   readonly table: string;
+  /** How long change-log entries are kept before a later write trims them; default CHANGE_LOG_RETENTION_MS (tests pass less). */
+  readonly changeLogRetentionMs?: number;
 }
 
 /** RFC 3501 §2.3.1.1: UIDs are 32-bit unsigned, non-zero. */
@@ -19,7 +21,7 @@ export const TX_MAX_ITEMS = 100;
 export const TX_MAX_BYTES = 3_500_000;
 /** Optimistic retries of one operation before giving up with CONFLICT. */
 export const MAX_ATTEMPTS = 120;
-/** Messages per expunge transaction: 1 MBOX update + 2 deletes each ≤ 100 items. */
+/** Messages per expunge transaction: 1 MBOX update + 2 deletes each + 1 change-log item ≤ 100 items. */
 export const EXPUNGE_BLOCK = 49;
 /** Delivery keys longer than this are replaced by their SHA-256 (sort keys are at most 1024 bytes). */
 export const DELIVERY_KEY_MAX_BYTES = 512;

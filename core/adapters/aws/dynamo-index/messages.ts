@@ -30,6 +30,7 @@ import {
   type Key,
 } from '../dynamo-ops.ts';
 import { unref } from './blob-refs.ts';
+import { changeItemPut, checkpointPuts, maybeTrimChangeLog } from './changes.ts';
 import {
   DELIVERY_KEY_MAX_BYTES,
   EXPUNGE_BLOCK,
@@ -102,6 +103,7 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
         { flags, internalDate: Math.trunc(message.internalDate), size: message.size, blobKey: message.blobKey },
         meta,
       ),
+      ...checkpointPuts(ctx, pk, mailboxId, modseq, uid + 1),
       {
         Update: {
           TableName: ctx.table,
@@ -183,12 +185,14 @@ export async function updateFlags(
   const pk = keys.userPk(user);
   if (!(await readMailbox(ctx, user, mailboxId))) throw new IndexError('NOT_FOUND', `no such mailbox: ${mailboxId}`);
   const changes: FlagChange[] = [];
-  // Blocks of ≤ 99 messages: one MBOX update (the new modseq) + one update per message.
-  for (const block of chunk(validUids(uids), TX_MAX_ITEMS - 1)) {
+  let last: MailboxSnapshot | null = null;
+  // Blocks of ≤ 98 messages: one MBOX update (the new modseq), one change-log item + one update per message.
+  for (const block of chunk(validUids(uids), TX_MAX_ITEMS - 2)) {
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await sleep(backoffMs(attempt));
       const mb = await readMailbox(ctx, user, mailboxId);
       if (!mb) return changes; // deleted meanwhile
+      last = mb;
       if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not update flags');
       const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'flags', 'modseq']);
       const modseq = mb.highestModseq + 1;
@@ -203,6 +207,15 @@ export async function updateFlags(
       // EXPUNGE of the same message cancels the transaction and we recompute.
       const out = await transactWrite(ctx.db, [
         bumpModseq(ctx, pk, mailboxId, mb, 0),
+        changeItemPut(
+          ctx,
+          pk,
+          mailboxId,
+          modseq,
+          'F',
+          pending.map((p) => p.uid),
+          mb.uidNext,
+        ),
         ...pending.map((p): TransactWriteItem => ({
           Update: {
             TableName: ctx.table,
@@ -219,6 +232,7 @@ export async function updateFlags(
       }
     }
   }
+  if (last && changes.length > 0) await maybeTrimChangeLog(ctx, user, mailboxId, last.item);
   return changes;
 }
 
@@ -233,17 +247,30 @@ export async function expunge(
   const expunged: number[] = [];
   const blobKeys: string[] = [];
   let remaining = validUids(uids);
+  let last: MailboxSnapshot | null = null;
   for (let attempt = 0; remaining.length > 0; attempt++) {
     if (attempt > 0) await sleep(backoffMs(attempt));
     const mb = await readMailbox(ctx, user, mailboxId);
     if (!mb) break; // deleted meanwhile: deleteMailbox accounts for the rest
+    last = mb;
     if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not expunge');
     const block = remaining.slice(0, EXPUNGE_BLOCK);
     const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks']);
     if (items.length > 0) {
       // One transaction: the MBOX update (new modseq, count) and, per message, the
       // conditional delete of the MSG item (a concurrent expunge cancels us) and of its MMETA item.
-      const tx: TransactWriteItem[] = [bumpModseq(ctx, pk, mailboxId, mb, -items.length)];
+      const tx: TransactWriteItem[] = [
+        bumpModseq(ctx, pk, mailboxId, mb, -items.length),
+        changeItemPut(
+          ctx,
+          pk,
+          mailboxId,
+          mb.highestModseq + 1,
+          'X',
+          items.map((it) => num(it, 'uid')),
+          mb.uidNext,
+        ),
+      ];
       for (const it of items) {
         const uid = num(it, 'uid');
         tx.push({ Delete: { TableName: ctx.table, Key: { pk: S(pk), sk: S(keys.messageSk(mailboxId, uid)) }, ConditionExpression: 'attribute_exists(pk)' } });
@@ -266,6 +293,7 @@ export async function expunge(
     remaining = remaining.slice(block.length);
     attempt = -1; // the next block starts afresh
   }
+  if (last && expunged.length > 0) await maybeTrimChangeLog(ctx, user, mailboxId, last.item);
   return { expunged: expunged.sort((a, b) => a - b), orphanedBlobs: await unref(ctx, blobKeys) };
 }
 
@@ -334,9 +362,10 @@ function bumpModseq(ctx: DynamoIndexContext, pk: string, mailboxId: string, mb: 
     Update: {
       TableName: ctx.table,
       Key: { pk: S(pk), sk: S(keys.mailboxSk(mailboxId)) },
-      UpdateExpression: 'SET highestModseq = :m1 ADD messageCount :n',
+      // A mailbox from before the change log starts its log here (see changes.ts).
+      UpdateExpression: 'SET highestModseq = :m1, logFloor = if_not_exists(logFloor, :m0), floorUidNext = if_not_exists(floorUidNext, :u0) ADD messageCount :n',
       ConditionExpression: 'highestModseq = :m0',
-      ExpressionAttributeValues: { ':m0': N(mb.highestModseq), ':m1': N(mb.highestModseq + 1), ':n': N(countDelta) },
+      ExpressionAttributeValues: { ':m0': N(mb.highestModseq), ':m1': N(mb.highestModseq + 1), ':u0': N(mb.uidNext), ':n': N(countDelta) },
     },
   };
 }
@@ -374,7 +403,7 @@ function messagePuts(
  * Message records from MSG items, with meta when `metaItems` is given: MMETA items and
  * any chunk items (as a range Query returns them); missing chunks are fetched.
  */
-async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId: string, items: Item[], metaItems: Item[] | null): Promise<MessageRecord[]> {
+export async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId: string, items: Item[], metaItems: Item[] | null): Promise<MessageRecord[]> {
   items.sort((a, b) => num(a, 'uid') - num(b, 'uid'));
   const bySk = new Map<string, Item>();
   if (metaItems) {
@@ -443,7 +472,8 @@ async function copyBlock(
       const uid = target.uidNext + mapping.length;
       const puts = messagePuts(ctx, pk, toId, uid, modseq, rec, encodeMeta(rec.meta ?? null));
       const size = puts.reduce((a, p) => a + approxItemBytes(p.Put?.Item ?? {}) + 100, 0);
-      const items = 1 + tx.length + puts.length + blobs.size + (blobs.has(rec.blobKey) ? 0 : 1);
+      // + 1: the MBOX update; + 1: room for a checkpoint item.
+      const items = 2 + tx.length + puts.length + blobs.size + (blobs.has(rec.blobKey) ? 0 : 1);
       if (mapping.length > 0 && (items > TX_MAX_ITEMS || bytes + size > TX_MAX_BYTES)) break;
       tx.push(...puts);
       blobs.set(rec.blobKey, (blobs.get(rec.blobKey) ?? 0) + 1);
@@ -462,7 +492,11 @@ async function copyBlock(
         },
       });
     }
-    const out = await transactWrite(ctx.db, [allocateUids(ctx, pk, toId, target, mapping.length), ...tx]);
+    const out = await transactWrite(ctx.db, [
+      allocateUids(ctx, pk, toId, target, mapping.length),
+      ...checkpointPuts(ctx, pk, toId, modseq, target.uidNext + mapping.length),
+      ...tx,
+    ]);
     if (out.ok) {
       const last = mapping[mapping.length - 1].from;
       const consumed = mapping.length === records.length ? uids.length : uids.findIndex((u) => u > last);
@@ -472,7 +506,7 @@ async function copyBlock(
 }
 
 /** Message items of the given UIDs (consistent BatchGet), in UID order. */
-async function readMessages(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[], fields?: string[]): Promise<Item[]> {
+export async function readMessages(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[], fields?: string[]): Promise<Item[]> {
   const p = fields ? projection(fields) : null;
   const items = await batchGetAll(
     ctx.db,
@@ -484,7 +518,7 @@ async function readMessages(ctx: DynamoIndexContext, pk: string, mailboxId: stri
 }
 
 /** MMETA items of the given UIDs (consistent BatchGet; chunks are not included). */
-async function readMetaItems(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[], fields?: string[]): Promise<Item[]> {
+export async function readMetaItems(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[], fields?: string[]): Promise<Item[]> {
   const p = fields ? projection(fields) : null;
   return batchGetAll(
     ctx.db,
