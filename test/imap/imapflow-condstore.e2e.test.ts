@@ -58,4 +58,45 @@ describe('imapflow with CONDSTORE/QRESYNC (RFC 7162)', () => {
       await c.logout();
     }
   });
+
+  it('reconnects with QRESYNC after another session changed flags and expunged, and hears exactly those changes (§3.2.5)', async () => {
+    await sys.ts.adapters.index.createMailbox(sys.user, 'Sync', {});
+    for (let i = 0; i < 6; i++) await sys.deliver(sampleMessage(`sync ${i}`), 'Sync');
+    const first = client(true);
+    await first.connect();
+    expect(first.enabled.has('QRESYNC')).toBe(true);
+    const box = await first.mailboxOpen('Sync');
+    const { uidValidity, highestModseq } = box;
+    await first.logout();
+
+    // Meanwhile, on another device: UID 2 read, UIDs 4 and 5 deleted and expunged.
+    const other = await RawImap.login(sys.port, sys.user, sys.password);
+    await other.command('SELECT Sync');
+    await other.command('UID STORE 2 +FLAGS (\\Seen)');
+    await other.command('UID STORE 4,5 +FLAGS.SILENT (\\Deleted)');
+    await other.command('EXPUNGE');
+    other.close();
+
+    const again = client(true);
+    const expunged: Array<{ uid?: number; vanished?: boolean; earlier?: boolean }> = [];
+    const flags: Array<{ uid?: number; flags: Set<string>; modseq?: bigint }> = [];
+    again.on('expunge', (e) => expunged.push(e));
+    again.on('flags', (e) => flags.push(e));
+    await again.connect();
+    try {
+      const reopened = await again.mailboxOpen('Sync', { uidValidity, changedSince: highestModseq });
+      expect((reopened as { qresync?: boolean }).qresync).toBe(true);
+      expect(reopened.exists).toBe(4);
+      expect(expunged.map((e) => [e.uid, e.vanished, e.earlier])).toEqual([
+        [4, true, true],
+        [5, true, true],
+      ]);
+      const mb = await sys.ts.adapters.index.getMailbox(sys.user, 'Sync');
+      const [m2] = await sys.ts.adapters.index.getMessages(sys.user, mb!.id, [2]);
+      expect(flags.map((f) => [f.uid, [...f.flags], f.modseq])).toEqual([[2, ['\\Seen'], BigInt(m2.modseq)]]);
+      expect(reopened.highestModseq).toBe(BigInt((await sys.ts.adapters.index.mailboxState(sys.user, mb!.id))!.highestModseq));
+    } finally {
+      await again.logout();
+    }
+  });
 });

@@ -33,6 +33,7 @@ const AUTHENTICATED_EXTENSIONS = [
   'SASL-IR',
   'UTF8=ACCEPT',
   'CONDSTORE',
+  'QRESYNC',
 ];
 
 export function capabilities(st: CapabilityState): string[] {

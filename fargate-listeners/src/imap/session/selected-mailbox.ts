@@ -9,7 +9,7 @@
  * sequence numbers never shift under it. An expunged message stays in `uids` ("pending") until
  * its EXPUNGE is sent.
  */
-import type { MailIndex, MailboxState, MessageRecord } from '#core/ports/mail-index.ts';
+import type { MailIndex, MailboxChanges, MailboxState, MessageRecord } from '#core/ports/mail-index.ts';
 import { flagList } from '../protocol/encode.ts';
 import { formatNumberSet, lowerBound, resolveSequenceNumbers, resolveUidIndexes, type SequenceSet } from '../protocol/sequence-set.ts';
 import type { RecentTracker } from './recent.ts';
@@ -143,17 +143,22 @@ export class SelectedMailbox {
   }
 
   /**
-   * Reads the mailbox state (one cheap index read); when it moved, lists the messages and
-   * records what changed. Returns false when the mailbox is gone.
+   * Reads the mailbox state (one cheap index read); when it moved, reads what changed and
+   * records it. Returns false when the mailbox is gone.
    *
    * When the only movement is this session's own writes (STORE, FETCH setting \Seen,
-   * EXPUNGE, APPEND into this mailbox) the full list is skipped: the view already holds
-   * them. Proof that nothing else happened: every write takes the mailbox's highestModseq
+   * EXPUNGE, APPEND into this mailbox) nothing more is read: the view already holds them.
+   * Proof that nothing else happened: every write takes the mailbox's highestModseq
    * + 1 (both adapters), so when the modseqs between the old and the new highestModseq are
    * all accounted for by our own writes — each distinct known modseq counts one, each
    * expunge at least one — there was no room for anybody else's change. uidNext and the
-   * message count must match our own appends and expunges too. Anything else (including an
-   * adapter that numbers differently) falls back to the full list.
+   * message count must match our own appends and expunges too.
+   *
+   * Anything else — another session's, process's or the ingest's change — is read from the
+   * index's change log (MailIndex.changesSince since the last known highestModseq): the
+   * messages appended or re-flagged since and the UIDs expunged since, at a cost that follows
+   * the changes, not the mailbox (docs/imap.md, "Cost"). Only when the log no longer reaches
+   * back that far (`complete: false`, tombstones trimmed) is the mailbox listed in full.
    */
   async refresh(index: MailIndex, recent: RecentTracker, force = false): Promise<boolean> {
     const state = await index.mailboxState(this.user, this.id);
@@ -171,12 +176,42 @@ export class SelectedMailbox {
       this.resetOwn();
       return true;
     }
+    const known = this.knownState;
+    if (!force && known) {
+      const changes = await index.changesSince(this.user, this.id, known.highestModseq, { uidNext: known.uidNext });
+      if (!changes || changes.state.uidValidity !== this.uidValidity) {
+        this.gone = true;
+        return false;
+      }
+      if (changes.complete) {
+        this.applyChanges(changes, recent);
+        this.knownState = changes.state;
+        this.uidNext = Math.max(changes.state.uidNext, this.lastUid + 1);
+        this.resetOwn();
+        return true;
+      }
+    }
     const records = await index.listMessages(this.user, this.id);
     this.apply(records, recent);
     this.knownState = state;
     this.uidNext = Math.max(state.uidNext, this.lastUid + 1);
     this.resetOwn();
     return true;
+  }
+
+  /** Records what the change log reported: expunges, flag changes, new messages. */
+  private applyChanges(changes: MailboxChanges, recent: RecentTracker): void {
+    for (const uid of changes.expunged) {
+      if (this.seqOf(uid) === 0 || this.pendingExpunge.has(uid)) continue;
+      this.pendingExpunge.add(uid);
+      this.pendingFlags.delete(uid);
+    }
+    const fresh: MessageRecord[] = [];
+    for (const r of changes.changed) {
+      if (r.uid > this.lastUid) fresh.push(r);
+      else if (this.seqOf(r.uid) > 0 && !this.pendingExpunge.has(r.uid)) this.noteChange(r);
+    }
+    this.addNew(fresh, recent);
   }
 
   private resetOwn(): void {

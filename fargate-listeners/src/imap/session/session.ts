@@ -13,8 +13,10 @@
  *    checks the size against the limit for that command and state, and only then sends
  *    `+ ` (or refuses with NO [TOOBIG]/BAD, reading nothing).
  * 3. The index is the truth; the session holds only a view (selected-mailbox.ts). Before a
- *    command runs in the selected state the view is refreshed (one mailboxState read; a full
- *    list only when something moved) and changes are told within the limits of rule 4.
+ *    command runs in the selected state the view is refreshed (one mailboxState read; when it
+ *    moved, what changed since the last known modseq from the index's change log — never a
+ *    listing of the whole mailbox unless the log no longer reaches back) and changes are told
+ *    within the limits of rule 4 (EXPUNGE, or VANISHED once QRESYNC is enabled).
  *    Commands never trust the view for existence: data is read from the index by UID and a
  *    message that vanished meanwhile is answered with NO [EXPUNGEISSUED] (RFC 5530), not
  *    with a guess.

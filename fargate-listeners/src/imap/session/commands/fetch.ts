@@ -28,6 +28,7 @@ import { bad, expungeIssued, ok, type Tagged } from '../errors.ts';
 import { loadRecords } from '../message-loader.ts';
 import type { ImapSession } from '../session.ts';
 import { readMessageBlob, UnreadableMessageError, UnreadableReport } from '../unreadable.ts';
+import { formatRanges, fromList, normalise, vanishedSince } from '../vanished.ts';
 
 /** Messages whose blobs are read at the same time (bounded memory, some parallelism). */
 const BLOB_WINDOW = 4;
@@ -186,6 +187,13 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
   if (req.changedSince !== null) {
     const since = req.changedSince;
     uids = uids.filter((u) => sel.modseqOf(u) > since);
+  }
+  if (req.vanished) {
+    // §3.2.6: the UIDs of the set expunged since CHANGEDSINCE, before the FETCH responses.
+    const maxUid = sel.uidNext - 1;
+    const asked = req.set.saved ? fromList([...sel.savedSearch].sort((a, b) => a - b)) : normalise(req.set.ranges, maxUid);
+    const vanished = await vanishedSince(index, sel, req.changedSince!, asked);
+    if (vanished.length > 0) s.untagged(`VANISHED (EARLIER) ${formatRanges(vanished)}`);
   }
   const includeUid = req.uid || items.some((a) => a.k === 'UID');
   const wantFlags = items.some((a) => a.k === 'FLAGS');

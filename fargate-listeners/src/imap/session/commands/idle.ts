@@ -11,7 +11,7 @@
  *     second Fargate task): once per `idlePollMs` (default 1 s) the watcher reads
  *     MailIndex.mailboxState — uidNext, highestModseq, messageCount — of each watched
  *     mailbox, and wakes its sessions when it moved. A woken session refreshes its view
- *     (selected-mailbox.ts: one list of the mailbox's messages without metadata) and sends
+ *     (selected-mailbox.ts: what changed since its last modseq, from the change log) and sends
  *     EXISTS / EXPUNGE / FETCH FLAGS. Changes are therefore seen within about 1–2 s.
  *
  * Cost as idle clients grow. Polling is per distinct *mailbox*, not per session: N devices
