@@ -53,6 +53,10 @@ describe('CONDSTORE (RFC 7162 §3.1)', () => {
       const r = await c.command(`${verb} Hms`);
       expect(r.untagged).toContain(`* OK [HIGHESTMODSEQ ${h}] Highest`);
     }
+    // An empty, new mailbox: a positive value, never 0 (which clients read as "no mod-sequences").
+    await sys.ts.adapters.index.createMailbox(sys.user, 'Empty', {});
+    expect((await c.command('SELECT Empty')).untagged).toContain(`* OK [HIGHESTMODSEQ ${Math.max(1, await highest('Empty'))}] Highest`);
+    expect(await highest('Empty')).toBeGreaterThanOrEqual(1);
     const r = await c.command('EXAMINE Hms (CONDSTORE)');
     expect(r.tagged).toMatch(/OK \[READ-ONLY\]/);
     expect(r.untagged).toContain(`* OK [HIGHESTMODSEQ ${h}] Highest`);

@@ -109,7 +109,8 @@ export class SelectedMailbox {
    * it is in the view (told, or waiting in the pending sets to be told).
    */
   get highestModseq(): number {
-    return this.knownState?.highestModseq ?? 1;
+    // mod-sequence-value is ≥ 1 (RFC 7162 §7); a client takes 0 for "no mod-sequences".
+    return Math.max(1, this.knownState?.highestModseq ?? 1);
   }
 
   modseqOf(uid: number): number {
