@@ -48,8 +48,9 @@ import { readMessages, readMetaItems, toRecords } from './messages.ts';
 export const CHECKPOINT_EVERY = 256;
 /** A mailbox's log is looked at for trimming at most this often (less when the retention is shorter). */
 export const CHANGE_LOG_TRIM_INTERVAL_MS = 3600 * 1000;
-/** Log entries a trim pass looks at; the rest wait for the next pass. */
-const TRIM_BATCH = 100;
+/** Log entries a trim pass reads per page, and at most in all; the rest wait for the next pass. */
+const TRIM_PAGE = 200;
+const TRIM_MAX = 2000;
 
 export type ChangeKind = 'F' | 'X' | 'C';
 
@@ -245,18 +246,25 @@ export async function maybeTrimChangeLog(ctx: DynamoIndexContext, user: string, 
 
 async function trimPass(ctx: DynamoIndexContext, user: string, mailboxId: string, now: number, floor: number, lastPass: string | undefined): Promise<void> {
   const pk = keys.userPk(user);
-  const res = await ctx.db.send(
-    new QueryCommand({
-      TableName: ctx.table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
-      ExpressionAttributeValues: { ':pk': S(pk), ':p': S(keys.changePrefix(mailboxId)) },
-      ProjectionExpression: 'sk, modseq, uidNext, createdAt',
-      Limit: TRIM_BATCH,
-      ConsistentRead: true,
-    }),
-  );
-  const entries = res.Items ?? [];
   const cutoff = now - retentionOf(ctx);
+  // The oldest entries, page by page, while they are older than the retention.
+  const entries: Item[] = [];
+  let start: Item | undefined;
+  do {
+    const res = await ctx.db.send(
+      new QueryCommand({
+        TableName: ctx.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+        ExpressionAttributeValues: { ':pk': S(pk), ':p': S(keys.changePrefix(mailboxId)) },
+        ProjectionExpression: 'sk, modseq, uidNext, createdAt',
+        Limit: TRIM_PAGE,
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
+    entries.push(...(res.Items ?? []));
+    start = res.LastEvaluatedKey;
+  } while (start && entries.length < TRIM_MAX && num(entries[entries.length - 1], 'createdAt') < cutoff);
   let newFloor = floor;
   let newFloorUidNext: number | null = null;
   for (const e of entries) {
