@@ -9,6 +9,10 @@
  * (sequence numbers for STORE, UIDs for UID STORE) and left as they are. The mod-sequences
  * compared are the view's, which the session refreshed from the index just before this
  * command ran (session.ts rule 3), so a change made elsewhere up to that refresh fails the test.
+ * Known limit: a change committed elsewhere between that refresh and this write (one index
+ * round trip) is not seen by the test; closing it needs the test inside the adapters' atomic
+ * flag write (MailIndex.updateFlags with an `unchangedSince` option: SQLite's transaction, and
+ * DynamoDB's `modseq = :old` condition already in place).
  */
 import type { StoreRequest } from '#listeners/imap/protocol/requests.ts';
 import { flagList } from '#listeners/imap/protocol/encode.ts';
