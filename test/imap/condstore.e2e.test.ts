@@ -4,15 +4,32 @@
  * nothing changed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MessageRecord } from '#core/ports/mail-index.ts';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import type { MailIndex, MessageRecord } from '#core/ports/mail-index.ts';
+import { override } from '../support/mail-system.ts';
 import { RawImap } from './support/raw-client.ts';
 import { sampleMessage, startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
+
+/** Another writer's change run just before the session's own flag write (after its refresh). */
+let beforeOwnUpdate: (() => Promise<void>) | null = null;
+
+function racing(a: Adapters): Adapters {
+  const index = override<MailIndex>(a.index, {
+    updateFlags: async (...args: Parameters<MailIndex['updateFlags']>) => {
+      const hook = beforeOwnUpdate;
+      beforeOwnUpdate = null;
+      if (hook) await hook();
+      return a.index.updateFlags(...args);
+    },
+  });
+  return override(a, { index });
+}
 
 describe('CONDSTORE (RFC 7162 §3.1)', () => {
   let sys: ImapTestSystem;
   const open: RawImap[] = [];
   beforeAll(async () => {
-    sys = await startImapSystem('local');
+    sys = await startImapSystem('local', { wrapAdapters: racing });
   });
   afterAll(async () => {
     for (const c of open) c.close();
@@ -149,6 +166,22 @@ describe('CONDSTORE (RFC 7162 §3.1)', () => {
     expect(z.tagged).toMatch(/OK \[MODIFIED 1:4\]/);
     expect(z.untagged).toEqual([]);
     expect((await records('Cs')).map((m) => m.flags)).toEqual(now.map((m) => m.flags));
+  });
+
+  it('UNCHANGEDSINCE is tested in the same atomic write: a change landing after the refresh still fails it (§3.1.3)', async () => {
+    await mailboxWith('Race', 2);
+    const c = await login();
+    await c.command('SELECT Race');
+    const seen = await highest('Race');
+    const mb = (await sys.ts.adapters.index.getMailbox(sys.user, 'Race'))!;
+    beforeOwnUpdate = async () => {
+      await sys.ts.adapters.index.updateFlags(sys.user, mb.id, [1], 'add', ['$Race']);
+    };
+    const r = await c.command(`STORE 1:2 (UNCHANGEDSINCE ${seen}) +FLAGS (\\Seen)`);
+    expect(r.tagged).toMatch(/OK \[MODIFIED 1\]/);
+    expect((await records('Race')).map((m) => m.flags)).toEqual([['$Race'], ['\\Seen']]);
+    // The client then hears of the change that beat it.
+    expect((await c.command('NOOP')).untagged).toContain(`* 1 FETCH (UID 1 FLAGS ($Race) MODSEQ (${(await records('Race'))[0].modseq}))`);
   });
 
   it('SEARCH MODSEQ selects by mod-sequence and tells the highest one found (§3.1.5, §3.1.6, §3.1.10)', async () => {

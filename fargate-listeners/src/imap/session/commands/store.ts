@@ -6,13 +6,9 @@
  * CONDSTORE (RFC 7162 §3.1.3): once enabled, each FETCH carries UID and MODSEQ, and a .SILENT
  * STORE still tells the new MODSEQ of the messages it changed. `(UNCHANGEDSINCE n)` changes only
  * the messages whose mod-sequence is at most n; the others are named in `OK [MODIFIED set]`
- * (sequence numbers for STORE, UIDs for UID STORE) and left as they are. The mod-sequences
- * compared are the view's, which the session refreshed from the index just before this
- * command ran (session.ts rule 3), so a change made elsewhere up to that refresh fails the test.
- * Known limit: a change committed elsewhere between that refresh and this write (one index
- * round trip) is not seen by the test; closing it needs the test inside the adapters' atomic
- * flag write (MailIndex.updateFlags with an `unchangedSince` option: SQLite's transaction, and
- * DynamoDB's `modseq = :old` condition already in place).
+ * (sequence numbers for STORE, UIDs for UID STORE) and left as they are. The test runs in the
+ * index, inside the same atomic write as the change (MailIndex.updateFlags `unchangedSince`), so a
+ * change committed by anyone up to that write fails it.
  */
 import type { StoreRequest } from '#listeners/imap/protocol/requests.ts';
 import { flagList } from '#listeners/imap/protocol/encode.ts';
@@ -29,29 +25,29 @@ export async function store(s: ImapSession, req: StoreRequest): Promise<Tagged> 
   const conditional = req.unchangedSince !== null;
   // A CONDSTORE enabling command (RFC 7162 §3.1).
   if (conditional) s.enableCondstore();
-  let uids = idxs.map((i) => sel.uids[i]).filter((u) => !sel.pendingExpunge.has(u));
+  const uids = idxs.map((i) => sel.uids[i]).filter((u) => !sel.pendingExpunge.has(u));
   const modified: number[] = [];
-  if (req.unchangedSince !== null) {
-    const limit = req.unchangedSince;
-    const passed: number[] = [];
-    // §3.1.3: "Use of UNCHANGEDSINCE with a modification sequence of 0 always fails" (every
-    // message has a mod-sequence of at least 1).
-    for (const u of uids) (sel.modseqOf(u) <= limit ? passed : modified).push(u);
-    uids = passed;
-  }
   const changed = new Set<number>();
   if (uids.length > 0) {
-    const changes = await s.deps.adapters.index.updateFlags(s.user!, sel.id, uids, req.mode, flags);
+    const options = req.unchangedSince !== null ? { unchangedSince: req.unchangedSince } : undefined;
+    const changes = await s.deps.adapters.index.updateFlags(s.user!, sel.id, uids, req.mode, flags, options);
     for (const c of changes) {
+      // §3.1.3: "Use of UNCHANGEDSINCE with a modification sequence of 0 always fails" (every
+      // message has a mod-sequence of at least 1).
+      if (c.modified) {
+        modified.push(c.uid);
+        continue;
+      }
       sel.setFlags(c.uid, c.flags, c.modseq);
       changed.add(c.uid);
     }
-    if (changes.length > 0) s.deps.events.notify(s.user!, sel.id);
+    if (changed.size > 0) s.deps.events.notify(s.user!, sel.id);
   }
+  const failed = new Set(modified);
   s.pushLines(sel.takeKeywordLines());
   for (const uid of uids) {
     const seq = sel.seqOf(uid);
-    if (seq === 0) continue;
+    if (seq === 0 || failed.has(uid)) continue;
     if (req.silent) {
       // §3.1.3: the client's cache needs the new MODSEQ even after .SILENT; with
       // UNCHANGEDSINCE every message that passed the test is told (its example 3).
