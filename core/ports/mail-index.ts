@@ -129,6 +129,19 @@ export interface FlagChange {
   uid: number;
   flags: string[];
   modseq: number;
+  /**
+   * With `unchangedSince`: the message's modseq was above it, so it was left as it is (these are
+   * its stored flags and modseq). Absent on every message that changed.
+   */
+  modified?: true;
+}
+
+export interface FlagUpdateOptions {
+  /**
+   * RFC 7162 §3.1.3 UNCHANGEDSINCE: change only the messages whose modseq is at most this, the
+   * test and the write in the same atomic step; the others come back with `modified: true`.
+   */
+  unchangedSince?: number;
 }
 
 export interface MailboxChanges {
@@ -210,7 +223,7 @@ export interface MailIndex {
   /** The given UIDs that exist, with meta, in UID order. */
   getMessages(user: string, mailboxId: string, uids: number[]): Promise<MessageRecord[]>;
   /** Changes flags; returns the messages whose flags changed, with their new modseq. */
-  updateFlags(user: string, mailboxId: string, uids: number[], mode: FlagUpdateMode, flags: string[]): Promise<FlagChange[]>;
+  updateFlags(user: string, mailboxId: string, uids: number[], mode: FlagUpdateMode, flags: string[], options?: FlagUpdateOptions): Promise<FlagChange[]>;
   /** Removes the messages; returns the UIDs removed and blob keys no longer referenced. */
   expunge(user: string, mailboxId: string, uids: number[]): Promise<{ expunged: number[]; orphanedBlobs: string[] }>;
   /**

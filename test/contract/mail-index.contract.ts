@@ -559,6 +559,35 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect(listed.map((m) => m.modseq)).toEqual(set.map((c) => c.modseq));
       });
 
+      it('updateFlags with unchangedSince changes only messages not modified since, atomically (RFC 7162 §3.1.3)', async () => {
+        await withUser();
+        const mb = await mailboxWith(3);
+        const h = (await ix.mailboxState(alice, mb.id))!.highestModseq;
+        const [m2] = await ix.updateFlags(alice, mb.id, [2], 'add', ['\\Flagged']);
+        const out = await ix.updateFlags(alice, mb.id, [1, 2, 3], 'add', ['\\Seen'], { unchangedSince: h });
+        const byUid = new Map(out.map((c) => [c.uid, c]));
+        expect(byUid.get(1)).toMatchObject({ flags: ['\\Seen'] });
+        expect(byUid.get(1)!.modified).toBeUndefined();
+        expect(byUid.get(3)).toMatchObject({ flags: ['\\Seen'] });
+        expect(byUid.get(2)).toEqual({ uid: 2, flags: ['\\Flagged'], modseq: m2.modseq, modified: true });
+        expect((await ix.listMessages(alice, mb.id)).map((m) => m.flags)).toEqual([['\\Seen'], ['\\Flagged'], ['\\Seen']]);
+        // 0 always fails: nothing changes, highestModseq stays.
+        const h1 = (await ix.mailboxState(alice, mb.id))!.highestModseq;
+        const none = await ix.updateFlags(alice, mb.id, [1, 2, 3], 'set', [], { unchangedSince: 0 });
+        expect(none.map((c) => [c.uid, c.modified])).toEqual([
+          [1, true],
+          [2, true],
+          [3, true],
+        ]);
+        expect((await ix.mailboxState(alice, mb.id))!.highestModseq).toBe(h1);
+        // Two writers with the same unchangedSince on one message, from two instances: exactly one wins.
+        const other = await fx.openAnother();
+        const race = await settleAll([ix, other].map((inst, i) => inst.updateFlags(alice, mb.id, [3], 'add', [`$k${i}`], { unchangedSince: h1 })));
+        expect(race.map((r) => r[0].modified === true).sort()).toEqual([false, true]);
+        const [m3] = await ix.getMessages(alice, mb.id, [3]);
+        expect(m3.flags.filter((f) => f.startsWith('$'))).toHaveLength(1);
+      });
+
       it('updateFlags that changes nothing returns [] and leaves highestModseq; absent UIDs are ignored', async () => {
         await withUser();
         const mb = await mailboxWith(2);

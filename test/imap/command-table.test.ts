@@ -24,7 +24,7 @@ describe('IMAP command table', () => {
   });
 
   it('gives SELECT and EXAMINE the one SelectRequest (RFC 9051 §6.3.2, §6.3.3)', () => {
-    const examine: RequestOf<'EXAMINE'> = { name: 'EXAMINE', mailbox: Buffer.from('INBOX') };
+    const examine: RequestOf<'EXAMINE'> = { name: 'EXAMINE', mailbox: Buffer.from('INBOX'), condstore: false, qresync: null };
     // @ts-expect-error a LOGIN request is not what EXAMINE runs with
     const login: RequestOf<'EXAMINE'> = { name: 'LOGIN', user: 'a', password: 'b' };
     expect(login.name).toBe('LOGIN');

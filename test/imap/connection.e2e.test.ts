@@ -198,7 +198,7 @@ describe('IMAP connection and session rules', () => {
 
   it('ENABLE IMAP4rev2: UTF-8 names, ESEARCH results, no \\Recent, LIST in SELECT (RFC 9051)', async () => {
     const c = await RawImap.login(sys.port, sys.user, sys.password);
-    expect((await c.command('ENABLE IMAP4rev2 CONDSTORE')).untagged).toEqual(['* ENABLED IMAP4rev2']);
+    expect((await c.command('ENABLE IMAP4rev2 X-UNKNOWN')).untagged).toEqual(['* ENABLED IMAP4rev2']);
     expect((await c.command('CREATE "Entwürfe"')).tagged).toMatch(/OK/);
     expect((await c.command('LIST "" "Entw*"')).untagged).toEqual([
       '* LIST (\\HasNoChildren) "/" "Entwürfe"'.replace(/ü/, Buffer.from('ü').toString('latin1')),

@@ -22,6 +22,10 @@ const SEEDS = [
   'a ID ("name" "x" "version" NIL)',
   'a CREATE Foo/Bar (USE (\\Archive))',
   'a RENAME "a" {1}\r\nb',
+  'a SELECT INBOX (CONDSTORE QRESYNC (67890007 90060115194045000 41:211,214:541 (1:3,5 4:6,9)))',
+  'a UID FETCH 300:500 (FLAGS MODSEQ) (CHANGEDSINCE 12345 VANISHED)',
+  'a STORE 1:3 (UNCHANGEDSINCE 12345) +FLAGS.SILENT (\\Seen)',
+  'a SEARCH MODSEQ "/flags/\\\\draft" all 620162338 UNSEEN',
 ];
 
 function mutate(input: Buffer, rnd: () => number): Buffer {

@@ -32,7 +32,7 @@ describe('command parser', () => {
   it('SELECT, CREATE with USE, RENAME, STATUS, ENABLE, ID', () => {
     expect(req('a SELECT INBOX').mailbox.toString()).toBe('INBOX');
     expect(req('a EXAMINE "Sent Items"')).toMatchObject({ name: 'EXAMINE' });
-    expect(err('a SELECT INBOX (CONDSTORE)')).toMatch(/Unsupported/);
+    expect(err('a SELECT INBOX (X-FOO)')).toMatch(/Unsupported/);
     expect(req('a CREATE Foo (USE (\\Sent))')).toMatchObject({ name: 'CREATE', specialUse: ['\\Sent'] });
     expect(req('a RENAME a b')).toMatchObject({ name: 'RENAME' });
     expect(req('a STATUS INBOX (MESSAGES UIDNEXT UNSEEN SIZE deleted)').items).toEqual(['MESSAGES', 'UIDNEXT', 'UNSEEN', 'SIZE', 'DELETED']);
@@ -80,6 +80,7 @@ describe('command parser', () => {
       mode: 'add',
       silent: true,
       flags: ['\\Deleted'],
+      unchangedSince: null,
     });
     expect(req('a UID STORE 5 -FLAGS \\Seen foo')).toMatchObject({ uid: true, mode: 'remove', flags: ['\\Seen', 'foo'] });
     expect(req('a STORE 1 FLAGS ()')).toMatchObject({ mode: 'set', flags: [] });

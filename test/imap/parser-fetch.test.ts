@@ -64,7 +64,6 @@ describe('FETCH parser', () => {
       'a FETCH 1 FOO',
       'a FETCH 1 ()',
       'a FETCH x FLAGS',
-      'a FETCH 1 FLAGS (CHANGEDSINCE 1)',
       'a FETCH 1 BINARY[1.MIME]',
       'a FETCH 1 BODY[HEADER.FIELDS (a:b)]',
     ]) {

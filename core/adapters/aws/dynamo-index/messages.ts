@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { IndexError } from '#core/ports/mail-index.ts';
-import type { AppendResult, FlagChange, FlagUpdateMode, ListOptions, MessageRecord, NewMessage } from '#core/ports/mail-index.ts';
+import type { AppendResult, FlagChange, FlagUpdateMode, FlagUpdateOptions, ListOptions, MessageRecord, NewMessage } from '#core/ports/mail-index.ts';
 import { applyFlags, normalizeFlags, sameFlagSet } from '#core/mailbox/flags.ts';
 import type { MessageMeta } from '#core/mime/types.ts';
 import { checkFlagUpdate, checkNewMessage } from '#core/adapters/index-input.ts';
@@ -179,12 +179,14 @@ export async function updateFlags(
   uids: number[],
   mode: FlagUpdateMode,
   flags: string[],
+  options: FlagUpdateOptions = {},
 ): Promise<FlagChange[]> {
   checkFlagUpdate(mode, flags);
   const given = normalizeFlags(flags);
   const pk = keys.userPk(user);
   if (!(await readMailbox(ctx, user, mailboxId))) throw new IndexError('NOT_FOUND', `no such mailbox: ${mailboxId}`);
   const changes: FlagChange[] = [];
+  const modified: FlagChange[] = [];
   let last: MailboxSnapshot | null = null;
   // Blocks of ≤ 98 messages: one MBOX update (the new modseq), one change-log item + one update per message.
   for (const block of chunk(validUids(uids), TX_MAX_ITEMS - 2)) {
@@ -197,12 +199,22 @@ export async function updateFlags(
       const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'flags', 'modseq']);
       const modseq = mb.highestModseq + 1;
       const pending: Array<{ uid: number; flags: string[]; oldModseq: number }> = [];
+      const failed: FlagChange[] = [];
       for (const it of items) {
         const current = strList(it, 'flags');
+        // UNCHANGEDSINCE (RFC 7162 §3.1.3) on the modseq read here; the `modseq = :old`
+        // condition below makes test and write one atomic step.
+        if (options.unchangedSince !== undefined && num(it, 'modseq') > options.unchangedSince) {
+          failed.push({ uid: num(it, 'uid'), flags: current, modseq: num(it, 'modseq'), modified: true });
+          continue;
+        }
         const next = applyFlags(current, mode, given);
         if (!sameFlagSet(current, next)) pending.push({ uid: num(it, 'uid'), flags: next, oldModseq: num(it, 'modseq') });
       }
-      if (pending.length === 0) break;
+      if (pending.length === 0) {
+        modified.push(...failed);
+        break;
+      }
       // Each message update is conditioned on the modseq read: a concurrent STORE or
       // EXPUNGE of the same message cancels the transaction and we recompute.
       const out = await transactWrite(ctx.db, [
@@ -228,12 +240,13 @@ export async function updateFlags(
       ]);
       if (out.ok) {
         for (const p of pending) changes.push({ uid: p.uid, flags: p.flags, modseq });
+        modified.push(...failed);
         break;
       }
     }
   }
   if (last && changes.length > 0) await maybeTrimChangeLog(ctx, user, mailboxId, last.item);
-  return changes;
+  return [...changes, ...modified];
 }
 
 export async function expunge(

@@ -5,7 +5,7 @@
  */
 import type { MessageMeta } from '#core/mime/types.ts';
 import { IndexError } from '#core/ports/mail-index.ts';
-import type { AppendResult, FlagChange, FlagUpdateMode, ListOptions, MessageRecord, NewMessage } from '#core/ports/mail-index.ts';
+import type { AppendResult, FlagChange, FlagUpdateMode, FlagUpdateOptions, ListOptions, MessageRecord, NewMessage } from '#core/ports/mail-index.ts';
 import { applyFlags, normalizeFlags, sameFlagSet } from '#core/mailbox/flags.ts';
 import { checkFlagUpdate, checkNewMessage } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
@@ -110,6 +110,7 @@ export async function updateFlags(
   uids: number[],
   mode: FlagUpdateMode,
   flags: string[],
+  options: FlagUpdateOptions = {},
 ): Promise<FlagChange[]> {
   checkFlagUpdate(mode, flags);
   const given = normalizeFlags(flags);
@@ -117,13 +118,19 @@ export async function updateFlags(
     const mb = ownMailbox(h, user, mailboxId);
     if (uids.length === 0) return [];
     const rows = h
-      .stmt('SELECT uid, flags FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid')
-      .all(mailboxId, uidList(uids)) as Array<{ uid: number; flags: string }>;
+      .stmt('SELECT uid, flags, modseq FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid')
+      .all(mailboxId, uidList(uids)) as Array<{ uid: number; flags: string; modseq: number }>;
     const modseq = mb.highest_modseq + 1;
     const changes: FlagChange[] = [];
+    const modified: FlagChange[] = [];
     const update = h.stmt('UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?');
     for (const r of rows) {
       const current = JSON.parse(r.flags) as string[];
+      // UNCHANGEDSINCE, tested inside the transaction that writes (RFC 7162 §3.1.3).
+      if (options.unchangedSince !== undefined && r.modseq > options.unchangedSince) {
+        modified.push({ uid: r.uid, flags: current, modseq: r.modseq, modified: true });
+        continue;
+      }
       const next = applyFlags(current, mode, given);
       if (sameFlagSet(current, next)) continue;
       update.run(JSON.stringify(next), modseq, mailboxId, r.uid);
@@ -133,7 +140,7 @@ export async function updateFlags(
       h.stmt('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
       trimChangeLog(h, mailboxId);
     }
-    return changes;
+    return [...changes, ...modified];
   });
 }
 

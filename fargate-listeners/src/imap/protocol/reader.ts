@@ -186,6 +186,21 @@ export class ArgReader {
     return Number(b.toString('latin1'));
   }
 
+  /**
+   * mod-sequence-value (RFC 7162 §7: 1 to 2^63-1), or mod-sequence-valzer when allowZero. Our
+   * mod-sequences stay far below 2^53, so a larger value (valid, but none we gave out) is read
+   * as MAX_SAFE_INTEGER: it compares the same way with every mod-sequence we have.
+   */
+  modseq(allowZero: boolean, what = 'mod-sequence'): number {
+    const b = this.takeWhile((c) => c >= 0x30 && c <= 0x39);
+    if (b.length === 0) throw new ParseError(`Expected ${what}`);
+    const text = b.toString('latin1');
+    if (b.length > 19 || BigInt(text) > 0x7fffffffffffffffn) throw new ParseError(`${what} too large`);
+    const n = Math.min(Number(text), Number.MAX_SAFE_INTEGER);
+    if (n === 0 && !allowZero) throw new ParseError(`${what} must not be 0`);
+    return n;
+  }
+
   nzNumber(): number {
     const n = this.number();
     if (n === 0) throw new ParseError('Expected non-zero number');

@@ -28,9 +28,22 @@ export interface IdRequest {
   name: 'ID';
   params: Array<[string, string | null]> | null;
 }
+/** The QRESYNC select parameter (RFC 7162 §3.2.5): what the client's cache knows. */
+export interface QresyncParams {
+  uidValidity: number;
+  modseq: number;
+  /** UIDs the client knows (no `*`); null: all. */
+  knownUids: SequenceSet | null;
+  /** Message sequence match data (§3.2.5.2): sequence numbers and the UIDs they had. */
+  seqMatch: { seqs: SequenceSet; uids: SequenceSet } | null;
+}
+
 export interface SelectRequest {
   name: 'SELECT' | 'EXAMINE';
   mailbox: Buffer;
+  /** The CONDSTORE parameter (RFC 7162 §3.1.8). */
+  condstore: boolean;
+  qresync: QresyncParams | null;
 }
 export interface CreateRequest {
   name: 'CREATE';
@@ -57,7 +70,7 @@ export interface ListRequest {
   returnOptions: { subscribed: boolean; children: boolean; specialUse: boolean; status: StatusItem[] | null } | null;
 }
 
-export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'SIZE' | 'DELETED';
+export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'SIZE' | 'DELETED' | 'HIGHESTMODSEQ';
 export interface StatusRequest {
   name: 'STATUS';
   mailbox: Buffer;
@@ -102,6 +115,8 @@ export type SearchKey =
   | { k: 'size'; op: 'larger' | 'smaller'; n: number }
   | { k: 'uid'; set: SequenceSet }
   | { k: 'seq'; set: SequenceSet }
+  /** MODSEQ (RFC 7162 §3.1.5): the message's mod-sequence is at least `modseq`. */
+  | { k: 'modseq'; modseq: number }
   | { k: 'not'; key: SearchKey }
   | { k: 'or'; a: SearchKey; b: SearchKey }
   | { k: 'and'; keys: SearchKey[] };
@@ -145,13 +160,19 @@ export type FetchAtt =
   /** BODY[section]<partial> / BODY.PEEK[…]; `label` is the section as echoed in the response. */
   | { k: 'BODY[]'; peek: boolean; section: Section; partial: Partial | null; label: string }
   | { k: 'BINARY'; peek: boolean; part: number[]; partial: Partial | null }
-  | { k: 'BINARY.SIZE'; part: number[] };
+  | { k: 'BINARY.SIZE'; part: number[] }
+  /** MODSEQ (RFC 7162 §3.1.4.2). */
+  | { k: 'MODSEQ' };
 
 export interface FetchRequest {
   name: 'FETCH';
   uid: boolean;
   set: SequenceSet;
   items: FetchAtt[];
+  /** CHANGEDSINCE modifier (RFC 7162 §3.1.4.1); null when absent. */
+  changedSince: number | null;
+  /** VANISHED modifier of UID FETCH (RFC 7162 §3.2.6). */
+  vanished: boolean;
 }
 
 export interface StoreRequest {
@@ -161,6 +182,8 @@ export interface StoreRequest {
   mode: 'add' | 'remove' | 'set';
   silent: boolean;
   flags: string[];
+  /** UNCHANGEDSINCE modifier (RFC 7162 §3.1.3); null when absent. */
+  unchangedSince: number | null;
 }
 
 export interface CopyRequest {

@@ -32,6 +32,8 @@ const AUTHENTICATED_EXTENSIONS = [
   'BINARY',
   'SASL-IR',
   'UTF8=ACCEPT',
+  'CONDSTORE',
+  'QRESYNC',
 ];
 
 export function capabilities(st: CapabilityState): string[] {

@@ -21,6 +21,8 @@ export interface MessageFacts {
   seq: number;
   uid: number;
   flags: string[];
+  /** The message's mod-sequence as this session's view holds it (RFC 7162 §3.1.5). */
+  modseq: number;
   recent: boolean;
   record: MessageRecord | null;
   /** Whole message bytes, loaded on first need. */
@@ -182,6 +184,8 @@ export class Evaluator {
         return key.set.saved ? this.scope.savedUids.has(m.uid) : !!this.scope.sets.get(key)?.has(m.uid);
       case 'seq':
         return key.set.saved ? this.scope.savedUids.has(m.uid) : !!this.scope.sets.get(key)?.has(m.seq);
+      case 'modseq':
+        return m.modseq >= key.modseq;
       case 'size':
         if (!m.record) return false;
         return key.op === 'larger' ? m.record.size > key.n : m.record.size < key.n;

@@ -9,9 +9,9 @@
  * sequence numbers never shift under it. An expunged message stays in `uids` ("pending") until
  * its EXPUNGE is sent.
  */
-import type { MailIndex, MailboxState, MessageRecord } from '#core/ports/mail-index.ts';
+import type { MailIndex, MailboxChanges, MailboxState, MessageRecord } from '#core/ports/mail-index.ts';
 import { flagList } from '../protocol/encode.ts';
-import { lowerBound, resolveSequenceNumbers, resolveUidIndexes, type SequenceSet } from '../protocol/sequence-set.ts';
+import { formatNumberSet, lowerBound, resolveSequenceNumbers, resolveUidIndexes, type SequenceSet } from '../protocol/sequence-set.ts';
 import type { RecentTracker } from './recent.ts';
 
 export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
@@ -47,6 +47,8 @@ export class SelectedMailbox {
   uids: number[] = [];
   /** Flags as stored in the index (no \Recent), by UID. */
   readonly flags = new Map<number, string[]>();
+  /** Mod-sequence of each message as last read or written (RFC 7162 §3.1.4.2 MODSEQ). */
+  readonly modseqs = new Map<number, number>();
   /** UIDs recent in this session (RFC 3501 §2.3.2). */
   readonly recent = new Set<number>();
   /** Expunged in the index, still in `uids` until the client is told. */
@@ -87,6 +89,7 @@ export class SelectedMailbox {
     for (const r of records) {
       this.uids.push(r.uid);
       this.flags.set(r.uid, intern(r.flags));
+      this.modseqs.set(r.uid, r.modseq);
       for (const f of r.flags) if (!f.startsWith('\\')) this.keywords.add(f);
       if (r.uid > this.lastUid) this.lastUid = r.uid;
     }
@@ -99,6 +102,19 @@ export class SelectedMailbox {
 
   get count(): number {
     return this.uids.length;
+  }
+
+  /**
+   * The mailbox's HIGHESTMODSEQ as of the last refresh (RFC 7162 §3.1.2.1): every change up to
+   * it is in the view (told, or waiting in the pending sets to be told).
+   */
+  get highestModseq(): number {
+    // mod-sequence-value is ≥ 1 (RFC 7162 §7); a client takes 0 for "no mod-sequences".
+    return Math.max(1, this.knownState?.highestModseq ?? 1);
+  }
+
+  modseqOf(uid: number): number {
+    return this.modseqs.get(uid) ?? 0;
   }
 
   /** 1-based sequence number of a UID in the view, or 0. */
@@ -128,17 +144,22 @@ export class SelectedMailbox {
   }
 
   /**
-   * Reads the mailbox state (one cheap index read); when it moved, lists the messages and
-   * records what changed. Returns false when the mailbox is gone.
+   * Reads the mailbox state (one cheap index read); when it moved, reads what changed and
+   * records it. Returns false when the mailbox is gone.
    *
    * When the only movement is this session's own writes (STORE, FETCH setting \Seen,
-   * EXPUNGE, APPEND into this mailbox) the full list is skipped: the view already holds
-   * them. Proof that nothing else happened: every write takes the mailbox's highestModseq
+   * EXPUNGE, APPEND into this mailbox) nothing more is read: the view already holds them.
+   * Proof that nothing else happened: every write takes the mailbox's highestModseq
    * + 1 (both adapters), so when the modseqs between the old and the new highestModseq are
    * all accounted for by our own writes — each distinct known modseq counts one, each
    * expunge at least one — there was no room for anybody else's change. uidNext and the
-   * message count must match our own appends and expunges too. Anything else (including an
-   * adapter that numbers differently) falls back to the full list.
+   * message count must match our own appends and expunges too.
+   *
+   * Anything else — another session's, process's or the ingest's change — is read from the
+   * index's change log (MailIndex.changesSince since the last known highestModseq): the
+   * messages appended or re-flagged since and the UIDs expunged since, at a cost that follows
+   * the changes, not the mailbox (docs/imap.md, "Cost"). Only when the log no longer reaches
+   * back that far (`complete: false`, tombstones trimmed) is the mailbox listed in full.
    */
   async refresh(index: MailIndex, recent: RecentTracker, force = false): Promise<boolean> {
     const state = await index.mailboxState(this.user, this.id);
@@ -156,12 +177,42 @@ export class SelectedMailbox {
       this.resetOwn();
       return true;
     }
+    const known = this.knownState;
+    if (!force && known) {
+      const changes = await index.changesSince(this.user, this.id, known.highestModseq, { uidNext: known.uidNext });
+      if (!changes || changes.state.uidValidity !== this.uidValidity) {
+        this.gone = true;
+        return false;
+      }
+      if (changes.complete) {
+        this.applyChanges(changes, recent);
+        this.knownState = changes.state;
+        this.uidNext = Math.max(changes.state.uidNext, this.lastUid + 1);
+        this.resetOwn();
+        return true;
+      }
+    }
     const records = await index.listMessages(this.user, this.id);
     this.apply(records, recent);
     this.knownState = state;
     this.uidNext = Math.max(state.uidNext, this.lastUid + 1);
     this.resetOwn();
     return true;
+  }
+
+  /** Records what the change log reported: expunges, flag changes, new messages. */
+  private applyChanges(changes: MailboxChanges, recent: RecentTracker): void {
+    for (const uid of changes.expunged) {
+      if (this.seqOf(uid) === 0 || this.pendingExpunge.has(uid)) continue;
+      this.pendingExpunge.add(uid);
+      this.pendingFlags.delete(uid);
+    }
+    const fresh: MessageRecord[] = [];
+    for (const r of changes.changed) {
+      if (r.uid > this.lastUid) fresh.push(r);
+      else if (this.seqOf(r.uid) > 0 && !this.pendingExpunge.has(r.uid)) this.noteChange(r);
+    }
+    this.addNew(fresh, recent);
   }
 
   private resetOwn(): void {
@@ -187,6 +238,7 @@ export class SelectedMailbox {
       if (got.length !== uids.length) return false;
       for (const r of got) {
         modseqs.add(r.modseq);
+        this.modseqs.set(r.uid, r.modseq);
         const old = this.flags.get(r.uid);
         if (!old || !sameFlags(old, r.flags)) return false;
       }
@@ -213,14 +265,23 @@ export class SelectedMailbox {
         this.pendingFlags.delete(uid);
         continue;
       }
-      const old = this.flags.get(uid);
-      if (!old || !sameFlags(old, r.flags)) {
-        this.flags.set(uid, intern(r.flags));
-        this.pendingFlags.add(uid);
-        this.noteKeywords(r.flags);
-      }
+      this.noteChange(r);
     }
     this.addNew(records, recent);
+  }
+
+  /** A message in the view as the index has it now: flags or mod-sequence that moved are to be told. */
+  private noteChange(r: MessageRecord): void {
+    const old = this.flags.get(r.uid);
+    const flagsMoved = !old || !sameFlags(old, r.flags);
+    if (flagsMoved) {
+      this.flags.set(r.uid, intern(r.flags));
+      this.noteKeywords(r.flags);
+    }
+    // A mod-sequence that moved with the flags unchanged (set and cleared again elsewhere)
+    // is told too: a CONDSTORE client's cache holds MODSEQ (RFC 7162 §3.1.4.2).
+    if (flagsMoved || this.modseqs.get(r.uid) !== r.modseq) this.pendingFlags.add(r.uid);
+    this.modseqs.set(r.uid, r.modseq);
   }
 
   /** Puts messages above the highest UID seen into the view (recent claimed for them). */
@@ -231,6 +292,7 @@ export class SelectedMailbox {
       fresh.push(r.uid);
       this.uids.push(r.uid);
       this.flags.set(r.uid, intern(r.flags));
+      this.modseqs.set(r.uid, r.modseq);
       this.noteKeywords(r.flags);
       this.lastUid = r.uid;
     }
@@ -258,6 +320,7 @@ export class SelectedMailbox {
     else this.own.unknownUids.add(uid);
     if (!this.flags.has(uid)) return;
     this.flags.set(uid, intern(flags));
+    if (modseq !== undefined) this.modseqs.set(uid, modseq);
     this.noteKeywords(flags);
   }
 
@@ -296,9 +359,10 @@ export class SelectedMailbox {
   /**
    * Untagged responses for recorded changes. allowExpunge is false during FETCH, STORE and
    * SEARCH (RFC 3501 §7.4.1). Order: FLAGS (new keywords), EXPUNGE (descending, so each number
-   * is valid when sent), EXISTS/RECENT, then FETCH FLAGS.
+   * is valid when sent) or, once QRESYNC is enabled, one VANISHED (RFC 7162 §3.2.10),
+   * EXISTS/RECENT, then FETCH FLAGS — with UID and MODSEQ once CONDSTORE is enabled (§3.1).
    */
-  flushUpdates(allowExpunge: boolean, rev2: boolean): string[] {
+  flushUpdates(allowExpunge: boolean, rev2: boolean, ext: Extensions = NO_EXTENSIONS): string[] {
     const out: string[] = [];
     if (this.keywordsChanged) {
       out.push(...this.flagsLines());
@@ -306,16 +370,25 @@ export class SelectedMailbox {
     }
     if (allowExpunge && this.pendingExpunge.size > 0) {
       const seqs: number[] = [];
+      const uids: number[] = [];
       for (const u of this.pendingExpunge) {
         const s = this.seqOf(u);
-        if (s > 0) seqs.push(s);
+        if (s > 0) {
+          seqs.push(s);
+          uids.push(u);
+        }
       }
-      seqs.sort((a, b) => b - a);
-      for (const s of seqs) out.push(`* ${s} EXPUNGE\r\n`);
+      if (ext.qresync) {
+        if (uids.length > 0) out.push(`* VANISHED ${formatNumberSet(uids.sort((a, b) => a - b))}\r\n`);
+      } else {
+        seqs.sort((a, b) => b - a);
+        for (const s of seqs) out.push(`* ${s} EXPUNGE\r\n`);
+      }
       const gone = this.pendingExpunge;
       this.uids = this.uids.filter((u) => !gone.has(u));
       for (const u of gone) {
         this.flags.delete(u);
+        this.modseqs.delete(u);
         this.recent.delete(u);
         this.pendingFlags.delete(u);
       }
@@ -339,9 +412,20 @@ export class SelectedMailbox {
         if (s > 0) seqs.push([s, u]);
       }
       seqs.sort((a, b) => a[0] - b[0]);
-      for (const [s, u] of seqs) out.push(`* ${s} FETCH (UID ${u} FLAGS ${flagList(this.flagsOf(u, !rev2))})\r\n`);
+      for (const [s, u] of seqs) {
+        const modseq = ext.condstore ? ` MODSEQ (${this.modseqOf(u)})` : '';
+        out.push(`* ${s} FETCH (UID ${u} FLAGS ${flagList(this.flagsOf(u, !rev2))}${modseq})\r\n`);
+      }
       this.pendingFlags.clear();
     }
     return out;
   }
 }
+
+/** The RFC 7162 extensions a session has enabled, as far as unsolicited responses go. */
+export interface Extensions {
+  condstore: boolean;
+  qresync: boolean;
+}
+
+const NO_EXTENSIONS: Extensions = { condstore: false, qresync: false };

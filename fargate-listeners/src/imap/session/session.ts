@@ -13,8 +13,10 @@
  *    checks the size against the limit for that command and state, and only then sends
  *    `+ ` (or refuses with NO [TOOBIG]/BAD, reading nothing).
  * 3. The index is the truth; the session holds only a view (selected-mailbox.ts). Before a
- *    command runs in the selected state the view is refreshed (one mailboxState read; a full
- *    list only when something moved) and changes are told within the limits of rule 4.
+ *    command runs in the selected state the view is refreshed (one mailboxState read; when it
+ *    moved, what changed since the last known modseq from the index's change log — never a
+ *    listing of the whole mailbox unless the log no longer reaches back) and changes are told
+ *    within the limits of rule 4 (EXPUNGE, or VANISHED once QRESYNC is enabled).
  *    Commands never trust the view for existence: data is read from the index by UID and a
  *    message that vanished meanwhile is answered with NO [EXPUNGEISSUED] (RFC 5530), not
  *    with a guess.
@@ -50,6 +52,7 @@ import type { ImapRequest } from '../protocol/requests.ts';
 import { SequenceError } from '../protocol/sequence-set.ts';
 import { capabilities } from './capabilities.ts';
 import { COMMANDS, runCommand, type SessionState } from './commands/index.ts';
+import { usesModseq } from './commands/search.ts';
 import type { MailboxWatcher } from './commands/idle.ts';
 import { ImapError, type Tagged } from './errors.ts';
 import { MailboxNameError } from './mailbox-names.ts';
@@ -111,6 +114,13 @@ export class ImapSession {
   rev2 = false;
   /** UTF8=ACCEPT enabled (RFC 6855): UTF-8 mailbox names and quoted strings. */
   utf8Accept = false;
+  /**
+   * CONDSTORE enabled (RFC 7162 §3.1): by ENABLE or any "CONDSTORE enabling command"; from
+   * then on every untagged FETCH of a flag change carries UID and MODSEQ.
+   */
+  condstore = false;
+  /** QRESYNC enabled (RFC 7162 §3.2.3, implies CONDSTORE): VANISHED instead of EXPUNGE. */
+  qresync = false;
   authFailures = 0;
   private badInARow = 0;
   private dataWaiter: ((more: boolean) => void) | null = null;
@@ -273,6 +283,11 @@ export class ImapSession {
   /** The mailbox write path (core/mailbox/writes.ts), logging with this session's fields. */
   get writes(): MailboxWrites {
     return new MailboxWrites(this.deps.adapters, { events: this.deps.events, log: this.log });
+  }
+
+  /** Turns CONDSTORE on (RFC 7162 §3.1: ENABLE, or a CONDSTORE enabling command). */
+  enableCondstore(): void {
+    this.condstore = true;
   }
 
   /** Deselects (CLOSE, UNSELECT, SELECT of another mailbox). */
@@ -485,17 +500,24 @@ export class ImapSession {
   private async execute(tag: string, request: ImapRequest): Promise<Tagged> {
     try {
       const sel = this.selected;
+      // RFC 7162 §3.1: from a CONDSTORE enabling command on, *every* untagged FETCH carries
+      // MODSEQ, those told before the command runs included.
+      if (enablesCondstore(request)) this.enableCondstore();
       if (sel && refreshesBefore(request)) {
         if (!(await sel.refresh(this.ctx.deps.adapters.index, this.ctx.recent))) return this.mailboxGone();
-        this.pushLines(sel.flushUpdates(expungeAllowedBefore(request), this.rev2));
+        this.pushLines(sel.flushUpdates(expungeAllowedBefore(request), this.rev2, this));
       }
       const result = await runCommand(this, request, tag);
       const after = this.selected;
       if (after && after === sel && !this.ended) {
-        if (refreshesAfter(request)) {
+        const tellModseq = this.qresync && result.status === 'OK' && !result.code && (request.name === 'EXPUNGE' || request.name === 'UID EXPUNGE');
+        if (refreshesAfter(request) || tellModseq) {
           if (!(await after.refresh(this.ctx.deps.adapters.index, this.ctx.recent))) return this.mailboxGone();
         }
-        this.pushLines(after.flushUpdates(expungeAllowedAfter(request), this.rev2));
+        this.pushLines(after.flushUpdates(expungeAllowedAfter(request), this.rev2, this));
+        // RFC 7162 §3.2.7, §3.2.9: with QRESYNC the tagged OK of EXPUNGE carries the new
+        // HIGHESTMODSEQ; the refresh just before told every change up to it.
+        if (tellModseq) return { ...result, code: `HIGHESTMODSEQ ${after.highestModseq}` };
       }
       return result;
     } catch (err) {
@@ -534,6 +556,22 @@ function stateError(name: string, state: SessionState, allowed: SessionState[]):
   if (allowed.length === 1 && allowed[0] === 'selected') return `${name} needs a selected mailbox`;
   if (allowed.length === 1 && allowed[0] === 'not-authenticated') return `${name} not allowed once authenticated`;
   return `${name} not allowed in this state`;
+}
+
+/** CONDSTORE enabling commands (RFC 7162 §3.1) other than ENABLE and SELECT/EXAMINE (CONDSTORE). */
+function enablesCondstore(req: ImapRequest): boolean {
+  switch (req.name) {
+    case 'FETCH':
+      return req.changedSince !== null || req.items.some((a) => a.k === 'MODSEQ');
+    case 'STORE':
+      return req.unchangedSince !== null;
+    case 'SEARCH':
+      return usesModseq(req.criteria);
+    case 'STATUS':
+      return req.items.includes('HIGHESTMODSEQ');
+    default:
+      return false;
+  }
 }
 
 /** Commands that look at the selected mailbox first (all but leaving it). */

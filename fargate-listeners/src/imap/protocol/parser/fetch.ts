@@ -126,6 +126,8 @@ function parseAtt(r: ArgReader): FetchAtt {
     }
     case 'BINARY.SIZE':
       return { k: 'BINARY.SIZE', part: parseBinarySection(r) };
+    case 'MODSEQ':
+      return { k: 'MODSEQ' };
     default:
       throw new ParseError(`Unknown fetch item ${name.slice(0, 40)}`);
   }
@@ -145,12 +147,26 @@ export function parseFetch(r: ArgReader, uid: boolean): FetchRequest {
       items = [...save];
     } else items = [parseAtt(r)];
   }
+  let changedSince: number | null = null;
+  let vanished = false;
   if (!r.atEnd()) {
-    // fetch-modifiers (CHANGEDSINCE…) are not supported.
+    // fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")" (RFC 4466 §2.4, RFC 7162 §3.1.4.1, §3.2.6).
     r.sp();
-    throw new ParseError('Unsupported FETCH modifier');
+    r.list(() => {
+      const m = r.atom('FETCH modifier').toUpperCase();
+      if (m === 'CHANGEDSINCE' && changedSince === null) {
+        r.sp();
+        changedSince = r.modseq(true, 'CHANGEDSINCE mod-sequence');
+      } else if (m === 'VANISHED' && !vanished) vanished = true;
+      else if (m === 'CHANGEDSINCE' || m === 'VANISHED') throw new ParseError(`${m} given twice`);
+      else throw new ParseError(`Unsupported FETCH modifier ${m.slice(0, 40)}`);
+    }, false);
+    r.end();
+    // RFC 7162 §3.2.6: VANISHED only in UID FETCH, and only together with CHANGEDSINCE.
+    if (vanished && !uid) throw new ParseError('VANISHED is allowed only in UID FETCH');
+    if (vanished && changedSince === null) throw new ParseError('VANISHED needs CHANGEDSINCE');
   }
-  return { name: 'FETCH', uid, set, items };
+  return { name: 'FETCH', uid, set, items, changedSince, vanished };
 }
 
 function peekMacro(r: ArgReader): string {

@@ -108,6 +108,21 @@ function parseKey(r: ArgReader, depth: number, count: { n: number }): SearchKey 
       r.sp();
       return { k: 'uid', set: r.sequenceSet() };
     }
+    case 'MODSEQ': {
+      // MODSEQ [SP entry-name SP entry-type-req] SP mod-sequence-valzer (RFC 7162 §3.1.5). One
+      // mod-sequence is kept per message, at least that of any of its flags, so the entry
+      // is checked for form and then compared against the message's.
+      r.sp();
+      if (r.peek() === 0x22) {
+        const entry = r.quoted().toString('latin1');
+        if (!/^\/flags\/\\?[\x21-\x7e]+$/i.test(entry)) throw new ParseError('MODSEQ entry name must be "/flags/<flag>"');
+        r.sp();
+        const type = r.atom('MODSEQ entry type').toLowerCase();
+        if (type !== 'priv' && type !== 'shared' && type !== 'all') throw new ParseError('MODSEQ entry type must be priv, shared or all');
+        r.sp();
+      }
+      return { k: 'modseq', modseq: r.modseq(true, 'MODSEQ mod-sequence') };
+    }
     case 'NOT': {
       r.sp();
       return { k: 'not', key: parseKey(r, depth + 1, count) };

@@ -1,7 +1,7 @@
 /**
  * Any-state and connection commands: CAPABILITY, NOOP, LOGOUT (RFC 9051 §6.1), STARTTLS
- * (§6.2.1), ID (RFC 2971), ENABLE (RFC 5161, §6.3.1), NAMESPACE (RFC 2342, §6.3.10), CHECK
- * (RFC 3501 §6.4.1, a NOOP in rev2).
+ * (§6.2.1), ID (RFC 2971), ENABLE (RFC 5161, §6.3.1; CONDSTORE and QRESYNC, RFC 7162),
+ * NAMESPACE (RFC 2342, §6.3.10), CHECK (RFC 3501 §6.4.1, a NOOP in rev2).
  */
 import type { EnableRequest, IdRequest } from '#listeners/imap/protocol/requests.ts';
 import { quote } from '#listeners/imap/protocol/encode.ts';
@@ -43,7 +43,7 @@ export async function id(s: ImapSession, _req: IdRequest): Promise<Tagged> {
   return ok('ID completed');
 }
 
-const ENABLEABLE = new Set(['IMAP4REV2', 'UTF8=ACCEPT']);
+const ENABLEABLE = new Set(['IMAP4REV2', 'UTF8=ACCEPT', 'CONDSTORE', 'QRESYNC']);
 
 export async function enable(s: ImapSession, req: EnableRequest): Promise<Tagged> {
   const enabled: string[] = [];
@@ -57,6 +57,16 @@ export async function enable(s: ImapSession, req: EnableRequest): Promise<Tagged
       // RFC 6855 §3: mailbox names and quoted strings in UTF-8 from now on.
       s.utf8Accept = true;
       enabled.push('UTF8=ACCEPT');
+    }
+    // RFC 7162 §3.1, §3.2.3: QRESYNC implies CONDSTORE; each is listed once, when it is new.
+    if (cap === 'CONDSTORE' && !s.condstore) {
+      s.enableCondstore();
+      enabled.push('CONDSTORE');
+    }
+    if (cap === 'QRESYNC' && !s.qresync) {
+      s.enableCondstore();
+      s.qresync = true;
+      enabled.push('QRESYNC');
     }
   }
   s.untagged(`ENABLED${enabled.map((c) => ' ' + c).join('')}`);

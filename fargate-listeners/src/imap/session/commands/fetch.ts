@@ -1,5 +1,6 @@
 /**
- * FETCH / UID FETCH (RFC 9051 §6.4.5, RFC 3501 §6.4.5, BINARY RFC 3516).
+ * FETCH / UID FETCH (RFC 9051 §6.4.5, RFC 3501 §6.4.5, BINARY RFC 3516), MODSEQ and
+ * CHANGEDSINCE (RFC 7162 §3.1.4), UID FETCH … (CHANGEDSINCE n VANISHED) (§3.2.6).
  *
  * Data sources, cheapest first: FLAGS and UID come from the session's view; INTERNALDATE,
  * RFC822.SIZE, ENVELOPE, BODYSTRUCTURE, BODY and the top-level HEADER / HEADER.FIELDS from
@@ -23,19 +24,21 @@ import { flagList, formatInternalDate, literal, type Chunk } from '#listeners/im
 import type { FetchAtt, FetchRequest, Partial } from '#listeners/imap/protocol/requests.ts';
 import { bodyStructureChunks, envelopeChunks } from '#listeners/imap/protocol/structure.ts';
 import { decodeTransfer, findPart, planSection } from '../body-sections.ts';
-import { expungeIssued, ok, type Tagged } from '../errors.ts';
+import { bad, expungeIssued, ok, type Tagged } from '../errors.ts';
 import { loadRecords } from '../message-loader.ts';
 import type { ImapSession } from '../session.ts';
 import { readMessageBlob, UnreadableMessageError, UnreadableReport } from '../unreadable.ts';
+import { formatRanges, fromList, normalise, vanishedSince } from '../vanished.ts';
 
 /** Messages whose blobs are read at the same time (bounded memory, some parallelism). */
 const BLOB_WINDOW = 4;
 
 /** Items answered from the index record alone. */
-const INDEX_ONLY = new Set<FetchAtt['k']>(['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY']);
+const INDEX_ONLY = new Set<FetchAtt['k']>(['UID', 'FLAGS', 'MODSEQ', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY']);
 
+/** UID, FLAGS and MODSEQ come from the session's view. */
 function needsRecord(a: FetchAtt): boolean {
-  return a.k !== 'UID' && a.k !== 'FLAGS';
+  return a.k !== 'UID' && a.k !== 'FLAGS' && a.k !== 'MODSEQ';
 }
 
 function needsMeta(a: FetchAtt): boolean {
@@ -173,9 +176,25 @@ async function unsee(s: ImapSession, uids: number[], seenChanged: Set<number>): 
 export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> {
   const sel = s.selected!;
   const { index } = s.deps.adapters;
-  const items = req.items;
+  // The MODSEQ item and CHANGEDSINCE are CONDSTORE enabling commands (RFC 7162 §3.1).
+  const items = req.items.filter((a) => a.k !== 'MODSEQ');
+  const askedModseq = items.length < req.items.length || req.changedSince !== null;
+  if (askedModseq) s.enableCondstore();
+  if (req.vanished && !s.qresync) throw bad('VANISHED needs ENABLE QRESYNC first');
   const idxs = sel.resolve(req.set, req.uid);
-  const uids = idxs.map((i) => sel.uids[i]);
+  let uids = idxs.map((i) => sel.uids[i]);
+  // CHANGEDSINCE (§3.1.4.1): only messages whose mod-sequence is above it; MODSEQ is implied.
+  if (req.changedSince !== null) {
+    const since = req.changedSince;
+    uids = uids.filter((u) => sel.modseqOf(u) > since);
+  }
+  if (req.vanished) {
+    // §3.2.6: the UIDs of the set expunged since CHANGEDSINCE, before the FETCH responses.
+    const maxUid = sel.uidNext - 1;
+    const asked = req.set.saved ? fromList([...sel.savedSearch].sort((a, b) => a - b)) : normalise(req.set.ranges, maxUid);
+    const vanished = await vanishedSince(index, sel, req.changedSince!, asked);
+    if (vanished.length > 0) s.untagged(`VANISHED (EARLIER) ${formatRanges(vanished)}`);
+  }
   const includeUid = req.uid || items.some((a) => a.k === 'UID');
   const wantFlags = items.some((a) => a.k === 'FLAGS');
   const opts = { utf8: s.utf8 };
@@ -196,19 +215,25 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
     }
   }
 
+  // RFC 7162 §3.1: once CONDSTORE is on, a FETCH that set \Seen tells UID and MODSEQ too.
+  const withUid = (uid: number) => includeUid || (s.condstore && seenChanged.has(uid));
+  const withModseq = (uid: number) => askedModseq || (s.condstore && seenChanged.has(uid));
   const head = (uid: number): string => {
     const seq = sel.seqOf(uid);
-    return `${seq} FETCH (${includeUid ? `UID ${uid}` : ''}`;
+    return `${seq} FETCH (${withUid(uid) ? `UID ${uid}` : ''}`;
   };
   const flagsItem = (uid: number) => `FLAGS ${flagList(sel.flagsOf(uid, withRecent))}`;
+  const modseqItem = (uid: number) => `MODSEQ (${sel.modseqOf(uid)})`;
 
   if (!items.some(needsRecord)) {
     for (const uid of uids) {
       if (sel.seqOf(uid) === 0) continue;
       if (wantFlags) sel.pendingFlags.delete(uid);
-      const parts = [head(uid)];
-      if (wantFlags) parts.push((includeUid ? ' ' : '') + flagsItem(uid));
-      await s.untaggedAsync([parts.join('') + ')']);
+      const parts: string[] = [];
+      if (withUid(uid)) parts.push(`UID ${uid}`);
+      if (wantFlags) parts.push(flagsItem(uid));
+      if (withModseq(uid)) parts.push(modseqItem(uid));
+      await s.untaggedAsync([`${sel.seqOf(uid)} FETCH (${parts.join(' ')})`]);
     }
     return ok(`${verb} completed`);
   }
@@ -223,7 +248,7 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
   const build = async (uid: number, rec: MessageRecord): Promise<Chunk[]> => {
     const blob = new BlobReader(s, sel.id, rec);
     const out: Chunk[] = [head(uid)];
-    let first = !includeUid;
+    let first = !withUid(uid);
     const sep = () => {
       if (!first) out.push(' ');
       first = false;
@@ -282,6 +307,10 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
     if (seenChanged.has(uid) && !wantFlags) {
       sep();
       out.push(flagsItem(uid));
+    }
+    if (withModseq(uid)) {
+      sep();
+      out.push(modseqItem(uid));
     }
     out.push(')');
     return out;

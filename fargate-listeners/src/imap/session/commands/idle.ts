@@ -18,7 +18,8 @@
  *  3. The same check on a slow timer, once per `idlePollMs` (IDLE_POLL_SECONDS, default
  *     60 s): the safety net for a notification that was lost (a publish that failed, a task
  *     that was starting its queue). A woken session refreshes its view (selected-mailbox.ts)
- *     and sends EXISTS / EXPUNGE / FETCH FLAGS.
+ *     (what changed since its last modseq, from the change log) and sends
+ *     EXISTS / EXPUNGE / FETCH FLAGS.
  *
  * Cost as idle clients grow. The check is per distinct *mailbox*, not per session: N devices
  * idling on the same INBOX cost one read per interval in total. With M distinct idle
@@ -176,7 +177,7 @@ export async function idle(s: ImapSession): Promise<Tagged> {
           return;
         }
         // IDLE is not a FETCH/STORE/SEARCH: every kind of update may be sent (RFC 2177).
-        const lines = sel.flushUpdates(true, s.rev2);
+        const lines = sel.flushUpdates(true, s.rev2, s);
         if (lines.length > 0) {
           s.pushLines(lines);
           await s.out.flush();

@@ -1,6 +1,7 @@
 /**
  * SEARCH / UID SEARCH (RFC 9051 §6.4.4) with CHARSET, ESEARCH results (RFC 4731; the only
- * form in IMAP4rev2) and SEARCHRES `RETURN (SAVE)` / `$` (RFC 5182).
+ * form in IMAP4rev2), SEARCHRES `RETURN (SAVE)` / `$` (RFC 5182) and the MODSEQ key with its
+ * MODSEQ result (RFC 7162 §3.1.5, §3.1.6, §3.1.10).
  *
  * A message whose blob cannot be read (unreadable.ts) is left out of the result, whatever the
  * key (it can be shown neither to match nor not to match, so `NOT TEXT x` leaves it out too):
@@ -41,6 +42,13 @@ function forEachLeaf(key: SearchKey, visit: (leaf: SearchKey) => void): void {
     default:
       visit(key);
   }
+}
+
+/** Whether the criteria hold a MODSEQ key (RFC 7162 §3.1.5). */
+export function usesModseq(criteria: SearchKey): boolean {
+  let found = false;
+  forEachLeaf(criteria, (k) => (found ||= k.k === 'modseq'));
+  return found;
 }
 
 /**
@@ -87,6 +95,9 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
   if (req.returnOptions?.includes('SAVE')) sel.savedSearch = [];
   if (req.charset && !CHARSETS.test(req.charset)) throw no(`Unsupported charset ${req.charset.slice(0, 40)}`, 'BADCHARSET (UTF-8 US-ASCII)');
   const { needles, sets } = prepareKeys(req.criteria, req.charset, sel.uids);
+  const byModseq = usesModseq(req.criteria);
+  // The MODSEQ key is a CONDSTORE enabling command (RFC 7162 §3.1).
+  if (byModseq) s.enableCondstore();
   const evaluator = new Evaluator({ savedUids, needles, sets });
   const candidates = sel.uids.filter((u) => !sel.pendingExpunge.has(u));
   const matched: number[] = [];
@@ -99,6 +110,7 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
       seq: sel.seqOf(uid),
       uid,
       flags: sel.flags.get(uid) ?? [],
+      modseq: sel.modseqOf(uid),
       recent: sel.recent.has(uid),
       record,
       blob: async () => {
@@ -143,8 +155,12 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
 
   const numbers = req.uid ? matched : matched.map((u) => sel.seqOf(u));
   const ret = req.returnOptions ?? (s.rev2 ? [] : null);
+  // RFC 7162 §3.1.6: a search with MODSEQ tells the highest mod-sequence of the messages it
+  // returns (none when nothing matched).
+  const highest = (of: number[]) => of.reduce((m, u) => Math.max(m, sel.modseqOf(u)), 0);
   if (ret === null) {
-    s.untagged(`SEARCH${numbers.map((n) => ' ' + n).join('')}`);
+    const modseq = byModseq && matched.length > 0 ? ` (MODSEQ ${highest(matched)})` : '';
+    s.untagged(`SEARCH${numbers.map((n) => ' ' + n).join('')}${modseq}`);
     return ok(`${verb} completed`);
   }
   // RFC 4731 §3.1: RETURN () means RETURN (ALL).
@@ -166,6 +182,12 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
   if (opts.has('MAX') && numbers.length > 0) parts.push(`MAX ${numbers[numbers.length - 1]}`);
   if (opts.has('COUNT')) parts.push(`COUNT ${numbers.length}`);
   if (opts.has('ALL') && numbers.length > 0) parts.push(`ALL ${formatNumberSet(numbers)}`);
+  if (byModseq && matched.length > 0) {
+    // §3.1.10: over the messages reported: all of them for ALL or COUNT, else MIN and MAX.
+    const reported =
+      opts.has('ALL') || opts.has('COUNT') ? matched : [...(opts.has('MIN') ? [matched[0]] : []), ...(opts.has('MAX') ? [matched[matched.length - 1]] : [])];
+    if (reported.length > 0) parts.push(`MODSEQ ${highest(reported)}`);
+  }
   s.untagged(parts.join(' '));
   return ok(`${verb} completed`);
 }

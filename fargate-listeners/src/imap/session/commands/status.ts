@@ -1,4 +1,7 @@
-/** STATUS (RFC 9051 §6.3.11; SIZE from RFC 8438, DELETED from RFC 9051). Also LIST-STATUS. */
+/**
+ * STATUS (RFC 9051 §6.3.11; SIZE from RFC 8438, DELETED from RFC 9051, HIGHESTMODSEQ from RFC
+ * 7162 §3.1.7). Also LIST-STATUS.
+ */
 import type { Mailbox } from '#core/ports/mail-index.ts';
 import type { StatusItem, StatusRequest } from '#listeners/imap/protocol/requests.ts';
 import { ok, no, type Tagged } from '../errors.ts';
@@ -43,6 +46,11 @@ export async function statusAttributes(s: ImapSession, mailbox: Mailbox, items: 
         break;
       case 'DELETED':
         out.push(`DELETED ${records!.filter((r) => r.flags.includes('\\Deleted')).length}`);
+        break;
+      case 'HIGHESTMODSEQ':
+        // A CONDSTORE enabling command (RFC 7162 §3.1). A new mailbox starts at 1.
+        s.enableCondstore();
+        out.push(`HIGHESTMODSEQ ${Math.max(1, state.highestModseq)}`);
         break;
     }
   }
