@@ -43,6 +43,22 @@ export interface AcceptOptions {
    * refuses the message with that reply and deletes the blob (submission's From: check).
    */
   beforeQueue?: () => Promise<void> | void;
+  /**
+   * The MX's inbound checks (smtp/trust/): given the whole message in canonical form, returns
+   * header lines to store above our Received: (Authentication-Results), the message to store
+   * (forged Authentication-Results removed) and the verdict for the job; throwing (an
+   * smtpError) refuses or defers the message with that reply, and nothing is stored. With it
+   * the message is gathered in memory (at most MAX_MESSAGE_SIZE octets) before it is stored:
+   * the verdict goes above the message, and it needs the whole message (DKIM body hashes).
+   */
+  inspect?: (message: Buffer) => Promise<Inspection>;
+}
+
+export interface Inspection {
+  /** CRLF-terminated header lines stored after Return-Path:, before Received:. */
+  prepend: string;
+  message: Buffer;
+  verdict?: IngestJob['verdict'];
 }
 
 export async function acceptMessage(
@@ -77,12 +93,32 @@ export async function acceptMessage(
     if (config.smtpForbidBareNewline && (canonical.crlf.bareLf > 0 || canonical.crlf.bareCr > 0)) return 'bare-newline';
     return null;
   };
-  const body = streamWithTrace(data, source, returnPathField(mailFrom) + trace + (options.prepend ?? ''), violation);
+  const body = streamWithTrace(data, source, options.inspect ? '' : returnPathField(mailFrom) + trace + (options.prepend ?? ''), violation);
   const blobKey = newBlobKey(receivedAt);
   let stored: { size: number };
+  let inspection: Inspection | null = null;
   try {
-    stored = await adapters.blobs.put(blobKey, body.stream);
+    if (options.inspect) {
+      const message = await gather(body.stream);
+      try {
+        inspection = await options.inspect(message);
+      } catch (err) {
+        if (typeof (err as { responseCode?: unknown }).responseCode === 'number') {
+          logger.info('message refused by inbound checks', { queueId, client: session.remoteAddress, from: mailFrom, reply: (err as Error).message });
+          throw Object.assign(err as Error, { inspected: true });
+        }
+        logger.error('inbound checks failed', { queueId, err });
+        throw Object.assign(smtpError(451, '4.7.0', 'Temporary failure during sender verification; try again later'), { inspected: true });
+      }
+      stored = await adapters.blobs.put(
+        blobKey,
+        Buffer.concat([Buffer.from(returnPathField(mailFrom) + inspection.prepend + trace + (options.prepend ?? ''), 'latin1'), inspection.message]),
+      );
+    } else {
+      stored = await adapters.blobs.put(blobKey, body.stream);
+    }
   } catch (err) {
+    if ((err as { inspected?: boolean }).inspected) throw err;
     body.abort(err as Error); // the store stopped reading: throw the rest of DATA away
     await body.drained; // smtp-server answers only once the DATA stream has been consumed
     if (body.failure === 'size') throw smtpError(552, '5.3.4', 'Message exceeds the fixed maximum message size');
@@ -122,6 +158,7 @@ export async function acceptMessage(
     clientAddress: session.remoteAddress,
     heloName: session.hostNameAppearsAs || undefined,
     size: stored.size,
+    ...(inspection?.verdict ? { verdict: inspection.verdict } : {}),
   };
   // The job's own reference on the blob, taken before the job exists: delivered copies may be
   // expunged (and the blob orphaned) while this job still has recipients to retry. The ingest
@@ -141,8 +178,29 @@ export async function acceptMessage(
     await adapters.blobs.delete(blobKey).catch(() => {});
     throw smtpError(451, '4.3.0', 'Temporary queue failure, try again later');
   }
-  logger.info('message accepted', { queueId, source: options.source, from: job.mailFrom, rcpt: rcptTo, size: stored.size, client: session.remoteAddress });
+  logger.info('message accepted', {
+    queueId,
+    source: options.source,
+    from: job.mailFrom,
+    rcpt: rcptTo,
+    size: stored.size,
+    client: session.remoteAddress,
+    ...(job.verdict ? { mailbox: job.verdict.mailbox } : {}),
+  });
   return { queueId, job };
+}
+
+/** The whole of a stream, in memory; rejects when the stream fails (a refused or abandoned DATA). */
+function gather(stream: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(typeof c === 'string' ? Buffer.from(c, 'latin1') : c));
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+    stream.once('close', () => {
+      if (!stream.readableEnded) reject(new Error('stream closed before its end'));
+    });
+  });
 }
 
 /** Why a message that is still streaming must be refused, or null. */
