@@ -7,12 +7,14 @@
  */
 import dgram from 'node:dgram';
 
-export type DnsRecord =
+/** `ttl` in seconds, 60 unless given. */
+export type DnsRecord = (
   | { type: 'A'; address: string }
   | { type: 'AAAA'; address: string }
   | { type: 'MX'; preference: number; exchange: string }
   | { type: 'TXT'; text: string }
-  | { type: 'PTR'; name: string };
+  | { type: 'PTR'; name: string }
+) & { ttl?: number };
 
 const TYPE_CODES: Record<DnsRecord['type'], number> = { A: 1, PTR: 12, MX: 15, TXT: 16, AAAA: 28 };
 
@@ -124,7 +126,7 @@ export async function startDnsServer(initial: Record<string, DnsRecord[]> = {}):
       fixed.writeUInt16BE(0xc00c, 0); // pointer to the question's name
       fixed.writeUInt16BE(TYPE_CODES[r.type], 2);
       fixed.writeUInt16BE(1, 4); // IN
-      fixed.writeUInt32BE(60, 6);
+      fixed.writeUInt32BE(r.ttl ?? 60, 6);
       fixed.writeUInt16BE(data.length, 10);
       return Buffer.concat([fixed, data]);
     });
