@@ -1,10 +1,11 @@
 /**
  * The DATA phase shared by the MX listener and submission: stream the message into the blob
- * store, enqueue the ingest job, and only then say 250 (invariant 1). Any storage or queue
+ * store (the MX gathers and verifies it first: `inspect`), enqueue the ingest job, and only then say 250 (invariant 1). Any storage or queue
  * failure → 451 4.3.0 so the client retries.
  *
  * What is stored: `Return-Path: <envelope sender>` (RFC 5321 §4.4, core/delivery/
- * return-path.ts), our Received: field, then the message in canonical form — CRLF line
+ * return-path.ts), on the MX our Authentication-Results: (RFC 8601 §5: above the trace
+ * fields; smtp/trust/), our Received: field, then the message in canonical form — CRLF line
  * endings, the sender's own Return-Path fields removed (canonical-data.ts). The size limit
  * counts the canonical octets of the message. With SMTP_FORBID_BARE_NEWLINE a message with
  * a bare LF or bare CR is refused (550 5.5.2) instead of repaired.
