@@ -69,6 +69,8 @@ export interface InboundTrustConfig {
    * (SMTP_TRUSTED_NETWORKS, CIDR list; default loopback, like OpenDMARC's IgnoreHosts).
    */
   trustedNetworks: string[];
+  /** What mail judged spam (GTUBE) gets: delivered to Junk, or refused with 550 5.7.1. */
+  spamAction: 'junk' | 'reject';
   /** What a DMARC p=reject failure gets: refused with 550 5.7.1, or delivered to Junk. */
   dmarcRejectAction: 'reject' | 'junk';
   /** ARC sealers (d= domains) whose chain may override a DMARC failure (RFC 8617 §7.2.1). */
@@ -239,10 +241,13 @@ function inboundTrust(env: NodeJS.ProcessEnv): InboundTrustConfig {
   }
   const action = (env.DMARC_REJECT_ACTION || 'reject').toLowerCase();
   if (action !== 'reject' && action !== 'junk') throw new Error(`DMARC_REJECT_ACTION must be reject or junk, got ${JSON.stringify(action)}`);
+  const spam = (env.SPAM_ACTION || 'junk').toLowerCase();
+  if (spam !== 'reject' && spam !== 'junk') throw new Error(`SPAM_ACTION must be junk or reject, got ${JSON.stringify(spam)}`);
   return {
     authservId: env.AUTHSERV_ID || env.MAIL_HOSTNAME || os.hostname() || 'localhost',
     trustedNetworks,
     dmarcRejectAction: action,
+    spamAction: spam,
     arcTrustedSealers: list(env, 'ARC_TRUSTED_SEALERS', []).map((d) => d.toLowerCase().replace(/\.$/, '')),
     dnsCacheSeconds: int(env, 'DNS_CACHE_SECONDS', 300),
     dnsblZones: list(env, 'DNSBL_ZONES', []).map((z) => z.toLowerCase().replace(/\.$/, '')),

@@ -2,7 +2,7 @@
  * The MX's checks of the client before any mail (issue 14 items 3 and 5): DNS blocklists
  * (RFC 5782, DNSBL_ZONES → 554 5.7.1 naming the zone), forward-confirmed reverse DNS
  * (SMTP_REQUIRE_FCRDNS → 550 5.7.25, RFC 7372), HELO checks (SMTP_HELO_CHECKS), rate limits
- * per client address (421 4.7.0), and DMARC_REJECT_ACTION=junk. Each refusal is logged with
+ * per client address (421 4.7.0), DMARC_REJECT_ACTION=junk and SPAM_ACTION=reject. Each refusal is logged with
  * the client address. Loopback addresses 127.0.0.x stand for different clients.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { LineClient } from '../support/line-client.ts';
 import { eventually, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 import { smtplibSend } from '../support/smtplib.ts';
+import { GTUBE } from '#listeners/smtp/trust/gtube.ts';
 
 describe('MX client checks: blocklists, reverse DNS, HELO, rate limits', () => {
   let dns: TestDnsServer;
@@ -24,7 +25,7 @@ describe('MX client checks: blocklists, reverse DNS, HELO, rate limits', () => {
 
   beforeAll(async () => {
     dns = await startDnsServer();
-    for (const n of [1, 3, 5, 6]) confirm(n);
+    for (const n of [1, 3, 5, 6, 8]) confirm(n);
     // 127.0.0.3 is on the blocklist (RFC 5782 §2.1: an A record 127.0.0.2 under the reversed address).
     dns.set('3.0.0.127.bl.test', [
       { type: 'A', address: '127.0.0.2' },
@@ -49,6 +50,7 @@ describe('MX client checks: blocklists, reverse DNS, HELO, rate limits', () => {
         SMTP_CONNECTIONS_PER_MINUTE: '4',
         SMTP_MESSAGES_PER_MINUTE: '2',
         DMARC_REJECT_ACTION: 'junk',
+        SPAM_ACTION: 'reject',
       },
     });
     await sys.addUser('alice@example.test', 'alice-password');
@@ -148,5 +150,18 @@ describe('MX client checks: blocklists, reverse DNS, HELO, rate limits', () => {
       const l = await sys.adapters.index.listMessages('alice@example.test', mb!.id, { withMeta: true });
       return l.some((m) => m.meta?.envelope.subject === 'rejected domain');
     });
+  });
+
+  it('with SPAM_ACTION=reject refuses GTUBE with 550 5.7.1 at the end of DATA', async () => {
+    const r = await smtplibSend({
+      port: sys.port('smtp-mx'),
+      from: 'x@remote.test',
+      to: ['alice@example.test'],
+      data: `Subject: gtube\r\n\r\n${GTUBE}\r\n`,
+      sourceAddress: '127.0.0.8',
+      ehlo: 'host8.loop.test',
+    });
+    expect(r.outcome).toMatchObject({ error: 'data-error', code: 550 });
+    expect((r.outcome as { message: string }).message).toMatch(/^5\.7\.1 .*GTUBE/);
   });
 });

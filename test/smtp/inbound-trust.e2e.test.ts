@@ -14,6 +14,8 @@ import { createAuthResolver } from '#core/dns/auth-resolver.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { eventually, override, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 import { smtplibSend } from '../support/smtplib.ts';
+import { run } from '../support/clients.ts';
+import { GTUBE } from '#listeners/smtp/trust/gtube.ts';
 
 const SPF_ALLOWED = '127.0.0.1';
 const OUTSIDE_SPF = '127.0.0.2';
@@ -221,6 +223,12 @@ describe('inbound verification at the MX (SPF, DKIM, DMARC, ARC)', () => {
     expect(r2.outcome).toMatchObject({ error: 'data-error', code: 550 });
   });
 
+  it('treats GTUBE as spam: a signed, DMARC-passing message holding it goes to Junk', async () => {
+    const m = await message('a@sender.test', ['sel.sender.test'], '', `This is the GTUBE, the\r\n${GTUBE}\r\n`);
+    expect((await send(m.raw, 'a@sender.test')).outcome).toEqual({ refused: {} });
+    expect(ourResults(await stored('Junk', m.subject))[0]).toMatch(/dmarc=pass /);
+  });
+
   it('answers 451 4.7.0 when DNS times out during DATA, and takes the retry once DNS answers', async () => {
     const m = await message('s@slow.test');
     dns.drop.add('slow.test');
@@ -236,5 +244,47 @@ describe('inbound verification at the MX (SPF, DKIM, DMARC, ARC)', () => {
     // The timeout was not cached: the sender's retry is verified afresh and accepted.
     expect((await send(m.raw, 's@slow.test')).outcome).toEqual({ refused: {} });
     expect(ourResults(await stored('INBOX', m.subject))[0]).toMatch(/spf=pass [^;]*smtp\.mailfrom=s@slow\.test/);
+  });
+});
+
+describe('the MX defaults for local clients (SMTP_TRUSTED_NETWORKS = loopback)', () => {
+  let sys: TestSystem;
+  beforeAll(async () => {
+    // No DNS_SERVERS: nothing may need DNS for a loopback client (npm start on a machine offline).
+    sys = await startTestSystem({ env: { DNS_SERVERS: '127.0.0.1:9', DNS_TIMEOUT_MS: '200', DNS_TRIES: '1' } });
+    await sys.addUser('alice@example.test', 'alice-password');
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+  const swaks = (subject: string, body: string) =>
+    run('swaks', [
+      '--server',
+      '127.0.0.1',
+      '--port',
+      String(sys.port('smtp-mx')),
+      '--from',
+      'carol@elsewhere.test',
+      '--to',
+      'alice@example.test',
+      '--header',
+      `Subject: ${subject}`,
+      '--body',
+      body,
+    ]);
+  const subjects = async (mailbox: string) => {
+    const mb = await sys.adapters.index.getMailbox('alice@example.test', mailbox);
+    return (await sys.adapters.index.listMessages('alice@example.test', mb!.id, { withMeta: true })).map((m) => m.meta!.envelope.subject);
+  };
+
+  it('takes mail from a loopback client without verification (no DNS asked, no Authentication-Results), GTUBE still to Junk', async () => {
+    const plain = await swaks('local hello', 'from a local tool');
+    expect(plain.code, plain.stdout + plain.stderr).toBe(0);
+    const spam = await swaks('local gtube', GTUBE);
+    expect(spam.code, spam.stdout + spam.stderr).toBe(0);
+    await eventually(async () => (await subjects('INBOX')).includes('local hello') && (await subjects('Junk')).includes('local gtube'));
+    const mb = await sys.adapters.index.getMailbox('alice@example.test', 'INBOX');
+    const [m] = await sys.adapters.index.listMessages('alice@example.test', mb!.id);
+    expect((await sys.adapters.blobs.get(m.blobKey)).toString('latin1')).not.toMatch(/^Authentication-Results:/im);
   });
 });

@@ -36,6 +36,8 @@ export function reversedAddress(address: string): string | null {
     .join('.');
 }
 
+export const MAX_PTR_NAMES = 5;
+
 export interface IprevResult {
   result: 'pass' | 'fail' | 'temperror' | 'permerror';
   /** The confirmed name (pass) or the names found. */
@@ -55,20 +57,25 @@ export async function iprev(resolver: AuthDnsResolver, address: string): Promise
   const zone = net.isIP(ip) === 4 ? 'in-addr.arpa' : 'ip6.arpa';
   let names: string[];
   try {
-    names = ((await resolver(`${rev}.${zone}`, 'PTR')) as string[]).slice(0, 10);
+    // At most MAX_PTR_NAMES names are followed (a hostile PTR set must not cost many queries).
+    names = ((await resolver(`${rev}.${zone}`, 'PTR')) as string[]).slice(0, MAX_PTR_NAMES);
   } catch (err) {
     return { result: isTemporary(err) ? 'temperror' : 'fail', names: [] };
   }
-  let temp = false;
-  for (const name of names) {
-    try {
-      const addrs = (await resolver(name, net.isIP(ip) === 4 ? 'A' : 'AAAA')) as string[];
-      if (addrs.some((a) => a.toLowerCase() === ip.toLowerCase())) return { result: 'pass', names: [name] };
-    } catch (err) {
-      if (isTemporary(err)) temp = true;
-    }
-  }
-  return { result: temp ? 'temperror' : 'fail', names };
+  const want = reversedAddress(ip);
+  const checks = await Promise.all(
+    names.map(async (name) => {
+      try {
+        const addrs = (await resolver(name, net.isIP(ip) === 4 ? 'A' : 'AAAA')) as string[];
+        return addrs.some((a) => reversedAddress(a) === want) ? 'pass' : 'fail';
+      } catch (err) {
+        return isTemporary(err) ? 'temperror' : 'fail';
+      }
+    }),
+  );
+  const confirmed = checks.indexOf('pass');
+  if (confirmed >= 0) return { result: 'pass', names: [names[confirmed]] };
+  return { result: checks.includes('temperror') ? 'temperror' : 'fail', names };
 }
 
 /** The iprev resinfo of our Authentication-Results (RFC 8601 §2.7.3). */

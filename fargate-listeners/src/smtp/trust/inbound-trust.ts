@@ -9,16 +9,19 @@
  *  DATA:    SPF, DKIM, ARC, DMARC and their policy (verify-message.ts), Authentication-Results
  *           (authentication-results.ts), the verdict (INBOX / Junk) for the ingest job.
  * Clients in SMTP_TRUSTED_NETWORKS skip all of it; forged Authentication-Results carrying our
- * authserv-id are removed from every message.
+ * authserv-id are removed from every message, and GTUBE (the standard anti-spam test string,
+ * gtube.ts) is spam from anyone: Junk, or 550 5.7.1 with SPAM_ACTION=reject.
  */
 import type { SMTPServerSession } from 'smtp-server';
 import { directoryFor } from '#core/accounts/directory-cache.ts';
+import type { InboundVerdict } from '#core/ingest/ingest-job.ts';
 import { createAuthResolver, type AuthDnsResolver } from '#core/dns/auth-resolver.ts';
 import type { ListenerDeps } from '../../listener.ts';
 import type { Inspection } from '../accept-message.ts';
 import { smtpError } from '../enhanced-codes.ts';
 import { authenticationResultsField, withoutOurAuthResults } from './authentication-results.ts';
 import { badHelo, dnsblLookup, iprev, iprevResinfo, type IprevResult } from './connect-checks.ts';
+import { containsGtube } from './gtube.ts';
 import { createRateLimiter } from './rate-limits.ts';
 import { trustedNetworks } from './trusted-networks.ts';
 import { verifyMessage } from './verify-message.ts';
@@ -92,7 +95,10 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
     async inspect(session, raw) {
       const { message, removed } = withoutOurAuthResults(raw, trust.authservId);
       if (removed > 0) log.info('forged Authentication-Results removed', { client: session.remoteAddress, count: removed });
-      if (trusted.contains(session.remoteAddress)) return { prepend: '', message };
+      const gtube = containsGtube(raw);
+      if (gtube && trust.spamAction === 'reject') throw smtpError(550, '5.7.1', 'Message refused as spam (GTUBE test string)');
+      const spam = (verdict: InboundVerdict): InboundVerdict => (gtube ? { mailbox: 'Junk', reasons: [...(verdict.reasons ?? []), 'GTUBE'] } : verdict);
+      if (trusted.contains(session.remoteAddress)) return gtube ? { prepend: '', message, verdict: spam({ mailbox: 'INBOX' }) } : { prepend: '', message };
       const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const result = await verifyMessage(
         raw,
@@ -101,8 +107,8 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
       );
       const rdns = iprevs.get(session);
       const resinfos = rdns ? [iprevResinfo(rdns, session.remoteAddress), ...result.resinfos] : result.resinfos;
-      log.info('inbound verification', { client: session.remoteAddress, from: mailFrom, ...result.summary, mailbox: result.verdict.mailbox });
-      return { prepend: authenticationResultsField(trust.authservId, resinfos), message, verdict: result.verdict };
+      log.info('inbound verification', { client: session.remoteAddress, from: mailFrom, ...result.summary, mailbox: spam(result.verdict).mailbox, gtube });
+      return { prepend: authenticationResultsField(trust.authservId, resinfos), message, verdict: spam(result.verdict) };
     },
   };
 }
