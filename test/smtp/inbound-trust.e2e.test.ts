@@ -172,6 +172,9 @@ describe('inbound verification at the MX (SPF, DKIM, DMARC, ARC)', () => {
     // The same with another envelope sender (one that passes its own SPF).
     const m2 = await message('CEO <ceo@example.test>');
     expect((await send(m2.raw, 'a@sender.test')).outcome).toMatchObject({ error: 'data-error', code: 550 });
+    // Nor beside a second, authenticated author (DMARC is not evaluated for two author domains).
+    const m3 = await message('CEO <ceo@example.test>, a@sender.test', ['sel.sender.test']);
+    expect((await send(m3.raw, 'a@sender.test')).outcome).toMatchObject({ error: 'data-error', code: 550 });
     expect(puts).toBe(before);
   });
 

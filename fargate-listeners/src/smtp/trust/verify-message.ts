@@ -147,19 +147,17 @@ async function decide(auth: AuthenticateResult, heloSpf: SPFResult | null, facts
   const reasons: string[] = [];
   let mailbox: InboundVerdict['mailbox'] = 'INBOX';
 
-  if (fromDomain && (await ctx.isLocalDomain(fromDomain))) {
-    // Our own domain: an aligned pass is required whatever (or whether) DMARC is published.
-    const aligned = tools.getAlignment(
-      fromDomain,
-      [
-        ...(spfState === 'pass' && spfResult ? [spfResult.domain] : []),
-        ...dkimResults.filter((r) => r.status.result === 'pass' && r.signingDomain).map((r) => r.signingDomain!),
-      ],
-      false,
-    );
-    if (!aligned && !arcOverride) {
-      throw smtpError(550, '5.7.1', `Message refused: From: ${fromDomain} is a domain of this server and the message is not authenticated by it (DMARC)`);
-    }
+  // Our own domains: an aligned pass is required whatever (or whether) DMARC is published —
+  // for every domain in From: (a second author, or a second From: field, must not smuggle in
+  // an unauthenticated "ceo@ourdomain", which DMARC itself would not evaluate).
+  const passing = [
+    ...(spfState === 'pass' && spfResult ? [spfResult.domain] : []),
+    ...dkimResults.filter((r) => r.status.result === 'pass' && r.signingDomain).map((r) => r.signingDomain!),
+  ];
+  for (const domain of fromDomains) {
+    if (!(await ctx.isLocalDomain(domain))) continue;
+    if (tools.getAlignment(domain, passing, false) || (arcOverride && domain === fromDomain)) continue;
+    throw smtpError(550, '5.7.1', `Message refused: From: ${domain} is a domain of this server and the message is not authenticated by it (DMARC)`);
   }
 
   if (dmarc && dmarcState === 'fail') {
