@@ -83,6 +83,8 @@ export interface InboundTrustConfig {
   requireFcrdns: boolean;
   /** Refuse a HELO that claims to be this server, one of our domains, or another IP address than the client's. */
   heloChecks: boolean;
+  /** Octets all messages being verified may hold in memory together (SMTP_VERIFY_MEMORY_MB); more wait (451 4.3.1). */
+  verifyMemoryBytes: number;
   /** New connections per client address (IPv6: per /64) per minute; 0 = no limit. */
   connectionsPerMinute: number;
   /** Messages (accepted DATA) per client address (IPv6: per /64) per minute; 0 = no limit. */
@@ -253,6 +255,7 @@ function inboundTrust(env: NodeJS.ProcessEnv): InboundTrustConfig {
     dnsblZones: list(env, 'DNSBL_ZONES', []).map((z) => z.toLowerCase().replace(/\.$/, '')),
     requireFcrdns: bool(env, 'SMTP_REQUIRE_FCRDNS', false),
     heloChecks: bool(env, 'SMTP_HELO_CHECKS', true),
+    verifyMemoryBytes: int(env, 'SMTP_VERIFY_MEMORY_MB', 128) * 1024 * 1024,
     connectionsPerMinute: int(env, 'SMTP_CONNECTIONS_PER_MINUTE', 60),
     messagesPerMinute: int(env, 'SMTP_MESSAGES_PER_MINUTE', 120),
   };

@@ -254,7 +254,7 @@ describe('the MX defaults for local clients (SMTP_TRUSTED_NETWORKS = loopback)',
   let sys: TestSystem;
   beforeAll(async () => {
     // No DNS_SERVERS: nothing may need DNS for a loopback client (npm start on a machine offline).
-    sys = await startTestSystem({ env: { DNS_SERVERS: '127.0.0.1:9', DNS_TIMEOUT_MS: '200', DNS_TRIES: '1' } });
+    sys = await startTestSystem({ env: { DNS_SERVERS: '127.0.0.1:9', DNS_TIMEOUT_MS: '200', DNS_TRIES: '1', SMTP_VERIFY_MEMORY_MB: '1' } });
     await sys.addUser('alice@example.test', 'alice-password');
   });
   afterAll(async () => {
@@ -289,5 +289,22 @@ describe('the MX defaults for local clients (SMTP_TRUSTED_NETWORKS = loopback)',
     const mb = await sys.adapters.index.getMailbox('alice@example.test', 'INBOX');
     const [m] = await sys.adapters.index.listMessages('alice@example.test', mb!.id);
     expect((await sys.adapters.blobs.get(m.blobKey)).toString('latin1')).not.toMatch(/^Authentication-Results:/im);
+  });
+
+  it('defers a message that would take the memory of messages being checked past SMTP_VERIFY_MEMORY_MB (451 4.3.1), and takes the next', async () => {
+    const big = 'Subject: too big for now\r\n\r\n' + ('y'.repeat(998) + '\r\n').repeat(1100); // about 1.1 MB
+    const r = await smtplibSend({ port: sys.port('smtp-mx'), from: 'carol@elsewhere.test', to: ['alice@example.test'], data: big });
+    expect(r.outcome).toMatchObject({ error: 'data-error', code: 451 });
+    expect((r.outcome as { message: string }).message).toMatch(/^4\.3\.1 /);
+    // The budget was given back: a message that fits is taken.
+    const ok = await smtplibSend({
+      port: sys.port('smtp-mx'),
+      from: 'carol@elsewhere.test',
+      to: ['alice@example.test'],
+      data: 'Subject: fits\r\n\r\nsmall\r\n',
+    });
+    expect(ok.outcome, ok.stderr).toEqual({ refused: {} });
+    await eventually(async () => (await subjects('INBOX')).includes('fits'));
+    expect(await subjects('INBOX')).not.toContain('too big for now');
   });
 });

@@ -53,6 +53,29 @@ export interface AcceptOptions {
    * the verdict goes above the message, and it needs the whole message (DKIM body hashes).
    */
   inspect?: (message: Buffer) => Promise<Inspection>;
+  /**
+   * The memory all messages being gathered for `inspect` may hold together (one per process):
+   * a message that would exceed it is not taken now (451 4.3.1), so many large messages at
+   * once cannot exhaust the listener's memory (invariant 6).
+   */
+  memory?: MemoryBudget;
+}
+
+/** Octets that messages in memory may hold together. */
+export class MemoryBudget {
+  used = 0;
+  readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+  take(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+  release(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
 }
 
 export interface Inspection {
@@ -98,9 +121,19 @@ export async function acceptMessage(
   const blobKey = newBlobKey(receivedAt);
   let stored: { size: number };
   let inspection: Inspection | null = null;
+  let held = 0;
+  let overBudget = false;
   try {
     if (options.inspect) {
-      const message = await gather(body.stream);
+      const message = await gather(body.stream, (n) => {
+        if (!options.memory || options.memory.take(n)) {
+          held += n;
+          return true;
+        }
+        overBudget = true;
+        body.abort(new Error('message memory budget exhausted'));
+        return false;
+      });
       try {
         inspection = await options.inspect(message);
       } catch (err) {
@@ -119,7 +152,13 @@ export async function acceptMessage(
       stored = await adapters.blobs.put(blobKey, body.stream);
     }
   } catch (err) {
+    options.memory?.release(held); // nothing of it is kept
     if ((err as { inspected?: boolean }).inspected) throw err;
+    if (overBudget) {
+      await body.drained;
+      logger.warn('message deferred: messages in memory at their limit', { queueId, client: session.remoteAddress, limit: options.memory?.limit });
+      throw smtpError(451, '4.3.1', 'Insufficient system resources, try again later');
+    }
     body.abort(err as Error); // the store stopped reading: throw the rest of DATA away
     await body.drained; // smtp-server answers only once the DATA stream has been consumed
     if (body.failure === 'size') throw smtpError(552, '5.3.4', 'Message exceeds the fixed maximum message size');
@@ -134,6 +173,7 @@ export async function acceptMessage(
     else logger.error('blob store put failed', { queueId, err });
     throw smtpError(451, '4.3.0', 'Temporary storage failure, try again later');
   }
+  options.memory?.release(held); // the message is stored (or refused): its buffer is garbage now
   const late = violation();
   if (late) {
     await adapters.blobs.delete(blobKey).catch(() => {});
@@ -192,10 +232,13 @@ export async function acceptMessage(
 }
 
 /** The whole of a stream, in memory; rejects when the stream fails (a refused or abandoned DATA). */
-function gather(stream: Readable): Promise<Buffer> {
+function gather(stream: Readable, admit: (octets: number) => boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(typeof c === 'string' ? Buffer.from(c, 'latin1') : c));
+    stream.on('data', (c: Buffer | string) => {
+      const chunk = typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+      if (admit(chunk.length)) chunks.push(chunk);
+    });
     stream.once('end', () => resolve(Buffer.concat(chunks)));
     stream.once('error', reject);
     stream.once('close', () => {

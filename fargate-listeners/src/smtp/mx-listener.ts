@@ -21,7 +21,7 @@ import { domainOf, isValidAddress, normalizeAddress, unquoteLocalPart } from '#c
 import { directoryFor } from '#core/accounts/directory-cache.ts';
 import { hostDomain, isPostmaster, resolvePostmaster } from '#core/accounts/postmaster.ts';
 import type { ListenerDeps, RunningListener } from '../listener.ts';
-import { acceptMessage } from './accept-message.ts';
+import { acceptMessage, MemoryBudget } from './accept-message.ts';
 import { createBadRecipientGuard, type BadRecipientGuard } from './bad-recipients.ts';
 import { smtpError } from './enhanced-codes.ts';
 import { startSmtpServer } from './smtp-server-runner.ts';
@@ -84,6 +84,8 @@ export function mxServerOptions(
   trust: InboundTrust = createInboundTrust(deps),
 ): SMTPServerOptions {
   const { config } = deps;
+  // One budget per listener for the messages held in memory while they are verified.
+  const memory = new MemoryBudget(config.inbound.verifyMemoryBytes);
   const failed = (what: string, session: SMTPServerSession, callback: (err?: Error | null) => void) => (err: Error & { responseCode?: number }) => {
     if (typeof err.responseCode === 'number') return callback(err);
     deps.logger.error(`${what} failed`, { client: session.remoteAddress, err });
@@ -136,7 +138,7 @@ export function mxServerOptions(
       );
     },
     onData(stream, session, callback) {
-      acceptMessage(deps, session, stream, { source: 'mx', inspect: (message) => trust.inspect(session, message) }).then(
+      acceptMessage(deps, session, stream, { source: 'mx', inspect: (message) => trust.inspect(session, message), memory }).then(
         (accepted) => callback(null, `2.0.0 Ok: queued as ${accepted.queueId}`),
         (err) => callback(err),
       );
