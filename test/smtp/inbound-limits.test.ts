@@ -56,3 +56,39 @@ describe('MX client checks', () => {
     expect(badHelo('mail.sender.test', '192.0.2.1', 'mx.test', false)).toBeNull();
   });
 });
+
+describe('inbound trust configuration', () => {
+  it('has defaults that let local clients in without DNS, and refuses settings it cannot use', async () => {
+    const { loadConfig } = await import('#core/config.ts');
+    const c = loadConfig({ MAIL_HOSTNAME: 'mx.example' }).inbound;
+    expect(c).toMatchObject({
+      authservId: 'mx.example',
+      trustedNetworks: ['127.0.0.0/8', '::1/128'],
+      dmarcRejectAction: 'reject',
+      spamAction: 'junk',
+      arcTrustedSealers: [],
+      dnsblZones: [],
+      requireFcrdns: false,
+      heloChecks: true,
+      connectionsPerMinute: 60,
+      messagesPerMinute: 120,
+      dnsCacheSeconds: 300,
+    });
+    const d = loadConfig({
+      AUTHSERV_ID: 'auth.example',
+      SMTP_TRUSTED_NETWORKS: 'none',
+      ARC_TRUSTED_SEALERS: 'Google.com., lists.example',
+      DNSBL_ZONES: 'zen.spamhaus.org',
+    }).inbound;
+    expect(d).toMatchObject({
+      authservId: 'auth.example',
+      trustedNetworks: [],
+      arcTrustedSealers: ['google.com', 'lists.example'],
+      dnsblZones: ['zen.spamhaus.org'],
+    });
+    expect(() => loadConfig({ SMTP_TRUSTED_NETWORKS: '10.0.0.0/33' })).toThrow(/SMTP_TRUSTED_NETWORKS/);
+    expect(() => loadConfig({ SMTP_TRUSTED_NETWORKS: 'localhost' })).toThrow(/SMTP_TRUSTED_NETWORKS/);
+    expect(() => loadConfig({ DMARC_REJECT_ACTION: 'bounce' })).toThrow(/DMARC_REJECT_ACTION/);
+    expect(() => loadConfig({ SPAM_ACTION: 'delete' })).toThrow(/SPAM_ACTION/);
+  });
+});
