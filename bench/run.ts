@@ -9,6 +9,8 @@ import { benchSmtpIngest } from './smtp-ingest.ts';
 const results: Record<string, number> = {};
 const suites: Array<[string, () => Promise<Record<string, number>>]> = [
   ['smtp-ingest', () => benchSmtpIngest()],
+  // The same load with inbound verification (SPF, DKIM, ARC, DMARC) on.
+  ['smtp-ingest-verified', () => benchSmtpIngest({ verify: true })],
   ['imap', () => benchImap()],
   // AWS requests, capacity units and $ on the emulator (moto from .tools/venv: scripts/setup.sh --emulator).
   ['aws-cost', () => benchAwsCost()],

@@ -63,6 +63,38 @@ export interface MailConfig {
   smartHost: SmartHostConfig | null;
   /** Secrets Manager secret holding DKIM keys (AWS); null: keys live in the blob store under keys/dkim/. */
   dkimKeysSecretArn: string | null;
+  /** Inbound trust at the MX: SPF, DKIM, DMARC, ARC, reverse DNS, blocklists, rate limits (fargate-listeners/src/smtp/trust/). */
+  inbound: InboundTrustConfig;
+}
+
+export interface InboundTrustConfig {
+  /** RFC 8601 authserv-id of our Authentication-Results fields (AUTHSERV_ID, default MAIL_HOSTNAME). */
+  authservId: string;
+  /**
+   * Clients whose mail is neither verified nor rate-limited nor checked against blocklists
+   * (SMTP_TRUSTED_NETWORKS, CIDR list; default loopback, like OpenDMARC's IgnoreHosts).
+   */
+  trustedNetworks: string[];
+  /** What mail judged spam (GTUBE) gets: delivered to Junk, or refused with 550 5.7.1. */
+  spamAction: 'junk' | 'reject';
+  /** What a DMARC p=reject failure gets: refused with 550 5.7.1, or delivered to Junk. */
+  dmarcRejectAction: 'reject' | 'junk';
+  /** ARC sealers (d= domains) whose chain may override a DMARC failure (RFC 8617 §7.2.1). */
+  arcTrustedSealers: string[];
+  /** Longest time any DNS answer of the verification is cached, seconds (core/dns/auth-resolver.ts); 0 = off. */
+  dnsCacheSeconds: number;
+  /** DNS blocklist zones asked at connect (RFC 5782); a listed client gets 554 5.7.1. */
+  dnsblZones: string[];
+  /** Refuse clients without forward-confirmed reverse DNS (550 5.7.25, RFC 7372); false: recorded as iprev only. */
+  requireFcrdns: boolean;
+  /** Refuse a HELO that claims to be this server, one of our domains, or another IP address than the client's. */
+  heloChecks: boolean;
+  /** Octets all messages being verified may hold in memory together (SMTP_VERIFY_MEMORY_MB); more wait (451 4.3.1). */
+  verifyMemoryBytes: number;
+  /** New connections per client address (IPv6: per /64) per minute; 0 = no limit. */
+  connectionsPerMinute: number;
+  /** Messages (accepted DATA) per client address (IPv6: per /64) per minute; 0 = no limit. */
+  messagesPerMinute: number;
 }
 
 export interface AuthThrottleConfig {
@@ -197,7 +229,48 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     },
     smartHost: smartHost(env),
     dkimKeysSecretArn: env.DKIM_KEYS_SECRET_ARN || null,
+    inbound: inboundTrust(env),
     logLevel: level === 'debug' || level === 'warn' || level === 'error' ? level : 'info',
+  };
+}
+
+/** A comma-separated list; `none` (or empty) is the empty list. */
+function list(env: NodeJS.ProcessEnv, name: string, fallback: string[]): string[] {
+  const v = env[name];
+  if (v === undefined) return fallback;
+  const items = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return items.length === 1 && items[0].toLowerCase() === 'none' ? [] : items;
+}
+
+function inboundTrust(env: NodeJS.ProcessEnv): InboundTrustConfig {
+  const trustedNetworks = list(env, 'SMTP_TRUSTED_NETWORKS', ['127.0.0.0/8', '::1/128']);
+  for (const n of trustedNetworks) {
+    const [addr, bits] = n.split('/');
+    const family = net.isIP(addr);
+    const max = family === 6 ? 128 : 32;
+    if (!family || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max)))
+      throw new Error(`SMTP_TRUSTED_NETWORKS must list addresses or CIDR networks (127.0.0.0/8, ::1/128) or be none, got ${JSON.stringify(n)}`);
+  }
+  const action = (env.DMARC_REJECT_ACTION || 'reject').toLowerCase();
+  if (action !== 'reject' && action !== 'junk') throw new Error(`DMARC_REJECT_ACTION must be reject or junk, got ${JSON.stringify(action)}`);
+  const spam = (env.SPAM_ACTION || 'junk').toLowerCase();
+  if (spam !== 'reject' && spam !== 'junk') throw new Error(`SPAM_ACTION must be junk or reject, got ${JSON.stringify(spam)}`);
+  return {
+    authservId: env.AUTHSERV_ID || env.MAIL_HOSTNAME || os.hostname() || 'localhost',
+    trustedNetworks,
+    dmarcRejectAction: action,
+    spamAction: spam,
+    arcTrustedSealers: list(env, 'ARC_TRUSTED_SEALERS', []).map((d) => d.toLowerCase().replace(/\.$/, '')),
+    dnsCacheSeconds: int(env, 'DNS_CACHE_SECONDS', 300),
+    dnsblZones: list(env, 'DNSBL_ZONES', []).map((z) => z.toLowerCase().replace(/\.$/, '')),
+    requireFcrdns: bool(env, 'SMTP_REQUIRE_FCRDNS', false),
+    heloChecks: bool(env, 'SMTP_HELO_CHECKS', true),
+    verifyMemoryBytes: int(env, 'SMTP_VERIFY_MEMORY_MB', 128) * 1024 * 1024,
+    connectionsPerMinute: int(env, 'SMTP_CONNECTIONS_PER_MINUTE', 60),
+    messagesPerMinute: int(env, 'SMTP_MESSAGES_PER_MINUTE', 120),
   };
 }
 

@@ -61,8 +61,15 @@ export function ingestJobBody(value: unknown): IngestJob {
     clientAddress: optional(string),
     heloName: optional(string),
     size: count,
+    verdict: optional(verdict),
   });
 }
+
+const verdict: Check = (v) => {
+  if (!isObject(v) || (v.mailbox !== 'INBOX' && v.mailbox !== 'Junk')) return 'must be {mailbox: INBOX|Junk, reasons?}';
+  if (v.reasons !== undefined && !(Array.isArray(v.reasons) && v.reasons.every((r) => typeof r === 'string'))) return 'reasons must be a list of strings';
+  return null;
+};
 
 const recipientErrors: Check = (v) => {
   if (!isObject(v)) return 'must be an object of recipient → error';

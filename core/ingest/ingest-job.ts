@@ -36,6 +36,15 @@ export interface IngestJob {
   clientAddress?: string;
   heloName?: string;
   size: number;
+  /** The MX listener's inbound verdict (fargate-listeners/src/smtp/trust/): where local recipients get it. Absent: INBOX. */
+  verdict?: InboundVerdict;
+}
+
+export interface InboundVerdict {
+  /** INBOX, or Junk (DMARC quarantine; reject with DMARC_REJECT_ACTION=junk). */
+  mailbox: 'INBOX' | 'Junk';
+  /** Why it is not INBOX (or why a failure was overridden), for the log. */
+  reasons?: string[];
 }
 
 export interface RemoteRecipients {
@@ -109,14 +118,15 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
       result.unknown.push(original);
       continue;
     }
-    const appended = await writes.append(rcpt, 'INBOX', raw, {
+    const mailbox = await targetMailbox(adapters, rcpt, job, logger);
+    const appended = await writes.append(rcpt, mailbox, raw, {
       blobKey: job.blobKey,
       meta,
       internalDate: job.receivedAt,
       deliveryKey: `${job.id}:${rcpt}`,
     });
     result.delivered.push({ recipient: rcpt, uid: appended.uid, duplicate: appended.duplicate });
-    logger.info('delivered', { job: job.id, recipient: rcpt, uid: appended.uid, duplicate: appended.duplicate });
+    logger.info('delivered', { job: job.id, recipient: rcpt, mailbox, uid: appended.uid, duplicate: appended.duplicate });
   }
 
   if (byDomain.size > 0) {
@@ -134,4 +144,20 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
   // (invariant 5). A redelivery of a job whose hold is already gone releases nothing.
   await writes.releaseHold(job.blobKey, job.id);
   return result;
+}
+
+/**
+ * The mailbox a local recipient gets the message in: INBOX, or for a Junk verdict the user's
+ * mailbox with the \\Junk special use (RFC 6154; "Junk" at creation, possibly renamed since).
+ * A user who deleted it gets the message in INBOX rather than not at all.
+ */
+async function targetMailbox(adapters: Adapters, user: string, job: IngestJob, logger: Logger): Promise<string> {
+  if (job.verdict?.mailbox !== 'Junk') return 'INBOX';
+  const named = await adapters.index.getMailbox(user, 'Junk');
+  if (named?.specialUse === '\\Junk') return named.name;
+  const special = (await adapters.index.listMailboxes(user)).find((m) => m.specialUse === '\\Junk');
+  if (special) return special.name;
+  if (named) return named.name;
+  logger.warn('junk verdict but no Junk mailbox: delivered to INBOX', { job: job.id, recipient: user });
+  return 'INBOX';
 }

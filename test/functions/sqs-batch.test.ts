@@ -55,6 +55,9 @@ describe('job bodies checked against their types', () => {
     expect(ingestJobBody(JSON.parse(JSON.stringify(ingest)))).toEqual(ingest);
     expect(outboundJobBody(JSON.parse(JSON.stringify(outbound)))).toEqual(outbound);
     expect(ingestJobBody({ ...ingest, source: 'submission', authUser: 'alice@example.test', heloName: 'x' }).source).toBe('submission');
+    // The MX listener's inbound verdict (Junk for DMARC quarantine).
+    const junk = { ...ingest, verdict: { mailbox: 'Junk', reasons: ['dmarc=fail policy=quarantine'] } };
+    expect(ingestJobBody(JSON.parse(JSON.stringify(junk)))).toEqual(junk);
   });
 
   it.each([
@@ -65,6 +68,8 @@ describe('job bodies checked against their types', () => {
     ['an unknown source', { ...ingest, source: 'carrier-pigeon' }, 'source must be one of mx, submission'],
     ['a missing blob key', { ...ingest, blobKey: undefined }, 'blobKey must be a non-empty string'],
     ['a size as text', { ...ingest, size: '120' }, 'size must be a whole number'],
+    ['a verdict naming another mailbox', { ...ingest, verdict: { mailbox: 'Trash' } }, 'verdict must be {mailbox: INBOX|Junk, reasons?}'],
+    ['verdict reasons that are not text', { ...ingest, verdict: { mailbox: 'Junk', reasons: [1] } }, 'verdict reasons must be a list of strings'],
   ])('refuses an ingest body with %s, naming the field', (_what, body, message) => {
     expect(() => ingestJobBody(body)).toThrow(JobBodyError);
     expect(() => ingestJobBody(body)).toThrow(message);

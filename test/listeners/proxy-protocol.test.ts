@@ -60,7 +60,12 @@ describe('parseProxyHeader', () => {
 describe('listeners behind the load balancer', () => {
   let sys: TestSystem;
   beforeAll(async () => {
-    sys = await startTestSystem({ proxy: proxyConfigFromEnv({ PROXY_PROTOCOL: 'v2', PROXY_TRUSTED_CIDRS: '127.0.0.0/8' }) });
+    sys = await startTestSystem({
+      proxy: proxyConfigFromEnv({ PROXY_PROTOCOL: 'v2', PROXY_TRUSTED_CIDRS: '127.0.0.0/8' }),
+      // The clients these tests announce are trusted, so no DNS is asked about them (inbound
+      // verification of strangers: test/smtp/inbound-trust.e2e.test.ts).
+      env: { SMTP_TRUSTED_NETWORKS: '127.0.0.0/8,203.0.113.0/24,2001:db8::/32' },
+    });
     await sys.addUser('alice@example.test', 'pw');
   });
   afterAll(() => sys?.stop());

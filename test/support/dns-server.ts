@@ -2,14 +2,21 @@
  * A tiny authoritative DNS server on loopback UDP for tests (RFC 1035 wire format): answers
  * MX, A, AAAA and TXT questions from a table that the test may change at any time. A name
  * with no records of the asked type but others → NODATA; an unknown name → NXDOMAIN;
- * names in `servfail` → SERVFAIL. No recursion, no internet.
+ * names in `servfail` → SERVFAIL; names in `drop` get no answer at all (a timeout). No
+ * recursion, no internet.
  */
 import dgram from 'node:dgram';
 
-export type DnsRecord =
-  { type: 'A'; address: string } | { type: 'AAAA'; address: string } | { type: 'MX'; preference: number; exchange: string } | { type: 'TXT'; text: string };
+/** `ttl` in seconds, 60 unless given. */
+export type DnsRecord = (
+  | { type: 'A'; address: string }
+  | { type: 'AAAA'; address: string }
+  | { type: 'MX'; preference: number; exchange: string }
+  | { type: 'TXT'; text: string }
+  | { type: 'PTR'; name: string }
+) & { ttl?: number };
 
-const TYPE_CODES: Record<DnsRecord['type'], number> = { A: 1, MX: 15, TXT: 16, AAAA: 28 };
+const TYPE_CODES: Record<DnsRecord['type'], number> = { A: 1, PTR: 12, MX: 15, TXT: 16, AAAA: 28 };
 
 export interface TestDnsServer {
   port: number;
@@ -18,6 +25,8 @@ export interface TestDnsServer {
   /** Records by lower-case name without the trailing dot. */
   records: Map<string, DnsRecord[]>;
   servfail: Set<string>;
+  /** Names whose questions are never answered (the resolver times out). */
+  drop: Set<string>;
   set(name: string, records: DnsRecord[]): void;
   /** Questions received, as `name TYPE`. */
   queries: string[];
@@ -50,6 +59,8 @@ function rdata(r: DnsRecord): Buffer {
       return Buffer.from(r.address.split('.').map(Number));
     case 'AAAA':
       return ipv6Bytes(r.address);
+    case 'PTR':
+      return encodeName(r.name);
     case 'MX': {
       const pref = Buffer.alloc(2);
       pref.writeUInt16BE(r.preference);
@@ -94,6 +105,7 @@ export async function startDnsServer(initial: Record<string, DnsRecord[]> = {}):
   const records = new Map<string, DnsRecord[]>();
   for (const [k, v] of Object.entries(initial)) records.set(k.toLowerCase(), v);
   const servfail = new Set<string>();
+  const drop = new Set<string>();
   const queries: string[] = [];
 
   socket.on('message', (msg, rinfo) => {
@@ -101,6 +113,7 @@ export async function startDnsServer(initial: Record<string, DnsRecord[]> = {}):
     if (!q) return;
     const typeName = (Object.entries(TYPE_CODES).find(([, c]) => c === q.qtype)?.[0] ?? String(q.qtype)) as string;
     queries.push(`${q.name} ${typeName}`);
+    if (drop.has(q.name)) return;
     const all = records.get(q.name);
     let rcode = 0;
     let answers: DnsRecord[] = [];
@@ -113,7 +126,7 @@ export async function startDnsServer(initial: Record<string, DnsRecord[]> = {}):
       fixed.writeUInt16BE(0xc00c, 0); // pointer to the question's name
       fixed.writeUInt16BE(TYPE_CODES[r.type], 2);
       fixed.writeUInt16BE(1, 4); // IN
-      fixed.writeUInt32BE(60, 6);
+      fixed.writeUInt32BE(r.ttl ?? 60, 6);
       fixed.writeUInt16BE(data.length, 10);
       return Buffer.concat([fixed, data]);
     });
@@ -142,6 +155,7 @@ export async function startDnsServer(initial: Record<string, DnsRecord[]> = {}):
     server: `127.0.0.1:${port}`,
     records,
     servfail,
+    drop,
     queries,
     set(name, rs) {
       records.set(name.toLowerCase(), rs);

@@ -17,6 +17,8 @@ export interface SmtplibSendOptions {
   /** 'starttls' upgrades after EHLO (RFC 3207); 'implicit' is SMTP_SSL (RFC 8314). Certificates are not verified. */
   tls?: 'starttls' | 'implicit';
   auth?: { user: string; password: string };
+  /** The local address to connect from (e.g. 127.0.0.2, another loopback address); the system's choice unless given. */
+  sourceAddress?: string;
   /** The EHLO name smtplib announces (its local_hostname); 'client.test' unless given. */
   ehlo?: string;
   /** Ask for SMTPUTF8 (when the addresses need it) and BODY=8BITMIME where the server offers them. */
@@ -33,6 +35,8 @@ export type SmtplibOutcome =
   | { error: 'rcpt-refused'; recipients: Record<string, [number, string]> }
   /** SMTPSenderRefused, SMTPDataError, SMTPAuthenticationError: the server's reply. */
   | { error: 'sender-refused' | 'data-error' | 'auth-error'; code: number; message: string }
+  /** SMTPConnectError: the greeting was a refusal (e.g. 554 for a blocklisted client, 421 over a rate limit). */
+  | { error: 'connect-error'; code: number; message: string }
   /** SMTPNotSupportedError, e.g. login() when the server offers no AUTH. */
   | { error: 'not-supported'; message: string };
 
@@ -59,11 +63,12 @@ ctx.verify_mode = ssl.CERT_NONE
 def reply(b): return b.decode() if isinstance(b, bytes) else str(b)
 def rcpts(d): return {k: [v[0], reply(v[1])] for k, v in d.items()}
 out, cert = None, None
+src = (o['source'], 0) if o.get('source') else None
 try:
     if o.get('tls') == 'implicit':
-        s = smtplib.SMTP_SSL('127.0.0.1', o['port'], local_hostname=o['ehlo'], timeout=o['timeout'], context=ctx)
+        s = smtplib.SMTP_SSL('127.0.0.1', o['port'], local_hostname=o['ehlo'], timeout=o['timeout'], context=ctx, source_address=src)
     else:
-        s = smtplib.SMTP('127.0.0.1', o['port'], local_hostname=o['ehlo'], timeout=o['timeout'])
+        s = smtplib.SMTP('127.0.0.1', o['port'], local_hostname=o['ehlo'], timeout=o['timeout'], source_address=src)
     with s:
         s.ehlo()
         if o.get('tls') == 'starttls':
@@ -93,6 +98,8 @@ except smtplib.SMTPDataError as e:
     out = {'error': 'data-error', 'code': e.smtp_code, 'message': reply(e.smtp_error)}
 except smtplib.SMTPAuthenticationError as e:
     out = {'error': 'auth-error', 'code': e.smtp_code, 'message': reply(e.smtp_error)}
+except smtplib.SMTPConnectError as e:
+    out = {'error': 'connect-error', 'code': e.smtp_code, 'message': reply(e.smtp_error)}
 except smtplib.SMTPNotSupportedError as e:
     out = {'error': 'not-supported', 'message': str(e)}
 print(json.dumps({'outcome': out, 'cert': cert}))
@@ -119,6 +126,7 @@ export async function smtplibSend(o: SmtplibSendOptions): Promise<SmtplibResult>
     tls: o.tls,
     auth: o.auth,
     ehlo: o.ehlo ?? 'client.test',
+    source: o.sourceAddress,
     eightBit: o.eightBitWhenOffered ?? false,
     timeout: timeoutS,
   };

@@ -1,10 +1,11 @@
 /**
  * The DATA phase shared by the MX listener and submission: stream the message into the blob
- * store, enqueue the ingest job, and only then say 250 (invariant 1). Any storage or queue
+ * store (the MX gathers and verifies it first: `inspect`), enqueue the ingest job, and only then say 250 (invariant 1). Any storage or queue
  * failure → 451 4.3.0 so the client retries.
  *
  * What is stored: `Return-Path: <envelope sender>` (RFC 5321 §4.4, core/delivery/
- * return-path.ts), our Received: field, then the message in canonical form — CRLF line
+ * return-path.ts), on the MX our Authentication-Results: (RFC 8601 §5: above the trace
+ * fields; smtp/trust/), our Received: field, then the message in canonical form — CRLF line
  * endings, the sender's own Return-Path fields removed (canonical-data.ts). The size limit
  * counts the canonical octets of the message. With SMTP_FORBID_BARE_NEWLINE a message with
  * a bare LF or bare CR is refused (550 5.5.2) instead of repaired.
@@ -43,6 +44,45 @@ export interface AcceptOptions {
    * refuses the message with that reply and deletes the blob (submission's From: check).
    */
   beforeQueue?: () => Promise<void> | void;
+  /**
+   * The MX's inbound checks (smtp/trust/): given the whole message in canonical form, returns
+   * header lines to store above our Received: (Authentication-Results), the message to store
+   * (forged Authentication-Results removed) and the verdict for the job; throwing (an
+   * smtpError) refuses or defers the message with that reply, and nothing is stored. With it
+   * the message is gathered in memory (at most MAX_MESSAGE_SIZE octets) before it is stored:
+   * the verdict goes above the message, and it needs the whole message (DKIM body hashes).
+   */
+  inspect?: (message: Buffer) => Promise<Inspection>;
+  /**
+   * The memory all messages being gathered for `inspect` may hold together (one per process):
+   * a message that would exceed it is not taken now (451 4.3.1), so many large messages at
+   * once cannot exhaust the listener's memory (invariant 6).
+   */
+  memory?: MemoryBudget;
+}
+
+/** Octets that messages in memory may hold together. */
+export class MemoryBudget {
+  used = 0;
+  readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+  take(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+  release(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+}
+
+export interface Inspection {
+  /** CRLF-terminated header lines stored after Return-Path:, before Received:. */
+  prepend: string;
+  message: Buffer;
+  verdict?: IngestJob['verdict'];
 }
 
 export async function acceptMessage(
@@ -77,12 +117,48 @@ export async function acceptMessage(
     if (config.smtpForbidBareNewline && (canonical.crlf.bareLf > 0 || canonical.crlf.bareCr > 0)) return 'bare-newline';
     return null;
   };
-  const body = streamWithTrace(data, source, returnPathField(mailFrom) + trace + (options.prepend ?? ''), violation);
+  const body = streamWithTrace(data, source, options.inspect ? '' : returnPathField(mailFrom) + trace + (options.prepend ?? ''), violation);
   const blobKey = newBlobKey(receivedAt);
   let stored: { size: number };
+  let inspection: Inspection | null = null;
+  let held = 0;
+  let overBudget = false;
   try {
-    stored = await adapters.blobs.put(blobKey, body.stream);
+    if (options.inspect) {
+      const message = await gather(body.stream, (n) => {
+        if (!options.memory || options.memory.take(n)) {
+          held += n;
+          return true;
+        }
+        overBudget = true;
+        body.abort(new Error('message memory budget exhausted'));
+        return false;
+      });
+      try {
+        inspection = await options.inspect(message);
+      } catch (err) {
+        if (typeof (err as { responseCode?: unknown }).responseCode === 'number') {
+          logger.info('message refused by inbound checks', { queueId, client: session.remoteAddress, from: mailFrom, reply: (err as Error).message });
+          throw Object.assign(err as Error, { inspected: true });
+        }
+        logger.error('inbound checks failed', { queueId, err });
+        throw Object.assign(smtpError(451, '4.7.0', 'Temporary failure during sender verification; try again later'), { inspected: true });
+      }
+      stored = await adapters.blobs.put(
+        blobKey,
+        Buffer.concat([Buffer.from(returnPathField(mailFrom) + inspection.prepend + trace + (options.prepend ?? ''), 'latin1'), inspection.message]),
+      );
+    } else {
+      stored = await adapters.blobs.put(blobKey, body.stream);
+    }
   } catch (err) {
+    options.memory?.release(held); // nothing of it is kept
+    if ((err as { inspected?: boolean }).inspected) throw err;
+    if (overBudget) {
+      await body.drained;
+      logger.warn('message deferred: messages in memory at their limit', { queueId, client: session.remoteAddress, limit: options.memory?.limit });
+      throw smtpError(451, '4.3.1', 'Insufficient system resources, try again later');
+    }
     body.abort(err as Error); // the store stopped reading: throw the rest of DATA away
     await body.drained; // smtp-server answers only once the DATA stream has been consumed
     if (body.failure === 'size') throw smtpError(552, '5.3.4', 'Message exceeds the fixed maximum message size');
@@ -97,6 +173,7 @@ export async function acceptMessage(
     else logger.error('blob store put failed', { queueId, err });
     throw smtpError(451, '4.3.0', 'Temporary storage failure, try again later');
   }
+  options.memory?.release(held); // the message is stored (or refused): its buffer is garbage now
   const late = violation();
   if (late) {
     await adapters.blobs.delete(blobKey).catch(() => {});
@@ -122,6 +199,7 @@ export async function acceptMessage(
     clientAddress: session.remoteAddress,
     heloName: session.hostNameAppearsAs || undefined,
     size: stored.size,
+    ...(inspection?.verdict ? { verdict: inspection.verdict } : {}),
   };
   // The job's own reference on the blob, taken before the job exists: delivered copies may be
   // expunged (and the blob orphaned) while this job still has recipients to retry. The ingest
@@ -141,8 +219,32 @@ export async function acceptMessage(
     await adapters.blobs.delete(blobKey).catch(() => {});
     throw smtpError(451, '4.3.0', 'Temporary queue failure, try again later');
   }
-  logger.info('message accepted', { queueId, source: options.source, from: job.mailFrom, rcpt: rcptTo, size: stored.size, client: session.remoteAddress });
+  logger.info('message accepted', {
+    queueId,
+    source: options.source,
+    from: job.mailFrom,
+    rcpt: rcptTo,
+    size: stored.size,
+    client: session.remoteAddress,
+    ...(job.verdict ? { mailbox: job.verdict.mailbox } : {}),
+  });
   return { queueId, job };
+}
+
+/** The whole of a stream, in memory; rejects when the stream fails (a refused or abandoned DATA). */
+function gather(stream: Readable, admit: (octets: number) => boolean): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer | string) => {
+      const chunk = typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+      if (admit(chunk.length)) chunks.push(chunk);
+    });
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+    stream.once('close', () => {
+      if (!stream.readableEnded) reject(new Error('stream closed before its end'));
+    });
+  });
 }
 
 /** Why a message that is still streaming must be refused, or null. */

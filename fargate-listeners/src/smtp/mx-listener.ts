@@ -10,16 +10,22 @@
  * (RFC 5321 §4.1.2: `"alice"@example.test` is alice@example.test). The envelope then carries
  * the mailbox the mail is delivered to. Refused recipients are counted against directory
  * harvesting (bad-recipients.ts).
+ *
+ * Inbound trust (trust/inbound-trust.ts): rate limits, blocklists and reverse DNS at connect,
+ * HELO checks at MAIL, SPF/DKIM/ARC/DMARC at the end of DATA before the 250, with our
+ * Authentication-Results stored above the Received: field and the verdict (INBOX or Junk)
+ * carried by the ingest job.
  */
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { domainOf, isValidAddress, normalizeAddress, unquoteLocalPart } from '#core/accounts/addresses.ts';
 import { directoryFor } from '#core/accounts/directory-cache.ts';
 import { hostDomain, isPostmaster, resolvePostmaster } from '#core/accounts/postmaster.ts';
 import type { ListenerDeps, RunningListener } from '../listener.ts';
-import { acceptMessage } from './accept-message.ts';
+import { acceptMessage, MemoryBudget } from './accept-message.ts';
 import { createBadRecipientGuard, type BadRecipientGuard } from './bad-recipients.ts';
 import { smtpError } from './enhanced-codes.ts';
 import { startSmtpServer } from './smtp-server-runner.ts';
+import { createInboundTrust, type InboundTrust } from './trust/inbound-trust.ts';
 
 export const MAX_RECIPIENTS = 100;
 
@@ -72,8 +78,19 @@ export async function resolveLocalRecipient(deps: ListenerDeps, address: string)
 /** Refused RCPTs in this session (kept across RSET: smtp-server reuses the session object). */
 const refusedInSession = new WeakMap<SMTPServerSession, number>();
 
-export function mxServerOptions(deps: ListenerDeps, guard: BadRecipientGuard = createBadRecipientGuard(deps.config.badRecipients)): SMTPServerOptions {
+export function mxServerOptions(
+  deps: ListenerDeps,
+  guard: BadRecipientGuard = createBadRecipientGuard(deps.config.badRecipients),
+  trust: InboundTrust = createInboundTrust(deps),
+): SMTPServerOptions {
   const { config } = deps;
+  // One budget per listener for the messages held in memory while they are verified.
+  const memory = new MemoryBudget(config.inbound.verifyMemoryBytes);
+  const failed = (what: string, session: SMTPServerSession, callback: (err?: Error | null) => void) => (err: Error & { responseCode?: number }) => {
+    if (typeof err.responseCode === 'number') return callback(err);
+    deps.logger.error(`${what} failed`, { client: session.remoteAddress, err });
+    callback(smtpError(451, '4.3.0', 'Temporary local problem, try again later'));
+  };
   return {
     name: config.hostname,
     // smtp-server writes `220 <name> ESMTP <banner>` itself (RFC 5321 §4.3.1 greeting).
@@ -90,10 +107,13 @@ export function mxServerOptions(deps: ListenerDeps, guard: BadRecipientGuard = c
     maxClients: config.maxConnections,
     socketTimeout: config.idleTimeoutSeconds * 1000,
     logger: false,
-    onMailFrom(address, _session, callback) {
+    onConnect(session, callback) {
+      trust.onConnect(session).then(() => callback(), failed('connect checks', session, callback));
+    },
+    onMailFrom(address, session, callback) {
       if (address.address) address.address = unquoteLocalPart(address.address);
       if (address.address && !isValidAddress(address.address)) return callback(smtpError(501, '5.1.7', 'Bad sender address syntax'));
-      callback();
+      trust.onMailFrom(session).then(() => callback(), failed('MAIL checks', session, callback));
     },
     onRcptTo(address, session: SMTPServerSession, callback) {
       if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return callback(smtpError(452, '4.5.3', 'Too many recipients'));
@@ -118,7 +138,7 @@ export function mxServerOptions(deps: ListenerDeps, guard: BadRecipientGuard = c
       );
     },
     onData(stream, session, callback) {
-      acceptMessage(deps, session, stream, { source: 'mx' }).then(
+      acceptMessage(deps, session, stream, { source: 'mx', inspect: (message) => trust.inspect(session, message), memory }).then(
         (accepted) => callback(null, `2.0.0 Ok: queued as ${accepted.queueId}`),
         (err) => callback(err),
       );

@@ -1,0 +1,181 @@
+/**
+ * Inbound verification of one message at the end of DATA, before the MX answers (so a
+ * refusal is an SMTP reply, never a bounce of ours — no backscatter). With mailauth:
+ *  - SPF (RFC 7208) of the MAIL FROM identity, and of the HELO identity (§2.3) when the HELO
+ *    is a domain name (for the null reverse-path the HELO identity is the one mailauth checks);
+ *  - DKIM (RFC 6376; rsa-sha256, ed25519-sha256 per RFC 8463; keys under 1024 bits fail);
+ *  - ARC (RFC 8617) chain validation;
+ *  - DMARC (RFC 7489) alignment and policy, the organisational domain found by mailauth
+ *    (Public Suffix List for relaxed alignment, the DMARCbis DNS tree walk for the policy).
+ * DNS goes through the caching resolver of core/dns/auth-resolver.ts.
+ *
+ * What the verdicts mean for the message (`decide`):
+ *  - a temporary DNS failure that could change the outcome (SPF or DMARC temperror; DKIM
+ *    temperror while DMARC fails) → 451 4.7.0: the sender retries, nothing is accepted;
+ *  - From: one of our own domains without an aligned SPF or DKIM pass → 550 5.7.1, whatever
+ *    the domain publishes (a forged "ceo@ourdomain" never reaches a user), unless a trusted
+ *    ARC sealer vouches for it (below);
+ *  - DMARC fail with p=reject → 550 5.7.1, or Junk with DMARC_REJECT_ACTION=junk;
+ *    p=quarantine → Junk; p=none → INBOX;
+ *  - a DMARC failure is overridden (RFC 7489 §6.7 local policy, RFC 8617 §7.2.1) when the ARC
+ *    chain passes, its newest seal is from a domain in ARC_TRUSTED_SEALERS (or a subdomain),
+ *    and that sealer recorded dmarc=pass in its ARC-Authentication-Results: mail forwarded by
+ *    a list or forwarder that broke DKIM is judged by the sealer's verdict. The override is
+ *    written into our Authentication-Results.
+ */
+import { createRequire } from 'node:module';
+import { authenticate, spf, type AuthenticateResult, type SPFResult } from 'mailauth';
+import type { AuthDnsResolver } from '#core/dns/auth-resolver.ts';
+import type { InboundVerdict } from '#core/ingest/ingest-job.ts';
+import { smtpError } from '../enhanced-codes.ts';
+
+const require = createRequire(import.meta.url);
+// mailauth's own formatting and alignment helpers (the Public Suffix List through tldts).
+const tools = require('mailauth/lib/tools.js') as {
+  formatAuthHeaderRow(method: string, status: object, options?: { strict?: boolean }): string;
+  getAlignment(fromDomain: string, domains: string[], strict?: boolean): { domain: string } | false;
+};
+
+export interface MessageFacts {
+  clientAddress: string;
+  /** The EHLO/HELO name as given. */
+  helo: string | undefined;
+  /** Envelope sender; '' for the null reverse-path. */
+  mailFrom: string;
+}
+
+export interface VerifyContext {
+  resolver: AuthDnsResolver;
+  authservId: string;
+  arcTrustedSealers: string[];
+  dmarcRejectAction: 'reject' | 'junk';
+  /** Whether a domain is one of ours (From: of our own domains is never taken unauthenticated). */
+  isLocalDomain(domain: string): Promise<boolean>;
+}
+
+export interface Verification {
+  /** The resinfo entries of our Authentication-Results field. */
+  resinfos: string[];
+  verdict: InboundVerdict;
+  /** One line for the log. */
+  summary: Record<string, string>;
+}
+
+/** Longest a verification may take; beyond it the message is deferred (451). */
+export const VERIFY_TIMEOUT_MS = 60_000;
+
+const IP_LITERAL = /^\[(?:ipv6:)?([0-9a-f:.]+)\]$/i;
+
+function isDomainName(helo: string | undefined): helo is string {
+  return !!helo && !IP_LITERAL.test(helo) && /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+\.?$/i.test(helo);
+}
+
+/** Runs every check; throws the SMTP reply (smtpError) for a temporary failure or a refusal. */
+export async function verifyMessage(message: Buffer, facts: MessageFacts, ctx: VerifyContext): Promise<Verification> {
+  const ip = facts.clientAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+  const mta = ctx.authservId;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(smtpError(451, '4.7.0', 'Sender verification timed out (DNS); try again later')), VERIFY_TIMEOUT_MS);
+  });
+  try {
+    const work = Promise.all([
+      authenticate(message, { ip, helo: facts.helo, sender: facts.mailFrom, mta, resolver: ctx.resolver, disableBimi: true, minBitLength: 1024 }),
+      // RFC 7208 §2.3: the HELO identity, checked on its own when there is a MAIL FROM
+      // identity as well (the null reverse-path's check is the HELO one already).
+      facts.mailFrom && isDomainName(facts.helo) ? spf({ sender: '', ip, helo: facts.helo, mta, resolver: ctx.resolver, maxElapsedTime: 20_000 }) : null,
+    ]);
+    const [auth, heloSpf] = await Promise.race([work, deadline]);
+    return await decide(auth, heloSpf, facts, ctx);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function spfRow(result: SPFResult, identity: 'mailfrom' | 'helo', value: string): string {
+  return tools.formatAuthHeaderRow('spf', { ...result.status, smtp: { [identity]: value } });
+}
+
+async function decide(auth: AuthenticateResult, heloSpf: SPFResult | null, facts: MessageFacts, ctx: VerifyContext): Promise<Verification> {
+  const resinfos: string[] = [];
+  const dkimResults = auth.dkim.results ?? [];
+  for (const r of dkimResults) {
+    // mailauth's lenient mode reports a body hash mismatch as "neutral"; the signature did not
+    // verify (RFC 6376 §6.1.3: PERMFAIL), which RFC 8601 §2.7.1 calls "fail".
+    if (r.status.result === 'neutral' && r.bodyHash && r.bodyHashExpecting && r.bodyHash !== r.bodyHashExpecting) {
+      r.status.result = 'fail';
+      r.info = r.info.replace(/^dkim=neutral\b/, 'dkim=fail');
+    }
+    resinfos.push(r.info);
+  }
+  const spfResult = auth.spf || null;
+  if (spfResult) {
+    const identity = facts.mailFrom ? ('mailfrom' as const) : ('helo' as const);
+    resinfos.push(spfRow(spfResult, identity, facts.mailFrom || facts.helo || ''));
+  }
+  if (heloSpf && facts.helo) resinfos.push(spfRow(heloSpf, 'helo', facts.helo));
+  const arc = auth.arc || null;
+  if (arc?.info) resinfos.push(arc.info);
+  const dmarc = auth.dmarc || null;
+
+  const spfState = spfResult?.status.result ?? 'none';
+  const dmarcState = dmarc ? dmarc.status.result : 'none';
+  const dkimTemp = dkimResults.some((r) => r.status.result === 'temperror' || r.status.result === 'temperr');
+  const summary: Record<string, string> = {
+    spf: spfState,
+    dkim: dkimResults.map((r) => `${r.status.result}${r.signingDomain ? `:${r.signingDomain}` : ''}`).join(',') || 'none',
+    dmarc: dmarcState,
+    arc: arc?.status.result ?? 'none',
+  };
+  if (heloSpf) summary.heloSpf = heloSpf.status.result;
+
+  if (spfState === 'temperror' || dmarcState === 'temperror' || (dkimTemp && dmarcState !== 'pass')) {
+    throw smtpError(451, '4.7.0', 'Temporary DNS failure during sender verification; try again later');
+  }
+
+  // The From: domain (mailauth: the addresses of From:; DMARC needs exactly one domain).
+  const fromDomains = [...new Set((auth.dkim.headerFrom ?? []).map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()))];
+  const fromDomain = fromDomains.length === 1 ? fromDomains[0] : null;
+
+  // A DMARC failure a trusted ARC sealer vouches for (RFC 8617 §7.2.1).
+  const sealer = arc?.status.result === 'pass' && arc.signature ? (arc.signature.signingDomain ?? '').toLowerCase() : '';
+  const sealerTrusted = sealer !== '' && ctx.arcTrustedSealers.some((d) => sealer === d || sealer.endsWith(`.${d}`));
+  const sealerSaysPass = (arc?.authenticationResults as { dmarc?: { result?: string } } | undefined)?.dmarc?.result === 'pass';
+  const arcOverride = sealerTrusted && sealerSaysPass;
+
+  let dmarcRow = dmarc?.info ?? null;
+  const reasons: string[] = [];
+  let mailbox: InboundVerdict['mailbox'] = 'INBOX';
+
+  // Our own domains: an aligned pass is required whatever (or whether) DMARC is published —
+  // for every domain in From: (a second author, or a second From: field, must not smuggle in
+  // an unauthenticated "ceo@ourdomain", which DMARC itself would not evaluate).
+  const passing = [
+    ...(spfState === 'pass' && spfResult ? [spfResult.domain] : []),
+    ...dkimResults.filter((r) => r.status.result === 'pass' && r.signingDomain).map((r) => r.signingDomain!),
+  ];
+  for (const domain of fromDomains) {
+    if (!(await ctx.isLocalDomain(domain))) continue;
+    if (tools.getAlignment(domain, passing, false) || (arcOverride && domain === fromDomain)) continue;
+    throw smtpError(550, '5.7.1', `Message refused: From: ${domain} is a domain of this server and the message is not authenticated by it (DMARC)`);
+  }
+
+  if (dmarc && dmarcState === 'fail') {
+    const policy = dmarc.policy;
+    if (arcOverride) {
+      dmarcRow = `${dmarcRow} (local policy override: ARC chain sealed by trusted ${sealer} with dmarc=pass)`;
+      reasons.push(`dmarc=fail overridden by trusted ARC sealer ${sealer}`);
+    } else if (policy === 'reject') {
+      if (ctx.dmarcRejectAction === 'reject') {
+        throw smtpError(550, '5.7.1', `Message refused: ${fromDomain ?? dmarc.domain} publishes DMARC p=reject and the message fails DMARC`);
+      }
+      mailbox = 'Junk';
+      reasons.push('dmarc=fail policy=reject (DMARC_REJECT_ACTION=junk)');
+    } else if (policy === 'quarantine') {
+      mailbox = 'Junk';
+      reasons.push('dmarc=fail policy=quarantine');
+    }
+  }
+  if (dmarcRow) resinfos.push(dmarcRow);
+  return { resinfos, verdict: { mailbox, ...(reasons.length ? { reasons } : {}) }, summary };
+}

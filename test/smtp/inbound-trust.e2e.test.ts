@@ -1,0 +1,310 @@
+/**
+ * Inbound trust at the MX (issue 14): SPF (RFC 7208), DKIM (RFC 6376, RFC 8463), DMARC
+ * (RFC 7489), ARC (RFC 8617) verified before the 250, against a DNS server of the test's own
+ * on loopback; our Authentication-Results (RFC 8601) in the stored message; the DMARC policy
+ * applied (550 5.7.1 / Junk). Sessions with Python's smtplib, from 127.0.0.1 (in the test
+ * senders' SPF records) or 127.0.0.2 (outside them).
+ */
+import { authenticate, sealMessage } from 'mailauth';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Adapters } from '#core/adapters/adapters.ts';
+import { dkimTxtRecord, generateDkimKey, type DkimKey } from '#core/dkim/keys.ts';
+import { dkimSignature } from '#core/dkim/sign.ts';
+import { createAuthResolver } from '#core/dns/auth-resolver.ts';
+import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
+import { eventually, override, startTestSystem, type TestSystem } from '../support/mail-system.ts';
+import { smtplibSend } from '../support/smtplib.ts';
+import { run } from '../support/clients.ts';
+import { GTUBE } from '#listeners/smtp/trust/gtube.ts';
+
+const SPF_ALLOWED = '127.0.0.1';
+const OUTSIDE_SPF = '127.0.0.2';
+
+describe('inbound verification at the MX (SPF, DKIM, DMARC, ARC)', () => {
+  let dns: TestDnsServer;
+  let sys: TestSystem;
+  let puts = 0;
+  const keys: Record<string, DkimKey> = {};
+
+  const publishKey = (domain: string, algorithm: 'rsa' | 'ed25519', selector: string) => {
+    const key = generateDkimKey(domain, algorithm, selector);
+    const rec = dkimTxtRecord(key);
+    dns.set(rec.name, [{ type: 'TXT', text: rec.value }]);
+    keys[`${selector}.${domain}`] = key;
+    return key;
+  };
+  const domainRecords = (domain: string, spf: string, dmarc: string | null) => {
+    dns.set(domain, [{ type: 'TXT', text: spf }]);
+    if (dmarc) dns.set(`_dmarc.${domain}`, [{ type: 'TXT', text: dmarc }]);
+  };
+
+  beforeAll(async () => {
+    dns = await startDnsServer();
+    domainRecords('sender.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, 'v=DMARC1; p=reject');
+    publishKey('sender.test', 'rsa', 'sel');
+    publishKey('sender.test', 'ed25519', 'ed');
+    domainRecords('reject.test', 'v=spf1 ip4:192.0.2.1 -all', 'v=DMARC1; p=reject');
+    domainRecords('quarantine.test', 'v=spf1 ip4:192.0.2.1 -all', 'v=DMARC1; p=quarantine');
+    domainRecords('arcorig.test', 'v=spf1 ip4:192.0.2.1 -all', 'v=DMARC1; p=reject');
+    publishKey('arcorig.test', 'rsa', 'sel');
+    domainRecords('list.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, null);
+    publishKey('list.test', 'rsa', 'arc');
+    domainRecords('evil.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, null);
+    publishKey('evil.test', 'rsa', 'arc');
+    domainRecords('slow.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, null);
+    // Forward-confirmed reverse DNS of 127.0.0.1.
+    dns.set('1.0.0.127.in-addr.arpa', [{ type: 'PTR', name: 'client.loop.test' }]);
+    dns.set('client.loop.test', [{ type: 'A', address: '127.0.0.1' }]);
+    sys = await startTestSystem({
+      env: {
+        DNS_SERVERS: dns.server,
+        DNS_TIMEOUT_MS: '400',
+        DNS_TRIES: '1',
+        SMTP_TRUSTED_NETWORKS: 'none',
+        ARC_TRUSTED_SEALERS: 'list.test',
+      },
+      wrapAdapters: (a: Adapters) => ({
+        ...a,
+        blobs: override(a.blobs, {
+          put: (key, body) => {
+            puts++;
+            return a.blobs.put(key, body);
+          },
+        }),
+      }),
+    });
+    await sys.addUser('alice@example.test', 'alice-password');
+  });
+  afterAll(async () => {
+    await sys?.stop();
+    await dns?.close();
+  });
+
+  let n = 0;
+  /** A message with a unique subject, DKIM-signed by each of `signers` (`selector.domain`). */
+  async function message(from: string, signers: string[] = [], extraHeaders = '', body = 'Hello from a verified sender.\r\n') {
+    const subject = `trust ${++n}`;
+    const raw = Buffer.from(
+      `${extraHeaders}From: ${from}\r\nTo: alice@example.test\r\nSubject: ${subject}\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <m${n}@trust.test>\r\n\r\n${body}`,
+    );
+    const sigs: string[] = [];
+    for (const s of signers) sigs.push(await dkimSignature(raw, keys[s]));
+    return { subject, raw: Buffer.concat([Buffer.from(sigs.join('')), raw]) };
+  }
+
+  const send = (data: Buffer, mailFrom: string, source = SPF_ALLOWED, ehlo = 'mail.sender.test') =>
+    smtplibSend({ port: sys.port('smtp-mx'), from: mailFrom, to: ['alice@example.test'], data, sourceAddress: source, ehlo });
+
+  async function stored(mailbox: string, subject: string) {
+    return eventually(async () => {
+      const mb = await sys.adapters.index.getMailbox('alice@example.test', mailbox);
+      const list = await sys.adapters.index.listMessages('alice@example.test', mb!.id, { withMeta: true });
+      const m = list.find((x) => x.meta?.envelope.subject === subject);
+      return m ? (await sys.adapters.blobs.get(m.blobKey)).toString('latin1') : null;
+    });
+  }
+  const header = (raw: string) => raw.slice(0, raw.indexOf('\r\n\r\n') + 2);
+  const ourResults = (raw: string) => header(raw).match(/^Authentication-Results: mx\.test;(?:\r\n[ \t][^\r\n]*)*/gim) ?? [];
+
+  it('delivers a message signed rsa-sha256 and ed25519-sha256 from an SPF-allowed address to INBOX with spf=pass, dkim=pass, dmarc=pass (RFC 8601)', async () => {
+    const m = await message('Sender <a@sender.test>', ['sel.sender.test', 'ed.sender.test']);
+    const r = await send(m.raw, 'a@sender.test');
+    expect(r.outcome, r.stderr).toEqual({ refused: {} });
+    const raw = await stored('INBOX', m.subject);
+    // Our field comes right after Return-Path:, above our Received: (RFC 8601 §5).
+    expect(raw).toMatch(/^Return-Path: <a@sender\.test>\r\nAuthentication-Results: mx\.test;\r\n/);
+    expect(raw.indexOf('Authentication-Results: mx.test')).toBeLessThan(raw.indexOf('Received: from mail.sender.test'));
+    const [ar] = ourResults(raw);
+    expect(ar).toMatch(/spf=pass [^;]*smtp\.mailfrom=a@sender\.test/);
+    expect(ar).toMatch(/dkim=pass [^;]*header\.a=rsa-sha256/);
+    expect(ar).toMatch(/dkim=pass [^;]*header\.a=ed25519-sha256/);
+    expect(ar).toMatch(/dmarc=pass [^;]*header\.from=sender\.test/);
+    expect(ar).toMatch(/iprev=pass policy\.iprev=127\.0\.0\.1 \(client\.loop\.test\)/);
+    expect(ar).toMatch(/spf=none [^;]*smtp\.helo=mail\.sender\.test/); // the HELO identity (RFC 7208 §2.3) has no record
+    // Stored with CRLF only.
+    expect(/\r(?!\n)|(?<!\r)\n/.test(raw)).toBe(false);
+  });
+
+  it('reports dkim=fail for a body changed after signing (RFC 6376 §6.1.3), still INBOX on the aligned SPF pass', async () => {
+    const m = await message('a@sender.test', ['sel.sender.test']);
+    const changed = Buffer.from(m.raw.toString('latin1').replace('Hello from', 'Jello from'), 'latin1');
+    expect((await send(changed, 'a@sender.test')).outcome).toEqual({ refused: {} });
+    const [ar] = ourResults(await stored('INBOX', m.subject));
+    expect(ar).toMatch(/dkim=fail [^;]*header\.d=sender\.test|dkim=fail [^;]*header\.i=@sender\.test/);
+    expect(ar).toMatch(/spf=pass /);
+    expect(ar).toMatch(/dmarc=pass /);
+  });
+
+  it('reports spf=fail for a client outside the SPF record; the aligned DKIM pass still passes DMARC', async () => {
+    const m = await message('a@sender.test', ['sel.sender.test']);
+    expect((await send(m.raw, 'a@sender.test', OUTSIDE_SPF)).outcome).toEqual({ refused: {} });
+    const [ar] = ourResults(await stored('INBOX', m.subject));
+    expect(ar).toMatch(/spf=fail [^;]*127\.0\.0\.2[^;]*smtp\.mailfrom=a@sender\.test/);
+    expect(ar).toMatch(/dkim=pass /);
+    expect(ar).toMatch(/dmarc=pass /);
+  });
+
+  it('refuses a DMARC failure of a p=reject domain with 550 5.7.1 at the end of DATA and stores nothing', async () => {
+    const m = await message('x@reject.test');
+    const before = puts;
+    const r = await send(m.raw, 'x@reject.test');
+    expect(r.outcome).toMatchObject({ error: 'data-error', code: 550 });
+    expect((r.outcome as { message: string }).message).toMatch(/^5\.7\.1 .*DMARC/);
+    expect(puts).toBe(before);
+  });
+
+  it('delivers a DMARC failure of a p=quarantine domain to Junk', async () => {
+    const m = await message('x@quarantine.test');
+    expect((await send(m.raw, 'x@quarantine.test')).outcome).toEqual({ refused: {} });
+    const raw = await stored('Junk', m.subject);
+    expect(ourResults(raw)[0]).toMatch(/dmarc=fail [^;]*header\.from=quarantine\.test/);
+    const inbox = await sys.adapters.index.getMailbox('alice@example.test', 'INBOX');
+    const inInbox = await sys.adapters.index.listMessages('alice@example.test', inbox!.id, { withMeta: true });
+    expect(inInbox.some((x) => x.meta?.envelope.subject === m.subject)).toBe(false);
+  });
+
+  it('refuses From: one of our own domains from an unauthorised address, though the domain publishes no DMARC record', async () => {
+    const m = await message('CEO <ceo@example.test>');
+    const before = puts;
+    const r = await send(m.raw, 'ceo@example.test', OUTSIDE_SPF, 'mail.elsewhere.test');
+    expect(r.outcome).toMatchObject({ error: 'data-error', code: 550 });
+    expect((r.outcome as { message: string }).message).toMatch(/^5\.7\.1 .*example\.test/);
+    // The same with another envelope sender (one that passes its own SPF).
+    const m2 = await message('CEO <ceo@example.test>');
+    expect((await send(m2.raw, 'a@sender.test')).outcome).toMatchObject({ error: 'data-error', code: 550 });
+    // Nor beside a second, authenticated author (DMARC is not evaluated for two author domains).
+    const m3 = await message('CEO <ceo@example.test>, a@sender.test', ['sel.sender.test']);
+    expect((await send(m3.raw, 'a@sender.test')).outcome).toMatchObject({ error: 'data-error', code: 550 });
+    expect(puts).toBe(before);
+  });
+
+  it("removes Authentication-Results that carry our authserv-id and keeps other hosts' (RFC 8601 §5)", async () => {
+    const forged =
+      'Authentication-Results: mx.test; spf=pass smtp.mailfrom=boss@bank.test; dkim=pass; dmarc=pass\r\n' +
+      'Authentication-Results: (a comment) MX.TEST;\r\n dmarc=pass header.from=bank.test\r\n' +
+      'Authentication-Results: other.test; spf=pass smtp.mailfrom=x@other.test\r\n';
+    const m = await message('a@sender.test', ['sel.sender.test'], forged);
+    expect((await send(m.raw, 'a@sender.test')).outcome).toEqual({ refused: {} });
+    const raw = await stored('INBOX', m.subject);
+    const ours = header(raw).match(/^Authentication-Results:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*/gim) ?? [];
+    expect(ours).toHaveLength(2);
+    expect(ours[0]).toMatch(/^Authentication-Results: mx\.test;\r\n/); // ours, the real one
+    expect(ours[0]).not.toContain('bank.test');
+    expect(ours[1]).toBe('Authentication-Results: other.test; spf=pass smtp.mailfrom=x@other.test');
+    expect(raw).not.toContain('boss@bank.test');
+  });
+
+  /** A message of arcorig.test (p=reject) forwarded by `sealer`: footer added (DKIM broken), ARC-sealed. */
+  async function forwarded(sealer: string) {
+    const m = await message('Orig <o@arcorig.test>', ['sel.arcorig.test']);
+    // The forwarder's own verification of the original, as it arrived from arcorig's server.
+    const resolver = createAuthResolver({ servers: [dns.server], timeoutMs: 1000, tries: 1 }, { cacheSeconds: 0 }).resolve;
+    const seen = await authenticate(m.raw, { ip: '192.0.2.1', helo: 'mail.arcorig.test', sender: 'o@arcorig.test', mta: sealer, resolver, disableBimi: true });
+    expect(seen.dmarc && seen.dmarc.status.result).toBe('pass');
+    const modified = Buffer.concat([m.raw, Buffer.from('-- \r\nYou are subscribed to the list.\r\n')]);
+    const arcHeaders = await sealMessage(modified, {
+      signingDomain: sealer,
+      selector: 'arc',
+      privateKey: keys[`arc.${sealer}`].privateKey,
+      authResults: (seen.arc && seen.arc.authResults) || '',
+      cv: 'none',
+    });
+    return { subject: m.subject, raw: Buffer.concat([arcHeaders, modified]) };
+  }
+
+  it('accepts a forward that broke DKIM on the ARC result when the sealer is in ARC_TRUSTED_SEALERS (RFC 8617 §7.2.1), and refuses it from an untrusted sealer', async () => {
+    const trusted = await forwarded('list.test');
+    const r = await send(trusted.raw, 'list-bounces@list.test', SPF_ALLOWED, 'mail.list.test');
+    expect(r.outcome, JSON.stringify(r.outcome)).toEqual({ refused: {} });
+    const [ar] = ourResults(await stored('INBOX', trusted.subject));
+    expect(ar).toMatch(/arc=pass /);
+    expect(ar).toMatch(/dkim=fail [^;]*arcorig\.test/);
+    expect(ar).toMatch(/dmarc=fail [^;]*local policy override: ARC chain sealed by trusted list\.test/);
+
+    const untrusted = await forwarded('evil.test');
+    const r2 = await send(untrusted.raw, 'list-bounces@evil.test', SPF_ALLOWED, 'mail.evil.test');
+    expect(r2.outcome).toMatchObject({ error: 'data-error', code: 550 });
+  });
+
+  it('treats GTUBE as spam: a signed, DMARC-passing message holding it goes to Junk', async () => {
+    const m = await message('a@sender.test', ['sel.sender.test'], '', `This is the GTUBE, the\r\n${GTUBE}\r\n`);
+    expect((await send(m.raw, 'a@sender.test')).outcome).toEqual({ refused: {} });
+    expect(ourResults(await stored('Junk', m.subject))[0]).toMatch(/dmarc=pass /);
+  });
+
+  it('answers 451 4.7.0 when DNS times out during DATA, and takes the retry once DNS answers', async () => {
+    const m = await message('s@slow.test');
+    dns.drop.add('slow.test');
+    const before = puts;
+    try {
+      const r = await send(m.raw, 's@slow.test');
+      expect(r.outcome).toMatchObject({ error: 'data-error', code: 451 });
+      expect((r.outcome as { message: string }).message).toMatch(/^4\.7\.0 /);
+      expect(puts).toBe(before);
+    } finally {
+      dns.drop.delete('slow.test');
+    }
+    // The timeout was not cached: the sender's retry is verified afresh and accepted.
+    expect((await send(m.raw, 's@slow.test')).outcome).toEqual({ refused: {} });
+    expect(ourResults(await stored('INBOX', m.subject))[0]).toMatch(/spf=pass [^;]*smtp\.mailfrom=s@slow\.test/);
+  });
+});
+
+describe('the MX defaults for local clients (SMTP_TRUSTED_NETWORKS = loopback)', () => {
+  let sys: TestSystem;
+  beforeAll(async () => {
+    // No DNS_SERVERS: nothing may need DNS for a loopback client (npm start on a machine offline).
+    sys = await startTestSystem({ env: { DNS_SERVERS: '127.0.0.1:9', DNS_TIMEOUT_MS: '200', DNS_TRIES: '1', SMTP_VERIFY_MEMORY_MB: '1' } });
+    await sys.addUser('alice@example.test', 'alice-password');
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+  const swaks = (subject: string, body: string) =>
+    run('swaks', [
+      '--server',
+      '127.0.0.1',
+      '--port',
+      String(sys.port('smtp-mx')),
+      '--from',
+      'carol@elsewhere.test',
+      '--to',
+      'alice@example.test',
+      '--header',
+      `Subject: ${subject}`,
+      '--body',
+      body,
+    ]);
+  const subjects = async (mailbox: string) => {
+    const mb = await sys.adapters.index.getMailbox('alice@example.test', mailbox);
+    return (await sys.adapters.index.listMessages('alice@example.test', mb!.id, { withMeta: true })).map((m) => m.meta!.envelope.subject);
+  };
+
+  it('takes mail from a loopback client without verification (no DNS asked, no Authentication-Results), GTUBE still to Junk', async () => {
+    const plain = await swaks('local hello', 'from a local tool');
+    expect(plain.code, plain.stdout + plain.stderr).toBe(0);
+    const spam = await swaks('local gtube', GTUBE);
+    expect(spam.code, spam.stdout + spam.stderr).toBe(0);
+    await eventually(async () => (await subjects('INBOX')).includes('local hello') && (await subjects('Junk')).includes('local gtube'));
+    const mb = await sys.adapters.index.getMailbox('alice@example.test', 'INBOX');
+    const [m] = await sys.adapters.index.listMessages('alice@example.test', mb!.id);
+    expect((await sys.adapters.blobs.get(m.blobKey)).toString('latin1')).not.toMatch(/^Authentication-Results:/im);
+  });
+
+  it('defers a message that would take the memory of messages being checked past SMTP_VERIFY_MEMORY_MB (451 4.3.1), and takes the next', async () => {
+    const big = 'Subject: too big for now\r\n\r\n' + ('y'.repeat(998) + '\r\n').repeat(1100); // about 1.1 MB
+    const r = await smtplibSend({ port: sys.port('smtp-mx'), from: 'carol@elsewhere.test', to: ['alice@example.test'], data: big });
+    expect(r.outcome).toMatchObject({ error: 'data-error', code: 451 });
+    expect((r.outcome as { message: string }).message).toMatch(/^4\.3\.1 /);
+    // The budget was given back: a message that fits is taken.
+    const ok = await smtplibSend({
+      port: sys.port('smtp-mx'),
+      from: 'carol@elsewhere.test',
+      to: ['alice@example.test'],
+      data: 'Subject: fits\r\n\r\nsmall\r\n',
+    });
+    expect(ok.outcome, ok.stderr).toEqual({ refused: {} });
+    await eventually(async () => (await subjects('INBOX')).includes('fits'));
+    expect(await subjects('INBOX')).not.toContain('too big for now');
+  });
+});
