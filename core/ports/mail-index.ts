@@ -118,9 +118,16 @@ export interface ListOptions {
   /** Inclusive UID bounds. */
   uidFrom?: number;
   uidTo?: number;
-  /** Include `meta` (envelope, MIME tree, header block). */
-  withMeta?: boolean;
+  /** Include `meta`: true, everything (envelope, MIME tree, header block); 'structure', all but the header block (`meta.header` null). */
+  withMeta?: MetaOption;
 }
+
+/**
+ * How much of `meta` a read includes. 'structure' is what ENVELOPE, BODYSTRUCTURE and body
+ * section offsets need; its `meta.header` is null (readers that need the header block ask for
+ * true, or read it from the blob as they do when the index keeps none).
+ */
+export type MetaOption = boolean | 'structure';
 
 export class IndexError extends Error {
   readonly code: 'EXISTS' | 'NOT_FOUND' | 'CONFLICT' | 'INVALID';
@@ -169,8 +176,8 @@ export interface MailIndex {
   appendMessage(user: string, mailboxId: string, message: NewMessage): Promise<AppendResult>;
   /** Messages in UID order. */
   listMessages(user: string, mailboxId: string, options?: ListOptions): Promise<MessageRecord[]>;
-  /** The given UIDs that exist, with meta, in UID order. */
-  getMessages(user: string, mailboxId: string, uids: number[]): Promise<MessageRecord[]>;
+  /** The given UIDs that exist, with meta (all of it unless `withMeta` says otherwise), in UID order. */
+  getMessages(user: string, mailboxId: string, uids: number[], options?: { withMeta?: MetaOption }): Promise<MessageRecord[]>;
   /** Changes flags; returns the messages whose flags changed, with their new modseq. */
   updateFlags(user: string, mailboxId: string, uids: number[], mode: FlagUpdateMode, flags: string[]): Promise<FlagChange[]>;
   /** Removes the messages; returns the UIDs removed and blob keys no longer referenced. */

@@ -437,6 +437,24 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect(rec.meta!.mime.children[0].disposition).toEqual({ type: 'inline', params: [['filename', 'a b.txt']] });
       });
 
+      it("withMeta 'structure' gives envelope, MIME tree and size without the header block; getMessages takes the same option", async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        const m = newMessage('parts');
+        await ix.appendMessage(alice, mb.id, m);
+        const expected = { ...m.meta, header: null };
+        const [listed] = await ix.listMessages(alice, mb.id, { withMeta: 'structure' });
+        expect(listed.meta).toEqual(expected);
+        expect((await ix.getMessages(alice, mb.id, [1], { withMeta: 'structure' }))[0].meta).toEqual(expected);
+        expect((await ix.getMessages(alice, mb.id, [1], { withMeta: true }))[0].meta).toEqual(m.meta);
+        const [bare] = await ix.getMessages(alice, mb.id, [1], { withMeta: false });
+        expect(bare.meta).toBeUndefined();
+        expect(bare.blobKey).toBe(m.blobKey);
+        // A meta whose header block the index does not keep (over META_HEADER_LIMIT) reads back as null.
+        await ix.appendMessage(alice, mb.id, newMessage('no header', { meta: { ...sampleMeta('no header'), header: null } }));
+        expect((await ix.listMessages(alice, mb.id, { uidFrom: 2, withMeta: true }))[0].meta!.header).toBeNull();
+      });
+
       it('getMessages returns the existing ones of the given UIDs, with meta, in UID order', async () => {
         await withUser();
         const mb = await mailboxWith(5);

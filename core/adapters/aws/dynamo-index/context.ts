@@ -19,8 +19,8 @@ export const TX_MAX_ITEMS = 100;
 export const TX_MAX_BYTES = 3_500_000;
 /** Optimistic retries of one operation before giving up with CONFLICT. */
 export const MAX_ATTEMPTS = 120;
-/** Messages per expunge transaction: 1 MBOX update + 2 deletes each ≤ 100 items. */
-export const EXPUNGE_BLOCK = 49;
+/** Messages per expunge transaction: 1 MBOX update + 3 deletes each (MSG, MMETA, MHDR) ≤ 100 items. */
+export const EXPUNGE_BLOCK = 33;
 /** Delivery keys longer than this are replaced by their SHA-256 (sort keys are at most 1024 bytes). */
 export const DELIVERY_KEY_MAX_BYTES = 512;
 export const MAILBOX_ID = /^[A-Za-z0-9_-]{1,64}$/;

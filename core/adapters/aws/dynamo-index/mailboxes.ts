@@ -270,7 +270,7 @@ async function migrateSubscriptions(ctx: DynamoIndexContext, user: string): Prom
 
 async function dropMailboxContents(ctx: DynamoIndexContext, user: string, mailboxId: string): Promise<{ orphanedBlobs: string[] }> {
   const pk = keys.userPk(user);
-  const prefixes = [keys.messagePrefix(mailboxId), keys.metaPrefix(mailboxId), keys.deliveryPrefix(mailboxId)];
+  const prefixes = [keys.messagePrefix(mailboxId), keys.metaPrefix(mailboxId), keys.headerPrefix(mailboxId), keys.deliveryPrefix(mailboxId)];
   const found = await Promise.all(
     prefixes.map((p) =>
       queryAll(ctx.db, {

@@ -6,12 +6,12 @@
 import { createHash } from 'node:crypto';
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { IndexError } from '#core/ports/mail-index.ts';
-import type { AppendResult, FlagChange, FlagUpdateMode, ListOptions, MessageRecord, NewMessage } from '#core/ports/mail-index.ts';
+import type { AppendResult, FlagChange, FlagUpdateMode, ListOptions, MessageRecord, MetaOption, NewMessage } from '#core/ports/mail-index.ts';
 import { applyFlags, normalizeFlags, sameFlagSet } from '#core/mailbox/flags.ts';
 import type { MessageMeta } from '#core/mime/types.ts';
 import { checkFlagUpdate, checkNewMessage } from '#core/adapters/index-input.ts';
 import { DELIVERY_KEY_TTL_SECONDS, UID_DIGITS, keys } from '../dynamo-keys.ts';
-import { decodeMeta, encodeMeta, metaChunkCount, type EncodedMeta } from '../dynamo-meta.ts';
+import { decodeMeta, encodeMeta, metaChunkCount, type EncodedMeta, type MetaParts } from '../dynamo-meta.ts';
 import {
   N,
   S,
@@ -57,6 +57,11 @@ function chunk<T>(list: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
+}
+
+/** The meta parts a port option asks for, or null for none. */
+function metaParts(option: MetaOption | undefined): MetaParts | null {
+  return option === 'structure' ? 'structure' : option === true ? 'all' : null;
 }
 
 function projection(fields: string[]): { ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> } {
@@ -148,26 +153,42 @@ export async function listMessages(ctx: DynamoIndexContext, user: string, mailbo
   const to = Math.min(mb.uidNext - 1, Math.floor(options.uidTo ?? MAX_UID), MAX_UID);
   if (!(from <= to)) return [];
   const pk = S(keys.userPk(user));
-  const range = (a: string, b: string) =>
+  const range = (a: string, b: string, consistent = true) =>
     queryAll(ctx.db, {
       TableName: ctx.table,
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :a AND :b',
       ExpressionAttributeValues: { ':pk': pk, ':a': S(a), ':b': S(b) },
-      ConsistentRead: true,
+      ConsistentRead: consistent,
     });
-  const [items, metaItems] = await Promise.all([
+  const parts = metaParts(options.withMeta);
+  // MMETA and MHDR items never change once written (with their MSG item, in one transaction),
+  // so an eventually consistent read (half the units) returns them or misses a very recent
+  // one; toRecords reads the missed ones again, strongly consistent.
+  const [items, metaItems, headerItems] = await Promise.all([
     range(keys.messageSk(mailboxId, from), keys.messageSk(mailboxId, to)),
-    options.withMeta === true ? range(keys.metaSk(mailboxId, from), keys.metaRangeEnd(mailboxId, to)) : Promise.resolve(null),
+    parts ? range(keys.metaSk(mailboxId, from), keys.metaRangeEnd(mailboxId, to), false) : Promise.resolve(null),
+    parts === 'all' ? range(keys.headerSk(mailboxId, from), keys.headerSk(mailboxId, to)) : Promise.resolve(null),
   ]);
-  return toRecords(ctx, user, mailboxId, items, metaItems);
+  return toRecords(ctx, user, mailboxId, items, parts ? { parts, metaItems: metaItems!, headerItems } : null);
 }
 
-export async function getMessages(ctx: DynamoIndexContext, user: string, mailboxId: string, uids: number[]): Promise<MessageRecord[]> {
+export async function getMessages(
+  ctx: DynamoIndexContext,
+  user: string,
+  mailboxId: string,
+  uids: number[],
+  options: { withMeta?: MetaOption } = {},
+): Promise<MessageRecord[]> {
   const list = validUids(uids);
   if (list.length === 0 || !MAILBOX_ID.test(mailboxId)) return [];
   const pk = keys.userPk(user);
-  const [items, metaItems] = await Promise.all([readMessages(ctx, pk, mailboxId, list), readMetaItems(ctx, pk, mailboxId, list)]);
-  return toRecords(ctx, user, mailboxId, items, metaItems);
+  const parts = metaParts(options.withMeta ?? true);
+  const [items, metaItems, headerItems] = await Promise.all([
+    readMessages(ctx, pk, mailboxId, list),
+    parts ? readMetaItems(ctx, pk, mailboxId, list, false) : Promise.resolve(null),
+    parts === 'all' ? readHeaderItems(ctx, pk, mailboxId, list) : Promise.resolve(null),
+  ]);
+  return toRecords(ctx, user, mailboxId, items, parts ? { parts, metaItems: metaItems!, headerItems } : null);
 }
 
 export async function updateFlags(
@@ -242,12 +263,13 @@ export async function expunge(
     const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks']);
     if (items.length > 0) {
       // One transaction: the MBOX update (new modseq, count) and, per message, the
-      // conditional delete of the MSG item (a concurrent expunge cancels us) and of its MMETA item.
+      // conditional delete of the MSG item (a concurrent expunge cancels us) and of its MMETA and MHDR items.
       const tx: TransactWriteItem[] = [bumpModseq(ctx, pk, mailboxId, mb, -items.length)];
       for (const it of items) {
         const uid = num(it, 'uid');
         tx.push({ Delete: { TableName: ctx.table, Key: { pk: S(pk), sk: S(keys.messageSk(mailboxId, uid)) }, ConditionExpression: 'attribute_exists(pk)' } });
         tx.push({ Delete: { TableName: ctx.table, Key: { pk: S(pk), sk: S(keys.metaSk(mailboxId, uid)) } } });
+        tx.push({ Delete: { TableName: ctx.table, Key: { pk: S(pk), sk: S(keys.headerSk(mailboxId, uid)) } } });
       }
       const out = await transactWrite(ctx.db, tx);
       if (!out.ok) continue;
@@ -341,7 +363,7 @@ function bumpModseq(ctx: DynamoIndexContext, pk: string, mailboxId: string, mb: 
   };
 }
 
-/** Puts of a message: its MSG item, its MMETA item and any meta chunks (all conditional on absence). */
+/** Puts of a message: its MSG item, its MMETA item, any meta chunks and its MHDR item (all conditional on absence). */
 function messagePuts(
   ctx: DynamoIndexContext,
   pk: string,
@@ -366,27 +388,48 @@ function messagePuts(
       ...(meta.extraChunks.length > 0 ? { metaChunks: N(meta.extraChunks.length + 1) } : {}),
     }),
     put({ pk: S(pk), sk: S(keys.metaSk(mailboxId, uid)), ...meta.attributes }),
+    ...(meta.header ? [put({ pk: S(pk), sk: S(keys.headerSk(mailboxId, uid)), ...meta.header })] : []),
     ...meta.extraChunks.map((data, i) => put({ pk: S(pk), sk: S(keys.metaChunkSk(mailboxId, uid, i + 1)), data: { B: data } })),
   ];
 }
 
+interface MetaRead {
+  parts: MetaParts;
+  /** MMETA items and any chunk items (as a range Query returns them), possibly read eventually consistent. */
+  metaItems: Item[];
+  /** MHDR items (parts 'all'); a message without one keeps no header block in the index. */
+  headerItems: Item[] | null;
+}
+
 /**
- * Message records from MSG items, with meta when `metaItems` is given: MMETA items and
- * any chunk items (as a range Query returns them); missing chunks are fetched.
+ * Message records from MSG items, with meta when `meta` is given. MMETA items an eventually
+ * consistent read missed and missing chunks are fetched (strongly consistent).
  */
-async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId: string, items: Item[], metaItems: Item[] | null): Promise<MessageRecord[]> {
+async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId: string, items: Item[], meta: MetaRead | null): Promise<MessageRecord[]> {
   items.sort((a, b) => num(a, 'uid') - num(b, 'uid'));
   const bySk = new Map<string, Item>();
-  if (metaItems) {
-    for (const m of metaItems) bySk.set(str(m, 'sk'), m);
+  if (meta) {
+    const pk = S(keys.userPk(user));
+    for (const m of meta.metaItems) bySk.set(str(m, 'sk'), m);
+    const missed = items.map((it) => keys.metaSk(mailboxId, num(it, 'uid'))).filter((sk) => !bySk.has(sk));
+    const again =
+      missed.length > 0
+        ? await batchGetAll(
+            ctx.db,
+            ctx.table,
+            missed.map((sk) => ({ pk, sk: S(sk) })),
+          )
+        : [];
+    for (const m of again) bySk.set(str(m, 'sk'), m);
+    for (const h of meta.headerItems ?? []) bySk.set(str(h, 'sk'), h);
     const missing: Key[] = [];
-    for (const m of metaItems) {
+    for (const m of [...meta.metaItems, ...again]) {
       const sk = str(m, 'sk');
       if (sk.length !== keys.metaSk(mailboxId, 1).length) continue; // a chunk item
       const uid = Number(sk.slice(-UID_DIGITS));
       for (let c = 1; c < metaChunkCount(m); c++) {
         const chunkSk = keys.metaChunkSk(mailboxId, uid, c);
-        if (!bySk.has(chunkSk)) missing.push({ pk: S(keys.userPk(user)), sk: S(chunkSk) });
+        if (!bySk.has(chunkSk)) missing.push({ pk, sk: S(chunkSk) });
       }
     }
     if (missing.length > 0) for (const c of await batchGetAll(ctx.db, ctx.table, missing)) bySk.set(str(c, 'sk'), c);
@@ -401,12 +444,12 @@ async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId: strin
       size: num(it, 'size'),
       blobKey: str(it, 'blobKey'),
     };
-    if (metaItems) {
+    if (meta) {
       const m = bySk.get(keys.metaSk(mailboxId, uid));
       const extra = m
         ? Array.from({ length: metaChunkCount(m) - 1 }, (_, c) => bySk.get(keys.metaChunkSk(mailboxId, uid, c + 1))?.data?.B ?? new Uint8Array())
         : [];
-      rec.meta = decodeMeta(m, extra) as MessageMeta;
+      rec.meta = decodeMeta(m, extra, bySk.get(keys.headerSk(mailboxId, uid)), meta.parts) as MessageMeta;
     }
     return rec;
   });
@@ -429,8 +472,12 @@ async function copyBlock(
     const target = await readMailbox(ctx, user, toId);
     if (!target) throw new IndexError('NOT_FOUND', `no such mailbox: ${toId}`);
     if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not copy');
-    const [sourceItems, metaItems] = await Promise.all([readMessages(ctx, pk, fromId, uids), readMetaItems(ctx, pk, fromId, uids)]);
-    const records = await toRecords(ctx, user, fromId, sourceItems, metaItems);
+    const [sourceItems, metaItems, headerItems] = await Promise.all([
+      readMessages(ctx, pk, fromId, uids),
+      readMetaItems(ctx, pk, fromId, uids),
+      readHeaderItems(ctx, pk, fromId, uids),
+    ]);
+    const records = await toRecords(ctx, user, fromId, sourceItems, { parts: 'all', metaItems, headerItems });
     if (records.length === 0) return { mapping: [], consumed: uids.length };
     if (target.uidNext + records.length - 1 > MAX_UID) throw new IndexError('CONFLICT', 'UID space of the target mailbox is exhausted');
     // RFC 7162 §3.1: the copies get one new mod-sequence, as one APPEND would.
@@ -483,13 +530,21 @@ async function readMessages(ctx: DynamoIndexContext, pk: string, mailboxId: stri
   return items.sort((a, b) => num(a, 'uid') - num(b, 'uid'));
 }
 
-/** MMETA items of the given UIDs (consistent BatchGet; chunks are not included). */
-async function readMetaItems(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[], fields?: string[]): Promise<Item[]> {
-  const p = fields ? projection(fields) : null;
+/** MMETA items of the given UIDs (BatchGet, consistent unless asked; chunks are not included). */
+async function readMetaItems(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[], consistent = true): Promise<Item[]> {
   return batchGetAll(
     ctx.db,
     ctx.table,
     uids.map((u) => ({ pk: S(pk), sk: S(keys.metaSk(mailboxId, u)) })),
-    p ? { projection: p.ProjectionExpression, names: p.ExpressionAttributeNames } : {},
+    { consistent },
+  );
+}
+
+/** MHDR items of the given UIDs (consistent BatchGet: an absent one means no header block in the index). */
+async function readHeaderItems(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[]): Promise<Item[]> {
+  return batchGetAll(
+    ctx.db,
+    ctx.table,
+    uids.map((u) => ({ pk: S(pk), sk: S(keys.headerSk(mailboxId, u)) })),
   );
 }
