@@ -61,6 +61,7 @@ export function ingestJobBody(value: unknown): IngestJob {
     clientAddress: optional(string),
     heloName: optional(string),
     size: count,
+    held: optional(boolean),
   });
 }
 

@@ -11,7 +11,8 @@
  *    visible together with uidNext moving past n, so no reader ever sees UID n+1 before n.
  *    UIDVALIDITY of a name is strictly greater each time the name is (re)created.
  *  - (5) message bytes are referenced by blobKey and never change; blobs are reference
- *    counted. A reference is a message (appendMessage/copyMessages add one, expunge,
+ *    counted. A reference is a message (appendMessage/copyMessages add one — or take over a
+ *    hold, NewMessage.blobReference —, expunge,
  *    deleteMailbox and removeUser drop theirs) or a hold (holdBlob/releaseBlob: a job that
  *    still has to deliver the blob keeps it alive across expunges of the copies it already
  *    delivered; invariant 1). `orphanedBlobs` / `orphaned: true` mean "no references left:
@@ -96,6 +97,15 @@ export interface NewMessage {
   meta: MessageMeta;
   /** Idempotency key: one job's delivery to one recipient (invariant 2). */
   deliveryKey?: string;
+  /**
+   * How the message references its blob (invariant 5); absent: it adds one reference (the blob
+   * may have others). 'sole': the caller stored the blob for this message alone and nothing else
+   * refers to it — the message is its only reference (an adapter may then keep no count at all
+   * until a COPY shares the blob). `{ takeOver: holder }`: the message takes over that holder's
+   * hold (holdBlob) instead of adding a reference — the hold is gone once the message is in,
+   * and the blob's count is unchanged; when there is no such hold, one reference is added.
+   */
+  blobReference?: 'sole' | { takeOver: string };
 }
 
 export interface AppendResult {

@@ -198,6 +198,27 @@ describe('aws adapters on the emulator', () => {
       expect(await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.metaPrefix(mb.id))).toEqual([]);
     });
 
+    it("a 'sole' message writes no blob reference item (soleRef on the MSG item); a COPY turns it into a count of 2, a take-over deletes the hold item", async () => {
+      const mb = await ix.createMailbox(alice, 'Refs');
+      const blobItems = async (blobKey: string) => [
+        ...(await itemsWithPrefix(clients.dynamo, refs.table, keys.blobPk(blobKey), 'HOLD#')),
+        ...(await itemsWithPrefix(clients.dynamo, refs.table, keys.blobPk(blobKey), keys.blobSk)),
+      ];
+      await ix.appendMessage(alice, mb.id, message('sole', { blobKey: 'blob/layout-sole', blobReference: 'sole' }));
+      expect(await blobItems('blob/layout-sole')).toEqual([]);
+      const [msg] = await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.messageSk(mb.id, 1));
+      expect(msg.soleRef).toEqual({ BOOL: true });
+      await ix.copyMessages(alice, mb.id, [1], mb.id);
+      expect((await blobItems('blob/layout-sole')).map((i) => [i.sk.S, i.refs?.N])).toEqual([['REF', '2']]);
+      const [after] = await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.messageSk(mb.id, 1));
+      expect(after.soleRef).toBeUndefined();
+
+      await ix.holdBlob('blob/layout-take', 'job-lt');
+      expect((await blobItems('blob/layout-take')).map((i) => i.sk.S)).toEqual(['HOLD#job-lt', 'REF']);
+      await ix.appendMessage(alice, mb.id, message('take', { blobKey: 'blob/layout-take', blobReference: { takeOver: 'job-lt' } }));
+      expect((await blobItems('blob/layout-take')).map((i) => [i.sk.S, i.refs?.N])).toEqual([['REF', '1']]);
+    });
+
     it('a meta too large even when split is refused with INVALID and leaves the mailbox unchanged', async () => {
       const mb = await ix.createMailbox(alice, 'Too big');
       const err = await ix.appendMessage(alice, mb.id, message('too-big', { meta: bulkyMeta('too-big', 4_500_000) })).catch((e: unknown) => e);

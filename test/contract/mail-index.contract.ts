@@ -737,6 +737,56 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect(await ix.releaseBlob('blob/two', 'job-8')).toEqual({ orphaned: true });
       });
 
+      it("a 'sole' message is its blob's only reference: expunging it reports the blob; after a COPY, only the second expunge does", async () => {
+        await withUser();
+        const inbox = await ix.createMailbox(alice, 'INBOX');
+        const archive = await ix.createMailbox(alice, 'Archive');
+        await ix.appendMessage(alice, inbox.id, newMessage('only', { blobKey: 'blob/sole-1', blobReference: 'sole' }));
+        expect(await ix.expunge(alice, inbox.id, [1])).toEqual({ expunged: [1], orphanedBlobs: ['blob/sole-1'] });
+
+        // COPY, then expunge the original and the copy (in both orders).
+        await ix.appendMessage(alice, inbox.id, newMessage('copied', { blobKey: 'blob/sole-2', blobReference: 'sole' }));
+        const first = await ix.copyMessages(alice, inbox.id, [2], archive.id);
+        expect(await ix.expunge(alice, inbox.id, [2])).toEqual({ expunged: [2], orphanedBlobs: [] });
+        expect(await ix.expunge(alice, archive.id, [first.mapping[0].to])).toEqual({ expunged: [first.mapping[0].to], orphanedBlobs: ['blob/sole-2'] });
+        await ix.appendMessage(alice, inbox.id, newMessage('copied again', { blobKey: 'blob/sole-3', blobReference: 'sole' }));
+        const second = await ix.copyMessages(alice, inbox.id, [3], archive.id);
+        expect((await ix.expunge(alice, archive.id, [second.mapping[0].to])).orphanedBlobs).toEqual([]);
+        expect((await ix.expunge(alice, inbox.id, [3])).orphanedBlobs).toEqual(['blob/sole-3']);
+
+        // Deleting the mailbox of a sole message reports its blob too.
+        await ix.appendMessage(alice, archive.id, newMessage('in archive', { blobKey: 'blob/sole-4', blobReference: 'sole' }));
+        expect((await ix.deleteMailbox(alice, 'Archive')).orphanedBlobs).toEqual(['blob/sole-4']);
+      });
+
+      it('a delivery that takes over the hold: earlier copies expunged before it do not orphan the blob, the hold is gone after it, the last expunge reports it', async () => {
+        await withUser();
+        await withUser(bob);
+        const a = await ix.createMailbox(alice, 'INBOX');
+        const b = await ix.createMailbox(bob, 'INBOX');
+        // A job for alice and bob: alice's copy adds a reference, and is expunged before bob's delivery.
+        await ix.holdBlob('blob/take', 'job-t');
+        await ix.appendMessage(alice, a.id, newMessage('take', { blobKey: 'blob/take', deliveryKey: 'job-t:alice' }));
+        expect(await ix.expunge(alice, a.id, [1])).toEqual({ expunged: [1], orphanedBlobs: [] });
+        await ix.appendMessage(bob, b.id, newMessage('take', { blobKey: 'blob/take', deliveryKey: 'job-t:bob', blobReference: { takeOver: 'job-t' } }));
+        // The hold became bob's message: releasing it now changes nothing.
+        expect(await ix.releaseBlob('blob/take', 'job-t')).toEqual({ orphaned: false });
+        // A redelivery of the take-over is a duplicate and takes nothing again.
+        const again = await ix.appendMessage(
+          bob,
+          b.id,
+          newMessage('take', { blobKey: 'blob/take', deliveryKey: 'job-t:bob', blobReference: { takeOver: 'job-t' } }),
+        );
+        expect(again.duplicate).toBe(true);
+        expect(await ix.expunge(bob, b.id, [1])).toEqual({ expunged: [1], orphanedBlobs: ['blob/take'] });
+
+        // Taking over a hold that is not there adds a reference instead.
+        await ix.appendMessage(alice, a.id, newMessage('no hold', { blobKey: 'blob/nohold', blobReference: { takeOver: 'job-none' } }));
+        await ix.appendMessage(bob, b.id, newMessage('no hold', { blobKey: 'blob/nohold' }));
+        expect((await ix.expunge(alice, a.id, [2])).orphanedBlobs).toEqual([]);
+        expect((await ix.expunge(bob, b.id, [2])).orphanedBlobs).toEqual(['blob/nohold']);
+      });
+
       it('concurrent releases by several instances and an expunge of the last message: exactly one reports the blob', async () => {
         await withUser();
         const mb = await ix.createMailbox(alice, 'INBOX');

@@ -13,6 +13,7 @@ import { checkFlagUpdate, checkNewMessage } from '#core/adapters/index-input.ts'
 import { DELIVERY_KEY_TTL_SECONDS, UID_DIGITS, keys } from '../dynamo-keys.ts';
 import { decodeMeta, encodeMeta, metaChunkCount, type EncodedMeta, type MetaParts } from '../dynamo-meta.ts';
 import {
+  BOOL,
   N,
   S,
   STR_LIST,
@@ -29,7 +30,7 @@ import {
   type Item,
   type Key,
 } from '../dynamo-ops.ts';
-import { unref } from './blob-refs.ts';
+import { holderPart, unref } from './blob-refs.ts';
 import {
   DELIVERY_KEY_MAX_BYTES,
   EXPUNGE_BLOCK,
@@ -80,6 +81,9 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
   const duplicateOf = (dk: Item): AppendResult => ({ uid: num(dk, 'uid'), uidValidity: num(dk, 'uidValidity'), modseq: num(dk, 'modseq'), duplicate: true });
   // The mailbox as the cancellation of the previous attempt reported it, if it did.
   let known: MailboxSnapshot | null = null;
+  // How the blob gets its reference (invariant 5): a sole message keeps none (no REF item, `soleRef` on the MSG
+  // item), a take-over deletes the job's hold instead (its count becomes the message's), else ADD refs 1.
+  let reference = message.blobReference;
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0) await sleep(backoffMs(attempt));
     let mb = known;
@@ -96,6 +100,7 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
     if (uid > MAX_UID) throw new IndexError('CONFLICT', 'UID space of the mailbox is exhausted; recreate it');
     if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not allocate a UID');
     const modseq = mb.highestModseq + 1;
+    const blobPk = S(keys.blobPk(message.blobKey));
     const tx: TransactWriteItem[] = [
       allocateUids(ctx, pk, mailboxId, mb, 1),
       ...messagePuts(
@@ -104,18 +109,29 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
         mailboxId,
         uid,
         modseq,
-        { flags, internalDate: Math.trunc(message.internalDate), size: message.size, blobKey: message.blobKey },
+        { flags, internalDate: Math.trunc(message.internalDate), size: message.size, blobKey: message.blobKey, soleRef: reference === 'sole' },
         meta,
       ),
-      {
+    ];
+    const holdAt = typeof reference === 'object' ? tx.length : -1;
+    if (typeof reference === 'object') {
+      tx.push({
+        Delete: {
+          TableName: ctx.table,
+          Key: { pk: blobPk, sk: S(keys.blobHoldSk(holderPart(reference.takeOver))) },
+          ConditionExpression: 'attribute_exists(pk)',
+        },
+      });
+    } else if (reference !== 'sole') {
+      tx.push({
         Update: {
           TableName: ctx.table,
-          Key: { pk: S(keys.blobPk(message.blobKey)), sk: S(keys.blobSk) },
+          Key: { pk: blobPk, sk: S(keys.blobSk) },
           UpdateExpression: 'ADD refs :one',
           ExpressionAttributeValues: { ':one': N(1) },
         },
-      },
-    ];
+      });
+    }
     if (dkSk) {
       tx.push({
         Put: {
@@ -141,6 +157,8 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
     const dkReason = dkSk ? out.reasons[tx.length - 1] : undefined;
     if (dkReason?.Code === 'ConditionalCheckFailed' && dkReason.Item) return duplicateOf(dkReason.Item);
     const mbReason = out.reasons[0];
+    // No such hold (released, or the job predates holds): add a reference instead.
+    if (holdAt >= 0 && out.reasons[holdAt]?.Code === 'ConditionalCheckFailed') reference = undefined;
     if (mbReason?.Code === 'ConditionalCheckFailed' && mbReason.Item && (!dkSk || dkReason?.Code === 'None')) known = snapshotOf(mbReason.Item);
   }
 }
@@ -253,6 +271,8 @@ export async function expunge(
   if (!(await readMailbox(ctx, user, mailboxId))) throw new IndexError('NOT_FOUND', `no such mailbox: ${mailboxId}`);
   const expunged: number[] = [];
   const blobKeys: string[] = [];
+  /** Blobs whose only reference was a `soleRef` message just deleted: orphaned without a count to drop. */
+  const soleBlobs: string[] = [];
   let remaining = validUids(uids);
   for (let attempt = 0; remaining.length > 0; attempt++) {
     if (attempt > 0) await sleep(backoffMs(attempt));
@@ -260,14 +280,22 @@ export async function expunge(
     if (!mb) break; // deleted meanwhile: deleteMailbox accounts for the rest
     if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not expunge');
     const block = remaining.slice(0, EXPUNGE_BLOCK);
-    const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks']);
+    const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks', 'soleRef']);
     if (items.length > 0) {
       // One transaction: the MBOX update (new modseq, count) and, per message, the
       // conditional delete of the MSG item (a concurrent expunge cancels us) and of its MMETA and MHDR items.
       const tx: TransactWriteItem[] = [bumpModseq(ctx, pk, mailboxId, mb, -items.length)];
       for (const it of items) {
         const uid = num(it, 'uid');
-        tx.push({ Delete: { TableName: ctx.table, Key: { pk: S(pk), sk: S(keys.messageSk(mailboxId, uid)) }, ConditionExpression: 'attribute_exists(pk)' } });
+        // The soleRef read must still hold (a COPY that shared the blob meanwhile cancels us).
+        tx.push({
+          Delete: {
+            TableName: ctx.table,
+            Key: { pk: S(pk), sk: S(keys.messageSk(mailboxId, uid)) },
+            ConditionExpression: it.soleRef ? 'attribute_exists(pk) AND soleRef = :t' : 'attribute_exists(pk) AND attribute_not_exists(soleRef)',
+            ...(it.soleRef ? { ExpressionAttributeValues: { ':t': BOOL(true) } } : {}),
+          },
+        });
         tx.push({ Delete: { TableName: ctx.table, Key: { pk: S(pk), sk: S(keys.metaSk(mailboxId, uid)) } } });
         tx.push({ Delete: { TableName: ctx.table, Key: { pk: S(pk), sk: S(keys.headerSk(mailboxId, uid)) } } });
       }
@@ -275,7 +303,7 @@ export async function expunge(
       if (!out.ok) continue;
       for (const it of items) {
         expunged.push(num(it, 'uid'));
-        blobKeys.push(str(it, 'blobKey'));
+        (it.soleRef ? soleBlobs : blobKeys).push(str(it, 'blobKey'));
       }
       // Chunks of split metas: unreachable now; a crash here leaves them to deleteMailbox/removeUser.
       const chunkKeys = items.flatMap((it) =>
@@ -288,7 +316,8 @@ export async function expunge(
     remaining = remaining.slice(block.length);
     attempt = -1; // the next block starts afresh
   }
-  return { expunged: expunged.sort((a, b) => a - b), orphanedBlobs: await unref(ctx, blobKeys) };
+  const orphanedBlobs = [...soleBlobs, ...(await unref(ctx, blobKeys))].sort();
+  return { expunged: expunged.sort((a, b) => a - b), orphanedBlobs };
 }
 
 /**
@@ -370,7 +399,7 @@ function messagePuts(
   mailboxId: string,
   uid: number,
   modseq: number,
-  m: { flags: string[]; internalDate: number; size: number; blobKey: string },
+  m: { flags: string[]; internalDate: number; size: number; blobKey: string; soleRef?: boolean },
   meta: EncodedMeta,
 ): TransactWriteItem[] {
   const put = (Item: Item): TransactWriteItem => ({ Put: { TableName: ctx.table, Item, ConditionExpression: 'attribute_not_exists(pk)' } });
@@ -384,6 +413,8 @@ function messagePuts(
       internalDate: N(m.internalDate),
       size: N(m.size),
       blobKey: S(m.blobKey),
+      // The blob's only reference, counted nowhere else (no REF item): expunge orphans it, COPY turns it into a count.
+      ...(m.soleRef ? { soleRef: BOOL(true) } : {}),
       // Split metas are rare; the count here lets expunge delete the chunks without reading the meta.
       ...(meta.extraChunks.length > 0 ? { metaChunks: N(meta.extraChunks.length + 1) } : {}),
     }),
@@ -484,16 +515,21 @@ async function copyBlock(
     const modseq = target.highestModseq + 1;
     const tx: TransactWriteItem[] = [];
     const blobs = new Map<string, number>();
+    // Sources that are their blob's sole reference (soleRef, no REF item): the copy makes the count 2.
+    const soleUids = new Set(sourceItems.filter((it) => it.soleRef?.BOOL === true).map((it) => num(it, 'uid')));
+    const soleBlobs = new Map<string, number>();
     const mapping: Array<{ from: number; to: number }> = [];
     let bytes = 0;
     for (const rec of records) {
       const uid = target.uidNext + mapping.length;
       const puts = messagePuts(ctx, pk, toId, uid, modseq, rec, encodeMeta(rec.meta ?? null));
       const size = puts.reduce((a, p) => a + approxItemBytes(p.Put?.Item ?? {}) + 100, 0);
-      const items = 1 + tx.length + puts.length + blobs.size + (blobs.has(rec.blobKey) ? 0 : 1);
+      const sole = soleUids.has(rec.uid);
+      const items = 1 + tx.length + puts.length + blobs.size + 2 * soleBlobs.size + (sole ? 2 : blobs.has(rec.blobKey) ? 0 : 1);
       if (mapping.length > 0 && (items > TX_MAX_ITEMS || bytes + size > TX_MAX_BYTES)) break;
       tx.push(...puts);
-      blobs.set(rec.blobKey, (blobs.get(rec.blobKey) ?? 0) + 1);
+      if (sole) soleBlobs.set(rec.blobKey, rec.uid);
+      else blobs.set(rec.blobKey, (blobs.get(rec.blobKey) ?? 0) + 1);
       mapping.push({ from: rec.uid, to: uid });
       bytes += size;
     }
@@ -506,6 +542,28 @@ async function copyBlock(
           // The source message holds a reference; refs < 1 means the blob is being orphaned.
           ConditionExpression: 'refs >= :one',
           ExpressionAttributeValues: { ':n': N(n), ':one': N(1) },
+        },
+      });
+    }
+    for (const [blobKey, sourceUid] of soleBlobs) {
+      // The source stops being the sole reference (its soleRef read must still be there: an
+      // expunge of it cancels us) and the count starts at 2, the source and the copy.
+      tx.push({
+        Update: {
+          TableName: ctx.table,
+          Key: { pk: S(pk), sk: S(keys.messageSk(fromId, sourceUid)) },
+          UpdateExpression: 'REMOVE soleRef',
+          ConditionExpression: 'soleRef = :t',
+          ExpressionAttributeValues: { ':t': BOOL(true) },
+        },
+      });
+      tx.push({
+        Update: {
+          TableName: ctx.table,
+          Key: { pk: S(keys.blobPk(blobKey)), sk: S(keys.blobSk) },
+          UpdateExpression: 'ADD refs :two',
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ExpressionAttributeValues: { ':two': N(2) },
         },
       });
     }

@@ -74,7 +74,11 @@ export async function appendMessage(h: SqliteHandle, user: string, mailboxId: st
     if (message.deliveryKey !== undefined) {
       h.stmt('INSERT INTO delivery_keys (mailbox_id, delivery_key, uid, modseq) VALUES (?, ?, ?, ?)').run(mailboxId, message.deliveryKey, uid, modseq);
     }
-    ref(h, message.blobKey, 1);
+    // A taken-over hold's reference becomes the message's; otherwise the message adds one ('sole' too: counts are cheap here).
+    const take = message.blobReference;
+    const tookOver =
+      typeof take === 'object' && Number(h.stmt('DELETE FROM blob_holds WHERE blob_key = ? AND holder = ?').run(message.blobKey, take.takeOver).changes) === 1;
+    if (!tookOver) ref(h, message.blobKey, 1);
     return { uid, uidValidity: mb.uid_validity, modseq, duplicate: false };
   });
 }
