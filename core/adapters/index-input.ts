@@ -1,5 +1,5 @@
 /** Input checks shared by the MailIndex adapters (SQLite and DynamoDB), so both refuse the same input alike. */
-import { IndexError, type FlagUpdateMode, type NewMessage } from '../ports/mail-index.ts';
+import { IndexError, type ChangesOptions, type FlagUpdateMode, type NewMessage } from '../ports/mail-index.ts';
 
 export function checkString(value: unknown, what: string): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) throw new IndexError('INVALID', `${what} must be a non-empty string`);
@@ -29,6 +29,14 @@ export function checkNewMessage(message: NewMessage): void {
 export function checkFlagUpdate(mode: FlagUpdateMode, flags: string[]): void {
   if (mode !== 'add' && mode !== 'remove' && mode !== 'set') throw new IndexError('INVALID', `bad flag update mode: ${String(mode)}`);
   checkFlags(flags);
+}
+
+/** changesSince's `since` (a modseq: a non-negative integer) and its options. */
+export function checkChangesSince(since: number, options: ChangesOptions): void {
+  if (!Number.isSafeInteger(since) || since < 0) throw new IndexError('INVALID', 'since must be a non-negative integer modseq');
+  if (options.uidNext !== undefined && (!Number.isSafeInteger(options.uidNext) || options.uidNext < 1)) {
+    throw new IndexError('INVALID', 'uidNext must be a positive integer');
+  }
 }
 
 /**

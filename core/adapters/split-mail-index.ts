@@ -100,6 +100,10 @@ export abstract class SplitMailIndex<C> implements MailIndex {
     return this.ops.mailboxState(this.ctx, ...a);
   }
 
+  changesSince(...a: Args<'changesSince'>): Result<'changesSince'> {
+    return this.ops.changesSince(this.ctx, ...a);
+  }
+
   // --- messages ---
 
   appendMessage(...a: Args<'appendMessage'>): Result<'appendMessage'> {

@@ -19,6 +19,20 @@
  *    the caller deletes the blob from the blob store"; exactly the call that dropped the last
  *    reference reports it, so a blob with a hold or a message is never reported.
  *
+ * Change log (changesSince; RFC 7162 CONDSTORE/QRESYNC, and the selected mailbox's refresh):
+ *  - every append and copy (into the target), flag change and expunge takes one new modseq of
+ *    the mailbox (highestModseq) inside its own atomic write; changesSince(since) reports every
+ *    message whose modseq is > since (appended, copied in or flags changed) with its current
+ *    flags and modseq, and every UID expunged by a write with a modseq > since (tombstones).
+ *    Nothing committed at or below the returned `state.highestModseq` is ever missed, also under
+ *    concurrent writers; a change committed after that read may be reported or left to the next
+ *    call (whose `since` is that highestModseq).
+ *  - trimming: tombstones and other log entries older than CHANGE_LOG_RETENTION_MS (30 days) are
+ *    deleted by a later flag change or expunge in the same mailbox, which raises the mailbox's
+ *    log floor to the newest modseq it trimmed. changesSince with `since` below the floor, or
+ *    below the mailbox's creation modseq (1; also a mailbox that existed before the log did: its
+ *    floor is its highestModseq when the log began) answers `complete: false`, and the caller
+ *    resynchronises from a full listing (RFC 7162 §3.2.5.2 lets a server do so).
  *
  * Subscriptions (RFC 9051 §6.3.7–6.3.9, RFC 3501 §6.3.6) are a list of names per user, apart
  * from the mailboxes: a name may be subscribed whether or not a mailbox has it, and creating,
@@ -76,6 +90,9 @@ export interface MailboxState {
   messageCount: number;
 }
 
+/** Log entries (tombstones, change records) are kept this long, then trimmed (see the header). */
+export const CHANGE_LOG_RETENTION_MS = 30 * 24 * 3600 * 1000;
+
 export interface MessageRecord {
   uid: number;
   modseq: number;
@@ -122,6 +139,24 @@ export interface FlagChange {
   uid: number;
   flags: string[];
   modseq: number;
+}
+
+export interface MailboxChanges {
+  /** The mailbox's counters as of this read. */
+  state: MailboxState;
+  /** Messages appended or whose flags changed with modseq > since, in UID order, with flags and modseq (meta only when asked). */
+  changed: MessageRecord[];
+  /** UIDs expunged with a modseq > since (tombstones), ascending. */
+  expunged: number[];
+  /** False when the log does not reach back to `since` (trimmed, or older than the mailbox): the caller must resynchronise from a full listing (changed/expunged are then empty). */
+  complete: boolean;
+}
+
+export interface ChangesOptions {
+  /** The caller's last known uidNext (read together with `since`): a hint that appends are at UIDs ≥ it. */
+  uidNext?: number;
+  /** Include `meta` in `changed`. */
+  withMeta?: boolean;
 }
 
 export interface ListOptions {
@@ -180,6 +215,9 @@ export interface MailIndex {
   /** The user's subscribed names, sorted (code unit order); [] for an unknown user. */
   listSubscriptions(user: string): Promise<string[]>;
   mailboxState(user: string, mailboxId: string): Promise<MailboxState | null>;
+
+  /** What changed in the mailbox after modseq `since`, at a cost proportional to the changes. `uidNext`: the caller's last known uidNext, a hint that appends are at UIDs ≥ it. null: no such mailbox. */
+  changesSince(user: string, mailboxId: string, since: number, options?: { uidNext?: number; withMeta?: boolean }): Promise<MailboxChanges | null>;
 
   // --- messages ---
   /** Atomic UID allocation + insert (invariant 3), idempotent by deliveryKey (invariant 2). */

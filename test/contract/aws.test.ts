@@ -40,14 +40,15 @@ mailIndexContract('aws DynamoDB', async () => {
   const refs = await provisionAwsResources(clientConfig, uniquePrefix(), { only: ['table'] });
   const opened: Array<{ destroy(): void }> = [];
   // Each instance has its own SDK client (its own connections), like another container.
-  const open = () => {
+  const open = (changeLogRetentionMs?: number) => {
     const clients = createAwsClients(clientConfig);
     opened.push(clients);
-    return new DynamoMailIndex({ client: clients.dynamo, table: refs.table });
+    return new DynamoMailIndex({ client: clients.dynamo, table: refs.table, changeLogRetentionMs });
   };
   return {
     index: open(),
     openAnother: async () => open(),
+    openWithChangeLogRetention: async (ms) => open(ms),
     cleanup: async () => {
       for (const c of opened) c.destroy();
       await destroyAwsResources(clientConfig, refs);

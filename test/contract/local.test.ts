@@ -40,14 +40,15 @@ blobStoreContract('local files', async () => {
 mailIndexContract('local SQLite', async () => {
   const dir = await tempDir();
   const opened: SqliteMailIndex[] = [];
-  const open = () => {
-    const ix = new SqliteMailIndex({ dataDir: dir });
+  const open = (changeLogRetentionMs?: number) => {
+    const ix = new SqliteMailIndex({ dataDir: dir, changeLogRetentionMs });
     opened.push(ix);
     return ix;
   };
   return {
     index: open(),
     openAnother: async () => open(),
+    openWithChangeLogRetention: async (ms) => open(ms),
     cleanup: async () => {
       for (const ix of opened) await ix.close();
       await rm(dir, { recursive: true, force: true });
@@ -172,7 +173,7 @@ describe('local adapters only', () => {
       await ix.close();
 
       const db = new DatabaseSync(path.join(dir, 'index.sqlite'), { readOnly: true });
-      expect(db.prepare('SELECT version FROM schema_version WHERE component = ?').get('mail-index')).toEqual({ version: 1 });
+      expect(db.prepare('SELECT version FROM schema_version WHERE component = ?').get('mail-index')).toEqual({ version: 2 });
       expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
       db.close();
     });
@@ -197,6 +198,44 @@ describe('local adapters only', () => {
       ix = new SqliteMailIndex({ dataDir: dir });
       expect(await ix.listSubscriptions('a@example.test')).toEqual(['Lists']);
       await ix.close();
+    });
+
+    it('a schema-1 file (before the change log) upgrades in place: its mailboxes log from the upgrade on, new ones from creation', async () => {
+      let ix = new SqliteMailIndex({ dataDir: dir });
+      await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });
+      const mb = await ix.createMailbox('a@example.test', 'INBOX');
+      for (const k of ['b1', 'b2', 'b3'])
+        await ix.appendMessage('a@example.test', mb.id, { blobKey: k, size: 1, internalDate: 1, flags: [], meta: sampleMeta(k) });
+      await ix.expunge('a@example.test', mb.id, [1]);
+      await ix.close();
+      // The file as schema 1 left it: no change-log tables, no modseq index, version 1.
+      let db = new DatabaseSync(path.join(dir, 'index.sqlite'));
+      db.exec('DROP TABLE tombstones; DROP TABLE change_logs; DROP INDEX messages_by_modseq');
+      db.prepare("UPDATE schema_version SET version = 1 WHERE component = 'mail-index'").run();
+      db.close();
+
+      ix = new SqliteMailIndex({ dataDir: dir });
+      const upgraded = (await ix.mailboxState('a@example.test', mb.id))!;
+      expect(upgraded).toMatchObject({ uidNext: 4, messageCount: 2 });
+      // The expunge before the upgrade left no tombstone: from before the upgrade the log is incomplete.
+      expect(await ix.changesSince('a@example.test', mb.id, 1)).toMatchObject({ complete: false, changed: [], expunged: [] });
+      expect(await ix.changesSince('a@example.test', mb.id, upgraded.highestModseq)).toMatchObject({ complete: true, changed: [], expunged: [] });
+      await ix.updateFlags('a@example.test', mb.id, [2], 'add', ['\\Seen']);
+      await ix.expunge('a@example.test', mb.id, [3]);
+      const c = await ix.changesSince('a@example.test', mb.id, upgraded.highestModseq);
+      expect(c).toMatchObject({ complete: true, expunged: [3] });
+      expect(c!.changed.map((m) => [m.uid, m.flags])).toEqual([[2, ['\\Seen']]]);
+      const fresh = await ix.createMailbox('a@example.test', 'New');
+      await ix.appendMessage('a@example.test', fresh.id, { blobKey: 'b4', size: 1, internalDate: 1, flags: [], meta: sampleMeta('b4') });
+      expect((await ix.changesSince('a@example.test', fresh.id, fresh.highestModseq))!.changed.map((m) => m.uid)).toEqual([1]);
+      await ix.close();
+      // Reopening changes nothing more.
+      ix = new SqliteMailIndex({ dataDir: dir });
+      expect(await ix.changesSince('a@example.test', mb.id, upgraded.highestModseq)).toEqual(c);
+      await ix.close();
+      db = new DatabaseSync(path.join(dir, 'index.sqlite'), { readOnly: true });
+      expect(db.prepare('SELECT version FROM schema_version WHERE component = ?').get('mail-index')).toEqual({ version: 2 });
+      db.close();
     });
 
     it('rejects malformed input with IndexError INVALID', async () => {

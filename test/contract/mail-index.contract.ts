@@ -25,6 +25,8 @@ export interface MailIndexFixture {
   index: MailIndex;
   /** Another independent instance on the same underlying store (another process / container). */
   openAnother(): Promise<MailIndex>;
+  /** Like openAnother, with the change log's retention set to `ms` (trimming tests). */
+  openWithChangeLogRetention(ms: number): Promise<MailIndex>;
   /** Closes `index` and every instance openAnother() returned, and removes the store. */
   cleanup(): Promise<void>;
 }
@@ -830,6 +832,269 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         const instances = [ix, await fx.openAnother(), await fx.openAnother(), await fx.openAnother()];
         const got = await settleAll(instances.map((inst, i) => inst.acquireLease('race', `owner-${i}`, 60)));
         expect(got.filter(Boolean).length).toBe(1);
+      });
+    });
+
+    describe('changesSince (the change log; RFC 7162 CONDSTORE/QRESYNC)', () => {
+      /** What changesSince(since) must report, computed from a full listing and the expunges seen by the test. */
+      async function expected(mailboxId: string, since: number, tombstones: Array<{ uid: number; modseq: number }>) {
+        const all = await ix.listMessages(alice, mailboxId);
+        return {
+          changed: all.filter((m) => m.modseq > since),
+          expunged: tombstones
+            .filter((t) => t.modseq > since)
+            .map((t) => t.uid)
+            .sort((a, b) => a - b),
+        };
+      }
+
+      it('appends: the new messages with their flags and modseq, nothing older; the same with the uidNext hint', async () => {
+        await withUser();
+        const mb = await mailboxWith(3);
+        const before = (await ix.mailboxState(alice, mb.id))!;
+        const r4 = await ix.appendMessage(alice, mb.id, newMessage('four', { flags: ['\\Flagged'] }));
+        const r5 = await ix.appendMessage(alice, mb.id, newMessage('five'));
+        const all = await ix.listMessages(alice, mb.id);
+        for (const options of [{}, { uidNext: before.uidNext }]) {
+          const c = await ix.changesSince(alice, mb.id, before.highestModseq, options);
+          expect(c).toEqual({ state: await ix.mailboxState(alice, mb.id), changed: all.slice(3), expunged: [], complete: true });
+          expect(c!.changed.map((m) => [m.uid, m.modseq, m.flags])).toEqual([
+            [4, r4.modseq, ['\\Flagged']],
+            [5, r5.modseq, []],
+          ]);
+        }
+        // From between the two appends: only the second.
+        expect((await ix.changesSince(alice, mb.id, r4.modseq))!.changed.map((m) => m.uid)).toEqual([5]);
+      });
+
+      it('copyMessages: the copies are new messages of the target (RFC 7162 §3.1: one new modseq)', async () => {
+        await withUser();
+        const inbox = await mailboxWith(2);
+        const other = await mailboxWith(1, 'Other');
+        const before = (await ix.mailboxState(alice, inbox.id))!;
+        const otherBefore = (await ix.mailboxState(alice, other.id))!;
+        const { mapping } = await ix.copyMessages(alice, other.id, [1], inbox.id);
+        expect(mapping).toEqual([{ from: 1, to: 3 }]);
+        const c = await ix.changesSince(alice, inbox.id, before.highestModseq, { uidNext: before.uidNext });
+        expect(c!.changed.map((m) => m.uid)).toEqual([3]);
+        expect(c!.changed[0].modseq).toBe(c!.state.highestModseq);
+        // The source did not change.
+        expect(await ix.changesSince(alice, other.id, otherBefore.highestModseq)).toMatchObject({ changed: [], expunged: [], complete: true });
+      });
+
+      it('flag changes: exactly the messages whose flags changed, with the new flags and modseq', async () => {
+        await withUser();
+        const mb = await mailboxWith(5);
+        const before = (await ix.mailboxState(alice, mb.id))!;
+        const fc = await ix.updateFlags(alice, mb.id, [2, 4], 'add', ['\\Seen']);
+        const c = await ix.changesSince(alice, mb.id, before.highestModseq, { uidNext: before.uidNext });
+        expect(c!.changed.map((m) => [m.uid, m.flags, m.modseq])).toEqual(fc.map((f) => [f.uid, f.flags, f.modseq]));
+        expect(c!.changed.map((m) => m.uid)).toEqual([2, 4]);
+        expect(c!.complete).toBe(true);
+        // A STORE that changes nothing takes no modseq and reports nothing.
+        const after = c!.state;
+        expect(await ix.updateFlags(alice, mb.id, [2], 'add', ['\\SEEN'])).toEqual([]);
+        expect(await ix.changesSince(alice, mb.id, after.highestModseq)).toEqual({ state: after, changed: [], expunged: [], complete: true });
+      });
+
+      it('expunge leaves tombstones at the modseq of the expunge; an expunged message is not among the changed', async () => {
+        await withUser();
+        const mb = await mailboxWith(5);
+        const before = (await ix.mailboxState(alice, mb.id))!;
+        const [flag] = await ix.updateFlags(alice, mb.id, [3], 'add', ['\\Deleted']);
+        expect((await ix.expunge(alice, mb.id, [2, 3])).expunged).toEqual([2, 3]);
+        const after = (await ix.mailboxState(alice, mb.id))!;
+        expect(after.highestModseq).toBe(flag.modseq + 1);
+        expect(await ix.changesSince(alice, mb.id, before.highestModseq)).toEqual({ state: after, changed: [], expunged: [2, 3], complete: true });
+        // Just below the expunge's modseq: the tombstones; at it: nothing.
+        expect(await ix.changesSince(alice, mb.id, flag.modseq)).toMatchObject({ changed: [], expunged: [2, 3], complete: true });
+        expect(await ix.changesSince(alice, mb.id, after.highestModseq)).toMatchObject({ changed: [], expunged: [], complete: true });
+        // Expunging again what is gone takes no modseq and leaves no tombstone.
+        expect((await ix.expunge(alice, mb.id, [2])).expunged).toEqual([]);
+        expect((await ix.mailboxState(alice, mb.id))!.highestModseq).toBe(after.highestModseq);
+      });
+
+      it('mixed changes: from every earlier modseq, exactly what a full listing and the expunges say (with and without the hint)', async () => {
+        await withUser();
+        const mb = await mailboxWith(4);
+        const other = await mailboxWith(2, 'Other');
+        const states = [(await ix.mailboxState(alice, mb.id))!];
+        const tombstones: Array<{ uid: number; modseq: number }> = [];
+        const steps: Array<() => Promise<void>> = [
+          async () => void (await ix.appendMessage(alice, mb.id, newMessage('five'))),
+          async () => void (await ix.updateFlags(alice, mb.id, [1, 5], 'add', ['\\Seen'])),
+          async () => {
+            await ix.expunge(alice, mb.id, [2]);
+            tombstones.push({ uid: 2, modseq: (await ix.mailboxState(alice, mb.id))!.highestModseq });
+          },
+          async () => void (await ix.copyMessages(alice, other.id, [1, 2], mb.id)),
+          async () => void (await ix.updateFlags(alice, mb.id, [6, 3], 'set', ['$Label1'])),
+          async () => void (await ix.updateFlags(alice, mb.id, [1], 'remove', ['\\Seen'])),
+          async () => {
+            await ix.expunge(alice, mb.id, [5, 7]);
+            tombstones.push({ uid: 5, modseq: (await ix.mailboxState(alice, mb.id))!.highestModseq });
+            tombstones.push({ uid: 7, modseq: (await ix.mailboxState(alice, mb.id))!.highestModseq });
+          },
+          async () => void (await ix.appendMessage(alice, mb.id, newMessage('eight', { flags: ['\\Draft'] }))),
+        ];
+        for (const step of steps) {
+          await step();
+          states.push((await ix.mailboxState(alice, mb.id))!);
+        }
+        const now = states[states.length - 1];
+        for (const s of states.slice(0, -1)) {
+          const want = await expected(mb.id, s.highestModseq, tombstones);
+          for (const options of [{}, { uidNext: s.uidNext }]) {
+            expect(await ix.changesSince(alice, mb.id, s.highestModseq, options), `since ${s.highestModseq} ${JSON.stringify(options)}`).toEqual({
+              state: now,
+              ...want,
+              complete: true,
+            });
+          }
+        }
+      });
+
+      it('since at or above highestModseq: nothing changed, complete', async () => {
+        await withUser();
+        const mb = await mailboxWith(2);
+        const state = (await ix.mailboxState(alice, mb.id))!;
+        for (const since of [state.highestModseq, state.highestModseq + 10]) {
+          expect(await ix.changesSince(alice, mb.id, since)).toEqual({ state, changed: [], expunged: [], complete: true });
+        }
+      });
+
+      it('withMeta: the changed messages carry their meta; without it they do not', async () => {
+        await withUser();
+        const mb = await mailboxWith(2);
+        const before = (await ix.mailboxState(alice, mb.id))!;
+        await ix.appendMessage(alice, mb.id, newMessage('with meta'));
+        await ix.updateFlags(alice, mb.id, [1], 'add', ['\\Answered']);
+        const c = await ix.changesSince(alice, mb.id, before.highestModseq, { withMeta: true });
+        expect(c!.changed).toEqual(await ix.getMessages(alice, mb.id, [1, 3]));
+        expect(c!.changed[1].meta).toEqual(sampleMeta('with meta'));
+        const bare = await ix.changesSince(alice, mb.id, before.highestModseq);
+        expect(bare!.changed.map((m) => m.meta)).toEqual([undefined, undefined]);
+      });
+
+      it('an unknown mailbox, or one of another user, is null (invariant 4)', async () => {
+        await withUser();
+        await withUser(bob);
+        const mb = await mailboxWith(1);
+        expect(await ix.changesSince(alice, 'no-such-mailbox', 0)).toBeNull();
+        expect(await ix.changesSince(bob, mb.id, 0)).toBeNull();
+        expect(await ix.changesSince('nobody@example.test', mb.id, 0)).toBeNull();
+        await ix.deleteMailbox(alice, 'INBOX');
+        expect(await ix.changesSince(alice, mb.id, 1)).toBeNull();
+      });
+
+      it('a since that is not a modseq, or a bad uidNext hint, is IndexError INVALID', async () => {
+        await withUser();
+        const mb = await mailboxWith(1);
+        for (const since of [-1, Number.NaN, 1.5, Number.POSITIVE_INFINITY, '3' as unknown as number]) {
+          expect(await indexError(ix.changesSince(alice, mb.id, since)), String(since)).toBe('INVALID');
+        }
+        for (const uidNext of [0, -2, Number.NaN, 2.5]) expect(await indexError(ix.changesSince(alice, mb.id, 1, { uidNext }))).toBe('INVALID');
+      });
+
+      it('since older than the mailbox (below its creation modseq) is complete: false', async () => {
+        await withUser();
+        const mb = await mailboxWith(2);
+        const c = await ix.changesSince(alice, mb.id, 0);
+        expect(c).toEqual({ state: await ix.mailboxState(alice, mb.id), changed: [], expunged: [], complete: false });
+        // From the creation modseq on, the log is complete.
+        expect((await ix.changesSince(alice, mb.id, mb.highestModseq))!.changed.map((m) => m.uid)).toEqual([1, 2]);
+      });
+
+      it('tombstones older than the retention are trimmed by a later write: since below the trimmed part is complete: false, later is still exact', async () => {
+        await withUser();
+        const mb = await mailboxWith(6);
+        const retentionMs = 1500;
+        const short = await fx.openWithChangeLogRetention(retentionMs);
+        const start = (await ix.mailboxState(alice, mb.id))!;
+        await ix.expunge(alice, mb.id, [1]);
+        const afterOld = (await ix.mailboxState(alice, mb.id))!;
+        await sleep(retentionMs + 100);
+        // The default retention keeps the (young by its measure) tombstone.
+        await ix.updateFlags(alice, mb.id, [2], 'add', ['$A']);
+        expect(await ix.changesSince(alice, mb.id, start.highestModseq)).toMatchObject({ expunged: [1], complete: true });
+        // A later write through the short-retention instance trims it.
+        await sleep(retentionMs / 5);
+        await short.updateFlags(alice, mb.id, [3], 'add', ['$B']);
+        const afterTrim = (await ix.mailboxState(alice, mb.id))!;
+        for (const reader of [ix, short]) {
+          expect(await reader.changesSince(alice, mb.id, start.highestModseq)).toEqual({ state: afterTrim, changed: [], expunged: [], complete: false });
+        }
+        // From the trimmed modseq on, the log is still complete and exact.
+        const fromFloor = await ix.changesSince(alice, mb.id, afterOld.highestModseq);
+        expect(fromFloor).toMatchObject({ complete: true, expunged: [] });
+        expect(fromFloor!.changed.map((m) => m.uid)).toEqual([2, 3]);
+        // A young tombstone survives the next trimming pass (older entries may go: the floor can
+        // rise to the last entry before it, never past it).
+        const beforeYoung = (await ix.mailboxState(alice, mb.id))!;
+        await ix.expunge(alice, mb.id, [4]);
+        await sleep(retentionMs / 5);
+        await short.updateFlags(alice, mb.id, [5], 'add', ['$C']);
+        const young = await ix.changesSince(alice, mb.id, beforeYoung.highestModseq);
+        expect(young).toMatchObject({ expunged: [4], complete: true });
+        expect(young!.changed.map((m) => m.uid)).toEqual([5]);
+      });
+
+      it('concurrent writers (two instances storing flags and expunging, one appending): an incremental reader misses nothing', async () => {
+        await withUser();
+        const mb = await mailboxWith(10);
+        const [a, b, c, reader] = [await fx.openAnother(), await fx.openAnother(), await fx.openAnother(), await fx.openAnother()];
+        const start = (await reader.mailboxState(alice, mb.id))!;
+        // The reader's view: a full listing once, then only changes, as an IMAP session would keep it.
+        const view = new Map((await reader.listMessages(alice, mb.id)).map((m) => [m.uid, m]));
+        let known = { since: start.highestModseq, uidNext: start.uidNext };
+        const sync = async () => {
+          const ch = await reader.changesSince(alice, mb.id, known.since, { uidNext: known.uidNext });
+          expect(ch!.complete).toBe(true);
+          for (const m of ch!.changed) view.set(m.uid, m);
+          for (const u of ch!.expunged) view.delete(u);
+          known = { since: ch!.state.highestModseq, uidNext: ch!.state.uidNext };
+        };
+        let writing = true;
+        const polling = (async () => {
+          while (writing) {
+            await sync();
+            await yieldTurn();
+          }
+        })().then(
+          () => null,
+          (err: unknown) => err,
+        );
+        try {
+          await settleAll([
+            (async () => {
+              for (let u = 1; u <= 5; u++) await a.updateFlags(alice, mb.id, [u, 10], 'add', [`$A${u}`]);
+            })(),
+            (async () => {
+              for (let u = 6; u <= 9; u++) {
+                await b.updateFlags(alice, mb.id, [u, 10], 'add', [`$B${u}`]);
+                if (u % 2 === 0) await b.expunge(alice, mb.id, [u]);
+              }
+            })(),
+            (async () => {
+              for (let i = 0; i < 5; i++) {
+                await c.appendMessage(alice, mb.id, newMessage(`new ${i}`));
+                await yieldTurn();
+              }
+            })(),
+          ]);
+        } finally {
+          writing = false;
+        }
+        const failed = await polling;
+        if (failed) throw failed;
+        await sync();
+        const all = await ix.listMessages(alice, mb.id);
+        expect([...view.values()].sort((x, y) => x.uid - y.uid)).toEqual(all);
+        expect(all.map((m) => m.uid)).toEqual([1, 2, 3, 4, 5, 7, 9, 10, 11, 12, 13, 14, 15]);
+        // One call from the old modseq sees every change too.
+        const once = await ix.changesSince(alice, mb.id, start.highestModseq);
+        expect(once!.changed).toEqual(all.filter((m) => m.modseq > start.highestModseq));
+        expect(once!.expunged).toEqual([6, 8]);
       });
     });
 

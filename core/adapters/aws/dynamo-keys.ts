@@ -19,6 +19,10 @@
  * |                  |                                  | the whole meta in `meta`/`metaZ` — see dynamo-meta.ts         |
  * | `U#<address>`    | `MMETA#<mailboxId>#<uid:10>#<n:3>` | data (B): chunk n ≥ 1 of an oversized compressed structure  |
  * | `U#<address>`    | `MHDR#<mailboxId>#<uid:10>`      | the raw header block: `hd1` (B, deflate) or `hr` (B)          |
+ * | `U#<address>`    | `CHG#<mailboxId>#<modseq:16>`    | kind (F flags, X expunged, C checkpoint), modseq, uids (a     |
+ * |                  |                                  | sequence set), uidNext, createdAt: the change log (see        |
+ * |                  |                                  | dynamo-index/changes.ts; MBOX also holds logFloor,            |
+ * |                  |                                  | floorUidNext, logTrimmedAt)                                   |
  * | `U#<address>`    | `DLV#<mailboxId>#<deliveryKey>`  | mailboxId, uid, uidValidity, modseq, ttl (delivery keys,      |
  * |                  |                                  | invariant 2; kept DELIVERY_KEY_TTL_SECONDS or until the       |
  * |                  |                                  | mailbox is deleted; keys over 512 bytes are SHA-256 hashed)   |
@@ -58,6 +62,8 @@ export const DELIVERY_KEY_TTL_SECONDS = 30 * 24 * 3600;
 export const MAX_KEY_PART_BYTES = 900;
 
 export const UID_DIGITS = 10;
+/** Modseqs are 63-bit in RFC 7162; ours stay below 2^53, which has 16 digits. */
+export const MODSEQ_DIGITS = 16;
 
 export function padUid(uid: number): string {
   return String(uid).padStart(UID_DIGITS, '0');
@@ -89,6 +95,8 @@ export const keys = {
   metaPrefix: (mailboxId: string) => `MMETA#${mailboxId}#`,
   headerSk: (mailboxId: string, uid: number) => `MHDR#${mailboxId}#${padUid(uid)}`,
   headerPrefix: (mailboxId: string) => `MHDR#${mailboxId}#`,
+  changeSk: (mailboxId: string, modseq: number) => `CHG#${mailboxId}#${String(modseq).padStart(MODSEQ_DIGITS, '0')}`,
+  changePrefix: (mailboxId: string) => `CHG#${mailboxId}#`,
   deliverySk: (mailboxId: string, deliveryKey: string) => `DLV#${mailboxId}#${deliveryKey}`,
   deliveryPrefix: (mailboxId: string) => `DLV#${mailboxId}#`,
   uidValidityPk: (address: string) => `UIDV#${address}`,

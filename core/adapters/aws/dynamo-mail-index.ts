@@ -45,14 +45,16 @@
  * Every Query is paginated; BatchGet/BatchWrite retry unprocessed items.
  *
  * The parts live in dynamo-index/: accounts.ts (domains, users), mailboxes.ts (mailboxes,
- * subscriptions), messages.ts (append, flags, expunge, copy, list), blob-refs.ts (reference
- * counts, holds), leases.ts, and context.ts (client, table, limits, shared reads); the class
+ * subscriptions), messages.ts (append, flags, expunge, copy, list), changes.ts (the change
+ * log: changesSince, log items, trimming), blob-refs.ts (reference counts, holds), leases.ts,
+ * and context.ts (client, table, limits, shared reads); the class
  * below hands each call to them (../split-mail-index.ts).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SplitMailIndex } from '../split-mail-index.ts';
 import * as accounts from './dynamo-index/accounts.ts';
 import * as blobRefs from './dynamo-index/blob-refs.ts';
+import * as changes from './dynamo-index/changes.ts';
 import type { DynamoIndexContext } from './dynamo-index/context.ts';
 import * as leases from './dynamo-index/leases.ts';
 import * as mailboxes from './dynamo-index/mailboxes.ts';
@@ -63,6 +65,8 @@ export interface DynamoMailIndexOptions {
   table: string;
   /** Destroy the client on close() (when the index created it). */
   ownsClient?: boolean;
+  /** How long change-log entries are kept before a later write trims them; default CHANGE_LOG_RETENTION_MS (tests pass less). */
+  changeLogRetentionMs?: number;
 }
 
 export class DynamoMailIndex extends SplitMailIndex<DynamoIndexContext> {
@@ -70,7 +74,10 @@ export class DynamoMailIndex extends SplitMailIndex<DynamoIndexContext> {
   private readonly ownsClient: boolean;
 
   constructor(options: DynamoMailIndexOptions) {
-    super({ db: options.client, table: options.table }, { ...accounts, ...mailboxes, ...messages, ...blobRefs, ...leases });
+    super(
+      { db: options.client, table: options.table, changeLogRetentionMs: options.changeLogRetentionMs },
+      { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases },
+    );
     this.table = options.table;
     this.ownsClient = options.ownsClient ?? false;
   }

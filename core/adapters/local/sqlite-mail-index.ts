@@ -24,15 +24,18 @@
  * JSON array in the message row, so updateFlags rewrites one small column.
  *
  * The parts live in sqlite-index/: accounts.ts (domains, users), mailboxes.ts (mailboxes,
- * subscriptions), messages.ts (append, flags, expunge, copy, list), blob-refs.ts (reference
+ * subscriptions), messages.ts (append, flags, expunge, copy, list), changes.ts (the change
+ * log: changesSince, tombstones and their trimming), blob-refs.ts (reference
  * counts, holds), leases.ts, and schema.ts; the class below hands each call to them
  * (../split-mail-index.ts).
  */
 import path from 'node:path';
 import { SplitMailIndex } from '../split-mail-index.ts';
-import { openSqlite, type SqliteHandle } from './sqlite-db.ts';
+import { openSqlite } from './sqlite-db.ts';
 import * as accounts from './sqlite-index/accounts.ts';
 import * as blobRefs from './sqlite-index/blob-refs.ts';
+import * as changes from './sqlite-index/changes.ts';
+import type { SqliteIndexHandle } from './sqlite-index/changes.ts';
 import * as leases from './sqlite-index/leases.ts';
 import * as mailboxes from './sqlite-index/mailboxes.ts';
 import * as messages from './sqlite-index/messages.ts';
@@ -43,14 +46,19 @@ export interface SqliteMailIndexOptions {
   /** Database file; default `<dataDir>/index.sqlite`. */
   file?: string;
   busyTimeoutMs?: number;
+  /** How long tombstones are kept before a later write trims them; default CHANGE_LOG_RETENTION_MS (tests pass less). */
+  changeLogRetentionMs?: number;
 }
 
-export class SqliteMailIndex extends SplitMailIndex<SqliteHandle> {
+export class SqliteMailIndex extends SplitMailIndex<SqliteIndexHandle> {
   readonly file: string;
 
   constructor(options: SqliteMailIndexOptions) {
     const file = options.file ?? path.join(options.dataDir, 'index.sqlite');
-    super(openSqlite(file, 'mail-index', SCHEMA_VERSION, SCHEMA, options.busyTimeoutMs), { ...accounts, ...mailboxes, ...messages, ...blobRefs, ...leases });
+    const handle: SqliteIndexHandle = Object.assign(openSqlite(file, 'mail-index', SCHEMA_VERSION, SCHEMA, options.busyTimeoutMs), {
+      changeLogRetentionMs: options.changeLogRetentionMs,
+    });
+    super(handle, { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases });
     this.file = file;
   }
 

@@ -10,6 +10,8 @@ import { S, batchGetAll, num, type Item } from '../dynamo-ops.ts';
 export interface DynamoIndexContext {
   readonly db: DynamoDBClient;
   readonly table: string;
+  /** How long change-log entries are kept before a later write trims them; default CHANGE_LOG_RETENTION_MS (tests pass less). */
+  readonly changeLogRetentionMs?: number;
 }
 
 /** RFC 3501 §2.3.1.1: UIDs are 32-bit unsigned, non-zero. */
@@ -19,8 +21,8 @@ export const TX_MAX_ITEMS = 100;
 export const TX_MAX_BYTES = 3_500_000;
 /** Optimistic retries of one operation before giving up with CONFLICT. */
 export const MAX_ATTEMPTS = 120;
-/** Messages per expunge transaction: 1 MBOX update + 3 deletes each (MSG, MMETA, MHDR) ≤ 100 items. */
-export const EXPUNGE_BLOCK = 33;
+/** Messages per expunge transaction: 1 MBOX update + 3 deletes each (MSG, MMETA, MHDR) + 1 change-log item ≤ 100 items. */
+export const EXPUNGE_BLOCK = 32;
 /** Delivery keys longer than this are replaced by their SHA-256 (sort keys are at most 1024 bytes). */
 export const DELIVERY_KEY_MAX_BYTES = 512;
 export const MAILBOX_ID = /^[A-Za-z0-9_-]{1,64}$/;

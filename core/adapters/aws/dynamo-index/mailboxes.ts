@@ -9,6 +9,7 @@ import { checkString } from '#core/adapters/index-input.ts';
 import { MAX_KEY_PART_BYTES, keys } from '../dynamo-keys.ts';
 import { BOOL, N, S, backoffMs, batchWriteAll, bool, num, optStr, queryAll, sleep, str, transactWrite, type Item } from '../dynamo-ops.ts';
 import { unref } from './blob-refs.ts';
+import { newMailboxLogAttributes } from './changes.ts';
 import { MAX_ATTEMPTS, checkKeyPart, getItem, readMailbox, type DynamoIndexContext } from './context.ts';
 
 function toMailbox(item: Item): Mailbox {
@@ -83,6 +84,7 @@ export async function createMailbox(
             messageCount: N(0),
             specialUse: mailbox.specialUse ? S(mailbox.specialUse) : { NULL: true },
             createdAt: N(now),
+            ...newMailboxLogAttributes(1, now),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
@@ -270,7 +272,13 @@ async function migrateSubscriptions(ctx: DynamoIndexContext, user: string): Prom
 
 async function dropMailboxContents(ctx: DynamoIndexContext, user: string, mailboxId: string): Promise<{ orphanedBlobs: string[] }> {
   const pk = keys.userPk(user);
-  const prefixes = [keys.messagePrefix(mailboxId), keys.metaPrefix(mailboxId), keys.headerPrefix(mailboxId), keys.deliveryPrefix(mailboxId)];
+  const prefixes = [
+    keys.messagePrefix(mailboxId),
+    keys.metaPrefix(mailboxId),
+    keys.headerPrefix(mailboxId),
+    keys.deliveryPrefix(mailboxId),
+    keys.changePrefix(mailboxId),
+  ];
   const found = await Promise.all(
     prefixes.map((p) =>
       queryAll(ctx.db, {

@@ -31,6 +31,7 @@ import {
   type Key,
 } from '../dynamo-ops.ts';
 import { holderPart, unref } from './blob-refs.ts';
+import { changeItemPut, checkpointPuts, maybeTrimChangeLog } from './changes.ts';
 import {
   DELIVERY_KEY_MAX_BYTES,
   EXPUNGE_BLOCK,
@@ -112,6 +113,7 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
         { flags, internalDate: Math.trunc(message.internalDate), size: message.size, blobKey: message.blobKey, soleRef: reference === 'sole' },
         meta,
       ),
+      ...checkpointPuts(ctx, pk, mailboxId, modseq, uid + 1),
     ];
     const holdAt = typeof reference === 'object' ? tx.length : -1;
     if (typeof reference === 'object') {
@@ -222,12 +224,14 @@ export async function updateFlags(
   const pk = keys.userPk(user);
   if (!(await readMailbox(ctx, user, mailboxId))) throw new IndexError('NOT_FOUND', `no such mailbox: ${mailboxId}`);
   const changes: FlagChange[] = [];
-  // Blocks of ≤ 99 messages: one MBOX update (the new modseq) + one update per message.
-  for (const block of chunk(validUids(uids), TX_MAX_ITEMS - 1)) {
+  let last: MailboxSnapshot | null = null;
+  // Blocks of ≤ 98 messages: one MBOX update (the new modseq), one change-log item + one update per message.
+  for (const block of chunk(validUids(uids), TX_MAX_ITEMS - 2)) {
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await sleep(backoffMs(attempt));
       const mb = await readMailbox(ctx, user, mailboxId);
       if (!mb) return changes; // deleted meanwhile
+      last = mb;
       if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not update flags');
       const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'flags', 'modseq']);
       const modseq = mb.highestModseq + 1;
@@ -242,6 +246,15 @@ export async function updateFlags(
       // EXPUNGE of the same message cancels the transaction and we recompute.
       const out = await transactWrite(ctx.db, [
         bumpModseq(ctx, pk, mailboxId, mb, 0),
+        changeItemPut(
+          ctx,
+          pk,
+          mailboxId,
+          modseq,
+          'F',
+          pending.map((p) => p.uid),
+          mb.uidNext,
+        ),
         ...pending.map((p): TransactWriteItem => ({
           Update: {
             TableName: ctx.table,
@@ -258,6 +271,7 @@ export async function updateFlags(
       }
     }
   }
+  if (last && changes.length > 0) await maybeTrimChangeLog(ctx, user, mailboxId, last.item);
   return changes;
 }
 
@@ -274,17 +288,30 @@ export async function expunge(
   /** Blobs whose only reference was a `soleRef` message just deleted: orphaned without a count to drop. */
   const soleBlobs: string[] = [];
   let remaining = validUids(uids);
+  let last: MailboxSnapshot | null = null;
   for (let attempt = 0; remaining.length > 0; attempt++) {
     if (attempt > 0) await sleep(backoffMs(attempt));
     const mb = await readMailbox(ctx, user, mailboxId);
     if (!mb) break; // deleted meanwhile: deleteMailbox accounts for the rest
+    last = mb;
     if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not expunge');
     const block = remaining.slice(0, EXPUNGE_BLOCK);
     const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks', 'soleRef']);
     if (items.length > 0) {
       // One transaction: the MBOX update (new modseq, count) and, per message, the
       // conditional delete of the MSG item (a concurrent expunge cancels us) and of its MMETA and MHDR items.
-      const tx: TransactWriteItem[] = [bumpModseq(ctx, pk, mailboxId, mb, -items.length)];
+      const tx: TransactWriteItem[] = [
+        bumpModseq(ctx, pk, mailboxId, mb, -items.length),
+        changeItemPut(
+          ctx,
+          pk,
+          mailboxId,
+          mb.highestModseq + 1,
+          'X',
+          items.map((it) => num(it, 'uid')),
+          mb.uidNext,
+        ),
+      ];
       for (const it of items) {
         const uid = num(it, 'uid');
         // The soleRef read must still hold (a COPY that shared the blob meanwhile cancels us).
@@ -316,6 +343,7 @@ export async function expunge(
     remaining = remaining.slice(block.length);
     attempt = -1; // the next block starts afresh
   }
+  if (last && expunged.length > 0) await maybeTrimChangeLog(ctx, user, mailboxId, last.item);
   const orphanedBlobs = [...soleBlobs, ...(await unref(ctx, blobKeys))].sort();
   return { expunged: expunged.sort((a, b) => a - b), orphanedBlobs };
 }
@@ -385,9 +413,10 @@ function bumpModseq(ctx: DynamoIndexContext, pk: string, mailboxId: string, mb: 
     Update: {
       TableName: ctx.table,
       Key: { pk: S(pk), sk: S(keys.mailboxSk(mailboxId)) },
-      UpdateExpression: 'SET highestModseq = :m1 ADD messageCount :n',
+      // A mailbox from before the change log starts its log here (see changes.ts).
+      UpdateExpression: 'SET highestModseq = :m1, logFloor = if_not_exists(logFloor, :m0), floorUidNext = if_not_exists(floorUidNext, :u0) ADD messageCount :n',
       ConditionExpression: 'highestModseq = :m0',
-      ExpressionAttributeValues: { ':m0': N(mb.highestModseq), ':m1': N(mb.highestModseq + 1), ':n': N(countDelta) },
+      ExpressionAttributeValues: { ':m0': N(mb.highestModseq), ':m1': N(mb.highestModseq + 1), ':u0': N(mb.uidNext), ':n': N(countDelta) },
     },
   };
 }
@@ -436,7 +465,7 @@ interface MetaRead {
  * Message records from MSG items, with meta when `meta` is given. MMETA items an eventually
  * consistent read missed and missing chunks are fetched (strongly consistent).
  */
-async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId: string, items: Item[], meta: MetaRead | null): Promise<MessageRecord[]> {
+export async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId: string, items: Item[], meta: MetaRead | null): Promise<MessageRecord[]> {
   items.sort((a, b) => num(a, 'uid') - num(b, 'uid'));
   const bySk = new Map<string, Item>();
   if (meta) {
@@ -525,7 +554,8 @@ async function copyBlock(
       const puts = messagePuts(ctx, pk, toId, uid, modseq, rec, encodeMeta(rec.meta ?? null));
       const size = puts.reduce((a, p) => a + approxItemBytes(p.Put?.Item ?? {}) + 100, 0);
       const sole = soleUids.has(rec.uid);
-      const items = 1 + tx.length + puts.length + blobs.size + 2 * soleBlobs.size + (sole ? 2 : blobs.has(rec.blobKey) ? 0 : 1);
+      // + 1: the MBOX update; + 1: room for a checkpoint item.
+      const items = 2 + tx.length + puts.length + blobs.size + 2 * soleBlobs.size + (sole ? 2 : blobs.has(rec.blobKey) ? 0 : 1);
       if (mapping.length > 0 && (items > TX_MAX_ITEMS || bytes + size > TX_MAX_BYTES)) break;
       tx.push(...puts);
       if (sole) soleBlobs.set(rec.blobKey, rec.uid);
@@ -567,7 +597,11 @@ async function copyBlock(
         },
       });
     }
-    const out = await transactWrite(ctx.db, [allocateUids(ctx, pk, toId, target, mapping.length), ...tx]);
+    const out = await transactWrite(ctx.db, [
+      allocateUids(ctx, pk, toId, target, mapping.length),
+      ...checkpointPuts(ctx, pk, toId, modseq, target.uidNext + mapping.length),
+      ...tx,
+    ]);
     if (out.ok) {
       const last = mapping[mapping.length - 1].from;
       const consumed = mapping.length === records.length ? uids.length : uids.findIndex((u) => u > last);
@@ -577,7 +611,7 @@ async function copyBlock(
 }
 
 /** Message items of the given UIDs (consistent BatchGet), in UID order. */
-async function readMessages(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[], fields?: string[]): Promise<Item[]> {
+export async function readMessages(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[], fields?: string[]): Promise<Item[]> {
   const p = fields ? projection(fields) : null;
   const items = await batchGetAll(
     ctx.db,
@@ -589,7 +623,7 @@ async function readMessages(ctx: DynamoIndexContext, pk: string, mailboxId: stri
 }
 
 /** MMETA items of the given UIDs (BatchGet, consistent unless asked; chunks are not included). */
-async function readMetaItems(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[], consistent = true): Promise<Item[]> {
+export async function readMetaItems(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[], consistent = true): Promise<Item[]> {
   return batchGetAll(
     ctx.db,
     ctx.table,
@@ -599,7 +633,7 @@ async function readMetaItems(ctx: DynamoIndexContext, pk: string, mailboxId: str
 }
 
 /** MHDR items of the given UIDs (consistent BatchGet: an absent one means no header block in the index). */
-async function readHeaderItems(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[]): Promise<Item[]> {
+export async function readHeaderItems(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[]): Promise<Item[]> {
   return batchGetAll(
     ctx.db,
     ctx.table,

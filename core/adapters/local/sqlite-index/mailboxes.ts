@@ -7,6 +7,7 @@ import { IndexError, type Mailbox, type MailboxState, type SpecialUse } from '#c
 import { checkString } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
 import { unref } from './blob-refs.ts';
+import { dropChangeLog, startChangeLog } from './changes.ts';
 
 export interface MailboxRow {
   id: string;
@@ -66,6 +67,7 @@ export async function createMailbox(
       `INSERT INTO mailboxes (id, user, name, uid_validity, uid_next, highest_modseq, message_count, special_use, subscribed, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(row.id, row.user, row.name, row.uid_validity, row.uid_next, row.highest_modseq, row.message_count, row.special_use, row.subscribed, row.created_at);
+    startChangeLog(h, row.id, row.highest_modseq);
     if (options.subscribed) h.stmt('INSERT OR IGNORE INTO subscriptions (user, name) VALUES (?, ?)').run(user, name);
     return toMailbox(row);
   });
@@ -131,5 +133,6 @@ export function ownMailbox(h: SqliteHandle, user: string, mailboxId: string): Ma
 export function dropMailboxRows(h: SqliteHandle, mailboxId: string): void {
   h.stmt('DELETE FROM messages WHERE mailbox_id = ?').run(mailboxId);
   h.stmt('DELETE FROM delivery_keys WHERE mailbox_id = ?').run(mailboxId);
+  dropChangeLog(h, mailboxId);
   h.stmt('DELETE FROM mailboxes WHERE id = ?').run(mailboxId);
 }

@@ -10,6 +10,7 @@ import { applyFlags, normalizeFlags, sameFlagSet } from '#core/mailbox/flags.ts'
 import { checkFlagUpdate, checkNewMessage } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
 import { ref, unref } from './blob-refs.ts';
+import { recordTombstones, trimChangeLog, type SqliteIndexHandle } from './changes.ts';
 import { ownMailbox } from './mailboxes.ts';
 
 /** RFC 3501 §2.3.1.1: UIDs are 32-bit unsigned, non-zero. */
@@ -118,7 +119,7 @@ export async function getMessages(
 }
 
 export async function updateFlags(
-  h: SqliteHandle,
+  h: SqliteIndexHandle,
   user: string,
   mailboxId: string,
   uids: number[],
@@ -143,12 +144,15 @@ export async function updateFlags(
       update.run(JSON.stringify(next), modseq, mailboxId, r.uid);
       changes.push({ uid: r.uid, flags: next, modseq });
     }
-    if (changes.length > 0) h.stmt('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
+    if (changes.length > 0) {
+      h.stmt('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
+      trimChangeLog(h, mailboxId);
+    }
     return changes;
   });
 }
 
-export async function expunge(h: SqliteHandle, user: string, mailboxId: string, uids: number[]): Promise<{ expunged: number[]; orphanedBlobs: string[] }> {
+export async function expunge(h: SqliteIndexHandle, user: string, mailboxId: string, uids: number[]): Promise<{ expunged: number[]; orphanedBlobs: string[] }> {
   return h.immediate(() => {
     const mb = ownMailbox(h, user, mailboxId);
     if (uids.length === 0) return { expunged: [], orphanedBlobs: [] };
@@ -158,7 +162,15 @@ export async function expunge(h: SqliteHandle, user: string, mailboxId: string, 
     if (rows.length === 0) return { expunged: [], orphanedBlobs: [] };
     const del = h.stmt('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?');
     for (const r of rows) del.run(mailboxId, r.uid);
-    h.stmt('UPDATE mailboxes SET highest_modseq = ?, message_count = message_count - ? WHERE id = ?').run(mb.highest_modseq + 1, rows.length, mailboxId);
+    const modseq = mb.highest_modseq + 1;
+    h.stmt('UPDATE mailboxes SET highest_modseq = ?, message_count = message_count - ? WHERE id = ?').run(modseq, rows.length, mailboxId);
+    recordTombstones(
+      h,
+      mailboxId,
+      rows.map((r) => r.uid),
+      modseq,
+    );
+    trimChangeLog(h, mailboxId);
     return {
       expunged: rows.map((r) => r.uid),
       orphanedBlobs: unref(

@@ -1,6 +1,10 @@
 /** The schema of the SQLite MailIndex file (opened by ../sqlite-mail-index.ts through sqlite-db.ts). */
 
-export const SCHEMA_VERSION = 1;
+/**
+ * 2: the change log (sqlite-index/changes.ts): `messages_by_modseq`, `tombstones`, `change_logs`.
+ * Every statement is idempotent, so a version-1 file upgrades in place when it is opened.
+ */
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS domains (
@@ -47,6 +51,21 @@ CREATE TABLE IF NOT EXISTS messages (
   meta TEXT NOT NULL,
   PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_by_modseq ON messages (mailbox_id, modseq);
+-- The change log (sqlite-index/changes.ts): expunged UIDs with the expunge's modseq, and per
+-- mailbox the modseq below which the log is incomplete.
+CREATE TABLE IF NOT EXISTS tombstones (
+  mailbox_id TEXT NOT NULL,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tombstones_by_modseq ON tombstones (mailbox_id, modseq);
+CREATE TABLE IF NOT EXISTS change_logs (
+  mailbox_id TEXT PRIMARY KEY,
+  log_floor INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS delivery_keys (
   mailbox_id TEXT NOT NULL,
   delivery_key TEXT NOT NULL,
@@ -78,4 +97,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 -- flag left by older data into the list. Idempotent, and run in the transaction that opens the file.
 INSERT OR IGNORE INTO subscriptions (user, name) SELECT user, name FROM mailboxes WHERE subscribed = 1;
 UPDATE mailboxes SET subscribed = 0 WHERE subscribed = 1;
+-- A mailbox from before the change log (schema 1) has no log of its past: its floor is where it
+-- stands now. New mailboxes get their row (floor 1) when they are created, so this is idempotent.
+INSERT OR IGNORE INTO change_logs (mailbox_id, log_floor) SELECT id, highest_modseq FROM mailboxes;
 `;
