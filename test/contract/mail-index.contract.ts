@@ -439,6 +439,37 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect(rec.meta!.mime.children[0].disposition).toEqual({ type: 'inline', params: [['filename', 'a b.txt']] });
       });
 
+      it('getMailbox then appendMessage (the delivery path): a redelivery is a duplicate, another instance appending in between still gives the next UID', async () => {
+        await withUser();
+        const other = await fx.openAnother();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        await ix.getMailbox(alice, 'INBOX');
+        const first = await ix.appendMessage(alice, mb.id, newMessage('d1', { deliveryKey: 'job-g:alice' }));
+        expect(first).toMatchObject({ uid: 1, duplicate: false });
+        await ix.getMailbox(alice, 'INBOX');
+        expect(await ix.appendMessage(alice, mb.id, newMessage('d1', { deliveryKey: 'job-g:alice' }))).toEqual({ ...first, duplicate: true });
+        // What this instance read is stale once another one appends.
+        await ix.getMailbox(alice, 'INBOX');
+        await other.appendMessage(alice, mb.id, newMessage('elsewhere'));
+        expect(await ix.appendMessage(alice, mb.id, newMessage('d2', { deliveryKey: 'job-h:alice' }))).toMatchObject({ uid: 3, duplicate: false });
+        expect((await ix.listMessages(alice, mb.id)).map((m) => m.uid)).toEqual([1, 2, 3]);
+        expect(await ix.mailboxState(alice, mb.id)).toMatchObject({ uidNext: 4, messageCount: 3 });
+      });
+
+      it('getMailbox by name after a rename and a new mailbox of the old name (by this or another instance) finds the right one', async () => {
+        await withUser();
+        const other = await fx.openAnother();
+        const a = await ix.createMailbox(alice, 'Lists');
+        expect((await ix.getMailbox(alice, 'Lists'))?.id).toBe(a.id);
+        await other.renameMailbox(alice, 'Lists', 'Old lists');
+        expect(await ix.getMailbox(alice, 'Lists')).toBeNull();
+        const b = await other.createMailbox(alice, 'Lists');
+        expect((await ix.getMailbox(alice, 'Lists'))?.id).toBe(b.id);
+        expect((await ix.getMailbox(alice, 'Old lists'))?.id).toBe(a.id);
+        await other.deleteMailbox(alice, 'Lists');
+        expect(await ix.getMailbox(alice, 'Lists')).toBeNull();
+      });
+
       it("withMeta 'structure' gives envelope, MIME tree and size without the header block; getMessages takes the same option", async () => {
         await withUser();
         const mb = await ix.createMailbox(alice, 'INBOX');

@@ -43,6 +43,7 @@ import {
   readMailbox,
   readMailboxAnd,
   snapshotOf,
+  takeRecentMailbox,
   type DynamoIndexContext,
   type MailboxSnapshot,
 } from './context.ts';
@@ -80,8 +81,10 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
   const dkSk = message.deliveryKey !== undefined && MAILBOX_ID.test(mailboxId) ? keys.deliverySk(mailboxId, deliveryKeyPart(message.deliveryKey)) : null;
 
   const duplicateOf = (dk: Item): AppendResult => ({ uid: num(dk, 'uid'), uidValidity: num(dk, 'uidValidity'), modseq: num(dk, 'modseq'), duplicate: true });
-  // The mailbox as the cancellation of the previous attempt reported it, if it did.
-  let known: MailboxSnapshot | null = null;
+  // The mailbox as the cancellation of the previous attempt reported it, if it did; at first
+  // the MBOX item getMailbox has just read (context.ts), so a delivery reads it once. Without
+  // the pre-read, a redelivery is told by the delivery-key condition in the transaction.
+  let known: MailboxSnapshot | null = takeRecentMailbox(ctx, user, mailboxId);
   // How the blob gets its reference (invariant 5): a sole message keeps none (no REF item, `soleRef` on the MSG
   // item), a take-over deletes the job's hold instead (its count becomes the message's), else ADD refs 1.
   let reference = message.blobReference;
