@@ -55,6 +55,7 @@ describe('job bodies checked against their types', () => {
     expect(ingestJobBody(JSON.parse(JSON.stringify(ingest)))).toEqual(ingest);
     expect(outboundJobBody(JSON.parse(JSON.stringify(outbound)))).toEqual(outbound);
     expect(ingestJobBody({ ...ingest, source: 'submission', authUser: 'alice@example.test', heloName: 'x' }).source).toBe('submission');
+    expect(ingestJobBody({ ...ingest, held: false }).held).toBe(false);
   });
 
   it.each([
@@ -65,6 +66,7 @@ describe('job bodies checked against their types', () => {
     ['an unknown source', { ...ingest, source: 'carrier-pigeon' }, 'source must be one of mx, submission'],
     ['a missing blob key', { ...ingest, blobKey: undefined }, 'blobKey must be a non-empty string'],
     ['a size as text', { ...ingest, size: '120' }, 'size must be a whole number'],
+    ['a hold flag as text', { ...ingest, held: 'no' }, 'held must be true or false'],
   ])('refuses an ingest body with %s, naming the field', (_what, body, message) => {
     expect(() => ingestJobBody(body)).toThrow(JobBodyError);
     expect(() => ingestJobBody(body)).toThrow(message);
