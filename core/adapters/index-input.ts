@@ -18,6 +18,11 @@ export function checkNewMessage(message: NewMessage): void {
   if (!Number.isFinite(message.internalDate)) throw new IndexError('INVALID', 'internalDate must be a number');
   checkFlags(message.flags);
   if (message.deliveryKey !== undefined) checkString(message.deliveryKey, 'deliveryKey');
+  const ref = message.blobReference;
+  if (ref !== undefined && ref !== 'sole') {
+    if (typeof ref !== 'object' || ref === null) throw new IndexError('INVALID', "blobReference must be 'sole' or { takeOver: holder }");
+    checkString(ref.takeOver, 'blobReference.takeOver');
+  }
 }
 
 /** updateFlags' mode and flags. */

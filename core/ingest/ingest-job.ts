@@ -4,12 +4,19 @@
  * worker loop (core/worker.ts). At-least-once: redelivery must never duplicate (invariant 2),
  * which the per-recipient delivery key guarantees.
  *
- * Blob lifetime (invariants 1 and 5): whoever queues the job first takes a hold on its blob
- * for the job (`index.holdBlob(blobKey, job.id)`, see fargate-listeners/src/smtp/accept-message.ts).
+ * Blob lifetime (invariants 1 and 5): a job of several recipients is queued with a hold on its
+ * blob (`index.holdBlob(blobKey, job.id)`, see fargate-listeners/src/smtp/accept-message.ts).
  * The hold is a reference of its own, so the blob outlives expunges of the copies this job
  * already delivered (alice's copy deleted by POP3 while bob's delivery waits for a retry).
- * Only a run that went through every recipient releases the hold, and deletes the blob when
- * that release dropped the last reference (MailboxWrites.releaseHold, core/mailbox/writes.ts).
+ * Deliveries add a reference each, except the last one of a job whose recipients are all
+ * local, which takes the hold over (NewMessage.blobReference: one write fewer, no release). A run whose last delivery was a
+ * duplicate (an earlier run may or may not have taken the hold over) or that delivered nothing
+ * releases the hold, and deletes the blob when that release dropped the last reference
+ * (MailboxWrites.releaseHold, core/mailbox/writes.ts).
+ * A job of one recipient holds nothing (`held: false`): its delivery is the blob's sole
+ * reference; when nothing was delivered (remote or unknown recipient) the job deletes the blob.
+ * Its blob can only go before the job finishes when its one copy was delivered and expunged,
+ * and then there is nothing left to do (the BlobNotFoundError case below).
  */
 import type { Adapters } from '../adapters/adapters.ts';
 import { domainOf, normalizeAddress } from '../accounts/addresses.ts';
@@ -36,6 +43,12 @@ export interface IngestJob {
   clientAddress?: string;
   heloName?: string;
   size: number;
+  /**
+   * Whether the accept path took a hold on the blob for this job (index.holdBlob(blobKey, id)).
+   * false: a job of one recipient, which holds nothing — its one delivery becomes the blob's
+   * sole reference. Absent (jobs queued before this field existed): held.
+   */
+  held?: boolean;
   /** The MX listener's inbound verdict (fargate-listeners/src/smtp/trust/): where local recipients get it. Absent: INBOX. */
   verdict?: InboundVerdict;
 }
@@ -105,6 +118,7 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
     return localDomains.get(d)!;
   };
 
+  const local: string[] = [];
   for (const original of job.rcptTo) {
     const rcpt = normalizeAddress(original);
     const domain = domainOf(rcpt);
@@ -118,13 +132,26 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
       result.unknown.push(original);
       continue;
     }
+    local.push(rcpt);
+  }
+  const held = job.held !== false;
+  // Remote routing and bounces come after the deliveries and need the bytes on a retry: with
+  // any of them the hold stays until the end.
+  const onlyLocal = byDomain.size === 0 && result.unknown.length === 0;
+  let holdTakenOver = false;
+  for (const [i, rcpt] of local.entries()) {
+    const last = i === local.length - 1 && onlyLocal;
+    // The last delivery takes the job's hold over; the one delivery of an unheld job is the sole reference.
+    const blobReference = last && held ? { takeOver: job.id } : last && !held && local.length === 1 ? ('sole' as const) : undefined;
     const mailbox = await targetMailbox(adapters, rcpt, job, logger);
     const appended = await writes.append(rcpt, mailbox, raw, {
       blobKey: job.blobKey,
       meta,
       internalDate: job.receivedAt,
       deliveryKey: `${job.id}:${rcpt}`,
+      blobReference,
     });
+    if (last && held && !appended.duplicate) holdTakenOver = true;
     result.delivered.push({ recipient: rcpt, uid: appended.uid, duplicate: appended.duplicate });
     logger.info('delivered', { job: job.id, recipient: rcpt, mailbox, uid: appended.uid, duplicate: appended.duplicate });
   }
@@ -138,11 +165,16 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
     if (deps.onUnknownLocal) await deps.onUnknownLocal(job, result.unknown, raw);
     else logger.warn('unknown local recipients dropped', { job: job.id, recipients: result.unknown });
   }
-  // Every recipient is done: drop the job's own reference. The mailboxes that got the message
-  // hold theirs (remote recipients have their own outbound copies, DSNs are built); when no
-  // reference is left (nobody got it, or every copy was expunged already) the blob goes now
-  // (invariant 5). A redelivery of a job whose hold is already gone releases nothing.
-  await writes.releaseHold(job.blobKey, job.id);
+  // Every recipient is done: drop the job's own reference unless the last delivery took it
+  // over. The mailboxes that got the message hold theirs (remote recipients have their own
+  // outbound copies, DSNs are built); when no reference is left (nobody got it, or every copy
+  // was expunged already) the blob goes now (invariant 5). A redelivery of a job whose hold is
+  // already gone releases nothing.
+  if (held && !holdTakenOver) await writes.releaseHold(job.blobKey, job.id);
+  if (!held && result.delivered.length === 0) {
+    // The unheld job's blob was referenced by nothing but the job itself.
+    await adapters.blobs.delete(job.blobKey).catch((err: unknown) => logger.warn('orphaned blob not deleted', { key: job.blobKey, err: err as Error }));
+  }
   return result;
 }
 

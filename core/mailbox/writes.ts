@@ -25,7 +25,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import type { BlobStore } from '../ports/blob-store.ts';
-import { IndexError, type AppendResult, type FlagChange, type FlagUpdateMode, type Mailbox, type MailIndex } from '../ports/mail-index.ts';
+import { IndexError, type AppendResult, type FlagChange, type FlagUpdateMode, type Mailbox, type MailIndex, type NewMessage } from '../ports/mail-index.ts';
 import type { MessageMeta } from '../mime/types.ts';
 import { indexMessage } from '../mime/index-message.ts';
 import { MESSAGE_BUCKET } from '../resources.ts';
@@ -48,6 +48,8 @@ export interface AppendOptions {
   blobKey?: string;
   /** Precomputed index of `raw` (ingest parses once for all recipients). */
   meta?: MessageMeta;
+  /** With `blobKey`: how the message references that blob (NewMessage.blobReference). A blob this call stores is the message's sole reference. */
+  blobReference?: NewMessage['blobReference'];
 }
 
 /** The two stores a write touches (an `Adapters` set, or POP3's MaildropPorts). */
@@ -98,6 +100,7 @@ export class MailboxWrites {
       flags: options.flags ?? [],
       meta,
       deliveryKey: options.deliveryKey,
+      blobReference: options.blobKey ? options.blobReference : 'sole',
     });
     // Our own fresh blob is not referenced by anything: remove it.
     if (result.duplicate && !options.blobKey) await this.deleteBlobs([blobKey]);

@@ -11,7 +11,8 @@
  *    visible together with uidNext moving past n, so no reader ever sees UID n+1 before n.
  *    UIDVALIDITY of a name is strictly greater each time the name is (re)created.
  *  - (5) message bytes are referenced by blobKey and never change; blobs are reference
- *    counted. A reference is a message (appendMessage/copyMessages add one, expunge,
+ *    counted. A reference is a message (appendMessage/copyMessages add one — or take over a
+ *    hold, NewMessage.blobReference —, expunge,
  *    deleteMailbox and removeUser drop theirs) or a hold (holdBlob/releaseBlob: a job that
  *    still has to deliver the blob keeps it alive across expunges of the copies it already
  *    delivered; invariant 1). `orphanedBlobs` / `orphaned: true` mean "no references left:
@@ -113,6 +114,15 @@ export interface NewMessage {
   meta: MessageMeta;
   /** Idempotency key: one job's delivery to one recipient (invariant 2). */
   deliveryKey?: string;
+  /**
+   * How the message references its blob (invariant 5); absent: it adds one reference (the blob
+   * may have others). 'sole': the caller stored the blob for this message alone and nothing else
+   * refers to it — the message is its only reference (an adapter may then keep no count at all
+   * until a COPY shares the blob). `{ takeOver: holder }`: the message takes over that holder's
+   * hold (holdBlob) instead of adding a reference — the hold is gone once the message is in,
+   * and the blob's count is unchanged; when there is no such hold, one reference is added.
+   */
+  blobReference?: 'sole' | { takeOver: string };
 }
 
 export interface AppendResult {
@@ -166,9 +176,16 @@ export interface ListOptions {
   /** Inclusive UID bounds. */
   uidFrom?: number;
   uidTo?: number;
-  /** Include `meta` (envelope, MIME tree, header block). */
-  withMeta?: boolean;
+  /** Include `meta`: true, everything (envelope, MIME tree, header block); 'structure', all but the header block (`meta.header` null). */
+  withMeta?: MetaOption;
 }
+
+/**
+ * How much of `meta` a read includes. 'structure' is what ENVELOPE, BODYSTRUCTURE and body
+ * section offsets need; its `meta.header` is null (readers that need the header block ask for
+ * true, or read it from the blob as they do when the index keeps none).
+ */
+export type MetaOption = boolean | 'structure';
 
 export class IndexError extends Error {
   readonly code: 'EXISTS' | 'NOT_FOUND' | 'CONFLICT' | 'INVALID';
@@ -220,8 +237,8 @@ export interface MailIndex {
   appendMessage(user: string, mailboxId: string, message: NewMessage): Promise<AppendResult>;
   /** Messages in UID order. */
   listMessages(user: string, mailboxId: string, options?: ListOptions): Promise<MessageRecord[]>;
-  /** The given UIDs that exist, with meta, in UID order. */
-  getMessages(user: string, mailboxId: string, uids: number[]): Promise<MessageRecord[]>;
+  /** The given UIDs that exist, with meta (all of it unless `withMeta` says otherwise), in UID order. */
+  getMessages(user: string, mailboxId: string, uids: number[], options?: { withMeta?: MetaOption }): Promise<MessageRecord[]>;
   /** Changes flags; returns the messages whose flags changed, with their new modseq. */
   updateFlags(user: string, mailboxId: string, uids: number[], mode: FlagUpdateMode, flags: string[], options?: FlagUpdateOptions): Promise<FlagChange[]>;
   /** Removes the messages; returns the UIDs removed and blob keys no longer referenced. */

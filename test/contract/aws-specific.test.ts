@@ -6,8 +6,18 @@
  * and the ingest path rely on.
  */
 import { randomBytes } from 'node:crypto';
+import { gzipSync, inflateRawSync } from 'node:zlib';
 import { Readable } from 'node:stream';
-import { DescribeTableCommand, DescribeTimeToLiveCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +25,7 @@ import { inject } from 'vitest';
 import { createAwsClients, type AwsClients } from '#core/adapters/aws/clients.ts';
 import { keys } from '#core/adapters/aws/dynamo-keys.ts';
 import { DynamoMailIndex } from '#core/adapters/aws/dynamo-mail-index.ts';
-import { META_ITEM_BYTES } from '#core/adapters/aws/dynamo-meta.ts';
+import { HEADER_DICTIONARY, META_ITEM_BYTES, STRUCTURE_DICTIONARY } from '#core/adapters/aws/dynamo-meta.ts';
 import { createAwsAdapters } from '#core/adapters/aws/index.ts';
 import { awsResourceEnv, awsResourceRefsFromEnv, destroyAwsResources, provisionAwsResources, type AwsResourceRefs } from '#core/adapters/aws/provision.ts';
 import { S3BlobStore } from '#core/adapters/aws/s3-blob-store.ts';
@@ -79,7 +89,7 @@ describe('aws adapters on the emulator', () => {
   });
 
   describe('DynamoMailIndex item layout and limits', () => {
-    it('a message is a small MSG item plus a MMETA item; the delivery key item records uid, uidValidity, modseq and a TTL', async () => {
+    it('a message is a small MSG item, a MMETA item (compressed structure) and a MHDR item (compressed header block); the delivery key item records uid, uidValidity, modseq and a TTL', async () => {
       const mb = await ix.createMailbox(alice, 'Layout');
       const r = await ix.appendMessage(alice, mb.id, message('layout', { deliveryKey: 'job-1/alice', flags: ['\\Seen'] }));
       const [msg] = await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.messagePrefix(mb.id));
@@ -88,14 +98,20 @@ describe('aws adapters on the emulator', () => {
       expect(msg.metaZ).toBeUndefined();
       expect(msg.flags).toEqual({ L: [{ S: '\\Seen' }] });
       const [meta] = await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.metaPrefix(mb.id));
-      expect(JSON.parse(meta.meta.S as string)).toEqual(sampleMeta('layout'));
+      const { header, ...structure } = sampleMeta('layout');
+      expect(meta.meta).toBeUndefined();
+      expect(JSON.parse(inflateRawSync(meta.sd1.B!, { dictionary: STRUCTURE_DICTIONARY }).toString())).toEqual(structure);
+      expect(meta.sd1.B!.length).toBeLessThan(JSON.stringify(structure).length / 2);
+      const [hdr] = await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.headerPrefix(mb.id));
+      const storedHeader = hdr.hd1?.B ? inflateRawSync(hdr.hd1.B, { dictionary: HEADER_DICTIONARY }) : Buffer.from(hdr.hr!.B!);
+      expect(storedHeader.toString('latin1')).toBe(header);
       const [dk] = await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.deliveryPrefix(mb.id));
       expect(dk).toMatchObject({ uid: { N: '1' }, uidValidity: { N: String(mb.uidValidity) }, modseq: { N: String(r.modseq) } });
       const ttl = Number(dk.ttl.N);
       expect(ttl).toBeGreaterThan(Date.now() / 1000 + 20 * 24 * 3600);
     });
 
-    it('a large meta is gzip-compressed, an oversized one is split over chunk items; both round-trip, copy and expunge with their chunks', async () => {
+    it('a large structure is compressed, an oversized one is split over chunk items; both round-trip, copy and expunge with their chunks', async () => {
       const mb = await ix.createMailbox(alice, 'Big');
       const medium = bulkyMeta('medium', 100_000); // JSON ~100 KB → metaZ
       const huge = bulkyMeta('huge', 900_000); // gzip ~700 KB > one item → split
@@ -103,10 +119,10 @@ describe('aws adapters on the emulator', () => {
       await ix.appendMessage(alice, mb.id, message('huge', { meta: huge }));
       const metaItems = await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.metaPrefix(mb.id));
       const bySk = new Map(metaItems.map((i) => [i.sk.S, i]));
-      expect(bySk.get(keys.metaSk(mb.id, 1))?.metaZ?.B).toBeDefined();
+      expect(bySk.get(keys.metaSk(mb.id, 1))?.sd1?.B).toBeDefined();
       const hugeItem = bySk.get(keys.metaSk(mb.id, 2));
       expect(Number(hugeItem?.chunks?.N)).toBeGreaterThan(1);
-      for (const i of metaItems) expect((i.metaZ?.B ?? i.data?.B ?? new Uint8Array()).length).toBeLessThanOrEqual(META_ITEM_BYTES);
+      for (const i of metaItems) expect((i.sd1?.B ?? i.data?.B ?? new Uint8Array()).length).toBeLessThanOrEqual(META_ITEM_BYTES);
       expect(metaItems.length).toBe(1 + Number(hugeItem?.chunks?.N));
 
       expect((await ix.getMessages(alice, mb.id, [1, 2])).map((m) => m.meta)).toEqual([medium, huge]);
@@ -119,7 +135,88 @@ describe('aws adapters on the emulator', () => {
 
       await ix.expunge(alice, mb.id, [1, 2]);
       expect(await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.metaPrefix(mb.id))).toEqual([]);
+      expect(await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.headerPrefix(mb.id))).toEqual([]);
       expect(await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.messagePrefix(mb.id))).toEqual([]);
+    });
+
+    it('messages stored in the older layout (whole meta in the MMETA item: `meta` JSON, or `metaZ` gzip split over chunks) still read, copy and expunge', async () => {
+      const mb = await ix.createMailbox(alice, 'Old layout');
+      const small = sampleMeta('old small');
+      const big = bulkyMeta('old big', 900_000);
+      const zipped = gzipSync(JSON.stringify(big));
+      const pieces: Buffer[] = [];
+      for (let off = 0; off < zipped.length; off += META_ITEM_BYTES) pieces.push(zipped.subarray(off, off + META_ITEM_BYTES));
+      expect(pieces.length).toBeGreaterThan(1);
+      // Two messages as the code before MHDR items wrote them: an append whose items are then put back in the old form.
+      for (const [uid, meta] of [
+        [1, small],
+        [2, big],
+      ] as const) {
+        await ix.appendMessage(alice, mb.id, message(`old${uid}`, { meta: sampleMeta(`placeholder ${uid}`) }));
+        await clients.dynamo.send(
+          new DeleteItemCommand({ TableName: refs.table, Key: { pk: { S: keys.userPk(alice) }, sk: { S: keys.headerSk(mb.id, uid) } } }),
+        );
+        const item: Record<string, AttributeValue> =
+          uid === 1 ? { meta: { S: JSON.stringify(meta) } } : { metaZ: { B: pieces[0] }, chunks: { N: String(pieces.length) } };
+        await clients.dynamo.send(
+          new PutItemCommand({ TableName: refs.table, Item: { pk: { S: keys.userPk(alice) }, sk: { S: keys.metaSk(mb.id, uid) }, ...item } }),
+        );
+      }
+      for (let n = 1; n < pieces.length; n++)
+        await clients.dynamo.send(
+          new PutItemCommand({
+            TableName: refs.table,
+            Item: { pk: { S: keys.userPk(alice) }, sk: { S: keys.metaChunkSk(mb.id, 2, n) }, data: { B: pieces[n] } },
+          }),
+        );
+      await clients.dynamo.send(
+        new UpdateItemCommand({
+          TableName: refs.table,
+          Key: { pk: { S: keys.userPk(alice) }, sk: { S: keys.messageSk(mb.id, 2) } },
+          UpdateExpression: 'SET metaChunks = :n',
+          ExpressionAttributeValues: { ':n': { N: String(pieces.length) } },
+        }),
+      );
+      expect((await ix.listMessages(alice, mb.id, { withMeta: true })).map((m) => m.meta)).toEqual([small, big]);
+      expect((await ix.getMessages(alice, mb.id, [1, 2])).map((m) => m.meta)).toEqual([small, big]);
+      expect((await ix.listMessages(alice, mb.id, { withMeta: 'structure' })).map((m) => m.meta)).toEqual([
+        { ...small, header: null },
+        { ...big, header: null },
+      ]);
+      const other = await ix.createMailbox(alice, 'Old layout copy');
+      const { mapping } = await ix.copyMessages(alice, mb.id, [1, 2], other.id);
+      expect(
+        (
+          await ix.getMessages(
+            alice,
+            other.id,
+            mapping.map((m) => m.to),
+          )
+        ).map((m) => m.meta),
+      ).toEqual([small, big]);
+      expect((await ix.expunge(alice, mb.id, [1, 2])).expunged).toEqual([1, 2]);
+      expect(await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.metaPrefix(mb.id))).toEqual([]);
+    });
+
+    it("a 'sole' message writes no blob reference item (soleRef on the MSG item); a COPY turns it into a count of 2, a take-over deletes the hold item", async () => {
+      const mb = await ix.createMailbox(alice, 'Refs');
+      const blobItems = async (blobKey: string) => [
+        ...(await itemsWithPrefix(clients.dynamo, refs.table, keys.blobPk(blobKey), 'HOLD#')),
+        ...(await itemsWithPrefix(clients.dynamo, refs.table, keys.blobPk(blobKey), keys.blobSk)),
+      ];
+      await ix.appendMessage(alice, mb.id, message('sole', { blobKey: 'blob/layout-sole', blobReference: 'sole' }));
+      expect(await blobItems('blob/layout-sole')).toEqual([]);
+      const [msg] = await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.messageSk(mb.id, 1));
+      expect(msg.soleRef).toEqual({ BOOL: true });
+      await ix.copyMessages(alice, mb.id, [1], mb.id);
+      expect((await blobItems('blob/layout-sole')).map((i) => [i.sk.S, i.refs?.N])).toEqual([['REF', '2']]);
+      const [after] = await itemsWithPrefix(clients.dynamo, refs.table, keys.userPk(alice), keys.messageSk(mb.id, 1));
+      expect(after.soleRef).toBeUndefined();
+
+      await ix.holdBlob('blob/layout-take', 'job-lt');
+      expect((await blobItems('blob/layout-take')).map((i) => i.sk.S)).toEqual(['HOLD#job-lt', 'REF']);
+      await ix.appendMessage(alice, mb.id, message('take', { blobKey: 'blob/layout-take', blobReference: { takeOver: 'job-lt' } }));
+      expect((await blobItems('blob/layout-take')).map((i) => [i.sk.S, i.refs?.N])).toEqual([['REF', '1']]);
     });
 
     it('a meta too large even when split is refused with INVALID and leaves the mailbox unchanged', async () => {

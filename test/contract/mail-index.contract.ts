@@ -439,6 +439,55 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect(rec.meta!.mime.children[0].disposition).toEqual({ type: 'inline', params: [['filename', 'a b.txt']] });
       });
 
+      it('getMailbox then appendMessage (the delivery path): a redelivery is a duplicate, another instance appending in between still gives the next UID', async () => {
+        await withUser();
+        const other = await fx.openAnother();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        await ix.getMailbox(alice, 'INBOX');
+        const first = await ix.appendMessage(alice, mb.id, newMessage('d1', { deliveryKey: 'job-g:alice' }));
+        expect(first).toMatchObject({ uid: 1, duplicate: false });
+        await ix.getMailbox(alice, 'INBOX');
+        expect(await ix.appendMessage(alice, mb.id, newMessage('d1', { deliveryKey: 'job-g:alice' }))).toEqual({ ...first, duplicate: true });
+        // What this instance read is stale once another one appends.
+        await ix.getMailbox(alice, 'INBOX');
+        await other.appendMessage(alice, mb.id, newMessage('elsewhere'));
+        expect(await ix.appendMessage(alice, mb.id, newMessage('d2', { deliveryKey: 'job-h:alice' }))).toMatchObject({ uid: 3, duplicate: false });
+        expect((await ix.listMessages(alice, mb.id)).map((m) => m.uid)).toEqual([1, 2, 3]);
+        expect(await ix.mailboxState(alice, mb.id)).toMatchObject({ uidNext: 4, messageCount: 3 });
+      });
+
+      it('getMailbox by name after a rename and a new mailbox of the old name (by this or another instance) finds the right one', async () => {
+        await withUser();
+        const other = await fx.openAnother();
+        const a = await ix.createMailbox(alice, 'Lists');
+        expect((await ix.getMailbox(alice, 'Lists'))?.id).toBe(a.id);
+        await other.renameMailbox(alice, 'Lists', 'Old lists');
+        expect(await ix.getMailbox(alice, 'Lists')).toBeNull();
+        const b = await other.createMailbox(alice, 'Lists');
+        expect((await ix.getMailbox(alice, 'Lists'))?.id).toBe(b.id);
+        expect((await ix.getMailbox(alice, 'Old lists'))?.id).toBe(a.id);
+        await other.deleteMailbox(alice, 'Lists');
+        expect(await ix.getMailbox(alice, 'Lists')).toBeNull();
+      });
+
+      it("withMeta 'structure' gives envelope, MIME tree and size without the header block; getMessages takes the same option", async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        const m = newMessage('parts');
+        await ix.appendMessage(alice, mb.id, m);
+        const expected = { ...m.meta, header: null };
+        const [listed] = await ix.listMessages(alice, mb.id, { withMeta: 'structure' });
+        expect(listed.meta).toEqual(expected);
+        expect((await ix.getMessages(alice, mb.id, [1], { withMeta: 'structure' }))[0].meta).toEqual(expected);
+        expect((await ix.getMessages(alice, mb.id, [1], { withMeta: true }))[0].meta).toEqual(m.meta);
+        const [bare] = await ix.getMessages(alice, mb.id, [1], { withMeta: false });
+        expect(bare.meta).toBeUndefined();
+        expect(bare.blobKey).toBe(m.blobKey);
+        // A meta whose header block the index does not keep (over META_HEADER_LIMIT) reads back as null.
+        await ix.appendMessage(alice, mb.id, newMessage('no header', { meta: { ...sampleMeta('no header'), header: null } }));
+        expect((await ix.listMessages(alice, mb.id, { uidFrom: 2, withMeta: true }))[0].meta!.header).toBeNull();
+      });
+
       it('getMessages returns the existing ones of the given UIDs, with meta, in UID order', async () => {
         await withUser();
         const mb = await mailboxWith(5);
@@ -748,6 +797,56 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         // A hold after the blob was orphaned starts a new count (the caller's own fresh reference).
         await ix.holdBlob('blob/two', 'job-8');
         expect(await ix.releaseBlob('blob/two', 'job-8')).toEqual({ orphaned: true });
+      });
+
+      it("a 'sole' message is its blob's only reference: expunging it reports the blob; after a COPY, only the second expunge does", async () => {
+        await withUser();
+        const inbox = await ix.createMailbox(alice, 'INBOX');
+        const archive = await ix.createMailbox(alice, 'Archive');
+        await ix.appendMessage(alice, inbox.id, newMessage('only', { blobKey: 'blob/sole-1', blobReference: 'sole' }));
+        expect(await ix.expunge(alice, inbox.id, [1])).toEqual({ expunged: [1], orphanedBlobs: ['blob/sole-1'] });
+
+        // COPY, then expunge the original and the copy (in both orders).
+        await ix.appendMessage(alice, inbox.id, newMessage('copied', { blobKey: 'blob/sole-2', blobReference: 'sole' }));
+        const first = await ix.copyMessages(alice, inbox.id, [2], archive.id);
+        expect(await ix.expunge(alice, inbox.id, [2])).toEqual({ expunged: [2], orphanedBlobs: [] });
+        expect(await ix.expunge(alice, archive.id, [first.mapping[0].to])).toEqual({ expunged: [first.mapping[0].to], orphanedBlobs: ['blob/sole-2'] });
+        await ix.appendMessage(alice, inbox.id, newMessage('copied again', { blobKey: 'blob/sole-3', blobReference: 'sole' }));
+        const second = await ix.copyMessages(alice, inbox.id, [3], archive.id);
+        expect((await ix.expunge(alice, archive.id, [second.mapping[0].to])).orphanedBlobs).toEqual([]);
+        expect((await ix.expunge(alice, inbox.id, [3])).orphanedBlobs).toEqual(['blob/sole-3']);
+
+        // Deleting the mailbox of a sole message reports its blob too.
+        await ix.appendMessage(alice, archive.id, newMessage('in archive', { blobKey: 'blob/sole-4', blobReference: 'sole' }));
+        expect((await ix.deleteMailbox(alice, 'Archive')).orphanedBlobs).toEqual(['blob/sole-4']);
+      });
+
+      it('a delivery that takes over the hold: earlier copies expunged before it do not orphan the blob, the hold is gone after it, the last expunge reports it', async () => {
+        await withUser();
+        await withUser(bob);
+        const a = await ix.createMailbox(alice, 'INBOX');
+        const b = await ix.createMailbox(bob, 'INBOX');
+        // A job for alice and bob: alice's copy adds a reference, and is expunged before bob's delivery.
+        await ix.holdBlob('blob/take', 'job-t');
+        await ix.appendMessage(alice, a.id, newMessage('take', { blobKey: 'blob/take', deliveryKey: 'job-t:alice' }));
+        expect(await ix.expunge(alice, a.id, [1])).toEqual({ expunged: [1], orphanedBlobs: [] });
+        await ix.appendMessage(bob, b.id, newMessage('take', { blobKey: 'blob/take', deliveryKey: 'job-t:bob', blobReference: { takeOver: 'job-t' } }));
+        // The hold became bob's message: releasing it now changes nothing.
+        expect(await ix.releaseBlob('blob/take', 'job-t')).toEqual({ orphaned: false });
+        // A redelivery of the take-over is a duplicate and takes nothing again.
+        const again = await ix.appendMessage(
+          bob,
+          b.id,
+          newMessage('take', { blobKey: 'blob/take', deliveryKey: 'job-t:bob', blobReference: { takeOver: 'job-t' } }),
+        );
+        expect(again.duplicate).toBe(true);
+        expect(await ix.expunge(bob, b.id, [1])).toEqual({ expunged: [1], orphanedBlobs: ['blob/take'] });
+
+        // Taking over a hold that is not there adds a reference instead.
+        await ix.appendMessage(alice, a.id, newMessage('no hold', { blobKey: 'blob/nohold', blobReference: { takeOver: 'job-none' } }));
+        await ix.appendMessage(bob, b.id, newMessage('no hold', { blobKey: 'blob/nohold' }));
+        expect((await ix.expunge(alice, a.id, [2])).orphanedBlobs).toEqual([]);
+        expect((await ix.expunge(bob, b.id, [2])).orphanedBlobs).toEqual(['blob/nohold']);
       });
 
       it('concurrent releases by several instances and an expunge of the last message: exactly one reports the blob', async () => {

@@ -28,6 +28,8 @@ const job = (id: string, rcptTo: string[]): IngestJob => ({
   receivedAt: 1_764_000_000_000,
   source: 'mx',
   size: 10,
+  // As the accept path queues it: a hold (taken in queueJobs) only with several recipients.
+  held: rcptTo.length > 1,
 });
 const record = (j: IngestJob | string): SqsRecord => {
   const id = typeof j === 'string' ? 'bad' : j.id;
@@ -114,6 +116,7 @@ describe('ingest Lambda on the emulator: a batch for one mailbox', () => {
   const queueJobs = async (jobs: IngestJob[]) => {
     for (const j of jobs) {
       await adapters.blobs.put(j.blobKey, Buffer.from(`Subject: ${j.id}\r\n\r\nhello\r\n`));
+      if (j.held) await adapters.index.holdBlob(j.blobKey, j.id);
       await adapters.queue.send<IngestJob>('ingest', j);
     }
     return takeSqsEvent(clientConfig(), refs.queueUrls.ingest, jobs.length);

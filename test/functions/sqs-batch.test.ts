@@ -58,6 +58,7 @@ describe('job bodies checked against their types', () => {
     // The MX listener's inbound verdict (Junk for DMARC quarantine).
     const junk = { ...ingest, verdict: { mailbox: 'Junk', reasons: ['dmarc=fail policy=quarantine'] } };
     expect(ingestJobBody(JSON.parse(JSON.stringify(junk)))).toEqual(junk);
+    expect(ingestJobBody({ ...ingest, held: false }).held).toBe(false);
   });
 
   it.each([
@@ -70,6 +71,7 @@ describe('job bodies checked against their types', () => {
     ['a size as text', { ...ingest, size: '120' }, 'size must be a whole number'],
     ['a verdict naming another mailbox', { ...ingest, verdict: { mailbox: 'Trash' } }, 'verdict must be {mailbox: INBOX|Junk, reasons?}'],
     ['verdict reasons that are not text', { ...ingest, verdict: { mailbox: 'Junk', reasons: [1] } }, 'verdict reasons must be a list of strings'],
+    ['a hold flag as text', { ...ingest, held: 'no' }, 'held must be true or false'],
   ])('refuses an ingest body with %s, naming the field', (_what, body, message) => {
     expect(() => ingestJobBody(body)).toThrow(JobBodyError);
     expect(() => ingestJobBody(body)).toThrow(message);

@@ -9,14 +9,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Adapters } from '#core/adapters/adapters.ts';
-import type { ListOptions, MailIndex } from '#core/ports/mail-index.ts';
+import type { ListOptions, MailIndex, MetaOption } from '#core/ports/mail-index.ts';
 import type { BlobStore } from '#core/ports/blob-store.ts';
 import { override } from '../support/mail-system.ts';
 import { RawImap } from './support/raw-client.ts';
 import { sampleMessage, startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
 
 /** Calls the IMAP listener makes, and a hook to run another writer's change just before ours. */
-const calls = { fullLists: 0, blobReads: 0 };
+const calls = { fullLists: 0, blobReads: 0, metaAsked: [] as Array<MetaOption | undefined> };
 let beforeOwnUpdate: (() => Promise<void>) | null = null;
 let afterOwnUpdate: (() => Promise<void>) | null = null;
 
@@ -24,7 +24,12 @@ function counting(a: Adapters): Adapters {
   const index = override<MailIndex>(a.index, {
     listMessages: (user: string, mailboxId: string, options?: ListOptions) => {
       if (options?.uidFrom === undefined && options?.uidTo === undefined) calls.fullLists++;
+      calls.metaAsked.push(options?.withMeta);
       return a.index.listMessages(user, mailboxId, options);
+    },
+    getMessages: (user: string, mailboxId: string, uids: number[], options?: { withMeta?: MetaOption }) => {
+      calls.metaAsked.push(options?.withMeta ?? true);
+      return a.index.getMessages(user, mailboxId, uids, options);
     },
     updateFlags: async (...args: Parameters<MailIndex['updateFlags']>) => {
       const hook = beforeOwnUpdate;
@@ -200,6 +205,32 @@ describe('IMAP efficiency', () => {
       const o = await c.command(`SEARCH OR BODY nothing (${words.map((w) => `TEXT ${w}`).join(' ')})`);
       expect(o.untagged).toEqual(['* SEARCH 1 3 4']);
       expect(calls.blobReads).toBe(4);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a header sync FETCH asks the index for the structure only; header fields come from the index header block; neither reads a blob', async () => {
+    await sys.ts.adapters.index.createMailbox(sys.user, 'Headers', {});
+    for (let i = 0; i < 3; i++) await sys.deliver(sampleMessage(`h${i}`), 'Headers');
+    const c = await RawImap.login(sys.port, sys.user, sys.password);
+    try {
+      await c.command('SELECT Headers');
+      calls.metaAsked = [];
+      calls.blobReads = 0;
+      const sync = await c.command('UID FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE BODYSTRUCTURE)');
+      expect(sync.untagged).toHaveLength(3);
+      expect(sync.untagged[0]).toMatch(/ENVELOPE \(.*"h0"/);
+      expect(calls.metaAsked).toEqual(['structure']);
+      calls.metaAsked = [];
+      const fields = await c.command('FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
+      expect(fields.untagged).toHaveLength(3);
+      expect(fields.literals.map((l) => l.toString('latin1'))).toEqual(['Subject: h0\r\n\r\n', 'Subject: h1\r\n\r\n', 'Subject: h2\r\n\r\n']);
+      expect(calls.metaAsked).toEqual([true]);
+      calls.metaAsked = [];
+      await c.command('FETCH 1:* (UID RFC822.SIZE)');
+      expect(calls.metaAsked).toEqual([false]);
+      expect(calls.blobReads).toBe(0);
     } finally {
       c.close();
     }

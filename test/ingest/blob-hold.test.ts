@@ -131,4 +131,45 @@ describe.each(ADAPTER_KINDS)('ingest job holds its blob until it has finished (%
     // The release at the end dropped the last reference: the job deleted the blob itself.
     expect(await sys.adapters.blobs.exists(blobKey)).toBe(false);
   });
+
+  it('a one-recipient job holds nothing: its delivery is the only reference, expunging it deletes the blob, a redelivery does nothing', async () => {
+    sys = await startTestSystem({ adapters: kind, workers: false });
+    await sys.addUser(alice, 'pw');
+    const job = await acceptOverSmtp([alice]);
+    expect(job.held).toBe(false);
+    // No hold was taken: there is none to release.
+    expect(await sys.adapters.index.releaseBlob(job.blobKey, job.id)).toEqual({ orphaned: false });
+    const run = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger });
+    expect(run.delivered.map((d) => [d.recipient, d.duplicate])).toEqual([[alice, false]]);
+    expect(await sys.adapters.blobs.exists(job.blobKey)).toBe(true);
+    // A redelivery before the expunge is a duplicate and changes no reference.
+    expect((await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger })).delivered.map((d) => d.duplicate)).toEqual([true]);
+    expect(await expungeInbox(alice)).toEqual([job.blobKey]);
+    expect(await sys.adapters.blobs.exists(job.blobKey)).toBe(false);
+    expect(await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger })).toEqual({ delivered: [], remote: 0, unknown: [] });
+  });
+
+  it('a one-recipient job for a remote recipient deletes its unheld blob once routed', async () => {
+    sys = await startTestSystem({ adapters: kind, workers: false });
+    await sys.addUser(alice, 'pw');
+    const raw = Buffer.from('Subject: out\r\n\r\nbody\r\n');
+    const blobKey = `messages/test/unheld-${kind}-${Date.now()}`;
+    await sys.adapters.blobs.put(blobKey, raw);
+    const job: IngestJob = {
+      id: `JOBU${kind}`,
+      blobKey,
+      mailFrom: alice,
+      rcptTo: ['carol@remote.test'],
+      receivedAt: Date.now(),
+      source: 'submission',
+      authUser: alice,
+      size: raw.length,
+      held: false,
+    };
+    const routed: string[] = [];
+    const run = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger, routeRemote: async (r) => void routed.push(r.raw.toString()) });
+    expect(run.remote).toBe(1);
+    expect(routed).toEqual([raw.toString()]);
+    expect(await sys.adapters.blobs.exists(blobKey)).toBe(false);
+  });
 });

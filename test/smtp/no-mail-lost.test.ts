@@ -19,8 +19,8 @@ import { eventually, override, startTestSystem, type TestSystem } from '../suppo
 import { smtplibSend } from '../support/smtplib.ts';
 
 /** One message from x@remote.test to alice over the MX port, sent with smtplib. */
-function sendWithSmtplib(port: number) {
-  return smtplibSend({ port, from: 'x@remote.test', to: ['alice@example.test'], data: 'Subject: t\r\n\r\nbody\r\n' });
+function sendWithSmtplib(port: number, to = ['alice@example.test']) {
+  return smtplibSend({ port, from: 'x@remote.test', to, data: 'Subject: t\r\n\r\nbody\r\n' });
 }
 
 /** The 451 4.3.0 a sender retries on (RFC 5321 §4.2.5: a transient failure after DATA). */
@@ -75,14 +75,17 @@ describe('no accepted mail is lost', () => {
   });
 
   /** Starts a system with one part broken by `breakPart`, sends one message: refused with 451 4.3.0 and its blob deleted. */
-  async function refusedWithoutLeftoverBlob(breakPart: (a: Adapters) => Partial<Adapters>, options: { workers?: boolean } = {}): Promise<TestSystem> {
+  async function refusedWithoutLeftoverBlob(
+    breakPart: (a: Adapters) => Partial<Adapters>,
+    options: { workers?: boolean; to?: string[] } = {},
+  ): Promise<TestSystem> {
     const deleted: string[] = [];
     const ts = (sys = await startTestSystem({
-      ...options,
+      workers: options.workers,
       wrapAdapters: (a: Adapters) => ({ ...a, ...breakPart(a), blobs: recordingDeletes(a.blobs, deleted) }),
     }));
-    await ts.addUser('alice@example.test', 'pw');
-    const r = await sendWithSmtplib(ts.port('smtp-mx'));
+    for (const u of options.to ?? ['alice@example.test']) await ts.addUser(u, 'pw');
+    const r = await sendWithSmtplib(ts.port('smtp-mx'), options.to);
     expect(r.outcome, r.stderr).toEqual(RETRY_LATER);
     expect(deleted).toHaveLength(1);
     expect(await ts.adapters.blobs.exists(deleted[0])).toBe(false);
@@ -93,9 +96,10 @@ describe('no accepted mail is lost', () => {
     await refusedWithoutLeftoverBlob((a) => ({ queue: override(a.queue, { send: () => Promise.reject(new Error('queue down')) }) }));
   });
 
-  it('answers 451 4.3.0 when the blob cannot be held for its job, and leaves no blob and no job behind', async () => {
+  it('answers 451 4.3.0 when the blob cannot be held for its job (several recipients: a hold), and leaves no blob and no job behind', async () => {
     const ts = await refusedWithoutLeftoverBlob((a) => ({ index: override(a.index, { holdBlob: () => Promise.reject(new Error('index down')) }) }), {
       workers: false,
+      to: ['alice@example.test', 'bob@example.test'],
     });
     expect((await ts.adapters.queue.stats('ingest')).visible).toBe(0);
   });

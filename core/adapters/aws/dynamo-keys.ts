@@ -14,9 +14,11 @@
  * |                  |                                  | not exist)                                                    |
  * | `U#<address>`    | `SUBLIST`                        | marker: the legacy MBOX `subscribed` flags were moved to SUB# |
  * | `U#<address>`    | `MSG#<mailboxId>#<uid:10>`       | uid, modseq, flags (L of S), internalDate, size, blobKey      |
- * | `U#<address>`    | `MMETA#<mailboxId>#<uid:10>`     | the MessageMeta: `meta` (S, JSON) or `metaZ` (B, gzip JSON),  |
- * |                  |                                  | `chunks` (N) when split — see dynamo-meta.ts                  |
- * | `U#<address>`    | `MMETA#<mailboxId>#<uid:10>#<n:3>` | data (B): chunk n ≥ 1 of an oversized gzip meta             |
+ * | `U#<address>`    | `MMETA#<mailboxId>#<uid:10>`     | the structure (envelope, MIME tree, size): `sd1` (B, deflate  |
+ * |                  |                                  | JSON) or `sj` (S, JSON), `chunks` (N) when split; older items |
+ * |                  |                                  | the whole meta in `meta`/`metaZ` — see dynamo-meta.ts         |
+ * | `U#<address>`    | `MMETA#<mailboxId>#<uid:10>#<n:3>` | data (B): chunk n ≥ 1 of an oversized compressed structure  |
+ * | `U#<address>`    | `MHDR#<mailboxId>#<uid:10>`      | the raw header block: `hd1` (B, deflate) or `hr` (B)          |
  * | `U#<address>`    | `CHG#<mailboxId>#<modseq:16>`    | kind (F flags, X expunged, C checkpoint), modseq, uids (a     |
  * |                  |                                  | sequence set), uidNext, createdAt: the change log (see        |
  * |                  |                                  | dynamo-index/changes.ts; MBOX also holds logFloor,            |
@@ -34,9 +36,10 @@
  * Why this shape:
  *  - Messages are keyed by the mailbox *id*, so RENAME touches only the NAME item and the
  *    `name` attribute of the MBOX item (one transaction).
- *  - A message is two items: the small MSG item (what FLAGS/UID FETCH and STORE touch; DynamoDB
- *    bills reads and writes by whole-item size, projections do not help) and its MMETA item
- *    (envelope, MIME tree, header block: kilobytes). Both are written in one transaction.
+ *  - A message is three items: the small MSG item (what FLAGS/UID FETCH and STORE touch; DynamoDB
+ *    bills reads and writes by whole-item size, projections do not help), its MMETA item
+ *    (envelope, MIME tree: what a header sync FETCHes) and its MHDR item (the header block,
+ *    only for HEADER fetches). All are written in one transaction.
  *  - UIDs are zero-padded to 10 digits (UIDs are 32-bit, RFC 3501 §2.3.1.1) so the sort key
  *    orders messages by UID and a UID range is a `BETWEEN` on `sk`.
  *  - One user's mailboxes, messages and delivery keys share the partition `U#<address>`:
@@ -90,6 +93,8 @@ export const keys = {
   /** Upper bound (inclusive) of a `BETWEEN` over the MMETA items and chunks of UIDs ≤ uid. */
   metaRangeEnd: (mailboxId: string, uid: number) => `MMETA#${mailboxId}#${padUid(uid)}#~`,
   metaPrefix: (mailboxId: string) => `MMETA#${mailboxId}#`,
+  headerSk: (mailboxId: string, uid: number) => `MHDR#${mailboxId}#${padUid(uid)}`,
+  headerPrefix: (mailboxId: string) => `MHDR#${mailboxId}#`,
   changeSk: (mailboxId: string, modseq: number) => `CHG#${mailboxId}#${String(modseq).padStart(MODSEQ_DIGITS, '0')}`,
   changePrefix: (mailboxId: string) => `CHG#${mailboxId}#`,
   deliverySk: (mailboxId: string, deliveryKey: string) => `DLV#${mailboxId}#${deliveryKey}`,

@@ -200,12 +200,15 @@ export async function acceptMessage(
     heloName: session.hostNameAppearsAs || undefined,
     size: stored.size,
     ...(inspection?.verdict ? { verdict: inspection.verdict } : {}),
+    held: rcptTo.length > 1,
   };
-  // The job's own reference on the blob, taken before the job exists: delivered copies may be
-  // expunged (and the blob orphaned) while this job still has recipients to retry. The ingest
-  // job releases it when it has finished (core/ingest/ingest-job.ts; invariant 1).
+  // With several recipients, the job's own reference on the blob, taken before the job exists:
+  // delivered copies may be expunged (and the blob orphaned) while this job still has
+  // recipients to retry. The ingest job's last delivery takes it over, or the job releases it
+  // (core/ingest/ingest-job.ts; invariant 1). One recipient: no hold, its delivery is the
+  // blob's sole reference (nothing can be expunged before it).
   try {
-    await adapters.index.holdBlob(blobKey, queueId);
+    if (job.held) await adapters.index.holdBlob(blobKey, queueId);
   } catch (err) {
     logger.error('blob hold failed', { queueId, err });
     await adapters.blobs.delete(blobKey).catch(() => {});
@@ -215,7 +218,7 @@ export async function acceptMessage(
     await adapters.queue.send('ingest', job);
   } catch (err) {
     logger.error('ingest enqueue failed', { queueId, err });
-    await adapters.index.releaseBlob(blobKey, queueId).catch(() => {});
+    if (job.held) await adapters.index.releaseBlob(blobKey, queueId).catch(() => {});
     await adapters.blobs.delete(blobKey).catch(() => {});
     throw smtpError(451, '4.3.0', 'Temporary queue failure, try again later');
   }

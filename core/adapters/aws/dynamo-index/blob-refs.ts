@@ -11,7 +11,7 @@ import { N, S, backoffMs, batchGetAll, isConditionalCheckFailed, sleep, transact
 import { DELIVERY_KEY_MAX_BYTES, MAX_ATTEMPTS, checkKeyPart, type DynamoIndexContext } from './context.ts';
 
 /** Holders longer than this are replaced by their SHA-256 (sort keys are at most 1024 bytes). */
-function holderPart(holder: string): string {
+export function holderPart(holder: string): string {
   return Buffer.byteLength(holder) <= DELIVERY_KEY_MAX_BYTES ? holder : `sha256:${createHash('sha256').update(holder).digest('hex')}`;
 }
 

@@ -42,7 +42,7 @@ import { checkChangesSince } from '#core/adapters/index-input.ts';
 import { keys } from '../dynamo-keys.ts';
 import { N, S, batchWriteAll, isConditionalCheckFailed, num, queryAll, str, type Item } from '../dynamo-ops.ts';
 import { readMailbox, type DynamoIndexContext } from './context.ts';
-import { readMessages, readMetaItems, toRecords } from './messages.ts';
+import { readHeaderItems, readMessages, readMetaItems, toRecords } from './messages.ts';
 
 /** An append whose modseq is a multiple of this writes a checkpoint item (see the header). */
 export const CHECKPOINT_EVERY = 256;
@@ -168,16 +168,11 @@ export async function changesSince(
   const byUid = new Map<number, Item>();
   for (const it of [...appended, ...reread]) byUid.set(num(it, 'uid'), it);
   const items = [...byUid.values()];
-  const metaItems =
-    options.withMeta === true && items.length > 0
-      ? await readMetaItems(
-          ctx,
-          pk,
-          mailboxId,
-          [...byUid.keys()].sort((a, b) => a - b),
-        )
-      : null;
-  const changed: MessageRecord[] = await toRecords(ctx, user, mailboxId, items, options.withMeta === true ? (metaItems ?? []) : null);
+  const readUids = [...byUid.keys()].sort((a, b) => a - b);
+  const withMeta = options.withMeta === true;
+  const [metaItems, headerItems] =
+    withMeta && items.length > 0 ? await Promise.all([readMetaItems(ctx, pk, mailboxId, readUids), readHeaderItems(ctx, pk, mailboxId, readUids)]) : [[], []];
+  const changed: MessageRecord[] = await toRecords(ctx, user, mailboxId, items, withMeta ? { parts: 'all', metaItems, headerItems } : null);
   return { state, changed, expunged: [...gone].sort((a, b) => a - b), complete: true };
 }
 

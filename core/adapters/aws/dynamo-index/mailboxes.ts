@@ -10,7 +10,7 @@ import { MAX_KEY_PART_BYTES, keys } from '../dynamo-keys.ts';
 import { BOOL, N, S, backoffMs, batchWriteAll, bool, num, optStr, queryAll, sleep, str, transactWrite, type Item } from '../dynamo-ops.ts';
 import { unref } from './blob-refs.ts';
 import { newMailboxLogAttributes } from './changes.ts';
-import { MAX_ATTEMPTS, checkKeyPart, getItem, readMailbox, type DynamoIndexContext } from './context.ts';
+import { MAX_ATTEMPTS, checkKeyPart, forgetMailboxId, getItem, readMailbox, rememberMailbox, rememberedMailboxId, type DynamoIndexContext } from './context.ts';
 
 function toMailbox(item: Item): Mailbox {
   return {
@@ -105,10 +105,23 @@ export async function createMailbox(
 
 export async function getMailbox(ctx: DynamoIndexContext, user: string, name: string): Promise<Mailbox | null> {
   if (typeof name !== 'string' || name === '' || Buffer.byteLength(name) > MAX_KEY_PART_BYTES) return null;
-  const ref = await getItem(ctx, keys.userPk(user), keys.nameSk(name));
+  const pk = keys.userPk(user);
+  // A remembered id is right when its MBOX item still has this name (context.ts).
+  const knownId = rememberedMailboxId(ctx, user, name);
+  if (knownId) {
+    const item = await getItem(ctx, pk, keys.mailboxSk(knownId));
+    if (item && item.name?.S === name) {
+      rememberMailbox(ctx, user, name, item);
+      return toMailbox(item);
+    }
+    forgetMailboxId(ctx, user, name);
+  }
+  const ref = await getItem(ctx, pk, keys.nameSk(name));
   if (!ref) return null;
-  const item = await getItem(ctx, keys.userPk(user), keys.mailboxSk(str(ref, 'mailboxId')));
-  return item ? toMailbox(item) : null;
+  const item = await getItem(ctx, pk, keys.mailboxSk(str(ref, 'mailboxId')));
+  if (!item) return null;
+  rememberMailbox(ctx, user, name, item);
+  return toMailbox(item);
 }
 
 export async function listMailboxes(ctx: DynamoIndexContext, user: string): Promise<Mailbox[]> {
@@ -272,7 +285,13 @@ async function migrateSubscriptions(ctx: DynamoIndexContext, user: string): Prom
 
 async function dropMailboxContents(ctx: DynamoIndexContext, user: string, mailboxId: string): Promise<{ orphanedBlobs: string[] }> {
   const pk = keys.userPk(user);
-  const prefixes = [keys.messagePrefix(mailboxId), keys.metaPrefix(mailboxId), keys.deliveryPrefix(mailboxId), keys.changePrefix(mailboxId)];
+  const prefixes = [
+    keys.messagePrefix(mailboxId),
+    keys.metaPrefix(mailboxId),
+    keys.headerPrefix(mailboxId),
+    keys.deliveryPrefix(mailboxId),
+    keys.changePrefix(mailboxId),
+  ];
   const found = await Promise.all(
     prefixes.map((p) =>
       queryAll(ctx.db, {

@@ -6,13 +6,23 @@
 import { createHash } from 'node:crypto';
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { IndexError } from '#core/ports/mail-index.ts';
-import type { AppendResult, FlagChange, FlagUpdateMode, FlagUpdateOptions, ListOptions, MessageRecord, NewMessage } from '#core/ports/mail-index.ts';
+import type {
+  AppendResult,
+  FlagChange,
+  FlagUpdateMode,
+  FlagUpdateOptions,
+  ListOptions,
+  MessageRecord,
+  MetaOption,
+  NewMessage,
+} from '#core/ports/mail-index.ts';
 import { applyFlags, normalizeFlags, sameFlagSet } from '#core/mailbox/flags.ts';
 import type { MessageMeta } from '#core/mime/types.ts';
 import { checkFlagUpdate, checkNewMessage } from '#core/adapters/index-input.ts';
 import { DELIVERY_KEY_TTL_SECONDS, UID_DIGITS, keys } from '../dynamo-keys.ts';
-import { decodeMeta, encodeMeta, metaChunkCount, type EncodedMeta } from '../dynamo-meta.ts';
+import { decodeMeta, encodeMeta, metaChunkCount, type EncodedMeta, type MetaParts } from '../dynamo-meta.ts';
 import {
+  BOOL,
   N,
   S,
   STR_LIST,
@@ -29,7 +39,7 @@ import {
   type Item,
   type Key,
 } from '../dynamo-ops.ts';
-import { unref } from './blob-refs.ts';
+import { holderPart, unref } from './blob-refs.ts';
 import { changeItemPut, checkpointPuts, maybeTrimChangeLog } from './changes.ts';
 import {
   DELIVERY_KEY_MAX_BYTES,
@@ -42,6 +52,7 @@ import {
   readMailbox,
   readMailboxAnd,
   snapshotOf,
+  takeRecentMailbox,
   type DynamoIndexContext,
   type MailboxSnapshot,
 } from './context.ts';
@@ -60,6 +71,11 @@ function chunk<T>(list: readonly T[], size: number): T[][] {
   return out;
 }
 
+/** The meta parts a port option asks for, or null for none. */
+function metaParts(option: MetaOption | undefined): MetaParts | null {
+  return option === 'structure' ? 'structure' : option === true ? 'all' : null;
+}
+
 function projection(fields: string[]): { ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> } {
   const names: Record<string, string> = {};
   fields.forEach((f, i) => (names[`#p${i}`] = f));
@@ -74,8 +90,13 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
   const dkSk = message.deliveryKey !== undefined && MAILBOX_ID.test(mailboxId) ? keys.deliverySk(mailboxId, deliveryKeyPart(message.deliveryKey)) : null;
 
   const duplicateOf = (dk: Item): AppendResult => ({ uid: num(dk, 'uid'), uidValidity: num(dk, 'uidValidity'), modseq: num(dk, 'modseq'), duplicate: true });
-  // The mailbox as the cancellation of the previous attempt reported it, if it did.
-  let known: MailboxSnapshot | null = null;
+  // The mailbox as the cancellation of the previous attempt reported it, if it did; at first
+  // the MBOX item getMailbox has just read (context.ts), so a delivery reads it once. Without
+  // the pre-read, a redelivery is told by the delivery-key condition in the transaction.
+  let known: MailboxSnapshot | null = takeRecentMailbox(ctx, user, mailboxId);
+  // How the blob gets its reference (invariant 5): a sole message keeps none (no REF item, `soleRef` on the MSG
+  // item), a take-over deletes the job's hold instead (its count becomes the message's), else ADD refs 1.
+  let reference = message.blobReference;
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0) await sleep(backoffMs(attempt));
     let mb = known;
@@ -92,6 +113,7 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
     if (uid > MAX_UID) throw new IndexError('CONFLICT', 'UID space of the mailbox is exhausted; recreate it');
     if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not allocate a UID');
     const modseq = mb.highestModseq + 1;
+    const blobPk = S(keys.blobPk(message.blobKey));
     const tx: TransactWriteItem[] = [
       allocateUids(ctx, pk, mailboxId, mb, 1),
       ...messagePuts(
@@ -100,19 +122,30 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
         mailboxId,
         uid,
         modseq,
-        { flags, internalDate: Math.trunc(message.internalDate), size: message.size, blobKey: message.blobKey },
+        { flags, internalDate: Math.trunc(message.internalDate), size: message.size, blobKey: message.blobKey, soleRef: reference === 'sole' },
         meta,
       ),
       ...checkpointPuts(ctx, pk, mailboxId, modseq, uid + 1),
-      {
+    ];
+    const holdAt = typeof reference === 'object' ? tx.length : -1;
+    if (typeof reference === 'object') {
+      tx.push({
+        Delete: {
+          TableName: ctx.table,
+          Key: { pk: blobPk, sk: S(keys.blobHoldSk(holderPart(reference.takeOver))) },
+          ConditionExpression: 'attribute_exists(pk)',
+        },
+      });
+    } else if (reference !== 'sole') {
+      tx.push({
         Update: {
           TableName: ctx.table,
-          Key: { pk: S(keys.blobPk(message.blobKey)), sk: S(keys.blobSk) },
+          Key: { pk: blobPk, sk: S(keys.blobSk) },
           UpdateExpression: 'ADD refs :one',
           ExpressionAttributeValues: { ':one': N(1) },
         },
-      },
-    ];
+      });
+    }
     if (dkSk) {
       tx.push({
         Put: {
@@ -138,6 +171,8 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
     const dkReason = dkSk ? out.reasons[tx.length - 1] : undefined;
     if (dkReason?.Code === 'ConditionalCheckFailed' && dkReason.Item) return duplicateOf(dkReason.Item);
     const mbReason = out.reasons[0];
+    // No such hold (released, or the job predates holds): add a reference instead.
+    if (holdAt >= 0 && out.reasons[holdAt]?.Code === 'ConditionalCheckFailed') reference = undefined;
     if (mbReason?.Code === 'ConditionalCheckFailed' && mbReason.Item && (!dkSk || dkReason?.Code === 'None')) known = snapshotOf(mbReason.Item);
   }
 }
@@ -150,26 +185,42 @@ export async function listMessages(ctx: DynamoIndexContext, user: string, mailbo
   const to = Math.min(mb.uidNext - 1, Math.floor(options.uidTo ?? MAX_UID), MAX_UID);
   if (!(from <= to)) return [];
   const pk = S(keys.userPk(user));
-  const range = (a: string, b: string) =>
+  const range = (a: string, b: string, consistent = true) =>
     queryAll(ctx.db, {
       TableName: ctx.table,
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :a AND :b',
       ExpressionAttributeValues: { ':pk': pk, ':a': S(a), ':b': S(b) },
-      ConsistentRead: true,
+      ConsistentRead: consistent,
     });
-  const [items, metaItems] = await Promise.all([
+  const parts = metaParts(options.withMeta);
+  // MMETA and MHDR items never change once written (with their MSG item, in one transaction),
+  // so an eventually consistent read (half the units) returns them or misses a very recent
+  // one; toRecords reads the missed ones again, strongly consistent.
+  const [items, metaItems, headerItems] = await Promise.all([
     range(keys.messageSk(mailboxId, from), keys.messageSk(mailboxId, to)),
-    options.withMeta === true ? range(keys.metaSk(mailboxId, from), keys.metaRangeEnd(mailboxId, to)) : Promise.resolve(null),
+    parts ? range(keys.metaSk(mailboxId, from), keys.metaRangeEnd(mailboxId, to), false) : Promise.resolve(null),
+    parts === 'all' ? range(keys.headerSk(mailboxId, from), keys.headerSk(mailboxId, to)) : Promise.resolve(null),
   ]);
-  return toRecords(ctx, user, mailboxId, items, metaItems);
+  return toRecords(ctx, user, mailboxId, items, parts ? { parts, metaItems: metaItems!, headerItems } : null);
 }
 
-export async function getMessages(ctx: DynamoIndexContext, user: string, mailboxId: string, uids: number[]): Promise<MessageRecord[]> {
+export async function getMessages(
+  ctx: DynamoIndexContext,
+  user: string,
+  mailboxId: string,
+  uids: number[],
+  options: { withMeta?: MetaOption } = {},
+): Promise<MessageRecord[]> {
   const list = validUids(uids);
   if (list.length === 0 || !MAILBOX_ID.test(mailboxId)) return [];
   const pk = keys.userPk(user);
-  const [items, metaItems] = await Promise.all([readMessages(ctx, pk, mailboxId, list), readMetaItems(ctx, pk, mailboxId, list)]);
-  return toRecords(ctx, user, mailboxId, items, metaItems);
+  const parts = metaParts(options.withMeta ?? true);
+  const [items, metaItems, headerItems] = await Promise.all([
+    readMessages(ctx, pk, mailboxId, list),
+    parts ? readMetaItems(ctx, pk, mailboxId, list, false) : Promise.resolve(null),
+    parts === 'all' ? readHeaderItems(ctx, pk, mailboxId, list) : Promise.resolve(null),
+  ]);
+  return toRecords(ctx, user, mailboxId, items, parts ? { parts, metaItems: metaItems!, headerItems } : null);
 }
 
 export async function updateFlags(
@@ -259,6 +310,8 @@ export async function expunge(
   if (!(await readMailbox(ctx, user, mailboxId))) throw new IndexError('NOT_FOUND', `no such mailbox: ${mailboxId}`);
   const expunged: number[] = [];
   const blobKeys: string[] = [];
+  /** Blobs whose only reference was a `soleRef` message just deleted: orphaned without a count to drop. */
+  const soleBlobs: string[] = [];
   let remaining = validUids(uids);
   let last: MailboxSnapshot | null = null;
   for (let attempt = 0; remaining.length > 0; attempt++) {
@@ -268,10 +321,10 @@ export async function expunge(
     last = mb;
     if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not expunge');
     const block = remaining.slice(0, EXPUNGE_BLOCK);
-    const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks']);
+    const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks', 'soleRef']);
     if (items.length > 0) {
       // One transaction: the MBOX update (new modseq, count) and, per message, the
-      // conditional delete of the MSG item (a concurrent expunge cancels us) and of its MMETA item.
+      // conditional delete of the MSG item (a concurrent expunge cancels us) and of its MMETA and MHDR items.
       const tx: TransactWriteItem[] = [
         bumpModseq(ctx, pk, mailboxId, mb, -items.length),
         changeItemPut(
@@ -286,14 +339,23 @@ export async function expunge(
       ];
       for (const it of items) {
         const uid = num(it, 'uid');
-        tx.push({ Delete: { TableName: ctx.table, Key: { pk: S(pk), sk: S(keys.messageSk(mailboxId, uid)) }, ConditionExpression: 'attribute_exists(pk)' } });
+        // The soleRef read must still hold (a COPY that shared the blob meanwhile cancels us).
+        tx.push({
+          Delete: {
+            TableName: ctx.table,
+            Key: { pk: S(pk), sk: S(keys.messageSk(mailboxId, uid)) },
+            ConditionExpression: it.soleRef ? 'attribute_exists(pk) AND soleRef = :t' : 'attribute_exists(pk) AND attribute_not_exists(soleRef)',
+            ...(it.soleRef ? { ExpressionAttributeValues: { ':t': BOOL(true) } } : {}),
+          },
+        });
         tx.push({ Delete: { TableName: ctx.table, Key: { pk: S(pk), sk: S(keys.metaSk(mailboxId, uid)) } } });
+        tx.push({ Delete: { TableName: ctx.table, Key: { pk: S(pk), sk: S(keys.headerSk(mailboxId, uid)) } } });
       }
       const out = await transactWrite(ctx.db, tx);
       if (!out.ok) continue;
       for (const it of items) {
         expunged.push(num(it, 'uid'));
-        blobKeys.push(str(it, 'blobKey'));
+        (it.soleRef ? soleBlobs : blobKeys).push(str(it, 'blobKey'));
       }
       // Chunks of split metas: unreachable now; a crash here leaves them to deleteMailbox/removeUser.
       const chunkKeys = items.flatMap((it) =>
@@ -307,7 +369,8 @@ export async function expunge(
     attempt = -1; // the next block starts afresh
   }
   if (last && expunged.length > 0) await maybeTrimChangeLog(ctx, user, mailboxId, last.item);
-  return { expunged: expunged.sort((a, b) => a - b), orphanedBlobs: await unref(ctx, blobKeys) };
+  const orphanedBlobs = [...soleBlobs, ...(await unref(ctx, blobKeys))].sort();
+  return { expunged: expunged.sort((a, b) => a - b), orphanedBlobs };
 }
 
 /**
@@ -383,14 +446,14 @@ function bumpModseq(ctx: DynamoIndexContext, pk: string, mailboxId: string, mb: 
   };
 }
 
-/** Puts of a message: its MSG item, its MMETA item and any meta chunks (all conditional on absence). */
+/** Puts of a message: its MSG item, its MMETA item, any meta chunks and its MHDR item (all conditional on absence). */
 function messagePuts(
   ctx: DynamoIndexContext,
   pk: string,
   mailboxId: string,
   uid: number,
   modseq: number,
-  m: { flags: string[]; internalDate: number; size: number; blobKey: string },
+  m: { flags: string[]; internalDate: number; size: number; blobKey: string; soleRef?: boolean },
   meta: EncodedMeta,
 ): TransactWriteItem[] {
   const put = (Item: Item): TransactWriteItem => ({ Put: { TableName: ctx.table, Item, ConditionExpression: 'attribute_not_exists(pk)' } });
@@ -404,31 +467,54 @@ function messagePuts(
       internalDate: N(m.internalDate),
       size: N(m.size),
       blobKey: S(m.blobKey),
+      // The blob's only reference, counted nowhere else (no REF item): expunge orphans it, COPY turns it into a count.
+      ...(m.soleRef ? { soleRef: BOOL(true) } : {}),
       // Split metas are rare; the count here lets expunge delete the chunks without reading the meta.
       ...(meta.extraChunks.length > 0 ? { metaChunks: N(meta.extraChunks.length + 1) } : {}),
     }),
     put({ pk: S(pk), sk: S(keys.metaSk(mailboxId, uid)), ...meta.attributes }),
+    ...(meta.header ? [put({ pk: S(pk), sk: S(keys.headerSk(mailboxId, uid)), ...meta.header })] : []),
     ...meta.extraChunks.map((data, i) => put({ pk: S(pk), sk: S(keys.metaChunkSk(mailboxId, uid, i + 1)), data: { B: data } })),
   ];
 }
 
+interface MetaRead {
+  parts: MetaParts;
+  /** MMETA items and any chunk items (as a range Query returns them), possibly read eventually consistent. */
+  metaItems: Item[];
+  /** MHDR items (parts 'all'); a message without one keeps no header block in the index. */
+  headerItems: Item[] | null;
+}
+
 /**
- * Message records from MSG items, with meta when `metaItems` is given: MMETA items and
- * any chunk items (as a range Query returns them); missing chunks are fetched.
+ * Message records from MSG items, with meta when `meta` is given. MMETA items an eventually
+ * consistent read missed and missing chunks are fetched (strongly consistent).
  */
-export async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId: string, items: Item[], metaItems: Item[] | null): Promise<MessageRecord[]> {
+export async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId: string, items: Item[], meta: MetaRead | null): Promise<MessageRecord[]> {
   items.sort((a, b) => num(a, 'uid') - num(b, 'uid'));
   const bySk = new Map<string, Item>();
-  if (metaItems) {
-    for (const m of metaItems) bySk.set(str(m, 'sk'), m);
+  if (meta) {
+    const pk = S(keys.userPk(user));
+    for (const m of meta.metaItems) bySk.set(str(m, 'sk'), m);
+    const missed = items.map((it) => keys.metaSk(mailboxId, num(it, 'uid'))).filter((sk) => !bySk.has(sk));
+    const again =
+      missed.length > 0
+        ? await batchGetAll(
+            ctx.db,
+            ctx.table,
+            missed.map((sk) => ({ pk, sk: S(sk) })),
+          )
+        : [];
+    for (const m of again) bySk.set(str(m, 'sk'), m);
+    for (const h of meta.headerItems ?? []) bySk.set(str(h, 'sk'), h);
     const missing: Key[] = [];
-    for (const m of metaItems) {
+    for (const m of [...meta.metaItems, ...again]) {
       const sk = str(m, 'sk');
       if (sk.length !== keys.metaSk(mailboxId, 1).length) continue; // a chunk item
       const uid = Number(sk.slice(-UID_DIGITS));
       for (let c = 1; c < metaChunkCount(m); c++) {
         const chunkSk = keys.metaChunkSk(mailboxId, uid, c);
-        if (!bySk.has(chunkSk)) missing.push({ pk: S(keys.userPk(user)), sk: S(chunkSk) });
+        if (!bySk.has(chunkSk)) missing.push({ pk, sk: S(chunkSk) });
       }
     }
     if (missing.length > 0) for (const c of await batchGetAll(ctx.db, ctx.table, missing)) bySk.set(str(c, 'sk'), c);
@@ -443,12 +529,12 @@ export async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId
       size: num(it, 'size'),
       blobKey: str(it, 'blobKey'),
     };
-    if (metaItems) {
+    if (meta) {
       const m = bySk.get(keys.metaSk(mailboxId, uid));
       const extra = m
         ? Array.from({ length: metaChunkCount(m) - 1 }, (_, c) => bySk.get(keys.metaChunkSk(mailboxId, uid, c + 1))?.data?.B ?? new Uint8Array())
         : [];
-      rec.meta = decodeMeta(m, extra) as MessageMeta;
+      rec.meta = decodeMeta(m, extra, bySk.get(keys.headerSk(mailboxId, uid)), meta.parts) as MessageMeta;
     }
     return rec;
   });
@@ -471,25 +557,34 @@ async function copyBlock(
     const target = await readMailbox(ctx, user, toId);
     if (!target) throw new IndexError('NOT_FOUND', `no such mailbox: ${toId}`);
     if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not copy');
-    const [sourceItems, metaItems] = await Promise.all([readMessages(ctx, pk, fromId, uids), readMetaItems(ctx, pk, fromId, uids)]);
-    const records = await toRecords(ctx, user, fromId, sourceItems, metaItems);
+    const [sourceItems, metaItems, headerItems] = await Promise.all([
+      readMessages(ctx, pk, fromId, uids),
+      readMetaItems(ctx, pk, fromId, uids),
+      readHeaderItems(ctx, pk, fromId, uids),
+    ]);
+    const records = await toRecords(ctx, user, fromId, sourceItems, { parts: 'all', metaItems, headerItems });
     if (records.length === 0) return { mapping: [], consumed: uids.length };
     if (target.uidNext + records.length - 1 > MAX_UID) throw new IndexError('CONFLICT', 'UID space of the target mailbox is exhausted');
     // RFC 7162 §3.1: the copies get one new mod-sequence, as one APPEND would.
     const modseq = target.highestModseq + 1;
     const tx: TransactWriteItem[] = [];
     const blobs = new Map<string, number>();
+    // Sources that are their blob's sole reference (soleRef, no REF item): the copy makes the count 2.
+    const soleUids = new Set(sourceItems.filter((it) => it.soleRef?.BOOL === true).map((it) => num(it, 'uid')));
+    const soleBlobs = new Map<string, number>();
     const mapping: Array<{ from: number; to: number }> = [];
     let bytes = 0;
     for (const rec of records) {
       const uid = target.uidNext + mapping.length;
       const puts = messagePuts(ctx, pk, toId, uid, modseq, rec, encodeMeta(rec.meta ?? null));
       const size = puts.reduce((a, p) => a + approxItemBytes(p.Put?.Item ?? {}) + 100, 0);
+      const sole = soleUids.has(rec.uid);
       // + 1: the MBOX update; + 1: room for a checkpoint item.
-      const items = 2 + tx.length + puts.length + blobs.size + (blobs.has(rec.blobKey) ? 0 : 1);
+      const items = 2 + tx.length + puts.length + blobs.size + 2 * soleBlobs.size + (sole ? 2 : blobs.has(rec.blobKey) ? 0 : 1);
       if (mapping.length > 0 && (items > TX_MAX_ITEMS || bytes + size > TX_MAX_BYTES)) break;
       tx.push(...puts);
-      blobs.set(rec.blobKey, (blobs.get(rec.blobKey) ?? 0) + 1);
+      if (sole) soleBlobs.set(rec.blobKey, rec.uid);
+      else blobs.set(rec.blobKey, (blobs.get(rec.blobKey) ?? 0) + 1);
       mapping.push({ from: rec.uid, to: uid });
       bytes += size;
     }
@@ -502,6 +597,28 @@ async function copyBlock(
           // The source message holds a reference; refs < 1 means the blob is being orphaned.
           ConditionExpression: 'refs >= :one',
           ExpressionAttributeValues: { ':n': N(n), ':one': N(1) },
+        },
+      });
+    }
+    for (const [blobKey, sourceUid] of soleBlobs) {
+      // The source stops being the sole reference (its soleRef read must still be there: an
+      // expunge of it cancels us) and the count starts at 2, the source and the copy.
+      tx.push({
+        Update: {
+          TableName: ctx.table,
+          Key: { pk: S(pk), sk: S(keys.messageSk(fromId, sourceUid)) },
+          UpdateExpression: 'REMOVE soleRef',
+          ConditionExpression: 'soleRef = :t',
+          ExpressionAttributeValues: { ':t': BOOL(true) },
+        },
+      });
+      tx.push({
+        Update: {
+          TableName: ctx.table,
+          Key: { pk: S(keys.blobPk(blobKey)), sk: S(keys.blobSk) },
+          UpdateExpression: 'ADD refs :two',
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ExpressionAttributeValues: { ':two': N(2) },
         },
       });
     }
@@ -530,13 +647,21 @@ export async function readMessages(ctx: DynamoIndexContext, pk: string, mailboxI
   return items.sort((a, b) => num(a, 'uid') - num(b, 'uid'));
 }
 
-/** MMETA items of the given UIDs (consistent BatchGet; chunks are not included). */
-export async function readMetaItems(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[], fields?: string[]): Promise<Item[]> {
-  const p = fields ? projection(fields) : null;
+/** MMETA items of the given UIDs (BatchGet, consistent unless asked; chunks are not included). */
+export async function readMetaItems(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[], consistent = true): Promise<Item[]> {
   return batchGetAll(
     ctx.db,
     ctx.table,
     uids.map((u) => ({ pk: S(pk), sk: S(keys.metaSk(mailboxId, u)) })),
-    p ? { projection: p.ProjectionExpression, names: p.ExpressionAttributeNames } : {},
+    { consistent },
+  );
+}
+
+/** MHDR items of the given UIDs (consistent BatchGet: an absent one means no header block in the index). */
+export async function readHeaderItems(ctx: DynamoIndexContext, pk: string, mailboxId: string, uids: number[]): Promise<Item[]> {
+  return batchGetAll(
+    ctx.db,
+    ctx.table,
+    uids.map((u) => ({ pk: S(pk), sk: S(keys.headerSk(mailboxId, u)) })),
   );
 }

@@ -5,7 +5,16 @@
  */
 import type { MessageMeta } from '#core/mime/types.ts';
 import { IndexError } from '#core/ports/mail-index.ts';
-import type { AppendResult, FlagChange, FlagUpdateMode, FlagUpdateOptions, ListOptions, MessageRecord, NewMessage } from '#core/ports/mail-index.ts';
+import type {
+  AppendResult,
+  FlagChange,
+  FlagUpdateMode,
+  FlagUpdateOptions,
+  ListOptions,
+  MessageRecord,
+  MetaOption,
+  NewMessage,
+} from '#core/ports/mail-index.ts';
 import { applyFlags, normalizeFlags, sameFlagSet } from '#core/mailbox/flags.ts';
 import { checkFlagUpdate, checkNewMessage } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
@@ -26,7 +35,8 @@ interface MessageRow {
   meta?: string;
 }
 
-function toMessage(r: MessageRow): MessageRecord {
+/** A row as a record; `withMeta: 'structure'` leaves out the header block (the port's contract). */
+function toMessage(r: MessageRow, withMeta: MetaOption = true): MessageRecord {
   const rec: MessageRecord = {
     uid: r.uid,
     modseq: r.modseq,
@@ -35,7 +45,10 @@ function toMessage(r: MessageRow): MessageRecord {
     size: r.size,
     blobKey: r.blob_key,
   };
-  if (r.meta !== undefined) rec.meta = JSON.parse(r.meta) as MessageMeta;
+  if (r.meta !== undefined) {
+    rec.meta = JSON.parse(r.meta) as MessageMeta;
+    if (withMeta === 'structure' && rec.meta) rec.meta.header = null;
+  }
   return rec;
 }
 
@@ -71,7 +84,11 @@ export async function appendMessage(h: SqliteHandle, user: string, mailboxId: st
     if (message.deliveryKey !== undefined) {
       h.stmt('INSERT INTO delivery_keys (mailbox_id, delivery_key, uid, modseq) VALUES (?, ?, ?, ?)').run(mailboxId, message.deliveryKey, uid, modseq);
     }
-    ref(h, message.blobKey, 1);
+    // A taken-over hold's reference becomes the message's; otherwise the message adds one ('sole' too: counts are cheap here).
+    const take = message.blobReference;
+    const tookOver =
+      typeof take === 'object' && Number(h.stmt('DELETE FROM blob_holds WHERE blob_key = ? AND holder = ?').run(message.blobKey, take.takeOver).changes) === 1;
+    if (!tookOver) ref(h, message.blobKey, 1);
     return { uid, uidValidity: mb.uid_validity, modseq, duplicate: false };
   });
 }
@@ -88,19 +105,26 @@ export async function listMessages(h: SqliteHandle, user: string, mailboxId: str
       `SELECT ${cols} FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id AND b.user = ? WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`,
     )
     .all(user, mailboxId, from, to) as unknown as MessageRow[];
-  return rows.map(toMessage);
+  return rows.map((r) => toMessage(r, options.withMeta));
 }
 
-export async function getMessages(h: SqliteHandle, user: string, mailboxId: string, uids: number[]): Promise<MessageRecord[]> {
+export async function getMessages(
+  h: SqliteHandle,
+  user: string,
+  mailboxId: string,
+  uids: number[],
+  options: { withMeta?: MetaOption } = {},
+): Promise<MessageRecord[]> {
   if (uids.length === 0) return [];
+  const withMeta = options.withMeta ?? true;
   const rows = h
     .stmt(
-      `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, m.meta
+      `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key${withMeta ? ', m.meta' : ''}
        FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id AND b.user = ?
        WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
     )
     .all(user, mailboxId, uidList(uids)) as unknown as MessageRow[];
-  return rows.map(toMessage);
+  return rows.map((r) => toMessage(r, withMeta));
 }
 
 export async function updateFlags(

@@ -3,19 +3,19 @@
  * its way while the current one is written out (FETCH 1:* of a large mailbox never holds
  * more than two batches of metadata).
  */
-import type { MessageRecord } from '#core/ports/mail-index.ts';
+import type { MessageRecord, MetaOption } from '#core/ports/mail-index.ts';
 import type { ImapSession } from './session.ts';
 
 export const LOAD_BATCH = 500;
 
-async function loadBatch(s: ImapSession, mailboxId: string, uids: number[], withMeta: boolean): Promise<Map<number, MessageRecord>> {
+async function loadBatch(s: ImapSession, mailboxId: string, uids: number[], withMeta: MetaOption): Promise<Map<number, MessageRecord>> {
   const { index } = s.deps.adapters;
   const first = uids[0];
   const last = uids[uids.length - 1];
   let records: MessageRecord[];
   // A dense run of UIDs is cheaper as one range query than as a list of keys.
   if (last - first + 1 <= uids.length * 2) records = await index.listMessages(s.user!, mailboxId, { uidFrom: first, uidTo: last, withMeta });
-  else records = await index.getMessages(s.user!, mailboxId, uids);
+  else records = await index.getMessages(s.user!, mailboxId, uids, { withMeta });
   const map = new Map<number, MessageRecord>();
   for (const r of records) map.set(r.uid, r);
   return map;
@@ -26,7 +26,8 @@ export async function* loadRecords(
   s: ImapSession,
   mailboxId: string,
   uids: number[],
-  withMeta: boolean,
+  /** How much meta the caller needs ('structure': no header block; a header sync's FETCH reads only that). */
+  withMeta: MetaOption,
   batch = LOAD_BATCH,
 ): AsyncGenerator<[number[], Map<number, MessageRecord>]> {
   if (uids.length === 0) return;

@@ -59,6 +59,12 @@ function needsMeta(a: FetchAtt): boolean {
   }
 }
 
+/** Items answered from the index copy of the top-level header block (else read from the blob). */
+function needsHeader(a: FetchAtt): boolean {
+  if (a.k === 'RFC822.HEADER') return true;
+  return a.k === 'BODY[]' && a.section.part.length === 0 && a.section.text !== null && a.section.text.startsWith('HEADER');
+}
+
 function setsSeen(a: FetchAtt): boolean {
   return (a.k === 'BODY[]' && !a.peek) || a.k === 'RFC822' || a.k === 'RFC822.TEXT' || (a.k === 'BINARY' && !a.peek);
 }
@@ -238,7 +244,9 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
     return ok(`${verb} completed`);
   }
 
-  const withMeta = items.some(needsMeta);
+  // ENVELOPE, BODYSTRUCTURE and section offsets need the structure only; the header block is
+  // read from the index only for the items that send it.
+  const withMeta = items.some(needsHeader) ? true : items.some(needsMeta) ? 'structure' : false;
   let missing = false;
   /** Messages whose response went out (the others lose a \Seen this FETCH set, see unsee). */
   const sent = new Set<number>();
