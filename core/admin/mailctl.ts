@@ -12,6 +12,8 @@ import { IndexError } from '../ports/mail-index.ts';
 import { createLogger } from '../log.ts';
 import { MailboxWrites } from '../mailbox/writes.ts';
 import { checkBlobs } from './blob-check.ts';
+import { importImapCommand, ImportUsageError } from './mailctl-import.ts';
+import { ImportError } from '../import/imap-import.ts';
 import type { QueueName } from '../ports/work-queue.ts';
 import { dkimKeyBlobKey, dkimZoneLine, generateDkimKey, loadDkimKey, saveDkimKey, type DkimKeyAlgorithm } from '../dkim/keys.ts';
 
@@ -22,6 +24,10 @@ export interface MailctlIO {
   readPassword(prompt: string): Promise<string>;
   /** Raw bytes to stdout (message show). */
   writeRaw(data: Buffer): void;
+  /** The environment (IMPORT_PASSWORD); absent: none. */
+  env?: Record<string, string | undefined>;
+  /** A status line shown in place of the previous one (a terminal); '' clears it. Absent: none shown. */
+  status?: (line: string) => void;
 }
 
 export const USAGE = `usage: mailctl [--aws] <command>
@@ -43,6 +49,11 @@ export const USAGE = `usage: mailctl [--aws] <command>
   message show <address> <uid> [mailbox]  print a message's raw bytes
   check [address]                compare every message's blob with the index (all users, or one):
                                  reports missing, unreadable, truncated and extended blobs; exit 1 if any
+  import imap <address> <imap-url> [--insecure] [--json] [--connections N]
+                                 copy an IMAP account into the user (imaps://user@host:993, or
+                                 imap://user@host with STARTTLS; password from stdin or
+                                 IMPORT_PASSWORD): every folder, flags, keywords, dates and
+                                 subscriptions; a rerun copies only what is new (README "Moving in")
   queue stats                    jobs per queue (visible, in flight, delayed, dead)
   queue dead-letters [queue]     show jobs in the dead-letter queue (default: all queues)
 Options: --aws  use the AWS resources named by MAIL_TABLE, MAIL_BUCKET, INGEST_QUEUE_URL, ... (or MAIL_RUNTIME=aws)`;
@@ -227,6 +238,15 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
         }
         io.writeRaw(raw);
         return 0;
+      }
+      case 'import imap': {
+        try {
+          return await importImapCommand(adapters, io, rest);
+        } catch (err) {
+          if (err instanceof ImportUsageError) throw new UsageError(err.message, 'import');
+          if (err instanceof ImportError) throw new CommandError(err.message);
+          throw err;
+        }
       }
       case 'queue stats': {
         io.out(['QUEUE', 'VISIBLE', 'IN-FLIGHT', 'DELAYED', 'DEAD'].join('\t'));
