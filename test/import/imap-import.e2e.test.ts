@@ -12,7 +12,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources } from '#core/adapters/aws/index.ts';
 import { createUser } from '#core/accounts/accounts.ts';
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
 import type { Adapters } from '#core/adapters/adapters.ts';
@@ -20,10 +21,13 @@ import { importStateKey } from '#core/import/state.ts';
 import { corpusFiles } from '../support/corpus.ts';
 import { describeWithDovecot, startDovecot, writeMaildirMessage, type Dovecot } from '../support/dovecot.ts';
 import { run } from '../support/clients.ts';
+import { emulatorClientConfig } from '../support/emulator.ts';
+import { uniquePrefix } from '../support/mail-system.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const MAILCTL = path.join(ROOT, 'bin/mailctl.js');
 const SRC_USER = 'alice@src.test';
+const SMALL_USER = 'small@src.test';
 const PASSWORD = 'source pass';
 
 /** Source folder (Maildir++ name, '' = INBOX) → where it must arrive here. */
@@ -47,13 +51,13 @@ interface SourceMessage {
 }
 
 /** What Dovecot serves: every message of a folder, in UID order. */
-async function sourceFolder(dovecot: Dovecot, name: string): Promise<SourceMessage[]> {
+async function sourceFolder(dovecot: Dovecot, name: string, user = SRC_USER): Promise<SourceMessage[]> {
   const c = new ImapFlow({
     host: '127.0.0.1',
     port: dovecot.imapsPort,
     secure: true,
     tls: { rejectUnauthorized: false },
-    auth: { user: SRC_USER, pass: PASSWORD },
+    auth: { user, pass: PASSWORD },
     logger: false,
   });
   await c.connect();
@@ -96,7 +100,13 @@ describeWithDovecot('mailctl import imap from Dovecot', () => {
   let corpusCount = 0;
 
   beforeAll(async () => {
-    dovecot = await startDovecot([{ user: SRC_USER, password: PASSWORD }], { 'Sent Items': '\\Sent', Archief: '\\Archive' });
+    dovecot = await startDovecot(
+      [
+        { user: SRC_USER, password: PASSWORD },
+        { user: SMALL_USER, password: PASSWORD },
+      ],
+      { 'Sent Items': '\\Sent', Archief: '\\Archive' },
+    );
     const maildir = dovecot.maildir(SRC_USER);
     const corpus = corpusFiles();
     const names = Object.keys(FOLDERS);
@@ -126,6 +136,17 @@ describeWithDovecot('mailctl import imap from Dovecot', () => {
         line.repeat(Math.ceil((25 * 1024 * 1024) / line.length)),
     );
     writeMaildirMessage(maildir, '', big, { flags: ['\\Seen'], date: new Date('2020-02-02T02:02:02Z') });
+    // A small account for the run on AWS (emulator).
+    corpus
+      .slice(0, 30)
+      .forEach((file, k) =>
+        writeMaildirMessage(dovecot.maildir(SMALL_USER), ['', 'Sent Items', 'Work.Clients'][k % 3], file.raw, {
+          flags: k % 2 ? ['\\Seen'] : [],
+          keywords: k % 5 ? [] : ['Todo'],
+          date: new Date(Date.UTC(2021, 5, k + 1)),
+        }),
+      );
+    writeMaildirMessage(dovecot.maildir(SMALL_USER), '', big.subarray(0, 3 * 1024 * 1024), { date: new Date('2021-08-08T08:08:08Z') });
     dovecot.fixOwnership();
     // Subscriptions as a client makes them.
     const c = new ImapFlow({
@@ -303,6 +324,53 @@ describeWithDovecot('mailctl import imap from Dovecot', () => {
       await expectSameAsSource(adapters, 'alice@example.test');
     } finally {
       await adapters.close();
+    }
+  }, 300_000);
+
+  it('imports into the AWS stores (DynamoDB, S3 on the emulator) with --aws, resuming from the state kept in S3', async () => {
+    const clientConfig = emulatorClientConfig(inject('awsEndpoint'));
+    const refs = await provisionAwsResources(clientConfig, uniquePrefix());
+    try {
+      const env = {
+        ...awsResourceEnv(refs),
+        AWS_ENDPOINT_URL: clientConfig.endpoint,
+        AWS_REGION: clientConfig.region,
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        IMPORT_PASSWORD: PASSWORD,
+      };
+      const adapters = await createAwsAdapters({ refs, clientConfig });
+      try {
+        await adapters.index.addDomain('cloud.test');
+        await createUser(adapters.index, 'dana@cloud.test', 'pw');
+        const smallUrl = `imaps://${encodeURIComponent(SMALL_USER)}@127.0.0.1:${dovecot.imapsPort}`;
+        const first = await mailctl(dataDir, ['--aws', 'import', 'imap', 'dana@cloud.test', smallUrl, '--insecure', '--json'], { env });
+        expect(first.code, first.stderr).toBe(0);
+        expect(jsonLines(first.stdout).find((e) => e.event === 'summary')!.copied).toBe(31);
+        const second = await mailctl(dataDir, ['--aws', 'import', 'imap', 'dana@cloud.test', smallUrl, '--insecure', '--json'], { env });
+        expect(second.code, second.stderr).toBe(0);
+        expect(jsonLines(second.stdout).find((e) => e.event === 'summary')).toMatchObject({ copied: 0, present: 0 });
+        expect(await adapters.blobs.exists(importStateKey('dana@cloud.test', smallUrl))).toBe(true);
+        for (const [folder, target] of [
+          ['INBOX', 'INBOX'],
+          ['Sent Items', 'Sent'],
+          ['Work.Clients', 'Work/Clients'],
+        ]) {
+          const src = await sourceFolder(dovecot, folder, SMALL_USER);
+          const box = (await adapters.index.getMailbox('dana@cloud.test', target))!;
+          const ours = await adapters.index.listMessages('dana@cloud.test', box.id);
+          expect(ours.length).toBe(src.length);
+          for (let k = 0; k < src.length; k++) {
+            expect((await adapters.blobs.get(ours[k].blobKey)).equals(src[k].source)).toBe(true);
+            expect([...ours[k].flags].sort()).toEqual(src[k].flags);
+            expect(ours[k].internalDate).toBe(src[k].internalDate);
+          }
+        }
+      } finally {
+        await adapters.close();
+      }
+    } finally {
+      await destroyAwsResources(clientConfig, refs).catch(() => {});
     }
   }, 300_000);
 
