@@ -119,7 +119,7 @@ export async function importImap(stores: MailStores, user: string, options: Imap
   const progress = new ImportProgress(o.source.id, user, options.progress);
   const state = new ImportStateWriter(stores.blobs, await loadImportState(stores.blobs, user, o.source.id));
   const hash = sourceHash(o.source.id);
-  const pool = Array.from({ length: Math.max(1, o.connections) }, () => new SourceConnection(o));
+  const pool = Array.from({ length: Math.max(1, o.connections) }, () => new SourceConnection(o, (n) => progress.notice(n)));
   try {
     // 1. Folders.
     const listed = await pool[0].run('LIST', (c) => c.list());
@@ -315,12 +315,23 @@ async function copyMessages(conn: SourceConnection, w: FolderWork, ctx: CopyCont
   }
 }
 
-/** Runs `fn` over the items with one connection each, as many at once as there are connections. */
+/**
+ * Runs `fn` over the items with one connection each, as many at once as there are connections.
+ * A server that allows fewer connections than asked (Dovecot's `NO [LIMIT]` at LOGIN, RFC 5530
+ * §3) is met with fewer: an extra connection refused so leaves its work to the connections that
+ * are open, and is not tried again in this run. The first connection never gives up this way;
+ * it backs off and retries (SourceConnection.run).
+ */
 async function eachConcurrently<T>(items: T[], pool: SourceConnection[], fn: (conn: SourceConnection, item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
-    pool.slice(0, Math.max(1, Math.min(pool.length, items.length))).map(async (conn) => {
-      while (next < items.length) await fn(conn, items[next++]);
+    pool.slice(0, Math.max(1, Math.min(pool.length, items.length))).map(async (conn, i) => {
+      while (next < items.length) {
+        if (i > 0 && !(await conn.tryOpen(pool))) return;
+        // Another worker may have taken the last item while this one was connecting.
+        if (next >= items.length) return;
+        await fn(conn, items[next++]);
+      }
     }),
   );
 }
@@ -356,13 +367,18 @@ function isConnectionLost(err: unknown, client: ImapFlow | null): boolean {
   ].includes(e?.code ?? '');
 }
 
+/** What the source made us do: wait and retry, or go on with fewer connections. */
+export type SourceNotice = { event: 'retry'; what: string; attempt: number; delayMs: number; reason: string } | { event: 'fewer-connections'; reason: string };
+
 /** One connection to the source, reopened when lost; every command through run() (backoff). */
 class SourceConnection {
   private client: ImapFlow | null = null;
   private readonly o: ImapImportOptions & typeof DEFAULTS;
+  private readonly notice: (n: SourceNotice) => void;
 
-  constructor(o: ImapImportOptions & typeof DEFAULTS) {
+  constructor(o: ImapImportOptions & typeof DEFAULTS, notice: (n: SourceNotice) => void) {
     this.o = o;
+    this.notice = notice;
   }
 
   async run<T>(what: string, fn: (c: ImapFlow) => Promise<T>): Promise<T> {
@@ -371,15 +387,39 @@ class SourceConnection {
         return await fn(await this.open());
       } catch (err) {
         if (err instanceof IndexError || err instanceof ImportError) throw err;
-        if ((err as { authenticationFailed?: boolean }).authenticationFailed)
+        // Dovecot answers LOGIN with `NO [LIMIT]` when the user has too many connections: throttling, not a wrong password.
+        if ((err as { authenticationFailed?: boolean }).authenticationFailed && !isThrottled(err))
           throw new ImportError(`the source refused the login of ${this.o.source.user}: ${describe(err)}`);
         const lost = isConnectionLost(err, this.client);
         if (!(lost || isThrottled(err)) || attempt >= MAX_TRIES) throw err;
         if (lost) await this.close();
         const delay = Math.min(this.o.backoffMs * 2 ** (attempt - 1), 60_000) * (0.75 + Math.random() / 2);
-        this.o.log?.info('import: source busy or connection lost, retrying', { what, attempt, delayMs: Math.round(delay), reason: describe(err) });
+        this.notice({ event: 'retry', what, attempt, delayMs: Math.round(delay), reason: describe(err) });
         await new Promise((r) => setTimeout(r, delay));
       }
+    }
+  }
+
+  /** Whether the server refused this connection for its connection limit (then not tried again). */
+  private refused = false;
+
+  /**
+   * Opens the connection for an extra worker: false when the server refuses it for its limit
+   * while another connection of the pool is open (the worker then leaves its work to that one).
+   */
+  async tryOpen(pool: SourceConnection[]): Promise<boolean> {
+    if (this.refused) return false;
+    try {
+      await this.open();
+      return true;
+    } catch (err) {
+      if (isThrottled(err) && pool.some((c) => c !== this && c.client?.usable)) {
+        this.refused = true;
+        this.notice({ event: 'fewer-connections', reason: describe(err) });
+        return false;
+      }
+      // Anything else: run() sees it again and decides (backoff, or the error).
+      return true;
     }
   }
 

@@ -8,6 +8,8 @@
  *   {"event":"plan","folders":[{"folder":"INBOX","target":"INBOX","messages":120,"bytes":345678}, …],"messages":…,"bytes":…}
  *   {"event":"progress","messages":40,"ofMessages":500,"bytes":…,"ofBytes":…,"messagesPerSecond":…,"bytesPerSecond":…,"etaSeconds":…,"folders":[{"folder":"INBOX","messages":40,"ofMessages":120}]}
  *   {"event":"not-copied","folder":"INBOX","uid":17,"reason":"…"}
+ *   {"event":"retry","what":"fetch INBOX","attempt":1,"delayMs":1042,"reason":"[LIMIT] …"}   (throttled or connection lost)
+ *   {"event":"fewer-connections","reason":"[LIMIT] …"}   (the source allows fewer connections than asked)
  *   {"event":"folder-done","folder":"INBOX","target":"INBOX","copied":119,"present":0,"notCopied":1,"bytes":…,"error":null}
  *   {"event":"summary", …ImportSummary}
  *
@@ -48,6 +50,8 @@ export interface ImportSummary {
   bytesPerSecond: number;
   /** Peak resident set of this process (process.resourceUsage().maxRSS), bytes. */
   peakRssBytes: number;
+  /** Retries after throttling or lost connections, and connections the source refused. */
+  retries: number;
 }
 
 export interface ProgressOutputs {
@@ -74,6 +78,7 @@ export class ImportProgress {
   private readonly folders = new Map<string, FolderProgress>();
   private readonly skipped: Array<{ folder: string; reason: string }> = [];
   private readonly notCopied: NotCopied[] = [];
+  private readonly notices: Array<Record<string, unknown>> = [];
   private lastEmit = 0;
   private readonly source: string;
   private readonly user: string;
@@ -145,6 +150,12 @@ export class ImportProgress {
     this.tick();
   }
 
+  /** Something the user should know while it runs (a retry after throttling, fewer connections): a JSON line. */
+  notice(fields: { event: string } & Record<string, unknown>): void {
+    this.notices.push(fields);
+    this.json(fields);
+  }
+
   folderDone(folder: string, error: string | null = null): void {
     const f = this.folder(folder);
     f.running = false;
@@ -177,6 +188,7 @@ export class ImportProgress {
       messagesPerSecond: t.copied / seconds,
       bytesPerSecond: t.bytes / seconds,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      retries: this.notices.filter((n) => n.event === 'retry').length,
     };
     if (this.out.live) this.out.live('');
     this.json({ event: 'summary', ...summary });
@@ -266,7 +278,7 @@ export function summaryLines(s: ImportSummary): string[] {
   for (const n of s.notCopied) lines.push(`not copied: ${n.folder} ${n.id}: ${n.reason}`);
   lines.push(
     `imported ${s.copied} messages (${(s.bytes / MiB).toFixed(1)} MiB seen) into ${s.user} in ${s.seconds.toFixed(1)} s: ` +
-      `${s.present} already present, ${s.notCopied.length} not copied, ${s.folders.filter((f) => f.error).length} folders stopped early; ` +
+      `${s.present} already present, ${s.notCopied.length} not copied, ${s.folders.filter((f) => f.error).length} folders stopped early, ${s.retries} retries; ` +
       `${s.messagesPerSecond.toFixed(1)} msg/s, ${(s.bytesPerSecond / MiB).toFixed(2)} MiB/s, peak memory ${(s.peakRssBytes / MiB).toFixed(0)} MiB`,
   );
   return lines;

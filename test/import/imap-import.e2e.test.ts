@@ -28,6 +28,10 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const MAILCTL = path.join(ROOT, 'bin/mailctl.js');
 const SRC_USER = 'alice@src.test';
 const SMALL_USER = 'small@src.test';
+/** Six 25 MiB messages (150 MiB), and for comparison one small message. */
+const BIG_USER = 'big@src.test';
+const TINY_USER = 'tiny@src.test';
+const MiB = 1024 * 1024;
 const PASSWORD = 'source pass';
 
 /** Source folder (Maildir++ name, '' = INBOX) → where it must arrive here. */
@@ -104,6 +108,8 @@ describeWithDovecot('mailctl import imap from Dovecot', () => {
       [
         { user: SRC_USER, password: PASSWORD },
         { user: SMALL_USER, password: PASSWORD },
+        { user: BIG_USER, password: PASSWORD },
+        { user: TINY_USER, password: PASSWORD },
       ],
       { 'Sent Items': '\\Sent', Archief: '\\Archive' },
     );
@@ -137,16 +143,17 @@ describeWithDovecot('mailctl import imap from Dovecot', () => {
     );
     writeMaildirMessage(maildir, '', big, { flags: ['\\Seen'], date: new Date('2020-02-02T02:02:02Z') });
     // A small account for the run on AWS (emulator).
-    corpus
-      .slice(0, 30)
-      .forEach((file, k) =>
-        writeMaildirMessage(dovecot.maildir(SMALL_USER), ['', 'Sent Items', 'Work.Clients'][k % 3], file.raw, {
-          flags: k % 2 ? ['\\Seen'] : [],
-          keywords: k % 5 ? [] : ['Todo'],
-          date: new Date(Date.UTC(2021, 5, k + 1)),
-        }),
-      );
+    corpus.slice(0, 30).forEach((file, k) =>
+      writeMaildirMessage(dovecot.maildir(SMALL_USER), ['', 'Sent Items', 'Work.Clients'][k % 3], file.raw, {
+        flags: k % 2 ? ['\\Seen'] : [],
+        keywords: k % 5 ? [] : ['Todo'],
+        date: new Date(Date.UTC(2021, 5, k + 1)),
+      }),
+    );
     writeMaildirMessage(dovecot.maildir(SMALL_USER), '', big.subarray(0, 3 * 1024 * 1024), { date: new Date('2021-08-08T08:08:08Z') });
+    for (let k = 0; k < 6; k++)
+      writeMaildirMessage(dovecot.maildir(BIG_USER), '', Buffer.concat([Buffer.from(`X-Copy: ${k}\r\n`), big]), { date: new Date(Date.UTC(2023, 0, k + 1)) });
+    writeMaildirMessage(dovecot.maildir(TINY_USER), '', corpus[0].raw, { date: new Date('2023-03-03T03:03:03Z') });
     dovecot.fixOwnership();
     // Subscriptions as a client makes them.
     const c = new ImapFlow({
@@ -164,7 +171,7 @@ describeWithDovecot('mailctl import imap from Dovecot', () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'import-imap-'));
     const adapters = await createLocalAdapters({ dataDir });
     await adapters.index.addDomain('example.test');
-    for (const u of ['alice', 'bob', 'carol']) await createUser(adapters.index, `${u}@example.test`, 'pw');
+    for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await createUser(adapters.index, `${u}@example.test`, 'pw');
     await adapters.close();
     url = `imaps://${encodeURIComponent(SRC_USER)}@127.0.0.1:${dovecot.imapsPort}`;
   }, 180_000);
@@ -372,6 +379,25 @@ describeWithDovecot('mailctl import imap from Dovecot', () => {
     } finally {
       await destroyAwsResources(clientConfig, refs).catch(() => {});
     }
+  }, 300_000);
+
+  it('streams big messages: six 25 MiB messages cost less memory than four copies of one (peak RSS against a one-message import)', async () => {
+    const peak = async (source: string, user: string) => {
+      const res = await mailctl(
+        dataDir,
+        ['import', 'imap', user, `imaps://${encodeURIComponent(source)}@127.0.0.1:${dovecot.imapsPort}`, '--insecure', '--json', '--connections', '1'],
+        {
+          env: { IMPORT_PASSWORD: PASSWORD },
+        },
+      );
+      expect(res.code, res.stderr).toBe(0);
+      return jsonLines(res.stdout).find((e) => e.event === 'summary') as { copied: number; peakRssBytes: number };
+    };
+    const tiny = await peak(TINY_USER, 'erin@example.test');
+    expect(tiny.copied).toBe(1);
+    const bigRun = await peak(BIG_USER, 'dave@example.test');
+    expect(bigRun.copied).toBe(6);
+    expect(bigRun.peakRssBytes - tiny.peakRssBytes).toBeLessThan(4 * 25 * MiB);
   }, 300_000);
 
   it('a wrong password is a one-line error naming the source login, and nothing is written', async () => {

@@ -58,7 +58,7 @@ function ids(name: string): { uid: number; gid: number } {
  * Starts Dovecot. `specialUse`: folder name → SPECIAL-USE attribute that Dovecot announces
  * (RFC 6154); folders not named there carry no attribute (the importer maps them by name).
  */
-export async function startDovecot(users: DovecotUser[], specialUse: Record<string, string> = {}): Promise<Dovecot> {
+export async function startDovecot(users: DovecotUser[], specialUse: Record<string, string> = {}, extraConfig = ''): Promise<Dovecot> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dovecot-'));
   chmodSync(dir, 0o755);
   const root = process.getuid?.() === 0;
@@ -145,6 +145,7 @@ namespace inbox {
   inbox = yes
   separator = .
 ${mailboxes}}
+${extraConfig}
 `;
   writeFileSync(path.join(dir, 'dovecot.conf'), conf);
   const child: ChildProcess = spawn(DOVECOT_BIN, ['-F', '-c', path.join(dir, 'dovecot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
