@@ -1,10 +1,14 @@
 /**
- * `mailctl import …` (core/import/): options, password, progress outputs and the summary.
+ * `mailctl import …` (core/import/) and `mailctl export …` (core/export/): options, password, progress outputs and the summary.
  * Progress goes to stderr as a live line on a terminal, or as JSON lines on stdout (--json);
  * the summary to stdout. Exit 0 when everything was copied (or was already here), 1 when a
  * folder stopped early or a message could not be copied (each one listed with its reason).
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Adapters } from '../adapters/adapters.ts';
+import { exportMaildir, exportMbox } from '../export/export.ts';
+import { importMaildir, importMbox } from '../import/file-import.ts';
 import { createLogger } from '../log.ts';
 import { ImportError, importImap, parseImapUrl } from '../import/imap-import.ts';
 import { summaryLines, type ImportSummary } from '../import/progress.ts';
@@ -69,4 +73,48 @@ export async function importImapCommand(adapters: Adapters, io: MailctlIO, args:
     log: createLogger({ command: 'import imap' }, 'warn', (line) => io.err(line)),
   });
   return report(io, json, summary);
+}
+
+/** `import mbox <address> <file> [--mailbox NAME] [--format mboxrd|mboxo] [--json]`. */
+export async function importMboxCommand(adapters: Adapters, io: MailctlIO, args: string[]): Promise<number> {
+  const p = parseArgs(args, ['--json'], ['--mailbox', '--format']);
+  if (p.positional.length !== 2) throw new ImportUsageError('import mbox needs <address> and <file>');
+  const format = p.values.get('--format') ?? 'mboxrd';
+  if (format !== 'mboxrd' && format !== 'mboxo') throw new ImportUsageError('--format must be mboxrd or mboxo');
+  const user = await requireUser(adapters, p.positional[0]);
+  if (!existsSync(p.positional[1])) throw new ImportError(`no such file: ${p.positional[1]}`);
+  const json = p.flags.has('--json');
+  const summary = await importMbox(adapters, user, p.positional[1], {
+    mailbox: p.values.get('--mailbox'),
+    format,
+    progress: { json: json ? io.out : undefined, live: json ? undefined : io.status },
+  });
+  return report(io, json, summary);
+}
+
+/** `import maildir <address> <dir> [--json]`. */
+export async function importMaildirCommand(adapters: Adapters, io: MailctlIO, args: string[]): Promise<number> {
+  const p = parseArgs(args, ['--json'], []);
+  if (p.positional.length !== 2) throw new ImportUsageError('import maildir needs <address> and <dir>');
+  const user = await requireUser(adapters, p.positional[0]);
+  if (!existsSync(path.join(p.positional[1], 'cur'))) throw new ImportError(`not a Maildir (no cur/): ${p.positional[1]}`);
+  const json = p.flags.has('--json');
+  const summary = await importMaildir(adapters, user, p.positional[1], { progress: { json: json ? io.out : undefined, live: json ? undefined : io.status } });
+  return report(io, json, summary);
+}
+
+/** `export mbox|maildir <address> <path> [--mailbox NAME]`. */
+export async function exportCommand(adapters: Adapters, io: MailctlIO, format: 'mbox' | 'maildir', args: string[]): Promise<number> {
+  const p = parseArgs(args, [], ['--mailbox']);
+  if (p.positional.length !== 2) throw new ImportUsageError(`export ${format} needs <address> and <path>`);
+  const user = await requireUser(adapters, p.positional[0]);
+  const mailbox = p.values.get('--mailbox');
+  if (mailbox !== undefined && !(await adapters.index.getMailbox(user, mailbox))) throw new ImportError(`no mailbox ${mailbox} for ${user}`);
+  const result =
+    format === 'mbox' ? await exportMbox(adapters, user, p.positional[1], { mailbox }) : await exportMaildir(adapters, user, p.positional[1], { mailbox });
+  for (const m of result.mailboxes) io.out([m.name, m.messages, m.bytes, m.path].join('\t'));
+  for (const w of result.warnings) io.err(`mailctl: ${w}`);
+  const n = result.mailboxes.reduce((s, m) => s + m.messages, 0);
+  io.out(`exported ${n} messages of ${user} in ${result.mailboxes.length} mailboxes to ${p.positional[1]} (${format})`);
+  return result.warnings.length > 0 ? 1 : 0;
 }

@@ -12,7 +12,7 @@ import { IndexError } from '../ports/mail-index.ts';
 import { createLogger } from '../log.ts';
 import { MailboxWrites } from '../mailbox/writes.ts';
 import { checkBlobs } from './blob-check.ts';
-import { importImapCommand, ImportUsageError } from './mailctl-import.ts';
+import { exportCommand, importImapCommand, importMaildirCommand, importMboxCommand, ImportUsageError } from './mailctl-import.ts';
 import { ImportError } from '../import/imap-import.ts';
 import type { QueueName } from '../ports/work-queue.ts';
 import { dkimKeyBlobKey, dkimZoneLine, generateDkimKey, loadDkimKey, saveDkimKey, type DkimKeyAlgorithm } from '../dkim/keys.ts';
@@ -54,6 +54,16 @@ export const USAGE = `usage: mailctl [--aws] <command>
                                  imap://user@host with STARTTLS; password from stdin or
                                  IMPORT_PASSWORD): every folder, flags, keywords, dates and
                                  subscriptions; a rerun copies only what is new (README "Moving in")
+  import mbox <address> <file> [--mailbox NAME] [--format mboxrd|mboxo] [--json]
+                                 copy an mbox file into a mailbox (default INBOX); flags from
+                                 Status/X-Status/X-Keywords, dates from the From lines
+  import maildir <address> <dir> [--json]
+                                 copy a Maildir with its Maildir++ folders; flags from the :2, info
+  export mbox <address> <path> [--mailbox NAME]
+                                 write mailboxes as mboxrd (a file with --mailbox, else a directory
+                                 of <name>.mbox), byte for byte, flags in Status/X-Keywords headers
+  export maildir <address> <dir> [--mailbox NAME]
+                                 write mailboxes as a Maildir++ tree, byte for byte, flags in the info
   queue stats                    jobs per queue (visible, in flight, delayed, dead)
   queue dead-letters [queue]     show jobs in the dead-letter queue (default: all queues)
 Options: --aws  use the AWS resources named by MAIL_TABLE, MAIL_BUCKET, INGEST_QUEUE_URL, ... (or MAIL_RUNTIME=aws)`;
@@ -239,11 +249,18 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
         io.writeRaw(raw);
         return 0;
       }
-      case 'import imap': {
+      case 'import imap':
+      case 'import mbox':
+      case 'import maildir':
+      case 'export mbox':
+      case 'export maildir': {
         try {
+          if (group === 'export') return await exportCommand(adapters, io, action as 'mbox' | 'maildir', rest);
+          if (action === 'mbox') return await importMboxCommand(adapters, io, rest);
+          if (action === 'maildir') return await importMaildirCommand(adapters, io, rest);
           return await importImapCommand(adapters, io, rest);
         } catch (err) {
-          if (err instanceof ImportUsageError) throw new UsageError(err.message, 'import');
+          if (err instanceof ImportUsageError) throw new UsageError(err.message, group);
           if (err instanceof ImportError) throw new CommandError(err.message);
           throw err;
         }
