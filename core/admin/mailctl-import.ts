@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Adapters } from '../adapters/adapters.ts';
 import { exportMaildir, exportMbox } from '../export/export.ts';
 import { importMaildir, importMbox } from '../import/file-import.ts';
+import { importPop3, parsePop3Url } from '../import/pop3-import.ts';
 import { createLogger } from '../log.ts';
 import { ImportError, importImap, parseImapUrl } from '../import/imap-import.ts';
 import { summaryLines, type ImportSummary } from '../import/progress.ts';
@@ -117,4 +118,21 @@ export async function exportCommand(adapters: Adapters, io: MailctlIO, format: '
   const n = result.mailboxes.reduce((s, m) => s + m.messages, 0);
   io.out(`exported ${n} messages of ${user} in ${result.mailboxes.length} mailboxes to ${p.positional[1]} (${format})`);
   return result.warnings.length > 0 ? 1 : 0;
+}
+
+/** `import pop3 <address> <pop3-url> [--insecure] [--json]`. */
+export async function importPop3Command(adapters: Adapters, io: MailctlIO, args: string[]): Promise<number> {
+  const p = parseArgs(args, ['--insecure', '--json'], []);
+  if (p.positional.length !== 2) throw new ImportUsageError('import pop3 needs <address> and <pop3-url>');
+  const user = await requireUser(adapters, p.positional[0]);
+  const source = parsePop3Url(p.positional[1]);
+  const password = io.env?.IMPORT_PASSWORD ?? (await io.readPassword(`Password for ${source.user} at ${source.host}: `));
+  const json = p.flags.has('--json');
+  const summary = await importPop3(adapters, user, {
+    source,
+    password,
+    insecure: p.flags.has('--insecure'),
+    progress: { json: json ? io.out : undefined, live: json ? undefined : io.status },
+  });
+  return report(io, json, summary);
 }

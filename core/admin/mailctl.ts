@@ -12,7 +12,7 @@ import { IndexError } from '../ports/mail-index.ts';
 import { createLogger } from '../log.ts';
 import { MailboxWrites } from '../mailbox/writes.ts';
 import { checkBlobs } from './blob-check.ts';
-import { exportCommand, importImapCommand, importMaildirCommand, importMboxCommand, ImportUsageError } from './mailctl-import.ts';
+import { exportCommand, importImapCommand, importMaildirCommand, importMboxCommand, importPop3Command, ImportUsageError } from './mailctl-import.ts';
 import { ImportError } from '../import/imap-import.ts';
 import type { QueueName } from '../ports/work-queue.ts';
 import { dkimKeyBlobKey, dkimZoneLine, generateDkimKey, loadDkimKey, saveDkimKey, type DkimKeyAlgorithm } from '../dkim/keys.ts';
@@ -54,6 +54,9 @@ export const USAGE = `usage: mailctl [--aws] <command>
                                  imap://user@host with STARTTLS; password from stdin or
                                  IMPORT_PASSWORD): every folder, flags, keywords, dates and
                                  subscriptions; a rerun copies only what is new (README "Moving in")
+  import pop3 <address> <pop3-url> [--insecure] [--json]
+                                 copy a POP3 maildrop into INBOX (pop3s://user@host:995, or
+                                 pop3://user@host with STLS); a rerun copies only new UIDLs
   import mbox <address> <file> [--mailbox NAME] [--format mboxrd|mboxo] [--json]
                                  copy an mbox file into a mailbox (default INBOX); flags from
                                  Status/X-Status/X-Keywords, dates from the From lines
@@ -250,6 +253,7 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
         return 0;
       }
       case 'import imap':
+      case 'import pop3':
       case 'import mbox':
       case 'import maildir':
       case 'export mbox':
@@ -258,6 +262,7 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
           if (group === 'export') return await exportCommand(adapters, io, action as 'mbox' | 'maildir', rest);
           if (action === 'mbox') return await importMboxCommand(adapters, io, rest);
           if (action === 'maildir') return await importMaildirCommand(adapters, io, rest);
+          if (action === 'pop3') return await importPop3Command(adapters, io, rest);
           return await importImapCommand(adapters, io, rest);
         } catch (err) {
           if (err instanceof ImportUsageError) throw new UsageError(err.message, group);
