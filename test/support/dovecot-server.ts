@@ -49,8 +49,9 @@ function ids(name: string): { uid: number; gid: number } {
 /**
  * Starts Dovecot. `specialUse`: folder name → SPECIAL-USE attribute that Dovecot announces
  * (RFC 6154); folders not named there carry no attribute (the importer maps them by name).
+ * `separator`: the IMAP hierarchy separator (on disk Maildir++ always uses `.`).
  */
-export async function startDovecot(users: DovecotUser[], specialUse: Record<string, string> = {}, extraConfig = ''): Promise<Dovecot> {
+export async function startDovecot(users: DovecotUser[], specialUse: Record<string, string> = {}, extraConfig = '', separator = '.'): Promise<Dovecot> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dovecot-'));
   chmodSync(dir, 0o755);
   const root = process.getuid?.() === 0;
@@ -135,7 +136,7 @@ service pop3-login {
 }
 namespace inbox {
   inbox = yes
-  separator = .
+  separator = ${separator}
 ${mailboxes}}
 ${extraConfig}
 `;
