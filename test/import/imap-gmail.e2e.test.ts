@@ -47,6 +47,7 @@ describeWithDovecot('mailctl import imap from a Gmail-like account', () => {
     const adapters = await createLocalAdapters({ dataDir });
     await adapters.index.addDomain('example.test');
     await createUser(adapters.index, 'ivy@example.test', 'pw');
+    await createUser(adapters.index, 'jay@example.test', 'pw');
     await adapters.close();
   }, 120_000);
 
@@ -78,5 +79,19 @@ describeWithDovecot('mailctl import imap from a Gmail-like account', () => {
     } finally {
       await adapters.close();
     }
+  }, 120_000);
+
+  it('on a terminal shows a live progress line (rewritten in place) and then the summary', async () => {
+    const url = `imaps://${encodeURIComponent(SRC_USER)}@127.0.0.1:${dovecot.imapsPort}`;
+    // util-linux script(1) gives mailctl a pseudo-terminal.
+    const res = await run('script', ['-qec', `${process.execPath} ${MAILCTL} import imap jay@example.test ${url} --insecure`, '/dev/null'], {
+      env: { ...process.env, MAIL_DATA_DIR: dataDir, IMPORT_PASSWORD: 'pw' },
+      timeoutMs: 120_000,
+    });
+    expect(res.code, res.stdout).toBe(0);
+    // Each line starts with CR and ESC [K (erase the line), then the bar.
+    expect(res.stdout).toContain('\r\u001b[K[');
+    expect(res.stdout).toMatch(/\[#+\.*\] \d+% \d+\/\d+ msgs, [\d.]+\/[\d.]+ MiB, \d+ msg\/s [\d.]+ MiB\/s, ETA /);
+    expect(res.stdout).toMatch(/imported 12 messages/);
   }, 120_000);
 });
