@@ -63,6 +63,8 @@ export async function main(argv: string[]): Promise<number> {
     err: (l) => process.stderr.write(l + '\n'),
     readPassword,
     writeRaw: (b) => process.stdout.write(b),
+    env: process.env,
+    status: process.stderr.isTTY ? (line) => process.stderr.write(`\r\x1b[K${line}`) : undefined,
   };
   // An unknown group, a group without its command, or a group's --help: usage only, no store.
   const usageOnly = !COMMANDS.includes(args[0]) || (GROUPS.includes(args[0]) && (!args[1] || ['--help', '-h', 'help'].includes(args[1])));

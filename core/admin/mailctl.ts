@@ -13,6 +13,8 @@ import { createLogger } from '../log.ts';
 import { MailboxWrites } from '../mailbox/writes.ts';
 import type { MailboxEvents } from '../mailbox/events.ts';
 import { checkBlobs } from './blob-check.ts';
+import { exportCommand, importImapCommand, importMaildirCommand, importMboxCommand, importPop3Command, ImportUsageError } from './mailctl-import.ts';
+import { ImportError } from '../import/imap-import.ts';
 import type { QueueName } from '../ports/work-queue.ts';
 import { dkimKeyBlobKey, dkimZoneLine, generateDkimKey, loadDkimKey, saveDkimKey, type DkimKeyAlgorithm } from '../dkim/keys.ts';
 
@@ -23,6 +25,10 @@ export interface MailctlIO {
   readPassword(prompt: string): Promise<string>;
   /** Raw bytes to stdout (message show). */
   writeRaw(data: Buffer): void;
+  /** The environment (IMPORT_PASSWORD); absent: none. */
+  env?: Record<string, string | undefined>;
+  /** A status line shown in place of the previous one (a terminal); '' clears it. Absent: none shown. */
+  status?: (line: string) => void;
 }
 
 export const USAGE = `usage: mailctl [--aws] <command>
@@ -44,6 +50,24 @@ export const USAGE = `usage: mailctl [--aws] <command>
   message show <address> <uid> [mailbox]  print a message's raw bytes
   check [address]                compare every message's blob with the index (all users, or one):
                                  reports missing, unreadable, truncated and extended blobs; exit 1 if any
+  import imap <address> <imap-url> [--insecure] [--json] [--connections N]
+                                 copy an IMAP account into the user (imaps://user@host:993, or
+                                 imap://user@host with STARTTLS; password from stdin or
+                                 IMPORT_PASSWORD): every folder, flags, keywords, dates and
+                                 subscriptions; a rerun copies only what is new (README "Moving in")
+  import pop3 <address> <pop3-url> [--insecure] [--json]
+                                 copy a POP3 maildrop into INBOX (pop3s://user@host:995, or
+                                 pop3://user@host with STLS); a rerun copies only new UIDLs
+  import mbox <address> <file> [--mailbox NAME] [--format mboxrd|mboxo] [--json]
+                                 copy an mbox file into a mailbox (default INBOX); flags from
+                                 Status/X-Status/X-Keywords, dates from the From lines
+  import maildir <address> <dir> [--json]
+                                 copy a Maildir with its Maildir++ folders; flags from the :2, info
+  export mbox <address> <path> [--mailbox NAME]
+                                 write mailboxes as mboxrd (a file with --mailbox, else a directory
+                                 of <name>.mbox), byte for byte, flags in Status/X-Keywords headers
+  export maildir <address> <dir> [--mailbox NAME]
+                                 write mailboxes as a Maildir++ tree, byte for byte, flags in the info
   queue stats                    jobs per queue (visible, in flight, delayed, dead)
   queue dead-letters [queue]     show jobs in the dead-letter queue (default: all queues)
 Options: --aws  use the AWS resources named by MAIL_TABLE, MAIL_BUCKET, INGEST_QUEUE_URL, ... (or MAIL_RUNTIME=aws)`;
@@ -228,6 +252,24 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
         }
         io.writeRaw(raw);
         return 0;
+      }
+      case 'import imap':
+      case 'import pop3':
+      case 'import mbox':
+      case 'import maildir':
+      case 'export mbox':
+      case 'export maildir': {
+        try {
+          if (group === 'export') return await exportCommand(adapters, io, action as 'mbox' | 'maildir', rest);
+          if (action === 'mbox') return await importMboxCommand(adapters, io, rest);
+          if (action === 'maildir') return await importMaildirCommand(adapters, io, rest);
+          if (action === 'pop3') return await importPop3Command(adapters, io, rest);
+          return await importImapCommand(adapters, io, rest);
+        } catch (err) {
+          if (err instanceof ImportUsageError) throw new UsageError(err.message, group);
+          if (err instanceof ImportError) throw new CommandError(err.message);
+          throw err;
+        }
       }
       case 'queue stats': {
         io.out(['QUEUE', 'VISIBLE', 'IN-FLIGHT', 'DELAYED', 'DEAD'].join('\t'));
