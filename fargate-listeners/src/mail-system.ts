@@ -22,6 +22,9 @@ import { createOutboundServices, type OutboundServiceOptions } from '#core/outbo
 import { startSubmissionListeners } from './smtp/submission-listener.ts';
 import { PROXY_DISABLED, type ProxyConfig } from './proxy-protocol.ts';
 import { loadTls } from './tls.ts';
+// The web face (HTTPS): autoconfiguration, MTA-STS; JMAP adds its routes here.
+import { startHttpListeners } from './http/http-listener.ts';
+import type { HttpRoute } from './http/routes.ts';
 
 export interface MailSystemOptions {
   adapters: Adapters;
@@ -86,6 +89,8 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
     listeners.push(...(await startImapListeners(deps)));
     listeners.push(...(await startPop3Listeners(deps)));
     listeners.push(...(await startSubmissionListeners(deps)));
+    const httpRoutes: HttpRoute[] = [];
+    listeners.push(...(await startHttpListeners(deps, httpRoutes)));
     if (options.workers) {
       workers.push(
         startWorker<IngestJob>(
