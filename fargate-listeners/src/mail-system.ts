@@ -25,6 +25,8 @@ import { loadTls } from './tls.ts';
 // The web face (HTTPS): autoconfiguration, MTA-STS; JMAP adds its routes here.
 import { startHttpListeners } from './http/http-listener.ts';
 import type { HttpRoute } from './http/routes.ts';
+import { mailWebRoutes } from './http/web-routes.ts';
+import { publicEndpoints, type EndpointPort } from '#core/mail-endpoints.ts';
 
 export interface MailSystemOptions {
   adapters: Adapters;
@@ -89,7 +91,11 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
     listeners.push(...(await startImapListeners(deps)));
     listeners.push(...(await startPop3Listeners(deps)));
     listeners.push(...(await startSubmissionListeners(deps)));
-    const httpRoutes: HttpRoute[] = [];
+    // What autoconfiguration and `mailctl domain show` publish: on AWS the load balancer's
+    // well-known ports, locally the ports bound (0 in tests asks for a free one).
+    const bound = (name: EndpointPort) => listeners.find((l) => l.name === (name === 'smtp' ? 'smtp-mx' : name))?.port;
+    const endpoints = () => publicEndpoints(config, bound);
+    const httpRoutes: HttpRoute[] = [...mailWebRoutes(deps, endpoints)];
     listeners.push(...(await startHttpListeners(deps, httpRoutes)));
     if (options.workers) {
       workers.push(
