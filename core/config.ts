@@ -70,7 +70,7 @@ export interface MailConfig {
 export interface HttpConfig {
   /** HTTPS (TLS with the mail certificate): 8443 locally, 443 on AWS (the stack sets 8443 behind the NLB). */
   httpsPort: number;
-  /** Plain HTTP for development; `null` (HTTP_PORT=off) turns it off. */
+  /** Plain HTTP for development (8080; off by default on AWS); `null` (HTTP_PORT=off) turns it off. */
   httpPort: number | null;
   /** Where the plain HTTP listener binds: loopback unless HTTP_BIND says otherwise. */
   httpBind: string;
@@ -299,7 +299,8 @@ function httpConfig(env: NodeJS.ProcessEnv, runtime: 'local' | 'aws'): HttpConfi
   if (headersTimeout > requestTimeout) throw new Error(`HTTP_HEADERS_TIMEOUT (${headersTimeout}) must not exceed HTTP_REQUEST_TIMEOUT (${requestTimeout})`);
   return {
     httpsPort: int(env, 'HTTPS_PORT', runtime === 'aws' ? 443 : 8443),
-    httpPort: off ? null : int(env, 'HTTP_PORT', 8080),
+    // The development listener: off on AWS unless asked for (nothing there reaches its loopback address).
+    httpPort: off || (runtime === 'aws' && !env.HTTP_PORT) ? null : int(env, 'HTTP_PORT', 8080),
     httpBind: env.HTTP_BIND || '127.0.0.1',
     corsOrigins,
     maxHeaderBytes: positive(env, 'HTTP_MAX_HEADER_BYTES', 16 * 1024),
