@@ -96,6 +96,8 @@ export class Listeners extends Construct {
   readonly loadBalancer: elbv2.NetworkLoadBalancer;
   readonly targetGroups: Record<string, elbv2.NetworkTargetGroup>;
   readonly logGroup: logs.LogGroup;
+  /** The listeners' image; it also holds mailctl (/app/mailctl.mjs) for one-off tasks. */
+  readonly image: ecs.ContainerImage;
   /** The Elastic IPs of the load balancer, one per AZ: the A records of the host name. */
   readonly addresses: ec2.CfnEIP[];
 
@@ -157,11 +159,11 @@ export class Listeners extends Construct {
     });
     this.taskRole = taskDefinition.taskRole;
     taskDefinition.addVolume({ name: 'tmp' });
-    const image = context.containerImage
+    const image = (this.image = context.containerImage
       ? ecs.ContainerImage.fromRegistry(context.containerImage)
       : // Built by `cdk deploy` (Docker or Finch with arm64 support); synthesis only hashes the
         // files the root .dockerignore lets through, so `cdk synth` needs no Docker.
-        ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'fargate-listeners/Dockerfile', platform: Platform.LINUX_ARM64, ignoreMode: IgnoreMode.DOCKER });
+        ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'fargate-listeners/Dockerfile', platform: Platform.LINUX_ARM64, ignoreMode: IgnoreMode.DOCKER }));
     const trustedCidrs = network.loadBalancerSubnets.map((s) => s.ipv4CidrBlock);
     const container = taskDefinition.addContainer('listeners', {
       image,

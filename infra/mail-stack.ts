@@ -10,6 +10,7 @@ import { RESOURCE_ENV, resourceNames, type ResourceNames } from '#core/resources
 import type { QueueName } from '#core/ports/work-queue.ts';
 import type { MailContext } from './context.ts';
 import { grantIndex, grantMessages } from './grants.ts';
+import { ImportTask, IMPORT_CONTAINER } from './import-task.ts';
 import { Listeners } from './listeners.ts';
 import { Network } from './network.ts';
 import { Observability } from './observability.ts';
@@ -33,6 +34,7 @@ export class MailStack extends Stack {
   readonly pipeline: Pipeline;
   readonly push: Push;
   readonly listeners: Listeners;
+  readonly importTask: ImportTask;
   readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: MailStackProps) {
@@ -103,6 +105,17 @@ export class MailStack extends Stack {
     this.push.grantListen(taskRole);
     for (const fn of Object.values(this.pipeline.functions)) this.push.grantPublish(fn);
 
+    // mailctl import as a one-off task (README "Moving in").
+    this.importTask = new ImportTask(this, 'Import', {
+      network: this.network,
+      image: this.listeners.image,
+      environment: { ...common, ...resourceEnv(this.pipeline.queues) },
+      bucket: this.storage.bucket,
+      table: this.storage.table,
+      push: this.push,
+      logGroup: this.listeners.logGroup,
+    });
+
     this.observability = new Observability(this, 'Observability', {
       queues: this.pipeline.queues,
       functions: this.pipeline.functions,
@@ -166,6 +179,24 @@ export class MailStack extends Stack {
       'ServiceName',
       this.listeners.service.serviceName,
       'ECS service of the listeners (aws ecs update-service --force-new-deployment after a new certificate)',
+    );
+    // `mailctl import …` as a one-off task: append the mailctl arguments and IMPORT_PASSWORD (README "Moving in").
+    const subnets = this.network.vpc.selectSubnets(this.network.taskSubnets).subnetIds;
+    out(
+      'ImportRunTask',
+      Fn.join('', [
+        `aws ecs run-task --launch-type FARGATE --cluster `,
+        this.listeners.cluster.clusterName,
+        ' --task-definition ',
+        this.importTask.taskDefinition.taskDefinitionArn,
+        ` --network-configuration awsvpcConfiguration={subnets=[`,
+        Fn.join(',', subnets),
+        '],securityGroups=[',
+        this.importTask.securityGroup.securityGroupId,
+        `],assignPublicIp=${this.network.taskPublicIp ? 'ENABLED' : 'DISABLED'}}`,
+        ` --overrides file://import.json  # import.json: {"containerOverrides":[{"name":"${IMPORT_CONTAINER}","command":["node","/app/mailctl.mjs","import",...],"environment":[{"name":"IMPORT_PASSWORD","value":"..."}]}]}`,
+      ]),
+      'One-off mailctl import task (README, Moving in)',
     );
     // RFC 5321 §5.1: the MX target is a host name with A records (never a CNAME, RFC 2181 §10.3).
     out('MxRecords', ctx.domains.map((d) => `${d}. MX 10 ${ctx.hostname}.`).join(' | '), 'MX record of each mail domain');
