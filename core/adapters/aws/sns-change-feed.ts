@@ -401,7 +401,14 @@ export function createAwsChangeFeed(options: AwsChangeFeedOptions = {}): ChangeF
   const clients = createAwsClients(options.clientConfig, env);
   const sqs = clients.sqs;
   const sns = new SnsTopics(clients.sns);
-  const feed = new SnsChangeFeed({ sns, sqs, topicArn, queuePrefix: env[PUSH.env.queuePrefix] || 'cloudmail-push-', log: options.log, taskId: options.taskId });
+  const feed = new SnsChangeFeed({
+    sns,
+    sqs,
+    topicArn,
+    queuePrefix: env[PUSH.env.queuePrefix] || PUSH.queuePrefix('cloudmail'),
+    log: options.log,
+    taskId: options.taskId,
+  });
   return {
     publish: (change) => feed.publish(change),
     listen: (listener) => feed.listen(listener),
