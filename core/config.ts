@@ -162,9 +162,9 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return n;
 }
 
-function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function between(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const n = int(env, name, fallback);
-  if (n === 0) throw new Error(`${name} must be at least 1, got 0`);
+  if (n < min || n > max) throw new Error(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
 }
 
@@ -198,7 +198,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     allowPlaintextAuthOnLoopback: bool(env, 'MAIL_ALLOW_PLAINTEXT_LOOPBACK', runtime === 'local'),
     idleTimeoutSeconds: int(env, 'MAIL_IDLE_TIMEOUT', 300),
     directoryCacheSeconds: int(env, 'DIRECTORY_CACHE_SECONDS', DEFAULT_DIRECTORY_CACHE_SECONDS),
-    idlePollSeconds: positive(env, 'IDLE_POLL_SECONDS', 60),
+    // At most a day: a timer longer than 2^31 ms would fire at once (Node clamps it to 1 ms).
+    idlePollSeconds: between(env, 'IDLE_POLL_SECONDS', 60, 1, 86_400),
     maxConnections: int(env, 'MAIL_MAX_CONNECTIONS', 5000),
     http: httpConfig(env, runtime),
     workers: bool(env, 'MAIL_WORKERS', runtime === 'local'),

@@ -114,12 +114,14 @@ export const RESOURCE_ENV = {
  * Push between listener tasks (core/adapters/aws/sns-change-feed.ts): one SNS topic per stack;
  * each listener task makes its own SQS queue named `<queuePrefix><task id>`, subscribed to the
  * topic, and deletes it on shutdown. The stack's grants for queue management are limited to
- * names under the prefix (infra/grants.ts).
+ * names under the prefix (infra/push.ts). The prefix is `<slug>_push_`: a stack name cannot
+ * hold `_` (infra/context.ts) and the slug replaces it, so no queue another stack derives from
+ * its name (`<stack>-ingest`, ...; e.g. of a stack named `<stack>-push-eu`) starts with it.
  */
 export const PUSH = {
   env: { topicArn: 'PUSH_TOPIC_ARN', queuePrefix: 'PUSH_QUEUE_PREFIX' },
   topicName: (prefix: string) => `${pushSlug(prefix)}-push`,
-  queuePrefix: (prefix: string) => `${pushSlug(prefix)}-push-`,
+  queuePrefix: (prefix: string) => `${pushSlug(prefix)}_push_`,
   /** Notifications are worth nothing after a few minutes: the slow poll has long covered them. */
   messageRetentionSeconds: 300,
   /** Tags on each task queue: when its task last said it was alive, and its subscription. */

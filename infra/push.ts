@@ -7,8 +7,9 @@
  *  - Publishers (both functions, the listener tasks): sns:Publish on this topic only.
  *  - The listener task role also manages its own queue: Subscribe, Unsubscribe and
  *    ListSubscriptionsByTopic (the start-up sweep) on the topic; the SQS queue actions on
- *    queues whose name starts with the stack's push prefix (PUSH.queuePrefix) only — the
- *    pipeline's queues are not under it. Queues are made at run time (one per task), so the
+ *    queues whose name starts with the stack's push prefix (PUSH.queuePrefix, `<slug>_push_`)
+ *    only — neither this stack's pipeline queues nor any other stack's (stack names hold no
+ *    `_`, so `<stack>-push-eu-ingest` of a stack named `<stack>-push-eu` is not under it). Queues are made at run time (one per task), so the
  *    stack cannot name them.
  */
 import { Stack } from 'aws-cdk-lib';

@@ -27,6 +27,16 @@
  *    Nothing committed at or below the returned `state.highestModseq` is ever missed, also under
  *    concurrent writers; a change committed after that read may be reported or left to the next
  *    call (whose `since` is that highestModseq).
+ *  - the `uidNext` hint (options.uidNext) saves an adapter finding where the appends after
+ *    `since` begin. It must be the uidNext read in the same state read that gave `since` (one
+ *    mailboxState, or one changesSince's `state`, or the mailbox at SELECT), or any lower value:
+ *    every message appended after `since` then has a UID ≥ the hint (invariant 3). A lower
+ *    hint is always safe (the adapter reads more, the answer is the same, complete and exact);
+ *    a higher one is a caller's error the adapter cannot detect: the DynamoDB adapter reads
+ *    appends only from the hint on, so appends in [the true uidNext at `since`, hint) are left
+ *    out of an answer that still says `complete: true`. Never pair a `since` with a uidNext
+ *    from a later read (e.g. one advanced by the caller's own appends). Without the hint the
+ *    adapter finds the bound itself (one more query on DynamoDB); SQLite ignores it.
  *  - trimming: tombstones and other log entries older than CHANGE_LOG_RETENTION_MS (30 days) are
  *    deleted by a later flag change or expunge in the same mailbox, which raises the mailbox's
  *    log floor to the newest modseq it trimmed. changesSince with `since` below the floor, or
@@ -229,7 +239,11 @@ export interface MailIndex {
   listSubscriptions(user: string): Promise<string[]>;
   mailboxState(user: string, mailboxId: string): Promise<MailboxState | null>;
 
-  /** What changed in the mailbox after modseq `since`, at a cost proportional to the changes. `uidNext`: the caller's last known uidNext, a hint that appends are at UIDs ≥ it. null: no such mailbox. */
+  /**
+   * What changed in the mailbox after modseq `since`, at a cost proportional to the changes.
+   * `uidNext`: the uidNext read together with `since` (or lower; see the header, "the uidNext
+   * hint"): appends after `since` are at UIDs ≥ it. null: no such mailbox.
+   */
   changesSince(user: string, mailboxId: string, since: number, options?: { uidNext?: number; withMeta?: boolean }): Promise<MailboxChanges | null>;
 
   // --- messages ---

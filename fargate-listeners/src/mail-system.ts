@@ -41,6 +41,8 @@ export interface MailSystemOptions {
    * given; the system starts listening before the listeners open and closes the feed on stop.
    */
   changeFeed?: ChangeFeed;
+  /** The first wait before listening is tried again after the feed failed to start; default 30 s (tests). */
+  listenRetryMs?: number;
   /** PROXY protocol (AWS NLB); default: off. */
   proxy?: ProxyConfig;
   /** Outbound overrides (tests): DNS resolver, SMTP transport. */
@@ -61,12 +63,25 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
   const ownsEvents = !options.events;
   const events = options.events ?? createMailboxEvents({ feed: options.changeFeed, log: logger.child({ component: 'change-feed' }) });
   // Before any session can IDLE: changes published from now on reach this process. A feed
-  // that cannot start (its service is down) leaves the slow poll; mail still flows.
-  try {
-    await events.listen();
-  } catch (err) {
-    logger.error('change feed not listening: IDLE sessions see changes made by other processes only at the slow poll', { err: err as Error });
-  }
+  // that cannot start (its service is down) leaves the slow poll meanwhile and is tried again
+  // in the background (30 s, doubling to 10 min) until it listens or the system stops; mail
+  // still flows.
+  let listenRetry: NodeJS.Timeout | null = null;
+  let stopping = false;
+  const startListening = async (retryMs: number): Promise<void> => {
+    try {
+      await events.listen();
+    } catch (err) {
+      if (stopping) return;
+      logger.error('change feed not listening: IDLE sessions see changes made by other processes only at the slow poll; trying again', {
+        retryInMs: retryMs,
+        err: err as Error,
+      });
+      listenRetry = setTimeout(() => void startListening(Math.min(retryMs * 2, 600_000)), retryMs);
+      listenRetry.unref();
+    }
+  };
+  await startListening(options.listenRetryMs ?? 30_000);
   // One authentication throttle for the whole process (IMAP, POP3, submission).
   const authThrottle = createAuthThrottle(config.authThrottle);
   const deps: ListenerDeps = { adapters, config, tls, logger, events, proxy: options.proxy ?? PROXY_DISABLED, authThrottle };
@@ -79,6 +94,8 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
   }, 60_000);
   metrics.unref();
   const stopAll = async (graceMs: number) => {
+    stopping = true;
+    if (listenRetry) clearTimeout(listenRetry);
     clearInterval(metrics);
     await Promise.all(listeners.map((l) => l.close(graceMs)));
     await Promise.all(workers.map((w) => w.stop()));

@@ -5,7 +5,7 @@
  * core/resources.ts under a unique prefix, and destroys them afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAwsClients } from '#core/adapters/aws/clients.ts';
 import { DynamoMailIndex } from '#core/adapters/aws/dynamo-mail-index.ts';
 import { destroyAwsResources, provisionAwsResources } from '#core/adapters/aws/provision.ts';
@@ -13,7 +13,7 @@ import { S3BlobStore } from '#core/adapters/aws/s3-blob-store.ts';
 import { SqsWorkQueue } from '#core/adapters/aws/sqs-work-queue.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
-import { mailIndexContract } from './mail-index.contract.ts';
+import { mailIndexContract, sampleMeta } from './mail-index.contract.ts';
 import { workQueueContract } from './work-queue.contract.ts';
 
 const clientConfig = emulatorClientConfig(inject('awsEndpoint'));
@@ -67,4 +67,39 @@ workQueueContract('aws SQS', async () => {
       await destroyAwsResources(clientConfig, refs);
     },
   };
+});
+
+describe('DynamoDB changesSince: the uidNext hint (core/ports/mail-index.ts, "the uidNext hint")', () => {
+  let refs: Awaited<ReturnType<typeof provisionAwsResources>>;
+  let clients: ReturnType<typeof createAwsClients>;
+  let ix: DynamoMailIndex;
+  const user = 'hint@example.test';
+  const message = (n: number) => ({ blobKey: `messages/hint/${n}`, size: 120, internalDate: 1_700_000_000_000 + n, flags: [], meta: sampleMeta(`hint ${n}`) });
+  beforeAll(async () => {
+    refs = await provisionAwsResources(clientConfig, uniquePrefix(), { only: ['table'] });
+    clients = createAwsClients(clientConfig);
+    ix = new DynamoMailIndex({ client: clients.dynamo, table: refs.table });
+    await ix.addUser({ address: user, passwordHash: 'scrypt$hash' });
+  });
+  afterAll(async () => {
+    clients?.destroy();
+    if (refs) await destroyAwsResources(clientConfig, refs);
+  });
+
+  it('reads appends from the hint on: the uidNext read with `since` (or lower) finds them all; a later, higher one would hide them, which is why callers must not pass it', async () => {
+    const mb = await ix.createMailbox(user, 'INBOX');
+    for (let n = 1; n <= 2; n++) await ix.appendMessage(user, mb.id, message(n));
+    const read = (await ix.mailboxState(user, mb.id))!; // one state read: since and its uidNext
+    await ix.appendMessage(user, mb.id, message(3)); // UID 3, after `since`
+    const later = (await ix.mailboxState(user, mb.id))!;
+    for (const uidNext of [read.uidNext, read.uidNext - 1, 1]) {
+      const c = await ix.changesSince(user, mb.id, read.highestModseq, { uidNext });
+      expect(c, `hint ${uidNext}`).toMatchObject({ state: later, complete: true, expunged: [] });
+      expect(c!.changed.map((m) => m.uid)).toEqual([3]);
+    }
+    // The contract's reason: a hint from a later read (uidNext 4, paired with the older
+    // `since`) leaves UID 3 out, and the adapter cannot tell.
+    const tooHigh = await ix.changesSince(user, mb.id, read.highestModseq, { uidNext: later.uidNext });
+    expect(tooHigh).toMatchObject({ complete: true, changed: [] });
+  });
 });

@@ -200,6 +200,26 @@ describe('local adapters only', () => {
       await ix.close();
     });
 
+    it('opening waits for another process that holds the write lock (an upgrade building its index) beyond the ordinary busy timeout', async () => {
+      const file = path.join(dir, 'index.sqlite');
+      await new SqliteMailIndex({ dataDir: dir }).close();
+      // Another process: takes the write lock as an opening upgrade does, holds it 1.5 s.
+      const holder = spawn(process.execPath, [
+        '-e',
+        `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(${JSON.stringify(file)}); db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1500);`,
+      ]);
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+        holder.on('exit', (code) => reject(new Error(`lock holder exited (${code})`)));
+      });
+      const t0 = Date.now();
+      const ix = new SqliteMailIndex({ dataDir: dir, busyTimeoutMs: 200 });
+      expect(Date.now() - t0).toBeGreaterThan(1000);
+      await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });
+      expect(await ix.getUser('a@example.test')).toMatchObject({ address: 'a@example.test' });
+      await ix.close();
+    });
+
     it('a schema-1 file (before the change log) upgrades in place: its mailboxes log from the upgrade on, new ones from creation', async () => {
       let ix = new SqliteMailIndex({ dataDir: dir });
       await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });

@@ -927,6 +927,28 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect((await ix.changesSince(alice, mb.id, r4.modseq))!.changed.map((m) => m.uid)).toEqual([5]);
       });
 
+      it('a uidNext hint below the one read with `since` is safe: the answer is complete and exact', async () => {
+        await withUser();
+        const mb = await mailboxWith(4);
+        await ix.updateFlags(alice, mb.id, [1], 'add', ['\\Seen']);
+        const before = (await ix.mailboxState(alice, mb.id))!;
+        await ix.appendMessage(alice, mb.id, newMessage('five'));
+        await ix.updateFlags(alice, mb.id, [2], 'add', ['\\Answered']);
+        await ix.expunge(alice, mb.id, [3]);
+        await ix.appendMessage(alice, mb.id, newMessage('six'));
+        const all = await ix.listMessages(alice, mb.id);
+        const want = {
+          state: await ix.mailboxState(alice, mb.id),
+          changed: all.filter((m) => m.modseq > before.highestModseq),
+          expunged: [3],
+          complete: true,
+        };
+        expect(want.changed.map((m) => m.uid)).toEqual([2, 5, 6]);
+        for (const uidNext of [before.uidNext, before.uidNext - 1, 2, 1]) {
+          expect(await ix.changesSince(alice, mb.id, before.highestModseq, { uidNext }), `hint ${uidNext}`).toEqual(want);
+        }
+      });
+
       it('copyMessages: the copies are new messages of the target (RFC 7162 §3.1: one new modseq)', async () => {
         await withUser();
         const inbox = await mailboxWith(2);
@@ -1004,7 +1026,8 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         const now = states[states.length - 1];
         for (const s of states.slice(0, -1)) {
           const want = await expected(mb.id, s.highestModseq, tombstones);
-          for (const options of [{}, { uidNext: s.uidNext }]) {
+          // The hint read with `since`, and hints below it (always safe: the same answer).
+          for (const options of [{}, { uidNext: s.uidNext }, { uidNext: Math.max(1, s.uidNext - 2) }, { uidNext: 1 }]) {
             expect(await ix.changesSince(alice, mb.id, s.highestModseq, options), `since ${s.highestModseq} ${JSON.stringify(options)}`).toEqual({
               state: now,
               ...want,

@@ -180,8 +180,18 @@ describe('IDLE hears the ingest function and other listener tasks through SNS â†
 
     const feed = createAwsChangeFeed({ clientConfig })!;
     await feed.listen(() => {});
+    // The sweep runs in the background once listen() has resolved.
+    await expect
+      .poll(
+        () =>
+          sqs.send(new GetQueueUrlCommand({ QueueName: name })).then(
+            () => 'still there',
+            (err: Error) => err.message,
+          ),
+        { timeout: 10_000 },
+      )
+      .toMatch(/exist/i);
     await feed.close();
-    await expect(sqs.send(new GetQueueUrlCommand({ QueueName: name }))).rejects.toThrow(/exist/i);
     const left = (await sns.listSubscriptions(topicArn)).map((s) => s.endpoint);
     expect(left).not.toContain(arn);
     // The queues of live tasks (the emulated system's) are left alone.

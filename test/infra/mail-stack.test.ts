@@ -483,10 +483,16 @@ describe('push between listener tasks', () => {
     for (const st of statements.filter((x) => x !== own[0])) {
       for (const a of ['sqs:CreateQueue', 'sqs:DeleteQueue', 'sqs:SetQueueAttributes', 'sqs:TagQueue']) expect(st.actions).not.toContain(a);
     }
-    // The pipeline's queues are not under the push prefix, so the wildcard cannot reach them.
-    for (const q of Object.values(names.queues)) {
-      expect(q.name.startsWith(PUSH.queuePrefix('Cloudmail'))).toBe(false);
-      expect(q.deadLetterName.startsWith(PUSH.queuePrefix('Cloudmail'))).toBe(false);
+    // The pipeline's queues are not under the push prefix, so the wildcard cannot reach them;
+    // nor are another stack's, even one whose name starts with this stack's push names.
+    for (const stack of ['Cloudmail', 'Cloudmail-push', 'Cloudmail-push-eu', 'cloudmail-push-x']) {
+      for (const q of Object.values(resourceNames(stack).queues)) {
+        expect(q.name.startsWith(PUSH.queuePrefix('Cloudmail'))).toBe(false);
+        expect(q.deadLetterName.startsWith(PUSH.queuePrefix('Cloudmail'))).toBe(false);
+      }
+      if (stack !== 'Cloudmail') expect(PUSH.topicName(stack).startsWith(PUSH.queuePrefix('Cloudmail'))).toBe(false);
     }
+    // Nor another stack's task queues (valid stack names hold no '_').
+    expect(PUSH.queuePrefix('Cloudmail-push-eu').startsWith(PUSH.queuePrefix('Cloudmail'))).toBe(false);
   });
 });

@@ -79,6 +79,71 @@ describe('mailbox events with a change feed', () => {
   });
 });
 
+describe('mailbox events: publishing in bursts, and a feed that fails to start', () => {
+  /** Counts the publishes under way at once. */
+  class CountingFeed extends TestFeed {
+    active = 0;
+    maxActive = 0;
+    override async publish(change: MailboxChange): Promise<void> {
+      this.active++;
+      this.maxActive = Math.max(this.maxActive, this.active);
+      try {
+        await super.publish(change);
+      } finally {
+        this.active--;
+      }
+    }
+  }
+
+  it('100 notifies of one mailbox in a burst are a couple of publishes, not 100', async () => {
+    const feed = new CountingFeed();
+    const events = createMailboxEvents({ feed });
+    for (let i = 0; i < 100; i++) events.notify('alice', 'mb1');
+    await events.flush();
+    expect(feed.published.length).toBeGreaterThanOrEqual(1);
+    expect(feed.published.length).toBeLessThanOrEqual(2);
+    expect(new Set(feed.published.map((c) => c.mailboxId))).toEqual(new Set(['mb1']));
+  });
+
+  it('every distinct mailbox of a burst is published, at most 8 publishes at once, and flush() waits for all of them', async () => {
+    const feed = new CountingFeed();
+    const events = createMailboxEvents({ feed });
+    for (let round = 0; round < 3; round++) for (let i = 0; i < 50; i++) events.notify(i % 2 ? 'alice' : 'bob', `mb${i}`);
+    await events.flush();
+    expect(feed.active).toBe(0);
+    expect(feed.maxActive).toBeLessThanOrEqual(8);
+    const published = new Set(feed.published.map((c) => `${c.user}/${c.mailboxId}`));
+    for (let i = 0; i < 50; i++) expect(published).toContain(`${i % 2 ? 'alice' : 'bob'}/mb${i}`);
+    expect(feed.published.length).toBeLessThanOrEqual(100);
+  });
+
+  it('a notify while the mailbox is being published is published again (the receiver may have read before this change)', async () => {
+    const feed = new CountingFeed();
+    const events = createMailboxEvents({ feed });
+    events.notify('alice', 'mb1'); // starts at once
+    events.notify('alice', 'mb1'); // queued behind it
+    await events.flush();
+    expect(feed.published).toHaveLength(2);
+  });
+
+  it('a listen() that failed (throttled, role not yet propagated) can be tried again', async () => {
+    const feed = new TestFeed();
+    let attempts = 0;
+    feed.listen = async (listener) => {
+      if (++attempts === 1) throw new Error('ThrottlingException');
+      feed.listener = listener;
+    };
+    const events = createMailboxEvents({ feed });
+    await expect(events.listen()).rejects.toThrow('ThrottlingException');
+    await events.listen();
+    expect(attempts).toBe(2);
+    const heard: string[] = [];
+    events.subscribe('alice', (id) => heard.push(id));
+    feed.deliver({ user: 'alice', mailboxId: 'mb1' });
+    expect(heard).toEqual(['mb1']);
+  });
+});
+
 describe('MailboxWatcher', () => {
   const state = (uidNext: number): MailboxState => ({ uidValidity: 1, uidNext, highestModseq: uidNext, messageCount: uidNext - 1 });
 

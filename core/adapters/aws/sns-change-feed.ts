@@ -5,17 +5,23 @@
  *
  *  - publish(): one SNS Publish of `{"v":1,"user","mailbox","origin"}` (no message content),
  *    with a 5 s timeout. Writers: the ingest and outbound Lambdas, every listener task.
- *  - listen() (a listener task, at start): sweeps the queues of tasks that died without
- *    cleaning up (below), creates the task's own queue `<PUSH_QUEUE_PREFIX><task id>`
- *    (retention 5 min, SSE-SQS, a policy that lets only this topic send to it, over TLS),
- *    subscribes it to the topic with raw message delivery, tags it with the subscription ARN
- *    and a heartbeat, and long-polls it (ReceiveMessage, 20 s waits, up to 10 messages;
- *    then one DeleteMessageBatch). Each notification from another origin goes to the
- *    listener; our own publishes come back too and are dropped (this process already told
- *    its sessions). A queue that vanished (a sweep by mistake, a manual delete) is made again.
+ *  - listen() (a listener task, at start) starts the poll loop, which creates the task's own
+ *    queue `<PUSH_QUEUE_PREFIX><task id>` (retention 5 min, SSE-SQS, a policy that lets only
+ *    this topic send to it, over TLS), subscribes it to the topic with raw message delivery,
+ *    tags it with the subscription ARN and a heartbeat, and long-polls it (ReceiveMessage,
+ *    20 s waits, up to 10 messages; then one DeleteMessageBatch). A set-up that fails at any
+ *    step (a throttled CreateQueue, a role not yet propagated) is run again whole, with
+ *    backoff (1 s doubling to 20 s), until it succeeds: the queue is received on only once
+ *    all of it succeeded. listen() resolves at the first successful set-up or after 10 s
+ *    without one (start-up goes on; the slow poll covers the meantime); it never fails
+ *    start-up. Each notification from another origin goes to the listener; our own
+ *    publishes come back too and are dropped (this process already told its sessions). A
+ *    queue that vanished (a sweep by mistake, a manual delete) is made again.
  *  - Heartbeat: the tag `cloudmail:heartbeat` is rewritten every hour (TagQueue).
- *  - close() (SIGTERM): stops the poll, unsubscribes, deletes the queue.
- *  - Sweep, at each task's start: for every SQS subscription of the topic whose queue name
+ *  - close() (SIGTERM): stops the poll and the sweep, unsubscribes, deletes the queue (also
+ *    one whose set-up close() interrupted: each set-up step checks for it).
+ *  - Sweep, in the background once listen() has resolved (at most 50 queues per start, 4 at
+ *    a time, stopped by close()): for every SQS subscription of the topic whose queue name
  *    has our prefix, the queue's tags are read; a queue whose heartbeat is older than a day
  *    is unsubscribed and deleted, a subscription whose queue no longer exists is removed. A
  *    task that died between CreateQueue and Subscribe leaves a queue that receives nothing
@@ -58,6 +64,10 @@ export interface SnsChangeFeedOptions {
   waitSeconds?: number;
   heartbeatSeconds?: number;
   staleAfterSeconds?: number;
+  /** How long listen() waits for the first successful set-up before it resolves anyway; default 10 s. */
+  startWaitMs?: number;
+  /** The longest wait between two failed set-ups or receives; default 20 s. */
+  retryMaxMs?: number;
   now?: () => number;
 }
 
@@ -70,22 +80,39 @@ interface Notification {
 
 const errName = (err: unknown) => (err as { name?: string } | null)?.name ?? '';
 const isMissingQueue = (err: unknown) => /NonExistentQueue|QueueDoesNotExist/.test(errName(err));
+/** Waits `ms` or until `signal` aborts; the abort listener is removed when the timer fires (the signal lives as long as the feed). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    if (signal?.aborted) return resolve();
+    const onAbort = () => (clearTimeout(t), resolve());
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
+
+/** The start-up sweep examines at most this many queues of other tasks per start, this many at once. */
+const SWEEP_LIMIT = 50;
+const SWEEP_CONCURRENCY = 4;
+
+/** A set-up step ran after close(): what it made is removed by close(). */
+class Closed extends Error {}
 
 export class SnsChangeFeed implements ChangeFeed {
   private readonly o: Required<Omit<SnsChangeFeedOptions, 'log' | 'now'>> & { log: Logger; now: () => number };
   /** Tells our own publishes apart when they come back through the topic. */
   private readonly origin = randomUUID();
   private readonly queueName: string;
+  /** What exists of the task queue and its subscription (close() removes it), complete or not. */
   private queueUrl: string | null = null;
   private subscriptionArn: string | null = null;
+  /** The whole set-up succeeded: the queue exists, has its policy and is subscribed. The poll loop sets up again until it is. */
+  private ready = false;
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly abort = new AbortController();
   private polling: Promise<void> | null = null;
+  private sweeping: Promise<void> | null = null;
   private closed = false;
 
   constructor(options: SnsChangeFeedOptions) {
@@ -95,6 +122,8 @@ export class SnsChangeFeed implements ChangeFeed {
       waitSeconds: options.waitSeconds ?? 20,
       heartbeatSeconds: options.heartbeatSeconds ?? PUSH.heartbeatSeconds,
       staleAfterSeconds: options.staleAfterSeconds ?? PUSH.staleAfterSeconds,
+      startWaitMs: options.startWaitMs ?? 10_000,
+      retryMaxMs: options.retryMaxMs ?? 20_000,
       log: options.log ?? silentLogger,
       now: options.now ?? Date.now,
     };
@@ -106,17 +135,32 @@ export class SnsChangeFeed implements ChangeFeed {
     await this.o.sns.publish(this.o.topicArn, JSON.stringify(n));
   }
 
+  /**
+   * Starts the poll loop, which sets the queue up (again, with backoff, until it succeeds) and
+   * then receives. Resolves on the first successful set-up, or after `startWaitMs` without one
+   * (start-up goes on; the loop keeps trying and the slow poll covers the meantime). Never
+   * rejects for a failed set-up. The sweep of dead tasks' queues then runs in the background.
+   */
   async listen(listener: ChangeListener): Promise<void> {
     if (this.polling) throw new Error('SnsChangeFeed: already listening');
-    try {
-      await this.sweep();
-    } catch (err) {
-      this.o.log.warn('sweep of abandoned push queues failed', { err: err as Error });
-    }
-    await this.setUp();
+    if (this.closed) return;
+    let readied = () => {};
+    const ready = new Promise<void>((resolve) => (readied = resolve));
+    this.polling = this.poll(listener, readied);
+    const timer = new AbortController();
+    const inTime = await Promise.race([
+      ready.then(() => true),
+      sleep(this.o.startWaitMs, AbortSignal.any([timer.signal, this.abort.signal])).then(() => false),
+    ]);
+    timer.abort();
+    if (this.closed) return;
+    if (!inTime)
+      this.o.log.warn('push queue not set up yet; retrying in the background (IDLE sessions see changes from elsewhere at the slow poll meanwhile)', {
+        queue: this.queueName,
+      });
     this.heartbeat = setInterval(() => void this.beat(), this.o.heartbeatSeconds * 1000);
     this.heartbeat.unref();
-    this.polling = this.poll(listener);
+    this.sweeping = this.sweep().catch((err: unknown) => this.o.log.warn('sweep of abandoned push queues failed', { err: err as Error }));
   }
 
   async close(): Promise<void> {
@@ -125,18 +169,26 @@ export class SnsChangeFeed implements ChangeFeed {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.abort.abort();
     await this.polling;
+    await this.sweeping;
+    this.ready = false;
     await this.tearDown(this.queueUrl, this.subscriptionArn);
     this.queueUrl = null;
     this.subscriptionArn = null;
   }
 
-  /** The queue this task receives on (tests, logs). */
+  /** The queue this task receives on once set up (tests, logs). */
   get queue(): string | null {
-    return this.queueUrl;
+    return this.ready ? this.queueUrl : null;
+  }
+
+  /** Stops a set-up that close() overtook; close() removes what it made (it awaits the poll loop). */
+  private checkOpen(): void {
+    if (this.closed) throw new Closed('closed during set-up');
   }
 
   private async setUp(): Promise<void> {
     const { sqs, topicArn } = this.o;
+    this.ready = false;
     const created = await sqs.send(
       new CreateQueueCommand({
         QueueName: this.queueName,
@@ -150,7 +202,9 @@ export class SnsChangeFeed implements ChangeFeed {
     );
     const queueUrl = created.QueueUrl!;
     this.queueUrl = queueUrl;
+    this.checkOpen();
     const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+    this.checkOpen();
     const queueArn = attrs.Attributes?.QueueArn ?? '';
     // Only this topic may send, and only over TLS (the topic is the queue's one producer).
     const policy = {
@@ -168,9 +222,13 @@ export class SnsChangeFeed implements ChangeFeed {
       ],
     };
     await sqs.send(new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { Policy: JSON.stringify(policy) } }));
+    this.checkOpen();
     const subscriptionArn = await this.o.sns.subscribeQueue(topicArn, queueArn);
     this.subscriptionArn = subscriptionArn;
+    this.checkOpen();
     await sqs.send(new TagQueueCommand({ QueueUrl: queueUrl, Tags: { [PUSH.subscriptionTag]: subscriptionArn } }));
+    this.checkOpen();
+    this.ready = true;
     this.o.log.info('push queue subscribed', { queue: this.queueName });
   }
 
@@ -186,7 +244,7 @@ export class SnsChangeFeed implements ChangeFeed {
   }
 
   private async beat(): Promise<void> {
-    if (!this.queueUrl) return;
+    if (!this.ready || !this.queueUrl) return;
     try {
       await this.o.sqs.send(new TagQueueCommand({ QueueUrl: this.queueUrl, Tags: { [PUSH.heartbeatTag]: new Date(this.o.now()).toISOString() } }));
     } catch (err) {
@@ -194,17 +252,22 @@ export class SnsChangeFeed implements ChangeFeed {
     }
   }
 
-  private async poll(listener: ChangeListener): Promise<void> {
+  private async poll(listener: ChangeListener, readied: () => void): Promise<void> {
     const { sqs, log } = this.o;
     const signal = this.abort.signal;
-    let backoff = 1000;
+    const firstBackoff = Math.min(1000, this.o.retryMaxMs);
+    let backoff = firstBackoff;
     while (!signal.aborted) {
+      const settingUp = !this.ready;
       try {
-        if (!this.queueUrl) await this.setUp();
+        if (settingUp) {
+          await this.setUp();
+          readied();
+        }
         const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: this.queueUrl!, MaxNumberOfMessages: 10, WaitTimeSeconds: this.o.waitSeconds }), {
           abortSignal: signal,
         });
-        backoff = 1000;
+        backoff = firstBackoff;
         const messages = res.Messages ?? [];
         if (messages.length === 0) continue;
         const seen = new Set<string>();
@@ -226,47 +289,67 @@ export class SnsChangeFeed implements ChangeFeed {
           )
           .catch((err: unknown) => log.warn('push notifications not deleted; they may come again', { err: err as Error }));
       } catch (err) {
-        if (signal.aborted) break;
-        if (isMissingQueue(err)) {
+        if (signal.aborted || this.closed) break;
+        if (!settingUp && isMissingQueue(err)) {
           log.warn('push queue vanished; making it again', { queue: this.queueName });
           const old = this.subscriptionArn;
+          this.ready = false;
           this.queueUrl = null;
           this.subscriptionArn = null;
           if (old) await this.o.sns.unsubscribe(old).catch(() => undefined);
           continue;
         }
-        log.warn('push queue receive failed', { err: err as Error });
+        log.warn(settingUp ? 'push queue set-up failed; trying again' : 'push queue receive failed', {
+          queue: this.queueName,
+          retryInMs: backoff,
+          err: err as Error,
+        });
         await sleep(backoff, signal);
-        backoff = Math.min(backoff * 2, 20_000);
+        backoff = Math.min(backoff * 2, this.o.retryMaxMs);
       }
     }
   }
 
-  /** Removes what dead tasks left: stale queues and subscriptions whose queue is gone. */
+  /**
+   * Removes what dead tasks left: stale queues and subscriptions whose queue is gone. At most
+   * SWEEP_LIMIT queues per start (the next start goes on), SWEEP_CONCURRENCY at a time; stops
+   * at close().
+   */
   private async sweep(): Promise<void> {
     const { sns, sqs, topicArn, queuePrefix, log } = this.o;
-    const subs = await sns.listSubscriptions(topicArn);
-    for (const s of subs) {
-      if (s.protocol !== 'sqs') continue;
-      const name = s.endpoint.split(':').pop() ?? '';
-      if (!name.startsWith(queuePrefix) || name === this.queueName) continue;
+    const subs = (await sns.listSubscriptions(topicArn))
+      .filter((s) => s.protocol === 'sqs')
+      .map((s) => ({ ...s, name: s.endpoint.split(':').pop() ?? '' }))
+      .filter((s) => s.name.startsWith(queuePrefix) && s.name !== this.queueName)
+      .slice(0, SWEEP_LIMIT);
+    const one = async (s: (typeof subs)[number]) => {
       let queueUrl: string | null = null;
       try {
-        queueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl ?? null;
+        queueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: s.name }))).QueueUrl ?? null;
       } catch (err) {
         if (!isMissingQueue(err)) throw err;
       }
+      if (this.closed) return;
       if (!queueUrl) {
-        log.info('removing the subscription of a deleted push queue', { queue: name });
+        log.info('removing the subscription of a deleted push queue', { queue: s.name });
         await sns.unsubscribe(s.subscriptionArn);
-        continue;
+        return;
       }
       const tags = (await sqs.send(new ListQueueTagsCommand({ QueueUrl: queueUrl }))).Tags ?? {};
+      if (this.closed) return;
       const beat = Date.parse(tags[PUSH.heartbeatTag] ?? '');
-      if (Number.isNaN(beat) || this.o.now() - beat <= this.o.staleAfterSeconds * 1000) continue;
-      log.info('removing an abandoned push queue', { queue: name, heartbeat: tags[PUSH.heartbeatTag] });
-      await this.tearDown(queueUrl, s.subscriptionArn, name);
-    }
+      if (Number.isNaN(beat) || this.o.now() - beat <= this.o.staleAfterSeconds * 1000) return;
+      log.info('removing an abandoned push queue', { queue: s.name, heartbeat: tags[PUSH.heartbeatTag] });
+      await this.tearDown(queueUrl, s.subscriptionArn, s.name);
+    };
+    let next = 0;
+    const worker = async () => {
+      while (next < subs.length && !this.closed) {
+        const s = subs[next++];
+        await one(s).catch((err: unknown) => log.warn('push queue sweep step failed', { queue: s.name, err: err as Error }));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, subs.length) }, worker));
   }
 }
 
@@ -318,7 +401,14 @@ export function createAwsChangeFeed(options: AwsChangeFeedOptions = {}): ChangeF
   const clients = createAwsClients(options.clientConfig, env);
   const sqs = clients.sqs;
   const sns = new SnsTopics(clients.sns);
-  const feed = new SnsChangeFeed({ sns, sqs, topicArn, queuePrefix: env[PUSH.env.queuePrefix] || 'cloudmail-push-', log: options.log, taskId: options.taskId });
+  const feed = new SnsChangeFeed({
+    sns,
+    sqs,
+    topicArn,
+    queuePrefix: env[PUSH.env.queuePrefix] || PUSH.queuePrefix('cloudmail'),
+    log: options.log,
+    taskId: options.taskId,
+  });
   return {
     publish: (change) => feed.publish(change),
     listen: (listener) => feed.listen(listener),

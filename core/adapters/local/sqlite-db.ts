@@ -19,6 +19,12 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+/**
+ * How long opening waits for the schema transaction's write lock: another process may be
+ * upgrading the file, and an upgrade can build an index over every message (schema 2's
+ * messages_by_modseq), which on a big file takes longer than an ordinary write's wait.
+ */
+export const OPEN_BUSY_TIMEOUT_MS = 300_000;
 
 export interface SqliteHandle {
   db: DatabaseSync;
@@ -43,7 +49,8 @@ function isBusy(err: unknown): boolean {
 /**
  * Opens `file` (created if absent) in WAL mode. `schema` holds the component's DDL
  * (idempotent `CREATE … IF NOT EXISTS` statements) and is applied in one write transaction
- * together with the `schema_version` record for `component`.
+ * together with the `schema_version` record for `component`; that transaction waits up to
+ * OPEN_BUSY_TIMEOUT_MS for another opener's (an upgrade's) lock, later writes busyTimeoutMs.
  */
 export function openSqlite(file: string, component: string, version: number, schema: string, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS): SqliteHandle {
   const db = new DatabaseSync(file, { timeout: busyTimeoutMs });
@@ -100,6 +107,7 @@ export function openSqlite(file: string, component: string, version: number, sch
   };
 
   try {
+    db.exec(`PRAGMA busy_timeout = ${Math.max(OPEN_BUSY_TIMEOUT_MS, Math.floor(busyTimeoutMs))}`);
     handle.immediate(() => {
       db.exec('CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)');
       const row = db.prepare('SELECT version FROM schema_version WHERE component = ?').get(component) as { version: number } | undefined;
@@ -112,6 +120,7 @@ export function openSqlite(file: string, component: string, version: number, sch
         version,
       );
     });
+    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
   } catch (err) {
     handle.close();
     throw err;

@@ -2,7 +2,10 @@
 
 /**
  * 2: the change log (sqlite-index/changes.ts): `messages_by_modseq`, `tombstones`, `change_logs`.
- * Every statement is idempotent, so a version-1 file upgrades in place when it is opened.
+ * Every statement is idempotent, so a version-1 file upgrades in place when it is opened. The
+ * upgrade builds messages_by_modseq inside the opening transaction; on a big file that holds
+ * the write lock for a while, and other processes opening the file meanwhile wait for it
+ * (OPEN_BUSY_TIMEOUT_MS, sqlite-db.ts) rather than fail with SQLITE_BUSY after the usual 10 s.
  */
 export const SCHEMA_VERSION = 2;
 

@@ -179,6 +179,10 @@ export class SelectedMailbox {
     }
     const known = this.knownState;
     if (!force && known) {
+      // knownState is always one state read (SELECT's mailboxState, a refresh's mailboxState
+      // or changesSince's state), never advanced by our own writes (those go to `own` and
+      // this.uidNext): its uidNext is the one read with its highestModseq, as the port's hint
+      // contract requires.
       const changes = await index.changesSince(this.user, this.id, known.highestModseq, { uidNext: known.uidNext });
       if (!changes || changes.state.uidValidity !== this.uidValidity) {
         this.gone = true;

@@ -46,8 +46,13 @@ interface Watched {
   checking: boolean;
   /** Another check was asked for while one was under way: run it when that one returns. */
   again: boolean;
+  /** The wait before the retry check after a session's failed refresh (doubles to the poll interval). */
+  retryMs: number;
+  retry: NodeJS.Timeout | null;
   unsubscribe: () => void;
 }
+
+const FIRST_RETRY_MS = 1000;
 
 const POLL_CONCURRENCY = 16;
 
@@ -81,7 +86,17 @@ export class MailboxWatcher {
     const key = `${user}\0${mailboxId}`;
     let w = this.watched.get(key);
     if (!w) {
-      const entry: Watched = { user, mailboxId, listeners: new Set(), last: null, checking: false, again: false, unsubscribe: () => {} };
+      const entry: Watched = {
+        user,
+        mailboxId,
+        listeners: new Set(),
+        last: null,
+        checking: false,
+        again: false,
+        retryMs: FIRST_RETRY_MS,
+        retry: null,
+        unsubscribe: () => {},
+      };
       entry.unsubscribe = this.events.subscribe(user, (id) => {
         if (id === mailboxId) this.fire(entry);
       });
@@ -95,10 +110,32 @@ export class MailboxWatcher {
       entry.listeners.delete(onChange);
       if (entry.listeners.size === 0) {
         entry.unsubscribe();
+        if (entry.retry) clearTimeout(entry.retry);
         this.watched.delete(key);
         if (this.watched.size === 0) this.stopTimer();
       }
     };
+  }
+
+  /**
+   * A woken session could not bring its view up to date (a transient index error): the state
+   * the watcher last saw is forgotten, so the mailbox fires again at a retry check (after 1 s,
+   * doubling to the poll interval) or the next poll, not only at the next change.
+   */
+  refreshFailed(user: string, mailboxId: string): void {
+    const w = this.watched.get(`${user}\0${mailboxId}`);
+    if (!w) return;
+    w.last = null;
+    if (w.retry) return;
+    const wait = Math.min(w.retryMs, this.intervalMs);
+    w.retryMs = Math.min(w.retryMs * 2, this.intervalMs);
+    w.retry = setTimeout(() => {
+      w.retry = null;
+      if (this.watched.get(`${user}\0${mailboxId}`) !== w) return;
+      if (w.checking) w.again = true;
+      else void this.check(w);
+    }, wait);
+    w.retry.unref();
   }
 
   private fire(w: Watched): void {
@@ -125,7 +162,10 @@ export class MailboxWatcher {
   stop(): void {
     this.stopTimer();
     this.unsubscribeAny();
-    for (const w of this.watched.values()) w.unsubscribe();
+    for (const w of this.watched.values()) {
+      w.unsubscribe();
+      if (w.retry) clearTimeout(w.retry);
+    }
     this.watched.clear();
   }
 
@@ -183,7 +223,8 @@ export async function idle(s: ImapSession): Promise<Tagged> {
           await s.out.flush();
         }
       } catch (err) {
-        s.log.warn('idle refresh failed', { err: err as Error });
+        s.log.warn('idle refresh failed; trying again', { err: err as Error });
+        s.ctx.watcher.refreshFailed(s.user!, sel.id);
       }
     });
   };
