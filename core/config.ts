@@ -162,6 +162,12 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return n;
 }
 
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const n = int(env, name, fallback);
+  if (n === 0) throw new Error(`${name} must be at least 1, got 0`);
+  return n;
+}
+
 function between(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const n = int(env, name, fallback);
   if (n < min || n > max) throw new Error(`${name} must be between ${min} and ${max}, got ${n}`);
