@@ -1,6 +1,6 @@
 /**
  * JMAP Core request handling (RFC 8620 §2 session, §3 envelope and errors, §3.7 back-references)
- * over HTTP with HTTP Basic on loopback.
+ * over plain HTTP with HTTP Basic on loopback (allowed there by MAIL_ALLOW_PLAINTEXT_LOOPBACK).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJmapSystem, type JmapTestSystem } from './support/jmap-server.ts';
@@ -18,7 +18,7 @@ describe('JMAP Core over HTTP', () => {
     });
 
   beforeAll(async () => {
-    sys = await startJmapSystem();
+    sys = await startJmapSystem({ plain: true });
     const s = (await (await fetch(`${sys.base}/.well-known/jmap`, { headers: { Authorization: sys.auth } })).json()) as any;
     accountId = s.primaryAccounts['urn:ietf:params:jmap:mail'] ?? Object.keys(s.accounts)[0];
   }, 60_000);

@@ -40,10 +40,19 @@ export function blobIdOf(blobKey: string): string {
   return 'B' + Buffer.from(blobKey, 'utf8').toString('base64url');
 }
 
-/** The blob key a blob id names, or null when it is not one of ours. */
-export function blobKeyOf(blobId: string): string | null {
-  if (!/^B[A-Za-z0-9_-]{1,254}$/.test(blobId)) return null;
-  return Buffer.from(blobId.slice(1), 'base64url').toString('utf8');
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
+
+/** A body part's blob: `P` + base64url of the message's blob key and the part id. */
+export function blobIdOfPart(blobKey: string, partId: string): string {
+  return 'P' + Buffer.from(`${partId}\n${blobKey}`, 'utf8').toString('base64url');
 }
 
-export const ID_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
+/** The message blob key and part id (null for the whole message) a blob id names, or null. */
+export function parseBlobId(blobId: string): { blobKey: string; partId: string | null } | null {
+  if (!/^[BP][A-Za-z0-9_-]{1,254}$/.test(blobId)) return null;
+  const text = Buffer.from(blobId.slice(1), 'base64url').toString('utf8');
+  if (blobId[0] === 'B') return { blobKey: text, partId: null };
+  const nl = text.indexOf('\n');
+  if (nl <= 0 || !/^[0-9]+(\.[0-9]+)*$/.test(text.slice(0, nl))) return null;
+  return { blobKey: text.slice(nl + 1), partId: text.slice(0, nl) };
+}

@@ -13,13 +13,14 @@ import { MailboxWrites } from '#core/mailbox/writes.ts';
 import type { AuthThrottle } from '../auth-throttle.ts';
 import { parseRequest, processRequest, type MethodDef } from './api.ts';
 import { BasicAuthenticator } from './auth.ts';
-import { CORE } from './capabilities.ts';
+import { CORE, MAIL } from './capabilities.ts';
 import { RequestError } from './errors.ts';
 import { readBody, sendJson, sendProblem, sendRequestError } from './http-io.ts';
 import type { HttpRequestContext, HttpRoute } from './http-route.ts';
 import { accountIdOf } from './ids.ts';
 import { ConcurrencyGate, coreLimits } from './limits.ts';
 import { coreMethods } from './methods/core.ts';
+import { emailMethods } from './methods/email.ts';
 import { mailboxMethods } from './methods/mailbox.ts';
 import type { JmapServices } from './services.ts';
 import { API_PATH, sessionResource } from './session-resource.ts';
@@ -33,7 +34,7 @@ export interface JmapDeps {
 }
 
 /** Capabilities whose methods are all in place; only these are advertised and accepted in `using`. */
-export const CAPABILITIES: ReadonlySet<string> = new Set([CORE]);
+export const CAPABILITIES: ReadonlySet<string> = new Set([CORE, MAIL]);
 
 export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
   const limits = coreLimits(deps.config.maxMessageSize);
@@ -46,7 +47,7 @@ export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
     allowPlaintextAuthOnLoopback: deps.config.allowPlaintextAuthOnLoopback,
     realm: deps.config.hostname,
   });
-  const all: Record<string, MethodDef> = { ...coreMethods, ...mailboxMethods(svc) };
+  const all: Record<string, MethodDef> = { ...coreMethods, ...mailboxMethods(svc), ...emailMethods(svc) };
   const methods = new Map(Object.entries(all).filter(([, m]) => CAPABILITIES.has(m.capability)));
   const gate = new ConcurrencyGate(limits.maxConcurrentRequests);
 
