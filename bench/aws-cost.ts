@@ -211,7 +211,12 @@ export async function benchAwsCost(): Promise<Record<string, number>> {
     MAIL_DATA_DIR: dataDir,
     MAIL_HOSTNAME: 'bench.test',
     LOG_LEVEL: 'error',
-    ...Object.fromEntries(['SMTP_PORT', 'SUBMISSION_PORT', 'SUBMISSIONS_PORT', 'IMAP_PORT', 'IMAPS_PORT', 'POP3_PORT', 'POP3S_PORT'].map((k) => [k, '0'])),
+    ...Object.fromEntries(
+      ['SMTP_PORT', 'SUBMISSION_PORT', 'SUBMISSIONS_PORT', 'IMAP_PORT', 'IMAPS_PORT', 'POP3_PORT', 'POP3S_PORT', 'HTTPS_PORT', 'HTTP_PORT'].map((k) => [
+        k,
+        '0',
+      ]),
+    ),
   });
   const emulated = await startEmulatedSystem({
     config,

@@ -80,6 +80,8 @@ export async function benchSmtpIngest(options: { senders?: number; perSender?: n
     IMAPS_PORT: '0',
     POP3_PORT: '0',
     POP3S_PORT: '0',
+    HTTPS_PORT: '0',
+    HTTP_PORT: '0',
   });
   const system = await startMailSystem({ adapters, config, logger: silentLogger, workers: true });
   const port = system.port('smtp-mx');

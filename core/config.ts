@@ -63,6 +63,31 @@ export interface MailConfig {
   smartHost: SmartHostConfig | null;
   /** Secrets Manager secret holding DKIM keys (AWS); null: keys live in the blob store under keys/dkim/. */
   dkimKeysSecretArn: string | null;
+  /** The HTTPS listener and its development twin (fargate-listeners/src/http/). */
+  http: HttpConfig;
+}
+
+export interface HttpConfig {
+  /** HTTPS (TLS with the mail certificate): 8443 locally, 443 on AWS (the stack sets 8443 behind the NLB). */
+  httpsPort: number;
+  /** Plain HTTP for development; `null` (HTTP_PORT=off) turns it off. */
+  httpPort: number | null;
+  /** Where the plain HTTP listener binds: loopback unless HTTP_BIND says otherwise. */
+  httpBind: string;
+  /** Origins (scheme://host[:port]) allowed cross-origin requests (CORS); empty: none. */
+  corsOrigins: string[];
+  /** Largest request header section in octets (larger: 431). */
+  maxHeaderBytes: number;
+  /** Largest request body the listener lets a route read, in octets (larger: 413). */
+  maxBodyBytes: number;
+  /** Milliseconds a client may take to send the request headers / the whole request (slowloris). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** MTA-STS policy (RFC 8461 §3.2): mode and max_age; mx lines are the host names in `mtaStsMx`. */
+  mtaStsMode: 'enforce' | 'testing' | 'none';
+  mtaStsMaxAge: number;
+  /** MX host names for the policy; empty: MAIL_HOSTNAME. */
+  mtaStsMx: string[];
 }
 
 export interface AuthThrottleConfig {
@@ -197,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     },
     smartHost: smartHost(env),
     dkimKeysSecretArn: env.DKIM_KEYS_SECRET_ARN || null,
+    http: httpConfig(env, runtime),
     logLevel: level === 'debug' || level === 'warn' || level === 'error' ? level : 'info',
   };
 }
@@ -242,5 +268,46 @@ function smartHost(env: NodeJS.ProcessEnv): SmartHostConfig | null {
     password: env.SMART_HOST_PASSWORD || null,
     secretArn: env.SMART_HOST_SECRET_ARN || null,
     verifyCertificate: bool(env, 'SMART_HOST_VERIFY_CERT', true),
+  };
+}
+
+function list(env: NodeJS.ProcessEnv, name: string): string[] {
+  return (env[name] || '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function httpConfig(env: NodeJS.ProcessEnv, runtime: 'local' | 'aws'): HttpConfig {
+  const mode = (env.MTA_STS_MODE || 'enforce').toLowerCase();
+  if (mode !== 'enforce' && mode !== 'testing' && mode !== 'none')
+    throw new Error(`MTA_STS_MODE must be enforce, testing or none, got ${JSON.stringify(mode)}`);
+  const corsOrigins = list(env, 'HTTP_CORS_ORIGINS').map((o) => {
+    let url: URL;
+    try {
+      url = new URL(o);
+    } catch {
+      throw new Error(`HTTP_CORS_ORIGINS: not an origin: ${JSON.stringify(o)}`);
+    }
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== o.replace(/\/$/, ''))
+      throw new Error(`HTTP_CORS_ORIGINS: not an origin (scheme://host[:port]): ${JSON.stringify(o)}`);
+    return url.origin;
+  });
+  const off = /^(off|none|false)$/i.test(env.HTTP_PORT ?? '');
+  const headersTimeout = positive(env, 'HTTP_HEADERS_TIMEOUT', 20);
+  const requestTimeout = positive(env, 'HTTP_REQUEST_TIMEOUT', 120);
+  if (headersTimeout > requestTimeout) throw new Error(`HTTP_HEADERS_TIMEOUT (${headersTimeout}) must not exceed HTTP_REQUEST_TIMEOUT (${requestTimeout})`);
+  return {
+    httpsPort: int(env, 'HTTPS_PORT', runtime === 'aws' ? 443 : 8443),
+    httpPort: off ? null : int(env, 'HTTP_PORT', 8080),
+    httpBind: env.HTTP_BIND || '127.0.0.1',
+    corsOrigins,
+    maxHeaderBytes: positive(env, 'HTTP_MAX_HEADER_BYTES', 16 * 1024),
+    maxBodyBytes: positive(env, 'HTTP_MAX_BODY_BYTES', 10 * 1024 * 1024),
+    headersTimeoutMs: headersTimeout * 1000,
+    requestTimeoutMs: requestTimeout * 1000,
+    mtaStsMode: mode,
+    mtaStsMaxAge: positive(env, 'MTA_STS_MAX_AGE', 604800),
+    mtaStsMx: list(env, 'MTA_STS_MX').map((h) => h.toLowerCase().replace(/\.$/, '')),
   };
 }

@@ -14,7 +14,10 @@ import { MailboxWrites } from '../mailbox/writes.ts';
 import type { MailboxEvents } from '../mailbox/events.ts';
 import { checkBlobs } from './blob-check.ts';
 import type { QueueName } from '../ports/work-queue.ts';
-import { dkimKeyBlobKey, dkimZoneLine, generateDkimKey, loadDkimKey, saveDkimKey, type DkimKeyAlgorithm } from '../dkim/keys.ts';
+import { dkimKeyBlobKey, dkimZoneLine, generateDkimKey, loadDkimKey, loadDkimKeysFromSecret, saveDkimKey, type DkimKeyAlgorithm } from '../dkim/keys.ts';
+import { loadConfig, type MailConfig } from '../config.ts';
+import { publicEndpoints } from '../mail-endpoints.ts';
+import { domainDnsRecords, formatDnsRecords } from './dns-records.ts';
 
 export interface MailctlIO {
   out(line: string): void;
@@ -35,6 +38,8 @@ export const USAGE = `usage: mailctl [--aws] <command>
   domain remove <domain>         remove a local domain (its users stay until removed)
   domain dkim <domain> [--algorithm rsa|ed25519] [--selector <s>] [--new] [--json]
                                  make (or show) the domain's DKIM key; prints the DNS TXT record
+  domain show <domain>           every DNS record to publish for the domain (MX, SPF, DKIM, DMARC,
+                                 MTA-STS, TLS-RPT, SRV, autoconfig/autodiscover), for this deployment
   user add <address>             add a user (password from a prompt, or stdin)
   user list [domain]             list users
   user remove <address>          remove a user with all mailboxes and messages
@@ -106,7 +111,14 @@ const QUEUE_NAMES: QueueName[] = ['ingest', 'outbound'];
 /** Commands that add, change or remove a domain or user (cached by the MX listener and ingest). */
 const DIRECTORY_CHANGES = ['domain add', 'domain postmaster', 'domain remove', 'user add', 'user remove'];
 
-export async function runMailctl(args: string[], adapters: Adapters, io: MailctlIO, events?: MailboxEvents): Promise<number> {
+export async function runMailctl(
+  args: string[],
+  adapters: Adapters,
+  io: MailctlIO,
+  events?: MailboxEvents,
+  /** The configuration `domain show` describes (default: the environment, for the adapter set's runtime). */
+  config?: MailConfig,
+): Promise<number> {
   const [group, action, ...rest] = args;
   const need = (n: number) => {
     if (rest.length < n) throw new UsageError(`missing argument for '${group} ${action}'`, group);
@@ -158,6 +170,11 @@ export async function runMailctl(args: string[], adapters: Adapters, io: Mailctl
       case 'domain dkim': {
         need(1);
         return await domainDkim(adapters, io, rest);
+      }
+      case 'domain show': {
+        need(1);
+        if (rest.length > 1) throw new UsageError(`unexpected argument ${rest[1]}`, group);
+        return await domainShow(adapters, io, rest[0], config ?? loadConfig({ ...process.env, MAIL_RUNTIME: adapters.kind === 'aws' ? 'aws' : 'local' }));
       }
       case 'user add': {
         need(1);
@@ -348,5 +365,20 @@ async function domainDkim(adapters: Adapters, io: MailctlIO, rest: string[]): Pr
   io.out('publish this DNS record:');
   io.out(dkimZoneLine(key!));
   if (json) io.out(JSON.stringify({ [domain]: key }));
+  return 0;
+}
+
+/**
+ * `domain show <domain>`: the DNS records to publish (core/admin/dns-records.ts) for the
+ * endpoints of `config` — the well-known ports on AWS, the configured ones locally.
+ */
+async function domainShow(adapters: Adapters, io: MailctlIO, name: string, config: MailConfig): Promise<number> {
+  const domain = name.toLowerCase().replace(/\.$/, '');
+  if (!(await adapters.index.getDomain(domain))) throw new IndexError('NOT_FOUND', `no local domain ${domain}; add it first`);
+  const fromSecret = config.dkimKeysSecretArn ? (await loadDkimKeysFromSecret(adapters.secrets, config.dkimKeysSecretArn)).get(domain) : undefined;
+  const dkim = fromSecret ?? (await loadDkimKey(adapters.blobs, domain));
+  const endpoints = publicEndpoints(config);
+  io.out(`; DNS records for ${domain}, served by ${endpoints.host} (${config.runtime === 'aws' ? 'AWS: the load balancer ports' : 'local ports'})`);
+  for (const line of formatDnsRecords(domainDnsRecords({ domain, endpoints, config, dkim }))) io.out(line);
   return 0;
 }

@@ -16,10 +16,15 @@ const PORT_VARIABLES: [keyof MailConfig['ports'], string][] = [
 ];
 
 /** The one-line explanation of a failed listen(), or null when `err` is not one. */
-export function describeListenError(err: unknown, config: Pick<MailConfig, 'ports' | 'bind'>): string | null {
+export function describeListenError(
+  err: unknown,
+  config: Pick<MailConfig, 'ports' | 'bind'> & { http?: Pick<MailConfig['http'], 'httpsPort' | 'httpPort'> },
+): string | null {
   const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
   if (!e || e.syscall !== 'listen' || typeof e.port !== 'number') return null;
-  const variable = PORT_VARIABLES.find(([k]) => config.ports[k] === e.port)?.[1] ?? 'port';
+  const variable =
+    PORT_VARIABLES.find(([k]) => config.ports[k] === e.port)?.[1] ??
+    (config.http?.httpsPort === e.port ? 'HTTPS_PORT' : config.http?.httpPort === e.port ? 'HTTP_PORT' : 'port');
   const where = e.address ?? config.bind;
   switch (e.code) {
     case 'EADDRINUSE':

@@ -22,6 +22,11 @@ import { createOutboundServices, type OutboundServiceOptions } from '#core/outbo
 import { startSubmissionListeners } from './smtp/submission-listener.ts';
 import { PROXY_DISABLED, type ProxyConfig } from './proxy-protocol.ts';
 import { loadTls } from './tls.ts';
+// The web face (HTTPS): autoconfiguration, MTA-STS; JMAP adds its routes here.
+import { startHttpListeners } from './http/http-listener.ts';
+import type { HttpRoute } from './http/routes.ts';
+import { mailWebRoutes } from './http/web-routes.ts';
+import { publicEndpoints, type EndpointPort } from '#core/mail-endpoints.ts';
 
 export interface MailSystemOptions {
   adapters: Adapters;
@@ -86,6 +91,12 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
     listeners.push(...(await startImapListeners(deps)));
     listeners.push(...(await startPop3Listeners(deps)));
     listeners.push(...(await startSubmissionListeners(deps)));
+    // What autoconfiguration and `mailctl domain show` publish: on AWS the load balancer's
+    // well-known ports, locally the ports bound (0 in tests asks for a free one).
+    const bound = (name: EndpointPort) => listeners.find((l) => l.name === (name === 'smtp' ? 'smtp-mx' : name))?.port;
+    const endpoints = () => publicEndpoints(config, bound);
+    const httpRoutes: HttpRoute[] = [...mailWebRoutes(deps, endpoints)];
+    listeners.push(...(await startHttpListeners(deps, httpRoutes)));
     if (options.workers) {
       workers.push(
         startWorker<IngestJob>(

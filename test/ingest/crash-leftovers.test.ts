@@ -17,7 +17,7 @@ import { outboundBlobKey } from '#core/outbound/job.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const PORTS = Object.fromEntries(
-  ['SMTP_PORT', 'SUBMISSION_PORT', 'SUBMISSIONS_PORT', 'IMAP_PORT', 'IMAPS_PORT', 'POP3_PORT', 'POP3S_PORT'].map((v) => [v, '0']),
+  ['SMTP_PORT', 'SUBMISSION_PORT', 'SUBMISSIONS_PORT', 'IMAP_PORT', 'IMAPS_PORT', 'POP3_PORT', 'POP3S_PORT', 'HTTPS_PORT', 'HTTP_PORT'].map((v) => [v, '0']),
 );
 
 /** Starts local-main on `dataDir`, returns its log lines up to "mail system started", stops it. */

@@ -27,7 +27,7 @@ describe('running with the machine node on PATH', () => {
   });
 
   const PORTS = Object.fromEntries(
-    ['SMTP_PORT', 'SUBMISSION_PORT', 'SUBMISSIONS_PORT', 'IMAP_PORT', 'IMAPS_PORT', 'POP3_PORT', 'POP3S_PORT'].map((v) => [v, '0']),
+    ['SMTP_PORT', 'SUBMISSION_PORT', 'SUBMISSIONS_PORT', 'IMAP_PORT', 'IMAPS_PORT', 'POP3_PORT', 'POP3S_PORT', 'HTTPS_PORT', 'HTTP_PORT'].map((v) => [v, '0']),
   );
   /** Starts `command`, resolves once the mail system logged that it started. */
   async function startSystem(command: string, args: string[], dataDir: string) {

@@ -13,7 +13,17 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'port-in-use-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-const ALL_FREE = { SMTP_PORT: '0', SUBMISSION_PORT: '0', SUBMISSIONS_PORT: '0', IMAP_PORT: '0', IMAPS_PORT: '0', POP3_PORT: '0', POP3S_PORT: '0' };
+const ALL_FREE = {
+  SMTP_PORT: '0',
+  SUBMISSION_PORT: '0',
+  SUBMISSIONS_PORT: '0',
+  IMAP_PORT: '0',
+  IMAPS_PORT: '0',
+  POP3_PORT: '0',
+  POP3S_PORT: '0',
+  HTTPS_PORT: '0',
+  HTTP_PORT: '0',
+};
 
 async function occupy(): Promise<net.Server> {
   const server = net.createServer();

@@ -119,6 +119,8 @@ describe('no accepted mail is lost', () => {
         IMAPS_PORT: '0',
         POP3_PORT: '0',
         POP3S_PORT: '0',
+        HTTPS_PORT: '0',
+        HTTP_PORT: '0',
         MAIL_HOSTNAME: 'mx.test',
       };
       const start = (workers: boolean) => {

@@ -52,6 +52,8 @@ describe('SMTP shutdown', () => {
         IMAPS_PORT: '0',
         POP3_PORT: '0',
         POP3S_PORT: '0',
+        HTTPS_PORT: '0',
+        HTTP_PORT: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

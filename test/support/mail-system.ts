@@ -30,6 +30,8 @@ export const EPHEMERAL_PORTS = {
   IMAPS_PORT: '0',
   POP3_PORT: '0',
   POP3S_PORT: '0',
+  HTTPS_PORT: '0',
+  HTTP_PORT: '0',
 } as const;
 
 export interface TestSystem {
