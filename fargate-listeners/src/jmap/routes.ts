@@ -16,7 +16,7 @@ import { BasicAuthenticator } from './auth.ts';
 import { CORE, MAIL } from './capabilities.ts';
 import { RequestError } from './errors.ts';
 import { readBody, sendJson, sendProblem, sendRequestError } from './http-io.ts';
-import type { HttpRequestContext, HttpRoute } from './http-route.ts';
+import type { HttpRequestContext, HttpRoute } from '../http/routes.ts';
 import { accountIdOf } from './ids.ts';
 import { ConcurrencyGate, coreLimits } from './limits.ts';
 import { coreMethods } from './methods/core.ts';
@@ -72,6 +72,8 @@ export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
   const api: HttpRoute = {
     path: API_PATH,
     methods: ['POST'],
+    // The handler enforces maxSizeRequest itself, so a too large request gets the JMAP limit error (RFC 8620 §3.6.1).
+    maxBodyBytes: Number.MAX_SAFE_INTEGER,
     async handle(req, res, ctx) {
       const user = await authenticated(req, res, ctx);
       if (!user) return;
