@@ -18,8 +18,10 @@ const VENV_PYTHON = path.resolve(import.meta.dirname, '../../.tools/venv/bin/pyt
 /** jmapc against our host; requests verifies the server against the test certificate (REQUESTS_CA_BUNDLE). */
 const JMAPC = String.raw`
 import json, sys
-from jmapc import Client, Comparator, EmailQueryFilterCondition, Ref
+import sseclient
+from jmapc import Client, Comparator, EmailQueryFilterCondition, EventSourceConfig, Ref
 from jmapc.methods import MailboxGet, EmailQuery, EmailGet, EmailSet
+from jmapc.methods import CustomMethod
 host, user, password, step = sys.argv[1:5]
 c = Client.create_with_password(host=host, user=user, password=password)
 out = {}
@@ -41,6 +43,28 @@ elif step == "seen-and-move":
     r = c.request(EmailSet(update={email_id: {"keywords/$seen": True, "mailboxIds": {target: True}}}))
     out["updated"] = list((r.updated or {}).keys())
     out["notUpdated"] = {k: v.type for k, v in (r.not_updated or {}).items()}
+elif step == "upload-import":
+    path, inbox = sys.argv[5:7]
+    blob = c.upload_blob(path)
+    out["upload"] = {"blobId": blob.id, "size": blob.size}
+    # jmapc has no Email/import class: its CustomMethod sends the call as given (accountId given here).
+    m = CustomMethod(data={"accountId": c.account_id, "emails": {"imp1": {"blobId": blob.id, "mailboxIds": {inbox: True}, "keywords": {"$seen": True}}}})
+    m.jmap_method = "Email/import"
+    m.using = {"urn:ietf:params:jmap:mail"}
+    res = c.request(m)
+    out["imported"] = {k: v["id"] for k, v in (res.data.get("created") or {}).items()}
+    out["notCreated"] = {k: v["type"] for k, v in (res.data.get("notCreated") or {}).items()}
+elif step == "push":
+    import smtplib, threading
+    smtp_port = int(sys.argv[5])
+    c = Client.create_with_password(host=host, user=user, password=password, event_source_config=EventSourceConfig(types="Email,Mailbox", closeafter="state", ping=0))
+    sse = sseclient.SSEClient(c.jmap_session.event_source_url.format(types="Email,Mailbox", closeafter="state", ping=0), auth=c.requests_session.auth)
+    c._events = sse  # connected: the server has subscribed before answering
+    s = smtplib.SMTP("127.0.0.1", smtp_port, timeout=10)
+    s.sendmail("dave@example.net", ["alice@example.test"], b"From: dave@example.net\r\nTo: alice@example.test\r\nSubject: pushed\r\n\r\nhi\r\n")
+    s.quit()
+    ev = next(c.events)
+    out["changed"] = {acct: {"Email": bool(ts.email), "Mailbox": bool(ts.mailbox)} for acct, ts in ev.data.changed.items()}
 elif step == "get":
     email_id = sys.argv[5]
     r = c.request(EmailGet(ids=[email_id], properties=["keywords", "mailboxIds"]))
@@ -147,5 +171,38 @@ describe('jmapc (a third-party JMAP client) and IMAP on one mailbox', () => {
     const out = await jmapc('list');
     const second = out.emails.find((e: any) => e.subject === 'Second one');
     expect(second.keywords).toEqual({ $flagged: true, $forwarded: true });
+  });
+
+  it('uploads a blob and imports it as an email into INBOX with $seen (RFC 8620 §6.1, RFC 8621 §4.8); IMAP sees it', async () => {
+    const file = path.join(sys.ts.dataDir, 'import.eml');
+    writeFileSync(file, message('Imported one'));
+    const list = await jmapc('list');
+    const inbox = list.mailboxes.find((m: any) => m.role === 'inbox');
+    const out = await jmapc('upload-import', file, inbox.id);
+    expect(out.upload.size).toBe(message('Imported one').length);
+    expect(out.notCreated).toEqual({});
+    expect(out.imported.imp1).toMatch(/^M/);
+    const c = imap();
+    await c.connect();
+    try {
+      const lock = await c.getMailboxLock('INBOX');
+      try {
+        const msgs = [];
+        for await (const m of c.fetch('1:*', { envelope: true, flags: true })) msgs.push(m);
+        const imported = msgs.find((m) => m.envelope?.subject === 'Imported one');
+        expect(imported).toBeDefined();
+        expect([...(imported!.flags ?? [])]).toContain('\\Seen');
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await c.logout();
+    }
+  });
+
+  it('pushes a StateChange over EventSource when mail arrives by SMTP (RFC 8620 §7.3)', async () => {
+    const out = await jmapc('push', String(sys.ts.port('smtp-mx')));
+    const account = Object.keys(out.changed)[0];
+    expect(out.changed[account].Email).toBe(true);
   });
 });

@@ -23,7 +23,10 @@ import { coreMethods } from './methods/core.ts';
 import { emailMethods } from './methods/email.ts';
 import { mailboxMethods } from './methods/mailbox.ts';
 import type { JmapServices } from './services.ts';
-import { API_PATH, sessionResource } from './session-resource.ts';
+import { API_PATH, DOWNLOAD_PATH, EVENTSOURCE_PATH, UPLOAD_PATH, sessionResource } from './session-resource.ts';
+import { newUploadKey, readBlob, uploadBlobId } from './blob-routes.ts';
+import { parseEventSourceQuery, serveEventSource } from './eventsource.ts';
+import { importMethods } from './methods/import.ts';
 
 export interface JmapDeps {
   adapters: Adapters;
@@ -47,9 +50,10 @@ export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
     allowPlaintextAuthOnLoopback: deps.config.allowPlaintextAuthOnLoopback,
     realm: deps.config.hostname,
   });
-  const all: Record<string, MethodDef> = { ...coreMethods, ...mailboxMethods(svc), ...emailMethods(svc) };
+  const all: Record<string, MethodDef> = { ...coreMethods, ...mailboxMethods(svc), ...emailMethods(svc), ...importMethods(svc) };
   const methods = new Map(Object.entries(all).filter(([, m]) => CAPABILITIES.has(m.capability)));
   const gate = new ConcurrencyGate(limits.maxConcurrentRequests);
+  const uploads = new ConcurrencyGate(limits.maxConcurrentUpload);
 
   /** The authenticated user, or null after writing the refusal. */
   async function authenticated(req: IncomingMessage, res: ServerResponse, ctx: HttpRequestContext): Promise<string | null> {
@@ -97,5 +101,95 @@ export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
     },
   };
 
-  return [session, api];
+  const download: HttpRoute = {
+    path: DOWNLOAD_PATH,
+    prefix: true,
+    methods: ['GET', 'HEAD'],
+    async handle(req, res, ctx) {
+      const user = await authenticated(req, res, ctx);
+      if (!user) return;
+      // {accountId}/{blobId}/{name}
+      const parts = ctx.url.pathname.slice(DOWNLOAD_PATH.length).split('/');
+      const accountId = accountIdOf(user);
+      if (parts.length !== 3 || parts[0] !== accountId) {
+        sendProblem(res, 404, 'about:blank', 'No such account or blob');
+        return;
+      }
+      const data = await readBlob(svc, deps.adapters.index, user, accountId, parts[1]);
+      if (!data) {
+        sendProblem(res, 404, 'about:blank', 'No such blob');
+        return;
+      }
+      let name = parts[2];
+      try {
+        name = decodeURIComponent(name);
+      } catch {
+        // as given
+      }
+      const accept = ctx.url.searchParams.get('accept');
+      const type = accept && /^[\w.+-]+\/[\w.+-]+$/.test(accept) ? accept : 'application/octet-stream';
+      res.writeHead(200, {
+        'Content-Type': type,
+        'Content-Length': String(data.length),
+        'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
+        'Cache-Control': 'private, immutable, max-age=31536000',
+      });
+      res.end(req.method === 'HEAD' ? undefined : data);
+    },
+  };
+
+  const upload: HttpRoute = {
+    path: UPLOAD_PATH,
+    prefix: true,
+    methods: ['POST'],
+    // The handler enforces maxSizeUpload itself (a JMAP limit problem, RFC 8620 §6.1).
+    maxBodyBytes: Number.MAX_SAFE_INTEGER,
+    async handle(req, res, ctx) {
+      const user = await authenticated(req, res, ctx);
+      if (!user) return;
+      const accountId = accountIdOf(user);
+      const rest = ctx.url.pathname.slice(UPLOAD_PATH.length).replace(/\/$/, '');
+      if (rest !== accountId) {
+        sendProblem(res, 404, 'about:blank', 'No such account');
+        return;
+      }
+      const release = uploads.enter(user);
+      if (!release) {
+        sendRequestError(
+          res,
+          new RequestError('limit', `At most ${limits.maxConcurrentUpload} uploads at once`, { limit: 'maxConcurrentUpload', status: 429 }),
+        );
+        return;
+      }
+      try {
+        const body = await readBody(req, limits.maxSizeUpload, 'maxSizeUpload');
+        const key = newUploadKey(accountId);
+        await deps.adapters.blobs.put(key, body);
+        const type = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0].trim() || 'application/octet-stream';
+        sendJson(res, 201, { accountId, blobId: uploadBlobId(key), type, size: body.length });
+      } catch (err) {
+        if (err instanceof RequestError) sendRequestError(res, err);
+        else throw err;
+      } finally {
+        release();
+      }
+    },
+  };
+
+  const eventSource: HttpRoute = {
+    path: EVENTSOURCE_PATH,
+    methods: ['GET'],
+    async handle(req, res, ctx) {
+      const user = await authenticated(req, res, ctx);
+      if (!user) return;
+      const options = parseEventSourceQuery(ctx.url);
+      if (typeof options === 'string') {
+        sendProblem(res, 400, 'about:blank', options);
+        return;
+      }
+      await serveEventSource(svc, res, user, accountIdOf(user), options, ctx.log);
+    },
+  };
+
+  return [session, api, download, upload, eventSource];
 }
