@@ -22,7 +22,7 @@ import { ConcurrencyGate, coreLimits } from './limits.ts';
 import { coreMethods } from './methods/core.ts';
 import { emailMethods } from './methods/email.ts';
 import { mailboxMethods } from './methods/mailbox.ts';
-import type { JmapServices } from './services.ts';
+import { AccountLocks, type JmapServices } from './services.ts';
 import { API_PATH, DOWNLOAD_PATH, EVENTSOURCE_PATH, UPLOAD_PATH, sessionResource } from './session-resource.ts';
 import { newUploadKey, readBlob, uploadBlobId } from './blob-routes.ts';
 import { parseEventSourceQuery, serveEventSource } from './eventsource.ts';
@@ -43,7 +43,7 @@ export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
   const limits = coreLimits(deps.config.maxMessageSize);
   const log = deps.logger.child({ proto: 'jmap' });
   const writes = new MailboxWrites(deps.adapters, { events: deps.events, log });
-  const svc: JmapServices = { index: deps.adapters.index, blobs: deps.adapters.blobs, writes, events: deps.events, limits };
+  const svc: JmapServices = { index: deps.adapters.index, blobs: deps.adapters.blobs, writes, events: deps.events, limits, locks: new AccountLocks() };
   const auth = new BasicAuthenticator({
     index: deps.adapters.index,
     throttle: deps.authThrottle,

@@ -637,7 +637,7 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
       },
     },
     'Email/changes': { capability: MAIL, handle: (args, ctx) => changes(args, ctx, false) },
-    'Email/set': { capability: MAIL, handle: set },
+    'Email/set': { capability: MAIL, handle: (args, ctx) => svc.locks.run(ctx.user, () => set(args, ctx)) },
     'Thread/get': { capability: MAIL, handle: threadGet },
     'Thread/changes': { capability: MAIL, handle: (args, ctx) => changes(args, ctx, true) },
     'SearchSnippet/get': { capability: MAIL, handle: snippets },

@@ -87,5 +87,5 @@ export function importMethods(svc: JmapServices): Record<string, MethodDef> {
     }
     return { accountId, oldState, newState: emailState(await svc.index.listMailboxes(user)), created, notCreated };
   }
-  return { 'Email/import': { capability: MAIL, handle: importEmails } };
+  return { 'Email/import': { capability: MAIL, handle: (args, ctx) => svc.locks.run(ctx.user, () => importEmails(args, ctx)) } };
 }

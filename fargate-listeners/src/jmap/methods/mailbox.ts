@@ -349,7 +349,7 @@ export function mailboxMethods(svc: JmapServices): Record<string, MethodDef> {
         throw new MethodError('cannotCalculateChanges', 'Run Mailbox/query again');
       },
     },
-    'Mailbox/set': { capability: MAIL, handle: set },
+    'Mailbox/set': { capability: MAIL, handle: (args, ctx) => svc.locks.run(ctx.user, () => set(args, ctx)) },
   };
 }
 

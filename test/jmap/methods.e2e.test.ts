@@ -1,0 +1,185 @@
+/**
+ * JMAP Mail methods over the plain loopback listener (RFC 8621): Mailbox/set through the IMAP
+ * write path, /changes from the change log, stale ifInState → stateMismatch (RFC 8620 §5.3),
+ * Email/get body properties (§4.1.4) and blob download (RFC 8620 §6.2).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendToMailbox } from '#core/mailbox/writes.ts';
+import { startJmapSystem, type JmapTestSystem } from './support/jmap-server.ts';
+
+const USING = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+
+const MULTIPART = Buffer.from(
+  [
+    'From: =?UTF-8?Q?J=C3=BCrgen?= <juergen@example.net>',
+    'To: Alice <alice@example.test>, bob@example.net',
+    'Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=',
+    'Message-ID: <m1@example.net>',
+    'References: <r0@example.net> <r1@example.net>',
+    'Date: Tue, 1 Dec 2026 09:30:00 +0100',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b1"',
+    '',
+    '--b1',
+    'Content-Type: multipart/alternative; boundary="b2"',
+    '',
+    '--b2',
+    'Content-Type: text/plain; charset=iso-8859-1',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    'Gr=FC=DFe aus Berlin',
+    '--b2',
+    'Content-Type: text/html; charset=utf-8',
+    '',
+    '<p>Gr\u00fc\u00dfe aus <b>Berlin</b></p>',
+    '--b2--',
+    '--b1',
+    'Content-Type: application/pdf; name="report.pdf"',
+    'Content-Disposition: attachment; filename="report.pdf"',
+    'Content-Transfer-Encoding: base64',
+    '',
+    Buffer.from('%PDF-1.4 fake').toString('base64'),
+    '--b1--',
+    '',
+  ].join('\r\n'),
+  'utf8',
+);
+
+describe('JMAP Mail methods', () => {
+  let sys: JmapTestSystem;
+  let accountId: string;
+  const call = async (method: string, args: Record<string, unknown>): Promise<any> => {
+    const res = await fetch(`${sys.base}/jmap/api`, {
+      method: 'POST',
+      headers: { Authorization: sys.auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ using: USING, methodCalls: [[method, { accountId, ...args }, 'c']] }),
+    });
+    const body = (await res.json()) as any;
+    return body.methodResponses[0];
+  };
+
+  beforeAll(async () => {
+    sys = await startJmapSystem({ plain: true });
+    const s = (await (await fetch(`${sys.base}/.well-known/jmap`, { headers: { Authorization: sys.auth } })).json()) as any;
+    accountId = s.primaryAccounts['urn:ietf:params:jmap:mail'];
+    await appendToMailbox(sys.ts.adapters, sys.user, 'INBOX', MULTIPART);
+  }, 60_000);
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('creates, renames (with parentId) and destroys a mailbox; IMAP LIST sees the index the same way (RFC 8621 §2.5)', async () => {
+    const [, created] = await call('Mailbox/set', { create: { p: { name: 'Projects' }, c: { name: 'Child', parentId: '#p' } } });
+    expect(created.notCreated).toEqual({});
+    const parent = created.created.p.id;
+    const child = created.created.c.id;
+    expect((await sys.ts.adapters.index.listMailboxes(sys.user)).map((m) => m.name)).toEqual(expect.arrayContaining(['Projects', 'Projects/Child']));
+
+    const [, renamed] = await call('Mailbox/set', { update: { [parent]: { name: 'Work' } } });
+    expect(Object.keys(renamed.updated)).toEqual([parent]);
+    const names = (await sys.ts.adapters.index.listMailboxes(sys.user)).map((m) => m.name);
+    expect(names).toEqual(expect.arrayContaining(['Work', 'Work/Child']));
+    expect(names).not.toContain('Projects');
+
+    const [, refused] = await call('Mailbox/set', { destroy: [parent] });
+    expect(refused.notDestroyed[parent].type).toBe('mailboxHasChild');
+    const [, gone] = await call('Mailbox/set', { destroy: [child] });
+    expect(gone.destroyed).toEqual([child]);
+    const [, dup] = await call('Mailbox/set', { create: { x: { name: 'Work' } } });
+    expect(dup.notCreated.x.type).toBe('alreadyExists');
+  });
+
+  it('reports a created mailbox in Mailbox/changes and refuses a stale ifInState with stateMismatch (RFC 8620 §5.2, §5.3)', async () => {
+    const [, before] = await call('Mailbox/get', { ids: [] });
+    await call('Mailbox/set', { create: { n: { name: 'Later' } } });
+    const [, changes] = await call('Mailbox/changes', { sinceState: before.state });
+    expect(changes.created).toHaveLength(1);
+    expect(changes.destroyed).toEqual([]);
+    const [name, err] = await call('Mailbox/set', { ifInState: before.state, create: { y: { name: 'Never' } } });
+    expect(name).toBe('error');
+    expect(err.type).toBe('stateMismatch');
+    expect((await sys.ts.adapters.index.listMailboxes(sys.user)).map((m) => m.name)).not.toContain('Never');
+  });
+
+  it('lets one of two Email/set calls with the same ifInState win; the other gets stateMismatch', async () => {
+    const [, q] = await call('Email/query', {});
+    const [, g] = await call('Email/get', { ids: q.ids, properties: ['id'] });
+    const id = q.ids[0];
+    const [r1, r2] = await Promise.all([
+      call('Email/set', { ifInState: g.state, update: { [id]: { 'keywords/$flagged': true } } }),
+      call('Email/set', { ifInState: g.state, update: { [id]: { 'keywords/$answered': true } } }),
+    ]);
+    expect([r1[0], r2[0]].sort()).toEqual(['Email/set', 'error']);
+    expect([r1, r2].find((r) => r[0] === 'error')[1].type).toBe('stateMismatch');
+    const [, stale] = await call('Email/set', { ifInState: g.state, update: { [id]: { 'keywords/$seen': true } } });
+    expect(stale.type).toBe('stateMismatch');
+  });
+
+  it('answers Email/changes with the email whose keywords changed (from the index change log)', async () => {
+    const [, q] = await call('Email/query', {});
+    const [, g] = await call('Email/get', { ids: q.ids, properties: ['id'] });
+    await call('Email/set', { update: { [q.ids[0]]: { 'keywords/$seen': true } } });
+    const [, ch] = await call('Email/changes', { sinceState: g.state });
+    expect(ch.updated).toEqual([q.ids[0]]);
+    expect(ch.created).toEqual([]);
+    expect(ch.newState).not.toBe(g.state);
+  });
+
+  it('gets headers in parsed forms, bodyStructure, textBody/htmlBody/attachments and decoded bodyValues (RFC 8621 §4.1)', async () => {
+    const [, q] = await call('Email/query', { filter: { subject: 'grüße' } });
+    expect(q.ids).toHaveLength(1);
+    const [, g] = await call('Email/get', {
+      ids: q.ids,
+      properties: [
+        'subject',
+        'from',
+        'to',
+        'messageId',
+        'references',
+        'sentAt',
+        'hasAttachment',
+        'preview',
+        'textBody',
+        'htmlBody',
+        'attachments',
+        'bodyValues',
+        'header:Subject:asRaw',
+      ],
+      fetchAllBodyValues: true,
+    });
+    const e = g.list[0];
+    expect(e.subject).toBe('Grüße');
+    expect(e.from).toEqual([{ name: 'Jürgen', email: 'juergen@example.net' }]);
+    expect(e.to).toEqual([
+      { name: 'Alice', email: 'alice@example.test' },
+      { name: null, email: 'bob@example.net' },
+    ]);
+    expect(e.messageId).toEqual(['m1@example.net']);
+    expect(e.references).toEqual(['r0@example.net', 'r1@example.net']);
+    expect(e.sentAt).toBe('2026-12-01T08:30:00Z');
+    expect(e['header:Subject:asRaw']).toBe(' =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=');
+    expect(e.hasAttachment).toBe(true);
+    expect(e.textBody.map((p: any) => p.type)).toEqual(['text/plain']);
+    expect(e.htmlBody.map((p: any) => p.type)).toEqual(['text/html']);
+    expect(e.attachments.map((p: any) => p.name)).toEqual(['report.pdf']);
+    expect(e.bodyValues[e.textBody[0].partId].value).toBe('Grüße aus Berlin');
+    expect(e.preview).toBe('Grüße aus Berlin');
+
+    const url = `${sys.base}/jmap/download/${accountId}/${e.attachments[0].blobId}/report.pdf?accept=application/pdf`;
+    const dl = await fetch(url, { headers: { Authorization: sys.auth } });
+    expect(dl.status).toBe(200);
+    expect(dl.headers.get('content-type')).toBe('application/pdf');
+    expect(Buffer.from(await dl.arrayBuffer()).toString()).toBe('%PDF-1.4 fake');
+  });
+
+  it('refuses to download a blob of a message the account does not have (404)', async () => {
+    const other = 'B' + Buffer.from('messages/2026/12/01/not-ours').toString('base64url');
+    const dl = await fetch(`${sys.base}/jmap/download/${accountId}/${other}/x.eml`, { headers: { Authorization: sys.auth } });
+    expect(dl.status).toBe(404);
+  });
+
+  it('answers invalidArguments for a wrong argument type and accountNotFound for another account', async () => {
+    expect((await call('Email/get', { ids: 'nope' }))[1].type).toBe('invalidArguments');
+    expect((await call('Mailbox/get', { accountId: 'aNotOurs' }))[1].type).toBe('accountNotFound');
+  });
+});
