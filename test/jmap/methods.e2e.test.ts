@@ -183,3 +183,75 @@ describe('JMAP Mail methods', () => {
     expect((await call('Mailbox/get', { accountId: 'aNotOurs' }))[1].type).toBe('accountNotFound');
   });
 });
+
+describe('JMAP methods given bad arguments', () => {
+  let sys: JmapTestSystem;
+  let accountId: string;
+  beforeAll(async () => {
+    sys = await startJmapSystem({ plain: true });
+    const s = (await (await fetch(`${sys.base}/.well-known/jmap`, { headers: { Authorization: sys.auth } })).json()) as any;
+    accountId = s.primaryAccounts['urn:ietf:params:jmap:mail'];
+    await appendToMailbox(sys.ts.adapters, sys.user, 'INBOX', MULTIPART);
+  }, 60_000);
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('answers every method with a result or a typed error, never serverFail, for arguments of every wrong type', async () => {
+    const methods = [
+      'Mailbox/get',
+      'Mailbox/changes',
+      'Mailbox/query',
+      'Mailbox/set',
+      'Email/get',
+      'Email/query',
+      'Email/changes',
+      'Email/set',
+      'Email/import',
+      'Thread/get',
+      'Thread/changes',
+      'SearchSnippet/get',
+    ];
+    const values = [null, 0, -1, 1.5, 'x', '', true, [], [1], {}, { a: 1 }, ['#', null], { operator: 'XOR' }];
+    const names = [
+      'ids',
+      'properties',
+      'filter',
+      'sort',
+      'position',
+      'limit',
+      'anchor',
+      'sinceState',
+      'maxChanges',
+      'create',
+      'update',
+      'destroy',
+      'ifInState',
+      'emails',
+      'emailIds',
+      'bodyProperties',
+      'maxBodyValueBytes',
+    ];
+    const calls: Array<[string, Record<string, unknown>, string]> = [];
+    let n = 0;
+    for (const m of methods) for (const name of names) for (const v of values) calls.push([m, { accountId, [name]: v }, `c${n++}`]);
+    const types = new Set<string>();
+    for (let i = 0; i < calls.length; i += 60) {
+      const res = await fetch(`${sys.base}/jmap/api`, {
+        method: 'POST',
+        headers: { Authorization: sys.auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ using: USING, methodCalls: calls.slice(i, i + 60) }),
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as any;
+      for (const r of body.methodResponses) {
+        if (r[0] === 'error') types.add(r[1].type);
+        expect(r[0] === 'error' ? r[1].type : 'ok').not.toBe('serverFail');
+      }
+    }
+    expect(types).toContain('invalidArguments');
+    // The mailbox is intact: the INBOX message is still there.
+    const inbox = await sys.ts.adapters.index.getMailbox(sys.user, 'INBOX');
+    expect(inbox?.messageCount).toBeGreaterThanOrEqual(1);
+  }, 120_000);
+});
