@@ -101,7 +101,7 @@ describe('JMAP Mail methods', () => {
     expect((await sys.ts.adapters.index.listMailboxes(sys.user)).map((m) => m.name)).not.toContain('Never');
   });
 
-  it('lets one of two Email/set calls with the same ifInState win; the other gets stateMismatch', async () => {
+  it('lets one of two Email/set requests with the same ifInState win over HTTP; the other and a later stale one get stateMismatch', async () => {
     const [, q] = await call('Email/query', {});
     const [, g] = await call('Email/get', { ids: q.ids, properties: ['id'] });
     const id = q.ids[0];
