@@ -1,10 +1,11 @@
 /**
- * JMAP Mail methods over the plain loopback listener (RFC 8621): Mailbox/set through the IMAP
+ * JMAP Mail methods over the plain loopback listener (RFC 8621), on both adapter sets: Mailbox/set through the IMAP
  * write path, /changes from the change log, stale ifInState → stateMismatch (RFC 8620 §5.3),
  * Email/get body properties (§4.1.4) and blob download (RFC 8620 §6.2).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendToMailbox } from '#core/mailbox/writes.ts';
+import { ADAPTER_KINDS } from '../support/mail-system.ts';
 import { startJmapSystem, type JmapTestSystem } from './support/jmap-server.ts';
 
 const USING = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
@@ -45,7 +46,7 @@ const MULTIPART = Buffer.from(
   'utf8',
 );
 
-describe('JMAP Mail methods', () => {
+describe.each(ADAPTER_KINDS)('JMAP Mail methods (%s adapters)', (kind) => {
   let sys: JmapTestSystem;
   let accountId: string;
   const call = async (method: string, args: Record<string, unknown>): Promise<any> => {
@@ -59,16 +60,16 @@ describe('JMAP Mail methods', () => {
   };
 
   beforeAll(async () => {
-    sys = await startJmapSystem({ plain: true });
+    sys = await startJmapSystem({ plain: true, adapters: kind });
     const s = (await (await fetch(`${sys.base}/.well-known/jmap`, { headers: { Authorization: sys.auth } })).json()) as any;
     accountId = s.primaryAccounts['urn:ietf:params:jmap:mail'];
     await appendToMailbox(sys.ts.adapters, sys.user, 'INBOX', MULTIPART);
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     await sys?.stop();
   });
 
-  it('creates, renames (with parentId) and destroys a mailbox; IMAP LIST sees the index the same way (RFC 8621 §2.5)', async () => {
+  it('creates, renames (with parentId) and destroys a mailbox; the index IMAP lists from holds the same names (RFC 8621 §2.5)', async () => {
     const [, created] = await call('Mailbox/set', { create: { p: { name: 'Projects' }, c: { name: 'Child', parentId: '#p' } } });
     expect(created.notCreated).toEqual({});
     const parent = created.created.p.id;
