@@ -173,6 +173,50 @@ describe.each(ADAPTER_KINDS)('JMAP Mail methods (%s adapters)', (kind) => {
     expect(Buffer.from(await dl.arrayBuffer()).toString()).toBe('%PDF-1.4 fake');
   });
 
+  it('creates an Email from properties with text, HTML and an uploaded attachment into Drafts with $draft (RFC 8621 §4.6)', async () => {
+    const up = await fetch(`${sys.base}/jmap/upload/${accountId}/`, {
+      method: 'POST',
+      headers: { Authorization: sys.auth, 'Content-Type': 'text/csv' },
+      body: 'a,b\n1,2\n',
+    });
+    expect(up.status).toBe(201);
+    const blob = (await up.json()) as any;
+    expect(blob.size).toBe(8);
+    const [, mbs] = await call('Mailbox/get', {});
+    const drafts = mbs.list.find((m: any) => m.role === 'drafts');
+    const [, set] = await call('Email/set', {
+      create: {
+        d1: {
+          mailboxIds: { [drafts.id]: true },
+          keywords: { $draft: true },
+          from: [{ name: 'Alice', email: 'alice@example.test' }],
+          to: [{ name: 'Bob', email: 'bob@example.net' }],
+          subject: 'Draft with attachment',
+          textBody: [{ partId: 't', type: 'text/plain' }],
+          htmlBody: [{ partId: 'h', type: 'text/html' }],
+          bodyValues: { t: { value: 'Plain words' }, h: { value: '<p>HTML words</p>' } },
+          attachments: [{ blobId: blob.blobId, type: 'text/csv', name: 'data.csv' }],
+        },
+        bad: { mailboxIds: {}, subject: 'x' },
+      },
+    });
+    expect(set.notCreated.bad.type).toBe('invalidProperties');
+    const id = set.created.d1.id;
+    const [, g] = await call('Email/get', {
+      ids: [id],
+      properties: ['subject', 'from', 'to', 'keywords', 'mailboxIds', 'attachments', 'bodyValues', 'textBody'],
+      fetchTextBodyValues: true,
+    });
+    const e = g.list[0];
+    expect(e).toMatchObject({ subject: 'Draft with attachment', keywords: { $draft: true }, mailboxIds: { [drafts.id]: true } });
+    expect(e.to).toEqual([{ name: 'Bob', email: 'bob@example.net' }]);
+    expect(e.bodyValues[e.textBody[0].partId].value).toBe('Plain words');
+    expect(e.attachments.map((a: any) => a.name)).toEqual(['data.csv']);
+    const mb = await sys.ts.adapters.index.getMailbox(sys.user, drafts.name);
+    const [stored] = await sys.ts.adapters.index.listMessages(sys.user, mb!.id);
+    expect(stored.flags).toContain('\\Draft');
+  });
+
   it('refuses to download a blob of a message the account does not have (404)', async () => {
     const other = 'B' + Buffer.from('messages/2026/12/01/not-ours').toString('base64url');
     const dl = await fetch(`${sys.base}/jmap/download/${accountId}/${other}/x.eml`, { headers: { Authorization: sys.auth } });

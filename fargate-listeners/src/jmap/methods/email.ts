@@ -28,7 +28,9 @@ import {
   type JmapPart,
 } from '../email-body.ts';
 import { headerFields, headerProperty, parseHeaderProperty, type HeaderProperty } from '../email-headers.ts';
-import { blobIdOf, threadIdOfEmail } from '../ids.ts';
+import { blobIdOf, emailIdOf, threadIdOfEmail } from '../ids.ts';
+import { readBlob } from '../blob-routes.ts';
+import { composeEmail } from '../email-create.ts';
 import type { JmapServices } from '../services.ts';
 import { decodeState, encodeState } from '../state.ts';
 import { getIds, optionalBool, optionalInt, optionalObject, optionalString, optionalStringArray, requireAccount, resolveId } from './common.ts';
@@ -514,10 +516,62 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
     if (Object.keys(create).length + Object.keys(update).length + destroy.length > svc.limits.maxObjectsInSet) {
       throw new MethodError('requestTooLarge', `At most ${svc.limits.maxObjectsInSet} objects in one /set`);
     }
+    const created: Record<string, unknown> = {};
     const notCreated: Record<string, SetError> = {};
-    for (const cid of Object.keys(create)) {
-      notCreated[cid] = { type: 'forbidden', description: 'Creating an Email from parts is not supported by this server yet' };
+    for (const [cid, raw] of Object.entries(create)) {
+      if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+        notCreated[cid] = { type: 'invalidProperties', description: 'not an Email object' };
+        continue;
+      }
+      const props = raw as Record<string, unknown>;
+      const mbIds =
+        props.mailboxIds && typeof props.mailboxIds === 'object' && !Array.isArray(props.mailboxIds)
+          ? Object.keys(props.mailboxIds).map((x) => resolveId(x, ctx))
+          : [];
+      const targets = mbIds.map((x) => view.mailboxes.find((m) => m.id === x));
+      if (mbIds.length === 0 || targets.some((t) => !t)) {
+        notCreated[cid] = { type: 'invalidProperties', properties: ['mailboxIds'] };
+        continue;
+      }
+      const keywords = props.keywords ?? {};
+      if (
+        !keywords ||
+        typeof keywords !== 'object' ||
+        Array.isArray(keywords) ||
+        !Object.entries(keywords).every(([k, v]) => v === true && isValidKeyword(k))
+      ) {
+        notCreated[cid] = { type: 'invalidProperties', properties: ['keywords'] };
+        continue;
+      }
+      let internalDate = Date.now();
+      if (props.receivedAt !== undefined && props.receivedAt !== null) {
+        internalDate = typeof props.receivedAt === 'string' ? Date.parse(props.receivedAt) : NaN;
+        if (!Number.isFinite(internalDate)) {
+          notCreated[cid] = { type: 'invalidProperties', properties: ['receivedAt'] };
+          continue;
+        }
+      }
+      const bytes = await composeEmail({ props, readBlob: (blobId) => readBlob(svc, svc.index, user, accountId, blobId) });
+      if (!Buffer.isBuffer(bytes)) {
+        notCreated[cid] = bytes;
+        continue;
+      }
+      if (bytes.length > svc.limits.maxSizeUpload) {
+        notCreated[cid] = { type: 'tooLarge', maxSize: svc.limits.maxSizeUpload };
+        continue;
+      }
+      const flags = flagsOfKeywords(
+        Object.keys(keywords).map((k) => k.toLowerCase()),
+        [],
+      );
+      const appended = await svc.writes.append(user, targets[0]!.name, bytes, { flags, internalDate });
+      for (const t of targets.slice(1)) await svc.writes.copy(user, targets[0]!.id, [appended.uid], t!.id);
+      const [record] = await svc.index.getMessages(user, targets[0]!.id, [appended.uid]);
+      const newId = emailIdOf(record.blobKey);
+      ctx.createdIds.set(cid, newId);
+      created[cid] = { id: newId, blobId: blobIdOf(record.blobKey), threadId: threadIdOfEmail(newId), size: bytes.length };
     }
+    if (Object.keys(created).length > 0) view = await loadEmails(svc.index, user);
     const updated: Record<string, null> = {};
     const notUpdated: Record<string, SetError> = {};
     for (const [rawId, patch] of Object.entries(update)) {
@@ -568,7 +622,7 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
       destroyed.push(id);
     }
     const newState = emailState(await svc.index.listMailboxes(user));
-    return { accountId, oldState, newState, created: {}, updated, destroyed, notCreated, notUpdated, notDestroyed };
+    return { accountId, oldState, newState, created, updated, destroyed, notCreated, notUpdated, notDestroyed };
   }
 
   async function threadGet(args: Record<string, unknown>, ctx: MethodContext) {
