@@ -46,6 +46,8 @@ export interface MailConfig {
   idlePollSeconds: number;
   /** Open connections each listener accepts at most (more are refused: file handles are finite). */
   maxConnections: number;
+  /** The HTTPS listener and its development twin (fargate-listeners/src/http/). */
+  http: HttpConfig;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Run the queue workers in this process (local runtime; MAIL_WORKERS=0 for listeners only). */
   workers: boolean;
@@ -63,31 +65,6 @@ export interface MailConfig {
   smartHost: SmartHostConfig | null;
   /** Secrets Manager secret holding DKIM keys (AWS); null: keys live in the blob store under keys/dkim/. */
   dkimKeysSecretArn: string | null;
-  /** The HTTPS listener and its development twin (fargate-listeners/src/http/). */
-  http: HttpConfig;
-}
-
-export interface HttpConfig {
-  /** HTTPS (TLS with the mail certificate): 8443 locally, 443 on AWS (the stack sets 8443 behind the NLB). */
-  httpsPort: number;
-  /** Plain HTTP for development; `null` (HTTP_PORT=off) turns it off. */
-  httpPort: number | null;
-  /** Where the plain HTTP listener binds: loopback unless HTTP_BIND says otherwise. */
-  httpBind: string;
-  /** Origins (scheme://host[:port]) allowed cross-origin requests (CORS); empty: none. */
-  corsOrigins: string[];
-  /** Largest request header section in octets (larger: 431). */
-  maxHeaderBytes: number;
-  /** Largest request body the listener lets a route read, in octets (larger: 413). */
-  maxBodyBytes: number;
-  /** Milliseconds a client may take to send the request headers / the whole request (slowloris). */
-  headersTimeoutMs: number;
-  requestTimeoutMs: number;
-  /** MTA-STS policy (RFC 8461 §3.2): mode and max_age; mx lines are the host names in `mtaStsMx`. */
-  mtaStsMode: 'enforce' | 'testing' | 'none';
-  mtaStsMaxAge: number;
-  /** MX host names for the policy; empty: MAIL_HOSTNAME. */
-  mtaStsMx: string[];
 }
 
 export interface AuthThrottleConfig {
@@ -191,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     directoryCacheSeconds: int(env, 'DIRECTORY_CACHE_SECONDS', DEFAULT_DIRECTORY_CACHE_SECONDS),
     idlePollSeconds: positive(env, 'IDLE_POLL_SECONDS', 60),
     maxConnections: int(env, 'MAIL_MAX_CONNECTIONS', 5000),
+    http: httpConfig(env, runtime),
     workers: bool(env, 'MAIL_WORKERS', runtime === 'local'),
     authThrottle: {
       maxFailuresPerClient: int(env, 'AUTH_MAX_FAILURES_PER_CLIENT', 10),
@@ -222,7 +200,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     },
     smartHost: smartHost(env),
     dkimKeysSecretArn: env.DKIM_KEYS_SECRET_ARN || null,
-    http: httpConfig(env, runtime),
     logLevel: level === 'debug' || level === 'warn' || level === 'error' ? level : 'info',
   };
 }
@@ -271,7 +248,30 @@ function smartHost(env: NodeJS.ProcessEnv): SmartHostConfig | null {
   };
 }
 
-function list(env: NodeJS.ProcessEnv, name: string): string[] {
+export interface HttpConfig {
+  /** HTTPS (TLS with the mail certificate): 8443 locally, 443 on AWS (the stack sets 8443 behind the NLB). */
+  httpsPort: number;
+  /** Plain HTTP for development (8080; off by default on AWS); `null` (HTTP_PORT=off) turns it off. */
+  httpPort: number | null;
+  /** Where the plain HTTP listener binds: loopback unless HTTP_BIND says otherwise. */
+  httpBind: string;
+  /** Origins (scheme://host[:port]) allowed cross-origin requests (CORS); empty: none. */
+  corsOrigins: string[];
+  /** Largest request header section in octets (larger: 431). */
+  maxHeaderBytes: number;
+  /** Largest request body the listener lets a route read, in octets (larger: 413). */
+  maxBodyBytes: number;
+  /** Milliseconds a client may take to send the request headers / the whole request (slowloris). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** MTA-STS policy (RFC 8461 §3.2): mode and max_age; mx lines are the host names in `mtaStsMx`. */
+  mtaStsMode: 'enforce' | 'testing' | 'none';
+  mtaStsMaxAge: number;
+  /** MX host names for the policy; empty: MAIL_HOSTNAME. */
+  mtaStsMx: string[];
+}
+
+function commaList(env: NodeJS.ProcessEnv, name: string): string[] {
   return (env[name] || '')
     .split(',')
     .map((s) => s.trim())
@@ -282,7 +282,7 @@ function httpConfig(env: NodeJS.ProcessEnv, runtime: 'local' | 'aws'): HttpConfi
   const mode = (env.MTA_STS_MODE || 'enforce').toLowerCase();
   if (mode !== 'enforce' && mode !== 'testing' && mode !== 'none')
     throw new Error(`MTA_STS_MODE must be enforce, testing or none, got ${JSON.stringify(mode)}`);
-  const corsOrigins = list(env, 'HTTP_CORS_ORIGINS').map((o) => {
+  const corsOrigins = commaList(env, 'HTTP_CORS_ORIGINS').map((o) => {
     let url: URL;
     try {
       url = new URL(o);
@@ -299,7 +299,8 @@ function httpConfig(env: NodeJS.ProcessEnv, runtime: 'local' | 'aws'): HttpConfi
   if (headersTimeout > requestTimeout) throw new Error(`HTTP_HEADERS_TIMEOUT (${headersTimeout}) must not exceed HTTP_REQUEST_TIMEOUT (${requestTimeout})`);
   return {
     httpsPort: int(env, 'HTTPS_PORT', runtime === 'aws' ? 443 : 8443),
-    httpPort: off ? null : int(env, 'HTTP_PORT', 8080),
+    // The development listener: off on AWS unless asked for (nothing there reaches its loopback address).
+    httpPort: off || (runtime === 'aws' && !env.HTTP_PORT) ? null : int(env, 'HTTP_PORT', 8080),
     httpBind: env.HTTP_BIND || '127.0.0.1',
     corsOrigins,
     maxHeaderBytes: positive(env, 'HTTP_MAX_HEADER_BYTES', 16 * 1024),
@@ -308,6 +309,6 @@ function httpConfig(env: NodeJS.ProcessEnv, runtime: 'local' | 'aws'): HttpConfi
     requestTimeoutMs: requestTimeout * 1000,
     mtaStsMode: mode,
     mtaStsMaxAge: positive(env, 'MTA_STS_MAX_AGE', 604800),
-    mtaStsMx: list(env, 'MTA_STS_MX').map((h) => h.toLowerCase().replace(/\.$/, '')),
+    mtaStsMx: commaList(env, 'MTA_STS_MX').map((h) => h.toLowerCase().replace(/\.$/, '')),
   };
 }

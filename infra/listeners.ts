@@ -4,7 +4,13 @@
  *
  * Ports. The container runs as a non-root user, so it binds high ports (the local defaults of
  * core/config.ts) and the NLB maps the well-known ports onto them: 25 → 2525, 465 → 2465,
- * 587 → 2587, 110 → 1110, 995 → 1995, 143 → 1143, 993 → 1993 (LISTENER_PORTS).
+ * 587 → 2587, 110 → 1110, 995 → 1995, 143 → 1143, 993 → 1993, 443 → 8443 (LISTENER_PORTS).
+ *
+ * HTTPS (443: autoconfiguration, MTA-STS, JMAP) is a TCP listener like the others, not an
+ * Application Load Balancer or a TLS listener: the container terminates TLS with the same
+ * certificate as IMAP and SMTP (one secret, one renewal), PROXY protocol v2 gives it the client
+ * address for the auth throttle, and the NLB that exists anyway carries it for the price of its
+ * traffic (an ALB would add about 16 USD a month and an ACM certificate to keep in step).
  *
  * Client addresses. Target type `ip` without client IP preservation: targets see the NLB's
  * private address, and proxy protocol v2 carries the real client address. The listeners read
@@ -65,6 +71,8 @@ export const LISTENER_PORTS: readonly ListenerPort[] = [
   { name: 'pop3s', publicPort: 995, containerPort: 1995, env: 'POP3S_PORT', deregistrationDelaySeconds: SESSION_DRAIN, idleTimeoutSeconds: POP3_IDLE },
   { name: 'imap', publicPort: 143, containerPort: 1143, env: 'IMAP_PORT', deregistrationDelaySeconds: SESSION_DRAIN, idleTimeoutSeconds: IMAP_IDLE },
   { name: 'imaps', publicPort: 993, containerPort: 1993, env: 'IMAPS_PORT', deregistrationDelaySeconds: SESSION_DRAIN, idleTimeoutSeconds: IMAP_IDLE },
+  // HTTP requests are short and retried by clients; JMAP EventSource streams reconnect.
+  { name: 'https', publicPort: 443, containerPort: 8443, env: 'HTTPS_PORT', deregistrationDelaySeconds: SESSION_DRAIN },
 ];
 
 /** Environment variables the listeners read for proxy protocol (parsed in fargate-listeners). */

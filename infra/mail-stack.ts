@@ -142,6 +142,9 @@ export class MailStack extends Stack {
         `${RESOURCE_ENV.ingestDeadLetterQueueUrl}=${q.ingest.deadLetters.queueUrl}`,
         `${RESOURCE_ENV.outboundQueueUrl}=${q.outbound.queue.queueUrl}`,
         `${RESOURCE_ENV.outboundDeadLetterQueueUrl}=${q.outbound.deadLetters.queueUrl}`,
+        // For `mailctl domain show` (the records name the server and, for SPF, the smart host).
+        `MAIL_HOSTNAME=${ctx.hostname}`,
+        ...(ctx.smartHost ? [`SMART_HOST=${ctx.smartHost.host}`] : []),
       ]),
       'Environment for mailctl: export $(aws cloudformation describe-stacks ... MailctlEnvironment)',
     );

@@ -56,11 +56,11 @@ const bucketId = () => resourcesOf(s.json, 'AWS::S3::Bucket')[0][0];
 const tableId = () => resourcesOf(s.json, 'AWS::DynamoDB::Table')[0][0];
 
 describe('load balancer and listeners', () => {
-  it('has a TCP listener for each of 25, 465, 587, 110, 995, 143, 993 and no other', () => {
+  it('has a TCP listener for each of 25, 465, 587, 110, 995, 143, 993, 443 and no other', () => {
     const ports = resourcesOf(s.json, 'AWS::ElasticLoadBalancingV2::Listener')
       .map(([, l]) => l.Properties.Port)
       .sort((a, b) => a - b);
-    expect(ports).toEqual([25, 110, 143, 465, 587, 993, 995]);
+    expect(ports).toEqual([25, 110, 143, 443, 465, 587, 993, 995]);
     for (const [, l] of resourcesOf(s.json, 'AWS::ElasticLoadBalancingV2::Listener')) expect(l.Properties.Protocol).toBe('TCP');
     s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'network', Scheme: 'internet-facing' });
   });
@@ -91,6 +91,19 @@ describe('load balancer and listeners', () => {
       );
     },
   );
+
+  it('passes HTTPS (443) through as TCP to the container, which terminates TLS with the mail certificate', () => {
+    const [, l] = resourcesOf(s.json, 'AWS::ElasticLoadBalancingV2::Listener').find(([, x]) => x.Properties.Port === 443)!;
+    expect(l.Properties.Protocol).toBe('TCP');
+    expect(l.Properties.Certificates).toBeUndefined();
+    const tg = s.json.Resources[refTarget(l.Properties.DefaultActions[0].TargetGroupArn)!].Properties;
+    expect(tg).toMatchObject({ Port: 8443, Protocol: 'TCP', HealthCheckProtocol: 'TCP' });
+    const container = resourcesOf(s.json, 'AWS::ECS::TaskDefinition')[0][1].Properties.ContainerDefinitions[0];
+    expect(container.Environment).toContainEqual({ Name: 'HTTPS_PORT', Value: '8443' });
+    // The plain development listener is not published: no HTTP_PORT mapping, no port 80.
+    expect(container.PortMappings.map((m: any) => m.ContainerPort)).not.toContain(8080);
+    expect(container.Environment.find((e: any) => e.Name === 'HTTP_BIND')).toBeUndefined();
+  });
 
   it('keeps silent IMAP and POP3 flows open past the RFC autologout minimums', () => {
     const idle = (port: number) => {
@@ -400,6 +413,9 @@ describe('observability', () => {
     expect(outputs.MxRecords.Value).toBe('example.com. MX 10 mail.example.com. | example.org. MX 10 mail.example.com.');
     const env = JSON.stringify(outputs.MailctlEnvironment.Value);
     for (const v of Object.values(RESOURCE_ENV)) expect(env).toContain(`${v}=`);
+    // What `mailctl domain show` publishes: the server's name and, for SPF, the smart host.
+    expect(env).toContain('MAIL_HOSTNAME=mail.example.com');
+    expect(env).toContain('SMART_HOST=email-smtp.eu-west-1.amazonaws.com');
   });
 });
 

@@ -132,7 +132,7 @@ export function autoconfigRoutes(deps: AutoconfigDeps): HttpRoute[] {
     send(res, 200, 'application/xml; charset=utf-8', thunderbirdConfig(domain, deps.endpoints()));
   };
   const autodiscover = async (req: IncomingMessage, res: ServerResponse, ctx: HttpRequestContext) => {
-    const body = (await readBody(req, ctx, Math.min(ctx.maxBodyBytes, AUTODISCOVER_MAX_BODY))).toString('utf8');
+    const body = (await readBody(req, ctx, Math.min(ctx.maxBodyBytes ?? AUTODISCOVER_MAX_BODY, AUTODISCOVER_MAX_BODY))).toString('utf8');
     const address = autodiscoverAddress(body);
     if (!address) return send(res, 400, 'text/plain; charset=utf-8', 'expected an Autodiscover request with an EMailAddress\n');
     if (!(await deps.servesDomain(domainOf(address)))) return notOurs(res, 'no such mail domain here');

@@ -15,8 +15,12 @@ export interface HttpRequestContext {
   /** The request URL, absolute (scheme and host from the listener and the Host header). */
   url: URL;
   log: Logger;
-  /** The body limit in force for this route (HTTP_MAX_BODY_BYTES unless the route sets its own); readBody() applies it. */
-  maxBodyBytes: number;
+  /**
+   * The body limit in force for this route (HTTP_MAX_BODY_BYTES unless the route sets its own);
+   * readBody() applies it. Always set by the listener; optional so that callers building a
+   * context themselves (tests) need not.
+   */
+  maxBodyBytes?: number;
 }
 
 export interface HttpRoute {
@@ -36,6 +40,9 @@ export interface HttpRoute {
   contentSecurityPolicy?: string;
 }
 
+/** readBody()'s limit when neither the caller nor the context gives one (HTTP_MAX_BODY_BYTES's default). */
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
 /** Thrown by readBody() when the body passes its limit: the listener answers 413. */
 export class BodyTooLargeError extends Error {
   readonly limit: number;
@@ -49,7 +56,11 @@ export class BodyTooLargeError extends Error {
  * Reads the whole request body, at most `limit` octets (default: the route's limit). Rejects
  * with BodyTooLargeError as soon as more arrives (the listener then answers 413 and closes).
  */
-export function readBody(req: IncomingMessage, ctx: Pick<HttpRequestContext, 'maxBodyBytes'>, limit = ctx.maxBodyBytes): Promise<Buffer> {
+export function readBody(
+  req: IncomingMessage,
+  ctx: Pick<HttpRequestContext, 'maxBodyBytes'>,
+  limit = ctx.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
