@@ -26,6 +26,7 @@ import { loadTls } from './tls.ts';
 import { startHttpListeners } from './http/http-listener.ts';
 import type { HttpRoute } from './http/routes.ts';
 import { mailWebRoutes } from './http/web-routes.ts';
+import { jmapRoutes } from './jmap/routes.ts';
 import { publicEndpoints, type EndpointPort } from '#core/mail-endpoints.ts';
 
 export interface MailSystemOptions {
@@ -112,7 +113,7 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
     // well-known ports, locally the ports bound (0 in tests asks for a free one).
     const bound = (name: EndpointPort) => listeners.find((l) => l.name === (name === 'smtp' ? 'smtp-mx' : name))?.port;
     const endpoints = () => publicEndpoints(config, bound);
-    const httpRoutes: HttpRoute[] = [...mailWebRoutes(deps, endpoints)];
+    const httpRoutes: HttpRoute[] = [...mailWebRoutes(deps, endpoints), ...jmapRoutes(deps)];
     listeners.push(...(await startHttpListeners(deps, httpRoutes)));
     if (options.workers) {
       workers.push(

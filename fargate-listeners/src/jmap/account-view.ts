@@ -1,0 +1,113 @@
+/**
+ * The account as JMAP sees it, read from the mail index: mailboxes with their JMAP names and
+ * parents, and the Emails (one per blob key, in every mailbox that holds a copy; ids.ts).
+ *
+ * Keywords (RFC 8621 §4.1.1): IMAP system flags map to `$seen`, `$flagged`, `$answered`,
+ * `$draft`; other IMAP keywords are the keyword, lower-cased (JMAP keywords are
+ * case-insensitive and returned lower-case). `\Deleted` and `\Recent` have no keyword; a
+ * message marked `\Deleted` (waiting for EXPUNGE) is still shown, and keeps that flag when
+ * JMAP changes the others. When the copies of one Email disagree, the Email has the union of
+ * their keywords; a JMAP change sets every copy.
+ */
+import type { Mailbox, MailIndex, MessageRecord } from '#core/ports/mail-index.ts';
+import { SEPARATOR } from '../imap/session/mailbox-names.ts';
+import { emailIdOf } from './ids.ts';
+
+const SYSTEM_TO_KEYWORD: Record<string, string> = { '\\seen': '$seen', '\\flagged': '$flagged', '\\answered': '$answered', '\\draft': '$draft' };
+const KEYWORD_TO_SYSTEM: Record<string, string> = { $seen: '\\Seen', $flagged: '\\Flagged', $answered: '\\Answered', $draft: '\\Draft' };
+/** IMAP flags JMAP does not show and must not drop. */
+const KEPT_FLAGS = new Set(['\\deleted']);
+
+export function keywordsOfFlags(flags: readonly string[]): Record<string, true> {
+  const out: Record<string, true> = {};
+  for (const f of flags) {
+    const lower = f.toLowerCase();
+    if (lower.startsWith('\\')) {
+      const k = SYSTEM_TO_KEYWORD[lower];
+      if (k) out[k] = true;
+    } else out[lower] = true;
+  }
+  return out;
+}
+
+/** The IMAP flags for a keyword set, keeping the flags JMAP does not show and the spelling of keywords already there. */
+export function flagsOfKeywords(keywords: readonly string[], current: readonly string[]): string[] {
+  const spelling = new Map(current.map((f) => [f.toLowerCase(), f]));
+  const out = current.filter((f) => KEPT_FLAGS.has(f.toLowerCase()));
+  for (const k of keywords) {
+    const lower = k.toLowerCase();
+    out.push(KEYWORD_TO_SYSTEM[lower] ?? spelling.get(lower) ?? lower);
+  }
+  return out;
+}
+
+/** RFC 8621 §4.1.1: `keyword` characters (IMAP atom characters minus a few), 1–255 long. */
+export function isValidKeyword(k: string): boolean {
+  return /^[\x21-\x7e]{1,255}$/.test(k) && !/[(){\]%*"\\]/.test(k);
+}
+
+export interface MailboxView {
+  mailbox: Mailbox;
+  /** The JMAP name: the last hierarchy level, or the rest of the path below the nearest existing ancestor. */
+  name: string;
+  parentId: string | null;
+}
+
+export function mailboxViews(mailboxes: readonly Mailbox[]): MailboxView[] {
+  const byName = new Map(mailboxes.map((m) => [m.name, m]));
+  return mailboxes.map((mailbox) => {
+    const parts = mailbox.name.split(SEPARATOR);
+    for (let i = parts.length - 1; i > 0; i--) {
+      const parent = byName.get(parts.slice(0, i).join(SEPARATOR));
+      if (parent) return { mailbox, name: parts.slice(i).join(SEPARATOR), parentId: parent.id };
+    }
+    return { mailbox, name: mailbox.name, parentId: null };
+  });
+}
+
+export interface EmailCopy {
+  mailboxId: string;
+  uid: number;
+  flags: string[];
+  modseq: number;
+}
+
+export interface EmailView {
+  id: string;
+  blobKey: string;
+  size: number;
+  internalDate: number;
+  copies: EmailCopy[];
+  /** Of the first copy read, when listed with meta. */
+  record: MessageRecord;
+}
+
+export function emailKeywords(email: EmailView): Record<string, true> {
+  const out: Record<string, true> = {};
+  for (const c of email.copies) Object.assign(out, keywordsOfFlags(c.flags));
+  return out;
+}
+
+export interface AccountView {
+  mailboxes: Mailbox[];
+  emails: Map<string, EmailView>;
+}
+
+/** Reads every message of the account (meta when asked) and groups the copies into Emails. */
+export async function loadEmails(index: MailIndex, user: string, options: { withMeta?: boolean; mailboxes?: Mailbox[] } = {}): Promise<AccountView> {
+  const mailboxes = options.mailboxes ?? (await index.listMailboxes(user));
+  const emails = new Map<string, EmailView>();
+  const lists = await Promise.all(mailboxes.map((m) => index.listMessages(user, m.id, { withMeta: options.withMeta })));
+  mailboxes.forEach((m, i) => {
+    for (const r of lists[i]) {
+      const id = emailIdOf(r.blobKey);
+      let e = emails.get(id);
+      if (!e) {
+        e = { id, blobKey: r.blobKey, size: r.size, internalDate: r.internalDate, copies: [], record: r };
+        emails.set(id, e);
+      }
+      e.copies.push({ mailboxId: m.id, uid: r.uid, flags: r.flags, modseq: r.modseq });
+    }
+  });
+  return { mailboxes, emails };
+}
