@@ -349,6 +349,11 @@ export interface HttpConfig {
   mtaStsMaxAge: number;
   /** MX host names for the policy; empty: MAIL_HOSTNAME. */
   mtaStsMx: string[];
+  /**
+   * JMAP (fargate-listeners/src/jmap/, docs/jmap.md) is served only when JMAP_ENABLED=true: a
+   * preview until it is complete (EmailSubmission, Identity, Email/copy, Email/parse, threads).
+   */
+  jmapEnabled: boolean;
 }
 
 function commaList(env: NodeJS.ProcessEnv, name: string): string[] {
@@ -389,6 +394,7 @@ function httpConfig(env: NodeJS.ProcessEnv, runtime: 'local' | 'aws'): HttpConfi
     requestTimeoutMs: requestTimeout * 1000,
     mtaStsMode: mode,
     mtaStsMaxAge: positive(env, 'MTA_STS_MAX_AGE', 604800),
+    jmapEnabled: bool(env, 'JMAP_ENABLED', false),
     mtaStsMx: commaList(env, 'MTA_STS_MX').map((h) => h.toLowerCase().replace(/\.$/, '')),
   };
 }

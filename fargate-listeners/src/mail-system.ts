@@ -113,7 +113,8 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
     // well-known ports, locally the ports bound (0 in tests asks for a free one).
     const bound = (name: EndpointPort) => listeners.find((l) => l.name === (name === 'smtp' ? 'smtp-mx' : name))?.port;
     const endpoints = () => publicEndpoints(config, bound);
-    const httpRoutes: HttpRoute[] = [...mailWebRoutes(deps, endpoints), ...jmapRoutes(deps)];
+    // JMAP is a preview, off unless JMAP_ENABLED=true (core/config.ts jmapEnabled).
+    const httpRoutes: HttpRoute[] = [...mailWebRoutes(deps, endpoints), ...(config.http.jmapEnabled ? jmapRoutes(deps) : [])];
     listeners.push(...(await startHttpListeners(deps, httpRoutes)));
     if (options.workers) {
       workers.push(

@@ -3,6 +3,7 @@
  * over plain HTTP with HTTP Basic on loopback (allowed there by MAIL_ALLOW_PLAINTEXT_LOOPBACK).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSystem } from '../support/mail-system.ts';
 import { startJmapSystem, type JmapTestSystem } from './support/jmap-server.ts';
 
 const CORE = 'urn:ietf:params:jmap:core';
@@ -123,4 +124,21 @@ describe('JMAP Core over HTTP', () => {
     const body = (await (await post({ using: [], methodCalls: [['Core/echo', {}, 'c1']] })).json()) as any;
     expect(body.methodResponses[0][1].type).toBe('unknownMethod');
   });
+});
+
+describe('JMAP is a preview, off by default', () => {
+  it('without JMAP_ENABLED the listener serves no JMAP session or API (nothing advertised before it is complete)', async () => {
+    const ts = await startTestSystem({});
+    try {
+      await ts.addUser('bob@example.test', 'pw');
+      const auth = `Basic ${Buffer.from('bob@example.test:pw').toString('base64')}`;
+      const base = `http://127.0.0.1:${ts.port('http')}`;
+      expect((await fetch(`${base}/.well-known/jmap`, { headers: { Authorization: auth } })).status).toBe(404);
+      expect((await fetch(`${base}/jmap/api`, { method: 'POST', headers: { Authorization: auth }, body: '{}' })).status).toBe(404);
+      // The rest of the web face is there.
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    } finally {
+      await ts.stop();
+    }
+  }, 60_000);
 });

@@ -14,7 +14,7 @@ export interface JmapTestSystem {
 }
 
 export async function startJmapSystem(options: TestSystemOptions & { plain?: boolean } = {}): Promise<JmapTestSystem> {
-  const ts = await startTestSystem(options);
+  const ts = await startTestSystem({ ...options, env: { JMAP_ENABLED: 'true', ...options.env } });
   const user = 'alice@example.test';
   const password = 'correct horse';
   await ts.addUser(user, password);
