@@ -92,7 +92,7 @@ describe('MX client checks: blocklists, reverse DNS, HELO, rate limits', () => {
       port: sys.port('smtp-mx'),
       from: 'x@remote.test',
       to: ['alice@example.test'],
-      data: 'Subject: ok\r\n\r\nok\r\n',
+      data: 'From: x@remote.test\r\nSubject: ok\r\n\r\nok\r\n',
       ehlo: 'host1.loop.test',
     });
     expect(r.outcome, r.stderr).toEqual({ refused: {} });
@@ -157,7 +157,7 @@ describe('MX client checks: blocklists, reverse DNS, HELO, rate limits', () => {
       port: sys.port('smtp-mx'),
       from: 'x@remote.test',
       to: ['alice@example.test'],
-      data: `Subject: gtube\r\n\r\n${GTUBE}\r\n`,
+      data: `From: x@remote.test\r\nSubject: gtube\r\n\r\n${GTUBE}\r\n`,
       sourceAddress: '127.0.0.8',
       ehlo: 'host8.loop.test',
     });

@@ -153,6 +153,25 @@ describe('inbound verification at the MX (SPF, DKIM, DMARC, ARC)', () => {
     expect(puts).toBe(before);
   });
 
+  it('refuses a From: DMARC cannot judge (two fields, two author domains, an address in an encoded word, obsolete syntax) with 550 5.7.1 and stores nothing (RFC 7489 §6.6.1)', async () => {
+    const before = puts;
+    const forms: Array<[string, string]> = [
+      ['x@reject.test', 'From: a@sender.test\r\n'], // a second From: field
+      ['x@reject.test, a@sender.test', ''], // two author domains
+      ['=?utf-8?Q?x=40reject.test?=', ''], // no address to judge
+      ['ceo @ reject.test', ''], // obsolete syntax: spaces around the @
+      ['ceo@reject .test', ''],
+      ['ceo@reject.test.', ''], // a trailing dot
+    ];
+    for (const [from, extra] of forms) {
+      const m = await message(from, ['sel.sender.test'], extra);
+      const r = await send(m.raw, 'a@sender.test');
+      expect(r.outcome, from).toMatchObject({ error: 'data-error', code: 550 });
+      expect((r.outcome as { message: string }).message, from).toMatch(/^5\.7\.1 .*author domain/);
+    }
+    expect(puts).toBe(before);
+  });
+
   it('delivers a DMARC failure of a p=quarantine domain to Junk', async () => {
     const m = await message('x@quarantine.test');
     expect((await send(m.raw, 'x@quarantine.test')).outcome).toEqual({ refused: {} });

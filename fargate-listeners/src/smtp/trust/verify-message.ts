@@ -27,6 +27,7 @@ import { createRequire } from 'node:module';
 import { authenticate, spf, type AuthenticateResult, type SPFResult } from 'mailauth';
 import type { AuthDnsResolver } from '#core/dns/auth-resolver.ts';
 import type { InboundVerdict } from '#core/ingest/ingest-job.ts';
+import { headerAddresses } from '#core/mime/header-addresses.ts';
 import { smtpError } from '../enhanced-codes.ts';
 
 const require = createRequire(import.meta.url);
@@ -86,7 +87,7 @@ export async function verifyMessage(message: Buffer, facts: MessageFacts, ctx: V
       facts.mailFrom && isDomainName(facts.helo) ? spf({ sender: '', ip, helo: facts.helo, mta, resolver: ctx.resolver, maxElapsedTime: 20_000 }) : null,
     ]);
     const [auth, heloSpf] = await Promise.race([work, deadline]);
-    return await decide(auth, heloSpf, facts, ctx);
+    return await decide(auth, heloSpf, facts, ctx, message);
   } finally {
     clearTimeout(timer);
   }
@@ -96,7 +97,7 @@ function spfRow(result: SPFResult, identity: 'mailfrom' | 'helo', value: string)
   return tools.formatAuthHeaderRow('spf', { ...result.status, smtp: { [identity]: value } });
 }
 
-async function decide(auth: AuthenticateResult, heloSpf: SPFResult | null, facts: MessageFacts, ctx: VerifyContext): Promise<Verification> {
+async function decide(auth: AuthenticateResult, heloSpf: SPFResult | null, facts: MessageFacts, ctx: VerifyContext, message: Buffer): Promise<Verification> {
   const resinfos: string[] = [];
   const dkimResults = auth.dkim.results ?? [];
   for (const r of dkimResults) {
@@ -133,9 +134,25 @@ async function decide(auth: AuthenticateResult, heloSpf: SPFResult | null, facts
     throw smtpError(451, '4.7.0', 'Temporary DNS failure during sender verification; try again later');
   }
 
-  // The From: domain (mailauth: the addresses of From:; DMARC needs exactly one domain).
-  const fromDomains = [...new Set((auth.dkim.headerFrom ?? []).map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()))];
-  const fromDomain = fromDomains.length === 1 ? fromDomains[0] : null;
+  // The From: domain. DMARC judges exactly one author domain; a message with no From:, several
+  // From: fields or several author domains is not evaluated by it at all, so a stranger could
+  // put `service@bank.example` beside an address of their own and pass. RFC 7489 §6.6.1: such
+  // messages are refused. The domains are read with our own parser (the one IMAP and JMAP show
+  // the sender with) and must be the ones mailauth judged, so no obsolete syntax (`ceo @ ours`,
+  // `ceo@ours .com`, a trailing dot) names one domain to the reader and another to the check.
+  const authorDomain = (a: string) =>
+    a
+      .slice(a.lastIndexOf('@') + 1)
+      .trim()
+      .toLowerCase()
+      .replace(/\.$/, '');
+  const from = headerAddresses(message, 'from');
+  const fromDomains = [...new Set(from.addresses.map(authorDomain))];
+  const judged = [...new Set((auth.dkim.headerFrom ?? []).map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()))];
+  if (from.fields !== 1 || from.irregular || fromDomains.length !== 1 || judged.length !== 1 || judged[0] !== fromDomains[0]) {
+    throw smtpError(550, '5.7.1', 'Message refused: the From: header must name exactly one author domain (RFC 5322 §3.6.2, RFC 7489 §6.6.1)');
+  }
+  const fromDomain = fromDomains[0];
 
   // A DMARC failure a trusted ARC sealer vouches for (RFC 8617 §7.2.1).
   const sealer = arc?.status.result === 'pass' && arc.signature ? (arc.signature.signingDomain ?? '').toLowerCase() : '';
