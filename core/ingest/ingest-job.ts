@@ -172,8 +172,12 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
   // already gone releases nothing.
   if (held && !holdTakenOver) await writes.releaseHold(job.blobKey, job.id);
   if (!held && result.delivered.length === 0) {
-    // The unheld job's blob was referenced by nothing but the job itself.
-    await adapters.blobs.delete(job.blobKey).catch((err: unknown) => logger.warn('orphaned blob not deleted', { key: job.blobKey, err: err as Error }));
+    // An unheld job is an MX message for one recipient that was a local user at RCPT time. That
+    // it reached nobody now (the user is gone, or a stale directory cache calls the address
+    // unknown or remote) does not prove that no earlier run of this job delivered it: that
+    // delivery's message would be the blob's sole reference. So the bytes are kept (a rare
+    // leak) rather than deleted under a message that may hold them (invariant 5).
+    logger.warn('unheld job delivered nothing; its blob is kept', { job: job.id, key: job.blobKey });
   }
   return result;
 }

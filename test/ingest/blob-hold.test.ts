@@ -149,27 +149,45 @@ describe.each(ADAPTER_KINDS)('ingest job holds its blob until it has finished (%
     expect(await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger })).toEqual({ delivered: [], remote: 0, unknown: [] });
   });
 
-  it('a one-recipient job for a remote recipient deletes its unheld blob once routed', async () => {
+  it('an unheld job that reaches nobody on a rerun keeps its blob: an earlier run may have delivered the sole copy (invariant 5)', async () => {
     sys = await startTestSystem({ adapters: kind, workers: false });
     await sys.addUser(alice, 'pw');
-    const raw = Buffer.from('Subject: out\r\n\r\nbody\r\n');
+    const raw = Buffer.from('From: x@remote.test\r\nSubject: once\r\n\r\nbody\r\n');
     const blobKey = `messages/test/unheld-${kind}-${Date.now()}`;
     await sys.adapters.blobs.put(blobKey, raw);
     const job: IngestJob = {
       id: `JOBU${kind}`,
       blobKey,
-      mailFrom: alice,
-      rcptTo: ['carol@remote.test'],
+      mailFrom: 'x@remote.test',
+      rcptTo: [alice],
       receivedAt: Date.now(),
-      source: 'submission',
-      authUser: alice,
+      source: 'mx',
       size: raw.length,
       held: false,
     };
-    const routed: string[] = [];
-    const run = await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger, routeRemote: async (r) => void routed.push(r.raw.toString()) });
-    expect(run.remote).toBe(1);
-    expect(routed).toEqual([raw.toString()]);
-    expect(await sys.adapters.blobs.exists(blobKey)).toBe(false);
+    // Run 1 delivers the sole copy; its acknowledgement is lost.
+    expect((await runIngestJob(job, { adapters: sys.adapters, logger: silentLogger })).delivered).toHaveLength(1);
+    // Run 2 finds the address unknown (here: a job naming another spelling nobody has), delivers nothing.
+    const rerun = { ...job, rcptTo: ['nobody@example.test'] };
+    const run = await runIngestJob(rerun, { adapters: sys.adapters, logger: silentLogger, onUnknownLocal: async () => {} });
+    expect(run.delivered).toEqual([]);
+    // alice's message still has its bytes.
+    expect(await sys.adapters.blobs.exists(blobKey)).toBe(true);
+    expect(await subjects(alice)).toContain('once');
+  });
+
+  it('submission jobs hold their blob even with one recipient (they may be routed out or bounce)', async () => {
+    sys = await startTestSystem({ adapters: kind, workers: false });
+    await sys.addUser(alice, 'pw');
+    const r = await smtplibSend({
+      port: sys.port('submission'),
+      from: alice,
+      to: ['carol@remote.test'],
+      data: `From: ${alice}\r\nSubject: out\r\n\r\nbody\r\n`,
+      auth: { user: alice, password: 'pw' },
+    });
+    expect(r.outcome, r.stderr).toEqual({ refused: {} });
+    const [job] = await sys.adapters.queue.receive<IngestJob>('ingest', { waitSeconds: 5, visibilityTimeoutSeconds: 300 });
+    expect(job.body.held).toBe(true);
   });
 });

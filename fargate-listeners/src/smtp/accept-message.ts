@@ -200,12 +200,14 @@ export async function acceptMessage(
     heloName: session.hostNameAppearsAs || undefined,
     size: stored.size,
     ...(inspection?.verdict ? { verdict: inspection.verdict } : {}),
-    held: rcptTo.length > 1,
+    // Unheld only for the one verified local recipient of an MX message (its delivery becomes the
+    // sole reference); submissions may go out or bounce and keep the bytes on a hold.
+    held: rcptTo.length > 1 || options.source !== 'mx',
   };
   // With several recipients, the job's own reference on the blob, taken before the job exists:
   // delivered copies may be expunged (and the blob orphaned) while this job still has
   // recipients to retry. The ingest job's last delivery takes it over, or the job releases it
-  // (core/ingest/ingest-job.ts; invariant 1). One recipient: no hold, its delivery is the
+  // (core/ingest/ingest-job.ts; invariant 1). One MX recipient: no hold, its delivery is the
   // blob's sole reference (nothing can be expunged before it).
   try {
     if (job.held) await adapters.index.holdBlob(blobKey, queueId);
