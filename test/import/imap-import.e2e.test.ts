@@ -30,7 +30,7 @@ const SRC_USER = 'alice@src.test';
 const SMALL_USER = 'small@src.test';
 /** Six 25 MiB messages (150 MiB), and for comparison one small message. */
 const BIG_USER = 'big@src.test';
-const TINY_USER = 'tiny@src.test';
+const ONE_BIG_USER = 'one@src.test';
 const MiB = 1024 * 1024;
 const PASSWORD = 'source pass';
 
@@ -109,7 +109,7 @@ describeWithDovecot('mailctl import imap from Dovecot', () => {
         { user: SRC_USER, password: PASSWORD },
         { user: SMALL_USER, password: PASSWORD },
         { user: BIG_USER, password: PASSWORD },
-        { user: TINY_USER, password: PASSWORD },
+        { user: ONE_BIG_USER, password: PASSWORD },
       ],
       { 'Sent Items': '\\Sent', Archief: '\\Archive' },
     );
@@ -153,7 +153,7 @@ describeWithDovecot('mailctl import imap from Dovecot', () => {
     writeMaildirMessage(dovecot.maildir(SMALL_USER), '', big.subarray(0, 3 * 1024 * 1024), { date: new Date('2021-08-08T08:08:08Z') });
     for (let k = 0; k < 6; k++)
       writeMaildirMessage(dovecot.maildir(BIG_USER), '', Buffer.concat([Buffer.from(`X-Copy: ${k}\r\n`), big]), { date: new Date(Date.UTC(2023, 0, k + 1)) });
-    writeMaildirMessage(dovecot.maildir(TINY_USER), '', corpus[0].raw, { date: new Date('2023-03-03T03:03:03Z') });
+    writeMaildirMessage(dovecot.maildir(ONE_BIG_USER), '', Buffer.concat([Buffer.from('X-Copy: one\r\n'), big]), { date: new Date('2023-03-03T03:03:03Z') });
     dovecot.fixOwnership();
     // Subscriptions as a client makes them.
     const c = new ImapFlow({
@@ -381,7 +381,7 @@ describeWithDovecot('mailctl import imap from Dovecot', () => {
     }
   }, 300_000);
 
-  it('streams big messages: six 25 MiB messages cost less memory than four copies of one (peak RSS against a one-message import)', async () => {
+  it('streams big messages: importing six 25 MiB messages peaks less than four copies above importing one of them (peak RSS)', async () => {
     const peak = async (source: string, user: string) => {
       const res = await mailctl(
         dataDir,
@@ -393,11 +393,13 @@ describeWithDovecot('mailctl import imap from Dovecot', () => {
       expect(res.code, res.stderr).toBe(0);
       return jsonLines(res.stdout).find((e) => e.event === 'summary') as { copied: number; peakRssBytes: number };
     };
-    const tiny = await peak(TINY_USER, 'erin@example.test');
-    expect(tiny.copied).toBe(1);
+    // The baseline is one 25 MiB message: what a process holds for one message in flight is
+    // counted on both sides, so the difference is what more messages add (little, when streamed).
+    const one = await peak(ONE_BIG_USER, 'erin@example.test');
+    expect(one.copied).toBe(1);
     const bigRun = await peak(BIG_USER, 'dave@example.test');
     expect(bigRun.copied).toBe(6);
-    expect(bigRun.peakRssBytes - tiny.peakRssBytes).toBeLessThan(4 * 25 * MiB);
+    expect(bigRun.peakRssBytes - one.peakRssBytes).toBeLessThan(4 * 25 * MiB);
   }, 300_000);
 
   it('a wrong password is a one-line error naming the source login, and nothing is written', async () => {
