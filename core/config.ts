@@ -354,6 +354,12 @@ export interface HttpConfig {
    * preview until it is complete (EmailSubmission, Identity, Email/copy, Email/parse, threads).
    */
   jmapEnabled: boolean;
+  /**
+   * The built webmail (webmail/build.ts) served at `/` with JMAP: WEBMAIL_DIR, by default
+   * dist/webmail of the checkout locally (`npm start` builds it) and none on AWS unless set (the
+   * container image sets /app/webmail). `null` (WEBMAIL_DIR=off): no webmail.
+   */
+  webmailDir: string | null;
 }
 
 function commaList(env: NodeJS.ProcessEnv, name: string): string[] {
@@ -395,6 +401,13 @@ function httpConfig(env: NodeJS.ProcessEnv, runtime: 'local' | 'aws'): HttpConfi
     mtaStsMode: mode,
     mtaStsMaxAge: positive(env, 'MTA_STS_MAX_AGE', 604800),
     jmapEnabled: bool(env, 'JMAP_ENABLED', false),
+    webmailDir: /^(off|none|false)$/i.test(env.WEBMAIL_DIR ?? '')
+      ? null
+      : env.WEBMAIL_DIR
+        ? path.resolve(env.WEBMAIL_DIR)
+        : runtime === 'local'
+          ? path.resolve(import.meta.dirname, '../dist/webmail')
+          : null,
     mtaStsMx: commaList(env, 'MTA_STS_MX').map((h) => h.toLowerCase().replace(/\.$/, '')),
   };
 }

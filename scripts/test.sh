@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh --test
-echo "== typecheck" && npx tsc --noEmit -p tsconfig.json
+echo "== typecheck" && npx tsc --noEmit -p tsconfig.json && npx tsc --noEmit -p webmail/tsconfig.json
 echo "== lint"
 npx eslint --max-warnings=0 .
 npx prettier --check .

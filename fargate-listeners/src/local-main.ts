@@ -9,6 +9,7 @@ import { createLocalAdapters } from '#core/adapters/local/index.ts';
 import { SqliteChangeFeed } from '#core/adapters/local/sqlite-change-feed.ts';
 import { loadConfig } from '#core/config.ts';
 import { createLogger } from '#core/log.ts';
+import { ensureWebmailBuilt } from '../../webmail/build.ts';
 import { describeListenError } from './listen-error.ts';
 import { startMailSystem, type MailSystem } from './mail-system.ts';
 
@@ -41,6 +42,14 @@ try {
   if (left.orphanCheckSkipped) logger.warn('orphaned blob check skipped', { reason: left.orphanCheckSkipped });
 } catch (err) {
   logger.warn('crash leftover cleanup failed', { err });
+}
+// The webmail (served with JMAP): built from webmail/src when missing or older than its sources.
+if (config.http.jmapEnabled && config.http.webmailDir) {
+  try {
+    await ensureWebmailBuilt(config.http.webmailDir);
+  } catch (err) {
+    logger.warn('webmail not built; / is not served', { err });
+  }
 }
 let system: MailSystem;
 try {

@@ -3,6 +3,8 @@
  * run the same job functions as the Lambdas. Used by `npm start` (local-main.ts), the Fargate
  * entry point (aws-main.ts, listeners only) and the end-to-end tests.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Adapters } from '#core/adapters/adapters.ts';
 import type { MailConfig } from '#core/config.ts';
 import { directoryFor } from '#core/accounts/directory-cache.ts';
@@ -27,6 +29,7 @@ import { startHttpListeners } from './http/http-listener.ts';
 import type { HttpRoute } from './http/routes.ts';
 import { mailWebRoutes } from './http/web-routes.ts';
 import { jmapRoutes } from './jmap/routes.ts';
+import { webmailRoutes } from './http/webmail-routes.ts';
 import { publicEndpoints, type EndpointPort } from '#core/mail-endpoints.ts';
 
 export interface MailSystemOptions {
@@ -114,7 +117,13 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
     const bound = (name: EndpointPort) => listeners.find((l) => l.name === (name === 'smtp' ? 'smtp-mx' : name))?.port;
     const endpoints = () => publicEndpoints(config, bound);
     // JMAP is a preview, off unless JMAP_ENABLED=true (core/config.ts jmapEnabled).
-    const httpRoutes: HttpRoute[] = [...mailWebRoutes(deps, endpoints), ...(config.http.jmapEnabled ? jmapRoutes(deps) : [])];
+    // The webmail talks only to JMAP, so it is served only with it, when built (webmail/build.ts).
+    const webmail = config.http.jmapEnabled && config.http.webmailDir && existsSync(path.join(config.http.webmailDir, 'index.html'));
+    const httpRoutes: HttpRoute[] = [
+      ...mailWebRoutes(deps, endpoints),
+      ...(config.http.jmapEnabled ? jmapRoutes(deps) : []),
+      ...(webmail ? webmailRoutes(config.http.webmailDir!) : []),
+    ];
     listeners.push(...(await startHttpListeners(deps, httpRoutes)));
     if (options.workers) {
       workers.push(

@@ -155,6 +155,9 @@ describe('load balancer and listeners', () => {
     // The root .dockerignore keeps the build context to what the image needs.
     const staged = path.join(s.outdir, images[0].source.directory);
     expect(existsSync(path.join(staged, 'fargate-listeners/Dockerfile'))).toBe(true);
+    // The webmail's sources, built into the image (/app/webmail, WEBMAIL_DIR).
+    expect(existsSync(path.join(staged, 'webmail/build.ts'))).toBe(true);
+    expect(existsSync(path.join(staged, 'webmail/src/main.tsx'))).toBe(true);
     expect(existsSync(path.join(staged, 'node_modules'))).toBe(false);
     expect(existsSync(path.join(staged, 'test'))).toBe(false);
     const dockerfile = readFileSync(path.join(staged, 'fargate-listeners/Dockerfile'), 'utf8');

@@ -1,0 +1,240 @@
+/**
+ * The webmail in a real browser (Debian's chromium through playwright-core): the page the
+ * HTTPS listener serves at `/`, signed in with the address and password, on the JMAP API of a
+ * whole local mail system. Mail arrives by SMTP (nodemailer) and what the page did is checked
+ * over IMAP (imapflow): the same mailbox on every face.
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildWebmail } from '../../webmail/build.ts';
+import { eventually, startTestSystem, type TestSystem } from '../support/mail-system.ts';
+import { describeWithBrowser, launchBrowser, screenshotPath } from './support/browser.ts';
+
+const USER = 'alice@example.test';
+const PASSWORD = 'correct horse';
+const OTHER = 'bob@example.test';
+
+describeWithBrowser('webmail in chromium', () => {
+  let ts: TestSystem;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let base: string;
+  let buildDir: string;
+  /** A "remote" web server on another loopback address: every request it sees is a leak. */
+  let beacon: Server;
+  let beaconUrl: string;
+  const beaconHits: string[] = [];
+
+  const send = async (o: { from?: string; to?: string; subject: string; text?: string; html?: string; messageId?: string }) => {
+    const t = nodemailer.createTransport({ host: '127.0.0.1', port: ts.port('smtp-mx'), secure: false, ignoreTLS: true, name: 'client.test' });
+    try {
+      await t.sendMail({
+        from: o.from ?? 'Carol Sender <carol@example.net>',
+        to: o.to ?? USER,
+        subject: o.subject,
+        text: o.text,
+        html: o.html,
+        messageId: o.messageId,
+      });
+    } finally {
+      t.close();
+    }
+  };
+  const imap = async <T>(fn: (c: ImapFlow) => Promise<T>, user = USER): Promise<T> => {
+    const c = new ImapFlow({
+      host: '127.0.0.1',
+      port: ts.port('imaps'),
+      secure: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user, pass: PASSWORD },
+      logger: false,
+    });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.logout();
+    }
+  };
+  /** Subjects in an IMAP mailbox, with their flags. */
+  const imapList = (mailbox: string) =>
+    imap(async (c) => {
+      const lock = await c.getMailboxLock(mailbox);
+      try {
+        const out: Array<{ subject: string; flags: string[] }> = [];
+        if ((c.mailbox as { exists: number }).exists === 0) return out;
+        for await (const m of c.fetch('1:*', { envelope: true, flags: true })) out.push({ subject: m.envelope!.subject ?? '', flags: [...m.flags!] });
+        return out;
+      } finally {
+        lock.release();
+      }
+    });
+  const row = (subject: string) => page.locator('ul.messages li', { hasText: subject });
+  const signIn = async () => {
+    await page.goto(base + '/');
+    await page.getByLabel('Email').fill(USER);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('navigation', { name: 'Mailboxes' }).getByRole('button', { name: /Inbox/ }).waitFor();
+  };
+
+  beforeAll(async () => {
+    buildDir = mkdtempSync(path.join(os.tmpdir(), 'webmail-build-'));
+    await buildWebmail(path.join(buildDir, 'webmail'));
+    ts = await startTestSystem({ env: { JMAP_ENABLED: 'true', WEBMAIL_DIR: path.join(buildDir, 'webmail') } });
+    await ts.addUser(USER, PASSWORD);
+    await ts.addUser(OTHER, PASSWORD);
+    base = `https://127.0.0.1:${ts.port('https')}`;
+    beacon = createServer((req, res) => {
+      beaconHits.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'image/gif' });
+      res.end(Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64'));
+    });
+    await new Promise<void>((r) => beacon.listen(0, '127.0.0.2', r));
+    beaconUrl = `http://127.0.0.2:${(beacon.address() as AddressInfo).port}`;
+    browser = await launchBrowser();
+    context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await ts?.stop();
+    await new Promise((r) => beacon?.close(r));
+    if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  });
+
+  it('serves the page with a strict Content-Security-Policy and immutable hashed assets', async () => {
+    const response = await page.goto(base + '/');
+    expect(response!.status()).toBe(200);
+    const csp = response!.headers()['content-security-policy'];
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(response!.headers()['cache-control']).toBe('no-cache');
+    const script = await page.locator('script[type=module]').getAttribute('src');
+    expect(script).toMatch(/^\/assets\/app-[A-Za-z0-9_-]{12}\.js$/);
+    const asset = await page.request.get(base + script!);
+    expect(asset.headers()['cache-control']).toContain('immutable');
+  });
+
+  it('refuses a wrong password with a clear message, then signs in with the right one', async () => {
+    await page.goto(base + '/');
+    await page.getByLabel('Email').fill(USER);
+    await page.getByLabel('Password').fill('wrong password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Wrong email or password');
+    await page.screenshot({ path: screenshotPath('sign-in-error') });
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('navigation', { name: 'Mailboxes' }).getByRole('button', { name: /Inbox/ }).waitFor();
+    for (const name of ['Inbox', 'Drafts', 'Sent', 'Archive', 'Junk', 'Trash'])
+      await expect
+        .poll(() =>
+          page
+            .getByRole('navigation', { name: 'Mailboxes' })
+            .getByRole('button', { name: new RegExp(name) })
+            .count(),
+        )
+        .toBe(1);
+  });
+
+  it('shows a message that arrived by SMTP; opening it shows the body and marks it \\Seen over IMAP', async () => {
+    await send({ subject: 'Lunch on Friday', text: 'Shall we meet at the harbour at noon?\nCarol' });
+    await row('Lunch on Friday').waitFor({ timeout: 15_000 });
+    await expect.poll(() => row('Lunch on Friday').getAttribute('class')).toContain('unread');
+    await page.screenshot({ path: screenshotPath('inbox') });
+    await row('Lunch on Friday').getByRole('button').click();
+    await expect.poll(() => page.locator('.reader').textContent()).toContain('Shall we meet at the harbour at noon?');
+    await page.screenshot({ path: screenshotPath('message') });
+    await eventually(async () => (await imapList('INBOX')).find((m) => m.subject === 'Lunch on Friday' && m.flags.includes('\\Seen')));
+  });
+
+  it('a message arriving by SMTP appears in the open page without reload, and the unread count is in the title', async () => {
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    await send({ subject: 'Pushed while open', text: 'no reload needed' });
+    await row('Pushed while open').waitFor({ timeout: 10_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
+    await expect.poll(() => page.title()).toMatch(/^\(1\) Inbox/);
+  });
+
+  it('Archive moves the open message: gone from INBOX over IMAP, in Archive', async () => {
+    await row('Pushed while open').getByRole('button').click();
+    await page.getByRole('toolbar', { name: 'Actions' }).getByRole('button', { name: 'Archive' }).click();
+    await expect.poll(() => row('Pushed while open').count()).toBe(0);
+    await eventually(async () => !(await imapList('INBOX')).some((m) => m.subject === 'Pushed while open'));
+    expect((await imapList('Archive')).map((m) => m.subject)).toContain('Pushed while open');
+  });
+
+  it('search finds a message by a word in its body', async () => {
+    await send({ subject: 'Quarterly figures', text: 'The turnover rose by a zeppelin-sized margin.' });
+    await row('Quarterly figures').waitFor({ timeout: 10_000 });
+    await page.getByLabel('Search').fill('zeppelin');
+    await page.getByRole('search').getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.locator('ul.messages li').count()).toBe(1);
+    expect(await page.locator('ul.messages li').textContent()).toContain('Quarterly figures');
+    await page.getByLabel('Search').fill('');
+    await page.getByRole('search').getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.locator('ul.messages li').count()).toBeGreaterThan(1);
+  });
+
+  it('hostile HTML: no script runs and nothing is fetched from a remote host until the reader allows remote content', async () => {
+    const b = beaconUrl;
+    const hostile = [
+      `<p id="visible">Quarterly newsletter</p>`,
+      `<script>parent.document.title='pwned-script';fetch('${b}/script')</script>`,
+      `<img src="${b}/img-remote" alt="tracker">`,
+      `<img src=x onerror="parent.document.title='pwned-onerror';fetch('${b}/onerror')">`,
+      `<a href="https://example.org/safe">safe link</a>`,
+      `<a href="javascript:parent.document.title='pwned-link'">click</a>`,
+      `<a href="data:text/html,<script>alert(1)</script>">data link</a>`,
+      `<svg><script>parent.document.title='pwned-svg'</script><image href="${b}/svg-image"/></svg>`,
+      `<div style="background:url('${b}/css-url')">bg</div>`,
+      `<style>@import url('${b}/css-import'); body{background:url(${b}/css-body)}</style>`,
+      `<meta http-equiv="refresh" content="0;url=${b}/refresh">`,
+      `<base href="${b}/base/">`,
+      `<form action="${b}/form"><input name="q" value="x"><button>go</button></form>`,
+      `<iframe src="${b}/iframe"></iframe>`,
+      `<object data="${b}/object"></object>`,
+      `<link rel="stylesheet" href="${b}/link">`,
+      `<img srcset="${b}/srcset 1x">`,
+      `<video poster="${b}/poster"></video>`,
+      `<table background="${b}/table-bg"><tr><td>t</td></tr></table>`,
+      `<img src="&#x68;ttp://127.0.0.2:${new URL(b).port}/encoded">`,
+    ].join('\n');
+    await send({ subject: 'Hostile newsletter', html: `<html><body>${hostile}</body></html>` });
+    await row('Hostile newsletter').waitFor({ timeout: 10_000 });
+    beaconHits.length = 0;
+    await row('Hostile newsletter').getByRole('button').click();
+    const frame = page.frameLocator('iframe.body-frame');
+    await expect.poll(() => frame.locator('#visible').textContent()).toBe('Quarterly newsletter');
+    await page.waitForTimeout(1500);
+    expect(beaconHits).toEqual([]);
+    expect(await page.title()).not.toContain('pwned');
+    // The links that remain open a new tab with neither referrer nor opener.
+    expect(
+      await frame.locator('a[href]').evaluateAll((as) => as.map((a) => [a.getAttribute('href'), a.getAttribute('rel'), a.getAttribute('target')])),
+    ).toEqual([['https://example.org/safe', 'noopener noreferrer', '_blank']]);
+    await page.screenshot({ path: screenshotPath('hostile-blocked') });
+    // The beacon works: once the reader allows remote content, the plain remote image loads.
+    await page.getByRole('button', { name: 'Show remote content' }).click();
+    await eventually(async () => beaconHits.includes('/img-remote'), 10_000);
+    expect(beaconHits.filter((h) => !['/img-remote', '/encoded'].includes(h))).toEqual([]);
+    expect(await page.title()).not.toContain('pwned');
+  });
+
+  it('sign out returns to the sign-in form and forgets the session (a reload does not sign in)', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Password').waitFor();
+    await page.reload();
+    await page.getByLabel('Password').waitFor();
+    await signIn();
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * The webmail's only way to the server: JMAP (RFC 8620) on the same origin. Sign-in fetches the
+ * session resource; every call after it carries the credentials, kept in this object's memory
+ * only (never in localStorage or a cookie): a reload signs out.
+ */
+export const USING = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+
+export type Invocation = [string, Record<string, unknown>, string];
+
+export interface SessionInfo {
+  username: string;
+  accountId: string;
+  apiUrl: string;
+  downloadUrl: string;
+  uploadUrl: string;
+  eventSourceUrl: string;
+}
+
+export class SignInError extends Error {}
+
+/** A JMAP method error (RFC 8620 §3.6.2) answered for one call. */
+export class MethodError extends Error {
+  readonly type: string;
+  constructor(type: string, description?: string) {
+    super(description ? `${type}: ${description}` : type);
+    this.type = type;
+  }
+}
+
+export class JmapClient {
+  readonly session: SessionInfo;
+  private readonly authorization: string;
+
+  private constructor(session: SessionInfo, authorization: string) {
+    this.session = session;
+    this.authorization = authorization;
+  }
+
+  static async signIn(email: string, password: string): Promise<JmapClient> {
+    const bytes = new TextEncoder().encode(`${email}:${password}`);
+    const authorization = `Basic ${btoa(String.fromCharCode(...bytes))}`;
+    let res: Response;
+    try {
+      res = await fetch('/.well-known/jmap', { headers: { authorization }, credentials: 'omit', cache: 'no-store' });
+    } catch {
+      throw new SignInError('The server cannot be reached. Try again in a moment.');
+    }
+    if (res.status === 401) throw new SignInError('Wrong email or password.');
+    if (res.status === 429) throw new SignInError('Too many failed sign-ins. Wait a few minutes, then try again.');
+    if (res.status === 403) throw new SignInError('Sign-in needs a secure (https) connection.');
+    if (!res.ok) throw new SignInError(`The server answered ${res.status}. Try again later.`);
+    const body = (await res.json()) as { username: string; primaryAccounts?: Record<string, string> } & Omit<SessionInfo, 'username' | 'accountId'>;
+    const accountId = body.primaryAccounts?.['urn:ietf:params:jmap:mail'];
+    if (typeof accountId !== 'string') throw new SignInError('This server offers no mail account for you.');
+    return new JmapClient(
+      {
+        username: String(body.username),
+        accountId,
+        apiUrl: body.apiUrl,
+        downloadUrl: body.downloadUrl,
+        uploadUrl: body.uploadUrl,
+        eventSourceUrl: body.eventSourceUrl,
+      },
+      authorization,
+    );
+  }
+
+  /** One request with several calls; the responses in order. A method error throws. */
+  async call(calls: Invocation[]): Promise<Array<Record<string, unknown>>> {
+    const res = await fetch(this.session.apiUrl, {
+      method: 'POST',
+      headers: { authorization: this.authorization, 'content-type': 'application/json' },
+      credentials: 'omit',
+      body: JSON.stringify({ using: USING, methodCalls: calls }),
+    });
+    if (!res.ok) throw new Error(`JMAP request failed: HTTP ${res.status}`);
+    const body = (await res.json()) as { methodResponses: Invocation[] };
+    return body.methodResponses.map(([name, args]) => {
+      if (name === 'error') throw new MethodError(String(args.type), args.description as string | undefined);
+      return args;
+    });
+  }
+
+  /** One call with the account filled in. */
+  async request(method: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const [res] = await this.call([[method, { accountId: this.session.accountId, ...args }, '0']]);
+    return res;
+  }
+
+  downloadUrl(blobId: string, name: string, type: string): string {
+    return this.session.downloadUrl
+      .replace('{accountId}', encodeURIComponent(this.session.accountId))
+      .replace('{blobId}', encodeURIComponent(blobId))
+      .replace('{name}', encodeURIComponent(name))
+      .replace('{type}', encodeURIComponent(type));
+  }
+
+  /** A blob's bytes (downloads need the credentials, so they go through fetch). */
+  async download(blobId: string, name: string, type: string): Promise<Blob> {
+    const res = await fetch(this.downloadUrl(blobId, name, type), { headers: { authorization: this.authorization }, credentials: 'omit' });
+    if (!res.ok) throw new Error(`download failed: HTTP ${res.status}`);
+    return res.blob();
+  }
+
+  /**
+   * Push (RFC 8620 §7.3): calls `onChange` on every StateChange until the returned function is
+   * called. EventSource cannot send an Authorization header, so the stream is read with fetch;
+   * a dropped stream is opened again after a pause that grows to a minute.
+   */
+  watch(onChange: (changed: Record<string, Record<string, string>>) => void): () => void {
+    const abort = new AbortController();
+    const url = this.session.eventSourceUrl.replace('{types}', '*').replace('{closeafter}', 'no').replace('{ping}', '60');
+    let delay = 1000;
+    const run = async () => {
+      while (!abort.signal.aborted) {
+        try {
+          const res = await fetch(url, {
+            headers: { authorization: this.authorization, accept: 'text/event-stream' },
+            signal: abort.signal,
+            credentials: 'omit',
+          });
+          if (!res.ok || !res.body) throw new Error(`event source: HTTP ${res.status}`);
+          delay = 1000;
+          const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+          let buffer = '';
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buffer += value;
+            let end: number;
+            while ((end = buffer.indexOf('\n\n')) >= 0) {
+              const event = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              const type = /^event: *(.*)$/m.exec(event)?.[1] ?? 'message';
+              const data = event
+                .split('\n')
+                .filter((l) => l.startsWith('data:'))
+                .map((l) => l.slice(5).replace(/^ /, ''))
+                .join('\n');
+              if (type === 'state' && data) onChange((JSON.parse(data) as { changed: Record<string, Record<string, string>> }).changed ?? {});
+            }
+          }
+        } catch {
+          if (abort.signal.aborted) return;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(60_000, delay * 2);
+      }
+    };
+    void run();
+    return () => abort.abort();
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The signed-in screen: mailboxes on the left, the message list (newest first, 50 rows at a
+ * time, more as it scrolls), the open message on the right. New mail and changes made on other
+ * devices arrive by push (JmapClient.watch) and refresh what is shown; the unread count of the
+ * Inbox is in the page title.
+ *
+ * Keyboard: j / k next / previous message, Enter or o open, e archive, # delete, u mark unread,
+ * s flag, / search, Escape back to the list.
+ */
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import type { JmapClient } from './jmap.ts';
+import { byRole, displayName, mailboxTree, ROLE_ICONS, type Mailbox } from './mailboxes.ts';
+import { MessageView } from './message-view.tsx';
+import { formatDate, senderName, type EmailSummary } from './emails.ts';
+
+const PAGE = 50;
+const LIST_PROPERTIES = ['id', 'threadId', 'mailboxIds', 'keywords', 'from', 'subject', 'receivedAt', 'preview', 'hasAttachment', 'size'];
+
+export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(): void }) {
+  const [mailboxes, setMailboxes] = useState<Mailbox[]>([]);
+  const [current, setCurrent] = useState<string | null>(null);
+  const [search, setSearch] = useState('');
+  const [emails, setEmails] = useState<EmailSummary[]>([]);
+  const [total, setTotal] = useState(0);
+  const [openId, setOpenId] = useState<string | null>(null);
+  const [checked, setChecked] = useState<Set<string>>(new Set());
+  const [status, setStatus] = useState('');
+  const searchRef = useRef<HTMLInputElement>(null);
+  const loading = useRef(false);
+
+  const loadMailboxes = useCallback(async () => {
+    const res = await client.request('Mailbox/get', { ids: null });
+    const list = res.list as Mailbox[];
+    setMailboxes(list);
+    setCurrent((c) => c ?? byRole(list, 'inbox')?.id ?? list[0]?.id ?? null);
+  }, [client]);
+
+  /** The first `count` rows of the current view, from the top. */
+  const loadEmails = useCallback(
+    async (count: number) => {
+      if (!current) return;
+      const filter: Record<string, unknown> = search ? { inMailbox: current, text: search } : { inMailbox: current };
+      const [query, got] = await client.call([
+        [
+          'Email/query',
+          {
+            accountId: client.session.accountId,
+            filter,
+            sort: [{ property: 'receivedAt', isAscending: false }],
+            position: 0,
+            limit: count,
+            calculateTotal: true,
+          },
+          'q',
+        ],
+        ['Email/get', { accountId: client.session.accountId, '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' }, properties: LIST_PROPERTIES }, 'g'],
+      ]);
+      const byId = new Map((got.list as EmailSummary[]).map((e) => [e.id, e]));
+      setEmails((query.ids as string[]).map((id) => byId.get(id)).filter((e): e is EmailSummary => Boolean(e)));
+      setTotal(query.total as number);
+    },
+    [client, current, search],
+  );
+
+  useEffect(() => {
+    void loadMailboxes();
+  }, [loadMailboxes]);
+  useEffect(() => {
+    setChecked(new Set());
+    void loadEmails(PAGE);
+  }, [loadEmails]);
+  const shown = useRef(PAGE);
+  useEffect(() => {
+    shown.current = Math.max(PAGE, emails.length);
+  }, [emails]);
+  // Push: refresh mailboxes and the rows on screen.
+  useEffect(
+    () =>
+      client.watch(() => {
+        void loadMailboxes();
+        void loadEmails(shown.current);
+      }),
+    [client, loadMailboxes, loadEmails],
+  );
+  const inbox = byRole(mailboxes, 'inbox');
+  useEffect(() => {
+    const box = mailboxes.find((m) => m.id === current);
+    const unread = inbox?.unreadEmails ?? 0;
+    document.title = `${unread > 0 ? `(${unread}) ` : ''}${box ? displayName(box) : 'Mail'} – Mail`;
+  }, [mailboxes, current, inbox]);
+
+  const loadMore = async () => {
+    if (loading.current || emails.length >= total) return;
+    loading.current = true;
+    try {
+      await loadEmails(emails.length + PAGE);
+    } finally {
+      loading.current = false;
+    }
+  };
+
+  /** The messages an action applies to: the checked ones, else the open one. */
+  const targets = (): string[] => (checked.size > 0 ? [...checked] : openId ? [openId] : []);
+  const refresh = async () => {
+    await Promise.all([loadMailboxes(), loadEmails(Math.max(PAGE, emails.length))]);
+  };
+  const setKeyword = async (keyword: string, value: boolean) => {
+    const ids = targets();
+    if (ids.length === 0) return;
+    await client.request('Email/set', { update: Object.fromEntries(ids.map((id) => [id, { [`keywords/${keyword}`]: value ? true : null }])) });
+    await refresh();
+  };
+  const moveTo = async (role: string) => {
+    const ids = targets();
+    const target = byRole(mailboxes, role);
+    if (ids.length === 0 || !target) return;
+    const update = Object.fromEntries(ids.map((id) => [id, { mailboxIds: { [target.id]: true } }]));
+    const res = await client.request('Email/set', { update });
+    const failed = Object.keys(res.notUpdated ?? {}).length;
+    setStatus(failed ? `${failed} could not be moved.` : `Moved to ${displayName(target)}.`);
+    next(ids);
+    await refresh();
+  };
+  const remove = async () => {
+    const ids = targets();
+    if (ids.length === 0) return;
+    const box = mailboxes.find((m) => m.id === current);
+    if (box?.role === 'trash') {
+      if (!window.confirm(ids.length === 1 ? 'Delete this message for good?' : `Delete ${ids.length} messages for good?`)) return;
+      await client.request('Email/set', { destroy: ids });
+      setStatus('Deleted.');
+      next(ids);
+      await refresh();
+    } else await moveTo('trash');
+  };
+  /** After the open message leaves the list: open the one below it. */
+  const next = (gone: string[]) => {
+    setChecked(new Set());
+    if (!openId || !gone.includes(openId)) return;
+    const rest = emails.filter((e) => !gone.includes(e.id));
+    const i = emails.findIndex((e) => e.id === openId);
+    setOpenId(rest[Math.min(i, rest.length - 1)]?.id ?? null);
+  };
+  const open = (id: string) => setOpenId(id);
+  const currentBox = mailboxes.find((m) => m.id === current);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement;
+      if (t.closest('input, textarea, select, [contenteditable]') || e.ctrlKey || e.metaKey || e.altKey) return;
+      const i = emails.findIndex((m) => m.id === openId);
+      if (e.key === 'j' && emails.length) open(emails[Math.min(emails.length - 1, i + 1)].id);
+      else if (e.key === 'k' && emails.length) open(emails[Math.max(0, i - 1)].id);
+      else if (e.key === 'e') void moveTo('archive');
+      else if (e.key === '#') void remove();
+      else if (e.key === 'u') void setKeyword('$seen', false);
+      else if (e.key === 's') void setKeyword('$flagged', !emails[i]?.keywords.$flagged);
+      else if (e.key === '/') searchRef.current?.focus();
+      else if (e.key === 'Escape') setOpenId(null);
+      else return;
+      e.preventDefault();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  });
+
+  return (
+    <div class={`mail ${openId ? 'reading' : ''}`}>
+      <header class="top">
+        <form
+          role="search"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setSearch(searchRef.current?.value.trim() ?? '');
+            setOpenId(null);
+          }}
+        >
+          <label for="search" class="visually-hidden">
+            Search
+          </label>
+          <input id="search" ref={searchRef} type="search" placeholder="Search mail" />
+          <button type="submit">Search</button>
+        </form>
+        <span class="user">{client.session.username}</span>
+        <button type="button" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <nav class="mailboxes" aria-label="Mailboxes">
+        <ul>
+          {mailboxTree(mailboxes).map(({ mailbox: m, depth }) => (
+            <li key={m.id} style={{ paddingLeft: `${depth * 12}px` }}>
+              <button
+                type="button"
+                aria-current={m.id === current ? 'page' : undefined}
+                onClick={() => {
+                  setCurrent(m.id);
+                  setSearch('');
+                  if (searchRef.current) searchRef.current.value = '';
+                  setOpenId(null);
+                }}
+              >
+                <span aria-hidden="true">{(m.role && ROLE_ICONS[m.role]) || '📁'}</span> {displayName(m)}
+                {m.unreadEmails > 0 && (
+                  <span class="count" aria-label={`${m.unreadEmails} unread`}>
+                    {m.unreadEmails}
+                  </span>
+                )}
+              </button>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <section class="list" aria-label="Messages">
+        <div class="toolbar" role="toolbar" aria-label="Actions">
+          <button type="button" onClick={() => void setKeyword('$seen', true)}>
+            Mark read
+          </button>
+          <button type="button" onClick={() => void setKeyword('$seen', false)}>
+            Mark unread
+          </button>
+          <button type="button" onClick={() => void setKeyword('$flagged', true)}>
+            Flag
+          </button>
+          <button type="button" onClick={() => void moveTo('archive')}>
+            Archive
+          </button>
+          <button type="button" onClick={() => void remove()}>
+            Delete
+          </button>
+          {currentBox?.role === 'junk' ? (
+            <button type="button" onClick={() => void moveTo('inbox')}>
+              Not junk
+            </button>
+          ) : (
+            <button type="button" onClick={() => void moveTo('junk')}>
+              Junk
+            </button>
+          )}
+        </div>
+        <p class="status" role="status">
+          {search ? `${total} found for “${search}”. ` : ''}
+          {status}
+        </p>
+        <ul class="messages">
+          {emails.map((e) => (
+            <li key={e.id} class={`${e.keywords.$seen ? '' : 'unread'} ${e.id === openId ? 'open' : ''}`} data-email-id={e.id}>
+              <input
+                type="checkbox"
+                aria-label={`Select message from ${senderName(e)}: ${e.subject ?? ''}`}
+                checked={checked.has(e.id)}
+                onChange={(ev) => {
+                  const next = new Set(checked);
+                  if ((ev.currentTarget as HTMLInputElement).checked) next.add(e.id);
+                  else next.delete(e.id);
+                  setChecked(next);
+                }}
+              />
+              <button type="button" class="row" onClick={() => open(e.id)}>
+                <span class="from">{senderName(e)}</span>
+                <span class="marks">
+                  {e.keywords.$flagged && <span title="Flagged">⚑</span>}
+                  {e.hasAttachment && <span title="Has attachment">📎</span>}
+                  {!e.keywords.$seen && <span class="visually-hidden">Unread</span>}
+                </span>
+                <time dateTime={e.receivedAt}>{formatDate(e.receivedAt)}</time>
+                <span class="subject">{e.subject || '(no subject)'}</span>
+                <span class="preview">{e.preview}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+        {emails.length < total && <LoadMore onVisible={loadMore} />}
+        {emails.length === 0 && <p class="empty">{search ? 'Nothing found.' : 'No messages.'}</p>}
+      </section>
+      <section class="reader" aria-label="Message">
+        {openId ? (
+          <MessageView key={openId} client={client} id={openId} onClose={() => setOpenId(null)} onRead={() => void refresh()} />
+        ) : (
+          <p class="empty">Select a message to read it.</p>
+        )}
+      </section>
+    </div>
+  );
+}
+
+/** Loads the next rows when the end of the list scrolls into view. */
+function LoadMore({ onVisible }: { onVisible(): void }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const o = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && onVisible());
+    if (ref.current) o.observe(ref.current);
+    return () => o.disconnect();
+  }, [onVisible]);
+  return (
+    <div ref={ref} class="more">
+      <button type="button" onClick={onVisible}>
+        Load more
+      </button>
+    </div>
+  );
+}

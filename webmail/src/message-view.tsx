@@ -1,0 +1,193 @@
+/**
+ * One message: its header fields, its body (HTML sanitised in a sandboxed frame, or plain
+ * text), its attachments (downloadable) and the raw message. Opening it marks it read.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import type { JmapClient } from './jmap.ts';
+import { addressList, formatSize, type EmailAddress } from './emails.ts';
+import { linkify, safeMessageHtml } from './message-frame.ts';
+
+interface BodyPart {
+  partId: string | null;
+  blobId: string | null;
+  type: string;
+  name: string | null;
+  size: number;
+  cid: string | null;
+  disposition: string | null;
+}
+
+interface FullEmail {
+  id: string;
+  blobId: string;
+  subject: string | null;
+  from: EmailAddress[] | null;
+  to: EmailAddress[] | null;
+  cc: EmailAddress[] | null;
+  receivedAt: string;
+  keywords: Record<string, boolean>;
+  htmlBody: BodyPart[];
+  textBody: BodyPart[];
+  attachments: BodyPart[];
+  bodyValues: Record<string, { value: string }>;
+}
+
+export function MessageView({ client, id, onClose, onRead }: { client: JmapClient; id: string; onClose(): void; onRead(): void }) {
+  const [email, setEmail] = useState<FullEmail | null>(null);
+  const [error, setError] = useState('');
+  const [allowRemote, setAllowRemote] = useState(false);
+  const [inline, setInline] = useState<Map<string, string>>(new Map());
+  const [raw, setRaw] = useState<string | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    void (async () => {
+      try {
+        const res = await client.request('Email/get', {
+          ids: [id],
+          properties: ['id', 'blobId', 'subject', 'from', 'to', 'cc', 'receivedAt', 'keywords', 'htmlBody', 'textBody', 'attachments', 'bodyValues'],
+          bodyProperties: ['partId', 'blobId', 'type', 'name', 'size', 'cid', 'disposition'],
+          fetchHTMLBodyValues: true,
+          fetchTextBodyValues: true,
+        });
+        const e = (res.list as FullEmail[])[0];
+        if (!live) return;
+        if (!e) {
+          setError('This message is gone.');
+          return;
+        }
+        setEmail(e);
+        if (!e.keywords.$seen) {
+          await client.request('Email/set', { update: { [id]: { 'keywords/$seen': true } } });
+          onRead();
+        }
+        // Inline images (cid:) as data: URLs, so the frame needs no request of its own.
+        const map = new Map<string, string>();
+        for (const p of e.attachments)
+          if (p.cid && p.blobId && p.type.startsWith('image/') && p.size <= 5 * 1024 * 1024) {
+            const blob = await client.download(p.blobId, p.name ?? 'image', p.type);
+            map.set(p.cid.replace(/^<|>$/g, ''), await dataUrl(blob));
+          }
+        if (live && map.size > 0) setInline(map);
+      } catch (err) {
+        if (live) setError(`The message could not be loaded (${(err as Error).message}).`);
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, [client, id]);
+
+  if (error)
+    return (
+      <p class="error" role="alert">
+        {error}
+      </p>
+    );
+  if (!email) return <p class="empty">Loading…</p>;
+
+  const html = email.htmlBody.find((p) => p.type === 'text/html' && p.partId && email.bodyValues[p.partId]);
+  const texts = email.textBody.filter((p) => p.partId && email.bodyValues[p.partId] && p.type.startsWith('text/'));
+  const safe = html ? safeMessageHtml(email.bodyValues[html.partId!].value, { allowRemote, inline }) : null;
+  const files = email.attachments.filter((p) => !(p.cid && inline.has(p.cid.replace(/^<|>$/g, ''))));
+
+  const save = async (p: BodyPart) => {
+    const blob = await client.download(p.blobId!, p.name ?? 'attachment', p.type);
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = p.name ?? 'attachment';
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  };
+  const showRaw = async () => {
+    const blob = await client.download(email.blobId, 'message.eml', 'text/plain');
+    setRaw(await blob.text());
+  };
+
+  return (
+    <article class="message" aria-labelledby="message-subject">
+      <div class="message-actions">
+        <button type="button" class="back" onClick={onClose}>
+          Back
+        </button>
+        <button type="button" onClick={() => (raw === null ? void showRaw() : setRaw(null))}>
+          {raw === null ? 'View raw message' : 'Show message'}
+        </button>
+      </div>
+      <h2 id="message-subject">{email.subject || '(no subject)'}</h2>
+      <dl class="fields">
+        <dt>From</dt>
+        <dd>{addressList(email.from)}</dd>
+        <dt>To</dt>
+        <dd>{addressList(email.to)}</dd>
+        {email.cc && email.cc.length > 0 && (
+          <>
+            <dt>Cc</dt>
+            <dd>{addressList(email.cc)}</dd>
+          </>
+        )}
+        <dt>Date</dt>
+        <dd>
+          <time dateTime={email.receivedAt}>{new Date(email.receivedAt).toLocaleString()}</time>
+        </dd>
+      </dl>
+      {raw !== null ? (
+        <pre class="raw" aria-label="Raw message">
+          {raw}
+        </pre>
+      ) : safe ? (
+        <>
+          {safe.blockedRemote > 0 && !allowRemote && (
+            <p class="remote-notice">
+              Remote content in this message is blocked to protect your privacy.{' '}
+              <button type="button" onClick={() => setAllowRemote(true)}>
+                Show remote content
+              </button>
+            </p>
+          )}
+          <iframe class="body-frame" title="Message body" sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc={safe.document} />
+        </>
+      ) : (
+        <div class="text-body">
+          {texts.map((p) => (
+            <pre key={p.partId}>
+              {linkify(email.bodyValues[p.partId!].value).map((piece, i) =>
+                typeof piece === 'string' ? (
+                  piece
+                ) : (
+                  <a key={i} href={piece.href} target="_blank" rel="noopener noreferrer">
+                    {piece.href}
+                  </a>
+                ),
+              )}
+            </pre>
+          ))}
+        </div>
+      )}
+      {files.length > 0 && (
+        <section class="attachments" aria-label="Attachments">
+          <h3>Attachments</h3>
+          <ul>
+            {files.map((p) => (
+              <li key={p.partId ?? p.blobId}>
+                <button type="button" onClick={() => void save(p)} disabled={!p.blobId}>
+                  {p.name ?? p.type} ({formatSize(p.size)})
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+    </article>
+  );
+}
+
+function dataUrl(blob: Blob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result));
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(blob);
+  });
+}
