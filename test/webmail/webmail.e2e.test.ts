@@ -158,10 +158,10 @@ describeWithBrowser('webmail in chromium', () => {
   });
 
   it('a message arriving by SMTP appears in the open page without reload, and the unread count is in the title', async () => {
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
     await send({ subject: 'Pushed while open', text: 'no reload needed' });
     await row('Pushed while open').waitFor({ timeout: 10_000 });
-    expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
+    expect(await page.evaluate(() => (globalThis as unknown as { marker: number }).marker)).toBe(42);
     await expect.poll(() => page.title()).toMatch(/^\(1\) Inbox/);
   });
 
@@ -226,8 +226,34 @@ describeWithBrowser('webmail in chromium', () => {
     // The beacon works: once the reader allows remote content, the plain remote image loads.
     await page.getByRole('button', { name: 'Show remote content' }).click();
     await eventually(async () => beaconHits.includes('/img-remote'), 10_000);
-    expect(beaconHits.filter((h) => !['/img-remote', '/encoded'].includes(h))).toEqual([]);
+    // Allowed now: images and CSS backgrounds. Never: scripts, handlers, @import, refresh, forms, frames, objects, <link>.
+    await page.waitForTimeout(1000);
+    expect(beaconHits.filter((h) => !['/img-remote', '/encoded', '/css-url', '/css-body'].includes(h))).toEqual([]);
     expect(await page.title()).not.toContain('pwned');
+  });
+
+  it('a draft is saved to Drafts (\\Draft over IMAP) and can be resumed there', async () => {
+    await page.getByRole('button', { name: 'Compose' }).click();
+    await page.getByLabel('To').fill(OTHER);
+    await page.getByLabel('Subject').fill('Plans for the offsite');
+    await page.getByLabel('Message', { exact: true }).fill('First ideas: a lake, a boat.');
+    await page.getByRole('button', { name: 'Close' }).click();
+    await eventually(async () => (await imapList('Drafts')).find((m) => m.subject === 'Plans for the offsite' && m.flags.includes('\\Draft')));
+    await page
+      .getByRole('navigation', { name: 'Mailboxes' })
+      .getByRole('button', { name: /Drafts/ })
+      .click();
+    await row('Plans for the offsite').getByRole('button').click();
+    await expect.poll(() => page.getByLabel('Subject').inputValue()).toBe('Plans for the offsite');
+    expect(await page.getByLabel('Message', { exact: true }).inputValue()).toContain('a lake, a boat');
+    await page.getByLabel('Message', { exact: true }).fill('First ideas: a lake, a boat, a campfire.');
+    await page.getByRole('button', { name: 'Close' }).click();
+    // The resumed draft replaced the first one: still one draft, with the new text.
+    await eventually(async () => {
+      const drafts = (await imapList('Drafts')).filter((m) => m.subject === 'Plans for the offsite');
+      return drafts.length === 1;
+    });
+    await page.getByRole('navigation', { name: 'Mailboxes' }).getByRole('button', { name: /Inbox/ }).click();
   });
 
   it('sign out returns to the sign-in form and forgets the session (a reload does not sign in)', async () => {

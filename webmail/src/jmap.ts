@@ -102,6 +102,19 @@ export class JmapClient {
     return res.blob();
   }
 
+  /** Uploads a file as a blob (RFC 8620 §6.1); its blobId serves as an attachment. */
+  async upload(file: Blob): Promise<{ blobId: string; type: string; size: number }> {
+    const url = this.session.uploadUrl.replace('{accountId}', encodeURIComponent(this.session.accountId));
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: this.authorization, 'content-type': file.type || 'application/octet-stream' },
+      credentials: 'omit',
+      body: file,
+    });
+    if (!res.ok) throw new Error(res.status === 413 ? 'the file is too large' : `HTTP ${res.status}`);
+    return (await res.json()) as { blobId: string; type: string; size: number };
+  }
+
   /**
    * Push (RFC 8620 §7.3): calls `onChange` on every StateChange until the returned function is
    * called. EventSource cannot send an Authorization header, so the stream is read with fetch;

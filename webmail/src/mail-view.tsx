@@ -4,14 +4,16 @@
  * devices arrive by push (JmapClient.watch) and refresh what is shown; the unread count of the
  * Inbox is in the page title.
  *
- * Keyboard: j / k next / previous message, Enter or o open, e archive, # delete, u mark unread,
- * s flag, / search, Escape back to the list.
+ * Keyboard: j / k next / previous message, c compose, r reply, a reply all, f forward,
+ * e archive, # delete, u mark unread, s flag, / search, Escape back to the list.
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { JmapClient } from './jmap.ts';
 import { byRole, displayName, mailboxTree, ROLE_ICONS, type Mailbox } from './mailboxes.ts';
 import { MessageView } from './message-view.tsx';
-import { formatDate, senderName, type EmailSummary } from './emails.ts';
+import { formatDate, senderName, type EmailSummary, addressList, type EmailAddress } from './emails.ts';
+import { Compose, EMPTY_DRAFT, type Draft, type Identity } from './compose.tsx';
+import { MethodError } from './jmap.ts';
 
 const PAGE = 50;
 const LIST_PROPERTIES = ['id', 'threadId', 'mailboxIds', 'keywords', 'from', 'subject', 'receivedAt', 'preview', 'hasAttachment', 'size'];
@@ -25,6 +27,9 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   const [openId, setOpenId] = useState<string | null>(null);
   const [checked, setChecked] = useState<Set<string>>(new Set());
   const [status, setStatus] = useState('');
+  const [composing, setComposing] = useState<Draft | null>(null);
+  const [identities, setIdentities] = useState<Identity[]>([]);
+  const [suggestions, setSuggestions] = useState<string[]>([]);
   const searchRef = useRef<HTMLInputElement>(null);
   const loading = useRef(false);
 
@@ -65,6 +70,47 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   useEffect(() => {
     void loadMailboxes();
   }, [loadMailboxes]);
+  // The addresses one may send from (RFC 8621 §6); a server without Identity: the account's own.
+  useEffect(() => {
+    client
+      .request('Identity/get', { ids: null })
+      .then((res) => setIdentities(res.list as Identity[]))
+      .catch((err: unknown) => {
+        if (!(err instanceof MethodError)) throw err;
+      });
+  }, [client]);
+
+  /** Compose suggestions: the people one wrote to (Sent) and heard from (Inbox), most recent first. */
+  const loadSuggestions = useCallback(async () => {
+    const accountId = client.session.accountId;
+    const seen = new Map<string, string>();
+    const add = (list: EmailAddress[] | null | undefined) => {
+      for (const a of list ?? [])
+        if (a.email.toLowerCase() !== client.session.username.toLowerCase() && !seen.has(a.email.toLowerCase()))
+          seen.set(a.email.toLowerCase(), addressList([a]));
+    };
+    for (const box of [byRole(mailboxes, 'sent'), byRole(mailboxes, 'inbox')]) {
+      if (!box) continue;
+      const [, got] = await client.call([
+        ['Email/query', { accountId, filter: { inMailbox: box.id }, sort: [{ property: 'receivedAt', isAscending: false }], limit: 200 }, 'q'],
+        ['Email/get', { accountId, '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' }, properties: ['from', 'to', 'cc'] }, 'g'],
+      ]);
+      for (const e of got.list as Array<{ from: EmailAddress[] | null; to: EmailAddress[] | null; cc: EmailAddress[] | null }>) {
+        if (box.role === 'sent') {
+          add(e.to);
+          add(e.cc);
+        } else add(e.from);
+      }
+    }
+    setSuggestions([...seen.values()]);
+  }, [client, mailboxes]);
+  const compose = useCallback(
+    (draft: Draft) => {
+      setComposing(draft);
+      void loadSuggestions();
+    },
+    [loadSuggestions],
+  );
   useEffect(() => {
     setChecked(new Set());
     void loadEmails(PAGE);
@@ -147,7 +193,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement;
-      if (t.closest('input, textarea, select, [contenteditable]') || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (composing || t.closest('input, textarea, select, [contenteditable]') || e.ctrlKey || e.metaKey || e.altKey) return;
       const i = emails.findIndex((m) => m.id === openId);
       if (e.key === 'j' && emails.length) open(emails[Math.min(emails.length - 1, i + 1)].id);
       else if (e.key === 'k' && emails.length) open(emails[Math.max(0, i - 1)].id);
@@ -156,6 +202,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
       else if (e.key === 'u') void setKeyword('$seen', false);
       else if (e.key === 's') void setKeyword('$flagged', !emails[i]?.keywords.$flagged);
       else if (e.key === '/') searchRef.current?.focus();
+      else if (e.key === 'c') compose(EMPTY_DRAFT);
       else if (e.key === 'Escape') setOpenId(null);
       else return;
       e.preventDefault();
@@ -165,8 +212,11 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   });
 
   return (
-    <div class={`mail ${openId ? 'reading' : ''}`}>
+    <div class={`mail ${openId || composing ? 'reading' : ''}`}>
       <header class="top">
+        <button type="button" class="primary" onClick={() => compose(EMPTY_DRAFT)}>
+          Compose
+        </button>
         <form
           role="search"
           onSubmit={(e) => {
@@ -273,9 +323,32 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
         {emails.length < total && <LoadMore onVisible={loadMore} />}
         {emails.length === 0 && <p class="empty">{search ? 'Nothing found.' : 'No messages.'}</p>}
       </section>
-      <section class="reader" aria-label="Message">
-        {openId ? (
-          <MessageView key={openId} client={client} id={openId} onClose={() => setOpenId(null)} onRead={() => void refresh()} />
+      <section class="reader" aria-label="Open message">
+        {composing ? (
+          <Compose
+            key={composing.draftId ?? JSON.stringify(composing).slice(0, 200)}
+            client={client}
+            mailboxes={mailboxes}
+            identities={identities}
+            suggestions={suggestions}
+            initial={composing}
+            onDone={(message) => {
+              setComposing(null);
+              setStatus(message);
+              if (currentBox?.role === 'drafts') setOpenId(null);
+              void refresh();
+            }}
+          />
+        ) : openId ? (
+          <MessageView
+            key={openId}
+            client={client}
+            id={openId}
+            isDraft={currentBox?.role === 'drafts'}
+            onClose={() => setOpenId(null)}
+            onRead={() => void refresh()}
+            onCompose={compose}
+          />
         ) : (
           <p class="empty">Select a message to read it.</p>
         )}

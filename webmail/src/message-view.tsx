@@ -6,6 +6,8 @@ import { useEffect, useState } from 'preact/hooks';
 import type { JmapClient } from './jmap.ts';
 import { addressList, formatSize, type EmailAddress } from './emails.ts';
 import { linkify, safeMessageHtml } from './message-frame.ts';
+import type { Draft } from './compose.tsx';
+import { forwardDraft, replyDraft, resumeDraft, type SourceEmail } from './reply.ts';
 
 interface BodyPart {
   partId: string | null;
@@ -24,6 +26,11 @@ interface FullEmail {
   from: EmailAddress[] | null;
   to: EmailAddress[] | null;
   cc: EmailAddress[] | null;
+  bcc: EmailAddress[] | null;
+  replyTo: EmailAddress[] | null;
+  messageId: string[] | null;
+  inReplyTo: string[] | null;
+  references: string[] | null;
   receivedAt: string;
   keywords: Record<string, boolean>;
   htmlBody: BodyPart[];
@@ -32,7 +39,39 @@ interface FullEmail {
   bodyValues: Record<string, { value: string }>;
 }
 
-export function MessageView({ client, id, onClose, onRead }: { client: JmapClient; id: string; onClose(): void; onRead(): void }) {
+/** What Reply, Forward and resuming a draft start from. */
+function source(e: FullEmail): SourceEmail {
+  const html = e.htmlBody.find((p) => p.type === 'text/html' && p.partId && e.bodyValues[p.partId]);
+  const texts = e.textBody.filter((p) => p.partId && e.bodyValues[p.partId] && p.type === 'text/plain');
+  const text =
+    texts.length > 0
+      ? texts.map((p) => e.bodyValues[p.partId!].value).join('\n')
+      : html
+        ? (new DOMParser().parseFromString(e.bodyValues[html.partId!].value, 'text/html').body.textContent ?? '')
+        : '';
+  return {
+    ...e,
+    text,
+    ...(html && texts.length === 0 ? { html: e.bodyValues[html.partId!].value } : {}),
+    attachments: e.attachments.filter((p) => p.blobId).map((p) => ({ blobId: p.blobId!, name: p.name ?? 'attachment', type: p.type, size: p.size })),
+  };
+}
+
+export function MessageView({
+  client,
+  id,
+  isDraft,
+  onClose,
+  onRead,
+  onCompose,
+}: {
+  client: JmapClient;
+  id: string;
+  isDraft: boolean;
+  onClose(): void;
+  onRead(): void;
+  onCompose(draft: Draft): void;
+}) {
   const [email, setEmail] = useState<FullEmail | null>(null);
   const [error, setError] = useState('');
   const [allowRemote, setAllowRemote] = useState(false);
@@ -45,7 +84,25 @@ export function MessageView({ client, id, onClose, onRead }: { client: JmapClien
       try {
         const res = await client.request('Email/get', {
           ids: [id],
-          properties: ['id', 'blobId', 'subject', 'from', 'to', 'cc', 'receivedAt', 'keywords', 'htmlBody', 'textBody', 'attachments', 'bodyValues'],
+          properties: [
+            'id',
+            'blobId',
+            'subject',
+            'from',
+            'to',
+            'cc',
+            'bcc',
+            'replyTo',
+            'messageId',
+            'inReplyTo',
+            'references',
+            'receivedAt',
+            'keywords',
+            'htmlBody',
+            'textBody',
+            'attachments',
+            'bodyValues',
+          ],
           bodyProperties: ['partId', 'blobId', 'type', 'name', 'size', 'cid', 'disposition'],
           fetchHTMLBodyValues: true,
           fetchTextBodyValues: true,
@@ -54,6 +111,10 @@ export function MessageView({ client, id, onClose, onRead }: { client: JmapClien
         if (!live) return;
         if (!e) {
           setError('This message is gone.');
+          return;
+        }
+        if (isDraft && e.keywords.$draft) {
+          onCompose(resumeDraft(source(e)));
           return;
         }
         setEmail(e);
@@ -77,6 +138,20 @@ export function MessageView({ client, id, onClose, onRead }: { client: JmapClien
       live = false;
     };
   }, [client, id]);
+
+  useEffect(() => {
+    if (!email) return;
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.target as HTMLElement).closest('input, textarea, select, [contenteditable]') || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.key === 'r') onCompose(replyDraft(source(email), client.session.username, false));
+      else if (e.key === 'a') onCompose(replyDraft(source(email), client.session.username, true));
+      else if (e.key === 'f') onCompose(forwardDraft(source(email), false));
+      else return;
+      e.preventDefault();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [email, client, onCompose]);
 
   if (error)
     return (
@@ -110,6 +185,18 @@ export function MessageView({ client, id, onClose, onRead }: { client: JmapClien
       <div class="message-actions">
         <button type="button" class="back" onClick={onClose}>
           Back
+        </button>
+        <button type="button" onClick={() => onCompose(replyDraft(source(email), client.session.username, false))}>
+          Reply
+        </button>
+        <button type="button" onClick={() => onCompose(replyDraft(source(email), client.session.username, true))}>
+          Reply all
+        </button>
+        <button type="button" onClick={() => onCompose(forwardDraft(source(email), false))}>
+          Forward
+        </button>
+        <button type="button" onClick={() => onCompose(forwardDraft(source(email), true))}>
+          Forward as attachment
         </button>
         <button type="button" onClick={() => (raw === null ? void showRaw() : setRaw(null))}>
           {raw === null ? 'View raw message' : 'Show message'}
