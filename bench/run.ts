@@ -6,6 +6,7 @@ import { benchAwsCost } from './aws-cost.ts';
 import { benchImap } from './imap.ts';
 import { benchImport } from './import.ts';
 import { benchSmtpIngest } from './smtp-ingest.ts';
+import { benchWebmail } from './webmail.ts';
 
 const results: Record<string, number> = {};
 const suites: Array<[string, () => Promise<Record<string, number>>]> = [
@@ -17,6 +18,8 @@ const suites: Array<[string, () => Promise<Record<string, number>>]> = [
   ['import', () => benchImport()],
   // AWS requests, capacity units and $ on the emulator (moto from .tools/venv: scripts/setup.sh --emulator).
   ['aws-cost', () => benchAwsCost()],
+  // The webmail in headless chromium (scripts/setup.sh --test installs it).
+  ['webmail', () => benchWebmail()],
 ];
 
 for (const [name, fn] of suites) {
