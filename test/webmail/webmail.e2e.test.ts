@@ -256,6 +256,24 @@ describeWithBrowser('webmail in chromium', () => {
     await page.getByRole('navigation', { name: 'Mailboxes' }).getByRole('button', { name: /Inbox/ }).click();
   });
 
+  it('creates, renames and deletes a folder; IMAP LIST follows', async () => {
+    const nav = page.getByRole('navigation', { name: 'Mailboxes' });
+    page.once('dialog', (d) => void d.accept('Projects'));
+    await nav.getByRole('button', { name: 'New folder' }).click();
+    await nav.getByRole('button', { name: /Projects/ }).waitFor();
+    await eventually(async () => (await imap((c) => c.list())).some((m) => m.path === 'Projects'));
+    page.once('dialog', (d) => void d.accept('Projects 2026'));
+    await nav.getByRole('button', { name: 'Rename folder' }).click();
+    await nav.getByRole('button', { name: /Projects 2026/ }).waitFor();
+    await eventually(async () => (await imap((c) => c.list())).some((m) => m.path === 'Projects 2026'));
+    page.once('dialog', (d) => void d.accept());
+    await nav.getByRole('button', { name: 'Delete folder' }).click();
+    await expect.poll(() => nav.getByRole('button', { name: /Projects 2026/ }).count()).toBe(0);
+    expect((await imap((c) => c.list())).map((m) => m.path)).not.toContain('Projects 2026');
+    // Special-use folders cannot be renamed or deleted from here.
+    expect(await nav.getByRole('button', { name: 'Delete folder' }).isDisabled()).toBe(true);
+  });
+
   it('sign out returns to the sign-in form and forgets the session (a reload does not sign in)', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Password').waitFor();

@@ -188,6 +188,38 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
     setOpenId(rest[Math.min(i, rest.length - 1)]?.id ?? null);
   };
   const open = (id: string) => setOpenId(id);
+  /** Mailbox/set (RFC 8621 §2.5): create, rename, destroy; a refusal is shown as it came. */
+  const mailboxSet = async (args: Record<string, unknown>, done: string) => {
+    const res = await client.request('Mailbox/set', args);
+    const failure = Object.values({ ...(res.notCreated ?? {}), ...(res.notUpdated ?? {}), ...(res.notDestroyed ?? {}) } as Record<
+      string,
+      { type: string; description?: string }
+    >)[0];
+    setStatus(failure ? `Not done: ${failure.type === 'mailboxHasEmail' ? 'the folder is not empty' : (failure.description ?? failure.type)}.` : done);
+    await loadMailboxes();
+    return res;
+  };
+  const newFolder = async () => {
+    const name = window.prompt('Name of the new folder')?.trim();
+    if (!name) return;
+    const res = await mailboxSet({ create: { n: { name, parentId: null } } }, `Folder “${name}” created.`);
+    const created = (res.created as Record<string, { id: string }> | undefined)?.n;
+    if (created) setCurrent(created.id);
+  };
+  const renameFolder = async () => {
+    const box = mailboxes.find((m) => m.id === current);
+    if (!box || box.role) return;
+    const name = window.prompt('New name of the folder', box.name)?.trim();
+    if (!name || name === box.name) return;
+    await mailboxSet({ update: { [box.id]: { name } } }, `Folder renamed to “${name}”.`);
+  };
+  const deleteFolder = async () => {
+    const box = mailboxes.find((m) => m.id === current);
+    if (!box || box.role) return;
+    if (!window.confirm(`Delete the folder “${box.name}”?`)) return;
+    const res = await mailboxSet({ destroy: [box.id], onDestroyRemoveEmails: false }, `Folder “${box.name}” deleted.`);
+    if ((res.destroyed as string[] | undefined)?.includes(box.id)) setCurrent(byRole(mailboxes, 'inbox')?.id ?? null);
+  };
   const currentBox = mailboxes.find((m) => m.id === current);
 
   useEffect(() => {
@@ -260,6 +292,17 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
             </li>
           ))}
         </ul>
+        <div class="folder-actions">
+          <button type="button" onClick={() => void newFolder()}>
+            New folder
+          </button>
+          <button type="button" onClick={() => void renameFolder()} disabled={!currentBox || Boolean(currentBox.role)}>
+            Rename folder
+          </button>
+          <button type="button" onClick={() => void deleteFolder()} disabled={!currentBox || Boolean(currentBox.role)}>
+            Delete folder
+          </button>
+        </div>
       </nav>
       <section class="list" aria-label="Messages">
         <div class="toolbar" role="toolbar" aria-label="Actions">
