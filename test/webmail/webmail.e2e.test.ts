@@ -130,7 +130,7 @@ describeWithBrowser('webmail in chromium', () => {
     await page.getByLabel('Email').fill(USER);
     await page.getByLabel('Password').fill('wrong password');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Wrong email or password');
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toContain('Wrong email or password');
     await page.screenshot({ path: screenshotPath('sign-in-error') });
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -149,10 +149,10 @@ describeWithBrowser('webmail in chromium', () => {
   it('shows a message that arrived by SMTP; opening it shows the body and marks it \\Seen over IMAP', async () => {
     await send({ subject: 'Lunch on Friday', text: 'Shall we meet at the harbour at noon?\nCarol' });
     await row('Lunch on Friday').waitFor({ timeout: 15_000 });
-    await expect.poll(() => row('Lunch on Friday').getAttribute('class')).toContain('unread');
+    await expect.poll(() => row('Lunch on Friday').getAttribute('class'), { timeout: 10_000 }).toContain('unread');
     await page.screenshot({ path: screenshotPath('inbox') });
     await row('Lunch on Friday').getByRole('button').click();
-    await expect.poll(() => page.locator('.reader').textContent()).toContain('Shall we meet at the harbour at noon?');
+    await expect.poll(() => page.locator('.reader').textContent(), { timeout: 10_000 }).toContain('Shall we meet at the harbour at noon?');
     await page.screenshot({ path: screenshotPath('message') });
     await eventually(async () => (await imapList('INBOX')).find((m) => m.subject === 'Lunch on Friday' && m.flags.includes('\\Seen')));
   });
@@ -162,13 +162,13 @@ describeWithBrowser('webmail in chromium', () => {
     await send({ subject: 'Pushed while open', text: 'no reload needed' });
     await row('Pushed while open').waitFor({ timeout: 10_000 });
     expect(await page.evaluate(() => (globalThis as unknown as { marker: number }).marker)).toBe(42);
-    await expect.poll(() => page.title()).toMatch(/^\(1\) Inbox/);
+    await expect.poll(() => page.title(), { timeout: 10_000 }).toMatch(/^\(1\) Inbox/);
   });
 
   it('Archive moves the open message: gone from INBOX over IMAP, in Archive', async () => {
     await row('Pushed while open').getByRole('button').click();
     await page.getByRole('toolbar', { name: 'Actions' }).getByRole('button', { name: 'Archive' }).click();
-    await expect.poll(() => row('Pushed while open').count()).toBe(0);
+    await expect.poll(() => row('Pushed while open').count(), { timeout: 10_000 }).toBe(0);
     await eventually(async () => !(await imapList('INBOX')).some((m) => m.subject === 'Pushed while open'));
     expect((await imapList('Archive')).map((m) => m.subject)).toContain('Pushed while open');
   });
@@ -178,11 +178,11 @@ describeWithBrowser('webmail in chromium', () => {
     await row('Quarterly figures').waitFor({ timeout: 10_000 });
     await page.getByLabel('Search').fill('zeppelin');
     await page.getByRole('search').getByRole('button', { name: 'Search' }).click();
-    await expect.poll(() => page.locator('ul.messages li').count()).toBe(1);
+    await expect.poll(() => page.locator('ul.messages li').count(), { timeout: 10_000 }).toBe(1);
     expect(await page.locator('ul.messages li').textContent()).toContain('Quarterly figures');
     await page.getByLabel('Search').fill('');
     await page.getByRole('search').getByRole('button', { name: 'Search' }).click();
-    await expect.poll(() => page.locator('ul.messages li').count()).toBeGreaterThan(1);
+    await expect.poll(() => page.locator('ul.messages li').count(), { timeout: 10_000 }).toBeGreaterThan(1);
   });
 
   it('hostile HTML: no script runs and nothing is fetched from a remote host until the reader allows remote content', async () => {
@@ -214,7 +214,7 @@ describeWithBrowser('webmail in chromium', () => {
     beaconHits.length = 0;
     await row('Hostile newsletter').getByRole('button').click();
     const frame = page.frameLocator('iframe.body-frame');
-    await expect.poll(() => frame.locator('#visible').textContent()).toBe('Quarterly newsletter');
+    await expect.poll(() => frame.locator('#visible').textContent(), { timeout: 10_000 }).toBe('Quarterly newsletter');
     await page.waitForTimeout(1500);
     expect(beaconHits).toEqual([]);
     expect(await page.title()).not.toContain('pwned');
@@ -244,7 +244,7 @@ describeWithBrowser('webmail in chromium', () => {
       .getByRole('button', { name: /Drafts/ })
       .click();
     await row('Plans for the offsite').getByRole('button').click();
-    await expect.poll(() => page.getByLabel('Subject').inputValue()).toBe('Plans for the offsite');
+    await expect.poll(() => page.getByLabel('Subject').inputValue(), { timeout: 10_000 }).toBe('Plans for the offsite');
     expect(await page.getByLabel('Message', { exact: true }).inputValue()).toContain('a lake, a boat');
     await page.getByLabel('Message', { exact: true }).fill('First ideas: a lake, a boat, a campfire.');
     await page.getByRole('button', { name: 'Close' }).click();
@@ -268,7 +268,7 @@ describeWithBrowser('webmail in chromium', () => {
     await eventually(async () => (await imap((c) => c.list())).some((m) => m.path === 'Projects 2026'));
     page.once('dialog', (d) => void d.accept());
     await nav.getByRole('button', { name: 'Delete folder' }).click();
-    await expect.poll(() => nav.getByRole('button', { name: /Projects 2026/ }).count()).toBe(0);
+    await expect.poll(() => nav.getByRole('button', { name: /Projects 2026/ }).count(), { timeout: 10_000 }).toBe(0);
     expect((await imap((c) => c.list())).map((m) => m.path)).not.toContain('Projects 2026');
     // Special-use folders cannot be renamed or deleted from here.
     expect(await nav.getByRole('button', { name: 'Delete folder' }).isDisabled()).toBe(true);

@@ -9,7 +9,8 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { JmapClient } from './jmap.ts';
-import { byRole, displayName, mailboxTree, ROLE_ICONS, type Mailbox } from './mailboxes.ts';
+import { byRole, displayName, mailboxTree, type Mailbox } from './mailboxes.ts';
+import { MailboxIcon } from './icons.tsx';
 import { MessageView } from './message-view.tsx';
 import { formatDate, senderName, type EmailSummary, addressList, type EmailAddress } from './emails.ts';
 import { Compose, EMPTY_DRAFT, type Draft, type Identity } from './compose.tsx';
@@ -282,7 +283,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
                   setOpenId(null);
                 }}
               >
-                <span aria-hidden="true">{(m.role && ROLE_ICONS[m.role]) || '📁'}</span> {displayName(m)}
+                <MailboxIcon role={m.role} /> {displayName(m)}
                 {m.unreadEmails > 0 && (
                   <span class="count" aria-label={`${m.unreadEmails} unread`}>
                     {m.unreadEmails}
@@ -352,8 +353,16 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
               <button type="button" class="row" onClick={() => open(e.id)}>
                 <span class="from">{senderName(e)}</span>
                 <span class="marks">
-                  {e.keywords.$flagged && <span title="Flagged">⚑</span>}
-                  {e.hasAttachment && <span title="Has attachment">📎</span>}
+                  {e.keywords.$flagged && (
+                    <span class="flag" title="Flagged">
+                      Flagged
+                    </span>
+                  )}
+                  {e.hasAttachment && (
+                    <span class="clip" title="Has attachment">
+                      Attachment
+                    </span>
+                  )}
                   {!e.keywords.$seen && <span class="visually-hidden">Unread</span>}
                 </span>
                 <time dateTime={e.receivedAt}>{formatDate(e.receivedAt)}</time>

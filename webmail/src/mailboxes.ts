@@ -11,7 +11,6 @@ export interface Mailbox {
 
 const ROLE_ORDER = ['inbox', 'drafts', 'sent', 'archive', 'junk', 'trash'];
 export const ROLE_NAMES: Record<string, string> = { inbox: 'Inbox', drafts: 'Drafts', sent: 'Sent', archive: 'Archive', junk: 'Junk', trash: 'Trash' };
-export const ROLE_ICONS: Record<string, string> = { inbox: '📥', drafts: '📝', sent: '📤', archive: '🗄', junk: '⚠', trash: '🗑' };
 
 export function displayName(m: Mailbox): string {
   return (m.role && ROLE_NAMES[m.role]) || m.name;
