@@ -274,6 +274,54 @@ describeWithBrowser('webmail in chromium', () => {
     expect(await nav.getByRole('button', { name: 'Delete folder' }).isDisabled()).toBe(true);
   });
 
+  it('is usable with the keyboard alone: / search, j/k move, e archives, Escape returns to the list', async () => {
+    await send({ subject: 'Keyboard one', text: 'first' });
+    await send({ subject: 'Keyboard two', text: 'second' });
+    await row('Keyboard two').waitFor({ timeout: 10_000 });
+    await row('Keyboard one').waitFor({ timeout: 10_000 });
+    await page.locator('body').click({ position: { x: 900, y: 700 } });
+    await page.keyboard.press('j');
+    await expect.poll(() => page.locator('ul.messages li.open').textContent(), { timeout: 10_000 }).toContain('Keyboard two');
+    await page.keyboard.press('j');
+    await expect.poll(() => page.locator('ul.messages li.open').textContent(), { timeout: 10_000 }).toContain('Keyboard one');
+    await page.keyboard.press('k');
+    await expect.poll(() => page.locator('ul.messages li.open').textContent(), { timeout: 10_000 }).toContain('Keyboard two');
+    await page.keyboard.press('e');
+    await eventually(async () => (await imapList('Archive')).some((m) => m.subject === 'Keyboard two'));
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('ul.messages li.open').count(), { timeout: 10_000 }).toBe(0);
+    await page.keyboard.press('/');
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement.id)).toBe('search');
+    // Every input has a label, every button a name (WCAG 4.1.2).
+    const unnamed = await page.evaluate(() => {
+      const d = (globalThis as unknown as { document: any }).document;
+      const bad: string[] = [];
+      for (const el of d.querySelectorAll('input, textarea, select')) if (!el.labels?.length && !el.getAttribute('aria-label')) bad.push(el.outerHTML);
+      for (const el of d.querySelectorAll('button')) if (!(el.textContent ?? '').trim() && !el.getAttribute('aria-label')) bad.push(el.outerHTML);
+      return bad;
+    });
+    expect(unnamed).toEqual([]);
+  });
+
+  it('works on a phone-sized screen: list first, the message alone, Back to the list', async () => {
+    const phone = await context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(base + '/');
+    await phone.getByLabel('Email').fill(USER);
+    await phone.getByLabel('Password').fill(PASSWORD);
+    await phone.getByRole('button', { name: 'Sign in' }).click();
+    const lunch = phone.locator('ul.messages li', { hasText: 'Lunch on Friday' });
+    await lunch.waitFor({ timeout: 10_000 });
+    await phone.screenshot({ path: screenshotPath('phone-inbox') });
+    await lunch.getByRole('button').click();
+    await phone.getByRole('button', { name: 'Back' }).waitFor();
+    expect(await phone.locator('ul.messages').isVisible()).toBe(false);
+    await phone.screenshot({ path: screenshotPath('phone-message') });
+    await phone.getByRole('button', { name: 'Back' }).click();
+    await expect.poll(() => phone.locator('ul.messages').isVisible(), { timeout: 10_000 }).toBe(true);
+    await phone.close();
+  });
+
   it('sign out returns to the sign-in form and forgets the session (a reload does not sign in)', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Password').waitFor();
