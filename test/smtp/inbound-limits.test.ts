@@ -37,6 +37,11 @@ describe('MX client checks', () => {
     expect(t.contains('2001:db9::1')).toBe(false);
     expect(t.contains(undefined)).toBe(false);
     expect(trustedNetworks([]).contains('127.0.0.1')).toBe(false);
+    // An address a PROXY header names is never trusted for being loopback; other networks still apply.
+    expect(t.contains('127.0.0.1', true)).toBe(false);
+    expect(t.contains('::ffff:127.0.0.1', true)).toBe(false);
+    expect(t.contains('::1', true)).toBe(false);
+    expect(t.contains('10.1.2.3', true)).toBe(true);
   });
 
   it('reverses addresses for DNSBL and PTR names (RFC 5782 §2.1, §2.4; RFC 3596 §2.5)', () => {

@@ -16,6 +16,8 @@ import { eventually, override, startTestSystem, type TestSystem } from '../suppo
 import { smtplibSend } from '../support/smtplib.ts';
 import { run } from '../support/clients.ts';
 import { GTUBE } from '#listeners/smtp/trust/gtube.ts';
+import { proxyConfigFromEnv } from '#listeners/proxy-protocol.ts';
+import { LineClient } from '../support/line-client.ts';
 
 const SPF_ALLOWED = '127.0.0.1';
 const OUTSIDE_SPF = '127.0.0.2';
@@ -325,5 +327,45 @@ describe('the MX defaults for local clients (SMTP_TRUSTED_NETWORKS = loopback)',
     expect(ok.outcome, ok.stderr).toEqual({ refused: {} });
     await eventually(async () => (await subjects('INBOX')).includes('fits'));
     expect(await subjects('INBOX')).not.toContain('too big for now');
+  });
+});
+
+describe('loopback trust behind a PROXY-protocol peer (SMTP_TRUSTED_NETWORKS = loopback, PROXY_TRUSTED_CIDRS = 127.0.0.1)', () => {
+  let dns: TestDnsServer;
+  let sys: TestSystem;
+  beforeAll(async () => {
+    dns = await startDnsServer();
+    sys = await startTestSystem({
+      proxy: proxyConfigFromEnv({ PROXY_PROTOCOL: 'v1', PROXY_TRUSTED_CIDRS: '127.0.0.1/32' }),
+      env: { DNS_SERVERS: dns.server, DNS_TIMEOUT_MS: '400', DNS_TRIES: '1' },
+    });
+    await sys.addUser('alice@example.test', 'alice-password');
+  });
+  afterAll(async () => {
+    await sys?.stop();
+    await dns?.close();
+  });
+
+  /** One transaction of `From: ceo@example.test` (our own domain, unauthenticated); the reply to the final dot. */
+  async function forgedCeo(c: LineClient) {
+    expect(await c.smtpReply()).toMatch(/^220 /);
+    expect(await c.send('EHLO client.test')).toMatch(/^250/);
+    expect(await c.send('MAIL FROM:<ceo@example.test>')).toMatch(/^250 /);
+    expect(await c.send('RCPT TO:<alice@example.test>')).toMatch(/^250 /);
+    expect(await c.send('DATA')).toMatch(/^354 /);
+    return c.send('From: CEO <ceo@example.test>\r\nTo: alice@example.test\r\nSubject: wire the money\r\n\r\nNow.\r\n.');
+  }
+
+  it('does not trust a loopback address named by a PROXY header: the message is verified, and an unauthenticated From: of our own domain is refused', async () => {
+    const c = await LineClient.connect(sys.port('smtp-mx'), '127.0.0.1', '127.0.0.1');
+    c.write('PROXY TCP4 127.0.0.1 127.0.0.1 40000 25\r\n');
+    expect(await forgedCeo(c)).toMatch(/^550 5\.7\.1 .*example\.test/);
+    c.close();
+  });
+
+  it('still trusts a loopback TCP peer that sent no PROXY header (outside PROXY_TRUSTED_CIDRS)', async () => {
+    const c = await LineClient.connect(sys.port('smtp-mx'), '127.0.0.1', '127.0.0.2');
+    expect(await forgedCeo(c)).toMatch(/^250 /);
+    c.close();
   });
 });

@@ -24,7 +24,7 @@ import type { ListenerDeps, RunningListener } from '../listener.ts';
 import { acceptMessage, MemoryBudget } from './accept-message.ts';
 import { createBadRecipientGuard, type BadRecipientGuard } from './bad-recipients.ts';
 import { smtpError } from './enhanced-codes.ts';
-import { startSmtpServer } from './smtp-server-runner.ts';
+import { sessionAddressFromProxy, startSmtpServer } from './smtp-server-runner.ts';
 import { createInboundTrust, type InboundTrust } from './trust/inbound-trust.ts';
 
 export const MAX_RECIPIENTS = 100;
@@ -107,8 +107,8 @@ export function mxServerOptions(
     maxClients: config.maxConnections,
     socketTimeout: config.idleTimeoutSeconds * 1000,
     logger: false,
-    onConnect(session, callback) {
-      trust.onConnect(session).then(() => callback(), failed('connect checks', session, callback));
+    onConnect(this: SMTPServer, session, callback) {
+      trust.onConnect(session, sessionAddressFromProxy(this, session)).then(() => callback(), failed('connect checks', session, callback));
     },
     onMailFrom(address, session, callback) {
       if (address.address) address.address = unquoteLocalPart(address.address);

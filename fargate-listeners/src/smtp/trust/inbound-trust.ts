@@ -8,7 +8,8 @@
  *  MAIL:    HELO checks (550 5.7.1), message rate limit (421 4.7.0);
  *  DATA:    SPF, DKIM, ARC, DMARC and their policy (verify-message.ts), Authentication-Results
  *           (authentication-results.ts), the verdict (INBOX / Junk) for the ingest job.
- * Clients in SMTP_TRUSTED_NETWORKS skip all of it; forged Authentication-Results carrying our
+ * Clients in SMTP_TRUSTED_NETWORKS skip all of it (loopback only as the TCP peer itself, never
+ * as an address a PROXY header names: trusted-networks.ts); forged Authentication-Results carrying our
  * authserv-id are removed from every message, and GTUBE (the standard anti-spam test string,
  * gtube.ts) is spam from anyone: Junk, or 550 5.7.1 with SPAM_ACTION=reject.
  */
@@ -27,7 +28,8 @@ import { trustedNetworks } from './trusted-networks.ts';
 import { verifyMessage } from './verify-message.ts';
 
 export interface InboundTrust {
-  onConnect(session: SMTPServerSession): Promise<void>;
+  /** `fromProxyHeader`: the session's address was named by a PROXY header (smtp-server-runner.ts). */
+  onConnect(session: SMTPServerSession, fromProxyHeader?: boolean): Promise<void>;
   onMailFrom(session: SMTPServerSession): Promise<void>;
   inspect(session: SMTPServerSession, message: Buffer): Promise<Inspection>;
 }
@@ -45,14 +47,21 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
   const connections = createRateLimiter(trust.connectionsPerMinute);
   const messages = createRateLimiter(trust.messagesPerMinute);
   const iprevs = new WeakMap<SMTPServerSession, IprevResult>();
+  /** Whether each session's client is trusted, decided at connect (where the socket is known). */
+  const trustedSessions = new WeakMap<SMTPServerSession, boolean>();
+  // A session that did not pass through onConnect is judged as if its address came from a
+  // PROXY header: no loopback trust without proof that loopback is the peer.
+  const isTrusted = (session: SMTPServerSession) => trustedSessions.get(session) ?? trusted.contains(session.remoteAddress, true);
   const directory = () => directoryFor(deps.adapters.index, config.directoryCacheSeconds);
   const isLocalDomain = async (domain: string) => (await directory().domain(domain)) !== null;
   const log = logger.child({ listener: 'smtp-mx' });
 
   return {
-    async onConnect(session) {
+    async onConnect(session, fromProxyHeader = false) {
       const client = session.remoteAddress;
-      if (trusted.contains(client)) return;
+      const trustedClient = trusted.contains(client, fromProxyHeader);
+      trustedSessions.set(session, trustedClient);
+      if (trustedClient) return;
       if (!connections.take(client)) {
         log.warn('connection rate limit: refused', { client, perMinute: trust.connectionsPerMinute });
         throw smtpError(421, '4.7.0', 'Too many connections from your address; try again later');
@@ -76,7 +85,7 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
 
     async onMailFrom(session) {
       const client = session.remoteAddress;
-      if (trusted.contains(client)) return;
+      if (isTrusted(session)) return;
       const helo = session.hostNameAppearsAs || undefined;
       if (trust.heloChecks && helo) {
         const name = helo.toLowerCase().replace(/\.$/, '');
@@ -98,7 +107,7 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
       const gtube = containsGtube(raw);
       if (gtube && trust.spamAction === 'reject') throw smtpError(550, '5.7.1', 'Message refused as spam (GTUBE test string)');
       const spam = (verdict: InboundVerdict): InboundVerdict => (gtube ? { mailbox: 'Junk', reasons: [...(verdict.reasons ?? []), 'GTUBE'] } : verdict);
-      if (trusted.contains(session.remoteAddress)) return gtube ? { prepend: '', message, verdict: spam({ mailbox: 'INBOX' }) } : { prepend: '', message };
+      if (isTrusted(session)) return gtube ? { prepend: '', message, verdict: spam({ mailbox: 'INBOX' }) } : { prepend: '', message };
       const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const result = await verifyMessage(
         raw,
