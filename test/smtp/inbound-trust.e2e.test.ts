@@ -5,6 +5,7 @@
  * applied (550 5.7.1 / Junk). Sessions with Python's smtplib, from 127.0.0.1 (in the test
  * senders' SPF records) or 127.0.0.2 (outside them).
  */
+import { sign as cryptoSign } from 'node:crypto';
 import { authenticate, sealMessage } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Adapters } from '#core/adapters/adapters.ts';
@@ -51,9 +52,23 @@ describe('inbound verification at the MX (SPF, DKIM, DMARC, ARC)', () => {
     publishKey('arcorig.test', 'rsa', 'sel');
     domainRecords('list.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, null);
     publishKey('list.test', 'rsa', 'arc');
+    // A trusted sealer (a subdomain of list.test) whose key no earlier test has cached.
+    domainRecords('fwd.list.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, null);
+    publishKey('fwd.list.test', 'rsa', 'arc');
     domainRecords('evil.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, null);
     publishKey('evil.test', 'rsa', 'arc');
     domainRecords('slow.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, null);
+    // SPF never answers (a timeout); DKIM and DMARC do.
+    domainRecords('tempspf.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, 'v=DMARC1; p=reject');
+    publishKey('tempspf.test', 'rsa', 'sel');
+    dns.drop.add('tempspf.test');
+    // Local domains of ours with each DMARC policy (their users post to lists).
+    domainRecords('ownquarantine.test', 'v=spf1 ip4:192.0.2.1 -all', 'v=DMARC1; p=quarantine');
+    publishKey('ownquarantine.test', 'rsa', 'sel');
+    domainRecords('ownnone.test', 'v=spf1 ip4:192.0.2.1 -all', 'v=DMARC1; p=none');
+    publishKey('ownnone.test', 'rsa', 'sel');
+    domainRecords('ownreject.test', 'v=spf1 ip4:192.0.2.1 -all', 'v=DMARC1; p=reject');
+    publishKey('ownreject.test', 'rsa', 'sel');
     // Forward-confirmed reverse DNS of 127.0.0.1.
     dns.set('1.0.0.127.in-addr.arpa', [{ type: 'PTR', name: 'client.loop.test' }]);
     dns.set('client.loop.test', [{ type: 'A', address: '127.0.0.1' }]);
@@ -76,6 +91,7 @@ describe('inbound verification at the MX (SPF, DKIM, DMARC, ARC)', () => {
       }),
     });
     await sys.addUser('alice@example.test', 'alice-password');
+    for (const d of ['ownquarantine.test', 'ownnone.test', 'ownreject.test']) await sys.addDomain(d);
   });
   afterAll(async () => {
     await sys?.stop();
@@ -245,6 +261,77 @@ describe('inbound verification at the MX (SPF, DKIM, DMARC, ARC)', () => {
     const untrusted = await forwarded('evil.test');
     const r2 = await send(untrusted.raw, 'list-bounces@evil.test', SPF_ALLOWED, 'mail.evil.test');
     expect(r2.outcome).toMatchObject({ error: 'data-error', code: 550 });
+  });
+
+  it("uses the newest ARC-Seal's d= to judge the sealer, not the ARC-Message-Signature's (RFC 8617 §4.1.3, §7.2.1)", async () => {
+    // A set whose ARC-Message-Signature is by the trusted list.test, sealed by evil.test: the
+    // chain validates, and the seal's signer is the one vouching for it.
+    const genuine = await forwarded('list.test');
+    const text = genuine.raw.toString('latin1');
+    const fields = text.slice(0, text.indexOf('\r\n\r\n') + 2).match(/^ARC-[^:]+:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n/gim)!;
+    const aar = fields.find((f) => /^ARC-Authentication-Results:/i.test(f))!;
+    const ams = fields.find((f) => /^ARC-Message-Signature:/i.test(f))!;
+    const relaxed = (f: string) =>
+      f
+        .replace(/\r\n$/, '')
+        .replace(/\r?\n/g, '')
+        .replace(/^([^:]*):[ \t]*/, (_m, k: string) => `${k.toLowerCase().trim()}:`)
+        .replace(/[ \t]+/g, ' ')
+        .replace(/ $/, '');
+    const seal = `ARC-Seal: i=1; a=rsa-sha256; t=${Math.floor(Date.now() / 1000)}; cv=none; d=evil.test; s=arc; b=`;
+    const signed = `${relaxed(aar)}\r\n${relaxed(ams)}\r\n${relaxed(seal)}`;
+    const b = cryptoSign('sha256', Buffer.from(signed, 'latin1'), keys['arc.evil.test'].privateKey).toString('base64');
+    const rest = text.replace(/^ARC-[^:]+:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n/gim, '');
+    const crafted = Buffer.from(`${seal}${b}\r\n${ams}${aar}${rest}`, 'latin1');
+    const r = await send(crafted, 'list-bounces@evil.test', SPF_ALLOWED, 'mail.evil.test');
+    expect(r.outcome).toMatchObject({ error: 'data-error', code: 550 });
+    expect((r.outcome as { message: string }).message).toMatch(/^5\.7\.1 .*DMARC/);
+  });
+
+  it('answers 451 4.7.0 when the ARC key of a trusted sealer times out (arc=temperror, RFC 6376 §6.1.2), and takes the retry', async () => {
+    const m = await forwarded('fwd.list.test');
+    dns.drop.add('arc._domainkey.fwd.list.test');
+    try {
+      const r = await send(m.raw, 'list-bounces@fwd.list.test', SPF_ALLOWED, 'mail.list.test');
+      expect(r.outcome).toMatchObject({ error: 'data-error', code: 451 });
+      expect((r.outcome as { message: string }).message).toMatch(/^4\.7\.0 .*ARC key of fwd\.list\.test/);
+    } finally {
+      dns.drop.delete('arc._domainkey.fwd.list.test');
+    }
+    expect((await send(m.raw, 'list-bounces@fwd.list.test', SPF_ALLOWED, 'mail.list.test')).outcome).toEqual({ refused: {} });
+    expect(ourResults(await stored('INBOX', m.subject))[0]).toMatch(/arc=pass /);
+  });
+
+  it('accepts an SPF temperror when DKIM gives an aligned DMARC pass, recording spf=temperror (RFC 7489 §6.6.2); defers it without one', async () => {
+    const m = await message('a@tempspf.test', ['sel.tempspf.test']);
+    const r = await send(m.raw, 'a@tempspf.test');
+    expect(r.outcome, r.stderr).toEqual({ refused: {} });
+    const [ar] = ourResults(await stored('INBOX', m.subject));
+    expect(ar).toMatch(/spf=temperror [^;]*smtp\.mailfrom=a@tempspf\.test/);
+    expect(ar).toMatch(/dkim=pass [^;]*header\.d=tempspf\.test|dkim=pass [^;]*header\.i=@tempspf\.test/);
+    expect(ar).toMatch(/dmarc=pass /);
+    const unsigned = await message('a@tempspf.test');
+    const r2 = await send(unsigned.raw, 'a@tempspf.test');
+    expect(r2.outcome).toMatchObject({ error: 'data-error', code: 451 });
+  });
+
+  it("puts our own users' list posts (From: a local domain, DKIM broken by the list) in Junk when our domain publishes p=quarantine or p=none, and refuses them under p=reject (RFC 7489 §6.3)", async () => {
+    const viaList = async (domain: string) => {
+      const m = await message(`Bob <bob@${domain}>`, [`sel.${domain}`]);
+      const footer = Buffer.concat([m.raw, Buffer.from('-- \r\nTo unsubscribe, write to the list.\r\n')]);
+      return { subject: m.subject, reply: await send(footer, 'list-bounces@list.test', SPF_ALLOWED, 'mail.list.test') };
+    };
+    for (const domain of ['ownquarantine.test', 'ownnone.test']) {
+      const { subject, reply } = await viaList(domain);
+      expect(reply.outcome, domain).toEqual({ refused: {} });
+      const [ar] = ourResults(await stored('Junk', subject));
+      expect(ar).toMatch(new RegExp(`dmarc=fail [^;]*header\\.from=${domain.replace('.', '\\.')}`));
+    }
+    const before = puts;
+    const strict = await viaList('ownreject.test');
+    expect(strict.reply.outcome).toMatchObject({ error: 'data-error', code: 550 });
+    expect((strict.reply.outcome as { message: string }).message).toMatch(/^5\.7\.1 .*ownreject\.test is a domain of this server/);
+    expect(puts).toBe(before);
   });
 
   it('treats GTUBE as spam: a signed, DMARC-passing message holding it goes to Junk', async () => {
