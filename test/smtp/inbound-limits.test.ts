@@ -52,10 +52,10 @@ describe('MX client checks', () => {
     expect(reversedAddress('not-an-ip')).toBeNull();
   });
 
-  it('calls a HELO a lie when it names this server, one of our domains, or another address', () => {
-    expect(badHelo('MX.test', '192.0.2.1', 'mx.test', false)).toMatch(/this server's name/);
-    expect(badHelo('example.test', '192.0.2.1', 'mx.test', true)).toMatch(/a domain of this server/);
-    expect(badHelo('[192.0.2.9]', '192.0.2.1', 'mx.test', false)).toMatch(/not the client's address/);
+  it('calls a HELO a lie when it names this server or one of our domains, and only notes another address (RFC 5321 §4.1.4)', () => {
+    expect(badHelo('MX.test', '192.0.2.1', 'mx.test', false)).toMatchObject({ why: expect.stringMatching(/this server's name/), refuse: true });
+    expect(badHelo('example.test', '192.0.2.1', 'mx.test', true)).toMatchObject({ why: expect.stringMatching(/a domain of this server/), refuse: true });
+    expect(badHelo('[192.0.2.9]', '192.0.2.1', 'mx.test', false)).toMatchObject({ why: expect.stringMatching(/not the client's address/), refuse: false });
     expect(badHelo('[192.0.2.1]', '::ffff:192.0.2.1', 'mx.test', false)).toBeNull();
     expect(badHelo('[IPv6:2001:db8::1]', '2001:db8:0:0::1', 'mx.test', false)).toBeNull();
     expect(badHelo('mail.sender.test', '192.0.2.1', 'mx.test', false)).toBeNull();

@@ -5,7 +5,9 @@
  *
  *  connect: rate limit (421 4.7.0), DNS blocklists (554 5.7.1), reverse DNS (iprev; 550/451
  *           5.7.25 with SMTP_REQUIRE_FCRDNS);
- *  MAIL:    HELO checks (550 5.7.1), message rate limit (421 4.7.0);
+ *  MAIL:    HELO checks (550 5.7.1 for our own name or domain; an address literal that is not
+ *           the client's is recorded in our Authentication-Results, RFC 5321 §4.1.4), message
+ *           rate limit (421 4.7.0);
  *  DATA:    SPF, DKIM, ARC, DMARC and their policy (verify-message.ts), Authentication-Results
  *           (authentication-results.ts), the verdict (INBOX / Junk) for the ingest job.
  * Clients in SMTP_TRUSTED_NETWORKS skip all of it (loopback only as the TCP peer itself, never
@@ -47,6 +49,8 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
   const connections = createRateLimiter(trust.connectionsPerMinute);
   const messages = createRateLimiter(trust.messagesPerMinute);
   const iprevs = new WeakMap<SMTPServerSession, IprevResult>();
+  /** A HELO that is wrong but not refused (RFC 5321 §4.1.4), for our Authentication-Results. */
+  const heloNotes = new WeakMap<SMTPServerSession, string>();
   /** Whether each session's client is trusted, decided at connect (where the socket is known). */
   const trustedSessions = new WeakMap<SMTPServerSession, boolean>();
   // A session that did not pass through onConnect is judged as if its address came from a
@@ -89,11 +93,15 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
       const helo = session.hostNameAppearsAs || undefined;
       if (trust.heloChecks && helo) {
         const name = helo.toLowerCase().replace(/\.$/, '');
-        const why = badHelo(helo, client, config.hostname, !name.startsWith('[') && (await isLocalDomain(name)));
-        if (why) {
-          log.warn('HELO refused', { client, helo, why });
-          throw smtpError(550, '5.7.1', `${why}`);
+        const bad = badHelo(helo, client, config.hostname, !name.startsWith('[') && (await isLocalDomain(name)));
+        if (bad?.refuse) {
+          log.warn('HELO refused', { client, helo, why: bad.why });
+          throw smtpError(550, '5.7.1', bad.why);
         }
+        if (bad) {
+          log.info('HELO does not match the client', { client, helo, why: bad.why });
+          heloNotes.set(session, bad.why);
+        } else heloNotes.delete(session);
       }
       if (!messages.take(client)) {
         log.warn('message rate limit: refused', { client, perMinute: trust.messagesPerMinute });
@@ -115,7 +123,9 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
         { resolver, authservId: trust.authservId, arcTrustedSealers: trust.arcTrustedSealers, dmarcRejectAction: trust.dmarcRejectAction, isLocalDomain },
       );
       const rdns = iprevs.get(session);
-      const resinfos = rdns ? [iprevResinfo(rdns, session.remoteAddress), ...result.resinfos] : result.resinfos;
+      const note = heloNotes.get(session);
+      const iprevRow = rdns ? iprevResinfo(rdns, session.remoteAddress) + (note ? ` (${note.replace(/[^\x20-\x7e]|[()\\]/g, '')})` : '') : null;
+      const resinfos = iprevRow ? [iprevRow, ...result.resinfos] : result.resinfos;
       log.info('inbound verification', { client: session.remoteAddress, from: mailFrom, ...result.summary, mailbox: spam(result.verdict).mailbox, gtube });
       return { prepend: authenticationResultsField(trust.authservId, resinfos), message, verdict: spam(result.verdict) };
     },
