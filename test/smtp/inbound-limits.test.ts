@@ -96,4 +96,26 @@ describe('inbound trust configuration', () => {
     expect(() => loadConfig({ DMARC_REJECT_ACTION: 'bounce' })).toThrow(/DMARC_REJECT_ACTION/);
     expect(() => loadConfig({ SPAM_ACTION: 'delete' })).toThrow(/SPAM_ACTION/);
   });
+
+  it('validates SMTP_VERIFY_MEMORY_MB: room for the 3 copies of one MAX_MESSAGE_SIZE message, a client share of a quarter or one message', async () => {
+    const { loadConfig } = await import('#core/config.ts');
+    const MiB = 1024 * 1024;
+    expect(loadConfig({}).inbound).toMatchObject({ verifyMemoryBytes: 128 * MiB, verifyMemoryPerClientBytes: 75 * MiB });
+    expect(loadConfig({ SMTP_VERIFY_MEMORY_MB: '400' }).inbound.verifyMemoryPerClientBytes).toBe(100 * MiB);
+    expect(loadConfig({ SMTP_VERIFY_MEMORY_MB: '8', MAX_MESSAGE_SIZE: String(MiB) }).inbound.verifyMemoryBytes).toBe(8 * MiB);
+    for (const bad of ['0', '-1', '1.5', 'lots', '50']) expect(() => loadConfig({ SMTP_VERIFY_MEMORY_MB: bad }), bad).toThrow(/SMTP_VERIFY_MEMORY_MB/);
+    expect(() => loadConfig({ SMTP_VERIFY_MEMORY_MB: '50' })).toThrow(/at least 75 /);
+  });
+
+  it('keeps a client (an IPv6 /64 counts as one) within its share of the message memory, and gives it back', async () => {
+    const { MemoryBudget } = await import('#listeners/smtp/accept-message.ts');
+    const m = new MemoryBudget(10, 4);
+    expect(m.take(3, '2001:db8:1:2::1')).toBe(true);
+    expect(m.take(2, '2001:db8:1:2::99')).toBe(false); // the same /64: 5 > 4
+    expect(m.take(4, '192.0.2.1')).toBe(true);
+    expect(m.take(4, '192.0.2.2')).toBe(false); // 11 > 10 in all
+    m.release(3, '2001:db8:1:2::1');
+    expect(m.take(4, '2001:db8:1:2::2')).toBe(true);
+    expect(m.used).toBe(8);
+  });
 });

@@ -362,7 +362,11 @@ describe('the MX defaults for local clients (SMTP_TRUSTED_NETWORKS = loopback)',
   let sys: TestSystem;
   beforeAll(async () => {
     // No DNS_SERVERS: nothing may need DNS for a loopback client (npm start on a machine offline).
-    sys = await startTestSystem({ env: { DNS_SERVERS: '127.0.0.1:9', DNS_TIMEOUT_MS: '200', DNS_TRIES: '1', SMTP_VERIFY_MEMORY_MB: '1' } });
+    // 8 MiB for messages being checked, of at most 1 MiB each (3 MiB held: three copies), a
+    // client's share max(8/4, 3) = 3 MiB.
+    sys = await startTestSystem({
+      env: { DNS_SERVERS: '127.0.0.1:9', DNS_TIMEOUT_MS: '200', DNS_TRIES: '1', SMTP_VERIFY_MEMORY_MB: '8', MAX_MESSAGE_SIZE: String(1024 * 1024) },
+    });
     await sys.addUser('alice@example.test', 'alice-password');
   });
   afterAll(async () => {
@@ -399,21 +403,62 @@ describe('the MX defaults for local clients (SMTP_TRUSTED_NETWORKS = loopback)',
     expect((await sys.adapters.blobs.get(m.blobKey)).toString('latin1')).not.toMatch(/^Authentication-Results:/im);
   });
 
-  it('defers a message that would take the memory of messages being checked past SMTP_VERIFY_MEMORY_MB (451 4.3.1), and takes the next', async () => {
-    const big = 'Subject: too big for now\r\n\r\n' + ('y'.repeat(998) + '\r\n').repeat(1100); // about 1.1 MB
-    const r = await smtplibSend({ port: sys.port('smtp-mx'), from: 'carol@elsewhere.test', to: ['alice@example.test'], data: big });
-    expect(r.outcome).toMatchObject({ error: 'data-error', code: 451 });
-    expect((r.outcome as { message: string }).message).toMatch(/^4\.3\.1 /);
-    // The budget was given back: a message that fits is taken.
-    const ok = await smtplibSend({
+  const body1m = ('y'.repeat(998) + '\r\n').repeat(1000); // 1,000,000 octets: 2.86 MiB held
+  /** A transaction from `source` whose DATA is sent but not ended (its message is held meanwhile). */
+  async function pending(source: string, subject: string) {
+    const c = await LineClient.connect(sys.port('smtp-mx'), '127.0.0.1', source);
+    expect(await c.smtpReply()).toMatch(/^220 /);
+    await c.send('EHLO big.test');
+    await c.send('MAIL FROM:<carol@elsewhere.test>');
+    await c.send('RCPT TO:<alice@example.test>');
+    expect(await c.send('DATA')).toMatch(/^354 /);
+    c.write(`Subject: ${subject}\r\n\r\n${body1m}`);
+    return { end: () => c.send('.'), close: () => c.close() };
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 1000)); // the listener reads what was sent
+  const full = (source: string, subject: string) =>
+    smtplibSend({
       port: sys.port('smtp-mx'),
       from: 'carol@elsewhere.test',
       to: ['alice@example.test'],
-      data: 'Subject: fits\r\n\r\nsmall\r\n',
+      data: `Subject: ${subject}\r\n\r\n${body1m}`,
+      sourceAddress: source,
     });
+
+  it('defers a message that would take the memory of messages being checked past SMTP_VERIFY_MEMORY_MB, counting 3 copies each (451 4.3.1), and takes the retry', async () => {
+    const a = await pending('127.0.0.21', 'held a');
+    await settle();
+    const b = await pending('127.0.0.22', 'held b');
+    await settle();
+    // 2 × 2.86 MiB held; a third would pass 8 MiB (with one copy counted it would fit).
+    const r = await full('127.0.0.23', 'too big for now');
+    expect(r.outcome).toMatchObject({ error: 'data-error', code: 451 });
+    expect((r.outcome as { message: string }).message).toMatch(/^4\.3\.1 /);
+    expect(await a.end()).toMatch(/^250 /);
+    expect(await b.end()).toMatch(/^250 /);
+    a.close();
+    b.close();
+    // The budget was given back: the sender's retry is taken.
+    const ok = await full('127.0.0.23', 'too big for now');
     expect(ok.outcome, ok.stderr).toEqual({ refused: {} });
-    await eventually(async () => (await subjects('INBOX')).includes('fits'));
-    expect(await subjects('INBOX')).not.toContain('too big for now');
+    await eventually(async () => (await subjects('INBOX')).filter((s) => s === 'too big for now' || (s ?? '').startsWith('held ')).length === 3);
+  });
+
+  it("gives each client at most its share of SMTP_VERIFY_MEMORY_MB: one client's several big DATA streams defer its own, not everyone else's", async () => {
+    const streams = [];
+    for (let i = 0; i < 3; i++) {
+      streams.push(await pending('127.0.0.31', `greedy ${i}`));
+      await settle();
+    }
+    // Without a share the greedy client would hold 2 × 2.86 MiB and leave too little for anyone.
+    const other = await full('127.0.0.32', 'someone else');
+    expect(other.outcome, other.stderr).toEqual({ refused: {} });
+    const replies = [];
+    for (const s of streams) replies.push(await s.end());
+    for (const s of streams) s.close();
+    expect(replies[0]).toMatch(/^250 /);
+    expect(replies.slice(1)).toEqual([expect.stringMatching(/^451 4\.3\.1 /), expect.stringMatching(/^451 4\.3\.1 /)]);
+    await eventually(async () => (await subjects('INBOX')).includes('someone else'));
   });
 });
 

@@ -85,7 +85,7 @@ export function mxServerOptions(
 ): SMTPServerOptions {
   const { config } = deps;
   // One budget per listener for the messages held in memory while they are verified.
-  const memory = new MemoryBudget(config.inbound.verifyMemoryBytes);
+  const memory = new MemoryBudget(config.inbound.verifyMemoryBytes, config.inbound.verifyMemoryPerClientBytes);
   const failed = (what: string, session: SMTPServerSession, callback: (err?: Error | null) => void) => (err: Error & { responseCode?: number }) => {
     if (typeof err.responseCode === 'number') return callback(err);
     deps.logger.error(`${what} failed`, { client: session.remoteAddress, err });
