@@ -3,7 +3,7 @@
  * IPv6 /64, trusted networks (CIDR, IPv4-mapped IPv6), reversed names for DNSBL and PTR
  * queries (RFC 5782 §2.1, RFC 3596 §2.5), HELO lies.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { badHelo, reversedAddress } from '#listeners/smtp/trust/connect-checks.ts';
 import { createRateLimiter } from '#listeners/smtp/trust/rate-limits.ts';
 import { trustedNetworks } from '#listeners/smtp/trust/trusted-networks.ts';
@@ -24,6 +24,27 @@ describe('MX client checks', () => {
     expect(limit.take('192.0.2.1')).toBe(true);
     const off = createRateLimiter(0, () => t);
     for (let i = 0; i < 100; i++) expect(off.take('192.0.2.9')).toBe(true);
+  });
+
+  it('forgets clients whose minute has passed every minute, not only when the map is full', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      let t = 0;
+      const limit = createRateLimiter(5, () => t);
+      for (let i = 0; i < 1000; i++) {
+        limit.take(`198.51.100.${i % 250}`);
+        limit.take(`2001:db8:${i}::1`);
+      }
+      expect(limit.size).toBe(1250);
+      t += 30_000;
+      limit.take('192.0.2.77'); // still in its minute after the sweep below
+      t += 31_000;
+      vi.advanceTimersByTime(60_000);
+      expect(limit.size).toBe(1);
+      limit.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('matches trusted networks by CIDR, single addresses, and IPv4-mapped IPv6 clients', () => {

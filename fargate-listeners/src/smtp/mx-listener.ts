@@ -147,6 +147,20 @@ export function mxServerOptions(
 }
 
 export async function startMxListener(deps: ListenerDeps, options: { port?: number } = {}): Promise<RunningListener> {
-  const server = new SMTPServer(mxServerOptions(deps));
-  return startSmtpServer('smtp-mx', server, options.port ?? deps.config.ports.smtp, deps);
+  const trust = createInboundTrust(deps);
+  const server = new SMTPServer(mxServerOptions(deps, undefined, trust));
+  let running: RunningListener;
+  try {
+    running = await startSmtpServer('smtp-mx', server, options.port ?? deps.config.ports.smtp, deps);
+  } catch (err) {
+    trust.close();
+    throw err;
+  }
+  return {
+    ...running,
+    async close(graceMs) {
+      await running.close(graceMs);
+      trust.close();
+    },
+  };
 }

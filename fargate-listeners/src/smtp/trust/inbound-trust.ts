@@ -34,6 +34,8 @@ export interface InboundTrust {
   onConnect(session: SMTPServerSession, fromProxyHeader?: boolean): Promise<void>;
   onMailFrom(session: SMTPServerSession): Promise<void>;
   inspect(session: SMTPServerSession, message: Buffer): Promise<Inspection>;
+  /** Stops the periodic clean-ups (rate counters, DNS cache) when the listener closes. */
+  close(): void;
 }
 
 export interface InboundTrustOptions {
@@ -44,7 +46,8 @@ export interface InboundTrustOptions {
 export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOptions = {}): InboundTrust {
   const { config, logger } = deps;
   const trust = config.inbound;
-  const resolver = options.resolver ?? createAuthResolver(config.dns, { cacheSeconds: trust.dnsCacheSeconds }).resolve;
+  const caching = options.resolver ? null : createAuthResolver(config.dns, { cacheSeconds: trust.dnsCacheSeconds });
+  const resolver = options.resolver ?? caching!.resolve;
   const trusted = trustedNetworks(trust.trustedNetworks);
   const connections = createRateLimiter(trust.connectionsPerMinute);
   const messages = createRateLimiter(trust.messagesPerMinute);
@@ -61,6 +64,12 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
   const log = logger.child({ listener: 'smtp-mx' });
 
   return {
+    close() {
+      connections.close();
+      messages.close();
+      caching?.close();
+    },
+
     async onConnect(session, fromProxyHeader = false) {
       const client = session.remoteAddress;
       const trustedClient = trusted.contains(client, fromProxyHeader);
