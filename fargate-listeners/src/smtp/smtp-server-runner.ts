@@ -15,7 +15,7 @@ import { addressFromProxyHeader, createProxiedServer } from '../proxy-protocol.t
  * below uses). Ask before STARTTLS (onConnect), while the socket is still the accepted one.
  */
 export function sessionAddressFromProxy(server: SMTPServer, session: SMTPServerSession): boolean {
-  const connections: Set<{ session?: SMTPServerSession; _socket?: import('node:net').Socket }> = (server as any).connections ?? new Set();
+  const connections: Set<{ session?: SMTPServerSession; _socket?: import('node:net').Socket }> = (server as any)?.connections ?? new Set();
   for (const conn of connections) if (conn.session === session) return conn._socket ? addressFromProxyHeader(conn._socket) : false;
   return false;
 }
