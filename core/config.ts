@@ -91,8 +91,14 @@ export interface InboundTrustConfig {
   requireFcrdns: boolean;
   /** Refuse a HELO that claims to be this server, one of our domains, or another IP address than the client's. */
   heloChecks: boolean;
-  /** Octets all messages being verified may hold in memory together (SMTP_VERIFY_MEMORY_MB); more wait (451 4.3.1). */
+  /**
+   * Octets of memory all messages being verified may hold together (SMTP_VERIFY_MEMORY_MB),
+   * counting VERIFY_COPIES_PER_MESSAGE copies of each; more wait (451 4.3.1). At least enough
+   * for one message of maxMessageSize.
+   */
   verifyMemoryBytes: number;
+  /** The most of verifyMemoryBytes one client (address, IPv6 /64) may hold: a quarter, or one largest message if more. */
+  verifyMemoryPerClientBytes: number;
   /** New connections per client address (IPv6: per /64) per minute; 0 = no limit. */
   connectionsPerMinute: number;
   /** Messages (accepted DATA) per client address (IPv6: per /64) per minute; 0 = no limit. */
@@ -197,7 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
       pop3: int(env, 'POP3_PORT', runtime === 'aws' ? 110 : 1110),
       pop3s: int(env, 'POP3S_PORT', runtime === 'aws' ? 995 : 1995),
     },
-    maxMessageSize: int(env, 'MAX_MESSAGE_SIZE', 25 * 1024 * 1024),
+    maxMessageSize: int(env, 'MAX_MESSAGE_SIZE', DEFAULT_MAX_MESSAGE_SIZE),
     smtpForbidBareNewline: bool(env, 'SMTP_FORBID_BARE_NEWLINE', false),
     tlsCertFile: env.TLS_CERT_FILE || null,
     tlsKeyFile: env.TLS_KEY_FILE || null,
@@ -255,6 +261,28 @@ function list(env: NodeJS.ProcessEnv, name: string, fallback: string[]): string[
   return items.length === 1 && items[0].toLowerCase() === 'none' ? [] : items;
 }
 
+/**
+ * Copies of a message the MX holds at once while it verifies and stores it
+ * (fargate-listeners/src/smtp/accept-message.ts): the gathered message; while mailauth
+ * verifies it, about one more (measured: a 20 MiB message raised the heap and buffers by
+ * about 21 MiB during authenticate()), or the copy without forged Authentication-Results;
+ * then the stored blob's body (trace fields and message, concatenated for one put).
+ */
+export const VERIFY_COPIES_PER_MESSAGE = 3;
+
+const DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024;
+
+function verifyMemory(env: NodeJS.ProcessEnv, maxMessageSize: number): { total: number; perClient: number } {
+  const mb = int(env, 'SMTP_VERIFY_MEMORY_MB', 128);
+  const total = mb * 1024 * 1024;
+  const one = VERIFY_COPIES_PER_MESSAGE * maxMessageSize;
+  if (total < one)
+    throw new Error(
+      `SMTP_VERIFY_MEMORY_MB must be at least ${Math.ceil(one / 1024 / 1024)} (${VERIFY_COPIES_PER_MESSAGE} copies of a MAX_MESSAGE_SIZE message are held while it is checked), got ${JSON.stringify(env.SMTP_VERIFY_MEMORY_MB)}`,
+    );
+  return { total, perClient: Math.max(Math.floor(total / 4), one) };
+}
+
 function inboundTrust(env: NodeJS.ProcessEnv): InboundTrustConfig {
   const trustedNetworks = list(env, 'SMTP_TRUSTED_NETWORKS', ['127.0.0.0/8', '::1/128']);
   for (const n of trustedNetworks) {
@@ -267,6 +295,7 @@ function inboundTrust(env: NodeJS.ProcessEnv): InboundTrustConfig {
   const action = (env.DMARC_REJECT_ACTION || 'reject').toLowerCase();
   if (action !== 'reject' && action !== 'junk') throw new Error(`DMARC_REJECT_ACTION must be reject or junk, got ${JSON.stringify(action)}`);
   const spam = (env.SPAM_ACTION || 'junk').toLowerCase();
+  const memory = verifyMemory(env, int(env, 'MAX_MESSAGE_SIZE', DEFAULT_MAX_MESSAGE_SIZE));
   if (spam !== 'reject' && spam !== 'junk') throw new Error(`SPAM_ACTION must be junk or reject, got ${JSON.stringify(spam)}`);
   return {
     authservId: env.AUTHSERV_ID || env.MAIL_HOSTNAME || os.hostname() || 'localhost',
@@ -278,7 +307,8 @@ function inboundTrust(env: NodeJS.ProcessEnv): InboundTrustConfig {
     dnsblZones: list(env, 'DNSBL_ZONES', []).map((z) => z.toLowerCase().replace(/\.$/, '')),
     requireFcrdns: bool(env, 'SMTP_REQUIRE_FCRDNS', false),
     heloChecks: bool(env, 'SMTP_HELO_CHECKS', true),
-    verifyMemoryBytes: int(env, 'SMTP_VERIFY_MEMORY_MB', 128) * 1024 * 1024,
+    verifyMemoryBytes: memory.total,
+    verifyMemoryPerClientBytes: memory.perClient,
     connectionsPerMinute: int(env, 'SMTP_CONNECTIONS_PER_MINUTE', 60),
     messagesPerMinute: int(env, 'SMTP_MESSAGES_PER_MINUTE', 120),
   };

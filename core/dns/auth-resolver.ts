@@ -15,7 +15,11 @@
  *  - "no such name / no such record" (ENOTFOUND, ENODATA) for at most NEGATIVE_CACHE_SECONDS
  *    (RFC 2308 negative caching; the SOA minimum is not reported either);
  *  - temporary failures never: the next message (the sender's retry after our 451) asks again.
- * No entry outlives DNS_CACHE_SECONDS; 0 turns the cache off. The RFC 7208 §4.6.4 limits (10
+ * No entry outlives DNS_CACHE_SECONDS; 0 turns the cache off. The cache is bounded by the
+ * octets its entries hold (MAX_CACHE_BYTES, an estimate: names, record text, a fixed cost per
+ * entry and record), not by a count — one TXT answer may be 64 KiB, so a count would let
+ * hostile senders' records grow it to gigabytes — and the least recently stored go first;
+ * expired entries are dropped every minute. The RFC 7208 §4.6.4 limits (10
  * DNS-querying mechanisms, 2 void lookups) are counted per SPF evaluation by mailauth, cached
  * answers included.
  */
@@ -26,26 +30,45 @@ import type { DnsConfig } from '../config.ts';
 export type AuthDnsResolver = (name: string, rrtype: string) => Promise<string[] | string[][]>;
 
 export const NEGATIVE_CACHE_SECONDS = 60;
-/** Entries kept at most; the oldest go first (hostile senders must not grow it without bound). */
-const MAX_ENTRIES = 20_000;
+/** Octets the cache may hold (estimated); the oldest entries go first. */
+export const MAX_CACHE_BYTES = 16 * 1024 * 1024;
+/** Estimated cost of an entry and of each record beyond their text (objects, map slots). */
+const ENTRY_OVERHEAD = 128;
+const RECORD_OVERHEAD = 32;
+const SWEEP_MS = 60_000;
 
 export interface AuthResolverOptions {
   /** Upper bound of every cached answer, in seconds; 0 = no cache. */
   cacheSeconds: number;
   /** The clock, epoch ms (tests). */
   now?: () => number;
+  /** Octets the cache may hold; MAX_CACHE_BYTES unless given (tests). */
+  maxBytes?: number;
 }
 
 interface Entry {
   expires: number;
   value?: unknown;
   error?: NodeJS.ErrnoException;
+  bytes: number;
 }
 
 export interface CachingAuthResolver {
   resolve: AuthDnsResolver;
   /** Questions sent to the servers (not answered from the cache), as `name TYPE`; tests. */
   readonly misses: number;
+  /** Estimated octets the cache holds now. */
+  readonly cachedBytes: number;
+  /** Stops the periodic clean-up of expired entries. */
+  close(): void;
+}
+
+/** Estimated octets of an answer: its strings (one octet per character) and a cost per record. */
+function answerBytes(value: unknown): number {
+  if (typeof value === 'string') return value.length + RECORD_OVERHEAD;
+  if (Array.isArray(value)) return value.reduce<number>((n, v) => n + answerBytes(v), RECORD_OVERHEAD);
+  if (value && typeof value === 'object') return Object.values(value).reduce<number>((n, v) => n + answerBytes(v), RECORD_OVERHEAD);
+  return 8;
 }
 
 function copyError(err: NodeJS.ErrnoException): NodeJS.ErrnoException {
@@ -60,9 +83,22 @@ export function createAuthResolver(config: DnsConfig, options: AuthResolverOptio
   if (config.servers.length > 0) resolver.setServers(config.servers);
   const now = options.now ?? Date.now;
   const capMs = options.cacheSeconds * 1000;
+  const maxBytes = options.maxBytes ?? MAX_CACHE_BYTES;
   const cache = new Map<string, Entry>();
+  let bytes = 0;
   const inFlight = new Map<string, Promise<unknown>>();
   let misses = 0;
+  const forget = (key: string) => {
+    const e = cache.get(key);
+    if (!e) return;
+    bytes -= e.bytes;
+    cache.delete(key);
+  };
+  const timer = setInterval(() => {
+    const t = now();
+    for (const [key, e] of cache) if (e.expires <= t) forget(key);
+  }, SWEEP_MS);
+  timer.unref();
 
   /** The answer and how long it may be kept (ms). */
   const query = async (name: string, type: string): Promise<{ value: unknown; ttlMs: number }> => {
@@ -91,10 +127,14 @@ export function createAuthResolver(config: DnsConfig, options: AuthResolverOptio
     }
   };
 
-  const remember = (key: string, entry: Entry) => {
+  const remember = (key: string, entry: Omit<Entry, 'bytes'>) => {
     if (entry.expires <= now()) return;
-    if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
-    cache.set(key, entry);
+    const size = ENTRY_OVERHEAD + key.length + (entry.error ? 64 : answerBytes(entry.value));
+    if (size > maxBytes) return;
+    forget(key);
+    while (cache.size > 0 && bytes + size > maxBytes) forget(cache.keys().next().value!);
+    cache.set(key, { ...entry, bytes: size });
+    bytes += size;
   };
 
   const resolve: AuthDnsResolver = async (name, rrtype) => {
@@ -105,7 +145,7 @@ export function createAuthResolver(config: DnsConfig, options: AuthResolverOptio
       if (hit.error) throw copyError(hit.error);
       return (hit.value as string[]).slice();
     }
-    if (hit) cache.delete(key);
+    if (hit) forget(key);
     let pending = inFlight.get(key);
     if (!pending) {
       misses++;
@@ -137,6 +177,12 @@ export function createAuthResolver(config: DnsConfig, options: AuthResolverOptio
     resolve,
     get misses() {
       return misses;
+    },
+    get cachedBytes() {
+      return bytes;
+    },
+    close() {
+      clearInterval(timer);
     },
   };
 }

@@ -103,6 +103,18 @@ function normalizeIPv6(a: string): string {
   return sock.address;
 }
 
+/** Sockets whose remote address is the one a PROXY header named (not the peer's own). */
+const rewritten = new WeakSet<net.Socket>();
+
+/**
+ * Whether `socket`'s remoteAddress came from a PROXY header rather than from the TCP peer:
+ * trust that belongs to the peer itself (loopback, SMTP_TRUSTED_NETWORKS) must not follow a
+ * claimed address.
+ */
+export function addressFromProxyHeader(socket: net.Socket): boolean {
+  return rewritten.has(socket);
+}
+
 function isTrusted(config: ProxyConfig, address: string | undefined): boolean {
   if (!config.enabled || !address) return false;
   const a = address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
@@ -139,6 +151,7 @@ export function acceptProxied(socket: net.Socket, config: ProxyConfig): Promise<
         Object.defineProperty(socket, 'remoteAddress', { value: parsed.source.address, configurable: true });
         Object.defineProperty(socket, 'remotePort', { value: parsed.source.port, configurable: true });
         Object.defineProperty(socket, 'remoteFamily', { value: net.isIPv6(parsed.source.address) ? 'IPv6' : 'IPv4', configurable: true });
+        rewritten.add(socket);
       }
       finish(socket);
     };

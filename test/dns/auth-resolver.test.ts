@@ -4,7 +4,7 @@
  * at most 60 s (RFC 2308), temporary failures (SERVFAIL, timeout) never — the retry after
  * our 451 asks again.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAuthResolver } from '#core/dns/auth-resolver.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 
@@ -21,7 +21,38 @@ describe('verification DNS resolver with a TTL cache', () => {
   afterAll(async () => {
     await dns?.close();
   });
-  const make = (cacheSeconds: number) => createAuthResolver({ servers: [dns.server], timeoutMs: 300, tries: 1 }, { cacheSeconds, now });
+  const make = (cacheSeconds: number, maxBytes?: number) =>
+    createAuthResolver({ servers: [dns.server], timeoutMs: 300, tries: 1 }, { cacheSeconds, now, maxBytes });
+
+  it('bounds the cache by the octets it holds, not by a count: big TXT answers push out the oldest', async () => {
+    const text = 'v=spf1 ' + 'x'.repeat(400);
+    for (let i = 0; i < 40; i++) dns.set(`big${i}.test`, [{ type: 'TXT', text }]);
+    const r = make(300, 5_000);
+    for (let i = 0; i < 40; i++) await r.resolve(`big${i}.test`, 'TXT');
+    expect(r.cachedBytes).toBeGreaterThan(4 * 400);
+    expect(r.cachedBytes).toBeLessThanOrEqual(5_000);
+    expect(r.misses).toBe(40);
+    await r.resolve('big39.test', 'TXT'); // the newest is still there
+    expect(r.misses).toBe(40);
+    await r.resolve('big0.test', 'TXT'); // the oldest went
+    expect(r.misses).toBe(41);
+    r.close();
+  });
+
+  it('drops expired entries every minute, so the cache shrinks back when mail stops', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const r = make(120);
+      await r.resolve('spf.test', 'TXT');
+      expect(r.cachedBytes).toBeGreaterThan(0);
+      clock += 121_000;
+      vi.advanceTimersByTime(60_000);
+      expect(r.cachedBytes).toBe(0);
+      r.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 
   it('keeps an A answer for its TTL and no longer', async () => {
     const r = make(300);

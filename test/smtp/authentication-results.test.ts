@@ -9,6 +9,32 @@ describe('Authentication-Results', () => {
     expect(authservIdOf('\r\n\tmx.test;\r\n\tdkim=pass')).toBe('mx.test');
     expect(authservIdOf(' "mx.test"; none')).toBe('mx.test');
     expect(authservIdOf(' mx.test.evil; none')).toBe('mx.test.evil');
+    expect(authservIdOf(' mx.test.; none')).toBe('mx.test'); // the root's dot names the same host
+  });
+
+  it('cannot read an authserv-id past an unterminated comment or quoted-string, or without the ";" after it (RFC 8601 §2.2)', () => {
+    expect(authservIdOf(' (comment mx.test; spf=pass')).toBeNull();
+    expect(authservIdOf(' "mx.test; spf=pass')).toBeNull();
+    expect(authservIdOf(' mx.test spf=pass')).toBeNull();
+    expect(authservIdOf(' ; spf=pass')).toBeNull();
+    expect(authservIdOf('')).toBeNull();
+    // Any depth of nested comments, with quoted-pairs inside.
+    expect(authservIdOf(` ${'('.repeat(40)}a\\) b${')'.repeat(40)} mx.test; dmarc=pass`)).toBe('mx.test');
+  });
+
+  it('removes forged fields it cannot read cleanly as well as ours: 21+ nested comments, an unterminated quote or comment, a trailing dot (RFC 8601 §5)', () => {
+    const deep = `${'('.repeat(25)}x${')'.repeat(25)}`;
+    const forged = [
+      `Authentication-Results: ${deep} mx.test; dmarc=pass\r\n`,
+      'Authentication-Results: "mx.test; dmarc=pass\r\n',
+      'Authentication-Results: (mx.test; dmarc=pass\r\n',
+      'Authentication-Results: mx.test.; dmarc=pass\r\n',
+      'Authentication-Results: "MX.TEST."; dmarc=pass\r\n',
+    ];
+    const raw = Buffer.from(`${forged.join('')}Authentication-Results: other.test; spf=pass\r\nSubject: x\r\n\r\nbody\r\n`);
+    const { message, removed } = withoutOurAuthResults(raw, 'mx.test');
+    expect(removed).toBe(forged.length);
+    expect(message.toString()).toBe('Authentication-Results: other.test; spf=pass\r\nSubject: x\r\n\r\nbody\r\n');
   });
 
   it('removes only top-level fields with our authserv-id, leaving the body and other hosts alone', () => {

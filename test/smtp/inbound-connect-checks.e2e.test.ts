@@ -25,7 +25,7 @@ describe('MX client checks: blocklists, reverse DNS, HELO, rate limits', () => {
 
   beforeAll(async () => {
     dns = await startDnsServer();
-    for (const n of [1, 3, 5, 6, 8]) confirm(n);
+    for (const n of [1, 3, 5, 6, 8, 10]) confirm(n);
     // 127.0.0.3 is on the blocklist (RFC 5782 §2.1: an A record 127.0.0.2 under the reversed address).
     dns.set('3.0.0.127.bl.test', [
       { type: 'A', address: '127.0.0.2' },
@@ -99,14 +99,36 @@ describe('MX client checks: blocklists, reverse DNS, HELO, rate limits', () => {
     expect(lines.some((l) => l.msg === 'DNS blocklist lookup failed' && l.client === '127.0.0.1')).toBe(true);
   });
 
-  it('refuses a HELO that claims this server, one of our domains or another address (550 5.7.1 at MAIL)', async () => {
-    for (const helo of ['mx.test', 'example.test', '[127.0.0.9]']) {
+  it('refuses a HELO that claims this server or one of our domains (550 5.7.1 at MAIL)', async () => {
+    for (const helo of ['mx.test', 'example.test']) {
       const { c } = await greeting('127.0.0.6');
       expect(await c.send(`EHLO ${helo}`)).toMatch(/^250/);
       expect(await c.send('MAIL FROM:<x@remote.test>')).toMatch(/^550 5\.7\.1 HELO /);
       c.close();
       expect(lines.some((l) => l.msg === 'HELO refused' && l.client === '127.0.0.6' && l.helo === helo)).toBe(true);
     }
+  });
+
+  it('takes mail after a HELO address literal that is not the client address, and records it in Authentication-Results (RFC 5321 §4.1.4: MUST NOT refuse)', async () => {
+    const r = await smtplibSend({
+      port: sys.port('smtp-mx'),
+      from: 'x@remote.test',
+      to: ['alice@example.test'],
+      data: 'From: x@remote.test\r\nSubject: helo literal\r\n\r\nbody\r\n',
+      sourceAddress: '127.0.0.10',
+      ehlo: '[127.0.0.9]',
+    });
+    expect(r.outcome, r.stderr).toEqual({ refused: {} });
+    const raw = await eventually(async () => {
+      const mb = await sys.adapters.index.getMailbox('alice@example.test', 'INBOX');
+      const l = await sys.adapters.index.listMessages('alice@example.test', mb!.id, { withMeta: true });
+      const m = l.find((x) => x.meta?.envelope.subject === 'helo literal');
+      return m ? (await sys.adapters.blobs.get(m.blobKey)).toString('latin1') : null;
+    });
+    expect(raw).toMatch(
+      /^Authentication-Results: mx\.test;\r\n\tiprev=pass policy\.iprev=127\.0\.0\.10 \(host10\.loop\.test\) \(HELO address literal \[127\.0\.0\.9\] is not the client's address\)/m,
+    );
+    expect(lines.some((l) => l.msg === 'HELO does not match the client' && l.client === '127.0.0.10' && l.helo === '[127.0.0.9]')).toBe(true);
   });
 
   it('refuses connections past SMTP_CONNECTIONS_PER_MINUTE from one address with 421 4.7.0, other addresses unaffected', async () => {

@@ -5,6 +5,7 @@
  * applied (550 5.7.1 / Junk). Sessions with Python's smtplib, from 127.0.0.1 (in the test
  * senders' SPF records) or 127.0.0.2 (outside them).
  */
+import { sign as cryptoSign } from 'node:crypto';
 import { authenticate, sealMessage } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Adapters } from '#core/adapters/adapters.ts';
@@ -16,6 +17,8 @@ import { eventually, override, startTestSystem, type TestSystem } from '../suppo
 import { smtplibSend } from '../support/smtplib.ts';
 import { run } from '../support/clients.ts';
 import { GTUBE } from '#listeners/smtp/trust/gtube.ts';
+import { proxyConfigFromEnv } from '#listeners/proxy-protocol.ts';
+import { LineClient } from '../support/line-client.ts';
 
 const SPF_ALLOWED = '127.0.0.1';
 const OUTSIDE_SPF = '127.0.0.2';
@@ -49,9 +52,23 @@ describe('inbound verification at the MX (SPF, DKIM, DMARC, ARC)', () => {
     publishKey('arcorig.test', 'rsa', 'sel');
     domainRecords('list.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, null);
     publishKey('list.test', 'rsa', 'arc');
+    // A trusted sealer (a subdomain of list.test) whose key no earlier test has cached.
+    domainRecords('fwd.list.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, null);
+    publishKey('fwd.list.test', 'rsa', 'arc');
     domainRecords('evil.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, null);
     publishKey('evil.test', 'rsa', 'arc');
     domainRecords('slow.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, null);
+    // SPF never answers (a timeout); DKIM and DMARC do.
+    domainRecords('tempspf.test', `v=spf1 ip4:${SPF_ALLOWED} -all`, 'v=DMARC1; p=reject');
+    publishKey('tempspf.test', 'rsa', 'sel');
+    dns.drop.add('tempspf.test');
+    // Local domains of ours with each DMARC policy (their users post to lists).
+    domainRecords('ownquarantine.test', 'v=spf1 ip4:192.0.2.1 -all', 'v=DMARC1; p=quarantine');
+    publishKey('ownquarantine.test', 'rsa', 'sel');
+    domainRecords('ownnone.test', 'v=spf1 ip4:192.0.2.1 -all', 'v=DMARC1; p=none');
+    publishKey('ownnone.test', 'rsa', 'sel');
+    domainRecords('ownreject.test', 'v=spf1 ip4:192.0.2.1 -all', 'v=DMARC1; p=reject');
+    publishKey('ownreject.test', 'rsa', 'sel');
     // Forward-confirmed reverse DNS of 127.0.0.1.
     dns.set('1.0.0.127.in-addr.arpa', [{ type: 'PTR', name: 'client.loop.test' }]);
     dns.set('client.loop.test', [{ type: 'A', address: '127.0.0.1' }]);
@@ -74,6 +91,7 @@ describe('inbound verification at the MX (SPF, DKIM, DMARC, ARC)', () => {
       }),
     });
     await sys.addUser('alice@example.test', 'alice-password');
+    for (const d of ['ownquarantine.test', 'ownnone.test', 'ownreject.test']) await sys.addDomain(d);
   });
   afterAll(async () => {
     await sys?.stop();
@@ -245,6 +263,77 @@ describe('inbound verification at the MX (SPF, DKIM, DMARC, ARC)', () => {
     expect(r2.outcome).toMatchObject({ error: 'data-error', code: 550 });
   });
 
+  it("uses the newest ARC-Seal's d= to judge the sealer, not the ARC-Message-Signature's (RFC 8617 §4.1.3, §7.2.1)", async () => {
+    // A set whose ARC-Message-Signature is by the trusted list.test, sealed by evil.test: the
+    // chain validates, and the seal's signer is the one vouching for it.
+    const genuine = await forwarded('list.test');
+    const text = genuine.raw.toString('latin1');
+    const fields = text.slice(0, text.indexOf('\r\n\r\n') + 2).match(/^ARC-[^:]+:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n/gim)!;
+    const aar = fields.find((f) => /^ARC-Authentication-Results:/i.test(f))!;
+    const ams = fields.find((f) => /^ARC-Message-Signature:/i.test(f))!;
+    const relaxed = (f: string) =>
+      f
+        .replace(/\r\n$/, '')
+        .replace(/\r?\n/g, '')
+        .replace(/^([^:]*):[ \t]*/, (_m, k: string) => `${k.toLowerCase().trim()}:`)
+        .replace(/[ \t]+/g, ' ')
+        .replace(/ $/, '');
+    const seal = `ARC-Seal: i=1; a=rsa-sha256; t=${Math.floor(Date.now() / 1000)}; cv=none; d=evil.test; s=arc; b=`;
+    const signed = `${relaxed(aar)}\r\n${relaxed(ams)}\r\n${relaxed(seal)}`;
+    const b = cryptoSign('sha256', Buffer.from(signed, 'latin1'), keys['arc.evil.test'].privateKey).toString('base64');
+    const rest = text.replace(/^ARC-[^:]+:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n/gim, '');
+    const crafted = Buffer.from(`${seal}${b}\r\n${ams}${aar}${rest}`, 'latin1');
+    const r = await send(crafted, 'list-bounces@evil.test', SPF_ALLOWED, 'mail.evil.test');
+    expect(r.outcome).toMatchObject({ error: 'data-error', code: 550 });
+    expect((r.outcome as { message: string }).message).toMatch(/^5\.7\.1 .*DMARC/);
+  });
+
+  it('answers 451 4.7.0 when the ARC key of a trusted sealer times out (arc=temperror, RFC 6376 §6.1.2), and takes the retry', async () => {
+    const m = await forwarded('fwd.list.test');
+    dns.drop.add('arc._domainkey.fwd.list.test');
+    try {
+      const r = await send(m.raw, 'list-bounces@fwd.list.test', SPF_ALLOWED, 'mail.list.test');
+      expect(r.outcome).toMatchObject({ error: 'data-error', code: 451 });
+      expect((r.outcome as { message: string }).message).toMatch(/^4\.7\.0 .*ARC key of fwd\.list\.test/);
+    } finally {
+      dns.drop.delete('arc._domainkey.fwd.list.test');
+    }
+    expect((await send(m.raw, 'list-bounces@fwd.list.test', SPF_ALLOWED, 'mail.list.test')).outcome).toEqual({ refused: {} });
+    expect(ourResults(await stored('INBOX', m.subject))[0]).toMatch(/arc=pass /);
+  });
+
+  it('accepts an SPF temperror when DKIM gives an aligned DMARC pass, recording spf=temperror (RFC 7489 §6.6.2); defers it without one', async () => {
+    const m = await message('a@tempspf.test', ['sel.tempspf.test']);
+    const r = await send(m.raw, 'a@tempspf.test');
+    expect(r.outcome, r.stderr).toEqual({ refused: {} });
+    const [ar] = ourResults(await stored('INBOX', m.subject));
+    expect(ar).toMatch(/spf=temperror [^;]*smtp\.mailfrom=a@tempspf\.test/);
+    expect(ar).toMatch(/dkim=pass [^;]*header\.d=tempspf\.test|dkim=pass [^;]*header\.i=@tempspf\.test/);
+    expect(ar).toMatch(/dmarc=pass /);
+    const unsigned = await message('a@tempspf.test');
+    const r2 = await send(unsigned.raw, 'a@tempspf.test');
+    expect(r2.outcome).toMatchObject({ error: 'data-error', code: 451 });
+  });
+
+  it("puts our own users' list posts (From: a local domain, DKIM broken by the list) in Junk when our domain publishes p=quarantine or p=none, and refuses them under p=reject (RFC 7489 §6.3)", async () => {
+    const viaList = async (domain: string) => {
+      const m = await message(`Bob <bob@${domain}>`, [`sel.${domain}`]);
+      const footer = Buffer.concat([m.raw, Buffer.from('-- \r\nTo unsubscribe, write to the list.\r\n')]);
+      return { subject: m.subject, reply: await send(footer, 'list-bounces@list.test', SPF_ALLOWED, 'mail.list.test') };
+    };
+    for (const domain of ['ownquarantine.test', 'ownnone.test']) {
+      const { subject, reply } = await viaList(domain);
+      expect(reply.outcome, domain).toEqual({ refused: {} });
+      const [ar] = ourResults(await stored('Junk', subject));
+      expect(ar).toMatch(new RegExp(`dmarc=fail [^;]*header\\.from=${domain.replace('.', '\\.')}`));
+    }
+    const before = puts;
+    const strict = await viaList('ownreject.test');
+    expect(strict.reply.outcome).toMatchObject({ error: 'data-error', code: 550 });
+    expect((strict.reply.outcome as { message: string }).message).toMatch(/^5\.7\.1 .*ownreject\.test is a domain of this server/);
+    expect(puts).toBe(before);
+  });
+
   it('treats GTUBE as spam: a signed, DMARC-passing message holding it goes to Junk', async () => {
     const m = await message('a@sender.test', ['sel.sender.test'], '', `This is the GTUBE, the\r\n${GTUBE}\r\n`);
     expect((await send(m.raw, 'a@sender.test')).outcome).toEqual({ refused: {} });
@@ -273,7 +362,11 @@ describe('the MX defaults for local clients (SMTP_TRUSTED_NETWORKS = loopback)',
   let sys: TestSystem;
   beforeAll(async () => {
     // No DNS_SERVERS: nothing may need DNS for a loopback client (npm start on a machine offline).
-    sys = await startTestSystem({ env: { DNS_SERVERS: '127.0.0.1:9', DNS_TIMEOUT_MS: '200', DNS_TRIES: '1', SMTP_VERIFY_MEMORY_MB: '1' } });
+    // 8 MiB for messages being checked, of at most 1 MiB each (3 MiB held: three copies), a
+    // client's share max(8/4, 3) = 3 MiB.
+    sys = await startTestSystem({
+      env: { DNS_SERVERS: '127.0.0.1:9', DNS_TIMEOUT_MS: '200', DNS_TRIES: '1', SMTP_VERIFY_MEMORY_MB: '8', MAX_MESSAGE_SIZE: String(1024 * 1024) },
+    });
     await sys.addUser('alice@example.test', 'alice-password');
   });
   afterAll(async () => {
@@ -310,20 +403,101 @@ describe('the MX defaults for local clients (SMTP_TRUSTED_NETWORKS = loopback)',
     expect((await sys.adapters.blobs.get(m.blobKey)).toString('latin1')).not.toMatch(/^Authentication-Results:/im);
   });
 
-  it('defers a message that would take the memory of messages being checked past SMTP_VERIFY_MEMORY_MB (451 4.3.1), and takes the next', async () => {
-    const big = 'Subject: too big for now\r\n\r\n' + ('y'.repeat(998) + '\r\n').repeat(1100); // about 1.1 MB
-    const r = await smtplibSend({ port: sys.port('smtp-mx'), from: 'carol@elsewhere.test', to: ['alice@example.test'], data: big });
-    expect(r.outcome).toMatchObject({ error: 'data-error', code: 451 });
-    expect((r.outcome as { message: string }).message).toMatch(/^4\.3\.1 /);
-    // The budget was given back: a message that fits is taken.
-    const ok = await smtplibSend({
+  const body1m = ('y'.repeat(998) + '\r\n').repeat(1000); // 1,000,000 octets: 2.86 MiB held
+  /** A transaction from `source` whose DATA is sent but not ended (its message is held meanwhile). */
+  async function pending(source: string, subject: string) {
+    const c = await LineClient.connect(sys.port('smtp-mx'), '127.0.0.1', source);
+    expect(await c.smtpReply()).toMatch(/^220 /);
+    await c.send('EHLO big.test');
+    await c.send('MAIL FROM:<carol@elsewhere.test>');
+    await c.send('RCPT TO:<alice@example.test>');
+    expect(await c.send('DATA')).toMatch(/^354 /);
+    c.write(`Subject: ${subject}\r\n\r\n${body1m}`);
+    return { end: () => c.send('.'), close: () => c.close() };
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 1000)); // the listener reads what was sent
+  const full = (source: string, subject: string) =>
+    smtplibSend({
       port: sys.port('smtp-mx'),
       from: 'carol@elsewhere.test',
       to: ['alice@example.test'],
-      data: 'Subject: fits\r\n\r\nsmall\r\n',
+      data: `Subject: ${subject}\r\n\r\n${body1m}`,
+      sourceAddress: source,
     });
+
+  it('defers a message that would take the memory of messages being checked past SMTP_VERIFY_MEMORY_MB, counting 3 copies each (451 4.3.1), and takes the retry', async () => {
+    const a = await pending('127.0.0.21', 'held a');
+    await settle();
+    const b = await pending('127.0.0.22', 'held b');
+    await settle();
+    // 2 × 2.86 MiB held; a third would pass 8 MiB (with one copy counted it would fit).
+    const r = await full('127.0.0.23', 'too big for now');
+    expect(r.outcome).toMatchObject({ error: 'data-error', code: 451 });
+    expect((r.outcome as { message: string }).message).toMatch(/^4\.3\.1 /);
+    expect(await a.end()).toMatch(/^250 /);
+    expect(await b.end()).toMatch(/^250 /);
+    a.close();
+    b.close();
+    // The budget was given back: the sender's retry is taken.
+    const ok = await full('127.0.0.23', 'too big for now');
     expect(ok.outcome, ok.stderr).toEqual({ refused: {} });
-    await eventually(async () => (await subjects('INBOX')).includes('fits'));
-    expect(await subjects('INBOX')).not.toContain('too big for now');
+    await eventually(async () => (await subjects('INBOX')).filter((s) => s === 'too big for now' || (s ?? '').startsWith('held ')).length === 3);
+  });
+
+  it("gives each client at most its share of SMTP_VERIFY_MEMORY_MB: one client's several big DATA streams defer its own, not everyone else's", async () => {
+    const streams = [];
+    for (let i = 0; i < 3; i++) {
+      streams.push(await pending('127.0.0.31', `greedy ${i}`));
+      await settle();
+    }
+    // Without a share the greedy client would hold 2 × 2.86 MiB and leave too little for anyone.
+    const other = await full('127.0.0.32', 'someone else');
+    expect(other.outcome, other.stderr).toEqual({ refused: {} });
+    const replies = [];
+    for (const s of streams) replies.push(await s.end());
+    for (const s of streams) s.close();
+    expect(replies[0]).toMatch(/^250 /);
+    expect(replies.slice(1)).toEqual([expect.stringMatching(/^451 4\.3\.1 /), expect.stringMatching(/^451 4\.3\.1 /)]);
+    await eventually(async () => (await subjects('INBOX')).includes('someone else'));
+  });
+});
+
+describe('loopback trust behind a PROXY-protocol peer (SMTP_TRUSTED_NETWORKS = loopback, PROXY_TRUSTED_CIDRS = 127.0.0.1)', () => {
+  let dns: TestDnsServer;
+  let sys: TestSystem;
+  beforeAll(async () => {
+    dns = await startDnsServer();
+    sys = await startTestSystem({
+      proxy: proxyConfigFromEnv({ PROXY_PROTOCOL: 'v1', PROXY_TRUSTED_CIDRS: '127.0.0.1/32' }),
+      env: { DNS_SERVERS: dns.server, DNS_TIMEOUT_MS: '400', DNS_TRIES: '1' },
+    });
+    await sys.addUser('alice@example.test', 'alice-password');
+  });
+  afterAll(async () => {
+    await sys?.stop();
+    await dns?.close();
+  });
+
+  /** One transaction of `From: ceo@example.test` (our own domain, unauthenticated); the reply to the final dot. */
+  async function forgedCeo(c: LineClient) {
+    expect(await c.smtpReply()).toMatch(/^220 /);
+    expect(await c.send('EHLO client.test')).toMatch(/^250/);
+    expect(await c.send('MAIL FROM:<ceo@example.test>')).toMatch(/^250 /);
+    expect(await c.send('RCPT TO:<alice@example.test>')).toMatch(/^250 /);
+    expect(await c.send('DATA')).toMatch(/^354 /);
+    return c.send('From: CEO <ceo@example.test>\r\nTo: alice@example.test\r\nSubject: wire the money\r\n\r\nNow.\r\n.');
+  }
+
+  it('does not trust a loopback address named by a PROXY header: the message is verified, and an unauthenticated From: of our own domain is refused', async () => {
+    const c = await LineClient.connect(sys.port('smtp-mx'), '127.0.0.1', '127.0.0.1');
+    c.write('PROXY TCP4 127.0.0.1 127.0.0.1 40000 25\r\n');
+    expect(await forgedCeo(c)).toMatch(/^550 5\.7\.1 .*example\.test/);
+    c.close();
+  });
+
+  it('still trusts a loopback TCP peer that sent no PROXY header (outside PROXY_TRUSTED_CIDRS)', async () => {
+    const c = await LineClient.connect(sys.port('smtp-mx'), '127.0.0.1', '127.0.0.2');
+    expect(await forgedCeo(c)).toMatch(/^250 /);
+    c.close();
   });
 });

@@ -20,6 +20,8 @@ import { returnPathField } from '#core/delivery/return-path.ts';
 import { CanonicalData } from './canonical-data.ts';
 import { receivedHeader } from './received-header.ts';
 import { smtpError } from './enhanced-codes.ts';
+import { VERIFY_COPIES_PER_MESSAGE } from '#core/config.ts';
+import { clientKey } from '../auth-throttle.ts';
 
 /** 16 characters of base32: the id in "250 2.0.0 Ok: queued as <id>". */
 export function newQueueId(): string {
@@ -55,26 +57,38 @@ export interface AcceptOptions {
   inspect?: (message: Buffer) => Promise<Inspection>;
   /**
    * The memory all messages being gathered for `inspect` may hold together (one per process):
-   * a message that would exceed it is not taken now (451 4.3.1), so many large messages at
-   * once cannot exhaust the listener's memory (invariant 6).
+   * a message that would exceed it, or its client's share of it, is not taken now (451
+   * 4.3.1), so many large messages at once cannot exhaust the listener's memory (invariant 6)
+   * and one client's cannot keep everyone else's out. Each octet gathered is charged
+   * VERIFY_COPIES_PER_MESSAGE times (core/config.ts: the copies held until it is stored).
    */
   memory?: MemoryBudget;
 }
 
-/** Octets that messages in memory may hold together. */
+/** Octets that messages in memory may hold together, and each client (address, IPv6 /64) of them. */
 export class MemoryBudget {
   used = 0;
   readonly limit: number;
-  constructor(limit: number) {
+  readonly perClient: number;
+  private readonly clients = new Map<string, number>();
+  constructor(limit: number, perClient = limit) {
     this.limit = limit;
+    this.perClient = Math.min(perClient, limit);
   }
-  take(n: number): boolean {
-    if (this.used + n > this.limit) return false;
+  take(n: number, client = ''): boolean {
+    const key = clientKey(client);
+    const mine = this.clients.get(key) ?? 0;
+    if (this.used + n > this.limit || mine + n > this.perClient) return false;
     this.used += n;
+    this.clients.set(key, mine + n);
     return true;
   }
-  release(n: number): void {
+  release(n: number, client = ''): void {
     this.used = Math.max(0, this.used - n);
+    const key = clientKey(client);
+    const left = (this.clients.get(key) ?? 0) - n;
+    if (left > 0) this.clients.set(key, left);
+    else this.clients.delete(key);
   }
 }
 
@@ -126,8 +140,9 @@ export async function acceptMessage(
   try {
     if (options.inspect) {
       const message = await gather(body.stream, (n) => {
-        if (!options.memory || options.memory.take(n)) {
-          held += n;
+        const cost = n * VERIFY_COPIES_PER_MESSAGE;
+        if (!options.memory || options.memory.take(cost, session.remoteAddress)) {
+          held += cost;
           return true;
         }
         overBudget = true;
@@ -152,7 +167,7 @@ export async function acceptMessage(
       stored = await adapters.blobs.put(blobKey, body.stream);
     }
   } catch (err) {
-    options.memory?.release(held); // nothing of it is kept
+    options.memory?.release(held, session.remoteAddress); // nothing of it is kept
     if ((err as { inspected?: boolean }).inspected) throw err;
     if (overBudget) {
       await body.drained;
@@ -173,7 +188,7 @@ export async function acceptMessage(
     else logger.error('blob store put failed', { queueId, err });
     throw smtpError(451, '4.3.0', 'Temporary storage failure, try again later');
   }
-  options.memory?.release(held); // the message is stored (or refused): its buffer is garbage now
+  options.memory?.release(held, session.remoteAddress); // the message is stored (or refused): its buffer is garbage now
   const late = violation();
   if (late) {
     await adapters.blobs.delete(blobKey).catch(() => {});
@@ -244,7 +259,11 @@ function gather(stream: Readable, admit: (octets: number) => boolean): Promise<B
       const chunk = typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
       if (admit(chunk.length)) chunks.push(chunk);
     });
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('end', () => {
+      const whole = Buffer.concat(chunks);
+      chunks.length = 0; // the listeners stay on the stream: do not keep a second copy through them
+      resolve(whole);
+    });
     stream.once('error', reject);
     stream.once('close', () => {
       if (!stream.readableEnded) reject(new Error('stream closed before its end'));
@@ -297,6 +316,9 @@ function streamWithTrace(data: SMTPServerDataStream, source: Readable, prefix: s
     const refused = violation();
     if (refused) return fail(refused, new Error(`message refused: ${refused}`));
     if (!out.write(chunk)) {
+      // The write itself may have failed the stream (the memory budget refused the chunk):
+      // fail() resumed the source to drain the rest, and nothing will ever drain `out`.
+      if (result.failure) return;
       source.pause();
       out.once('drain', () => {
         if (!result.failure) source.resume();

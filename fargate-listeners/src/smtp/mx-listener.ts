@@ -24,7 +24,7 @@ import type { ListenerDeps, RunningListener } from '../listener.ts';
 import { acceptMessage, MemoryBudget } from './accept-message.ts';
 import { createBadRecipientGuard, type BadRecipientGuard } from './bad-recipients.ts';
 import { smtpError } from './enhanced-codes.ts';
-import { startSmtpServer } from './smtp-server-runner.ts';
+import { sessionAddressFromProxy, startSmtpServer } from './smtp-server-runner.ts';
 import { createInboundTrust, type InboundTrust } from './trust/inbound-trust.ts';
 
 export const MAX_RECIPIENTS = 100;
@@ -85,7 +85,7 @@ export function mxServerOptions(
 ): SMTPServerOptions {
   const { config } = deps;
   // One budget per listener for the messages held in memory while they are verified.
-  const memory = new MemoryBudget(config.inbound.verifyMemoryBytes);
+  const memory = new MemoryBudget(config.inbound.verifyMemoryBytes, config.inbound.verifyMemoryPerClientBytes);
   const failed = (what: string, session: SMTPServerSession, callback: (err?: Error | null) => void) => (err: Error & { responseCode?: number }) => {
     if (typeof err.responseCode === 'number') return callback(err);
     deps.logger.error(`${what} failed`, { client: session.remoteAddress, err });
@@ -107,8 +107,8 @@ export function mxServerOptions(
     maxClients: config.maxConnections,
     socketTimeout: config.idleTimeoutSeconds * 1000,
     logger: false,
-    onConnect(session, callback) {
-      trust.onConnect(session).then(() => callback(), failed('connect checks', session, callback));
+    onConnect(this: SMTPServer, session, callback) {
+      trust.onConnect(session, sessionAddressFromProxy(this, session)).then(() => callback(), failed('connect checks', session, callback));
     },
     onMailFrom(address, session, callback) {
       if (address.address) address.address = unquoteLocalPart(address.address);
@@ -147,6 +147,20 @@ export function mxServerOptions(
 }
 
 export async function startMxListener(deps: ListenerDeps, options: { port?: number } = {}): Promise<RunningListener> {
-  const server = new SMTPServer(mxServerOptions(deps));
-  return startSmtpServer('smtp-mx', server, options.port ?? deps.config.ports.smtp, deps);
+  const trust = createInboundTrust(deps);
+  const server = new SMTPServer(mxServerOptions(deps, undefined, trust));
+  let running: RunningListener;
+  try {
+    running = await startSmtpServer('smtp-mx', server, options.port ?? deps.config.ports.smtp, deps);
+  } catch (err) {
+    trust.close();
+    throw err;
+  }
+  return {
+    ...running,
+    async close(graceMs) {
+      await running.close(graceMs);
+      trust.close();
+    },
+  };
 }

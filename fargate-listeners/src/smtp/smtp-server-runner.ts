@@ -3,10 +3,22 @@
  * are accepted by our own TCP server so the PROXY protocol header (fargate-listeners/src/
  * proxy-protocol.ts) is read first; smtp-server then sees the real client address.
  */
-import type { SMTPServer } from 'smtp-server';
+import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import type { ListenerDeps, RunningListener } from '../listener.ts';
-import { createProxiedServer } from '../proxy-protocol.ts';
+import { addressFromProxyHeader, createProxiedServer } from '../proxy-protocol.ts';
+
+/**
+ * Whether `session`'s remoteAddress was named by a PROXY header (proxy-protocol.ts) rather
+ * than being the TCP peer's own. smtp-server does not show a session its socket: the
+ * connection holding it is found among the server's (its internal `connections`, as close()
+ * below uses). Ask before STARTTLS (onConnect), while the socket is still the accepted one.
+ */
+export function sessionAddressFromProxy(server: SMTPServer, session: SMTPServerSession): boolean {
+  const connections: Set<{ session?: SMTPServerSession; _socket?: import('node:net').Socket }> = (server as any)?.connections ?? new Set();
+  for (const conn of connections) if (conn.session === session) return conn._socket ? addressFromProxyHeader(conn._socket) : false;
+  return false;
+}
 
 export async function startSmtpServer(name: string, server: SMTPServer, port: number, deps: ListenerDeps): Promise<RunningListener> {
   const log = deps.logger.child({ listener: name });

@@ -10,8 +10,10 @@
  *    listing. A zone that does not answer is logged and skipped (a blocklist outage must not
  *    stop mail);
  *  - HELO (SMTP_HELO_CHECKS): a client that calls itself by our host name or one of our
- *    domains, or by an address literal that is not its own address, is lying (RFC 5321 §4.1.4
- *    lets a server refuse a HELO that is not what it claims) → 550 5.7.1 at MAIL.
+ *    domains is lying → 550 5.7.1 at MAIL. An address literal that is not the client's own
+ *    address is only recorded (a comment in our Authentication-Results, the log): RFC 5321
+ *    §4.1.4 says a server that verifies the HELO against the client's address "MUST NOT
+ *    refuse to accept a message on that basis" (NAT and multi-homed hosts get it wrong).
  * Every refusal is logged with the client address.
  */
 import net from 'node:net';
@@ -108,8 +110,11 @@ export async function dnsblLookup(resolver: AuthDnsResolver, zones: string[], ad
   return hit ? { listed: true, zone: hit.zone, answer: hit.answer, errors } : { listed: false, errors };
 }
 
-/** Why a HELO name is a lie, or null. */
-export function badHelo(helo: string | undefined, clientAddress: string, ourHostname: string, isOurDomain: boolean): string | null {
+/**
+ * Why a HELO name is wrong, or null; `refuse` when it is a lie the MX refuses (our own name or
+ * domain), false when it is only recorded (an address literal that is not the client's).
+ */
+export function badHelo(helo: string | undefined, clientAddress: string, ourHostname: string, isOurDomain: boolean): { why: string; refuse: boolean } | null {
   if (!helo) return null;
   const name = helo.toLowerCase().replace(/\.$/, '');
   const literal = /^\[(?:ipv6:)?([0-9a-f:.]+)\]$/i.exec(name);
@@ -117,8 +122,8 @@ export function badHelo(helo: string | undefined, clientAddress: string, ourHost
   if (literal)
     return reversedAddress(literal[1]) !== null && reversedAddress(literal[1]) === reversedAddress(client)
       ? null
-      : `HELO address literal ${helo} is not the client's address`;
-  if (name === ourHostname.toLowerCase()) return `HELO ${helo} is this server's name`;
-  if (isOurDomain) return `HELO ${helo} is a domain of this server`;
+      : { why: `HELO address literal ${helo} is not the client's address`, refuse: false };
+  if (name === ourHostname.toLowerCase()) return { why: `HELO ${helo} is this server's name`, refuse: true };
+  if (isOurDomain) return { why: `HELO ${helo} is a domain of this server`, refuse: true };
   return null;
 }

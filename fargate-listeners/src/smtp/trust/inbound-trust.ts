@@ -5,10 +5,13 @@
  *
  *  connect: rate limit (421 4.7.0), DNS blocklists (554 5.7.1), reverse DNS (iprev; 550/451
  *           5.7.25 with SMTP_REQUIRE_FCRDNS);
- *  MAIL:    HELO checks (550 5.7.1), message rate limit (421 4.7.0);
+ *  MAIL:    HELO checks (550 5.7.1 for our own name or domain; an address literal that is not
+ *           the client's is recorded in our Authentication-Results, RFC 5321 §4.1.4), message
+ *           rate limit (421 4.7.0);
  *  DATA:    SPF, DKIM, ARC, DMARC and their policy (verify-message.ts), Authentication-Results
  *           (authentication-results.ts), the verdict (INBOX / Junk) for the ingest job.
- * Clients in SMTP_TRUSTED_NETWORKS skip all of it; forged Authentication-Results carrying our
+ * Clients in SMTP_TRUSTED_NETWORKS skip all of it (loopback only as the TCP peer itself, never
+ * as an address a PROXY header names: trusted-networks.ts); forged Authentication-Results carrying our
  * authserv-id are removed from every message, and GTUBE (the standard anti-spam test string,
  * gtube.ts) is spam from anyone: Junk, or 550 5.7.1 with SPAM_ACTION=reject.
  */
@@ -27,9 +30,12 @@ import { trustedNetworks } from './trusted-networks.ts';
 import { verifyMessage } from './verify-message.ts';
 
 export interface InboundTrust {
-  onConnect(session: SMTPServerSession): Promise<void>;
+  /** `fromProxyHeader`: the session's address was named by a PROXY header (smtp-server-runner.ts). */
+  onConnect(session: SMTPServerSession, fromProxyHeader?: boolean): Promise<void>;
   onMailFrom(session: SMTPServerSession): Promise<void>;
   inspect(session: SMTPServerSession, message: Buffer): Promise<Inspection>;
+  /** Stops the periodic clean-ups (rate counters, DNS cache) when the listener closes. */
+  close(): void;
 }
 
 export interface InboundTrustOptions {
@@ -40,19 +46,35 @@ export interface InboundTrustOptions {
 export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOptions = {}): InboundTrust {
   const { config, logger } = deps;
   const trust = config.inbound;
-  const resolver = options.resolver ?? createAuthResolver(config.dns, { cacheSeconds: trust.dnsCacheSeconds }).resolve;
+  const caching = options.resolver ? null : createAuthResolver(config.dns, { cacheSeconds: trust.dnsCacheSeconds });
+  const resolver = options.resolver ?? caching!.resolve;
   const trusted = trustedNetworks(trust.trustedNetworks);
   const connections = createRateLimiter(trust.connectionsPerMinute);
   const messages = createRateLimiter(trust.messagesPerMinute);
   const iprevs = new WeakMap<SMTPServerSession, IprevResult>();
+  /** A HELO that is wrong but not refused (RFC 5321 §4.1.4), for our Authentication-Results. */
+  const heloNotes = new WeakMap<SMTPServerSession, string>();
+  /** Whether each session's client is trusted, decided at connect (where the socket is known). */
+  const trustedSessions = new WeakMap<SMTPServerSession, boolean>();
+  // A session that did not pass through onConnect is judged as if its address came from a
+  // PROXY header: no loopback trust without proof that loopback is the peer.
+  const isTrusted = (session: SMTPServerSession) => trustedSessions.get(session) ?? trusted.contains(session.remoteAddress, true);
   const directory = () => directoryFor(deps.adapters.index, config.directoryCacheSeconds);
   const isLocalDomain = async (domain: string) => (await directory().domain(domain)) !== null;
   const log = logger.child({ listener: 'smtp-mx' });
 
   return {
-    async onConnect(session) {
+    close() {
+      connections.close();
+      messages.close();
+      caching?.close();
+    },
+
+    async onConnect(session, fromProxyHeader = false) {
       const client = session.remoteAddress;
-      if (trusted.contains(client)) return;
+      const trustedClient = trusted.contains(client, fromProxyHeader);
+      trustedSessions.set(session, trustedClient);
+      if (trustedClient) return;
       if (!connections.take(client)) {
         log.warn('connection rate limit: refused', { client, perMinute: trust.connectionsPerMinute });
         throw smtpError(421, '4.7.0', 'Too many connections from your address; try again later');
@@ -76,15 +98,19 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
 
     async onMailFrom(session) {
       const client = session.remoteAddress;
-      if (trusted.contains(client)) return;
+      if (isTrusted(session)) return;
       const helo = session.hostNameAppearsAs || undefined;
       if (trust.heloChecks && helo) {
         const name = helo.toLowerCase().replace(/\.$/, '');
-        const why = badHelo(helo, client, config.hostname, !name.startsWith('[') && (await isLocalDomain(name)));
-        if (why) {
-          log.warn('HELO refused', { client, helo, why });
-          throw smtpError(550, '5.7.1', `${why}`);
+        const bad = badHelo(helo, client, config.hostname, !name.startsWith('[') && (await isLocalDomain(name)));
+        if (bad?.refuse) {
+          log.warn('HELO refused', { client, helo, why: bad.why });
+          throw smtpError(550, '5.7.1', bad.why);
         }
+        if (bad) {
+          log.info('HELO does not match the client', { client, helo, why: bad.why });
+          heloNotes.set(session, bad.why);
+        } else heloNotes.delete(session);
       }
       if (!messages.take(client)) {
         log.warn('message rate limit: refused', { client, perMinute: trust.messagesPerMinute });
@@ -98,7 +124,7 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
       const gtube = containsGtube(raw);
       if (gtube && trust.spamAction === 'reject') throw smtpError(550, '5.7.1', 'Message refused as spam (GTUBE test string)');
       const spam = (verdict: InboundVerdict): InboundVerdict => (gtube ? { mailbox: 'Junk', reasons: [...(verdict.reasons ?? []), 'GTUBE'] } : verdict);
-      if (trusted.contains(session.remoteAddress)) return gtube ? { prepend: '', message, verdict: spam({ mailbox: 'INBOX' }) } : { prepend: '', message };
+      if (isTrusted(session)) return gtube ? { prepend: '', message, verdict: spam({ mailbox: 'INBOX' }) } : { prepend: '', message };
       const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const result = await verifyMessage(
         raw,
@@ -106,7 +132,9 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
         { resolver, authservId: trust.authservId, arcTrustedSealers: trust.arcTrustedSealers, dmarcRejectAction: trust.dmarcRejectAction, isLocalDomain },
       );
       const rdns = iprevs.get(session);
-      const resinfos = rdns ? [iprevResinfo(rdns, session.remoteAddress), ...result.resinfos] : result.resinfos;
+      const note = heloNotes.get(session);
+      const iprevRow = rdns ? iprevResinfo(rdns, session.remoteAddress) + (note ? ` (${note.replace(/[^\x20-\x7e]|[()\\]/g, '')})` : '') : null;
+      const resinfos = iprevRow ? [iprevRow, ...result.resinfos] : result.resinfos;
       log.info('inbound verification', { client: session.remoteAddress, from: mailFrom, ...result.summary, mailbox: spam(result.verdict).mailbox, gtube });
       return { prepend: authenticationResultsField(trust.authservId, resinfos), message, verdict: spam(result.verdict) };
     },

@@ -10,15 +10,22 @@
  * DNS goes through the caching resolver of core/dns/auth-resolver.ts.
  *
  * What the verdicts mean for the message (`decide`):
- *  - a temporary DNS failure that could change the outcome (SPF or DMARC temperror; DKIM
- *    temperror while DMARC fails) → 451 4.7.0: the sender retries, nothing is accepted;
- *  - From: one of our own domains without an aligned SPF or DKIM pass → 550 5.7.1, whatever
- *    the domain publishes (a forged "ceo@ourdomain" never reaches a user), unless a trusted
- *    ARC sealer vouches for it (below);
+ *  - a temporary DNS failure that could change the outcome → 451 4.7.0: the sender retries,
+ *    nothing is accepted. That is a DMARC temperror; an SPF or DKIM temperror while DMARC does
+ *    not pass (an aligned pass of the other is enough, RFC 7489 §6.6.2: the temperror is only
+ *    recorded); an ARC key lookup failing temporarily (arc=temperror) while DMARC fails and the
+ *    newest seal is from a trusted sealer (its verdict could override the failure);
+ *  - From: one of our own domains without an aligned SPF or DKIM pass → 550 5.7.1 when our
+ *    domain publishes p=reject or no DMARC record at all (a forged "ceo@ourdomain" never
+ *    reaches a user), unless a trusted ARC sealer vouches for it (below). With p=quarantine or
+ *    p=none published the owner says such failures happen (a user's post coming back from a
+ *    mailing list that broke the DKIM signature): Junk, never INBOX, never refused;
  *  - DMARC fail with p=reject → 550 5.7.1, or Junk with DMARC_REJECT_ACTION=junk;
  *    p=quarantine → Junk; p=none → INBOX;
  *  - a DMARC failure is overridden (RFC 7489 §6.7 local policy, RFC 8617 §7.2.1) when the ARC
- *    chain passes, its newest seal is from a domain in ARC_TRUSTED_SEALERS (or a subdomain),
+ *    chain passes, its newest ARC-Seal (the highest i=) is signed by a domain (d=) in
+ *    ARC_TRUSTED_SEALERS (or a subdomain) — the seal's d=, the domain that vouches for the
+ *    chain (RFC 8617 §4.1.3), not the ARC-Message-Signature's, which anyone may choose —
  *    and that sealer recorded dmarc=pass in its ARC-Authentication-Results: mail forwarded by
  *    a list or forwarder that broke DKIM is judged by the sealer's verdict. The override is
  *    written into our Authentication-Results.
@@ -28,6 +35,7 @@ import { authenticate, spf, type AuthenticateResult, type SPFResult } from 'mail
 import type { AuthDnsResolver } from '#core/dns/auth-resolver.ts';
 import type { InboundVerdict } from '#core/ingest/ingest-job.ts';
 import { headerAddresses } from '#core/mime/header-addresses.ts';
+import { parseHeaderFields } from '#core/mime/header.ts';
 import { smtpError } from '../enhanced-codes.ts';
 
 const require = createRequire(import.meta.url);
@@ -71,23 +79,75 @@ function isDomainName(helo: string | undefined): helo is string {
   return !!helo && !IP_LITERAL.test(helo) && /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+\.?$/i.test(helo);
 }
 
+/** One ARC header field's tags (RFC 6376 §3.2 tag-list; values without whitespace). */
+function arcTags(value: string): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const part of value.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim().toLowerCase();
+    if (name && !(name in tags)) tags[name] = part.slice(eq + 1).replace(/\s+/g, '');
+  }
+  return tags;
+}
+
+export interface ArcSets {
+  /** d= of the ARC-Seal of the highest instance, lower-cased; '' when there is none. */
+  newestSealer: string;
+  /** The key records the chain's validation asks for: every ARC-Seal's, the newest ARC-Message-Signature's. */
+  keyNames: string[];
+}
+
+/** The ARC header fields of the top-level header section (RFC 8617 §4.1). */
+export function arcSets(message: Buffer): ArcSets {
+  const seals: Array<Record<string, string>> = [];
+  const signatures: Array<Record<string, string>> = [];
+  for (const f of parseHeaderFields(message)) {
+    if (f.key !== 'arc-seal' && f.key !== 'arc-message-signature') continue;
+    const tags = arcTags(message.toString('latin1', f.valueStart, f.end));
+    (f.key === 'arc-seal' ? seals : signatures).push(tags);
+  }
+  const instance = (t: Record<string, string>) => (/^\d+$/.test(t.i ?? '') ? Number(t.i) : 0);
+  const newest = (list: Array<Record<string, string>>) => list.reduce<Record<string, string> | null>((a, t) => (!a || instance(t) > instance(a) ? t : a), null);
+  const keyName = (t: Record<string, string> | null) => (t?.s && t.d ? `${t.s}._domainkey.${t.d}`.toLowerCase().replace(/\.$/, '') : null);
+  const seal = newest(seals);
+  const keyNames = [...seals.map(keyName), keyName(newest(signatures))].filter((n): n is string => n !== null);
+  return { newestSealer: (seal?.d ?? '').toLowerCase().replace(/\.$/, ''), keyNames };
+}
+
+const isTemporary = (err: unknown) => {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code !== 'ENOTFOUND' && code !== 'ENODATA';
+};
+
 /** Runs every check; throws the SMTP reply (smtpError) for a temporary failure or a refusal. */
 export async function verifyMessage(message: Buffer, facts: MessageFacts, ctx: VerifyContext): Promise<Verification> {
   const ip = facts.clientAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
   const mta = ctx.authservId;
+  // Names whose lookup failed temporarily in this verification: mailauth reports every ARC
+  // failure as permanent (arc=fail), a key lookup timeout included.
+  const tempFailed = new Set<string>();
+  const resolver: AuthDnsResolver = async (name, rrtype) => {
+    try {
+      return await ctx.resolver(name, rrtype);
+    } catch (err) {
+      if (isTemporary(err)) tempFailed.add(name.toLowerCase().replace(/\.$/, ''));
+      throw err;
+    }
+  };
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(smtpError(451, '4.7.0', 'Sender verification timed out (DNS); try again later')), VERIFY_TIMEOUT_MS);
   });
   try {
     const work = Promise.all([
-      authenticate(message, { ip, helo: facts.helo, sender: facts.mailFrom, mta, resolver: ctx.resolver, disableBimi: true, minBitLength: 1024 }),
+      authenticate(message, { ip, helo: facts.helo, sender: facts.mailFrom, mta, resolver, disableBimi: true, minBitLength: 1024 }),
       // RFC 7208 §2.3: the HELO identity, checked on its own when there is a MAIL FROM
       // identity as well (the null reverse-path's check is the HELO one already).
-      facts.mailFrom && isDomainName(facts.helo) ? spf({ sender: '', ip, helo: facts.helo, mta, resolver: ctx.resolver, maxElapsedTime: 20_000 }) : null,
+      facts.mailFrom && isDomainName(facts.helo) ? spf({ sender: '', ip, helo: facts.helo, mta, resolver, maxElapsedTime: 20_000 }) : null,
     ]);
     const [auth, heloSpf] = await Promise.race([work, deadline]);
-    return await decide(auth, heloSpf, facts, ctx, message);
+    return await decide(auth, heloSpf, facts, ctx, message, tempFailed);
   } finally {
     clearTimeout(timer);
   }
@@ -97,7 +157,14 @@ function spfRow(result: SPFResult, identity: 'mailfrom' | 'helo', value: string)
   return tools.formatAuthHeaderRow('spf', { ...result.status, smtp: { [identity]: value } });
 }
 
-async function decide(auth: AuthenticateResult, heloSpf: SPFResult | null, facts: MessageFacts, ctx: VerifyContext, message: Buffer): Promise<Verification> {
+async function decide(
+  auth: AuthenticateResult,
+  heloSpf: SPFResult | null,
+  facts: MessageFacts,
+  ctx: VerifyContext,
+  message: Buffer,
+  tempFailed: Set<string>,
+): Promise<Verification> {
   const resinfos: string[] = [];
   const dkimResults = auth.dkim.results ?? [];
   for (const r of dkimResults) {
@@ -116,7 +183,11 @@ async function decide(auth: AuthenticateResult, heloSpf: SPFResult | null, facts
   }
   if (heloSpf && facts.helo) resinfos.push(spfRow(heloSpf, 'helo', facts.helo));
   const arc = auth.arc || null;
-  if (arc?.info) resinfos.push(arc.info);
+  const sets = arcSets(message);
+  // A key that does not answer is a temporary failure (RFC 6376 §6.1.2, the key retrieval ARC
+  // uses: TEMPFAIL), not the permanent fail mailauth reports.
+  const arcTemp = arc?.status.result === 'fail' && sets.keyNames.some((n) => tempFailed.has(n));
+  if (arc?.info) resinfos.push(arcTemp ? arc.info.replace(/^arc=fail\b/, 'arc=temperror') + ' (key lookup failed temporarily)' : arc.info);
   const dmarc = auth.dmarc || null;
 
   const spfState = spfResult?.status.result ?? 'none';
@@ -126,12 +197,21 @@ async function decide(auth: AuthenticateResult, heloSpf: SPFResult | null, facts
     spf: spfState,
     dkim: dkimResults.map((r) => `${r.status.result}${r.signingDomain ? `:${r.signingDomain}` : ''}`).join(',') || 'none',
     dmarc: dmarcState,
-    arc: arc?.status.result ?? 'none',
+    arc: arcTemp ? 'temperror' : (arc?.status.result ?? 'none'),
   };
   if (heloSpf) summary.heloSpf = heloSpf.status.result;
 
-  if (spfState === 'temperror' || dmarcState === 'temperror' || (dkimTemp && dmarcState !== 'pass')) {
+  // RFC 7489 §6.6.2: DMARC passes on an aligned pass of either SPF or DKIM, so a temporary
+  // error of the other cannot change the outcome and is only recorded.
+  const dmarcPass = dmarcState === 'pass';
+  if ((spfState === 'temperror' && !dmarcPass) || dmarcState === 'temperror' || (dkimTemp && !dmarcPass)) {
     throw smtpError(451, '4.7.0', 'Temporary DNS failure during sender verification; try again later');
+  }
+  // The newest seal's signer is trusted: its verdict could override a DMARC failure once its key answers.
+  const sealer = sets.newestSealer;
+  const sealerTrusted = sealer !== '' && ctx.arcTrustedSealers.some((d) => sealer === d || sealer.endsWith(`.${d}`));
+  if (arcTemp && sealerTrusted && !dmarcPass) {
+    throw smtpError(451, '4.7.0', `Temporary DNS failure looking up the ARC key of ${sealer}; try again later`);
   }
 
   // The From: domain. DMARC judges exactly one author domain; a message with no From:, several
@@ -154,11 +234,10 @@ async function decide(auth: AuthenticateResult, heloSpf: SPFResult | null, facts
   }
   const fromDomain = fromDomains[0];
 
-  // A DMARC failure a trusted ARC sealer vouches for (RFC 8617 §7.2.1).
-  const sealer = arc?.status.result === 'pass' && arc.signature ? (arc.signature.signingDomain ?? '').toLowerCase() : '';
-  const sealerTrusted = sealer !== '' && ctx.arcTrustedSealers.some((d) => sealer === d || sealer.endsWith(`.${d}`));
+  // A DMARC failure a trusted ARC sealer vouches for (RFC 8617 §7.2.1): the chain passes (every
+  // seal verified), and the newest ARC-Seal's d= is trusted.
   const sealerSaysPass = (arc?.authenticationResults as { dmarc?: { result?: string } } | undefined)?.dmarc?.result === 'pass';
-  const arcOverride = sealerTrusted && sealerSaysPass;
+  const arcOverride = arc?.status.result === 'pass' && sealerTrusted && sealerSaysPass;
 
   let dmarcRow = dmarc?.info ?? null;
   const reasons: string[] = [];
@@ -171,13 +250,26 @@ async function decide(auth: AuthenticateResult, heloSpf: SPFResult | null, facts
     ...(spfState === 'pass' && spfResult ? [spfResult.domain] : []),
     ...dkimResults.filter((r) => r.status.result === 'pass' && r.signingDomain).map((r) => r.signingDomain!),
   ];
+  let ownDomainJunk = false;
   for (const domain of fromDomains) {
     if (!(await ctx.isLocalDomain(domain))) continue;
     if (tools.getAlignment(domain, passing, false) || (arcOverride && domain === fromDomain)) continue;
+    // Our domain publishes p=quarantine or p=none: DMARC's own word for "failures happen" (a
+    // user's list post whose signature the list broke). Junk, as p=quarantine asks (RFC 7489
+    // §6.3); p=none is stricter here than elsewhere, as the message claims our own domain.
+    const policy = dmarc && dmarcState === 'fail' && domain === fromDomain ? dmarc.policy : null;
+    if (policy === 'quarantine' || policy === 'none') {
+      ownDomainJunk = true;
+      continue;
+    }
     throw smtpError(550, '5.7.1', `Message refused: From: ${domain} is a domain of this server and the message is not authenticated by it (DMARC)`);
   }
+  if (ownDomainJunk) {
+    mailbox = 'Junk';
+    reasons.push(`dmarc=fail From: ${fromDomain} is a domain of this server (policy=${dmarc?.policy})`);
+  }
 
-  if (dmarc && dmarcState === 'fail') {
+  if (dmarc && dmarcState === 'fail' && !ownDomainJunk) {
     const policy = dmarc.policy;
     if (arcOverride) {
       dmarcRow = `${dmarcRow} (local policy override: ARC chain sealed by trusted ${sealer} with dmarc=pass)`;
