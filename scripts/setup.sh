@@ -5,7 +5,8 @@
 #   - with --emulator (`npm run start:emulated`) or --test: a Python venv with moto[server] and
 #     cfn-lint (test/requirements.txt); with --test also the Debian mail clients the end-to-end
 #     tests drive (swaks, fetchmail, isync, getmail6, curl) and Dovecot (dovecot-imapd,
-#     dovecot-pop3d: the foreign server `mailctl import` is tested against, test/support/dovecot.ts).
+#     dovecot-pop3d: the foreign server `mailctl import` is tested against, test/support/dovecot.ts)
+#     and vdirsyncer (the CardDAV client of the contacts tests).
 # Source it (`. scripts/setup.sh [--test]`) so that Node 24 stays first on PATH.
 _setup_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$_setup_root/scripts/bootstrap-node.sh"
@@ -55,13 +56,15 @@ if [ "${1:-}" = "--test" ]; then
   # Dovecot lives in /usr/sbin and /usr/lib/dovecot, not always on a user's PATH.
   [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] || _missing="$_missing dovecot-imapd"
   [ -x /usr/lib/dovecot/pop3 ] || _missing="$_missing dovecot-pop3d"
+  # vdirsyncer: the CardDAV client of test/http/carddav-vdirsyncer.e2e.test.ts.
+  [ -x /usr/bin/vdirsyncer ] || _missing="$_missing vdirsyncer"
   if [ -n "$_missing" ]; then
     echo "setup: installing mail clients and servers for the end-to-end tests:$_missing" >&2
     _sudo=""; [ "$(id -u)" = 0 ] || _sudo="sudo"
     $_sudo apt-get update -qq >&2
     # The tests start their own Dovecot with their own configuration; the package's service is
     # not needed (on a machine with systemd it may start; it does not use the test ports).
-    DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq swaks fetchmail isync getmail6 curl dovecot-imapd dovecot-pop3d >&2
+    DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq swaks fetchmail isync getmail6 curl dovecot-imapd dovecot-pop3d vdirsyncer >&2
   fi
 fi
 unset _setup_root _lock_hash _req_hash _missing _tool _sudo _sa_dir _sa_tmp _sa_tgz

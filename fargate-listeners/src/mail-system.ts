@@ -27,6 +27,7 @@ import { startHttpListeners } from './http/http-listener.ts';
 import type { HttpRoute } from './http/routes.ts';
 import { mailWebRoutes } from './http/web-routes.ts';
 import { jmapRoutes } from './jmap/routes.ts';
+import { cardDavRoutes } from './dav/carddav-routes.ts';
 import { publicEndpoints, type EndpointPort } from '#core/mail-endpoints.ts';
 
 export interface MailSystemOptions {
@@ -115,6 +116,15 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
     const endpoints = () => publicEndpoints(config, bound);
     // JMAP is a preview, off unless JMAP_ENABLED=true (core/config.ts jmapEnabled).
     const httpRoutes: HttpRoute[] = [...mailWebRoutes(deps, endpoints), ...(config.http.jmapEnabled ? jmapRoutes(deps) : [])];
+    // CardDAV (RFC 6352): address books for phones and desktop clients (dav/carddav-routes.ts).
+    httpRoutes.push(
+      ...cardDavRoutes({
+        index: adapters.index,
+        contacts: adapters.contacts,
+        throttle: authThrottle,
+        allowPlaintextAuthOnLoopback: config.allowPlaintextAuthOnLoopback,
+      }),
+    );
     listeners.push(...(await startHttpListeners(deps, httpRoutes)));
     if (options.workers) {
       workers.push(
