@@ -122,7 +122,7 @@ describe('CardDAV over HTTPS with curl (RFC 6352, RFC 6578)', () => {
 
   it('OPTIONS says DAV: 1, 3, addressbook (RFC 6352 §6.1); Depth: infinity on a collection is refused with propfind-finite-depth (RFC 4918 §9.1)', async () => {
     const o = await dav('OPTIONS', book);
-    expect(o.headers.dav).toBe('1, 3, addressbook');
+    expect(o.headers.dav).toBe('1, 3, extended-mkcol, addressbook');
     expect(o.headers.allow).toContain('REPORT');
     const inf = await dav('PROPFIND', book, undefined, ['Depth: infinity']);
     expect(inf.status).toBe(403);
@@ -329,6 +329,33 @@ describe('CardDAV over HTTPS with curl (RFC 6352, RFC 6578)', () => {
     const chunked = await put('huge.vcf', card('huge', 'Huge', `PHOTO:data:image/jpeg;base64,${photo}\r\n`), ['Transfer-Encoding: chunked']);
     expect(chunked.status).toBe(413);
     expect(await sys.adapters.contacts.getContact(ALICE, 'default', 'huge.vcf')).toBeNull();
+  });
+
+  it('extended MKCOL (RFC 5689, RFC 6352 §6.3.1.1) creates a named address book; a second MKCOL is 405; another resourcetype is 403; DELETE removes the book', async () => {
+    const path = `/dav/addressbooks/${ALICE}/work/`;
+    const body = `<?xml version="1.0" encoding="utf-8" ?>
+<D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">
+  <D:set><D:prop>
+    <D:resourcetype><D:collection/><C:addressbook/></D:resourcetype>
+    <D:displayname>Lisa's Contacts</D:displayname>
+    <C:addressbook-description xml:lang="en">My primary address book.</C:addressbook-description>
+  </D:prop></D:set>
+</D:mkcol>`;
+    expect((await dav('MKCOL', path, body)).status).toBe(201);
+    expect((await dav('MKCOL', path, body)).status).toBe(405);
+    const other = await dav(
+      'MKCOL',
+      `/dav/addressbooks/${ALICE}/cal/`,
+      body.replace('<C:addressbook/>', '<X:calendar xmlns:X="urn:ietf:params:xml:ns:caldav"/>'),
+    );
+    expect(other.status).toBe(403);
+    const b = (await parse((await dav('PROPFIND', path, undefined, ['Depth: 0'])).body)).responses[0];
+    expect(b.props[`${D}displayname`].text).toBe("Lisa's Contacts");
+    expect(b.props[`${C}addressbook-description`].text).toBe('My primary address book.');
+    expect((await put('../work/w.vcf', card('w', 'W'))).status).toBe(201);
+    expect((await dav('DELETE', path)).status).toBe(204);
+    expect((await dav('PROPFIND', path, undefined, ['Depth: 0'])).status).toBe(404);
+    expect(await sys.adapters.contacts.getContact(ALICE, 'work', 'w.vcf')).toBeNull();
   });
 
   it('path traversal and another user’s URLs: 404 exactly like a URL that names nothing, and nothing of Bob’s in the answer', async () => {

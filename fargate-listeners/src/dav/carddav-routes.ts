@@ -13,7 +13,7 @@
  *  - Methods: OPTIONS (answered by the listener, with the DAV header below), PROPFIND (Depth
  *    0/1; allprop, prop, propname), REPORT (addressbook-multiget, addressbook-query,
  *    sync-collection), GET/HEAD, PUT and DELETE with strong ETags and If-Match /
- *    If-None-Match (412), DELETE of a book.
+ *    If-None-Match (412), MKCOL (extended, RFC 5689) and DELETE of a book.
  *  - Errors carry a DAV:error body with the precondition of RFC 6352 §6.3.2.1 / RFC 6578 §3.7
  *    where one applies (valid-address-data, no-uid-conflict, max-resource-size,
  *    valid-sync-token, supported-report). Another user's URLs are answered 404 exactly as a
@@ -32,8 +32,8 @@ import { CARDDAV_NS, CS_NS, DAV_NS, NS_DECLARATIONS, XmlError, child, childrenOf
 
 export const DEFAULT_BOOK = { id: 'default', displayName: 'Contacts' } as const;
 /** What OPTIONS says (RFC 4918 §10.1, RFC 6352 §6.1). */
-export const DAV_HEADER = '1, 3, addressbook';
-const METHODS = ['GET', 'PUT', 'DELETE', 'PROPFIND', 'REPORT'];
+export const DAV_HEADER = '1, 3, extended-mkcol, addressbook';
+const METHODS = ['GET', 'PUT', 'DELETE', 'PROPFIND', 'REPORT', 'MKCOL'];
 const VCARD_TYPE = 'text/vcard; charset=utf-8';
 /** Largest PROPFIND/REPORT body (a multiget of many hrefs fits). */
 const MAX_XML_BYTES = 1024 * 1024;
@@ -525,6 +525,40 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     res.end();
   }
 
+  /**
+   * MKCOL of an address book (RFC 6352 §6.3.1 with extended MKCOL, RFC 5689): the body may set
+   * resourcetype (collection + CARDDAV:addressbook), displayname and addressbook-description.
+   * A body-less MKCOL makes an address book too (the only collections there are here).
+   */
+  async function mkcol(req: IncomingMessage, res: ServerResponse, ctx: HttpRequestContext, target: DavTarget): Promise<void> {
+    if (target.kind !== 'book') return plain(res, 403, 'only address books can be created, under the address-book home');
+    const root = await readXml(req, ctx);
+    let displayName: string = target.book;
+    let description: string | null = null;
+    if (root) {
+      if (!is(root, DAV_NS, 'mkcol')) throw new XmlError('expected DAV:mkcol');
+      const props = childrenOf(root, DAV_NS, 'set').flatMap((s) => childrenOf(s, DAV_NS, 'prop').flatMap((p) => p.children));
+      for (const p of props) {
+        if (is(p, DAV_NS, 'resourcetype')) {
+          const types = p.children.map((c) => `${c.ns} ${c.name}`).sort();
+          if (types.join('|') !== [`${CARDDAV_NS} addressbook`, `${DAV_NS} collection`].sort().join('|')) {
+            throw new DavError(403, el(DAV_NS, 'valid-resourcetype'), 'only address books (DAV:collection + CARDDAV:addressbook) can be created');
+          }
+        } else if (is(p, DAV_NS, 'displayname')) displayName = p.text.trim().slice(0, 200) || displayName;
+        else if (is(p, CARDDAV_NS, 'addressbook-description')) description = p.text.slice(0, 2000) || null;
+        else throw new DavError(403, el(DAV_NS, 'valid-resourcetype'), `property ${p.name} cannot be set here`);
+      }
+    }
+    try {
+      await store.createAddressBook(target.user, { id: target.book, displayName, description });
+    } catch (err) {
+      if (err instanceof ContactError && err.code === 'EXISTS') return plain(res, 405, 'the address book exists', { allow: 'GET, PROPFIND, REPORT, DELETE' });
+      throw err;
+    }
+    res.writeHead(201, { 'cache-control': 'no-store' });
+    res.end();
+  }
+
   const dav: HttpRoute = {
     path: DAV_ROOT,
     prefix: true,
@@ -545,6 +579,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
         if (method === 'GET' || method === 'HEAD') return await get(req, res, target);
         if (method === 'PUT') return await put(req, res, ctx, target);
         if (method === 'DELETE') return await del(req, res, target);
+        if (method === 'MKCOL') return await mkcol(req, res, ctx, target);
         return plain(res, 405, 'method not allowed', { allow: METHODS.join(', ') });
       } catch (err) {
         if (err instanceof XmlError) return davError(res, 400, '', `malformed request body: ${err.message}`);
