@@ -3,6 +3,7 @@
  * Figures are whole-run measurements on this machine; compare runs on the same machine only.
  */
 import { benchAwsCost } from './aws-cost.ts';
+import { benchCardDav } from './carddav.ts';
 import { benchImap } from './imap.ts';
 import { benchImport } from './import.ts';
 import { benchSmtpIngest } from './smtp-ingest.ts';
@@ -14,6 +15,8 @@ const suites: Array<[string, () => Promise<Record<string, number>>]> = [
   // The same load with inbound verification (SPF, DKIM, ARC, DMARC) on.
   ['smtp-ingest-verified', () => benchSmtpIngest({ verify: true })],
   ['imap', () => benchImap()],
+  // CardDAV: a full sync-collection + multiget sync of 5,000 contacts, and an incremental one.
+  ['carddav', () => benchCardDav()],
   // mailctl import imap from a local Dovecot (scripts/setup.sh --test installs it).
   ['import', () => benchImport()],
   // AWS requests, capacity units and $ on the emulator (moto from .tools/venv: scripts/setup.sh --emulator).

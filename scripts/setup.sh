@@ -6,7 +6,8 @@
 #     cfn-lint (test/requirements.txt); with --test also the Debian mail clients the end-to-end
 #     tests drive (swaks, fetchmail, isync, getmail6, curl) and Dovecot (dovecot-imapd,
 #     dovecot-pop3d: the foreign server `mailctl import` is tested against, test/support/dovecot.ts)
-#     and chromium (the browser the webmail tests drive, test/webmail/support/browser.ts).
+#     chromium (the browser the webmail tests drive, test/webmail/support/browser.ts) and
+#     vdirsyncer (the CardDAV client of the contacts tests).
 # Source it (`. scripts/setup.sh [--test]`) so that Node 24 stays first on PATH.
 _setup_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$_setup_root/scripts/bootstrap-node.sh"
@@ -58,13 +59,15 @@ if [ "${1:-}" = "--test" ]; then
   [ -x /usr/lib/dovecot/pop3 ] || _missing="$_missing dovecot-pop3d"
   # The webmail's browser tests (test/webmail/support/browser.ts) drive Debian's chromium.
   command -v chromium >/dev/null 2>&1 || _missing="$_missing chromium"
+  # vdirsyncer: the CardDAV client of test/http/carddav-vdirsyncer.e2e.test.ts.
+  [ -x /usr/bin/vdirsyncer ] || _missing="$_missing vdirsyncer"
   if [ -n "$_missing" ]; then
     echo "setup: installing mail clients and servers for the end-to-end tests:$_missing" >&2
     _sudo=""; [ "$(id -u)" = 0 ] || _sudo="sudo"
     $_sudo apt-get update -qq >&2
     # The tests start their own Dovecot with their own configuration; the package's service is
     # not needed (on a machine with systemd it may start; it does not use the test ports).
-    DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq swaks fetchmail isync getmail6 curl dovecot-imapd dovecot-pop3d chromium >&2
+    DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq swaks fetchmail isync getmail6 curl dovecot-imapd dovecot-pop3d chromium vdirsyncer >&2
   fi
 fi
 unset _setup_root _lock_hash _req_hash _missing _tool _sudo _sa_dir _sa_tmp _sa_tgz

@@ -77,6 +77,10 @@ export function domainDnsRecords(input: DnsRecordInput): DnsRecordGroup[] {
       ],
     },
     {
+      what: 'address book discovery (RFC 6764 §3, §4): CardDAV over TLS on the HTTPS port at /dav/; the empty SRV says there is no CardDAV without TLS',
+      lines: [`_carddavs._tcp.${d}. SRV 0 1 ${e.https} ${host}.`, `_carddavs._tcp.${d}. TXT ${txt('path=/dav/')}`, `_carddav._tcp.${d}. SRV 0 0 0 .`],
+    },
+    {
       what: `client autoconfiguration: Thunderbird (https://autoconfig.${d}/mail/config-v1.1.xml), Outlook Autodiscover (https://autodiscover.${d}/autodiscover/autodiscover.xml); the certificate must name both`,
       lines: [`autoconfig.${d}. CNAME ${host}.`, `autodiscover.${d}. CNAME ${host}.`, `_autodiscover._tcp.${d}. SRV 0 1 ${e.https} ${host}.`],
     },

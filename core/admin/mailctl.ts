@@ -20,6 +20,8 @@ import { dkimKeyBlobKey, dkimZoneLine, generateDkimKey, loadDkimKey, loadDkimKey
 import { loadConfig, type MailConfig } from '../config.ts';
 import { publicEndpoints } from '../mail-endpoints.ts';
 import { domainDnsRecords, formatDnsRecords } from './dns-records.ts';
+import { ContactsUsageError, exportContacts, importContacts } from './mailctl-contacts.ts';
+import { ContactError } from '../ports/contacts.ts';
 
 export interface MailctlIO {
   out(line: string): void;
@@ -73,6 +75,11 @@ export const USAGE = `usage: mailctl [--aws] <command>
                                  of <name>.mbox), byte for byte, flags in Status/X-Keywords headers
   export maildir <address> <dir> [--mailbox NAME]
                                  write mailboxes as a Maildir++ tree, byte for byte, flags in the info
+  contacts import <address> <file.vcf> [--book <id>]
+                                 add the vCards of a file to an address book (default: the
+                                 CardDAV default book); a card with a UID already there replaces it
+  contacts export <address> <file.vcf> [--book <id>]
+                                 write an address book's vCards to one file, byte for byte
   queue stats                    jobs per queue (visible, in flight, delayed, dead)
   queue dead-letters [queue]     show jobs in the dead-letter queue (default: all queues)
 Options: --aws  use the AWS resources named by MAIL_TABLE, MAIL_BUCKET, INGEST_QUEUE_URL, ... (or MAIL_RUNTIME=aws)`;
@@ -217,6 +224,7 @@ export async function runMailctl(
         // as unreferenced garbage: the user is gone either way.
         const writes = new MailboxWrites(adapters, { events, log: createLogger({ command: 'user remove' }, 'warn', (line) => io.err(line)) });
         await writes.removeUser(normalizeAddress(rest[0]));
+        await adapters.contacts.removeAllContacts(normalizeAddress(rest[0]));
         io.out(`removed user ${normalizeAddress(rest[0])}`);
         return 0;
       }
@@ -285,6 +293,20 @@ export async function runMailctl(
         } catch (err) {
           if (err instanceof ImportUsageError) throw new UsageError(err.message, group);
           if (err instanceof ImportError) throw new CommandError(err.message);
+          throw err;
+        }
+      }
+      case 'contacts import':
+      case 'contacts export': {
+        need(2);
+        const user = await requireUser(rest[0]);
+        try {
+          if (action === 'import') return await importContacts(adapters, user, rest[1], rest.slice(2), io);
+          return await exportContacts(adapters, user, rest[1], rest.slice(2), io);
+        } catch (err) {
+          if (err instanceof ContactsUsageError) throw new UsageError(err.message, group);
+          if (err instanceof ContactError) throw new CommandError(err.message);
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CommandError(`${rest[1]}: no such file`);
           throw err;
         }
       }

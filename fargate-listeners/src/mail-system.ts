@@ -30,6 +30,7 @@ import type { HttpRoute } from './http/routes.ts';
 import { mailWebRoutes } from './http/web-routes.ts';
 import { jmapRoutes } from './jmap/routes.ts';
 import { webmailRoutes } from './http/webmail-routes.ts';
+import { cardDavRoutes } from './dav/carddav-routes.ts';
 import { publicEndpoints, type EndpointPort } from '#core/mail-endpoints.ts';
 
 export interface MailSystemOptions {
@@ -124,6 +125,15 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
       ...(config.http.jmapEnabled ? jmapRoutes(deps) : []),
       ...(webmail ? webmailRoutes(config.http.webmailDir!) : []),
     ];
+    // CardDAV (RFC 6352): address books for phones and desktop clients (dav/carddav-routes.ts).
+    httpRoutes.push(
+      ...cardDavRoutes({
+        index: adapters.index,
+        contacts: adapters.contacts,
+        throttle: authThrottle,
+        allowPlaintextAuthOnLoopback: config.allowPlaintextAuthOnLoopback,
+      }),
+    );
     listeners.push(...(await startHttpListeners(deps, httpRoutes)));
     if (options.workers) {
       workers.push(

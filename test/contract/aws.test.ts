@@ -7,12 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAwsClients } from '#core/adapters/aws/clients.ts';
+import { DynamoContactStore } from '#core/adapters/aws/dynamo-contact-store.ts';
 import { DynamoMailIndex } from '#core/adapters/aws/dynamo-mail-index.ts';
 import { destroyAwsResources, provisionAwsResources } from '#core/adapters/aws/provision.ts';
 import { S3BlobStore } from '#core/adapters/aws/s3-blob-store.ts';
 import { SqsWorkQueue } from '#core/adapters/aws/sqs-work-queue.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
+import { contactStoreContract } from './contact-store.contract.ts';
 import { mailIndexContract, sampleMeta } from './mail-index.contract.ts';
 import { workQueueContract } from './work-queue.contract.ts';
 
@@ -49,6 +51,24 @@ mailIndexContract('aws DynamoDB', async () => {
     index: open(),
     openAnother: async () => open(),
     openWithChangeLogRetention: async (ms) => open(ms),
+    cleanup: async () => {
+      for (const c of opened) c.destroy();
+      await destroyAwsResources(clientConfig, refs);
+    },
+  };
+});
+
+contactStoreContract('aws DynamoDB', async () => {
+  const refs = await provisionAwsResources(clientConfig, uniquePrefix(), { only: ['table'] });
+  const opened: Array<{ destroy(): void }> = [];
+  const open = () => {
+    const clients = createAwsClients(clientConfig);
+    opened.push(clients);
+    return new DynamoContactStore({ client: clients.dynamo, table: refs.table });
+  };
+  return {
+    store: open(),
+    openAnother: async () => open(),
     cleanup: async () => {
       for (const c of opened) c.destroy();
       await destroyAwsResources(clientConfig, refs);

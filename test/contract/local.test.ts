@@ -13,9 +13,11 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileBlobStore, InvalidBlobKeyError } from '#core/adapters/local/file-blob-store.ts';
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
+import { SqliteContactStore } from '#core/adapters/local/sqlite-contact-store.ts';
 import { SqliteMailIndex } from '#core/adapters/local/sqlite-mail-index.ts';
 import { SqliteWorkQueue } from '#core/adapters/local/sqlite-work-queue.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
+import { contactStoreContract } from './contact-store.contract.ts';
 import type { ConcurrencyResult, ConcurrencyTask } from './local-concurrency-worker.ts';
 import { mailIndexContract, sampleMeta } from './mail-index.contract.ts';
 import { workQueueContract } from './work-queue.contract.ts';
@@ -51,6 +53,24 @@ mailIndexContract('local SQLite', async () => {
     openWithChangeLogRetention: async (ms) => open(ms),
     cleanup: async () => {
       for (const ix of opened) await ix.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+contactStoreContract('local SQLite', async () => {
+  const dir = await tempDir();
+  const opened: SqliteContactStore[] = [];
+  const open = () => {
+    const store = new SqliteContactStore({ dataDir: dir });
+    opened.push(store);
+    return store;
+  };
+  return {
+    store: open(),
+    openAnother: async () => open(),
+    cleanup: async () => {
+      for (const s of opened) await s.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,7 +1,7 @@
 /**
  * The `local` adapter set (docs/architecture.md, "Ports and adapters"): everything under one data directory —
  *   <dataDir>/blobs/         raw messages (FileBlobStore)
- *   <dataDir>/index.sqlite   mail index (SqliteMailIndex, WAL)
+ *   <dataDir>/index.sqlite   mail index (SqliteMailIndex, WAL) and contacts (SqliteContactStore)
  *   <dataDir>/queue.sqlite   work queue (SqliteWorkQueue, WAL)
  *   secrets                  files (relative to <dataDir>) or environment variables (FileSecretStore)
  * Several processes (the listeners, the CLI) may open the same directory at once.
@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Adapters } from '../adapters.ts';
 import { FileBlobStore } from './file-blob-store.ts';
 import { FileSecretStore } from './file-secret-store.ts';
+import { SqliteContactStore } from './sqlite-contact-store.ts';
 import { SqliteMailIndex } from './sqlite-mail-index.ts';
 import { SqliteWorkQueue, type SqliteWorkQueueOptions } from './sqlite-work-queue.ts';
 
@@ -32,9 +33,17 @@ export async function createLocalAdapters(options: LocalAdapterOptions): Promise
   const blobs = new FileBlobStore(dataDir);
   const index = new SqliteMailIndex({ dataDir });
   let queue: SqliteWorkQueue;
+  let contacts: SqliteContactStore;
   try {
     queue = new SqliteWorkQueue({ ...options.queue, dataDir });
   } catch (err) {
+    await index.close();
+    throw err;
+  }
+  try {
+    contacts = new SqliteContactStore({ dataDir });
+  } catch (err) {
+    await queue.close();
     await index.close();
     throw err;
   }
@@ -45,10 +54,12 @@ export async function createLocalAdapters(options: LocalAdapterOptions): Promise
     index,
     queue,
     secrets: new FileSecretStore({ dataDir }),
+    contacts,
     async close() {
       if (closed) return;
       closed = true;
       await queue.close();
+      await contacts.close();
       await index.close();
     },
   };

@@ -130,7 +130,7 @@ export async function startHttpListeners(deps: ListenerDeps, routes: HttpRoute[]
     const allow = allowedMethods(route);
     const method = (req.method ?? 'GET').toUpperCase();
     if (method === 'OPTIONS') {
-      const headers: Record<string, string> = { allow: allow.join(', ') };
+      const headers: Record<string, string> = { ...route.optionsHeaders, allow: allow.join(', ') };
       if (corsAllowed) {
         headers['access-control-allow-methods'] = allow.join(', ');
         const asked = String(req.headers['access-control-request-headers'] ?? '')

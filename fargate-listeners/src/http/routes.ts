@@ -36,6 +36,8 @@ export interface HttpRoute {
    * handler runs. Default: HTTP_MAX_BODY_BYTES.
    */
   maxBodyBytes?: number;
+  /** Headers added to the listener's answer to OPTIONS on this route (e.g. WebDAV's `DAV`, RFC 4918 §10.1). */
+  optionsHeaders?: Record<string, string>;
   /** Content-Security-Policy of this route's answers; default `default-src 'none'; frame-ancestors 'none'` (API and XML answers). */
   contentSecurityPolicy?: string;
 }

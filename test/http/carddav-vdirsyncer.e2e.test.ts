@@ -1,0 +1,146 @@
+/**
+ * CardDAV with a client none of us wrote: Debian's vdirsyncer syncs a local vCard directory
+ * with our server both ways (RFC 6352), discovering the address book from the server's root
+ * (RFC 6764 well-known URI, current-user-principal, addressbook-home-set). The server side is
+ * read and changed through the ContactStore (what the webmail and JMAP use).
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '#core/log.ts';
+import { run } from '../support/clients.ts';
+import { ADAPTER_KINDS, startTestSystem, type TestSystem } from '../support/mail-system.ts';
+
+const VDIRSYNCER = '/usr/bin/vdirsyncer';
+const USER = 'alice@example.test';
+
+function describeWithVdirsyncer(name: string, fn: () => void): void {
+  if (existsSync(VDIRSYNCER)) describe(name, fn);
+  else if (process.env.CI)
+    describe(name, () => {
+      it('needs vdirsyncer', () => {
+        throw new Error('vdirsyncer is not installed: scripts/setup.sh --test installs it (apt-get install vdirsyncer)');
+      });
+    });
+  else describe.skip(`${name} (skipped: vdirsyncer is not installed; scripts/setup.sh --test installs it; with CI set this fails)`, fn);
+}
+
+const vcard = (uid: string, fn: string) => `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:${uid}\r\nFN:${fn}\r\nN:${fn};;;;\r\nEMAIL:${uid}@example.test\r\nEND:VCARD\r\n`;
+
+for (const kind of ADAPTER_KINDS)
+  describeWithVdirsyncer(`CardDAV (${kind}): vdirsyncer syncs a local vCard directory both ways (RFC 6352, RFC 6764)`, () => {
+    let sys: TestSystem;
+    let work: string;
+    let local: string;
+    const requests: Array<{ method: string; path: string; status: number }> = [];
+
+    const sync = async () => {
+      const before = requests.length;
+      const r = await run(VDIRSYNCER, ['-c', path.join(work, 'config'), 'sync'], { timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+      return { output: r.stdout + r.stderr, requests: requests.slice(before) };
+    };
+    const store = () => sys.adapters.contacts;
+
+    beforeAll(async () => {
+      const logger = createLogger({}, 'debug', (line) => {
+        const rec = JSON.parse(line) as { msg: string; method?: string; path?: string; status?: number };
+        if (rec.msg === 'dav request') requests.push({ method: rec.method!, path: rec.path!, status: rec.status! });
+      });
+      sys = await startTestSystem({ adapters: kind, logger });
+      await sys.addUser(USER, 'alice-secret');
+      work = await mkdtemp(path.join(tmpdir(), 'vdirsyncer-'));
+      await writeFile(path.join(work, 'cert.pem'), sys.system.deps.tls.cert);
+      await writeFile(
+        path.join(work, 'config'),
+        `[general]
+status_path = "${work}/status/"
+
+[pair contacts]
+a = "local"
+b = "server"
+collections = ["from b"]
+conflict_resolution = "b wins"
+
+[storage local]
+type = "filesystem"
+path = "${work}/contacts/"
+fileext = ".vcf"
+
+[storage server]
+type = "carddav"
+url = "https://127.0.0.1:${sys.port('https')}/"
+username = "${USER}"
+password = "alice-secret"
+verify = "${work}/cert.pem"
+`,
+      );
+      // Discovery from the server root: the default book ("Contacts", id default) is created on
+      // first use and found through the principal; the answer creates the local directory.
+      const d = await run(VDIRSYNCER, ['-c', path.join(work, 'config'), 'discover'], { input: 'y\ny\n', timeoutMs: 60_000 });
+      expect(d.code, d.stdout + d.stderr).toBe(0);
+      local = path.join(work, 'contacts', 'default');
+      expect(existsSync(local)).toBe(true);
+    }, 120_000);
+
+    afterAll(async () => {
+      await sys?.stop();
+      if (work) await rm(work, { recursive: true, force: true });
+    });
+
+    it('discovered the book through /.well-known/carddav, the principal and the home set', () => {
+      const paths = requests.map((r) => `${r.method} ${r.path}`);
+      expect(paths.some((p) => p.endsWith(' /.well-known/carddav'))).toBe(true);
+      expect(paths).toContain(`PROPFIND /dav/principals/${USER}/`);
+      expect(paths).toContain(`PROPFIND /dav/addressbooks/${USER}/`);
+    });
+
+    it('uploads a contact created locally; the store holds the exact bytes', async () => {
+      const data = vcard('local-1', 'Local One');
+      await writeFile(path.join(local, 'local-1.vcf'), data);
+      const s = await sync();
+      expect(s.requests.some((r) => r.method === 'PUT' && r.status === 201)).toBe(true);
+      const cards = await store().listContacts(USER, 'default');
+      expect(cards.map((c) => c.uid)).toEqual(['local-1']);
+      const stored = await store().getContact(USER, 'default', cards[0].name);
+      expect(stored!.data.toString()).toBe(data);
+    });
+
+    it('downloads a contact created on the server and one changed there', async () => {
+      const [uploaded] = await store().listContacts(USER, 'default');
+      const changed = vcard('local-1', 'Local One Edited');
+      await store().putContact(USER, 'default', uploaded.name, { data: Buffer.from(changed), uid: 'local-1' });
+      const fresh = vcard('server-1', 'Server One');
+      await store().putContact(USER, 'default', 'server-1.vcf', { data: Buffer.from(fresh), uid: 'server-1' });
+      await sync();
+      const files = await readdir(local);
+      const contents = await Promise.all(files.map((f) => readFile(path.join(local, f), 'utf8')));
+      expect(contents.sort()).toEqual([changed, fresh].sort());
+    });
+
+    it('propagates deletions both ways', async () => {
+      const files = await readdir(local);
+      const byUid = new Map<string, string>();
+      for (const f of files) byUid.set(/UID:(.*)\r?\n/.exec(await readFile(path.join(local, f), 'utf8'))![1], f);
+      expect([...byUid.keys()].sort()).toEqual(['local-1', 'server-1']);
+      await unlink(path.join(local, byUid.get('local-1')!)); // deleted locally
+      await store().deleteContact(USER, 'default', 'server-1.vcf'); // deleted on the server
+      const s = await sync();
+      expect(s.requests.some((r) => r.method === 'DELETE' && r.status === 204)).toBe(true);
+      expect(await store().listContacts(USER, 'default')).toEqual([]);
+      expect(await readdir(local)).toEqual([]);
+    });
+
+    it('a second sync with no changes transfers nothing: only PROPFIND listings, no GET, PUT, DELETE or multiget; the sync token stays', async () => {
+      await writeFile(path.join(local, 'keep.vcf'), vcard('keep', 'Keep Me'));
+      await sync();
+      const token = (await store().getAddressBook(USER, 'default'))!.syncToken;
+      const s = await sync();
+      expect(s.requests.filter((r) => r.method !== 'PROPFIND')).toEqual([]);
+      expect(s.requests.length).toBeGreaterThan(0);
+      expect((await store().getAddressBook(USER, 'default'))!.syncToken).toBe(token);
+      expect(s.output).not.toMatch(/Copying|Deleting/);
+    });
+  });
