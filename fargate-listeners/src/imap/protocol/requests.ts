@@ -132,6 +132,37 @@ export interface SearchRequest {
   criteria: SearchKey;
 }
 
+// --- SORT / THREAD (RFC 5256, RFC 5957, RFC 5267) ---
+export type SortKeyName = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
+
+export interface SortCriterion {
+  key: SortKeyName;
+  reverse: boolean;
+}
+
+/** ESORT RETURN options (RFC 5267 §3; SAVE per RFC 5182). */
+export type SortReturn = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+
+export interface SortRequest {
+  name: 'SORT';
+  uid: boolean;
+  /** null: the plain `* SORT` form; else an ESORT (`* ESEARCH`) answer. */
+  returnOptions: SortReturn[] | null;
+  criteria: SortCriterion[];
+  charset: string;
+  search: SearchKey;
+}
+
+export type ThreadAlgorithm = 'ORDEREDSUBJECT' | 'REFERENCES';
+
+export interface ThreadRequest {
+  name: 'THREAD';
+  uid: boolean;
+  algorithm: ThreadAlgorithm;
+  charset: string;
+  search: SearchKey;
+}
+
 // --- FETCH ---
 export interface Section {
   /** Part path, e.g. [1, 2] for "1.2"; empty for the whole message. */
@@ -208,6 +239,8 @@ export type ImapRequest =
   | AppendRequest
   | UidExpungeRequest
   | SearchRequest
+  | SortRequest
+  | ThreadRequest
   | FetchRequest
   | StoreRequest
   | CopyRequest;

@@ -163,3 +163,14 @@ export function parseSearch(r: ArgReader, uid: boolean): SearchRequest {
   }
   return { name: 'SEARCH', uid, charset, returnOptions, criteria: keys.length === 1 ? keys[0] : { k: 'and', keys } };
 }
+
+/** search-criteria (RFC 9051 §6.4.4): one or more keys to the end of the command, ANDed. */
+export function parseSearchCriteria(r: ArgReader): SearchKey {
+  const count = { n: 0 };
+  const keys = [parseKey(r, 0, count)];
+  while (!r.atEnd()) {
+    r.sp();
+    keys.push(parseKey(r, 0, count));
+  }
+  return keys.length === 1 ? keys[0] : { k: 'and', keys };
+}
