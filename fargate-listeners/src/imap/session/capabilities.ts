@@ -34,6 +34,11 @@ const AUTHENTICATED_EXTENSIONS = [
   'UTF8=ACCEPT',
   'CONDSTORE',
   'QRESYNC',
+  'SORT',
+  'SORT=DISPLAY',
+  'ESORT',
+  'THREAD=ORDEREDSUBJECT',
+  'THREAD=REFERENCES',
 ];
 
 export function capabilities(st: CapabilityState): string[] {
