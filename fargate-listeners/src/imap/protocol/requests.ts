@@ -117,6 +117,8 @@ export type SearchKey =
   | { k: 'seq'; set: SequenceSet }
   /** MODSEQ (RFC 7162 §3.1.5): the message's mod-sequence is at least `modseq`. */
   | { k: 'modseq'; modseq: number }
+  /** OLDER / YOUNGER (RFC 5032 §3): the internal date is more / at most `seconds` before now. */
+  | { k: 'within'; op: 'older' | 'younger'; seconds: number }
   | { k: 'not'; key: SearchKey }
   | { k: 'or'; a: SearchKey; b: SearchKey }
   | { k: 'and'; keys: SearchKey[] };

@@ -39,6 +39,7 @@ const AUTHENTICATED_EXTENSIONS = [
   'ESORT',
   'THREAD=ORDEREDSUBJECT',
   'THREAD=REFERENCES',
+  'WITHIN',
 ];
 
 export function capabilities(st: CapabilityState): string[] {

@@ -45,6 +45,7 @@ export interface SearchScope {
 export function cost(key: SearchKey): number {
   switch (key.k) {
     case 'size':
+    case 'within':
     case 'date':
       return key.k === 'date' && key.field === 'sent' ? 2 : 1;
     case 'header':
@@ -164,6 +165,8 @@ async function envelopeAddresses(facts: MessageFacts, field: 'from' | 'to' | 'cc
 
 export class Evaluator {
   private readonly scope: SearchScope;
+  /** "Now" for OLDER/YOUNGER (RFC 5032), one instant for the whole command. */
+  private readonly now = Date.now();
   constructor(scope: SearchScope) {
     this.scope = scope;
   }
@@ -189,6 +192,11 @@ export class Evaluator {
       case 'size':
         if (!m.record) return false;
         return key.op === 'larger' ? m.record.size > key.n : m.record.size < key.n;
+      case 'within': {
+        if (!m.record) return false;
+        const age = this.now - m.record.internalDate;
+        return key.op === 'older' ? age > key.seconds * 1000 : age <= key.seconds * 1000;
+      }
       case 'date': {
         if (!m.record) return false;
         if (key.field === 'internal') return compareDay(utcDay(m.record.internalDate), key.op, key.day);

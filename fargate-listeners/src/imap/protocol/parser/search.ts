@@ -123,6 +123,12 @@ function parseKey(r: ArgReader, depth: number, count: { n: number }): SearchKey 
       }
       return { k: 'modseq', modseq: r.modseq(true, 'MODSEQ mod-sequence') };
     }
+    case 'OLDER':
+    case 'YOUNGER': {
+      // RFC 5032 §4: search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number.
+      r.sp();
+      return { k: 'within', op: word === 'OLDER' ? 'older' : 'younger', seconds: r.nzNumber() };
+    }
     case 'NOT': {
       r.sp();
       return { k: 'not', key: parseKey(r, depth + 1, count) };
