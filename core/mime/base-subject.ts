@@ -22,6 +22,7 @@ const LEADING_BLOB = new RegExp(`^${BLOB}`);
 const TRAILER = /(?:\(fwd\)|[ \t])$/i;
 
 function decode(value: string): string {
+  if (!value.includes('=?')) return value;
   try {
     return libmime.decodeWords(value);
   } catch {

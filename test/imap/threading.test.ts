@@ -119,4 +119,11 @@ describe('THREAD=REFERENCES (RFC 5256 §3)', () => {
     ]);
     expect(formatThreads(threads)).toBe('(4)(5)(1 (3)(2))');
   });
+
+  it('threads a reply chain 50,000 deep without running out of stack', () => {
+    const chain = Array.from({ length: 50_000 }, (_, i) => msg(i + 1, 'Re: long', `m${i}`, i > 0 ? [`m${i - 1}`] : []));
+    const out = formatThreads(referencesThreads(chain));
+    expect(out.startsWith('(1 2 3 ')).toBe(true);
+    expect(out.endsWith(' 49999 50000)')).toBe(true);
+  });
 });

@@ -48,8 +48,19 @@ export function orderedSubject(messages: ThreadMessage[]): ThreadNode[] {
   return threads.sort((a, b) => byDateThenSeq(a.message!, b.message!));
 }
 
-function isAncestor(a: Container, of: Container): boolean {
-  for (let p: Container | null = of; p; p = p.parent) if (p === a) return true;
+/**
+ * Whether `target` is `root` or below it: linking target → root would make a loop. Searched
+ * downwards (RFC 5256 §3 step 1A: "search down the children of B to see if A is reachable"),
+ * which is cheap where it is asked: the child of a new link is mostly a message just read or
+ * a container only referenced so far, with little or nothing below it.
+ */
+function reaches(root: Container, target: Container): boolean {
+  const stack = [root];
+  while (stack.length > 0) {
+    const c = stack.pop()!;
+    if (c === target) return true;
+    for (const k of c.children) stack.push(k);
+  }
   return false;
 }
 
@@ -71,27 +82,51 @@ function firstMessage(c: ThreadNode): ThreadMessage | null {
   return null;
 }
 
-/** Step 4: dummies without children go; dummies with children give them to their parent (at the root: only one). */
-function prune(list: Container[], atRoot: boolean): Container[] {
-  const out: Container[] = [];
-  for (const c of list) {
-    c.children = prune(c.children, false);
-    for (const child of c.children) child.parent = c;
-    if (c.message) out.push(c);
-    else if (c.children.length === 0) continue;
-    else if (!atRoot || c.children.length === 1) {
-      for (const child of c.children) child.parent = atRoot ? null : c.parent;
-      out.push(...c.children);
-    } else out.push(c);
+/**
+ * Every node below `roots` (roots included), each before its descendants. Iterative, like
+ * everything here that walks a tree: a chain of replies is as deep as it is long.
+ */
+function preorder<T extends ThreadNode>(roots: T[]): T[] {
+  const out: T[] = [];
+  const stack = [...roots].reverse();
+  while (stack.length > 0) {
+    const c = stack.pop()!;
+    out.push(c);
+    for (let i = c.children.length - 1; i >= 0; i--) stack.push(c.children[i] as T);
   }
   return out;
 }
 
+/** Step 4 on one list of siblings whose own subtrees are already pruned. */
+function pruneLevel(list: Container[], parent: Container | null): Container[] {
+  const out: Container[] = [];
+  for (const c of list) {
+    // (4A) A dummy without children goes.
+    if (c.message) out.push(c);
+    else if (c.children.length === 0) continue;
+    // (4B) A dummy with children goes, its children taking its place, unless that would make
+    // several of them roots.
+    else if (parent || c.children.length === 1) out.push(...c.children);
+    else out.push(c);
+  }
+  for (const c of out) c.parent = parent;
+  return out;
+}
+
+/** Step 4 over the whole forest, deepest levels first. */
+function prune(roots: Container[]): Container[] {
+  const nodes = preorder(roots);
+  for (let i = nodes.length - 1; i >= 0; i--) nodes[i].children = pruneLevel(nodes[i].children, nodes[i]);
+  return pruneLevel(roots, null);
+}
+
 /** Step 6: siblings by sent date (a dummy by its first child's, its children sorted first). */
-function sortByDate(list: ThreadNode[]): void {
-  for (const c of list) sortByDate(c.children);
+function sortByDate(roots: ThreadNode[]): void {
   const dateOf = (c: ThreadNode) => firstMessage(c)!;
-  list.sort((a, b) => byDateThenSeq(dateOf(a), dateOf(b)));
+  const byDate = (a: ThreadNode, b: ThreadNode) => byDateThenSeq(dateOf(a), dateOf(b));
+  const nodes = preorder(roots);
+  for (let i = nodes.length - 1; i >= 0; i--) nodes[i].children.sort(byDate);
+  roots.sort(byDate);
 }
 
 /** REFERENCES (RFC 5256 §3), steps 1 to 6. */
@@ -123,20 +158,17 @@ export function referencesThreads(messages: ThreadMessage[]): ThreadNode[] {
     let prev: Container | null = null;
     for (const id of m.references) {
       const c = container(id);
-      if (prev && c !== prev && !c.parent && !isAncestor(c, prev)) link(prev, c);
+      if (prev && !c.parent && !reaches(c, prev)) link(prev, c);
       prev = c;
     }
     // (1B) The message's own last reference becomes its parent, replacing any other link.
-    if (prev && prev !== own && !isAncestor(own, prev)) {
+    if (prev && !reaches(own, prev)) {
       unlink(own);
       link(prev, own);
     } else if (!prev) unlink(own);
   }
   // (2) The root set; (3) the id table is no longer needed.
-  const roots = prune(
-    all.filter((c) => !c.parent),
-    true,
-  );
+  const roots = prune(all.filter((c) => !c.parent));
   // (5) Threads with the same base subject come together.
   const subjectOf = (c: Container) => (c.message ?? c.children[0]?.message ?? null)?.subject ?? null;
   const table = new Map<string, Container>();
@@ -179,11 +211,22 @@ export function referencesThreads(messages: ThreadMessage[]): ThreadNode[] {
 
 /** thread-list syntax (RFC 5256 §4): `(a b (c d)(e))`, a dummy root as `((a)(b))`. */
 export function formatThreads(roots: ThreadNode[]): string {
-  const node = (c: ThreadNode): string => {
-    const head = c.message ? String(c.message.n) : '';
-    if (c.children.length === 0) return head;
-    const tail = c.children.length === 1 && c.message ? node(c.children[0]) : c.children.map((k) => `(${node(k)})`).join('');
-    return c.message ? `${head} ${tail}` : tail;
-  };
-  return roots.map((r) => `(${node(r)})`).join('');
+  const out: string[] = [];
+  // Work in reverse order of output: text to write, or a node to expand.
+  const stack: Array<string | ThreadNode> = [];
+  for (let i = roots.length - 1; i >= 0; i--) stack.push(')', roots[i], '(');
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if (typeof item === 'string') {
+      out.push(item);
+      continue;
+    }
+    const { message, children } = item;
+    if (message) out.push(String(message.n));
+    if (children.length === 0) continue;
+    if (message) out.push(' ');
+    if (children.length === 1 && message) stack.push(children[0]);
+    else for (let i = children.length - 1; i >= 0; i--) stack.push(')', children[i], '(');
+  }
+  return out.join('');
 }
