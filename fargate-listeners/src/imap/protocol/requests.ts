@@ -70,7 +70,7 @@ export interface ListRequest {
   returnOptions: { subscribed: boolean; children: boolean; specialUse: boolean; status: StatusItem[] | null } | null;
 }
 
-export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'SIZE' | 'DELETED' | 'HIGHESTMODSEQ';
+export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'SIZE' | 'DELETED' | 'HIGHESTMODSEQ' | 'MAILBOXID';
 export interface StatusRequest {
   name: 'STATUS';
   mailbox: Buffer;
@@ -119,6 +119,8 @@ export type SearchKey =
   | { k: 'modseq'; modseq: number }
   /** OLDER / YOUNGER (RFC 5032 §3): the internal date is more / at most `seconds` before now. */
   | { k: 'within'; op: 'older' | 'younger'; seconds: number }
+  /** EMAILID / THREADID (RFC 8474 §6): the message's object id is this one. */
+  | { k: 'objectid'; field: 'email' | 'thread'; id: string }
   | { k: 'not'; key: SearchKey }
   | { k: 'or'; a: SearchKey; b: SearchKey }
   | { k: 'and'; keys: SearchKey[] };
@@ -195,7 +197,10 @@ export type FetchAtt =
   | { k: 'BINARY'; peek: boolean; part: number[]; partial: Partial | null }
   | { k: 'BINARY.SIZE'; part: number[] }
   /** MODSEQ (RFC 7162 §3.1.4.2). */
-  | { k: 'MODSEQ' };
+  | { k: 'MODSEQ' }
+  /** EMAILID and THREADID (RFC 8474 §5.1, §5.2). */
+  | { k: 'EMAILID' }
+  | { k: 'THREADID' };
 
 export interface FetchRequest {
   name: 'FETCH';

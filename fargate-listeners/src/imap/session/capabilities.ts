@@ -40,6 +40,7 @@ const AUTHENTICATED_EXTENSIONS = [
   'THREAD=ORDEREDSUBJECT',
   'THREAD=REFERENCES',
   'WITHIN',
+  'OBJECTID',
 ];
 
 export function capabilities(st: CapabilityState): string[] {

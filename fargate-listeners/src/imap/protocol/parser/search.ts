@@ -123,6 +123,14 @@ function parseKey(r: ArgReader, depth: number, count: { n: number }): SearchKey 
       }
       return { k: 'modseq', modseq: r.modseq(true, 'MODSEQ mod-sequence') };
     }
+    case 'EMAILID':
+    case 'THREADID': {
+      // RFC 8474 §6: objectid = 1*255(ALPHA / DIGIT / "_" / "-").
+      r.sp();
+      const id = r.atom('object id');
+      if (!/^[A-Za-z0-9_-]{1,255}$/.test(id)) throw new ParseError('Invalid object id');
+      return { k: 'objectid', field: word === 'EMAILID' ? 'email' : 'thread', id };
+    }
     case 'OLDER':
     case 'YOUNGER': {
       // RFC 5032 §4: search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number.
