@@ -162,6 +162,17 @@ describe.each(ADAPTER_KINDS)('SORT and THREAD (%s adapters)', (kind) => {
     expect(await one('SEARCH $')).toBe('* SEARCH 2 3');
   });
 
+  it('RFC 7162 §3.1.5, §3.1.10: a MODSEQ key adds the highest mod-sequence of the messages returned to SORT and ESORT', async () => {
+    const uidOf = async (seq: number) => Number(/UID (\d+)/.exec((await one(`FETCH ${seq} (UID)`))!)![1]);
+    const mod = async (seq: number) => Number(/MODSEQ \((\d+)\)/.exec(await one(`FETCH ${seq} (MODSEQ)`))![1]);
+    const [m2, m3] = [await mod(2), await mod(3)];
+    expect(await uidOf(2)).toBe(3);
+    expect(await one('SORT (DATE) UTF-8 SEEN MODSEQ 1')).toBe(`* SORT 2 3 (MODSEQ ${Math.max(m2, m3)})`);
+    expect(await one('SORT (REVERSE DATE) UTF-8 SEEN MODSEQ 1')).toBe(`* SORT 3 2 (MODSEQ ${Math.max(m2, m3)})`);
+    expect(await one('SORT RETURN (MIN) (DATE) UTF-8 SEEN MODSEQ 1')).toMatch(new RegExp(`MIN 2 MODSEQ ${m2}$`));
+    expect(await one('SORT (DATE) UTF-8 DELETED MODSEQ 1')).toBe('* SORT');
+  });
+
   it('RFC 5256 §3: a charset we do not know gets NO [BADCHARSET]; bad syntax gets BAD and the session goes on', async () => {
     const bad = await c.command('SORT (DATE) X-UNKNOWN ALL');
     expect(bad.tagged).toMatch(/ NO \[BADCHARSET/);

@@ -11,7 +11,7 @@ import { ok, type Tagged } from '../errors.ts';
 import { loadRecords } from '../message-loader.ts';
 import type { ImapSession } from '../session.ts';
 import { needsEnvelope, sortItems, sortValue, type SortItem } from '../sort-keys.ts';
-import { matchMessages } from './search.ts';
+import { matchMessages, usesModseq } from './search.ts';
 
 export async function sort(s: ImapSession, req: SortRequest, tag: string): Promise<Tagged> {
   const sel = s.selected!;
@@ -31,8 +31,13 @@ export async function sort(s: ImapSession, req: SortRequest, tag: string): Promi
   }
   sortItems(items, req.criteria);
   const numbers = items.map((i) => (req.uid ? i.uid : i.seq));
+  // RFC 7162 §3.1.5, §7 (sort-data, search-sort-mod-seq): with a MODSEQ key, the highest
+  // mod-sequence of the messages returned.
+  const byModseq = usesModseq(req.search);
+  const highest = (of: SortItem[]) => of.reduce((m, i) => Math.max(m, sel.modseqOf(i.uid)), 0);
   if (req.returnOptions === null) {
-    s.untagged(`SORT${numbers.map((n) => ' ' + n).join('')}`);
+    const modseq = byModseq && items.length > 0 ? ` (MODSEQ ${highest(items)})` : '';
+    s.untagged(`SORT${numbers.map((n) => ' ' + n).join('')}${modseq}`);
     return ok(`${verb} completed`);
   }
   // RFC 5267 §3 (as RFC 4731 §3.1): RETURN () means RETURN (ALL).
@@ -52,6 +57,12 @@ export async function sort(s: ImapSession, req: SortRequest, tag: string): Promi
   if (opts.has('MAX') && numbers.length > 0) parts.push(`MAX ${numbers[numbers.length - 1]}`);
   if (opts.has('COUNT')) parts.push(`COUNT ${numbers.length}`);
   if (opts.has('ALL') && numbers.length > 0) parts.push(`ALL ${formatNumberSet(numbers)}`);
+  if (byModseq && items.length > 0) {
+    // RFC 7162 §3.1.10: over the messages reported: all for ALL or COUNT, else MIN and MAX.
+    const reported =
+      opts.has('ALL') || opts.has('COUNT') ? items : [...(opts.has('MIN') ? items.slice(0, 1) : []), ...(opts.has('MAX') ? items.slice(-1) : [])];
+    if (reported.length > 0) parts.push(`MODSEQ ${highest(reported)}`);
+  }
   s.untagged(parts.join(' '));
   return ok(`${verb} completed`);
 }
