@@ -1,12 +1,15 @@
 /**
  * SORT (RFC 5256 §3), SORT=DISPLAY (RFC 5957), ESORT (RFC 5267 §3) and THREAD (RFC 5256 §3):
  * every response form on the wire, on the local adapters and on the aws adapters (emulator);
- * then Python imaplib's sort() and thread() as a real client.
+ * then Python imaplib's sort() and thread() as a real client, and what the commands read.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Adapters } from '#core/adapters/adapters.ts';
 import { appendToMailbox } from '#core/mailbox/writes.ts';
+import type { BlobStore } from '#core/ports/blob-store.ts';
+import type { ListOptions, MailIndex, MetaOption } from '#core/ports/mail-index.ts';
 import { python } from '../support/clients.ts';
-import { ADAPTER_KINDS } from '../support/mail-system.ts';
+import { ADAPTER_KINDS, override } from '../support/mail-system.ts';
 import { RawImap } from './support/raw-client.ts';
 import { startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
 
@@ -256,5 +259,64 @@ print(json.dumps(out))
     expect(out.references).toBe('(1 (2 3)(4)(7))((5)(6))(8)');
     expect(out.orderedsubject).toBe('(1 (2)(3)(4)(7))(5 6)(8)');
     expect(out.uid_thread).toBe('(2 (3 4)(5)(8))((6)(7))(9)');
+  });
+});
+
+describe('SORT and THREAD cost', () => {
+  const asked: Array<MetaOption | undefined> = [];
+  let blobReads = 0;
+  const counting = (a: Adapters): Adapters =>
+    override(a, {
+      index: override<MailIndex>(a.index, {
+        listMessages: (user: string, mailboxId: string, options?: ListOptions) => {
+          asked.push(options?.withMeta ?? false);
+          return a.index.listMessages(user, mailboxId, options);
+        },
+        getMessages: (user: string, mailboxId: string, uids: number[], options?: { withMeta?: MetaOption }) => {
+          asked.push(options?.withMeta ?? true);
+          return a.index.getMessages(user, mailboxId, uids, options);
+        },
+      }),
+      blobs: override<BlobStore>(a.blobs, {
+        get: (key: string) => {
+          blobReads++;
+          return a.blobs.get(key);
+        },
+        getRange: (key: string, start: number, end: number) => {
+          blobReads++;
+          return a.blobs.getRange(key, start, end);
+        },
+      }),
+    });
+  let sys: ImapTestSystem;
+  let c: RawImap;
+  beforeAll(async () => {
+    sys = await startImapSystem('local', { wrapAdapters: counting });
+    c = await RawImap.login(sys.port, sys.user, sys.password);
+    await fill(sys, c);
+    await c.command('SELECT INBOX');
+  }, 60_000);
+  afterAll(async () => {
+    c?.close();
+    await sys?.stop();
+  });
+
+  const reads = async (cmd: string) => {
+    asked.length = 0;
+    blobReads = 0;
+    expect((await c.command(cmd)).tagged, cmd).toMatch(/ OK /);
+    return { asked: [...asked], blobReads };
+  };
+
+  it('reads each matching record once from the index, only as much of it as the keys need, and no message bytes', async () => {
+    expect(await reads('SORT (ARRIVAL SIZE) UTF-8 ALL')).toEqual({ asked: [false], blobReads: 0 });
+    expect(await reads('SORT (DATE FROM SUBJECT DISPLAYTO) UTF-8 ALL')).toEqual({ asked: ['structure'], blobReads: 0 });
+    // The search read the records (with meta) already: the sort uses them.
+    expect(await reads('SORT (DATE) UTF-8 SUBJECT alpha')).toEqual({ asked: [true], blobReads: 0 });
+    expect(await reads('SORT (SIZE) UTF-8 LARGER 1')).toEqual({ asked: [false], blobReads: 0 });
+    await c.command('SELECT Threads');
+    expect(await reads('THREAD ORDEREDSUBJECT UTF-8 ALL')).toEqual({ asked: ['structure'], blobReads: 0 });
+    expect(await reads('THREAD REFERENCES UTF-8 ALL')).toEqual({ asked: [true], blobReads: 0 });
+    expect(await reads('THREAD REFERENCES UTF-8 FROM a@x.test')).toEqual({ asked: [true], blobReads: 0 });
   });
 });

@@ -90,7 +90,8 @@ const YIELD_EVERY = 256;
  * The UIDs of the selected mailbox's messages that match `criteria`, in UID order (shared by
  * SEARCH, SORT and THREAD). Checks the charset (NO [BADCHARSET]), enables CONDSTORE for a
  * MODSEQ key, and warns with an untagged NO about messages it could not read; `failed` is the
- * tagged answer when the store is down.
+ * tagged answer when the store is down. `onMatch` is given each match with the record the search
+ * read for it (null when the criteria needed none), so that SORT and THREAD need not read it again.
  */
 export async function matchMessages(
   s: ImapSession,
@@ -98,6 +99,7 @@ export async function matchMessages(
   charset: string | null,
   verb: string,
   savedUids: Set<number> = new Set(s.selected!.savedSearch),
+  onMatch?: (uid: number, record: MessageFacts['record']) => void,
 ): Promise<{ matched: number[]; failed?: undefined } | { failed: Tagged }> {
   const sel = s.selected!;
   if (charset && !CHARSETS.test(charset)) throw no(`Unsupported charset ${charset.slice(0, 40)}`, 'BADCHARSET (UTF-8 US-ASCII)');
@@ -126,7 +128,10 @@ export async function matchMessages(
       },
     };
     try {
-      if (await evaluator.matches(criteria, facts)) matched.push(uid);
+      if (await evaluator.matches(criteria, facts)) {
+        matched.push(uid);
+        onMatch?.(uid, record);
+      }
       if (blob) unreadable.succeeded();
     } catch (err) {
       if (err instanceof UnreadableMessageError) return unreadable.add(facts.seq, err);

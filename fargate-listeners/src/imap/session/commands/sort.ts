@@ -7,8 +7,10 @@
 import { quote } from '#listeners/imap/protocol/encode.ts';
 import type { SortRequest } from '#listeners/imap/protocol/requests.ts';
 import { formatNumberSet } from '#listeners/imap/protocol/sequence-set.ts';
+import type { MessageRecord } from '#core/ports/mail-index.ts';
 import { ok, type Tagged } from '../errors.ts';
 import { loadRecords } from '../message-loader.ts';
+import { needsMeta, needsRecord } from '../search-eval.ts';
 import type { ImapSession } from '../session.ts';
 import { needsEnvelope, sortItems, sortValue, type SortItem } from '../sort-keys.ts';
 import { matchMessages, usesModseq } from './search.ts';
@@ -18,15 +20,20 @@ export async function sort(s: ImapSession, req: SortRequest, tag: string): Promi
   const verb = `${req.uid ? 'UID ' : ''}SORT`;
   const savedUids = new Set(sel.savedSearch);
   if (req.returnOptions?.includes('SAVE')) sel.savedSearch = [];
-  const outcome = await matchMessages(s, req.search, req.charset, verb, savedUids);
-  if (outcome.failed) return outcome.failed;
   const items: SortItem[] = [];
-  for await (const [uids, records] of loadRecords(s, sel.id, outcome.matched, needsEnvelope(req.criteria) ? 'structure' : false)) {
-    for (const uid of uids) {
-      const rec = records.get(uid);
-      // Expunged by another session since the search: it is no longer there to sort.
-      if (!rec) continue;
-      items.push({ uid, seq: sel.seqOf(uid), values: req.criteria.map((c) => sortValue(c.key, rec)) });
+  const add = (uid: number, rec: MessageRecord) => items.push({ uid, seq: sel.seqOf(uid), values: req.criteria.map((c) => sortValue(c.key, rec)) });
+  const withEnvelope = needsEnvelope(req.criteria);
+  // When the search itself read what the sort keys need, its records serve (one read, not two).
+  const reuse = withEnvelope ? needsMeta(req.search) : needsRecord(req.search);
+  const outcome = await matchMessages(s, req.search, req.charset, verb, savedUids, reuse ? (uid, rec) => rec && add(uid, rec) : undefined);
+  if (outcome.failed) return outcome.failed;
+  if (!reuse) {
+    for await (const [uids, records] of loadRecords(s, sel.id, outcome.matched, withEnvelope ? 'structure' : false)) {
+      for (const uid of uids) {
+        const rec = records.get(uid);
+        // Expunged by another session since the search: it is no longer there to sort.
+        if (rec) add(uid, rec);
+      }
     }
   }
   sortItems(items, req.criteria);

@@ -10,6 +10,7 @@ import type { MessageRecord } from '#core/ports/mail-index.ts';
 import type { ThreadRequest } from '#listeners/imap/protocol/requests.ts';
 import { ok, type Tagged } from '../errors.ts';
 import { loadRecords } from '../message-loader.ts';
+import { needsMeta } from '../search-eval.ts';
 import type { ImapSession } from '../session.ts';
 import { sentTime } from '../sort-keys.ts';
 import { formatThreads, orderedSubject, referencesThreads, type ThreadMessage } from '../threading.ts';
@@ -42,26 +43,30 @@ async function referencesOf(s: ImapSession, rec: MessageRecord): Promise<string[
 export async function thread(s: ImapSession, req: ThreadRequest): Promise<Tagged> {
   const sel = s.selected!;
   const verb = `${req.uid ? 'UID ' : ''}THREAD`;
-  const outcome = await matchMessages(s, req.search, req.charset, verb);
-  if (outcome.failed) return outcome.failed;
   const refs = req.algorithm === 'REFERENCES';
+  // Criteria that read the whole meta (header block included) leave records that serve here.
+  const reused = needsMeta(req.search) ? new Map<number, MessageRecord>() : null;
+  const outcome = await matchMessages(s, req.search, req.charset, verb, undefined, reused ? (uid, rec) => rec && reused.set(uid, rec) : undefined);
+  if (outcome.failed) return outcome.failed;
   const messages: ThreadMessage[] = [];
-  for await (const [uids, records] of loadRecords(s, sel.id, outcome.matched, refs ? true : 'structure')) {
-    for (const uid of uids) {
-      const rec = records.get(uid);
-      if (!rec?.meta) continue;
-      const env = rec.meta.envelope;
-      const seq = sel.seqOf(uid);
-      messages.push({
-        n: req.uid ? uid : seq,
-        seq,
-        date: sentTime(env.date) ?? rec.internalDate,
-        subject: baseSubject(env.subject),
-        messageId: messageIds(env.messageId)[0] ?? null,
-        references: refs ? await referencesOf(s, rec) : [],
-      });
+  const add = async (uid: number, rec: MessageRecord | undefined) => {
+    if (!rec?.meta) return;
+    const env = rec.meta.envelope;
+    const seq = sel.seqOf(uid);
+    messages.push({
+      n: req.uid ? uid : seq,
+      seq,
+      date: sentTime(env.date) ?? rec.internalDate,
+      subject: baseSubject(env.subject),
+      messageId: messageIds(env.messageId)[0] ?? null,
+      references: refs ? await referencesOf(s, rec) : [],
+    });
+  };
+  if (reused) for (const uid of outcome.matched) await add(uid, reused.get(uid));
+  else
+    for await (const [uids, records] of loadRecords(s, sel.id, outcome.matched, refs ? true : 'structure')) {
+      for (const uid of uids) await add(uid, records.get(uid));
     }
-  }
   const threads = refs ? referencesThreads(messages) : orderedSubject(messages);
   s.untagged(`THREAD${threads.length > 0 ? ' ' + formatThreads(threads) : ''}`);
   return ok(`${verb} completed`);
