@@ -18,6 +18,8 @@
  *    BODYSTRUCTURE)), NOOP after another task changed one flag, and each new message per selected
  *    session, on a mailbox of BENCH_SYNC_MESSAGES messages (default 1,000: seeding 10,000 on moto
  *    takes too long) scaled linearly to 10,000 — the output says so;
+ *  - on the same mailbox (same extrapolation), SORT (ARRIVAL), (DATE), (FROM), (SUBJECT) and
+ *    THREAD REFERENCES (bench/imap.ts SORT_COMMANDS): requests and RRU each;
  *  - an idle mailbox in IDLE: requests over a BENCH_IDLE_SECONDS window (default 120: two safety-net
  *    polls) scaled to an hour, the task's push-queue receives apart, and how soon new mail is seen.
  * The detailed counts (per operation) are written as JSON to BENCH_AWS_COST_JSON (default
@@ -39,6 +41,7 @@ import { CONSUMERS } from '#infra/pipeline.ts';
 import { emulatorClientConfig } from '../test/support/emulator.ts';
 import { AwsMeter, totals, type MeterSnapshot } from './aws-meter.ts';
 import { AWS_PRICES, S3_FREE, S3_PUT_CLASS } from './aws-prices.ts';
+import { SORT_COMMANDS, type SortBenchName } from './imap.ts';
 import { onLines, smtpReplies } from './line-reader.ts';
 
 const PASSWORD = 'bench password';
@@ -362,6 +365,12 @@ export async function benchAwsCost(): Promise<Record<string, number>> {
       await device.command('SELECT INBOX');
       await device.command('UID FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE BODYSTRUCTURE)');
       const sync = await meter.snapshot();
+      const sorts = {} as Record<SortBenchName, MeterSnapshot>;
+      for (const [name, cmd] of SORT_COMMANDS) {
+        meter.reset();
+        await device.command(cmd);
+        sorts[name] = await meter.snapshot();
+      }
       // Another device on another listener task sets a flag; this session's NOOP learns of it.
       meter.enabled = false;
       const flagged = await otherTask.index.updateFlags(big, bigInbox.id, [++measurements], 'add', ['\\Flagged']);
@@ -381,7 +390,7 @@ export async function benchAwsCost(): Promise<Record<string, number>> {
       if (!(await device.command('NOOP')).some((l) => /EXISTS/.test(l))) throw new Error('bench: NOOP did not report the new message');
       const arrival = await meter.snapshot();
       device.close();
-      return { size, sync, noop, arrival };
+      return { size, sync, noop, arrival, ...sorts };
     };
     await seedTo(Math.floor(syncMessages / 2));
     const small = await measureMailbox();
@@ -389,17 +398,19 @@ export async function benchAwsCost(): Promise<Record<string, number>> {
     const large = await measureMailbox();
     report.seedSeconds = seedMs / 1000;
     /** The figure at 10,000 messages on the line through the two measurements. */
-    const at10k = (pick: (f: Figure) => number, key: 'sync' | 'noop' | 'arrival') => {
+    type Measured = 'sync' | 'noop' | 'arrival' | SortBenchName;
+    const at10k = (pick: (f: Figure) => number, key: Measured) => {
       const a = pick(perUnit(small[key], 1));
       const b = pick(perUnit(large[key], 1));
       const slope = (b - a) / (large.size - small.size);
       return Math.max(0, b + slope * (TARGET_MAILBOX - large.size));
     };
-    const fit = (key: 'sync' | 'noop' | 'arrival') => ({ rru: at10k((f) => f.rru, key), requests: at10k((f) => f.dynamodb, key) });
+    const fit = (key: Measured) => ({ rru: at10k((f) => f.rru, key), requests: at10k((f) => f.dynamodb, key) });
     const sync10k = fit('sync');
     const noop10k = fit('noop');
     const arrival10k = fit('arrival');
-    for (const key of ['sync', 'noop', 'arrival'] as const) {
+    const measured: Measured[] = ['sync', 'noop', 'arrival', ...SORT_COMMANDS.map(([name]) => name)];
+    for (const key of measured) {
       report[`mailbox_${key}`] = {
         at: { [small.size]: perUnit(small[key], 1), [large.size]: perUnit(large[key], 1) },
         at10000: fit(key),
@@ -506,6 +517,12 @@ export async function benchAwsCost(): Promise<Record<string, number>> {
       'aws.cold_sync_10k_rru': round(sync10k.rru),
       'aws.noop_after_flag_10k_rru': round(noop10k.rru),
       'aws.new_message_per_session_10k_rru': round(arrival10k.rru),
+      ...Object.fromEntries(
+        SORT_COMMANDS.flatMap(([name]) => [
+          [`aws.${name}_10k_requests`, round(fit(name).requests)],
+          [`aws.${name}_10k_rru`, round(fit(name).rru)],
+        ]),
+      ),
       'aws.idle_requests_per_hour': round(idleRequests),
       'aws.idle_task_queue_receives_per_hour': round(taskSqs),
       'aws.idle_new_mail_seen_ms': pushMs,

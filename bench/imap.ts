@@ -2,10 +2,13 @@
  * IMAP on the local adapters (SQLite index, file blobs):
  *  - SELECT of a 10,000-message INBOX;
  *  - FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE) on it — index only, no blob reads;
+ *  - SORT (ARRIVAL), (DATE), (FROM), (SUBJECT) and THREAD=REFERENCES on it (RFC 5256; index
+ *    only; the sample messages' In-Reply-To make one reply chain 10,000 deep);
  *  - memory per idle connection: 1,000 connections logged in, INBOX (50 messages) selected,
  *    in IDLE; the server process's RSS and heap growth divided by 1,000. The clients run in a
  *    child process so their sockets do not count.
- * Not part of the test suite; `npm run bench` runs it (bench/run.ts).
+ * Not part of the test suite; `npm run bench` runs it (bench/run.ts). BENCH_IMAP_MESSAGES (default
+ * 10,000) sets the big INBOX's size; BENCH_IMAP_IDLE=0 leaves out the idle-connection part.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,8 +31,17 @@ import { PROXY_DISABLED } from '#listeners/proxy-protocol.ts';
 import { loadTls } from '#listeners/tls.ts';
 import { onLines } from './line-reader.ts';
 
-const MESSAGES = 10_000;
+const MESSAGES = Number(process.env.BENCH_IMAP_MESSAGES ?? 10_000);
 const IDLE_CONNECTIONS = 1_000;
+/** SORT and THREAD as a webmail client sends them (Roundcube: one per list view). */
+export const SORT_COMMANDS = [
+  ['sort_arrival', 'SORT (ARRIVAL) UTF-8 ALL'],
+  ['sort_date', 'SORT (REVERSE DATE) UTF-8 ALL'],
+  ['sort_from', 'SORT (FROM) UTF-8 ALL'],
+  ['sort_subject', 'SORT (SUBJECT) UTF-8 ALL'],
+  ['thread_references', 'THREAD REFERENCES UTF-8 ALL'],
+] as const;
+export type SortBenchName = (typeof SORT_COMMANDS)[number][0];
 const PASSWORD = 'bench password';
 
 function gcFunction(): () => void {
@@ -211,14 +223,26 @@ export async function benchImap(): Promise<Record<string, number>> {
         await c.command('FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE)');
         fetches.push(performance.now() - t0);
       }
-      c.close();
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-      const mem = await idleMemory(port, small);
+      const sorts: Record<string, number> = {};
+      for (const [name, cmd] of SORT_COMMANDS) {
+        const times: number[] = [];
+        for (let i = 0; i < Number(process.env.BENCH_SORT_RUNS ?? 3); i++) {
+          const t0 = performance.now();
+          await c.command(cmd);
+          times.push(performance.now() - t0);
+        }
+        sorts[`imap.${name}_10k_ms`] = Math.round(median(times) * 10) / 10;
+      }
+      c.close();
+      const mem = process.env.BENCH_IMAP_IDLE === '0' ? null : await idleMemory(port, small);
       return {
         'imap.select_10k_ms': Math.round(median(selects) * 10) / 10,
         'imap.fetch_10k_uid_flags_envelope_size_ms': Math.round(median(fetches) * 10) / 10,
-        'imap.idle_connection_rss_kib': Math.round(mem.rss / 102.4) / 10,
-        'imap.idle_connection_heap_kib': Math.round(mem.heap / 102.4) / 10,
+        ...sorts,
+        ...(mem
+          ? { 'imap.idle_connection_rss_kib': Math.round(mem.rss / 102.4) / 10, 'imap.idle_connection_heap_kib': Math.round(mem.heap / 102.4) / 10 }
+          : {}),
       };
     } finally {
       await Promise.all(listeners.map((l) => l.close(1000)));

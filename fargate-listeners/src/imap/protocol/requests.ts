@@ -70,7 +70,7 @@ export interface ListRequest {
   returnOptions: { subscribed: boolean; children: boolean; specialUse: boolean; status: StatusItem[] | null } | null;
 }
 
-export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'SIZE' | 'DELETED' | 'HIGHESTMODSEQ';
+export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'SIZE' | 'DELETED' | 'HIGHESTMODSEQ' | 'MAILBOXID';
 export interface StatusRequest {
   name: 'STATUS';
   mailbox: Buffer;
@@ -117,6 +117,10 @@ export type SearchKey =
   | { k: 'seq'; set: SequenceSet }
   /** MODSEQ (RFC 7162 §3.1.5): the message's mod-sequence is at least `modseq`. */
   | { k: 'modseq'; modseq: number }
+  /** OLDER / YOUNGER (RFC 5032 §3): the internal date is more / at most `seconds` before now. */
+  | { k: 'within'; op: 'older' | 'younger'; seconds: number }
+  /** EMAILID / THREADID (RFC 8474 §6): the message's object id is this one. */
+  | { k: 'objectid'; field: 'email' | 'thread'; id: string }
   | { k: 'not'; key: SearchKey }
   | { k: 'or'; a: SearchKey; b: SearchKey }
   | { k: 'and'; keys: SearchKey[] };
@@ -130,6 +134,37 @@ export interface SearchRequest {
   /** ESEARCH RETURN options (RFC 4731, RFC 9051 §6.4.4); null when the form is plain SEARCH. */
   returnOptions: SearchReturn[] | null;
   criteria: SearchKey;
+}
+
+// --- SORT / THREAD (RFC 5256, RFC 5957, RFC 5267) ---
+export type SortKeyName = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
+
+export interface SortCriterion {
+  key: SortKeyName;
+  reverse: boolean;
+}
+
+/** ESORT RETURN options (RFC 5267 §3; SAVE per RFC 5182). */
+export type SortReturn = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+
+export interface SortRequest {
+  name: 'SORT';
+  uid: boolean;
+  /** null: the plain `* SORT` form; else an ESORT (`* ESEARCH`) answer. */
+  returnOptions: SortReturn[] | null;
+  criteria: SortCriterion[];
+  charset: string;
+  search: SearchKey;
+}
+
+export type ThreadAlgorithm = 'ORDEREDSUBJECT' | 'REFERENCES';
+
+export interface ThreadRequest {
+  name: 'THREAD';
+  uid: boolean;
+  algorithm: ThreadAlgorithm;
+  charset: string;
+  search: SearchKey;
 }
 
 // --- FETCH ---
@@ -162,7 +197,10 @@ export type FetchAtt =
   | { k: 'BINARY'; peek: boolean; part: number[]; partial: Partial | null }
   | { k: 'BINARY.SIZE'; part: number[] }
   /** MODSEQ (RFC 7162 §3.1.4.2). */
-  | { k: 'MODSEQ' };
+  | { k: 'MODSEQ' }
+  /** EMAILID and THREADID (RFC 8474 §5.1, §5.2). */
+  | { k: 'EMAILID' }
+  | { k: 'THREADID' };
 
 export interface FetchRequest {
   name: 'FETCH';
@@ -208,6 +246,8 @@ export type ImapRequest =
   | AppendRequest
   | UidExpungeRequest
   | SearchRequest
+  | SortRequest
+  | ThreadRequest
   | FetchRequest
   | StoreRequest
   | CopyRequest;

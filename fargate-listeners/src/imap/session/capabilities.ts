@@ -34,6 +34,13 @@ const AUTHENTICATED_EXTENSIONS = [
   'UTF8=ACCEPT',
   'CONDSTORE',
   'QRESYNC',
+  'SORT',
+  'SORT=DISPLAY',
+  'ESORT',
+  'THREAD=ORDEREDSUBJECT',
+  'THREAD=REFERENCES',
+  'WITHIN',
+  'OBJECTID',
 ];
 
 export function capabilities(st: CapabilityState): string[] {

@@ -14,6 +14,7 @@ import { envelopeFromHeader } from '#core/mime/envelope.ts';
 import type { EnvelopeAddress, MimePart } from '#core/mime/types.ts';
 import type { MessageRecord } from '#core/ports/mail-index.ts';
 import { monthIndex } from '../protocol/encode.ts';
+import { emailIdOf, threadIdOfEmail } from '#listeners/jmap/ids.ts';
 import type { SearchKey } from '../protocol/requests.ts';
 import { decodeTransfer } from './body-sections.ts';
 
@@ -45,6 +46,8 @@ export interface SearchScope {
 export function cost(key: SearchKey): number {
   switch (key.k) {
     case 'size':
+    case 'objectid':
+    case 'within':
     case 'date':
       return key.k === 'date' && key.field === 'sent' ? 2 : 1;
     case 'header':
@@ -164,6 +167,8 @@ async function envelopeAddresses(facts: MessageFacts, field: 'from' | 'to' | 'cc
 
 export class Evaluator {
   private readonly scope: SearchScope;
+  /** "Now" for OLDER/YOUNGER (RFC 5032), one instant for the whole command. */
+  private readonly now = Date.now();
   constructor(scope: SearchScope) {
     this.scope = scope;
   }
@@ -189,6 +194,16 @@ export class Evaluator {
       case 'size':
         if (!m.record) return false;
         return key.op === 'larger' ? m.record.size > key.n : m.record.size < key.n;
+      case 'objectid': {
+        if (!m.record) return false;
+        const emailId = emailIdOf(m.record.blobKey);
+        return (key.field === 'email' ? emailId : threadIdOfEmail(emailId)) === key.id;
+      }
+      case 'within': {
+        if (!m.record) return false;
+        const age = this.now - m.record.internalDate;
+        return key.op === 'older' ? age > key.seconds * 1000 : age <= key.seconds * 1000;
+      }
       case 'date': {
         if (!m.record) return false;
         if (key.field === 'internal') return compareDay(utcDay(m.record.internalDate), key.op, key.day);

@@ -567,6 +567,9 @@ function enablesCondstore(req: ImapRequest): boolean {
       return req.unchangedSince !== null;
     case 'SEARCH':
       return usesModseq(req.criteria);
+    case 'SORT':
+    case 'THREAD':
+      return usesModseq(req.search);
     case 'STATUS':
       return req.items.includes('HIGHESTMODSEQ');
     default:
@@ -603,6 +606,8 @@ function expungeAllowedBefore(req: ImapRequest): boolean {
     case 'MOVE':
       return req.uid;
     case 'SEARCH':
+    case 'SORT':
+    case 'THREAD':
       return false;
     default:
       return true;
@@ -615,6 +620,8 @@ function expungeAllowedAfter(req: ImapRequest): boolean {
     case 'FETCH':
     case 'STORE':
     case 'SEARCH':
+    case 'SORT':
+    case 'THREAD':
       return req.uid;
     default:
       return true;

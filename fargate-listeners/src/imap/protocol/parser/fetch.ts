@@ -128,6 +128,9 @@ function parseAtt(r: ArgReader): FetchAtt {
       return { k: 'BINARY.SIZE', part: parseBinarySection(r) };
     case 'MODSEQ':
       return { k: 'MODSEQ' };
+    case 'EMAILID':
+    case 'THREADID':
+      return { k: name };
     default:
       throw new ParseError(`Unknown fetch item ${name.slice(0, 40)}`);
   }

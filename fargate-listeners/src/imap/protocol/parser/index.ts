@@ -13,6 +13,7 @@ import { parseList } from './list.ts';
 import { parseCreate, parseMailboxOnly, parseRename, parseSelect, parseStatus } from './mailbox.ts';
 import { parseEnable, parseId } from './misc.ts';
 import { parseSearch } from './search.ts';
+import { parseSort, parseThread } from './sort.ts';
 import { parseCopy, parseStore, parseUidExpunge } from './store-copy.ts';
 
 export type ParseResult = { ok: true; tag: string; request: ImapRequest } | { ok: false; tag: string | null; command: string | null; error: ParseError };
@@ -29,6 +30,10 @@ function parseUid(r: ArgReader): ImapRequest {
       return parseStore(r, true);
     case 'SEARCH':
       return parseSearch(r, true);
+    case 'SORT':
+      return parseSort(r, true);
+    case 'THREAD':
+      return parseThread(r, true);
     case 'COPY':
     case 'MOVE':
       return parseCopy(r, sub, true);
@@ -73,6 +78,10 @@ function parseRequest(name: string, r: ArgReader): ImapRequest {
       return parseAppend(r);
     case 'SEARCH':
       return parseSearch(r, false);
+    case 'SORT':
+      return parseSort(r, false);
+    case 'THREAD':
+      return parseThread(r, false);
     case 'FETCH':
       return parseFetch(r, false);
     case 'STORE':

@@ -123,6 +123,20 @@ function parseKey(r: ArgReader, depth: number, count: { n: number }): SearchKey 
       }
       return { k: 'modseq', modseq: r.modseq(true, 'MODSEQ mod-sequence') };
     }
+    case 'EMAILID':
+    case 'THREADID': {
+      // RFC 8474 §6: objectid = 1*255(ALPHA / DIGIT / "_" / "-").
+      r.sp();
+      const id = r.atom('object id');
+      if (!/^[A-Za-z0-9_-]{1,255}$/.test(id)) throw new ParseError('Invalid object id');
+      return { k: 'objectid', field: word === 'EMAILID' ? 'email' : 'thread', id };
+    }
+    case 'OLDER':
+    case 'YOUNGER': {
+      // RFC 5032 §4: search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number.
+      r.sp();
+      return { k: 'within', op: word === 'OLDER' ? 'older' : 'younger', seconds: r.nzNumber() };
+    }
     case 'NOT': {
       r.sp();
       return { k: 'not', key: parseKey(r, depth + 1, count) };
@@ -162,4 +176,15 @@ export function parseSearch(r: ArgReader, uid: boolean): SearchRequest {
     keys.push(parseKey(r, 0, count));
   }
   return { name: 'SEARCH', uid, charset, returnOptions, criteria: keys.length === 1 ? keys[0] : { k: 'and', keys } };
+}
+
+/** search-criteria (RFC 9051 §6.4.4): one or more keys to the end of the command, ANDed. */
+export function parseSearchCriteria(r: ArgReader): SearchKey {
+  const count = { n: 0 };
+  const keys = [parseKey(r, 0, count)];
+  while (!r.atEnd()) {
+    r.sp();
+    keys.push(parseKey(r, 0, count));
+  }
+  return keys.length === 1 ? keys[0] : { k: 'and', keys };
 }

@@ -22,6 +22,7 @@ import { selectHeaderFields } from '#core/mime/header.ts';
 import type { MessageRecord } from '#core/ports/mail-index.ts';
 import { flagList, formatInternalDate, literal, type Chunk } from '#listeners/imap/protocol/encode.ts';
 import type { FetchAtt, FetchRequest, Partial } from '#listeners/imap/protocol/requests.ts';
+import { emailIdOf, threadIdOfEmail } from '#listeners/jmap/ids.ts';
 import { bodyStructureChunks, envelopeChunks } from '#listeners/imap/protocol/structure.ts';
 import { decodeTransfer, findPart, planSection } from '../body-sections.ts';
 import { bad, expungeIssued, ok, type Tagged } from '../errors.ts';
@@ -34,7 +35,18 @@ import { formatRanges, fromList, normalise, vanishedSince } from '../vanished.ts
 const BLOB_WINDOW = 4;
 
 /** Items answered from the index record alone. */
-const INDEX_ONLY = new Set<FetchAtt['k']>(['UID', 'FLAGS', 'MODSEQ', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY']);
+const INDEX_ONLY = new Set<FetchAtt['k']>([
+  'UID',
+  'FLAGS',
+  'MODSEQ',
+  'INTERNALDATE',
+  'RFC822.SIZE',
+  'ENVELOPE',
+  'BODYSTRUCTURE',
+  'BODY',
+  'EMAILID',
+  'THREADID',
+]);
 
 /** UID, FLAGS and MODSEQ come from the session's view. */
 function needsRecord(a: FetchAtt): boolean {
@@ -273,6 +285,13 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
           break;
         case 'RFC822.SIZE':
           out.push(`RFC822.SIZE ${rec.size}`);
+          break;
+        // RFC 8474 §5: the ids JMAP gives the same message (jmap/ids.ts).
+        case 'EMAILID':
+          out.push(`EMAILID (${emailIdOf(rec.blobKey)})`);
+          break;
+        case 'THREADID':
+          out.push(`THREADID (${threadIdOfEmail(emailIdOf(rec.blobKey))})`);
           break;
         case 'ENVELOPE':
           out.push('ENVELOPE ');

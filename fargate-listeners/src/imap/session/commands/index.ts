@@ -16,8 +16,10 @@ import { list } from './list.ts';
 import { create, deleteMailbox, rename, subscribe } from './mailboxes.ts';
 import { search } from './search.ts';
 import { close, select, unselect } from './select.ts';
+import { sort } from './sort.ts';
 import { status } from './status.ts';
 import { store } from './store.ts';
+import { thread } from './thread.ts';
 
 export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
@@ -70,6 +72,8 @@ export const COMMANDS: CommandTable = {
   EXPUNGE: { states: SELECTED, run: expunge },
   'UID EXPUNGE': { states: SELECTED, run: uidExpunge },
   SEARCH: { states: SELECTED, run: search },
+  SORT: { states: SELECTED, run: sort },
+  THREAD: { states: SELECTED, run: thread },
   FETCH: { states: SELECTED, run: fetch },
   STORE: { states: SELECTED, run: store },
   COPY: { states: SELECTED, run: copyOrMove },

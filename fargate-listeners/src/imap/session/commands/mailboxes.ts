@@ -65,8 +65,9 @@ export async function create(s: ImapSession, req: CreateRequest): Promise<Tagged
   const added = 1 + parentsOf(name).filter((p) => !existing.has(p)).length;
   if (all.length + added > MAX_MAILBOXES_PER_USER) throw no(`At most ${MAX_MAILBOXES_PER_USER} mailboxes`, 'LIMIT');
   await createParents(s, name, existing);
-  await index.createMailbox(s.user!, name, { specialUse, subscribed: false });
-  return ok('CREATE completed');
+  const created = await index.createMailbox(s.user!, name, { specialUse, subscribed: false });
+  // RFC 8474 §4.1: the new mailbox's object id.
+  return ok('CREATE completed', `MAILBOXID (${created.id})`);
 }
 
 export async function deleteMailbox(s: ImapSession, req: MailboxRequest): Promise<Tagged> {

@@ -86,22 +86,30 @@ function prepareKeys(criteria: SearchKey, charset: string | null, uids: number[]
  */
 const YIELD_EVERY = 256;
 
-export async function search(s: ImapSession, req: SearchRequest, tag: string): Promise<Tagged> {
+/**
+ * The UIDs of the selected mailbox's messages that match `criteria`, in UID order (shared by
+ * SEARCH, SORT and THREAD). Checks the charset (NO [BADCHARSET]), enables CONDSTORE for a
+ * MODSEQ key, and warns with an untagged NO about messages it could not read; `failed` is the
+ * tagged answer when the store is down. `onMatch` is given each match with the record the search
+ * read for it (null when the criteria needed none), so that SORT and THREAD need not read it again.
+ */
+export async function matchMessages(
+  s: ImapSession,
+  criteria: SearchKey,
+  charset: string | null,
+  verb: string,
+  savedUids: Set<number> = new Set(s.selected!.savedSearch),
+  onMatch?: (uid: number, record: MessageFacts['record']) => void,
+): Promise<{ matched: number[]; failed?: undefined } | { failed: Tagged }> {
   const sel = s.selected!;
-  const verb = `${req.uid ? 'UID ' : ''}SEARCH`;
-  const savedUids = new Set(sel.savedSearch);
-  // RFC 5182 §2.1: when a SEARCH with SAVE fails, $ is empty, so that pipelined commands on $
-  // (UID STORE $ +FLAGS (\Deleted), EXPUNGE) touch nothing rather than an older result.
-  if (req.returnOptions?.includes('SAVE')) sel.savedSearch = [];
-  if (req.charset && !CHARSETS.test(req.charset)) throw no(`Unsupported charset ${req.charset.slice(0, 40)}`, 'BADCHARSET (UTF-8 US-ASCII)');
-  const { needles, sets } = prepareKeys(req.criteria, req.charset, sel.uids);
-  const byModseq = usesModseq(req.criteria);
+  if (charset && !CHARSETS.test(charset)) throw no(`Unsupported charset ${charset.slice(0, 40)}`, 'BADCHARSET (UTF-8 US-ASCII)');
+  const { needles, sets } = prepareKeys(criteria, charset, sel.uids);
   // The MODSEQ key is a CONDSTORE enabling command (RFC 7162 §3.1).
-  if (byModseq) s.enableCondstore();
+  if (usesModseq(criteria)) s.enableCondstore();
   const evaluator = new Evaluator({ savedUids, needles, sets });
   const candidates = sel.uids.filter((u) => !sel.pendingExpunge.has(u));
   const matched: number[] = [];
-  const withRecord = needsRecord(req.criteria);
+  const withRecord = needsRecord(criteria);
   const unreadable = new UnreadableReport(s);
   let readBlob = false;
   const check = async (uid: number, record: MessageFacts['record']) => {
@@ -120,7 +128,10 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
       },
     };
     try {
-      if (await evaluator.matches(req.criteria, facts)) matched.push(uid);
+      if (await evaluator.matches(criteria, facts)) {
+        matched.push(uid);
+        onMatch?.(uid, record);
+      }
       if (blob) unreadable.succeeded();
     } catch (err) {
       if (err instanceof UnreadableMessageError) return unreadable.add(facts.seq, err);
@@ -140,18 +151,32 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
       await pause();
     }
   } else {
-    for await (const [uids, records] of loadRecords(s, sel.id, candidates, needsMeta(req.criteria))) {
+    for await (const [uids, records] of loadRecords(s, sel.id, candidates, needsMeta(criteria))) {
       for (const uid of uids) {
         const rec = records.get(uid);
         if (rec) await check(uid, rec);
         // The store is down, not one blob damaged: a result would be mostly guesswork.
-        if (unreadable.storeDown) return unreadable.tagged(verb);
+        if (unreadable.storeDown) return { failed: unreadable.tagged(verb) };
         await pause();
       }
     }
   }
   if (unreadable.count > 0)
     s.untagged(`NO [${unreadable.code}] ${unreadable.names()} could not be read and ${unreadable.count === 1 ? 'is' : 'are'} left out of the result`);
+  return { matched };
+}
+
+export async function search(s: ImapSession, req: SearchRequest, tag: string): Promise<Tagged> {
+  const sel = s.selected!;
+  const verb = `${req.uid ? 'UID ' : ''}SEARCH`;
+  const savedUids = new Set(sel.savedSearch);
+  // RFC 5182 §2.1: when a SEARCH with SAVE fails, $ is empty, so that pipelined commands on $
+  // (UID STORE $ +FLAGS (\Deleted), EXPUNGE) touch nothing rather than an older result.
+  if (req.returnOptions?.includes('SAVE')) sel.savedSearch = [];
+  const outcome = await matchMessages(s, req.criteria, req.charset, verb, savedUids);
+  if (outcome.failed) return outcome.failed;
+  const { matched } = outcome;
+  const byModseq = usesModseq(req.criteria);
 
   const numbers = req.uid ? matched : matched.map((u) => sel.seqOf(u));
   const ret = req.returnOptions ?? (s.rev2 ? [] : null);

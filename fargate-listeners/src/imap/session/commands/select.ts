@@ -46,6 +46,8 @@ export async function select(s: ImapSession, req: SelectRequest): Promise<Tagged
   }
   s.untagged(`OK [UIDVALIDITY ${sel.uidValidity}] UIDs valid`);
   s.untagged(`OK [UIDNEXT ${sel.uidNext}] Predicted next UID`);
+  // RFC 8474 §4.1: the mailbox's object id (the JMAP Mailbox id).
+  s.untagged(`OK [MAILBOXID (${mailbox.id})] Ok`);
   // RFC 7162 §3.1.2.1: every mailbox keeps mod-sequences, so NOMODSEQ (§3.1.2.2) never applies.
   s.untagged(`OK [HIGHESTMODSEQ ${sel.highestModseq}] Highest`);
   if (s.rev2) s.untagged(['LIST () "/" ', ...encodeMailboxName(mailbox.name, true)]);

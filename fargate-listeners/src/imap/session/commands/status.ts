@@ -47,6 +47,10 @@ export async function statusAttributes(s: ImapSession, mailbox: Mailbox, items: 
       case 'DELETED':
         out.push(`DELETED ${records!.filter((r) => r.flags.includes('\\Deleted')).length}`);
         break;
+      case 'MAILBOXID':
+        // RFC 8474 §4.2: the mailbox's id, which survives RENAME; the JMAP Mailbox id too.
+        out.push(`MAILBOXID (${mailbox.id})`);
+        break;
       case 'HIGHESTMODSEQ':
         // A CONDSTORE enabling command (RFC 7162 §3.1). A new mailbox starts at 1.
         s.enableCondstore();
