@@ -12,6 +12,7 @@ import { destroyAwsResources, provisionAwsResources } from '#core/adapters/aws/p
 import { S3BlobStore } from '#core/adapters/aws/s3-blob-store.ts';
 import { SqsWorkQueue } from '#core/adapters/aws/sqs-work-queue.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
+import { accountObjectsContract } from './account-objects.contract.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
 import { mailIndexContract, sampleMeta } from './mail-index.contract.ts';
 import { workQueueContract } from './work-queue.contract.ts';
@@ -49,6 +50,21 @@ mailIndexContract('aws DynamoDB', async () => {
     index: open(),
     openAnother: async () => open(),
     openWithChangeLogRetention: async (ms) => open(ms),
+    cleanup: async () => {
+      for (const c of opened) c.destroy();
+      await destroyAwsResources(clientConfig, refs);
+    },
+  };
+});
+
+accountObjectsContract('aws DynamoDB', async () => {
+  const refs = await provisionAwsResources(clientConfig, uniquePrefix(), { only: ['table'] });
+  const opened = [createAwsClients(clientConfig), createAwsClients(clientConfig)];
+  const [one, two] = opened.map((c) => new DynamoMailIndex({ client: c.dynamo, table: refs.table }));
+  return {
+    index: one,
+    openAnother: async () => two,
+    openWithChangeLogRetention: async () => one,
     cleanup: async () => {
       for (const c of opened) c.destroy();
       await destroyAwsResources(clientConfig, refs);

@@ -15,6 +15,7 @@ import { FileBlobStore, InvalidBlobKeyError } from '#core/adapters/local/file-bl
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
 import { SqliteMailIndex } from '#core/adapters/local/sqlite-mail-index.ts';
 import { SqliteWorkQueue } from '#core/adapters/local/sqlite-work-queue.ts';
+import { accountObjectsContract } from './account-objects.contract.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
 import type { ConcurrencyResult, ConcurrencyTask } from './local-concurrency-worker.ts';
 import { mailIndexContract, sampleMeta } from './mail-index.contract.ts';
@@ -49,6 +50,20 @@ mailIndexContract('local SQLite', async () => {
     index: open(),
     openAnother: async () => open(),
     openWithChangeLogRetention: async (ms) => open(ms),
+    cleanup: async () => {
+      for (const ix of opened) await ix.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+accountObjectsContract('local SQLite', async () => {
+  const dir = await tempDir();
+  const opened = [new SqliteMailIndex({ dataDir: dir })];
+  return {
+    index: opened[0],
+    openAnother: async () => opened[opened.push(new SqliteMailIndex({ dataDir: dir })) - 1],
+    openWithChangeLogRetention: async () => opened[0],
     cleanup: async () => {
       for (const ix of opened) await ix.close();
       await rm(dir, { recursive: true, force: true });
