@@ -12,7 +12,7 @@
  * moved (then cannotCalculateChanges: the client refetches).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { IndexError } from '#core/ports/mail-index.ts';
+import { IndexError, MAX_ACCOUNT_OBJECT_BYTES } from '#core/ports/mail-index.ts';
 import { ownAddresses } from '../../smtp/submission-listener.ts';
 import type { MethodContext, MethodDef } from '../api.ts';
 import { SUBMISSION } from '../capabilities.ts';
@@ -100,6 +100,13 @@ function applyProps(target: Identity, props: Record<string, unknown>): string | 
 
 function stored(i: Identity): string {
   return JSON.stringify({ name: i.name, email: i.email, replyTo: i.replyTo, bcc: i.bcc, textSignature: i.textSignature, htmlSignature: i.htmlSignature });
+}
+
+/** A SetError when the identity is too large to store (MAX_ACCOUNT_OBJECT_BYTES), else null. */
+function tooLarge(i: Identity): SetError | null {
+  return Buffer.byteLength(stored(i)) > MAX_ACCOUNT_OBJECT_BYTES
+    ? { type: 'tooLarge', description: `An identity is at most ${MAX_ACCOUNT_OBJECT_BYTES} bytes (names, addresses and signatures together)` }
+    : null;
 }
 
 export function identityMethods(svc: JmapServices): Record<string, MethodDef> {
@@ -192,6 +199,11 @@ export function identityMethods(svc: JmapServices): Record<string, MethodDef> {
         notCreated[cid] = { type: 'invalidProperties', properties: [bad] };
         continue;
       }
+      const large = tooLarge(identity);
+      if (large) {
+        notCreated[cid] = large;
+        continue;
+      }
       await svc.index.putAccountObject(user, IDENTITY_KIND, identity.id, stored(identity));
       byId.set(identity.id, identity);
       ctx.createdIds.set(cid, identity.id);
@@ -226,6 +238,11 @@ export function identityMethods(svc: JmapServices): Record<string, MethodDef> {
       const bad = applyProps(next, Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'email')));
       if (bad) {
         notUpdated[rawId] = { type: 'invalidProperties', properties: [bad] };
+        continue;
+      }
+      const large = tooLarge(next);
+      if (large) {
+        notUpdated[rawId] = large;
         continue;
       }
       await svc.index.putAccountObject(user, IDENTITY_KIND, id, stored(next));

@@ -5,6 +5,7 @@
  * reply per sender per 7 days). The state is the objects' counter.
  */
 import { VACATION_ID, VACATION_KIND, VACATION_OFF, readVacation, type VacationSettings } from '#core/delivery/vacation.ts';
+import { MAX_ACCOUNT_OBJECT_BYTES } from '#core/ports/mail-index.ts';
 import type { MethodContext, MethodDef } from '../api.ts';
 import { VACATION_RESPONSE } from '../capabilities.ts';
 import { MethodError, invalidArguments, type SetError } from '../errors.ts';
@@ -86,6 +87,10 @@ export function vacationResponseMethods(svc: JmapServices): Record<string, Metho
         continue;
       }
       const stored: VacationSettings = { ...VACATION_OFF, ...next };
+      if (Buffer.byteLength(JSON.stringify(stored)) > MAX_ACCOUNT_OBJECT_BYTES) {
+        notUpdated[id] = { type: 'tooLarge', description: `The subject and bodies are at most ${MAX_ACCOUNT_OBJECT_BYTES} bytes together` };
+        continue;
+      }
       await svc.index.putAccountObject(ctx.user, VACATION_KIND, VACATION_ID, JSON.stringify(stored));
       settings = stored;
       updated[id] = null;
