@@ -168,6 +168,39 @@ describe.each(ADAPTER_KINDS)('JMAP Identity, EmailSubmission, VacationResponse (
     expect((await call('EmailSubmission/changes', { sinceState: 'nonsense' }))[1].type).toBe('cannotCalculateChanges');
   });
 
+  it('forgets submissions a week after they were sent (RFC 8621 §7 lets a server delete them), and /changes says so', async () => {
+    const old = {
+      identityId,
+      emailId: 'Mgone',
+      threadId: 'Tgone',
+      envelope: { mailFrom: { email: sys.user, parameters: null }, rcptTo: [] },
+      undoStatus: 'final',
+      deliveryStatus: null,
+      dsnBlobIds: [],
+      mdnBlobIds: [],
+    };
+    await sys.ts.adapters.index.putAccountObject(
+      sys.user,
+      'EmailSubmission',
+      'Sold',
+      JSON.stringify({ ...old, sendAt: new Date(Date.now() - 8 * 86400_000).toISOString() }),
+    );
+    await sys.ts.adapters.index.putAccountObject(
+      sys.user,
+      'EmailSubmission',
+      'Srecent',
+      JSON.stringify({ ...old, sendAt: new Date(Date.now() - 6 * 86400_000).toISOString() }),
+    );
+    const [, before] = await call('EmailSubmission/get', { ids: ['Sold', 'Srecent'], properties: ['id'] });
+    expect(before.list.map((x: any) => x.id)).toEqual(['Sold', 'Srecent']);
+    const [, set] = await call('EmailSubmission/set', { update: { Srecent: { undoStatus: 'final' } } });
+    expect(set.updated).toEqual({ Srecent: null });
+    const [, after] = await call('EmailSubmission/get', { ids: ['Sold', 'Srecent'], properties: ['id'] });
+    expect(after).toMatchObject({ list: [{ id: 'Srecent' }], notFound: ['Sold'] });
+    const [, changes] = await call('EmailSubmission/changes', { sinceState: before.state });
+    expect(changes.destroyed).toEqual(['Sold']);
+  });
+
   it('keeps one VacationResponse: get, set, singleton errors, bad dates invalidProperties, stale state stateMismatch', async () => {
     const [, got] = await call('VacationResponse/get', { ids: null });
     expect(got.list).toEqual([{ id: 'singleton', isEnabled: false, fromDate: null, toDate: null, subject: null, textBody: null, htmlBody: null }]);

@@ -39,6 +39,12 @@ import { loadIdentities } from './identity.ts';
 import { getIds, optionalBool, optionalInt, optionalObject, optionalString, pick, requireAccount, resolveId, selectProperties } from './common.ts';
 
 export const SUBMISSION_KIND = 'EmailSubmission';
+/**
+ * RFC 8621 §7: a server may delete EmailSubmission objects some time after the message was
+ * sent. Ours go this long after their sendAt (destroyed by the next EmailSubmission/set, so
+ * /changes reports it), which bounds what /get and /query read to a week of sending.
+ */
+export const SUBMISSION_RETENTION_DAYS = 7;
 const PROPERTIES = ['id', 'identityId', 'emailId', 'threadId', 'envelope', 'sendAt', 'undoStatus', 'deliveryStatus', 'dsnBlobIds', 'mdnBlobIds'];
 
 interface Address {
@@ -388,6 +394,17 @@ export function emailSubmissionMethods(svc: JmapServices, deps: Pick<ListenerDep
       }
       destroyed.push(id);
       succeeded.set(id, current!.emailId);
+    }
+
+    // Submissions past their retention go now (not reported in this call's `destroyed`: the client did not ask).
+    const cutoff = Date.now() - SUBMISSION_RETENTION_DAYS * 24 * 3600 * 1000;
+    for (const [id, sub] of existing) {
+      if (Date.parse(sub.sendAt) >= cutoff || destroyed.includes(id)) continue;
+      try {
+        await svc.index.putAccountObject(user, SUBMISSION_KIND, id, null);
+      } catch (err) {
+        if (!(err instanceof IndexError && err.code === 'NOT_FOUND')) throw err;
+      }
     }
 
     const after = await svc.index.listAccountObjects(user, SUBMISSION_KIND);
