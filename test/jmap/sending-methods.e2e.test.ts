@@ -7,6 +7,7 @@
  * VacationResponse is a singleton, and arguments of every wrong type get a typed error.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../support/clients.ts';
 import { ADAPTER_KINDS, eventually } from '../support/mail-system.ts';
 import { startJmapSystem, type JmapTestSystem } from './support/jmap-server.ts';
 
@@ -288,4 +289,85 @@ describe('JMAP Identity, EmailSubmission, VacationResponse given bad arguments',
       }
     }
   }, 120_000);
+});
+
+// The remote half of the path: a submission to another domain, and an auto-reply to a remote
+// sender, leave through the outbound queue (here to a capturing SMTP hand-over).
+describe('JMAP sending to other domains goes through the outbound queue', () => {
+  let sys: JmapTestSystem;
+  let accountId: string;
+  const sent: Array<{ from: string; to: string[]; message: string }> = [];
+  const call = async (method: string, args: Record<string, unknown>): Promise<any> => {
+    const res = await fetch(`${sys.base}/jmap/api`, {
+      method: 'POST',
+      headers: { Authorization: sys.auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ using: USING, methodCalls: [[method, { accountId, ...args }, 'c']] }),
+    });
+    return ((await res.json()) as any).methodResponses[0];
+  };
+  beforeAll(async () => {
+    sys = await startJmapSystem({
+      plain: true,
+      env: { MAIL_ALLOW_PLAINTEXT_LOOPBACK: 'true' },
+      outbound: {
+        resolver: {
+          mx: async () => [{ exchange: 'mx.example.net', priority: 10 }],
+          addresses: async () => ['192.0.2.1'],
+          txt: async () => [],
+        },
+        deliver: async (_target, envelope, message) => {
+          sent.push({ from: envelope.from, to: envelope.to, message: message.toString('latin1') });
+          return { kind: 'done', replies: envelope.to.map((recipient) => ({ recipient, code: 250, reply: '250 2.0.0 ok' })) };
+        },
+      },
+    });
+    const session = (await (await fetch(`${sys.base}/.well-known/jmap`, { headers: { Authorization: sys.auth } })).json()) as any;
+    accountId = session.primaryAccounts[SUBMISSION];
+  }, 60_000);
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('sends a submission to a remote recipient from the user, without Bcc: or our Return-Path, with a Received: of ours', async () => {
+    const [, boxes] = await call('Mailbox/get', { ids: null });
+    const drafts = boxes.list.find((m: any) => m.role === 'drafts').id;
+    const [, ids] = await call('Identity/get', {});
+    const [, email] = await call('Email/set', {
+      create: {
+        d: {
+          mailboxIds: { [drafts]: true },
+          from: [{ email: sys.user }],
+          to: [{ email: 'carol@example.net' }],
+          bcc: [{ email: 'dave@example.net' }],
+          subject: 'out',
+          textBody: [{ partId: 't' }],
+          bodyValues: { t: { value: 'to the world' } },
+        },
+      },
+    });
+    const [, sub] = await call('EmailSubmission/set', { create: { s: { identityId: ids.list[0].id, emailId: email.created.d.id } } });
+    expect(sub.notCreated).toEqual({});
+    const out = await eventually(async () => sent.find((m) => m.message.includes('Subject: out')));
+    expect(out.from).toBe(sys.user);
+    expect(out.to.sort()).toEqual(['carol@example.net', 'dave@example.net']);
+    expect(out.message).not.toMatch(/^Bcc:/im);
+    expect(out.message).not.toMatch(/^Return-Path:/im);
+    expect(out.message).toMatch(/^Received: from unknown \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test with JMAP id /m);
+  });
+
+  it('answers a remote sender on vacation with the null envelope sender (RFC 3834 §3.3) through the outbound queue', async () => {
+    const [, set] = await call('VacationResponse/set', { update: { singleton: { isEnabled: true, textBody: 'Out of office' } } });
+    expect(set.updated).toEqual({ singleton: null });
+    const r = await run('python3', [
+      '-c',
+      `import smtplib,sys\ns=smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)\ns.sendmail("erin@example.net", ["${sys.user}"], b"From: erin@example.net\\r\\nTo: ${sys.user}\\r\\nSubject: question\\r\\n\\r\\nHi\\r\\n")\ns.quit()`,
+      String(sys.ts.port('smtp-mx')),
+    ]);
+    expect(r.code).toBe(0);
+    const reply = await eventually(async () => sent.find((m) => m.to.includes('erin@example.net')));
+    expect(reply.from).toBe('');
+    expect(reply.message).toMatch(/^Auto-Submitted: auto-replied\r$/m);
+    expect(reply.message).toMatch(/^Subject: Auto: question\r$/m);
+    expect(reply.message).toContain('Out of office');
+  });
 });

@@ -24,6 +24,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { headerAddresses } from '#core/mime/header-addresses.ts';
+import { BlobNotFoundError } from '#core/ports/blob-store.ts';
 import { IndexError } from '#core/ports/mail-index.ts';
 import { SubmitRefusal, submitMessage } from '../../smtp/submit-message.ts';
 import type { ListenerDeps } from '../../listener.ts';
@@ -288,7 +289,14 @@ export function emailSubmissionMethods(svc: JmapServices, deps: Pick<ListenerDep
           notCreated[cid] = { type: 'invalidProperties', properties: ['emailId'], description: 'No such email' };
           continue;
         }
-        const bytes = await svc.blobs.get(email.blobKey);
+        let bytes: Buffer;
+        try {
+          bytes = await svc.blobs.get(email.blobKey);
+        } catch (err) {
+          if (!(err instanceof BlobNotFoundError)) throw err;
+          notCreated[cid] = { type: 'invalidProperties', properties: ['emailId'], description: 'The email is gone' };
+          continue;
+        }
         let envelope: Submission['envelope'];
         if (props.envelope === undefined || props.envelope === null) envelope = envelopeOf(bytes);
         else {
@@ -334,7 +342,13 @@ export function emailSubmissionMethods(svc: JmapServices, deps: Pick<ListenerDep
           mdnBlobIds: [],
         };
         const { id, ...data } = submission;
-        await svc.index.putAccountObject(user, SUBMISSION_KIND, id, JSON.stringify(data));
+        try {
+          await svc.index.putAccountObject(user, SUBMISSION_KIND, id, JSON.stringify(data));
+        } catch (err) {
+          // The message is queued: saying it failed would make the client send it again. It is
+          // reported created; only the record is missing from later /get and /query.
+          ctx.log.error('JMAP submission sent but not recorded', { submission: id, queueId: queued.queueId, err: err as Error });
+        }
         ctx.log.info('JMAP submission', { submission: id, queueId: queued.queueId, email: email.id });
         ctx.createdIds.set(cid, id);
         succeeded.set('#' + cid, email.id);
