@@ -446,8 +446,16 @@ export function emailSubmissionMethods(svc: JmapServices, deps: Pick<ListenerDep
     }
     const emailDestroy = (onSuccessDestroy ?? []).map((key) => succeeded.get(key)).filter((id): id is string => id !== undefined);
     if (Object.keys(emailUpdate).length === 0 && emailDestroy.length === 0) return result;
-    const emailResult = await emailSet.handle({ accountId: ctx.accountId, update: emailUpdate, destroy: emailDestroy }, ctx);
-    return withFollowUps(result, [['Email/set', emailResult]]);
+    // The messages are sent whatever happens now: a failing Email/set is its own error response,
+    // never the EmailSubmission/set's (the client would send again).
+    try {
+      const emailResult = await emailSet.handle({ accountId: ctx.accountId, update: emailUpdate, destroy: emailDestroy }, ctx);
+      return withFollowUps(result, [['Email/set', emailResult]]);
+    } catch (err) {
+      if (err instanceof MethodError) return withFollowUps(result, [['error', err.response()]]);
+      ctx.log.error('implicit Email/set after EmailSubmission/set failed', { err: err as Error });
+      return withFollowUps(result, [['error', { type: 'serverFail', description: 'The implicit Email/set failed' }]]);
+    }
   }
 
   return {
