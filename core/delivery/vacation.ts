@@ -40,7 +40,7 @@ import type { Logger } from '../log.ts';
 import { newBlobKey } from '../mailbox/writes.ts';
 import { headerAddresses } from '../mime/header-addresses.ts';
 import { fieldValue, parseHeaderFields } from '../mime/header.ts';
-import type { MailIndex } from '../ports/mail-index.ts';
+import { IndexError, type MailIndex } from '../ports/mail-index.ts';
 import { returnPathField } from './return-path.ts';
 
 export const VACATION_KIND = 'VacationResponse';
@@ -60,7 +60,47 @@ export interface VacationSettings {
 
 export const VACATION_OFF: VacationSettings = { isEnabled: false, fromDate: null, toDate: null, subject: null, textBody: null, htmlBody: null };
 
-/** The user's settings (off when never set): one read of one item, on every delivery. */
+/** The user's settings (off when never set): one read of one item. */
+/**
+ * Who has a VacationResponse enabled: one account object per such user (kind VACATION_ON_KIND,
+ * id the address) under a partition of its own (VACATIONS, not an address), kept by
+ * VacationResponse/set (markVacation). Delivery reads the list once per VACATION_LIST_SECONDS
+ * per process instead of every recipient's settings on every delivery, so mail to users who are
+ * not away costs no read more; a user who turns it on is answered by other processes (the
+ * ingest functions) within that time, by this one at once (markVacation forgets the list).
+ */
+const VACATIONS = '!vacations';
+const VACATION_ON_KIND = 'VacationOn';
+export const VACATION_LIST_SECONDS = 30;
+const lists = new WeakMap<MailIndex, { until: number; users: Promise<Set<string>> }>();
+
+/** Records whether `user`'s vacation response is enabled (VacationResponse/set calls it). */
+export async function markVacation(index: MailIndex, user: string, enabled: boolean): Promise<void> {
+  lists.delete(index);
+  const current = await index.getAccountObject(VACATIONS, VACATION_ON_KIND, user);
+  if (enabled && !current) await index.putAccountObject(VACATIONS, VACATION_ON_KIND, user, '1');
+  if (!enabled && current) {
+    try {
+      await index.putAccountObject(VACATIONS, VACATION_ON_KIND, user, null);
+    } catch (err) {
+      if (!(err instanceof IndexError && err.code === 'NOT_FOUND')) throw err;
+    }
+  }
+  lists.delete(index);
+}
+
+function usersOnVacation(index: MailIndex, now: number): Promise<Set<string>> {
+  const hit = lists.get(index);
+  if (hit && hit.until > now) return hit.users;
+  const users = index.listAccountObjects(VACATIONS, VACATION_ON_KIND).then((l) => new Set(l.objects.map((o) => o.id)));
+  const entry = { until: now + VACATION_LIST_SECONDS * 1000, users };
+  lists.set(index, entry);
+  users.catch(() => {
+    if (lists.get(index) === entry) lists.delete(index);
+  });
+  return users;
+}
+
 export async function readVacation(index: MailIndex, user: string): Promise<VacationSettings> {
   const o = await index.getAccountObject(user, VACATION_KIND, VACATION_ID);
   if (!o || o.data === null) return { ...VACATION_OFF };
@@ -152,6 +192,7 @@ export async function sendVacationReplies(deps: VacationDeps, job: IngestJob, ra
 
 async function replyFor(deps: VacationDeps, job: IngestJob, raw: Buffer, user: string): Promise<void> {
   const { adapters, logger } = deps;
+  if (!(await usersOnVacation(adapters.index, (deps.now ?? Date.now)())).has(user)) return;
   const settings = await readVacation(adapters.index, user);
   if (!vacationActive(settings, (deps.now ?? Date.now)())) return;
   const why = noReplyReason(raw, job.mailFrom, user);

@@ -10,7 +10,16 @@ import libmime from 'libmime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
 import type { Adapters } from '#core/adapters/adapters.ts';
-import { VACATION_ID, VACATION_KIND, VACATION_OFF, composeVacationReply, noReplyReason, sendVacationReplies, vacationActive } from '#core/delivery/vacation.ts';
+import {
+  VACATION_ID,
+  VACATION_KIND,
+  VACATION_OFF,
+  composeVacationReply,
+  markVacation,
+  noReplyReason,
+  sendVacationReplies,
+  vacationActive,
+} from '#core/delivery/vacation.ts';
 import type { IngestJob } from '#core/ingest/ingest-job.ts';
 import { silentLogger } from '#core/log.ts';
 
@@ -84,6 +93,7 @@ describe('one reply per sender per period', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'vacation-'));
     adapters = await createLocalAdapters({ dataDir: dir });
     await adapters.index.putAccountObject(alice, VACATION_KIND, VACATION_ID, JSON.stringify({ ...VACATION_OFF, isEnabled: true, subject: 'Away' }));
+    await markVacation(adapters.index, alice, true);
   });
   afterEach(async () => {
     await adapters.close();
@@ -123,6 +133,25 @@ describe('one reply per sender per period', () => {
     ]);
     expect(jobs[0].id).toBe(jobs[1].id);
     expect(jobs[2].id).not.toBe(jobs[0].id);
+  });
+
+  it('reads no settings for a user who is not on the list of users away, and answers once markVacation puts them there', async () => {
+    const bobUser = 'bob@example.test';
+    await adapters.index.putAccountObject(bobUser, VACATION_KIND, VACATION_ID, JSON.stringify({ ...VACATION_OFF, isEnabled: true }));
+    const read = adapters.index.getAccountObject.bind(adapters.index);
+    const reads: string[] = [];
+    adapters.index.getAccountObject = async (user, kind, id) => {
+      reads.push(`${user} ${kind}`);
+      return read(user, kind, id);
+    };
+    const toBob = (id: string): IngestJob => ({ ...job(id), rcptTo: [bobUser] });
+    const forBob = Buffer.from(plain.toString().replace(`To: Alice <${alice}>`, `To: ${bobUser}`));
+    await sendVacationReplies({ adapters, logger: silentLogger }, toBob('B1'), forBob, [bobUser]);
+    expect(reads).toEqual([]);
+    expect(await queued()).toEqual([]);
+    await markVacation(adapters.index, bobUser, true);
+    await sendVacationReplies({ adapters, logger: silentLogger }, toBob('B2'), forBob, [bobUser]);
+    expect((await queued()).map((j) => j.authUser)).toEqual([bobUser]);
   });
 
   it('sends nothing for mail delivered to Junk or while the response is off', async () => {

@@ -4,7 +4,7 @@
  * (core/delivery/vacation.ts, which honours it when mail is delivered: RFC 3834 rules, one
  * reply per sender per 7 days). The state is the objects' counter.
  */
-import { VACATION_ID, VACATION_KIND, VACATION_OFF, readVacation, type VacationSettings } from '#core/delivery/vacation.ts';
+import { VACATION_ID, VACATION_KIND, VACATION_OFF, markVacation, readVacation, type VacationSettings } from '#core/delivery/vacation.ts';
 import { MAX_ACCOUNT_OBJECT_BYTES } from '#core/ports/mail-index.ts';
 import type { MethodContext, MethodDef } from '../api.ts';
 import { VACATION_RESPONSE } from '../capabilities.ts';
@@ -92,6 +92,7 @@ export function vacationResponseMethods(svc: JmapServices): Record<string, Metho
         continue;
       }
       await svc.index.putAccountObject(ctx.user, VACATION_KIND, VACATION_ID, JSON.stringify(stored));
+      if (stored.isEnabled !== settings.isEnabled || stored.isEnabled) await markVacation(svc.index, ctx.user, stored.isEnabled);
       settings = stored;
       updated[id] = null;
     }
