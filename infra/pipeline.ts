@@ -116,6 +116,10 @@ export class Pipeline extends Construct {
     grantMessages(ingest.fn, props.bucket, { read: true, write: true, delete: true }, prefixes);
     grantIndex(ingest.fn, props.table, { write: true });
     this.queues.outbound.queue.grantSendMessages(ingest.fn);
+    // Vacation auto-replies (core/delivery/vacation.ts) are queued as new ingest jobs. They go
+    // with the null envelope sender and are never answered themselves, so a chain is at most
+    // one reply long (far below Lambda's recursive-loop detection).
+    this.queues.ingest.queue.grantSendMessages(ingest.fn);
     props.dkimSecret.grantRead(ingest.fn);
     // Outbound: reads the raw message, signs (DKIM) and sends it; a bounce (DSN, RFC 3464) is
     // stored as a new message and queued for ingest to the local sender; a blob whose last

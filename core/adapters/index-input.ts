@@ -1,5 +1,5 @@
 /** Input checks shared by the MailIndex adapters (SQLite and DynamoDB), so both refuse the same input alike. */
-import { IndexError, type ChangesOptions, type FlagUpdateMode, type NewMessage } from '../ports/mail-index.ts';
+import { IndexError, MAX_ACCOUNT_OBJECT_BYTES, type ChangesOptions, type FlagUpdateMode, type NewMessage } from '../ports/mail-index.ts';
 
 export function checkString(value: unknown, what: string): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) throw new IndexError('INVALID', `${what} must be a non-empty string`);
@@ -46,4 +46,19 @@ export function checkChangesSince(since: number, options: ChangesOptions): void 
  */
 export function domainPart(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1);
+}
+
+/** putAccountObject's arguments: kind and id non-empty, data JSON text within the limit or null, ifState a counter value. */
+export function checkAccountObject(kind: string, id: string, data: string | null, ifState: number | undefined): void {
+  checkObjectKey(kind, id);
+  if (data !== null && typeof data !== 'string') throw new IndexError('INVALID', 'data must be a string or null');
+  if (data !== null && Buffer.byteLength(data) > MAX_ACCOUNT_OBJECT_BYTES) throw new IndexError('INVALID', `data is over ${MAX_ACCOUNT_OBJECT_BYTES} bytes`);
+  if (ifState !== undefined && (!Number.isSafeInteger(ifState) || ifState < 0)) throw new IndexError('INVALID', 'ifState must be a non-negative integer');
+}
+
+/** An account object's kind (1–64 of [A-Za-z0-9_-], so `<kind>#` prefixes never overlap) and id (1–255 characters). */
+export function checkObjectKey(kind: string, id: string): void {
+  if (typeof kind !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(kind)) throw new IndexError('INVALID', 'object kind must be 1-64 of [A-Za-z0-9_-]');
+  checkString(id, 'object id');
+  if (id.length > 255) throw new IndexError('INVALID', 'object id is over 255 characters');
 }

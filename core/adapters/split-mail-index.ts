@@ -140,6 +140,20 @@ export abstract class SplitMailIndex<C> implements MailIndex {
     return this.ops.releaseBlob(this.ctx, ...a);
   }
 
+  // --- account objects ---
+
+  putAccountObject(...a: Args<'putAccountObject'>): Result<'putAccountObject'> {
+    return this.ops.putAccountObject(this.ctx, ...a);
+  }
+
+  getAccountObject(...a: Args<'getAccountObject'>): Result<'getAccountObject'> {
+    return this.ops.getAccountObject(this.ctx, ...a);
+  }
+
+  listAccountObjects(...a: Args<'listAccountObjects'>): Result<'listAccountObjects'> {
+    return this.ops.listAccountObjects(this.ctx, ...a);
+  }
+
   // --- leases ---
 
   acquireLease(...a: Args<'acquireLease'>): Result<'acquireLease'> {

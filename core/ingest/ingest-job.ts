@@ -26,6 +26,7 @@ import type { Logger } from '../log.ts';
 import type { MailboxEvents } from '../mailbox/events.ts';
 import { BlobNotFoundError } from '../ports/blob-store.ts';
 import { indexMessage } from '../mime/index-message.ts';
+import { sendVacationReplies } from '../delivery/vacation.ts';
 
 export interface IngestJob {
   /** Stable id of the transaction (also the SMTP queue id given in the 250 reply). */
@@ -155,6 +156,9 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
     result.delivered.push({ recipient: rcpt, uid: appended.uid, duplicate: appended.duplicate });
     logger.info('delivered', { job: job.id, recipient: rcpt, mailbox, uid: appended.uid, duplicate: appended.duplicate });
   }
+
+  // RFC 3834 auto-replies of recipients on vacation (core/delivery/vacation.ts); never fails the job.
+  await sendVacationReplies({ adapters, logger }, job, raw, local);
 
   if (byDomain.size > 0) {
     if (!deps.routeRemote) throw new Error(`job ${job.id} has non-local recipients and no outbound route is configured`);

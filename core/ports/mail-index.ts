@@ -197,6 +197,32 @@ export interface ListOptions {
  */
 export type MetaOption = boolean | 'structure';
 
+/**
+ * A small per-user record kept for a protocol (JMAP Identity, EmailSubmission,
+ * VacationResponse: fargate-listeners/src/jmap/methods/), with the change counter JMAP
+ * `/changes` needs. Each (user, kind) has one counter; every write of an object of that kind
+ * takes its next value (the object's `modseq`) in the same atomic step as the write.
+ */
+export interface AccountObject {
+  id: string;
+  /** JSON text as written; null for a destroyed object (a tombstone, kept for /changes). */
+  data: string | null;
+  /** The counter value of the object's last write. */
+  modseq: number;
+  /** The counter value of the write that created it (again, after a destroy). */
+  createdModseq: number;
+}
+
+export interface AccountObjectList {
+  /** The (user, kind) counter as of this read (0: nothing written yet). */
+  state: number;
+  /** Without `since`: the live objects. With it: every object (tombstones too) written after it. Ordered by id. */
+  objects: AccountObject[];
+}
+
+/** Largest `data` of an account object (UTF-8 bytes); DynamoDB items are at most 400 KB. */
+export const MAX_ACCOUNT_OBJECT_BYTES = 64 * 1024;
+
 export class IndexError extends Error {
   readonly code: 'EXISTS' | 'NOT_FOUND' | 'CONFLICT' | 'INVALID';
   constructor(code: IndexError['code'], message: string) {
@@ -281,6 +307,25 @@ export interface MailIndex {
    * last reference (holds and messages): the caller then deletes the blob.
    */
   releaseBlob(blobKey: string, holder: string): Promise<{ orphaned: boolean }>;
+
+  // --- account objects (AccountObject above) ---
+  /**
+   * Writes object `id` of `kind` (data: JSON text) or destroys it (null: NOT_FOUND when it is
+   * absent or already destroyed), taking the next value of the (user, kind) counter, returned
+   * as the new state. `ifState`: only while the counter is still that value, else CONFLICT
+   * (the write and the check are one atomic step). Data over MAX_ACCOUNT_OBJECT_BYTES: INVALID;
+   * kinds are 1–64 of [A-Za-z0-9_-], ids 1–255 characters.
+   * removeUser removes the user's objects and counters.
+   */
+  putAccountObject(user: string, kind: string, id: string, data: string | null, options?: { ifState?: number }): Promise<{ state: number }>;
+  /** The live object, or null (absent or destroyed). */
+  getAccountObject(user: string, kind: string, id: string): Promise<AccountObject | null>;
+  /**
+   * The counter and the objects (see AccountObjectList). Nothing written at or below the
+   * returned state is missed; an object written after the counter was read may be included
+   * (and is reported again by a call with `since` = that state).
+   */
+  listAccountObjects(user: string, kind: string, options?: { since?: number }): Promise<AccountObjectList>;
 
   // --- leases (e.g. the POP3 maildrop lock, RFC 1939 §8 / RFC 2449 [IN-USE]) ---
   /** Takes the named lease for `owner` unless another owner holds an unexpired one. */

@@ -13,6 +13,7 @@ import { destroyAwsResources, provisionAwsResources } from '#core/adapters/aws/p
 import { S3BlobStore } from '#core/adapters/aws/s3-blob-store.ts';
 import { SqsWorkQueue } from '#core/adapters/aws/sqs-work-queue.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
+import { accountObjectsContract } from './account-objects.contract.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
 import { contactStoreContract } from './contact-store.contract.ts';
 import { mailIndexContract, sampleMeta } from './mail-index.contract.ts';
@@ -69,6 +70,21 @@ contactStoreContract('aws DynamoDB', async () => {
   return {
     store: open(),
     openAnother: async () => open(),
+    cleanup: async () => {
+      for (const c of opened) c.destroy();
+      await destroyAwsResources(clientConfig, refs);
+    },
+  };
+});
+
+accountObjectsContract('aws DynamoDB', async () => {
+  const refs = await provisionAwsResources(clientConfig, uniquePrefix(), { only: ['table'] });
+  const opened = [createAwsClients(clientConfig), createAwsClients(clientConfig)];
+  const [one, two] = opened.map((c) => new DynamoMailIndex({ client: c.dynamo, table: refs.table }));
+  return {
+    index: one,
+    openAnother: async () => two,
+    openWithChangeLogRetention: async () => one,
     cleanup: async () => {
       for (const c of opened) c.destroy();
       await destroyAwsResources(clientConfig, refs);

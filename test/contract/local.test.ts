@@ -16,6 +16,7 @@ import { createLocalAdapters } from '#core/adapters/local/index.ts';
 import { SqliteContactStore } from '#core/adapters/local/sqlite-contact-store.ts';
 import { SqliteMailIndex } from '#core/adapters/local/sqlite-mail-index.ts';
 import { SqliteWorkQueue } from '#core/adapters/local/sqlite-work-queue.ts';
+import { accountObjectsContract } from './account-objects.contract.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
 import { contactStoreContract } from './contact-store.contract.ts';
 import type { ConcurrencyResult, ConcurrencyTask } from './local-concurrency-worker.ts';
@@ -71,6 +72,20 @@ contactStoreContract('local SQLite', async () => {
     openAnother: async () => open(),
     cleanup: async () => {
       for (const s of opened) await s.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+accountObjectsContract('local SQLite', async () => {
+  const dir = await tempDir();
+  const opened = [new SqliteMailIndex({ dataDir: dir })];
+  return {
+    index: opened[0],
+    openAnother: async () => opened[opened.push(new SqliteMailIndex({ dataDir: dir })) - 1],
+    openWithChangeLogRetention: async () => opened[0],
+    cleanup: async () => {
+      for (const ix of opened) await ix.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

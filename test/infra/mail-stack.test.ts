@@ -219,9 +219,9 @@ describe('queues and functions', () => {
     // The function must finish well within the visibility timeout, or jobs run twice at once.
     expect(fn.Timeout).toBe(functionTimeoutSeconds(QUEUES[name]));
     expect(fn.Timeout * 6).toBeLessThanOrEqual(QUEUES[name].visibilityTimeoutSeconds);
-    // Its role may consume exactly this queue; outbound also re-sends deferred jobs to it.
+    // Its role may consume exactly this queue; outbound also re-sends deferred jobs to it, ingest queues vacation auto-replies.
     const consume = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'];
-    const expected = name === 'outbound' ? [...new Set([...consume, 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'])].sort() : consume;
+    const expected = [...new Set([...consume, 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'])].sort();
     expect([...new Set(actionsOn(refTarget(fn.Role)!, qId))].sort()).toEqual(expected);
   });
 
@@ -347,6 +347,8 @@ describe('grants', () => {
     expect(actionsOn(ingest, secret('Credentials for the smart host'))).toEqual([]);
     expect(actionsOn(ingest, secret('TLS'))).toEqual([]);
     expect(actionsOn(ingest, queueId(names.queues.outbound.name))).not.toContain('sqs:ReceiveMessage');
+    // Vacation auto-replies are new ingest jobs, queued by the ingest function (core/delivery/vacation.ts).
+    expect(actionsOn(ingest, queueId(names.queues.ingest.name))).toContain('sqs:SendMessage');
     // No function role carries an AWS-managed policy (they log to their own group only).
     for (const role of [ingest, outbound]) expect(s.json.Resources[role].Properties.ManagedPolicyArns).toBeUndefined();
   });

@@ -26,6 +26,9 @@
  * | `U#<address>`    | `DLV#<mailboxId>#<deliveryKey>`  | mailboxId, uid, uidValidity, modseq, ttl (delivery keys,      |
  * |                  |                                  | invariant 2; kept DELIVERY_KEY_TTL_SECONDS or until the       |
  * |                  |                                  | mailbox is deleted; keys over 512 bytes are SHA-256 hashed)   |
+ * | `U#<address>`    | `OBJ#<kind>#<id>`                | data (S; absent for a destroyed object), modseq, createdModseq:|
+ * |                  |                                  | an account object (dynamo-index/account-objects.ts)           |
+ * | `U#<address>`    | `OBJSTATE#<kind>`                | state: the counter of the user's objects of that kind         |
  * | `UIDV#<address>` | `UIDV`                           | last: the user's UIDVALIDITY counter (survives removeUser)    |
  * | `BLOB#<blobKey>` | `REF`                            | refs: number of references to the blob (inv. 5): message      |
  * |                  |                                  | items carrying it plus its HOLD items                         |
@@ -104,6 +107,9 @@ export const keys = {
   blobPk: (blobKey: string) => `BLOB#${blobKey}`,
   blobSk: 'REF',
   blobHoldSk: (holder: string) => `HOLD#${holder}`,
+  objectSk: (kind: string, id: string) => `OBJ#${kind}#${id}`,
+  objectPrefix: (kind: string) => `OBJ#${kind}#`,
+  objectStateSk: (kind: string) => `OBJSTATE#${kind}`,
   leasePk: (name: string) => `LEASE#${name}`,
   leaseSk: 'LEASE',
 } as const;

@@ -52,6 +52,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SplitMailIndex } from '../split-mail-index.ts';
+import * as accountObjects from './dynamo-index/account-objects.ts';
 import * as accounts from './dynamo-index/accounts.ts';
 import * as blobRefs from './dynamo-index/blob-refs.ts';
 import * as changes from './dynamo-index/changes.ts';
@@ -76,7 +77,7 @@ export class DynamoMailIndex extends SplitMailIndex<DynamoIndexContext> {
   constructor(options: DynamoMailIndexOptions) {
     super(
       { db: options.client, table: options.table, changeLogRetentionMs: options.changeLogRetentionMs },
-      { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases },
+      { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases, ...accountObjects },
     );
     this.table = options.table;
     this.ownsClient = options.ownsClient ?? false;

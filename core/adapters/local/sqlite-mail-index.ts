@@ -32,6 +32,7 @@
 import path from 'node:path';
 import { SplitMailIndex } from '../split-mail-index.ts';
 import { openSqlite } from './sqlite-db.ts';
+import * as accountObjects from './sqlite-index/account-objects.ts';
 import * as accounts from './sqlite-index/accounts.ts';
 import * as blobRefs from './sqlite-index/blob-refs.ts';
 import * as changes from './sqlite-index/changes.ts';
@@ -58,7 +59,7 @@ export class SqliteMailIndex extends SplitMailIndex<SqliteIndexHandle> {
     const handle: SqliteIndexHandle = Object.assign(openSqlite(file, 'mail-index', SCHEMA_VERSION, SCHEMA, options.busyTimeoutMs), {
       changeLogRetentionMs: options.changeLogRetentionMs,
     });
-    super(handle, { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases });
+    super(handle, { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases, ...accountObjects });
     this.file = file;
   }
 

@@ -16,6 +16,22 @@ export interface MethodContext {
   /** Creation ids of this request → server ids (RFC 8620 §3.3, §5.3 `#creationId`). */
   createdIds: Map<string, string>;
   log: Logger;
+  /** The client's address (Received: of a submission); absent where unknown. */
+  clientAddress?: string;
+}
+
+const FOLLOW_UPS = Symbol('followUps');
+
+/**
+ * A method result followed by further responses under the same call id (RFC 8620 §3.4: one
+ * call may answer with several, e.g. EmailSubmission/set's implicit Email/set, RFC 8621 §7.5).
+ */
+export function withFollowUps(result: Record<string, unknown>, followUps: Array<[string, Record<string, unknown>]>): Record<string, unknown> {
+  return Object.assign(result, { [FOLLOW_UPS]: followUps });
+}
+
+function followUpsOf(result: Record<string, unknown>): Array<[string, Record<string, unknown>]> {
+  return (result as { [FOLLOW_UPS]?: Array<[string, Record<string, unknown>]> })[FOLLOW_UPS] ?? [];
 }
 
 export interface MethodDef {
@@ -84,6 +100,7 @@ export async function processRequest(
       const args = resolveReferences(rawArgs, responses);
       const result = await method.handle(args, { ...ctx, createdIds });
       responses.push([name, result, callId]);
+      for (const [followName, followResult] of followUpsOf(result)) responses.push([followName, followResult, callId]);
     } catch (err) {
       if (err instanceof MethodError) {
         responses.push(['error', err.response(), callId]);

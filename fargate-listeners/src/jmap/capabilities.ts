@@ -1,3 +1,5 @@
 /** Capability URIs (RFC 8620 §2, RFC 8621 §1.3). */
 export const CORE = 'urn:ietf:params:jmap:core';
 export const MAIL = 'urn:ietf:params:jmap:mail';
+export const SUBMISSION = 'urn:ietf:params:jmap:submission';
+export const VACATION_RESPONSE = 'urn:ietf:params:jmap:vacationresponse';

@@ -13,7 +13,7 @@ import { MailboxWrites } from '#core/mailbox/writes.ts';
 import type { AuthThrottle } from '../auth-throttle.ts';
 import { parseRequest, processRequest, type MethodDef } from './api.ts';
 import { BasicAuthenticator } from './auth.ts';
-import { CORE, MAIL } from './capabilities.ts';
+import { CORE, MAIL, SUBMISSION, VACATION_RESPONSE } from './capabilities.ts';
 import { RequestError } from './errors.ts';
 import { readBody, sendJson, sendProblem, sendRequestError } from './http-io.ts';
 import type { HttpRequestContext, HttpRoute } from '../http/routes.ts';
@@ -27,6 +27,7 @@ import { API_PATH, DOWNLOAD_PATH, EVENTSOURCE_PATH, UPLOAD_PATH, sessionResource
 import { newUploadKey, readBlob, uploadBlobId } from './blob-routes.ts';
 import { parseEventSourceQuery, serveEventSource } from './eventsource.ts';
 import { importMethods } from './methods/import.ts';
+import { sendingMethods } from './methods/sending.ts';
 
 export interface JmapDeps {
   adapters: Adapters;
@@ -37,7 +38,7 @@ export interface JmapDeps {
 }
 
 /** Capabilities whose methods are all in place; only these are advertised and accepted in `using`. */
-export const CAPABILITIES: ReadonlySet<string> = new Set([CORE, MAIL]);
+export const CAPABILITIES: ReadonlySet<string> = new Set([CORE, MAIL, SUBMISSION, VACATION_RESPONSE]);
 
 export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
   const limits = coreLimits(deps.config.maxMessageSize);
@@ -50,7 +51,7 @@ export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
     allowPlaintextAuthOnLoopback: deps.config.allowPlaintextAuthOnLoopback,
     realm: deps.config.hostname,
   });
-  const all: Record<string, MethodDef> = { ...coreMethods, ...mailboxMethods(svc), ...emailMethods(svc), ...importMethods(svc) };
+  const all: Record<string, MethodDef> = { ...coreMethods, ...mailboxMethods(svc), ...emailMethods(svc), ...importMethods(svc), ...sendingMethods(svc, deps) };
   const methods = new Map(Object.entries(all).filter(([, m]) => CAPABILITIES.has(m.capability)));
   const gate = new ConcurrencyGate(limits.maxConcurrentRequests);
   const uploads = new ConcurrencyGate(limits.maxConcurrentUpload);
@@ -90,7 +91,7 @@ export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
         const body = await readBody(req, limits.maxSizeRequest, 'maxSizeRequest');
         const request = parseRequest(body, limits, CAPABILITIES);
         const state = sessionResource(user, ctx.url.origin, limits, CAPABILITIES).state as string;
-        const response = await processRequest(request, methods, { user, accountId: accountIdOf(user), log: ctx.log }, state);
+        const response = await processRequest(request, methods, { user, accountId: accountIdOf(user), log: ctx.log, clientAddress: ctx.remoteAddress }, state);
         sendJson(res, 200, response);
       } catch (err) {
         if (err instanceof RequestError) sendRequestError(res, err);

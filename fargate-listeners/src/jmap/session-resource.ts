@@ -3,7 +3,7 @@
  * `/jmap/session` it is an alias of). URLs are absolute, built from the request's origin, so
  * the object is right behind any host name that reaches us.
  */
-import { CORE, MAIL } from './capabilities.ts';
+import { CORE, MAIL, SUBMISSION, VACATION_RESPONSE } from './capabilities.ts';
 import { accountIdOf } from './ids.ts';
 import type { CoreLimits } from './limits.ts';
 import { MAX_NAME_DEPTH, MAX_NAME_LENGTH } from '../imap/session/mailbox-names.ts';
@@ -30,6 +30,17 @@ export function sessionResource(user: string, origin: string, limits: CoreLimits
       mayCreateTopLevelMailbox: true,
     };
     primaryAccounts[MAIL] = accountId;
+  }
+  if (capabilities.has(SUBMISSION)) {
+    caps[SUBMISSION] = {};
+    // RFC 8621 §1.3.2: no delayed sending (every submission is final at once), no SMTP extensions.
+    accountCapabilities[SUBMISSION] = { maxDelayedSend: 0, submissionExtensions: {} };
+    primaryAccounts[SUBMISSION] = accountId;
+  }
+  if (capabilities.has(VACATION_RESPONSE)) {
+    caps[VACATION_RESPONSE] = {};
+    accountCapabilities[VACATION_RESPONSE] = {};
+    primaryAccounts[VACATION_RESPONSE] = accountId;
   }
   const body: Record<string, unknown> = {
     capabilities: caps,

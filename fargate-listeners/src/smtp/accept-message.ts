@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { IngestJob } from '#core/ingest/ingest-job.ts';
+import { queueIngestJob } from '#core/ingest/queue-ingest.ts';
 import { newBlobKey } from '#core/mailbox/writes.ts';
 import type { ListenerDeps } from '../listener.ts';
 import { returnPathField } from '#core/delivery/return-path.ts';
@@ -225,18 +226,9 @@ export async function acceptMessage(
   // (core/ingest/ingest-job.ts; invariant 1). One MX recipient: no hold, its delivery is the
   // blob's sole reference (nothing can be expunged before it).
   try {
-    if (job.held) await adapters.index.holdBlob(blobKey, queueId);
-  } catch (err) {
-    logger.error('blob hold failed', { queueId, err });
-    await adapters.blobs.delete(blobKey).catch(() => {});
-    throw smtpError(451, '4.3.0', 'Temporary queue failure, try again later');
-  }
-  try {
-    await adapters.queue.send('ingest', job);
-  } catch (err) {
-    logger.error('ingest enqueue failed', { queueId, err });
-    if (job.held) await adapters.index.releaseBlob(blobKey, queueId).catch(() => {});
-    await adapters.blobs.delete(blobKey).catch(() => {});
+    await queueIngestJob(adapters, job, logger);
+  } catch {
+    // queueIngestJob logged it and undid the hold and the blob (QueueIngestError).
     throw smtpError(451, '4.3.0', 'Temporary queue failure, try again later');
   }
   logger.info('message accepted', {

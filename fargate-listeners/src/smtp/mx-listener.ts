@@ -34,7 +34,7 @@ export const MAX_RECIPIENTS = 100;
  * postmaster address of ours (a foreign domain's postmaster is an ordinary remote address).
  * Throws 550 5.1.1 when it is ours but nothing can take it (no user in that domain, none set).
  */
-export async function postmasterTarget(deps: ListenerDeps, address: string): Promise<string | null> {
+export async function postmasterTarget(deps: Pick<ListenerDeps, 'adapters' | 'config' | 'logger'>, address: string): Promise<string | null> {
   const pm = isPostmaster(address);
   if (!pm) return null;
   const { index } = deps.adapters;

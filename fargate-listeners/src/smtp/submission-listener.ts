@@ -68,6 +68,26 @@ export function ownAddresses(user: string): string[] {
   return [normalizeAddress(user)];
 }
 
+/**
+ * Where an authenticated submission's recipient goes: the local mailbox (postmaster resolved,
+ * RFC 5321 §4.5.1), or a remote address as given (its local part is the remote site's to
+ * interpret, RFC 5321 §2.4). Throws the SMTP refusal (an smtpError: 501 5.1.3 bad syntax,
+ * 550 5.1.1 no such user of ours); other errors are lookup failures (temporary).
+ * Shared by SMTP RCPT and JMAP EmailSubmission (submit-message.ts).
+ */
+export async function submissionRecipient(deps: Pick<ListenerDeps, 'adapters' | 'config' | 'logger'>, address: string): Promise<string> {
+  // RFC 5321 §4.1.2: a quoted local part is the same mailbox unquoted.
+  const rcpt = normalizeAddress(unquoteLocalPart(address));
+  const pm = await postmasterTarget(deps, rcpt);
+  if (pm) return pm;
+  if (!isValidAddress(rcpt)) throw smtpError(501, '5.1.3', 'Bad recipient address syntax');
+  // Authenticated: any domain may be a destination. Our own domains' users are checked now,
+  // so a typo is refused here instead of bouncing later.
+  if ((await deps.adapters.index.getDomain(domainOf(rcpt))) === null) return address;
+  if (!(await deps.adapters.index.getUser(rcpt))) throw smtpError(550, '5.1.1', 'No such user here');
+  return rcpt;
+}
+
 function sessionUser(session: SMTPServerSession): string | null {
   return typeof session.user === 'string' && session.user ? session.user : null;
 }
@@ -144,20 +164,7 @@ export function submissionServerOptions(deps: ListenerDeps, options: { implicitT
     onRcptTo(address, session, callback) {
       if (!sessionUser(session)) return callback(smtpError(530, '5.7.0', 'Authentication required'));
       if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return callback(smtpError(452, '4.5.3', 'Too many recipients'));
-      // RFC 5321 §4.1.2: a quoted local part is the same mailbox unquoted.
-      const rcpt = normalizeAddress(unquoteLocalPart(address.address));
-      (async () => {
-        // RFC 5321 §4.5.1: postmaster, bare or at one of our domains, reaches its mailbox.
-        const pm = await postmasterTarget(deps, rcpt);
-        if (pm) return pm;
-        if (!isValidAddress(rcpt)) throw smtpError(501, '5.1.3', 'Bad recipient address syntax');
-        // Authenticated: any domain may be a destination. Our own domains' users are checked now,
-        // so a typo is refused here instead of bouncing later. A remote address is kept as
-        // given (its local part is the remote site's to interpret, RFC 5321 §2.4).
-        if ((await adapters.index.getDomain(domainOf(rcpt))) === null) return address.address;
-        if (!(await adapters.index.getUser(rcpt))) throw smtpError(550, '5.1.1', 'No such user here');
-        return rcpt;
-      })().then(
+      submissionRecipient(deps, address.address).then(
         (mailbox) => {
           address.address = mailbox;
           callback();

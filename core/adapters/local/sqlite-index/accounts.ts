@@ -115,6 +115,8 @@ export async function removeUser(h: SqliteHandle, address: string): Promise<{ or
     const ids = (h.stmt('SELECT id FROM mailboxes WHERE user = ?').all(address) as Array<{ id: string }>).map((r) => r.id);
     for (const id of ids) dropMailboxRows(h, id);
     h.stmt('DELETE FROM subscriptions WHERE user = ?').run(address);
+    h.stmt('DELETE FROM account_objects WHERE user = ?').run(address);
+    h.stmt('DELETE FROM account_object_counters WHERE user = ?').run(address);
     h.stmt('DELETE FROM users WHERE address = ?').run(address);
     // uidvalidity_counters is kept on purpose: a recreated user's mailboxes get greater UIDVALIDITY.
     return { orphanedBlobs: unref(h, blobKeys) };

@@ -100,6 +100,24 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 -- flag left by older data into the list. Idempotent, and run in the transaction that opens the file.
 INSERT OR IGNORE INTO subscriptions (user, name) SELECT user, name FROM mailboxes WHERE subscribed = 1;
 UPDATE mailboxes SET subscribed = 0 WHERE subscribed = 1;
+-- Account objects (sqlite-index/account-objects.ts; JMAP Identity, EmailSubmission,
+-- VacationResponse): new tables, so an existing file gains them as it is opened.
+CREATE TABLE IF NOT EXISTS account_objects (
+  user TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  id TEXT NOT NULL,
+  data TEXT,
+  modseq INTEGER NOT NULL,
+  created_modseq INTEGER NOT NULL,
+  PRIMARY KEY (user, kind, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS account_objects_by_modseq ON account_objects (user, kind, modseq);
+CREATE TABLE IF NOT EXISTS account_object_counters (
+  user TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  PRIMARY KEY (user, kind)
+) WITHOUT ROWID;
 -- A mailbox from before the change log (schema 1) has no log of its past: its floor is where it
 -- stands now. New mailboxes get their row (floor 1) when they are created, so this is idempotent.
 INSERT OR IGNORE INTO change_logs (mailbox_id, log_floor) SELECT id, highest_modseq FROM mailboxes;
