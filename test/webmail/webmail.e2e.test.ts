@@ -256,6 +256,71 @@ describeWithBrowser('webmail in chromium', () => {
     await page.getByRole('navigation', { name: 'Mailboxes' }).getByRole('button', { name: /Inbox/ }).click();
   });
 
+  it('reply: the answer reaches the sender (over IMAP) with In-Reply-To and References, and a copy is in Sent', async () => {
+    await send({ from: `Bob <${OTHER}>`, subject: 'Budget question', text: 'Can you check the numbers?', messageId: '<budget-1@example.test>' });
+    await row('Budget question').waitFor({ timeout: 10_000 });
+    await row('Budget question').getByRole('button').click();
+    await page.getByRole('button', { name: 'Reply', exact: true }).click();
+    await expect.poll(() => page.getByLabel('To', { exact: true }).inputValue(), { timeout: 10_000 }).toContain(OTHER);
+    expect(await page.getByLabel('Subject').inputValue()).toBe('Re: Budget question');
+    const body = page.getByLabel('Message', { exact: true });
+    await body.fill('The numbers are right.\n\n' + (await body.inputValue()));
+    await page.screenshot({ path: screenshotPath('compose-reply') });
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    const got = await eventually(
+      async () =>
+        imap(async (c) => {
+          const lock = await c.getMailboxLock('INBOX');
+          try {
+            for await (const m of c.fetch('1:*', { envelope: true, source: true }))
+              if (m.envelope!.subject === 'Re: Budget question') return m.source!.toString();
+            return undefined;
+          } finally {
+            lock.release();
+          }
+        }, OTHER),
+      20_000,
+    );
+    expect(got).toMatch(/^In-Reply-To: <budget-1@example\.test>/im);
+    expect(got).toMatch(/^References: <budget-1@example\.test>/im);
+    expect(got).toContain('The numbers are right.');
+    expect(got).toMatch(/^From: .*alice@example\.test/im);
+    await eventually(async () => (await imapList('Sent')).find((m) => m.subject === 'Re: Budget question' && !m.flags.includes('\\Draft')));
+    expect((await imapList('Drafts')).some((m) => m.subject === 'Re: Budget question')).toBe(false);
+  });
+
+  it('compose with an attachment to a second user: it arrives byte-correct', async () => {
+    const bytes = Buffer.alloc(150 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919 + 13) % 256;
+    await page.getByRole('button', { name: 'Compose' }).click();
+    await page.getByLabel('To', { exact: true }).fill(OTHER);
+    await page.getByLabel('Subject').fill('The report');
+    await page.getByLabel('Message', { exact: true }).fill('Attached, as promised.');
+    await page.getByLabel('Attach files').setInputFiles({ name: 'report.bin', mimeType: 'application/octet-stream', buffer: bytes });
+    await page.getByRole('list', { name: 'Attached files' }).getByText('report.bin').waitFor({ timeout: 10_000 });
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    const part = await eventually(
+      async () =>
+        imap(async (c) => {
+          const lock = await c.getMailboxLock('INBOX');
+          try {
+            let uid: number | undefined;
+            for await (const m of c.fetch('1:*', { envelope: true, uid: true })) if (m.envelope!.subject === 'The report') uid = m.uid;
+            if (!uid) return undefined;
+            const { content } = await c.download(String(uid), '2', { uid: true });
+            if (!content) return undefined;
+            const chunks: Buffer[] = [];
+            for await (const chunk of content) chunks.push(chunk as Buffer);
+            return Buffer.concat(chunks);
+          } finally {
+            lock.release();
+          }
+        }, OTHER),
+      20_000,
+    );
+    expect(part.equals(bytes)).toBe(true);
+  });
+
   it('creates, renames and deletes a folder; IMAP LIST follows', async () => {
     const nav = page.getByRole('navigation', { name: 'Mailboxes' });
     page.once('dialog', (d) => void d.accept('Projects'));
@@ -280,9 +345,12 @@ describeWithBrowser('webmail in chromium', () => {
     await row('Keyboard two').waitFor({ timeout: 10_000 });
     await row('Keyboard one').waitFor({ timeout: 10_000 });
     await page.locator('body').click({ position: { x: 900, y: 700 } });
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('ul.messages li.open').count(), { timeout: 10_000 }).toBe(0);
     await page.keyboard.press('j');
     await expect.poll(() => page.locator('ul.messages li.open').textContent(), { timeout: 10_000 }).toContain('Keyboard two');
     await page.keyboard.press('j');
+
     await expect.poll(() => page.locator('ul.messages li.open').textContent(), { timeout: 10_000 }).toContain('Keyboard one');
     await page.keyboard.press('k');
     await expect.poll(() => page.locator('ul.messages li.open').textContent(), { timeout: 10_000 }).toContain('Keyboard two');

@@ -3,7 +3,8 @@
  * session resource; every call after it carries the credentials, kept in this object's memory
  * only (never in localStorage or a cookie): a reload signs out.
  */
-export const USING = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+/** The capabilities the webmail uses, when the server offers them (RFC 8620 §3.3 `using`). */
+const WANTED = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', 'urn:ietf:params:jmap:submission', 'urn:ietf:params:jmap:vacationresponse'];
 
 export type Invocation = [string, Record<string, unknown>, string];
 
@@ -14,6 +15,8 @@ export interface SessionInfo {
   downloadUrl: string;
   uploadUrl: string;
   eventSourceUrl: string;
+  /** The WANTED capabilities the server offers. */
+  using: string[];
 }
 
 export class SignInError extends Error {}
@@ -49,7 +52,10 @@ export class JmapClient {
     if (res.status === 429) throw new SignInError('Too many failed sign-ins. Wait a few minutes, then try again.');
     if (res.status === 403) throw new SignInError('Sign-in needs a secure (https) connection.');
     if (!res.ok) throw new SignInError(`The server answered ${res.status}. Try again later.`);
-    const body = (await res.json()) as { username: string; primaryAccounts?: Record<string, string> } & Omit<SessionInfo, 'username' | 'accountId'>;
+    const body = (await res.json()) as { username: string; primaryAccounts?: Record<string, string>; capabilities?: Record<string, unknown> } & Omit<
+      SessionInfo,
+      'username' | 'accountId' | 'using'
+    >;
     const accountId = body.primaryAccounts?.['urn:ietf:params:jmap:mail'];
     if (typeof accountId !== 'string') throw new SignInError('This server offers no mail account for you.');
     return new JmapClient(
@@ -60,6 +66,7 @@ export class JmapClient {
         downloadUrl: body.downloadUrl,
         uploadUrl: body.uploadUrl,
         eventSourceUrl: body.eventSourceUrl,
+        using: WANTED.filter((c) => body.capabilities && c in body.capabilities),
       },
       authorization,
     );
@@ -71,7 +78,7 @@ export class JmapClient {
       method: 'POST',
       headers: { authorization: this.authorization, 'content-type': 'application/json' },
       credentials: 'omit',
-      body: JSON.stringify({ using: USING, methodCalls: calls }),
+      body: JSON.stringify({ using: this.session.using, methodCalls: calls }),
     });
     if (!res.ok) throw new Error(`JMAP request failed: HTTP ${res.status}`);
     const body = (await res.json()) as { methodResponses: Invocation[] };
