@@ -171,6 +171,12 @@ export interface MailboxChanges {
   changed: MessageRecord[];
   /** UIDs expunged with a modseq > since (tombstones), ascending. */
   expunged: number[];
+  /**
+   * Only with `withBlobKeys`: the blob key each expunged UID had, in the order of `expunged`
+   * (JMAP names an Email by its blob, so its /changes can say which Email lost a copy); null
+   * for a tombstone written before the log kept blob keys.
+   */
+  expungedBlobKeys?: Array<string | null>;
   /** False when the log does not reach back to `since` (trimmed, or older than the mailbox): the caller must resynchronise from a full listing (changed/expunged are then empty). */
   complete: boolean;
 }
@@ -180,6 +186,8 @@ export interface ChangesOptions {
   uidNext?: number;
   /** Include `meta` in `changed`. */
   withMeta?: boolean;
+  /** Include `expungedBlobKeys`. */
+  withBlobKeys?: boolean;
 }
 
 export interface ListOptions {
@@ -244,7 +252,7 @@ export interface MailIndex {
    * `uidNext`: the uidNext read together with `since` (or lower; see the header, "the uidNext
    * hint"): appends after `since` are at UIDs ≥ it. null: no such mailbox.
    */
-  changesSince(user: string, mailboxId: string, since: number, options?: { uidNext?: number; withMeta?: boolean }): Promise<MailboxChanges | null>;
+  changesSince(user: string, mailboxId: string, since: number, options?: ChangesOptions): Promise<MailboxChanges | null>;
 
   // --- messages ---
   /** Atomic UID allocation + insert (invariant 3), idempotent by deliveryKey (invariant 2). */

@@ -996,6 +996,19 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect((await ix.mailboxState(alice, mb.id))!.highestModseq).toBe(after.highestModseq);
       });
 
+      it('withBlobKeys: each tombstone names the blob key its message had (JMAP Email/changes names Emails by blob)', async () => {
+        await withUser();
+        const mb = await mailboxWith(4);
+        const before = (await ix.mailboxState(alice, mb.id))!;
+        const keysOf = new Map((await ix.listMessages(alice, mb.id)).map((m) => [m.uid, m.blobKey]));
+        await ix.expunge(alice, mb.id, [3]);
+        await ix.expunge(alice, mb.id, [1, 4]);
+        const c = await ix.changesSince(alice, mb.id, before.highestModseq, { withBlobKeys: true });
+        expect(c).toMatchObject({ expunged: [1, 3, 4], expungedBlobKeys: [keysOf.get(1), keysOf.get(3), keysOf.get(4)], complete: true });
+        // Without the option the answer is as before.
+        expect((await ix.changesSince(alice, mb.id, before.highestModseq))!.expungedBlobKeys).toBeUndefined();
+      });
+
       it('mixed changes: from every earlier modseq, exactly what a full listing and the expunges say (with and without the hint)', async () => {
         await withUser();
         const mb = await mailboxWith(4);

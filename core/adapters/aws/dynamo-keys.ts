@@ -20,7 +20,8 @@
  * | `U#<address>`    | `MMETA#<mailboxId>#<uid:10>#<n:3>` | data (B): chunk n ≥ 1 of an oversized compressed structure  |
  * | `U#<address>`    | `MHDR#<mailboxId>#<uid:10>`      | the raw header block: `hd1` (B, deflate) or `hr` (B)          |
  * | `U#<address>`    | `CHG#<mailboxId>#<modseq:16>`    | kind (F flags, X expunged, C checkpoint), modseq, uids (a     |
- * |                  |                                  | sequence set), uidNext, createdAt: the change log (see        |
+ * |                  |                                  | sequence set), uidNext, createdAt, blobs (X: UID → blob key): |
+ * |                  |                                  | the change log (see                                           |
  * |                  |                                  | dynamo-index/changes.ts; MBOX also holds logFloor,            |
  * |                  |                                  | floorUidNext, logTrimmedAt)                                   |
  * | `U#<address>`    | `DLV#<mailboxId>#<deliveryKey>`  | mailboxId, uid, uidValidity, modseq, ttl (delivery keys,      |
