@@ -11,6 +11,7 @@
  */
 import type { Mailbox, MailIndex, MessageRecord } from '#core/ports/mail-index.ts';
 import { SEPARATOR } from '../imap/session/mailbox-names.ts';
+import { accountCacheOf } from './account-cache.ts';
 import { emailIdOf } from './ids.ts';
 
 const SYSTEM_TO_KEYWORD: Record<string, string> = { '\\seen': '$seen', '\\flagged': '$flagged', '\\answered': '$answered', '\\draft': '$draft' };
@@ -93,11 +94,20 @@ export interface AccountView {
   emails: Map<string, EmailView>;
 }
 
-/** Reads every message of the account (meta when asked) and groups the copies into Emails. */
+/**
+ * The account's messages (meta when asked) grouped into Emails. Without meta they come from
+ * the process's AccountCache (account-cache.ts): one listing of the mailbox list, then only
+ * what the change log says changed since the last read; with meta, from a full listing.
+ */
 export async function loadEmails(index: MailIndex, user: string, options: { withMeta?: boolean; mailboxes?: Mailbox[] } = {}): Promise<AccountView> {
   const mailboxes = options.mailboxes ?? (await index.listMailboxes(user));
   const emails = new Map<string, EmailView>();
-  const lists = await Promise.all(mailboxes.map((m) => index.listMessages(user, m.id, { withMeta: options.withMeta })));
+  let lists: MessageRecord[][];
+  if (options.withMeta) lists = await Promise.all(mailboxes.map((m) => index.listMessages(user, m.id, { withMeta: true })));
+  else {
+    const cached = await accountCacheOf(index).records(user, mailboxes, { complete: !options.mailboxes });
+    lists = mailboxes.map((m) => cached.get(m.id) ?? []);
+  }
   mailboxes.forEach((m, i) => {
     for (const r of lists[i]) {
       const id = emailIdOf(r.blobKey);
