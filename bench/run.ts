@@ -5,6 +5,7 @@
 import { benchAwsCost } from './aws-cost.ts';
 import { benchImap } from './imap.ts';
 import { benchImport } from './import.ts';
+import { benchJmap } from './jmap.ts';
 import { benchSmtpIngest } from './smtp-ingest.ts';
 
 const results: Record<string, number> = {};
@@ -13,6 +14,8 @@ const suites: Array<[string, () => Promise<Record<string, number>>]> = [
   // The same load with inbound verification (SPF, DKIM, ARC, DMARC) on.
   ['smtp-ingest-verified', () => benchSmtpIngest({ verify: true })],
   ['imap', () => benchImap()],
+  // JMAP Email/query + Email/get of 50 on 10,000 messages: time locally, DynamoDB units on the emulator.
+  ['jmap', () => benchJmap()],
   // mailctl import imap from a local Dovecot (scripts/setup.sh --test installs it).
   ['import', () => benchImport()],
   // AWS requests, capacity units and $ on the emulator (moto from .tools/venv: scripts/setup.sh --emulator).

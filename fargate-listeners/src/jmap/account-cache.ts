@@ -37,6 +37,16 @@ interface CachedMailbox {
 interface CachedAccount {
   mailboxes: Map<string, CachedMailbox>;
   messages: number;
+  /** Moves whenever a read changed anything of the account. */
+  version: number;
+  /** What a caller built from the records at `version` (see memo()). */
+  memo?: { version: number; key: string; value: unknown };
+}
+
+/** The records of a read, and the account's version they are. */
+export interface CachedRecords {
+  lists: Map<string, MessageRecord[]>;
+  version: number;
 }
 
 /** How a read went (for tests and the benchmark): mailboxes listed in full, and brought forward from the log. */
@@ -65,27 +75,49 @@ export class AccountCache {
    * least as of that read. The records are shared with the cache: callers must not change them.
    * `complete`: `mailboxes` is the account's whole list (mailboxes not in it are forgotten).
    */
-  async records(user: string, mailboxes: readonly Mailbox[], options: { complete?: boolean } = {}): Promise<Map<string, MessageRecord[]>> {
+  async records(user: string, mailboxes: readonly Mailbox[], options: { complete?: boolean } = {}): Promise<CachedRecords> {
     return this.serialise(user, async () => {
       let account = this.accounts.get(user);
       if (account) this.accounts.delete(user); // re-inserted below: most recently used last
-      account ??= { mailboxes: new Map(), messages: 0 };
+      account ??= { mailboxes: new Map(), messages: 0, version: 0 };
       this.accounts.set(user, account);
       if (options.complete) {
         // `mailboxes` is the whole list: forget the mailboxes deleted since.
         const live = new Set(mailboxes.map((m) => m.id));
-        for (const id of account.mailboxes.keys()) if (!live.has(id)) account.mailboxes.delete(id);
+        for (const id of account.mailboxes.keys()) {
+          if (live.has(id)) continue;
+          account.mailboxes.delete(id);
+          account.version++;
+        }
       }
-      await Promise.all(mailboxes.map((m) => this.refresh(user, account, m)));
+      const changed = await Promise.all(mailboxes.map((m) => this.refresh(user, account, m)));
+      if (changed.some(Boolean)) account.version++;
       this.recount(account);
       this.evict(user);
-      const out = new Map<string, MessageRecord[]>();
+      const lists = new Map<string, MessageRecord[]>();
       for (const m of mailboxes) {
         const cached = account.mailboxes.get(m.id);
-        out.set(m.id, cached ? [...cached.records.values()].sort((a, b) => a.uid - b.uid) : []);
+        const list = cached ? [...cached.records.values()] : [];
+        // Map order is UID order (listing, then appends at higher UIDs); sort only if not.
+        if (list.some((r, i) => i > 0 && list[i - 1].uid > r.uid)) list.sort((a, b) => a.uid - b.uid);
+        lists.set(m.id, list);
       }
-      return out;
+      return { lists, version: account.version };
     });
+  }
+
+  /**
+   * A value the caller built from the records of `version` under `key` (e.g. the Emails of a set
+   * of mailboxes), kept with the account until the next change; undefined when there is none.
+   */
+  memo<T>(user: string, version: number, key: string): T | undefined {
+    const m = this.accounts.get(user)?.memo;
+    return m && m.version === version && m.key === key ? (m.value as T) : undefined;
+  }
+
+  setMemo(user: string, version: number, key: string, value: unknown): void {
+    const account = this.accounts.get(user);
+    if (account && account.version === version) account.memo = { version, key, value };
   }
 
   /** Forgets an account (e.g. after it was removed). */
@@ -95,14 +127,15 @@ export class AccountCache {
     this.accounts.delete(user);
   }
 
-  private async refresh(user: string, account: CachedAccount, m: Mailbox): Promise<void> {
+  /** Brings one mailbox forward; true when anything changed. */
+  private async refresh(user: string, account: CachedAccount, m: Mailbox): Promise<boolean> {
     const cached = account.mailboxes.get(m.id);
-    if (cached && cached.uidValidity === m.uidValidity && cached.highestModseq >= m.highestModseq) return;
+    if (cached && cached.uidValidity === m.uidValidity && cached.highestModseq >= m.highestModseq) return false;
     if (cached && cached.uidValidity === m.uidValidity) {
       const ch = await this.index.changesSince(user, m.id, cached.highestModseq, { uidNext: cached.uidNext });
       if (!ch) {
         account.mailboxes.delete(m.id);
-        return;
+        return true;
       }
       if (ch.complete && ch.state.uidValidity === cached.uidValidity) {
         for (const r of ch.changed) cached.records.set(r.uid, r);
@@ -110,7 +143,7 @@ export class AccountCache {
         cached.highestModseq = ch.state.highestModseq;
         cached.uidNext = ch.state.uidNext;
         this.stats.caughtUp++;
-        return;
+        return ch.changed.length > 0 || ch.expunged.length > 0;
       }
     }
     // The state read before the listing: everything at or below it is in the listing.
@@ -122,6 +155,7 @@ export class AccountCache {
       records: new Map(records.map((r) => [r.uid, r])),
     });
     this.stats.listed++;
+    return true;
   }
 
   private recount(account: CachedAccount): void {

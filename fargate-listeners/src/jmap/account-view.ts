@@ -101,16 +101,44 @@ export interface AccountView {
  */
 export async function loadEmails(index: MailIndex, user: string, options: { withMeta?: boolean; mailboxes?: Mailbox[] } = {}): Promise<AccountView> {
   const mailboxes = options.mailboxes ?? (await index.listMailboxes(user));
-  const emails = new Map<string, EmailView>();
-  let lists: MessageRecord[][];
-  if (options.withMeta) lists = await Promise.all(mailboxes.map((m) => index.listMessages(user, m.id, { withMeta: true })));
-  else {
-    const cached = await accountCacheOf(index).records(user, mailboxes, { complete: !options.mailboxes });
-    lists = mailboxes.map((m) => cached.get(m.id) ?? []);
+  if (options.withMeta) {
+    const lists = await Promise.all(mailboxes.map((m) => index.listMessages(user, m.id, { withMeta: true })));
+    return { mailboxes, emails: groupEmails(mailboxes, lists) };
   }
+  const cache = accountCacheOf(index);
+  const { lists, version } = await cache.records(user, mailboxes, { complete: !options.mailboxes });
+  // Nothing changed since the last read of the same mailboxes: the Emails built then.
+  const key = mailboxes.map((m) => m.id).join(',');
+  let emails = cache.memo<Map<string, EmailView>>(user, version, key);
+  if (!emails) {
+    emails = groupEmails(
+      mailboxes,
+      mailboxes.map((m) => lists.get(m.id) ?? []),
+    );
+    cache.setMemo(user, version, key, emails);
+  }
+  return { mailboxes, emails };
+}
+
+/** Email ids by blob key: a SHA-256 each, computed once per blob in this process (bounded). */
+const emailIds = new Map<string, string>();
+const EMAIL_ID_MEMO_MAX = 500_000;
+
+function memoEmailId(blobKey: string): string {
+  let id = emailIds.get(blobKey);
+  if (id === undefined) {
+    if (emailIds.size >= EMAIL_ID_MEMO_MAX) emailIds.clear();
+    id = emailIdOf(blobKey);
+    emailIds.set(blobKey, id);
+  }
+  return id;
+}
+
+function groupEmails(mailboxes: readonly Mailbox[], lists: MessageRecord[][]): Map<string, EmailView> {
+  const emails = new Map<string, EmailView>();
   mailboxes.forEach((m, i) => {
     for (const r of lists[i]) {
-      const id = emailIdOf(r.blobKey);
+      const id = memoEmailId(r.blobKey);
       let e = emails.get(id);
       if (!e) {
         e = { id, blobKey: r.blobKey, size: r.size, internalDate: r.internalDate, copies: [], record: r };
@@ -119,5 +147,5 @@ export async function loadEmails(index: MailIndex, user: string, options: { with
       e.copies.push({ mailboxId: m.id, uid: r.uid, flags: r.flags, modseq: r.modseq });
     }
   });
-  return { mailboxes, emails };
+  return emails;
 }
