@@ -27,6 +27,7 @@ import { API_PATH, DOWNLOAD_PATH, EVENTSOURCE_PATH, UPLOAD_PATH, sessionResource
 import { newUploadKey, readBlob, uploadBlobId } from './blob-routes.ts';
 import { parseEventSourceQuery, serveEventSource } from './eventsource.ts';
 import { importMethods } from './methods/import.ts';
+import { copyMethods } from './methods/email-copy.ts';
 
 export interface JmapDeps {
   adapters: Adapters;
@@ -51,6 +52,7 @@ export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
     realm: deps.config.hostname,
   });
   const all: Record<string, MethodDef> = { ...coreMethods, ...mailboxMethods(svc), ...emailMethods(svc), ...importMethods(svc) };
+  Object.assign(all, copyMethods());
   const methods = new Map(Object.entries(all).filter(([, m]) => CAPABILITIES.has(m.capability)));
   const gate = new ConcurrencyGate(limits.maxConcurrentRequests);
   const uploads = new ConcurrencyGate(limits.maxConcurrentUpload);

@@ -36,6 +36,7 @@ import { headerFields, headerProperty, parseHeaderProperty, type HeaderProperty 
 import { blobIdOf, emailIdOf, threadIdOfEmail } from '../ids.ts';
 import { readBlob } from '../blob-routes.ts';
 import { previewByRange } from '../email-preview.ts';
+import { parseEmails } from './email-parse.ts';
 import { composeEmail } from '../email-create.ts';
 import type { JmapServices } from '../services.ts';
 import { decodeState, encodeState } from '../state.ts';
@@ -134,7 +135,8 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
     return out;
   }
 
-  async function render(e: EmailView, r: MessageRecord, properties: string[], args: Record<string, unknown>): Promise<Record<string, unknown>> {
+  /** One Email's properties; `given`: the message's bytes, when they are not (all) at r.blobKey (Email/parse). */
+  async function render(e: EmailView, r: MessageRecord, properties: string[], args: Record<string, unknown>, given?: Buffer): Promise<Record<string, unknown>> {
     const meta = r.meta!;
     const bodyProperties = optionalStringArray(args, 'bodyProperties') ?? DEFAULT_BODY_PROPERTIES;
     for (const p of bodyProperties) if (!BODY_PROPERTIES.includes(p) && !p.startsWith('header:')) throw invalidArguments(`Unknown body property ${p}`);
@@ -144,10 +146,10 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
     const maxBytes = optionalInt(args, 'maxBodyValueBytes', 0);
     const wantsValues = properties.includes('bodyValues') && (fetchText || fetchHtml || fetchAll);
     const needsRaw = properties.some((p) => NEEDS_RAW.has(p) && (p !== 'bodyValues' || wantsValues)) || bodyProperties.includes('headers');
-    const raw = needsRaw ? await svc.blobs.get(r.blobKey) : null;
+    const raw = given ?? (needsRaw ? await svc.blobs.get(r.blobKey) : null);
     const tree = jmapTree(meta.mime);
     const lists = bodyLists(tree);
-    const fields = headerFields(await header(r));
+    const fields = headerFields(given ? given.subarray(0, meta.mime.bodyStart) : await header(r));
     const out: Record<string, unknown> = {};
     for (const p of properties) {
       if (p in CONVENIENCE) {
@@ -720,6 +722,7 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
       },
     },
     'Email/changes': { capability: MAIL, handle: (args, ctx) => changes(args, ctx, false) },
+    'Email/parse': { capability: MAIL, handle: (args, ctx) => parseEmails(svc, args, ctx, { render, properties: PROPERTIES }) },
     'Email/set': { capability: MAIL, handle: (args, ctx) => svc.locks.run(ctx.user, () => set(args, ctx)) },
     'Thread/get': { capability: MAIL, handle: threadGet },
     'Thread/changes': { capability: MAIL, handle: (args, ctx) => changes(args, ctx, true) },
