@@ -205,6 +205,19 @@ export interface ListOptions {
  */
 export type MetaOption = boolean | 'structure';
 
+/**
+ * A bearer token a client got for its credentials (JMAP, fargate-listeners/src/jmap/tokens.ts),
+ * filed under a SHA-256 of the token (the token itself is never stored).
+ */
+export interface AuthToken {
+  user: string;
+  createdAt: number;
+  /** Epoch ms; an expired token is not returned (and is removed some time after). */
+  expiresAt: number;
+  /** What the issuer binds the token to (e.g. a hash of the password hash then): compared on use. */
+  binding: string;
+}
+
 export class IndexError extends Error {
   readonly code: 'EXISTS' | 'NOT_FOUND' | 'CONFLICT' | 'INVALID';
   constructor(code: IndexError['code'], message: string) {
@@ -294,6 +307,14 @@ export interface MailIndex {
   /** Takes the named lease for `owner` unless another owner holds an unexpired one. */
   acquireLease(name: string, owner: string, ttlSeconds: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+
+  // --- bearer tokens (RFC 8620 §1.5 / RFC 6750; stored hashed) ---
+  /** Files a token under its hash (a key of at most 128 characters); replaces one with the same hash. */
+  putAuthToken(tokenHash: string, token: AuthToken): Promise<void>;
+  /** The token filed under the hash, or null when there is none or it has expired. */
+  getAuthToken(tokenHash: string): Promise<AuthToken | null>;
+  /** Removes it (revocation, logout); idempotent. */
+  deleteAuthToken(tokenHash: string): Promise<void>;
 
   close?(): Promise<void>;
 }

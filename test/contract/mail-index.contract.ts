@@ -895,6 +895,25 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
       });
     });
 
+    describe('bearer tokens', () => {
+      it('files a token by its hash, reads it from another instance, forgets it when deleted or expired', async () => {
+        const other = await fx.openAnother();
+        const now = Date.now();
+        const token = { user: alice, createdAt: now, expiresAt: now + 60_000, binding: 'b1' };
+        await ix.putAuthToken('h'.repeat(43), token);
+        expect(await other.getAuthToken('h'.repeat(43))).toEqual(token);
+        expect(await other.getAuthToken('x'.repeat(43))).toBeNull();
+        await other.deleteAuthToken('h'.repeat(43));
+        expect(await ix.getAuthToken('h'.repeat(43))).toBeNull();
+        await ix.deleteAuthToken('h'.repeat(43)); // idempotent
+        await ix.putAuthToken('e'.repeat(43), { ...token, expiresAt: now - 1 });
+        expect(await ix.getAuthToken('e'.repeat(43))).toBeNull();
+        // A malformed hash is refused on write and never found on read.
+        await expect(ix.putAuthToken('short', token)).rejects.toMatchObject({ code: 'INVALID' });
+        expect(await ix.getAuthToken('bad hash with spaces')).toBeNull();
+      });
+    });
+
     describe('changesSince (the change log; RFC 7162 CONDSTORE/QRESYNC)', () => {
       /** What changesSince(since) must report, computed from a full listing and the expunges seen by the test. */
       async function expected(mailboxId: string, since: number, tombstones: Array<{ uid: number; modseq: number }>) {

@@ -33,6 +33,8 @@
  * | `BLOB#<blobKey>` | `HOLD#<holder>`                  | holder, createdAt: a job's own reference (holdBlob; inv. 1);  |
  * |                  |                                  | holders over 512 bytes are SHA-256 hashed                     |
  * | `LEASE#<name>`   | `LEASE`                          | owner, expiresAt (epoch ms), ttl (epoch s, housekeeping)      |
+ * | `TOKEN#<hash>`   | `TOKEN`                          | user, createdAt, expiresAt, binding, ttl: a bearer token by a |
+ * |                  |                                  | SHA-256 of it (dynamo-index/auth-tokens.ts)                   |
  *
  * Why this shape:
  *  - Messages are keyed by the mailbox *id*, so RENAME touches only the NAME item and the
@@ -105,6 +107,8 @@ export const keys = {
   blobPk: (blobKey: string) => `BLOB#${blobKey}`,
   blobSk: 'REF',
   blobHoldSk: (holder: string) => `HOLD#${holder}`,
+  tokenPk: (tokenHash: string) => `TOKEN#${tokenHash}`,
+  tokenSk: 'TOKEN',
   leasePk: (name: string) => `LEASE#${name}`,
   leaseSk: 'LEASE',
 } as const;

@@ -96,6 +96,15 @@ CREATE TABLE IF NOT EXISTS blob_holds (
   created_at INTEGER NOT NULL,
   PRIMARY KEY (blob_key, holder)
 ) WITHOUT ROWID;
+-- Bearer tokens (sqlite-index/auth-tokens.ts), by a SHA-256 of the token.
+CREATE TABLE IF NOT EXISTS auth_tokens (
+  token_hash TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  binding TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS auth_tokens_by_expiry ON auth_tokens (expires_at);
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY,
   owner TEXT NOT NULL,
