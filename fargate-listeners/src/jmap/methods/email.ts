@@ -629,10 +629,15 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
       const source = keep[0] ?? e.copies[0];
       for (const target of result.mailboxIds) {
         if (have.has(target)) continue;
-        await svc.writes.copy(user, source.mailboxId, [source.uid], target);
+        const { mapping } = await svc.writes.copy(user, source.mailboxId, [source.uid], target);
         if (!keep[0] && result.keywords) {
           // The source copy goes away; the new copy already carries its updated flags only if set above.
-          const copied = (await svc.index.listMessages(user, target)).filter((r) => r.blobKey === e.blobKey);
+          const copied = await svc.index.getMessages(
+            user,
+            target,
+            mapping.map((m) => m.to),
+            { withMeta: false },
+          );
           for (const r of copied) await svc.writes.updateFlags(user, target, [r.uid], 'set', flagsOfKeywords(result.keywords, r.flags));
         }
       }
