@@ -7,6 +7,7 @@
  * first request: a second Email/query + Email/get lists no mailbox and reads no whole message.
  */
 import { writeFileSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,7 @@ out = {}
 if step == "state":
     boxes = c.request(MailboxGet(ids=None))
     out["mailboxState"] = boxes.state
+    out["accountId"] = c.account_id
     out["mailboxes"] = {m.name: m.id for m in boxes.data}
     res = c.request([
         EmailQuery(sort=[Comparator(property="receivedAt", is_ascending=False)], limit=50),
@@ -144,6 +146,35 @@ describe.each(ADAPTER_KINDS)('JMAP /changes after expunges (%s adapters)', (kind
     const none = await jmapc('changes', ch.email.newState, s1.mailboxState);
     expect(none.email).toMatchObject({ created: [], updated: [], destroyed: [] });
   });
+
+  // An SQLite index file from before tombstones kept blob keys (DynamoDB's older X items are the same case: no `blobs`).
+  if (kind === 'local')
+    it('answers cannotCalculateChanges for tombstones written before they kept blob keys (RFC 8620 §5.2)', async () => {
+      const s0 = await jmapc('state');
+      await withImap(async (c) => {
+        const lock = await c.getMailboxLock('INBOX');
+        try {
+          await c.messageDelete('1', { uid: false });
+        } finally {
+          lock.release();
+        }
+      });
+      // As an index file from before: the tombstone without its blob key.
+      const db = new DatabaseSync(path.join(sys.ts.dataDir, 'index.sqlite'));
+      db.exec('DELETE FROM tombstone_blobs');
+      db.close();
+      // The development HTTP listener on loopback (Node's fetch does not trust the test certificate).
+      const res = await fetch(`http://127.0.0.1:${sys.ts.port('http')}/jmap/api`, {
+        method: 'POST',
+        headers: { Authorization: sys.auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          using: ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'],
+          methodCalls: [['Email/changes', { accountId: s0.accountId, sinceState: s0.emailState }, 'c']],
+        }),
+      });
+      const [[name, body]] = ((await res.json()) as any).methodResponses;
+      expect([name, body.type]).toEqual(['error', 'cannotCalculateChanges']);
+    });
 
   it('a second Email/query + Email/get lists no mailbox (the change log brings the account forward) and reads no whole message', async () => {
     await jmapc('state');
