@@ -11,7 +11,7 @@
  */
 import type { Mailbox, MailIndex, MessageRecord } from '#core/ports/mail-index.ts';
 import { SEPARATOR } from '../imap/session/mailbox-names.ts';
-import { accountCacheOf } from './account-cache.ts';
+import { MAX_CACHED_MESSAGES, accountCacheOf } from './account-cache.ts';
 import { emailIdOf } from './ids.ts';
 
 const SYSTEM_TO_KEYWORD: Record<string, string> = { '\\seen': '$seen', '\\flagged': '$flagged', '\\answered': '$answered', '\\draft': '$draft' };
@@ -122,7 +122,7 @@ export async function loadEmails(index: MailIndex, user: string, options: { with
 
 /** Email ids by blob key: a SHA-256 each, computed once per blob in this process (bounded). */
 const emailIds = new Map<string, string>();
-const EMAIL_ID_MEMO_MAX = 500_000;
+const EMAIL_ID_MEMO_MAX = MAX_CACHED_MESSAGES;
 
 function memoEmailId(blobKey: string): string {
   let id = emailIds.get(blobKey);
