@@ -165,6 +165,27 @@ describe('Email/parse and Email/copy', () => {
     expect(unknownProp.type).toBe('invalidArguments');
   });
 
+  it('answers Email/parse and Email/copy with a result or a typed error, never serverFail, for arguments of every wrong type', async () => {
+    const values = [null, 0, -1, 1.5, 'x', '', true, [], [1], ['Bx', 'P'], {}, { a: 1 }, { k: { id: 1 } }];
+    const names = [
+      'blobIds',
+      'properties',
+      'bodyProperties',
+      'fetchTextBodyValues',
+      'maxBodyValueBytes',
+      'fromAccountId',
+      'create',
+      'onSuccessDestroyOriginal',
+      'ifInState',
+    ];
+    const calls: unknown[] = [];
+    let n = 0;
+    for (const m of ['Email/parse', 'Email/copy']) for (const name of names) for (const v of values) calls.push([m, { accountId, [name]: v }, `c${n++}`]);
+    for (let i = 0; i < calls.length; i += 60) {
+      for (const r of await api(calls.slice(i, i + 60))) expect(r[0] === 'error' ? r[1].type : 'ok').not.toBe('serverFail');
+    }
+  });
+
   it('Email/copy (jmapc): from the same account is invalidArguments, from another account fromAccountNotFound (RFC 8620 §5.4)', async () => {
     const script = String.raw`
 import json, sys
