@@ -6,6 +6,7 @@ import { benchAwsCost } from './aws-cost.ts';
 import { benchCardDav } from './carddav.ts';
 import { benchImap } from './imap.ts';
 import { benchImport } from './import.ts';
+import { benchJmap } from './jmap.ts';
 import { benchSmtpIngest } from './smtp-ingest.ts';
 import { benchWebmail } from './webmail.ts';
 
@@ -17,6 +18,8 @@ const suites: Array<[string, () => Promise<Record<string, number>>]> = [
   ['imap', () => benchImap()],
   // CardDAV: a full sync-collection + multiget sync of 5,000 contacts, and an incremental one.
   ['carddav', () => benchCardDav()],
+  // JMAP Email/query + Email/get of 50 on 10,000 messages: time locally, DynamoDB units on the emulator.
+  ['jmap', () => benchJmap()],
   // mailctl import imap from a local Dovecot (scripts/setup.sh --test installs it).
   ['import', () => benchImport()],
   // AWS requests, capacity units and $ on the emulator (moto from .tools/venv: scripts/setup.sh --emulator).

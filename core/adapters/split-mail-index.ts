@@ -130,6 +130,20 @@ export abstract class SplitMailIndex<C> implements MailIndex {
     return this.ops.copyMessages(this.ctx, ...a);
   }
 
+  // --- bearer tokens ---
+
+  putAuthToken(...a: Args<'putAuthToken'>): Result<'putAuthToken'> {
+    return this.ops.putAuthToken(this.ctx, ...a);
+  }
+
+  getAuthToken(...a: Args<'getAuthToken'>): Result<'getAuthToken'> {
+    return this.ops.getAuthToken(this.ctx, ...a);
+  }
+
+  deleteAuthToken(...a: Args<'deleteAuthToken'>): Result<'deleteAuthToken'> {
+    return this.ops.deleteAuthToken(this.ctx, ...a);
+  }
+
   // --- blob holds ---
 
   holdBlob(...a: Args<'holdBlob'>): Result<'holdBlob'> {

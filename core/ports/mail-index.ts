@@ -171,6 +171,12 @@ export interface MailboxChanges {
   changed: MessageRecord[];
   /** UIDs expunged with a modseq > since (tombstones), ascending. */
   expunged: number[];
+  /**
+   * Only with `withBlobKeys`: the blob key each expunged UID had, in the order of `expunged`
+   * (JMAP names an Email by its blob, so its /changes can say which Email lost a copy); null
+   * for a tombstone written before the log kept blob keys.
+   */
+  expungedBlobKeys?: Array<string | null>;
   /** False when the log does not reach back to `since` (trimmed, or older than the mailbox): the caller must resynchronise from a full listing (changed/expunged are then empty). */
   complete: boolean;
 }
@@ -180,6 +186,8 @@ export interface ChangesOptions {
   uidNext?: number;
   /** Include `meta` in `changed`. */
   withMeta?: boolean;
+  /** Include `expungedBlobKeys`. */
+  withBlobKeys?: boolean;
 }
 
 export interface ListOptions {
@@ -222,6 +230,19 @@ export interface AccountObjectList {
 
 /** Largest `data` of an account object (UTF-8 bytes); DynamoDB items are at most 400 KB. */
 export const MAX_ACCOUNT_OBJECT_BYTES = 64 * 1024;
+
+/**
+ * A bearer token a client got for its credentials (JMAP, fargate-listeners/src/jmap/tokens.ts),
+ * filed under a SHA-256 of the token (the token itself is never stored).
+ */
+export interface AuthToken {
+  user: string;
+  createdAt: number;
+  /** Epoch ms; an expired token is not returned (and is removed some time after). */
+  expiresAt: number;
+  /** What the issuer binds the token to (e.g. a hash of the password hash then): compared on use. */
+  binding: string;
+}
 
 export class IndexError extends Error {
   readonly code: 'EXISTS' | 'NOT_FOUND' | 'CONFLICT' | 'INVALID';
@@ -270,7 +291,7 @@ export interface MailIndex {
    * `uidNext`: the uidNext read together with `since` (or lower; see the header, "the uidNext
    * hint"): appends after `since` are at UIDs ≥ it. null: no such mailbox.
    */
-  changesSince(user: string, mailboxId: string, since: number, options?: { uidNext?: number; withMeta?: boolean }): Promise<MailboxChanges | null>;
+  changesSince(user: string, mailboxId: string, since: number, options?: ChangesOptions): Promise<MailboxChanges | null>;
 
   // --- messages ---
   /** Atomic UID allocation + insert (invariant 3), idempotent by deliveryKey (invariant 2). */
@@ -331,6 +352,14 @@ export interface MailIndex {
   /** Takes the named lease for `owner` unless another owner holds an unexpired one. */
   acquireLease(name: string, owner: string, ttlSeconds: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+
+  // --- bearer tokens (RFC 8620 §1.5 / RFC 6750; stored hashed) ---
+  /** Files a token under its hash (a key of at most 128 characters); replaces one with the same hash. */
+  putAuthToken(tokenHash: string, token: AuthToken): Promise<void>;
+  /** The token filed under the hash, or null when there is none or it has expired. */
+  getAuthToken(tokenHash: string): Promise<AuthToken | null>;
+  /** Removes it (revocation, logout); idempotent. */
+  deleteAuthToken(tokenHash: string): Promise<void>;
 
   close?(): Promise<void>;
 }

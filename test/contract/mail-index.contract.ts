@@ -895,6 +895,25 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
       });
     });
 
+    describe('bearer tokens', () => {
+      it('files a token by its hash, reads it from another instance, forgets it when deleted or expired', async () => {
+        const other = await fx.openAnother();
+        const now = Date.now();
+        const token = { user: alice, createdAt: now, expiresAt: now + 60_000, binding: 'b1' };
+        await ix.putAuthToken('h'.repeat(43), token);
+        expect(await other.getAuthToken('h'.repeat(43))).toEqual(token);
+        expect(await other.getAuthToken('x'.repeat(43))).toBeNull();
+        await other.deleteAuthToken('h'.repeat(43));
+        expect(await ix.getAuthToken('h'.repeat(43))).toBeNull();
+        await ix.deleteAuthToken('h'.repeat(43)); // idempotent
+        await ix.putAuthToken('e'.repeat(43), { ...token, expiresAt: now - 1 });
+        expect(await ix.getAuthToken('e'.repeat(43))).toBeNull();
+        // A malformed hash is refused on write and never found on read.
+        await expect(ix.putAuthToken('short', token)).rejects.toMatchObject({ code: 'INVALID' });
+        expect(await ix.getAuthToken('bad hash with spaces')).toBeNull();
+      });
+    });
+
     describe('changesSince (the change log; RFC 7162 CONDSTORE/QRESYNC)', () => {
       /** What changesSince(since) must report, computed from a full listing and the expunges seen by the test. */
       async function expected(mailboxId: string, since: number, tombstones: Array<{ uid: number; modseq: number }>) {
@@ -994,6 +1013,19 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         // Expunging again what is gone takes no modseq and leaves no tombstone.
         expect((await ix.expunge(alice, mb.id, [2])).expunged).toEqual([]);
         expect((await ix.mailboxState(alice, mb.id))!.highestModseq).toBe(after.highestModseq);
+      });
+
+      it('withBlobKeys: each tombstone names the blob key its message had (JMAP Email/changes names Emails by blob)', async () => {
+        await withUser();
+        const mb = await mailboxWith(4);
+        const before = (await ix.mailboxState(alice, mb.id))!;
+        const keysOf = new Map((await ix.listMessages(alice, mb.id)).map((m) => [m.uid, m.blobKey]));
+        await ix.expunge(alice, mb.id, [3]);
+        await ix.expunge(alice, mb.id, [1, 4]);
+        const c = await ix.changesSince(alice, mb.id, before.highestModseq, { withBlobKeys: true });
+        expect(c).toMatchObject({ expunged: [1, 3, 4], expungedBlobKeys: [keysOf.get(1), keysOf.get(3), keysOf.get(4)], complete: true });
+        // Without the option the answer is as before.
+        expect((await ix.changesSince(alice, mb.id, before.highestModseq))!.expungedBlobKeys).toBeUndefined();
       });
 
       it('mixed changes: from every earlier modseq, exactly what a full listing and the expunges say (with and without the hint)', async () => {

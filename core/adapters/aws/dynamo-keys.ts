@@ -20,7 +20,8 @@
  * | `U#<address>`    | `MMETA#<mailboxId>#<uid:10>#<n:3>` | data (B): chunk n ≥ 1 of an oversized compressed structure  |
  * | `U#<address>`    | `MHDR#<mailboxId>#<uid:10>`      | the raw header block: `hd1` (B, deflate) or `hr` (B)          |
  * | `U#<address>`    | `CHG#<mailboxId>#<modseq:16>`    | kind (F flags, X expunged, C checkpoint), modseq, uids (a     |
- * |                  |                                  | sequence set), uidNext, createdAt: the change log (see        |
+ * |                  |                                  | sequence set), uidNext, createdAt, blobs (X: UID → blob key): |
+ * |                  |                                  | the change log (see                                           |
  * |                  |                                  | dynamo-index/changes.ts; MBOX also holds logFloor,            |
  * |                  |                                  | floorUidNext, logTrimmedAt)                                   |
  * | `U#<address>`    | `DLV#<mailboxId>#<deliveryKey>`  | mailboxId, uid, uidValidity, modseq, ttl (delivery keys,      |
@@ -35,6 +36,8 @@
  * | `BLOB#<blobKey>` | `HOLD#<holder>`                  | holder, createdAt: a job's own reference (holdBlob; inv. 1);  |
  * |                  |                                  | holders over 512 bytes are SHA-256 hashed                     |
  * | `LEASE#<name>`   | `LEASE`                          | owner, expiresAt (epoch ms), ttl (epoch s, housekeeping)      |
+ * | `TOKEN#<hash>`   | `TOKEN`                          | user, createdAt, expiresAt, binding, ttl: a bearer token by a |
+ * |                  |                                  | SHA-256 of it (dynamo-index/auth-tokens.ts)                   |
  *
  * Why this shape:
  *  - Messages are keyed by the mailbox *id*, so RENAME touches only the NAME item and the
@@ -110,6 +113,8 @@ export const keys = {
   objectSk: (kind: string, id: string) => `OBJ#${kind}#${id}`,
   objectPrefix: (kind: string) => `OBJ#${kind}#`,
   objectStateSk: (kind: string) => `OBJSTATE#${kind}`,
+  tokenPk: (tokenHash: string) => `TOKEN#${tokenHash}`,
+  tokenSk: 'TOKEN',
   leasePk: (name: string) => `LEASE#${name}`,
   leaseSk: 'LEASE',
 } as const;

@@ -46,7 +46,7 @@
  *
  * The parts live in dynamo-index/: accounts.ts (domains, users), mailboxes.ts (mailboxes,
  * subscriptions), messages.ts (append, flags, expunge, copy, list), changes.ts (the change
- * log: changesSince, log items, trimming), blob-refs.ts (reference counts, holds), leases.ts,
+ * log: changesSince, log items, trimming), blob-refs.ts (reference counts, holds), leases.ts, auth-tokens.ts,
  * and context.ts (client, table, limits, shared reads); the class
  * below hands each call to them (../split-mail-index.ts).
  */
@@ -58,6 +58,7 @@ import * as blobRefs from './dynamo-index/blob-refs.ts';
 import * as changes from './dynamo-index/changes.ts';
 import type { DynamoIndexContext } from './dynamo-index/context.ts';
 import * as leases from './dynamo-index/leases.ts';
+import * as authTokens from './dynamo-index/auth-tokens.ts';
 import * as mailboxes from './dynamo-index/mailboxes.ts';
 import * as messages from './dynamo-index/messages.ts';
 
@@ -77,7 +78,7 @@ export class DynamoMailIndex extends SplitMailIndex<DynamoIndexContext> {
   constructor(options: DynamoMailIndexOptions) {
     super(
       { db: options.client, table: options.table, changeLogRetentionMs: options.changeLogRetentionMs },
-      { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases, ...accountObjects },
+      { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases, ...accountObjects, ...authTokens },
     );
     this.table = options.table;
     this.ownsClient = options.ownsClient ?? false;

@@ -26,7 +26,7 @@
  * The parts live in sqlite-index/: accounts.ts (domains, users), mailboxes.ts (mailboxes,
  * subscriptions), messages.ts (append, flags, expunge, copy, list), changes.ts (the change
  * log: changesSince, tombstones and their trimming), blob-refs.ts (reference
- * counts, holds), leases.ts, and schema.ts; the class below hands each call to them
+ * counts, holds), leases.ts, auth-tokens.ts, and schema.ts; the class below hands each call to them
  * (../split-mail-index.ts).
  */
 import path from 'node:path';
@@ -38,6 +38,7 @@ import * as blobRefs from './sqlite-index/blob-refs.ts';
 import * as changes from './sqlite-index/changes.ts';
 import type { SqliteIndexHandle } from './sqlite-index/changes.ts';
 import * as leases from './sqlite-index/leases.ts';
+import * as authTokens from './sqlite-index/auth-tokens.ts';
 import * as mailboxes from './sqlite-index/mailboxes.ts';
 import * as messages from './sqlite-index/messages.ts';
 import { SCHEMA, SCHEMA_VERSION } from './sqlite-index/schema.ts';
@@ -59,7 +60,7 @@ export class SqliteMailIndex extends SplitMailIndex<SqliteIndexHandle> {
     const handle: SqliteIndexHandle = Object.assign(openSqlite(file, 'mail-index', SCHEMA_VERSION, SCHEMA, options.busyTimeoutMs), {
       changeLogRetentionMs: options.changeLogRetentionMs,
     });
-    super(handle, { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases, ...accountObjects });
+    super(handle, { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases, ...accountObjects, ...authTokens });
     this.file = file;
   }
 

@@ -11,6 +11,7 @@
  */
 import type { Mailbox, MailIndex, MessageRecord } from '#core/ports/mail-index.ts';
 import { SEPARATOR } from '../imap/session/mailbox-names.ts';
+import { MAX_CACHED_MESSAGES, accountCacheOf } from './account-cache.ts';
 import { emailIdOf } from './ids.ts';
 
 const SYSTEM_TO_KEYWORD: Record<string, string> = { '\\seen': '$seen', '\\flagged': '$flagged', '\\answered': '$answered', '\\draft': '$draft' };
@@ -93,14 +94,51 @@ export interface AccountView {
   emails: Map<string, EmailView>;
 }
 
-/** Reads every message of the account (meta when asked) and groups the copies into Emails. */
+/**
+ * The account's messages (meta when asked) grouped into Emails. Without meta they come from
+ * the process's AccountCache (account-cache.ts): one listing of the mailbox list, then only
+ * what the change log says changed since the last read; with meta, from a full listing.
+ */
 export async function loadEmails(index: MailIndex, user: string, options: { withMeta?: boolean; mailboxes?: Mailbox[] } = {}): Promise<AccountView> {
   const mailboxes = options.mailboxes ?? (await index.listMailboxes(user));
+  if (options.withMeta) {
+    const lists = await Promise.all(mailboxes.map((m) => index.listMessages(user, m.id, { withMeta: true })));
+    return { mailboxes, emails: groupEmails(mailboxes, lists) };
+  }
+  const cache = accountCacheOf(index);
+  const { lists, version } = await cache.records(user, mailboxes, { complete: !options.mailboxes });
+  // Nothing changed since the last read of the same mailboxes: the Emails built then.
+  const key = mailboxes.map((m) => m.id).join(',');
+  let emails = cache.memo<Map<string, EmailView>>(user, version, key);
+  if (!emails) {
+    emails = groupEmails(
+      mailboxes,
+      mailboxes.map((m) => lists.get(m.id) ?? []),
+    );
+    cache.setMemo(user, version, key, emails);
+  }
+  return { mailboxes, emails };
+}
+
+/** Email ids by blob key: a SHA-256 each, computed once per blob in this process (bounded). */
+const emailIds = new Map<string, string>();
+const EMAIL_ID_MEMO_MAX = MAX_CACHED_MESSAGES;
+
+function memoEmailId(blobKey: string): string {
+  let id = emailIds.get(blobKey);
+  if (id === undefined) {
+    if (emailIds.size >= EMAIL_ID_MEMO_MAX) emailIds.clear();
+    id = emailIdOf(blobKey);
+    emailIds.set(blobKey, id);
+  }
+  return id;
+}
+
+function groupEmails(mailboxes: readonly Mailbox[], lists: MessageRecord[][]): Map<string, EmailView> {
   const emails = new Map<string, EmailView>();
-  const lists = await Promise.all(mailboxes.map((m) => index.listMessages(user, m.id, { withMeta: options.withMeta })));
   mailboxes.forEach((m, i) => {
     for (const r of lists[i]) {
-      const id = emailIdOf(r.blobKey);
+      const id = memoEmailId(r.blobKey);
       let e = emails.get(id);
       if (!e) {
         e = { id, blobKey: r.blobKey, size: r.size, internalDate: r.internalDate, copies: [], record: r };
@@ -109,5 +147,5 @@ export async function loadEmails(index: MailIndex, user: string, options: { with
       e.copies.push({ mailboxId: m.id, uid: r.uid, flags: r.flags, modseq: r.modseq });
     }
   });
-  return { mailboxes, emails };
+  return emails;
 }

@@ -56,7 +56,8 @@ export class BasicAuthenticator {
     return { 'WWW-Authenticate': `Basic realm="${this.deps.realm}", charset="UTF-8"` };
   }
 
-  async check(req: IncomingMessage, remoteAddress: string, secure: boolean): Promise<AuthResult> {
+  /** `fresh`: check the password even when a success is remembered (issuing a bearer token must not outlive a password change). */
+  async check(req: IncomingMessage, remoteAddress: string, secure: boolean, options: { fresh?: boolean } = {}): Promise<AuthResult> {
     const header = req.headers.authorization;
     if (!secure && !(this.deps.allowPlaintextAuthOnLoopback && isLoopback(remoteAddress))) {
       return { ok: false, status: 403, detail: 'Authentication requires TLS: use the HTTPS port' };
@@ -65,7 +66,7 @@ export class BasicAuthenticator {
     if (!creds) return { ok: false, status: 401, detail: 'Authentication required (HTTP Basic)', headers: this.challenge() };
     const key = createHash('sha256').update(header!).digest('base64');
     const cached = this.cache.get(key);
-    if (cached && cached.until > Date.now()) return { ok: true, user: cached.user };
+    if (cached && cached.until > Date.now() && !options.fresh) return { ok: true, user: cached.user };
     if (cached) this.cache.delete(key);
 
     const attempt = await this.deps.throttle.begin(remoteAddress, creds.user);
@@ -78,6 +79,7 @@ export class BasicAuthenticator {
       throw err;
     }
     if (!user) {
+      this.cache.delete(key); // a fresh check that failed ends a remembered success too
       attempt.fail();
       return { ok: false, status: 401, detail: 'Invalid credentials', headers: this.challenge() };
     }

@@ -11,6 +11,7 @@
  * removes old uploads yet and they count against no quota (docs/jmap.md, "Limits").
  */
 import { randomUUID } from 'node:crypto';
+import { indexMessage } from '#core/mime/index-message.ts';
 import type { MailIndex } from '#core/ports/mail-index.ts';
 import { decodeTransfer, findPart } from '../imap/session/body-sections.ts';
 import { loadEmails } from './account-view.ts';
@@ -46,6 +47,20 @@ export async function readBlob(svc: JmapServices, index: MailIndex, user: string
   }
   const parsed = parseBlobId(blobId);
   if (!parsed) return null;
+  if (parsed.blobKey.startsWith(`${UPLOAD_PREFIX}${accountId}/`) && !parsed.blobKey.includes('..')) {
+    // A body part of an uploaded message (the part blob ids Email/parse gives).
+    let raw: Buffer;
+    try {
+      raw = await svc.blobs.get(parsed.blobKey);
+    } catch {
+      return null;
+    }
+    if (parsed.partId === null) return raw;
+    const part = findPart(indexMessage(raw).mime, parsed.partId.split('.').map(Number));
+    if (!part) return null;
+    const body = raw.subarray(part.bodyStart, part.bodyEnd);
+    return decodeTransfer(body, part.encoding) ?? body;
+  }
   const view = await loadEmails(index, user);
   const email = [...view.emails.values()].find((e) => e.blobKey === parsed.blobKey);
   if (!email) return null;

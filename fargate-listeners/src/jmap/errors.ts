@@ -38,6 +38,8 @@ export type MethodErrorType =
   | 'forbidden'
   | 'accountNotFound'
   | 'accountNotSupportedByMethod'
+  | 'fromAccountNotFound'
+  | 'fromAccountNotSupportedByMethod'
   | 'accountReadOnly'
   | 'requestTooLarge'
   | 'cannotCalculateChanges'

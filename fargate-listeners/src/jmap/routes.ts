@@ -28,6 +28,8 @@ import { newUploadKey, readBlob, uploadBlobId } from './blob-routes.ts';
 import { parseEventSourceQuery, serveEventSource } from './eventsource.ts';
 import { importMethods } from './methods/import.ts';
 import { sendingMethods } from './methods/sending.ts';
+import { copyMethods } from './methods/email-copy.ts';
+import { JmapAuthenticator, TOKEN_PATH } from './tokens.ts';
 
 export interface JmapDeps {
   adapters: Adapters;
@@ -45,13 +47,22 @@ export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
   const log = deps.logger.child({ proto: 'jmap' });
   const writes = new MailboxWrites(deps.adapters, { events: deps.events, log });
   const svc: JmapServices = { index: deps.adapters.index, blobs: deps.adapters.blobs, writes, events: deps.events, limits, locks: new AccountLocks() };
-  const auth = new BasicAuthenticator({
+  const basic = new BasicAuthenticator({
     index: deps.adapters.index,
     throttle: deps.authThrottle,
     allowPlaintextAuthOnLoopback: deps.config.allowPlaintextAuthOnLoopback,
     realm: deps.config.hostname,
   });
+  // Basic or Bearer (tokens.ts) on every route.
+  const auth = new JmapAuthenticator({
+    index: deps.adapters.index,
+    throttle: deps.authThrottle,
+    allowPlaintextAuthOnLoopback: deps.config.allowPlaintextAuthOnLoopback,
+    basic,
+    realm: deps.config.hostname,
+  });
   const all: Record<string, MethodDef> = { ...coreMethods, ...mailboxMethods(svc), ...emailMethods(svc), ...importMethods(svc), ...sendingMethods(svc, deps) };
+  Object.assign(all, copyMethods());
   const methods = new Map(Object.entries(all).filter(([, m]) => CAPABILITIES.has(m.capability)));
   const gate = new ConcurrencyGate(limits.maxConcurrentRequests);
   const uploads = new ConcurrencyGate(limits.maxConcurrentUpload);
@@ -192,5 +203,28 @@ export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
     },
   };
 
-  return [session, api, download, upload, eventSource];
+  // Bearer tokens for the web app (tokens.ts): POST with Basic issues one, DELETE with it revokes it.
+  const token: HttpRoute = {
+    path: TOKEN_PATH,
+    methods: ['POST', 'DELETE'],
+    async handle(req, res, ctx) {
+      if (req.method === 'DELETE') {
+        const result = await auth.revoke(req, ctx.remoteAddress, ctx.secure);
+        if (!result.ok) sendProblem(res, result.status, 'about:blank', result.detail, result.headers);
+        else {
+          res.writeHead(204, { 'Cache-Control': 'no-store' });
+          res.end();
+        }
+        return;
+      }
+      const result = await basic.check(req, ctx.remoteAddress, ctx.secure, { fresh: true });
+      if (!result.ok) {
+        sendProblem(res, result.status, 'about:blank', result.detail, result.headers);
+        return;
+      }
+      sendJson(res, 200, await auth.issue(result.user));
+    },
+  };
+
+  return [session, api, download, upload, eventSource, token];
 }

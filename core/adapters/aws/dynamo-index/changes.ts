@@ -3,7 +3,9 @@
  *
  * Items (dynamo-keys.ts): `CHG#<mailboxId>#<modseq:16>` in the user's partition, with `kind`
  * (F: flags changed, X: expunged — the tombstones, C: checkpoint), `uids` (the UIDs as an IMAP
- * sequence set, "3:7,9"), `uidNext` (the mailbox's uidNext after that write) and `createdAt`.
+ * sequence set, "3:7,9"), `uidNext` (the mailbox's uidNext after that write) and `createdAt`;
+ * an X item also has `blobs` (M: UID → the blob key it had; JMAP names Emails by blob, so its
+ * /changes can say which Email lost a copy; older X items have none: reported as null).
  * The MBOX item carries `logFloor` (changesSince below it is incomplete), `floorUidNext` (the
  * uidNext at the floor) and `logTrimmedAt` (when a writer last looked for entries to trim).
  *
@@ -94,6 +96,7 @@ export function changeItemPut(
   kind: ChangeKind,
   uids: readonly number[],
   uidNext: number,
+  blobKeys?: ReadonlyMap<number, string>,
 ): TransactWriteItem {
   return {
     Put: {
@@ -106,6 +109,7 @@ export function changeItemPut(
         uids: S(encodeUidSet(uids)),
         uidNext: N(uidNext),
         createdAt: N(Date.now()),
+        ...(blobKeys && blobKeys.size > 0 ? { blobs: { M: Object.fromEntries([...blobKeys].map(([uid, key]) => [String(uid), S(key)])) } } : {}),
       },
       ConditionExpression: 'attribute_not_exists(pk)',
     },
@@ -156,11 +160,14 @@ export async function changesSince(
   // Appends and copies since `since`: UIDs in [lower, uidNext).
   const appended = lower < mb.uidNext ? (await queryMessageRange(ctx, pk, mailboxId, lower, mb.uidNext - 1)).filter(inWindow) : [];
   const gone = new Set<number>();
+  const goneBlobs = new Map<number, string>();
   const flagged = new Set<number>();
   for (const e of entries) {
     const kind = str(e, 'kind');
-    if (kind === 'X') for (const u of decodeUidSet(str(e, 'uids'))) gone.add(u);
-    else if (kind === 'F') for (const u of decodeUidSet(str(e, 'uids'))) if (u < lower || u >= mb.uidNext) flagged.add(u);
+    if (kind === 'X') {
+      for (const u of decodeUidSet(str(e, 'uids'))) gone.add(u);
+      for (const [u, v] of Object.entries(e.blobs?.M ?? {})) if (v.S !== undefined) goneBlobs.set(Number(u), v.S);
+    } else if (kind === 'F') for (const u of decodeUidSet(str(e, 'uids'))) if (u < lower || u >= mb.uidNext) flagged.add(u);
   }
   const toRead = [...flagged].filter((u) => !gone.has(u)).sort((a, b) => a - b);
   const reread = (await readFlagged(ctx, pk, mailboxId, toRead)).filter(inWindow);
@@ -173,7 +180,9 @@ export async function changesSince(
   const [metaItems, headerItems] =
     withMeta && items.length > 0 ? await Promise.all([readMetaItems(ctx, pk, mailboxId, readUids), readHeaderItems(ctx, pk, mailboxId, readUids)]) : [[], []];
   const changed: MessageRecord[] = await toRecords(ctx, user, mailboxId, items, withMeta ? { parts: 'all', metaItems, headerItems } : null);
-  return { state, changed, expunged: [...gone].sort((a, b) => a - b), complete: true };
+  const expunged = [...gone].sort((a, b) => a - b);
+  if (options.withBlobKeys) return { state, changed, expunged, expungedBlobKeys: expunged.map((u) => goneBlobs.get(u) ?? null), complete: true };
+  return { state, changed, expunged, complete: true };
 }
 
 /**

@@ -335,6 +335,7 @@ export async function expunge(
           'X',
           items.map((it) => num(it, 'uid')),
           mb.uidNext,
+          new Map(items.map((it) => [num(it, 'uid'), str(it, 'blobKey')])),
         ),
       ];
       for (const it of items) {

@@ -4,7 +4,7 @@
  * Appends, copies and flag changes need no log of their own: each sets the message row's
  * `modseq`, and `messages_by_modseq (mailbox_id, modseq)` finds the rows above a modseq without
  * reading the rest of the mailbox. Expunged messages leave a row in `tombstones` (uid, the
- * expunge's modseq, when), written in the expunge's transaction. `change_logs.log_floor` is the
+ * expunge's modseq, when) and one in `tombstone_blobs` (its blob key), written in the expunge's transaction. `change_logs.log_floor` is the
  * modseq below which the log is incomplete: 1 (the creation modseq) for a new mailbox, the
  * mailbox's highestModseq at the upgrade for one that existed before the log (schema.ts), and
  * raised to the newest trimmed tombstone when a later flag change or expunge trims tombstones
@@ -79,18 +79,27 @@ export async function changesSince(
       if (r.meta !== undefined) rec.meta = JSON.parse(r.meta) as MessageMeta;
       return rec;
     });
-    const expunged = (
-      h.stmt('SELECT uid FROM tombstones WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').all(mailboxId, since) as Array<{ uid: number }>
-    ).map((r) => r.uid);
+    const gone = h
+      .stmt(
+        `SELECT t.uid, b.blob_key FROM tombstones t LEFT JOIN tombstone_blobs b ON b.mailbox_id = t.mailbox_id AND b.uid = t.uid
+         WHERE t.mailbox_id = ? AND t.modseq > ? ORDER BY t.uid`,
+      )
+      .all(mailboxId, since) as Array<{ uid: number; blob_key: string | null }>;
+    const expunged = gone.map((r) => r.uid);
+    if (options.withBlobKeys) return { state, changed, expunged, expungedBlobKeys: gone.map((r) => r.blob_key), complete: true };
     return { state, changed, expunged, complete: true };
   });
 }
 
-/** Inside an expunge's transaction: the tombstones of the UIDs it removed, at its modseq. */
-export function recordTombstones(h: SqliteHandle, mailboxId: string, uids: readonly number[], modseq: number): void {
+/** Inside an expunge's transaction: the tombstones of the messages it removed (UID and blob key), at its modseq. */
+export function recordTombstones(h: SqliteHandle, mailboxId: string, removed: ReadonlyArray<{ uid: number; blobKey: string }>, modseq: number): void {
   const now = Date.now();
   const put = h.stmt('INSERT OR REPLACE INTO tombstones (mailbox_id, uid, modseq, created_at) VALUES (?, ?, ?, ?)');
-  for (const uid of uids) put.run(mailboxId, uid, modseq, now);
+  const putBlob = h.stmt('INSERT OR REPLACE INTO tombstone_blobs (mailbox_id, uid, modseq, blob_key) VALUES (?, ?, ?, ?)');
+  for (const r of removed) {
+    put.run(mailboxId, r.uid, modseq, now);
+    putBlob.run(mailboxId, r.uid, modseq, r.blobKey);
+  }
 }
 
 /**
@@ -105,6 +114,7 @@ export function trimChangeLog(h: SqliteIndexHandle, mailboxId: string): void {
   const top = h.stmt('SELECT max(modseq) AS m FROM tombstones WHERE mailbox_id = ? AND created_at < ?').get(mailboxId, cutoff) as { m: number | null };
   if (top.m === null) return;
   h.stmt('DELETE FROM tombstones WHERE mailbox_id = ? AND modseq <= ?').run(mailboxId, top.m);
+  h.stmt('DELETE FROM tombstone_blobs WHERE mailbox_id = ? AND modseq <= ?').run(mailboxId, top.m);
   h.stmt(
     `INSERT INTO change_logs (mailbox_id, log_floor) VALUES (?, ?)
      ON CONFLICT (mailbox_id) DO UPDATE SET log_floor = max(log_floor, excluded.log_floor)`,
@@ -118,5 +128,6 @@ export function startChangeLog(h: SqliteHandle, mailboxId: string, creationModse
 
 export function dropChangeLog(h: SqliteHandle, mailboxId: string): void {
   h.stmt('DELETE FROM tombstones WHERE mailbox_id = ?').run(mailboxId);
+  h.stmt('DELETE FROM tombstone_blobs WHERE mailbox_id = ?').run(mailboxId);
   h.stmt('DELETE FROM change_logs WHERE mailbox_id = ?').run(mailboxId);
 }

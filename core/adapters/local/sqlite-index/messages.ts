@@ -183,7 +183,7 @@ export async function expunge(h: SqliteIndexHandle, user: string, mailboxId: str
     recordTombstones(
       h,
       mailboxId,
-      rows.map((r) => r.uid),
+      rows.map((r) => ({ uid: r.uid, blobKey: r.blob_key })),
       modseq,
     );
     trimChangeLog(h, mailboxId);

@@ -65,6 +65,16 @@ CREATE TABLE IF NOT EXISTS tombstones (
   PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tombstones_by_modseq ON tombstones (mailbox_id, modseq);
+-- The blob key each tombstone's message had (changesSince withBlobKeys; JMAP names Emails by
+-- blob). A table of its own, so an existing index file gains it as is; tombstones written
+-- before it have no row here (their blob key is reported as null).
+CREATE TABLE IF NOT EXISTS tombstone_blobs (
+  mailbox_id TEXT NOT NULL,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  blob_key TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS change_logs (
   mailbox_id TEXT PRIMARY KEY,
   log_floor INTEGER NOT NULL
@@ -86,6 +96,15 @@ CREATE TABLE IF NOT EXISTS blob_holds (
   created_at INTEGER NOT NULL,
   PRIMARY KEY (blob_key, holder)
 ) WITHOUT ROWID;
+-- Bearer tokens (sqlite-index/auth-tokens.ts), by a SHA-256 of the token.
+CREATE TABLE IF NOT EXISTS auth_tokens (
+  token_hash TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  binding TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS auth_tokens_by_expiry ON auth_tokens (expires_at);
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY,
   owner TEXT NOT NULL,

@@ -6,9 +6,14 @@
  * IMAP COPY and EXPUNGE through MailboxWrites, so IDLE sessions hear them at once.
  *
  * Email/changes reads each mailbox's change log (MailIndex.changesSince) from the modseq the
- * client's state recorded. The log's tombstones name expunged UIDs, not blob keys, so when a
- * mailbox had an expunge since that state the server cannot say which Email ids went away:
- * it answers cannotCalculateChanges and the client resynchronises (RFC 8620 §5.2 allows it).
+ * client's state recorded, with the blob key of each expunged UID (withBlobKeys), so it names
+ * the Email that lost a copy: destroyed when no copy is left, updated (mailboxIds) otherwise.
+ * It answers cannotCalculateChanges (the client resynchronises, RFC 8620 §5.2) when the log
+ * does not reach back (trimmed), for tombstones written before the log kept blob keys, and
+ * when a mailbox was destroyed since (its messages leave no tombstones).
+ *
+ * The account's messages come from the process's AccountCache (account-cache.ts), brought
+ * forward from the change log, so /get, /query and /changes do not list the account each time.
  */
 import type { Mailbox, MessageRecord } from '#core/ports/mail-index.ts';
 import type { MethodContext, MethodDef } from '../api.ts';
@@ -30,6 +35,8 @@ import {
 import { headerFields, headerProperty, parseHeaderProperty, type HeaderProperty } from '../email-headers.ts';
 import { blobIdOf, emailIdOf, threadIdOfEmail } from '../ids.ts';
 import { readBlob } from '../blob-routes.ts';
+import { previewByRange } from '../email-preview.ts';
+import { parseEmails } from './email-parse.ts';
 import { composeEmail } from '../email-create.ts';
 import type { JmapServices } from '../services.ts';
 import { decodeState, encodeState } from '../state.ts';
@@ -79,7 +86,7 @@ const CONVENIENCE: Record<string, HeaderProperty> = {
   subject: { name: 'Subject', form: 'Text', all: false },
   sentAt: { name: 'Date', form: 'Date', all: false },
 };
-const NEEDS_RAW = new Set(['bodyValues', 'preview', 'headers']);
+const NEEDS_RAW = new Set(['bodyValues', 'headers']);
 
 function utcDate(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -128,7 +135,8 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
     return out;
   }
 
-  async function render(e: EmailView, r: MessageRecord, properties: string[], args: Record<string, unknown>): Promise<Record<string, unknown>> {
+  /** One Email's properties; `given`: the message's bytes, when they are not (all) at r.blobKey (Email/parse). */
+  async function render(e: EmailView, r: MessageRecord, properties: string[], args: Record<string, unknown>, given?: Buffer): Promise<Record<string, unknown>> {
     const meta = r.meta!;
     const bodyProperties = optionalStringArray(args, 'bodyProperties') ?? DEFAULT_BODY_PROPERTIES;
     for (const p of bodyProperties) if (!BODY_PROPERTIES.includes(p) && !p.startsWith('header:')) throw invalidArguments(`Unknown body property ${p}`);
@@ -138,10 +146,10 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
     const maxBytes = optionalInt(args, 'maxBodyValueBytes', 0);
     const wantsValues = properties.includes('bodyValues') && (fetchText || fetchHtml || fetchAll);
     const needsRaw = properties.some((p) => NEEDS_RAW.has(p) && (p !== 'bodyValues' || wantsValues)) || bodyProperties.includes('headers');
-    const raw = needsRaw ? await svc.blobs.get(r.blobKey) : null;
+    const raw = given ?? (needsRaw ? await svc.blobs.get(r.blobKey) : null);
     const tree = jmapTree(meta.mime);
     const lists = bodyLists(tree);
-    const fields = headerFields(await header(r));
+    const fields = headerFields(given ? given.subarray(0, meta.mime.bodyStart) : await header(r));
     const out: Record<string, unknown> = {};
     for (const p of properties) {
       if (p in CONVENIENCE) {
@@ -180,7 +188,7 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
           out.hasAttachment = hasAttachment(lists);
           break;
         case 'preview':
-          out.preview = raw ? previewOf(raw, lists) : '';
+          out.preview = raw ? previewOf(raw, lists) : await previewByRange(svc.blobs, e.blobKey, lists);
           break;
         case 'headers':
           out.headers = fields;
@@ -468,39 +476,62 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
     const before = new Map<string, { modseq: number; uidNext: number }>();
     for (const x of old.e) if (Array.isArray(x) && typeof x[0] === 'string') before.set(x[0], { modseq: Number(x[1]), uidNext: Number(x[2]) });
     const view = await loadEmails(svc.index, ctx.user);
-    const touched = new Map<string, boolean>(); // email id → new (every copy appended since)
+    // Per Email id: a copy changed or appended since (touched), a copy there at that state expunged since (lostOld).
+    const touched = new Set<string>();
+    const lostOld = new Set<string>();
     const copyIsNew = new Set<string>();
+    const newMailboxes = new Set<string>();
     for (const m of view.mailboxes) {
       const prev = before.get(m.id);
       before.delete(m.id);
       if (prev && prev.modseq === m.highestModseq) continue;
       if (!prev) {
-        for (const e of view.emails.values()) for (const c of e.copies) if (c.mailboxId === m.id) copyIsNew.add(`${m.id}:${c.uid}`);
-        for (const e of view.emails.values()) if (e.copies.some((c) => c.mailboxId === m.id)) touched.set(e.id, true);
+        newMailboxes.add(m.id);
         continue;
       }
-      const ch = await svc.index.changesSince(ctx.user, m.id, prev.modseq, { uidNext: prev.uidNext });
-      if (!ch || !ch.complete || ch.expunged.length > 0) {
-        throw new MethodError('cannotCalculateChanges', 'Messages were removed since that state; query again');
-      }
+      const ch = await svc.index.changesSince(ctx.user, m.id, prev.modseq, { uidNext: prev.uidNext, withBlobKeys: true });
+      if (!ch || !ch.complete) throw new MethodError('cannotCalculateChanges', 'The change log does not reach back to that state; query again');
       for (const r of ch.changed) {
         if (r.uid >= prev.uidNext) copyIsNew.add(`${m.id}:${r.uid}`);
-        const id = [...view.emails.values()].find((e) => e.copies.some((c) => c.mailboxId === m.id && c.uid === r.uid))?.id;
-        if (id) touched.set(id, true);
+        touched.add(emailIdOf(r.blobKey));
+      }
+      const blobKeys = ch.expungedBlobKeys ?? [];
+      for (let i = 0; i < ch.expunged.length; i++) {
+        const key = blobKeys[i];
+        if (!key) throw new MethodError('cannotCalculateChanges', 'Messages were removed before the log kept their ids; query again');
+        const id = emailIdOf(key);
+        touched.add(id);
+        if (ch.expunged[i] < prev.uidNext) lostOld.add(id);
       }
     }
     if (before.size > 0) throw new MethodError('cannotCalculateChanges', 'A mailbox was destroyed since that state; query again');
+    if (newMailboxes.size > 0) {
+      for (const e of view.emails.values()) {
+        for (const c of e.copies) {
+          if (!newMailboxes.has(c.mailboxId)) continue;
+          copyIsNew.add(`${c.mailboxId}:${c.uid}`);
+          touched.add(e.id);
+        }
+      }
+    }
     const created: string[] = [];
     const updated: string[] = [];
-    for (const id of touched.keys()) {
-      const e = view.emails.get(id)!;
-      const isNew = e.copies.every((c) => copyIsNew.has(`${c.mailboxId}:${c.uid}`));
-      (isNew ? created : updated).push(threads ? threadIdOfEmail(id) : id);
+    const destroyed: string[] = [];
+    for (const id of touched) {
+      const e = view.emails.get(id);
+      const out = threads ? threadIdOfEmail(id) : id;
+      if (!e) {
+        // Gone now: destroyed if the client could have known it; created and destroyed since: omitted (RFC 8620 §5.2).
+        if (lostOld.has(id)) destroyed.push(out);
+        continue;
+      }
+      const isNew = !lostOld.has(id) && e.copies.every((c) => copyIsNew.has(`${c.mailboxId}:${c.uid}`));
+      (isNew ? created : updated).push(out);
     }
-    if (maxChanges !== null && created.length + updated.length > maxChanges) {
+    if (maxChanges !== null && created.length + updated.length + destroyed.length > maxChanges) {
       throw new MethodError('cannotCalculateChanges', 'More changes than maxChanges; query again');
     }
-    return { accountId, oldState: since, newState: emailState(view.mailboxes), hasMoreChanges: false, created, updated, destroyed: [] };
+    return { accountId, oldState: since, newState: emailState(view.mailboxes), hasMoreChanges: false, created, updated, destroyed };
   }
 
   async function set(args: Record<string, unknown>, ctx: MethodContext) {
@@ -598,10 +629,15 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
       const source = keep[0] ?? e.copies[0];
       for (const target of result.mailboxIds) {
         if (have.has(target)) continue;
-        await svc.writes.copy(user, source.mailboxId, [source.uid], target);
+        const { mapping } = await svc.writes.copy(user, source.mailboxId, [source.uid], target);
         if (!keep[0] && result.keywords) {
           // The source copy goes away; the new copy already carries its updated flags only if set above.
-          const copied = (await svc.index.listMessages(user, target)).filter((r) => r.blobKey === e.blobKey);
+          const copied = await svc.index.getMessages(
+            user,
+            target,
+            mapping.map((m) => m.to),
+            { withMeta: false },
+          );
           for (const r of copied) await svc.writes.updateFlags(user, target, [r.uid], 'set', flagsOfKeywords(result.keywords, r.flags));
         }
       }
@@ -691,6 +727,7 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
       },
     },
     'Email/changes': { capability: MAIL, handle: (args, ctx) => changes(args, ctx, false) },
+    'Email/parse': { capability: MAIL, handle: (args, ctx) => parseEmails(svc, args, ctx, { render, properties: PROPERTIES }) },
     'Email/set': { capability: MAIL, handle: (args, ctx) => svc.locks.run(ctx.user, () => set(args, ctx)) },
     'Thread/get': { capability: MAIL, handle: threadGet },
     'Thread/changes': { capability: MAIL, handle: (args, ctx) => changes(args, ctx, true) },
