@@ -390,8 +390,22 @@ describeWithBrowser('webmail in chromium', () => {
     await phone.close();
   });
 
-  it('sign out returns to the sign-in form and forgets the session (a reload does not sign in)', async () => {
+  it('sign out returns to the sign-in form and revokes the token on the server; a reload does not sign in', async () => {
+    // The token the page uses, seen on the wire (it is nowhere else: not in storage, not in a cookie).
+    const seen = page.waitForRequest((r) => r.url().endsWith('/jmap/api'));
+    await page.getByRole('button', { name: 'Mark read' }).click();
+    await page.keyboard.press('j');
+    const authorization = (await seen).headers().authorization;
+    expect(authorization).toMatch(/^Bearer /);
+    expect(await page.evaluate(() => JSON.stringify({ ...(globalThis as any).localStorage }) + (globalThis as any).document.cookie)).toBe('{}');
+    const api = (auth: string) =>
+      page.request.post(base + '/jmap/api', {
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        data: { using: ['urn:ietf:params:jmap:core'], methodCalls: [['Core/echo', {}, '0']] },
+      });
+    expect((await api(authorization)).status()).toBe(200);
     await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect.poll(async () => (await api(authorization)).status(), { timeout: 10_000 }).toBe(401);
     await page.getByLabel('Password').waitFor();
     await page.reload();
     await page.getByLabel('Password').waitFor();

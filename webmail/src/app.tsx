@@ -6,7 +6,15 @@ import { MailView } from './mail-view.tsx';
 export function App() {
   const [client, setClient] = useState<JmapClient | null>(null);
   if (!client) return <SignIn onSignedIn={setClient} />;
-  return <MailView client={client} onSignOut={() => setClient(null)} />;
+  return (
+    <MailView
+      client={client}
+      onSignOut={() => {
+        setClient(null);
+        void client.signOut();
+      }}
+    />
+  );
 }
 
 function SignIn({ onSignedIn }: { onSignedIn(client: JmapClient): void }) {

@@ -1,7 +1,10 @@
 /**
- * The webmail's only way to the server: JMAP (RFC 8620) on the same origin. Sign-in fetches the
- * session resource; every call after it carries the credentials, kept in this object's memory
- * only (never in localStorage or a cookie): a reload signs out.
+ * The webmail's only way to the server: JMAP (RFC 8620) on the same origin. Sign-in exchanges
+ * the address and password for a bearer token (POST /jmap/auth/token, fargate-listeners/src/jmap/
+ * tokens.ts) and forgets the password; every call after it carries the token, kept in this
+ * object's memory only (never in localStorage or a cookie, so no other site can make the browser
+ * send it: nothing to forge, CSRF-safe). A reload signs out; sign-out revokes the token on the
+ * server.
  */
 /** The capabilities the webmail uses, when the server offers them (RFC 8620 §3.3 `using`). */
 const WANTED = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', 'urn:ietf:params:jmap:submission', 'urn:ietf:params:jmap:vacationresponse'];
@@ -41,17 +44,23 @@ export class JmapClient {
 
   static async signIn(email: string, password: string): Promise<JmapClient> {
     const bytes = new TextEncoder().encode(`${email}:${password}`);
-    const authorization = `Basic ${btoa(String.fromCharCode(...bytes))}`;
+    const basic = `Basic ${btoa(String.fromCharCode(...bytes))}`;
+    const refusal = (res: Response) => {
+      if (res.status === 401) return new SignInError('Wrong email or password.');
+      if (res.status === 429) return new SignInError('Too many failed sign-ins. Wait a few minutes, then try again.');
+      if (res.status === 403) return new SignInError('Sign-in needs a secure (https) connection.');
+      return new SignInError(`The server answered ${res.status}. Try again later.`);
+    };
     let res: Response;
     try {
-      res = await fetch('/.well-known/jmap', { headers: { authorization }, credentials: 'omit', cache: 'no-store' });
+      res = await fetch('/jmap/auth/token', { method: 'POST', headers: { authorization: basic }, credentials: 'omit', cache: 'no-store' });
     } catch {
       throw new SignInError('The server cannot be reached. Try again in a moment.');
     }
-    if (res.status === 401) throw new SignInError('Wrong email or password.');
-    if (res.status === 429) throw new SignInError('Too many failed sign-ins. Wait a few minutes, then try again.');
-    if (res.status === 403) throw new SignInError('Sign-in needs a secure (https) connection.');
-    if (!res.ok) throw new SignInError(`The server answered ${res.status}. Try again later.`);
+    if (!res.ok) throw refusal(res);
+    const authorization = `Bearer ${((await res.json()) as { access_token: string }).access_token}`;
+    res = await fetch('/.well-known/jmap', { headers: { authorization }, credentials: 'omit', cache: 'no-store' });
+    if (!res.ok) throw refusal(res);
     const body = (await res.json()) as { username: string; primaryAccounts?: Record<string, string>; capabilities?: Record<string, unknown> } & Omit<
       SessionInfo,
       'username' | 'accountId' | 'using'
@@ -70,6 +79,11 @@ export class JmapClient {
       },
       authorization,
     );
+  }
+
+  /** Revokes the token on the server (RFC 6750 bearer; DELETE /jmap/auth/token). */
+  async signOut(): Promise<void> {
+    await fetch('/jmap/auth/token', { method: 'DELETE', headers: { authorization: this.authorization }, credentials: 'omit' }).catch(() => undefined);
   }
 
   /** One request with several calls; the responses in order. A method error throws. */
