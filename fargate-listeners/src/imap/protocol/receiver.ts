@@ -140,6 +140,18 @@ export class Receiver {
     this.resetCommand();
   }
 
+  /**
+   * Takes the octets received but not yet read, between commands: after COMPRESS (RFC 4978
+   * §3) they are compressed input and go to the inflater instead.
+   */
+  takeUnread(): Buffer {
+    this.consolidate();
+    const rest = this.pending;
+    this.pending = Buffer.alloc(0);
+    this.scanned = 0;
+    return rest;
+  }
+
   private resetCommand(): void {
     this.parts = [];
     this.textSize = 0;

@@ -24,6 +24,11 @@ export interface EnableRequest {
   name: 'ENABLE';
   capabilities: string[];
 }
+/** COMPRESS (RFC 4978 §3): the mechanism, upper-case. */
+export interface CompressRequest {
+  name: 'COMPRESS';
+  mechanism: string;
+}
 export interface IdRequest {
   name: 'ID';
   params: Array<[string, string | null]> | null;
@@ -199,6 +204,7 @@ export type ImapRequest =
   | AuthenticateRequest
   | EnableRequest
   | IdRequest
+  | CompressRequest
   | SelectRequest
   | CreateRequest
   | MailboxRequest

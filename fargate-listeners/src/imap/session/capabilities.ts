@@ -34,6 +34,7 @@ const AUTHENTICATED_EXTENSIONS = [
   'UTF8=ACCEPT',
   'CONDSTORE',
   'QRESYNC',
+  'COMPRESS=DEFLATE',
 ];
 
 export function capabilities(st: CapabilityState): string[] {

@@ -52,6 +52,7 @@ import type { ImapRequest } from '../protocol/requests.ts';
 import { SequenceError } from '../protocol/sequence-set.ts';
 import { capabilities } from './capabilities.ts';
 import { COMMANDS, runCommand, type SessionState } from './commands/index.ts';
+import { closeDeflateLayer, createDeflateLayer, type DeflateLayer } from './compression.ts';
 import { usesModseq } from './commands/search.ts';
 import type { MailboxWatcher } from './commands/idle.ts';
 import { ImapError, type Tagged } from './errors.ts';
@@ -121,6 +122,8 @@ export class ImapSession {
   condstore = false;
   /** QRESYNC enabled (RFC 7162 §3.2.3, implies CONDSTORE): VANISHED instead of EXPUNGE. */
   qresync = false;
+  /** COMPRESS=DEFLATE active (RFC 4978); stays for the rest of the connection. */
+  compression: DeflateLayer | null = null;
   authFailures = 0;
   private badInARow = 0;
   private dataWaiter: ((more: boolean) => void) | null = null;
@@ -187,10 +190,48 @@ export class ImapSession {
   }
 
   private readonly onData = (chunk: Buffer) => {
-    this.receiver.push(chunk);
-    if (this.receiver.bufferedBytes > INPUT_HIGH_WATER) this.socket.pause();
-    this.wake(true);
+    if (this.compression) {
+      this.compression.inflate.write(chunk);
+      return;
+    }
+    this.receive(chunk);
   };
+
+  /** IMAP bytes (inflated when COMPRESS is active) into the receiver; rule 1's high water. */
+  private receive(chunk: Buffer): void {
+    this.receiver.push(chunk);
+    if (this.receiver.bufferedBytes > INPUT_HIGH_WATER) {
+      this.socket.pause();
+      // A few compressed bytes can inflate to a lot: the inflater stops too.
+      this.compression?.inflate.pause();
+    }
+    this.wake(true);
+  }
+
+  /**
+   * RFC 4978 §3: from the octet after the tagged OK of COMPRESS on, both directions are raw
+   * deflate. Input already received after the command (a client must not pipeline past it,
+   * but may) is taken as compressed.
+   */
+  async startCompression(tag: string): Promise<void> {
+    this.out.push(`${tag} OK DEFLATE active\r\n`);
+    await this.out.flush();
+    const layer = createDeflateLayer();
+    this.compression = layer;
+    layer.inflate.on('data', (c: Buffer) => this.receive(c));
+    layer.inflate.on('error', (err: Error) => {
+      // Not a deflate stream: nothing more can be understood, and no BYE can be read either.
+      this.log.info('COMPRESS: bad deflate input', { err: err.message });
+      this.destroy();
+    });
+    layer.deflate.on('error', (err: Error) => {
+      this.log.info('COMPRESS: deflate failed', { err: err.message });
+      this.destroy();
+    });
+    this.out.startCompression(layer.deflate);
+    const pending = this.receiver.takeUnread();
+    if (pending.length > 0) layer.inflate.write(pending);
+  }
 
   /** The client sent FIN: commands already received still run; no more input comes. */
   private readonly onInputEnd = () => {
@@ -199,6 +240,7 @@ export class ImapSession {
   };
 
   private readonly onClose = () => {
+    if (this.compression) closeDeflateLayer(this.compression);
     this.ended = true;
     this.wake(false);
     this.resolveClosed();
@@ -222,6 +264,7 @@ export class ImapSession {
   private waitForData(): Promise<boolean> {
     if (this.ended || this.inputEnded) return Promise.resolve(false);
     if (this.socket.isPaused()) this.socket.resume();
+    if (this.compression?.inflate.isPaused()) this.compression.inflate.resume();
     return new Promise((resolve) => {
       this.dataWaiter = resolve;
     });

@@ -11,7 +11,7 @@ import { parseAuthenticate, parseLogin } from './auth.ts';
 import { parseFetch } from './fetch.ts';
 import { parseList } from './list.ts';
 import { parseCreate, parseMailboxOnly, parseRename, parseSelect, parseStatus } from './mailbox.ts';
-import { parseEnable, parseId } from './misc.ts';
+import { parseCompress, parseEnable, parseId } from './misc.ts';
 import { parseSearch } from './search.ts';
 import { parseCopy, parseStore, parseUidExpunge } from './store-copy.ts';
 
@@ -53,6 +53,8 @@ function parseRequest(name: string, r: ArgReader): ImapRequest {
       return parseEnable(r);
     case 'ID':
       return parseId(r);
+    case 'COMPRESS':
+      return parseCompress(r);
     case 'SELECT':
     case 'EXAMINE':
       return parseSelect(r, name);

@@ -7,6 +7,7 @@ import type { Tagged } from '../errors.ts';
 import type { ImapSession } from '../session.ts';
 import { append } from './append.ts';
 import { authenticateCommand, login } from './auth.ts';
+import { compress } from './compress.ts';
 import { capability, check, enable, id, logout, namespace, noop, starttls } from './connection.ts';
 import { copyOrMove } from './copy-move.ts';
 import { expunge, uidExpunge } from './expunge.ts';
@@ -64,6 +65,7 @@ export const COMMANDS: CommandTable = {
   STATUS: { states: AUTH, run: status },
   APPEND: { states: AUTH, run: append },
   IDLE: { states: AUTH, run: idle },
+  COMPRESS: { states: AUTH, run: compress },
   CHECK: { states: SELECTED, run: check },
   CLOSE: { states: SELECTED, run: close },
   UNSELECT: { states: SELECTED, run: unselect },
