@@ -82,6 +82,18 @@ export interface StatusRequest {
   items: StatusItem[];
 }
 
+/** One message of an APPEND: its flags, date-time and bytes. */
+export interface AppendMessage {
+  flags: string[];
+  /** Epoch ms from the date-time argument, or null. */
+  date: number | null;
+  message: Buffer;
+  /** Sent as literal8 (`~{n}`, RFC 3516): NUL bytes allowed. */
+  binary: boolean;
+  /** The `UTF8 (…)` form (RFC 6855 §4). */
+  utf8: boolean;
+}
+
 export interface AppendRequest {
   name: 'APPEND';
   mailbox: Buffer;
@@ -93,6 +105,8 @@ export interface AppendRequest {
   binary: boolean;
   /** The `UTF8 (…)` form (RFC 6855 §4). */
   utf8: boolean;
+  /** MULTIAPPEND (RFC 3502 §6.3.11): the messages after the first, in order; empty for one. */
+  more: AppendMessage[];
 }
 
 export interface UidExpungeRequest {

@@ -35,6 +35,7 @@ const AUTHENTICATED_EXTENSIONS = [
   'CONDSTORE',
   'QRESYNC',
   'COMPRESS=DEFLATE',
+  'MULTIAPPEND',
 ];
 
 export function capabilities(st: CapabilityState): string[] {

@@ -7,8 +7,8 @@
  * 1. One command at a time. The loop pulls one complete command from the receiver, runs it
  *    to its tagged response, then pulls the next. Pipelined input waits in the receiver; the
  *    socket is paused when that buffer grows, so a client can never make us hold more than
- *    ~1 MiB of unparsed input (plus the command's accepted literals: one APPEND message of at
- *    most maxAppendSize, and at most maxLiteral of all other literals together — decideLiteral).
+ *    ~1 MiB of unparsed input (plus the command's accepted literals: APPEND messages of at most
+ *    maxAppendSize together, and at most maxLiteral of all other literals together — decideLiteral).
  * 2. Literals are decided before they are read: the receiver reports `{n}`, the session
  *    checks the size against the limit for that command and state, and only then sends
  *    `+ ` (or refuses with NO [TOOBIG]/BAD, reading nothing).
@@ -454,17 +454,19 @@ export class ImapSession {
 
   /**
    * Rule 2: a literal's fate is decided from its announcement. The limits bound the *sum* of a
-   * command's literals (the receiver counts what it accepted): APPEND's message literal may be
-   * up to maxAppendSize — the first literal when the mailbox is written before it, else the
-   * second (the mailbox itself was a literal; RFC 9051 §6.3.12 `APPEND mailbox [flags]
-   * [date-time] literal`) — and every other literal byte of any command counts against
+   * command's literals (the receiver counts what it accepted): APPEND's message literals may be
+   * up to maxAppendSize together — every literal but a mailbox name given as the first one
+   * (RFC 9051 §6.3.12 `APPEND mailbox [flags] [date-time] literal`, RFC 3502 repeating the
+   * part after the mailbox) — and every other literal byte of any command counts against
    * maxLiteral (maxPreAuthLiteral before authentication) in total.
    */
   private async decideLiteral(ev: Extract<ReceiveEvent, { type: 'literal' }>): Promise<void> {
     const { limits } = this.ctx;
     const authed = this.state !== 'not-authenticated';
-    const isMessage = authed && ev.command === 'APPEND' && !ev.largeTaken && (ev.index > 0 || ev.argsBefore);
-    const limit = isMessage ? limits.maxAppendSize : (authed ? limits.maxLiteral : limits.maxPreAuthLiteral) - ev.literalBytes;
+    const isMessage = authed && ev.command === 'APPEND' && (ev.index > 0 || ev.argsBefore);
+    // MULTIAPPEND (RFC 3502): each message up to APPENDLIMIT, and all of them together too, so
+    // one command never holds more than one APPEND message's worth (rule 1).
+    const limit = isMessage ? limits.maxAppendSize - ev.largeBytes : (authed ? limits.maxLiteral : limits.maxPreAuthLiteral) - ev.literalBytes;
     if (ev.size <= limit) {
       this.receiver.acceptLiteral({ large: isMessage });
       if (ev.sync) await this.continuation('Ready for literal data');
@@ -474,7 +476,9 @@ export class ImapSession {
     const tag = ev.tag ?? '*';
     // RFC 7889 §4: an APPEND over the limit fails with NO [TOOBIG], the literal unread.
     const line = isMessage
-      ? `${tag} NO [TOOBIG] Message larger than APPENDLIMIT ${limit}\r\n`
+      ? ev.size > limits.maxAppendSize
+        ? `${tag} NO [TOOBIG] Message larger than APPENDLIMIT ${limits.maxAppendSize}\r\n`
+        : `${tag} NO [TOOBIG] Messages of one APPEND larger than ${limits.maxAppendSize} octets together; append them separately\r\n`
       : `${tag} BAD [TOOBIG] ${ev.literalBytes > 0 ? 'Literals of this command too large' : 'Literal too large'}\r\n`;
     this.out.push(line);
     if (!ev.sync) {
