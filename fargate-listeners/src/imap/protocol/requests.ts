@@ -5,7 +5,8 @@
  */
 import type { SequenceSet } from './sequence-set.ts';
 
-export type SimpleCommand = 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'EXPUNGE' | 'IDLE' | 'NAMESPACE';
+export type SimpleCommand =
+  'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'EXPUNGE' | 'IDLE' | 'NAMESPACE' | 'UNAUTHENTICATE';
 
 export interface SimpleRequest {
   name: SimpleCommand;

@@ -36,6 +36,7 @@ const AUTHENTICATED_EXTENSIONS = [
   'QRESYNC',
   'COMPRESS=DEFLATE',
   'MULTIAPPEND',
+  'UNAUTHENTICATE',
 ];
 
 export function capabilities(st: CapabilityState): string[] {

@@ -108,6 +108,8 @@ export class ImapSession {
   readonly receiver: Receiver;
   readonly out: Output;
   log: Logger;
+  /** The session's logger before authentication (UNAUTHENTICATE returns to it). */
+  private readonly preAuthLog: Logger;
   state: SessionState = 'not-authenticated';
   user: string | null = null;
   selected: SelectedMailbox | null = null;
@@ -149,6 +151,7 @@ export class ImapSession {
     });
     this.out = new Output(socket);
     this.log = ctx.deps.logger.child({ proto: 'imap', session: this.id });
+    this.preAuthLog = this.log;
     this.closed = new Promise((r) => (this.resolveClosed = r));
     this.attach(socket);
     socket.setTimeout(ctx.limits.preAuthTimeoutMs);
@@ -344,6 +347,22 @@ export class ImapSession {
     this.state = 'authenticated';
     this.socket.setTimeout(Math.max(this.ctx.limits.authTimeoutMs, 30 * 60_000));
     this.log = this.log.child({ user });
+  }
+
+  /**
+   * UNAUTHENTICATE (RFC 8437 §3): back to the not-authenticated state. The selected mailbox is
+   * left without expunging, what ENABLE turned on is off again; TLS and COMPRESS stay.
+   */
+  unauthenticate(): void {
+    this.selected = null;
+    this.user = null;
+    this.state = 'not-authenticated';
+    this.rev2 = false;
+    this.utf8Accept = false;
+    this.condstore = false;
+    this.qresync = false;
+    this.socket.setTimeout(this.ctx.limits.preAuthTimeoutMs);
+    this.log = this.preAuthLog;
   }
 
   /** Replaces the socket with a TLS one after `OK Begin TLS` (RFC 9051 §6.2.1). */
@@ -630,6 +649,7 @@ function refreshesBefore(req: ImapRequest): boolean {
     case 'EXAMINE':
     case 'LOGOUT':
     case 'IDLE':
+    case 'UNAUTHENTICATE':
       return false;
     default:
       return true;

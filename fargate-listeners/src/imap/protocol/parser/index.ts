@@ -17,7 +17,19 @@ import { parseCopy, parseStore, parseUidExpunge } from './store-copy.ts';
 
 export type ParseResult = { ok: true; tag: string; request: ImapRequest } | { ok: false; tag: string | null; command: string | null; error: ParseError };
 
-const SIMPLE = new Set<SimpleCommand>(['CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'CHECK', 'CLOSE', 'UNSELECT', 'EXPUNGE', 'IDLE', 'NAMESPACE']);
+const SIMPLE = new Set<SimpleCommand>([
+  'CAPABILITY',
+  'NOOP',
+  'LOGOUT',
+  'STARTTLS',
+  'CHECK',
+  'CLOSE',
+  'UNSELECT',
+  'EXPUNGE',
+  'IDLE',
+  'NAMESPACE',
+  'UNAUTHENTICATE',
+]);
 
 function parseUid(r: ArgReader): ImapRequest {
   r.sp();

@@ -6,7 +6,7 @@ import type { ImapRequest } from '#listeners/imap/protocol/requests.ts';
 import type { Tagged } from '../errors.ts';
 import type { ImapSession } from '../session.ts';
 import { append } from './append.ts';
-import { authenticateCommand, login } from './auth.ts';
+import { authenticateCommand, login, unauthenticate } from './auth.ts';
 import { compress } from './compress.ts';
 import { capability, check, enable, id, logout, namespace, noop, starttls } from './connection.ts';
 import { copyOrMove } from './copy-move.ts';
@@ -66,6 +66,7 @@ export const COMMANDS: CommandTable = {
   APPEND: { states: AUTH, run: append },
   IDLE: { states: AUTH, run: idle },
   COMPRESS: { states: AUTH, run: compress },
+  UNAUTHENTICATE: { states: AUTH, run: unauthenticate },
   CHECK: { states: SELECTED, run: check },
   CLOSE: { states: SELECTED, run: close },
   UNSELECT: { states: SELECTED, run: unselect },
