@@ -182,7 +182,9 @@ export type FetchAtt =
   | { k: 'BINARY'; peek: boolean; part: number[]; partial: Partial | null }
   | { k: 'BINARY.SIZE'; part: number[] }
   /** MODSEQ (RFC 7162 §3.1.4.2). */
-  | { k: 'MODSEQ' };
+  | { k: 'MODSEQ' }
+  /** PREVIEW (RFC 8970 §3.1); `lazy`: NIL is allowed when the preview is not at hand. */
+  | { k: 'PREVIEW'; lazy: boolean };
 
 export interface FetchRequest {
   name: 'FETCH';

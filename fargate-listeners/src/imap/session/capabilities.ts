@@ -37,6 +37,7 @@ const AUTHENTICATED_EXTENSIONS = [
   'COMPRESS=DEFLATE',
   'MULTIAPPEND',
   'UNAUTHENTICATE',
+  'PREVIEW',
 ];
 
 export function capabilities(st: CapabilityState): string[] {
