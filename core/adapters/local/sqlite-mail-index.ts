@@ -40,6 +40,7 @@ import * as leases from './sqlite-index/leases.ts';
 import * as mailboxes from './sqlite-index/mailboxes.ts';
 import * as messages from './sqlite-index/messages.ts';
 import { SCHEMA, SCHEMA_VERSION } from './sqlite-index/schema.ts';
+import * as usage from './sqlite-index/usage.ts';
 
 export interface SqliteMailIndexOptions {
   dataDir: string;
@@ -58,7 +59,7 @@ export class SqliteMailIndex extends SplitMailIndex<SqliteIndexHandle> {
     const handle: SqliteIndexHandle = Object.assign(openSqlite(file, 'mail-index', SCHEMA_VERSION, SCHEMA, options.busyTimeoutMs), {
       changeLogRetentionMs: options.changeLogRetentionMs,
     });
-    super(handle, { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases });
+    super(handle, { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases, getQuota: usage.getQuota, setQuota: usage.setQuota });
     this.file = file;
   }
 
