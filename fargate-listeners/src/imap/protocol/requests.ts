@@ -30,6 +30,9 @@ export interface CompressRequest {
   name: 'COMPRESS';
   mechanism: string;
 }
+/** GETQUOTAROOT, GETQUOTA, SETQUOTA (RFC 9208 §4.1). */
+export type QuotaRequest =
+  { name: 'GETQUOTAROOT'; mailbox: Buffer } | { name: 'GETQUOTA'; root: string } | { name: 'SETQUOTA'; root: string; limits: Array<[string, number]> };
 export interface IdRequest {
   name: 'ID';
   params: Array<[string, string | null]> | null;
@@ -222,6 +225,7 @@ export type ImapRequest =
   | EnableRequest
   | IdRequest
   | CompressRequest
+  | QuotaRequest
   | SelectRequest
   | CreateRequest
   | MailboxRequest

@@ -38,6 +38,9 @@ const AUTHENTICATED_EXTENSIONS = [
   'MULTIAPPEND',
   'UNAUTHENTICATE',
   'PREVIEW',
+  'QUOTA',
+  'QUOTA=RES-STORAGE',
+  'QUOTA=RES-MESSAGE',
 ];
 
 export function capabilities(st: CapabilityState): string[] {

@@ -12,6 +12,7 @@ import { parseFetch } from './fetch.ts';
 import { parseList } from './list.ts';
 import { parseCreate, parseMailboxOnly, parseRename, parseSelect, parseStatus } from './mailbox.ts';
 import { parseCompress, parseEnable, parseId } from './misc.ts';
+import { parseQuota } from './quota.ts';
 import { parseSearch } from './search.ts';
 import { parseCopy, parseStore, parseUidExpunge } from './store-copy.ts';
 
@@ -67,6 +68,10 @@ function parseRequest(name: string, r: ArgReader): ImapRequest {
       return parseId(r);
     case 'COMPRESS':
       return parseCompress(r);
+    case 'GETQUOTA':
+    case 'GETQUOTAROOT':
+    case 'SETQUOTA':
+      return parseQuota(r, name);
     case 'SELECT':
     case 'EXAMINE':
       return parseSelect(r, name);

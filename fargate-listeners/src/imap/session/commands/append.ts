@@ -17,6 +17,7 @@ import { bad, ok, no, type Tagged } from '../errors.ts';
 import { canonicalClientFlags } from '../flags.ts';
 import { decodeMailboxName } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';
+import { requireQuotaRoom } from './quota.ts';
 
 export async function append(s: ImapSession, req: AppendRequest): Promise<Tagged> {
   const { adapters } = s.deps;
@@ -30,6 +31,12 @@ export async function append(s: ImapSession, req: AppendRequest): Promise<Tagged
   const mailbox = await adapters.index.getMailbox(s.user!, name);
   // RFC 9051 §6.3.12: a missing target is NO [TRYCREATE], so the client may CREATE and retry.
   if (!mailbox) throw no('No such mailbox', 'TRYCREATE');
+  // RFC 9208 §4.3: over the user's quota is NO [OVERQUOTA], and nothing is stored.
+  await requireQuotaRoom(
+    s,
+    messages.reduce((n, m) => n + m.raw.length, 0),
+    messages.length,
+  );
   s.ctx.recent.observe(mailbox.id, mailbox.uidNext);
   let results;
   try {

@@ -14,6 +14,7 @@ import { expunge, uidExpunge } from './expunge.ts';
 import { fetch } from './fetch.ts';
 import { idle } from './idle.ts';
 import { list } from './list.ts';
+import { quotaCommand } from './quota.ts';
 import { create, deleteMailbox, rename, subscribe } from './mailboxes.ts';
 import { search } from './search.ts';
 import { close, select, unselect } from './select.ts';
@@ -67,6 +68,9 @@ export const COMMANDS: CommandTable = {
   IDLE: { states: AUTH, run: idle },
   COMPRESS: { states: AUTH, run: compress },
   UNAUTHENTICATE: { states: AUTH, run: unauthenticate },
+  GETQUOTA: { states: AUTH, run: quotaCommand },
+  GETQUOTAROOT: { states: AUTH, run: quotaCommand },
+  SETQUOTA: { states: AUTH, run: quotaCommand },
   CHECK: { states: SELECTED, run: check },
   CLOSE: { states: SELECTED, run: close },
   UNSELECT: { states: SELECTED, run: unselect },
