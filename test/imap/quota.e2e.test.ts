@@ -88,6 +88,20 @@ describe.each(ADAPTER_KINDS)('QUOTA (%s adapters)', (kind) => {
     c.close();
   });
 
+  it('STATUS DELETED-STORAGE is what an EXPUNGE would free, in KiB (RFC 9208 §4.2.2)', async () => {
+    await setQuota(null, null);
+    const c = await RawImap.login(sys.port, sys.user, sys.password);
+    await c.command('CREATE Reclaim');
+    const a = sampleMessage('a', 'z'.repeat(5000) + '\r\n');
+    const b = sampleMessage('b', 'z'.repeat(3000) + '\r\n');
+    await sys.deliver(a, 'Reclaim', ['\\Deleted']);
+    await sys.deliver(b, 'Reclaim');
+    expect((await c.command('STATUS Reclaim (DELETED DELETED-STORAGE)')).untagged).toEqual([
+      `* STATUS "Reclaim" (DELETED 1 DELETED-STORAGE ${Math.ceil(a.length / 1024)})`,
+    ]);
+    c.close();
+  });
+
   it('imapflow reads the quota (getQuota) and sees the OVERQUOTA refusal of an APPEND', async () => {
     await setQuota(null, null);
     const u = await usage();

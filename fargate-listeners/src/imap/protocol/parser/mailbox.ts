@@ -105,7 +105,7 @@ export function parseRename(r: ArgReader): RenameRequest {
   return { name: 'RENAME', from, to };
 }
 
-const STATUS_ITEMS = new Set<StatusItem>(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'SIZE', 'DELETED', 'HIGHESTMODSEQ']);
+const STATUS_ITEMS = new Set<StatusItem>(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'SIZE', 'DELETED', 'HIGHESTMODSEQ', 'DELETED-STORAGE']);
 
 export function parseStatusItems(r: ArgReader): StatusItem[] {
   return r.list(() => {
