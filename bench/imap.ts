@@ -6,7 +6,9 @@
  *    only; the sample messages' In-Reply-To make one reply chain 10,000 deep);
  *  - memory per idle connection: 1,000 connections logged in, INBOX (50 messages) selected,
  *    in IDLE; the server process's RSS and heap growth divided by 1,000. The clients run in a
- *    child process so their sockets do not count.
+ *    child process so their sockets do not count;
+ *  - the same with COMPRESS=DEFLATE (RFC 4978) active on every connection: the zlib state of
+ *    both directions is what a compressed connection adds.
  * Not part of the test suite; `npm run bench` runs it (bench/run.ts). BENCH_IMAP_MESSAGES (default
  * 10,000) sets the big INBOX's size; BENCH_IMAP_IDLE=0 leaves out the idle-connection part.
  */
@@ -127,7 +129,8 @@ class Client {
 
 const CHILD = `
 import net from 'node:net';
-const [port, n, user, pass] = process.argv.slice(1);
+import zlib from 'node:zlib';
+const [port, n, user, pass, mode] = process.argv.slice(1);
 let ready = 0;
 const sockets = [];
 async function one() {
@@ -139,7 +142,19 @@ async function one() {
   await want(/\\* OK/);
   s.write('a LOGIN "' + user + '" "' + pass + '"\\r\\n'); await want(/a OK/);
   s.write('b SELECT INBOX\\r\\n'); await want(/b OK/);
-  s.write('c IDLE\\r\\n'); await want(/\\+ idling/);
+  if (mode === 'compress') {
+    s.write('d COMPRESS DEFLATE\\r\\n'); await want(/d OK/);
+    // From here on both directions are raw deflate; the IDLE continuation is read inflated.
+    const inflate = zlib.createInflateRaw(); const deflate = zlib.createDeflateRaw();
+    s.removeAllListeners('data'); s.on('data', (d) => inflate.write(d)); deflate.on('data', (d) => s.write(d));
+    sockets.push(inflate, deflate);
+    let text = '';
+    const idling = new Promise((resolve) => inflate.on('data', (d) => { text += d; if (/\\+ idling/.test(text)) resolve(); }));
+    deflate.write('c IDLE\\r\\n'); deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+    await idling;
+  } else {
+    s.write('c IDLE\\r\\n'); await want(/\\+ idling/);
+  }
   ready++;
 }
 const total = Number(n);
@@ -150,13 +165,13 @@ process.stdin.on('data', () => {});
 process.stdin.on('end', () => { for (const s of sockets) s.destroy(); process.exit(0); });
 `;
 
-async function idleMemory(port: number, user: string): Promise<{ rss: number; heap: number }> {
+async function idleMemory(port: number, user: string, mode: 'plain' | 'compress' = 'plain'): Promise<{ rss: number; heap: number }> {
   const gc = gcFunction();
   gc();
   await new Promise((r) => setTimeout(r, 100));
   gc();
   const before = process.memoryUsage();
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, String(port), String(IDLE_CONNECTIONS), user, PASSWORD], {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, String(port), String(IDLE_CONNECTIONS), user, PASSWORD, mode], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -191,7 +206,9 @@ export async function benchImap(): Promise<Record<string, number>> {
       await adapters.index.addUser({ address: u, passwordHash });
       await ensureDefaultMailboxes(adapters.index, u);
     }
-    await fill(adapters, big, 'INBOX', MESSAGES);
+    // BENCH_IMAP_ONLY=compress measures only the compressed idle connections.
+    const onlyCompress = process.env.BENCH_IMAP_ONLY === 'compress';
+    if (!onlyCompress) await fill(adapters, big, 'INBOX', MESSAGES);
     await fill(adapters, small, 'INBOX', 50);
     const tls = await loadTls(config);
     const listeners = await startImapListeners(
@@ -213,19 +230,19 @@ export async function benchImap(): Promise<Record<string, number>> {
       await c.command(`LOGIN "${big}" "${PASSWORD}"`);
       const selects: number[] = [];
       const fetches: number[] = [];
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < (onlyCompress ? 0 : 5); i++) {
         const t0 = performance.now();
         await c.command('SELECT INBOX');
         selects.push(performance.now() - t0);
       }
-      for (let i = 0; i < Number(process.env.BENCH_FETCH_RUNS ?? 3); i++) {
+      for (let i = 0; i < (onlyCompress ? 0 : Number(process.env.BENCH_FETCH_RUNS ?? 3)); i++) {
         const t0 = performance.now();
         await c.command('FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE)');
         fetches.push(performance.now() - t0);
       }
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
       const sorts: Record<string, number> = {};
-      for (const [name, cmd] of SORT_COMMANDS) {
+      for (const [name, cmd] of onlyCompress ? [] : SORT_COMMANDS) {
         const times: number[] = [];
         for (let i = 0; i < Number(process.env.BENCH_SORT_RUNS ?? 3); i++) {
           const t0 = performance.now();
@@ -235,13 +252,21 @@ export async function benchImap(): Promise<Record<string, number>> {
         sorts[`imap.${name}_10k_ms`] = Math.round(median(times) * 10) / 10;
       }
       c.close();
-      const mem = process.env.BENCH_IMAP_IDLE === '0' ? null : await idleMemory(port, small);
+      const idle = process.env.BENCH_IMAP_IDLE !== '0';
+      const mem = onlyCompress || !idle ? null : await idleMemory(port, small);
+      const zmem = idle ? await idleMemory(port, small, 'compress') : null;
       return {
         'imap.select_10k_ms': Math.round(median(selects) * 10) / 10,
         'imap.fetch_10k_uid_flags_envelope_size_ms': Math.round(median(fetches) * 10) / 10,
         ...sorts,
         ...(mem
           ? { 'imap.idle_connection_rss_kib': Math.round(mem.rss / 102.4) / 10, 'imap.idle_connection_heap_kib': Math.round(mem.heap / 102.4) / 10 }
+          : {}),
+        ...(zmem
+          ? {
+              'imap.idle_compressed_connection_rss_kib': Math.round(zmem.rss / 102.4) / 10,
+              'imap.idle_compressed_connection_heap_kib': Math.round(zmem.heap / 102.4) / 10,
+            }
           : {}),
       };
     } finally {

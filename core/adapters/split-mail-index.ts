@@ -66,6 +66,14 @@ export abstract class SplitMailIndex<C> implements MailIndex {
     return this.ops.removeUser(this.ctx, ...a);
   }
 
+  getQuota(...a: Args<'getQuota'>): Result<'getQuota'> {
+    return this.ops.getQuota(this.ctx, ...a);
+  }
+
+  setQuota(...a: Args<'setQuota'>): Result<'setQuota'> {
+    return this.ops.setQuota(this.ctx, ...a);
+  }
+
   // --- mailboxes and subscriptions ---
 
   createMailbox(...a: Args<'createMailbox'>): Result<'createMailbox'> {

@@ -8,7 +8,7 @@ import { changePassword, createUser } from '../accounts/accounts.ts';
 import { isValidAddress, normalizeAddress } from '../accounts/addresses.ts';
 import { invalidateDirectory } from '../accounts/directory-cache.ts';
 import { BlobNotFoundError } from '../ports/blob-store.ts';
-import { IndexError } from '../ports/mail-index.ts';
+import { IndexError, type QuotaLimits } from '../ports/mail-index.ts';
 import { createLogger } from '../log.ts';
 import { MailboxWrites } from '../mailbox/writes.ts';
 import type { MailboxEvents } from '../mailbox/events.ts';
@@ -52,6 +52,9 @@ export const USAGE = `usage: mailctl [--aws] <command>
   user list [domain]             list users
   user remove <address>          remove a user with all mailboxes and messages
   user passwd <address>          set a user's password (prompt or stdin)
+  user quota <address> [--storage N] [--messages N]
+                                 show or set a user's quota: storage in octets (or with K, M, G:
+                                 KiB, MiB, GiB), messages in messages, 'none' for no limit
   mailbox list <address>         list a user's mailboxes with counts
   message list <address> [mailbox]        list messages (default INBOX)
   message show <address> <uid> [mailbox]  print a message's raw bytes
@@ -234,6 +237,21 @@ export async function runMailctl(
         const password = await io.readPassword(`New password for ${rest[0]}: `);
         await changePassword(adapters.index, rest[0], password);
         io.out(`password changed for ${normalizeAddress(rest[0])}`);
+        return 0;
+      }
+      case 'user quota': {
+        need(1);
+        const user = await requireUser(rest[0]);
+        const current = (await adapters.index.getQuota(user))!;
+        const change = quotaOptions(rest.slice(1));
+        if (change) {
+          await adapters.index.setQuota(user, { ...current.limits, ...change });
+          Object.assign(current.limits, change);
+        }
+        const of = (used: number, limit: number | null) => `${used} of ${limit === null ? 'no limit' : limit}`;
+        io.out(
+          `quota of ${user}: storage ${of(current.usage.storage, current.limits.storage)} octets, messages ${of(current.usage.messages, current.limits.messages)}`,
+        );
         return 0;
       }
       case 'mailbox list': {
@@ -445,4 +463,27 @@ async function domainShow(adapters: Adapters, io: MailctlIO, name: string, confi
   io.out(`; DNS records for ${domain}, served by ${endpoints.host} (${config.runtime === 'aws' ? 'AWS: the load balancer ports' : 'local ports'})`);
   for (const line of formatDnsRecords(domainDnsRecords({ domain, endpoints, config, dkim }))) io.out(line);
   return 0;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** `--storage N[K|M|G]` / `--messages N` (`none`: no limit); null when neither is given. */
+function quotaOptions(args: string[]): Partial<QuotaLimits> | null {
+  const out: Partial<QuotaLimits> = {};
+  for (let i = 0; i < args.length; i += 2) {
+    const [opt, value] = [args[i], args[i + 1]];
+    if (opt !== '--storage' && opt !== '--messages') throw new UsageError(`unexpected argument ${opt}`, 'user');
+    if (value === undefined) throw new UsageError(`${opt} needs a number or none`, 'user');
+    const key = opt === '--storage' ? 'storage' : 'messages';
+    if (value.toLowerCase() === 'none') {
+      out[key] = null;
+      continue;
+    }
+    const m = (key === 'storage' ? /^(\d+)([KMG]?)$/i : /^(\d+)()$/).exec(value);
+    const n = m ? Number(m[1]) * SIZE_UNITS[m[2].toUpperCase()] : NaN;
+    if (!Number.isSafeInteger(n))
+      throw new UsageError(`${opt} takes a whole number${key === 'storage' ? ' (K, M, G allowed)' : ''} or none, not ${value}`, 'user');
+    out[key] = n;
+  }
+  return Object.keys(out).length > 0 ? out : null;
 }

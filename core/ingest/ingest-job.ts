@@ -21,6 +21,7 @@
 import type { Adapters } from '../adapters/adapters.ts';
 import { domainOf, normalizeAddress } from '../accounts/addresses.ts';
 import { DirectoryCache } from '../accounts/directory-cache.ts';
+import { quotaExceeded } from '../mailbox/quota.ts';
 import { MailboxWrites } from '../mailbox/writes.ts';
 import type { Logger } from '../log.ts';
 import type { MailboxEvents } from '../mailbox/events.ts';
@@ -140,8 +141,19 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
   // any of them the hold stays until the end.
   const onlyLocal = byDomain.size === 0 && result.unknown.length === 0;
   let holdTakenOver = false;
-  for (const [i, rcpt] of local.entries()) {
-    const last = i === local.length - 1 && onlyLocal;
+  // Over quota now (RFC 9208; SMTP said yes at RCPT, or the mailbox filled since): not
+  // delivered this run, and the job fails at the end so the queue retries it later (the user
+  // may make room). Everything else is done first; on the retry those deliveries are duplicates.
+  const overQuota: string[] = [];
+  const deliverable: string[] = [];
+  for (const rcpt of local) {
+    if (await quotaExceeded(adapters.index, rcpt, { storage: raw.length, messages: 1 })) overQuota.push(rcpt);
+    else deliverable.push(rcpt);
+  }
+  const deferring = overQuota.length > 0;
+  for (const [i, rcpt] of deliverable.entries()) {
+    // A deferred job keeps its hold for the retry: no delivery takes it over.
+    const last = i === deliverable.length - 1 && onlyLocal && !deferring;
     // The last delivery takes the job's hold over; the one delivery of an unheld job is the sole reference.
     const blobReference = last && held ? { takeOver: job.id } : last && !held && local.length === 1 ? ('sole' as const) : undefined;
     const mailbox = await targetMailbox(adapters, rcpt, job, logger);
@@ -169,6 +181,10 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
     if (deps.onUnknownLocal) await deps.onUnknownLocal(job, result.unknown, raw);
     else logger.warn('unknown local recipients dropped', { job: job.id, recipients: result.unknown });
   }
+  if (deferring) {
+    logger.warn('over quota: delivery deferred', { job: job.id, recipients: overQuota });
+    throw new QuotaDeferral(job.id, overQuota);
+  }
   // Every recipient is done: drop the job's own reference unless the last delivery took it
   // over. The mailboxes that got the message hold theirs (remote recipients have their own
   // outbound copies, DSNs are built); when no reference is left (nobody got it, or every copy
@@ -184,6 +200,20 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
     logger.warn('unheld job delivered nothing; its blob is kept', { job: job.id, key: job.blobKey });
   }
   return result;
+}
+
+/**
+ * The job could not be delivered to these local recipients because they are over quota: the
+ * run fails so that the queue retries it (a job that keeps failing ends among the dead letters,
+ * its blob held: kept, never lost).
+ */
+export class QuotaDeferral extends Error {
+  readonly recipients: string[];
+  constructor(jobId: string, recipients: string[]) {
+    super(`job ${jobId}: recipients over quota, retry later: ${recipients.join(', ')}`);
+    this.name = 'QuotaDeferral';
+    this.recipients = recipients;
+  }
 }
 
 /**

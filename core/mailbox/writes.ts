@@ -108,6 +108,71 @@ export class MailboxWrites {
     return { ...result, mailboxId: mailbox.id };
   }
 
+  /**
+   * Appends several messages to one mailbox, all or none (IMAP MULTIAPPEND, RFC 3502): every
+   * blob is stored first (a failure deletes those already stored and nothing reaches the
+   * index), then the index records one after another; when one of those fails, the ones
+   * already recorded are expunged again before the error is thrown. Other sessions may glimpse
+   * those messages in between (the index has no multi-message transaction on DynamoDB); the
+   * outcome is never a partial append. Watchers are told once, at the end.
+   */
+  async appendAll(
+    user: string,
+    mailboxName: string,
+    items: Array<{ raw: Buffer; flags: string[]; internalDate: number }>,
+  ): Promise<{ mailboxId: string; results: AppendResult[] }> {
+    const mailbox = await this.index.getMailbox(user, mailboxName);
+    if (!mailbox) throw new IndexError('NOT_FOUND', `no mailbox ${mailboxName} for ${user}`);
+    const keys: string[] = [];
+    try {
+      for (const item of items) {
+        const key = newBlobKey();
+        keys.push(key);
+        await this.blobs.put(key, item.raw);
+      }
+    } catch (err) {
+      await this.deleteBlobs(keys);
+      throw err;
+    }
+    const results: AppendResult[] = [];
+    try {
+      for (let i = 0; i < items.length; i++) {
+        const { raw, flags, internalDate } = items[i];
+        results.push(
+          await this.index.appendMessage(user, mailbox.id, {
+            blobKey: keys[i],
+            size: raw.length,
+            internalDate,
+            flags,
+            meta: indexMessage(raw),
+            blobReference: 'sole',
+          }),
+        );
+      }
+    } catch (err) {
+      try {
+        // The expunge orphans the blobs of the recorded messages; the others were never referenced.
+        const { orphanedBlobs } = await this.index.expunge(
+          user,
+          mailbox.id,
+          results.map((r) => r.uid),
+        );
+        await this.deleteBlobs([...orphanedBlobs, ...keys.slice(results.length)]);
+      } catch (undoErr) {
+        this.log.error('MULTIAPPEND: messages of a failed append could not be removed', {
+          user,
+          mailbox: mailbox.id,
+          uids: results.map((r) => r.uid),
+          err: undoErr as Error,
+        });
+      }
+      if (results.length > 0) this.notify(user, mailbox.id);
+      throw err;
+    }
+    this.notify(user, mailbox.id);
+    return { mailboxId: mailbox.id, results };
+  }
+
   /** Copies messages into another mailbox of the same user (same blobs); notifies the target when any was copied. */
   async copy(
     user: string,

@@ -74,6 +74,21 @@ export interface User {
   createdAt: number;
 }
 
+/** A user's limits (RFC 9208 STORAGE in octets, MESSAGE in messages); null: no limit. */
+export interface QuotaLimits {
+  storage: number | null;
+  messages: number | null;
+}
+
+/**
+ * What all of a user's mailboxes hold together (a copy counts again): a per-user counter that
+ * every append, copy, expunge, mailbox delete moves inside its own write, never a listing.
+ */
+export interface QuotaUsage {
+  storage: number;
+  messages: number;
+}
+
 export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Trash' | '\\Junk' | '\\Archive' | '\\All' | '\\Flagged';
 
 export interface Mailbox {
@@ -270,6 +285,10 @@ export interface MailIndex {
   setPasswordHash(address: string, passwordHash: string): Promise<void>;
   /** Removes the user, its mailboxes, messages and subscriptions; returns blob keys no longer referenced. */
   removeUser(address: string): Promise<{ orphanedBlobs: string[] }>;
+  /** The user's limits and usage; null when there is no such user. */
+  getQuota(address: string): Promise<{ limits: QuotaLimits; usage: QuotaUsage } | null>;
+  /** Replaces the user's limits; NOT_FOUND when absent, INVALID for a negative or fractional limit. */
+  setQuota(address: string, limits: QuotaLimits): Promise<void>;
 
   // --- mailboxes ---
   /** Throws IndexError('EXISTS') when the name exists for the user. `subscribed`: also subscribe the name. */

@@ -56,6 +56,25 @@ describe('mailctl (local)', () => {
     expect((await ctl(['message', 'show', 'alice@example.test', '9'])).code).toBe(1);
   });
 
+  it('user quota shows usage and limits, sets storage (K/M/G) and message limits, clears one with none', async () => {
+    const q = await ctl(['user', 'quota', 'alice@example.test']);
+    expect(q.code, q.stderr).toBe(0);
+    expect(q.stdout).toMatch(/^quota of alice@example\.test: storage \d+ of no limit octets, messages 1 of no limit\n$/);
+    const set = await ctl(['user', 'quota', 'Alice@example.test', '--storage', '2M', '--messages', '500']);
+    expect(set.stdout).toMatch(/storage \d+ of 2097152 octets, messages 1 of 500\n$/);
+    expect((await ctl(['user', 'quota', 'alice@example.test', '--messages', 'none'])).stdout).toMatch(
+      /storage \d+ of 2097152 octets, messages 1 of no limit\n$/,
+    );
+    const adapters = await createLocalAdapters({ dataDir });
+    expect((await adapters.index.getQuota('alice@example.test'))!.limits).toEqual({ storage: 2097152, messages: null });
+    await adapters.close();
+    for (const bad of [['--storage', '1T'], ['--messages', '2K'], ['--storage'], ['--files', '3']]) {
+      const r = await ctl(['user', 'quota', 'alice@example.test', ...bad]);
+      expect(r.code, bad.join(' ')).toBe(2);
+      expect(r.stderr, bad.join(' ')).toMatch(/storage|messages|unexpected/);
+    }
+  });
+
   it('sets the postmaster address of a domain at add and changes it (RFC 5321 §4.5.1)', async () => {
     expect((await ctl(['domain', 'add', 'pm.test', '--postmaster', 'Admin@PM.test'])).stdout).toBe('added domain pm.test (postmaster admin@pm.test)\n');
     expect((await ctl(['domain', 'postmaster', 'pm.test'])).stdout).toBe('postmaster of pm.test: admin@pm.test\n');
@@ -169,6 +188,7 @@ describe('mailctl: where it works, and what it says', () => {
       ['mailbox', 'list', 'nobody@example.test'],
       ['user', 'remove', 'nobody@example.test'],
       ['user', 'passwd', 'nobody@example.test'],
+      ['user', 'quota', 'nobody@example.test'],
     ]) {
       const r = await ctl(args, { input: 'pw\n' });
       expect(r.code, args.join(' ')).toBe(1);

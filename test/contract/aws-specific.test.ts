@@ -89,6 +89,20 @@ describe('aws adapters on the emulator', () => {
   });
 
   describe('DynamoMailIndex item layout and limits', () => {
+    it('a user from before quotas (no USAGE item, or one of deltas only) is counted once from the MSG items, then moved', async () => {
+      const legacy = `legacy-${prefix()}@example.test`;
+      await ix.addUser({ address: legacy, passwordHash: 'h' });
+      const mb = await ix.createMailbox(legacy, 'INBOX');
+      await ix.appendMessage(legacy, mb.id, message(`${legacy}-1`, { size: 100 }));
+      await ix.appendMessage(legacy, mb.id, message(`${legacy}-2`, { size: 200 }));
+      // As older code left it: no USAGE item; then one write of the new code ADDs a delta.
+      await clients.dynamo.send(new DeleteItemCommand({ TableName: refs.table, Key: { pk: { S: keys.userPk(legacy) }, sk: { S: keys.usageSk } } }));
+      await ix.appendMessage(legacy, mb.id, message(`${legacy}-3`, { size: 300 }));
+      expect((await ix.getQuota(legacy))!.usage).toEqual({ storage: 600, messages: 3 });
+      await ix.expunge(legacy, mb.id, [1]);
+      expect((await ix.getQuota(legacy))!.usage).toEqual({ storage: 500, messages: 2 });
+    });
+
     it('a message is a small MSG item, a MMETA item (compressed structure) and a MHDR item (compressed header block); the delivery key item records uid, uidValidity, modseq and a TTL', async () => {
       const mb = await ix.createMailbox(alice, 'Layout');
       const r = await ix.appendMessage(alice, mb.id, message('layout', { deliveryKey: 'job-1/alice', flags: ['\\Seen'] }));

@@ -213,6 +213,27 @@ describe('local adapters only', () => {
       db.close();
     });
 
+    it('counts quota usage from the messages once when a file from before quotas is opened, then only moves it', async () => {
+      let ix = new SqliteMailIndex({ dataDir: dir });
+      await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });
+      const mb = await ix.createMailbox('a@example.test', 'INBOX');
+      for (const size of [100, 200, 300])
+        await ix.appendMessage('a@example.test', mb.id, { blobKey: `b${size}`, size, internalDate: 1, flags: [], meta: sampleMeta('u') });
+      await ix.close();
+      // A file as older code left it: no usage tables.
+      const db = new DatabaseSync(path.join(dir, 'index.sqlite'));
+      db.exec('DROP TABLE user_usage; DROP TABLE usage_counted; DROP TABLE user_quotas;');
+      db.close();
+      ix = new SqliteMailIndex({ dataDir: dir });
+      expect((await ix.getQuota('a@example.test'))!.usage).toEqual({ storage: 600, messages: 3 });
+      await ix.expunge('a@example.test', mb.id, [1]);
+      await ix.close();
+      // Reopening does not count again (the counter is the truth from now on).
+      ix = new SqliteMailIndex({ dataDir: dir });
+      expect((await ix.getQuota('a@example.test'))!.usage).toEqual({ storage: 500, messages: 2 });
+      await ix.close();
+    });
+
     it('reads the legacy per-mailbox subscribed flag into the subscription list on open, once (no subscription lost)', async () => {
       let ix = new SqliteMailIndex({ dataDir: dir });
       await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });

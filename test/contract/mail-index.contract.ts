@@ -1213,6 +1213,61 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
       });
     });
 
+    describe('quotas (limits, and usage moved by every write: RFC 9208 STORAGE and MESSAGE)', () => {
+      it('a new user has no limits and nothing used; setQuota sets and clears limits; unknown users and bad limits are refused', async () => {
+        expect(await ix.getQuota(alice)).toBeNull();
+        expect(await indexError(ix.setQuota(alice, { storage: 10, messages: null }))).toBe('NOT_FOUND');
+        await withUser();
+        expect(await ix.getQuota(alice)).toEqual({ limits: { storage: null, messages: null }, usage: { storage: 0, messages: 0 } });
+        await ix.setQuota(alice, { storage: 1_000_000, messages: 50 });
+        expect((await ix.getQuota(alice))!.limits).toEqual({ storage: 1_000_000, messages: 50 });
+        await ix.setQuota(alice, { storage: null, messages: 0 });
+        expect((await ix.getQuota(alice))!.limits).toEqual({ storage: null, messages: 0 });
+        expect(await indexError(ix.setQuota(alice, { storage: -1, messages: null }))).toBe('INVALID');
+        expect(await indexError(ix.setQuota(alice, { storage: 1.5, messages: null }))).toBe('INVALID');
+      });
+
+      it('append, copy, expunge and mailbox delete move the usage by the sizes and counts; a duplicate delivery and another user do not', async () => {
+        await withUser();
+        await withUser(bob);
+        const inbox = await ix.createMailbox(alice, 'INBOX');
+        const other = await ix.createMailbox(alice, 'Other');
+        const a = await ix.appendMessage(alice, inbox.id, newMessage('a', { size: 100 }));
+        const b = await ix.appendMessage(alice, inbox.id, newMessage('b', { size: 250, deliveryKey: 'job-1' }));
+        await ix.appendMessage(alice, inbox.id, newMessage('b again', { size: 250, deliveryKey: 'job-1' }));
+        await ix.appendMessage(bob, (await ix.createMailbox(bob, 'INBOX')).id, newMessage('bob', { size: 999 }));
+        expect((await ix.getQuota(alice))!.usage).toEqual({ storage: 350, messages: 2 });
+        // A copy counts again (RFC 9208 §5.1: the sum of the messages' sizes).
+        await ix.copyMessages(alice, inbox.id, [a.uid, b.uid], other.id);
+        expect((await ix.getQuota(alice))!.usage).toEqual({ storage: 700, messages: 4 });
+        await ix.expunge(alice, inbox.id, [a.uid, 99]);
+        expect((await ix.getQuota(alice))!.usage).toEqual({ storage: 600, messages: 3 });
+        await ix.deleteMailbox(alice, 'Other');
+        expect((await ix.getQuota(alice))!.usage).toEqual({ storage: 250, messages: 1 });
+        expect((await ix.getQuota(bob))!.usage).toEqual({ storage: 999, messages: 1 });
+        // removeUser drops limits and usage: a recreated user starts from nothing.
+        await ix.setQuota(bob, { storage: 5, messages: 5 });
+        await ix.removeUser(bob);
+        await withUser(bob);
+        expect(await ix.getQuota(bob)).toEqual({ limits: { storage: null, messages: null }, usage: { storage: 0, messages: 0 } });
+      });
+
+      it('concurrent appends and expunges from several instances leave the usage exact', async () => {
+        await withUser();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        const others = [await fx.openAnother(), await fx.openAnother()];
+        const appended = await settleAll(
+          Array.from({ length: 12 }, (_, i) => others[i % 2].appendMessage(alice, mb.id, newMessage(`c${i}`, { size: 10 + i }))),
+        );
+        await settleAll([
+          others[0].expunge(alice, mb.id, [appended[0].uid, appended[1].uid]),
+          others[1].expunge(alice, mb.id, [appended[1].uid, appended[2].uid]),
+        ]);
+        const left = await ix.listMessages(alice, mb.id);
+        expect((await ix.getQuota(alice))!.usage).toEqual({ storage: left.reduce((n, m) => n + m.size, 0), messages: left.length });
+      });
+    });
+
     describe('several instances on one store', () => {
       it('4 writers × 25 appends into one mailbox: UIDs 1..100, and a reader never sees a gap below the highest UID (invariant 3)', async () => {
         await withUser();

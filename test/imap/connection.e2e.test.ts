@@ -138,14 +138,14 @@ describe('IMAP connection and session rules', () => {
     d.close();
   });
 
-  it('bounds the literals of one command together: a second APPEND literal cannot be large', async () => {
+  it('bounds the literals of one command together: APPEND messages share APPENDLIMIT (RFC 3502), other literals 1 MiB', async () => {
     const c = await RawImap.login(sys.port, sys.user, sys.password);
-    // The message literal may be up to APPENDLIMIT; any further literal of the command counts
-    // against the 1 MiB limit for all its other literals — refused at the `{n}`, unread.
+    // The message literals may be up to APPENDLIMIT together (a further message of MULTIAPPEND
+    // counts with the first) — refused at the `{n}`, unread.
     c.write('a1 APPEND Junk {5}\r\n');
     expect(await c.line()).toMatch(/^\+ /);
-    c.write('hello {20000000}\r\n');
-    expect(await c.line()).toMatch(/^a1 BAD \[TOOBIG\]/);
+    c.write('hello {26214400}\r\n');
+    expect(await c.line()).toMatch(/^a1 NO \[TOOBIG\] Messages of one APPEND larger than 26214400 octets together/);
     // Nothing of it was read: the next line is a new command.
     expect((await c.command('NOOP')).tagged).toMatch(/OK/);
     // Non-message literals of any command are limited in total, not one by one.

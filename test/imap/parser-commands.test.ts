@@ -72,6 +72,25 @@ describe('command parser', () => {
     expect(err('a APPEND INBOX (\\Seen) x')).toMatch(/literal/);
   });
 
+  it('MULTIAPPEND: several messages, each with its own flags and date (RFC 3502 §6.3.11)', () => {
+    const a = req('a APPEND INBOX {3}\r\none (\\Seen) " 7-Feb-1994 21:52:25 -0800" {3}\r\ntwo ~{5}\r\nth\0ee');
+    expect(a.message.toString()).toBe('one');
+    expect(a.more).toEqual([
+      { flags: ['\\Seen'], date: Date.UTC(1994, 1, 8, 5, 52, 25), message: Buffer.from('two'), binary: false, utf8: false },
+      { flags: [], date: null, message: Buffer.from('th\0ee'), binary: true, utf8: false },
+    ]);
+    expect(req('a APPEND INBOX {1}\r\nx')).toMatchObject({ more: [] });
+    expect(err('a APPEND INBOX {1}\r\nx (\\Seen)')).toMatch(/\S/);
+    expect(err('a APPEND INBOX {1}\r\nx {1}\r\ny extra')).toMatch(/\S/);
+    expect(err('a APPEND INBOX {1}\r\nx  {1}\r\ny')).toMatch(/\S/);
+  });
+
+  it('COMPRESS takes one mechanism (RFC 4978 §5)', () => {
+    expect(req('a COMPRESS deflate')).toEqual({ name: 'COMPRESS', mechanism: 'DEFLATE' });
+    expect(err('a COMPRESS')).toMatch(/\S/);
+    expect(err('a COMPRESS DEFLATE X')).toMatch(/\S/);
+  });
+
   it('STORE, COPY, MOVE, UID forms and UID EXPUNGE', () => {
     expect(req('a STORE 1:3 +FLAGS.SILENT (\\Deleted)')).toEqual({
       name: 'STORE',

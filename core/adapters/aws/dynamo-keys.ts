@@ -83,6 +83,8 @@ export const keys = {
   userDirPrefix: (domain?: string) => (domain ? `U#${domain}#` : 'U#'),
   userPk: (address: string) => `U#${address}`,
   profileSk: 'PROFILE',
+  /** The user's quota usage (dynamo-index/usage.ts): storage and messages, moved by every write. */
+  usageSk: 'USAGE',
   nameSk: (name: string) => `NAME#${name}`,
   namePrefix: 'NAME#',
   mailboxSk: (id: string) => `MBOX#${id}`,

@@ -46,7 +46,8 @@
  *
  * The parts live in dynamo-index/: accounts.ts (domains, users), mailboxes.ts (mailboxes,
  * subscriptions), messages.ts (append, flags, expunge, copy, list), changes.ts (the change
- * log: changesSince, log items, trimming), blob-refs.ts (reference counts, holds), leases.ts, auth-tokens.ts,
+ * log: changesSince, log items, trimming), blob-refs.ts (reference counts, holds), usage.ts
+ * (quota limits and the per-user usage item), leases.ts, auth-tokens.ts,
  * and context.ts (client, table, limits, shared reads); the class
  * below hands each call to them (../split-mail-index.ts).
  */
@@ -61,6 +62,7 @@ import * as leases from './dynamo-index/leases.ts';
 import * as authTokens from './dynamo-index/auth-tokens.ts';
 import * as mailboxes from './dynamo-index/mailboxes.ts';
 import * as messages from './dynamo-index/messages.ts';
+import * as usage from './dynamo-index/usage.ts';
 
 export interface DynamoMailIndexOptions {
   client: DynamoDBClient;
@@ -78,7 +80,18 @@ export class DynamoMailIndex extends SplitMailIndex<DynamoIndexContext> {
   constructor(options: DynamoMailIndexOptions) {
     super(
       { db: options.client, table: options.table, changeLogRetentionMs: options.changeLogRetentionMs },
-      { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases, ...accountObjects, ...authTokens },
+      {
+        ...accounts,
+        ...mailboxes,
+        ...messages,
+        ...changes,
+        ...blobRefs,
+        ...leases,
+        ...accountObjects,
+        ...authTokens,
+        getQuota: usage.getQuota,
+        setQuota: usage.setQuota,
+      },
     );
     this.table = options.table;
     this.ownsClient = options.ownsClient ?? false;

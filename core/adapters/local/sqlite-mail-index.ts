@@ -42,6 +42,7 @@ import * as authTokens from './sqlite-index/auth-tokens.ts';
 import * as mailboxes from './sqlite-index/mailboxes.ts';
 import * as messages from './sqlite-index/messages.ts';
 import { SCHEMA, SCHEMA_VERSION } from './sqlite-index/schema.ts';
+import * as usage from './sqlite-index/usage.ts';
 
 export interface SqliteMailIndexOptions {
   dataDir: string;
@@ -60,7 +61,18 @@ export class SqliteMailIndex extends SplitMailIndex<SqliteIndexHandle> {
     const handle: SqliteIndexHandle = Object.assign(openSqlite(file, 'mail-index', SCHEMA_VERSION, SCHEMA, options.busyTimeoutMs), {
       changeLogRetentionMs: options.changeLogRetentionMs,
     });
-    super(handle, { ...accounts, ...mailboxes, ...messages, ...changes, ...blobRefs, ...leases, ...accountObjects, ...authTokens });
+    super(handle, {
+      ...accounts,
+      ...mailboxes,
+      ...messages,
+      ...changes,
+      ...blobRefs,
+      ...leases,
+      ...accountObjects,
+      ...authTokens,
+      getQuota: usage.getQuota,
+      setQuota: usage.setQuota,
+    });
     this.file = file;
   }
 

@@ -17,6 +17,7 @@
  * carried by the ingest job.
  */
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { quotaExceeded } from '#core/mailbox/quota.ts';
 import { domainOf, isValidAddress, normalizeAddress, unquoteLocalPart } from '#core/accounts/addresses.ts';
 import { directoryFor } from '#core/accounts/directory-cache.ts';
 import { hostDomain, isPostmaster, resolvePostmaster } from '#core/accounts/postmaster.ts';
@@ -47,7 +48,7 @@ export async function postmasterTarget(deps: Pick<ListenerDeps, 'adapters' | 'co
 }
 
 /** The local mailbox an RCPT address is delivered to; throws the SMTP refusal otherwise. */
-export async function resolveLocalRecipient(deps: ListenerDeps, address: string): Promise<string> {
+export async function resolveLocalRecipient(deps: ListenerDeps, address: string, declaredSize = 0): Promise<string> {
   const addr = normalizeAddress(unquoteLocalPart(address));
   let target: string | null;
   try {
@@ -72,7 +73,24 @@ export async function resolveLocalRecipient(deps: ListenerDeps, address: string)
   }
   if (!isLocal) throw smtpError(550, '5.7.1', 'Relaying denied');
   if (!exists) throw smtpError(550, '5.1.1', 'No such user here');
+  // RFC 3463 §3.3 X.2.2 "mailbox full", temporary (RFC 5321 §4.2.2: 452): the sender retries,
+  // and the user may make room meanwhile. The size is what MAIL FROM declared (SIZE=, RFC 1870).
+  let over;
+  try {
+    over = await quotaExceeded(deps.adapters.index, addr, { storage: Math.max(1, declaredSize), messages: 1 });
+  } catch (err) {
+    deps.logger.error('quota lookup failed', { err });
+    throw smtpError(451, '4.3.0', 'Temporary lookup failure, try again later');
+  }
+  if (over) throw smtpError(452, '4.2.2', 'Mailbox full, try again later');
   return addr;
+}
+
+/** SIZE= of MAIL FROM (RFC 1870 §6), or 0. */
+function declaredSize(session: SMTPServerSession): number {
+  const args = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
+  const size = args && typeof args === 'object' ? Number((args as Record<string, unknown>).SIZE) : 0;
+  return Number.isSafeInteger(size) && size > 0 ? size : 0;
 }
 
 /** Refused RCPTs in this session (kept across RSET: smtp-server reuses the session object). */
@@ -117,7 +135,7 @@ export function mxServerOptions(
     },
     onRcptTo(address, session: SMTPServerSession, callback) {
       if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return callback(smtpError(452, '4.5.3', 'Too many recipients'));
-      resolveLocalRecipient(deps, address.address).then(
+      resolveLocalRecipient(deps, address.address, declaredSize(session)).then(
         (mailbox) => {
           address.address = mailbox;
           callback();

@@ -20,6 +20,7 @@ import {
 } from '../dynamo-ops.ts';
 import { unref } from './blob-refs.ts';
 import { MAX_ATTEMPTS, checkKeyPart, getItem, type DynamoIndexContext } from './context.ts';
+import { initialUsagePut } from './usage.ts';
 
 function domainFromItem(i: Item): Domain {
   return { name: str(i, 'name'), createdAt: num(i, 'createdAt'), postmaster: optStr(i, 'postmaster') };
@@ -147,6 +148,7 @@ export async function addUser(ctx: DynamoIndexContext, user: { address: string; 
         Item: { pk: S(keys.usersPk), sk: S(keys.userDirSk(domainPart(user.address), user.address)), address: S(user.address) },
       },
     },
+    initialUsagePut(ctx, keys.userPk(user.address)),
   ]);
   if (!out.ok) {
     if (await getUser(ctx, user.address)) throw new IndexError('EXISTS', `user exists: ${user.address}`);

@@ -21,7 +21,7 @@ export const TX_MAX_ITEMS = 100;
 export const TX_MAX_BYTES = 3_500_000;
 /** Optimistic retries of one operation before giving up with CONFLICT. */
 export const MAX_ATTEMPTS = 120;
-/** Messages per expunge transaction: 1 MBOX update + 3 deletes each (MSG, MMETA, MHDR) + 1 change-log item ≤ 100 items. */
+/** Messages per expunge transaction: 1 MBOX update + 3 deletes each (MSG, MMETA, MHDR) + 1 change-log item + 1 USAGE update ≤ 100 items. */
 export const EXPUNGE_BLOCK = 32;
 /** Delivery keys longer than this are replaced by their SHA-256 (sort keys are at most 1024 bytes). */
 export const DELIVERY_KEY_MAX_BYTES = 512;

@@ -10,6 +10,7 @@ import { MAX_KEY_PART_BYTES, keys } from '../dynamo-keys.ts';
 import { BOOL, N, S, backoffMs, batchWriteAll, bool, num, optStr, queryAll, sleep, str, transactWrite, type Item } from '../dynamo-ops.ts';
 import { unref } from './blob-refs.ts';
 import { newMailboxLogAttributes } from './changes.ts';
+import { usageUpdate } from './usage.ts';
 import { MAX_ATTEMPTS, checkKeyPart, forgetMailboxId, getItem, readMailbox, rememberMailbox, rememberedMailboxId, type DynamoIndexContext } from './context.ts';
 
 function toMailbox(item: Item): Mailbox {
@@ -192,6 +193,19 @@ export async function deleteMailbox(ctx: DynamoIndexContext, user: string, name:
     const current = await getMailbox(ctx, user, name);
     if (!current) throw new IndexError('NOT_FOUND', `no such mailbox: ${name}`);
     if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', `mailbox ${name} could not be deleted: too much contention`);
+    // What the mailbox holds, for the user's usage: read first, and the delete is conditioned on
+    // the mailbox being as read (every append, copy, expunge moves highestModseq), so the usage
+    // moves by exactly its messages in the same transaction.
+    const snap = await readMailbox(ctx, user, current.id);
+    if (!snap) continue;
+    const held = await queryAll(ctx.db, {
+      TableName: ctx.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':pk': S(pk), ':p': S(keys.messagePrefix(current.id)) },
+      ProjectionExpression: '#size',
+      ExpressionAttributeNames: { '#size': 'size' },
+      ConsistentRead: true,
+    });
     const out = await transactWrite(ctx.db, [
       {
         Delete: {
@@ -201,7 +215,15 @@ export async function deleteMailbox(ctx: DynamoIndexContext, user: string, name:
           ExpressionAttributeValues: { ':id': S(current.id) },
         },
       },
-      { Delete: { TableName: ctx.table, Key: { pk: S(pk), sk: S(keys.mailboxSk(current.id)) }, ConditionExpression: 'attribute_exists(pk)' } },
+      {
+        Delete: {
+          TableName: ctx.table,
+          Key: { pk: S(pk), sk: S(keys.mailboxSk(current.id)) },
+          ConditionExpression: 'attribute_exists(pk) AND highestModseq = :m AND uidNext = :u',
+          ExpressionAttributeValues: { ':m': N(snap.highestModseq), ':u': N(snap.uidNext) },
+        },
+      },
+      ...(held.length > 0 ? [usageUpdate(ctx, pk, -held.reduce((n, i) => n + num(i, 'size'), 0), -held.length)] : []),
     ]);
     if (out.ok) mailboxId = current.id;
   }

@@ -41,6 +41,7 @@ import {
 } from '../dynamo-ops.ts';
 import { holderPart, unref } from './blob-refs.ts';
 import { changeItemPut, checkpointPuts, maybeTrimChangeLog } from './changes.ts';
+import { usageUpdate } from './usage.ts';
 import {
   DELIVERY_KEY_MAX_BYTES,
   EXPUNGE_BLOCK,
@@ -126,6 +127,7 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
         meta,
       ),
       ...checkpointPuts(ctx, pk, mailboxId, modseq, uid + 1),
+      usageUpdate(ctx, pk, message.size, 1),
     ];
     const holdAt = typeof reference === 'object' ? tx.length : -1;
     if (typeof reference === 'object') {
@@ -321,7 +323,7 @@ export async function expunge(
     last = mb;
     if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not expunge');
     const block = remaining.slice(0, EXPUNGE_BLOCK);
-    const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks', 'soleRef']);
+    const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks', 'soleRef', 'size']);
     if (items.length > 0) {
       // One transaction: the MBOX update (new modseq, count) and, per message, the
       // conditional delete of the MSG item (a concurrent expunge cancels us) and of its MMETA and MHDR items.
@@ -337,6 +339,7 @@ export async function expunge(
           mb.uidNext,
           new Map(items.map((it) => [num(it, 'uid'), str(it, 'blobKey')])),
         ),
+        usageUpdate(ctx, pk, -items.reduce((n, it) => n + num(it, 'size'), 0), -items.length),
       ];
       for (const it of items) {
         const uid = num(it, 'uid');
@@ -580,8 +583,8 @@ async function copyBlock(
       const puts = messagePuts(ctx, pk, toId, uid, modseq, rec, encodeMeta(rec.meta ?? null));
       const size = puts.reduce((a, p) => a + approxItemBytes(p.Put?.Item ?? {}) + 100, 0);
       const sole = soleUids.has(rec.uid);
-      // + 1: the MBOX update; + 1: room for a checkpoint item.
-      const items = 2 + tx.length + puts.length + blobs.size + 2 * soleBlobs.size + (sole ? 2 : blobs.has(rec.blobKey) ? 0 : 1);
+      // + 1: the MBOX update; + 1: room for a checkpoint item; + 1: the USAGE update.
+      const items = 3 + tx.length + puts.length + blobs.size + 2 * soleBlobs.size + (sole ? 2 : blobs.has(rec.blobKey) ? 0 : 1);
       if (mapping.length > 0 && (items > TX_MAX_ITEMS || bytes + size > TX_MAX_BYTES)) break;
       tx.push(...puts);
       if (sole) soleBlobs.set(rec.blobKey, rec.uid);
@@ -623,10 +626,17 @@ async function copyBlock(
         },
       });
     }
+    const copied = records.slice(0, mapping.length);
     const out = await transactWrite(ctx.db, [
       allocateUids(ctx, pk, toId, target, mapping.length),
       ...checkpointPuts(ctx, pk, toId, modseq, target.uidNext + mapping.length),
       ...tx,
+      usageUpdate(
+        ctx,
+        pk,
+        copied.reduce((n, r) => n + r.size, 0),
+        copied.length,
+      ),
     ]);
     if (out.ok) {
       const last = mapping[mapping.length - 1].from;

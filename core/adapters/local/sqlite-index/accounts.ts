@@ -2,6 +2,7 @@
 import { IndexError, type Domain, type User } from '#core/ports/mail-index.ts';
 import { checkString, domainPart } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
+import { dropUsage } from './usage.ts';
 import { unref } from './blob-refs.ts';
 import { dropMailboxRows } from './mailboxes.ts';
 
@@ -118,6 +119,7 @@ export async function removeUser(h: SqliteHandle, address: string): Promise<{ or
     h.stmt('DELETE FROM account_objects WHERE user = ?').run(address);
     h.stmt('DELETE FROM account_object_counters WHERE user = ?').run(address);
     h.stmt('DELETE FROM users WHERE address = ?').run(address);
+    dropUsage(h, address);
     // uidvalidity_counters is kept on purpose: a recreated user's mailboxes get greater UIDVALIDITY.
     return { orphanedBlobs: unref(h, blobKeys) };
   });

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { IndexError, type Mailbox, type MailboxState, type SpecialUse } from '#core/ports/mail-index.ts';
 import { checkString } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
+import { addUsage } from './usage.ts';
 import { unref } from './blob-refs.ts';
 import { dropChangeLog, startChangeLog } from './changes.ts';
 
@@ -97,7 +98,9 @@ export async function deleteMailbox(h: SqliteHandle, user: string, name: string)
   return h.immediate(() => {
     const row = h.stmt('SELECT id FROM mailboxes WHERE user = ? AND name = ?').get(user, name) as { id: string } | undefined;
     if (!row) throw new IndexError('NOT_FOUND', `no such mailbox: ${name}`);
-    const blobKeys = (h.stmt('SELECT blob_key FROM messages WHERE mailbox_id = ?').all(row.id) as Array<{ blob_key: string }>).map((r) => r.blob_key);
+    const msgs = h.stmt('SELECT blob_key, size FROM messages WHERE mailbox_id = ?').all(row.id) as Array<{ blob_key: string; size: number }>;
+    const blobKeys = msgs.map((r) => r.blob_key);
+    addUsage(h, user, -msgs.reduce((n, r) => n + r.size, 0), -msgs.length);
     dropMailboxRows(h, row.id);
     return { orphanedBlobs: unref(h, blobKeys) };
   });

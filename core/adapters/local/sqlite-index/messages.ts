@@ -21,6 +21,7 @@ import type { SqliteHandle } from '../sqlite-db.ts';
 import { ref, unref } from './blob-refs.ts';
 import { recordTombstones, trimChangeLog, type SqliteIndexHandle } from './changes.ts';
 import { ownMailbox } from './mailboxes.ts';
+import { addUsage } from './usage.ts';
 
 /** RFC 3501 §2.3.1.1: UIDs are 32-bit unsigned, non-zero. */
 const MAX_UID = 0xffffffff;
@@ -89,6 +90,7 @@ export async function appendMessage(h: SqliteHandle, user: string, mailboxId: st
     const tookOver =
       typeof take === 'object' && Number(h.stmt('DELETE FROM blob_holds WHERE blob_key = ? AND holder = ?').run(message.blobKey, take.takeOver).changes) === 1;
     if (!tookOver) ref(h, message.blobKey, 1);
+    addUsage(h, user, message.size, 1);
     return { uid, uidValidity: mb.uid_validity, modseq, duplicate: false };
   });
 }
@@ -173,9 +175,10 @@ export async function expunge(h: SqliteIndexHandle, user: string, mailboxId: str
     const mb = ownMailbox(h, user, mailboxId);
     if (uids.length === 0) return { expunged: [], orphanedBlobs: [] };
     const rows = h
-      .stmt('SELECT uid, blob_key FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid')
-      .all(mailboxId, uidList(uids)) as Array<{ uid: number; blob_key: string }>;
+      .stmt('SELECT uid, blob_key, size FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid')
+      .all(mailboxId, uidList(uids)) as Array<{ uid: number; blob_key: string; size: number }>;
     if (rows.length === 0) return { expunged: [], orphanedBlobs: [] };
+    addUsage(h, user, -rows.reduce((n, r) => n + r.size, 0), -rows.length);
     const del = h.stmt('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?');
     for (const r of rows) del.run(mailboxId, r.uid);
     const modseq = mb.highest_modseq + 1;
@@ -227,6 +230,12 @@ export async function copyMessages(
     }
     h.stmt('UPDATE mailboxes SET uid_next = ?, highest_modseq = ?, message_count = message_count + ? WHERE id = ?').run(next, modseq, rows.length, toMailboxId);
     for (const r of rows) ref(h, r.blob_key, 1);
+    addUsage(
+      h,
+      user,
+      rows.reduce((n, r) => n + r.size, 0),
+      rows.length,
+    );
     return { uidValidity: target.uid_validity, mapping };
   });
 }

@@ -1,7 +1,8 @@
 /** The schema of the SQLite MailIndex file (opened by ../sqlite-mail-index.ts through sqlite-db.ts). */
 
 /**
- * 2: the change log (sqlite-index/changes.ts): `messages_by_modseq`, `tombstones`, `change_logs`.
+ * 2: the change log (sqlite-index/changes.ts): `messages_by_modseq`, `tombstones`, `change_logs`;
+ *    later, in place: `user_quotas`, `user_usage` (sqlite-index/usage.ts).
  * Every statement is idempotent, so a version-1 file upgrades in place when it is opened. The
  * upgrade builds messages_by_modseq inside the opening transaction; on a big file that holds
  * the write lock for a while, and other processes opening the file meanwhile wait for it
@@ -140,4 +141,22 @@ CREATE TABLE IF NOT EXISTS account_object_counters (
 -- A mailbox from before the change log (schema 1) has no log of its past: its floor is where it
 -- stands now. New mailboxes get their row (floor 1) when they are created, so this is idempotent.
 INSERT OR IGNORE INTO change_logs (mailbox_id, log_floor) SELECT id, highest_modseq FROM mailboxes;
+-- Quotas (sqlite-index/usage.ts): per-user limits, and per-user usage that every write moving
+-- messages updates in its own transaction. Usage is counted from the messages once, the first
+-- time a file is opened with these tables (usage_counted marks it), then only moved.
+CREATE TABLE IF NOT EXISTS user_quotas (
+  user TEXT PRIMARY KEY,
+  storage_limit INTEGER,
+  message_limit INTEGER
+);
+CREATE TABLE IF NOT EXISTS user_usage (
+  user TEXT PRIMARY KEY,
+  storage INTEGER NOT NULL,
+  messages INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS usage_counted (done INTEGER PRIMARY KEY);
+INSERT OR IGNORE INTO user_usage (user, storage, messages)
+  SELECT b.user, SUM(m.size), COUNT(*) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+  WHERE NOT EXISTS (SELECT 1 FROM usage_counted) GROUP BY b.user;
+INSERT OR IGNORE INTO usage_counted (done) VALUES (1);
 `;

@@ -19,10 +19,10 @@
  * maxLiterals literals, is refused at the literal announcement.
  *
  * Literal memory per command: the receiver counts the octets of the literals it accepted in the
- * current command and reports them with each announcement (`literalBytes`, and whether the one
- * large literal a command may carry — APPEND's message — was already taken), so the session can
- * bound the *sum*, not just each literal: otherwise 64 literals of the APPEND limit each would
- * be buffered.
+ * current command and reports them with each announcement (`literalBytes`, and apart from them
+ * `largeBytes`: the octets of the large literals — APPEND's messages — already taken), so the
+ * session can bound the *sums*, not just each literal: otherwise 64 literals of the APPEND limit
+ * each would be buffered.
  */
 
 export interface ReceiverLimits {
@@ -56,10 +56,10 @@ export type ReceiveEvent =
       command: string | null;
       /** How many literals of this command were accepted before this one. */
       index: number;
-      /** Octets of this command's accepted literals, the large one excepted (see acceptLiteral). */
+      /** Octets of this command's accepted literals, the large ones excepted (see acceptLiteral). */
       literalBytes: number;
-      /** A literal of this command was accepted with { large: true }. */
-      largeTaken: boolean;
+      /** Octets of this command's literals accepted with { large: true }. */
+      largeBytes: number;
       /** The first line has arguments after the command name before its literal (APPEND: the mailbox). */
       argsBefore: boolean;
     }
@@ -86,9 +86,10 @@ export class Receiver {
   private parts: CommandPart[] = [];
   private textSize = 0;
   private literalCount = 0;
-  /** Octets of accepted literals of this command, the large one excepted. */
+  /** Octets of accepted literals of this command, the large ones excepted. */
   private literalBytes = 0;
-  private largeTaken = false;
+  /** Octets of accepted large literals of this command. */
+  private largeBytes = 0;
   private state: 'line' | 'decide' | 'literal' | 'discard-line' = 'line';
   private literal: { size: number; binary: boolean; chunks: Buffer[]; got: number } | null = null;
   private announced: { size: number; sync: boolean; binary: boolean } | null = null;
@@ -140,12 +141,24 @@ export class Receiver {
     this.resetCommand();
   }
 
+  /**
+   * Takes the octets received but not yet read, between commands: after COMPRESS (RFC 4978
+   * §3) they are compressed input and go to the inflater instead.
+   */
+  takeUnread(): Buffer {
+    this.consolidate();
+    const rest = this.pending;
+    this.pending = Buffer.alloc(0);
+    this.scanned = 0;
+    return rest;
+  }
+
   private resetCommand(): void {
     this.parts = [];
     this.textSize = 0;
     this.literalCount = 0;
     this.literalBytes = 0;
-    this.largeTaken = false;
+    this.largeBytes = 0;
     this.state = 'line';
     this.literal = null;
     this.announced = null;
@@ -169,14 +182,13 @@ export class Receiver {
   }
 
   /**
-   * Accepts the announced literal. `large` marks the one literal of the command the session
-   * allows a larger limit for (APPEND's message); its octets are not counted in literalBytes.
+   * Accepts the announced literal. `large` marks a literal the session allows a larger limit
+   * for (APPEND's messages); its octets are counted in largeBytes, not in literalBytes.
    */
   acceptLiteral(options: { large?: boolean } = {}): void {
     if (this.state !== 'decide' || !this.announced) throw new Error('no literal to accept');
     if (options.large) {
-      if (this.largeTaken) throw new Error('only one large literal per command');
-      this.largeTaken = true;
+      this.largeBytes += this.announced.size;
     } else {
       this.literalBytes += this.announced.size;
     }
@@ -289,7 +301,7 @@ export class Receiver {
         command,
         index: this.literalCount,
         literalBytes: this.literalBytes,
-        largeTaken: this.largeTaken,
+        largeBytes: this.largeBytes,
         argsBefore: this.argsBefore(),
       };
     }

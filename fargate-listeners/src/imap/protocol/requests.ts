@@ -5,7 +5,8 @@
  */
 import type { SequenceSet } from './sequence-set.ts';
 
-export type SimpleCommand = 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'EXPUNGE' | 'IDLE' | 'NAMESPACE';
+export type SimpleCommand =
+  'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'EXPUNGE' | 'IDLE' | 'NAMESPACE' | 'UNAUTHENTICATE';
 
 export interface SimpleRequest {
   name: SimpleCommand;
@@ -24,6 +25,14 @@ export interface EnableRequest {
   name: 'ENABLE';
   capabilities: string[];
 }
+/** COMPRESS (RFC 4978 §3): the mechanism, upper-case. */
+export interface CompressRequest {
+  name: 'COMPRESS';
+  mechanism: string;
+}
+/** GETQUOTAROOT, GETQUOTA, SETQUOTA (RFC 9208 §4.1). */
+export type QuotaRequest =
+  { name: 'GETQUOTAROOT'; mailbox: Buffer } | { name: 'GETQUOTA'; root: string } | { name: 'SETQUOTA'; root: string; limits: Array<[string, number]> };
 export interface IdRequest {
   name: 'ID';
   params: Array<[string, string | null]> | null;
@@ -70,11 +79,23 @@ export interface ListRequest {
   returnOptions: { subscribed: boolean; children: boolean; specialUse: boolean; status: StatusItem[] | null } | null;
 }
 
-export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'SIZE' | 'DELETED' | 'HIGHESTMODSEQ' | 'MAILBOXID';
+export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'SIZE' | 'DELETED' | 'HIGHESTMODSEQ' | 'MAILBOXID' | 'DELETED-STORAGE';
 export interface StatusRequest {
   name: 'STATUS';
   mailbox: Buffer;
   items: StatusItem[];
+}
+
+/** One message of an APPEND: its flags, date-time and bytes. */
+export interface AppendMessage {
+  flags: string[];
+  /** Epoch ms from the date-time argument, or null. */
+  date: number | null;
+  message: Buffer;
+  /** Sent as literal8 (`~{n}`, RFC 3516): NUL bytes allowed. */
+  binary: boolean;
+  /** The `UTF8 (…)` form (RFC 6855 §4). */
+  utf8: boolean;
 }
 
 export interface AppendRequest {
@@ -88,6 +109,8 @@ export interface AppendRequest {
   binary: boolean;
   /** The `UTF8 (…)` form (RFC 6855 §4). */
   utf8: boolean;
+  /** MULTIAPPEND (RFC 3502 §6.3.11): the messages after the first, in order; empty for one. */
+  more: AppendMessage[];
 }
 
 export interface UidExpungeRequest {
@@ -200,7 +223,9 @@ export type FetchAtt =
   | { k: 'MODSEQ' }
   /** EMAILID and THREADID (RFC 8474 §5.1, §5.2). */
   | { k: 'EMAILID' }
-  | { k: 'THREADID' };
+  | { k: 'THREADID' }
+  /** PREVIEW (RFC 8970 §3.1); `lazy`: NIL is allowed when the preview is not at hand. */
+  | { k: 'PREVIEW'; lazy: boolean };
 
 export interface FetchRequest {
   name: 'FETCH';
@@ -237,6 +262,8 @@ export type ImapRequest =
   | AuthenticateRequest
   | EnableRequest
   | IdRequest
+  | CompressRequest
+  | QuotaRequest
   | SelectRequest
   | CreateRequest
   | MailboxRequest

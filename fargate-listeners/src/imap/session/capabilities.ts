@@ -41,6 +41,13 @@ const AUTHENTICATED_EXTENSIONS = [
   'THREAD=REFERENCES',
   'WITHIN',
   'OBJECTID',
+  'COMPRESS=DEFLATE',
+  'MULTIAPPEND',
+  'UNAUTHENTICATE',
+  'PREVIEW',
+  'QUOTA',
+  'QUOTA=RES-STORAGE',
+  'QUOTA=RES-MESSAGE',
 ];
 
 export function capabilities(st: CapabilityState): string[] {

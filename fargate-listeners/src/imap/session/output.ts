@@ -5,6 +5,7 @@
  * or other sessions).
  */
 import type { Socket } from 'node:net';
+import zlib from 'node:zlib';
 import type { Chunk } from '../protocol/encode.ts';
 
 const FLUSH_AT = 64 * 1024;
@@ -20,8 +21,23 @@ export class Output {
     this.socket = socket;
   }
 
+  /** COMPRESS=DEFLATE (RFC 4978): everything flushed from now on goes through this. */
+  private deflate: zlib.DeflateRaw | null = null;
+
   setSocket(socket: Socket): void {
     this.socket = socket;
+  }
+
+  /**
+   * Starts compressing the output (after the tagged OK of COMPRESS went out uncompressed,
+   * RFC 4978 §3). Each flush() ends with a Z_SYNC_FLUSH so the client can decompress every
+   * response completely as soon as it arrives (§4).
+   */
+  startCompression(deflate: zlib.DeflateRaw): void {
+    this.deflate = deflate;
+    deflate.on('data', (c: Buffer) => {
+      if (!this.closed) this.socket.write(c);
+    });
   }
 
   get closed(): boolean {
@@ -68,6 +84,14 @@ export class Output {
     this.queued = 0;
     if (this.closed) return;
     this.written += data.length;
+    const deflate = this.deflate;
+    if (deflate) {
+      if (deflate.destroyed) return;
+      deflate.write(data);
+      await new Promise<void>((resolve) => deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
+      if (this.socket.writableNeedDrain) await this.drain();
+      return;
+    }
     const ok = this.socket.write(data);
     if (!ok) await this.drain();
   }

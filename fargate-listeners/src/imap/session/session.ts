@@ -7,8 +7,8 @@
  * 1. One command at a time. The loop pulls one complete command from the receiver, runs it
  *    to its tagged response, then pulls the next. Pipelined input waits in the receiver; the
  *    socket is paused when that buffer grows, so a client can never make us hold more than
- *    ~1 MiB of unparsed input (plus the command's accepted literals: one APPEND message of at
- *    most maxAppendSize, and at most maxLiteral of all other literals together — decideLiteral).
+ *    ~1 MiB of unparsed input (plus the command's accepted literals: APPEND messages of at most
+ *    maxAppendSize together, and at most maxLiteral of all other literals together — decideLiteral).
  * 2. Literals are decided before they are read: the receiver reports `{n}`, the session
  *    checks the size against the limit for that command and state, and only then sends
  *    `+ ` (or refuses with NO [TOOBIG]/BAD, reading nothing).
@@ -52,6 +52,7 @@ import type { ImapRequest } from '../protocol/requests.ts';
 import { SequenceError } from '../protocol/sequence-set.ts';
 import { capabilities } from './capabilities.ts';
 import { COMMANDS, runCommand, type SessionState } from './commands/index.ts';
+import { closeDeflateLayer, createDeflateLayer, type DeflateLayer } from './compression.ts';
 import { usesModseq } from './commands/search.ts';
 import type { MailboxWatcher } from './commands/idle.ts';
 import { ImapError, type Tagged } from './errors.ts';
@@ -107,6 +108,8 @@ export class ImapSession {
   readonly receiver: Receiver;
   readonly out: Output;
   log: Logger;
+  /** The session's logger before authentication (UNAUTHENTICATE returns to it). */
+  private readonly preAuthLog: Logger;
   state: SessionState = 'not-authenticated';
   user: string | null = null;
   selected: SelectedMailbox | null = null;
@@ -121,6 +124,8 @@ export class ImapSession {
   condstore = false;
   /** QRESYNC enabled (RFC 7162 §3.2.3, implies CONDSTORE): VANISHED instead of EXPUNGE. */
   qresync = false;
+  /** COMPRESS=DEFLATE active (RFC 4978); stays for the rest of the connection. */
+  compression: DeflateLayer | null = null;
   authFailures = 0;
   private badInARow = 0;
   private dataWaiter: ((more: boolean) => void) | null = null;
@@ -146,6 +151,7 @@ export class ImapSession {
     });
     this.out = new Output(socket);
     this.log = ctx.deps.logger.child({ proto: 'imap', session: this.id });
+    this.preAuthLog = this.log;
     this.closed = new Promise((r) => (this.resolveClosed = r));
     this.attach(socket);
     socket.setTimeout(ctx.limits.preAuthTimeoutMs);
@@ -187,10 +193,48 @@ export class ImapSession {
   }
 
   private readonly onData = (chunk: Buffer) => {
-    this.receiver.push(chunk);
-    if (this.receiver.bufferedBytes > INPUT_HIGH_WATER) this.socket.pause();
-    this.wake(true);
+    if (this.compression) {
+      this.compression.inflate.write(chunk);
+      return;
+    }
+    this.receive(chunk);
   };
+
+  /** IMAP bytes (inflated when COMPRESS is active) into the receiver; rule 1's high water. */
+  private receive(chunk: Buffer): void {
+    this.receiver.push(chunk);
+    if (this.receiver.bufferedBytes > INPUT_HIGH_WATER) {
+      this.socket.pause();
+      // A few compressed bytes can inflate to a lot: the inflater stops too.
+      this.compression?.inflate.pause();
+    }
+    this.wake(true);
+  }
+
+  /**
+   * RFC 4978 §3: from the octet after the tagged OK of COMPRESS on, both directions are raw
+   * deflate. Input already received after the command (a client must not pipeline past it,
+   * but may) is taken as compressed.
+   */
+  async startCompression(tag: string): Promise<void> {
+    this.out.push(`${tag} OK DEFLATE active\r\n`);
+    await this.out.flush();
+    const layer = createDeflateLayer();
+    this.compression = layer;
+    layer.inflate.on('data', (c: Buffer) => this.receive(c));
+    layer.inflate.on('error', (err: Error) => {
+      // Not a deflate stream: nothing more can be understood, and no BYE can be read either.
+      this.log.info('COMPRESS: bad deflate input', { err: err.message });
+      this.destroy();
+    });
+    layer.deflate.on('error', (err: Error) => {
+      this.log.info('COMPRESS: deflate failed', { err: err.message });
+      this.destroy();
+    });
+    this.out.startCompression(layer.deflate);
+    const pending = this.receiver.takeUnread();
+    if (pending.length > 0) layer.inflate.write(pending);
+  }
 
   /** The client sent FIN: commands already received still run; no more input comes. */
   private readonly onInputEnd = () => {
@@ -199,6 +243,7 @@ export class ImapSession {
   };
 
   private readonly onClose = () => {
+    if (this.compression) closeDeflateLayer(this.compression);
     this.ended = true;
     this.wake(false);
     this.resolveClosed();
@@ -222,6 +267,7 @@ export class ImapSession {
   private waitForData(): Promise<boolean> {
     if (this.ended || this.inputEnded) return Promise.resolve(false);
     if (this.socket.isPaused()) this.socket.resume();
+    if (this.compression?.inflate.isPaused()) this.compression.inflate.resume();
     return new Promise((resolve) => {
       this.dataWaiter = resolve;
     });
@@ -301,6 +347,22 @@ export class ImapSession {
     this.state = 'authenticated';
     this.socket.setTimeout(Math.max(this.ctx.limits.authTimeoutMs, 30 * 60_000));
     this.log = this.log.child({ user });
+  }
+
+  /**
+   * UNAUTHENTICATE (RFC 8437 §3): back to the not-authenticated state. The selected mailbox is
+   * left without expunging, what ENABLE turned on is off again; TLS and COMPRESS stay.
+   */
+  unauthenticate(): void {
+    this.selected = null;
+    this.user = null;
+    this.state = 'not-authenticated';
+    this.rev2 = false;
+    this.utf8Accept = false;
+    this.condstore = false;
+    this.qresync = false;
+    this.socket.setTimeout(this.ctx.limits.preAuthTimeoutMs);
+    this.log = this.preAuthLog;
   }
 
   /** Replaces the socket with a TLS one after `OK Begin TLS` (RFC 9051 §6.2.1). */
@@ -411,17 +473,19 @@ export class ImapSession {
 
   /**
    * Rule 2: a literal's fate is decided from its announcement. The limits bound the *sum* of a
-   * command's literals (the receiver counts what it accepted): APPEND's message literal may be
-   * up to maxAppendSize — the first literal when the mailbox is written before it, else the
-   * second (the mailbox itself was a literal; RFC 9051 §6.3.12 `APPEND mailbox [flags]
-   * [date-time] literal`) — and every other literal byte of any command counts against
+   * command's literals (the receiver counts what it accepted): APPEND's message literals may be
+   * up to maxAppendSize together — every literal but a mailbox name given as the first one
+   * (RFC 9051 §6.3.12 `APPEND mailbox [flags] [date-time] literal`, RFC 3502 repeating the
+   * part after the mailbox) — and every other literal byte of any command counts against
    * maxLiteral (maxPreAuthLiteral before authentication) in total.
    */
   private async decideLiteral(ev: Extract<ReceiveEvent, { type: 'literal' }>): Promise<void> {
     const { limits } = this.ctx;
     const authed = this.state !== 'not-authenticated';
-    const isMessage = authed && ev.command === 'APPEND' && !ev.largeTaken && (ev.index > 0 || ev.argsBefore);
-    const limit = isMessage ? limits.maxAppendSize : (authed ? limits.maxLiteral : limits.maxPreAuthLiteral) - ev.literalBytes;
+    const isMessage = authed && ev.command === 'APPEND' && (ev.index > 0 || ev.argsBefore);
+    // MULTIAPPEND (RFC 3502): each message up to APPENDLIMIT, and all of them together too, so
+    // one command never holds more than one APPEND message's worth (rule 1).
+    const limit = isMessage ? limits.maxAppendSize - ev.largeBytes : (authed ? limits.maxLiteral : limits.maxPreAuthLiteral) - ev.literalBytes;
     if (ev.size <= limit) {
       this.receiver.acceptLiteral({ large: isMessage });
       if (ev.sync) await this.continuation('Ready for literal data');
@@ -431,7 +495,9 @@ export class ImapSession {
     const tag = ev.tag ?? '*';
     // RFC 7889 §4: an APPEND over the limit fails with NO [TOOBIG], the literal unread.
     const line = isMessage
-      ? `${tag} NO [TOOBIG] Message larger than APPENDLIMIT ${limit}\r\n`
+      ? ev.size > limits.maxAppendSize
+        ? `${tag} NO [TOOBIG] Message larger than APPENDLIMIT ${limits.maxAppendSize}\r\n`
+        : `${tag} NO [TOOBIG] Messages of one APPEND larger than ${limits.maxAppendSize} octets together; append them separately\r\n`
       : `${tag} BAD [TOOBIG] ${ev.literalBytes > 0 ? 'Literals of this command too large' : 'Literal too large'}\r\n`;
     this.out.push(line);
     if (!ev.sync) {
@@ -586,6 +652,7 @@ function refreshesBefore(req: ImapRequest): boolean {
     case 'EXAMINE':
     case 'LOGOUT':
     case 'IDLE':
+    case 'UNAUTHENTICATE':
       return false;
     default:
       return true;

@@ -1,7 +1,11 @@
-/** APPEND (RFC 9051 §6.3.12; literal8 from RFC 3516 BINARY; the UTF8 form of RFC 6855 §4). */
+/**
+ * APPEND (RFC 9051 §6.3.12; literal8 from RFC 3516 BINARY; the UTF8 form of RFC 6855 §4), with
+ * several messages in one command (MULTIAPPEND, RFC 3502 §6.3.11: `APPEND mailbox 1*(SP
+ * [flags SP] [date-time SP] literal)`).
+ */
 import { monthIndex } from '../encode.ts';
 import { ArgReader, ParseError } from '../reader.ts';
-import type { AppendRequest } from '../requests.ts';
+import type { AppendMessage, AppendRequest } from '../requests.ts';
 
 /** date-time (RFC 9051 §9): "dd-Mon-yyyy hh:mm:ss +zzzz" → epoch ms. */
 export function parseDateTime(text: string): number {
@@ -22,6 +26,17 @@ export function parseAppend(r: ArgReader): AppendRequest {
   r.sp();
   const mailbox = r.astring();
   r.sp();
+  const first = parseAppendMessage(r);
+  const more: AppendMessage[] = [];
+  while (!r.atEnd()) {
+    r.sp();
+    more.push(parseAppendMessage(r));
+  }
+  return { name: 'APPEND', mailbox, ...first, more };
+}
+
+/** `[flags SP] [date-time SP] (literal / "UTF8 (" literal8 ")")`. */
+function parseAppendMessage(r: ArgReader): AppendMessage {
   let flags: string[] = [];
   if (r.peek() === 0x28) {
     flags = r.flagList();
@@ -39,6 +54,5 @@ export function parseAppend(r: ArgReader): AppendRequest {
   const binary = r.literalIsBinary();
   const message = r.literal();
   if (utf8Form) r.expect(')');
-  r.end();
-  return { name: 'APPEND', mailbox, flags, date, message, binary, utf8: utf8Form };
+  return { flags, date, message, binary, utf8: utf8Form };
 }

@@ -131,9 +131,26 @@ function parseAtt(r: ArgReader): FetchAtt {
     case 'EMAILID':
     case 'THREADID':
       return { k: name };
+    case 'PREVIEW':
+      return parsePreview(r);
     default:
       throw new ParseError(`Unknown fetch item ${name.slice(0, 40)}`);
   }
+}
+
+/** RFC 8970 §7: `"PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]`, preview-mod = "LAZY". */
+function parsePreview(r: ArgReader): FetchAtt {
+  let lazy = false;
+  if (r.maybeKeyword(' (')) {
+    for (;;) {
+      const mod = r.atom('PREVIEW modifier').toUpperCase();
+      if (mod !== 'LAZY') throw new ParseError(`Unknown PREVIEW modifier ${mod.slice(0, 40)}`);
+      lazy = true;
+      if (r.maybe(')')) break;
+      r.sp();
+    }
+  }
+  return { k: 'PREVIEW', lazy };
 }
 
 export function parseFetch(r: ArgReader, uid: boolean): FetchRequest {

@@ -11,14 +11,27 @@ import { parseAuthenticate, parseLogin } from './auth.ts';
 import { parseFetch } from './fetch.ts';
 import { parseList } from './list.ts';
 import { parseCreate, parseMailboxOnly, parseRename, parseSelect, parseStatus } from './mailbox.ts';
-import { parseEnable, parseId } from './misc.ts';
+import { parseCompress, parseEnable, parseId } from './misc.ts';
+import { parseQuota } from './quota.ts';
 import { parseSearch } from './search.ts';
 import { parseSort, parseThread } from './sort.ts';
 import { parseCopy, parseStore, parseUidExpunge } from './store-copy.ts';
 
 export type ParseResult = { ok: true; tag: string; request: ImapRequest } | { ok: false; tag: string | null; command: string | null; error: ParseError };
 
-const SIMPLE = new Set<SimpleCommand>(['CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'CHECK', 'CLOSE', 'UNSELECT', 'EXPUNGE', 'IDLE', 'NAMESPACE']);
+const SIMPLE = new Set<SimpleCommand>([
+  'CAPABILITY',
+  'NOOP',
+  'LOGOUT',
+  'STARTTLS',
+  'CHECK',
+  'CLOSE',
+  'UNSELECT',
+  'EXPUNGE',
+  'IDLE',
+  'NAMESPACE',
+  'UNAUTHENTICATE',
+]);
 
 function parseUid(r: ArgReader): ImapRequest {
   r.sp();
@@ -58,6 +71,12 @@ function parseRequest(name: string, r: ArgReader): ImapRequest {
       return parseEnable(r);
     case 'ID':
       return parseId(r);
+    case 'COMPRESS':
+      return parseCompress(r);
+    case 'GETQUOTA':
+    case 'GETQUOTAROOT':
+    case 'SETQUOTA':
+      return parseQuota(r, name);
     case 'SELECT':
     case 'EXAMINE':
       return parseSelect(r, name);

@@ -105,7 +105,18 @@ export function parseRename(r: ArgReader): RenameRequest {
   return { name: 'RENAME', from, to };
 }
 
-const STATUS_ITEMS = new Set<StatusItem>(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'SIZE', 'DELETED', 'HIGHESTMODSEQ', 'MAILBOXID']);
+const STATUS_ITEMS = new Set<StatusItem>([
+  'MESSAGES',
+  'RECENT',
+  'UIDNEXT',
+  'UIDVALIDITY',
+  'UNSEEN',
+  'SIZE',
+  'DELETED',
+  'HIGHESTMODSEQ',
+  'MAILBOXID',
+  'DELETED-STORAGE',
+]);
 
 export function parseStatusItems(r: ArgReader): StatusItem[] {
   return r.list(() => {

@@ -1,6 +1,6 @@
-/** ENABLE (RFC 5161, RFC 9051 §6.3.1) and ID (RFC 2971). */
+/** ENABLE (RFC 5161, RFC 9051 §6.3.1), ID (RFC 2971) and COMPRESS (RFC 4978). */
 import { ArgReader, ParseError, utf8 } from '../reader.ts';
-import type { EnableRequest, IdRequest } from '../requests.ts';
+import type { CompressRequest, EnableRequest, IdRequest } from '../requests.ts';
 
 export function parseEnable(r: ArgReader): EnableRequest {
   const capabilities: string[] = [];
@@ -33,4 +33,12 @@ export function parseId(r: ArgReader): IdRequest {
   }
   r.end();
   return { name: 'ID', params };
+}
+
+/** `COMPRESS SP algorithm` (RFC 4978 §5). */
+export function parseCompress(r: ArgReader): CompressRequest {
+  r.sp();
+  const mechanism = r.atom('compression mechanism').toUpperCase();
+  r.end();
+  return { name: 'COMPRESS', mechanism };
 }

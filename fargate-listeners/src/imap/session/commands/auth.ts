@@ -2,7 +2,7 @@
  * LOGIN (RFC 9051 §6.2.3) and AUTHENTICATE PLAIN (§6.2.2, RFC 4616) with SASL-IR (RFC 4959).
  * Both are refused before TLS (LOGINDISABLED, NO [PRIVACYREQUIRED]) unless the connection is
  * loopback and config.allowPlaintextAuthOnLoopback is set. Failed attempts slow down and,
- * after limits.maxAuthFailures, end the connection.
+ * after limits.maxAuthFailures, end the connection. UNAUTHENTICATE (RFC 8437) goes back.
  */
 import { authenticate } from '#core/accounts/accounts.ts';
 import { normalizeAddress } from '#core/accounts/addresses.ts';
@@ -69,4 +69,11 @@ export async function authenticateCommand(s: ImapSession, req: AuthenticateReque
   // We do not support acting as another user: authzid must be empty or the same identity.
   if (authzid !== '' && normalizeAddress(authzid) !== normalizeAddress(authcid)) throw no('Authorization identity not allowed', 'AUTHORIZATIONFAILED');
   return verify(s, authcid, password);
+}
+
+/** RFC 8437 §3: valid once authenticated; the connection may then LOGIN/AUTHENTICATE anew. */
+export async function unauthenticate(s: ImapSession): Promise<Tagged> {
+  s.log.info('unauthenticated');
+  s.unauthenticate();
+  return { status: 'OK', code: null, text: 'Unauthenticated; you may log in again' };
 }

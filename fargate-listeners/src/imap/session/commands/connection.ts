@@ -4,6 +4,7 @@
  * NAMESPACE (RFC 2342, §6.3.10), CHECK (RFC 3501 §6.4.1, a NOOP in rev2).
  */
 import type { EnableRequest, IdRequest } from '#listeners/imap/protocol/requests.ts';
+import { SERVER_NAME, SERVER_VERSION } from '#core/server-info.ts';
 import { quote } from '#listeners/imap/protocol/encode.ts';
 import { bad, ok, type Tagged } from '../errors.ts';
 import type { ImapSession } from '../session.ts';
@@ -30,6 +31,8 @@ export async function logout(s: ImapSession): Promise<Tagged> {
 
 export async function starttls(s: ImapSession, _req: unknown, tag: string): Promise<Tagged> {
   if (s.secure) throw bad('TLS is already active');
+  // After COMPRESS and UNAUTHENTICATE (RFC 8437): TLS cannot start under the compression layer.
+  if (s.compression) throw bad('STARTTLS not available once COMPRESS is active');
   if (!s.capabilityList().includes('STARTTLS')) throw bad('STARTTLS not available');
   // The tagged OK must go out in plaintext before the handshake; the session loop will not
   // write it again (state stays, we write it here and return a marker that prints nothing).
@@ -38,8 +41,11 @@ export async function starttls(s: ImapSession, _req: unknown, tag: string): Prom
   return { status: 'OK', code: null, text: '', silent: true };
 }
 
-export async function id(s: ImapSession, _req: IdRequest): Promise<Tagged> {
-  s.untagged(`ID (${quote('name')} ${quote('cloudmail')} ${quote('vendor')} ${quote('cloudmail')} ${quote('support-url')} NIL)`);
+/** RFC 2971 §3.1: the server's own fields, whatever the client sent (which is logged). */
+export async function id(s: ImapSession, req: IdRequest): Promise<Tagged> {
+  if (req.params) s.log.debug('client ID', { id: Object.fromEntries(req.params.slice(0, 30)) });
+  const fields = ['name', SERVER_NAME, 'version', SERVER_VERSION, 'vendor', SERVER_NAME].map(quote).join(' ');
+  s.untagged(`ID (${fields} ${quote('support-url')} NIL)`);
   return ok('ID completed');
 }
 

@@ -8,6 +8,7 @@ import { formatNumberSet } from '#listeners/imap/protocol/sequence-set.ts';
 import { expungeIssued, ok, no, type Tagged } from '../errors.ts';
 import { decodeMailboxName } from '../mailbox-names.ts';
 import type { ImapSession } from '../session.ts';
+import { requireQuotaRoom } from './quota.ts';
 
 export async function copyOrMove(s: ImapSession, req: CopyRequest): Promise<Tagged> {
   const { index } = s.deps.adapters;
@@ -29,6 +30,16 @@ export async function copyOrMove(s: ImapSession, req: CopyRequest): Promise<Tagg
     return expungeIssued();
   }
   if (uids.length === 0) return ok(`${verb} completed`);
+  // RFC 9208 §4.3: a COPY over quota is NO [OVERQUOTA]. A MOVE stays within the user's one
+  // quota root, so it never adds usage and is never refused for quota.
+  if (req.name === 'COPY') {
+    const sizes = await index.getMessages(s.user!, sel.id, uids, { withMeta: false });
+    await requireQuotaRoom(
+      s,
+      sizes.reduce((n, m) => n + m.size, 0),
+      sizes.length,
+    );
+  }
   s.ctx.recent.observe(target.id, target.uidNext);
   const { uidValidity, mapping } = await s.writes.copy(s.user!, sel.id, uids, target.id);
   const code = mapping.length > 0 ? `COPYUID ${uidValidity} ${formatNumberSet(mapping.map((m) => m.from))} ${formatNumberSet(mapping.map((m) => m.to))}` : null;

@@ -1,6 +1,7 @@
 /**
  * FETCH / UID FETCH (RFC 9051 §6.4.5, RFC 3501 §6.4.5, BINARY RFC 3516), MODSEQ and
- * CHANGEDSINCE (RFC 7162 §3.1.4), UID FETCH … (CHANGEDSINCE n VANISHED) (§3.2.6).
+ * CHANGEDSINCE (RFC 7162 §3.1.4), UID FETCH … (CHANGEDSINCE n VANISHED) (§3.2.6), PREVIEW
+ * (RFC 8970: the same text as JMAP's Email preview, jmap/email-body.ts previewOf).
  *
  * Data sources, cheapest first: FLAGS and UID come from the session's view; INTERNALDATE,
  * RFC822.SIZE, ENVELOPE, BODYSTRUCTURE, BODY and the top-level HEADER / HEADER.FIELDS from
@@ -20,10 +21,11 @@
  */
 import { selectHeaderFields } from '#core/mime/header.ts';
 import type { MessageRecord } from '#core/ports/mail-index.ts';
-import { flagList, formatInternalDate, literal, type Chunk } from '#listeners/imap/protocol/encode.ts';
+import { flagList, formatInternalDate, literal, nstringChunks, type Chunk } from '#listeners/imap/protocol/encode.ts';
 import type { FetchAtt, FetchRequest, Partial } from '#listeners/imap/protocol/requests.ts';
 import { emailIdOf, threadIdOfEmail } from '#listeners/jmap/ids.ts';
 import { bodyStructureChunks, envelopeChunks } from '#listeners/imap/protocol/structure.ts';
+import { bodyLists, jmapTree, previewOf } from '#listeners/jmap/email-body.ts';
 import { decodeTransfer, findPart, planSection } from '../body-sections.ts';
 import { bad, expungeIssued, ok, type Tagged } from '../errors.ts';
 import { loadRecords } from '../message-loader.ts';
@@ -61,6 +63,7 @@ function needsMeta(a: FetchAtt): boolean {
     case 'RFC822.HEADER':
     case 'RFC822.TEXT':
     case 'BINARY.SIZE':
+    case 'PREVIEW':
       return true;
     case 'BODY[]':
       return a.section.part.length > 0 || a.section.text !== null;
@@ -259,6 +262,13 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
   // ENVELOPE, BODYSTRUCTURE and section offsets need the structure only; the header block is
   // read from the index only for the items that send it.
   const withMeta = items.some(needsHeader) ? true : items.some(needsMeta) ? 'structure' : false;
+  /** Some item reads the whole message, so a PREVIEW (LAZY) costs no further read. */
+  const readsWhole = items.some(
+    (a) =>
+      a.k === 'RFC822' ||
+      (a.k === 'BODY[]' && a.section.part.length === 0 && a.section.text === null && !a.partial) ||
+      (a.k === 'BINARY' && a.part.length === 0 && !a.partial),
+  );
   let missing = false;
   /** Messages whose response went out (the others lose a \Seen this FETCH set, see unsee). */
   const sent = new Set<number>();
@@ -329,6 +339,11 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
           out.push(`BINARY.SIZE[${a.part.join('.')}] ${data === null ? 0 : data.length}`);
           break;
         }
+        case 'PREVIEW':
+          // RFC 8970 §3.1: with LAZY, NIL unless the message is read anyway by this FETCH.
+          if (a.lazy && !readsWhole) out.push('PREVIEW NIL');
+          else out.push('PREVIEW ', ...nstringChunks(previewOf(await blob.all(), bodyLists(jmapTree(rec.meta!.mime))), opts));
+          break;
       }
     }
     if (seenChanged.has(uid) && !wantFlags) {

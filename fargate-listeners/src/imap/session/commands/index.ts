@@ -6,13 +6,15 @@ import type { ImapRequest } from '#listeners/imap/protocol/requests.ts';
 import type { Tagged } from '../errors.ts';
 import type { ImapSession } from '../session.ts';
 import { append } from './append.ts';
-import { authenticateCommand, login } from './auth.ts';
+import { authenticateCommand, login, unauthenticate } from './auth.ts';
+import { compress } from './compress.ts';
 import { capability, check, enable, id, logout, namespace, noop, starttls } from './connection.ts';
 import { copyOrMove } from './copy-move.ts';
 import { expunge, uidExpunge } from './expunge.ts';
 import { fetch } from './fetch.ts';
 import { idle } from './idle.ts';
 import { list } from './list.ts';
+import { quotaCommand } from './quota.ts';
 import { create, deleteMailbox, rename, subscribe } from './mailboxes.ts';
 import { search } from './search.ts';
 import { close, select, unselect } from './select.ts';
@@ -66,6 +68,11 @@ export const COMMANDS: CommandTable = {
   STATUS: { states: AUTH, run: status },
   APPEND: { states: AUTH, run: append },
   IDLE: { states: AUTH, run: idle },
+  COMPRESS: { states: AUTH, run: compress },
+  UNAUTHENTICATE: { states: AUTH, run: unauthenticate },
+  GETQUOTA: { states: AUTH, run: quotaCommand },
+  GETQUOTAROOT: { states: AUTH, run: quotaCommand },
+  SETQUOTA: { states: AUTH, run: quotaCommand },
   CHECK: { states: SELECTED, run: check },
   CLOSE: { states: SELECTED, run: close },
   UNSELECT: { states: SELECTED, run: unselect },

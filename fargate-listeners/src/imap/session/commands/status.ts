@@ -1,6 +1,6 @@
 /**
  * STATUS (RFC 9051 §6.3.11; SIZE from RFC 8438, DELETED from RFC 9051, HIGHESTMODSEQ from RFC
- * 7162 §3.1.7). Also LIST-STATUS.
+ * 7162 §3.1.7, DELETED-STORAGE from RFC 9208 §4.2.2). Also LIST-STATUS.
  */
 import type { Mailbox } from '#core/ports/mail-index.ts';
 import type { StatusItem, StatusRequest } from '#listeners/imap/protocol/requests.ts';
@@ -12,7 +12,7 @@ import type { ImapSession } from '../session.ts';
 export async function statusAttributes(s: ImapSession, mailbox: Mailbox, items: StatusItem[]): Promise<string> {
   const { index } = s.deps.adapters;
   const state = (await index.mailboxState(s.user!, mailbox.id)) ?? mailbox;
-  const needList = items.some((i) => i === 'UNSEEN' || i === 'SIZE' || i === 'DELETED' || i === 'RECENT');
+  const needList = items.some((i) => i === 'UNSEEN' || i === 'SIZE' || i === 'DELETED' || i === 'RECENT' || i === 'DELETED-STORAGE');
   const records = needList ? await index.listMessages(s.user!, mailbox.id) : null;
   const out: string[] = [];
   for (const item of items) {
@@ -50,6 +50,10 @@ export async function statusAttributes(s: ImapSession, mailbox: Mailbox, items: 
       case 'MAILBOXID':
         // RFC 8474 §4.2: the mailbox's id, which survives RENAME; the JMAP Mailbox id too.
         out.push(`MAILBOXID (${mailbox.id})`);
+        break;
+      case 'DELETED-STORAGE':
+        // RFC 9208 §4.2.2: what an EXPUNGE would free, in STORAGE units (1024 octets).
+        out.push(`DELETED-STORAGE ${Math.ceil(records!.filter((r) => r.flags.includes('\\Deleted')).reduce((n, r) => n + r.size, 0) / 1024)}`);
         break;
       case 'HIGHESTMODSEQ':
         // A CONDSTORE enabling command (RFC 7162 §3.1). A new mailbox starts at 1.
