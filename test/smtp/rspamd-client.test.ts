@@ -145,6 +145,22 @@ describe('rspamd client requests', () => {
     );
   });
 
+  it('sends SMTPUTF8 addresses as UTF-8 octets and the null reverse-path as <> (RFC 6531, RFC 5321 §4.5.5)', async () => {
+    const seen: Buffer[] = [];
+    const url = await listen((req, res) => {
+      seen.push(Buffer.from(req.rawHeaders.join('\n'), 'latin1'));
+      req.resume();
+      res.end(JSON.stringify({ action: 'no action', score: 0, required_score: 15 }));
+    });
+    const client = createRspamdClient(config(url), silentLogger);
+    await client.scan(Buffer.from('x\r\n'), { ...facts, mailFrom: 'jürgen@bücher.example', rcptTo: ['用户@例子.example'] });
+    await client.scan(Buffer.from('x\r\n'), { ...facts, mailFrom: '' });
+    const first = seen[0].toString('utf8');
+    expect(first).toContain('From\njürgen@bücher.example');
+    expect(first).toContain('Rcpt\n用户@例子.example');
+    expect(seen[1].toString('utf8')).toContain('From\n<>');
+  });
+
   it('keeps at most RSPAMD_MAX_REQUESTS scans in flight; the wait for a slot counts toward RSPAMD_TIMEOUT_MS', async () => {
     let inFlight = 0;
     let most = 0;

@@ -62,6 +62,12 @@ export interface ScanFacts {
 const MAX_RESPONSE = 1024 * 1024;
 
 const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, '').trim();
+/**
+ * A header value as its UTF-8 octets (node writes a string's characters as latin1 octets and
+ * refuses others): SMTPUTF8 addresses reach rspamd as UTF-8; control characters are dropped.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what must not pass
+const octets = (s: string) => Buffer.from(s.replace(/[\x00-\x1f\x7f]/g, ''), 'utf8').toString('latin1');
 
 /** A /checkv2 JSON answer as a verdict; throws when it is not one. */
 export function parseCheckV2(body: string): RspamdVerdict {
@@ -178,12 +184,13 @@ export function createRspamdClient(config: RspamdConfig, log: Logger): RspamdCli
         'Content-Type': 'message/rfc822',
         'Content-Length': message.length,
         IP: facts.clientAddress,
-        From: facts.mailFrom,
+        // The null reverse-path (bounces) as rspamd reads it.
+        From: facts.mailFrom ? octets(facts.mailFrom) : '<>',
         // One Rcpt header per recipient (the protocol's way; node sends an array as separate lines).
-        Rcpt: facts.rcptTo,
+        Rcpt: facts.rcptTo.map(octets),
       };
-      if (facts.helo) headers.Helo = printable(facts.helo);
-      if (facts.hostname) headers.Hostname = printable(facts.hostname);
+      if (facts.helo) headers.Helo = octets(facts.helo);
+      if (facts.hostname) headers.Hostname = octets(facts.hostname);
       if (facts.queueId) headers['Queue-Id'] = facts.queueId;
       if (config.settingsId) headers['Settings-ID'] = config.settingsId;
       const req = transport.request(endpoint, { method: 'POST', headers, signal }, (res) => {
