@@ -4,12 +4,15 @@
  * nothing stored; greylist → 451 4.7.1; add header → Junk with X-Spam-Flag; no action → INBOX;
  * each stored message records rspamd's score, and the sender's own X-Spam-* and X-Rspamd-* fields
  * are gone. rspamd stopped: RSPAMD_FAIL=open delivers as without it; a silent rspamd with
- * RSPAMD_FAIL=tempfail gives 451 4.3.0 after RSPAMD_TIMEOUT_MS. Mail is sent with Python's smtplib.
+ * RSPAMD_FAIL=tempfail gives 451 4.3.0 after RSPAMD_TIMEOUT_MS. Mail is sent with Python's smtplib
+ * by a client the MX treats as a stranger from the internet (SMTP_TRUSTED_NETWORKS=none, with
+ * forward-confirmed reverse DNS from the test's DNS server), so the full inbound path runs.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createLogger } from '#core/log.ts';
 import { GTUBE } from '#listeners/smtp/trust/gtube.ts';
+import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { eventually, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 import { describeWithRspamd, startRspamd, type Rspamd } from '../support/rspamd.ts';
 import { smtplibSend } from '../support/smtplib.ts';
@@ -19,6 +22,7 @@ const GTUBE_ADD_HEADER = 'Y' + GTUBE.slice(1);
 
 describeWithRspamd('MX with RSPAMD_URL: rspamd decides refuse / defer / Junk / INBOX', () => {
   let rspamd: Rspamd;
+  let dns: TestDnsServer;
   let sys: TestSystem;
   let strict: TestSystem;
   let silent: net.Server;
@@ -33,7 +37,14 @@ describeWithRspamd('MX with RSPAMD_URL: rspamd decides refuse / defer / Junk / I
           'greylist_rcpt {\n  priority = high;\n  rcpt = "grey@example.test";\n  apply { actions { reject = 200; "add header" = 100; greylist = -100; } }\n}\n',
       },
     });
-    sys = await startTestSystem({ logger: createLogger({}, 'info', (l) => lines.push(JSON.parse(l))), env: { RSPAMD_URL: rspamd.url } });
+    dns = await startDnsServer({
+      '1.0.0.127.in-addr.arpa': [{ type: 'PTR', name: 'client.remote.test' }],
+      'client.remote.test': [{ type: 'A', address: '127.0.0.1' }],
+    });
+    sys = await startTestSystem({
+      logger: createLogger({}, 'info', (l) => lines.push(JSON.parse(l))),
+      env: { RSPAMD_URL: rspamd.url, SMTP_TRUSTED_NETWORKS: 'none', DNS_SERVERS: dns.server, DNS_TIMEOUT_MS: '300', DNS_TRIES: '1' },
+    });
     await sys.addUser('alice@example.test', 'alice-password');
     await sys.addUser('grey@example.test', 'grey-password');
     // An "rspamd" that takes the request and never answers, behind RSPAMD_FAIL=tempfail.
@@ -53,6 +64,7 @@ describeWithRspamd('MX with RSPAMD_URL: rspamd decides refuse / defer / Junk / I
     for (const s of silentSockets) s.destroy();
     await new Promise((r) => (silent ? silent.close(r) : r(null)));
     await rspamd?.stop();
+    await dns?.close();
   });
 
   const send = (subject: string, body: string, to = 'alice@example.test', extraFields = '', port = sys.port('smtp-mx')) =>
@@ -60,6 +72,7 @@ describeWithRspamd('MX with RSPAMD_URL: rspamd decides refuse / defer / Junk / I
       port,
       from: 'bob@remote.test',
       to: [to],
+      ehlo: 'client.remote.test',
       data: `From: bob@remote.test\r\nTo: ${to}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@remote.test>\r\n${extraFields}\r\n${body}\r\n`,
     });
   const stored = async (t: TestSystem, user: string, mailbox: string, subject: string) => {
@@ -88,7 +101,10 @@ describeWithRspamd('MX with RSPAMD_URL: rspamd decides refuse / defer / Junk / I
     expect(r.outcome, r.stderr).toEqual({ refused: {} });
     const raw = await eventually(() => stored(sys, 'alice@example.test', 'INBOX', 'lunch'));
     const head = header(raw);
-    expect(head).toMatch(/^X-Rspamd-Action: no action\r$/m);
+    // Return-Path, our Authentication-Results, rspamd's verdict, then our Received: (RFC 8601 §5).
+    expect(head).toMatch(
+      /^Return-Path: <bob@remote\.test>\r\nAuthentication-Results: mx\.test;[^]*?\r\nX-Rspamd-Action: no action\r\nX-Rspamd-Score: [^\r]*\r\n(?:X-Rspamd-Symbols: [^]*?\r\n)?Received: /,
+    );
     expect(head).toMatch(/^X-Rspamd-Score: -?\d+\.\d\d \/ 15\.00\r$/m);
     expect(head.match(/^X-Rspamd-Score:/gm)).toHaveLength(1);
     expect(head).not.toMatch(/^X-Spam-/im);
