@@ -103,6 +103,21 @@ export interface InboundTrustConfig {
   connectionsPerMinute: number;
   /** Messages (accepted DATA) per client address (IPv6: per /64) per minute; 0 = no limit. */
   messagesPerMinute: number;
+  /** rspamd's scan API asked about every message at the MX (RSPAMD_URL; fargate-listeners/src/smtp/trust/rspamd.ts); null: not used. */
+  rspamd: RspamdConfig | null;
+}
+
+export interface RspamdConfig {
+  /** The normal worker's base URL (http or https), e.g. http://127.0.0.1:11333; /checkv2 is asked. */
+  url: string;
+  /** The longest a scan may take, waiting for a free request included (RSPAMD_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Scans in flight at once per listener (RSPAMD_MAX_REQUESTS); more wait for a free one. */
+  maxRequests: number;
+  /** rspamd unreachable, timing out or answering garbage: deliver as without it ('open'), or 451 4.3.0 ('tempfail'). */
+  fail: 'open' | 'tempfail';
+  /** Sent as Settings-ID (RSPAMD_SETTINGS_ID): which of rspamd's settings apply; null: rspamd's rules decide. */
+  settingsId: string | null;
 }
 
 export interface AuthThrottleConfig {
@@ -311,6 +326,32 @@ function inboundTrust(env: NodeJS.ProcessEnv): InboundTrustConfig {
     verifyMemoryPerClientBytes: memory.perClient,
     connectionsPerMinute: int(env, 'SMTP_CONNECTIONS_PER_MINUTE', 60),
     messagesPerMinute: int(env, 'SMTP_MESSAGES_PER_MINUTE', 120),
+    rspamd: rspamdConfig(env),
+  };
+}
+
+function rspamdConfig(env: NodeJS.ProcessEnv): RspamdConfig | null {
+  const raw = env.RSPAMD_URL?.trim();
+  if (!raw) return null;
+  let url: URL | null;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = null;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname || url.search || url.hash || url.username)
+    throw new Error(`RSPAMD_URL must be an http(s) URL of rspamd's normal worker (e.g. http://127.0.0.1:11333), got ${JSON.stringify(raw)}`);
+  const fail = (env.RSPAMD_FAIL || 'open').toLowerCase();
+  if (fail !== 'open' && fail !== 'tempfail') throw new Error(`RSPAMD_FAIL must be open or tempfail, got ${JSON.stringify(env.RSPAMD_FAIL)}`);
+  const settingsId = env.RSPAMD_SETTINGS_ID?.trim() || null;
+  if (settingsId && !/^[\x21-\x7e]+$/.test(settingsId))
+    throw new Error(`RSPAMD_SETTINGS_ID must be a printable ASCII token, got ${JSON.stringify(settingsId)}`);
+  return {
+    url: url.href,
+    timeoutMs: positive(env, 'RSPAMD_TIMEOUT_MS', 5000),
+    maxRequests: positive(env, 'RSPAMD_MAX_REQUESTS', 16),
+    fail,
+    settingsId,
   };
 }
 

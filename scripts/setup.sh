@@ -6,8 +6,9 @@
 #     cfn-lint (test/requirements.txt); with --test also the Debian mail clients the end-to-end
 #     tests drive (swaks, fetchmail, isync, getmail6, curl) and Dovecot (dovecot-imapd,
 #     dovecot-pop3d: the foreign server `mailctl import` is tested against, test/support/dovecot.ts)
-#     chromium (the browser the webmail tests drive, test/webmail/support/browser.ts) and
-#     vdirsyncer (the CardDAV client of the contacts tests).
+#     chromium (the browser the webmail tests drive, test/webmail/support/browser.ts),
+#     vdirsyncer (the CardDAV client of the contacts tests) and rspamd (the spam filter behind
+#     RSPAMD_URL, started by test/support/rspamd.ts).
 # Source it (`. scripts/setup.sh [--test]`) so that Node 24 stays first on PATH.
 _setup_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$_setup_root/scripts/bootstrap-node.sh"
@@ -61,6 +62,8 @@ if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null 2>&1 || _missing="$_missing chromium"
   # vdirsyncer: the CardDAV client of test/http/carddav-vdirsyncer.e2e.test.ts.
   [ -x /usr/bin/vdirsyncer ] || _missing="$_missing vdirsyncer"
+  # rspamd: the filter of test/smtp/rspamd.e2e.test.ts (RSPAMD_URL), run by the test itself.
+  [ -x /usr/bin/rspamd ] || _missing="$_missing rspamd"
   if [ -n "$_missing" ]; then
     echo "setup: installing mail clients and servers for the end-to-end tests:$_missing" >&2
     _sudo=""; [ "$(id -u)" = 0 ] || _sudo="sudo"
@@ -68,6 +71,8 @@ if [ "${1:-}" = "--test" ]; then
     # The tests start their own Dovecot with their own configuration; the package's service is
     # not needed (on a machine with systemd it may start; it does not use the test ports).
     DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq swaks fetchmail isync getmail6 curl dovecot-imapd dovecot-pop3d chromium vdirsyncer >&2
+    # rspamd without its recommended Redis: the tests need none (GTUBE, settings rules).
+    [ -x /usr/bin/rspamd ] || DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq --no-install-recommends rspamd >&2
   fi
 fi
 unset _setup_root _lock_hash _req_hash _missing _tool _sudo _sa_dir _sa_tmp _sa_tgz

@@ -55,7 +55,7 @@ export interface AcceptOptions {
    * the message is gathered in memory (at most MAX_MESSAGE_SIZE octets) before it is stored:
    * the verdict goes above the message, and it needs the whole message (DKIM body hashes).
    */
-  inspect?: (message: Buffer) => Promise<Inspection>;
+  inspect?: (message: Buffer, queueId: string) => Promise<Inspection>;
   /**
    * The memory all messages being gathered for `inspect` may hold together (one per process):
    * a message that would exceed it, or its client's share of it, is not taken now (451
@@ -151,7 +151,7 @@ export async function acceptMessage(
         return false;
       });
       try {
-        inspection = await options.inspect(message);
+        inspection = await options.inspect(message, queueId);
       } catch (err) {
         if (typeof (err as { responseCode?: unknown }).responseCode === 'number') {
           logger.info('message refused by inbound checks', { queueId, client: session.remoteAddress, from: mailFrom, reply: (err as Error).message });

@@ -156,7 +156,7 @@ export function mxServerOptions(
       );
     },
     onData(stream, session, callback) {
-      acceptMessage(deps, session, stream, { source: 'mx', inspect: (message) => trust.inspect(session, message), memory }).then(
+      acceptMessage(deps, session, stream, { source: 'mx', inspect: (message, queueId) => trust.inspect(session, message, queueId), memory }).then(
         (accepted) => callback(null, `2.0.0 Ok: queued as ${accepted.queueId}`),
         (err) => callback(err),
       );

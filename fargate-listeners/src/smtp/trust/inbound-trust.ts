@@ -13,7 +13,8 @@
  * Clients in SMTP_TRUSTED_NETWORKS skip all of it (loopback only as the TCP peer itself, never
  * as an address a PROXY header names: trusted-networks.ts); forged Authentication-Results carrying our
  * authserv-id are removed from every message, and GTUBE (the standard anti-spam test string,
- * gtube.ts) is spam from anyone: Junk, or 550 5.7.1 with SPAM_ACTION=reject.
+ * gtube.ts) is spam from anyone: Junk, or 550 5.7.1 with SPAM_ACTION=reject. With RSPAMD_URL every
+ * message, from trusted clients too, is also put to rspamd and its action applied (rspamd.ts).
  */
 import type { SMTPServerSession } from 'smtp-server';
 import { directoryFor } from '#core/accounts/directory-cache.ts';
@@ -26,6 +27,7 @@ import { authenticationResultsField, withoutOurAuthResults } from './authenticat
 import { badHelo, dnsblLookup, iprev, iprevResinfo, type IprevResult } from './connect-checks.ts';
 import { containsGtube } from './gtube.ts';
 import { createRateLimiter } from './rate-limits.ts';
+import { createRspamdClient, withoutSpamFields } from './rspamd.ts';
 import { trustedNetworks } from './trusted-networks.ts';
 import { verifyMessage } from './verify-message.ts';
 
@@ -33,7 +35,8 @@ export interface InboundTrust {
   /** `fromProxyHeader`: the session's address was named by a PROXY header (smtp-server-runner.ts). */
   onConnect(session: SMTPServerSession, fromProxyHeader?: boolean): Promise<void>;
   onMailFrom(session: SMTPServerSession): Promise<void>;
-  inspect(session: SMTPServerSession, message: Buffer): Promise<Inspection>;
+  /** `queueId`: the id the reply will name, for rspamd's Queue-Id and the log. */
+  inspect(session: SMTPServerSession, message: Buffer, queueId?: string): Promise<Inspection>;
   /** Stops the periodic clean-ups (rate counters, DNS cache) when the listener closes. */
   close(): void;
 }
@@ -62,6 +65,7 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
   const directory = () => directoryFor(deps.adapters.index, config.directoryCacheSeconds);
   const isLocalDomain = async (domain: string) => (await directory().domain(domain)) !== null;
   const log = logger.child({ listener: 'smtp-mx' });
+  const rspamd = trust.rspamd ? createRspamdClient(trust.rspamd, log) : null;
 
   return {
     close() {
@@ -118,14 +122,32 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
       }
     },
 
-    async inspect(session, raw) {
-      const { message, removed } = withoutOurAuthResults(raw, trust.authservId);
-      if (removed > 0) log.info('forged Authentication-Results removed', { client: session.remoteAddress, count: removed });
+    async inspect(session, raw, queueId) {
+      const withoutForged = withoutOurAuthResults(raw, trust.authservId);
+      if (withoutForged.removed > 0) log.info('forged Authentication-Results removed', { client: session.remoteAddress, count: withoutForged.removed });
       const gtube = containsGtube(raw);
       if (gtube && trust.spamAction === 'reject') throw smtpError(550, '5.7.1', 'Message refused as spam (GTUBE test string)');
-      const spam = (verdict: InboundVerdict): InboundVerdict => (gtube ? { mailbox: 'Junk', reasons: [...(verdict.reasons ?? []), 'GTUBE'] } : verdict);
-      if (isTrusted(session)) return gtube ? { prepend: '', message, verdict: spam({ mailbox: 'INBOX' }) } : { prepend: '', message };
       const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+      const rdnsName = iprevs.get(session)?.result === 'pass' ? iprevs.get(session)!.names[0] : undefined;
+      const scanned = rspamd
+        ? await rspamd.judge(raw, {
+            clientAddress: session.remoteAddress,
+            helo: session.hostNameAppearsAs || undefined,
+            hostname: rdnsName,
+            mailFrom,
+            rcptTo: session.envelope.rcptTo.map((r) => r.address),
+            queueId,
+          })
+        : null;
+      // With rspamd, its verdict fields are ours alone: the sender's are removed.
+      const message = scanned ? withoutSpamFields(withoutForged.message).message : withoutForged.message;
+      const spam = (verdict: InboundVerdict): InboundVerdict => {
+        const reasons = [...(gtube ? ['GTUBE'] : []), ...(scanned?.junk ? [scanned.junk] : [])];
+        return reasons.length > 0 ? { mailbox: 'Junk', reasons: [...(verdict.reasons ?? []), ...reasons] } : verdict;
+      };
+      const rspamdFields = scanned?.fields ?? '';
+      if (isTrusted(session))
+        return gtube || scanned?.junk ? { prepend: rspamdFields, message, verdict: spam({ mailbox: 'INBOX' }) } : { prepend: rspamdFields, message };
       const result = await verifyMessage(
         raw,
         { clientAddress: session.remoteAddress, helo: session.hostNameAppearsAs || undefined, mailFrom },
@@ -136,7 +158,7 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
       const iprevRow = rdns ? iprevResinfo(rdns, session.remoteAddress) + (note ? ` (${note.replace(/[^\x20-\x7e]|[()\\]/g, '')})` : '') : null;
       const resinfos = iprevRow ? [iprevRow, ...result.resinfos] : result.resinfos;
       log.info('inbound verification', { client: session.remoteAddress, from: mailFrom, ...result.summary, mailbox: spam(result.verdict).mailbox, gtube });
-      return { prepend: authenticationResultsField(trust.authservId, resinfos), message, verdict: spam(result.verdict) };
+      return { prepend: authenticationResultsField(trust.authservId, resinfos) + rspamdFields, message, verdict: spam(result.verdict) };
     },
   };
 }
