@@ -390,6 +390,34 @@ describeWithBrowser('webmail in chromium', () => {
     await phone.close();
   });
 
+  it('settings: an auto-reply turned on in the page answers the next sender once (VacationResponse, RFC 3834)', async () => {
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByLabel('Send an auto-reply').check();
+    await page.getByLabel('Auto-reply subject').fill('Away until Monday');
+    await page.getByLabel('Auto-reply text').fill('I am away and will answer on Monday.');
+    await page.getByRole('form', { name: 'Auto-reply' }).getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByRole('status').last().textContent(), { timeout: 10_000 }).toContain('Auto-reply is on.');
+    await page.screenshot({ path: screenshotPath('settings') });
+    await send({ from: `Bob <${OTHER}>`, to: USER, subject: 'Are you there?', text: 'Ping.' });
+    await eventually(async () => {
+      const got = await imap(async (c) => {
+        const lock = await c.getMailboxLock('INBOX');
+        try {
+          const out: string[] = [];
+          for await (const m of c.fetch('1:*', { envelope: true })) out.push(m.envelope!.subject ?? '');
+          return out;
+        } finally {
+          lock.release();
+        }
+      }, OTHER);
+      return got.includes('Away until Monday');
+    }, 20_000);
+    await page.getByLabel('Send an auto-reply').uncheck();
+    await page.getByRole('form', { name: 'Auto-reply' }).getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByRole('status').last().textContent(), { timeout: 10_000 }).toContain('Auto-reply is off.');
+    await page.getByRole('button', { name: 'Close' }).click();
+  });
+
   it('sign out returns to the sign-in form and revokes the token on the server; a reload does not sign in', async () => {
     // The token the page uses, seen on the wire (it is nowhere else: not in storage, not in a cookie).
     const seen = page.waitForRequest((r) => r.url().endsWith('/jmap/api'));

@@ -11,6 +11,7 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { JmapClient } from './jmap.ts';
 import { byRole, displayName, mailboxTree, type Mailbox } from './mailboxes.ts';
 import { MailboxIcon } from './icons.tsx';
+import { Settings } from './settings.tsx';
 import { MessageView } from './message-view.tsx';
 import { formatDate, senderName, type EmailSummary, addressList, type EmailAddress } from './emails.ts';
 import { Compose, EMPTY_DRAFT, type Draft, type Identity } from './compose.tsx';
@@ -29,6 +30,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   const [checked, setChecked] = useState<Set<string>>(new Set());
   const [status, setStatus] = useState('');
   const [composing, setComposing] = useState<Draft | null>(null);
+  const [settings, setSettings] = useState(false);
   const [identities, setIdentities] = useState<Identity[]>([]);
   const [suggestions, setSuggestions] = useState<string[]>([]);
   const searchRef = useRef<HTMLInputElement>(null);
@@ -189,7 +191,10 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
     const i = emails.findIndex((e) => e.id === openId);
     setOpenId(rest[Math.min(i, rest.length - 1)]?.id ?? null);
   };
-  const open = (id: string) => setOpenId(id);
+  const open = (id: string) => {
+    setSettings(false);
+    setOpenId(id);
+  };
   /** Mailbox/set (RFC 8621 §2.5): create, rename, destroy; a refusal is shown as it came. */
   const mailboxSet = async (args: Record<string, unknown>, done: string) => {
     const res = await client.request('Mailbox/set', args);
@@ -249,7 +254,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   }, []);
 
   return (
-    <div class={`mail ${openId || composing ? 'reading' : ''}`}>
+    <div class={`mail ${openId || composing || settings ? 'reading' : ''}`}>
       <header class="top">
         <button type="button" class="primary" onClick={() => compose(EMPTY_DRAFT)}>
           Compose
@@ -269,6 +274,15 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
           <button type="submit">Search</button>
         </form>
         <span class="user">{client.session.username}</span>
+        <button
+          type="button"
+          onClick={() => {
+            setSettings(true);
+            setOpenId(null);
+          }}
+        >
+          Settings
+        </button>
         <button type="button" onClick={onSignOut}>
           Sign out
         </button>
@@ -380,7 +394,9 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
         {emails.length === 0 && <p class="empty">{search ? 'Nothing found.' : 'No messages.'}</p>}
       </section>
       <section class="reader" aria-label="Open message">
-        {composing ? (
+        {settings && !composing ? (
+          <Settings client={client} onClose={() => setSettings(false)} />
+        ) : composing ? (
           <Compose
             key={composing.draftId ?? JSON.stringify(composing).slice(0, 200)}
             client={client}
