@@ -19,7 +19,7 @@
  * ours is added (RFC 5321 §4.4 allows the delivering server to remove them; Postfix's
  * cleanup does so by default, message_drop_headers).
  */
-import { parseHeaderFields } from '../mime/header.ts';
+import { withoutHeaderFields } from '../mime/header.ts';
 
 /** `Return-Path: <sender>` with CRLF; `<>` for the null reverse-path. */
 export function returnPathField(mailFrom: string): string {
@@ -35,14 +35,5 @@ export function returnPathField(mailFrom: string): string {
  * that starts at offset 0). Returns `raw` itself when it has none.
  */
 export function withoutReturnPath(raw: Buffer): Buffer {
-  const drop = parseHeaderFields(raw).filter((f) => f.key === 'return-path');
-  if (drop.length === 0) return raw;
-  const parts: Buffer[] = [];
-  let from = 0;
-  for (const f of drop) {
-    parts.push(raw.subarray(from, f.start));
-    from = f.end;
-  }
-  parts.push(raw.subarray(from));
-  return Buffer.concat(parts);
+  return withoutHeaderFields(raw, (f) => f.key === 'return-path').message;
 }

@@ -43,6 +43,25 @@ export function parseHeaderFields(buf: Buffer, start = 0, end = buf.length): Hea
   return scanHeaderBlock(buf, start, end).fields;
 }
 
+/**
+ * `raw` without the top-level header fields `drop` chooses (by their lower-case name and
+ * offsets), and how many went; `raw` itself when none did. The one way fields are taken out of
+ * a stored or relayed message (Return-Path, Bcc:, forged Authentication-Results, a sender's
+ * spam headers).
+ */
+export function withoutHeaderFields(raw: Buffer, drop: (field: HeaderField) => boolean): { message: Buffer; removed: number } {
+  const gone = parseHeaderFields(raw).filter(drop);
+  if (gone.length === 0) return { message: raw, removed: 0 };
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (const f of gone) {
+    parts.push(raw.subarray(from, f.start));
+    from = f.end;
+  }
+  parts.push(raw.subarray(from));
+  return { message: Buffer.concat(parts), removed: gone.length };
+}
+
 export interface HeaderScan {
   fields: HeaderField[];
   /** Offset just after the blank line ending the block, or where the scan stopped. */

@@ -19,7 +19,7 @@ import { returnPathField } from '#core/delivery/return-path.ts';
 import type { IngestJob } from '#core/ingest/ingest-job.ts';
 import { queueIngestJob } from '#core/ingest/queue-ingest.ts';
 import { newBlobKey } from '#core/mailbox/writes.ts';
-import { parseHeaderFields } from '#core/mime/header.ts';
+import { withoutHeaderFields } from '#core/mime/header.ts';
 import type { ListenerDeps } from '../listener.ts';
 import { newQueueId } from './accept-message.ts';
 import { CanonicalData } from './canonical-data.ts';
@@ -61,20 +61,6 @@ type SubmitDeps = Pick<ListenerDeps, 'adapters' | 'config' | 'logger'>;
 
 const isSmtpError = (err: unknown): err is Error & { responseCode: number } => typeof (err as { responseCode?: unknown })?.responseCode === 'number';
 
-/** `raw` without its top-level header fields named `key` (lower case). */
-export function withoutHeaderFields(raw: Buffer, key: string): Buffer {
-  const drop = parseHeaderFields(raw).filter((f) => f.key === key);
-  if (drop.length === 0) return raw;
-  const parts: Buffer[] = [];
-  let from = 0;
-  for (const f of drop) {
-    parts.push(raw.subarray(from, f.start));
-    from = f.end;
-  }
-  parts.push(raw.subarray(from));
-  return Buffer.concat(parts);
-}
-
 async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c, 'latin1') : (c as Buffer));
@@ -105,7 +91,7 @@ export async function submitMessage(deps: SubmitDeps, s: WholeSubmission): Promi
   }
   if (refused.length > 0) throw new SubmitRefusal('invalidRecipients', `Recipients refused: ${refused.join(', ').slice(0, 500)}`, refused);
 
-  const raw = s.removeBcc ? withoutHeaderFields(s.raw, 'bcc') : s.raw;
+  const raw = s.removeBcc ? withoutHeaderFields(s.raw, (f) => f.key === 'bcc').message : s.raw;
   const canonical = new CanonicalData();
   const fix = new SubmissionHeaderFixup(mailFrom.split('@')[1] || config.hostname);
   const message = await collect(Readable.from([raw]).pipe(canonical).pipe(fix));

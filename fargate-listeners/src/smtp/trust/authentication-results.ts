@@ -10,7 +10,7 @@
  * ARC-Authentication-Results fields are part of an ARC chain and are never touched (RFC 8617
  * §4.1.1).
  */
-import { parseHeaderFields } from '#core/mime/header.ts';
+import { withoutHeaderFields } from '#core/mime/header.ts';
 
 /** RFC 2045 §5.1 token characters: printable US-ASCII except SP and tspecials. */
 const TOKEN_CHAR = /[!#-'*+\-.0-9A-Z^-~]/;
@@ -75,20 +75,11 @@ export function authservIdOf(value: string): string | null {
  */
 export function withoutOurAuthResults(raw: Buffer, authservId: string): { message: Buffer; removed: number } {
   const ours = authservId.toLowerCase().replace(/\.$/, '');
-  const drop = parseHeaderFields(raw).filter((f) => {
+  return withoutHeaderFields(raw, (f) => {
     if (f.key !== 'authentication-results') return false;
     const id = authservIdOf(raw.toString('latin1', f.valueStart, f.end));
     return id === null || id === ours;
   });
-  if (drop.length === 0) return { message: raw, removed: 0 };
-  const parts: Buffer[] = [];
-  let from = 0;
-  for (const f of drop) {
-    parts.push(raw.subarray(from, f.start));
-    from = f.end;
-  }
-  parts.push(raw.subarray(from));
-  return { message: Buffer.concat(parts), removed: drop.length };
 }
 
 /** An authserv-id as RFC 8601 §2.2 writes it: a token, else a quoted-string. */

@@ -28,7 +28,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { RspamdConfig } from '#core/config.ts';
 import type { Logger } from '#core/log.ts';
-import { parseHeaderFields } from '#core/mime/header.ts';
+import { withoutHeaderFields } from '#core/mime/header.ts';
 import { smtpError } from '../enhanced-codes.ts';
 
 /** rspamd's actions (rspamd's metric actions, plus the custom ones it ships). */
@@ -119,16 +119,7 @@ const SPAM_FIELD = /^x-(spam-|rspamd-|spamd-)/;
 
 /** The message without the sender's X-Spam-*, X-Rspamd-* and X-Spamd-* fields (only ours are kept). */
 export function withoutSpamFields(raw: Buffer): { message: Buffer; removed: number } {
-  const drop = parseHeaderFields(raw).filter((f) => SPAM_FIELD.test(f.key));
-  if (drop.length === 0) return { message: raw, removed: 0 };
-  const parts: Buffer[] = [];
-  let from = 0;
-  for (const f of drop) {
-    parts.push(raw.subarray(from, f.start));
-    from = f.end;
-  }
-  parts.push(raw.subarray(from));
-  return { message: Buffer.concat(parts), removed: drop.length };
+  return withoutHeaderFields(raw, (f) => SPAM_FIELD.test(f.key));
 }
 
 /** What the MX does with a message after asking rspamd (refusals are thrown as smtpError). */
