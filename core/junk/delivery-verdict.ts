@@ -1,0 +1,33 @@
+/**
+ * The junk filter at delivery (core/ingest/ingest-job.ts): for each local recipient of mail
+ * that came in at the MX, the recipient's own model scores the message (classifier.ts); a
+ * score at or above JUNK_THRESHOLD sends it to Junk, as does the listener's verdict (DMARC
+ * quarantine, GTUBE: fargate-listeners/src/smtp/trust/). A score of 0.5 is a model that knows
+ * nothing yet (a new user) or a message with no telling words: INBOX.
+ *
+ * The score is logged with the delivery (`junkScore`). It is not written into the message:
+ * the stored bytes are one blob shared by every recipient of the transaction (invariant 5,
+ * core/ingest/ingest-job.ts), and each recipient's score is their own.
+ */
+import type { MessageMeta } from '../mime/types.ts';
+import type { BlobStore } from '../ports/blob-store.ts';
+import { classify, DEFAULT_JUNK_THRESHOLD } from './classifier.ts';
+import { junkModelsFor } from './model-store.ts';
+import { tokenize } from './tokenize.ts';
+
+export { DEFAULT_JUNK_THRESHOLD };
+
+export interface JunkScore {
+  /** 0 (ham) … 1 (spam), four decimals. */
+  score: number;
+  junk: boolean;
+  /** Discriminating tokens used. */
+  tokens: number;
+}
+
+/** `user`'s model's score of `raw`, and whether it reaches `threshold`. */
+export async function junkScore(blobs: BlobStore, user: string, raw: Buffer, meta: MessageMeta, threshold: number): Promise<JunkScore> {
+  const model = await junkModelsFor(blobs).read(user);
+  const { score, clues } = classify(model, tokenize(raw, meta));
+  return { score: Number(score.toFixed(4)), junk: score >= threshold, tokens: clues.length };
+}
