@@ -5,6 +5,7 @@
 import { benchAwsCost } from './aws-cost.ts';
 import { benchImap } from './imap.ts';
 import { benchImport } from './import.ts';
+import { benchJunk } from './junk.ts';
 import { benchSmtpIngest } from './smtp-ingest.ts';
 import { benchWebmail } from './webmail.ts';
 
@@ -14,6 +15,8 @@ const suites: Array<[string, () => Promise<Record<string, number>>]> = [
   // The same load with inbound verification (SPF, DKIM, ARC, DMARC) on.
   ['smtp-ingest-verified', () => benchSmtpIngest({ verify: true })],
   ['imap', () => benchImap()],
+  // The junk filter trained by moves into/out of Junk on 70 % of the SpamAssassin corpus, scored on 30 % (scripts/setup.sh --test unpacks it).
+  ['junk', () => benchJunk()],
   // mailctl import imap from a local Dovecot (scripts/setup.sh --test installs it).
   ['import', () => benchImport()],
   // AWS requests, capacity units and $ on the emulator (moto from .tools/venv: scripts/setup.sh --emulator).
