@@ -59,6 +59,8 @@ export interface InboundVerdict {
   mailbox: 'INBOX' | 'Junk';
   /** Why it is not INBOX (or why a failure was overridden), for the log. */
   reasons?: string[];
+  /** The junk score the listener gave for the job's one recipient (core/junk/spam-fields.ts), already in `mailbox`: not scored again. */
+  junkScore?: { recipient: string; score: number };
 }
 
 export interface RemoteRecipients {
@@ -147,7 +149,8 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
     // The last delivery takes the job's hold over; the one delivery of an unheld job is the sole reference.
     const blobReference = last && held ? { takeOver: job.id } : last && !held && local.length === 1 ? ('sole' as const) : undefined;
     // MX mail is scored by each recipient's own junk model (core/junk/delivery-verdict.ts).
-    const junk = job.source === 'mx' ? await junkScore(adapters.blobs, rcpt, raw, meta, deps.junkThreshold ?? DEFAULT_JUNK_THRESHOLD) : null;
+    const scored = job.verdict?.junkScore && normalizeAddress(job.verdict.junkScore.recipient) === rcpt;
+    const junk = job.source === 'mx' && !scored ? await junkScore(adapters.blobs, rcpt, raw, meta, deps.junkThreshold ?? DEFAULT_JUNK_THRESHOLD) : null;
     const mailbox = await targetMailbox(adapters, rcpt, job.verdict?.mailbox === 'Junk' || junk?.junk === true ? 'Junk' : 'INBOX', job, logger);
     const appended = await writes.append(rcpt, mailbox, raw, {
       blobKey: job.blobKey,

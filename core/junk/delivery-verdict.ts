@@ -5,9 +5,11 @@
  * quarantine, GTUBE: fargate-listeners/src/smtp/trust/). A score of 0.5 is a model that knows
  * nothing yet (a new user) or a message with no telling words: INBOX.
  *
- * The score is logged with the delivery (`junkScore`). It is not written into the message:
- * the stored bytes are one blob shared by every recipient of the transaction (invariant 5,
- * core/ingest/ingest-job.ts), and each recipient's score is their own.
+ * The score is logged with the delivery (`junkScore`). Mail for one recipient was scored by
+ * the MX listener already, which wrote X-Spam-Score/X-Spam-Status into it (spam-fields.ts) and
+ * put the outcome in the job's verdict; it is not scored again. Mail for several recipients
+ * gets no such fields: the stored bytes are one blob shared by them all (invariant 5), and
+ * each recipient's score is their own.
  */
 import type { MessageMeta } from '../mime/types.ts';
 import type { BlobStore } from '../ports/blob-store.ts';

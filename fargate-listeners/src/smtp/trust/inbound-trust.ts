@@ -25,6 +25,8 @@ import { containsGtube } from './gtube.ts';
 import { createRateLimiter } from './rate-limits.ts';
 import { trustedNetworks } from './trusted-networks.ts';
 import { verifyMessage } from './verify-message.ts';
+import { normalizeAddress } from '#core/accounts/addresses.ts';
+import { scoreForRecipient, withoutSpamFields } from '#core/junk/spam-fields.ts';
 
 export interface InboundTrust {
   onConnect(session: SMTPServerSession): Promise<void>;
@@ -107,8 +109,30 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
       );
       const rdns = iprevs.get(session);
       const resinfos = rdns ? [iprevResinfo(rdns, session.remoteAddress), ...result.resinfos] : result.resinfos;
-      log.info('inbound verification', { client: session.remoteAddress, from: mailFrom, ...result.summary, mailbox: spam(result.verdict).mailbox, gtube });
-      return { prepend: authenticationResultsField(trust.authservId, resinfos), message, verdict: spam(result.verdict) };
+      // The junk filter (core/junk/spam-fields.ts): senders' X-Spam fields go; mail for one recipient gets that user's score.
+      const unforged = withoutSpamFields(message);
+      const rcpts = session.envelope.rcptTo;
+      const junk =
+        rcpts.length === 1
+          ? await scoreForRecipient(deps.adapters.blobs, normalizeAddress(rcpts[0].address), unforged.message, config.inbound.junkThreshold)
+          : null;
+      let verdict = spam(result.verdict);
+      if (junk)
+        verdict = {
+          ...verdict,
+          ...(junk.junk ? { mailbox: 'Junk', reasons: [...(verdict.reasons ?? []), `junk score ${junk.score}`] } : {}),
+          junkScore: { recipient: rcpts[0].address, score: junk.score },
+        };
+      log.info('inbound verification', {
+        client: session.remoteAddress,
+        from: mailFrom,
+        ...result.summary,
+        mailbox: verdict.mailbox,
+        gtube,
+        junkScore: junk?.score,
+        forgedSpamFields: unforged.removed || undefined,
+      });
+      return { prepend: authenticationResultsField(trust.authservId, resinfos) + (junk?.fields ?? ''), message: unforged.message, verdict };
     },
   };
 }
