@@ -10,8 +10,9 @@
  *    Content-Type, Precedence, List-Id), and each part's media type (`ct:text/html`);
  *  - text tokens: the words of every text/plain and text/html part, transfer encoding and
  *    charset decoded (RFC 2045 §6), HTML tags removed (their names kept as `tag:font`), the
- *    host names of URLs (`url:example.com`), and for a word too long to be one a note of its
- *    first letter and length (`skip:x 40`), as SpamBayes does.
+ *    host names and path words of URLs (`url:example.com`, `url:unsubscribe`), words written
+ *    in capitals once more as such (`caps:FREE`), and for a word too long to be one a note of
+ *    its first letter and length (`skip:x 40`), as SpamBayes does.
  *
  * Fields added by this system (Authentication-Results, Received, X-Spam-*) and the envelope
  * are not tokens: the verdicts already weigh on their own (core/junk/delivery-verdict.ts), and
@@ -185,9 +186,10 @@ function htmlToText(html: string, tokens: Set<string>): string {
 }
 
 function textTokens(text: string, tokens: Set<string>): void {
-  for (const m of text.matchAll(/\b(?:https?:\/\/|www\.)([a-z0-9.-]+)/gi)) {
+  for (const m of text.matchAll(/\b(?:https?:\/\/|www\.)([a-z0-9.-]+)([^\s"'<>]*)/gi)) {
     const host = m[1].toLowerCase().replace(/\.$/, '');
     addDomain('url', host, tokens);
+    for (const p of m[2].toLowerCase().split(/[^a-z0-9]+/)) if (p.length >= 3 && p.length <= 20) tokens.add(`url:${p}`);
   }
   for (const raw of text.split(/\s+/)) {
     if (raw.length > MAX_WORD && !raw.includes('://')) {
@@ -195,6 +197,7 @@ function textTokens(text: string, tokens: Set<string>): void {
       continue;
     }
     for (const w of words(raw)) tokens.add(w);
+    if (/^[A-Z]{3,20}[!.,]*$/.test(raw)) tokens.add(`caps:${raw.replace(/[!.,]+$/, '')}`);
   }
 }
 
