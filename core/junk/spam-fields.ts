@@ -7,9 +7,11 @@
  *   X-Spam-Status: Yes, score=0.9731, threshold=0.90, tokens=37
  *   	"subject:viagra" 0.99, "url:cheap-pills.example" 0.99, …
  *
- * `Yes` when the score reaches JUNK_THRESHOLD (the message goes to Junk); `tokens` counts the
- * discriminating tokens combined, and the five most telling follow with their probability.
- * 0.5 with no tokens is a model that knows nothing yet (a new user).
+ * `Yes` when the message goes to Junk: its score reaches JUNK_THRESHOLD, or the listener's
+ * verdict sends it there whatever the score (DMARC quarantine, GTUBE), which is then named
+ * (`verdict="GTUBE"`). `tokens` counts the discriminating tokens combined, and the five most
+ * telling follow with their probability. 0.5 with no tokens is a model that knows nothing yet
+ * (a new user).
  *
  * Only then: the stored bytes are one blob shared by every recipient of a transaction
  * (invariant 5), and each user's model is their own, so mail for several recipients gets no
@@ -43,23 +45,32 @@ export function withoutSpamFields(raw: Buffer): { message: Buffer; removed: numb
   return { message: Buffer.concat(parts), removed: drop.length };
 }
 
-/** The two fields (CRLF-terminated) for a classification against `threshold`. */
-export function spamFields({ score, clues }: Classification, threshold: number): string {
+/**
+ * The two fields (CRLF-terminated) for a classification against `threshold`; `junkVerdict`:
+ * the reasons of a verdict that sends the message to Junk anyway (null: none).
+ */
+export function spamFields({ score, clues }: Classification, threshold: number, junkVerdict: string[] | null = null): string {
   const s = score.toFixed(4);
   // Token text comes from the message: no quote, backslash or control character gets into ours.
   // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
   const shown = clues.slice(0, CLUES_SHOWN).map(([t, f]) => `"${t.replace(/["\\\x00-\x1f\x7f]/g, '')}" ${f.toFixed(2)}`);
-  const status = `X-Spam-Status: ${score >= threshold ? 'Yes' : 'No'}, score=${s}, threshold=${threshold.toFixed(2)}, tokens=${clues.length}`;
+  // eslint-disable-next-line no-control-regex -- as above
+  const verdict = junkVerdict ? `, verdict="${junkVerdict.join('; ').replace(/["\\\x00-\x1f\x7f]/g, '')}"` : '';
+  const status = `X-Spam-Status: ${score >= threshold || junkVerdict ? 'Yes' : 'No'}, score=${s}, threshold=${threshold.toFixed(2)}${verdict}, tokens=${clues.length}`;
   return `X-Spam-Score: ${s}\r\n${status}${shown.length ? `\r\n\t${shown.join(', ')}` : ''}\r\n`;
 }
 
-/** The one recipient's model's score of `raw`, whether it reaches `threshold`, and the fields recording it. */
+/**
+ * The one recipient's model's score of `raw`, whether it reaches `threshold`, and the fields
+ * recording it (`junkVerdict`: as for spamFields).
+ */
 export async function scoreForRecipient(
   blobs: BlobStore,
   user: string,
   raw: Buffer,
   threshold: number,
+  junkVerdict: string[] | null,
 ): Promise<{ score: number; junk: boolean; fields: string }> {
   const c = classify(await junkModelsFor(blobs).read(user), tokenize(raw));
-  return { score: Number(c.score.toFixed(4)), junk: c.score >= threshold, fields: spamFields(c, threshold) };
+  return { score: Number(c.score.toFixed(4)), junk: c.score >= threshold, fields: spamFields(c, threshold, junkVerdict) };
 }

@@ -3,13 +3,15 @@
  * smtplib at the MX, from an untrusted address) is scored by the recipient's model and
  * carries X-Spam-Score/X-Spam-Status; the user moves spam into Junk and a mistaken one back
  * out with imapflow (IMAP MOVE, RFC 6851), which trains the model; the next similar spam is
- * delivered to Junk, similar ham to INBOX, and a sender's forged X-Spam-Status is gone.
+ * delivered to Junk, similar ham to INBOX, a sender's forged X-Spam-Status is gone, and GTUBE
+ * goes to Junk whatever the score.
  */
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { junkModelsFor } from '#core/junk/model-store.ts';
 import { modelStats } from '#core/junk/classifier.ts';
 import { junkTrainingSettled } from '#core/junk/training.ts';
+import { GTUBE } from '#listeners/smtp/trust/gtube.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { eventually, startTestSystem, type TestSystem } from '../support/mail-system.ts';
 import { smtplibSend } from '../support/smtplib.ts';
@@ -114,5 +116,10 @@ describe('junk filter: trained by IMAP MOVE, applied at the MX', () => {
     const good = ham();
     await send(good);
     expect(await stored('INBOX', good.subject)).toMatch(/\r\nX-Spam-Status: No, score=0\.[0-4]\d*, /);
+    // GTUBE is spam whatever the model says: Junk, and the status says why.
+    const gtube = ham();
+    gtube.raw = Buffer.concat([gtube.raw, Buffer.from(`${GTUBE}\r\n`)]);
+    await send(gtube);
+    expect(await stored('Junk', gtube.subject)).toMatch(/\r\nX-Spam-Status: Yes, score=0\.\d+, threshold=0\.90, verdict="GTUBE", tokens=/);
   });
 });

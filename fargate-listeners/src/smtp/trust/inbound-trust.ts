@@ -112,11 +112,12 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
       // The junk filter (core/junk/spam-fields.ts): senders' X-Spam fields go; mail for one recipient gets that user's score.
       const unforged = withoutSpamFields(message);
       const rcpts = session.envelope.rcptTo;
+      let verdict = spam(result.verdict);
+      const junkVerdict = verdict.mailbox === 'Junk' ? (verdict.reasons ?? []) : null;
       const junk =
         rcpts.length === 1
-          ? await scoreForRecipient(deps.adapters.blobs, normalizeAddress(rcpts[0].address), unforged.message, config.inbound.junkThreshold)
+          ? await scoreForRecipient(deps.adapters.blobs, normalizeAddress(rcpts[0].address), unforged.message, config.inbound.junkThreshold, junkVerdict)
           : null;
-      let verdict = spam(result.verdict);
       if (junk)
         verdict = {
           ...verdict,
