@@ -49,9 +49,14 @@ export interface Classification {
   clues: Array<[string, number]>;
 }
 
+/** Whether the model can tell anything yet: it has been trained with both classes. */
+export function isTrained(model: JunkModel): boolean {
+  return model.spam > 0 && model.ham > 0;
+}
+
 export function classify(model: JunkModel, tokens: Iterable<string>): Classification {
   const clues: Array<[string, number]> = [];
-  if (model.spam === 0 || model.ham === 0) return { score: 0.5, clues };
+  if (!isTrained(model)) return { score: 0.5, clues };
   for (const t of tokens) {
     const c = model.tokens.get(t);
     if (!c) continue;

@@ -13,7 +13,7 @@
  */
 import type { MessageMeta } from '../mime/types.ts';
 import type { BlobStore } from '../ports/blob-store.ts';
-import { classify, DEFAULT_JUNK_THRESHOLD } from './classifier.ts';
+import { classify, DEFAULT_JUNK_THRESHOLD, isTrained } from './classifier.ts';
 import { junkModelsFor } from './model-store.ts';
 import { tokenize } from './tokenize.ts';
 
@@ -30,6 +30,7 @@ export interface JunkScore {
 /** `user`'s model's score of `raw`, and whether it reaches `threshold`. */
 export async function junkScore(blobs: BlobStore, user: string, raw: Buffer, meta: MessageMeta, threshold: number): Promise<JunkScore> {
   const model = await junkModelsFor(blobs).read(user);
-  const { score, clues } = classify(model, tokenize(raw, meta));
+  // An untrained model scores everything 0.5: the message need not be read.
+  const { score, clues } = isTrained(model) ? classify(model, tokenize(raw, meta)) : classify(model, []);
   return { score: Number(score.toFixed(4)), junk: score >= threshold, tokens: clues.length };
 }

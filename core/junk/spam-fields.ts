@@ -23,7 +23,7 @@
  */
 import { parseHeaderFields } from '../mime/header.ts';
 import type { BlobStore } from '../ports/blob-store.ts';
-import { classify, type Classification } from './classifier.ts';
+import { classify, isTrained, type Classification } from './classifier.ts';
 import { junkModelsFor } from './model-store.ts';
 import { tokenize } from './tokenize.ts';
 
@@ -71,6 +71,8 @@ export async function scoreForRecipient(
   threshold: number,
   junkVerdict: string[] | null,
 ): Promise<{ score: number; junk: boolean; fields: string }> {
-  const c = classify(await junkModelsFor(blobs).read(user), tokenize(raw));
+  const model = await junkModelsFor(blobs).read(user);
+  // An untrained model scores everything 0.5: the message need not be read.
+  const c = isTrained(model) ? classify(model, tokenize(raw)) : classify(model, []);
   return { score: Number(c.score.toFixed(4)), junk: c.score >= threshold, fields: spamFields(c, threshold, junkVerdict) };
 }
