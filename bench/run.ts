@@ -7,6 +7,7 @@ import { benchCardDav } from './carddav.ts';
 import { benchImap } from './imap.ts';
 import { benchImport } from './import.ts';
 import { benchJmap } from './jmap.ts';
+import { benchJunk } from './junk.ts';
 import { benchSmtpIngest } from './smtp-ingest.ts';
 import { benchWebmail } from './webmail.ts';
 
@@ -20,6 +21,8 @@ const suites: Array<[string, () => Promise<Record<string, number>>]> = [
   ['carddav', () => benchCardDav()],
   // JMAP Email/query + Email/get of 50 on 10,000 messages: time locally, DynamoDB units on the emulator.
   ['jmap', () => benchJmap()],
+  // The junk filter trained by moves into/out of Junk on 70 % of the SpamAssassin corpus, scored on 30 % (scripts/setup.sh --test unpacks it).
+  ['junk', () => benchJunk()],
   // mailctl import imap from a local Dovecot (scripts/setup.sh --test installs it).
   ['import', () => benchImport()],
   // AWS requests, capacity units and $ on the emulator (moto from .tools/venv: scripts/setup.sh --emulator).

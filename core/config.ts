@@ -2,6 +2,7 @@
  * Runtime configuration from the environment, with the defaults of the local runtime
  * (README.md, "Configuration"). Every listener and job reads it from here.
  */
+import { DEFAULT_JUNK_THRESHOLD } from './junk/classifier.ts';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -103,6 +104,8 @@ export interface InboundTrustConfig {
   connectionsPerMinute: number;
   /** Messages (accepted DATA) per client address (IPv6: per /64) per minute; 0 = no limit. */
   messagesPerMinute: number;
+  /** Junk score (core/junk/) from which MX mail goes to Junk (JUNK_THRESHOLD, above 0.5, default 0.9). */
+  junkThreshold: number;
   /** rspamd's scan API asked about every message at the MX (RSPAMD_URL; fargate-listeners/src/smtp/trust/rspamd.ts); null: not used. */
   rspamd: RspamdConfig | null;
 }
@@ -326,6 +329,7 @@ function inboundTrust(env: NodeJS.ProcessEnv): InboundTrustConfig {
     verifyMemoryPerClientBytes: memory.perClient,
     connectionsPerMinute: int(env, 'SMTP_CONNECTIONS_PER_MINUTE', 60),
     messagesPerMinute: int(env, 'SMTP_MESSAGES_PER_MINUTE', 120),
+    junkThreshold: junkThreshold(env),
     rspamd: rspamdConfig(env),
   };
 }
@@ -353,6 +357,15 @@ function rspamdConfig(env: NodeJS.ProcessEnv): RspamdConfig | null {
     fail,
     settingsId,
   };
+}
+
+/** JUNK_THRESHOLD: a number above 0.5 (a neutral score never junk) and at most 1. */
+function junkThreshold(env: NodeJS.ProcessEnv): number {
+  const v = env.JUNK_THRESHOLD;
+  if (v === undefined || v === '') return DEFAULT_JUNK_THRESHOLD;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0.5 || n > 1) throw new Error(`JUNK_THRESHOLD must be a number above 0.5 and at most 1, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 function postmasterAddress(env: NodeJS.ProcessEnv): string | null {

@@ -6,10 +6,11 @@
 import { Annotations, CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { RESOURCE_ENV, resourceNames, type ResourceNames } from '#core/resources.ts';
+import { MESSAGE_BUCKET, RESOURCE_ENV, resourceNames, type ResourceNames } from '#core/resources.ts';
 import type { QueueName } from '#core/ports/work-queue.ts';
 import type { MailContext } from './context.ts';
 import { grantIndex, grantMessages } from './grants.ts';
+import { JUNK_MODEL_PREFIX } from '#core/junk/model-store.ts';
 import { ImportTask, IMPORT_CONTAINER } from './import-task.ts';
 import { Listeners } from './listeners.ts';
 import { Network } from './network.ts';
@@ -95,9 +96,10 @@ export class MailStack extends Stack {
       logRetention,
     });
     // The listeners store accepted messages and queue their ingest jobs (SMTP), and read and
-    // change mailboxes (IMAP, POP3), deleting blobs whose last reference goes (EXPUNGE).
+    // change mailboxes (IMAP, POP3), deleting blobs whose last reference goes (EXPUNGE); they
+    // score MX mail with, and train, each user's junk model (core/junk/model-store.ts).
     const taskRole = this.listeners.taskRole;
-    grantMessages(taskRole, this.storage.bucket, { read: true, write: true, delete: true });
+    grantMessages(taskRole, this.storage.bucket, { read: true, write: true, delete: true }, [MESSAGE_BUCKET.messagePrefix, JUNK_MODEL_PREFIX]);
     grantIndex(taskRole, this.storage.table, { write: true });
     this.pipeline.queues.ingest.queue.grantSendMessages(taskRole);
     this.secrets.tls.grantRead(taskRole);

@@ -27,6 +27,7 @@ import { Construct } from 'constructs';
 import { MESSAGE_BUCKET, QUEUES, type QueueDefinition, type ResourceNames } from '#core/resources.ts';
 import type { QueueName } from '#core/ports/work-queue.ts';
 import { grantIndex, grantMessages } from './grants.ts';
+import { JUNK_MODEL_PREFIX } from '#core/junk/model-store.ts';
 import { acknowledge } from './nag.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
@@ -115,6 +116,8 @@ export class Pipeline extends Construct {
     const prefixes = [MESSAGE_BUCKET.messagePrefix, MESSAGE_BUCKET.outboundPrefix];
     grantMessages(ingest.fn, props.bucket, { read: true, write: true, delete: true }, prefixes);
     grantIndex(ingest.fn, props.table, { write: true });
+    // Each recipient's junk model scores mail for several recipients (core/junk/delivery-verdict.ts).
+    grantMessages(ingest.fn, props.bucket, { read: true }, [JUNK_MODEL_PREFIX]);
     this.queues.outbound.queue.grantSendMessages(ingest.fn);
     // Vacation auto-replies (core/delivery/vacation.ts) are queued as new ingest jobs. They go
     // with the null envelope sender and are never answered themselves, so a chain is at most

@@ -22,6 +22,11 @@ import { publicEndpoints } from '../mail-endpoints.ts';
 import { domainDnsRecords, formatDnsRecords } from './dns-records.ts';
 import { ContactsUsageError, exportContacts, importContacts } from './mailctl-contacts.ts';
 import { ContactError } from '../ports/contacts.ts';
+import { modelStats } from '../junk/classifier.ts';
+import { junkScore } from '../junk/delivery-verdict.ts';
+import { junkModelsFor } from '../junk/model-store.ts';
+import { indexMessage } from '../mime/index-message.ts';
+import { fieldValue, parseHeaderFields } from '../mime/header.ts';
 
 export interface MailctlIO {
   out(line: string): void;
@@ -57,7 +62,11 @@ export const USAGE = `usage: mailctl [--aws] <command>
                                  KiB, MiB, GiB), messages in messages, 'none' for no limit
   mailbox list <address>         list a user's mailboxes with counts
   message list <address> [mailbox]        list messages (default INBOX)
-  message show <address> <uid> [mailbox]  print a message's raw bytes
+  message show <address> <uid> [mailbox] [--auth]
+                                 print a message's raw bytes; --auth: only its stored verdicts
+                                 (Authentication-Results, X-Spam-*) and its junk score by the
+                                 user's model now
+  junk stats <address>           the user's junk model: messages trained as spam and ham, tokens
   check [address]                compare every message's blob with the index (all users, or one):
                                  reports missing, unreadable, truncated and extended blobs; exit 1 if any
   import imap <address> <imap-url> [--insecure] [--json] [--connections N]
@@ -228,6 +237,7 @@ export async function runMailctl(
         const writes = new MailboxWrites(adapters, { events, log: createLogger({ command: 'user remove' }, 'warn', (line) => io.err(line)) });
         await writes.removeUser(normalizeAddress(rest[0]));
         await adapters.contacts.removeAllContacts(normalizeAddress(rest[0]));
+        await junkModelsFor(adapters.blobs).remove(normalizeAddress(rest[0]));
         io.out(`removed user ${normalizeAddress(rest[0])}`);
         return 0;
       }
@@ -277,6 +287,8 @@ export async function runMailctl(
         return 0;
       }
       case 'message show': {
+        const auth = rest.includes('--auth');
+        if (auth) rest.splice(rest.indexOf('--auth'), 1);
         need(2);
         const user = await requireUser(rest[0]);
         const uid = Number(rest[1]);
@@ -293,7 +305,21 @@ export async function runMailctl(
           if (err instanceof BlobNotFoundError) throw new CommandError(`${what}: its stored copy (blob ${msg.blobKey}) is missing; see 'mailctl check'`);
           throw new CommandError(`${what}: cannot read blob ${msg.blobKey}: ${(err as Error).message}`);
         }
+        if (auth) {
+          for (const line of await storedVerdicts(adapters, user, raw)) io.out(line);
+          return 0;
+        }
         io.writeRaw(raw);
+        return 0;
+      }
+      case 'junk stats': {
+        need(1);
+        const user = await requireUser(rest[0]);
+        const stats = modelStats(await junkModelsFor(adapters.blobs).read(user));
+        io.out(`trained spam messages\t${stats.spam}`);
+        io.out(`trained ham messages\t${stats.ham}`);
+        io.out(`tokens\t${stats.tokens}`);
+        io.out(`messages remembered as trained\t${stats.trackedMessages}`);
         return 0;
       }
       case 'import imap':
@@ -386,6 +412,22 @@ function postmasterOption(args: string[]): string | null {
 }
 
 /** `check [address]`: one tab-separated line per problem, then a summary; exit 1 when any. */
+/**
+ * `message show --auth`: the verdicts stored in the message's header (Authentication-Results,
+ * RFC 8601, and any X-Spam-* fields), unfolded, and the junk score the user's model gives it now.
+ */
+async function storedVerdicts(adapters: Adapters, user: string, raw: Buffer): Promise<string[]> {
+  const meta = indexMessage(raw);
+  const out: string[] = [];
+  for (const f of parseHeaderFields(raw, 0, meta.mime.bodyStart)) {
+    if (f.key === 'authentication-results' || f.key.startsWith('x-spam-')) out.push(`${f.name}: ${fieldValue(raw, f).replace(/[\t ]+/g, ' ')}`);
+  }
+  if (out.length === 0) out.push('(no Authentication-Results or X-Spam fields stored: not received at the MX, or from a trusted network)');
+  const { score, junk, tokens } = await junkScore(adapters.blobs, user, raw, meta, loadConfig({ ...process.env }).inbound.junkThreshold);
+  out.push(`Junk score now: ${score.toFixed(4)} (${junk ? 'junk' : 'not junk'}; ${tokens} telling tokens)`);
+  return out;
+}
+
 async function check(adapters: Adapters, io: MailctlIO, address: string | undefined): Promise<number> {
   let users: string[];
   if (address !== undefined) {

@@ -28,6 +28,7 @@ import type { MailboxEvents } from '../mailbox/events.ts';
 import { BlobNotFoundError } from '../ports/blob-store.ts';
 import { indexMessage } from '../mime/index-message.ts';
 import { sendVacationReplies } from '../delivery/vacation.ts';
+import { DEFAULT_JUNK_THRESHOLD, junkScore } from '../junk/delivery-verdict.ts';
 
 export interface IngestJob {
   /** Stable id of the transaction (also the SMTP queue id given in the 250 reply). */
@@ -60,6 +61,8 @@ export interface InboundVerdict {
   mailbox: 'INBOX' | 'Junk';
   /** Why it is not INBOX (or why a failure was overridden), for the log. */
   reasons?: string[];
+  /** The junk score the listener gave for the job's one recipient (core/junk/spam-fields.ts), already in `mailbox`: not scored again. */
+  junkScore?: { recipient: string; score: number };
 }
 
 export interface RemoteRecipients {
@@ -85,6 +88,8 @@ export interface IngestDeps {
   onUnknownLocal?: (job: IngestJob, recipients: string[], raw: Buffer) => Promise<void>;
   /** Domains and users cached for the process (directoryFor(index, config.directoryCacheSeconds)); default: read every time. */
   directory?: DirectoryCache;
+  /** Junk score from which MX mail goes to Junk (config.inbound.junkThreshold); default DEFAULT_JUNK_THRESHOLD. */
+  junkThreshold?: number;
 }
 
 export interface IngestResult {
@@ -156,7 +161,10 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
     const last = i === deliverable.length - 1 && onlyLocal && !deferring;
     // The last delivery takes the job's hold over; the one delivery of an unheld job is the sole reference.
     const blobReference = last && held ? { takeOver: job.id } : last && !held && local.length === 1 ? ('sole' as const) : undefined;
-    const mailbox = await targetMailbox(adapters, rcpt, job, logger);
+    // MX mail is scored by each recipient's own junk model (core/junk/delivery-verdict.ts).
+    const scored = job.verdict?.junkScore && normalizeAddress(job.verdict.junkScore.recipient) === rcpt;
+    const junk = job.source === 'mx' && !scored ? await junkScore(adapters.blobs, rcpt, raw, meta, deps.junkThreshold ?? DEFAULT_JUNK_THRESHOLD) : null;
+    const mailbox = await targetMailbox(adapters, rcpt, job.verdict?.mailbox === 'Junk' || junk?.junk === true ? 'Junk' : 'INBOX', job, logger);
     const appended = await writes.append(rcpt, mailbox, raw, {
       blobKey: job.blobKey,
       meta,
@@ -166,7 +174,14 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
     });
     if (last && held && !appended.duplicate) holdTakenOver = true;
     result.delivered.push({ recipient: rcpt, uid: appended.uid, duplicate: appended.duplicate });
-    logger.info('delivered', { job: job.id, recipient: rcpt, mailbox, uid: appended.uid, duplicate: appended.duplicate });
+    logger.info('delivered', {
+      job: job.id,
+      recipient: rcpt,
+      mailbox,
+      uid: appended.uid,
+      duplicate: appended.duplicate,
+      ...(junk ? { junkScore: junk.score } : {}),
+    });
   }
 
   // RFC 3834 auto-replies of recipients on vacation (core/delivery/vacation.ts); never fails the job.
@@ -217,12 +232,12 @@ export class QuotaDeferral extends Error {
 }
 
 /**
- * The mailbox a local recipient gets the message in: INBOX, or for a Junk verdict the user's
+ * The mailbox a local recipient gets the message in: INBOX, or for a Junk verdict (the listener's, or the junk score's) the user's
  * mailbox with the \\Junk special use (RFC 6154; "Junk" at creation, possibly renamed since).
  * A user who deleted it gets the message in INBOX rather than not at all.
  */
-async function targetMailbox(adapters: Adapters, user: string, job: IngestJob, logger: Logger): Promise<string> {
-  if (job.verdict?.mailbox !== 'Junk') return 'INBOX';
+async function targetMailbox(adapters: Adapters, user: string, wanted: 'INBOX' | 'Junk', job: IngestJob, logger: Logger): Promise<string> {
+  if (wanted !== 'Junk') return 'INBOX';
   const named = await adapters.index.getMailbox(user, 'Junk');
   if (named?.specialUse === '\\Junk') return named.name;
   const special = (await adapters.index.listMailboxes(user)).find((m) => m.specialUse === '\\Junk');

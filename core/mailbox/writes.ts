@@ -30,6 +30,7 @@ import type { MessageMeta } from '../mime/types.ts';
 import { indexMessage } from '../mime/index-message.ts';
 import { MESSAGE_BUCKET } from '../resources.ts';
 import type { MailboxEvents } from './events.ts';
+import { trainOnCopy } from '../junk/training.ts';
 
 /** Orphaned blobs deleted at the same time, at most (one expunge may orphan thousands). */
 export const BLOB_DELETE_CONCURRENCY = 8;
@@ -66,8 +67,8 @@ export interface MailboxWritesOptions {
 }
 
 export class MailboxWrites {
-  private readonly index: MailIndex;
-  private readonly blobs: BlobStore;
+  readonly index: MailIndex;
+  readonly blobs: BlobStore;
   private readonly events: MailboxEvents | undefined;
   private readonly log: Logger;
 
@@ -173,7 +174,11 @@ export class MailboxWrites {
     return { mailboxId: mailbox.id, results };
   }
 
-  /** Copies messages into another mailbox of the same user (same blobs); notifies the target when any was copied. */
+  /**
+   * Copies messages into another mailbox of the same user (same blobs); notifies the target
+   * when any was copied. A copy into or out of \\Junk then trains the user's junk model in the
+   * background (core/junk/training.ts): the caller's reply does not wait for it.
+   */
   async copy(
     user: string,
     fromMailboxId: string,
@@ -182,6 +187,14 @@ export class MailboxWrites {
   ): Promise<{ uidValidity: number; mapping: Array<{ from: number; to: number }> }> {
     const result = await this.index.copyMessages(user, fromMailboxId, uids, toMailboxId);
     if (result.mapping.length > 0) this.notify(user, toMailboxId);
+    trainOnCopy(
+      this,
+      this.log,
+      user,
+      fromMailboxId,
+      toMailboxId,
+      result.mapping.map((m) => m.to),
+    );
     return result;
   }
 

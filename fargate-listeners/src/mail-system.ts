@@ -148,6 +148,7 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
               routeRemote: outbound.routing.routeRemote,
               onUnknownLocal: outbound.routing.onUnknownLocal,
               directory: directoryFor(adapters.index, config.directoryCacheSeconds),
+              junkThreshold: config.inbound.junkThreshold,
             });
           },
           logger.child({ worker: 'ingest' }),

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { verifyPassword } from '#core/accounts/password.ts';
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
 import { awsResourceEnv, createAwsAdapters, destroyAwsResources, provisionAwsResources } from '#core/adapters/aws/index.ts';
-import { appendToMailbox } from '#core/mailbox/writes.ts';
+import { appendToMailbox, MailboxWrites } from '#core/mailbox/writes.ts';
+import { junkTrainingSettled } from '#core/junk/training.ts';
+import { silentLogger } from '#core/log.ts';
 import { GROUPS, groupUsage } from '#core/admin/mailctl.ts';
 import { loadConfig } from '#core/config.ts';
 import { QUEUES } from '#core/resources.ts';
@@ -73,6 +75,27 @@ describe('mailctl (local)', () => {
       expect(r.code, bad.join(' ')).toBe(2);
       expect(r.stderr, bad.join(' ')).toMatch(/storage|messages|unexpected/);
     }
+  });
+
+  it('junk stats counts what the user trained; message show --auth prints the stored verdicts and the junk score', async () => {
+    const adapters = await createLocalAdapters({ dataDir });
+    const writes = new MailboxWrites(adapters, { log: silentLogger });
+    const raw = Buffer.from(
+      'Authentication-Results: mx.test;\r\n\tspf=pass smtp.mailfrom=remote.test;\r\n\tdmarc=pass header.from=remote.test\r\nFrom: offers@remote.test\r\nSubject: casino bonus\r\n\r\nfree casino bonus now\r\n',
+    );
+    const a = await writes.append('alice@example.test', 'INBOX', raw);
+    const junk = (await adapters.index.getMailbox('alice@example.test', 'Junk'))!;
+    const { mapping } = await writes.copy('alice@example.test', a.mailboxId, [a.uid], junk.id);
+    await junkTrainingSettled();
+    await adapters.close();
+    const stats = await ctl(['junk', 'stats', 'alice@example.test']);
+    expect(stats.stdout).toMatch(/^trained spam messages\t1\ntrained ham messages\t0\ntokens\t\d+\n/);
+    const show = await ctl(['message', 'show', '--auth', 'alice@example.test', String(mapping[0].to), 'Junk']);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain('Authentication-Results: mx.test; spf=pass smtp.mailfrom=remote.test; dmarc=pass header.from=remote.test\n');
+    // One class trained only: the model cannot tell yet, so 0.5 (not junk).
+    expect(show.stdout).toMatch(/^Junk score now: 0\.5000 \(not junk; 0 telling tokens\)$/m);
+    expect((await ctl(['junk', 'stats', 'nobody@example.test'])).code).toBe(1);
   });
 
   it('sets the postmaster address of a domain at add and changes it (RFC 5321 §4.5.1)', async () => {

@@ -30,6 +30,8 @@ import { createRateLimiter } from './rate-limits.ts';
 import { createRspamdClient, withoutSpamFields } from './rspamd.ts';
 import { trustedNetworks } from './trusted-networks.ts';
 import { verifyMessage } from './verify-message.ts';
+import { normalizeAddress } from '#core/accounts/addresses.ts';
+import { scoreForRecipient, withoutJunkFields } from '#core/junk/spam-fields.ts';
 
 export interface InboundTrust {
   /** `fromProxyHeader`: the session's address was named by a PROXY header (smtp-server-runner.ts). */
@@ -157,8 +159,31 @@ export function createInboundTrust(deps: ListenerDeps, options: InboundTrustOpti
       const note = heloNotes.get(session);
       const iprevRow = rdns ? iprevResinfo(rdns, session.remoteAddress) + (note ? ` (${note.replace(/[^\x20-\x7e]|[()\\]/g, '')})` : '') : null;
       const resinfos = iprevRow ? [iprevRow, ...result.resinfos] : result.resinfos;
-      log.info('inbound verification', { client: session.remoteAddress, from: mailFrom, ...result.summary, mailbox: spam(result.verdict).mailbox, gtube });
-      return { prepend: authenticationResultsField(trust.authservId, resinfos) + rspamdFields, message, verdict: spam(result.verdict) };
+      // The junk filter (core/junk/spam-fields.ts): senders' X-Spam fields go; mail for one recipient gets that user's score.
+      const unforged = withoutJunkFields(message);
+      const rcpts = session.envelope.rcptTo;
+      let verdict = spam(result.verdict);
+      const junkVerdict = verdict.mailbox === 'Junk' ? (verdict.reasons ?? []) : null;
+      const junk =
+        rcpts.length === 1
+          ? await scoreForRecipient(deps.adapters.blobs, normalizeAddress(rcpts[0].address), unforged.message, config.inbound.junkThreshold, junkVerdict)
+          : null;
+      if (junk)
+        verdict = {
+          ...verdict,
+          ...(junk.junk ? { mailbox: 'Junk', reasons: [...(verdict.reasons ?? []), `junk score ${junk.score}`] } : {}),
+          junkScore: { recipient: rcpts[0].address, score: junk.score },
+        };
+      log.info('inbound verification', {
+        client: session.remoteAddress,
+        from: mailFrom,
+        ...result.summary,
+        mailbox: verdict.mailbox,
+        gtube,
+        junkScore: junk?.score,
+        forgedSpamFields: unforged.removed || undefined,
+      });
+      return { prepend: authenticationResultsField(trust.authservId, resinfos) + rspamdFields + (junk?.fields ?? ''), message: unforged.message, verdict };
     },
   };
 }
