@@ -152,7 +152,7 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
   const overQuota: string[] = [];
   const deliverable: string[] = [];
   for (const rcpt of local) {
-    if (await quotaExceeded(adapters.index, rcpt, { storage: raw.length, messages: 1 })) overQuota.push(rcpt);
+    if (await quotaExceeded(adapters.index, rcpt, { storage: raw.length, messages: 1 }, await directory.user(rcpt))) overQuota.push(rcpt);
     else deliverable.push(rcpt);
   }
   const deferring = overQuota.length > 0;

@@ -5,12 +5,22 @@
  * guards and is not part of it: writers racing each other may together pass a limit by what one
  * of them adds, never more.
  */
-import type { MailIndex } from '../ports/mail-index.ts';
+import type { MailIndex, User } from '../ports/mail-index.ts';
 
 export type QuotaResource = 'STORAGE' | 'MESSAGE';
 
-/** The first resource `add` would take over its limit, or null when it fits (or the user has no limits). */
-export async function quotaExceeded(index: MailIndex, user: string, add: { storage: number; messages: number }): Promise<QuotaResource | null> {
+/**
+ * The first resource `add` would take over its limit, or null when it fits (or the user has no
+ * limits). `known`: the user record at hand (a directory lookup): without limits on it, nothing
+ * is read (the common case costs no usage read per RCPT and per delivery).
+ */
+export async function quotaExceeded(
+  index: MailIndex,
+  user: string,
+  add: { storage: number; messages: number },
+  known?: Pick<User, 'quota'> | null,
+): Promise<QuotaResource | null> {
+  if (known && !known.quota) return null;
   const q = await index.getQuota(user);
   if (!q) return null;
   if (q.limits.storage !== null && add.storage > 0 && q.usage.storage + add.storage > q.limits.storage) return 'STORAGE';

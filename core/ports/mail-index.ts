@@ -72,6 +72,11 @@ export interface User {
   /** Encoded password hash (see core/accounts/password.ts). */
   passwordHash: string;
   createdAt: number;
+  /**
+   * The user's quota limits when any is set (RFC 9208; `setQuota`); absent: none. Read with the
+   * user, so a delivery or RCPT for a user without limits reads no usage counter.
+   */
+  quota?: QuotaLimits;
 }
 
 /** A user's limits (RFC 9208 STORAGE in octets, MESSAGE in messages); null: no limit. */

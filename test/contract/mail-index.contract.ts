@@ -1227,6 +1227,17 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect(await indexError(ix.setQuota(alice, { storage: 1.5, messages: null }))).toBe('INVALID');
       });
 
+      it('getUser carries the limits setQuota set, and none when there are none (so RCPT and delivery skip the usage read)', async () => {
+        await withUser();
+        expect((await ix.getUser(alice))!.quota).toBeUndefined();
+        await ix.setQuota(alice, { storage: 2048, messages: null });
+        expect((await ix.getUser(alice))!.quota).toEqual({ storage: 2048, messages: null });
+        await ix.setQuota(alice, { storage: null, messages: 7 });
+        expect((await ix.getUser(alice))!.quota).toEqual({ storage: null, messages: 7 });
+        await ix.setQuota(alice, { storage: null, messages: null });
+        expect((await ix.getUser(alice))!.quota).toBeUndefined();
+      });
+
       it('append, copy, expunge and mailbox delete move the usage by the sizes and counts; a duplicate delivery and another user do not', async () => {
         await withUser();
         await withUser(bob);

@@ -18,6 +18,7 @@
  */
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { quotaExceeded } from '#core/mailbox/quota.ts';
+import type { User } from '#core/ports/mail-index.ts';
 import { domainOf, isValidAddress, normalizeAddress, unquoteLocalPart } from '#core/accounts/addresses.ts';
 import { directoryFor } from '#core/accounts/directory-cache.ts';
 import { hostDomain, isPostmaster, resolvePostmaster } from '#core/accounts/postmaster.ts';
@@ -63,10 +64,12 @@ export async function resolveLocalRecipient(deps: ListenerDeps, address: string,
   const domain = domainOf(addr);
   let isLocal: boolean;
   let exists: boolean;
+  let user: User | null;
   try {
     const directory = directoryFor(deps.adapters.index, deps.config.directoryCacheSeconds);
     isLocal = (await directory.domain(domain)) !== null;
-    exists = isLocal && (await directory.user(addr)) !== null;
+    user = isLocal ? await directory.user(addr) : null;
+    exists = user !== null;
   } catch (err) {
     deps.logger.error('recipient lookup failed', { err });
     throw smtpError(451, '4.3.0', 'Temporary lookup failure, try again later');
@@ -77,7 +80,7 @@ export async function resolveLocalRecipient(deps: ListenerDeps, address: string,
   // and the user may make room meanwhile. The size is what MAIL FROM declared (SIZE=, RFC 1870).
   let over;
   try {
-    over = await quotaExceeded(deps.adapters.index, addr, { storage: Math.max(1, declaredSize), messages: 1 });
+    over = await quotaExceeded(deps.adapters.index, addr, { storage: Math.max(1, declaredSize), messages: 1 }, user);
   } catch (err) {
     deps.logger.error('quota lookup failed', { err });
     throw smtpError(451, '4.3.0', 'Temporary lookup failure, try again later');

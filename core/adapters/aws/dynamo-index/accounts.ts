@@ -27,7 +27,13 @@ function domainFromItem(i: Item): Domain {
 }
 
 function toUser(item: Item): User {
-  return { address: str(item, 'address'), passwordHash: str(item, 'passwordHash'), createdAt: num(item, 'createdAt') };
+  const user: User = { address: str(item, 'address'), passwordHash: str(item, 'passwordHash'), createdAt: num(item, 'createdAt') };
+  // Quota limits live on the PROFILE item (dynamo-index/usage.ts).
+  const limit = (name: string) => (item[name]?.N !== undefined ? Number(item[name].N) : null);
+  const storage = limit('storageLimit');
+  const messages = limit('messageLimit');
+  if (storage !== null || messages !== null) user.quota = { storage, messages };
+  return user;
 }
 
 export async function addDomain(ctx: DynamoIndexContext, name: string, options: { postmaster?: string | null } = {}): Promise<Domain> {

@@ -83,9 +83,15 @@ export async function addUser(h: SqliteHandle, user: { address: string; password
 }
 
 export async function getUser(h: SqliteHandle, address: string): Promise<User | null> {
-  const r = h.stmt('SELECT address, password_hash, created_at FROM users WHERE address = ?').get(address) as
-    { address: string; password_hash: string; created_at: number } | undefined;
-  return r ? { address: r.address, passwordHash: r.password_hash, createdAt: r.created_at } : null;
+  const r = h
+    .stmt(
+      'SELECT u.address, u.password_hash, u.created_at, q.storage_limit, q.message_limit FROM users u LEFT JOIN user_quotas q ON q.user = u.address WHERE u.address = ?',
+    )
+    .get(address) as { address: string; password_hash: string; created_at: number; storage_limit: number | null; message_limit: number | null } | undefined;
+  if (!r) return null;
+  const user: User = { address: r.address, passwordHash: r.password_hash, createdAt: r.created_at };
+  if (r.storage_limit !== null || r.message_limit !== null) user.quota = { storage: r.storage_limit, messages: r.message_limit };
+  return user;
 }
 
 export async function listUsers(h: SqliteHandle, domain?: string): Promise<User[]> {
