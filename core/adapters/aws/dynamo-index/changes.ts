@@ -126,6 +126,16 @@ export function newMailboxLogAttributes(creationModseq: number, now: number): It
   return { logFloor: N(creationModseq), floorUidNext: N(1), logTrimmedAt: N(now) };
 }
 
+/** How often changesSince reads an append range again when a UID in it is neither a message nor a tombstone. */
+const RANGE_REREADS = 3;
+
+/** How many of `uids` lie in [lower, upper). */
+function countIn(uids: ReadonlySet<number>, lower: number, upper: number): number {
+  let n = 0;
+  for (const u of uids) if (u >= lower && u < upper) n++;
+  return n;
+}
+
 export async function changesSince(
   ctx: DynamoIndexContext,
   user: string,
@@ -157,11 +167,23 @@ export async function changesSince(
     return m > since && m <= high;
   };
 
-  // Appends and copies since `since`: UIDs in [lower, uidNext).
-  const appended = lower < mb.uidNext ? (await queryMessageRange(ctx, pk, mailboxId, lower, mb.uidNext - 1)).filter(inWindow) : [];
   const gone = new Set<number>();
   const goneBlobs = new Map<number, string>();
   const flagged = new Set<number>();
+  for (const e of entries) if (str(e, 'kind') === 'X') for (const u of decodeUidSet(str(e, 'uids'))) gone.add(u);
+  // Appends and copies since `since`: UIDs in [lower, uidNext). With the caller's uidNext of the
+  // `since` state, each UID there was made after `since`, so it is a message or a tombstone read
+  // above — unless the transaction that made it is not yet fully visible to this Query, or an
+  // expunge after the mailbox read took it. For those the range is read again, a few times,
+  // briefly: a reader that went on would take the state past the message and never report it.
+  // (Without the hint, `lower` may be older, where absent UIDs are old expunges: no re-read.)
+  let range = lower < mb.uidNext ? await queryMessageRange(ctx, pk, mailboxId, lower, mb.uidNext - 1) : [];
+  const exact = options.uidNext !== undefined;
+  for (let attempt = 0; exact && attempt < RANGE_REREADS && range.length + countIn(gone, lower, mb.uidNext) < mb.uidNext - lower; attempt++) {
+    await new Promise((r) => setTimeout(r, 20 * (attempt + 1)));
+    range = await queryMessageRange(ctx, pk, mailboxId, lower, mb.uidNext - 1);
+  }
+  const appended = range.filter(inWindow);
   for (const e of entries) {
     const kind = str(e, 'kind');
     if (kind === 'X') {
