@@ -101,13 +101,17 @@ describeWithRspamd('MX with RSPAMD_URL: rspamd decides refuse / defer / Junk / I
     expect(r.outcome, r.stderr).toEqual({ refused: {} });
     const raw = await eventually(() => stored(sys, 'alice@example.test', 'INBOX', 'lunch'));
     const head = header(raw);
-    // Return-Path, our Authentication-Results, rspamd's verdict, then our Received: (RFC 8601 §5).
+    // Return-Path, our Authentication-Results, rspamd's verdict, the junk filter's score (core/junk/),
+    // then our Received: (RFC 8601 §5).
     expect(head).toMatch(
-      /^Return-Path: <bob@remote\.test>\r\nAuthentication-Results: mx\.test;[^]*?\r\nX-Rspamd-Action: no action\r\nX-Rspamd-Score: [^\r]*\r\n(?:X-Rspamd-Symbols: [^]*?\r\n)?Received: /,
+      /^Return-Path: <bob@remote\.test>\r\nAuthentication-Results: mx\.test;[^]*?\r\nX-Rspamd-Action: no action\r\nX-Rspamd-Score: [^\r]*\r\n(?:X-Rspamd-Symbols: [^]*?\r\n)?X-Spam-Score: [^\r]*\r\nX-Spam-Status: [^]*?\r\nReceived: /,
     );
     expect(head).toMatch(/^X-Rspamd-Score: -?\d+\.\d\d \/ 15\.00\r$/m);
     expect(head.match(/^X-Rspamd-Score:/gm)).toHaveLength(1);
-    expect(head).not.toMatch(/^X-Spam-/im);
+    // The sender's X-Spam-Flag and X-Spam-Status are gone; the one X-Spam-Status is ours.
+    expect(head).not.toMatch(/^X-Spam-Flag:/im);
+    expect(head.match(/^X-Spam-Status:/gm)).toHaveLength(1);
+    expect(head).toMatch(/^X-Spam-Status: No, score=0\.\d+, threshold=0\.90/m);
     expect(head).not.toContain('-100');
   });
 
