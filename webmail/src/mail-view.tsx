@@ -11,6 +11,7 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { JmapClient } from './jmap.ts';
 import { byRole, displayName, mailboxTree, type Mailbox } from './mailboxes.ts';
 import { MailboxIcon } from './icons.tsx';
+import { useShortcuts } from './shortcuts.ts';
 import { Settings } from './settings.tsx';
 import { MessageView } from './message-view.tsx';
 import { formatDate, senderName, type EmailSummary, addressList, type EmailAddress } from './emails.ts';
@@ -34,7 +35,6 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   const [identities, setIdentities] = useState<Identity[]>([]);
   const [suggestions, setSuggestions] = useState<string[]>([]);
   const searchRef = useRef<HTMLInputElement>(null);
-  const onKey = useRef<(e: KeyboardEvent) => void>(() => {});
   const loading = useRef(false);
 
   const loadMailboxes = useCallback(async () => {
@@ -229,29 +229,21 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   };
   const currentBox = mailboxes.find((m) => m.id === current);
 
-  // The shortcuts read this render's state: the handler is replaced at every render, not after
-  // it (an effect runs later, and a key pressed in between would act on the previous message).
-  onKey.current = (e: KeyboardEvent) => {
-    const t = e.target as HTMLElement;
-    if (composing || t.closest('input, textarea, select, [contenteditable]') || e.ctrlKey || e.metaKey || e.altKey) return;
+  useShortcuts((key) => {
+    if (composing) return false;
     const i = emails.findIndex((m) => m.id === openId);
-    if (e.key === 'j' && emails.length) open(emails[Math.min(emails.length - 1, i + 1)].id);
-    else if (e.key === 'k' && emails.length) open(emails[Math.max(0, i - 1)].id);
-    else if (e.key === 'e') void moveTo('archive');
-    else if (e.key === '#') void remove();
-    else if (e.key === 'u') void setKeyword('$seen', false);
-    else if (e.key === 's') void setKeyword('$flagged', !emails[i]?.keywords.$flagged);
-    else if (e.key === '/') searchRef.current?.focus();
-    else if (e.key === 'c') compose(EMPTY_DRAFT);
-    else if (e.key === 'Escape') setOpenId(null);
-    else return;
-    e.preventDefault();
-  };
-  useEffect(() => {
-    const listener = (e: KeyboardEvent) => onKey.current(e);
-    window.addEventListener('keydown', listener);
-    return () => window.removeEventListener('keydown', listener);
-  }, []);
+    if (key === 'j' && emails.length) open(emails[Math.min(emails.length - 1, i + 1)].id);
+    else if (key === 'k' && emails.length) open(emails[Math.max(0, i - 1)].id);
+    else if (key === 'e') void moveTo('archive');
+    else if (key === '#') void remove();
+    else if (key === 'u') void setKeyword('$seen', false);
+    else if (key === 's') void setKeyword('$flagged', !emails[i]?.keywords.$flagged);
+    else if (key === '/') searchRef.current?.focus();
+    else if (key === 'c') compose(EMPTY_DRAFT);
+    else if (key === 'Escape') setOpenId(null);
+    else return false;
+    return true;
+  });
 
   return (
     <div class={`mail ${openId || composing || settings ? 'reading' : ''}`}>

@@ -2,7 +2,8 @@
  * One message: its header fields, its body (HTML sanitised in a sandboxed frame, or plain
  * text), its attachments (downloadable) and the raw message. Opening it marks it read.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { useShortcuts } from './shortcuts.ts';
 import type { JmapClient } from './jmap.ts';
 import { addressList, formatSize, type EmailAddress } from './emails.ts';
 import { linkify, safeMessageHtml } from './message-frame.ts';
@@ -77,7 +78,6 @@ export function MessageView({
   const [allowRemote, setAllowRemote] = useState(false);
   const [inline, setInline] = useState<Map<string, string>>(new Map());
   const [raw, setRaw] = useState<string | null>(null);
-  const onKey = useRef<(e: KeyboardEvent) => void>(() => {});
 
   useEffect(() => {
     let live = true;
@@ -140,20 +140,14 @@ export function MessageView({
     };
   }, [client, id]);
 
-  // Replaced at every render, so a key acts on what is shown (see mail-view.tsx).
-  onKey.current = (e: KeyboardEvent) => {
-    if (!email || (e.target as HTMLElement).closest('input, textarea, select, [contenteditable]') || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === 'r') onCompose(replyDraft(source(email), client.session.username, false));
-    else if (e.key === 'a') onCompose(replyDraft(source(email), client.session.username, true));
-    else if (e.key === 'f') onCompose(forwardDraft(source(email), false));
-    else return;
-    e.preventDefault();
-  };
-  useEffect(() => {
-    const listener = (e: KeyboardEvent) => onKey.current(e);
-    window.addEventListener('keydown', listener);
-    return () => window.removeEventListener('keydown', listener);
-  }, []);
+  useShortcuts((key) => {
+    if (!email) return false;
+    if (key === 'r') onCompose(replyDraft(source(email), client.session.username, false));
+    else if (key === 'a') onCompose(replyDraft(source(email), client.session.username, true));
+    else if (key === 'f') onCompose(forwardDraft(source(email), false));
+    else return false;
+    return true;
+  });
 
   if (error)
     return (
