@@ -48,13 +48,13 @@ describeWithBrowser('webmail in chromium', () => {
       t.close();
     }
   };
-  const imap = async <T>(fn: (c: ImapFlow) => Promise<T>, user = USER): Promise<T> => {
+  const imap = async <T>(fn: (c: ImapFlow) => Promise<T>, user = USER, pass = PASSWORD): Promise<T> => {
     const c = new ImapFlow({
       host: '127.0.0.1',
       port: ts.port('imaps'),
       secure: true,
       tls: { rejectUnauthorized: false },
-      auth: { user, pass: PASSWORD },
+      auth: { user, pass },
       logger: false,
     });
     await c.connect();
@@ -396,7 +396,8 @@ describeWithBrowser('webmail in chromium', () => {
     await page.getByLabel('Auto-reply subject').fill('Away until Monday');
     await page.getByLabel('Auto-reply text').fill('I am away and will answer on Monday.');
     await page.getByRole('form', { name: 'Auto-reply' }).getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => page.getByRole('status').last().textContent(), { timeout: 10_000 }).toContain('Auto-reply is on.');
+    const vacationStatus = () => page.getByRole('form', { name: 'Auto-reply' }).getByRole('status').textContent();
+    await expect.poll(vacationStatus, { timeout: 10_000 }).toContain('Auto-reply is on.');
     await page.screenshot({ path: screenshotPath('settings') });
     await send({ from: `Bob <${OTHER}>`, to: USER, subject: 'Are you there?', text: 'Ping.' });
     await eventually(async () => {
@@ -414,7 +415,35 @@ describeWithBrowser('webmail in chromium', () => {
     }, 20_000);
     await page.getByLabel('Send an auto-reply').uncheck();
     await page.getByRole('form', { name: 'Auto-reply' }).getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => page.getByRole('status').last().textContent(), { timeout: 10_000 }).toContain('Auto-reply is off.');
+    await expect.poll(vacationStatus, { timeout: 10_000 }).toContain('Auto-reply is off.');
+    await page.getByRole('button', { name: 'Close' }).click();
+  });
+
+  it('settings: change password; a wrong current one is refused, the page stays signed in, IMAP takes the new one at once', async () => {
+    const form = () => page.getByRole('form', { name: 'Change password' });
+    const status = () => form().getByRole('status').textContent();
+    const change = async (current: string, next: string) => {
+      await page.getByLabel('Current password').fill(current);
+      await page.getByLabel('New password', { exact: true }).fill(next);
+      await page.getByLabel('New password again').fill(next);
+      const answered = page.waitForResponse((r) => r.url().endsWith('/jmap/auth/password'));
+      await form().getByRole('button', { name: 'Change password' }).click();
+      await answered;
+    };
+    const imapLogin = (pass: string) =>
+      imap(async () => 'OK', USER, pass).catch((err: { authenticationFailed?: boolean }) => (err.authenticationFailed ? 'NO' : Promise.reject(err)));
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await change('not my password', 'battery staple horse');
+    await expect.poll(status, { timeout: 10_000 }).toContain('The current password is wrong.');
+    await change(PASSWORD, 'battery staple horse');
+    await expect.poll(status, { timeout: 10_000 }).toContain('Password changed.');
+    await page.screenshot({ path: screenshotPath('settings-password') });
+    expect(await imapLogin('battery staple horse')).toBe('OK');
+    expect(await imapLogin(PASSWORD)).toBe('NO');
+    // The page carries on with its fresh token: it can change the password back.
+    await change('battery staple horse', PASSWORD);
+    await expect.poll(status, { timeout: 10_000 }).toContain('Password changed.');
+    expect(await imapLogin(PASSWORD)).toBe('OK');
     await page.getByRole('button', { name: 'Close' }).click();
   });
 

@@ -35,7 +35,7 @@ export class MethodError extends Error {
 
 export class JmapClient {
   readonly session: SessionInfo;
-  private readonly authorization: string;
+  private authorization: string;
 
   private constructor(session: SessionInfo, authorization: string) {
     this.session = session;
@@ -79,6 +79,34 @@ export class JmapClient {
       },
       authorization,
     );
+  }
+
+  /**
+   * Changes the user's password (POST /jmap/auth/password). The server ends every token of the
+   * user and answers a fresh one, which this client then uses. Resolves null on success, else
+   * the reason in plain words.
+   */
+  async changePassword(currentPassword: string, newPassword: string): Promise<string | null> {
+    let res: Response;
+    try {
+      res = await fetch('/jmap/auth/password', {
+        method: 'POST',
+        headers: { authorization: this.authorization, 'content-type': 'application/json' },
+        body: JSON.stringify({ currentPassword, newPassword }),
+        credentials: 'omit',
+        cache: 'no-store',
+      });
+    } catch {
+      return 'The server cannot be reached. Try again in a moment.';
+    }
+    if (res.ok) {
+      this.authorization = `Bearer ${((await res.json()) as { access_token: string }).access_token}`;
+      return null;
+    }
+    if (res.status === 403) return 'The current password is wrong.';
+    if (res.status === 429) return 'Too many failed attempts. Wait a few minutes, then try again.';
+    const detail = ((await res.json().catch(() => ({}))) as { detail?: string }).detail;
+    return detail ? `${detail}.` : `The server answered ${res.status}.`;
   }
 
   /** Revokes the token on the server (RFC 6750 bearer; DELETE /jmap/auth/token). */

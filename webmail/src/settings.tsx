@@ -1,6 +1,7 @@
 /**
  * Settings: the vacation auto-reply (JMAP VacationResponse, RFC 8621 §8; the server answers
- * by RFC 3834's rules: once per sender a week, never to lists or robots).
+ * by RFC 3834's rules: once per sender a week, never to lists or robots) and the password
+ * (POST /jmap/auth/password: other signed-in browsers are signed out, this one stays).
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { JmapClient } from './jmap.ts';
@@ -38,6 +39,29 @@ export function Settings({ client, onClose }: { client: JmapClient; onClose(): v
   return (
     <section class="settings" aria-labelledby="settings-title">
       <h2 id="settings-title">Settings</h2>
+      <VacationForm supported={supported} vacation={vacation} setVacation={setVacation} status={status} save={save} onClose={onClose} />
+      <PasswordForm client={client} />
+    </section>
+  );
+}
+
+function VacationForm({
+  supported,
+  vacation,
+  setVacation,
+  status,
+  save,
+  onClose,
+}: {
+  supported: boolean;
+  vacation: Vacation | null;
+  setVacation(v: Vacation): void;
+  status: string;
+  save(e: Event): Promise<void>;
+  onClose(): void;
+}) {
+  return (
+    <>
       {!supported ? (
         <p>This server does not offer an auto-reply.</p>
       ) : !vacation ? (
@@ -94,6 +118,53 @@ export function Settings({ client, onClose }: { client: JmapClient; onClose(): v
           </div>
         </form>
       )}
-    </section>
+    </>
+  );
+}
+
+const MIN_PASSWORD = 8;
+
+function PasswordForm({ client }: { client: JmapClient }) {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [again, setAgain] = useState('');
+  const [status, setStatus] = useState('');
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if ([...next].length < MIN_PASSWORD) return setStatus(`The new password needs at least ${MIN_PASSWORD} characters.`);
+    if (next !== again) return setStatus('The two new passwords differ.');
+    setBusy(true);
+    setStatus('Changing…');
+    const problem = await client.changePassword(current, next);
+    setBusy(false);
+    if (problem) return setStatus(`Not changed: ${problem}`);
+    setCurrent('');
+    setNext('');
+    setAgain('');
+    setStatus('Password changed. Other devices signed in to the webmail must sign in again; mail apps need the new password.');
+  };
+  const field = (id: string, label: string, value: string, set: (v: string) => void, autocomplete: string) => (
+    <>
+      <label for={id}>{label}</label>
+      <input id={id} type="password" required autocomplete={autocomplete} value={value} onInput={(e) => set((e.currentTarget as HTMLInputElement).value)} />
+    </>
+  );
+  return (
+    <form onSubmit={submit} aria-label="Change password">
+      <h3>Change password</h3>
+      {field('password-current', 'Current password', current, setCurrent, 'current-password')}
+      {field('password-new', 'New password', next, setNext, 'new-password')}
+      {field('password-again', 'New password again', again, setAgain, 'new-password')}
+      <p class="status" role="status">
+        {status}
+      </p>
+      <div class="compose-actions">
+        <button type="submit" class="primary" disabled={busy}>
+          Change password
+        </button>
+      </div>
+    </form>
   );
 }

@@ -9,8 +9,8 @@
  *
  * Every JMAP request carries the credentials, and a password check (scrypt) costs tens of
  * milliseconds, so a success is remembered for SUCCESS_CACHE_MS under a SHA-256 of the
- * header (never the password itself). The cost: a changed password keeps working on this
- * process for up to that long.
+ * header (never the password itself). The cost: a password changed with mailctl keeps working
+ * on this process for up to that long (one changed through password-route.ts ends at once).
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -50,6 +50,11 @@ export class BasicAuthenticator {
   private readonly deps: AuthDeps;
   constructor(deps: AuthDeps) {
     this.deps = deps;
+  }
+
+  /** Forgets the remembered successes of a user (their password changed). */
+  forget(user: string): void {
+    for (const [key, entry] of this.cache) if (entry.user === user) this.cache.delete(key);
   }
 
   private challenge(): Record<string, string> {

@@ -30,6 +30,7 @@ import { importMethods } from './methods/import.ts';
 import { sendingMethods } from './methods/sending.ts';
 import { copyMethods } from './methods/email-copy.ts';
 import { JmapAuthenticator, TOKEN_PATH } from './tokens.ts';
+import { passwordRoute } from './password-route.ts';
 
 export interface JmapDeps {
   adapters: Adapters;
@@ -226,5 +227,7 @@ export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
     },
   };
 
-  return [session, api, download, upload, eventSource, token];
+  const password = passwordRoute({ index: deps.adapters.index, throttle: deps.authThrottle, auth, basic });
+
+  return [session, api, download, upload, eventSource, token, password];
 }
