@@ -289,6 +289,25 @@ describeWithBrowser('webmail in chromium', () => {
     expect((await imapList('Drafts')).some((m) => m.subject === 'Re: Budget question')).toBe(false);
   });
 
+  it('To suggests past correspondents after two letters (a listbox); Enter takes one and keeps the addresses before it', async () => {
+    await page.getByRole('button', { name: 'Compose' }).click();
+    const to = page.getByRole('combobox', { name: 'To', exact: true });
+    await to.fill('carol@example.net, b');
+    expect(await page.getByRole('listbox', { name: 'Suggestions' }).count()).toBe(0);
+    await to.pressSequentially('o');
+    const option = page.getByRole('listbox', { name: 'Suggestions' }).getByRole('option', { name: `Bob <${OTHER}>` });
+    await option.waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: screenshotPath('compose-suggestions') });
+    await to.press('Enter');
+    expect(await to.inputValue()).toBe(`carol@example.net, Bob <${OTHER}>, `);
+    expect(await page.getByRole('listbox', { name: 'Suggestions' }).count()).toBe(0);
+    // Carol wrote to us (Inbox): she is suggested by her name's first letters too.
+    await to.pressSequentially('Ca');
+    await page.getByRole('option', { name: /Carol Sender <carol@example\.net>/ }).click();
+    expect(await to.inputValue()).toBe(`carol@example.net, Bob <${OTHER}>, Carol Sender <carol@example.net>, `);
+    await page.getByRole('button', { name: 'Discard' }).click();
+  });
+
   it('compose with an attachment to a second user: it arrives byte-correct', async () => {
     const bytes = Buffer.alloc(150 * 1024);
     for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919 + 13) % 256;

@@ -14,6 +14,7 @@ import type { JmapClient } from './jmap.ts';
 import { addressList, formatSize, type EmailAddress } from './emails.ts';
 import { byRole, type Mailbox } from './mailboxes.ts';
 import { parseAddresses } from './addresses.ts';
+import { AddressInput } from './address-input.tsx';
 
 export interface Identity {
   id: string;
@@ -214,11 +215,6 @@ export function Compose({
         if (e.dataTransfer?.files.length) void upload(e.dataTransfer.files);
       }}
     >
-      <datalist id="address-suggestions">
-        {suggestions.map((s) => (
-          <option key={s} value={s} />
-        ))}
-      </datalist>
       {identities.length > 1 && (
         <>
           <label for="compose-from">From</label>
@@ -234,14 +230,7 @@ export function Compose({
       {(['to', 'cc', 'bcc'] as const).map((field) => (
         <>
           <label for={`compose-${field}`}>{field === 'to' ? 'To' : field === 'cc' ? 'Cc' : 'Bcc'}</label>
-          <input
-            id={`compose-${field}`}
-            type="text"
-            list="address-suggestions"
-            autocomplete="off"
-            value={draft[field]}
-            onInput={(e) => update({ [field]: (e.currentTarget as HTMLInputElement).value })}
-          />
+          <AddressInput id={`compose-${field}`} value={draft[field]} onInput={(v) => update({ [field]: v })} suggestions={suggestions} />
         </>
       ))}
       <label for="compose-subject">Subject</label>
