@@ -2,7 +2,8 @@
  * The signed-in screen: mailboxes on the left, the message list (newest first, 50 rows at a
  * time, more as it scrolls), the open message on the right. New mail and changes made on other
  * devices arrive by push (JmapClient.watch) and refresh what is shown; the unread count of the
- * Inbox is in the page title.
+ * Inbox is in the page title. Conversations (one row per thread, conversations.ts) are on
+ * unless switched off.
  *
  * Keyboard: j / k next / previous message, c compose, r reply, a reply all, f forward,
  * e archive, # delete, u mark unread, s flag, / search, Escape back to the list.
@@ -17,6 +18,8 @@ import { MessageView } from './message-view.tsx';
 import { formatDate, senderName, type EmailSummary, addressList, type EmailAddress } from './emails.ts';
 import { Compose, EMPTY_DRAFT, type Draft, type Identity } from './compose.tsx';
 import { MethodError } from './jmap.ts';
+import { membersByThread, membersOf, senderNames, threadCalls, type Member } from './conversations.ts';
+import { ThreadView } from './thread-view.tsx';
 
 const PAGE = 50;
 const LIST_PROPERTIES = ['id', 'threadId', 'mailboxIds', 'keywords', 'from', 'subject', 'receivedAt', 'preview', 'hasAttachment', 'size'];
@@ -34,6 +37,8 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   const [settings, setSettings] = useState(false);
   const [identities, setIdentities] = useState<Identity[]>([]);
   const [suggestions, setSuggestions] = useState<string[]>([]);
+  const [conversations, setConversations] = useState(true);
+  const [threads, setThreads] = useState<Map<string, Member[]>>(new Map());
   const searchRef = useRef<HTMLInputElement>(null);
   const loading = useRef(false);
 
@@ -49,7 +54,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
     async (count: number) => {
       if (!current) return;
       const filter: Record<string, unknown> = search ? { inMailbox: current, text: search } : { inMailbox: current };
-      const [query, got] = await client.call([
+      const [query, got, thread, members] = await client.call([
         [
           'Email/query',
           {
@@ -59,16 +64,19 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
             position: 0,
             limit: count,
             calculateTotal: true,
+            collapseThreads: conversations,
           },
           'q',
         ],
         ['Email/get', { accountId: client.session.accountId, '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' }, properties: LIST_PROPERTIES }, 'g'],
+        ...(conversations ? threadCalls(client.session.accountId) : []),
       ]);
       const byId = new Map((got.list as EmailSummary[]).map((e) => [e.id, e]));
       setEmails((query.ids as string[]).map((id) => byId.get(id)).filter((e): e is EmailSummary => Boolean(e)));
       setTotal(query.total as number);
+      setThreads(conversations ? membersByThread(thread, members) : new Map());
     },
-    [client, current, search],
+    [client, current, search, conversations],
   );
 
   useEffect(() => {
@@ -149,8 +157,21 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
     }
   };
 
-  /** The messages an action applies to: the checked ones, else the open one. */
-  const targets = (): string[] => (checked.size > 0 ? [...checked] : openId ? [openId] : []);
+  /**
+   * The messages an action applies to: the checked rows, else the open one; with conversations,
+   * every message of their threads (`all`, for keywords) or those in this mailbox (`here`, for moves).
+   */
+  const targets = (scope: 'all' | 'here' = 'all'): string[] => {
+    const rows = checked.size > 0 ? [...checked] : openId ? [openId] : [];
+    if (!conversations) return rows;
+    const ids = new Set<string>();
+    for (const id of rows) {
+      const row = emails.find((e) => e.id === id);
+      if (!row) ids.add(id);
+      else for (const m of membersOf(row, threads)) if (scope === 'all' || (current && m.mailboxIds[current])) ids.add(m.id);
+    }
+    return [...ids];
+  };
   const refresh = async () => {
     await Promise.all([loadMailboxes(), loadEmails(Math.max(PAGE, emails.length))]);
   };
@@ -161,7 +182,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
     await refresh();
   };
   const moveTo = async (role: string) => {
-    const ids = targets();
+    const ids = targets('here');
     const target = byRole(mailboxes, role);
     if (ids.length === 0 || !target) return;
     const update = Object.fromEntries(ids.map((id) => [id, { mailboxIds: { [target.id]: true } }]));
@@ -172,7 +193,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
     await refresh();
   };
   const remove = async () => {
-    const ids = targets();
+    const ids = targets('here');
     if (ids.length === 0) return;
     const box = mailboxes.find((m) => m.id === current);
     if (box?.role === 'trash') {
@@ -228,6 +249,8 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
     if ((res.destroyed as string[] | undefined)?.includes(box.id)) setCurrent(byRole(mailboxes, 'inbox')?.id ?? null);
   };
   const currentBox = mailboxes.find((m) => m.id === current);
+  const openRow = emails.find((e) => e.id === openId);
+  const openThread = openRow ? membersOf(openRow, threads) : null;
 
   useShortcuts((key) => {
     if (composing) return false;
@@ -237,7 +260,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
     else if (key === 'e') void moveTo('archive');
     else if (key === '#') void remove();
     else if (key === 'u') void setKeyword('$seen', false);
-    else if (key === 's') void setKeyword('$flagged', !emails[i]?.keywords.$flagged);
+    else if (key === 's') void setKeyword('$flagged', !(emails[i] && membersOf(emails[i], threads).some((m) => m.keywords.$flagged)));
     else if (key === '/') searchRef.current?.focus();
     else if (key === 'c') compose(EMPTY_DRAFT);
     else if (key === 'Escape') setOpenId(null);
@@ -332,6 +355,9 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
           <button type="button" onClick={() => void remove()}>
             Delete
           </button>
+          <label class="switch">
+            <input type="checkbox" checked={conversations} onChange={(ev) => setConversations((ev.currentTarget as HTMLInputElement).checked)} /> Conversations
+          </label>
           {currentBox?.role === 'junk' ? (
             <button type="button" onClick={() => void moveTo('inbox')}>
               Not junk
@@ -347,40 +373,55 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
           {status}
         </p>
         <ul class="messages">
-          {emails.map((e) => (
-            <li key={e.id} class={`${e.keywords.$seen ? '' : 'unread'} ${e.id === openId ? 'open' : ''}`} data-email-id={e.id}>
-              <input
-                type="checkbox"
-                aria-label={`Select message from ${senderName(e)}: ${e.subject ?? ''}`}
-                checked={checked.has(e.id)}
-                onChange={(ev) => {
-                  const next = new Set(checked);
-                  if ((ev.currentTarget as HTMLInputElement).checked) next.add(e.id);
-                  else next.delete(e.id);
-                  setChecked(next);
-                }}
-              />
-              <button type="button" class="row" onClick={() => open(e.id)}>
-                <span class="from">{senderName(e)}</span>
-                <span class="marks">
-                  {e.keywords.$flagged && (
-                    <span class="flag" title="Flagged">
-                      Flagged
-                    </span>
-                  )}
-                  {e.hasAttachment && (
-                    <span class="clip" title="Has attachment">
-                      Attachment
-                    </span>
-                  )}
-                  {!e.keywords.$seen && <span class="visually-hidden">Unread</span>}
-                </span>
-                <time dateTime={e.receivedAt}>{formatDate(e.receivedAt)}</time>
-                <span class="subject">{e.subject || '(no subject)'}</span>
-                <span class="preview">{e.preview}</span>
-              </button>
-            </li>
-          ))}
+          {emails.map((e) => {
+            const members = membersOf(e, threads);
+            const unread = members.some((m) => !m.keywords.$seen);
+            const flagged = members.some((m) => m.keywords.$flagged);
+            return (
+              <li key={e.id} class={`${unread ? 'unread' : ''} ${e.id === openId ? 'open' : ''}`} data-email-id={e.id}>
+                <input
+                  type="checkbox"
+                  aria-label={`Select message from ${senderName(e)}: ${e.subject ?? ''}`}
+                  checked={checked.has(e.id)}
+                  onChange={(ev) => {
+                    const next = new Set(checked);
+                    if ((ev.currentTarget as HTMLInputElement).checked) next.add(e.id);
+                    else next.delete(e.id);
+                    setChecked(next);
+                  }}
+                />
+                <button type="button" class="row" onClick={() => open(e.id)}>
+                  <span class="from">
+                    {members.length > 1 ? senderNames(members, client.session.username) : senderName(e)}
+                    {members.length > 1 && (
+                      <>
+                        <span class="thread-count" aria-hidden="true">
+                          {members.length}
+                        </span>
+                        <span class="visually-hidden">, {members.length} messages</span>
+                      </>
+                    )}
+                  </span>
+                  <span class="marks">
+                    {flagged && (
+                      <span class="flag" title="Flagged">
+                        Flagged
+                      </span>
+                    )}
+                    {e.hasAttachment && (
+                      <span class="clip" title="Has attachment">
+                        Attachment
+                      </span>
+                    )}
+                    {unread && <span class="visually-hidden">Unread</span>}
+                  </span>
+                  <time dateTime={e.receivedAt}>{formatDate(e.receivedAt)}</time>
+                  <span class="subject">{e.subject || '(no subject)'}</span>
+                  <span class="preview">{e.preview}</span>
+                </button>
+              </li>
+            );
+          })}
         </ul>
         {emails.length < total && <LoadMore onVisible={loadMore} />}
         {emails.length === 0 && <p class="empty">{search ? 'Nothing found.' : 'No messages.'}</p>}
@@ -402,6 +443,16 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
               if (currentBox?.role === 'drafts') setOpenId(null);
               void refresh();
             }}
+          />
+        ) : openId && openThread && openThread.length > 1 ? (
+          <ThreadView
+            key={`${openId} ${openThread.length}`}
+            client={client}
+            members={openThread}
+            isDraft={currentBox?.role === 'drafts'}
+            onClose={() => setOpenId(null)}
+            onRead={() => void refresh()}
+            onCompose={compose}
           />
         ) : openId ? (
           <MessageView

@@ -65,6 +65,8 @@ export function MessageView({
   onClose,
   onRead,
   onCompose,
+  inThread = false,
+  shortcuts = true,
 }: {
   client: JmapClient;
   id: string;
@@ -72,6 +74,10 @@ export function MessageView({
   onClose(): void;
   onRead(): void;
   onCompose(draft: Draft): void;
+  /** Shown inside a conversation (thread-view.tsx): no Back button of its own. */
+  inThread?: boolean;
+  /** Whether r / a / f act on this message (one message of a conversation has them). */
+  shortcuts?: boolean;
 }) {
   const [email, setEmail] = useState<FullEmail | null>(null);
   const [error, setError] = useState('');
@@ -141,7 +147,7 @@ export function MessageView({
   }, [client, id]);
 
   useShortcuts((key) => {
-    if (!email) return false;
+    if (!email || !shortcuts) return false;
     if (key === 'r') onCompose(replyDraft(source(email), client.session.username, false));
     else if (key === 'a') onCompose(replyDraft(source(email), client.session.username, true));
     else if (key === 'f') onCompose(forwardDraft(source(email), false));
@@ -177,11 +183,13 @@ export function MessageView({
   };
 
   return (
-    <article class="message" aria-labelledby="message-subject">
+    <article class="message" aria-labelledby={`message-subject-${id}`}>
       <div class="message-actions">
-        <button type="button" class="back" onClick={onClose}>
-          Back
-        </button>
+        {!inThread && (
+          <button type="button" class="back" onClick={onClose}>
+            Back
+          </button>
+        )}
         <button type="button" onClick={() => onCompose(replyDraft(source(email), client.session.username, false))}>
           Reply
         </button>
@@ -198,7 +206,7 @@ export function MessageView({
           {raw === null ? 'View raw message' : 'Show message'}
         </button>
       </div>
-      <h2 id="message-subject">{email.subject || '(no subject)'}</h2>
+      <h2 id={`message-subject-${id}`}>{email.subject || '(no subject)'}</h2>
       <dl class="fields">
         <dt>From</dt>
         <dd>{addressList(email.from)}</dd>

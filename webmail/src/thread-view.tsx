@@ -1,0 +1,68 @@
+/**
+ * An open conversation: its messages oldest first, from every mailbox (a reply in Sent
+ * included). The newest is open, the others are one line each (sender, date, preview) and
+ * open on a click; r / a / f answer the newest.
+ */
+import { useState } from 'preact/hooks';
+import type { JmapClient } from './jmap.ts';
+import type { Draft } from './compose.tsx';
+import type { Member } from './conversations.ts';
+import { formatDate, senderName } from './emails.ts';
+import { MessageView } from './message-view.tsx';
+
+export function ThreadView({
+  client,
+  members,
+  isDraft,
+  onClose,
+  onRead,
+  onCompose,
+}: {
+  client: JmapClient;
+  members: Member[];
+  isDraft: boolean;
+  onClose(): void;
+  onRead(): void;
+  onCompose(draft: Draft): void;
+}) {
+  const newest = members[members.length - 1].id;
+  const [open, setOpen] = useState<Set<string>>(new Set([newest]));
+  return (
+    <section class="thread" aria-label={`Conversation of ${members.length} messages`}>
+      <div class="message-actions">
+        <button type="button" class="back" onClick={onClose}>
+          Back
+        </button>
+      </div>
+      <ol class="thread-messages">
+        {members.map((m) => (
+          <li key={m.id}>
+            {open.has(m.id) ? (
+              <MessageView
+                client={client}
+                id={m.id}
+                isDraft={isDraft}
+                onClose={onClose}
+                onRead={onRead}
+                onCompose={onCompose}
+                inThread
+                shortcuts={m.id === newest}
+              />
+            ) : (
+              <button
+                type="button"
+                class={`thread-item ${m.keywords.$seen ? '' : 'unread'}`}
+                aria-expanded="false"
+                onClick={() => setOpen(new Set([...open, m.id]))}
+              >
+                <span class="from">{senderName(m)}</span>
+                <time dateTime={m.receivedAt}>{formatDate(m.receivedAt)}</time>
+                <span class="preview">{m.preview}</span>
+              </button>
+            )}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
