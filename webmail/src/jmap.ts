@@ -7,7 +7,13 @@
  * server.
  */
 /** The capabilities the webmail uses, when the server offers them (RFC 8620 §3.3 `using`). */
-const WANTED = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', 'urn:ietf:params:jmap:submission', 'urn:ietf:params:jmap:vacationresponse'];
+const WANTED = [
+  'urn:ietf:params:jmap:core',
+  'urn:ietf:params:jmap:mail',
+  'urn:ietf:params:jmap:submission',
+  'urn:ietf:params:jmap:vacationresponse',
+  'urn:ietf:params:jmap:contacts',
+];
 
 export type Invocation = [string, Record<string, unknown>, string];
 

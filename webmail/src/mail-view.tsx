@@ -20,6 +20,8 @@ import { Compose, EMPTY_DRAFT, type Draft, type Identity } from './compose.tsx';
 import { MethodError } from './jmap.ts';
 import { membersByThread, membersOf, senderNames, threadCalls, type Member } from './conversations.ts';
 import { ThreadView } from './thread-view.tsx';
+import { ContactsView } from './contacts-view.tsx';
+import { CONTACTS, cardEmails, createCard, defaultBook, loadAddressBook, suggestionsOf } from './contacts.ts';
 
 const PAGE = 50;
 const LIST_PROPERTIES = ['id', 'threadId', 'mailboxIds', 'keywords', 'from', 'subject', 'receivedAt', 'preview', 'hasAttachment', 'size'];
@@ -35,6 +37,8 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   const [status, setStatus] = useState('');
   const [composing, setComposing] = useState<Draft | null>(null);
   const [settings, setSettings] = useState(false);
+  const [contactsOpen, setContactsOpen] = useState(false);
+  const hasContacts = client.session.using.includes(CONTACTS);
   const [identities, setIdentities] = useState<Identity[]>([]);
   const [suggestions, setSuggestions] = useState<string[]>([]);
   const [conversations, setConversations] = useState(true);
@@ -92,10 +96,18 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
       });
   }, [client]);
 
-  /** Compose suggestions: the people one wrote to (Sent) and heard from (Inbox), most recent first. */
+  /**
+   * Compose suggestions: the address book first, then the people one wrote to (Sent) and heard
+   * from (Inbox), most recent first.
+   */
   const loadSuggestions = useCallback(async () => {
     const accountId = client.session.accountId;
     const seen = new Map<string, string>();
+    if (hasContacts)
+      for (const s of suggestionsOf((await loadAddressBook(client)).cards)) {
+        const email = (/<([^<>]+)>$/.exec(s)?.[1] ?? s).toLowerCase();
+        if (!seen.has(email)) seen.set(email, s);
+      }
     const add = (list: EmailAddress[] | null | undefined) => {
       for (const a of list ?? [])
         if (a.email.toLowerCase() !== client.session.username.toLowerCase() && !seen.has(a.email.toLowerCase()))
@@ -115,7 +127,21 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
       }
     }
     setSuggestions([...seen.values()]);
-  }, [client, mailboxes]);
+  }, [client, mailboxes, hasContacts]);
+  /** "Add sender to contacts" (a message's From): a new card in the default address book, unless one has the address. */
+  const addSender = async (from: EmailAddress) => {
+    try {
+      const { books, cards } = await loadAddressBook(client);
+      const book = defaultBook(books);
+      const name = from.name || from.email;
+      if (cards.some((c) => cardEmails(c).some((e) => e.toLowerCase() === from.email.toLowerCase()))) return setStatus(`${name} is already in your contacts.`);
+      if (!book) return setStatus('There is no address book to add to.');
+      await createCard(client, book, { kind: 'individual', ...(from.name ? { name: { full: from.name } } : {}), emails: { e1: { address: from.email } } });
+      setStatus(`${name} added to your contacts.`);
+    } catch (err) {
+      setStatus(`Not added: ${(err as Error).message}.`);
+    }
+  };
   const compose = useCallback(
     (draft: Draft) => {
       setComposing(draft);
@@ -214,6 +240,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   };
   const open = (id: string) => {
     setSettings(false);
+    setContactsOpen(false);
     setOpenId(id);
   };
   /** Mailbox/set (RFC 8621 §2.5): create, rename, destroy; a refusal is shown as it came. */
@@ -269,7 +296,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   });
 
   return (
-    <div class={`mail ${openId || composing || settings ? 'reading' : ''}`}>
+    <div class={`mail ${openId || composing || settings || contactsOpen ? 'reading' : ''}`}>
       <header class="top">
         <button type="button" class="primary" onClick={() => compose(EMPTY_DRAFT)}>
           Compose
@@ -289,10 +316,23 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
           <button type="submit">Search</button>
         </form>
         <span class="user">{client.session.username}</span>
+        {hasContacts && (
+          <button
+            type="button"
+            onClick={() => {
+              setContactsOpen(true);
+              setSettings(false);
+              setOpenId(null);
+            }}
+          >
+            Contacts
+          </button>
+        )}
         <button
           type="button"
           onClick={() => {
             setSettings(true);
+            setContactsOpen(false);
             setOpenId(null);
           }}
         >
@@ -429,6 +469,13 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
       <section class="reader" aria-label="Open message">
         {settings && !composing ? (
           <Settings client={client} onClose={() => setSettings(false)} />
+        ) : contactsOpen && !composing ? (
+          <ContactsView
+            client={client}
+            onClose={() => setContactsOpen(false)}
+            onWrite={(to) => compose({ ...EMPTY_DRAFT, to: `${to}, ` })}
+            onChange={() => void loadSuggestions()}
+          />
         ) : composing ? (
           <Compose
             key={composing.draftId ?? JSON.stringify(composing).slice(0, 200)}
@@ -453,6 +500,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
             onClose={() => setOpenId(null)}
             onRead={() => void refresh()}
             onCompose={compose}
+            onAddSender={hasContacts ? (from: EmailAddress) => void addSender(from) : undefined}
           />
         ) : openId ? (
           <MessageView
@@ -463,6 +511,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
             onClose={() => setOpenId(null)}
             onRead={() => void refresh()}
             onCompose={compose}
+            onAddSender={hasContacts ? (from: EmailAddress) => void addSender(from) : undefined}
           />
         ) : (
           <p class="empty">Select a message to read it.</p>

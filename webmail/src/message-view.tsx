@@ -67,6 +67,7 @@ export function MessageView({
   onCompose,
   inThread = false,
   shortcuts = true,
+  onAddSender,
 }: {
   client: JmapClient;
   id: string;
@@ -78,6 +79,8 @@ export function MessageView({
   inThread?: boolean;
   /** Whether r / a / f act on this message (one message of a conversation has them). */
   shortcuts?: boolean;
+  /** Offered as "Add sender to contacts" when the server has an address book. */
+  onAddSender?(from: EmailAddress): void;
 }) {
   const [email, setEmail] = useState<FullEmail | null>(null);
   const [error, setError] = useState('');
@@ -202,6 +205,11 @@ export function MessageView({
         <button type="button" onClick={() => onCompose(forwardDraft(source(email), true))}>
           Forward as attachment
         </button>
+        {onAddSender && email.from?.[0] && email.from[0].email.toLowerCase() !== client.session.username.toLowerCase() && (
+          <button type="button" onClick={() => onAddSender(email.from![0])}>
+            Add sender to contacts
+          </button>
+        )}
         <button type="button" onClick={() => (raw === null ? void showRaw() : setRaw(null))}>
           {raw === null ? 'View raw message' : 'Show message'}
         </button>

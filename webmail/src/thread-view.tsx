@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import type { JmapClient } from './jmap.ts';
 import type { Draft } from './compose.tsx';
 import type { Member } from './conversations.ts';
-import { formatDate, senderName } from './emails.ts';
+import { formatDate, senderName, type EmailAddress } from './emails.ts';
 import { MessageView } from './message-view.tsx';
 
 export function ThreadView({
@@ -17,6 +17,7 @@ export function ThreadView({
   onClose,
   onRead,
   onCompose,
+  onAddSender,
 }: {
   client: JmapClient;
   members: Member[];
@@ -24,6 +25,7 @@ export function ThreadView({
   onClose(): void;
   onRead(): void;
   onCompose(draft: Draft): void;
+  onAddSender?(from: EmailAddress): void;
 }) {
   const newest = members[members.length - 1].id;
   const [open, setOpen] = useState<Set<string>>(new Set([newest]));
@@ -45,6 +47,7 @@ export function ThreadView({
                 onClose={onClose}
                 onRead={onRead}
                 onCompose={onCompose}
+                onAddSender={onAddSender}
                 inThread
                 shortcuts={m.id === newest}
               />
