@@ -168,7 +168,12 @@ function ContactForm({
       // Group membership: the group card's members map (RFC 9553 §2.1.6).
       for (const g of groups) {
         const want = member.has(g.id);
-        if (uid && want !== Boolean(g.members?.[uid])) await updateCard(client, g.id, { [`members/${uid}`]: want ? true : null });
+        if (!uid || want === Boolean(g.members?.[uid])) continue;
+        // The whole map: a group without members has no `members` to patch a path into.
+        const members = { ...(g.members ?? {}) };
+        if (want) members[uid] = true;
+        else delete members[uid];
+        await updateCard(client, g.id, { members: Object.keys(members).length > 0 ? members : null });
       }
       onDone(card ? `${fields.name || fields.email} saved.` : `${fields.name || fields.email} added.`);
     } catch (err) {
