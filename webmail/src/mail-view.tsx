@@ -395,9 +395,6 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
           <button type="button" onClick={() => void remove()}>
             Delete
           </button>
-          <label class="switch">
-            <input type="checkbox" checked={conversations} onChange={(ev) => setConversations((ev.currentTarget as HTMLInputElement).checked)} /> Conversations
-          </label>
           {currentBox?.role === 'junk' ? (
             <button type="button" onClick={() => void moveTo('inbox')}>
               Not junk
@@ -407,6 +404,9 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
               Junk
             </button>
           )}
+          <label class="switch">
+            <input type="checkbox" checked={conversations} onChange={(ev) => setConversations((ev.currentTarget as HTMLInputElement).checked)} /> Conversations
+          </label>
         </div>
         <p class="status" role="status">
           {search ? `${total} found for “${search}”. ` : ''}
