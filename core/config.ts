@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isValidAddress, normalizeAddress } from './accounts/addresses.ts';
 import { DEFAULT_DIRECTORY_CACHE_SECONDS } from './accounts/directory-cache.ts';
+import { DEFAULT_AUTH_CACHE_SECONDS } from './accounts/verified-credentials.ts';
 
 export interface MailConfig {
   runtime: 'local' | 'aws';
@@ -54,6 +55,8 @@ export interface MailConfig {
   workers: boolean;
   /** Authentication failure throttling (one per process: IMAP, POP3, submission). */
   authThrottle: AuthThrottleConfig;
+  /** Seconds a verified password is remembered (core/accounts/verified-credentials.ts); 0 = off. */
+  authCacheSeconds: number;
   /** Refused recipients on the MX listener (directory harvesting, fargate-listeners/src/smtp/bad-recipients.ts). */
   badRecipients: BadRecipientConfig;
   /** Default destination of postmaster mail for domains without their own (core/accounts/postmaster.ts). */
@@ -233,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MailConfig {
     maxConnections: int(env, 'MAIL_MAX_CONNECTIONS', 5000),
     http: httpConfig(env, runtime),
     workers: bool(env, 'MAIL_WORKERS', runtime === 'local'),
+    authCacheSeconds: int(env, 'AUTH_CACHE_SECONDS', DEFAULT_AUTH_CACHE_SECONDS),
     authThrottle: {
       maxFailuresPerClient: int(env, 'AUTH_MAX_FAILURES_PER_CLIENT', 10),
       maxFailuresPerAccount: int(env, 'AUTH_MAX_FAILURES_PER_ACCOUNT', 20),

@@ -6,6 +6,7 @@ import type { MailIndex, SpecialUse, User } from '../ports/mail-index.ts';
 import { IndexError } from '../ports/mail-index.ts';
 import { domainOf, isValidAddress, normalizeAddress } from './addresses.ts';
 import { hashPassword, verifyPassword } from './password.ts';
+import { verifiedCredentials } from './verified-credentials.ts';
 
 export const DEFAULT_MAILBOXES: Array<{ name: string; specialUse: SpecialUse | null }> = [
   { name: 'INBOX', specialUse: null },
@@ -45,14 +46,21 @@ export async function changePassword(index: MailIndex, address: string, password
   await index.setPasswordHash(addr, await hashPassword(password));
 }
 
-/** Returns the user when the password matches, else null. Constant work for unknown users. */
+/**
+ * Returns the user when the password matches, else null. Constant work for unknown users. A
+ * success is remembered for AUTH_CACHE_SECONDS (verified-credentials.ts), bound to the stored
+ * hash, so a repeated login costs the index read but no scrypt.
+ */
 export async function authenticate(index: MailIndex, address: string, password: string): Promise<User | null> {
   const user = await index.getUser(normalizeAddress(address));
   if (!user) {
     await verifyPassword(password, DUMMY_HASH);
     return null;
   }
-  return (await verifyPassword(password, user.passwordHash)) ? user : null;
+  if (verifiedCredentials.has(user.address, password, user.passwordHash)) return user;
+  if (!(await verifyPassword(password, user.passwordHash))) return null;
+  verifiedCredentials.add(user.address, password, user.passwordHash);
+  return user;
 }
 
 // A hash of a random string, so an unknown user costs as much time as a known one.

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Adapters } from '#core/adapters/adapters.ts';
 import type { MailConfig } from '#core/config.ts';
 import { directoryFor } from '#core/accounts/directory-cache.ts';
+import { verifiedCredentials } from '#core/accounts/verified-credentials.ts';
 import { runIngestJob, type IngestJob } from '#core/ingest/ingest-job.ts';
 import type { Logger } from '#core/log.ts';
 import { createMailboxEvents, type MailboxEvents } from '#core/mailbox/events.ts';
@@ -89,6 +90,7 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
   await startListening(options.listenRetryMs ?? 30_000);
   // One authentication throttle for the whole process (IMAP, POP3, submission).
   const authThrottle = createAuthThrottle(config.authThrottle);
+  verifiedCredentials.setTtl(config.authCacheSeconds);
   const deps: ListenerDeps = { adapters, config, tls, logger, events, proxy: options.proxy ?? PROXY_DISABLED, authThrottle };
   const listeners: RunningListener[] = [];
   const workers: RunningWorker[] = [];
