@@ -17,6 +17,7 @@ import { CHANGE_LOG_RETENTION_MS, type ChangesOptions, type MailboxChanges, type
 import type { MessageMeta } from '#core/mime/types.ts';
 import { checkChangesSince } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
+import { THREAD_COLUMN, THREAD_JOIN } from './threads.ts';
 
 /** The SQLite MailIndex's context: the database handle and the change log's retention. */
 export interface SqliteIndexHandle extends SqliteHandle {
@@ -30,6 +31,7 @@ interface ChangedRow {
   internal_date: number;
   size: number;
   blob_key: string;
+  thread_id: string | null;
   meta?: string;
 }
 
@@ -65,8 +67,11 @@ export async function changesSince(
     const state = { uidValidity: mb.uid_validity, uidNext: mb.uid_next, highestModseq: mb.highest_modseq, messageCount: mb.message_count };
     if (since >= mb.highest_modseq) return { state, changed: [], expunged: [], complete: true };
     if (since < (mb.log_floor ?? mb.highest_modseq)) return { state, changed: [], expunged: [], complete: false };
-    const cols = options.withMeta ? 'uid, modseq, flags, internal_date, size, blob_key, meta' : 'uid, modseq, flags, internal_date, size, blob_key';
-    const rows = h.stmt(`SELECT ${cols} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`).all(mailboxId, since) as unknown as ChangedRow[];
+    const base = `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, ${THREAD_COLUMN}`;
+    const cols = options.withMeta ? `${base}, m.meta` : base;
+    const rows = h
+      .stmt(`SELECT ${cols} FROM messages m ${THREAD_JOIN} WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid`)
+      .all(mailboxId, since) as unknown as ChangedRow[];
     const changed = rows.map((r): MessageRecord => {
       const rec: MessageRecord = {
         uid: r.uid,
@@ -76,6 +81,7 @@ export async function changesSince(
         size: r.size,
         blobKey: r.blob_key,
       };
+      if (r.thread_id) rec.threadId = r.thread_id;
       if (r.meta !== undefined) rec.meta = JSON.parse(r.meta) as MessageMeta;
       return rec;
     });
