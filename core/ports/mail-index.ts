@@ -243,6 +243,12 @@ export interface MailboxChanges {
    * for a tombstone written before the log kept blob keys.
    */
   expungedBlobKeys?: Array<string | null>;
+  /**
+   * Only with `withBlobKeys`: the thread id (MessageRecord.threadId) each expunged UID had, in
+   * the order of `expunged` (JMAP Thread/changes names the thread that lost an Email); null for
+   * a message without one, or a tombstone written before tombstones kept thread ids.
+   */
+  expungedThreadIds?: Array<string | null>;
   /** False when the log does not reach back to `since` (trimmed, or older than the mailbox): the caller must resynchronise from a full listing (changed/expunged are then empty). */
   complete: boolean;
 }
@@ -252,7 +258,7 @@ export interface ChangesOptions {
   uidNext?: number;
   /** Include `meta` in `changed`. */
   withMeta?: boolean;
-  /** Include `expungedBlobKeys`. */
+  /** Include `expungedBlobKeys` and `expungedThreadIds`. */
   withBlobKeys?: boolean;
 }
 

@@ -99,8 +99,12 @@ export function threadsContract(name: string, make: () => Promise<MailIndexFixtu
       expect(withMeta.threadId).toBe(parent.threadId);
       const changes = await ix.changesSince(alice, archive.id, archive.highestModseq);
       expect(changes?.changed.map((r) => r.threadId)).toEqual([parent.threadId]);
-      // The source expunged (a MOVE): the copy keeps it, and a late reply still finds the thread.
+      // The source expunged (a MOVE): the copy keeps it, the tombstone names the thread, and a late reply still finds the thread.
+      const before = (await ix.mailboxState(alice, inbox.id))!.highestModseq;
       await ix.expunge(alice, inbox.id, [parent.uid]);
+      const gone = await ix.changesSince(alice, inbox.id, before, { withBlobKeys: true });
+      expect(gone?.expunged).toEqual([parent.uid]);
+      expect(gone?.expungedThreadIds).toEqual([parent.threadId]);
       expect(await threadOf(archive.id, mapping[0].to)).toBe(parent.threadId);
       const late = await ix.appendMessage(alice, inbox.id, message(keys('late@x', 'TOPIC', { inReplyTo: 'p@x' })));
       expect(late.threadId).toBe(parent.threadId);
@@ -128,6 +132,10 @@ export function threadsContract(name: string, make: () => Promise<MailIndexFixtu
       const archive = await ix.createMailbox(alice, 'Archive');
       const { mapping } = await ix.copyMessages(alice, inbox.id, [old.uid], archive.id);
       expect(await threadOf(archive.id, mapping[0].to)).toBeUndefined();
+      const before = (await ix.mailboxState(alice, inbox.id))!.highestModseq;
+      await ix.expunge(alice, inbox.id, [old.uid]);
+      const gone = await ix.changesSince(alice, inbox.id, before, { withBlobKeys: true });
+      expect(gone?.expungedThreadIds).toEqual([null]);
     });
 
     it('another user’s messages never join: the map is per user', async () => {

@@ -334,7 +334,7 @@ export async function expunge(
     last = mb;
     if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not expunge');
     const block = remaining.slice(0, EXPUNGE_BLOCK);
-    const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks', 'soleRef', 'size']);
+    const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks', 'soleRef', 'size', 'threadId']);
     if (items.length > 0) {
       // One transaction: the MBOX update (new modseq, count) and, per message, the
       // conditional delete of the MSG item (a concurrent expunge cancels us) and of its MMETA and MHDR items.
@@ -349,6 +349,7 @@ export async function expunge(
           items.map((it) => num(it, 'uid')),
           mb.uidNext,
           new Map(items.map((it) => [num(it, 'uid'), str(it, 'blobKey')])),
+          new Map(items.filter((it) => it.threadId?.S).map((it) => [num(it, 'uid'), str(it, 'threadId')])),
         ),
         usageUpdate(ctx, pk, -items.reduce((n, it) => n + num(it, 'size'), 0), -items.length),
       ];

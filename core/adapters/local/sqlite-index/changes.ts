@@ -17,7 +17,7 @@ import { CHANGE_LOG_RETENTION_MS, type ChangesOptions, type MailboxChanges, type
 import type { MessageMeta } from '#core/mime/types.ts';
 import { checkChangesSince } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
-import { THREAD_COLUMN, THREAD_JOIN } from './threads.ts';
+import { THREAD_COLUMN, THREAD_JOIN, trimTombstoneThreads } from './threads.ts';
 
 /** The SQLite MailIndex's context: the database handle and the change log's retention. */
 export interface SqliteIndexHandle extends SqliteHandle {
@@ -87,12 +87,22 @@ export async function changesSince(
     });
     const gone = h
       .stmt(
-        `SELECT t.uid, b.blob_key FROM tombstones t LEFT JOIN tombstone_blobs b ON b.mailbox_id = t.mailbox_id AND b.uid = t.uid
+        `SELECT t.uid, b.blob_key, th.thread_id FROM tombstones t LEFT JOIN tombstone_blobs b ON b.mailbox_id = t.mailbox_id AND b.uid = t.uid
+         LEFT JOIN tombstone_threads th ON th.mailbox_id = t.mailbox_id AND th.uid = t.uid AND th.modseq = t.modseq
          WHERE t.mailbox_id = ? AND t.modseq > ? ORDER BY t.uid`,
       )
-      .all(mailboxId, since) as Array<{ uid: number; blob_key: string | null }>;
+      .all(mailboxId, since) as Array<{ uid: number; blob_key: string | null; thread_id: string | null }>;
     const expunged = gone.map((r) => r.uid);
-    if (options.withBlobKeys) return { state, changed, expunged, expungedBlobKeys: gone.map((r) => r.blob_key), complete: true };
+    if (options.withBlobKeys) {
+      return {
+        state,
+        changed,
+        expunged,
+        expungedBlobKeys: gone.map((r) => r.blob_key),
+        expungedThreadIds: gone.map((r) => r.thread_id),
+        complete: true,
+      };
+    }
     return { state, changed, expunged, complete: true };
   });
 }
@@ -121,6 +131,7 @@ export function trimChangeLog(h: SqliteIndexHandle, mailboxId: string): void {
   if (top.m === null) return;
   h.stmt('DELETE FROM tombstones WHERE mailbox_id = ? AND modseq <= ?').run(mailboxId, top.m);
   h.stmt('DELETE FROM tombstone_blobs WHERE mailbox_id = ? AND modseq <= ?').run(mailboxId, top.m);
+  trimTombstoneThreads(h, mailboxId, top.m);
   h.stmt(
     `INSERT INTO change_logs (mailbox_id, log_floor) VALUES (?, ?)
      ON CONFLICT (mailbox_id) DO UPDATE SET log_floor = max(log_floor, excluded.log_floor)`,

@@ -186,17 +186,18 @@ export async function expunge(h: SqliteIndexHandle, user: string, mailboxId: str
     addUsage(h, user, -rows.reduce((n, r) => n + r.size, 0), -rows.length);
     const del = h.stmt('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?');
     for (const r of rows) del.run(mailboxId, r.uid);
-    dropThreads(
-      h,
-      mailboxId,
-      rows.map((r) => r.uid),
-    );
     const modseq = mb.highest_modseq + 1;
     h.stmt('UPDATE mailboxes SET highest_modseq = ?, message_count = message_count - ? WHERE id = ?').run(modseq, rows.length, mailboxId);
     recordTombstones(
       h,
       mailboxId,
       rows.map((r) => ({ uid: r.uid, blobKey: r.blob_key })),
+      modseq,
+    );
+    dropThreads(
+      h,
+      mailboxId,
+      rows.map((r) => r.uid),
       modseq,
     );
     trimChangeLog(h, mailboxId);

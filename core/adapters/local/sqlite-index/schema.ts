@@ -168,6 +168,14 @@ CREATE TABLE IF NOT EXISTS message_threads (
   thread_id TEXT NOT NULL,
   PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
+-- The thread id each tombstone's message had (changesSince withBlobKeys: expungedThreadIds).
+CREATE TABLE IF NOT EXISTS tombstone_threads (
+  mailbox_id TEXT NOT NULL,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  thread_id TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS thread_refs (
   user TEXT NOT NULL,
   message_id TEXT NOT NULL,

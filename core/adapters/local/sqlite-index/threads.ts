@@ -4,6 +4,8 @@
  * file gains them as it is opened and its messages keep no thread id (callers derive one):
  *  - `message_threads (mailbox_id, uid) → thread_id`: the thread of each message stored with
  *    thread keys; written by appendMessage, copied by copyMessages, dropped with the message.
+ *  - `tombstone_threads (mailbox_id, uid) → modseq, thread_id`: an expunged message's thread,
+ *    beside its tombstone (changesSince `expungedThreadIds`), trimmed and dropped with it;
  *  - `thread_refs (user, message_id) → thread_id, subject`: the per-user Message-ID map
  *    (subject: the digest of the base subject of the message that wrote the entry); removed
  *    by removeUser only.
@@ -38,15 +40,28 @@ export function copyThreads(h: SqliteHandle, fromMailboxId: string, toMailboxId:
   }
 }
 
-/** expunge: the removed messages' rows. */
-export function dropThreads(h: SqliteHandle, mailboxId: string, uids: readonly number[]): void {
+/** expunge at `modseq`: the removed messages' rows move beside their tombstones. */
+export function dropThreads(h: SqliteHandle, mailboxId: string, uids: readonly number[], modseq: number): void {
+  const get = h.stmt('SELECT thread_id FROM message_threads WHERE mailbox_id = ? AND uid = ?');
+  const tomb = h.stmt('INSERT OR REPLACE INTO tombstone_threads (mailbox_id, uid, modseq, thread_id) VALUES (?, ?, ?, ?)');
   const del = h.stmt('DELETE FROM message_threads WHERE mailbox_id = ? AND uid = ?');
-  for (const uid of uids) del.run(mailboxId, uid);
+  for (const uid of uids) {
+    const row = get.get(mailboxId, uid) as { thread_id: string } | undefined;
+    if (!row) continue;
+    tomb.run(mailboxId, uid, modseq, row.thread_id);
+    del.run(mailboxId, uid);
+  }
+}
+
+/** The change log's trim: the thread rows of the tombstones dropped (modseq ≤ upTo). */
+export function trimTombstoneThreads(h: SqliteHandle, mailboxId: string, upTo: number): void {
+  h.stmt('DELETE FROM tombstone_threads WHERE mailbox_id = ? AND modseq <= ?').run(mailboxId, upTo);
 }
 
 /** deleteMailbox / removeUser: every row of the mailbox. */
 export function dropMailboxThreads(h: SqliteHandle, mailboxId: string): void {
   h.stmt('DELETE FROM message_threads WHERE mailbox_id = ?').run(mailboxId);
+  h.stmt('DELETE FROM tombstone_threads WHERE mailbox_id = ?').run(mailboxId);
 }
 
 /** removeUser: the user's Message-ID map. */
