@@ -37,6 +37,19 @@ elif step == "jmap":
     boxes = c.request(MailboxGet(ids=None))
     inbox = [m for m in boxes.data if m.role == "inbox"][0]
     out["inbox"] = {"totalEmails": inbox.total_emails, "totalThreads": inbox.total_threads}
+elif step in ("thread-state", "thread-changes", "destroy"):
+    from jmapc import Client
+    from jmapc.methods import ThreadGet, ThreadChanges, EmailSet
+    host, user, password = sys.argv[2:5]
+    c = Client.create_with_password(host=host, user=user, password=password)
+    if step == "thread-state":
+        out["state"] = c.request(ThreadGet(ids=[])).state
+    elif step == "thread-changes":
+        r = c.request(ThreadChanges(since_state=sys.argv[5]))
+        out = {"created": sorted(r.created), "updated": sorted(r.updated), "destroyed": sorted(r.destroyed), "newState": r.new_state}
+    else:
+        r = c.request(EmailSet(destroy=sys.argv[5:]))
+        out["destroyed"] = r.destroyed
 elif step == "imap":
     import imaplib
     port, user, password = int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -132,5 +145,26 @@ describe('threads over JMAP (jmapc) and IMAP (imaplib), mail delivered by SMTP',
     expect(imap.threadIds).toEqual(Object.fromEntries(jmap.emails.map((e: any) => [e.messageId, e.threadId])));
     const members = jmap.threads[imap.search.threadId] as string[];
     expect(imap.search.uids).toHaveLength(members.length);
+  });
+
+  it('jmapc: Thread/changes names the thread a reply joined (updated), a new thread (created), and a thread whose last Email went (destroyed) (RFC 8620 §5.2)', async () => {
+    const env = { ...process.env, REQUESTS_CA_BUNDLE: caFile };
+    const jmap = (...args: string[]) => py([args[0], new URL(sys.base).host, sys.user, sys.password, ...args.slice(1)], undefined, env);
+    const before = await jmap('jmap');
+    const by = Object.fromEntries(before.emails.map((e: any) => [e.messageId, e]));
+    const chain = by['a1@example.net'].threadId;
+    const s0 = (await jmap('thread-state')).state;
+    await deliver(message('f1@example.net', 'Re: Plans for Friday', ['a1@example.net', 'b1@example.net', 'c1@example.net']));
+    await deliver(message('g1@example.net', 'Fresh topic'));
+    const after = await jmap('jmap');
+    const fresh = after.emails.find((e: any) => e.messageId === 'g1@example.net').threadId;
+    expect(after.emails.find((e: any) => e.messageId === 'f1@example.net').threadId).toBe(chain);
+    expect(await jmap('thread-changes', s0)).toMatchObject({ created: [fresh], updated: [chain], destroyed: [] });
+    const s1 = (await jmap('thread-state')).state;
+    await jmap('destroy', by['d1@example.net'].id, by['b1@example.net'].id);
+    expect(await jmap('thread-changes', s1)).toMatchObject({ created: [], updated: [chain], destroyed: [by['d1@example.net'].threadId] });
+    const threads = (await jmap('jmap')).threads;
+    expect(threads[by['d1@example.net'].threadId]).toBeUndefined();
+    expect(threads[chain]).toHaveLength(3);
   });
 });
