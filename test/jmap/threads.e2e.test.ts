@@ -69,6 +69,21 @@ elif step == "imap":
     typ, found = m.uid("SEARCH", "THREADID", some)
     out["search"] = {"threadId": some, "uids": found[0].decode().split()}
     m.logout()
+elif step == "imap-append":
+    import imaplib
+    port, user, password = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    m = imaplib.IMAP4("127.0.0.1", port)
+    m.login(user, password)
+    typ, data = m.append("Sent", None, None, sys.stdin.buffer.read())
+    uid = re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1).decode()
+    m.select("Sent")
+    typ, data = m.uid("FETCH", uid, "(THREADID)")
+    out["threadId"] = re.search(rb"THREADID \(([A-Za-z0-9_-]+)\)", data[0]).group(1).decode()
+    typ, data = m.uid("COPY", uid, "INBOX")
+    m.select("INBOX")
+    typ, data = m.uid("SEARCH", "THREADID", out["threadId"])
+    out["inboxUids"] = data[0].decode().split()
+    m.logout()
 print(json.dumps(out))
 `;
 
@@ -145,6 +160,15 @@ describe('threads over JMAP (jmapc) and IMAP (imaplib), mail delivered by SMTP',
     expect(imap.threadIds).toEqual(Object.fromEntries(jmap.emails.map((e: any) => [e.messageId, e.threadId])));
     const members = jmap.threads[imap.search.threadId] as string[];
     expect(imap.search.uids).toHaveLength(members.length);
+  });
+
+  it('imaplib: a reply APPENDed to Sent joins the thread of the message it answers; its COPY keeps the THREADID (RFC 8474 §5.2)', async () => {
+    const jmap = await py(['jmap', new URL(sys.base).host, sys.user, sys.password], undefined, { ...process.env, REQUESTS_CA_BUNDLE: caFile });
+    const budget = jmap.emails.find((e: any) => e.messageId === 'p2@example.net').threadId;
+    const out = await py(['imap-append', String(sys.ts.port('imap')), sys.user, sys.password], message('s1@example.test', 'Re: Budget', ['p2@example.net']));
+    expect(out.threadId).toBe(budget);
+    // INBOX: the reply before its parent, the parent, and now the copy of the appended reply.
+    expect(out.inboxUids).toHaveLength(3);
   });
 
   it('jmapc: Thread/changes names the thread a reply joined (updated), a new thread (created), and a thread whose last Email went (destroyed) (RFC 8620 §5.2)', async () => {
