@@ -37,6 +37,18 @@ elif step == "jmap":
     boxes = c.request(MailboxGet(ids=None))
     inbox = [m for m in boxes.data if m.role == "inbox"][0]
     out["inbox"] = {"totalEmails": inbox.total_emails, "totalThreads": inbox.total_threads}
+elif step == "import":
+    from jmapc import Client
+    from jmapc.methods import CustomMethod, MailboxGet
+    host, user, password, path = sys.argv[2:6]
+    c = Client.create_with_password(host=host, user=user, password=password)
+    inbox = [m.id for m in c.request(MailboxGet(ids=None)).data if m.role == "inbox"][0]
+    blob = c.upload_blob(path)
+    # jmapc has no Email/import class: its CustomMethod sends the call as given.
+    m = CustomMethod(data={"accountId": c.account_id, "emails": {"i1": {"blobId": blob.id, "mailboxIds": {inbox: True}}}})
+    m.jmap_method = "Email/import"
+    m.using = {"urn:ietf:params:jmap:mail"}
+    out["created"] = c.request(m).data.get("created")
 elif step in ("thread-state", "thread-changes", "destroy"):
     from jmapc import Client
     from jmapc.methods import ThreadGet, ThreadChanges, EmailSet
@@ -169,6 +181,16 @@ describe('threads over JMAP (jmapc) and IMAP (imaplib), mail delivered by SMTP',
     expect(out.threadId).toBe(budget);
     // INBOX: the reply before its parent, the parent, and now the copy of the appended reply.
     expect(out.inboxUids).toHaveLength(3);
+  });
+
+  it('jmapc: an Email/import of a reply answers with the threadId of the thread it joined (RFC 8621 §4.8)', async () => {
+    const env = { ...process.env, REQUESTS_CA_BUNDLE: caFile };
+    const jmap = await py(['jmap', new URL(sys.base).host, sys.user, sys.password], undefined, env);
+    const budget = jmap.emails.find((e: any) => e.messageId === 'p2@example.net').threadId;
+    const file = path.join(sys.ts.dataDir, 'reply.eml');
+    writeFileSync(file, message('i1@example.net', 'RE: budget', ['p2@example.net']));
+    const out = await py(['import', new URL(sys.base).host, sys.user, sys.password, file], undefined, env);
+    expect(out.created.i1.threadId).toBe(budget);
   });
 
   it('jmapc: Thread/changes names the thread a reply joined (updated), a new thread (created), and a thread whose last Email went (destroyed) (RFC 8620 §5.2)', async () => {
