@@ -1,5 +1,6 @@
 /** Input checks shared by the MailIndex adapters (SQLite and DynamoDB), so both refuse the same input alike. */
 import { IndexError, MAX_ACCOUNT_OBJECT_BYTES, type ChangesOptions, type FlagUpdateMode, type NewMessage } from '../ports/mail-index.ts';
+import { checkThreadKeys } from './thread-choice.ts';
 
 export function checkString(value: unknown, what: string): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) throw new IndexError('INVALID', `${what} must be a non-empty string`);
@@ -23,6 +24,7 @@ export function checkNewMessage(message: NewMessage): void {
     if (typeof ref !== 'object' || ref === null) throw new IndexError('INVALID', "blobReference must be 'sole' or { takeOver: holder }");
     checkString(ref.takeOver, 'blobReference.takeOver');
   }
+  if (message.thread !== undefined) checkThreadKeys(message.thread);
 }
 
 /** updateFlags' mode and flags. */

@@ -13,7 +13,9 @@
  *     hear at once (core/mailbox/events.ts; other processes through its change feed).
  *
  * Appending is the one write that touches the blob store before the index: blob first, then
- * the index record, so an index entry never points at a missing blob.
+ * the index record, so an index entry never points at a missing blob. Every append carries the
+ * message's thread keys (thread-keys.ts), so the index threads it (RFC 8621 §3); COPY keeps
+ * the thread.
  *
  * Callers: IMAP APPEND, COPY/MOVE, EXPUNGE/CLOSE, DELETE and RENAME INBOX
  * (fargate-listeners/src/imap/session/commands/), POP3's UPDATE state
@@ -28,6 +30,7 @@ import type { BlobStore } from '../ports/blob-store.ts';
 import { IndexError, type AppendResult, type FlagChange, type FlagUpdateMode, type Mailbox, type MailIndex, type NewMessage } from '../ports/mail-index.ts';
 import type { MessageMeta } from '../mime/types.ts';
 import { indexMessage } from '../mime/index-message.ts';
+import { threadKeysOf } from './thread-keys.ts';
 import { MESSAGE_BUCKET } from '../resources.ts';
 import type { MailboxEvents } from './events.ts';
 import { trainOnCopy } from '../junk/training.ts';
@@ -102,6 +105,7 @@ export class MailboxWrites {
       meta,
       deliveryKey: options.deliveryKey,
       blobReference: options.blobKey ? options.blobReference : 'sole',
+      thread: threadKeysOf(raw, meta),
     });
     // Our own fresh blob is not referenced by anything: remove it.
     if (result.duplicate && !options.blobKey) await this.deleteBlobs([blobKey]);
@@ -139,14 +143,16 @@ export class MailboxWrites {
     try {
       for (let i = 0; i < items.length; i++) {
         const { raw, flags, internalDate } = items[i];
+        const meta = indexMessage(raw);
         results.push(
           await this.index.appendMessage(user, mailbox.id, {
             blobKey: keys[i],
             size: raw.length,
             internalDate,
             flags,
-            meta: indexMessage(raw),
+            meta,
             blobReference: 'sole',
+            thread: threadKeysOf(raw, meta),
           }),
         );
       }

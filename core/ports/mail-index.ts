@@ -51,6 +51,25 @@
  * no longer exists"). Data written before the list existed kept a per-mailbox flag; each
  * adapter reads such flags into the list (see there), so no subscription is lost.
  *
+ * Threads (RFC 8621 §3; IMAP THREADID, RFC 8474 §5): every message stored with `thread` keys
+ * (NewMessage.thread, core/mailbox/thread-keys.ts) gets a thread id when it is appended, kept
+ * for good (a JMAP threadId never changes, RFC 8621 §4.1.1) and carried by COPY/MOVE. The
+ * adapter decides it from a per-user (all mailboxes) map from Message-ID to thread id, in the
+ * append's own atomic step (core/adapters/thread-choice.ts):
+ *  - the message's own Message-ID, its In-Reply-To and its References (the first and the last
+ *    ten) are looked up, nearest first (own id, In-Reply-To, References from the last back);
+ *    the first one known whose base subject (RFC 5256 §2.1) equals the message's names the
+ *    thread it joins (RFC 8621 §3: a shared id *and* the same base subject, so a reply used
+ *    to start a new conversation starts a new thread); none: a new thread id.
+ *  - it then records its own Message-ID, and those of In-Reply-To, the first and the last
+ *    reference that were not known yet, with its thread and base subject: a parent stored
+ *    after its reply finds its own id there and joins the reply's thread. Known ids are never
+ *    overwritten (two concurrent writers of one unknown id: the later one wins the map).
+ *  - the map outlives expunges and deleted mailboxes (a late reply still finds the thread);
+ *    removeUser removes it. Records stored before threads existed, or without `thread` keys,
+ *    have no `threadId`: callers derive one per message, as before (JMAP ids.ts), and such
+ *    messages are not in the map.
+ *
  * User ids are the lower-cased address (`alice@example.test`). Mailbox names are the
  * hierarchy with '/' as separator in UTF-8; 'INBOX' is always spelled in upper case.
  */
@@ -132,9 +151,32 @@ export interface MessageRecord {
   internalDate: number;
   size: number;
   blobKey: string;
+  /**
+   * The thread the message joined when it was stored (see the header, "Threads"): 1–64
+   * characters of [A-Za-z0-9_-]. Absent on records stored before threads existed or without
+   * `thread` keys (the caller derives one for them).
+   */
+  threadId?: string;
   /** Present when asked for (listMessages withMeta / getMessages). */
   meta?: MessageMeta;
 }
+
+/** What threading needs of a new message (threadKeysOf in core/mailbox/thread-keys.ts). */
+export interface ThreadKeys {
+  /** The message's own Message-ID without angle brackets; null when it has none. */
+  messageId: string | null;
+  /** In-Reply-To's first msg-id, or null. */
+  inReplyTo: string | null;
+  /** References' msg-ids in header order, at most the first and the last MAX_THREAD_REFERENCES - 1. */
+  references: string[];
+  /** The base subject (RFC 5256 §2.1), as BaseSubject.key (upper-cased); '' for none. */
+  subject: string;
+}
+
+/** References looked up per message, at most (the first one and the last ones). */
+export const MAX_THREAD_REFERENCES = 11;
+/** Longest msg-id that takes part in threading (UTF-8 bytes); longer ones are ignored. */
+export const MAX_THREAD_MESSAGE_ID_BYTES = 500;
 
 export interface NewMessage {
   blobKey: string;
@@ -153,12 +195,16 @@ export interface NewMessage {
    * and the blob's count is unchanged; when there is no such hold, one reference is added.
    */
   blobReference?: 'sole' | { takeOver: string };
+  /** The message's ids for threading (see the header, "Threads"); absent: no threadId is stored. */
+  thread?: ThreadKeys;
 }
 
 export interface AppendResult {
   uid: number;
   uidValidity: number;
   modseq: number;
+  /** The message's thread id (MessageRecord.threadId); absent as there. For a duplicate: absent (read the record). */
+  threadId?: string;
   /** True when deliveryKey had already been used: nothing was inserted. */
   duplicate: boolean;
 }
@@ -197,6 +243,12 @@ export interface MailboxChanges {
    * for a tombstone written before the log kept blob keys.
    */
   expungedBlobKeys?: Array<string | null>;
+  /**
+   * Only with `withBlobKeys`: the thread id (MessageRecord.threadId) each expunged UID had, in
+   * the order of `expunged` (JMAP Thread/changes names the thread that lost an Email); null for
+   * a message without one, or a tombstone written before tombstones kept thread ids.
+   */
+  expungedThreadIds?: Array<string | null>;
   /** False when the log does not reach back to `since` (trimmed, or older than the mailbox): the caller must resynchronise from a full listing (changed/expunged are then empty). */
   complete: boolean;
 }
@@ -206,7 +258,7 @@ export interface ChangesOptions {
   uidNext?: number;
   /** Include `meta` in `changed`. */
   withMeta?: boolean;
-  /** Include `expungedBlobKeys`. */
+  /** Include `expungedBlobKeys` and `expungedThreadIds`. */
   withBlobKeys?: boolean;
 }
 

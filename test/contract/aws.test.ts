@@ -17,6 +17,7 @@ import { accountObjectsContract } from './account-objects.contract.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
 import { contactStoreContract } from './contact-store.contract.ts';
 import { mailIndexContract, sampleMeta } from './mail-index.contract.ts';
+import { threadsContract } from './threads.contract.ts';
 import { workQueueContract } from './work-queue.contract.ts';
 
 const clientConfig = emulatorClientConfig(inject('awsEndpoint'));
@@ -72,6 +73,21 @@ contactStoreContract('aws DynamoDB', async () => {
     openAnother: async () => open(),
     cleanup: async () => {
       for (const c of opened) c.destroy();
+      await destroyAwsResources(clientConfig, refs);
+    },
+  };
+});
+
+threadsContract('aws DynamoDB', async () => {
+  const refs = await provisionAwsResources(clientConfig, uniquePrefix(), { only: ['table'] });
+  const clients = createAwsClients(clientConfig);
+  const index = new DynamoMailIndex({ client: clients.dynamo, table: refs.table });
+  return {
+    index,
+    openAnother: async () => index,
+    openWithChangeLogRetention: async () => index,
+    cleanup: async () => {
+      clients.destroy();
       await destroyAwsResources(clientConfig, refs);
     },
   };

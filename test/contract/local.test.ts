@@ -21,6 +21,7 @@ import { blobStoreContract } from './blob-store.contract.ts';
 import { contactStoreContract } from './contact-store.contract.ts';
 import type { ConcurrencyResult, ConcurrencyTask } from './local-concurrency-worker.ts';
 import { mailIndexContract, sampleMeta } from './mail-index.contract.ts';
+import { threadsContract } from './threads.contract.ts';
 import { workQueueContract } from './work-queue.contract.ts';
 
 const WORKER = path.join(import.meta.dirname, 'local-concurrency-worker.ts');
@@ -72,6 +73,20 @@ contactStoreContract('local SQLite', async () => {
     openAnother: async () => open(),
     cleanup: async () => {
       for (const s of opened) await s.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+threadsContract('local SQLite', async () => {
+  const dir = await tempDir();
+  const index = new SqliteMailIndex({ dataDir: dir });
+  return {
+    index,
+    openAnother: async () => index,
+    openWithChangeLogRetention: async () => index,
+    cleanup: async () => {
+      await index.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -13,7 +13,8 @@
  * | `U#<address>`    | `SUB#<mailbox name>`             | name: one subscribed name (RFC 9051 §6.3.7; the mailbox need  |
  * |                  |                                  | not exist)                                                    |
  * | `U#<address>`    | `SUBLIST`                        | marker: the legacy MBOX `subscribed` flags were moved to SUB# |
- * | `U#<address>`    | `MSG#<mailboxId>#<uid:10>`       | uid, modseq, flags (L of S), internalDate, size, blobKey      |
+ * | `U#<address>`    | `MSG#<mailboxId>#<uid:10>`       | uid, modseq, flags (L of S), internalDate, size, blobKey,     |
+ * |                  |                                  | threadId (absent on items from before threads)                |
  * | `U#<address>`    | `MMETA#<mailboxId>#<uid:10>`     | the structure (envelope, MIME tree, size): `sd1` (B, deflate  |
  * |                  |                                  | JSON) or `sj` (S, JSON), `chunks` (N) when split; older items |
  * |                  |                                  | the whole meta in `meta`/`metaZ` — see dynamo-meta.ts         |
@@ -27,6 +28,8 @@
  * | `U#<address>`    | `DLV#<mailboxId>#<deliveryKey>`  | mailboxId, uid, uidValidity, modseq, ttl (delivery keys,      |
  * |                  |                                  | invariant 2; kept DELIVERY_KEY_TTL_SECONDS or until the       |
  * |                  |                                  | mailbox is deleted; keys over 512 bytes are SHA-256 hashed)   |
+ * | `U#<address>`    | `TREF#<msg-id>`                  | threadId, subj: the user's Message-ID → thread map (msg-ids   |
+ * |                  |                                  | over 400 bytes SHA-256 hashed; dynamo-index/threads.ts)       |
  * | `U#<address>`    | `OBJ#<kind>#<id>`                | data (S; absent for a destroyed object), modseq, createdModseq:|
  * |                  |                                  | an account object (dynamo-index/account-objects.ts)           |
  * | `U#<address>`    | `OBJSTATE#<kind>`                | state: the counter of the user's objects of that kind         |
@@ -112,6 +115,8 @@ export const keys = {
   blobPk: (blobKey: string) => `BLOB#${blobKey}`,
   blobSk: 'REF',
   blobHoldSk: (holder: string) => `HOLD#${holder}`,
+  /** One entry of the user's Message-ID → thread map (dynamo-index/threads.ts). */
+  threadRefSk: (messageId: string) => `TREF#${messageId}`,
   objectSk: (kind: string, id: string) => `OBJ#${kind}#${id}`,
   objectPrefix: (kind: string) => `OBJ#${kind}#`,
   objectStateSk: (kind: string) => `OBJSTATE#${kind}`,

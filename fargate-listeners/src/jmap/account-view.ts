@@ -12,7 +12,7 @@
 import type { Mailbox, MailIndex, MessageRecord } from '#core/ports/mail-index.ts';
 import { SEPARATOR } from '../imap/session/mailbox-names.ts';
 import { MAX_CACHED_MESSAGES, accountCacheOf } from './account-cache.ts';
-import { emailIdOf } from './ids.ts';
+import { emailIdOf, threadIdOf } from './ids.ts';
 
 const SYSTEM_TO_KEYWORD: Record<string, string> = { '\\seen': '$seen', '\\flagged': '$flagged', '\\answered': '$answered', '\\draft': '$draft' };
 const KEYWORD_TO_SYSTEM: Record<string, string> = { $seen: '\\Seen', $flagged: '\\Flagged', $answered: '\\Answered', $draft: '\\Draft' };
@@ -75,6 +75,12 @@ export interface EmailCopy {
 
 export interface EmailView {
   id: string;
+  /**
+   * The JMAP thread id (ids.ts threadIdOf). The copies of one Email carry the same stored id
+   * (COPY keeps it; one message appended twice finds its own Message-ID or blob); should one
+   * copy have none (stored before threads), the derived id wins, so an id never changes.
+   */
+  threadId: string;
   blobKey: string;
   size: number;
   internalDate: number;
@@ -92,6 +98,18 @@ export function emailKeywords(email: EmailView): Record<string, true> {
 export interface AccountView {
   mailboxes: Mailbox[];
   emails: Map<string, EmailView>;
+}
+
+/** The account's threads: thread id → its Emails, sorted by receivedAt then id (RFC 8621 §3.1). */
+export function threadsOf(emails: Map<string, EmailView>): Map<string, EmailView[]> {
+  const out = new Map<string, EmailView[]>();
+  for (const e of emails.values()) {
+    const list = out.get(e.threadId);
+    if (list) list.push(e);
+    else out.set(e.threadId, [e]);
+  }
+  for (const list of out.values()) if (list.length > 1) list.sort((a, b) => a.internalDate - b.internalDate || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return out;
 }
 
 /**
@@ -141,9 +159,9 @@ function groupEmails(mailboxes: readonly Mailbox[], lists: MessageRecord[][]): M
       const id = memoEmailId(r.blobKey);
       let e = emails.get(id);
       if (!e) {
-        e = { id, blobKey: r.blobKey, size: r.size, internalDate: r.internalDate, copies: [], record: r };
+        e = { id, threadId: threadIdOf(r, id), blobKey: r.blobKey, size: r.size, internalDate: r.internalDate, copies: [], record: r };
         emails.set(id, e);
-      }
+      } else if (!r.threadId) e.threadId = threadIdOf(r, id);
       e.copies.push({ mailboxId: m.id, uid: r.uid, flags: r.flags, modseq: r.modseq });
     }
   });

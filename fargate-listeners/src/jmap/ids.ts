@@ -13,8 +13,13 @@
  *    appended twice (two APPENDs) are two blobs, so two Emails; and when one delivery puts
  *    the same blob twice into one mailbox (two addresses of one user), the two copies are one
  *    Email.
- *  - Thread id: `T` + the same hash as the email id: one thread per email for now (no
- *    threading by References yet; docs/jmap.md).
+ *  - Thread id: `T` + the thread id the index stored with the message when it was stored
+ *    (MessageRecord.threadId: threading by Message-ID, In-Reply-To, References and base subject,
+ *    RFC 8621 §3; core/ports/mail-index.ts, "Threads"), so it never changes (§4.1.1) and COPY
+ *    and MOVE keep it. A message stored before threads existed has none: its thread id is `T` +
+ *    the same hash as its email id (a thread of its own), as it always was, so no id a client
+ *    holds ever changes. The two forms never meet (24 and 22 characters after the `T`). IMAP
+ *    THREADID (RFC 8474) is the same string.
  *  - Blob id: `B` + the blob key in base64url. Download checks that the account has a
  *    message with that blob before it reads anything.
  */
@@ -32,8 +37,14 @@ export function emailIdOf(blobKey: string): string {
   return 'M' + hash(`email:${blobKey}`, 22);
 }
 
+/** The thread id of a message without a stored one (stored before threads existed): one thread per email. */
 export function threadIdOfEmail(emailId: string): string {
   return 'T' + emailId.slice(1);
+}
+
+/** A message's JMAP (and IMAP THREADID) thread id: from its stored thread id, else derived from its email id. */
+export function threadIdOf(record: { blobKey: string; threadId?: string }, emailId = emailIdOf(record.blobKey)): string {
+  return record.threadId ? 'T' + record.threadId : threadIdOfEmail(emailId);
 }
 
 export function blobIdOf(blobKey: string): string {

@@ -5,7 +5,8 @@
  * (F: flags changed, X: expunged — the tombstones, C: checkpoint), `uids` (the UIDs as an IMAP
  * sequence set, "3:7,9"), `uidNext` (the mailbox's uidNext after that write) and `createdAt`;
  * an X item also has `blobs` (M: UID → the blob key it had; JMAP names Emails by blob, so its
- * /changes can say which Email lost a copy; older X items have none: reported as null).
+ * /changes can say which Email lost a copy; older X items have none: reported as null) and
+ * `threads` (M: UID → the thread id it had, for messages that had one; Thread/changes).
  * The MBOX item carries `logFloor` (changesSince below it is incomplete), `floorUidNext` (the
  * uidNext at the floor) and `logTrimmedAt` (when a writer last looked for entries to trim).
  *
@@ -97,6 +98,7 @@ export function changeItemPut(
   uids: readonly number[],
   uidNext: number,
   blobKeys?: ReadonlyMap<number, string>,
+  threadIds?: ReadonlyMap<number, string>,
 ): TransactWriteItem {
   return {
     Put: {
@@ -110,6 +112,8 @@ export function changeItemPut(
         uidNext: N(uidNext),
         createdAt: N(Date.now()),
         ...(blobKeys && blobKeys.size > 0 ? { blobs: { M: Object.fromEntries([...blobKeys].map(([uid, key]) => [String(uid), S(key)])) } } : {}),
+        // X: UID → the thread id it had (dynamo-index/threads.ts), for messages that had one.
+        ...(threadIds && threadIds.size > 0 ? { threads: { M: Object.fromEntries([...threadIds].map(([uid, t]) => [String(uid), S(t)])) } } : {}),
       },
       ConditionExpression: 'attribute_not_exists(pk)',
     },
@@ -169,6 +173,7 @@ export async function changesSince(
 
   const gone = new Set<number>();
   const goneBlobs = new Map<number, string>();
+  const goneThreads = new Map<number, string>();
   const flagged = new Set<number>();
   for (const e of entries) if (str(e, 'kind') === 'X') for (const u of decodeUidSet(str(e, 'uids'))) gone.add(u);
   // Appends and copies since `since`: UIDs in [lower, uidNext). With the caller's uidNext of the
@@ -189,6 +194,7 @@ export async function changesSince(
     if (kind === 'X') {
       for (const u of decodeUidSet(str(e, 'uids'))) gone.add(u);
       for (const [u, v] of Object.entries(e.blobs?.M ?? {})) if (v.S !== undefined) goneBlobs.set(Number(u), v.S);
+      for (const [u, v] of Object.entries(e.threads?.M ?? {})) if (v.S !== undefined) goneThreads.set(Number(u), v.S);
     } else if (kind === 'F') for (const u of decodeUidSet(str(e, 'uids'))) if (u < lower || u >= mb.uidNext) flagged.add(u);
   }
   const toRead = [...flagged].filter((u) => !gone.has(u)).sort((a, b) => a - b);
@@ -203,7 +209,16 @@ export async function changesSince(
     withMeta && items.length > 0 ? await Promise.all([readMetaItems(ctx, pk, mailboxId, readUids), readHeaderItems(ctx, pk, mailboxId, readUids)]) : [[], []];
   const changed: MessageRecord[] = await toRecords(ctx, user, mailboxId, items, withMeta ? { parts: 'all', metaItems, headerItems } : null);
   const expunged = [...gone].sort((a, b) => a - b);
-  if (options.withBlobKeys) return { state, changed, expunged, expungedBlobKeys: expunged.map((u) => goneBlobs.get(u) ?? null), complete: true };
+  if (options.withBlobKeys) {
+    return {
+      state,
+      changed,
+      expunged,
+      expungedBlobKeys: expunged.map((u) => goneBlobs.get(u) ?? null),
+      expungedThreadIds: expunged.map((u) => goneThreads.get(u) ?? null),
+      complete: true,
+    };
+  }
   return { state, changed, expunged, complete: true };
 }
 

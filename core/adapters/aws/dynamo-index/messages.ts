@@ -42,6 +42,7 @@ import {
 import { holderPart, unref } from './blob-refs.ts';
 import { changeItemPut, checkpointPuts, maybeTrimChangeLog } from './changes.ts';
 import { usageUpdate } from './usage.ts';
+import { threadOfNewMessage } from './threads.ts';
 import {
   DELIVERY_KEY_MAX_BYTES,
   EXPUNGE_BLOCK,
@@ -98,6 +99,8 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
   // How the blob gets its reference (invariant 5): a sole message keeps none (no REF item, `soleRef` on the MSG
   // item), a take-over deletes the job's hold instead (its count becomes the message's), else ADD refs 1.
   let reference = message.blobReference;
+  // The thread is chosen once (one BatchGetItem); its map entries go into every attempt's transaction.
+  const thread = await threadOfNewMessage(ctx, pk, message);
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0) await sleep(backoffMs(attempt));
     let mb = known;
@@ -123,9 +126,17 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
         mailboxId,
         uid,
         modseq,
-        { flags, internalDate: Math.trunc(message.internalDate), size: message.size, blobKey: message.blobKey, soleRef: reference === 'sole' },
+        {
+          flags,
+          internalDate: Math.trunc(message.internalDate),
+          size: message.size,
+          blobKey: message.blobKey,
+          soleRef: reference === 'sole',
+          threadId: thread?.threadId,
+        },
         meta,
       ),
+      ...(thread?.puts ?? []),
       ...checkpointPuts(ctx, pk, mailboxId, modseq, uid + 1),
       usageUpdate(ctx, pk, message.size, 1),
     ];
@@ -167,7 +178,7 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
       });
     }
     const out = await transactWrite(ctx.db, tx);
-    if (out.ok) return { uid, uidValidity: mb.uidValidity, modseq, duplicate: false };
+    if (out.ok) return { uid, uidValidity: mb.uidValidity, modseq, duplicate: false, ...(thread ? { threadId: thread.threadId } : {}) };
     // Where the service reports the failed conditions with the items (ReturnValuesOnConditionCheckFailure),
     // decide without another read: the key exists → duplicate; only the mailbox moved → retry on its new state.
     const dkReason = dkSk ? out.reasons[tx.length - 1] : undefined;
@@ -323,7 +334,7 @@ export async function expunge(
     last = mb;
     if (attempt >= MAX_ATTEMPTS) throw new IndexError('CONFLICT', 'mailbox too busy: could not expunge');
     const block = remaining.slice(0, EXPUNGE_BLOCK);
-    const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks', 'soleRef', 'size']);
+    const items = await readMessages(ctx, pk, mailboxId, block, ['uid', 'blobKey', 'metaChunks', 'soleRef', 'size', 'threadId']);
     if (items.length > 0) {
       // One transaction: the MBOX update (new modseq, count) and, per message, the
       // conditional delete of the MSG item (a concurrent expunge cancels us) and of its MMETA and MHDR items.
@@ -338,6 +349,7 @@ export async function expunge(
           items.map((it) => num(it, 'uid')),
           mb.uidNext,
           new Map(items.map((it) => [num(it, 'uid'), str(it, 'blobKey')])),
+          new Map(items.filter((it) => it.threadId?.S).map((it) => [num(it, 'uid'), str(it, 'threadId')])),
         ),
         usageUpdate(ctx, pk, -items.reduce((n, it) => n + num(it, 'size'), 0), -items.length),
       ];
@@ -457,7 +469,7 @@ function messagePuts(
   mailboxId: string,
   uid: number,
   modseq: number,
-  m: { flags: string[]; internalDate: number; size: number; blobKey: string; soleRef?: boolean },
+  m: { flags: string[]; internalDate: number; size: number; blobKey: string; soleRef?: boolean; threadId?: string },
   meta: EncodedMeta,
 ): TransactWriteItem[] {
   const put = (Item: Item): TransactWriteItem => ({ Put: { TableName: ctx.table, Item, ConditionExpression: 'attribute_not_exists(pk)' } });
@@ -473,6 +485,8 @@ function messagePuts(
       blobKey: S(m.blobKey),
       // The blob's only reference, counted nowhere else (no REF item): expunge orphans it, COPY turns it into a count.
       ...(m.soleRef ? { soleRef: BOOL(true) } : {}),
+      // The thread it joined when stored (dynamo-index/threads.ts); COPY passes the source's on.
+      ...(m.threadId ? { threadId: S(m.threadId) } : {}),
       // Split metas are rare; the count here lets expunge delete the chunks without reading the meta.
       ...(meta.extraChunks.length > 0 ? { metaChunks: N(meta.extraChunks.length + 1) } : {}),
     }),
@@ -533,6 +547,7 @@ export async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId
       size: num(it, 'size'),
       blobKey: str(it, 'blobKey'),
     };
+    if (it.threadId?.S) rec.threadId = it.threadId.S;
     if (meta) {
       const m = bySk.get(keys.metaSk(mailboxId, uid));
       const extra = m

@@ -5,6 +5,7 @@ import type { SqliteHandle } from '../sqlite-db.ts';
 import { dropUsage } from './usage.ts';
 import { unref } from './blob-refs.ts';
 import { dropMailboxRows } from './mailboxes.ts';
+import { dropUserThreadRefs } from './threads.ts';
 
 interface DomainRow {
   name: string;
@@ -122,6 +123,7 @@ export async function removeUser(h: SqliteHandle, address: string): Promise<{ or
     const ids = (h.stmt('SELECT id FROM mailboxes WHERE user = ?').all(address) as Array<{ id: string }>).map((r) => r.id);
     for (const id of ids) dropMailboxRows(h, id);
     h.stmt('DELETE FROM subscriptions WHERE user = ?').run(address);
+    dropUserThreadRefs(h, address);
     h.stmt('DELETE FROM account_objects WHERE user = ?').run(address);
     h.stmt('DELETE FROM account_object_counters WHERE user = ?').run(address);
     h.stmt('DELETE FROM users WHERE address = ?').run(address);

@@ -17,6 +17,7 @@ import { CHANGE_LOG_RETENTION_MS, type ChangesOptions, type MailboxChanges, type
 import type { MessageMeta } from '#core/mime/types.ts';
 import { checkChangesSince } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
+import { THREAD_COLUMN, THREAD_JOIN, trimTombstoneThreads } from './threads.ts';
 
 /** The SQLite MailIndex's context: the database handle and the change log's retention. */
 export interface SqliteIndexHandle extends SqliteHandle {
@@ -30,6 +31,7 @@ interface ChangedRow {
   internal_date: number;
   size: number;
   blob_key: string;
+  thread_id: string | null;
   meta?: string;
 }
 
@@ -65,8 +67,11 @@ export async function changesSince(
     const state = { uidValidity: mb.uid_validity, uidNext: mb.uid_next, highestModseq: mb.highest_modseq, messageCount: mb.message_count };
     if (since >= mb.highest_modseq) return { state, changed: [], expunged: [], complete: true };
     if (since < (mb.log_floor ?? mb.highest_modseq)) return { state, changed: [], expunged: [], complete: false };
-    const cols = options.withMeta ? 'uid, modseq, flags, internal_date, size, blob_key, meta' : 'uid, modseq, flags, internal_date, size, blob_key';
-    const rows = h.stmt(`SELECT ${cols} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`).all(mailboxId, since) as unknown as ChangedRow[];
+    const base = `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, ${THREAD_COLUMN}`;
+    const cols = options.withMeta ? `${base}, m.meta` : base;
+    const rows = h
+      .stmt(`SELECT ${cols} FROM messages m ${THREAD_JOIN} WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid`)
+      .all(mailboxId, since) as unknown as ChangedRow[];
     const changed = rows.map((r): MessageRecord => {
       const rec: MessageRecord = {
         uid: r.uid,
@@ -76,17 +81,28 @@ export async function changesSince(
         size: r.size,
         blobKey: r.blob_key,
       };
+      if (r.thread_id) rec.threadId = r.thread_id;
       if (r.meta !== undefined) rec.meta = JSON.parse(r.meta) as MessageMeta;
       return rec;
     });
     const gone = h
       .stmt(
-        `SELECT t.uid, b.blob_key FROM tombstones t LEFT JOIN tombstone_blobs b ON b.mailbox_id = t.mailbox_id AND b.uid = t.uid
+        `SELECT t.uid, b.blob_key, th.thread_id FROM tombstones t LEFT JOIN tombstone_blobs b ON b.mailbox_id = t.mailbox_id AND b.uid = t.uid
+         LEFT JOIN tombstone_threads th ON th.mailbox_id = t.mailbox_id AND th.uid = t.uid AND th.modseq = t.modseq
          WHERE t.mailbox_id = ? AND t.modseq > ? ORDER BY t.uid`,
       )
-      .all(mailboxId, since) as Array<{ uid: number; blob_key: string | null }>;
+      .all(mailboxId, since) as Array<{ uid: number; blob_key: string | null; thread_id: string | null }>;
     const expunged = gone.map((r) => r.uid);
-    if (options.withBlobKeys) return { state, changed, expunged, expungedBlobKeys: gone.map((r) => r.blob_key), complete: true };
+    if (options.withBlobKeys) {
+      return {
+        state,
+        changed,
+        expunged,
+        expungedBlobKeys: gone.map((r) => r.blob_key),
+        expungedThreadIds: gone.map((r) => r.thread_id),
+        complete: true,
+      };
+    }
     return { state, changed, expunged, complete: true };
   });
 }
@@ -115,6 +131,7 @@ export function trimChangeLog(h: SqliteIndexHandle, mailboxId: string): void {
   if (top.m === null) return;
   h.stmt('DELETE FROM tombstones WHERE mailbox_id = ? AND modseq <= ?').run(mailboxId, top.m);
   h.stmt('DELETE FROM tombstone_blobs WHERE mailbox_id = ? AND modseq <= ?').run(mailboxId, top.m);
+  trimTombstoneThreads(h, mailboxId, top.m);
   h.stmt(
     `INSERT INTO change_logs (mailbox_id, log_floor) VALUES (?, ?)
      ON CONFLICT (mailbox_id) DO UPDATE SET log_floor = max(log_floor, excluded.log_floor)`,

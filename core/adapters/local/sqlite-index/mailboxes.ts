@@ -9,6 +9,7 @@ import type { SqliteHandle } from '../sqlite-db.ts';
 import { addUsage } from './usage.ts';
 import { unref } from './blob-refs.ts';
 import { dropChangeLog, startChangeLog } from './changes.ts';
+import { dropMailboxThreads } from './threads.ts';
 
 export interface MailboxRow {
   id: string;
@@ -136,6 +137,7 @@ export function ownMailbox(h: SqliteHandle, user: string, mailboxId: string): Ma
 export function dropMailboxRows(h: SqliteHandle, mailboxId: string): void {
   h.stmt('DELETE FROM messages WHERE mailbox_id = ?').run(mailboxId);
   h.stmt('DELETE FROM delivery_keys WHERE mailbox_id = ?').run(mailboxId);
+  dropMailboxThreads(h, mailboxId);
   dropChangeLog(h, mailboxId);
   h.stmt('DELETE FROM mailboxes WHERE id = ?').run(mailboxId);
 }

@@ -22,6 +22,7 @@ import { ref, unref } from './blob-refs.ts';
 import { recordTombstones, trimChangeLog, type SqliteIndexHandle } from './changes.ts';
 import { ownMailbox } from './mailboxes.ts';
 import { addUsage } from './usage.ts';
+import { THREAD_COLUMN, THREAD_JOIN, copyThreads, dropThreads, threadNewMessage } from './threads.ts';
 
 /** RFC 3501 §2.3.1.1: UIDs are 32-bit unsigned, non-zero. */
 const MAX_UID = 0xffffffff;
@@ -33,6 +34,8 @@ interface MessageRow {
   internal_date: number;
   size: number;
   blob_key: string;
+  /** From message_threads (THREAD_JOIN): null for a message without one. */
+  thread_id?: string | null;
   meta?: string;
 }
 
@@ -46,6 +49,7 @@ function toMessage(r: MessageRow, withMeta: MetaOption = true): MessageRecord {
     size: r.size,
     blobKey: r.blob_key,
   };
+  if (r.thread_id) rec.threadId = r.thread_id;
   if (r.meta !== undefined) {
     rec.meta = JSON.parse(r.meta) as MessageMeta;
     if (withMeta === 'structure' && rec.meta) rec.meta.header = null;
@@ -82,6 +86,7 @@ export async function appendMessage(h: SqliteHandle, user: string, mailboxId: st
       meta,
     );
     h.stmt('UPDATE mailboxes SET uid_next = ?, highest_modseq = ?, message_count = message_count + 1 WHERE id = ?').run(uid + 1, modseq, mailboxId);
+    const threadId = threadNewMessage(h, user, mailboxId, uid, message);
     if (message.deliveryKey !== undefined) {
       h.stmt('INSERT INTO delivery_keys (mailbox_id, delivery_key, uid, modseq) VALUES (?, ?, ?, ?)').run(mailboxId, message.deliveryKey, uid, modseq);
     }
@@ -91,7 +96,7 @@ export async function appendMessage(h: SqliteHandle, user: string, mailboxId: st
       typeof take === 'object' && Number(h.stmt('DELETE FROM blob_holds WHERE blob_key = ? AND holder = ?').run(message.blobKey, take.takeOver).changes) === 1;
     if (!tookOver) ref(h, message.blobKey, 1);
     addUsage(h, user, message.size, 1);
-    return { uid, uidValidity: mb.uid_validity, modseq, duplicate: false };
+    return { uid, uidValidity: mb.uid_validity, modseq, duplicate: false, ...(threadId ? { threadId } : {}) };
   });
 }
 
@@ -99,12 +104,12 @@ export async function listMessages(h: SqliteHandle, user: string, mailboxId: str
   const from = options.uidFrom ?? 1;
   const to = options.uidTo ?? MAX_UID;
   const cols = options.withMeta
-    ? 'm.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, m.meta'
-    : 'm.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key';
+    ? `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, ${THREAD_COLUMN}, m.meta`
+    : `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, ${THREAD_COLUMN}`;
   // The join on the owner keeps one user from reading another's mailbox by id (invariant 4).
   const rows = h
     .stmt(
-      `SELECT ${cols} FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id AND b.user = ? WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`,
+      `SELECT ${cols} FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id AND b.user = ? ${THREAD_JOIN} WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`,
     )
     .all(user, mailboxId, from, to) as unknown as MessageRow[];
   return rows.map((r) => toMessage(r, options.withMeta));
@@ -121,8 +126,8 @@ export async function getMessages(
   const withMeta = options.withMeta ?? true;
   const rows = h
     .stmt(
-      `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key${withMeta ? ', m.meta' : ''}
-       FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id AND b.user = ?
+      `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, ${THREAD_COLUMN}${withMeta ? ', m.meta' : ''}
+       FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id AND b.user = ? ${THREAD_JOIN}
        WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
     )
     .all(user, mailboxId, uidList(uids)) as unknown as MessageRow[];
@@ -189,6 +194,12 @@ export async function expunge(h: SqliteIndexHandle, user: string, mailboxId: str
       rows.map((r) => ({ uid: r.uid, blobKey: r.blob_key })),
       modseq,
     );
+    dropThreads(
+      h,
+      mailboxId,
+      rows.map((r) => r.uid),
+      modseq,
+    );
     trimChangeLog(h, mailboxId);
     return {
       expunged: rows.map((r) => r.uid),
@@ -229,6 +240,7 @@ export async function copyMessages(
       next += 1;
     }
     h.stmt('UPDATE mailboxes SET uid_next = ?, highest_modseq = ?, message_count = message_count + ? WHERE id = ?').run(next, modseq, rows.length, toMailboxId);
+    copyThreads(h, fromMailboxId, toMailboxId, mapping);
     for (const r of rows) ref(h, r.blob_key, 1);
     addUsage(
       h,

@@ -2,7 +2,8 @@
 
 /**
  * 2: the change log (sqlite-index/changes.ts): `messages_by_modseq`, `tombstones`, `change_logs`;
- *    later, in place: `user_quotas`, `user_usage` (sqlite-index/usage.ts).
+ *    later, in place: `user_quotas`, `user_usage` (sqlite-index/usage.ts), `message_threads`,
+ *    `thread_refs` (sqlite-index/threads.ts).
  * Every statement is idempotent, so a version-1 file upgrades in place when it is opened. The
  * upgrade builds messages_by_modseq inside the opening transaction; on a big file that holds
  * the write lock for a while, and other processes opening the file meanwhile wait for it
@@ -159,4 +160,27 @@ INSERT OR IGNORE INTO user_usage (user, storage, messages)
   SELECT b.user, SUM(m.size), COUNT(*) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
   WHERE NOT EXISTS (SELECT 1 FROM usage_counted) GROUP BY b.user;
 INSERT OR IGNORE INTO usage_counted (done) VALUES (1);
+-- Threads (sqlite-index/threads.ts): new tables, so an existing file gains them as it is opened;
+-- its messages have no row in message_threads (their thread id is derived by the caller).
+CREATE TABLE IF NOT EXISTS message_threads (
+  mailbox_id TEXT NOT NULL,
+  uid INTEGER NOT NULL,
+  thread_id TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+-- The thread id each tombstone's message had (changesSince withBlobKeys: expungedThreadIds).
+CREATE TABLE IF NOT EXISTS tombstone_threads (
+  mailbox_id TEXT NOT NULL,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  thread_id TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS thread_refs (
+  user TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  PRIMARY KEY (user, message_id)
+) WITHOUT ROWID;
 `;

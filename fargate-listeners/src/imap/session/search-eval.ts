@@ -14,7 +14,7 @@ import { envelopeFromHeader } from '#core/mime/envelope.ts';
 import type { EnvelopeAddress, MimePart } from '#core/mime/types.ts';
 import type { MessageRecord } from '#core/ports/mail-index.ts';
 import { monthIndex } from '../protocol/encode.ts';
-import { emailIdOf, threadIdOfEmail } from '#listeners/jmap/ids.ts';
+import { emailIdOf, threadIdOf } from '#listeners/jmap/ids.ts';
 import type { SearchKey } from '../protocol/requests.ts';
 import { decodeTransfer } from './body-sections.ts';
 
@@ -197,7 +197,7 @@ export class Evaluator {
       case 'objectid': {
         if (!m.record) return false;
         const emailId = emailIdOf(m.record.blobKey);
-        return (key.field === 'email' ? emailId : threadIdOfEmail(emailId)) === key.id;
+        return (key.field === 'email' ? emailId : threadIdOf(m.record, emailId)) === key.id;
       }
       case 'within': {
         if (!m.record) return false;

@@ -115,7 +115,15 @@ export async function parseEmails(
     }
     // Part blob ids are made against `key`; for a part of a message they are rebased below.
     const key = where.prefix === null ? where.key : `parse:${blobId}`;
-    const view: EmailView = { id: '', blobKey: key, size: bytes.length, internalDate: 0, copies: [], record: undefined as unknown as MessageRecord };
+    const view: EmailView = {
+      id: '',
+      threadId: '',
+      blobKey: key,
+      size: bytes.length,
+      internalDate: 0,
+      copies: [],
+      record: undefined as unknown as MessageRecord,
+    };
     const record: MessageRecord = { uid: 0, modseq: 0, flags: [], internalDate: 0, size: bytes.length, blobKey: key, meta };
     view.record = record;
     const out = await email.render(view, record, rendered, args, bytes);

@@ -33,7 +33,6 @@ import { withFollowUps } from '../api.ts';
 import { SUBMISSION } from '../capabilities.ts';
 import { MethodError, invalidArguments, type SetError } from '../errors.ts';
 import { loadEmails } from '../account-view.ts';
-import { threadIdOfEmail } from '../ids.ts';
 import type { JmapServices } from '../services.ts';
 import { emailMethods } from './email.ts';
 import { loadIdentities } from './identity.ts';
@@ -333,7 +332,7 @@ export function emailSubmissionMethods(svc: JmapServices, deps: Pick<ListenerDep
           id: 'S' + randomUUID().replace(/-/g, ''),
           identityId: identity.id,
           emailId: email.id,
-          threadId: threadIdOfEmail(email.id),
+          threadId: email.threadId,
           envelope,
           sendAt: utcDate(Date.now()),
           undoStatus: 'final',

@@ -19,7 +19,7 @@ import type { Mailbox, MessageRecord } from '#core/ports/mail-index.ts';
 import type { MethodContext, MethodDef } from '../api.ts';
 import { MAIL } from '../capabilities.ts';
 import { MethodError, invalidArguments, type SetError } from '../errors.ts';
-import { emailKeywords, flagsOfKeywords, isValidKeyword, loadEmails, type EmailView } from '../account-view.ts';
+import { emailKeywords, flagsOfKeywords, isValidKeyword, loadEmails, threadsOf, type EmailView } from '../account-view.ts';
 import {
   BODY_PROPERTIES,
   DEFAULT_BODY_PROPERTIES,
@@ -33,7 +33,7 @@ import {
   type JmapPart,
 } from '../email-body.ts';
 import { headerFields, headerProperty, parseHeaderProperty, type HeaderProperty } from '../email-headers.ts';
-import { blobIdOf, emailIdOf, threadIdOfEmail } from '../ids.ts';
+import { blobIdOf, emailIdOf, threadIdOf, threadIdOfEmail } from '../ids.ts';
 import { readBlob } from '../blob-routes.ts';
 import { previewByRange } from '../email-preview.ts';
 import { parseEmails } from './email-parse.ts';
@@ -170,7 +170,7 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
           out.blobId = blobIdOf(e.blobKey);
           break;
         case 'threadId':
-          out.threadId = threadIdOfEmail(e.id);
+          out.threadId = e.threadId;
           break;
         case 'mailboxIds':
           out.mailboxIds = Object.fromEntries(e.copies.map((c) => [c.mailboxId, true]));
@@ -310,6 +310,8 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
 
   interface Candidate {
     e: EmailView;
+    /** The Emails of e's thread (e among them). */
+    thread: EmailView[];
     r: MessageRecord | undefined;
     fields?: Array<{ name: string; value: string }>;
     bodyText?: string;
@@ -372,15 +374,21 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
         case 'maxSize':
           if (c.e.size >= (v as number)) return false;
           break;
-        // One email per thread (ids.ts): the thread conditions are the email's.
         case 'hasKeyword':
-        case 'allInThreadHaveKeyword':
-        case 'someInThreadHaveKeyword':
           if (!kw[s]) return false;
           break;
         case 'notKeyword':
-        case 'noneInThreadHaveKeyword':
           if (kw[s]) return false;
+          break;
+        // RFC 8621 §4.4.1: over every Email of the thread (this one included).
+        case 'allInThreadHaveKeyword':
+          if (!c.thread.every((x) => emailKeywords(x)[s])) return false;
+          break;
+        case 'someInThreadHaveKeyword':
+          if (!c.thread.some((x) => emailKeywords(x)[s])) return false;
+          break;
+        case 'noneInThreadHaveKeyword':
+          if (c.thread.some((x) => emailKeywords(x)[s])) return false;
           break;
         case 'hasAttachment':
           if (!c.r?.meta || hasAttachment(bodyLists(jmapTree(c.r.meta.mime))) !== v) return false;
@@ -430,8 +438,9 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
     let emails = [...view.emails.values()];
     if (filter) {
       const metas = need.meta ? await withMeta(ctx.user, emails) : new Map<string, MessageRecord>();
+      const threads = threadsOf(view.emails);
       const kept: EmailView[] = [];
-      for (const e of emails) if (await matches({ e, r: metas.get(e.id) }, filter)) kept.push(e);
+      for (const e of emails) if (await matches({ e, thread: threads.get(e.threadId) ?? [e], r: metas.get(e.id) }, filter)) kept.push(e);
       emails = kept;
     }
     emails.sort((a, b) => {
@@ -441,6 +450,11 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
       }
       return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
     });
+    // RFC 8621 §4.4.3 collapseThreads: an Email whose thread came earlier in the list is left out.
+    if (optionalBool(args, 'collapseThreads', false)) {
+      const seen = new Set<string>();
+      emails = emails.filter((e) => !seen.has(e.threadId) && (seen.add(e.threadId), true));
+    }
     return { view, ids: emails.map((e) => e.id) };
   }
 
@@ -451,7 +465,6 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
     const anchorOffset = optionalInt(args, 'anchorOffset', 0, Number.MIN_SAFE_INTEGER);
     const limit = args.limit === undefined || args.limit === null ? null : optionalInt(args, 'limit', 0);
     const calculateTotal = optionalBool(args, 'calculateTotal', false);
-    optionalBool(args, 'collapseThreads', false); // one email per thread already
     const { view, ids } = await queryIds(args, ctx);
     if (anchor !== null) {
       const i = ids.indexOf(anchor);
@@ -481,6 +494,8 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
     const lostOld = new Set<string>();
     const copyIsNew = new Set<string>();
     const newMailboxes = new Set<string>();
+    /** The thread of each Email that lost a copy (from the tombstone): Thread/changes names it when the Email is gone. */
+    const goneThread = new Map<string, string>();
     for (const m of view.mailboxes) {
       const prev = before.get(m.id);
       before.delete(m.id);
@@ -496,11 +511,13 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
         touched.add(emailIdOf(r.blobKey));
       }
       const blobKeys = ch.expungedBlobKeys ?? [];
+      const threadIds = ch.expungedThreadIds ?? [];
       for (let i = 0; i < ch.expunged.length; i++) {
         const key = blobKeys[i];
         if (!key) throw new MethodError('cannotCalculateChanges', 'Messages were removed before the log kept their ids; query again');
         const id = emailIdOf(key);
         touched.add(id);
+        goneThread.set(id, threadIdOf({ blobKey: key, threadId: threadIds[i] ?? undefined }, id));
         if (ch.expunged[i] < prev.uidNext) lostOld.add(id);
       }
     }
@@ -517,16 +534,36 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
     const created: string[] = [];
     const updated: string[] = [];
     const destroyed: string[] = [];
+    // Per Email: created (every copy new since), updated, or destroyed (gone, and the client could have known it).
+    const emailChange = new Map<string, 'created' | 'updated' | 'destroyed'>();
     for (const id of touched) {
       const e = view.emails.get(id);
-      const out = threads ? threadIdOfEmail(id) : id;
       if (!e) {
-        // Gone now: destroyed if the client could have known it; created and destroyed since: omitted (RFC 8620 §5.2).
-        if (lostOld.has(id)) destroyed.push(out);
+        // Created and destroyed since: omitted (RFC 8620 §5.2).
+        if (lostOld.has(id)) emailChange.set(id, 'destroyed');
         continue;
       }
       const isNew = !lostOld.has(id) && e.copies.every((c) => copyIsNew.has(`${c.mailboxId}:${c.uid}`));
-      (isNew ? created : updated).push(out);
+      emailChange.set(id, isNew ? 'created' : 'updated');
+    }
+    if (!threads) {
+      for (const [id, kind] of emailChange) (kind === 'created' ? created : kind === 'updated' ? updated : destroyed).push(id);
+    } else {
+      // A thread changes when one of its Emails did (its emailIds list). It is created when it
+      // has Emails now and every one of them was created since; destroyed when it has none now
+      // and one of its Emails was destroyed; updated otherwise.
+      const now = threadsOf(view.emails);
+      const touchedThreads = new Map<string, boolean>(); // thread id → an Email of it was destroyed
+      for (const [id, kind] of emailChange) {
+        const tid = view.emails.get(id)?.threadId ?? goneThread.get(id) ?? threadIdOfEmail(id);
+        touchedThreads.set(tid, (touchedThreads.get(tid) ?? false) || kind === 'destroyed');
+      }
+      for (const [tid, lostOne] of touchedThreads) {
+        const members = now.get(tid);
+        if (!members) destroyed.push(tid);
+        else if (!lostOne && members.every((e) => emailChange.get(e.id) === 'created')) created.push(tid);
+        else updated.push(tid);
+      }
     }
     if (maxChanges !== null && created.length + updated.length + destroyed.length > maxChanges) {
       throw new MethodError('cannotCalculateChanges', 'More changes than maxChanges; query again');
@@ -600,7 +637,7 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
       const [record] = await svc.index.getMessages(user, targets[0]!.id, [appended.uid]);
       const newId = emailIdOf(record.blobKey);
       ctx.createdIds.set(cid, newId);
-      created[cid] = { id: newId, blobId: blobIdOf(record.blobKey), threadId: threadIdOfEmail(newId), size: bytes.length };
+      created[cid] = { id: newId, blobId: blobIdOf(record.blobKey), threadId: threadIdOf(record, newId), size: bytes.length };
     }
     if (Object.keys(created).length > 0) view = await loadEmails(svc.index, user);
     const updated: Record<string, null> = {};
@@ -668,10 +705,11 @@ export function emailMethods(svc: JmapServices): Record<string, MethodDef> {
     const state = emailState(view.mailboxes);
     const list: Record<string, unknown>[] = [];
     const notFound: string[] = [];
-    const all = ids ?? [...view.emails.keys()].map(threadIdOfEmail);
-    for (const tid of all) {
-      const emailId = tid.startsWith('T') ? 'M' + tid.slice(1) : null;
-      if (emailId && view.emails.has(emailId)) list.push({ id: tid, emailIds: [emailId] });
+    const threads = threadsOf(view.emails);
+    // RFC 8621 §3.1: emailIds sorted by receivedAt, oldest first (threadsOf).
+    for (const tid of ids ?? threads.keys()) {
+      const members = threads.get(tid);
+      if (members) list.push({ id: tid, emailIds: members.map((e) => e.id) });
       else notFound.push(tid);
     }
     return { accountId, state, list, notFound };

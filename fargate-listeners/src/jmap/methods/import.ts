@@ -5,7 +5,7 @@
  * sessions hear of it. The message must parse as RFC 5322 (a header block with at least one
  * field), else `invalidEmail`.
  */
-import { accountIdOf, blobIdOf, emailIdOf, threadIdOfEmail } from '../ids.ts';
+import { accountIdOf, blobIdOf, emailIdOf, threadIdOf } from '../ids.ts';
 import type { MethodContext, MethodDef } from '../api.ts';
 import { MAIL } from '../capabilities.ts';
 import { MethodError, invalidArguments, type SetError } from '../errors.ts';
@@ -83,7 +83,7 @@ export function importMethods(svc: JmapServices): Record<string, MethodDef> {
       const [record] = await svc.index.getMessages(user, first.id, [appended.uid]);
       const id = emailIdOf(record.blobKey);
       ctx.createdIds.set(cid, id);
-      created[cid] = { id, blobId: blobIdOf(record.blobKey), threadId: threadIdOfEmail(id), size: bytes.length };
+      created[cid] = { id, blobId: blobIdOf(record.blobKey), threadId: threadIdOf(record, id), size: bytes.length };
     }
     return { accountId, oldState, newState: emailState(await svc.index.listMailboxes(user)), created, notCreated };
   }

@@ -6,7 +6,8 @@
  *
  * Roles come from the special-use attribute (RFC 6154 ↔ RFC 8621 §2: `\Sent` → `sent`, …),
  * INBOX is `inbox`. Counts: totalEmails/unreadEmails count Emails (ids.ts) with a copy here;
- * threads are one per email for now, so the thread counts equal them. Every user owns all
+ * totalThreads the threads with an Email here, unreadThreads those with an Email here without
+ * `$seen` (the simplest reading RFC 8621 §2 offers). Every user owns all
  * their mailboxes: myRights are all true (no sharing yet).
  */
 import { IndexError, type Mailbox, type SpecialUse } from '#core/ports/mail-index.ts';
@@ -72,21 +73,32 @@ export async function mailboxState(svc: JmapServices, user: string): Promise<str
   return (await snapshot(svc, user)).state;
 }
 
-async function counts(svc: JmapServices, user: string, mailboxes: Mailbox[]): Promise<Map<string, { total: number; unread: number }>> {
+interface Counts {
+  total: number;
+  unread: number;
+  threads: Set<string>;
+  unreadThreads: Set<string>;
+}
+
+async function counts(svc: JmapServices, user: string, mailboxes: Mailbox[]): Promise<Map<string, Counts>> {
   const { emails } = await loadEmails(svc.index, user, { mailboxes });
-  const out = new Map(mailboxes.map((m) => [m.id, { total: 0, unread: 0 }]));
+  const out = new Map<string, Counts>(mailboxes.map((m) => [m.id, { total: 0, unread: 0, threads: new Set(), unreadThreads: new Set() }]));
   for (const e of emails.values()) {
     const unread = !emailKeywords(e).$seen;
     for (const id of new Set(e.copies.map((c) => c.mailboxId))) {
       const c = out.get(id)!;
       c.total++;
-      if (unread) c.unread++;
+      c.threads.add(e.threadId);
+      if (unread) {
+        c.unread++;
+        c.unreadThreads.add(e.threadId);
+      }
     }
   }
   return out;
 }
 
-function toJmap(v: MailboxView, subscribed: Set<string>, count: { total: number; unread: number } | undefined): Record<string, unknown> {
+function toJmap(v: MailboxView, subscribed: Set<string>, count: Counts | undefined): Record<string, unknown> {
   return {
     id: v.mailbox.id,
     name: v.name,
@@ -95,8 +107,8 @@ function toJmap(v: MailboxView, subscribed: Set<string>, count: { total: number;
     sortOrder: v.mailbox.name === 'INBOX' ? 0 : 10,
     totalEmails: count?.total ?? 0,
     unreadEmails: count?.unread ?? 0,
-    totalThreads: count?.total ?? 0,
-    unreadThreads: count?.unread ?? 0,
+    totalThreads: count?.threads.size ?? 0,
+    unreadThreads: count?.unreadThreads.size ?? 0,
     myRights: ALL_RIGHTS,
     isSubscribed: subscribed.has(v.mailbox.name),
   };

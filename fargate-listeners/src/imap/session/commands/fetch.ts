@@ -23,7 +23,7 @@ import { selectHeaderFields } from '#core/mime/header.ts';
 import type { MessageRecord } from '#core/ports/mail-index.ts';
 import { flagList, formatInternalDate, literal, nstringChunks, type Chunk } from '#listeners/imap/protocol/encode.ts';
 import type { FetchAtt, FetchRequest, Partial } from '#listeners/imap/protocol/requests.ts';
-import { emailIdOf, threadIdOfEmail } from '#listeners/jmap/ids.ts';
+import { emailIdOf, threadIdOf } from '#listeners/jmap/ids.ts';
 import { bodyStructureChunks, envelopeChunks } from '#listeners/imap/protocol/structure.ts';
 import { bodyLists, jmapTree, previewOf } from '#listeners/jmap/email-body.ts';
 import { decodeTransfer, findPart, planSection } from '../body-sections.ts';
@@ -301,7 +301,7 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
           out.push(`EMAILID (${emailIdOf(rec.blobKey)})`);
           break;
         case 'THREADID':
-          out.push(`THREADID (${threadIdOfEmail(emailIdOf(rec.blobKey))})`);
+          out.push(`THREADID (${threadIdOf(rec)})`);
           break;
         case 'ENVELOPE':
           out.push('ENVELOPE ');
