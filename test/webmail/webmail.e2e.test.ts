@@ -33,7 +33,7 @@ describeWithBrowser('webmail in chromium', () => {
   let beaconUrl: string;
   const beaconHits: string[] = [];
 
-  const send = async (o: { from?: string; to?: string; subject: string; text?: string; html?: string; messageId?: string }) => {
+  const send = async (o: { from?: string; to?: string; subject: string; text?: string; html?: string; messageId?: string; references?: string }) => {
     const t = nodemailer.createTransport({ host: '127.0.0.1', port: ts.port('smtp-mx'), secure: false, ignoreTLS: true, name: 'client.test' });
     try {
       await t.sendMail({
@@ -43,6 +43,7 @@ describeWithBrowser('webmail in chromium', () => {
         text: o.text,
         html: o.html,
         messageId: o.messageId,
+        ...(o.references ? { references: o.references, inReplyTo: o.references } : {}),
       });
     } finally {
       t.close();
@@ -306,6 +307,30 @@ describeWithBrowser('webmail in chromium', () => {
     await page.getByRole('option', { name: /Carol Sender <carol@example\.net>/ }).click();
     expect(await to.inputValue()).toBe(`carol@example.net, Bob <${OTHER}>, Carol Sender <carol@example.net>, `);
     await page.getByRole('button', { name: 'Discard' }).click();
+  });
+
+  it('conversations: a reply chain is one row with its count; opening it shows every message (Sent too), the newest open; the switch turns them off', async () => {
+    // Bob answers alice's reply: the thread is his question (Inbox), alice's reply (Sent) and this (Inbox).
+    await send({ from: `Bob <${OTHER}>`, subject: 'Re: Budget question', text: 'Thanks, all clear now.', references: '<budget-1@example.test>' });
+    const budget = page.locator('ul.messages li', { hasText: 'Budget question' });
+    await expect.poll(() => page.locator('ul.messages li', { hasText: 'all clear now' }).count(), { timeout: 10_000 }).toBe(1);
+    expect(await budget.count()).toBe(1);
+    await expect.poll(() => budget.textContent(), { timeout: 10_000 }).toContain('3 messages');
+    expect(await budget.textContent()).toContain('Bob, me');
+    await budget.getByRole('button').click();
+    const conversation = page.getByRole('region', { name: 'Conversation of 3 messages' });
+    await conversation.waitFor({ timeout: 10_000 });
+    await expect.poll(() => conversation.getByRole('article').count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => conversation.getByRole('article').textContent(), { timeout: 10_000 }).toContain('Thanks, all clear now.');
+    // The older ones are a line each; a click opens one.
+    expect(await conversation.getByRole('button', { name: /^me / }).count()).toBe(1); // alice's reply, from Sent
+    await conversation.getByRole('button', { name: /^Bob .*Can you check the numbers/ }).click();
+    await expect.poll(() => conversation.getByRole('article').count(), { timeout: 10_000 }).toBe(2);
+    await page.screenshot({ path: screenshotPath('conversation') });
+    await page.getByLabel('Conversations').uncheck();
+    await expect.poll(() => budget.count(), { timeout: 10_000 }).toBe(2);
+    await page.getByLabel('Conversations').check();
+    await expect.poll(() => budget.count(), { timeout: 10_000 }).toBe(1);
   });
 
   it('compose with an attachment to a second user: it arrives byte-correct', async () => {

@@ -6,8 +6,8 @@
 import { useState } from 'preact/hooks';
 import type { JmapClient } from './jmap.ts';
 import type { Draft } from './compose.tsx';
-import type { Member } from './conversations.ts';
-import { formatDate, senderName, type EmailAddress } from './emails.ts';
+import { senderNames, type Member } from './conversations.ts';
+import { formatDate, type EmailAddress } from './emails.ts';
 import { MessageView } from './message-view.tsx';
 
 export function ThreadView({
@@ -58,7 +58,7 @@ export function ThreadView({
                 aria-expanded="false"
                 onClick={() => setOpen(new Set([...open, m.id]))}
               >
-                <span class="from">{senderName(m)}</span>
+                <span class="from">{senderNames([m], client.session.username)}</span>
                 <time dateTime={m.receivedAt}>{formatDate(m.receivedAt)}</time>
                 <span class="preview">{m.preview}</span>
               </button>
