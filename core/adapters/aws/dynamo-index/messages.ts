@@ -41,6 +41,7 @@ import {
 } from '../dynamo-ops.ts';
 import { holderPart, unref } from './blob-refs.ts';
 import { changeItemPut, checkpointPuts, maybeTrimChangeLog } from './changes.ts';
+import { saveDateOfItem, savedAtAttribute } from './save-dates.ts';
 import { usageUpdate } from './usage.ts';
 import {
   DELIVERY_KEY_MAX_BYTES,
@@ -471,6 +472,8 @@ function messagePuts(
       internalDate: N(m.internalDate),
       size: N(m.size),
       blobKey: S(m.blobKey),
+      // RFC 8514 §3: saved now, also for a copy (messagePuts never takes the source's).
+      ...savedAtAttribute(),
       // The blob's only reference, counted nowhere else (no REF item): expunge orphans it, COPY turns it into a count.
       ...(m.soleRef ? { soleRef: BOOL(true) } : {}),
       // Split metas are rare; the count here lets expunge delete the chunks without reading the meta.
@@ -532,6 +535,7 @@ export async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId
       internalDate: num(it, 'internalDate'),
       size: num(it, 'size'),
       blobKey: str(it, 'blobKey'),
+      ...saveDateOfItem(it),
     };
     if (meta) {
       const m = bySk.get(keys.metaSk(mailboxId, uid));

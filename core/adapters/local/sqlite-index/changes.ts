@@ -17,6 +17,7 @@ import { CHANGE_LOG_RETENTION_MS, type ChangesOptions, type MailboxChanges, type
 import type { MessageMeta } from '#core/mime/types.ts';
 import { checkChangesSince } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
+import { saveDateOf } from './save-dates.ts';
 
 /** The SQLite MailIndex's context: the database handle and the change log's retention. */
 export interface SqliteIndexHandle extends SqliteHandle {
@@ -30,6 +31,7 @@ interface ChangedRow {
   internal_date: number;
   size: number;
   blob_key: string;
+  saved_at: number | null;
   meta?: string;
 }
 
@@ -65,7 +67,9 @@ export async function changesSince(
     const state = { uidValidity: mb.uid_validity, uidNext: mb.uid_next, highestModseq: mb.highest_modseq, messageCount: mb.message_count };
     if (since >= mb.highest_modseq) return { state, changed: [], expunged: [], complete: true };
     if (since < (mb.log_floor ?? mb.highest_modseq)) return { state, changed: [], expunged: [], complete: false };
-    const cols = options.withMeta ? 'uid, modseq, flags, internal_date, size, blob_key, meta' : 'uid, modseq, flags, internal_date, size, blob_key';
+    const cols = options.withMeta
+      ? 'uid, modseq, flags, internal_date, size, blob_key, saved_at, meta'
+      : 'uid, modseq, flags, internal_date, size, blob_key, saved_at';
     const rows = h.stmt(`SELECT ${cols} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`).all(mailboxId, since) as unknown as ChangedRow[];
     const changed = rows.map((r): MessageRecord => {
       const rec: MessageRecord = {
@@ -75,6 +79,7 @@ export async function changesSince(
         internalDate: r.internal_date,
         size: r.size,
         blobKey: r.blob_key,
+        ...saveDateOf(r.saved_at),
       };
       if (r.meta !== undefined) rec.meta = JSON.parse(r.meta) as MessageMeta;
       return rec;
