@@ -144,6 +144,10 @@ export type SearchKey =
   | { k: 'within'; op: 'older' | 'younger'; seconds: number }
   /** EMAILID / THREADID (RFC 8474 §6): the message's object id is this one. */
   | { k: 'objectid'; field: 'email' | 'thread'; id: string }
+  /** SAVEDBEFORE / SAVEDON / SAVEDSINCE (RFC 8514 §4.3): the save date's day (yyyymmdd). */
+  | { k: 'savedate'; op: DateOp; day: number }
+  /** SAVEDATESUPPORTED (RFC 8514 §4.3): every message of a mailbox that keeps save dates. */
+  | { k: 'savedatesupported' }
   | { k: 'not'; key: SearchKey }
   | { k: 'or'; a: SearchKey; b: SearchKey }
   | { k: 'and'; keys: SearchKey[] };
@@ -225,7 +229,9 @@ export type FetchAtt =
   | { k: 'EMAILID' }
   | { k: 'THREADID' }
   /** PREVIEW (RFC 8970 §3.1); `lazy`: NIL is allowed when the preview is not at hand. */
-  | { k: 'PREVIEW'; lazy: boolean };
+  | { k: 'PREVIEW'; lazy: boolean }
+  /** SAVEDATE (RFC 8514 §4.2). */
+  | { k: 'SAVEDATE' };
 
 export interface FetchRequest {
   name: 'FETCH';
