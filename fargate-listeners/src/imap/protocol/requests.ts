@@ -86,12 +86,18 @@ export interface StatusRequest {
   items: StatusItem[];
 }
 
+/** A part of a CATENATE message (RFC 4469 §5 `cat-part`): a TEXT literal or a URL to a part of a message. */
+export type CatPart = { kind: 'text'; bytes: Buffer; binary: boolean; utf8: boolean } | { kind: 'url'; url: string };
+
 /** One message of an APPEND: its flags, date-time and bytes. */
 export interface AppendMessage {
   flags: string[];
   /** Epoch ms from the date-time argument, or null. */
   date: number | null;
+  /** The message literal; empty when `catenate` gives the parts instead. */
   message: Buffer;
+  /** CATENATE (RFC 4469 §3): the parts the message is made of, in order; null for a literal. */
+  catenate: CatPart[] | null;
   /** Sent as literal8 (`~{n}`, RFC 3516): NUL bytes allowed. */
   binary: boolean;
   /** The `UTF8 (…)` form (RFC 6855 §4). */
@@ -105,6 +111,8 @@ export interface AppendRequest {
   /** Epoch ms from the date-time argument, or null. */
   date: number | null;
   message: Buffer;
+  /** CATENATE (RFC 4469 §3) parts of the first message; null for a literal. */
+  catenate: CatPart[] | null;
   /** Sent as literal8 (`~{n}`, RFC 3516): NUL bytes allowed. */
   binary: boolean;
   /** The `UTF8 (…)` form (RFC 6855 §4). */
