@@ -34,6 +34,7 @@ describe('CATENATE parser (RFC 4469 §5)', () => {
       'a APPEND INBOX CATENATE (URL "/INBOX/;UID=1") extra',
       'a APPEND INBOX CATENATE (UTF8 ({1}\r\nx))',
       `a APPEND INBOX CATENATE (${Array.from({ length: 65 }, () => 'URL /INBOX/;UID=1').join(' ')})`,
+      `a APPEND INBOX ${Array.from({ length: 5 }, () => `CATENATE (${Array.from({ length: 60 }, () => 'URL /INBOX/;UID=1').join(' ')})`).join(' ')}`,
     ]) {
       expect(err(cmd), cmd).toMatch(/\S/);
     }

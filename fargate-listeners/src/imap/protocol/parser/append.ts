@@ -32,6 +32,10 @@ export function parseAppend(r: ArgReader): AppendRequest {
     r.sp();
     more.push(parseAppendMessage(r));
   }
+  // Each URL part is a lookup and a read: bound them per command, not only per message.
+  if ([first, ...more].reduce((n, m) => n + (m.catenate?.length ?? 0), 0) > MAX_CAT_PARTS_PER_COMMAND) {
+    throw new ParseError(`More than ${MAX_CAT_PARTS_PER_COMMAND} CATENATE parts in one APPEND`);
+  }
   return { name: 'APPEND', mailbox, ...first, more };
 }
 
@@ -61,6 +65,8 @@ function parseAppendMessage(r: ArgReader): AppendMessage {
 
 /** Most parts one CATENATE message may have (each URL is a lookup and a read). */
 export const MAX_CAT_PARTS = 64;
+/** Most CATENATE parts of all messages of one APPEND (MULTIAPPEND). */
+export const MAX_CAT_PARTS_PER_COMMAND = 256;
 
 /**
  * `cat-part *(SP cat-part) ")"` after "CATENATE (": cat-part = text-literal / url, text-literal
