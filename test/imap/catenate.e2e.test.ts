@@ -229,6 +229,22 @@ describe.each(ADAPTER_KINDS)('CATENATE (RFC 4469; %s adapters)', (kind) => {
     expect(await catenate(c, 'Drafts', [{ parts: [{ url: '/INBOX/;UID=2' }, { text: 'z' }] }])).toMatch(/ OK /);
   });
 
+  it('RFC 7889 §4: a TEXT literal over APPENDLIMIT is refused at its announcement, nothing read (memory stays bounded)', async () => {
+    const before = await status('Drafts');
+    const tag = c.nextTag();
+    c.write(`${tag} APPEND Drafts CATENATE (URL "/INBOX/;UID=1" TEXT {${APPEND_LIMIT + 1}}\r\n`);
+    expect(await c.line()).toMatch(new RegExp(`^${tag} NO \\[TOOBIG\\] `));
+    // Several TEXT literals count together.
+    const t2 = c.nextTag();
+    c.write(`${t2} APPEND Drafts CATENATE (TEXT {12000}\r\n`);
+    expect(await c.line()).toMatch(/^\+/);
+    c.write('a'.repeat(12_000));
+    c.write(` TEXT {12000}\r\n`);
+    expect(await c.line()).toMatch(new RegExp(`^${t2} NO \\[TOOBIG\\] `));
+    expect((await c.command('NOOP')).tagged).toMatch(/ OK /);
+    expect(await status('Drafts')).toBe(before);
+  });
+
   it('bad CATENATE syntax is BAD and an empty result is NO; the session goes on', async () => {
     for (const cmd of [
       'APPEND Drafts CATENATE ()',

@@ -1,7 +1,8 @@
 /** Parsing CATENATE (RFC 4469 §5) and the IMAP URLs it takes (RFC 5092; protocol/imap-url.ts). */
 import { describe, expect, it } from 'vitest';
-import { parseImapUrl, urlForResponse } from '#listeners/imap/protocol/imap-url.ts';
-import { err, req } from './support/parse.ts';
+import { ImapUrlError, parseImapUrl, urlForResponse } from '#listeners/imap/protocol/imap-url.ts';
+import { fuzzRuns } from '../support/prng.ts';
+import { err, parse, req } from './support/parse.ts';
 
 describe('CATENATE parser (RFC 4469 §5)', () => {
   it('append-data =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")", with flags, date and MULTIAPPEND', () => {
@@ -90,8 +91,49 @@ describe('IMAP URLs for CATENATE (RFC 5092, RFC 4469 §3)', () => {
 
   it('the URL in a BADURL code is url-resp-text: no "]", no CTL, no 8-bit (RFC 4469 §5)', () => {
     expect(urlForResponse('/IN]BOX/;UID=1')).toBe('/IN%5DBOX/;UID=1');
-    expect(urlForResponse('/a\r\nb')).toBe('/a%0D%0Ab');
+    expect(urlForResponse('/a\r\nb c')).toBe('/a%0D%0Ab%20c');
     expect(urlForResponse('/Entwürfe')).toBe('/Entw%C3%BCrfe');
     expect(urlForResponse('/Entw%C3%BCrfe')).toBe('/Entw%C3%BCrfe');
+  });
+});
+
+describe('CATENATE and IMAP URL fuzzing (STYLE.md: a fuzz test for every parser)', () => {
+  const URLS = ['/INBOX;UIDVALIDITY=785799047/;UID=113330/;SECTION=1.5.9/;PARTIAL=0.1024', '/Entw%C3%BCrfe/;UID=3/;SECTION=HEADER.FIELDS%20(To)'];
+  const CHARS = '/;=%.()[]0123456789AZaz \u00ff\r';
+  const mutate = (text: string, rnd: () => number): string => {
+    const a = [...text];
+    for (let n = 1 + Math.floor(rnd() * 4); n > 0; n--) {
+      const pos = Math.floor(rnd() * (a.length + 1));
+      const ch = CHARS[Math.floor(rnd() * CHARS.length)];
+      if (rnd() < 0.5) a.splice(pos, 0, ch);
+      else a.splice(pos, 1);
+    }
+    return a.join('');
+  };
+
+  it('parseImapUrl throws nothing but ImapUrlError, and urlForResponse is always url-resp-text', async () => {
+    await fuzzRuns('imap url mutations', { seed: 4469, runs: 5000 }, (r) => {
+      const url = mutate(r.pick(URLS), r.next);
+      try {
+        parseImapUrl(url);
+      } catch (e) {
+        if (!(e instanceof ImapUrlError)) throw e;
+      }
+      expect(urlForResponse(url)).toMatch(/^[\x21-\x5c\x5e-\x7e]+$/);
+    });
+  });
+
+  it('mutated CATENATE commands parse or fail with a ParseResult, never an exception', async () => {
+    const seed = 'a APPEND Drafts (\\Seen) CATENATE (URL "/Drafts/;UID=20/;section=HEADER" TEXT {4}\r\nabcd URL /INBOX/;UID=1) CATENATE (UTF8 (~{1}\r\nb))';
+    await fuzzRuns('catenate command mutations', { seed: 3502, runs: 3000 }, (r) => {
+      const text = mutate(seed, r.next);
+      try {
+        const result = parse(text);
+        expect(typeof result.ok).toBe('boolean');
+      } catch (e) {
+        // The test framing (not the parser) may meet a literal it cannot frame.
+        if (!/unexpected/.test((e as Error).message)) throw e;
+      }
+    });
   });
 });

@@ -129,6 +129,6 @@ export function urlForResponse(url: string): string {
   const short = url.length > 1024 ? url.slice(0, 1024) : url;
   let out = '';
   for (const b of Buffer.from(short, 'utf8'))
-    out += b < 0x20 || b >= 0x7f || b === 0x5d ? `%${b.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(b);
+    out += b <= 0x20 || b >= 0x7f || b === 0x5d ? `%${b.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(b);
   return out.length > 0 ? out : '%20';
 }
