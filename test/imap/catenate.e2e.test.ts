@@ -260,4 +260,21 @@ describe.each(ADAPTER_KINDS)('CATENATE (RFC 4469; %s adapters)', (kind) => {
     expect(await catenate(c, 'Nonexistent', [{ parts: [{ url: '/INBOX/;UID=1' }] }])).toMatch(/ NO \[TRYCREATE\] /);
     expect((await c.command('NOOP')).tagged).toMatch(/ OK /);
   });
+
+  it('RFC 6855 §4: a UTF8 (literal8) part needs UTF8=ACCEPT; then its octets are stored as sent', async () => {
+    const text = Buffer.from('Subject: Grüße\r\n\r\nHallo\r\n');
+    const send = async (cc: RawImap) => {
+      const tag = cc.nextTag();
+      cc.write(Buffer.concat([Buffer.from(`${tag} APPEND Drafts CATENATE (UTF8 (~{${text.length}+}\r\n`), text, Buffer.from('))\r\n')]));
+      return (await cc.until(tag)).tagged;
+    };
+    expect(await send(c)).toMatch(/^T\d+ BAD .*UTF8=ACCEPT/);
+    const u = await RawImap.login(sys.port, sys.user, sys.password);
+    await u.command('ENABLE UTF8=ACCEPT');
+    const tagged = await send(u);
+    expect(tagged).toMatch(/ OK \[APPENDUID \d+ (\d+)\] /);
+    const uid = Number(/APPENDUID \d+ (\d+)/.exec(tagged)![1]);
+    u.close();
+    expect(await fetchBody('Drafts', uid)).toEqual(text);
+  });
 });
