@@ -37,7 +37,7 @@ export interface AppendBudget {
 const badUrl = (url: string, why: string, which: string) => no(`CATENATE part could not be used: ${why}${which}`, `BADURL ${urlForResponse(url)}`);
 
 function take(budget: AppendBudget, n: number, which: string): void {
-  if (n > budget.left) throw no(`Message too large${which}`, 'TOOBIG');
+  if (n > budget.left) throw no(`Message larger than APPENDLIMIT (the messages of one APPEND count together)${which}`, 'TOOBIG');
   budget.left -= n;
 }
 
