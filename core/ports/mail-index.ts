@@ -157,6 +157,13 @@ export interface MessageRecord {
    * `thread` keys (the caller derives one for them).
    */
   threadId?: string;
+  /**
+   * Save date (RFC 8514 §3), epoch ms: when the message was put into this mailbox — the
+   * adapter's clock at the appendMessage or copyMessages that created this record (delivery,
+   * APPEND, COPY, MOVE, JMAP), never copied from a source record, never changed after. Absent
+   * on a record written before the index kept it.
+   */
+  saveDate?: number;
   /** Present when asked for (listMessages withMeta / getMessages). */
   meta?: MessageMeta;
 }

@@ -16,7 +16,8 @@ import { emulatorClientConfig } from '../support/emulator.ts';
 import { accountObjectsContract } from './account-objects.contract.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
 import { contactStoreContract } from './contact-store.contract.ts';
-import { mailIndexContract, sampleMeta } from './mail-index.contract.ts';
+import { mailIndexContract, sampleMeta, type MailIndexFixture } from './mail-index.contract.ts';
+import { saveDateContract } from './save-date.contract.ts';
 import { threadsContract } from './threads.contract.ts';
 import { workQueueContract } from './work-queue.contract.ts';
 
@@ -40,7 +41,8 @@ blobStoreContract('aws S3', async () => {
   };
 });
 
-mailIndexContract('aws DynamoDB', async () => {
+/** A fresh, empty index for each test (the MailIndex contracts below). */
+const dynamoIndexFixture = async (): Promise<MailIndexFixture> => {
   const refs = await provisionAwsResources(clientConfig, uniquePrefix(), { only: ['table'] });
   const opened: Array<{ destroy(): void }> = [];
   // Each instance has its own SDK client (its own connections), like another container.
@@ -58,7 +60,10 @@ mailIndexContract('aws DynamoDB', async () => {
       await destroyAwsResources(clientConfig, refs);
     },
   };
-});
+};
+
+mailIndexContract('aws DynamoDB', dynamoIndexFixture);
+saveDateContract('aws DynamoDB', dynamoIndexFixture);
 
 contactStoreContract('aws DynamoDB', async () => {
   const refs = await provisionAwsResources(clientConfig, uniquePrefix(), { only: ['table'] });

@@ -20,7 +20,8 @@ import { accountObjectsContract } from './account-objects.contract.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
 import { contactStoreContract } from './contact-store.contract.ts';
 import type { ConcurrencyResult, ConcurrencyTask } from './local-concurrency-worker.ts';
-import { mailIndexContract, sampleMeta } from './mail-index.contract.ts';
+import { mailIndexContract, sampleMeta, type MailIndexFixture } from './mail-index.contract.ts';
+import { saveDateContract } from './save-date.contract.ts';
 import { threadsContract } from './threads.contract.ts';
 import { workQueueContract } from './work-queue.contract.ts';
 
@@ -41,7 +42,8 @@ blobStoreContract('local files', async () => {
   return { blobs: new FileBlobStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
 });
 
-mailIndexContract('local SQLite', async () => {
+/** A fresh, empty index for each test (the MailIndex contracts below). */
+const sqliteIndexFixture = async (): Promise<MailIndexFixture> => {
   const dir = await tempDir();
   const opened: SqliteMailIndex[] = [];
   const open = (changeLogRetentionMs?: number) => {
@@ -58,7 +60,10 @@ mailIndexContract('local SQLite', async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
-});
+};
+
+mailIndexContract('local SQLite', sqliteIndexFixture);
+saveDateContract('local SQLite', sqliteIndexFixture);
 
 contactStoreContract('local SQLite', async () => {
   const dir = await tempDir();

@@ -416,6 +416,8 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
             internalDate: msgs[i].internalDate,
             size: msgs[i].size,
             blobKey: msgs[i].blobKey,
+            // RFC 8514 save date: pinned by save-date.contract.ts.
+            saveDate: expect.any(Number),
           });
           expect(rec.meta).toBeUndefined();
         });

@@ -76,8 +76,8 @@ describe('command parser', () => {
     const a = req('a APPEND INBOX {3}\r\none (\\Seen) " 7-Feb-1994 21:52:25 -0800" {3}\r\ntwo ~{5}\r\nth\0ee');
     expect(a.message.toString()).toBe('one');
     expect(a.more).toEqual([
-      { flags: ['\\Seen'], date: Date.UTC(1994, 1, 8, 5, 52, 25), message: Buffer.from('two'), binary: false, utf8: false },
-      { flags: [], date: null, message: Buffer.from('th\0ee'), binary: true, utf8: false },
+      { flags: ['\\Seen'], date: Date.UTC(1994, 1, 8, 5, 52, 25), message: Buffer.from('two'), catenate: null, binary: false, utf8: false },
+      { flags: [], date: null, message: Buffer.from('th\0ee'), catenate: null, binary: true, utf8: false },
     ]);
     expect(req('a APPEND INBOX {1}\r\nx')).toMatchObject({ more: [] });
     expect(err('a APPEND INBOX {1}\r\nx (\\Seen)')).toMatch(/\S/);

@@ -26,7 +26,7 @@
  * The parts live in sqlite-index/: accounts.ts (domains, users), mailboxes.ts (mailboxes,
  * subscriptions), messages.ts (append, flags, expunge, copy, list), changes.ts (the change
  * log: changesSince, tombstones and their trimming), blob-refs.ts (reference
- * counts, holds), leases.ts, auth-tokens.ts, and schema.ts; the class below hands each call to them
+ * counts, holds), leases.ts, auth-tokens.ts, save-dates.ts (the save date column, RFC 8514), and schema.ts; the class below hands each call to them
  * (../split-mail-index.ts).
  */
 import path from 'node:path';
@@ -41,6 +41,7 @@ import * as leases from './sqlite-index/leases.ts';
 import * as authTokens from './sqlite-index/auth-tokens.ts';
 import * as mailboxes from './sqlite-index/mailboxes.ts';
 import * as messages from './sqlite-index/messages.ts';
+import { ensureSaveDateColumn } from './sqlite-index/save-dates.ts';
 import { SCHEMA, SCHEMA_VERSION } from './sqlite-index/schema.ts';
 import * as usage from './sqlite-index/usage.ts';
 
@@ -61,6 +62,12 @@ export class SqliteMailIndex extends SplitMailIndex<SqliteIndexHandle> {
     const handle: SqliteIndexHandle = Object.assign(openSqlite(file, 'mail-index', SCHEMA_VERSION, SCHEMA, options.busyTimeoutMs), {
       changeLogRetentionMs: options.changeLogRetentionMs,
     });
+    try {
+      ensureSaveDateColumn(handle);
+    } catch (err) {
+      handle.close();
+      throw err;
+    }
     super(handle, {
       ...accounts,
       ...mailboxes,

@@ -41,6 +41,7 @@ import {
 } from '../dynamo-ops.ts';
 import { holderPart, unref } from './blob-refs.ts';
 import { changeItemPut, checkpointPuts, maybeTrimChangeLog } from './changes.ts';
+import { saveDateOfItem, savedAtAttribute } from './save-dates.ts';
 import { usageUpdate } from './usage.ts';
 import { threadOfNewMessage } from './threads.ts';
 import {
@@ -483,6 +484,8 @@ function messagePuts(
       internalDate: N(m.internalDate),
       size: N(m.size),
       blobKey: S(m.blobKey),
+      // RFC 8514 §3: saved now, also for a copy (messagePuts never takes the source's).
+      ...savedAtAttribute(),
       // The blob's only reference, counted nowhere else (no REF item): expunge orphans it, COPY turns it into a count.
       ...(m.soleRef ? { soleRef: BOOL(true) } : {}),
       // The thread it joined when stored (dynamo-index/threads.ts); COPY passes the source's on.
@@ -546,6 +549,7 @@ export async function toRecords(ctx: DynamoIndexContext, user: string, mailboxId
       internalDate: num(it, 'internalDate'),
       size: num(it, 'size'),
       blobKey: str(it, 'blobKey'),
+      ...saveDateOfItem(it),
     };
     if (it.threadId?.S) rec.threadId = it.threadId.S;
     if (meta) {

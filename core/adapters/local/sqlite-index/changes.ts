@@ -18,6 +18,7 @@ import type { MessageMeta } from '#core/mime/types.ts';
 import { checkChangesSince } from '#core/adapters/index-input.ts';
 import type { SqliteHandle } from '../sqlite-db.ts';
 import { THREAD_COLUMN, THREAD_JOIN, trimTombstoneThreads } from './threads.ts';
+import { saveDateOf } from './save-dates.ts';
 
 /** The SQLite MailIndex's context: the database handle and the change log's retention. */
 export interface SqliteIndexHandle extends SqliteHandle {
@@ -32,6 +33,7 @@ interface ChangedRow {
   size: number;
   blob_key: string;
   thread_id: string | null;
+  saved_at: number | null;
   meta?: string;
 }
 
@@ -67,7 +69,7 @@ export async function changesSince(
     const state = { uidValidity: mb.uid_validity, uidNext: mb.uid_next, highestModseq: mb.highest_modseq, messageCount: mb.message_count };
     if (since >= mb.highest_modseq) return { state, changed: [], expunged: [], complete: true };
     if (since < (mb.log_floor ?? mb.highest_modseq)) return { state, changed: [], expunged: [], complete: false };
-    const base = `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, ${THREAD_COLUMN}`;
+    const base = `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, m.saved_at, ${THREAD_COLUMN}`;
     const cols = options.withMeta ? `${base}, m.meta` : base;
     const rows = h
       .stmt(`SELECT ${cols} FROM messages m ${THREAD_JOIN} WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid`)
@@ -80,6 +82,7 @@ export async function changesSince(
         internalDate: r.internal_date,
         size: r.size,
         blobKey: r.blob_key,
+        ...saveDateOf(r.saved_at),
       };
       if (r.thread_id) rec.threadId = r.thread_id;
       if (r.meta !== undefined) rec.meta = JSON.parse(r.meta) as MessageMeta;

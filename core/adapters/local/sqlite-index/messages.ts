@@ -21,6 +21,7 @@ import type { SqliteHandle } from '../sqlite-db.ts';
 import { ref, unref } from './blob-refs.ts';
 import { recordTombstones, trimChangeLog, type SqliteIndexHandle } from './changes.ts';
 import { ownMailbox } from './mailboxes.ts';
+import { saveDateOf } from './save-dates.ts';
 import { addUsage } from './usage.ts';
 import { THREAD_COLUMN, THREAD_JOIN, copyThreads, dropThreads, threadNewMessage } from './threads.ts';
 
@@ -36,6 +37,7 @@ interface MessageRow {
   blob_key: string;
   /** From message_threads (THREAD_JOIN): null for a message without one. */
   thread_id?: string | null;
+  saved_at?: number | null;
   meta?: string;
 }
 
@@ -48,6 +50,7 @@ function toMessage(r: MessageRow, withMeta: MetaOption = true): MessageRecord {
     internalDate: r.internal_date,
     size: r.size,
     blobKey: r.blob_key,
+    ...saveDateOf(r.saved_at),
   };
   if (r.thread_id) rec.threadId = r.thread_id;
   if (r.meta !== undefined) {
@@ -75,7 +78,7 @@ export async function appendMessage(h: SqliteHandle, user: string, mailboxId: st
     const uid = mb.uid_next;
     if (uid > MAX_UID) throw new IndexError('CONFLICT', 'UID space of the mailbox is exhausted; recreate it');
     const modseq = mb.highest_modseq + 1;
-    h.stmt('INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_key, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+    h.stmt('INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_key, meta, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
       mailboxId,
       uid,
       modseq,
@@ -84,6 +87,7 @@ export async function appendMessage(h: SqliteHandle, user: string, mailboxId: st
       message.size,
       message.blobKey,
       meta,
+      Date.now(),
     );
     h.stmt('UPDATE mailboxes SET uid_next = ?, highest_modseq = ?, message_count = message_count + 1 WHERE id = ?').run(uid + 1, modseq, mailboxId);
     const threadId = threadNewMessage(h, user, mailboxId, uid, message);
@@ -104,8 +108,8 @@ export async function listMessages(h: SqliteHandle, user: string, mailboxId: str
   const from = options.uidFrom ?? 1;
   const to = options.uidTo ?? MAX_UID;
   const cols = options.withMeta
-    ? `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, ${THREAD_COLUMN}, m.meta`
-    : `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, ${THREAD_COLUMN}`;
+    ? `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, m.saved_at, ${THREAD_COLUMN}, m.meta`
+    : `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, m.saved_at, ${THREAD_COLUMN}`;
   // The join on the owner keeps one user from reading another's mailbox by id (invariant 4).
   const rows = h
     .stmt(
@@ -126,7 +130,7 @@ export async function getMessages(
   const withMeta = options.withMeta ?? true;
   const rows = h
     .stmt(
-      `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, ${THREAD_COLUMN}${withMeta ? ', m.meta' : ''}
+      `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_key, m.saved_at, ${THREAD_COLUMN}${withMeta ? ', m.meta' : ''}
        FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id AND b.user = ? ${THREAD_JOIN}
        WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
     )
@@ -231,11 +235,15 @@ export async function copyMessages(
     if (rows.length === 0) return { uidValidity: target.uid_validity, mapping: [] };
     if (target.uid_next + rows.length - 1 > MAX_UID) throw new IndexError('CONFLICT', 'UID space of the target mailbox is exhausted');
     const modseq = target.highest_modseq + 1;
-    const insert = h.stmt('INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_key, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    // RFC 8514 §3: a copy's save date is the time of the copy, not the source's.
+    const savedAt = Date.now();
+    const insert = h.stmt(
+      'INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_key, meta, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
     const mapping: Array<{ from: number; to: number }> = [];
     let next = target.uid_next;
     for (const r of rows) {
-      insert.run(toMailboxId, next, modseq, r.flags, r.internal_date, r.size, r.blob_key, r.meta);
+      insert.run(toMailboxId, next, modseq, r.flags, r.internal_date, r.size, r.blob_key, r.meta, savedAt);
       mapping.push({ from: r.uid, to: next });
       next += 1;
     }

@@ -86,12 +86,18 @@ export interface StatusRequest {
   items: StatusItem[];
 }
 
+/** A part of a CATENATE message (RFC 4469 §5 `cat-part`): a TEXT literal or a URL to a part of a message. */
+export type CatPart = { kind: 'text'; bytes: Buffer; binary: boolean; utf8: boolean } | { kind: 'url'; url: string };
+
 /** One message of an APPEND: its flags, date-time and bytes. */
 export interface AppendMessage {
   flags: string[];
   /** Epoch ms from the date-time argument, or null. */
   date: number | null;
+  /** The message literal; empty when `catenate` gives the parts instead. */
   message: Buffer;
+  /** CATENATE (RFC 4469 §3): the parts the message is made of, in order; null for a literal. */
+  catenate: CatPart[] | null;
   /** Sent as literal8 (`~{n}`, RFC 3516): NUL bytes allowed. */
   binary: boolean;
   /** The `UTF8 (…)` form (RFC 6855 §4). */
@@ -105,6 +111,8 @@ export interface AppendRequest {
   /** Epoch ms from the date-time argument, or null. */
   date: number | null;
   message: Buffer;
+  /** CATENATE (RFC 4469 §3) parts of the first message; null for a literal. */
+  catenate: CatPart[] | null;
   /** Sent as literal8 (`~{n}`, RFC 3516): NUL bytes allowed. */
   binary: boolean;
   /** The `UTF8 (…)` form (RFC 6855 §4). */
@@ -144,6 +152,10 @@ export type SearchKey =
   | { k: 'within'; op: 'older' | 'younger'; seconds: number }
   /** EMAILID / THREADID (RFC 8474 §6): the message's object id is this one. */
   | { k: 'objectid'; field: 'email' | 'thread'; id: string }
+  /** SAVEDBEFORE / SAVEDON / SAVEDSINCE (RFC 8514 §4.3): the save date's day (yyyymmdd). */
+  | { k: 'savedate'; op: DateOp; day: number }
+  /** SAVEDATESUPPORTED (RFC 8514 §4.3): every message of a mailbox that keeps save dates. */
+  | { k: 'savedatesupported' }
   | { k: 'not'; key: SearchKey }
   | { k: 'or'; a: SearchKey; b: SearchKey }
   | { k: 'and'; keys: SearchKey[] };
@@ -225,7 +237,9 @@ export type FetchAtt =
   | { k: 'EMAILID' }
   | { k: 'THREADID' }
   /** PREVIEW (RFC 8970 §3.1); `lazy`: NIL is allowed when the preview is not at hand. */
-  | { k: 'PREVIEW'; lazy: boolean };
+  | { k: 'PREVIEW'; lazy: boolean }
+  /** SAVEDATE (RFC 8514 §4.2). */
+  | { k: 'SAVEDATE' };
 
 export interface FetchRequest {
   name: 'FETCH';

@@ -17,6 +17,7 @@ import { monthIndex } from '../protocol/encode.ts';
 import { emailIdOf, threadIdOf } from '#listeners/jmap/ids.ts';
 import type { SearchKey } from '../protocol/requests.ts';
 import { decodeTransfer } from './body-sections.ts';
+import { matchesSaveDate } from './save-date.ts';
 
 export interface MessageFacts {
   seq: number;
@@ -48,6 +49,7 @@ export function cost(key: SearchKey): number {
     case 'size':
     case 'objectid':
     case 'within':
+    case 'savedate':
     case 'date':
       return key.k === 'date' && key.field === 'sent' ? 2 : 1;
     case 'header':
@@ -176,6 +178,7 @@ export class Evaluator {
   async matches(key: SearchKey, m: MessageFacts): Promise<boolean> {
     switch (key.k) {
       case 'all':
+      case 'savedatesupported':
         return true;
       case 'flag':
         return m.flags.includes(key.flag) === key.present;
@@ -204,6 +207,8 @@ export class Evaluator {
         const age = this.now - m.record.internalDate;
         return key.op === 'older' ? age > key.seconds * 1000 : age <= key.seconds * 1000;
       }
+      case 'savedate':
+        return !!m.record && matchesSaveDate(m.record, key.op, key.day);
       case 'date': {
         if (!m.record) return false;
         if (key.field === 'internal') return compareDay(utcDay(m.record.internalDate), key.op, key.day);

@@ -130,6 +130,7 @@ function parseAtt(r: ArgReader): FetchAtt {
       return { k: 'MODSEQ' };
     case 'EMAILID':
     case 'THREADID':
+    case 'SAVEDATE':
       return { k: name };
     case 'PREVIEW':
       return parsePreview(r);

@@ -2,6 +2,7 @@
 import { monthIndex } from '../encode.ts';
 import { ArgReader, MAX_NESTING, ParseError } from '../reader.ts';
 import type { DateOp, SearchKey, SearchRequest, SearchReturn } from '../requests.ts';
+import { parseSaveDateKey } from './search-savedate.ts';
 
 const RETURNS = new Set<SearchReturn>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
 
@@ -71,6 +72,8 @@ function parseKey(r: ArgReader, depth: number, count: { n: number }): SearchKey 
     r.sp();
     return { k: 'date', field: date[0], op: date[1], day: parseDate(r) };
   }
+  const saved = parseSaveDateKey(word, r, parseDate);
+  if (saved) return saved;
   switch (word) {
     case 'ALL':
       return { k: 'all' };

@@ -30,6 +30,7 @@ import { decodeTransfer, findPart, planSection } from '../body-sections.ts';
 import { bad, expungeIssued, ok, type Tagged } from '../errors.ts';
 import { loadRecords } from '../message-loader.ts';
 import type { ImapSession } from '../session.ts';
+import { saveDateOf } from '../save-date.ts';
 import { readMessageBlob, UnreadableMessageError, UnreadableReport } from '../unreadable.ts';
 import { formatRanges, fromList, normalise, vanishedSince } from '../vanished.ts';
 
@@ -48,6 +49,7 @@ const INDEX_ONLY = new Set<FetchAtt['k']>([
   'BODY',
   'EMAILID',
   'THREADID',
+  'SAVEDATE',
 ]);
 
 /** UID, FLAGS and MODSEQ come from the session's view. */
@@ -295,6 +297,10 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
           break;
         case 'RFC822.SIZE':
           out.push(`RFC822.SIZE ${rec.size}`);
+          break;
+        // RFC 8514 §4.2: never NIL here, every mailbox keeps save dates (save-date.ts).
+        case 'SAVEDATE':
+          out.push(`SAVEDATE ${formatInternalDate(saveDateOf(rec))}`);
           break;
         // RFC 8474 §5: the ids JMAP gives the same message (jmap/ids.ts).
         case 'EMAILID':
