@@ -9,10 +9,10 @@
  * command can still complete successfully") that names the messages left out.
  */
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
-import { quote } from '#listeners/imap/protocol/encode.ts';
 import type { SearchKey, SearchRequest } from '#listeners/imap/protocol/requests.ts';
-import { clampedSequenceNumbers, formatNumberSet, resolveUidIndexes } from '#listeners/imap/protocol/sequence-set.ts';
+import { clampedSequenceNumbers, resolveUidIndexes } from '#listeners/imap/protocol/sequence-set.ts';
 import { ok, no, type Tagged } from '../errors.ts';
+import { esearchAnswer } from '../esearch.ts';
 import { loadRecords } from '../message-loader.ts';
 import { Evaluator, needsMeta, needsRecord, type MessageFacts } from '../search-eval.ts';
 import type { ImapSession } from '../session.ts';
@@ -188,31 +188,7 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
     s.untagged(`SEARCH${numbers.map((n) => ' ' + n).join('')}${modseq}`);
     return ok(`${verb} completed`);
   }
-  // RFC 4731 §3.1: RETURN () means RETURN (ALL).
-  const opts = new Set<string>(ret.length === 0 ? ['ALL'] : ret);
-  if (opts.has('SAVE')) {
-    // RFC 5182 §2.4: with MIN/MAX but neither ALL nor COUNT, only those are saved.
-    if ((opts.has('MIN') || opts.has('MAX')) && !opts.has('ALL') && !opts.has('COUNT')) {
-      const keep: number[] = [];
-      if (opts.has('MIN') && matched.length > 0) keep.push(matched[0]);
-      if (opts.has('MAX') && matched.length > 0) keep.push(matched[matched.length - 1]);
-      sel.savedSearch = [...new Set(keep)];
-    } else sel.savedSearch = matched;
-    // RFC 5182 §2.4: SAVE alone returns no ESEARCH response.
-    if (opts.size === 1) return ok(`${verb} completed`);
-  }
-  const parts = [`ESEARCH (TAG ${quote(tag)})`];
-  if (req.uid) parts.push('UID');
-  if (opts.has('MIN') && numbers.length > 0) parts.push(`MIN ${numbers[0]}`);
-  if (opts.has('MAX') && numbers.length > 0) parts.push(`MAX ${numbers[numbers.length - 1]}`);
-  if (opts.has('COUNT')) parts.push(`COUNT ${numbers.length}`);
-  if (opts.has('ALL') && numbers.length > 0) parts.push(`ALL ${formatNumberSet(numbers)}`);
-  if (byModseq && matched.length > 0) {
-    // §3.1.10: over the messages reported: all of them for ALL or COUNT, else MIN and MAX.
-    const reported =
-      opts.has('ALL') || opts.has('COUNT') ? matched : [...(opts.has('MIN') ? [matched[0]] : []), ...(opts.has('MAX') ? [matched[matched.length - 1]] : [])];
-    if (reported.length > 0) parts.push(`MODSEQ ${highest(reported)}`);
-  }
-  s.untagged(parts.join(' '));
+  const line = esearchAnswer(sel, { tag, uid: req.uid, returnOptions: ret, partial: req.partial, results: matched, byModseq });
+  if (line) s.untagged(line);
   return ok(`${verb} completed`);
 }
