@@ -200,6 +200,12 @@ export interface SortRequest {
   search: SearchKey;
 }
 
+/** CANCELUPDATE 1*(SP quoted) (RFC 5267 §4.3.5): the tags of the contexts to end. */
+export interface CancelUpdateRequest {
+  name: 'CANCELUPDATE';
+  tags: string[];
+}
+
 export type ThreadAlgorithm = 'ORDEREDSUBJECT' | 'REFERENCES';
 
 export interface ThreadRequest {
@@ -296,6 +302,7 @@ export type ImapRequest =
   | UidExpungeRequest
   | SearchRequest
   | SortRequest
+  | CancelUpdateRequest
   | ThreadRequest
   | FetchRequest
   | StoreRequest

@@ -4,9 +4,9 @@
  * (RFC 9394 §3.1, §4; it replaces RFC 5267 §4.4's form with one that also counts from the end).
  */
 import { ArgReader, ParseError } from '../reader.ts';
-import type { PartialRange, SearchReturn } from '../requests.ts';
+import type { CancelUpdateRequest, PartialRange, SearchReturn } from '../requests.ts';
 
-const SIMPLE = new Set<SearchReturn>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'CONTEXT']);
+const SIMPLE = new Set<SearchReturn>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'CONTEXT', 'UPDATE']);
 
 /** nz-number (RFC 9051 §9): 1 to 4294967295. */
 const MAX_NZ = 4294967295;
@@ -57,4 +57,17 @@ export function parseReturnOptions(r: ArgReader, verb: 'SEARCH' | 'SORT'): { opt
 export function partialSlice(range: PartialRange, total: number): [start: number, end: number] {
   if (range.fromEnd) return [Math.max(0, total - range.high), Math.max(0, total - range.low + 1)];
   return [Math.min(total, range.low - 1), Math.min(total, range.high)];
+}
+
+/** CANCELUPDATE 1*(SP quoted) (RFC 5267 §5); astrings accepted, a tag being an atom. */
+export function parseCancelUpdate(r: ArgReader): CancelUpdateRequest {
+  const tags: string[] = [];
+  do {
+    r.sp();
+    const tag = r.astring().toString('latin1');
+    if (tag.length === 0 || tag.length > 200) throw new ParseError('CANCELUPDATE needs the tags of update contexts');
+    tags.push(tag);
+    if (tags.length > 100) throw new ParseError('Too many tags');
+  } while (!r.atEnd());
+  return { name: 'CANCELUPDATE', tags };
 }

@@ -35,6 +35,7 @@ import type { MailIndex, MailboxState } from '#core/ports/mail-index.ts';
 import type { Logger } from '#core/log.ts';
 import type { MailboxEvents } from '#core/mailbox/events.ts';
 import { bad, ok, type Tagged } from '../errors.ts';
+import { flushWithContexts } from '../contexts.ts';
 import type { ImapSession } from '../session.ts';
 
 interface Watched {
@@ -217,7 +218,7 @@ export async function idle(s: ImapSession): Promise<Tagged> {
           return;
         }
         // IDLE is not a FETCH/STORE/SEARCH: every kind of update may be sent (RFC 2177).
-        const lines = sel.flushUpdates(true, s.rev2, s);
+        const lines = await flushWithContexts(s, sel, true);
         if (lines.length > 0) {
           s.pushLines(lines);
           await s.out.flush();

@@ -11,7 +11,8 @@
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
 import type { SearchKey, SearchRequest } from '#listeners/imap/protocol/requests.ts';
 import { clampedSequenceNumbers, resolveUidIndexes } from '#listeners/imap/protocol/sequence-set.ts';
-import { ok, no, type Tagged } from '../errors.ts';
+import { bad, ok, no, type Tagged } from '../errors.ts';
+import { isLiveTag, openContext } from '../contexts.ts';
 import { esearchAnswer } from '../esearch.ts';
 import { loadRecords } from '../message-loader.ts';
 import { Evaluator, needsMeta, needsRecord, type MessageFacts } from '../search-eval.ts';
@@ -100,6 +101,8 @@ export async function matchMessages(
   verb: string,
   savedUids: Set<number> = new Set(s.selected!.savedSearch),
   onMatch?: (uid: number, record: MessageFacts['record']) => void,
+  /** Only these UIDs of the view (ascending), not all: an update context's re-check (contexts.ts). */
+  only?: number[],
 ): Promise<{ matched: number[]; failed?: undefined } | { failed: Tagged }> {
   const sel = s.selected!;
   if (charset && !CHARSETS.test(charset)) throw no(`Unsupported charset ${charset.slice(0, 40)}`, 'BADCHARSET (UTF-8 US-ASCII)');
@@ -107,7 +110,7 @@ export async function matchMessages(
   // The MODSEQ key is a CONDSTORE enabling command (RFC 7162 §3.1).
   if (usesModseq(criteria)) s.enableCondstore();
   const evaluator = new Evaluator({ savedUids, needles, sets });
-  const candidates = sel.uids.filter((u) => !sel.pendingExpunge.has(u));
+  const candidates = (only ?? sel.uids).filter((u) => !sel.pendingExpunge.has(u));
   const matched: number[] = [];
   const withRecord = needsRecord(criteria);
   const unreadable = new UnreadableReport(s);
@@ -169,6 +172,9 @@ export async function matchMessages(
 export async function search(s: ImapSession, req: SearchRequest, tag: string): Promise<Tagged> {
   const sel = s.selected!;
   const verb = `${req.uid ? 'UID ' : ''}SEARCH`;
+  const update = req.returnOptions?.includes('UPDATE') ?? false;
+  if (update && isLiveTag(sel, tag)) throw bad(`Tag reuse: ${tag} names a live update context (RFC 5267 §4.3)`);
+  const savedBefore = sel.savedSearch;
   const savedUids = new Set(sel.savedSearch);
   // RFC 5182 §2.1: when a SEARCH with SAVE fails, $ is empty, so that pipelined commands on $
   // (UID STORE $ +FLAGS (\Deleted), EXPUNGE) touch nothing rather than an older result.
@@ -190,5 +196,6 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
   }
   const line = esearchAnswer(sel, { tag, uid: req.uid, returnOptions: ret, partial: req.partial, results: matched, byModseq });
   if (line) s.untagged(line);
+  if (update) openContext(s, { tag, uid: req.uid, charset: req.charset, criteria: req.criteria, savedBefore, results: matched });
   return ok(`${verb} completed`);
 }

@@ -6,7 +6,8 @@
  */
 import type { SortRequest } from '#listeners/imap/protocol/requests.ts';
 import type { MessageRecord } from '#core/ports/mail-index.ts';
-import { ok, type Tagged } from '../errors.ts';
+import { bad, ok, type Tagged } from '../errors.ts';
+import { isLiveTag, openContext } from '../contexts.ts';
 import { esearchAnswer } from '../esearch.ts';
 import { loadRecords } from '../message-loader.ts';
 import { needsMeta, needsRecord } from '../search-eval.ts';
@@ -17,6 +18,9 @@ import { matchMessages, usesModseq } from './search.ts';
 export async function sort(s: ImapSession, req: SortRequest, tag: string): Promise<Tagged> {
   const sel = s.selected!;
   const verb = `${req.uid ? 'UID ' : ''}SORT`;
+  const update = req.returnOptions?.includes('UPDATE') ?? false;
+  if (update && isLiveTag(sel, tag)) throw bad(`Tag reuse: ${tag} names a live update context (RFC 5267 §4.3)`);
+  const savedBefore = sel.savedSearch;
   const savedUids = new Set(sel.savedSearch);
   if (req.returnOptions?.includes('SAVE')) sel.savedSearch = [];
   const items: SortItem[] = [];
@@ -49,5 +53,9 @@ export async function sort(s: ImapSession, req: SortRequest, tag: string): Promi
   const results = items.map((i) => i.uid);
   const line = esearchAnswer(sel, { tag, uid: req.uid, returnOptions: req.returnOptions, partial: req.partial, results, byModseq });
   if (line) s.untagged(line);
+  if (update) {
+    const values = new Map(items.map((i) => [i.uid, i.values]));
+    openContext(s, { tag, uid: req.uid, charset: req.charset, criteria: req.search, savedBefore, results }, { criteria: req.criteria, values });
+  }
   return ok(`${verb} completed`);
 }
