@@ -2,55 +2,68 @@
  * CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4): RETURN (UPDATE) contexts and their ADDTO /
  * REMOVEFROM updates when another session or this one changes flags, when mail arrives and when
  * messages are expunged, at NOOP, after any command and under IDLE; CANCELUPDATE; NOUPDATE when
- * refused; tag reuse. Then Python imaplib, which can send the commands (it has no CONTEXT API but
- * keeps the ESEARCH responses it does not know). Each test has a mailbox of its own: six messages,
- * UIDs 2..7 (sequence numbers 1..6), subjects "f".."a", the first two \Flagged.
+ * refused; tag reuse; on the local and the aws adapters (emulator). Then Python imaplib, which
+ * can send the commands (it has no CONTEXT API but keeps the ESEARCH responses it does not know).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { python } from '../support/clients.ts';
+import { ADAPTER_KINDS, type AdapterKind } from '../support/mail-system.ts';
 import { RawImap } from './support/raw-client.ts';
 import { sampleMessage, startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
 
-describe('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), local adapters', () => {
-  let sys: ImapTestSystem;
-  let w: RawImap;
-  let n = 0;
+/**
+ * A running system with a second session `w`; setup() makes a mailbox of its own (six messages,
+ * UIDs 2..7 = sequence numbers 1..6, subjects "f".."a", the first two flagged), selected by `w`
+ * and by a new session `c`.
+ */
+function fixture(kind: AdapterKind) {
+  const f = {
+    sys: undefined as unknown as ImapTestSystem,
+    w: undefined as unknown as RawImap,
+    n: 0,
+    async setup(): Promise<{ c: RawImap; box: string }> {
+      const { sys, w } = f;
+      const box = `ctx${++f.n}`;
+      expect((await w.command(`CREATE ${box}`)).tagged).toMatch(/ OK /);
+      await sys.deliver(sampleMessage('gone'), box, ['\\Deleted']);
+      for (let i = 0; i < 6; i++) await sys.deliver(sampleMessage(String.fromCharCode(0x66 - i)), box, i < 2 ? ['\\Flagged'] : []);
+      expect((await w.command(`SELECT ${box}`)).tagged).toMatch(/ OK /);
+      expect((await w.command('EXPUNGE')).tagged).toMatch(/ OK /);
+      const c = await RawImap.login(sys.port, sys.user, sys.password);
+      expect((await c.command(`SELECT ${box}`)).tagged).toMatch(/ OK /);
+      return { c, box };
+    },
+  };
   beforeAll(async () => {
-    sys = await startImapSystem('local');
-    w = await RawImap.login(sys.port, sys.user, sys.password);
+    // The other sessions' changes reach the view through the index's change log, which each
+    // adapter implements on its own.
+    f.sys = await startImapSystem(kind);
+    f.w = await RawImap.login(f.sys.port, f.sys.user, f.sys.password);
   }, 60_000);
   afterAll(async () => {
-    w?.close();
-    await sys?.stop();
+    f.w?.close();
+    await f.sys?.stop();
   });
+  return f;
+}
 
-  /** A mailbox of its own, selected by a new session `c`; `w` (another session) selects it too. */
-  async function setup(): Promise<{ c: RawImap; box: string }> {
-    const box = `ctx${++n}`;
-    expect((await w.command(`CREATE ${box}`)).tagged).toMatch(/ OK /);
-    await sys.deliver(sampleMessage('gone'), box, ['\\Deleted']);
-    for (let i = 0; i < 6; i++) await sys.deliver(sampleMessage(String.fromCharCode(0x66 - i)), box, i < 2 ? ['\\Flagged'] : []);
-    expect((await w.command(`SELECT ${box}`)).tagged).toMatch(/ OK /);
-    expect((await w.command('EXPUNGE')).tagged).toMatch(/ OK /);
-    const c = await RawImap.login(sys.port, sys.user, sys.password);
-    expect((await c.command(`SELECT ${box}`)).tagged).toMatch(/ OK /);
-    return { c, box };
-  }
+describe.each(ADAPTER_KINDS)('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), %s adapters', (kind) => {
+  const f = fixture(kind);
 
   const tagged = async (c: RawImap, tag: string, command: string) => {
     c.write(`${tag} ${command}\r\n`);
     return c.until(tag);
   };
   const esearch = (lines: string[]) => lines.filter((l) => l.startsWith('* ESEARCH'));
-  const changeFlags = async (command: string) => expect((await w.command(command)).tagged).toMatch(/ OK /);
+  const changeFlags = async (command: string) => expect((await f.w.command(command)).tagged).toMatch(/ OK /);
 
   it('RFC 5267 §4.1: advertises CONTEXT=SEARCH and CONTEXT=SORT (with ESORT and SORT) once authenticated', async () => {
-    const caps = (await w.command('CAPABILITY')).untagged[0].split(' ');
+    const caps = (await f.w.command('CAPABILITY')).untagged[0].split(' ');
     expect(caps).toEqual(expect.arrayContaining(['CONTEXT=SEARCH', 'CONTEXT=SORT', 'ESORT', 'SORT', 'ESEARCH']));
   });
 
   it('RFC 5267 §4.2: RETURN (CONTEXT COUNT) is a hint; the answer is the COUNT alone', async () => {
-    const { c } = await setup();
+    const { c } = await f.setup();
     const r = await tagged(c, 'A01', 'SEARCH RETURN (CONTEXT COUNT) UNFLAGGED');
     expect(r.untagged).toEqual(['* ESEARCH (TAG "A01") COUNT 4']);
     expect(r.tagged).toMatch(/^A01 OK /);
@@ -58,7 +71,7 @@ describe('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), local adapters', () =>
   });
 
   it('RFC 5267 §4.3, §4.3.3, §4.3.4: flags changed by another session give ADDTO after the FETCH; by this session REMOVEFROM within STORE', async () => {
-    const { c } = await setup();
+    const { c } = await f.setup();
     const r = await tagged(c, 'B01', 'UID SEARCH RETURN (UPDATE COUNT) FLAGGED');
     expect(r.untagged).toEqual(['* ESEARCH (TAG "B01") UID COUNT 2']);
     await changeFlags('UID STORE 4,5 +FLAGS (\\Flagged)');
@@ -78,7 +91,7 @@ describe('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), local adapters', () =>
   });
 
   it('RFC 5267 §4.3.4, Appendix A.3: an expunge gives REMOVEFROM with the sequence number before the EXPUNGE', async () => {
-    const { c } = await setup();
+    const { c } = await f.setup();
     expect((await tagged(c, 'C01', 'SEARCH RETURN (UPDATE) ALL')).untagged).toEqual(['* ESEARCH (TAG "C01") ALL 1:6']);
     await changeFlags('UID STORE 4 +FLAGS.SILENT (\\Deleted)');
     await changeFlags('EXPUNGE');
@@ -94,9 +107,9 @@ describe('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), local adapters', () =>
   });
 
   it('RFC 5267 §4.3.3: new mail gives ADDTO after the EXISTS, so that its sequence number is valid', async () => {
-    const { c, box } = await setup();
+    const { c, box } = await f.setup();
     expect((await tagged(c, 'D01', 'SEARCH RETURN (UPDATE MIN) UNFLAGGED')).untagged).toEqual(['* ESEARCH (TAG "D01") MIN 3']);
-    await sys.deliver(sampleMessage('new'), box);
+    await f.sys.deliver(sampleMessage('new'), box);
     const noop = await c.command('NOOP');
     const exists = noop.untagged.indexOf('* 7 EXISTS');
     expect(exists).toBeGreaterThanOrEqual(0);
@@ -106,11 +119,11 @@ describe('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), local adapters', () =>
   });
 
   it('RFC 5267 §4.3.2: updates reach a session in IDLE', async () => {
-    const { c, box } = await setup();
+    const { c, box } = await f.setup();
     await tagged(c, 'E01', 'UID SEARCH RETURN (UPDATE) UNSEEN');
     c.write('E02 IDLE\r\n');
     expect(await c.line()).toMatch(/^\+ /);
-    await sys.deliver(sampleMessage('pushed'), box);
+    await f.sys.deliver(sampleMessage('pushed'), box);
     const lines: string[] = [];
     while (!lines.some((l) => l.startsWith('* ESEARCH'))) lines.push(await c.line());
     expect(lines).toContain('* 7 EXISTS');
@@ -125,22 +138,22 @@ describe('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), local adapters', () =>
   });
 
   it('RFC 5267 §4.3.3, §4.3.4 with CONTEXT=SORT: ADDTO and REMOVEFROM carry positions in sort order', async () => {
-    const { c, box } = await setup();
+    const { c, box } = await f.setup();
     // SUBJECT order: a (UID 7), b (6), c (5), d (4), e (3), f (2).
     const r = await tagged(c, 'F01', 'UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 UNSEEN');
     expect(r.untagged).toEqual(['* ESEARCH (TAG "F01") UID ALL 7,6,5,4,3,2']);
-    await sys.deliver(sampleMessage('c2'), box);
+    await f.sys.deliver(sampleMessage('c2'), box);
     expect(esearch((await c.command('NOOP')).untagged)).toEqual(['* ESEARCH (TAG "F01") UID ADDTO (4 8)']);
     // Now a, b, c, c2, d, e, f; b and c (positions 2, 3) and f (7) are read elsewhere. The last
     // run comes first, so that each position is still right when the client applies it.
     await changeFlags('UID STORE 6,5,2 +FLAGS (\\Seen)');
     expect(esearch((await c.command('NOOP')).untagged)).toEqual(['* ESEARCH (TAG "F01") UID REMOVEFROM (7 2 2 6,5)']);
     // Now a, c2, d, e: "b" and "z" arrive (one per pair), then "a1" and "a2" (one pair, as 2731:2733 in §4.3.3).
-    await sys.deliver(sampleMessage('b'), box);
-    await sys.deliver(sampleMessage('z'), box);
+    await f.sys.deliver(sampleMessage('b'), box);
+    await f.sys.deliver(sampleMessage('z'), box);
     expect(esearch((await c.command('NOOP')).untagged)).toEqual(['* ESEARCH (TAG "F01") UID ADDTO (2 9 6 10)']);
-    await sys.deliver(sampleMessage('a1'), box);
-    await sys.deliver(sampleMessage('a2'), box);
+    await f.sys.deliver(sampleMessage('a1'), box);
+    await f.sys.deliver(sampleMessage('a2'), box);
     expect(esearch((await c.command('NOOP')).untagged)).toEqual(['* ESEARCH (TAG "F01") UID ADDTO (2 11:12)']);
     // What the client has built from the updates is what the search answers now.
     expect((await c.command('UID SORT RETURN (ALL) (SUBJECT) UTF-8 UNSEEN')).untagged[0]).toMatch(/ UID ALL 7,11:12,9,8,4,3,10$/);
@@ -148,7 +161,7 @@ describe('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), local adapters', () =>
   });
 
   it('RFC 5267 §4.3.5: CANCELUPDATE ends the updates; an unknown tag is NO, no tag is BAD', async () => {
-    const { c } = await setup();
+    const { c } = await f.setup();
     await tagged(c, 'G01', 'UID SEARCH RETURN (UPDATE) FLAGGED');
     expect((await tagged(c, 'G02', 'CANCELUPDATE "G01"')).tagged).toMatch(/^G02 OK /);
     await changeFlags('UID STORE 4 +FLAGS (\\Flagged)');
@@ -165,13 +178,13 @@ describe('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), local adapters', () =>
     await changeFlags('EXPUNGE');
     expect(esearch((await c.command('NOOP')).untagged)).toEqual([]);
     c.close();
-    const fresh = await RawImap.login(sys.port, sys.user, sys.password);
+    const fresh = await RawImap.login(f.sys.port, f.sys.user, f.sys.password);
     expect((await fresh.command('CANCELUPDATE "G01"')).tagged).toMatch(/ BAD /);
     fresh.close();
   });
 
   it('RFC 5267 §4.3: UPDATE under the tag of a live context is BAD and has no effect', async () => {
-    const { c } = await setup();
+    const { c } = await f.setup();
     await tagged(c, 'B01', 'UID SEARCH RETURN (UPDATE COUNT) DELETED KEYWORD $Junk');
     const reuse = await tagged(c, 'B01', 'SORT RETURN (UPDATE) (DATE) UTF-8 FLAGGED');
     expect(reuse.tagged).toMatch(/^B01 BAD /);
@@ -182,7 +195,7 @@ describe('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), local adapters', () =>
   });
 
   it('RFC 5267 §4.3.1: beyond 8 SEARCH and 4 SORT contexts the server answers NO [NOUPDATE "tag"], other results still given', async () => {
-    const { c } = await setup();
+    const { c } = await f.setup();
     for (let i = 1; i <= 8; i++) expect(esearch((await tagged(c, `L${i}`, 'SEARCH RETURN (UPDATE COUNT) ALL')).untagged)).toHaveLength(1);
     const refused = await tagged(c, 'L9', 'SEARCH RETURN (UPDATE COUNT) ALL');
     expect(refused.untagged).toEqual(['* ESEARCH (TAG "L9") COUNT 6', expect.stringMatching(/^\* NO \[NOUPDATE "L9"\] /)]);
@@ -207,7 +220,7 @@ describe('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), local adapters', () =>
   });
 
   it('RFC 5267 §4.3.1 with RFC 5032: OLDER/YOUNGER searches change with the clock, so UPDATE is refused', async () => {
-    const { c } = await setup();
+    const { c } = await f.setup();
     const r = await tagged(c, 'W01', 'SEARCH RETURN (UPDATE COUNT) YOUNGER 3600');
     expect(r.untagged).toEqual(['* ESEARCH (TAG "W01") COUNT 6', expect.stringMatching(/^\* NO \[NOUPDATE "W01"\] /)]);
     expect(r.tagged).toMatch(/^W01 OK /);
@@ -215,10 +228,10 @@ describe('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), local adapters', () =>
   });
 
   it('RFC 5267 §4.3: updates cease when the mailbox is no longer selected', async () => {
-    const { c, box } = await setup();
+    const { c, box } = await f.setup();
     await tagged(c, 'H01', 'SEARCH RETURN (UPDATE) ALL');
     expect((await c.command(`SELECT ${box}`)).tagged).toMatch(/ OK /);
-    await sys.deliver(sampleMessage('after'), box);
+    await f.sys.deliver(sampleMessage('after'), box);
     const noop = await c.command('NOOP');
     expect(noop.untagged).toContain('* 7 EXISTS');
     expect(esearch(noop.untagged)).toEqual([]);
@@ -228,35 +241,43 @@ describe('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), local adapters', () =>
   });
 
   it('RFC 5267 §4.3: sequence numbers in the program mean the messages they meant when the command ran', async () => {
-    const { c, box } = await setup();
+    const { c, box } = await f.setup();
     expect((await tagged(c, 'I01', 'UID SEARCH RETURN (UPDATE) 5:* UNFLAGGED')).untagged).toEqual(['* ESEARCH (TAG "I01") UID ALL 6:7']);
     // A new message is not "5:*" of then; a message of then that leaves the result is told.
-    await sys.deliver(sampleMessage('new'), box);
+    await f.sys.deliver(sampleMessage('new'), box);
     expect(esearch((await c.command('NOOP')).untagged)).toEqual([]);
     await changeFlags('UID STORE 6 +FLAGS (\\Flagged)');
     expect(esearch((await c.command('NOOP')).untagged)).toEqual(['* ESEARCH (TAG "I01") UID REMOVEFROM (0 6)']);
+    // Numbers past the last message select nothing, as in the search itself (no BAD after the answer).
+    const past = await tagged(c, 'I02', 'SEARCH RETURN (UPDATE) 6:100');
+    expect(past.untagged).toEqual(['* ESEARCH (TAG "I02") ALL 6:7']);
+    expect(past.tagged).toMatch(/^I02 OK /);
     c.close();
   });
 
   it('RFC 9394 §3.1 (RFC 5267 §4.4): PARTIAL with UPDATE notifies about every matching message, not only the page', async () => {
-    const { c, box } = await setup();
+    const { c, box } = await f.setup();
     expect((await tagged(c, 'J01', 'UID SEARCH RETURN (PARTIAL 1:1 UPDATE) ALL')).untagged).toEqual(['* ESEARCH (TAG "J01") UID PARTIAL (1:1 2)']);
-    await sys.deliver(sampleMessage('late'), box);
+    await f.sys.deliver(sampleMessage('late'), box);
     expect(esearch((await c.command('NOOP')).untagged)).toEqual(['* ESEARCH (TAG "J01") UID ADDTO (0 8)']);
     c.close();
   });
 
   it('RFC 5267 §5: bad UPDATE and CANCELUPDATE syntax gets BAD and the session goes on', async () => {
-    const { c } = await setup();
+    const { c } = await f.setup();
     for (const cmd of ['SEARCH RETURN (UPDATE UPDATE) ALL', 'SEARCH RETURN (CONTEXT CONTEXT) ALL', 'CANCELUPDATE ()', 'CANCELUPDATE "a" ""']) {
       expect((await c.command(cmd)).tagged, cmd).toMatch(/^T\d+ BAD /);
       expect((await c.command('NOOP')).tagged).toMatch(/ OK /);
     }
     c.close();
   });
+});
+
+describe('CONTEXT=SEARCH with a real client (local adapters)', () => {
+  const f = fixture('local');
 
   it('Python imaplib sends UID SEARCH RETURN (UPDATE COUNT) and CANCELUPDATE and receives the ESEARCH updates at NOOP', async () => {
-    const { c, box } = await setup();
+    const { c, box } = await f.setup();
     c.close();
     const script = `
 import imaplib, json, re, sys
@@ -283,7 +304,7 @@ M.logout()
 W.logout()
 print(json.dumps({**out, 'tag': tag, 'after': [x if x is None else x.decode() for x in out['after']]}))
 `;
-    const r = await python(script, [String(sys.port), sys.user, sys.password, box]);
+    const r = await python(script, [String(f.sys.port), f.sys.user, f.sys.password, box]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);

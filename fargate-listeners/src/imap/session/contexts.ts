@@ -22,7 +22,7 @@
  */
 import { quote } from '../protocol/encode.ts';
 import type { SearchKey, SortCriterion } from '../protocol/requests.ts';
-import { formatNumberSet, type SeqRange } from '../protocol/sequence-set.ts';
+import { clampedSequenceNumbers, formatNumberSet, type SeqRange } from '../protocol/sequence-set.ts';
 import { matchMessages } from './commands/search.ts';
 import { loadRecords } from './message-loader.ts';
 import type { SelectedMailbox } from './selected-mailbox.ts';
@@ -65,7 +65,9 @@ function fixProgram(key: SearchKey, sel: SelectedMailbox, saved: number[]): Sear
   switch (key.k) {
     case 'seq': {
       if (key.set.saved) return { k: 'uid', set: { saved: false, ranges: uidRanges(saved) } };
-      return { k: 'uid', set: { saved: false, ranges: uidRanges(sel.resolve(key.set, false).map((i) => sel.uids[i])) } };
+      // As the search itself took them: numbers past the last message select nothing.
+      const seqs = clampedSequenceNumbers(key.set.ranges, sel.uids.length);
+      return { k: 'uid', set: { saved: false, ranges: uidRanges(seqs.map((n) => sel.uids[n - 1])) } };
     }
     case 'uid':
       return key.set.saved ? { k: 'uid', set: { saved: false, ranges: uidRanges(saved) } } : key;
