@@ -19,7 +19,8 @@
  *     60 s): the safety net for a notification that was lost (a publish that failed, a task
  *     that was starting its queue). A woken session refreshes its view (selected-mailbox.ts)
  *     (what changed since its last modseq, from the change log) and sends
- *     EXISTS / EXPUNGE / FETCH FLAGS.
+ *     EXISTS / EXPUNGE / FETCH FLAGS, with the ADDTO / REMOVEFROM of its live update contexts
+ *     (RFC 5267 §4.3.2, contexts.ts).
  *
  * Cost as idle clients grow. The check is per distinct *mailbox*, not per session: N devices
  * idling on the same INBOX cost one read per interval in total. With M distinct idle
