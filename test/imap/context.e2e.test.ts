@@ -160,6 +160,33 @@ describe.each(ADAPTER_KINDS)('CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4), %s
     c.close();
   });
 
+  it('RFC 5267 §4.3.3, §4.3.4 with SORT by sequence number: positions and numbers as the client holds them around an EXPUNGE', async () => {
+    const { c, box } = await f.setup();
+    expect((await tagged(c, 'M01', 'SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 ALL')).untagged).toEqual(['* ESEARCH (TAG "M01") ALL 6,5,4,3,2,1']);
+    // UID 5 ("c", sequence number 4, third in sort order) is expunged elsewhere.
+    await changeFlags('UID STORE 5 +FLAGS.SILENT (\\Deleted)');
+    await changeFlags('EXPUNGE');
+    expect((await c.command('NOOP')).untagged).toEqual(['* ESEARCH (TAG "M01") REMOVEFROM (3 4)', '* 4 EXPUNGE']);
+    // "bb" arrives as sequence number 6 and sorts third: a, b, bb, d, e, f.
+    await f.sys.deliver(sampleMessage('bb'), box);
+    expect(esearch((await c.command('NOOP')).untagged)).toEqual(['* ESEARCH (TAG "M01") ADDTO (3 6)']);
+    expect((await c.command('SORT RETURN (ALL) (SUBJECT) UTF-8 ALL')).untagged[0]).toMatch(/ ALL 5,4,6,3,2,1$/);
+    c.close();
+  });
+
+  it('RFC 5267 §4.3.4 with QRESYNC (RFC 7162 §3.2.10): REMOVEFROM comes before the VANISHED', async () => {
+    const { c, box } = await f.setup();
+    c.close();
+    const q = await RawImap.login(f.sys.port, f.sys.user, f.sys.password);
+    expect((await q.command('ENABLE QRESYNC')).tagged).toMatch(/ OK /);
+    expect((await q.command(`SELECT ${box}`)).tagged).toMatch(/ OK /);
+    await tagged(q, 'K01', 'UID SEARCH RETURN (UPDATE) ALL');
+    await changeFlags('UID STORE 3 +FLAGS.SILENT (\\Deleted)');
+    await changeFlags('EXPUNGE');
+    expect((await q.command('NOOP')).untagged).toEqual(['* ESEARCH (TAG "K01") UID REMOVEFROM (0 3)', '* VANISHED 3']);
+    q.close();
+  });
+
   it('RFC 5267 §4.3.5: CANCELUPDATE ends the updates; an unknown tag is NO, no tag is BAD', async () => {
     const { c } = await f.setup();
     await tagged(c, 'G01', 'UID SEARCH RETURN (UPDATE) FLAGGED');

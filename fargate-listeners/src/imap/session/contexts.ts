@@ -161,38 +161,58 @@ function compareSorted(criteria: SortCriterion[], a: SortValues, ua: number, b: 
 
 /**
  * The view's pending changes as untagged lines (SelectedMailbox.flushUpdates), with the live
- * contexts' REMOVEFROM before and ADDTO after them.
+ * contexts' REMOVEFROM before and ADDTO after them. Everything that reads the store (the
+ * searches, the sort values of new members) happens first, before the view or a context
+ * changes: when a read fails, the error goes up with nothing lost, and the same messages are
+ * searched again next time.
  */
 export async function flushWithContexts(s: ImapSession, sel: SelectedMailbox, allowExpunge: boolean): Promise<string[]> {
   if (sel.contexts.length === 0) return sel.flushUpdates(allowExpunge, s.rev2, s);
   const touched = sel.contextTouched ?? new Set<number>();
   const candidates = [...touched].filter((u) => sel.seqOf(u) > 0 && !sel.pendingExpunge.has(u)).sort((a, b) => a - b);
   const gone = [...sel.pendingExpunge];
-  touched.clear();
-  const before: string[] = [];
-  const additions: Array<{ ctx: UpdateContext; uids: number[] }> = [];
-  for (const ctx of [...sel.contexts]) {
+  const plans: Array<{ ctx: UpdateContext; removed: number[]; added: number[]; values: Map<number, SortValues> }> = [];
+  let retry = false;
+  for (const ctx of sel.contexts) {
     let matched = new Set<number>();
     if (candidates.length > 0) {
       const outcome = await matchMessages(s, ctx.criteria, ctx.charset, 'update', new Set(), undefined, candidates);
       if (outcome.failed) {
-        // The store is down: try these messages again at the next flush.
-        for (const u of candidates) touched.add(u);
+        // The store is down: these messages are searched again at the next flush; the
+        // expunged ones leave the result now (they are gone from the view at this flush).
+        retry = true;
+        plans.push({ ctx, removed: gone.filter((u) => ctx.members.has(u)), added: [], values: new Map() });
         continue;
       }
       matched = new Set(outcome.matched);
     }
     const removed = [...gone, ...candidates.filter((u) => !matched.has(u))].filter((u) => ctx.members.has(u));
-    if (removed.length > 0) before.push(removeLine(sel, ctx, removed));
     const added = [...matched].filter((u) => !ctx.members.has(u));
-    if (added.length > 0) additions.push({ ctx, uids: added });
+    const values = ctx.sort && added.length > 0 ? await sortValuesOf(s, sel, ctx.sort.criteria, added) : new Map<number, SortValues>();
+    plans.push({ ctx, removed, added: ctx.sort ? added.filter((u) => values.has(u)) : added, values });
   }
-  const lines = [...before, ...sel.flushUpdates(allowExpunge, s.rev2, s)];
-  for (const { ctx, uids } of additions) {
-    const line = await addLine(s, sel, ctx, uids);
-    if (line) lines.push(line);
-  }
+  if (!retry) touched.clear();
+  const lines: string[] = [];
+  for (const p of plans) if (p.removed.length > 0) lines.push(removeLine(sel, p.ctx, p.removed));
+  lines.push(...sel.flushUpdates(allowExpunge, s.rev2, s));
+  for (const p of plans) if (p.added.length > 0) lines.push(addLine(sel, p.ctx, p.added, p.values));
   return lines;
+}
+
+/** The sort values of messages (expunged ones, no longer in the index, left out). */
+async function sortValuesOf(s: ImapSession, sel: SelectedMailbox, criteria: SortCriterion[], uids: number[]): Promise<Map<number, SortValues>> {
+  const values = new Map<number, SortValues>();
+  for await (const [got, records] of loadRecords(s, sel.id, uids, needsEnvelope(criteria) ? 'structure' : false)) {
+    for (const uid of got) {
+      const rec = records.get(uid);
+      if (rec)
+        values.set(
+          uid,
+          criteria.map((c) => sortValue(c.key, rec)),
+        );
+    }
+  }
+  return values;
 }
 
 function head(ctx: UpdateContext): string {
@@ -218,22 +238,14 @@ function removeLine(sel: SelectedMailbox, ctx: UpdateContext, removed: number[])
 }
 
 /** §4.3.3: ADDTO, after EXISTS; for SORT at each new member's position in sort order. */
-async function addLine(s: ImapSession, sel: SelectedMailbox, ctx: UpdateContext, added: number[]): Promise<string | null> {
+function addLine(sel: SelectedMailbox, ctx: UpdateContext, added: number[], values: Map<number, SortValues>): string {
   const num = (u: number) => (ctx.uid ? u : sel.seqOf(u));
   if (!ctx.sort) {
     for (const u of added) ctx.members.add(u);
     return `${head(ctx)} ADDTO (0 ${formatNumberSet(added.map(num).sort((a, b) => a - b))})\r\n`;
   }
   const sort = ctx.sort;
-  const fresh: Array<{ uid: number; values: SortValues }> = [];
-  for await (const [uids, records] of loadRecords(s, sel.id, added, needsEnvelope(sort.criteria) ? 'structure' : false)) {
-    for (const uid of uids) {
-      const rec = records.get(uid);
-      // Expunged since the search: it is no longer there to add.
-      if (rec) fresh.push({ uid, values: sort.criteria.map((c) => sortValue(c.key, rec)) });
-    }
-  }
-  if (fresh.length === 0) return null;
+  const fresh = added.map((uid) => ({ uid, values: values.get(uid)! }));
   fresh.sort((a, b) => compareSorted(sort.criteria, a.values, a.uid, b.values, b.uid));
   const at: Array<[number, number]> = [];
   for (const f of fresh) {
