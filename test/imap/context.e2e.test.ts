@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { python } from '../support/clients.ts';
-import { ADAPTER_KINDS, type AdapterKind } from '../support/mail-system.ts';
+import type { BlobStore } from '#core/ports/blob-store.ts';
+import { ADAPTER_KINDS, override, type AdapterKind } from '../support/mail-system.ts';
 import { RawImap } from './support/raw-client.ts';
 import { sampleMessage, startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
 
@@ -340,5 +341,50 @@ print(json.dumps({**out, 'tag': tag, 'after': [x if x is None else x.decode() fo
     expect(out.update).toEqual([`(TAG "${out.tag}") UID ADDTO (0 4)`]);
     expect(out.cancel).toBe('OK');
     expect(out.after).toEqual([null]);
+  });
+});
+
+describe('CONTEXT=SEARCH when a blob cannot be read (local adapters)', () => {
+  let failing = false;
+  let sys: ImapTestSystem;
+  beforeAll(async () => {
+    sys = await startImapSystem('local', {
+      wrapAdapters: (a) =>
+        override(a, {
+          blobs: override<BlobStore>(a.blobs, {
+            get: (key: string) => (failing ? Promise.reject(new Error('blob store unavailable')) : a.blobs.get(key)),
+          }),
+        }),
+    });
+    for (let i = 0; i < 3; i++) await sys.deliver(sampleMessage(`m${i}`, 'the needle is here\r\n'));
+  }, 60_000);
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('RFC 5267 §4.3 with RFC 9051 §7.1: a message of a BODY context whose blob fails at the re-check keeps its place (no REMOVEFROM)', async () => {
+    const c = await RawImap.login(sys.port, sys.user, sys.password);
+    const w = await RawImap.login(sys.port, sys.user, sys.password);
+    try {
+      await c.command('SELECT INBOX');
+      await w.command('SELECT INBOX');
+      c.write('U01 UID SEARCH RETURN (UPDATE ALL) BODY needle\r\n');
+      expect((await c.until('U01')).untagged).toEqual(['* ESEARCH (TAG "U01") UID ALL 1:3']);
+      failing = true;
+      expect((await w.command('UID STORE 2 +FLAGS (\\Seen)')).tagged).toMatch(/ OK /);
+      const noop = await c.command('NOOP');
+      expect(noop.untagged).toEqual([expect.stringMatching(/^\* NO \[UNAVAILABLE\] message 2 /), expect.stringMatching(/^\* 2 FETCH \(UID 2 FLAGS \(\\Seen/)]);
+      failing = false;
+      // Readable again: the message still matches, so nothing is to be told; a real change is.
+      expect((await w.command('UID STORE 2 +FLAGS ($seen2)')).tagged).toMatch(/ OK /);
+      expect((await c.command('NOOP')).untagged.filter((l) => l.startsWith('* ESEARCH'))).toEqual([]);
+      await sys.deliver(sampleMessage('m3', 'no such word\r\n'));
+      await sys.deliver(sampleMessage('m4', 'a needle again\r\n'));
+      expect((await c.command('NOOP')).untagged.filter((l) => l.startsWith('* ESEARCH'))).toEqual(['* ESEARCH (TAG "U01") UID ADDTO (0 5)']);
+    } finally {
+      failing = false;
+      c.close();
+      w.close();
+    }
   });
 });

@@ -185,6 +185,9 @@ export async function flushWithContexts(s: ImapSession, sel: SelectedMailbox, al
         continue;
       }
       matched = new Set(outcome.matched);
+      // A message whose blob could not be read (TEXT, BODY) is neither in nor out: it keeps
+      // its place (the untagged NO has told the client of it).
+      for (const u of outcome.unreadable) if (ctx.members.has(u)) matched.add(u);
     }
     const removed = [...gone, ...candidates.filter((u) => !matched.has(u))].filter((u) => ctx.members.has(u));
     const added = [...matched].filter((u) => !ctx.members.has(u));

@@ -103,7 +103,7 @@ export async function matchMessages(
   onMatch?: (uid: number, record: MessageFacts['record']) => void,
   /** Only these UIDs of the view (ascending), not all: an update context's re-check (contexts.ts). */
   only?: number[],
-): Promise<{ matched: number[]; failed?: undefined } | { failed: Tagged }> {
+): Promise<{ matched: number[]; unreadable: number[]; failed?: undefined } | { failed: Tagged }> {
   const sel = s.selected!;
   if (charset && !CHARSETS.test(charset)) throw no(`Unsupported charset ${charset.slice(0, 40)}`, 'BADCHARSET (UTF-8 US-ASCII)');
   const { needles, sets } = prepareKeys(criteria, charset, sel.uids);
@@ -114,6 +114,8 @@ export async function matchMessages(
   const matched: number[] = [];
   const withRecord = needsRecord(criteria);
   const unreadable = new UnreadableReport(s);
+  /** UIDs left out because their blob could not be read (neither match nor non-match). */
+  const skipped: number[] = [];
   let readBlob = false;
   const check = async (uid: number, record: MessageFacts['record']) => {
     let blob: Buffer | null = null;
@@ -137,7 +139,10 @@ export async function matchMessages(
       }
       if (blob) unreadable.succeeded();
     } catch (err) {
-      if (err instanceof UnreadableMessageError) return unreadable.add(facts.seq, err);
+      if (err instanceof UnreadableMessageError) {
+        skipped.push(uid);
+        return unreadable.add(facts.seq, err);
+      }
       // Expunged meanwhile (its blob deleted after our index read): it matches nothing.
       if ((err as Error).name === 'BlobNotFoundError') return;
       throw err;
@@ -166,7 +171,7 @@ export async function matchMessages(
   }
   if (unreadable.count > 0)
     s.untagged(`NO [${unreadable.code}] ${unreadable.names()} could not be read and ${unreadable.count === 1 ? 'is' : 'are'} left out of the result`);
-  return { matched };
+  return { matched, unreadable: skipped };
 }
 
 export async function search(s: ImapSession, req: SearchRequest, tag: string): Promise<Tagged> {
