@@ -36,7 +36,7 @@ export function parseReturnOptions(r: ArgReader, verb: 'SEARCH' | 'SORT'): { opt
     const o = r.atom('return option').toUpperCase() as SearchReturn;
     if (o === 'PARTIAL') {
       if (partial) throw new ParseError('PARTIAL given twice');
-      r.sp();
+      if (!r.maybeSp()) throw new ParseError('PARTIAL needs a range (RFC 9394: PARTIAL n:m or PARTIAL -n:-m)');
       partial = parsePartialRange(r);
       return o;
     }
