@@ -3,7 +3,8 @@
  *  - SELECT of a 10,000-message INBOX;
  *  - FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE) on it — index only, no blob reads;
  *  - SORT (ARRIVAL), (DATE), (FROM), (SUBJECT) and THREAD=REFERENCES on it (RFC 5256; index
- *    only; the sample messages' In-Reply-To make one reply chain 10,000 deep);
+ *    only; the sample messages' In-Reply-To make one reply chain 10,000 deep), and a first page
+ *    of 50 by SORT and by UID SEARCH with RETURN (PARTIAL …) (RFC 9394);
  *  - memory per idle connection: 1,000 connections logged in, INBOX (50 messages) selected,
  *    in IDLE; the server process's RSS and heap growth divided by 1,000. The clients run in a
  *    child process so their sockets do not count;
@@ -44,6 +45,11 @@ export const SORT_COMMANDS = [
   ['thread_references', 'THREAD REFERENCES UTF-8 ALL'],
 ] as const;
 export type SortBenchName = (typeof SORT_COMMANDS)[number][0];
+/** Paged results (RFC 9394 PARTIAL): a webmail list's first page, sorted and newest-first. */
+const PARTIAL_COMMANDS = [
+  ['sort_date_partial_1_50', 'SORT RETURN (PARTIAL 1:50) (REVERSE DATE) UTF-8 ALL'],
+  ['search_partial_last_50', 'UID SEARCH RETURN (PARTIAL -1:-50) ALL'],
+] as const;
 const PASSWORD = 'bench password';
 
 function gcFunction(): () => void {
@@ -242,7 +248,7 @@ export async function benchImap(): Promise<Record<string, number>> {
       }
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
       const sorts: Record<string, number> = {};
-      for (const [name, cmd] of onlyCompress ? [] : SORT_COMMANDS) {
+      for (const [name, cmd] of onlyCompress ? [] : [...SORT_COMMANDS, ...PARTIAL_COMMANDS]) {
         const times: number[] = [];
         for (let i = 0; i < Number(process.env.BENCH_SORT_RUNS ?? 3); i++) {
           const t0 = performance.now();

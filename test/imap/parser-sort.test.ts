@@ -40,7 +40,8 @@ describe('SORT parser', () => {
     expect(err('a SORT (REVERSE REVERSE DATE) UTF-8 ALL')).toMatch(/Unknown sort key REVERSE/);
     expect(err('a SORT (DATE) UTF-8')).toBeTruthy();
     expect(err('a SORT DATE UTF-8 ALL')).toBeTruthy();
-    expect(err('a SORT RETURN (PARTIAL 1:2) (DATE) UTF-8 ALL')).toMatch(/Unknown SORT return option/);
+    expect(err('a SORT RETURN (FOO) (DATE) UTF-8 ALL')).toMatch(/Unknown SORT return option/);
+    expect(err('a SORT RETURN (PARTIAL 0:2) (DATE) UTF-8 ALL')).toMatch(/PARTIAL range/);
   });
 });
 

@@ -185,7 +185,8 @@ describe.each(ADAPTER_KINDS)('SORT and THREAD (%s adapters)', (kind) => {
       'SORT (REVERSE) UTF-8 ALL',
       'SORT (DATE) UTF-8',
       'SORT DATE UTF-8 ALL',
-      'SORT RETURN (PARTIAL 1:5) (DATE) UTF-8 ALL',
+      'SORT RETURN (PARTIAL 1:*) (DATE) UTF-8 ALL',
+      'SORT RETURN (PARTIAL 1:5 ALL) (DATE) UTF-8 ALL',
       'THREAD FOO UTF-8 ALL',
       'THREAD REFERENCES UTF-8',
     ]) {

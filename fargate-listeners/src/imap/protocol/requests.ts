@@ -160,7 +160,23 @@ export type SearchKey =
   | { k: 'or'; a: SearchKey; b: SearchKey }
   | { k: 'and'; keys: SearchKey[] };
 
-export type SearchReturn = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+/**
+ * RETURN options: ESEARCH (RFC 4731), SAVE (RFC 5182), CONTEXT and UPDATE (RFC 5267 §4.2, §4.3),
+ * PARTIAL (RFC 9394 §3.1; its range is the request's `partial`).
+ */
+export type SearchReturn = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'CONTEXT' | 'UPDATE' | 'PARTIAL';
+
+/**
+ * partial-range (RFC 9394 §4): positions `low`..`high` (1-based, low ≤ high) counted from the
+ * first result, or from the last one when `fromEnd` (-1 is the last). `text` is the range as the
+ * client wrote it, which the PARTIAL response repeats.
+ */
+export interface PartialRange {
+  low: number;
+  high: number;
+  fromEnd: boolean;
+  text: string;
+}
 
 export interface SearchRequest {
   name: 'SEARCH';
@@ -168,6 +184,8 @@ export interface SearchRequest {
   charset: string | null;
   /** ESEARCH RETURN options (RFC 4731, RFC 9051 §6.4.4); null when the form is plain SEARCH. */
   returnOptions: SearchReturn[] | null;
+  /** The range of RETURN (PARTIAL …) (RFC 9394 §3.1). */
+  partial?: PartialRange;
   criteria: SearchKey;
 }
 
@@ -179,17 +197,25 @@ export interface SortCriterion {
   reverse: boolean;
 }
 
-/** ESORT RETURN options (RFC 5267 §3; SAVE per RFC 5182). */
-export type SortReturn = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+/** ESORT RETURN options (RFC 5267 §3, §4; SAVE per RFC 5182; PARTIAL per RFC 9394). */
+export type SortReturn = SearchReturn;
 
 export interface SortRequest {
   name: 'SORT';
   uid: boolean;
   /** null: the plain `* SORT` form; else an ESORT (`* ESEARCH`) answer. */
   returnOptions: SortReturn[] | null;
+  /** The range of RETURN (PARTIAL …) (RFC 9394 §3.1), in sort order. */
+  partial?: PartialRange;
   criteria: SortCriterion[];
   charset: string;
   search: SearchKey;
+}
+
+/** CANCELUPDATE 1*(SP quoted) (RFC 5267 §4.3.5): the tags of the contexts to end. */
+export interface CancelUpdateRequest {
+  name: 'CANCELUPDATE';
+  tags: string[];
 }
 
 export type ThreadAlgorithm = 'ORDEREDSUBJECT' | 'REFERENCES';
@@ -250,6 +276,8 @@ export interface FetchRequest {
   changedSince: number | null;
   /** VANISHED modifier of UID FETCH (RFC 7162 §3.2.6). */
   vanished: boolean;
+  /** PARTIAL modifier of UID FETCH (RFC 9394 §3.3): only these positions of the set. */
+  partial?: PartialRange;
 }
 
 export interface StoreRequest {
@@ -288,6 +316,7 @@ export type ImapRequest =
   | UidExpungeRequest
   | SearchRequest
   | SortRequest
+  | CancelUpdateRequest
   | ThreadRequest
   | FetchRequest
   | StoreRequest

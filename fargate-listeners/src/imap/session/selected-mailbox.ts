@@ -12,6 +12,7 @@
 import type { MailIndex, MailboxChanges, MailboxState, MessageRecord } from '#core/ports/mail-index.ts';
 import { flagList } from '../protocol/encode.ts';
 import { formatNumberSet, lowerBound, resolveSequenceNumbers, resolveUidIndexes, type SequenceSet } from '../protocol/sequence-set.ts';
+import type { UpdateContext } from './contexts.ts';
 import type { RecentTracker } from './recent.ts';
 
 export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
@@ -70,6 +71,13 @@ export class SelectedMailbox {
   private own = { modseqs: new Set<number>(), unknownUids: new Set<number>(), expungeOps: 0, expunged: 0, appended: [] as number[] };
   /** UIDs saved by SEARCH RETURN (SAVE) for `$` (RFC 5182). */
   savedSearch: number[] = [];
+  /** Searches made with RETURN (UPDATE), alive while this mailbox is selected (contexts.ts). */
+  contexts: UpdateContext[] = [];
+  /**
+   * While contexts live: the messages new or with changed flags / mod-sequence since their
+   * results were last brought up to date (null when no context lives).
+   */
+  contextTouched: Set<number> | null = null;
   /** The mailbox no longer exists (deleted elsewhere). */
   gone = false;
   uidNext = 1;
@@ -284,7 +292,10 @@ export class SelectedMailbox {
     }
     // A mod-sequence that moved with the flags unchanged (set and cleared again elsewhere)
     // is told too: a CONDSTORE client's cache holds MODSEQ (RFC 7162 §3.1.4.2).
-    if (flagsMoved || this.modseqs.get(r.uid) !== r.modseq) this.pendingFlags.add(r.uid);
+    if (flagsMoved || this.modseqs.get(r.uid) !== r.modseq) {
+      this.pendingFlags.add(r.uid);
+      this.contextTouched?.add(r.uid);
+    }
     this.modseqs.set(r.uid, r.modseq);
   }
 
@@ -294,6 +305,7 @@ export class SelectedMailbox {
     for (const r of records) {
       if (r.uid <= this.lastUid) continue;
       fresh.push(r.uid);
+      this.contextTouched?.add(r.uid);
       this.uids.push(r.uid);
       this.flags.set(r.uid, intern(r.flags));
       this.modseqs.set(r.uid, r.modseq);
@@ -323,6 +335,7 @@ export class SelectedMailbox {
     if (modseq !== undefined) this.own.modseqs.add(modseq);
     else this.own.unknownUids.add(uid);
     if (!this.flags.has(uid)) return;
+    this.contextTouched?.add(uid);
     this.flags.set(uid, intern(flags));
     if (modseq !== undefined) this.modseqs.set(uid, modseq);
     this.noteKeywords(flags);

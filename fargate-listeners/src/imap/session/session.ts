@@ -52,6 +52,7 @@ import type { ImapRequest } from '../protocol/requests.ts';
 import { SequenceError } from '../protocol/sequence-set.ts';
 import { capabilities } from './capabilities.ts';
 import { COMMANDS, runCommand, type SessionState } from './commands/index.ts';
+import { flushWithContexts } from './contexts.ts';
 import { closeDeflateLayer, createDeflateLayer, type DeflateLayer } from './compression.ts';
 import { usesModseq } from './commands/search.ts';
 import type { MailboxWatcher } from './commands/idle.ts';
@@ -571,7 +572,7 @@ export class ImapSession {
       if (enablesCondstore(request)) this.enableCondstore();
       if (sel && refreshesBefore(request)) {
         if (!(await sel.refresh(this.ctx.deps.adapters.index, this.ctx.recent))) return this.mailboxGone();
-        this.pushLines(sel.flushUpdates(expungeAllowedBefore(request), this.rev2, this));
+        this.pushLines(await flushWithContexts(this, sel, expungeAllowedBefore(request)));
       }
       const result = await runCommand(this, request, tag);
       const after = this.selected;
@@ -580,7 +581,7 @@ export class ImapSession {
         if (refreshesAfter(request) || tellModseq) {
           if (!(await after.refresh(this.ctx.deps.adapters.index, this.ctx.recent))) return this.mailboxGone();
         }
-        this.pushLines(after.flushUpdates(expungeAllowedAfter(request), this.rev2, this));
+        this.pushLines(await flushWithContexts(this, after, expungeAllowedAfter(request)));
         // RFC 7162 §3.2.7, §3.2.9: with QRESYNC the tagged OK of EXPUNGE carries the new
         // HIGHESTMODSEQ; the refresh just before told every change up to it.
         if (tellModseq) return { ...result, code: `HIGHESTMODSEQ ${after.highestModseq}` };

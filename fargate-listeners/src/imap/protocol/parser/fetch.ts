@@ -3,7 +3,8 @@
  * `[1.2.HEADER.FIELDS (From To)]`, partials `<origin.count>`.
  */
 import { isAtomChar, ArgReader, ParseError, MAX_NESTING } from '../reader.ts';
-import type { FetchAtt, FetchRequest, Partial, Section } from '../requests.ts';
+import type { FetchAtt, FetchRequest, Partial, PartialRange, Section } from '../requests.ts';
+import { parsePartialRange } from './search-return.ts';
 
 const MACROS: Record<string, FetchAtt[]> = {
   ALL: [{ k: 'FLAGS' }, { k: 'INTERNALDATE' }, { k: 'RFC822.SIZE' }, { k: 'ENVELOPE' }],
@@ -170,6 +171,7 @@ export function parseFetch(r: ArgReader, uid: boolean): FetchRequest {
   }
   let changedSince: number | null = null;
   let vanished = false;
+  let partial: PartialRange | undefined;
   if (!r.atEnd()) {
     // fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")" (RFC 4466 §2.4, RFC 7162 §3.1.4.1, §3.2.6).
     r.sp();
@@ -179,15 +181,21 @@ export function parseFetch(r: ArgReader, uid: boolean): FetchRequest {
         r.sp();
         changedSince = r.modseq(true, 'CHANGEDSINCE mod-sequence');
       } else if (m === 'VANISHED' && !vanished) vanished = true;
-      else if (m === 'CHANGEDSINCE' || m === 'VANISHED') throw new ParseError(`${m} given twice`);
+      else if (m === 'PARTIAL' && !partial) {
+        r.sp();
+        partial = parsePartialRange(r);
+      } else if (m === 'CHANGEDSINCE' || m === 'VANISHED' || m === 'PARTIAL') throw new ParseError(`${m} given twice`);
       else throw new ParseError(`Unsupported FETCH modifier ${m.slice(0, 40)}`);
     }, false);
     r.end();
     // RFC 7162 §3.2.6: VANISHED only in UID FETCH, and only together with CHANGEDSINCE.
     if (vanished && !uid) throw new ParseError('VANISHED is allowed only in UID FETCH');
     if (vanished && changedSince === null) throw new ParseError('VANISHED needs CHANGEDSINCE');
+    // RFC 9394 §3.3: PARTIAL extends UID FETCH.
+    if (partial && !uid) throw new ParseError('PARTIAL is allowed only in UID FETCH');
   }
-  return { name: 'FETCH', uid, set, items, changedSince, vanished };
+  const req: FetchRequest = { name: 'FETCH', uid, set, items, changedSince, vanished };
+  return partial ? { ...req, partial } : req;
 }
 
 function peekMacro(r: ArgReader): string {

@@ -14,6 +14,7 @@ import { parseCreate, parseMailboxOnly, parseRename, parseSelect, parseStatus } 
 import { parseCompress, parseEnable, parseId } from './misc.ts';
 import { parseQuota } from './quota.ts';
 import { parseSearch } from './search.ts';
+import { parseCancelUpdate } from './search-return.ts';
 import { parseSort, parseThread } from './sort.ts';
 import { parseCopy, parseStore, parseUidExpunge } from './store-copy.ts';
 
@@ -99,6 +100,8 @@ function parseRequest(name: string, r: ArgReader): ImapRequest {
       return parseSearch(r, false);
     case 'SORT':
       return parseSort(r, false);
+    case 'CANCELUPDATE':
+      return parseCancelUpdate(r);
     case 'THREAD':
       return parseThread(r, false);
     case 'FETCH':

@@ -1,10 +1,9 @@
 /** SEARCH (RFC 9051 §6.4.4; RFC 3501 §6.4.4 keys), ESEARCH RETURN options (RFC 4731), SEARCHRES (RFC 5182). */
 import { monthIndex } from '../encode.ts';
 import { ArgReader, MAX_NESTING, ParseError } from '../reader.ts';
-import type { DateOp, SearchKey, SearchRequest, SearchReturn } from '../requests.ts';
+import type { DateOp, PartialRange, SearchKey, SearchRequest, SearchReturn } from '../requests.ts';
+import { parseReturnOptions } from './search-return.ts';
 import { parseSaveDateKey } from './search-savedate.ts';
-
-const RETURNS = new Set<SearchReturn>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
 
 /** date = date-text / DQUOTE date-text DQUOTE; date-text = 1*2DIGIT "-" Mon "-" 4DIGIT → yyyymmdd. */
 function parseDate(r: ArgReader): number {
@@ -159,12 +158,9 @@ function parseKey(r: ArgReader, depth: number, count: { n: number }): SearchKey 
 export function parseSearch(r: ArgReader, uid: boolean): SearchRequest {
   r.sp();
   let returnOptions: SearchReturn[] | null = null;
+  let partial: PartialRange | undefined;
   if (r.maybeKeyword('RETURN ')) {
-    returnOptions = r.list(() => {
-      const o = r.atom('return option').toUpperCase() as SearchReturn;
-      if (!RETURNS.has(o)) throw new ParseError(`Unknown SEARCH return option ${o}`);
-      return o;
-    });
+    ({ options: returnOptions, partial } = parseReturnOptions(r, 'SEARCH'));
     r.sp();
   }
   let charset: string | null = null;
@@ -178,7 +174,8 @@ export function parseSearch(r: ArgReader, uid: boolean): SearchRequest {
     r.sp();
     keys.push(parseKey(r, 0, count));
   }
-  return { name: 'SEARCH', uid, charset, returnOptions, criteria: keys.length === 1 ? keys[0] : { k: 'and', keys } };
+  const criteria = keys.length === 1 ? keys[0] : { k: 'and' as const, keys };
+  return partial ? { name: 'SEARCH', uid, charset, returnOptions, partial, criteria } : { name: 'SEARCH', uid, charset, returnOptions, criteria };
 }
 
 /** search-criteria (RFC 9051 §6.4.4): one or more keys to the end of the command, ANDed. */

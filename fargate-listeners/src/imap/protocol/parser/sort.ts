@@ -1,10 +1,10 @@
 /** SORT and THREAD (RFC 5256 §3), SORT=DISPLAY keys (RFC 5957 §3), ESORT RETURN (RFC 5267 §3). */
 import { ArgReader, ParseError } from '../reader.ts';
-import type { SortCriterion, SortKeyName, SortRequest, SortReturn, ThreadAlgorithm, ThreadRequest } from '../requests.ts';
+import type { PartialRange, SortCriterion, SortKeyName, SortRequest, SortReturn, ThreadAlgorithm, ThreadRequest } from '../requests.ts';
 import { parseSearchCriteria } from './search.ts';
+import { parseReturnOptions } from './search-return.ts';
 
 const SORT_KEYS = new Set<SortKeyName>(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO']);
-const RETURNS = new Set<SortReturn>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
 const ALGORITHMS = new Set<ThreadAlgorithm>(['ORDEREDSUBJECT', 'REFERENCES']);
 
 /** sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"; sort-criterion = ["REVERSE" SP] sort-key. */
@@ -28,19 +28,17 @@ function parseSortCriteria(r: ArgReader): SortCriterion[] {
 export function parseSort(r: ArgReader, uid: boolean): SortRequest {
   r.sp();
   let returnOptions: SortReturn[] | null = null;
+  let partial: PartialRange | undefined;
   if (r.maybeKeyword('RETURN ')) {
-    returnOptions = r.list(() => {
-      const o = r.atom('return option').toUpperCase() as SortReturn;
-      if (!RETURNS.has(o)) throw new ParseError(`Unknown SORT return option ${o.slice(0, 40)}`);
-      return o;
-    });
+    ({ options: returnOptions, partial } = parseReturnOptions(r, 'SORT'));
     r.sp();
   }
   const criteria = parseSortCriteria(r);
   r.sp();
   const charset = r.astring().toString('latin1');
   r.sp();
-  return { name: 'SORT', uid, returnOptions, criteria, charset, search: parseSearchCriteria(r) };
+  const search = parseSearchCriteria(r);
+  return partial ? { name: 'SORT', uid, returnOptions, partial, criteria, charset, search } : { name: 'SORT', uid, returnOptions, criteria, charset, search };
 }
 
 /** THREAD thread-alg SP search-charset 1*(SP search-key). */

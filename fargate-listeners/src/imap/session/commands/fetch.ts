@@ -23,6 +23,7 @@ import { selectHeaderFields } from '#core/mime/header.ts';
 import type { MessageRecord } from '#core/ports/mail-index.ts';
 import { flagList, formatInternalDate, literal, nstringChunks, type Chunk } from '#listeners/imap/protocol/encode.ts';
 import type { FetchAtt, FetchRequest, Partial } from '#listeners/imap/protocol/requests.ts';
+import { partialSlice } from '#listeners/imap/protocol/parser/search-return.ts';
 import { emailIdOf, threadIdOf } from '#listeners/jmap/ids.ts';
 import { bodyStructureChunks, envelopeChunks } from '#listeners/imap/protocol/structure.ts';
 import { bodyLists, jmapTree, previewOf } from '#listeners/jmap/email-body.ts';
@@ -210,6 +211,12 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
   if (req.changedSince !== null) {
     const since = req.changedSince;
     uids = uids.filter((u) => sel.modseqOf(u) > since);
+  }
+  // RFC 9394 §3.3, §3.4: PARTIAL keeps only those positions of the messages the set (and
+  // CHANGEDSINCE) selected, in UID order; -1 is the one with the highest UID.
+  if (req.partial) {
+    const [start, end] = partialSlice(req.partial, uids.length);
+    uids = [...uids].sort((a, b) => a - b).slice(start, end);
   }
   if (req.vanished) {
     // §3.2.6: the UIDs of the set expunged since CHANGEDSINCE, before the FETCH responses.

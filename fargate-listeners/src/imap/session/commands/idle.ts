@@ -19,7 +19,8 @@
  *     60 s): the safety net for a notification that was lost (a publish that failed, a task
  *     that was starting its queue). A woken session refreshes its view (selected-mailbox.ts)
  *     (what changed since its last modseq, from the change log) and sends
- *     EXISTS / EXPUNGE / FETCH FLAGS.
+ *     EXISTS / EXPUNGE / FETCH FLAGS, with the ADDTO / REMOVEFROM of its live update contexts
+ *     (RFC 5267 §4.3.2, contexts.ts).
  *
  * Cost as idle clients grow. The check is per distinct *mailbox*, not per session: N devices
  * idling on the same INBOX cost one read per interval in total. With M distinct idle
@@ -35,6 +36,7 @@ import type { MailIndex, MailboxState } from '#core/ports/mail-index.ts';
 import type { Logger } from '#core/log.ts';
 import type { MailboxEvents } from '#core/mailbox/events.ts';
 import { bad, ok, type Tagged } from '../errors.ts';
+import { flushWithContexts } from '../contexts.ts';
 import type { ImapSession } from '../session.ts';
 
 interface Watched {
@@ -217,7 +219,7 @@ export async function idle(s: ImapSession): Promise<Tagged> {
           return;
         }
         // IDLE is not a FETCH/STORE/SEARCH: every kind of update may be sent (RFC 2177).
-        const lines = sel.flushUpdates(true, s.rev2, s);
+        const lines = await flushWithContexts(s, sel, true);
         if (lines.length > 0) {
           s.pushLines(lines);
           await s.out.flush();

@@ -8,6 +8,7 @@ import type { ImapSession } from '../session.ts';
 import { append } from './append.ts';
 import { authenticateCommand, login, unauthenticate } from './auth.ts';
 import { compress } from './compress.ts';
+import { cancelUpdate } from './cancel-update.ts';
 import { capability, check, enable, id, logout, namespace, noop, starttls } from './connection.ts';
 import { copyOrMove } from './copy-move.ts';
 import { expunge, uidExpunge } from './expunge.ts';
@@ -80,6 +81,7 @@ export const COMMANDS: CommandTable = {
   'UID EXPUNGE': { states: SELECTED, run: uidExpunge },
   SEARCH: { states: SELECTED, run: search },
   SORT: { states: SELECTED, run: sort },
+  CANCELUPDATE: { states: SELECTED, run: cancelUpdate },
   THREAD: { states: SELECTED, run: thread },
   FETCH: { states: SELECTED, run: fetch },
   STORE: { states: SELECTED, run: store },

@@ -9,10 +9,11 @@
  * command can still complete successfully") that names the messages left out.
  */
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
-import { quote } from '#listeners/imap/protocol/encode.ts';
 import type { SearchKey, SearchRequest } from '#listeners/imap/protocol/requests.ts';
-import { clampedSequenceNumbers, formatNumberSet, resolveUidIndexes } from '#listeners/imap/protocol/sequence-set.ts';
-import { ok, no, type Tagged } from '../errors.ts';
+import { clampedSequenceNumbers, resolveUidIndexes } from '#listeners/imap/protocol/sequence-set.ts';
+import { bad, ok, no, type Tagged } from '../errors.ts';
+import { isLiveTag, openContext } from '../contexts.ts';
+import { esearchAnswer } from '../esearch.ts';
 import { loadRecords } from '../message-loader.ts';
 import { Evaluator, needsMeta, needsRecord, type MessageFacts } from '../search-eval.ts';
 import type { ImapSession } from '../session.ts';
@@ -100,17 +101,21 @@ export async function matchMessages(
   verb: string,
   savedUids: Set<number> = new Set(s.selected!.savedSearch),
   onMatch?: (uid: number, record: MessageFacts['record']) => void,
-): Promise<{ matched: number[]; failed?: undefined } | { failed: Tagged }> {
+  /** Only these UIDs of the view (ascending), not all: an update context's re-check (contexts.ts). */
+  only?: number[],
+): Promise<{ matched: number[]; unreadable: number[]; failed?: undefined } | { failed: Tagged }> {
   const sel = s.selected!;
   if (charset && !CHARSETS.test(charset)) throw no(`Unsupported charset ${charset.slice(0, 40)}`, 'BADCHARSET (UTF-8 US-ASCII)');
   const { needles, sets } = prepareKeys(criteria, charset, sel.uids);
   // The MODSEQ key is a CONDSTORE enabling command (RFC 7162 §3.1).
   if (usesModseq(criteria)) s.enableCondstore();
   const evaluator = new Evaluator({ savedUids, needles, sets });
-  const candidates = sel.uids.filter((u) => !sel.pendingExpunge.has(u));
+  const candidates = (only ?? sel.uids).filter((u) => !sel.pendingExpunge.has(u));
   const matched: number[] = [];
   const withRecord = needsRecord(criteria);
   const unreadable = new UnreadableReport(s);
+  /** UIDs left out because their blob could not be read (neither match nor non-match). */
+  const skipped: number[] = [];
   let readBlob = false;
   const check = async (uid: number, record: MessageFacts['record']) => {
     let blob: Buffer | null = null;
@@ -134,7 +139,10 @@ export async function matchMessages(
       }
       if (blob) unreadable.succeeded();
     } catch (err) {
-      if (err instanceof UnreadableMessageError) return unreadable.add(facts.seq, err);
+      if (err instanceof UnreadableMessageError) {
+        skipped.push(uid);
+        return unreadable.add(facts.seq, err);
+      }
       // Expunged meanwhile (its blob deleted after our index read): it matches nothing.
       if ((err as Error).name === 'BlobNotFoundError') return;
       throw err;
@@ -163,12 +171,15 @@ export async function matchMessages(
   }
   if (unreadable.count > 0)
     s.untagged(`NO [${unreadable.code}] ${unreadable.names()} could not be read and ${unreadable.count === 1 ? 'is' : 'are'} left out of the result`);
-  return { matched };
+  return { matched, unreadable: skipped };
 }
 
 export async function search(s: ImapSession, req: SearchRequest, tag: string): Promise<Tagged> {
   const sel = s.selected!;
   const verb = `${req.uid ? 'UID ' : ''}SEARCH`;
+  const update = req.returnOptions?.includes('UPDATE') ?? false;
+  if (update && isLiveTag(sel, tag)) throw bad(`Tag reuse: ${tag} names a live update context (RFC 5267 §4.3)`);
+  const savedBefore = sel.savedSearch;
   const savedUids = new Set(sel.savedSearch);
   // RFC 5182 §2.1: when a SEARCH with SAVE fails, $ is empty, so that pipelined commands on $
   // (UID STORE $ +FLAGS (\Deleted), EXPUNGE) touch nothing rather than an older result.
@@ -188,31 +199,8 @@ export async function search(s: ImapSession, req: SearchRequest, tag: string): P
     s.untagged(`SEARCH${numbers.map((n) => ' ' + n).join('')}${modseq}`);
     return ok(`${verb} completed`);
   }
-  // RFC 4731 §3.1: RETURN () means RETURN (ALL).
-  const opts = new Set<string>(ret.length === 0 ? ['ALL'] : ret);
-  if (opts.has('SAVE')) {
-    // RFC 5182 §2.4: with MIN/MAX but neither ALL nor COUNT, only those are saved.
-    if ((opts.has('MIN') || opts.has('MAX')) && !opts.has('ALL') && !opts.has('COUNT')) {
-      const keep: number[] = [];
-      if (opts.has('MIN') && matched.length > 0) keep.push(matched[0]);
-      if (opts.has('MAX') && matched.length > 0) keep.push(matched[matched.length - 1]);
-      sel.savedSearch = [...new Set(keep)];
-    } else sel.savedSearch = matched;
-    // RFC 5182 §2.4: SAVE alone returns no ESEARCH response.
-    if (opts.size === 1) return ok(`${verb} completed`);
-  }
-  const parts = [`ESEARCH (TAG ${quote(tag)})`];
-  if (req.uid) parts.push('UID');
-  if (opts.has('MIN') && numbers.length > 0) parts.push(`MIN ${numbers[0]}`);
-  if (opts.has('MAX') && numbers.length > 0) parts.push(`MAX ${numbers[numbers.length - 1]}`);
-  if (opts.has('COUNT')) parts.push(`COUNT ${numbers.length}`);
-  if (opts.has('ALL') && numbers.length > 0) parts.push(`ALL ${formatNumberSet(numbers)}`);
-  if (byModseq && matched.length > 0) {
-    // §3.1.10: over the messages reported: all of them for ALL or COUNT, else MIN and MAX.
-    const reported =
-      opts.has('ALL') || opts.has('COUNT') ? matched : [...(opts.has('MIN') ? [matched[0]] : []), ...(opts.has('MAX') ? [matched[matched.length - 1]] : [])];
-    if (reported.length > 0) parts.push(`MODSEQ ${highest(reported)}`);
-  }
-  s.untagged(parts.join(' '));
+  const line = esearchAnswer(sel, { tag, uid: req.uid, returnOptions: ret, partial: req.partial, results: matched, byModseq });
+  if (line) s.untagged(line);
+  if (update) openContext(s, { tag, uid: req.uid, charset: req.charset, criteria: req.criteria, savedBefore, results: matched });
   return ok(`${verb} completed`);
 }

@@ -4,11 +4,11 @@
  * RFC 5182 §2.4). The search runs as SEARCH's does; the sort keys come from the index records
  * of the matching messages (internal date, size, envelope), never from message bodies.
  */
-import { quote } from '#listeners/imap/protocol/encode.ts';
 import type { SortRequest } from '#listeners/imap/protocol/requests.ts';
-import { formatNumberSet } from '#listeners/imap/protocol/sequence-set.ts';
 import type { MessageRecord } from '#core/ports/mail-index.ts';
-import { ok, type Tagged } from '../errors.ts';
+import { bad, ok, type Tagged } from '../errors.ts';
+import { isLiveTag, openContext } from '../contexts.ts';
+import { esearchAnswer } from '../esearch.ts';
 import { loadRecords } from '../message-loader.ts';
 import { needsMeta, needsRecord } from '../search-eval.ts';
 import type { ImapSession } from '../session.ts';
@@ -18,6 +18,9 @@ import { matchMessages, usesModseq } from './search.ts';
 export async function sort(s: ImapSession, req: SortRequest, tag: string): Promise<Tagged> {
   const sel = s.selected!;
   const verb = `${req.uid ? 'UID ' : ''}SORT`;
+  const update = req.returnOptions?.includes('UPDATE') ?? false;
+  if (update && isLiveTag(sel, tag)) throw bad(`Tag reuse: ${tag} names a live update context (RFC 5267 §4.3)`);
+  const savedBefore = sel.savedSearch;
   const savedUids = new Set(sel.savedSearch);
   if (req.returnOptions?.includes('SAVE')) sel.savedSearch = [];
   const items: SortItem[] = [];
@@ -47,29 +50,12 @@ export async function sort(s: ImapSession, req: SortRequest, tag: string): Promi
     s.untagged(`SORT${numbers.map((n) => ' ' + n).join('')}${modseq}`);
     return ok(`${verb} completed`);
   }
-  // RFC 5267 §3 (as RFC 4731 §3.1): RETURN () means RETURN (ALL).
-  const opts = new Set<string>(req.returnOptions.length === 0 ? ['ALL'] : req.returnOptions);
-  if (opts.has('SAVE')) {
-    // RFC 5182 §2.4: with MIN/MAX but neither ALL nor COUNT, only those are saved; $ is a set.
-    const uids = items.map((i) => i.uid);
-    const only = (opts.has('MIN') || opts.has('MAX')) && !opts.has('ALL') && !opts.has('COUNT');
-    const keep = only ? [...(opts.has('MIN') ? uids.slice(0, 1) : []), ...(opts.has('MAX') ? uids.slice(-1) : [])] : uids;
-    sel.savedSearch = [...new Set(keep)].sort((a, b) => a - b);
-    if (opts.size === 1) return ok(`${verb} completed`);
+  const results = items.map((i) => i.uid);
+  const line = esearchAnswer(sel, { tag, uid: req.uid, returnOptions: req.returnOptions, partial: req.partial, results, byModseq });
+  if (line) s.untagged(line);
+  if (update) {
+    const values = new Map(items.map((i) => [i.uid, i.values]));
+    openContext(s, { tag, uid: req.uid, charset: req.charset, criteria: req.search, savedBefore, results }, { criteria: req.criteria, values });
   }
-  const parts = [`ESEARCH (TAG ${quote(tag)})`];
-  if (req.uid) parts.push('UID');
-  // RFC 5267 §3.1: MIN and MAX are the first and the last message in sort order.
-  if (opts.has('MIN') && numbers.length > 0) parts.push(`MIN ${numbers[0]}`);
-  if (opts.has('MAX') && numbers.length > 0) parts.push(`MAX ${numbers[numbers.length - 1]}`);
-  if (opts.has('COUNT')) parts.push(`COUNT ${numbers.length}`);
-  if (opts.has('ALL') && numbers.length > 0) parts.push(`ALL ${formatNumberSet(numbers)}`);
-  if (byModseq && items.length > 0) {
-    // RFC 7162 §3.1.10: over the messages reported: all for ALL or COUNT, else MIN and MAX.
-    const reported =
-      opts.has('ALL') || opts.has('COUNT') ? items : [...(opts.has('MIN') ? items.slice(0, 1) : []), ...(opts.has('MAX') ? items.slice(-1) : [])];
-    if (reported.length > 0) parts.push(`MODSEQ ${highest(reported)}`);
-  }
-  s.untagged(parts.join(' '));
   return ok(`${verb} completed`);
 }
