@@ -85,8 +85,9 @@ export function atomOrString(n: Node | undefined): string {
 }
 
 /** The numbers a sequence set names (`1:3,7` → 1 2 3 7); `*` is not allowed here. */
-export function expandSet(set: string): number[] {
+export function expandSet(set: string | undefined): number[] {
   const out: number[] = [];
+  if (set === undefined) return out;
   for (const part of set.split(',')) {
     const [a, b] = part.split(':').map(Number);
     const lo = Math.min(a, b ?? a);

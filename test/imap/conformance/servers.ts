@@ -45,6 +45,8 @@ export async function startOurs(): Promise<ServerUnderTest> {
       const user = `conf${++n}@example.test`;
       await index.addUser({ address: user, passwordHash });
       await ensureDefaultMailboxes(index, user);
+      // The same limit as Dovecot's quota_rule below: QUOTA reports resources with a limit.
+      await index.setQuota(user, { storage: 1024 ** 3, messages: null });
       invalidateDirectory(index);
       return { user, password };
     },

@@ -1,0 +1,107 @@
+/** SORT and THREAD (RFC 5256), SORT=DISPLAY (RFC 5957), ESORT (RFC 5267 §3). */
+import { expandSet, type Client } from '../client.ts';
+import { group } from '../group.ts';
+import { message } from '../messages.ts';
+import { searchFixture } from './search.ts';
+
+async function expectSort(c: Client, command: string, expected: number[]): Promise<void> {
+  const a = await c.ok(command);
+  a.expectEqual(command, a.numbers('SORT'), expected);
+}
+
+/** Seven messages in three threads by References, two of them joined by subject only. */
+async function threadFixture(c: Client): Promise<void> {
+  const t = (n: number, subject: string, refs = '') =>
+    message({
+      Subject: subject,
+      Date: `Mon, ${n} Jan 2024 12:00:00 +0000`,
+      'Message-ID': `<${n}@thread.example>`,
+      ...(refs ? { References: refs, 'In-Reply-To': refs.split(' ').pop()! } : {}),
+    });
+  await c.append('INBOX', t(1, 'Topic A'));
+  await c.append('INBOX', t(2, 'Re: Topic A', '<1@thread.example>'));
+  await c.append('INBOX', t(3, 'Topic B'));
+  await c.append('INBOX', t(4, 'Re: Topic A', '<1@thread.example> <2@thread.example>'));
+  await c.append('INBOX', t(5, 'Re: Topic B', '<3@thread.example>'));
+  await c.append('INBOX', t(6, 'Other'));
+  await c.append('INBOX', t(7, 'Re: Other'));
+  await c.ok('SELECT INBOX');
+}
+
+export const sortThreadGroups = [
+  group('sort', ['SORT'], 'RFC 5256 §3 SORT, §2.1 base subject', async ({ c }) => {
+    await searchFixture(c);
+    // Base subjects: "lunch plans" (1, 2), "quarterly report" (3), "café menu" (4, decoded).
+    await expectSort(c, 'SORT (SUBJECT) UTF-8 ALL', [4, 1, 2, 3]);
+    await expectSort(c, 'SORT (FROM) UTF-8 ALL', [1, 4, 2, 3]);
+    await expectSort(c, 'SORT (TO) UTF-8 ALL', [2, 3, 1, 4]);
+    await expectSort(c, 'SORT (CC) UTF-8 ALL', [2, 3, 4, 1]);
+    await expectSort(c, 'SORT (DATE) UTF-8 ALL', [1, 2, 3, 4]);
+    await expectSort(c, 'SORT (REVERSE ARRIVAL) UTF-8 ALL', [4, 3, 2, 1]);
+    await expectSort(c, 'SORT (FROM REVERSE DATE) UTF-8 ALL', [4, 1, 2, 3]);
+    await expectSort(c, 'SORT (REVERSE SIZE) US-ASCII SMALLER 100000', [2, ...(await sizesDescending(c, [1, 3, 4]))]);
+    await expectSort(c, 'SORT (SUBJECT) UTF-8 FROM alice', [4, 1]);
+    const uids = (await c.ok('UID SORT (DATE) UTF-8 ALL')).numbers('SORT');
+    const f = await c.ok('FETCH 1:4 UID');
+    f.expectEqual(
+      'UID SORT',
+      uids,
+      [1, 2, 3, 4].map((n) => Number((f.fetchOf(n).UID as { a: string }).a)),
+    );
+    (await c.no('SORT (DATE) X-NO-SUCH-CHARSET ALL')).codeMatches(/^BADCHARSET\b/i);
+    await c.bad('SORT (NO-SUCH-KEY) UTF-8 ALL');
+    await c.bad('SORT (DATE) ALL');
+  }),
+
+  group('sort-display', ['SORT=DISPLAY'], 'RFC 5957 §3', async ({ c }) => {
+    await searchFixture(c);
+    await c.append('INBOX', message({ From: 'Aaron Zed <zed@z.example>', Subject: 'display' }));
+    await c.ok('NOOP');
+    // The display name, or the addr-spec where there is none: "Alice Anderson", "Bob", "Carol",
+    // "alice@a.example", "Aaron Zed" (last by FROM, which sorts on the mailbox "zed").
+    await expectSort(c, 'SORT (FROM) UTF-8 ALL', [1, 4, 2, 3, 5]);
+    await expectSort(c, 'SORT (DISPLAYFROM) UTF-8 ALL', [5, 1, 4, 2, 3]);
+    // To: "bob@b.example", "alice@a.example" twice, "carol@c.example", "Alice".
+    await expectSort(c, 'SORT (DISPLAYTO) UTF-8 ALL', [5, 2, 3, 1, 4]);
+  }),
+
+  group('esort', ['ESORT'], 'RFC 5267 §3.2', async ({ c }) => {
+    await searchFixture(c);
+    // MIN and MAX are the first and the last message in sort order (here 4 1 2 3).
+    const a = await c.ok('SORT RETURN (MIN MAX COUNT) (SUBJECT) UTF-8 ALL');
+    const e = a.esearch();
+    a.expectEqual('ESORT', [e.tag, e.items], [a.reply.tagged.split(' ')[0], { MIN: '4', MAX: '3', COUNT: '4' }]);
+    const all = await c.ok('SORT RETURN (ALL) (SUBJECT) UTF-8 ALL');
+    all.expectEqual('ALL in sort order', expandSet(all.esearch().items.ALL), [4, 1, 2, 3]);
+    const u = await c.ok('UID SORT RETURN (COUNT) (DATE) UTF-8 ALL');
+    u.expectEqual('UID ESORT', [u.esearch().uid, u.esearch().items], [true, { COUNT: '4' }]);
+  }),
+
+  group('thread-orderedsubject', ['THREAD=ORDEREDSUBJECT'], 'RFC 5256 §3 ORDEREDSUBJECT', async ({ c }) => {
+    await threadFixture(c);
+    const a = await c.ok('THREAD ORDEREDSUBJECT UTF-8 ALL');
+    a.one(/^\* THREAD \(1 \(2\)\(4\)\)\(3 5\)\(6 7\)$/i);
+    const b = await c.ok('THREAD ORDEREDSUBJECT UTF-8 NOT 2');
+    b.one(/^\* THREAD \(1 4\)\(3 5\)\(6 7\)$/i);
+    (await c.no('THREAD ORDEREDSUBJECT X-NO-SUCH-CHARSET ALL')).codeMatches(/^BADCHARSET\b/i);
+  }),
+
+  group('thread-references', ['THREAD=REFERENCES'], 'RFC 5256 §3 REFERENCES', async ({ c }) => {
+    await threadFixture(c);
+    // 4 replies to 2 (its last reference); 7 joins 6 by subject (step 5).
+    const a = await c.ok('THREAD REFERENCES UTF-8 ALL');
+    a.one(/^\* THREAD \(1 2 4\)\(3 5\)\(6 7\)$/i);
+    const u = await c.ok('UID THREAD REFERENCES UTF-8 ALL');
+    const f = await c.ok('FETCH 1:7 UID');
+    const uid = (n: number) => (f.fetchOf(n).UID as { a: string }).a;
+    u.one(new RegExp(`^\\* THREAD \\(${uid(1)} ${uid(2)} ${uid(4)}\\)\\(${uid(3)} ${uid(5)}\\)\\(${uid(6)} ${uid(7)}\\)$`, 'i'));
+    await c.bad('THREAD NO-SUCH-ALGORITHM UTF-8 ALL');
+  }),
+];
+
+/** The given messages by size, largest first (ties by number). */
+async function sizesDescending(c: Client, seqs: number[]): Promise<number[]> {
+  const f = await c.ok(`FETCH ${seqs.join(',')} RFC822.SIZE`);
+  const size = (n: number) => Number((f.fetchOf(n)['RFC822.SIZE'] as { a: string }).a);
+  return [...seqs].sort((x, y) => size(y) - size(x) || x - y);
+}
