@@ -249,6 +249,44 @@ export const baseGroups = [
     (await c.ok('STATUS uidcopy (MESSAGES)')).one(/\(MESSAGES 1\)/i);
   }),
 
+  group('pipelining', [], 'RFC 3501 §5.5', async ({ c }) => {
+    await seed(c, 'INBOX', 3);
+    await c.ok('SELECT INBOX');
+    // Commands sent without waiting (none affecting another's result): each answered with its
+    // own tag, not necessarily in order (a server may run them in parallel).
+    c.write('P1 FETCH 1 (FLAGS)\r\nP2 SEARCH ALL\r\nP3 STATUS Sent (MESSAGES)\r\nP4 NOOP\r\n');
+    const lines: string[] = [];
+    const tagged = new Map<string, string>();
+    while (tagged.size < 4) {
+      const l = await c.raw.response();
+      const m = /^(P[1-4]) /.exec(l);
+      if (m) tagged.set(m[1], l);
+      else lines.push(l);
+    }
+    const seen = (re: RegExp) => lines.some((l) => re.test(l));
+    if (
+      ![...tagged.values()].every((t) => / OK/i.test(t)) ||
+      !seen(/^\* 1 FETCH \(FLAGS/i) ||
+      !seen(/^\* SEARCH 1 2 3$/i) ||
+      !seen(/^\* STATUS "?Sent"? \(MESSAGES 0\)$/i)
+    )
+      throw new Error(`pipelined commands: ${JSON.stringify({ lines, tagged: [...tagged.values()] })}`);
+  }),
+
+  group('keywords', [], 'RFC 3501 §2.3.2 (keywords are case-insensitive)', async ({ c }) => {
+    await seed(c, 'INBOX', 2);
+    await c.ok('SELECT INBOX');
+    await c.ok('STORE 1 +FLAGS ($Work)');
+    await c.ok('STORE 1 +FLAGS ($WORK)');
+    const a = await c.ok('FETCH 1 FLAGS');
+    a.expectEqual('one keyword', a.flags(1), ['$WORK']);
+    const s = await c.ok('SEARCH KEYWORD $work');
+    s.expectEqual('SEARCH KEYWORD', s.numbers(), [1]);
+    await c.ok('STORE 1 -FLAGS ($wOrK)');
+    const b = await c.ok('FETCH 1 FLAGS');
+    b.expectEqual('removed', b.flags(1), []);
+  }),
+
   group('literals', [], 'RFC 3501 §4.3, §7.5', async ({ c }) => {
     // A synchronizing literal gets a continuation request before its octets.
     await c.ok('CREATE {11}\r\nliteral box');

@@ -88,6 +88,55 @@ export const fetchGroups = [
     a.expectEqual('BODY[TEXT]', a.text(1, 'BODY[TEXT]'), textOf(MULTIPART));
   }),
 
+  group('fetch-body-nested', [], 'RFC 3501 §6.4.5 section numbers of nested parts', async ({ c }) => {
+    const alt = ['--b2', 'Content-Type: text/plain', '', 'plain', '--b2', 'Content-Type: text/html', '', '<p>html</p>', '--b2--', ''].join('\r\n');
+    const inner = ['Subject: inner multipart', 'MIME-Version: 1.0', 'Content-Type: multipart/alternative; boundary="b2"', '', alt].join('\r\n');
+    const msg = [
+      'From: Bob <bob@example.test>',
+      'Subject: nested',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b1"',
+      '',
+      '--b1',
+      'Content-Type: multipart/alternative; boundary="b2"',
+      '',
+      alt,
+      '--b1',
+      'Content-Type: message/rfc822',
+      '',
+      inner,
+      '--b1--',
+      '',
+    ].join('\r\n');
+    await c.append('INBOX', msg);
+    await c.ok('SELECT INBOX');
+    const a = await c.ok('FETCH 1 (BODY.PEEK[1.1] BODY.PEEK[1.2] BODY.PEEK[1.2.MIME] BODY.PEEK[2.HEADER] BODY.PEEK[2.1] BODY.PEEK[2.2] BODY.PEEK[2.2.MIME])');
+    a.expectEqual('BODY[1.1]', a.text(1, 'BODY[1.1]'), 'plain');
+    a.expectEqual('BODY[1.2]', a.text(1, 'BODY[1.2]'), '<p>html</p>');
+    a.expectEqual('BODY[1.2.MIME]', a.text(1, 'BODY[1.2.MIME]'), 'Content-Type: text/html\r\n\r\n');
+    a.expectEqual('BODY[2.HEADER]', a.text(1, 'BODY[2.HEADER]'), headerOf(inner));
+    // Parts of a multipart inside message/rfc822 are numbered below the message/rfc822 part.
+    a.expectEqual('BODY[2.1]', a.text(1, 'BODY[2.1]'), 'plain');
+    a.expectEqual('BODY[2.2]', a.text(1, 'BODY[2.2]'), '<p>html</p>');
+    a.expectEqual('BODY[2.2.MIME]', a.text(1, 'BODY[2.2.MIME]'), 'Content-Type: text/html\r\n\r\n');
+    const h = await c.ok('FETCH 1 (BODY.PEEK[HEADER.FIELDS (X-ABSENT)] BODY.PEEK[HEADER]<0.5>)');
+    h.expectEqual('a field that is not there', h.text(1, 'BODY[HEADER.FIELDS (X-ABSENT)]'), '\r\n');
+    h.expectEqual('BODY[HEADER]<0.5>', h.text(1, 'BODY[HEADER]<0>'), 'From:');
+  }),
+
+  group('fetch-header-fields', [], 'RFC 3501 §6.4.5 HEADER.FIELDS', async ({ c }) => {
+    const msg = 'From: a@b.example\r\nX-Multi: first\r\nsubject: folded\r\n  onto two lines\r\nX-Multi: second\r\nTo: c@d.example\r\n\r\nbody\r\n';
+    await c.append('INBOX', msg);
+    await c.ok('SELECT INBOX');
+    // Field names match case-insensitively; each occurrence and its folding lines come back.
+    const a = await c.ok('FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject x-multi)])');
+    a.expectEqual(
+      'HEADER.FIELDS',
+      a.text(1, 'BODY[HEADER.FIELDS (SUBJECT X-MULTI)]'),
+      'X-Multi: first\r\nsubject: folded\r\n  onto two lines\r\nX-Multi: second\r\n\r\n',
+    );
+  }),
+
   group('fetch-bodystructure', [], 'RFC 3501 §7.4.2 BODY, BODYSTRUCTURE', async ({ c }) => {
     await c.append('INBOX', MULTIPART);
     await c.append('INBOX', message({ Subject: 'plain' }, 'One line.\r\n'));

@@ -90,6 +90,18 @@ export const searchGroups = [
     for (const [k, want] of cases) await expectSearch(c, k, want);
   }),
 
+  group('search-addresses', [], 'RFC 3501 §6.4.4 FROM/TO on address text, RFC 2047 names', async ({ c }) => {
+    await searchFixture(c);
+    await c.append('INBOX', message({ From: '=?utf-8?q?J=C3=B6rg_M=C3=BCller?= <jm@e.example>', To: '"Team, All" <team@f.example>', Subject: 'names' }));
+    await c.ok('NOOP');
+    await expectSearch(c, 'FROM bob@b.example', [2]);
+    await expectSearch(c, 'FROM b.example', [2]);
+    await expectSearch(c, 'TO "Team, All"', [5]);
+    const a = await c.ok(`SEARCH CHARSET UTF-8 FROM ${lit(utf8('Jörg'))}`);
+    a.expectEqual('FROM with an encoded name, searched decoded', a.numbers(), [5]);
+    await expectSearch(c, 'FROM jm@e.example', [5]);
+  }),
+
   group('search-body', [], 'RFC 3501 §6.4.4 BODY, TEXT', async ({ c }) => {
     await searchFixture(c);
     await expectSearch(c, 'BODY pizza', [1, 2]);
@@ -155,6 +167,9 @@ export const searchGroups = [
       ['OR (FROM alice) (FROM bob)', [1, 2, 4]],
       ['NOT (OR SEEN FLAGGED)', [3, 4]],
       [`UID ${uids[1]}:${uids[2]}`, [2, 3]],
+      ['4:2', [2, 3, 4]],
+      ['OR OR 1 2 3', [1, 2, 3]],
+      ['NOT NOT 2', [2]],
     ];
     for (const [k, want] of cases) await expectSearch(c, k, want);
     const u = await c.ok(`UID SEARCH UID ${uids[2]}:*`);

@@ -86,6 +86,31 @@ export const sortThreadGroups = [
     (await c.no('THREAD ORDEREDSUBJECT X-NO-SUCH-CHARSET ALL')).codeMatches(/^BADCHARSET\b/i);
   }),
 
+  group('sort-subject', ['SORT'], 'RFC 5256 §2.1 base subject extraction', async ({ c }) => {
+    for (const subject of ['Re: [list] Fwd: Hello (fwd)', 'RE[2]: hello', '[Fwd: Hello]', 'Apple', '  Zebra  ', 'Re: re: Fwd: fw: hello', 'Hello'])
+      await c.append('INBOX', message({ Subject: subject }));
+    await c.ok('SELECT INBOX');
+    // All of 1, 2, 3, 6 and 7 have the base subject "hello": ties go by message number.
+    await expectSort(c, 'SORT (SUBJECT) UTF-8 ALL', [4, 1, 2, 3, 6, 7, 5]);
+    // REVERSE reverses the key, not the tie-break by message number.
+    await expectSort(c, 'SORT (REVERSE SUBJECT) UTF-8 ALL', [5, 1, 2, 3, 6, 7, 4]);
+  }),
+
+  group('thread-missing-parents', ['THREAD=REFERENCES'], 'RFC 5256 §3 REFERENCES steps 1–4', async ({ c }) => {
+    const t = (n: number, subject: string, refs = '', id = `<${n}@thread.example>`) =>
+      message({ Subject: subject, Date: `Mon, ${n} Jan 2024 12:00:00 +0000`, 'Message-ID': id, ...(refs ? { References: refs } : {}) });
+    await c.append('INBOX', t(1, 'root'));
+    // A parent that is not in the mailbox between 1 and 2: 2 is still in 1's thread (step 4).
+    await c.append('INBOX', t(2, 'Re: root', '<1@thread.example> <gone@thread.example>'));
+    // Two replies to a message that is not there share a dummy parent.
+    await c.append('INBOX', t(3, 'lost', '<lost@thread.example>'));
+    await c.append('INBOX', t(4, 'Re: lost', '<lost@thread.example>'));
+    // A message referring to itself is not its own parent.
+    await c.append('INBOX', t(5, 'self', '<5@thread.example>'));
+    await c.ok('SELECT INBOX');
+    (await c.ok('THREAD REFERENCES UTF-8 ALL')).one(/^\* THREAD \(1 2\)\(\(3\)\(4\)\)\(5\)$/i);
+  }),
+
   group('thread-references', ['THREAD=REFERENCES'], 'RFC 5256 §3 REFERENCES', async ({ c }) => {
     await threadFixture(c);
     // 4 replies to 2 (its last reference); 7 joins 6 by subject (step 5).
