@@ -203,6 +203,37 @@ export const baseGroups = [
     (await c.ok('STATUS INBOX (MESSAGES)')).one(/\(MESSAGES 6\)/i);
   }),
 
+  group('sessions', [], 'RFC 3501 §7.4.1, §5.2, §5.5 (what a second session is told, and when)', async ({ c, connect }) => {
+    await seed(c, 'INBOX', 3);
+    await c.ok('SELECT INBOX');
+    const other = await connect();
+    await other.ok('SELECT INBOX');
+    await other.append('INBOX', message({ Subject: 'from the other session' }));
+    (await c.ok('NOOP')).one(/^\* 4 EXISTS$/i);
+    await other.ok('STORE 2 +FLAGS.SILENT (\\Flagged)');
+    const n = await c.ok('NOOP');
+    n.expectEqual('flag change told', n.flags(2), ['\\FLAGGED']);
+    await other.ok('STORE 1 +FLAGS.SILENT (\\Deleted)');
+    await other.ok('EXPUNGE');
+    // No EXPUNGE while answering FETCH, STORE or SEARCH: the numbers must stay as the client
+    // knows them (RFC 3501 §7.4.1).
+    for (const cmd of ['FETCH 2 (FLAGS)', 'STORE 3 +FLAGS.SILENT (\\Seen)', 'SEARCH ALL']) (await c.ok(cmd)).none(/EXPUNGE/i);
+    const f = await c.ok('NOOP');
+    f.one(/^\* 1 EXPUNGE$/i);
+    const r = await c.ok('FETCH 1 (FLAGS)');
+    r.expectEqual('renumbered', r.flags(1), ['\\FLAGGED']);
+  }),
+
+  group('mailbox-names', [], 'RFC 3501 §5.1.3 modified UTF-7', async ({ c }) => {
+    // "Été" and "日本" in modified UTF-7.
+    for (const name of ['&AMk-t&AOk-', '&ZeVnLA-']) {
+      await c.ok(`CREATE "${name}"`);
+      (await c.ok(`LIST "" "${name}"`)).one(new RegExp(`^\\* LIST \\([^)]*\\) "/" "?${name.replace(/[&-]/g, (x) => '\\' + x)}"?$`));
+      await c.ok(`SELECT "${name}"`);
+    }
+    await c.refused('CREATE "&Jjo"');
+  }),
+
   group('store', [], 'RFC 3501 §6.4.6', async ({ c }) => {
     await seed(c, 'INBOX', 3);
     await c.ok('SELECT INBOX');

@@ -1,5 +1,5 @@
 /** FETCH (RFC 3501 §6.4.5, §7.4.2): attributes, body sections, ENVELOPE, BODYSTRUCTURE, BINARY. */
-import { utf8 } from '../client.ts';
+import { canon, utf8, type Node } from '../client.ts';
 import { group } from '../group.ts';
 import { ATTACHMENT_B64, ENCODED, INNER_MESSAGE, MULTIPART, TEXT_PART, WG_MINUTES, WG_MINUTES_ENVELOPE, message } from '../messages.ts';
 import { dateTime } from './base.ts';
@@ -70,6 +70,10 @@ export const fetchGroups = [
     a.expectEqual('flags after PEEK', a.flags(2), []);
     a = await c.ok('FETCH 2 BODY[]');
     a.expectEqual('flags told after BODY[]', a.flags(2), ['\\SEEN']);
+    await c.append('INBOX', msg);
+    a = await c.ok('FETCH 3 RFC822');
+    a.expectEqual('RFC822', a.text(3, 'RFC822'), msg);
+    a.expectEqual('flags told after RFC822', a.flags(3), ['\\SEEN']);
   }),
 
   group('fetch-body-mime', [], 'RFC 3501 §6.4.5 section parts, MIME, message/rfc822', async ({ c }) => {
@@ -162,6 +166,68 @@ export const fetchGroups = [
       'ENVELOPE',
       '(NIL "=?utf-8?q?caf=C3=A9?=" ((NIL NIL "x" "y.example")) ((NIL NIL "x" "y.example")) ((NIL NIL "x" "y.example")) ((NIL NIL "undisclosed-recipients" NIL) (NIL NIL NIL NIL)) NIL NIL NIL NIL)',
     );
+  }),
+
+  group('fetch-envelope-addresses', [], 'RFC 3501 §7.4.2 ENVELOPE addresses (RFC 5322 §3.4 groups, quoted names, comments)', async ({ c }) => {
+    await c.append(
+      'INBOX',
+      [
+        'From: "Smith, John" <j@s.example> (the boss)',
+        'Sender: sec@s.example',
+        'Reply-To: list@l.example',
+        'To: Friends: a@b.example, "C D" <c@d.example>;, e@f.example',
+        'In-Reply-To: <parent@s.example>',
+        'Message-ID: <child@s.example>',
+        'Subject: addresses',
+        '',
+        'x',
+        '',
+      ].join('\r\n'),
+    );
+    await c.ok('SELECT INBOX');
+    (await c.ok('FETCH 1 ENVELOPE')).expectItem(
+      1,
+      'ENVELOPE',
+      '(NIL "addresses" (("Smith, John" NIL "j" "s.example")) ((NIL NIL "sec" "s.example")) ((NIL NIL "list" "l.example")) ((NIL NIL "Friends" NIL) (NIL NIL "a" "b.example") ("C D" NIL "c" "d.example") (NIL NIL NIL NIL) (NIL NIL "e" "f.example")) NIL NIL "<parent@s.example>" "<child@s.example>")',
+    );
+  }),
+
+  group('fetch-bodystructure-fields', [], 'RFC 3501 §7.4.2 body fields and extension data (RFC 2045, 2183, 3066, 2557, 1864)', async ({ c }) => {
+    const body = 'Caf=C3=A9\r\nline two\r\n';
+    await c.append(
+      'INBOX',
+      [
+        'From: a@b.example',
+        'Subject: fields',
+        'MIME-Version: 1.0',
+        'Content-Type: text/plain; charset="utf-8"; format=flowed',
+        'Content-ID: <part@b.example>',
+        'Content-Description: a description',
+        'Content-Transfer-Encoding: quoted-printable',
+        'Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==',
+        'Content-Disposition: inline; filename="t.txt"',
+        'Content-Language: en, fr',
+        'Content-Location: http://b.example/t.txt',
+        '',
+        body,
+      ].join('\r\n'),
+    );
+    await c.ok('SELECT INBOX');
+    const a = await c.ok('FETCH 1 BODYSTRUCTURE');
+    const item = a.fetchOf(1).BODYSTRUCTURE;
+    if (!Array.isArray(item)) return a.fail('BODYSTRUCTURE is not a list');
+    const bs: Node[] = item;
+    // Values are compared as sent except the type, subtype and parameter names, which are
+    // case-insensitive; the language list is case-insensitive too (RFC 3066 §2.1).
+    const ci = (n: number) => canon(bs[n], true);
+    const exact = (n: number) => canon(bs[n]);
+    a.expectEqual('type, subtype, parameters', [ci(0), ci(1), ci(2)], ['TEXT', 'PLAIN', ['CHARSET', 'UTF-8', 'FORMAT', 'FLOWED']]);
+    a.expectEqual(
+      'id, description, encoding, size, lines, md5',
+      [exact(3), exact(4), ci(5), exact(6), exact(7), exact(8)],
+      ['<part@b.example>', 'a description', 'QUOTED-PRINTABLE', String(body.length), '2', 'Q2hlY2sgSW50ZWdyaXR5IQ=='],
+    );
+    a.expectEqual('disposition, language, location', [ci(9), ci(10), exact(11)], [['INLINE', ['FILENAME', 'T.TXT']], ['EN', 'FR'], 'http://b.example/t.txt']);
   }),
 
   group('binary', ['BINARY'], 'RFC 3516 §4.1–§4.3', async ({ c }) => {

@@ -149,6 +149,11 @@ export const searchGroups = [
       ['SINCE 1-Jan-2030', []],
     ];
     for (const [k, want] of cases) await expectSearch(c, k, want);
+    // SENTON takes the date as written, whatever the zone (here 1 Jan 23:00 UTC).
+    await c.append('INBOX', message({ Subject: 'zone', Date: 'Tue, 2 Jan 2024 01:00:00 +0200' }), { date: '05-Jan-2024 12:00:00 +0000' });
+    await c.ok('NOOP');
+    await expectSearch(c, 'SENTON 2-Jan-2024', [2, 5]);
+    await expectSearch(c, 'SENTBEFORE 2-Jan-2024', [1]);
     await c.bad('SEARCH SINCE 32-Foo-2024');
   }),
 
