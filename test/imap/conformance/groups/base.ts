@@ -107,6 +107,12 @@ export const baseGroups = [
     // INBOX is case-insensitive.
     (await c.ok('LIST "" inbox')).one(/^\* LIST \([^)]*\) "\/" "?INBOX"?$/i);
     (await c.ok('LIST "" nothing-here*')).none(/^\* LIST/i);
+    // CREATE makes the superiors a name needs (RFC 3501 §6.3.3); LIST shows them (§6.3.8).
+    await c.ok('CREATE deep/er/est');
+    const d = await c.ok('LIST "" deep/%');
+    d.one(/^\* LIST \([^)]*\) "\/" "?deep\/er"?$/i);
+    (await c.ok('LIST "" %')).one(/^\* LIST \([^)]*\) "\/" "?deep"?$/i);
+    (await c.ok('LIST "" deep/%/%')).one(/^\* LIST \([^)]*\) "\/" "?deep\/er\/est"?$/i);
   }),
 
   group('subscribe', [], 'RFC 3501 §6.3.6, §6.3.7, §6.3.9', async ({ c }) => {
@@ -116,6 +122,11 @@ export const baseGroups = [
     (await c.ok('LSUB "" sub/*')).one(/^\* LSUB \([^)]*\) "\/" "?sub\/one"?$/i);
     await c.ok('UNSUBSCRIBE sub/one');
     (await c.ok('LSUB "" sub/*')).none(/^\* LSUB/i);
+    // Deleting a mailbox does not take it off the subscriptions (RFC 3501 §6.3.6).
+    await c.ok('CREATE gone');
+    await c.ok('SUBSCRIBE gone');
+    await c.ok('DELETE gone');
+    (await c.ok('LSUB "" gone')).one(/^\* LSUB \([^)]*\) "\/" "?gone"?$/i);
   }),
 
   group('status', [], 'RFC 3501 §6.3.10', async ({ c }) => {
@@ -152,15 +163,17 @@ export const baseGroups = [
 
   group('copy', [], 'RFC 3501 §6.4.7', async ({ c }) => {
     await c.ok('CREATE dest');
-    await seed(c, 'INBOX', 3, (i) => (i === 2 ? '\\Flagged $Work' : ''));
+    await seed(c, 'INBOX', 2, (i) => (i === 2 ? '\\Flagged $Work' : ''));
+    await c.append('INBOX', message({ Subject: 'm3' }), { date: '01-Jun-2023 12:00:00 +0000' });
     await c.ok('SELECT INBOX');
     await c.ok('COPY 2:3 dest');
     (await c.ok('STATUS dest (MESSAGES)')).one(/\(MESSAGES 2\)/i);
     (await c.no('COPY 1 "No such mailbox"')).codeMatches(/^TRYCREATE$/i);
     (await c.ok('NOOP')).none(/EXPUNGE/i);
     await c.ok('EXAMINE dest');
-    const f = await c.ok('FETCH 1:2 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
+    const f = await c.ok('FETCH 1:2 (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
     f.expectEqual('flags copied', f.flags(1), ['$WORK', '\\FLAGGED']);
+    f.expectEqual('internal date kept', dateTime(f.text(2, 'INTERNALDATE')), Date.UTC(2023, 5, 1, 12));
     f.expectEqual('order kept', f.text(2, 'BODY[HEADER.FIELDS (SUBJECT)]'), 'Subject: m3\r\n\r\n');
   }),
 
@@ -222,6 +235,33 @@ export const baseGroups = [
     f.one(/^\* 1 EXPUNGE$/i);
     const r = await c.ok('FETCH 1 (FLAGS)');
     r.expectEqual('renumbered', r.flags(1), ['\\FLAGGED']);
+  }),
+
+  group('recent', [], 'RFC 3501 §2.3.2 \\Recent, §6.4.4 NEW, OLD, RECENT', async ({ c, connect }) => {
+    await seed(c, 'INBOX', 2);
+    // Another session sees the first two first: they are not recent for this one.
+    const other = await connect();
+    await other.ok('SELECT INBOX');
+    await other.ok('CLOSE');
+    (await c.ok('SELECT INBOX')).one(/^\* 0 RECENT$/i);
+    // A message that arrives while this session has the mailbox selected is recent here only.
+    await other.append('INBOX', message({ Subject: 'new one' }));
+    const n = await c.ok('NOOP');
+    n.one(/^\* 3 EXISTS$/i);
+    n.one(/^\* 1 RECENT$/i);
+    for (const [key, want] of [
+      ['RECENT', [3]],
+      ['NEW', [3]],
+      ['OLD', [1, 2]],
+    ] as const) {
+      const a = await c.ok(`SEARCH ${key}`);
+      a.expectEqual(`SEARCH ${key}`, a.numbers(), want);
+    }
+    const f = await c.ok('FETCH 3 FLAGS');
+    if (!f.has(/\\Recent/i)) f.fail('\\Recent not in FLAGS');
+    await other.ok('SELECT INBOX');
+    const o = await other.ok('FETCH 3 FLAGS');
+    if (o.has(/\\Recent/i)) o.fail('\\Recent in two sessions');
   }),
 
   group('mailbox-names', [], 'RFC 3501 §5.1.3 modified UTF-7', async ({ c }) => {
