@@ -36,8 +36,20 @@ export const mailboxExtensionGroups = [
     // A parent that is not subscribed itself but has subscribed children (RFC 5258 §3.5).
     a = await c.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "le%"');
     a.one(/^\* LIST \([^)]*\) "\/" "?le"? \("?CHILDINFO"? \("SUBSCRIBED"\)\)$/i);
+    // A subscribed name whose mailbox is gone is \NonExistent (RFC 5258 §3.1, §5 example 4).
+    await c.ok('CREATE vanishing');
+    await c.ok('SUBSCRIBE vanishing');
+    await c.ok('DELETE vanishing');
+    a = await c.ok('LIST (SUBSCRIBED) "" "vanishing"');
+    a.expectEqual(
+      'subscribed, deleted',
+      listed(a).vanishing?.filter((x) => x !== '\\NOSELECT'),
+      ['\\NONEXISTENT', '\\SUBSCRIBED'],
+    );
+    await c.ok('LIST (REMOTE) "" "le"');
     await c.bad('LIST (RECURSIVEMATCH) "" "*"');
     await c.bad('LIST (NO-SUCH-OPTION) "" "*"');
+    await c.bad('LIST "" "*" RETURN (NO-SUCH-OPTION)');
   }),
 
   group('list-status', ['LIST-STATUS'], 'RFC 5819 §2', async ({ c }) => {

@@ -112,6 +112,15 @@ export const searchGroups = [
     await expectSearch(c, 'BODY quarterly', []);
   }),
 
+  group('search-nil', [], 'RFC 3501 §4.5 (NIL as an astring is the string "NIL")', async ({ c }) => {
+    await c.append('INBOX', message({ Subject: 'a nil subject' }, 'nil body\r\n'));
+    await c.append('INBOX', message({ Subject: 'other' }));
+    await c.ok('SELECT INBOX');
+    await expectSearch(c, 'SUBJECT NIL', [1]);
+    await expectSearch(c, 'BODY nil', [1]);
+    await c.ok('LIST "" NIL');
+  }),
+
   group('search-size', [], 'RFC 3501 §6.4.4 LARGER, SMALLER', async ({ c }) => {
     await searchFixture(c);
     await expectSearch(c, 'LARGER 1000', [2]);
