@@ -96,6 +96,39 @@ export const sortThreadGroups = [
     await expectSort(c, 'SORT (REVERSE SUBJECT) UTF-8 ALL', [5, 1, 2, 3, 6, 7, 4]);
   }),
 
+  group(
+    'sort-thread-dates',
+    ['SORT', 'THREAD=REFERENCES', 'THREAD=ORDEREDSUBJECT'],
+    'RFC 5256 §2.2 sent date, §2.1 empty and tagged subjects, §3 loops',
+    async ({ c }) => {
+      const msgs: Array<[Record<string, string>, string]> = [
+        [{ Subject: 'b', Date: 'Mon, 1 Jan 2024 12:00:00 +0500' }, '03-Jan-2024 12:00:00 +0000'],
+        [{ Subject: 'Re: a', Date: '' }, '02-Jan-2024 12:00:00 +0000'],
+        [{ Subject: 'Fwd: [x] A (fwd)', Date: 'Mon, 1 Jan 2024 08:00:00 +0000' }, '01-Jan-2024 12:00:00 +0000'],
+        [{ Subject: 'a', Date: 'garbage date' }, '01-Jan-2024 12:00:00 +0000'],
+        [{ Subject: '', Date: 'Mon, 1 Jan 2024 07:30:00 +0000', 'Message-ID': '<m5@x>' }, '05-Jan-2024 12:00:00 +0000'],
+        [{ Subject: 'Re: ', Date: 'Mon, 1 Jan 2024 07:30:00 +0000', References: '<m5@x>', 'Message-ID': '<m6@x>' }, '04-Jan-2024 12:00:00 +0000'],
+        [
+          { Subject: '[PATCH] Re: b', Date: 'Mon, 1 Jan 2024 07:31:00 +0000', 'Message-ID': '<m7@x>', References: '<m6@x> <m5@x>' },
+          '04-Jan-2024 12:00:00 +0000',
+        ],
+        [{ Subject: 'Re: Re: c', Date: 'Tue, 2 Jan 2024 07:31:00 -1100' }, '04-Jan-2024 12:00:00 +0000'],
+      ];
+      for (const [headers, date] of msgs) await c.append('INBOX', message(headers), { date });
+      await c.ok('SELECT INBOX');
+      // Sent dates compare in UTC; no Date or an unreadable one falls back to the INTERNALDATE.
+      await expectSort(c, 'SORT (DATE) UTF-8 ALL', [1, 5, 6, 7, 3, 4, 2, 8]);
+      // REVERSE turns the key around; equal keys stay in message number order.
+      await expectSort(c, 'SORT (REVERSE DATE) UTF-8 ALL', [8, 2, 4, 3, 7, 5, 6, 1]);
+      await expectSort(c, 'SORT (ARRIVAL) UTF-8 ALL', [3, 4, 2, 1, 6, 7, 8, 5]);
+      // Base subjects "" (5, 6), "a" (2, 3, 4), "b" (1, and 7 without "[PATCH] Re:"), "c".
+      await expectSort(c, 'SORT (SUBJECT) UTF-8 ALL', [5, 6, 2, 3, 4, 1, 7, 8]);
+      // 7 names 6 before 5, but 6 already replies to 5: that link would make a loop.
+      (await c.ok('THREAD REFERENCES UTF-8 ALL')).one(/^\* THREAD \(1\)\(5 \(6\)\(7\)\)\(4 \(3\)\(2\)\)\(8\)$/i);
+      (await c.ok('THREAD ORDEREDSUBJECT UTF-8 ALL')).one(/^\* THREAD \(1 7\)\(5 6\)\(3 \(4\)\(2\)\)\(8\)$/i);
+    },
+  ),
+
   group('thread-missing-parents', ['THREAD=REFERENCES'], 'RFC 5256 §3 REFERENCES steps 1–4', async ({ c }) => {
     const t = (n: number, subject: string, refs = '', id = `<${n}@thread.example>`) =>
       message({ Subject: subject, Date: `Mon, ${n} Jan 2024 12:00:00 +0000`, 'Message-ID': id, ...(refs ? { References: refs } : {}) });
