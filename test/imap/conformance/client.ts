@@ -240,9 +240,21 @@ export function utf8(s: string): string {
   return Buffer.from(s, 'utf8').toString('latin1');
 }
 
+/**
+ * Marks where a synchronizing literal's octets start in a command text: the client waits for the
+ * server's continuation request there. A private-use character, so never one of the latin1
+ * octets a command or message is made of (a message may well contain text like `{12}`).
+ */
+export const AWAIT_CONTINUATION = '\uE000';
+
 /** A synchronizing literal for `s` (latin1 octets). */
 export function lit(s: string): string {
-  return `{${s.length}}\r\n${s}`;
+  return `{${s.length}}\r\n${AWAIT_CONTINUATION}${s}`;
+}
+
+/** A synchronizing literal8 (RFC 3516 §4.3) for `s`. */
+export function lit8(s: string): string {
+  return `~{${s.length}}\r\n${AWAIT_CONTINUATION}${s}`;
 }
 
 export class Client {
@@ -265,12 +277,12 @@ export class Client {
   }
 
   /**
-   * Sends a command and reads its answer. `{n}\r\n` in the text is a synchronizing literal:
-   * the rest goes only after the server's continuation request (RFC 9051 §7.5).
+   * Sends a command and reads its answer. Where the text has a literal made by lit() or lit8(),
+   * its octets go only after the server's continuation request (RFC 9051 §7.5).
    */
   async send(command: string, timeoutMs = 10_000): Promise<Answer> {
     const tag = this.tag();
-    const pieces = `${tag} ${command}\r\n`.split(/(?<=\{\d+\}\r\n)/);
+    const pieces = `${tag} ${command}\r\n`.split(AWAIT_CONTINUATION);
     const early: string[] = [];
     for (let p = 0; p < pieces.length; p++) {
       this.raw.write(Buffer.from(pieces[p], 'latin1'));
@@ -278,14 +290,14 @@ export class Client {
         for (;;) {
           const l = await this.raw.response(timeoutMs);
           if (l.startsWith('+')) break;
-          if (l.startsWith(tag + ' ')) return new Answer(command, { untagged: early, tagged: l, literals: [] });
+          if (l.startsWith(tag + ' ')) return new Answer(command.replaceAll(AWAIT_CONTINUATION, ''), { untagged: early, tagged: l, literals: [] });
           early.push(l);
         }
       }
     }
     const reply = await this.raw.until(tag, timeoutMs);
     reply.untagged.unshift(...early);
-    return new Answer(command, reply);
+    return new Answer(command.replaceAll(AWAIT_CONTINUATION, ''), reply);
   }
 
   private async expectStatus(status: string, command: string): Promise<Answer> {

@@ -2,7 +2,7 @@
  * IMAP4rev1 itself (RFC 3501, as RFC 9051 keeps it): state and mailbox commands, APPEND,
  * COPY, EXPUNGE, CLOSE, STORE, UID, literals.
  */
-import type { Client } from '../client.ts';
+import { lit, type Client } from '../client.ts';
 import { group } from '../group.ts';
 import { message } from '../messages.ts';
 
@@ -154,10 +154,10 @@ export const baseGroups = [
     f.expectEqual('the message', (await c.ok('FETCH 1 BODY.PEEK[]')).text(1, 'BODY[]'), msg);
     // Appending to the selected mailbox tells its new size.
     (await c.append('ap', msg)).one(/^\* 2 EXISTS$/i);
-    const t = await c.no(`APPEND "No such mailbox" {${msg.length}}\r\n${msg}`);
+    const t = await c.no(`APPEND "No such mailbox" ${lit(msg)}`);
     t.codeMatches(/^TRYCREATE$/i);
-    await c.bad(`APPEND ap (\\Seen "not a flag") {${msg.length}}\r\n${msg}`);
-    await c.bad(`APPEND ap "99-Foo-1996 02:44:25 -0700" {${msg.length}}\r\n${msg}`);
+    await c.bad(`APPEND ap (\\Seen "not a flag") ${lit(msg)}`);
+    await c.bad(`APPEND ap "99-Foo-1996 02:44:25 -0700" ${lit(msg)}`);
     (await c.ok('NOOP')).none(/^\* 3 EXISTS$/i);
   }),
 
@@ -360,8 +360,8 @@ export const baseGroups = [
 
   group('literals', [], 'RFC 3501 §4.3, §7.5', async ({ c }) => {
     // A synchronizing literal gets a continuation request before its octets.
-    await c.ok('CREATE {11}\r\nliteral box');
-    (await c.ok('LIST "" {11}\r\nliteral box')).one(/^\* LIST \([^)]*\) "\/" ("literal box"|\{11\}literal box)$/i);
+    await c.ok(`CREATE ${lit('literal box')}`);
+    (await c.ok(`LIST "" ${lit('literal box')}`)).one(/^\* LIST \([^)]*\) "\/" ("literal box"|\{11\}literal box)$/i);
     (await c.ok('STATUS "literal box" (MESSAGES)')).one(/\(MESSAGES 0\)/i);
     // Quoted strings carry escaped quotes and backslashes.
     await c.ok('CREATE "quote\\"d"');

@@ -1,5 +1,5 @@
 /** FETCH (RFC 3501 §6.4.5, §7.4.2): attributes, body sections, ENVELOPE, BODYSTRUCTURE, BINARY. */
-import { canon, utf8, type Node } from '../client.ts';
+import { canon, lit8, utf8, type Node } from '../client.ts';
 import { group } from '../group.ts';
 import { ATTACHMENT_B64, ENCODED, INNER_MESSAGE, MULTIPART, TEXT_PART, WG_MINUTES, WG_MINUTES_ENVELOPE, message } from '../messages.ts';
 import { dateTime } from './base.ts';
@@ -245,7 +245,7 @@ export const fetchGroups = [
     // APPEND of a literal8 with binary content (RFC 3516 §4.3); BINARY[] gives it back as sent.
     const raw =
       'From: x@y.example\r\nSubject: nul\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\nab\x00cd\r\n';
-    await c.ok(`APPEND INBOX ~{${raw.length}}\r\n${raw}`);
+    await c.ok(`APPEND INBOX ${lit8(raw)}`);
     const n = await c.ok('FETCH 2 BINARY.PEEK[1]');
     n.expectEqual('BINARY[1] with a NUL', n.text(2, 'BINARY[1]'), 'ab\x00cd\r\n');
     const x = 'From: x@y.example\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-unknown\r\n\r\nzzz\r\n';

@@ -4,7 +4,7 @@
  * APPENDLIMIT (RFC 7889), COMPRESS=DEFLATE (RFC 4978), PREVIEW (RFC 8970), OBJECTID (RFC 8474),
  * UTF8=ACCEPT (RFC 6855), UNAUTHENTICATE (RFC 8437), IMAP4rev2 (RFC 9051).
  */
-import { expandSet, lit, utf8 } from '../client.ts';
+import { AWAIT_CONTINUATION, expandSet, lit, lit8, utf8 } from '../client.ts';
 import { group } from '../group.ts';
 import { message } from '../messages.ts';
 import { seed, uidsOf } from './base.ts';
@@ -128,7 +128,7 @@ export const sessionExtensionGroups = [
   group('appendlimit', ['APPENDLIMIT='], 'RFC 7889 §3, §4', async ({ c }) => {
     const limit = Number([...c.caps].find((x) => x.startsWith('APPENDLIMIT='))!.split('=')[1]);
     // Over the limit: refused at the literal's announcement, before any octet is sent.
-    const a = await c.send(`APPEND INBOX {${limit + 1}}\r\n`);
+    const a = await c.send(`APPEND INBOX {${limit + 1}}\r\n${AWAIT_CONTINUATION}`);
     a.expectEqual('over APPENDLIMIT', [a.status, a.code.toUpperCase()], ['NO', 'TOOBIG']);
     (await c.ok('STATUS INBOX (MESSAGES)')).one(/\(MESSAGES 0\)/i);
   }),
@@ -176,7 +176,7 @@ export const sessionExtensionGroups = [
     // Names are UTF-8 on the wire, not modified UTF-7.
     (await c.ok('LIST "" "Gr*"')).one(new RegExp(`^\\* LIST \\([^)]*\\) "/" "?${name}"?$`));
     const msg = message({ Subject: utf8('Grüße aus Köln') });
-    await c.ok(`APPEND "${name}" UTF8 (~{${msg.length}}\r\n${msg})`);
+    await c.ok(`APPEND "${name}" UTF8 (${lit8(msg)})`);
     await c.ok(`SELECT "${name}"`);
     (await c.ok('FETCH 1 ENVELOPE')).expectItem(
       1,
