@@ -87,11 +87,21 @@ export const sessionExtensionGroups = [
     await other.ok('SELECT INBOX');
     await other.ok('STORE 1 +FLAGS (\\Flagged)');
     const seen: string[] = [];
-    const deadline = Date.now() + 10_000;
-    while (!(seen.some((l) => /^\* 2 EXISTS$/i.test(l)) && seen.some((l) => /^\* 1 FETCH \(.*\\Flagged/i.test(l)))) {
-      if (Date.now() > deadline) throw new Error(`IDLE told ${JSON.stringify(seen)}, not the new message and the flag change`);
-      seen.push(await c.raw.response(deadline - Date.now()));
-    }
+    const wait = async (what: string, done: () => boolean) => {
+      const deadline = Date.now() + 10_000;
+      while (!done()) {
+        if (Date.now() > deadline) throw new Error(`IDLE told ${JSON.stringify(seen)}, not ${what}`);
+        seen.push(await c.raw.response(deadline - Date.now()));
+      }
+    };
+    await wait(
+      'the new message and the flag change',
+      () => seen.some((l) => /^\* 2 EXISTS$/i.test(l)) && seen.some((l) => /^\* 1 FETCH \(.*\\Flagged/i.test(l)),
+    );
+    // An expunge elsewhere is told during IDLE too (RFC 2177 §3, RFC 3501 §7.4.1).
+    await other.ok('STORE 1 +FLAGS.SILENT (\\Deleted)');
+    await other.ok('EXPUNGE');
+    await wait('the expunge', () => seen.some((l) => /^\* 1 EXPUNGE$/i.test(l)));
     c.write('DONE\r\n');
     const done = await c.raw.until(tag);
     if (!/^\S+ OK/i.test(done.tagged)) throw new Error(`IDLE ended with ${done.tagged}`);
