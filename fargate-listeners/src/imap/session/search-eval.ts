@@ -180,8 +180,12 @@ export class Evaluator {
       case 'all':
       case 'savedatesupported':
         return true;
-      case 'flag':
-        return m.flags.includes(key.flag) === key.present;
+      case 'flag': {
+        // Keywords are atoms, so case-insensitive (RFC 3501 §9 note 3) as STORE treats them:
+        // KEYWORD $work finds a message flagged $Work.
+        const want = key.flag.toLowerCase();
+        return m.flags.some((f) => f.toLowerCase() === want) === key.present;
+      }
       case 'new':
         return m.recent && !m.flags.includes('\\Seen');
       case 'old':
