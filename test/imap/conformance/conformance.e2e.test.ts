@@ -50,11 +50,11 @@ function suite(name: 'ours' | 'Dovecot', start: () => Promise<ServerUnderTest>) 
       await server?.stop();
     });
     for (const g of GROUPS) {
-      it(`${g.name}${g.requires.length ? ` (${g.requires.join(' ')})` : ''}: ${g.rfc}`, async (ctx) => {
+      // A server that does not announce what the group needs is not a failure here: the outcome
+      // "skipped" goes into the table, and the last test holds ours to Dovecot's set of groups.
+      it(`${g.name}${g.requires.length ? ` (when announced: ${g.requires.join(' ')})` : ''}: ${g.rfc}`, async () => {
         outcomes[name].set(g.name, 'failed');
-        const outcome = await runGroup(server, g);
-        outcomes[name].set(g.name, outcome);
-        if (outcome === 'skipped') ctx.skip(`${name} does not announce ${g.requires.join(' ')}`);
+        outcomes[name].set(g.name, await runGroup(server, g));
       });
     }
   });
