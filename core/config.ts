@@ -438,8 +438,8 @@ export interface HttpConfig {
   /** MX host names for the policy; empty: MAIL_HOSTNAME. */
   mtaStsMx: string[];
   /**
-   * JMAP (fargate-listeners/src/jmap/, docs/jmap.md) is served only when JMAP_ENABLED=true: a
-   * preview until it is complete (EmailSubmission, Identity, Email/copy, Email/parse, threads).
+   * JMAP (fargate-listeners/src/jmap/, docs/jmap.md) and the webmail on it; on unless
+   * JMAP_ENABLED=false (for a server that should offer only SMTP, IMAP and POP3).
    */
   jmapEnabled: boolean;
   /**
@@ -488,7 +488,7 @@ function httpConfig(env: NodeJS.ProcessEnv, runtime: 'local' | 'aws'): HttpConfi
     requestTimeoutMs: requestTimeout * 1000,
     mtaStsMode: mode,
     mtaStsMaxAge: positive(env, 'MTA_STS_MAX_AGE', 604800),
-    jmapEnabled: bool(env, 'JMAP_ENABLED', false),
+    jmapEnabled: bool(env, 'JMAP_ENABLED', true),
     webmailDir: /^(off|none|false)$/i.test(env.WEBMAIL_DIR ?? '')
       ? null
       : env.WEBMAIL_DIR

@@ -119,7 +119,7 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
     // well-known ports, locally the ports bound (0 in tests asks for a free one).
     const bound = (name: EndpointPort) => listeners.find((l) => l.name === (name === 'smtp' ? 'smtp-mx' : name))?.port;
     const endpoints = () => publicEndpoints(config, bound);
-    // JMAP is a preview, off unless JMAP_ENABLED=true (core/config.ts jmapEnabled).
+    // JMAP is on unless JMAP_ENABLED=false (core/config.ts jmapEnabled).
     // The webmail talks only to JMAP, so it is served only with it, when built (webmail/build.ts).
     const webmail = config.http.jmapEnabled && config.http.webmailDir && existsSync(path.join(config.http.webmailDir, 'index.html'));
     const httpRoutes: HttpRoute[] = [

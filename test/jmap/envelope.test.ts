@@ -126,9 +126,9 @@ describe('JMAP Core over HTTP', () => {
   });
 });
 
-describe('JMAP is a preview, off by default', () => {
-  it('without JMAP_ENABLED the listener serves no JMAP session or API (nothing advertised before it is complete)', async () => {
-    const ts = await startTestSystem({});
+describe('JMAP_ENABLED=false', () => {
+  it('turns JMAP off: the listener serves no JMAP session or API, the rest of the web face stays', async () => {
+    const ts = await startTestSystem({ env: { JMAP_ENABLED: 'false' } });
     try {
       await ts.addUser('bob@example.test', 'pw');
       const auth = `Basic ${Buffer.from('bob@example.test:pw').toString('base64')}`;
