@@ -83,6 +83,8 @@ export interface ContactStore {
   getAddressBook(user: string, id: string): Promise<AddressBook | null>;
   /** EXISTS when the user has a book with this id; INVALID for an id not matching ADDRESS_BOOK_ID. */
   createAddressBook(user: string, book: { id: string; displayName: string; description?: string | null }): Promise<AddressBook>;
+  /** Renames a book (display name and description; its cards and sync token stay); NOT_FOUND when absent. */
+  updateAddressBook(user: string, id: string, props: { displayName: string; description: string | null }): Promise<AddressBook>;
   /** Deletes the book and every card in it; NOT_FOUND when absent. */
   deleteAddressBook(user: string, id: string): Promise<void>;
 
