@@ -31,6 +31,13 @@ import { createHash } from 'node:crypto';
 /** RFC 6350 gives no limit; ours (photos inline count): a larger card is refused with TOO_LARGE. */
 export const MAX_VCARD_BYTES = 1024 * 1024;
 
+/**
+ * The pseudo mailbox id writers of contacts pass to MailboxEvents.notify (core/mailbox/events.ts),
+ * so JMAP push sees CardDAV and JMAP writes at once; IMAP IDLE, which watches real mailbox ids,
+ * ignores it.
+ */
+export const CONTACTS_CHANGED = 'contacts';
+
 /** Address book ids: what the URL segment may hold. */
 export const ADDRESS_BOOK_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Card resource names (the URL's last segment, decoded): no '/', no dot segments, no controls. */

@@ -282,4 +282,30 @@ describe.each(ADAPTER_KINDS)('JMAP for Contacts (%s adapters)', (kind) => {
     expect(data.changed[accountId].ContactCard).toBe(made.newState);
     await one('ContactCard/set', { destroy: [made.created.p.id] });
   });
+
+  it('pushes a ContactCard state change when a card is PUT over CardDAV (the same store, the same notifications)', async () => {
+    const ctrl = new AbortController();
+    const res = await fetch(`${sys.base}/jmap/eventsource?types=ContactCard&closeafter=state&ping=0`, {
+      headers: { Authorization: sys.auth },
+      signal: ctrl.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const put = await fetch(`${sys.base}/dav/addressbooks/${sys.user}/default/pushed-dav.vcf`, {
+      method: 'PUT',
+      headers: { Authorization: sys.auth, 'Content-Type': 'text/vcard' },
+      body: 'BEGIN:VCARD\r\nVERSION:4.0\r\nUID:pushed-dav\r\nFN:Pushed Dav\r\nEND:VCARD\r\n',
+    });
+    expect(put.status).toBe(201);
+    let text = '';
+    while (!text.includes('\n\n')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    ctrl.abort();
+    const data = JSON.parse(/data: (.*)\n/.exec(text)![1]);
+    expect(data.changed[accountId].ContactCard).toBe((await one('ContactCard/get', { ids: [] })).state);
+    await store().deleteContact(sys.user, 'default', 'pushed-dav.vcf');
+  });
 });

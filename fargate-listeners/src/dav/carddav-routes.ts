@@ -21,7 +21,16 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { VCardError, checkVCard } from '#core/contacts/vcard.ts';
-import { ContactError, MAX_VCARD_BYTES, type AddressBook, type ContactInfo, type ContactStore, type StoredContact } from '#core/ports/contacts.ts';
+import type { MailboxEvents } from '#core/mailbox/events.ts';
+import {
+  CONTACTS_CHANGED,
+  ContactError,
+  MAX_VCARD_BYTES,
+  type AddressBook,
+  type ContactInfo,
+  type ContactStore,
+  type StoredContact,
+} from '#core/ports/contacts.ts';
 import type { MailIndex } from '#core/ports/mail-index.ts';
 import type { AuthThrottle } from '../auth-throttle.ts';
 import { BodyTooLargeError, readBody, type HttpRequestContext, type HttpRoute } from '../http/routes.ts';
@@ -43,6 +52,8 @@ export interface CardDavDeps {
   contacts: ContactStore;
   throttle: AuthThrottle;
   allowPlaintextAuthOnLoopback: boolean;
+  /** Told of every write (CONTACTS_CHANGED), so JMAP push reports it. */
+  events?: MailboxEvents;
 }
 
 interface Resource {
@@ -477,6 +488,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     const ifNoneMatch = etagHeader(req.headers['if-none-match']) === '*';
     try {
       const r = await store.putContact(target.user, target.book, target.name, { data, uid }, { ifMatch, ifNoneMatch });
+      deps.events?.notify(target.user, CONTACTS_CHANGED);
       res.writeHead(r.created ? 201 : 204, { etag: quoted(r.contact.etag), 'cache-control': 'no-store' });
       res.end();
     } catch (err) {
@@ -501,6 +513,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     if (target.kind === 'book') {
       try {
         await store.deleteAddressBook(target.user, target.book);
+        deps.events?.notify(target.user, CONTACTS_CHANGED);
       } catch (err) {
         if (err instanceof ContactError && err.code === 'NOT_FOUND') return plain(res, 404, 'not found');
         throw err;
@@ -514,6 +527,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     if (ifMatch === '*') ifMatch = undefined; // any existing card: NOT_FOUND covers the rest
     try {
       await store.deleteContact(target.user, target.book, target.name, { ifMatch });
+      deps.events?.notify(target.user, CONTACTS_CHANGED);
     } catch (err) {
       if (!(err instanceof ContactError)) throw err;
       if (err.code === 'NOT_FOUND') return plain(res, 404, 'not found');
@@ -551,6 +565,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     }
     try {
       await store.createAddressBook(target.user, { id: target.book, displayName, description });
+      deps.events?.notify(target.user, CONTACTS_CHANGED);
     } catch (err) {
       if (err instanceof ContactError && err.code === 'EXISTS') return plain(res, 405, 'the address book exists', { allow: 'GET, PROPFIND, REPORT, DELETE' });
       throw err;

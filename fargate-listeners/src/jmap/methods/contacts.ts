@@ -16,7 +16,8 @@
  *    is reported `updated` (the log does not tell a new card from a changed one; RFC 8620 §5.2
  *    clients fetch both); a book gone since (its log with it) gives cannotCalculateChanges.
  *  - ContactCard/queryChanges answers cannotCalculateChanges (RFC 8620 §5.6 allows it).
- *  - Writes wake push (EventSource) through MailboxEvents with the pseudo mailbox `contacts`.
+ *  - Writes wake push (EventSource) through MailboxEvents with the pseudo mailbox CONTACTS_CHANGED,
+ *    as CardDAV's do.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
@@ -28,7 +29,8 @@ import {
   type Json,
   type JsonObject,
 } from '#core/contacts/jscontact.ts';
-import { ContactError, MAX_VCARD_BYTES, type AddressBook, type ContactInfo, type StoredContact } from '#core/ports/contacts.ts';
+import { DEFAULT_BOOK } from '../../dav/carddav-routes.ts';
+import { CONTACTS_CHANGED, ContactError, MAX_VCARD_BYTES, type AddressBook, type ContactInfo, type StoredContact } from '#core/ports/contacts.ts';
 import type { MethodContext, MethodDef } from '../api.ts';
 import { CONTACTS } from '../capabilities.ts';
 import { MethodError, invalidArguments, type SetError } from '../errors.ts';
@@ -36,9 +38,6 @@ import type { JmapServices } from '../services.ts';
 import { decodeState, encodeState, shortHash } from '../state.ts';
 import { getIds, optionalBool, optionalInt, optionalObject, optionalString, optionalStringArray, pick, requireAccount, resolveId } from './common.ts';
 
-export const DEFAULT_BOOK = { id: 'default', displayName: 'Contacts' } as const;
-/** The pseudo mailbox id contact writes notify (push; IDLE ignores it). */
-export const CONTACTS_EVENT = 'contacts';
 const MAX_NAME = 200;
 const MAX_DESCRIPTION = 2000;
 
@@ -481,7 +480,7 @@ export function contactMethods(svc: JmapServices): Record<string, MethodDef> {
         notDestroyed[id] = setError(err);
       }
     }
-    if (changed) svc.events.notify(user, CONTACTS_EVENT);
+    if (changed) svc.events.notify(user, CONTACTS_CHANGED);
     const newState = bookState(await store.listAddressBooks(user));
     return {
       accountId,
@@ -771,7 +770,7 @@ export function contactMethods(svc: JmapServices): Record<string, MethodDef> {
         notDestroyed[id] = setError(err);
       }
     }
-    if (changed) svc.events.notify(user, CONTACTS_EVENT);
+    if (changed) svc.events.notify(user, CONTACTS_CHANGED);
     return {
       accountId,
       oldState,
