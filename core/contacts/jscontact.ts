@@ -608,8 +608,7 @@ export function jsContactToVCard(card: JsonObject): Buffer {
 
   if (typeof card.uid === 'string') lines.push({ name: 'UID', params: [], value: escapeText(card.uid) });
   done.add('uid');
-  if (typeof card.kind === 'string' && card.kind !== 'individual') lines.push({ name: 'KIND', params: [], value: card.kind });
-  else if (card.kind !== undefined && card.kind !== 'individual') jsprop('kind', card.kind);
+  if (typeof card.kind === 'string') lines.push({ name: 'KIND', params: [], value: card.kind });
   done.add('kind');
   if (typeof card.prodId === 'string') lines.push({ name: 'PRODID', params: [], value: escapeText(card.prodId) });
   done.add('prodId');
