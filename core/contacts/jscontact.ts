@@ -63,13 +63,14 @@ function escapeText(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/,/g, '\\,').replace(/;/g, '\\;').replace(/\r?\n/g, '\\n');
 }
 
-function escapeParam(v: string): string {
+/** A parameter value, quoted when it holds `:`, `;` or (unless it is a list, as TYPE is) `,`. */
+export function escapeParam(v: string, list = false): string {
   const clean = v.replace(/"/g, "'").replace(/\r?\n/g, ' ');
-  return /[:;,]/.test(clean) ? `"${clean}"` : clean;
+  return (list ? /[:;]/ : /[:;,]/).test(clean) ? `"${clean}"` : clean;
 }
 
 /** Folds a content line at 75 octets (RFC 6350 §3.2) without splitting a UTF-8 sequence. */
-function fold(line: string): string {
+export function fold(line: string): string {
   const out: string[] = [];
   let cur = '';
   let len = 0;
@@ -591,7 +592,7 @@ export function jsContactToVCard(card: JsonObject): Buffer {
         else if (/^[A-Za-z0-9-]+$/.test(k) && !MAPPED_PARAMS.has(k.toUpperCase())) params.push([k.toUpperCase(), escapeParam(v)]);
       }
     }
-    if (types.length) params.push(['TYPE', escapeParam([...new Set(types)].join(','))]);
+    if (types.length) params.push(['TYPE', escapeParam([...new Set(types)].join(','), true)]);
     if (typeof e.pref === 'number') params.push(['PREF', String(e.pref)]);
     return { params, group };
   };

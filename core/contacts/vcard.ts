@@ -36,14 +36,14 @@ export interface VCardInfo {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The unfolded content lines of a card or a file of cards. */
-function unfold(text: string): string[] {
+export function unfold(text: string): string[] {
   return text
     .replace(/\r?\n[ \t]/g, '')
     .split(/\r?\n/)
     .filter((l) => l !== '');
 }
 
-function parseLine(line: string): VCardProperty {
+export function parseLine(line: string): VCardProperty {
   // The value starts after the first ':' outside a quoted parameter value.
   let inQuote = false;
   let colon = -1;

@@ -21,6 +21,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { VCardError, checkVCard } from '#core/contacts/vcard.ts';
+import { requestedVersion, toVCard3, toVCard4 } from '#core/contacts/vcard-version.ts';
 import type { MailboxEvents } from '#core/mailbox/events.ts';
 import {
   CONTACTS_CHANGED,
@@ -74,6 +75,16 @@ class DavError extends Error {
     super(message);
     this.status = status;
     this.body = condition;
+  }
+}
+
+/** The card in the version the client asked for (RFC 6352 §10.4.1); as stored when it did not ask, or when it does not convert. */
+function inVersion(data: Buffer, version: '3.0' | '4.0' | null): Buffer {
+  if (!version) return data;
+  try {
+    return version === '3.0' ? toVCard3(data) : toVCard4(data);
+  } catch {
+    return data;
   }
 }
 
@@ -315,8 +326,13 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     }
   }
 
-  function cardResource(user: string, book: string, c: StoredContact, withData: boolean): Resource {
-    return { href: hrefs.card(user, book, c.name), target: { kind: 'card', user, book, name: c.name }, card: c, data: withData ? c.data : undefined };
+  function cardResource(user: string, book: string, c: StoredContact, withData: boolean, version: '3.0' | '4.0' | null = null): Resource {
+    return {
+      href: hrefs.card(user, book, c.name),
+      target: { kind: 'card', user, book, name: c.name },
+      card: c,
+      data: withData ? inVersion(c.data, version) : undefined,
+    };
   }
 
   async function report(req: IncomingMessage, res: ServerResponse, ctx: HttpRequestContext, target: DavTarget): Promise<void> {
@@ -330,6 +346,10 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     if (!book) return plain(res, 404, 'not found');
     const want = propRequestOf(root);
     const wantsData = want.kind === 'props' && want.props.some((p) => p.ns === CARDDAV_NS && p.name === 'address-data');
+    // RFC 6352 §10.4.1: <address-data content-type="text/vcard" version="3.0"/> asks for that version.
+    const dataEl = child(root, DAV_NS, 'prop') ? child(child(root, DAV_NS, 'prop')!, CARDDAV_NS, 'address-data') : undefined;
+    const askedVersion = dataEl?.attrs.version?.trim();
+    const version = askedVersion === '3.0' || askedVersion === '4.0' ? askedVersion : null;
     const { user } = target;
 
     if (is(root, CARDDAV_NS, 'addressbook-multiget')) {
@@ -345,7 +365,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
       const found = new Map((await store.getContacts(user, book.id, [...names.keys()])).map((c) => [c.name, c]));
       for (const [name, href] of names) {
         const c = found.get(name);
-        out.push(c ? response(cardResource(user, book.id, c, wantsData), want) : notFoundResponse(href));
+        out.push(c ? response(cardResource(user, book.id, c, wantsData, version), want) : notFoundResponse(href));
       }
       return multistatus(res, out);
     }
@@ -376,7 +396,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
             truncated = true;
             break;
           }
-          out.push(response(cardResource(user, book.id, c, wantsData), want));
+          out.push(response(cardResource(user, book.id, c, wantsData, version), want));
         }
       }
       // RFC 6352 §8.6.1: a truncated result says so with 507 on the request URI.
@@ -427,7 +447,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
             href: hrefs.card(user, book.id, c.name),
             target: { kind: 'card', user, book: book.id, name: c.name },
             card: full ?? c,
-            data: full?.data,
+            data: full ? inVersion(full.data, version) : undefined,
           },
           want,
         ),
@@ -447,8 +467,12 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
       res.end();
       return;
     }
-    res.writeHead(200, { 'content-type': VCARD_TYPE, etag: quoted(c.etag), 'content-length': String(c.data.length), 'cache-control': 'no-cache' });
-    res.end(c.data);
+    // The version the Accept header asks for (RFC 6352 §10.4.1); the ETag stays the stored card's, so If-Match works either way.
+    const version = requestedVersion(typeof req.headers.accept === 'string' ? req.headers.accept : undefined);
+    const data = inVersion(c.data, version);
+    const type = version ? `text/vcard; charset=utf-8; version=${version}` : VCARD_TYPE;
+    res.writeHead(200, { 'content-type': type, etag: quoted(c.etag), 'content-length': String(data.length), 'cache-control': 'no-cache' });
+    res.end(req.method === 'HEAD' ? undefined : data);
   }
 
   async function put(req: IncomingMessage, res: ServerResponse, ctx: HttpRequestContext, target: DavTarget): Promise<void> {
