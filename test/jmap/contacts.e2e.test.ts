@@ -40,7 +40,7 @@ describe.each(ADAPTER_KINDS)('JMAP for Contacts (%s adapters)', (kind) => {
     await sys?.stop();
   });
 
-  it('advertises urn:ietf:params:jmap:contacts with its account capability (RFC 9610 §1.5)', async () => {
+  it('advertises urn:ietf:params:jmap:contacts with its account capability (RFC 9610 §1.4.1)', async () => {
     const s = (await (await fetch(`${sys.base}/.well-known/jmap`, { headers: { Authorization: sys.auth } })).json()) as any;
     expect(s.capabilities['urn:ietf:params:jmap:contacts']).toEqual({});
     expect(s.accounts[accountId].accountCapabilities['urn:ietf:params:jmap:contacts']).toEqual({ maxAddressBooksPerCard: 1, mayCreateAddressBook: true });
@@ -194,7 +194,7 @@ describe.each(ADAPTER_KINDS)('JMAP for Contacts (%s adapters)', (kind) => {
     await one('ContactCard/set', { destroy: [a, davId] });
   });
 
-  it('ContactCard/query filters (inAddressBook, text, name, email, hasMember, kind) and sorts (RFC 9610 §3.5); queryChanges says cannotCalculateChanges', async () => {
+  it('ContactCard/query filters (inAddressBook, text, name, email, hasMember, kind) and sorts (RFC 9610 §3.3.1, §3.3.2); queryChanges says cannotCalculateChanges', async () => {
     const s = await one('ContactCard/set', {
       create: {
         z: {
@@ -260,6 +260,31 @@ describe.each(ADAPTER_KINDS)('JMAP for Contacts (%s adapters)', (kind) => {
     expect(s.notCreated.g).toMatchObject({ type: 'invalidProperties', properties: ['id'] });
     expect(s.created).toBeNull();
     expect((await store().listContacts(sys.user, 'default')).length).toBe(before);
+  });
+
+  it('a photo uploaded as a blob (RFC 8620 §6.1) and named by blobId in media is stored inline (a data: URI CardDAV clients read); a foreign blobId is invalidProperties', async () => {
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+    const up = await fetch(`${sys.base}/jmap/upload/${accountId}/`, {
+      method: 'POST',
+      headers: { Authorization: sys.auth, 'Content-Type': 'image/png' },
+      body: png,
+    });
+    expect(up.status).toBe(201);
+    const { blobId } = (await up.json()) as { blobId: string };
+    const s = await one('ContactCard/set', {
+      create: {
+        p: { name: { full: 'With Photo' }, media: { ph: { kind: 'photo', blobId } } },
+        bad: { name: { full: 'Bad Photo' }, media: { ph: { kind: 'photo', blobId: 'Uhttps-elsewhere' } } },
+      },
+    });
+    expect(s.notCreated.bad).toMatchObject({ type: 'invalidProperties', properties: ['media/ph/blobId'] });
+    const id = s.created.p.id;
+    const g = await one('ContactCard/get', { ids: [id], properties: ['media'] });
+    expect(g.list[0].media).toEqual({ ph: { kind: 'photo', uri: `data:image/png;base64,${png.toString('base64')}` } });
+    const [info] = (await store().listContacts(sys.user, 'default')).filter((c) => c.uid !== 'dav-2');
+    const text = (await store().getContact(sys.user, 'default', info.name))!.data.toString();
+    expect(text).toContain(`PHOTO;PROP-ID=ph:data:image/png;base64,${png.toString('base64')}`);
+    await one('ContactCard/set', { destroy: [id] });
   });
 
   it('pushes a ContactCard state change over the event source when a card is made (RFC 8620 §7.3)', async () => {

@@ -44,7 +44,7 @@ export function sessionResource(user: string, origin: string, limits: CoreLimits
   }
   if (capabilities.has(CONTACTS)) {
     caps[CONTACTS] = {};
-    // RFC 9610 §1.5.1: a card is in exactly one address book here (methods/contacts.ts).
+    // RFC 9610 §1.4.1: a card is in exactly one address book here (methods/contacts.ts).
     accountCapabilities[CONTACTS] = { maxAddressBooksPerCard: 1, mayCreateAddressBook: true };
     primaryAccounts[CONTACTS] = accountId;
   }

@@ -32,6 +32,7 @@ import {
 import { DEFAULT_BOOK } from '../../dav/carddav-routes.ts';
 import { CONTACTS_CHANGED, ContactError, MAX_VCARD_BYTES, type AddressBook, type ContactInfo, type StoredContact } from '#core/ports/contacts.ts';
 import type { MethodContext, MethodDef } from '../api.ts';
+import { uploadKeyOf } from '../blob-routes.ts';
 import { CONTACTS } from '../capabilities.ts';
 import { MethodError, invalidArguments, type SetError } from '../errors.ts';
 import type { JmapServices } from '../services.ts';
@@ -279,6 +280,15 @@ function displayName(card: JsonObject): string {
   const parts = nameParts(card, null);
   if (parts.length) return parts.join(' ').toLowerCase();
   return values(card.emails)[0]?.address?.toString().toLowerCase() ?? '';
+}
+
+/** The image type of uploaded photo bytes, by their signature. */
+function sniffImage(data: Buffer): string {
+  if (data[0] === 0xff && data[1] === 0xd8) return 'image/jpeg';
+  if (data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
+  if (data.subarray(0, 4).toString('latin1') === 'GIF8') return 'image/gif';
+  if (data.subarray(0, 4).toString('latin1') === 'RIFF' && data.subarray(8, 12).toString('latin1') === 'WEBP') return 'image/webp';
+  return 'application/octet-stream';
 }
 
 // ---- methods ----
@@ -664,6 +674,36 @@ export function contactMethods(svc: JmapServices): Record<string, MethodDef> {
     return { data, uid: card.uid as string };
   }
 
+  /**
+   * Photos by upload (RFC 8620 §6.1): a media entry with the `blobId` of an upload of this
+   * account and no `uri` is stored inline, as a `data:` URI (what CardDAV clients read).
+   */
+  async function inlineMedia(card: JsonObject, accountId: string): Promise<void> {
+    const media = card.media;
+    if (!media || typeof media !== 'object' || Array.isArray(media)) return;
+    for (const [id, e] of Object.entries(media)) {
+      if (!e || typeof e !== 'object' || Array.isArray(e) || e.blobId === undefined) continue;
+      const key = typeof e.blobId === 'string' ? uploadKeyOf(e.blobId, accountId) : null;
+      if (!key || e.uri !== undefined)
+        throw {
+          type: 'invalidProperties',
+          properties: [`media/${id}/blobId`],
+          description: 'blobId names an upload of this account (and no uri)',
+        } satisfies SetError;
+      let data: Buffer;
+      try {
+        data = await svc.blobs.get(key);
+      } catch {
+        throw { type: 'invalidProperties', properties: [`media/${id}/blobId`], description: 'no such upload' } satisfies SetError;
+      }
+      if (data.length > MAX_VCARD_BYTES)
+        throw { type: 'tooLarge', description: `a card may be at most ${MAX_VCARD_BYTES} octets as a vCard (photos included)` } satisfies SetError;
+      const type = typeof e.mediaType === 'string' && /^[\w.+-]+\/[\w.+-]+$/.test(e.mediaType) ? e.mediaType : sniffImage(data);
+      delete e.blobId;
+      e.uri = `data:${type};base64,${data.toString('base64')}`;
+    }
+  }
+
   function targetBook(m: JsonObject, list: AddressBook[], ctx: MethodContext): string {
     const ab = m.addressBookIds;
     if (ab === undefined || ab === null) return DEFAULT_BOOK.id;
@@ -708,6 +748,7 @@ export function contactMethods(svc: JmapServices): Record<string, MethodDef> {
         if (m.uid === undefined) m.uid = serverSet.uid = newContactUid();
         if (m['@type'] === undefined) m['@type'] = serverSet['@type'] = 'Card';
         if (m.version === undefined) m.version = serverSet.version = '1.0';
+        await inlineMedia(m, accountId);
         const stored = toStored(m);
         const name = `${randomUUID()}.vcf`;
         const r = await store.putContact(user, bookId, name, stored, { ifNoneMatch: true });
@@ -742,6 +783,7 @@ export function contactMethods(svc: JmapServices): Record<string, MethodDef> {
           if (next.uid !== view.uid) throw { type: 'invalidProperties', properties: ['uid'], description: 'uid cannot change' } satisfies SetError;
           delete next.id;
           delete next.addressBookIds;
+          await inlineMedia(next, accountId);
           const stored = toStored(next);
           try {
             await store.putContact(user, loc.book, loc.name, stored, { ifMatch: current.etag });
