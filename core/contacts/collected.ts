@@ -10,7 +10,8 @@
  *    fields give it; never the user's own address.
  *  - No duplicates: an address already on a card of any of the user's address books is not
  *    collected again (compared case-insensitively). A collected card is named by a hash of its
- *    address, so a retried ingest job finds it and writes nothing.
+ *    address, so a retried ingest job finds it and writes nothing. Cost: a message to people
+ *    collected before reads only those cards; one to a new address reads the user's cards once.
  *  - The setting: on by default; `mailctl contacts collect <address> on|off` turns it off and on
  *    for one user, stored as a small JSON document in the blob store
  *    (`settings/contacts/<address>`), as the junk models are. Turning it off keeps the book and
@@ -120,10 +121,17 @@ export async function collectRecipients(
     if (!(await readContactSettings(deps.adapters.blobs, user)).collect) return 0;
     const recipients = [...new Set(job.rcptTo.map((r) => r.toLowerCase()))].filter((r) => r !== user && r.includes('@')).slice(0, MAX_PER_MESSAGE);
     if (recipients.length === 0) return 0;
-    const known = await knownAddresses(store, user);
-    const fresh = recipients.filter((r) => !known.has(r));
-    if (fresh.length === 0) return 0;
+    // Collected before (the card is named by the address): nothing to read beyond those cards.
     const books = await store.listAddressBooks(user);
+    const already = books.some((b) => b.id === COLLECTED_BOOK.id)
+      ? new Set((await store.getContacts(user, COLLECTED_BOOK.id, recipients.map(collectedCardName))).map((c) => c.name))
+      : new Set<string>();
+    const candidates = recipients.filter((r) => !already.has(collectedCardName(r)));
+    if (candidates.length === 0) return 0;
+    // An address new to Collected: the other books are read once to see whether it is on a card.
+    const known = await knownAddresses(store, user);
+    const fresh = candidates.filter((r) => !known.has(r));
+    if (fresh.length === 0) return 0;
     if (!books.some((b) => b.id === COLLECTED_BOOK.id)) {
       // CardDAV and JMAP make the default book when a user has none; a Collected book made first
       // would hide that, so the default one comes with it.

@@ -86,6 +86,16 @@ describe.each(ADAPTER_KINDS)('JMAP for Contacts (%s adapters)', (kind) => {
     expect(bad.notUpdated.nope.type).toBe('notFound');
   });
 
+  it('refuses address books past 100 per user with overQuota, and makes the ones below it', async () => {
+    const have = (await one('AddressBook/get', { ids: null })).list.length;
+    const create = Object.fromEntries(Array.from({ length: 101 - have }, (_, i) => [`b${i}`, { name: `Book ${i}` }]));
+    const s = await one('AddressBook/set', { create });
+    expect(Object.keys(s.created)).toHaveLength(100 - have);
+    expect(Object.values(s.notCreated).map((e: any) => e.type)).toEqual(['overQuota']);
+    const d = await one('AddressBook/set', { destroy: Object.values(s.created).map((c: any) => c.id) });
+    expect(d.destroyed).toHaveLength(100 - have);
+  });
+
   it('ContactCard/set creates a card that is a vCard 4.0 in the store (what CardDAV serves); /get returns it as JSContact', async () => {
     const s = await one('ContactCard/set', {
       create: {

@@ -40,6 +40,8 @@ import { decodeState, encodeState, shortHash } from '../state.ts';
 import { getIds, optionalBool, optionalInt, optionalObject, optionalString, optionalStringArray, pick, requireAccount, resolveId } from './common.ts';
 
 const MAX_NAME = 200;
+/** Address books a user may have (AddressBook/set create past it: overQuota). */
+export const MAX_ADDRESS_BOOKS = 100;
 const MAX_DESCRIPTION = 2000;
 
 const BOOK_PROPERTIES = ['id', 'name', 'description', 'sortOrder', 'isDefault', 'isSubscribed', 'shareWith', 'myRights'];
@@ -391,8 +393,10 @@ export function contactMethods(svc: JmapServices): Record<string, MethodDef> {
   async function bookSet(args: Record<string, unknown>, ctx: MethodContext) {
     const accountId = requireAccount(args, ctx);
     const user = ctx.user;
-    const oldState = bookState(await books(user));
+    const before = await books(user);
+    const oldState = bookState(before);
     ifInState(args, oldState);
+    let bookCount = before.length;
     const create = optionalObject(args, 'create') ?? {};
     const update = optionalObject(args, 'update') ?? {};
     const destroy = (args.destroy ?? []) as unknown;
@@ -433,6 +437,7 @@ export function contactMethods(svc: JmapServices): Record<string, MethodDef> {
         const m = raw as Record<string, unknown>;
         const bad = checkProps(m, true);
         if (bad) throw bad;
+        if (bookCount >= MAX_ADDRESS_BOOKS) throw { type: 'overQuota', description: `At most ${MAX_ADDRESS_BOOKS} address books` } satisfies SetError;
         const id = randomUUID();
         const b = await store.createAddressBook(user, {
           id,
@@ -440,6 +445,7 @@ export function contactMethods(svc: JmapServices): Record<string, MethodDef> {
           description: (m.description as string | undefined) ?? null,
         });
         changed = true;
+        bookCount++;
         ctx.createdIds.set(cid, b.id);
         const v = bookView(b);
         created[cid] = {
