@@ -37,6 +37,9 @@ const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === 'ob
 /** RFC 9553 §1.4.1 Id: what map keys may be. */
 export const JSCONTACT_ID = /^[A-Za-z0-9_-]{1,255}$/;
 
+/** Properties that frame a card: never taken from vCardProps. */
+const STRUCTURAL = new Set(['BEGIN', 'END', 'VERSION', 'UID']);
+
 const KINDS = new Set(['individual', 'group', 'org', 'location', 'device', 'application']);
 
 // ---- vCard value syntax (RFC 6350 §3.4) ----
@@ -550,8 +553,12 @@ export function invalidCardProperties(card: JsonObject): string[] {
             Array.isArray(p) &&
             p.length >= 4 &&
             typeof p[0] === 'string' &&
-            /^[a-z0-9-]+$/i.test(p[0]) &&
+            /^[a-z0-9-]{1,100}$/i.test(p[0]) &&
+            !STRUCTURAL.has(p[0].toUpperCase()) &&
             isObject(p[1]) &&
+            Object.entries(p[1]).every(
+              ([k, v]) => /^[a-z0-9-]{1,100}$/i.test(k) && typeof v === 'string' && (k !== 'group' || /^[a-z0-9-]{1,100}$/i.test(v)),
+            ) &&
             typeof p[3] === 'string' &&
             !/[\r\n]/.test(p[3]),
         ),
@@ -740,12 +747,13 @@ export function jsContactToVCard(card: JsonObject): Buffer {
       if (!Array.isArray(p) || typeof p[0] !== 'string' || !isObject(p[1]) || typeof p[3] !== 'string') continue;
       const params: Array<[string, string]> = [];
       let group: string | undefined;
+      if (!/^[a-z0-9-]{1,100}$/i.test(p[0]) || STRUCTURAL.has(p[0].toUpperCase())) continue;
       for (const [k, v] of Object.entries(p[1])) {
-        if (typeof v !== 'string') continue;
-        if (k === 'group') group = v;
+        if (typeof v !== 'string' || !/^[a-z0-9-]{1,100}$/i.test(k)) continue;
+        if (k === 'group') group = /^[a-z0-9-]{1,100}$/i.test(v) ? v : undefined;
         else params.push([k.toUpperCase(), escapeParam(v)]);
       }
-      lines.push({ group, name: p[0].toUpperCase(), params, value: p[3] });
+      lines.push({ group, name: p[0].toUpperCase(), params, value: p[3].replace(/[\r\n]/g, ' ') });
     }
   }
   return Buffer.from(`BEGIN:VCARD\r\n${lines.map(render).join('\r\n')}\r\nEND:VCARD\r\n`, 'utf8');

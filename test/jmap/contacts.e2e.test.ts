@@ -259,6 +259,9 @@ describe.each(ADAPTER_KINDS)('JMAP for Contacts (%s adapters)', (kind) => {
         e: { '@type': 'Group' },
         f: { emails: { 'bad id!': { address: 'x@y' } } },
         g: { id: 'mine' },
+        h: { vCardProps: [['end', {}, 'unknown', 'VCARD']] },
+        i: { vCardProps: [['x-a', { 'x:y': 'z' }, 'unknown', 'v']] },
+        j: { vCardProps: [['x-a', { group: 'a.b:c' }, 'unknown', 'v']] },
       },
     });
     expect(s.notCreated.a).toMatchObject({ type: 'invalidProperties', properties: ['emails/e/address'] });
@@ -268,6 +271,8 @@ describe.each(ADAPTER_KINDS)('JMAP for Contacts (%s adapters)', (kind) => {
     expect(s.notCreated.e).toMatchObject({ type: 'invalidProperties', properties: ['@type'] });
     expect(s.notCreated.f).toMatchObject({ type: 'invalidProperties', properties: ['emails/bad id!'] });
     expect(s.notCreated.g).toMatchObject({ type: 'invalidProperties', properties: ['id'] });
+    // Unknown vCard properties cannot frame a second card or smuggle a line (RFC 9555 §3.3.1 shapes only).
+    for (const k of ['h', 'i', 'j']) expect(s.notCreated[k]).toMatchObject({ type: 'invalidProperties', properties: ['vCardProps'] });
     expect(s.created).toBeNull();
     expect((await store().listContacts(sys.user, 'default')).length).toBe(before);
   });

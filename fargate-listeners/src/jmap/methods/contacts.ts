@@ -29,6 +29,7 @@ import {
   type Json,
   type JsonObject,
 } from '#core/contacts/jscontact.ts';
+import { checkVCard, unescapeText } from '#core/contacts/vcard.ts';
 import { DEFAULT_BOOK } from '../../dav/carddav-routes.ts';
 import { CONTACTS_CHANGED, ContactError, MAX_VCARD_BYTES, type AddressBook, type ContactInfo, type StoredContact } from '#core/ports/contacts.ts';
 import type { MethodContext, MethodDef } from '../api.ts';
@@ -677,7 +678,16 @@ export function contactMethods(svc: JmapServices): Record<string, MethodDef> {
     const data = jsContactToVCard(card);
     if (data.length > MAX_VCARD_BYTES)
       throw { type: 'tooLarge', description: `a card may be at most ${MAX_VCARD_BYTES} octets as a vCard (photos included)` } satisfies SetError;
-    return { data, uid: card.uid as string };
+    // What CardDAV will serve must be one valid vCard with this UID (a last check of the conversion).
+    let uid: string | null;
+    try {
+      uid = checkVCard(data).uid;
+    } catch (err) {
+      throw { type: 'invalidProperties', description: `the card does not make a valid vCard: ${(err as Error).message}` } satisfies SetError;
+    }
+    if (uid === null || unescapeText(uid) !== (card.uid as string).trim())
+      throw { type: 'invalidProperties', properties: ['uid'], description: 'the uid does not survive as a vCard UID' } satisfies SetError;
+    return { data, uid };
   }
 
   /**
