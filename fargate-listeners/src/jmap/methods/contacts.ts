@@ -787,6 +787,8 @@ export function contactMethods(svc: JmapServices): Record<string, MethodDef> {
         for (let attempt = 0; ; attempt++) {
           const current = await store.getContact(user, loc.book, loc.name);
           if (!current) throw { type: 'notFound' } satisfies SetError;
+          // A stored card that does not convert is not replaced by a patch of what little is shown of it.
+          if (cardOf(current) === null) throw { type: 'forbidden', description: 'the stored vCard cannot be read; change it over CardDAV' } satisfies SetError;
           const view = contactView(loc.book, current);
           const next = applyPatch(view, raw as Record<string, unknown>);
           if (next.id !== id) throw { type: 'invalidProperties', properties: ['id'], description: 'id cannot change' } satisfies SetError;
