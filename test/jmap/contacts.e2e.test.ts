@@ -175,6 +175,23 @@ describe.each(ADAPTER_KINDS)('JMAP for Contacts (%s adapters)', (kind) => {
     expect(await store().getContact(sys.user, 'default', 'dav-1.vcf')).toBeNull();
   });
 
+  it('a stored card that is not a vCard 3.0/4.0 (put there by older software) is shown by id and uid, and a patch does not overwrite it', async () => {
+    const data = Buffer.from('BEGIN:VCARD\r\nVERSION:2.1\r\nUID:old-21\r\nFN:Old Format\r\nEND:VCARD\r\n');
+    await store().putContact(sys.user, 'default', 'old-21.vcf', { data, uid: 'old-21' });
+    const id = (await one('ContactCard/query', { filter: { uid: 'old-21' } })).ids[0];
+    expect((await one('ContactCard/get', { ids: [id] })).list[0]).toEqual({
+      id,
+      addressBookIds: { default: true },
+      '@type': 'Card',
+      version: '1.0',
+      uid: 'old-21',
+    });
+    const u = await one('ContactCard/set', { update: { [id]: { name: { full: 'New' } } } });
+    expect(u.notUpdated[id].type).toBe('forbidden');
+    expect((await store().getContact(sys.user, 'default', 'old-21.vcf'))!.data.equals(data)).toBe(true);
+    await one('ContactCard/set', { destroy: [id] });
+  });
+
   it('ContactCard/changes reports cards put, changed and deleted (also over CardDAV) from the change log (RFC 8620 §5.2)', async () => {
     const s0 = (await one('ContactCard/get', { ids: [] })).state;
     const c = await one('ContactCard/set', {
