@@ -21,6 +21,7 @@ import { loadConfig, type MailConfig } from '../config.ts';
 import { publicEndpoints } from '../mail-endpoints.ts';
 import { domainDnsRecords, formatDnsRecords } from './dns-records.ts';
 import { ContactsUsageError, exportContacts, importContacts } from './mailctl-contacts.ts';
+import { readContactSettings, removeContactSettings, writeContactSettings } from '../contacts/collected.ts';
 import { ContactError } from '../ports/contacts.ts';
 import { modelStats } from '../junk/classifier.ts';
 import { junkScore } from '../junk/delivery-verdict.ts';
@@ -92,6 +93,9 @@ export const USAGE = `usage: mailctl [--aws] <command>
                                  CardDAV default book); a card with a UID already there replaces it
   contacts export <address> <file.vcf> [--book <id>]
                                  write an address book's vCards to one file, byte for byte
+  contacts collect <address> [on|off]
+                                 show or set whether recipients of mail the user sends are added
+                                 to the "Collected addresses" book (default on)
   queue stats                    jobs per queue (visible, in flight, delayed, dead)
   queue dead-letters [queue]     show jobs in the dead-letter queue (default: all queues)
 Options: --aws  use the AWS resources named by MAIL_TABLE, MAIL_BUCKET, INGEST_QUEUE_URL, ... (or MAIL_RUNTIME=aws)`;
@@ -237,6 +241,7 @@ export async function runMailctl(
         const writes = new MailboxWrites(adapters, { events, log: createLogger({ command: 'user remove' }, 'warn', (line) => io.err(line)) });
         await writes.removeUser(normalizeAddress(rest[0]));
         await adapters.contacts.removeAllContacts(normalizeAddress(rest[0]));
+        await removeContactSettings(adapters.blobs, normalizeAddress(rest[0]));
         await junkModelsFor(adapters.blobs).remove(normalizeAddress(rest[0]));
         io.out(`removed user ${normalizeAddress(rest[0])}`);
         return 0;
@@ -339,6 +344,16 @@ export async function runMailctl(
           if (err instanceof ImportError) throw new CommandError(err.message);
           throw err;
         }
+      }
+      case 'contacts collect': {
+        need(1);
+        const user = await requireUser(rest[0]);
+        const value = rest[1];
+        if (value !== undefined && value !== 'on' && value !== 'off') throw new UsageError('contacts collect takes on or off', group);
+        if (value !== undefined) await writeContactSettings(adapters.blobs, user, { collect: value === 'on' });
+        const { collect } = await readContactSettings(adapters.blobs, user);
+        io.out(`collecting recipients for ${user}: ${collect ? 'on' : 'off'}`);
+        return 0;
       }
       case 'contacts import':
       case 'contacts export': {

@@ -36,14 +36,14 @@ export interface VCardInfo {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The unfolded content lines of a card or a file of cards. */
-function unfold(text: string): string[] {
+export function unfold(text: string): string[] {
   return text
     .replace(/\r?\n[ \t]/g, '')
     .split(/\r?\n/)
     .filter((l) => l !== '');
 }
 
-function parseLine(line: string): VCardProperty {
+export function parseLine(line: string): VCardProperty {
   // The value starts after the first ':' outside a quoted parameter value.
   let inQuote = false;
   let colon = -1;
@@ -64,7 +64,12 @@ function parseLine(line: string): VCardProperty {
     const eq = p.indexOf('=');
     // vCard 3.0 allows a bare value (`TEL;HOME:`), meaning TYPE=HOME.
     if (eq < 0) params.TYPE = params.TYPE ? `${params.TYPE},${p}` : p;
-    else params[p.slice(0, eq).toUpperCase()] = p.slice(eq + 1).replace(/^"(.*)"$/, '$1');
+    else {
+      // A parameter given twice (`TYPE=work;TYPE=voice`) is one with both values (RFC 6350 §5).
+      const key = p.slice(0, eq).toUpperCase();
+      const value = p.slice(eq + 1).replace(/^"(.*)"$/, '$1');
+      params[key] = params[key] !== undefined ? `${params[key]},${value}` : value;
+    }
   }
   return { group: m[1] ?? null, name: m[2].toUpperCase(), params, value: line.slice(colon + 1) };
 }

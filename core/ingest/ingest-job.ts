@@ -28,6 +28,7 @@ import type { MailboxEvents } from '../mailbox/events.ts';
 import { BlobNotFoundError } from '../ports/blob-store.ts';
 import { indexMessage } from '../mime/index-message.ts';
 import { sendVacationReplies } from '../delivery/vacation.ts';
+import { collectRecipients } from '../contacts/collected.ts';
 import { DEFAULT_JUNK_THRESHOLD, junkScore } from '../junk/delivery-verdict.ts';
 
 export interface IngestJob {
@@ -186,6 +187,8 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
 
   // RFC 3834 auto-replies of recipients on vacation (core/delivery/vacation.ts); never fails the job.
   await sendVacationReplies({ adapters, logger }, job, raw, local);
+  // Recipients of a submission join the sender's Collected address book (core/contacts/collected.ts); never fails the job.
+  await collectRecipients({ adapters, logger, events: deps.events }, job, raw);
 
   if (byDomain.size > 0) {
     if (!deps.routeRemote) throw new Error(`job ${job.id} has non-local recipients and no outbound route is configured`);

@@ -31,6 +31,13 @@ import { createHash } from 'node:crypto';
 /** RFC 6350 gives no limit; ours (photos inline count): a larger card is refused with TOO_LARGE. */
 export const MAX_VCARD_BYTES = 1024 * 1024;
 
+/**
+ * The pseudo mailbox id writers of contacts pass to MailboxEvents.notify (core/mailbox/events.ts),
+ * so JMAP push sees CardDAV and JMAP writes at once; IMAP IDLE, which watches real mailbox ids,
+ * ignores it.
+ */
+export const CONTACTS_CHANGED = 'contacts';
+
 /** Address book ids: what the URL segment may hold. */
 export const ADDRESS_BOOK_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Card resource names (the URL's last segment, decoded): no '/', no dot segments, no controls. */
@@ -83,6 +90,8 @@ export interface ContactStore {
   getAddressBook(user: string, id: string): Promise<AddressBook | null>;
   /** EXISTS when the user has a book with this id; INVALID for an id not matching ADDRESS_BOOK_ID. */
   createAddressBook(user: string, book: { id: string; displayName: string; description?: string | null }): Promise<AddressBook>;
+  /** Renames a book (display name and description; its cards and sync token stay); NOT_FOUND when absent. */
+  updateAddressBook(user: string, id: string, props: { displayName: string; description: string | null }): Promise<AddressBook>;
   /** Deletes the book and every card in it; NOT_FOUND when absent. */
   deleteAddressBook(user: string, id: string): Promise<void>;
 

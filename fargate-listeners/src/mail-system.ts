@@ -134,6 +134,7 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
         contacts: adapters.contacts,
         throttle: authThrottle,
         allowPlaintextAuthOnLoopback: config.allowPlaintextAuthOnLoopback,
+        events: deps.events,
       }),
     );
     listeners.push(...(await startHttpListeners(deps, httpRoutes)));

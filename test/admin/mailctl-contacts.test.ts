@@ -61,6 +61,21 @@ describe('mailctl contacts (local)', () => {
     expect(again.stdout).toBe(`imported 0 of 2 cards into ${USER}/default: 0 new, 0 replaced, 2 unchanged, 0 skipped\n`);
   });
 
+  it('contacts collect shows and sets whether recipients of sent mail are collected (default on); a bad value is a usage error; user remove drops the setting', async () => {
+    const other = 'collect@example.test';
+    expect((await ctl(['user', 'add', other], 'pw\n')).code).toBe(0);
+    expect((await ctl(['contacts', 'collect', other])).stdout).toBe(`collecting recipients for ${other}: on\n`);
+    expect((await ctl(['contacts', 'collect', other, 'off'])).stdout).toBe(`collecting recipients for ${other}: off\n`);
+    expect((await ctl(['contacts', 'collect', other])).stdout).toBe(`collecting recipients for ${other}: off\n`);
+    const bad = await ctl(['contacts', 'collect', other, 'maybe']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/on or off/);
+    expect((await ctl(['contacts', 'collect', 'nobody@example.test', 'off'])).code).not.toBe(0);
+    expect((await ctl(['user', 'remove', other])).code).toBe(0);
+    expect((await ctl(['user', 'add', other], 'pw\n')).code).toBe(0);
+    expect((await ctl(['contacts', 'collect', other])).stdout).toBe(`collecting recipients for ${other}: on\n`);
+  });
+
   it('skips and names invalid cards (exit 1), imports the rest; a file that is not vCards is a usage error; an unknown user or book is an error', async () => {
     const file = path.join(dataDir, 'mixed.vcf');
     writeFileSync(file, 'BEGIN:VCARD\r\nVERSION:2.1\r\nFN:Old\r\nEND:VCARD\r\n' + one.replace('One Person', 'One Renamed'));

@@ -46,6 +46,20 @@ export function contactStoreContract(adapterName: string, make: () => Promise<Co
       await rejectsWith(cs.deleteAddressBook(alice, 'work'), 'NOT_FOUND');
     });
 
+    it('renames a book (display name and description) keeping its cards, sync token and creation time; NOT_FOUND for a missing one or another user', async () => {
+      const b = await cs.createAddressBook(alice, { id: 'work', displayName: 'Work', description: 'colleagues' });
+      await cs.putContact(alice, 'work', 'a.vcf', { data: card('a', 'A'), uid: 'a' });
+      const r = await cs.updateAddressBook(alice, 'work', { displayName: 'Office', description: null });
+      expect(r).toMatchObject({ id: 'work', displayName: 'Office', description: null, syncToken: 1, createdAt: b.createdAt });
+      expect(await cs.getAddressBook(alice, 'work')).toEqual(r);
+      await cs.updateAddressBook(alice, 'work', { displayName: 'Office', description: 'the team' });
+      expect((await cs.getAddressBook(alice, 'work'))!.description).toBe('the team');
+      expect((await cs.listContacts(alice, 'work')).map((c) => c.name)).toEqual(['a.vcf']);
+      await rejectsWith(cs.updateAddressBook(alice, 'nope', { displayName: 'X', description: null }), 'NOT_FOUND');
+      await rejectsWith(cs.updateAddressBook(bob, 'work', { displayName: 'X', description: null }), 'NOT_FOUND');
+      expect(await cs.getAddressBook(bob, 'work')).toBeNull();
+    });
+
     it('returns the exact bytes it was given (folded lines, LF endings, a non-ASCII name) with the SHA-256 ETag', async () => {
       await cs.createAddressBook(alice, { id: 'default', displayName: 'Contacts' });
       const data = Buffer.from('BEGIN:VCARD\nVERSION:3.0\nUID:u-1\nFN:Zoë Ångström\nNOTE:a long line that is\n  folded here\nEND:VCARD\n');

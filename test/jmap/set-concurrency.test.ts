@@ -47,6 +47,7 @@ describe('Email/set with ifInState under concurrency', () => {
     const svc: JmapServices = {
       index: slow,
       blobs: adapters.blobs,
+      contacts: adapters.contacts,
       writes: new MailboxWrites({ index: slow, blobs: adapters.blobs }, { events, log: silentLogger }),
       events,
       limits: coreLimits(1_000_000),

@@ -132,6 +132,28 @@ export class DynamoContactStore implements ContactStore {
     return { id: book.id, displayName: book.displayName, description: book.description ?? null, syncToken: 0, createdAt };
   }
 
+  async updateAddressBook(user: string, id: string, props: { displayName: string; description: string | null }): Promise<AddressBook> {
+    if (!ADDRESS_BOOK_ID.test(id)) throw new ContactError('NOT_FOUND', 'no such address book');
+    const r = await transactWrite(this.db, [
+      {
+        Update: {
+          TableName: this.table,
+          Key: { pk: S(k.pk(user)), sk: S(k.book(id)) },
+          UpdateExpression: props.description ? 'SET displayName = :d, description = :e' : 'SET displayName = :d REMOVE description',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: props.description ? { ':d': S(props.displayName), ':e': S(props.description) } : { ':d': S(props.displayName) },
+        },
+      },
+    ]);
+    if (!r.ok) {
+      const missing = r.reasons.some((x) => x.Code === 'ConditionalCheckFailed');
+      throw new ContactError(missing ? 'NOT_FOUND' : 'CONFLICT', missing ? 'no such address book' : 'busy; try again');
+    }
+    const book = await this.getAddressBook(user, id);
+    if (!book) throw new ContactError('NOT_FOUND', 'no such address book');
+    return book;
+  }
+
   async deleteAddressBook(user: string, id: string): Promise<void> {
     if (!(await this.getAddressBook(user, id))) throw new ContactError('NOT_FOUND', 'no such address book');
     await this.dropBook(user, id);

@@ -129,6 +129,15 @@ export class SqliteContactStore implements ContactStore {
     });
   }
 
+  async updateAddressBook(user: string, id: string, props: { displayName: string; description: string | null }): Promise<AddressBook> {
+    return this.db.immediate(() => {
+      const row = this.book(user, id);
+      if (!row) throw new ContactError('NOT_FOUND', 'no such address book');
+      this.db.stmt('UPDATE address_books SET display_name = ?, description = ? WHERE user = ? AND id = ?').run(props.displayName, props.description, user, id);
+      return { ...toBook(row), displayName: props.displayName, description: props.description };
+    });
+  }
+
   async deleteAddressBook(user: string, id: string): Promise<void> {
     this.db.immediate(() => {
       if (!this.book(user, id)) throw new ContactError('NOT_FOUND', 'no such address book');

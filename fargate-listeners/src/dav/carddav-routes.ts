@@ -21,7 +21,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { VCardError, checkVCard } from '#core/contacts/vcard.ts';
-import { ContactError, MAX_VCARD_BYTES, type AddressBook, type ContactInfo, type ContactStore, type StoredContact } from '#core/ports/contacts.ts';
+import { requestedVersion, toVCard3, toVCard4 } from '#core/contacts/vcard-version.ts';
+import type { MailboxEvents } from '#core/mailbox/events.ts';
+import {
+  CONTACTS_CHANGED,
+  ContactError,
+  MAX_VCARD_BYTES,
+  type AddressBook,
+  type ContactInfo,
+  type ContactStore,
+  type StoredContact,
+} from '#core/ports/contacts.ts';
 import type { MailIndex } from '#core/ports/mail-index.ts';
 import type { AuthThrottle } from '../auth-throttle.ts';
 import { BodyTooLargeError, readBody, type HttpRequestContext, type HttpRoute } from '../http/routes.ts';
@@ -43,6 +53,8 @@ export interface CardDavDeps {
   contacts: ContactStore;
   throttle: AuthThrottle;
   allowPlaintextAuthOnLoopback: boolean;
+  /** Told of every write (CONTACTS_CHANGED), so JMAP push reports it. */
+  events?: MailboxEvents;
 }
 
 interface Resource {
@@ -63,6 +75,16 @@ class DavError extends Error {
     super(message);
     this.status = status;
     this.body = condition;
+  }
+}
+
+/** The card in the version the client asked for (RFC 6352 §10.4.1); as stored when it did not ask, or when it does not convert. */
+function inVersion(data: Buffer, version: '3.0' | '4.0' | null): Buffer {
+  if (!version) return data;
+  try {
+    return version === '3.0' ? toVCard3(data) : toVCard4(data);
+  } catch {
+    return data;
   }
 }
 
@@ -304,8 +326,13 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     }
   }
 
-  function cardResource(user: string, book: string, c: StoredContact, withData: boolean): Resource {
-    return { href: hrefs.card(user, book, c.name), target: { kind: 'card', user, book, name: c.name }, card: c, data: withData ? c.data : undefined };
+  function cardResource(user: string, book: string, c: StoredContact, withData: boolean, version: '3.0' | '4.0' | null = null): Resource {
+    return {
+      href: hrefs.card(user, book, c.name),
+      target: { kind: 'card', user, book, name: c.name },
+      card: c,
+      data: withData ? inVersion(c.data, version) : undefined,
+    };
   }
 
   async function report(req: IncomingMessage, res: ServerResponse, ctx: HttpRequestContext, target: DavTarget): Promise<void> {
@@ -319,6 +346,10 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     if (!book) return plain(res, 404, 'not found');
     const want = propRequestOf(root);
     const wantsData = want.kind === 'props' && want.props.some((p) => p.ns === CARDDAV_NS && p.name === 'address-data');
+    // RFC 6352 §10.4.1: <address-data content-type="text/vcard" version="3.0"/> asks for that version.
+    const dataEl = child(root, DAV_NS, 'prop') ? child(child(root, DAV_NS, 'prop')!, CARDDAV_NS, 'address-data') : undefined;
+    const askedVersion = dataEl?.attrs.version?.trim();
+    const version = askedVersion === '3.0' || askedVersion === '4.0' ? askedVersion : null;
     const { user } = target;
 
     if (is(root, CARDDAV_NS, 'addressbook-multiget')) {
@@ -334,7 +365,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
       const found = new Map((await store.getContacts(user, book.id, [...names.keys()])).map((c) => [c.name, c]));
       for (const [name, href] of names) {
         const c = found.get(name);
-        out.push(c ? response(cardResource(user, book.id, c, wantsData), want) : notFoundResponse(href));
+        out.push(c ? response(cardResource(user, book.id, c, wantsData, version), want) : notFoundResponse(href));
       }
       return multistatus(res, out);
     }
@@ -365,7 +396,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
             truncated = true;
             break;
           }
-          out.push(response(cardResource(user, book.id, c, wantsData), want));
+          out.push(response(cardResource(user, book.id, c, wantsData, version), want));
         }
       }
       // RFC 6352 §8.6.1: a truncated result says so with 507 on the request URI.
@@ -416,7 +447,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
             href: hrefs.card(user, book.id, c.name),
             target: { kind: 'card', user, book: book.id, name: c.name },
             card: full ?? c,
-            data: full?.data,
+            data: full ? inVersion(full.data, version) : undefined,
           },
           want,
         ),
@@ -436,8 +467,12 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
       res.end();
       return;
     }
-    res.writeHead(200, { 'content-type': VCARD_TYPE, etag: quoted(c.etag), 'content-length': String(c.data.length), 'cache-control': 'no-cache' });
-    res.end(c.data);
+    // The version the Accept header asks for (RFC 6352 §10.4.1); the ETag stays the stored card's, so If-Match works either way.
+    const version = requestedVersion(typeof req.headers.accept === 'string' ? req.headers.accept : undefined);
+    const data = inVersion(c.data, version);
+    const type = version ? `text/vcard; charset=utf-8; version=${version}` : VCARD_TYPE;
+    res.writeHead(200, { 'content-type': type, etag: quoted(c.etag), 'content-length': String(data.length), 'cache-control': 'no-cache' });
+    res.end(req.method === 'HEAD' ? undefined : data);
   }
 
   async function put(req: IncomingMessage, res: ServerResponse, ctx: HttpRequestContext, target: DavTarget): Promise<void> {
@@ -477,6 +512,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     const ifNoneMatch = etagHeader(req.headers['if-none-match']) === '*';
     try {
       const r = await store.putContact(target.user, target.book, target.name, { data, uid }, { ifMatch, ifNoneMatch });
+      deps.events?.notify(target.user, CONTACTS_CHANGED);
       res.writeHead(r.created ? 201 : 204, { etag: quoted(r.contact.etag), 'cache-control': 'no-store' });
       res.end();
     } catch (err) {
@@ -501,6 +537,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     if (target.kind === 'book') {
       try {
         await store.deleteAddressBook(target.user, target.book);
+        deps.events?.notify(target.user, CONTACTS_CHANGED);
       } catch (err) {
         if (err instanceof ContactError && err.code === 'NOT_FOUND') return plain(res, 404, 'not found');
         throw err;
@@ -514,6 +551,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     if (ifMatch === '*') ifMatch = undefined; // any existing card: NOT_FOUND covers the rest
     try {
       await store.deleteContact(target.user, target.book, target.name, { ifMatch });
+      deps.events?.notify(target.user, CONTACTS_CHANGED);
     } catch (err) {
       if (!(err instanceof ContactError)) throw err;
       if (err.code === 'NOT_FOUND') return plain(res, 404, 'not found');
@@ -551,6 +589,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     }
     try {
       await store.createAddressBook(target.user, { id: target.book, displayName, description });
+      deps.events?.notify(target.user, CONTACTS_CHANGED);
     } catch (err) {
       if (err instanceof ContactError && err.code === 'EXISTS') return plain(res, 405, 'the address book exists', { allow: 'GET, PROPFIND, REPORT, DELETE' });
       throw err;

@@ -1,7 +1,7 @@
 /**
  * Push over EventSource (RFC 8620 §7.3): `GET eventSourceUrl?types=…&closeafter=state|no&ping=N`
  * answers `text/event-stream` and sends a `state` event with a StateChange object whenever
- * the state of a watched type (Mailbox, Email, Thread) changes, and a `ping` event every N
+ * the state of a watched type (Mailbox, Email, Thread, AddressBook, ContactCard) changes, and a `ping` event every N
  * seconds when asked.
  *
  * Woken by the same mechanism as IMAP IDLE: MailboxEvents.subscribe(user) (writes in this
@@ -14,8 +14,9 @@ import type { ServerResponse } from 'node:http';
 import type { JmapServices } from './services.ts';
 import { emailState } from './methods/email.ts';
 import { mailboxState } from './methods/mailbox.ts';
+import { contactStates } from './methods/contacts.ts';
 
-export const TYPES = ['Mailbox', 'Email', 'Thread'] as const;
+export const TYPES = ['Mailbox', 'Email', 'Thread', 'AddressBook', 'ContactCard'] as const;
 /** Pings closer together than this are raised to it (RFC 8620 §7.3: the server MAY choose a minimum). */
 export const MIN_PING_SECONDS = 5;
 export const MAX_PING_SECONDS = 3600;
@@ -44,9 +45,9 @@ export function parseEventSourceQuery(url: URL): EventSourceOptions | string {
 }
 
 export async function currentStates(svc: JmapServices, user: string): Promise<Record<string, string>> {
-  const [mailbox, mailboxes] = await Promise.all([mailboxState(svc, user), svc.index.listMailboxes(user)]);
+  const [mailbox, mailboxes, contacts] = await Promise.all([mailboxState(svc, user), svc.index.listMailboxes(user), contactStates(svc, user)]);
   const email = emailState(mailboxes);
-  return { Mailbox: mailbox, Email: email, Thread: email };
+  return { Mailbox: mailbox, Email: email, Thread: email, ...contacts };
 }
 
 /** Streams StateChange events to `res` until the client goes away (or the first one, with closeafter=state). */

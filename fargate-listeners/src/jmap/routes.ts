@@ -13,7 +13,7 @@ import { MailboxWrites } from '#core/mailbox/writes.ts';
 import type { AuthThrottle } from '../auth-throttle.ts';
 import { parseRequest, processRequest, type MethodDef } from './api.ts';
 import { BasicAuthenticator } from './auth.ts';
-import { CORE, MAIL, SUBMISSION, VACATION_RESPONSE } from './capabilities.ts';
+import { CONTACTS, CORE, MAIL, SUBMISSION, VACATION_RESPONSE } from './capabilities.ts';
 import { RequestError } from './errors.ts';
 import { readBody, sendJson, sendProblem, sendRequestError } from './http-io.ts';
 import type { HttpRequestContext, HttpRoute } from '../http/routes.ts';
@@ -29,6 +29,7 @@ import { parseEventSourceQuery, serveEventSource } from './eventsource.ts';
 import { importMethods } from './methods/import.ts';
 import { sendingMethods } from './methods/sending.ts';
 import { copyMethods } from './methods/email-copy.ts';
+import { contactMethods } from './methods/contacts.ts';
 import { JmapAuthenticator, TOKEN_PATH } from './tokens.ts';
 import { passwordRoute } from './password-route.ts';
 
@@ -41,13 +42,21 @@ export interface JmapDeps {
 }
 
 /** Capabilities whose methods are all in place; only these are advertised and accepted in `using`. */
-export const CAPABILITIES: ReadonlySet<string> = new Set([CORE, MAIL, SUBMISSION, VACATION_RESPONSE]);
+export const CAPABILITIES: ReadonlySet<string> = new Set([CORE, MAIL, SUBMISSION, VACATION_RESPONSE, CONTACTS]);
 
 export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
   const limits = coreLimits(deps.config.maxMessageSize);
   const log = deps.logger.child({ proto: 'jmap' });
   const writes = new MailboxWrites(deps.adapters, { events: deps.events, log });
-  const svc: JmapServices = { index: deps.adapters.index, blobs: deps.adapters.blobs, writes, events: deps.events, limits, locks: new AccountLocks() };
+  const svc: JmapServices = {
+    index: deps.adapters.index,
+    blobs: deps.adapters.blobs,
+    contacts: deps.adapters.contacts,
+    writes,
+    events: deps.events,
+    limits,
+    locks: new AccountLocks(),
+  };
   const basic = new BasicAuthenticator({
     index: deps.adapters.index,
     throttle: deps.authThrottle,
@@ -63,7 +72,7 @@ export function jmapRoutes(deps: JmapDeps): HttpRoute[] {
     realm: deps.config.hostname,
   });
   const all: Record<string, MethodDef> = { ...coreMethods, ...mailboxMethods(svc), ...emailMethods(svc), ...importMethods(svc), ...sendingMethods(svc, deps) };
-  Object.assign(all, copyMethods());
+  Object.assign(all, copyMethods(), contactMethods(svc));
   const methods = new Map(Object.entries(all).filter(([, m]) => CAPABILITIES.has(m.capability)));
   const gate = new ConcurrencyGate(limits.maxConcurrentRequests);
   const uploads = new ConcurrencyGate(limits.maxConcurrentUpload);

@@ -1,5 +1,6 @@
-/** What the JMAP methods use: the index, the shared write path and notifications, the limits. */
+/** What the JMAP methods use: the index, the contact store, the shared write path and notifications, the limits. */
 import type { BlobStore } from '#core/ports/blob-store.ts';
+import type { ContactStore } from '#core/ports/contacts.ts';
 import type { MailboxEvents } from '#core/mailbox/events.ts';
 import type { MailboxWrites } from '#core/mailbox/writes.ts';
 import type { MailIndex } from '#core/ports/mail-index.ts';
@@ -8,6 +9,8 @@ import type { CoreLimits } from './limits.ts';
 export interface JmapServices {
   index: MailIndex;
   blobs: BlobStore;
+  /** Address books and cards (JMAP for Contacts; the store CardDAV serves). */
+  contacts: ContactStore;
   writes: MailboxWrites;
   events: MailboxEvents;
   limits: CoreLimits;

@@ -3,7 +3,7 @@
  * `/jmap/session` it is an alias of). URLs are absolute, built from the request's origin, so
  * the object is right behind any host name that reaches us.
  */
-import { CORE, MAIL, SUBMISSION, VACATION_RESPONSE } from './capabilities.ts';
+import { CONTACTS, CORE, MAIL, SUBMISSION, VACATION_RESPONSE } from './capabilities.ts';
 import { accountIdOf } from './ids.ts';
 import type { CoreLimits } from './limits.ts';
 import { MAX_NAME_DEPTH, MAX_NAME_LENGTH } from '../imap/session/mailbox-names.ts';
@@ -41,6 +41,12 @@ export function sessionResource(user: string, origin: string, limits: CoreLimits
     caps[VACATION_RESPONSE] = {};
     accountCapabilities[VACATION_RESPONSE] = {};
     primaryAccounts[VACATION_RESPONSE] = accountId;
+  }
+  if (capabilities.has(CONTACTS)) {
+    caps[CONTACTS] = {};
+    // RFC 9610 §1.4.1: a card is in exactly one address book here (methods/contacts.ts).
+    accountCapabilities[CONTACTS] = { maxAddressBooksPerCard: 1, mayCreateAddressBook: true };
+    primaryAccounts[CONTACTS] = accountId;
   }
   const body: Record<string, unknown> = {
     capabilities: caps,

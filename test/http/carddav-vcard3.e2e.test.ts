@@ -1,0 +1,72 @@
+/**
+ * vCard 3.0 for CardDAV clients that ask for it (RFC 6352 §10.4.1), with curl: a GET whose
+ * Accept names `text/vcard; version=3.0` and an addressbook-multiget whose address-data asks
+ * `version="3.0"` get the stored vCard 4.0 card as 3.0 (PREF → TYPE=pref, data: photo →
+ * ENCODING=b, KIND/MEMBER → X-ADDRESSBOOKSERVER-*), with the stored card's ETag; a client that
+ * does not ask gets the card byte for byte; a 3.0 card asked for as 4.0 comes as 4.0.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkVCard } from '#core/contacts/vcard.ts';
+import { run } from '../support/clients.ts';
+import { startTestSystem, type TestSystem } from '../support/mail-system.ts';
+
+const ALICE = 'alice@example.test';
+const CARD4 =
+  'BEGIN:VCARD\r\nVERSION:4.0\r\nUID:v4-card\r\nKIND:group\r\nFN:The Team\r\nEMAIL;PREF=1;TYPE=work:team@example.test\r\nTEL;VALUE=uri:tel:+1-555-0100\r\n' +
+  'PHOTO:data:image/png;base64,iVBORw0KGgo=\r\nMEMBER:urn:uuid:m1\r\nEND:VCARD\r\n';
+const CARD3 =
+  'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:v3-card\r\nFN:Old Client\r\nN:Client;Old;;;\r\nEMAIL;TYPE=INTERNET,HOME,pref:old@example.test\r\nEND:VCARD\r\n';
+
+describe('CardDAV: vCard 3.0 served to clients that ask (RFC 6352 §10.4.1)', () => {
+  let sys: TestSystem;
+  const book = `/dav/addressbooks/${ALICE}/default/`;
+  const curl = async (args: string[]) => {
+    const r = await run('curl', ['-sSk', '-i', '--max-time', '20', '-u', `${ALICE}:alice-secret`, ...args], { timeoutMs: 30_000 });
+    const cut = r.stdout.indexOf('\r\n\r\n');
+    const head = r.stdout.slice(0, cut);
+    return { status: Number(head.split(' ')[1]), head, body: r.stdout.slice(cut + 4) };
+  };
+  const url = (p: string) => `https://127.0.0.1:${sys.port('https')}${p}`;
+
+  beforeAll(async () => {
+    sys = await startTestSystem();
+    await sys.addUser(ALICE, 'alice-secret');
+    await sys.adapters.contacts.createAddressBook(ALICE, { id: 'default', displayName: 'Contacts' });
+    await sys.adapters.contacts.putContact(ALICE, 'default', 'v4.vcf', { data: Buffer.from(CARD4), uid: 'v4-card' });
+    await sys.adapters.contacts.putContact(ALICE, 'default', 'v3.vcf', { data: Buffer.from(CARD3), uid: 'v3-card' });
+  }, 60_000);
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('GET with Accept: text/vcard; version=3.0 gets the 4.0 card as 3.0 with the stored ETag; without it, the stored bytes', async () => {
+    const stored = (await sys.adapters.contacts.getContact(ALICE, 'default', 'v4.vcf'))!;
+    const r = await curl(['-H', 'Accept: text/vcard; version=3.0', url(`${book}v4.vcf`)]);
+    expect(r.status).toBe(200);
+    expect(r.head).toMatch(/content-type: text\/vcard; charset=utf-8; version=3\.0/i);
+    expect(r.head).toContain(`etag: "${stored.etag}"`);
+    expect(checkVCard(Buffer.from(r.body))).toMatchObject({ version: '3.0', uid: 'v4-card', fn: 'The Team' });
+    expect(r.body).toContain('\r\nN:;;;;\r\n');
+    expect(r.body).toContain('\r\nEMAIL;TYPE=work,pref:team@example.test\r\n');
+    expect(r.body).toContain('\r\nTEL:+1-555-0100\r\n');
+    expect(r.body).toContain('\r\nPHOTO;TYPE=PNG;ENCODING=b:iVBORw0KGgo=\r\n');
+    expect(r.body).toContain('\r\nX-ADDRESSBOOKSERVER-KIND:group\r\n');
+    expect(r.body).toContain('\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:m1\r\n');
+    const plain = await curl([url(`${book}v4.vcf`)]);
+    expect(plain.body).toBe(CARD4);
+  });
+
+  it('addressbook-multiget with address-data version="3.0" (and "4.0") converts each card', async () => {
+    const body = (version: string) =>
+      `<?xml version="1.0" encoding="utf-8"?><C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data content-type="text/vcard" version="${version}"/></D:prop><D:href>${book}v4.vcf</D:href><D:href>${book}v3.vcf</D:href></C:addressbook-multiget>`;
+    const r3 = await curl(['-X', 'REPORT', '-H', 'Depth: 1', '-H', 'Content-Type: application/xml', '--data-binary', body('3.0'), url(book)]);
+    expect(r3.status).toBe(207);
+    expect(r3.body).toContain('VERSION:3.0&#13;\nN:;;;;&#13;\nUID:v4-card');
+    expect(r3.body).toContain('VERSION:3.0&#13;\nUID:v3-card');
+    expect(r3.body).not.toContain('VERSION:4.0');
+    const r4 = await curl(['-X', 'REPORT', '-H', 'Depth: 1', '-H', 'Content-Type: application/xml', '--data-binary', body('4.0'), url(book)]);
+    expect(r4.body).not.toContain('VERSION:3.0');
+    expect(r4.body).toContain('UID:v3-card');
+    expect(r4.body).toContain('EMAIL;TYPE=HOME;PREF=1:old@example.test');
+  });
+});
