@@ -85,10 +85,18 @@ export const appendSearchExtensionGroups = [
     const f = await c.ok('FETCH 1:2 (FLAGS BODY.PEEK[])');
     f.expectEqual('the parts together', [f.text(1, 'BODY[]'), f.flags(1)], [head + TEXT_PART + tail, ['\\SEEN']]);
     f.expectEqual('a whole message by URL', f.text(2, 'BODY[]'), MULTIPART);
+    // The mailbox name percent-encoded (RFC 5092 §6), a HEADER.FIELDS section.
+    await c.ok('CREATE "cat src"');
+    await c.append('"cat src"', message({ Subject: 'spaced', 'X-Extra': 'dropped' }));
+    const src = await selectUids(c, '"cat src"');
+    await c.ok(`APPEND cat CATENATE (URL "/cat%20src/;UID=${src.uids[0]}/;SECTION=HEADER.FIELDS%20(Subject)" TEXT ${lit('Body.\r\n')})`);
+    await c.ok('EXAMINE cat');
+    const h = await c.ok('FETCH 3 BODY.PEEK[]');
+    h.expectEqual('HEADER.FIELDS by URL', h.text(3, 'BODY[]'), 'Subject: spaced\r\n\r\nBody.\r\n');
     // A URL that names no message, or a mailbox that does not exist: BADURL, nothing stored.
     (await c.no(`APPEND cat CATENATE (TEXT ${lit(head)} URL "/INBOX;UIDVALIDITY=${validity}/;UID=${uids[0] + 100}")`)).codeMatches(/^BADURL\b/i);
     (await c.no(`APPEND cat CATENATE (URL "/No-such-box/;UID=1" TEXT ${lit(tail)})`)).codeMatches(/^BADURL\b/i);
-    (await c.ok('STATUS cat (MESSAGES)')).one(/\(MESSAGES 2\)/i);
+    (await c.ok('STATUS cat (MESSAGES)')).one(/\(MESSAGES 3\)/i);
     // A URL to a message of a mailbox with another UIDVALIDITY is not that message.
     (await c.no(`APPEND cat CATENATE (URL "/INBOX;UIDVALIDITY=${Number(validity) + 1}/;UID=${uids[0]}")`)).codeMatches(/^BADURL\b/i);
   }),
@@ -183,6 +191,32 @@ export const appendSearchExtensionGroups = [
     n = await c.ok('NOOP');
     n.one(/^\* 4 EXISTS$/i);
     n.none(/^\* ESEARCH/i);
+  }),
+
+  group('context-search-numbers', ['CONTEXT=SEARCH', 'ESEARCH'], 'RFC 5267 §4.3.3, §4.3.4', async ({ c, connect }) => {
+    await seed(c, 'INBOX', 3);
+    await c.ok('CREATE elsewhere');
+    await c.ok('SELECT INBOX');
+    const s = await c.ok('SEARCH RETURN (ALL UPDATE) UNFLAGGED');
+    const tag = s.reply.tagged.split(' ')[0];
+    s.expectEqual('initial result', expandSet(s.esearch().items.ALL), [1, 2, 3]);
+    const other = await connect();
+    await other.ok('SELECT INBOX');
+    await other.ok('STORE 1 +FLAGS.SILENT (\\Deleted)');
+    await other.ok('EXPUNGE');
+    await other.append('INBOX', message({ Subject: 'new' }));
+    // Without UID the sets are sequence numbers: the REMOVEFROM names the expunged message by
+    // the number it had, before its EXPUNGE; the ADDTO the new one by its number, after EXISTS.
+    const n = await c.ok('NOOP');
+    n.expectEqual('updates in sequence numbers', updates(n, tag), { addto: [3], removefrom: [1] });
+    const at = (re: RegExp) => n.untagged.findIndex((l) => re.test(l));
+    const order = [at(/REMOVEFROM/i), at(/^\* 1 EXPUNGE$/i), at(/^\* 3 EXISTS$/i), at(/ADDTO/i)];
+    n.expectEqual('REMOVEFROM before EXPUNGE, EXISTS before ADDTO', [order[0] < order[1], order[2] < order[3]], [true, true]);
+    // Selecting another mailbox ends the context.
+    await c.ok('SELECT elsewhere');
+    await c.ok('SELECT INBOX');
+    await other.append('INBOX', message({ Subject: 'unseen by the context' }));
+    (await c.ok('NOOP')).none(/^\* ESEARCH/i);
   }),
 
   group('context-sort', ['CONTEXT=SORT', 'ESORT'], 'RFC 5267 §4.3.3, §4.3.4', async ({ c, connect }) => {
