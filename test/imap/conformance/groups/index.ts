@@ -5,6 +5,7 @@
  * runs on each server that announces it and is skipped on the others.
  */
 import type { Group } from '../group.ts';
+import { appendSearchExtensionGroups } from './append-search-extensions.ts';
 import { baseGroups } from './base.ts';
 import { condstoreGroups } from './condstore.ts';
 import { fetchGroups } from './fetch.ts';
@@ -21,4 +22,5 @@ export const GROUPS: Group[] = [
   ...mailboxExtensionGroups,
   ...sessionExtensionGroups,
   ...condstoreGroups,
+  ...appendSearchExtensionGroups,
 ];
