@@ -52,7 +52,7 @@ if [ "${1:-}" = "--test" ]; then
     fi
   fi
   _missing=""
-  for _tool in swaks fetchmail mbsync getmail curl python3; do
+  for _tool in swaks fetchmail mbsync getmail curl python3 mutt; do
     command -v "$_tool" >/dev/null 2>&1 || _missing="$_missing $_tool"
   done
   # Dovecot lives in /usr/sbin and /usr/lib/dovecot, not always on a user's PATH.
@@ -70,7 +70,7 @@ if [ "${1:-}" = "--test" ]; then
     $_sudo apt-get update -qq >&2
     # The tests start their own Dovecot with their own configuration; the package's service is
     # not needed (on a machine with systemd it may start; it does not use the test ports).
-    DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq swaks fetchmail isync getmail6 curl dovecot-imapd dovecot-pop3d chromium vdirsyncer >&2
+    DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq swaks fetchmail isync getmail6 curl mutt dovecot-imapd dovecot-pop3d chromium vdirsyncer >&2
     # rspamd without its recommended Redis: the tests need none (GTUBE, settings rules).
     [ -x /usr/bin/rspamd ] || DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq --no-install-recommends rspamd >&2
   fi
