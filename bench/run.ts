@@ -17,7 +17,7 @@ const suites: Array<[string, () => Promise<Record<string, number>>]> = [
   // The same load with inbound verification (SPF, DKIM, ARC, DMARC) on.
   ['smtp-ingest-verified', () => benchSmtpIngest({ verify: true })],
   ['imap', () => benchImap()],
-  // CardDAV: a full sync-collection + multiget sync of 5,000 contacts, and an incremental one.
+  // CardDAV: a full sync-collection + multiget sync of 5,000 contacts and an incremental one: time locally, DynamoDB units on the emulator.
   ['carddav', () => benchCardDav()],
   // JMAP Email/query + Email/get of 50 on 10,000 messages: time locally, DynamoDB units on the emulator.
   ['jmap', () => benchJmap()],
