@@ -19,23 +19,34 @@ export interface Member {
   preview: string;
 }
 
-/** The calls that add the threads of an Email/query's rows (call id `q`, its Email/get `g`). */
-export function threadCalls(accountId: string): Invocation[] {
-  return [
-    ['Thread/get', { accountId, '#ids': { resultOf: 'g', name: 'Email/get', path: '/list/*/threadId' } }, 't'],
-    [
-      'Email/get',
-      {
-        accountId,
-        '#ids': { resultOf: 't', name: 'Thread/get', path: '/list/*/emailIds' },
-        properties: ['id', 'mailboxIds', 'keywords', 'from', 'receivedAt', 'preview'],
-      },
-      'm',
-    ],
-  ];
+/** The call that adds the threads of an Email/query's rows (its Email/get has call id `g`). */
+export function threadCall(accountId: string): Invocation {
+  return ['Thread/get', { accountId, '#ids': { resultOf: 'g', name: 'Email/get', path: '/list/*/threadId' } }, 't'];
 }
 
-/** Each thread's members, oldest first, from the Thread/get and Email/get responses. */
+export const MEMBER_PROPERTIES = ['id', 'mailboxIds', 'keywords', 'from', 'receivedAt', 'preview'];
+/** Members loaded at most per list (under the server's maxObjectsInGet) and per thread. */
+const MAX_MEMBERS = 900;
+const MAX_PER_THREAD = 20;
+
+/**
+ * The members to load for the rows: each thread's newest ones (a thread of thousands, such as
+ * a notification feed, loads a few), always the row's own email.
+ */
+export function memberIds(threads: Record<string, unknown>, rows: EmailSummary[]): string[] {
+  const list = threads.list as Array<{ id: string; emailIds: string[] }>;
+  const per = Math.max(1, Math.min(MAX_PER_THREAD, Math.floor(MAX_MEMBERS / Math.max(1, list.length))));
+  const ids = new Set<string>(rows.map((r) => r.id));
+  for (const t of list) for (const id of t.emailIds.slice(-per)) ids.add(id);
+  return [...ids];
+}
+
+/** How many messages each thread has. */
+export function threadSizes(threads: Record<string, unknown>): Map<string, number> {
+  return new Map((threads.list as Array<{ id: string; emailIds: string[] }>).map((t) => [t.id, t.emailIds.length]));
+}
+
+/** Each thread's loaded members, oldest first, from the Thread/get and Email/get responses. */
 export function membersByThread(threads: Record<string, unknown>, members: Record<string, unknown>): Map<string, Member[]> {
   const byId = new Map((members.list as Member[]).map((m) => [m.id, m]));
   const out = new Map<string, Member[]>();

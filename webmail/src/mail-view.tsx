@@ -18,7 +18,7 @@ import { MessageView } from './message-view.tsx';
 import { formatDate, senderName, type EmailSummary, addressList, type EmailAddress } from './emails.ts';
 import { Compose, EMPTY_DRAFT, type Draft, type Identity } from './compose.tsx';
 import { MethodError } from './jmap.ts';
-import { membersByThread, membersOf, senderNames, threadCalls, type Member } from './conversations.ts';
+import { MEMBER_PROPERTIES, memberIds, membersByThread, membersOf, senderNames, threadCall, threadSizes, type Member } from './conversations.ts';
 import { ThreadView } from './thread-view.tsx';
 import { ContactsView } from './contacts-view.tsx';
 import { CONTACTS, cardEmails, createCard, defaultBook, loadAddressBook, suggestionsOf } from './contacts.ts';
@@ -43,6 +43,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
   const [suggestions, setSuggestions] = useState<string[]>([]);
   const [conversations, setConversations] = useState(true);
   const [threads, setThreads] = useState<Map<string, Member[]>>(new Map());
+  const [sizes, setSizes] = useState<Map<string, number>>(new Map());
   const searchRef = useRef<HTMLInputElement>(null);
   const loading = useRef(false);
 
@@ -58,7 +59,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
     async (count: number) => {
       if (!current) return;
       const filter: Record<string, unknown> = search ? { inMailbox: current, text: search } : { inMailbox: current };
-      const [query, got, thread, members] = await client.call([
+      const [query, got, thread] = await client.call([
         [
           'Email/query',
           {
@@ -73,12 +74,18 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
           'q',
         ],
         ['Email/get', { accountId: client.session.accountId, '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' }, properties: LIST_PROPERTIES }, 'g'],
-        ...(conversations ? threadCalls(client.session.accountId) : []),
+        ...(conversations ? [threadCall(client.session.accountId)] : []),
       ]);
       const byId = new Map((got.list as EmailSummary[]).map((e) => [e.id, e]));
-      setEmails((query.ids as string[]).map((id) => byId.get(id)).filter((e): e is EmailSummary => Boolean(e)));
+      const rows = (query.ids as string[]).map((id) => byId.get(id)).filter((e): e is EmailSummary => Boolean(e));
+      // The threads' members, a second request: Thread/get tells how many there are to load.
+      const [members] = conversations
+        ? await client.call([['Email/get', { accountId: client.session.accountId, ids: memberIds(thread, rows), properties: MEMBER_PROPERTIES }, 'm']])
+        : [null];
+      setEmails(rows);
       setTotal(query.total as number);
-      setThreads(conversations ? membersByThread(thread, members) : new Map());
+      setThreads(members ? membersByThread(thread, members) : new Map());
+      setSizes(members ? threadSizes(thread) : new Map());
     },
     [client, current, search, conversations],
   );
@@ -415,6 +422,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
         <ul class="messages">
           {emails.map((e) => {
             const members = membersOf(e, threads);
+            const size = Math.max(members.length, sizes.get(e.threadId) ?? 0);
             const unread = members.some((m) => !m.keywords.$seen);
             const flagged = members.some((m) => m.keywords.$flagged);
             return (
@@ -433,12 +441,12 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
                 <button type="button" class="row" onClick={() => open(e.id)}>
                   <span class="from">
                     {members.length > 1 ? senderNames(members, client.session.username) : senderName(e)}
-                    {members.length > 1 && (
+                    {size > 1 && (
                       <>
                         <span class="thread-count" aria-hidden="true">
-                          {members.length}
+                          {size}
                         </span>
-                        <span class="visually-hidden">, {members.length} messages</span>
+                        <span class="visually-hidden">, {size} messages</span>
                       </>
                     )}
                   </span>
@@ -496,6 +504,7 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
             key={`${openId} ${openThread.length}`}
             client={client}
             members={openThread}
+            total={Math.max(openThread.length, sizes.get(openRow!.threadId) ?? 0)}
             isDraft={currentBox?.role === 'drafts'}
             onClose={() => setOpenId(null)}
             onRead={() => void refresh()}

@@ -13,6 +13,7 @@ import { MessageView } from './message-view.tsx';
 export function ThreadView({
   client,
   members,
+  total,
   isDraft,
   onClose,
   onRead,
@@ -21,6 +22,8 @@ export function ThreadView({
 }: {
   client: JmapClient;
   members: Member[];
+  /** Messages in the thread; more than `members` when only the newest were loaded. */
+  total: number;
   isDraft: boolean;
   onClose(): void;
   onRead(): void;
@@ -30,12 +33,13 @@ export function ThreadView({
   const newest = members[members.length - 1].id;
   const [open, setOpen] = useState<Set<string>>(new Set([newest]));
   return (
-    <section class="thread" aria-label={`Conversation of ${members.length} messages`}>
+    <section class="thread" aria-label={`Conversation of ${total} messages`}>
       <div class="message-actions">
         <button type="button" class="back" onClick={onClose}>
           Back
         </button>
       </div>
+      {total > members.length && <p class="empty">{total - members.length} older messages of this conversation are not shown.</p>}
       <ol class="thread-messages">
         {members.map((m) => (
           <li key={m.id}>
