@@ -3,8 +3,9 @@
  * user's address book (core/ports/contacts.ts), several cards to a file as address books
  * export them (RFC 6350 §3.1 allows a sequence of vCards).
  *
- * Import stores each card as it is in the file, with one exception: a card without a UID (allowed in
- * vCard 3.0, required by CardDAV, RFC 6352 §5.1) gets a UID line after its VERSION line. A card
+ * Import stores each card as it is in the file, with two exceptions: a card without a UID (allowed in
+ * vCard 3.0, required by CardDAV, RFC 6352 §5.1) gets a UID line after its VERSION line, and a
+ * vCard 3.0 is stored as 4.0, the stored form (core/contacts/vcard-version.ts). A card
  * whose UID the book already holds replaces that card, so importing the same file twice
  * changes nothing. Cards that are not valid vCards are listed and skipped (exit 1); the others
  * are imported.
@@ -12,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Adapters } from '../adapters/adapters.ts';
+import { toVCard4 } from '../contacts/vcard-version.ts';
 import { VCardError, checkVCard, splitVCards } from '../contacts/vcard.ts';
 import { CONTACT_NAME, ContactError, contactEtag } from '../ports/contacts.ts';
 
@@ -69,6 +71,7 @@ export async function importContacts(
         data = withUid(data, uid);
         checkVCard(data);
       }
+      data = toVCard4(data);
     } catch (err) {
       if (!(err instanceof VCardError)) throw err;
       io.err(`card ${i + 1}: skipped: ${err.message}`);

@@ -1,7 +1,7 @@
 /**
- * vCard 4.0 (RFC 6350) ↔ 3.0 (RFC 2426) for CardDAV clients that ask for the other version
- * (RFC 6352 §10.4.1 `address-data` version, and the Accept header of a GET). The stored card is
- * not changed; this is the representation served. What differs, both ways:
+ * vCard 4.0 (RFC 6350) ↔ 3.0 (RFC 2426): a 3.0 card a CardDAV client PUTs (or a file imports) is
+ * stored as 4.0, and served as 3.0 to the client that wrote it and to clients that ask for 3.0
+ * (RFC 6352 §10.4.1 `address-data` version, and the Accept header of a GET). What differs, both ways:
  *  - VERSION; PREF=n (4.0) ↔ TYPE=pref (3.0);
  *  - inline media: `PHOTO:data:image/jpeg;base64,…` (4.0) ↔ `PHOTO;ENCODING=b;TYPE=JPEG:…` (3.0);
  *  - TEL as a `tel:` URI (VALUE=uri) ↔ TEL as text;

@@ -1,8 +1,8 @@
 /**
- * vCard checks and reading, as much as storing and serving cards needs: a card is stored as
- * the client sent it (core/ports/contacts.ts), so nothing here rewrites one; it checks that
- * the bytes are one vCard 4.0 (RFC 6350) or 3.0 (RFC 2426), finds its UID, and reads property
- * values for CardDAV's text-match filter (RFC 6352 §10.5.4).
+ * vCard checks and reading, as much as storing and serving cards needs (rewriting between
+ * versions is vcard-version.ts): it checks that the bytes are one vCard 4.0 (RFC 6350) or 3.0
+ * (RFC 2426), finds its UID, and reads property values for CardDAV's text-match filter
+ * (RFC 6352 §10.5.4).
  *
  * Content lines (RFC 6350 §3.2): `[group.]NAME[;param=value…]:value`, folded by CRLF (or a bare
  * LF, which real files carry) followed by one space or tab. Names are case-insensitive.

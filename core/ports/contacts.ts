@@ -6,10 +6,13 @@
  * (`test/contract/contact-store.contract.ts`).
  *
  * What the port promises:
- *  - A card is stored as the client sent it: getContact returns the exact bytes putContact was
- *    given (CardDAV clients compare what they wrote with what they read back). Callers check
- *    the vCard first (core/contacts/vcard.ts: checkVCard); the store checks only the size
- *    (MAX_VCARD_BYTES) and that the card has a UID.
+ *  - getContact returns the exact bytes putContact was given. Callers store vCard 4.0 (RFC 6350;
+ *    CardDAV converts a 3.0 PUT, core/contacts/vcard-version.ts) and check the vCard first
+ *    (core/contacts/vcard.ts: checkVCard); the store checks only the size (MAX_VCARD_BYTES)
+ *    and that the card has a UID.
+ *  - A card remembers the vCard version its CardDAV writer used (`clientVersion`), so a
+ *    client that wrote 3.0 is served 3.0 without asking: a put that gives one records it, a
+ *    put that gives none (JMAP, import) keeps the card's (none for a new card).
  *  - A card is named by its resource name (the last segment of its URL, chosen by the client)
  *    and carries a strong ETag: the SHA-256 of its bytes (so the same bytes always have the
  *    same ETag). Within one address book a vCard UID names at most one card (RFC 6352
@@ -62,10 +65,23 @@ export interface ContactInfo {
   etag: string;
   modseq: number;
   size: number;
+  /** The vCard version the card's CardDAV writer sent, when one was recorded. */
+  clientVersion?: VCardVersion;
+}
+
+export type VCardVersion = '3.0' | '4.0';
+
+/** What putContact stores. */
+export interface ContactData {
+  data: Buffer;
+  /** The vCard's UID property (the caller parsed it). */
+  uid: string;
+  /** The version the writer sent (recorded); omitted: the card's recorded one stays. */
+  clientVersion?: VCardVersion;
 }
 
 export interface StoredContact extends ContactInfo {
-  /** The bytes as the client sent them. */
+  /** The bytes as putContact was given them. */
   data: Buffer;
 }
 
@@ -105,13 +121,7 @@ export interface ContactStore {
    * book), PRECONDITION_FAILED, UID_CONFLICT (another card of the book has this UID),
    * TOO_LARGE, INVALID (name or uid).
    */
-  putContact(
-    user: string,
-    bookId: string,
-    name: string,
-    card: { data: Buffer; uid: string },
-    options?: PutContactOptions,
-  ): Promise<{ contact: ContactInfo; created: boolean }>;
+  putContact(user: string, bookId: string, name: string, card: ContactData, options?: PutContactOptions): Promise<{ contact: ContactInfo; created: boolean }>;
   /** Deletes a card; NOT_FOUND when absent, PRECONDITION_FAILED when `ifMatch` differs. Returns the deletion's modseq. */
   deleteContact(user: string, bookId: string, name: string, options?: { ifMatch?: string }): Promise<{ modseq: number }>;
   /** What changed after `since` (a syncToken this book gave); null when the book is absent. */
@@ -136,10 +146,12 @@ export function contactEtag(data: Buffer): string {
 }
 
 /** The checks every adapter makes before writing (size, name, uid). */
-export function checkPut(bookId: string, name: string, card: { data: Buffer; uid: string }): void {
+export function checkPut(bookId: string, name: string, card: ContactData): void {
   if (!ADDRESS_BOOK_ID.test(bookId)) throw new ContactError('NOT_FOUND', 'no such address book');
   if (!CONTACT_NAME.test(name)) throw new ContactError('INVALID', 'invalid contact resource name');
   if (card.data.length > MAX_VCARD_BYTES) throw new ContactError('TOO_LARGE', `vCard larger than ${MAX_VCARD_BYTES} octets`);
   if (typeof card.uid !== 'string' || card.uid === '' || Buffer.byteLength(card.uid) > 512)
     throw new ContactError('INVALID', 'the vCard needs a UID (at most 512 octets)');
+  if (card.clientVersion !== undefined && card.clientVersion !== '3.0' && card.clientVersion !== '4.0')
+    throw new ContactError('INVALID', 'clientVersion is 3.0 or 4.0');
 }

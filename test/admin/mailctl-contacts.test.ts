@@ -29,7 +29,7 @@ describe('mailctl contacts (local)', () => {
   const one = 'BEGIN:VCARD\r\nVERSION:4.0\r\nUID:urn:uuid:one\r\nFN:One Person\r\nEMAIL:one@example.test\r\nEND:VCARD\r\n';
   const two = 'BEGIN:VCARD\nVERSION:3.0\nFN:Two Person\nN:Person;Two;;;\nEND:VCARD\n'; // vCard 3.0, no UID, LF line ends
 
-  it('imports several vCards from one file (a 3.0 card without UID gets one), exports them byte for byte, and a second import changes nothing', async () => {
+  it('imports several vCards from one file (a 3.0 card without UID gets one and is stored as 4.0), exports them byte for byte, and a second import changes nothing', async () => {
     const file = path.join(dataDir, 'in.vcf');
     writeFileSync(file, one + two);
     const r = await ctl(['contacts', 'import', USER, file]);
@@ -46,7 +46,7 @@ describe('mailctl contacts (local)', () => {
       const first = cards.find((c) => c.uid === 'urn:uuid:one')!;
       expect(first.data.toString()).toBe(one);
       const second = cards.find((c) => c.uid !== 'urn:uuid:one')!;
-      expect(second.data.toString()).toMatch(/^BEGIN:VCARD\nVERSION:3\.0\nUID:[0-9a-f-]{36}\nFN:Two Person\n/);
+      expect(second.data.toString()).toMatch(/^BEGIN:VCARD\r\nVERSION:4\.0\r\nUID:[0-9a-f-]{36}\r\nFN:Two Person\r\nN:Person;Two;;;\r\nEND:VCARD\r\n$/);
     } finally {
       await adapters.close();
     }
@@ -55,7 +55,7 @@ describe('mailctl contacts (local)', () => {
     expect((await ctl(['contacts', 'export', USER, out])).stdout).toBe(`exported 2 cards of ${USER}/default to ${out}\n`);
     const exported = readFileSync(out, 'utf8');
     expect(exported).toContain(one);
-    expect(exported).toMatch(/FN:Two Person\n/);
+    expect(exported).toMatch(/FN:Two Person\r\n/);
 
     const again = await ctl(['contacts', 'import', USER, out]);
     expect(again.stdout).toBe(`imported 0 of 2 cards into ${USER}/default: 0 new, 0 replaced, 2 unchanged, 0 skipped\n`);

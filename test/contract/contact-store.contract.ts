@@ -71,6 +71,30 @@ export function contactStoreContract(adapterName: string, make: () => Promise<Co
       expect(got).toMatchObject({ name: 'u-1.vcf', uid: 'u-1', etag: put.contact.etag, size: data.length, modseq: 1 });
     });
 
+    it('remembers the vCard version a writer sent (clientVersion) in every read; a put without one keeps it, a put with one replaces it', async () => {
+      await cs.createAddressBook(alice, { id: 'default', displayName: 'Contacts' });
+      const put = await cs.putContact(alice, 'default', 'ios.vcf', { data: card('ios', 'From iOS'), uid: 'ios', clientVersion: '3.0' });
+      expect(put.contact.clientVersion).toBe('3.0');
+      await cs.putContact(alice, 'default', 'plain.vcf', { data: card('plain', 'Plain'), uid: 'plain' });
+      expect((await cs.getContact(alice, 'default', 'ios.vcf'))!.clientVersion).toBe('3.0');
+      expect((await cs.getContact(alice, 'default', 'plain.vcf'))!.clientVersion).toBeUndefined();
+      expect((await cs.listContacts(alice, 'default')).map((c) => [c.name, c.clientVersion])).toEqual([
+        ['ios.vcf', '3.0'],
+        ['plain.vcf', undefined],
+      ]);
+      // A JMAP edit (no version given) keeps what the phone wrote; the phone's next put sets it again.
+      const edited = await cs.putContact(alice, 'default', 'ios.vcf', { data: card('ios', 'Edited on the web'), uid: 'ios' });
+      expect(edited.contact.clientVersion).toBe('3.0');
+      expect((await cs.changesSince(alice, 'default', 0))!.changed.find((c) => c.name === 'ios.vcf')!.clientVersion).toBe('3.0');
+      expect((await cs.getContacts(alice, 'default', ['ios.vcf']))[0].clientVersion).toBe('3.0');
+      await cs.putContact(alice, 'default', 'ios.vcf', { data: card('ios', 'From a 4.0 client'), uid: 'ios', clientVersion: '4.0' });
+      expect((await cs.getContact(alice, 'default', 'ios.vcf'))!.clientVersion).toBe('4.0');
+      // Deleted and put again: a new card, nothing remembered.
+      await cs.deleteContact(alice, 'default', 'ios.vcf');
+      await cs.putContact(alice, 'default', 'ios.vcf', { data: card('ios', 'Again'), uid: 'ios' });
+      expect((await cs.getContact(alice, 'default', 'ios.vcf'))!.clientVersion).toBeUndefined();
+    });
+
     it('stores a card near the size limit (a large inline photo) whole, and refuses one above it with TOO_LARGE', async () => {
       await cs.createAddressBook(alice, { id: 'default', displayName: 'Contacts' });
       const head = 'BEGIN:VCARD\r\nVERSION:4.0\r\nUID:big\r\nFN:Big\r\nPHOTO:data:image/jpeg;base64,';

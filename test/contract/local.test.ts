@@ -396,6 +396,32 @@ describe('local adapters only', () => {
     });
   });
 
+  describe('SqliteContactStore', () => {
+    it('a schema-1 file (before clientVersion) gets the column when opened: its cards stay and read without one, new puts record one', async () => {
+      let cs = new SqliteContactStore({ dataDir: dir });
+      await cs.createAddressBook('a@example.test', { id: 'default', displayName: 'Contacts' });
+      const old = Buffer.from('BEGIN:VCARD\r\nVERSION:3.0\r\nUID:old\r\nFN:Old\r\nEND:VCARD\r\n');
+      await cs.putContact('a@example.test', 'default', 'old.vcf', { data: old, uid: 'old' });
+      await cs.close();
+      // The file as schema 1 left it: the contacts table without client_version.
+      let db = new DatabaseSync(path.join(dir, 'index.sqlite'));
+      db.exec('ALTER TABLE contacts DROP COLUMN client_version');
+      db.prepare("UPDATE schema_version SET version = 1 WHERE component = 'contacts'").run();
+      db.close();
+
+      cs = new SqliteContactStore({ dataDir: dir });
+      const got = (await cs.getContact('a@example.test', 'default', 'old.vcf'))!;
+      expect(got.data.equals(old)).toBe(true);
+      expect(got.clientVersion).toBeUndefined();
+      await cs.putContact('a@example.test', 'default', 'old.vcf', { data: old, uid: 'old', clientVersion: '3.0' });
+      expect((await cs.listContacts('a@example.test', 'default'))[0].clientVersion).toBe('3.0');
+      await cs.close();
+      db = new DatabaseSync(path.join(dir, 'index.sqlite'), { readOnly: true });
+      expect(db.prepare('SELECT version FROM schema_version WHERE component = ?').get('contacts')).toEqual({ version: 2 });
+      db.close();
+    });
+  });
+
   describe('SqliteWorkQueue', () => {
     it('jobs survive close and reopen; a job held by a dead receiver comes back after its visibility timeout', async () => {
       let q = new SqliteWorkQueue({ dataDir: dir });

@@ -2,7 +2,9 @@
  * CardDAV with a client none of us wrote: Debian's vdirsyncer syncs a local vCard directory
  * with our server both ways (RFC 6352), discovering the address book from the server's root
  * (RFC 6764 well-known URI, current-user-principal, addressbook-home-set). The server side is
- * read and changed through the ContactStore (what the webmail and JMAP use).
+ * read and changed through the ContactStore (what the webmail and JMAP use). vdirsyncer writes
+ * the vCard 3.0 it finds in the local files: the server stores 4.0 and serves the card back as
+ * 3.0; a 4.0 file is stored byte for byte.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
@@ -28,6 +30,8 @@ function describeWithVdirsyncer(name: string, fn: () => void): void {
 }
 
 const vcard = (uid: string, fn: string) => `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:${uid}\r\nFN:${fn}\r\nN:${fn};;;;\r\nEMAIL:${uid}@example.test\r\nEND:VCARD\r\n`;
+/** The same card in vCard 4.0 (what the server stores for it, and what JMAP and the webmail write). */
+const vcard4 = (uid: string, fn: string) => vcard(uid, fn).replace('VERSION:3.0', 'VERSION:4.0');
 
 for (const kind of ADAPTER_KINDS)
   describeWithVdirsyncer(`CardDAV (${kind}): vdirsyncer syncs a local vCard directory both ways (RFC 6352, RFC 6764)`, () => {
@@ -97,27 +101,32 @@ verify = "${work}/cert.pem"
       expect(paths).toContain(`PROPFIND /dav/addressbooks/${USER}/`);
     });
 
-    it('uploads a contact created locally; the store holds the exact bytes', async () => {
+    it('uploads a contact created locally (vCard 3.0): the store holds it as 4.0 and remembers 3.0; the local file stays as it was', async () => {
       const data = vcard('local-1', 'Local One');
       await writeFile(path.join(local, 'local-1.vcf'), data);
       const s = await sync();
       expect(s.requests.some((r) => r.method === 'PUT' && r.status === 201)).toBe(true);
       const cards = await store().listContacts(USER, 'default');
-      expect(cards.map((c) => c.uid)).toEqual(['local-1']);
+      expect(cards.map((c) => [c.uid, c.clientVersion])).toEqual([['local-1', '3.0']]);
       const stored = await store().getContact(USER, 'default', cards[0].name);
-      expect(stored!.data.toString()).toBe(data);
+      expect(stored!.data.toString()).toBe(vcard4('local-1', 'Local One'));
+      // The PUT had no ETag (RFC 6352 §6.3.2.3), so the next sync fetches the card: as 3.0, the same card.
+      await sync();
+      expect(await readdir(local)).toEqual(['local-1.vcf']);
+      expect(await readFile(path.join(local, 'local-1.vcf'), 'utf8')).toBe(data);
     });
 
     it('downloads a contact created on the server and one changed there', async () => {
       const [uploaded] = await store().listContacts(USER, 'default');
-      const changed = vcard('local-1', 'Local One Edited');
-      await store().putContact(USER, 'default', uploaded.name, { data: Buffer.from(changed), uid: 'local-1' });
-      const fresh = vcard('server-1', 'Server One');
+      // Changed as JMAP and the webmail do (vCard 4.0, no version given: the card's 3.0 stays).
+      await store().putContact(USER, 'default', uploaded.name, { data: Buffer.from(vcard4('local-1', 'Local One Edited')), uid: 'local-1' });
+      const fresh = vcard4('server-1', 'Server One');
       await store().putContact(USER, 'default', 'server-1.vcf', { data: Buffer.from(fresh), uid: 'server-1' });
       await sync();
       const files = await readdir(local);
       const contents = await Promise.all(files.map((f) => readFile(path.join(local, f), 'utf8')));
-      expect(contents.sort()).toEqual([changed, fresh].sort());
+      // The card vdirsyncer wrote in 3.0 comes back in 3.0; the one made on the server in 4.0, byte for byte.
+      expect(contents.sort()).toEqual([vcard('local-1', 'Local One Edited'), fresh].sort());
     });
 
     it('propagates deletions both ways', async () => {
@@ -133,9 +142,21 @@ verify = "${work}/cert.pem"
       expect(await readdir(local)).toEqual([]);
     });
 
+    it('a vCard 4.0 file is stored byte for byte with the ETag in the PUT answer, so nothing is fetched back', async () => {
+      const data = vcard4('four', 'Four Local');
+      await writeFile(path.join(local, 'four.vcf'), data);
+      const s = await sync();
+      expect(s.requests.filter((r) => r.method === 'PUT').map((r) => r.status)).toEqual([201]);
+      const [c] = await store().listContacts(USER, 'default');
+      expect((await store().getContact(USER, 'default', c.name))!.data.toString()).toBe(data);
+      const again = await sync();
+      expect(again.requests.filter((r) => r.method !== 'PROPFIND')).toEqual([]);
+    });
+
     it('a second sync with no changes transfers nothing: only PROPFIND listings, no GET, PUT, DELETE or multiget; the sync token stays', async () => {
       await writeFile(path.join(local, 'keep.vcf'), vcard('keep', 'Keep Me'));
       await sync();
+      await sync(); // fetches the 3.0 card its PUT gave no ETag for
       const token = (await store().getAddressBook(USER, 'default'))!.syncToken;
       const s = await sync();
       expect(s.requests.filter((r) => r.method !== 'PROPFIND')).toEqual([]);

@@ -129,19 +129,48 @@ describe('CardDAV over HTTPS with curl (RFC 6352, RFC 6578)', () => {
     expect((await parse(inf.body)).children).toContain(`${D}propfind-finite-depth`);
   });
 
-  it('creates a card with If-None-Match: * (RFC 6352 §6.3.2.1 example): 201 and an ETag; GET gives the exact bytes back; a second create is 412', async () => {
+  it('creates a card with If-None-Match: * (RFC 6352 §6.3.2.1 example, vCard 3.0): 201 without an ETag, stored as 4.0, served back as 3.0; a second create is 412', async () => {
     const data =
       'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Cyrus Daboo\r\nN:Daboo;Cyrus\r\nADR;TYPE=POSTAL:;2822 Email HQ;Suite 2821;RFCVille;PA;15213;USA\r\nEMAIL;TYPE=INTERNET,PREF:cyrus@example.com\r\nNICKNAME:me\r\nNOTE:Example VCard.\r\nORG:Self Employed\r\nTEL;TYPE=WORK,VOICE:412 605 0499\r\nTEL;TYPE=FAX:412 605 0705\r\nURL:http://www.example.com\r\nUID:1234-5678-9000-1\r\nEND:VCARD\r\n';
     const r = await put('newvcard.vcf', data, ['If-None-Match: *']);
     expect(r.status).toBe(201);
-    expect(r.headers.etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    // RFC 6352 §6.3.2.3: what is stored (vCard 4.0) is not what was sent, so no ETag: the client GETs the card.
+    expect(r.headers.etag).toBeUndefined();
+    const stored = (await sys.adapters.contacts.getContact(ALICE, 'default', 'newvcard.vcf'))!;
+    expect(stored.clientVersion).toBe('3.0');
+    expect(stored.data.toString()).toBe(data.replace('VERSION:3.0', 'VERSION:4.0').replace('EMAIL;TYPE=INTERNET,PREF:', 'EMAIL;PREF=1:'));
     const g = await curl([`${base()}${book}newvcard.vcf`]);
     expect(g.status).toBe(200);
     expect(g.headers['content-type']).toBe('text/vcard; charset=utf-8');
-    expect(g.headers.etag).toBe(r.headers.etag);
-    expect(g.body).toBe(data);
-    expect((await curl(['-H', `If-None-Match: ${r.headers.etag}`, `${base()}${book}newvcard.vcf`])).status).toBe(304);
+    expect(g.body).toBe(data.replace('EMAIL;TYPE=INTERNET,PREF:', 'EMAIL;TYPE=pref:'));
+    // One ETag per stored card and version served, the same on every read.
+    expect(g.headers.etag).toBe(`"${stored.etag}.v3"`);
+    expect((await curl([`${base()}${book}newvcard.vcf`])).headers.etag).toBe(g.headers.etag);
+    const g4 = await curl(['-H', 'Accept: text/vcard; version=4.0', `${base()}${book}newvcard.vcf`]);
+    expect(g4.body).toBe(stored.data.toString());
+    expect(g4.headers.etag).toBe(`"${stored.etag}"`);
+    expect((await curl(['-H', `If-None-Match: ${g.headers.etag}`, `${base()}${book}newvcard.vcf`])).status).toBe(304);
+    expect((await curl(['-H', `If-None-Match: ${g.headers.etag}`, '-H', 'Accept: text/vcard; version=4.0', `${base()}${book}newvcard.vcf`])).status).toBe(200);
+    const listed = await parse((await dav('PROPFIND', book, '<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>', ['Depth: 1'])).body);
+    expect(listed.responses.find((x) => x.href === `${book}newvcard.vcf`)!.props[`${D}getetag`].text).toBe(g.headers.etag);
     expect((await put('newvcard.vcf', data, ['If-None-Match: *'])).status).toBe(412);
+  });
+
+  it('a vCard 4.0 PUT is stored byte for byte and answered with its ETag, which GET and PROPFIND give too', async () => {
+    const data = card('four-1', 'Four One', 'EMAIL;TYPE=work:four@example.com\r\n');
+    const r = await put('four.vcf', data, ['If-None-Match: *']);
+    expect(r.status).toBe(201);
+    const stored = (await sys.adapters.contacts.getContact(ALICE, 'default', 'four.vcf'))!;
+    expect(stored.data.toString()).toBe(data);
+    expect(r.headers.etag).toBe(`"${stored.etag}"`);
+    const g = await curl([`${base()}${book}four.vcf`]);
+    expect(g.body).toBe(data);
+    expect(g.headers.etag).toBe(r.headers.etag);
+    const listed = await parse(
+      (await dav('PROPFIND', `${book}four.vcf`, '<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>', ['Depth: 0'])).body,
+    );
+    expect(listed.responses[0].props[`${D}getetag`].text).toBe(r.headers.etag);
+    expect((await dav('DELETE', `${book}four.vcf`, undefined, [`If-Match: ${r.headers.etag}`])).status).toBe(204);
   });
 
   it('If-Match: a stale ETag gets 412 on PUT and DELETE, the current one succeeds (RFC 7232 §3.1)', async () => {

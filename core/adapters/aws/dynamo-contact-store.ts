@@ -7,7 +7,8 @@
  * | ----------------------------------- | ------------------------------------------------------------ |
  * | `ABOOK#<bookId>`                    | id, displayName, description, modseq (the sync token), createdAt |
  * | `CARD#<bookId>#<name>`              | name, uid, etag, modseq, size, data (B: the first chunk),    |
- * |                                     | chunks (N); or a tombstone: name, modseq, deleted = true     |
+ * |                                     | chunks (N), clientVersion (S, when recorded);                |
+ * |                                     | or a tombstone: name, modseq, deleted = true                 |
  * | `CARDX#<bookId>#<name>#<n:3>`       | data (B): chunk n ≥ 1 of a card larger than CHUNK_BYTES      |
  * | `ABLOG#<bookId>#<modseq:16>`        | name: the change log, one item per name (live or deleted)    |
  * | `ABUID#<bookId>#<uid>`              | name: which card holds a vCard UID (RFC 6352 §6.3.2.1)        |
@@ -30,6 +31,7 @@ import {
   ADDRESS_BOOK_ID,
   ContactError,
   checkPut,
+  type ContactData,
   contactEtag,
   type AddressBook,
   type ContactChanges,
@@ -67,7 +69,10 @@ function toBook(item: Item): AddressBook {
   };
 }
 function toInfo(item: Item): ContactInfo {
-  return { name: str(item, 'name'), uid: str(item, 'uid'), etag: str(item, 'etag'), modseq: num(item, 'modseq'), size: num(item, 'size') };
+  const info: ContactInfo = { name: str(item, 'name'), uid: str(item, 'uid'), etag: str(item, 'etag'), modseq: num(item, 'modseq'), size: num(item, 'size') };
+  const v = item.clientVersion?.S;
+  if (v === '3.0' || v === '4.0') info.clientVersion = v;
+  return info;
 }
 const isLive = (item: Item | undefined): item is Item => item !== undefined && item.deleted?.BOOL !== true;
 
@@ -174,7 +179,7 @@ export class DynamoContactStore implements ContactStore {
 
   async listContacts(user: string, bookId: string): Promise<ContactInfo[]> {
     if (!(await this.getAddressBook(user, bookId))) throw new ContactError('NOT_FOUND', 'no such address book');
-    const rows = await this.query(user, k.cardPrefix(bookId), { projection: '#n, uid, etag, modseq, #s, deleted' });
+    const rows = await this.query(user, k.cardPrefix(bookId), { projection: '#n, uid, etag, modseq, #s, deleted, clientVersion' });
     return rows
       .filter(isLive)
       .map(toInfo)
@@ -251,7 +256,7 @@ export class DynamoContactStore implements ContactStore {
     user: string,
     bookId: string,
     name: string,
-    card: { data: Buffer; uid: string },
+    card: ContactData,
     options: PutContactOptions = {},
   ): Promise<{ contact: ContactInfo; created: boolean }> {
     checkPut(bookId, name, card);
@@ -274,6 +279,19 @@ export class DynamoContactStore implements ContactStore {
 
       const bookModseq = num(book, 'modseq');
       const modseq = bookModseq + 1;
+      const clientVersion = card.clientVersion ?? (live ? old.clientVersion?.S : undefined);
+      const item: Item = {
+        pk,
+        sk: S(k.card(bookId, name)),
+        name: S(name),
+        uid: S(card.uid),
+        etag: S(etag),
+        modseq: N(modseq),
+        size: N(card.data.length),
+        data: { B: chunks[0] },
+        chunks: N(chunks.length),
+      };
+      if (clientVersion !== undefined) item.clientVersion = S(clientVersion);
       const tx: TransactWriteItem[] = [
         {
           Update: {
@@ -287,17 +305,7 @@ export class DynamoContactStore implements ContactStore {
         {
           Put: {
             TableName: this.table,
-            Item: {
-              pk,
-              sk: S(k.card(bookId, name)),
-              name: S(name),
-              uid: S(card.uid),
-              etag: S(etag),
-              modseq: N(modseq),
-              size: N(card.data.length),
-              data: { B: chunks[0] },
-              chunks: N(chunks.length),
-            },
+            Item: item,
             ...(old
               ? { ConditionExpression: 'modseq = :m', ExpressionAttributeValues: { ':m': N(num(old, 'modseq')) } }
               : { ConditionExpression: 'attribute_not_exists(pk)' }),
@@ -318,7 +326,7 @@ export class DynamoContactStore implements ContactStore {
       const oldUid = live ? old.uid?.S : undefined;
       if (oldUid !== undefined && oldUid !== card.uid) tx.push({ Delete: { TableName: this.table, Key: { pk, sk: S(k.uid(bookId, oldUid)) } } });
       const r = await transactWrite(this.db, tx);
-      if (r.ok) return { contact: { name, uid: card.uid, etag, modseq, size: card.data.length }, created: !live };
+      if (r.ok) return { contact: toInfo(item), created: !live };
     }
     throw new ContactError('CONFLICT', 'the address book kept changing; try again');
   }

@@ -9,12 +9,15 @@
  *    row per deleted name (dropped when the name is put again): changesSince reads only rows
  *    above `since`.
  *  - the vCard UID is unique per book (a unique index; RFC 6352 §6.3.2.1).
+ *  - schema 2 added `contacts.client_version` (the version a CardDAV writer sent; NULL: none
+ *    recorded); a file of schema 1 gets the column when opened.
  */
 import path from 'node:path';
 import {
   ADDRESS_BOOK_ID,
   ContactError,
   checkPut,
+  type ContactData,
   contactEtag,
   type AddressBook,
   type ContactChanges,
@@ -25,7 +28,7 @@ import {
 } from '#core/ports/contacts.ts';
 import { openSqlite, type SqliteHandle } from './sqlite-db.ts';
 
-export const CONTACTS_SCHEMA_VERSION = 1;
+export const CONTACTS_SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS address_books (
@@ -46,6 +49,7 @@ CREATE TABLE IF NOT EXISTS contacts (
   modseq INTEGER NOT NULL,
   size INTEGER NOT NULL,
   data BLOB NOT NULL,
+  client_version TEXT,
   UNIQUE (user, book_id, name)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS contacts_by_uid ON contacts (user, book_id, uid);
@@ -73,7 +77,9 @@ interface InfoRow {
   etag: string;
   modseq: number;
   size: number;
+  client_version: string | null;
 }
+const INFO = 'name, uid, etag, modseq, size, client_version';
 
 const toBook = (r: BookRow): AddressBook => ({
   id: r.id,
@@ -82,7 +88,11 @@ const toBook = (r: BookRow): AddressBook => ({
   syncToken: r.modseq,
   createdAt: r.created_at,
 });
-const toInfo = (r: InfoRow): ContactInfo => ({ name: r.name, uid: r.uid, etag: r.etag, modseq: r.modseq, size: r.size });
+function toInfo(r: InfoRow): ContactInfo {
+  const info: ContactInfo = { name: r.name, uid: r.uid, etag: r.etag, modseq: r.modseq, size: r.size };
+  if (r.client_version === '3.0' || r.client_version === '4.0') info.clientVersion = r.client_version;
+  return info;
+}
 
 export interface SqliteContactStoreOptions {
   dataDir: string;
@@ -98,6 +108,11 @@ export class SqliteContactStore implements ContactStore {
   constructor(options: SqliteContactStoreOptions) {
     this.file = options.file ?? path.join(options.dataDir, 'index.sqlite');
     this.db = openSqlite(this.file, 'contacts', CONTACTS_SCHEMA_VERSION, SCHEMA, options.busyTimeoutMs);
+    this.db.immediate(() => {
+      // Schema 1 → 2: the table was made without client_version (CREATE TABLE IF NOT EXISTS kept it).
+      const cols = this.db.db.prepare('PRAGMA table_info(contacts)').all() as Array<{ name: string }>;
+      if (!cols.some((c) => c.name === 'client_version')) this.db.db.exec('ALTER TABLE contacts ADD COLUMN client_version TEXT');
+    });
   }
 
   private book(user: string, id: string): BookRow | undefined {
@@ -153,9 +168,7 @@ export class SqliteContactStore implements ContactStore {
 
   async listContacts(user: string, bookId: string): Promise<ContactInfo[]> {
     if (!this.book(user, bookId)) throw new ContactError('NOT_FOUND', 'no such address book');
-    const rows = this.db
-      .stmt('SELECT name, uid, etag, modseq, size FROM contacts WHERE user = ? AND book_id = ? ORDER BY name')
-      .all(user, bookId) as unknown as InfoRow[];
+    const rows = this.db.stmt(`SELECT ${INFO} FROM contacts WHERE user = ? AND book_id = ? ORDER BY name`).all(user, bookId) as unknown as InfoRow[];
     return rows.map(toInfo);
   }
 
@@ -169,7 +182,7 @@ export class SqliteContactStore implements ContactStore {
   }
 
   async getContact(user: string, bookId: string, name: string): Promise<StoredContact | null> {
-    const row = this.db.stmt('SELECT name, uid, etag, modseq, size, data FROM contacts WHERE user = ? AND book_id = ? AND name = ?').get(user, bookId, name) as
+    const row = this.db.stmt(`SELECT ${INFO}, data FROM contacts WHERE user = ? AND book_id = ? AND name = ?`).get(user, bookId, name) as
       (InfoRow & { data: Uint8Array }) | undefined;
     return row ? { ...toInfo(row), data: Buffer.from(row.data) } : null;
   }
@@ -178,7 +191,7 @@ export class SqliteContactStore implements ContactStore {
     user: string,
     bookId: string,
     name: string,
-    card: { data: Buffer; uid: string },
+    card: ContactData,
     options: PutContactOptions = {},
   ): Promise<{ contact: ContactInfo; created: boolean }> {
     checkPut(bookId, name, card);
@@ -186,7 +199,8 @@ export class SqliteContactStore implements ContactStore {
     return this.db.immediate(() => {
       const book = this.book(user, bookId);
       if (!book) throw new ContactError('NOT_FOUND', 'no such address book');
-      const old = this.db.stmt('SELECT etag FROM contacts WHERE user = ? AND book_id = ? AND name = ?').get(user, bookId, name) as { etag: string } | undefined;
+      const old = this.db.stmt('SELECT etag, client_version FROM contacts WHERE user = ? AND book_id = ? AND name = ?').get(user, bookId, name) as
+        { etag: string; client_version: string | null } | undefined;
       if (options.ifNoneMatch && old) throw new ContactError('PRECONDITION_FAILED', 'a contact with this name exists');
       if (options.ifMatch !== undefined && old?.etag !== options.ifMatch)
         throw new ContactError('PRECONDITION_FAILED', 'the contact has changed (ETag differs)');
@@ -194,18 +208,19 @@ export class SqliteContactStore implements ContactStore {
         { name: string } | undefined;
       if (clash && clash.name !== name) throw new ContactError('UID_CONFLICT', `another contact (${clash.name}) has this UID`);
       const modseq = book.modseq + 1;
+      const clientVersion = card.clientVersion ?? old?.client_version ?? null;
       this.db.stmt('UPDATE address_books SET modseq = ? WHERE user = ? AND id = ?').run(modseq, user, bookId);
       if (old) {
         this.db
-          .stmt('UPDATE contacts SET uid = ?, etag = ?, modseq = ?, size = ?, data = ? WHERE user = ? AND book_id = ? AND name = ?')
-          .run(card.uid, etag, modseq, card.data.length, card.data, user, bookId, name);
+          .stmt('UPDATE contacts SET uid = ?, etag = ?, modseq = ?, size = ?, data = ?, client_version = ? WHERE user = ? AND book_id = ? AND name = ?')
+          .run(card.uid, etag, modseq, card.data.length, card.data, clientVersion, user, bookId, name);
       } else {
         this.db
-          .stmt('INSERT INTO contacts (user, book_id, name, uid, etag, modseq, size, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(user, bookId, name, card.uid, etag, modseq, card.data.length, card.data);
+          .stmt('INSERT INTO contacts (user, book_id, name, uid, etag, modseq, size, data, client_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(user, bookId, name, card.uid, etag, modseq, card.data.length, card.data, clientVersion);
         this.db.stmt('DELETE FROM contact_tombstones WHERE user = ? AND book_id = ? AND name = ?').run(user, bookId, name);
       }
-      return { contact: { name, uid: card.uid, etag, modseq, size: card.data.length }, created: !old };
+      return { contact: toInfo({ name, uid: card.uid, etag, modseq, size: card.data.length, client_version: clientVersion }), created: !old };
     });
   }
 
@@ -234,7 +249,7 @@ export class SqliteContactStore implements ContactStore {
       const book = this.book(user, bookId);
       if (!book) return null;
       const changed = this.db
-        .stmt('SELECT name, uid, etag, modseq, size FROM contacts WHERE user = ? AND book_id = ? AND modseq > ? ORDER BY modseq')
+        .stmt(`SELECT ${INFO} FROM contacts WHERE user = ? AND book_id = ? AND modseq > ? ORDER BY modseq`)
         .all(user, bookId, since) as unknown as InfoRow[];
       const removed = this.db
         .stmt('SELECT name FROM contact_tombstones WHERE user = ? AND book_id = ? AND modseq > ? ORDER BY modseq')

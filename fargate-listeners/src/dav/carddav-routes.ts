@@ -14,6 +14,12 @@
  *    0/1; allprop, prop, propname), REPORT (addressbook-multiget, addressbook-query,
  *    sync-collection), GET/HEAD, PUT and DELETE with strong ETags and If-Match /
  *    If-None-Match (412), MKCOL (extended, RFC 5689) and DELETE of a book.
+ *  - Storage (RFC 6350 as the stored form): a vCard 3.0 PUT is stored converted to 4.0
+ *    (vcard-version.ts) with the version the client wrote (the store's clientVersion); a
+ *    GET/REPORT that does not ask for a version answers in that one, so a 3.0-only client
+ *    reads 3.0; an Accept header or address-data version that asks wins. The ETag names the
+ *    stored card and the version served (servedEtag), and a PUT whose body was converted
+ *    answers without one (RFC 6352 §6.3.2.3, RFC 9110 §9.3.4): the client GETs the card.
  *  - Errors carry a DAV:error body with the precondition of RFC 6352 §6.3.2.1 / RFC 6578 §3.7
  *    where one applies (valid-address-data, no-uid-conflict, max-resource-size,
  *    valid-sync-token, supported-report). Another user's URLs are answered 404 exactly as a
@@ -31,6 +37,7 @@ import {
   type ContactInfo,
   type ContactStore,
   type StoredContact,
+  type VCardVersion,
 } from '#core/ports/contacts.ts';
 import type { MailIndex } from '#core/ports/mail-index.ts';
 import type { AuthThrottle } from '../auth-throttle.ts';
@@ -62,6 +69,8 @@ interface Resource {
   target: DavTarget;
   book?: AddressBook;
   card?: ContactInfo;
+  /** The ETag served for the card (servedEtag). */
+  etag?: string;
   data?: Buffer;
 }
 
@@ -78,8 +87,14 @@ class DavError extends Error {
   }
 }
 
-/** The card in the version the client asked for (RFC 6352 §10.4.1); as stored when it did not ask, or when it does not convert. */
-function inVersion(data: Buffer, version: '3.0' | '4.0' | null): Buffer {
+/**
+ * The version a card is served in: the one the client asked for (RFC 6352 §10.4.1), else the
+ * one its CardDAV writer sent (clientVersion), else as stored (null).
+ */
+const servedVersion = (c: ContactInfo, asked: VCardVersion | null): VCardVersion | null => asked ?? c.clientVersion ?? null;
+
+/** The card in a version (as stored for null, or when it does not convert). */
+function inVersion(data: Buffer, version: VCardVersion | null): Buffer {
   if (!version) return data;
   try {
     return version === '3.0' ? toVCard3(data) : toVCard4(data);
@@ -87,6 +102,34 @@ function inVersion(data: Buffer, version: '3.0' | '4.0' | null): Buffer {
     return data;
   }
 }
+
+/**
+ * The strong ETag (unquoted) of a card served in a version: the stored card's ETag when the
+ * bytes served are the stored ones, else that ETag with `.v3` / `.v4`, so each representation
+ * has its own and it does not change until the card does. Cards are stored as 4.0 (CardDAV
+ * converts 3.0 PUTs, JMAP and import write 4.0); only cards stored before that may be 3.0, and
+ * those have no clientVersion. So without the bytes (a PROPFIND listing), a card served in its
+ * clientVersion 3.0 is a converted one, and one served as stored or in 4.0 is not.
+ */
+function servedEtag(c: ContactInfo, version: VCardVersion | null, data?: Buffer): string {
+  if (!version) return c.etag;
+  if (data) {
+    // VERSION comes right after BEGIN:VCARD (RFC 6350 §6.7.9); a full parse only when it does not.
+    let stored = /\nVERSION:[ \t]*([34]\.0)[ \t]*\r?\n/i.exec(data.subarray(0, 256).toString('latin1'))?.[1] as VCardVersion | undefined;
+    if (stored === undefined) {
+      try {
+        stored = checkVCard(data).version;
+      } catch {
+        return c.etag; // served as stored (inVersion)
+      }
+    }
+    return stored === version ? c.etag : `${c.etag}.v${version[0]}`;
+  }
+  return version === '3.0' ? `${c.etag}.v3` : c.etag;
+}
+
+/** An ETag a client sent, as the stored card's (the version suffix of servedEtag removed). */
+const storedEtagOf = (etag: string | undefined) => (etag === undefined || etag === '*' ? etag : etag.replace(/\.v[34]$/, ''));
 
 const syncTokenOf = (b: AddressBook) => `urn:cloudmail:sync:${b.createdAt}-${b.syncToken}`;
 const quoted = (etag: string) => `"${etag}"`;
@@ -135,7 +178,7 @@ function propValue(r: Resource, ns: string, name: string): string | undefined {
       case 'sync-token':
         return t.kind === 'book' ? xmlEscape(syncTokenOf(r.book!)) : undefined;
       case 'getetag':
-        return r.card ? xmlEscape(quoted(r.card.etag)) : undefined;
+        return r.card ? xmlEscape(quoted(r.etag ?? servedEtag(r.card, servedVersion(r.card, null)))) : undefined;
       case 'getcontenttype':
         return r.card ? VCARD_TYPE : undefined;
       case 'getcontentlength':
@@ -321,16 +364,19 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
       }
       case 'card': {
         const c = await store.getContact(target.user, target.book, target.name);
-        return c ? { href: href, target, card: c } : null;
+        return c ? { href: href, target, card: c, etag: servedEtag(c, servedVersion(c, null), c.data) } : null;
       }
     }
   }
 
-  function cardResource(user: string, book: string, c: StoredContact, withData: boolean, version: '3.0' | '4.0' | null = null): Resource {
+  /** A card in a REPORT answer, in the version asked for (null: its default, servedVersion). */
+  function cardResource(user: string, book: string, c: StoredContact, withData: boolean, asked: VCardVersion | null = null): Resource {
+    const version = servedVersion(c, asked);
     return {
       href: hrefs.card(user, book, c.name),
       target: { kind: 'card', user, book, name: c.name },
       card: c,
+      etag: servedEtag(c, version, c.data),
       data: withData ? inVersion(c.data, version) : undefined,
     };
   }
@@ -443,12 +489,14 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
       if (withData && !full) continue; // deleted since: the next sync reports it
       out.push(
         response(
-          {
-            href: hrefs.card(user, book.id, c.name),
-            target: { kind: 'card', user, book: book.id, name: c.name },
-            card: full ?? c,
-            data: full ? inVersion(full.data, version) : undefined,
-          },
+          full
+            ? cardResource(user, book.id, full, true, version)
+            : {
+                href: hrefs.card(user, book.id, c.name),
+                target: { kind: 'card', user, book: book.id, name: c.name },
+                card: c,
+                etag: servedEtag(c, servedVersion(c, version)),
+              },
           want,
         ),
       );
@@ -461,17 +509,19 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     if (target.kind !== 'card') return plain(res, 200, 'CardDAV: use a CardDAV client with this URL');
     const c = await store.getContact(target.user, target.book, target.name);
     if (!c) return plain(res, 404, 'not found');
+    // The version the Accept header asks for (RFC 6352 §10.4.1), else the one the card was PUT in.
+    const asked = requestedVersion(typeof req.headers.accept === 'string' ? req.headers.accept : undefined);
+    const version = servedVersion(c, asked);
+    const etag = servedEtag(c, version, c.data);
     const inm = etagHeader(req.headers['if-none-match']);
-    if (inm === '*' || inm === c.etag) {
-      res.writeHead(304, { etag: quoted(c.etag) });
+    if (inm === '*' || inm === etag) {
+      res.writeHead(304, { etag: quoted(etag) });
       res.end();
       return;
     }
-    // The version the Accept header asks for (RFC 6352 §10.4.1); the ETag stays the stored card's, so If-Match works either way.
-    const version = requestedVersion(typeof req.headers.accept === 'string' ? req.headers.accept : undefined);
     const data = inVersion(c.data, version);
-    const type = version ? `text/vcard; charset=utf-8; version=${version}` : VCARD_TYPE;
-    res.writeHead(200, { 'content-type': type, etag: quoted(c.etag), 'content-length': String(data.length), 'cache-control': 'no-cache' });
+    const type = asked ? `text/vcard; charset=utf-8; version=${asked}` : VCARD_TYPE;
+    res.writeHead(200, { 'content-type': type, etag: quoted(etag), 'content-length': String(data.length), 'cache-control': 'no-cache' });
     res.end(req.method === 'HEAD' ? undefined : data);
   }
 
@@ -494,8 +544,17 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
       throw err;
     }
     let uid: string | null;
+    let clientVersion: VCardVersion;
+    const sent = data;
     try {
-      uid = checkVCard(data).uid;
+      const info = checkVCard(data);
+      uid = info.uid;
+      clientVersion = info.version;
+      // vCard 4.0 is the stored form: a 3.0 card is converted (and checked again).
+      if (clientVersion === '3.0') {
+        data = toVCard4(data);
+        if (checkVCard(data).uid !== uid) throw new VCardError('the UID does not survive the conversion to vCard 4.0');
+      }
     } catch (err) {
       if (err instanceof VCardError) throw new DavError(400, el(CARDDAV_NS, 'valid-address-data'), err.message);
       throw err;
@@ -503,7 +562,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     if (!uid) throw new DavError(400, el(CARDDAV_NS, 'valid-address-data'), 'the vCard has no UID (RFC 6352 §5.1)');
     const book = await bookOf(target.user, target.book);
     if (!book) return plain(res, 409, 'no such address book');
-    let ifMatch = etagHeader(req.headers['if-match']);
+    let ifMatch = storedEtagOf(etagHeader(req.headers['if-match']));
     if (ifMatch === '*') {
       const current = await store.getContact(target.user, target.book, target.name);
       if (!current) return plain(res, 412, 'precondition failed: the contact does not exist');
@@ -511,9 +570,12 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
     }
     const ifNoneMatch = etagHeader(req.headers['if-none-match']) === '*';
     try {
-      const r = await store.putContact(target.user, target.book, target.name, { data, uid }, { ifMatch, ifNoneMatch });
+      const r = await store.putContact(target.user, target.book, target.name, { data, uid, clientVersion }, { ifMatch, ifNoneMatch });
       deps.events?.notify(target.user, CONTACTS_CHANGED);
-      res.writeHead(r.created ? 201 : 204, { etag: quoted(r.contact.etag), 'cache-control': 'no-store' });
+      // RFC 6352 §6.3.2.3: no ETag when what is stored is not what was sent (the client GETs it).
+      const headers: Record<string, string> = { 'cache-control': 'no-store' };
+      if (data === sent) headers.etag = quoted(r.contact.etag);
+      res.writeHead(r.created ? 201 : 204, headers);
       res.end();
     } catch (err) {
       if (!(err instanceof ContactError)) throw err;
@@ -547,7 +609,7 @@ export function cardDavRoutes(deps: CardDavDeps): HttpRoute[] {
       return;
     }
     if (target.kind !== 'card') return plain(res, 405, 'method not allowed', { allow: 'GET, PROPFIND' });
-    let ifMatch = etagHeader(req.headers['if-match']);
+    let ifMatch = storedEtagOf(etagHeader(req.headers['if-match']));
     if (ifMatch === '*') ifMatch = undefined; // any existing card: NOT_FOUND covers the rest
     try {
       await store.deleteContact(target.user, target.book, target.name, { ifMatch });
