@@ -41,6 +41,13 @@ export interface BucketDefinition {
    */
   outboundPrefix: string;
   outboundRetentionDays: number;
+  /**
+   * Key prefix of JMAP uploads (RFC 8620 §6.1; fargate-listeners/src/jmap/blob-routes.ts): nothing
+   * references an upload once Email/import or Email/set has copied its bytes into a message, so a
+   * lifecycle rule expires them after `uploadRetentionDays` (§6.1 allows at least an hour).
+   */
+  uploadPrefix: string;
+  uploadRetentionDays: number;
 }
 
 /** Single-table design of the mail index; item layout in core/adapters/aws/dynamo-keys.ts. */
@@ -57,6 +64,8 @@ export const MESSAGE_BUCKET: BucketDefinition = {
   messagePrefix: 'messages/',
   outboundPrefix: 'outbound/',
   outboundRetentionDays: 30,
+  uploadPrefix: 'jmap-uploads/',
+  uploadRetentionDays: 1,
 };
 
 export const QUEUES: Record<QueueName, QueueDefinition> = {

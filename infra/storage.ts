@@ -57,6 +57,12 @@ export class Storage extends Construct {
           prefix: MESSAGE_BUCKET.outboundPrefix,
           expiration: Duration.days(MESSAGE_BUCKET.outboundRetentionDays),
         },
+        {
+          // JMAP uploads: their bytes are copied into the message that uses them (RFC 8620 §6.1).
+          id: 'expire-jmap-uploads',
+          prefix: MESSAGE_BUCKET.uploadPrefix,
+          expiration: Duration.days(MESSAGE_BUCKET.uploadRetentionDays),
+        },
         { id: 'expire-noncurrent', noncurrentVersionExpiration: Duration.days(NONCURRENT_DAYS), expiredObjectDeleteMarker: true },
       ],
     });

@@ -262,9 +262,11 @@ describe('storage', () => {
     const rules = b.LifecycleConfiguration.Rules;
     expect(rules).toContainEqual(expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }));
     // No rule expires untagged messages: stored bytes live as long as a mailbox references them.
-    // Only outbound copies (owned by a job that ends within days) expire by age.
+    // Only outbound copies (owned by a job that ends within days) and JMAP uploads (copied into
+    // the message that uses them) expire by age.
     expect(rules).toContainEqual(expect.objectContaining({ Prefix: 'outbound/', ExpirationInDays: 30 }));
-    for (const r of rules) if (r.ExpirationInDays !== undefined) expect(r.Prefix).toBe('outbound/');
+    expect(rules).toContainEqual(expect.objectContaining({ Prefix: 'jmap-uploads/', ExpirationInDays: 1 }));
+    for (const r of rules) if (r.ExpirationInDays !== undefined) expect(['outbound/', 'jmap-uploads/']).toContain(r.Prefix);
     const [, policy] = resourcesOf(s.json, 'AWS::S3::BucketPolicy').find(([, p]) => refTarget(p.Properties.Bucket) === bucketId())!;
     expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
       expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),

@@ -7,10 +7,12 @@
  *
  * Uploaded blobs live in the blob store under `jmap-uploads/{accountId}/` and are only
  * readable by their account. Nothing references them in the index: Email/import stores the
- * message as a new message blob, and the upload stays (a client may import it again). Nothing
- * removes old uploads yet and they count against no quota (docs/jmap.md, "Limits").
+ * message as a new message blob, and the upload stays (a client may import it again). On AWS a
+ * bucket lifecycle rule removes uploads after a day (core/resources.ts); the local file store
+ * keeps them. They count against no quota (docs/jmap.md, "Limits").
  */
 import { randomUUID } from 'node:crypto';
+import { MESSAGE_BUCKET } from '#core/resources.ts';
 import { indexMessage } from '#core/mime/index-message.ts';
 import type { MailIndex } from '#core/ports/mail-index.ts';
 import { decodeTransfer, findPart } from '../imap/session/body-sections.ts';
@@ -18,7 +20,7 @@ import { loadEmails } from './account-view.ts';
 import { parseBlobId } from './ids.ts';
 import type { JmapServices } from './services.ts';
 
-export const UPLOAD_PREFIX = 'jmap-uploads/';
+export const UPLOAD_PREFIX = MESSAGE_BUCKET.uploadPrefix;
 
 export function uploadBlobId(key: string): string {
   return 'U' + Buffer.from(key, 'utf8').toString('base64url');
