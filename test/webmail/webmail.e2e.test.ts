@@ -235,7 +235,7 @@ describeWithBrowser('webmail in chromium', () => {
 
   it('a draft is saved to Drafts (\\Draft over IMAP) and can be resumed there', async () => {
     await page.getByRole('button', { name: 'Compose' }).click();
-    await page.getByLabel('To').fill(OTHER);
+    await page.getByLabel('To', { exact: true }).fill(OTHER);
     await page.getByLabel('Subject').fill('Plans for the offsite');
     await page.getByLabel('Message', { exact: true }).fill('First ideas: a lake, a boat.');
     await page.getByRole('button', { name: 'Close' }).click();
@@ -381,6 +381,25 @@ describeWithBrowser('webmail in chromium', () => {
     expect((await imap((c) => c.list())).map((m) => m.path)).not.toContain('Projects 2026');
     // Special-use folders cannot be renamed or deleted from here.
     expect(await nav.getByRole('button', { name: 'Delete folder' }).isDisabled()).toBe(true);
+  });
+
+  it('moves several selected messages to a folder at once (Move to); IMAP sees them there and gone from INBOX', async () => {
+    const nav = page.getByRole('navigation', { name: 'Mailboxes' });
+    page.once('dialog', (d) => void d.accept('Receipts'));
+    await nav.getByRole('button', { name: 'New folder' }).click();
+    await nav.getByRole('button', { name: /Receipts/ }).waitFor();
+    await nav.getByRole('button', { name: /Inbox/ }).click();
+    await send({ subject: 'Receipt one', text: 'paid' });
+    await send({ subject: 'Receipt two', text: 'paid too' });
+    await row('Receipt one').waitFor({ timeout: 10_000 });
+    await row('Receipt two').waitFor({ timeout: 10_000 });
+    await row('Receipt one').getByRole('checkbox').check();
+    await row('Receipt two').getByRole('checkbox').check();
+    await page.getByLabel('Move to').selectOption({ label: 'Receipts' });
+    await expect.poll(() => row('Receipt').count(), { timeout: 10_000 }).toBe(0);
+    await eventually(async () => (await imapList('Receipts')).length === 2);
+    expect((await imapList('Receipts')).map((m) => m.subject).sort()).toEqual(['Receipt one', 'Receipt two']);
+    expect((await imapList('INBOX')).some((m) => m.subject.startsWith('Receipt'))).toBe(false);
   });
 
   it('is usable with the keyboard alone: / search, j/k move, e archives, Escape returns to the list', async () => {

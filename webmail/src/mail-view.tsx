@@ -215,9 +215,12 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
     await refresh();
   };
   const moveTo = async (role: string) => {
-    const ids = targets('here');
     const target = byRole(mailboxes, role);
-    if (ids.length === 0 || !target) return;
+    if (target) await moveToBox(target);
+  };
+  const moveToBox = async (target: Mailbox) => {
+    const ids = targets('here');
+    if (ids.length === 0) return;
     const update = Object.fromEntries(ids.map((id) => [id, { mailboxIds: { [target.id]: true } }]));
     const res = await client.request('Email/set', { update });
     const failed = Object.keys(res.notUpdated ?? {}).length;
@@ -411,6 +414,28 @@ export function MailView({ client, onSignOut }: { client: JmapClient; onSignOut(
               Junk
             </button>
           )}
+          <label for="move-to" class="visually-hidden">
+            Move to
+          </label>
+          <select
+            id="move-to"
+            value=""
+            onChange={(ev) => {
+              const box = mailboxes.find((m) => m.id === (ev.currentTarget as HTMLSelectElement).value);
+              (ev.currentTarget as HTMLSelectElement).value = '';
+              if (box) void moveToBox(box);
+            }}
+          >
+            <option value="">Move to…</option>
+            {mailboxTree(mailboxes)
+              .filter(({ mailbox: m }) => m.id !== current)
+              .map(({ mailbox: m, depth }) => (
+                <option key={m.id} value={m.id}>
+                  {'\u00a0'.repeat(depth * 2)}
+                  {displayName(m)}
+                </option>
+              ))}
+          </select>
           <label class="switch">
             <input type="checkbox" checked={conversations} onChange={(ev) => setConversations((ev.currentTarget as HTMLInputElement).checked)} /> Conversations
           </label>
