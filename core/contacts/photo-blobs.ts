@@ -170,7 +170,8 @@ async function joinPhotos(blobs: BlobStore, user: string, bookId: string, name: 
 }
 
 export class PhotoBlobContactStore implements ContactStore {
-  private readonly inner: ContactStore;
+  /** The adapter's store: the cards as stored, pointers and all (tests, tools). */
+  readonly inner: ContactStore;
   private readonly blobs: BlobStore;
 
   constructor(inner: ContactStore, blobs: BlobStore) {
