@@ -52,6 +52,9 @@ interface ValueSpan {
   property: string;
   start: number;
   end: number;
+  /** Where the content line starts, and where the next one starts (its line break included). */
+  lineStart: number;
+  lineNext: number;
 }
 
 /** The value spans of every content line (folded lines joined), RFC 6350 §3.2. */
@@ -90,7 +93,7 @@ function valueSpans(text: string): ValueSpan[] {
       const head = unfold(text.slice(pos, colon));
       const nameWithGroup = head.split(';', 1)[0]!;
       const property = nameWithGroup.slice(nameWithGroup.lastIndexOf('.') + 1).toUpperCase();
-      spans.push({ property, start: colon + 1, end: lineEnd });
+      spans.push({ property, start: colon + 1, end: lineEnd, lineStart: pos, lineNext: Math.min(end + 1, text.length) });
     }
     pos = end + 1;
   }
@@ -144,8 +147,11 @@ export function splitPhotos(data: Buffer): { stored: Buffer; photos: Array<{ id:
   return { stored: Buffer.from(out, 'latin1'), photos };
 }
 
-/** The card as put: every pointer replaced by its blob's bytes (a missing blob leaves its pointer). */
-async function joinPhotos(blobs: BlobStore, user: string, bookId: string, name: string, data: Buffer): Promise<Buffer> {
+/**
+ * The card as put: every pointer replaced by its blob's bytes. A missing blob: null, or with
+ * `dropMissing` the card without that property (a blob lost: better than serving our pointer).
+ */
+async function joinPhotos(blobs: BlobStore, user: string, bookId: string, name: string, data: Buffer, dropMissing: boolean): Promise<Buffer | null> {
   const text = data.toString('latin1');
   if (!text.includes(PHOTO_POINTER_SCHEME)) return data;
   let out = '';
@@ -159,8 +165,11 @@ async function joinPhotos(blobs: BlobStore, user: string, bookId: string, name: 
     try {
       bytes = await blobs.get(photoBlobKey(user, bookId, name, id));
     } catch (err) {
-      if (err instanceof BlobNotFoundError) continue;
-      throw err;
+      if (!(err instanceof BlobNotFoundError)) throw err;
+      if (!dropMissing) return null;
+      out += text.slice(last, span.lineStart);
+      last = span.lineNext;
+      continue;
     }
     out += text.slice(last, span.start) + bytes.toString('latin1');
     last = span.end;
@@ -204,7 +213,8 @@ export class PhotoBlobContactStore implements ContactStore {
 
   async getContacts(user: string, bookId: string, names: string[]): Promise<StoredContact[]> {
     const cards = await this.inner.getContacts(user, bookId, names);
-    return Promise.all(cards.map((c) => this.joined(user, bookId, c)));
+    const joined = await Promise.all(cards.map((c) => this.joined(user, bookId, c)));
+    return joined.filter((c): c is StoredContact => c !== null);
   }
 
   async getContact(user: string, bookId: string, name: string): Promise<StoredContact | null> {
@@ -257,9 +267,24 @@ export class PhotoBlobContactStore implements ContactStore {
     return this.inner.close();
   }
 
-  private async joined(user: string, bookId: string, card: StoredContact): Promise<StoredContact> {
-    const data = await joinPhotos(this.blobs, user, bookId, card.name, card.data);
-    return data === card.data ? card : { ...card, data, size: data.length };
+  /**
+   * The card with its photos inline. A missing blob means the card was replaced (and its blobs
+   * deleted) after it was read: read it again; the same ETag again means the blob is lost, and
+   * the card is served without that photo. Null: the card was deleted meanwhile.
+   */
+  private async joined(user: string, bookId: string, card: StoredContact): Promise<StoredContact | null> {
+    let current = card;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const data = await joinPhotos(this.blobs, user, bookId, current.name, current.data, false);
+      if (data) return data === current.data ? current : { ...current, data, size: data.length };
+      const again = await this.inner.getContact(user, bookId, current.name);
+      if (!again) return null;
+      const lost = again.etag === current.etag;
+      current = again;
+      if (lost) break;
+    }
+    const data = (await joinPhotos(this.blobs, user, bookId, current.name, current.data, true))!;
+    return { ...current, data, size: data.length };
   }
 
   /** The photo blobs of every card of a book (read in chunks; only cards holding a pointer count). */

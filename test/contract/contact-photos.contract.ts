@@ -146,6 +146,33 @@ export function contactPhotosContract(adapterName: string, make: () => Promise<C
       expect(await cs.listAddressBooks(alice)).toEqual([]);
     });
 
+    it('a card replaced between reading it and reading its blob is read again (never served with our pointer); a lost blob drops that photo', async () => {
+      const first = card('race', photoLine(10_000));
+      await cs.putContact(alice, 'default', 'race.vcf', { data: first, uid: 'race' });
+      const stale = (await fx.inner.getContact(alice, 'default', 'race.vcf'))!;
+      const second = card('race', photoLine(12_000) + 'NOTE:second\r\n');
+      await cs.putContact(alice, 'default', 'race.vcf', { data: second, uid: 'race' });
+      // An inner store whose card reads answer the replaced card once (the read raced the write).
+      let staleOnce = true;
+      const racing: ContactStore = Object.assign(Object.create(null) as ContactStore, {
+        getContacts: async (u: string, b: string, names: string[]) => {
+          if (staleOnce) {
+            staleOnce = false;
+            return [stale];
+          }
+          return fx.inner.getContacts(u, b, names);
+        },
+        getContact: (u: string, b: string, n: string) => fx.inner.getContact(u, b, n),
+      });
+      const [got] = await new PhotoBlobContactStore(racing, fx.blobs).getContacts(alice, 'default', ['race.vcf']);
+      expect(got!.data.equals(second)).toBe(true);
+
+      const [key] = await blobKeysOf('race.vcf');
+      await fx.blobs.delete(key!);
+      const lost = (await cs.getContact(alice, 'default', 'race.vcf'))!;
+      expect(lost.data.toString()).toBe(card('race', 'NOTE:second\r\n').toString());
+    });
+
     it('refuses a card whose PHOTO uses the server’s pointer scheme (INVALID), and the 1 MiB limit counts the photo as sent (TOO_LARGE)', async () => {
       expect(
         await code(cs.putContact(alice, 'default', 'x.vcf', { data: card('x', 'PHOTO:x-cloudmail-photo:00000000-0000-0000-0000-000000000000\r\n'), uid: 'x' })),
