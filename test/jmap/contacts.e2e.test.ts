@@ -349,6 +349,15 @@ describe.each(ADAPTER_KINDS)('JMAP for Contacts (%s adapters)', (kind) => {
     expect(await sys.ts.adapters.blobs.exists(key)).toBe(false);
   });
 
+  it('a media uri in the server’s photo-blob scheme is invalidProperties and stores nothing', async () => {
+    const before = (await store().listContacts(sys.user, 'default')).length;
+    const s = await one('ContactCard/set', {
+      create: { x: { name: { full: 'Pointer' }, media: { ph: { kind: 'photo', uri: 'x-cloudmail-photo:00000000-0000-0000-0000-000000000000' } } } },
+    });
+    expect(s.notCreated.x).toMatchObject({ type: 'invalidProperties' });
+    expect(await store().listContacts(sys.user, 'default')).toHaveLength(before);
+  });
+
   it('pushes a ContactCard state change over the event source when a card is made (RFC 8620 §7.3)', async () => {
     const ctrl = new AbortController();
     const res = await fetch(`${sys.base}/jmap/eventsource?types=ContactCard&closeafter=state&ping=0`, {
