@@ -15,7 +15,9 @@
  *    put that gives none (JMAP, import) keeps the card's (none for a new card).
  *  - A card is named by its resource name (the last segment of its URL, chosen by the client)
  *    and carries a strong ETag: the SHA-256 of its bytes (so the same bytes always have the
- *    same ETag). Within one address book a vCard UID names at most one card (RFC 6352
+ *    same ETag). The adapters hand out this port wrapped by core/contacts/photo-blobs.ts,
+ *    which stores large photos as blobs: there the bytes read are still the bytes put, and the
+ *    ETag is the SHA-256 of the stored form (the card with its photo pointers). Within one address book a vCard UID names at most one card (RFC 6352
  *    §6.3.2.1 CARDDAV:no-uid-conflict): UID_CONFLICT otherwise.
  *  - Every put and delete takes one new modseq of its address book (`syncToken`, starting at 0
  *    for a new book) inside its own atomic write, and records it in the book's change log: the
@@ -31,7 +33,7 @@
  */
 import { createHash } from 'node:crypto';
 
-/** RFC 6350 gives no limit; ours (photos inline count): a larger card is refused with TOO_LARGE. */
+/** RFC 6350 gives no limit; ours (photos count as sent, also those stored as blobs): a larger card is refused with TOO_LARGE. */
 export const MAX_VCARD_BYTES = 1024 * 1024;
 
 /**

@@ -2,10 +2,12 @@
  * `mailctl contacts import|export` as a user runs it (a process on the local data directory),
  * and the CardDAV records of `mailctl domain show` (RFC 6764).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PhotoBlobContactStore, photoBlobKey, photoPointers } from '#core/contacts/photo-blobs.ts';
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
 import { runMailctl, type MailctlIO } from '#core/admin/mailctl.ts';
 import { loadConfig } from '#core/config.ts';
@@ -74,6 +76,37 @@ describe('mailctl contacts (local)', () => {
     expect((await ctl(['user', 'remove', other])).code).toBe(0);
     expect((await ctl(['user', 'add', other], 'pw\n')).code).toBe(0);
     expect((await ctl(['contacts', 'collect', other])).stdout).toBe(`collecting recipients for ${other}: on\n`);
+  });
+
+  it('imports a card with a 50 KiB photo into a photo blob, exports it byte for byte; user remove deletes the blob with the cards', async () => {
+    const who = 'photos@example.test';
+    expect((await ctl(['user', 'add', who], 'pw\n')).code).toBe(0);
+    const line = `PHOTO:data:image/jpeg;base64,${randomBytes(50 * 1024).toString('base64')}`;
+    const pic = `BEGIN:VCARD\r\nVERSION:4.0\r\nUID:urn:uuid:pic\r\nFN:Pic\r\n${(line.match(/.{1,74}/g) ?? []).join('\r\n ')}\r\nEND:VCARD\r\n`;
+    const file = path.join(dataDir, 'pic.vcf');
+    writeFileSync(file, pic);
+    expect((await ctl(['contacts', 'import', who, file])).code).toBe(0);
+    let key: string;
+    const adapters = await createLocalAdapters({ dataDir });
+    try {
+      const inner = (adapters.contacts as PhotoBlobContactStore).inner;
+      const [info] = await inner.listContacts(who, 'default');
+      const [id] = photoPointers((await inner.getContact(who, 'default', info!.name))!.data);
+      key = photoBlobKey(who, 'default', info!.name, id!);
+      expect(await adapters.blobs.exists(key)).toBe(true);
+    } finally {
+      await adapters.close();
+    }
+    const out = path.join(dataDir, 'pic-out.vcf');
+    expect((await ctl(['contacts', 'export', who, out])).code).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(pic);
+    expect((await ctl(['user', 'remove', who])).code).toBe(0);
+    const after = await createLocalAdapters({ dataDir });
+    try {
+      expect(await after.blobs.exists(key)).toBe(false);
+    } finally {
+      await after.close();
+    }
   });
 
   it('skips and names invalid cards (exit 1), imports the rest; a file that is not vCards is a usage error; an unknown user or book is an error', async () => {

@@ -15,6 +15,7 @@ import { SqsWorkQueue } from '#core/adapters/aws/sqs-work-queue.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
 import { accountObjectsContract } from './account-objects.contract.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
+import { contactPhotosContract } from './contact-photos.contract.ts';
 import { contactStoreContract } from './contact-store.contract.ts';
 import { mailIndexContract, sampleMeta, type MailIndexFixture } from './mail-index.contract.ts';
 import { saveDateContract } from './save-date.contract.ts';
@@ -78,6 +79,19 @@ contactStoreContract('aws DynamoDB', async () => {
     openAnother: async () => open(),
     cleanup: async () => {
       for (const c of opened) c.destroy();
+      await destroyAwsResources(clientConfig, refs);
+    },
+  };
+});
+
+contactPhotosContract('aws DynamoDB + S3', async () => {
+  const refs = await provisionAwsResources(clientConfig, uniquePrefix(), { only: ['table', 'bucket'] });
+  const clients = createAwsClients(clientConfig);
+  return {
+    inner: new DynamoContactStore({ client: clients.dynamo, table: refs.table }),
+    blobs: new S3BlobStore({ client: clients.s3, bucket: refs.bucket }),
+    cleanup: async () => {
+      clients.destroy();
       await destroyAwsResources(clientConfig, refs);
     },
   };

@@ -14,10 +14,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileBlobStore, InvalidBlobKeyError } from '#core/adapters/local/file-blob-store.ts';
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
 import { SqliteContactStore } from '#core/adapters/local/sqlite-contact-store.ts';
+import { PhotoBlobContactStore } from '#core/contacts/photo-blobs.ts';
 import { SqliteMailIndex } from '#core/adapters/local/sqlite-mail-index.ts';
 import { SqliteWorkQueue } from '#core/adapters/local/sqlite-work-queue.ts';
 import { accountObjectsContract } from './account-objects.contract.ts';
 import { blobStoreContract } from './blob-store.contract.ts';
+import { contactPhotosContract } from './contact-photos.contract.ts';
 import { contactStoreContract } from './contact-store.contract.ts';
 import type { ConcurrencyResult, ConcurrencyTask } from './local-concurrency-worker.ts';
 import { mailIndexContract, sampleMeta, type MailIndexFixture } from './mail-index.contract.ts';
@@ -78,6 +80,39 @@ contactStoreContract('local SQLite', async () => {
     openAnother: async () => open(),
     cleanup: async () => {
       for (const s of opened) await s.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+// The wrapper the adapters build (core/contacts/photo-blobs.ts) keeps the whole port contract.
+contactStoreContract('local SQLite with photo blobs', async () => {
+  const dir = await tempDir();
+  const opened: SqliteContactStore[] = [];
+  const blobs = new FileBlobStore(dir);
+  const open = () => {
+    const store = new SqliteContactStore({ dataDir: dir });
+    opened.push(store);
+    return new PhotoBlobContactStore(store, blobs);
+  };
+  return {
+    store: open(),
+    openAnother: async () => open(),
+    cleanup: async () => {
+      for (const s of opened) await s.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+contactPhotosContract('local SQLite + files', async () => {
+  const dir = await tempDir();
+  const inner = new SqliteContactStore({ dataDir: dir });
+  return {
+    inner,
+    blobs: new FileBlobStore(dir),
+    cleanup: async () => {
+      await inner.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

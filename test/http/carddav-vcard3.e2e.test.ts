@@ -6,7 +6,9 @@
  * does not ask gets the card in the version it was PUT in (a 3.0 PUT is stored as 4.0); a 3.0
  * card asked for as 4.0 comes as 4.0.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PhotoBlobContactStore, photoBlobKey, photoPointers } from '#core/contacts/photo-blobs.ts';
 import { checkVCard } from '#core/contacts/vcard.ts';
 import { run } from '../support/clients.ts';
 import { startTestSystem, type TestSystem } from '../support/mail-system.ts';
@@ -140,5 +142,18 @@ describe('CardDAV: vCard 3.0 served to clients that ask (RFC 6352 §10.4.1)', ()
     expect(r4.body).not.toContain('VERSION:3.0');
     expect(r4.body).toContain('UID:v3-card');
     expect(r4.body).toContain('EMAIL;TYPE=HOME;PREF=1:old@example.test');
+  });
+  it('a 3.0 PUT with a 50 KiB ENCODING=b photo: stored as 4.0 with the photo in a blob, read back as 3.0 with the same photo', async () => {
+    const b64 = randomBytes(50 * 1024).toString('base64');
+    const line = `PHOTO;ENCODING=b;TYPE=JPEG:${b64}`;
+    const sent = `BEGIN:VCARD\r\nVERSION:3.0\r\nN:Pic;Old;;;\r\nFN:Old Pic\r\n${(line.match(/.{1,74}/g) ?? []).join('\r\n ')}\r\nUID:old-pic\r\nEND:VCARD\r\n`;
+    const put = await curl(['-X', 'PUT', '-H', 'Content-Type: text/vcard', '--data-binary', sent, url(`${book}oldpic.vcf`)]);
+    expect(put.status).toBe(201);
+    const stored = (await (sys.adapters.contacts as PhotoBlobContactStore).inner.getContact(ALICE, 'default', 'oldpic.vcf'))!;
+    const [id] = photoPointers(stored.data);
+    expect(await sys.adapters.blobs.exists(photoBlobKey(ALICE, 'default', 'oldpic.vcf', id!))).toBe(true);
+    const r = await curl([url(`${book}oldpic.vcf`)]);
+    expect(checkVCard(Buffer.from(r.body))).toMatchObject({ version: '3.0', uid: 'old-pic' });
+    expect(r.body.replace(/\r\n[ \t]/g, '')).toContain(`\r\nPHOTO;TYPE=JPEG;ENCODING=b:${b64}\r\n`);
   });
 });

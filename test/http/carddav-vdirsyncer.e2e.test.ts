@@ -6,11 +6,13 @@
  * the vCard 3.0 it finds in the local files: the server stores 4.0 and serves the card back as
  * 3.0; a 4.0 file is stored byte for byte.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PhotoBlobContactStore, photoBlobKey, photoPointers } from '#core/contacts/photo-blobs.ts';
 import { createLogger } from '#core/log.ts';
 import { run } from '../support/clients.ts';
 import { ADAPTER_KINDS, startTestSystem, type TestSystem } from '../support/mail-system.ts';
@@ -151,6 +153,27 @@ verify = "${work}/cert.pem"
       expect((await store().getContact(USER, 'default', c.name))!.data.toString()).toBe(data);
       const again = await sync();
       expect(again.requests.filter((r) => r.method !== 'PROPFIND')).toEqual([]);
+    });
+
+    it('a vCard 4.0 file with a 50 KiB photo: the photo is stored as a blob, the card served byte for byte (no fetch back, a second sync changes nothing); a local delete deletes the blob', async () => {
+      const line = `PHOTO;MEDIATYPE=image/jpeg:data:image/jpeg;base64,${randomBytes(50 * 1024).toString('base64')}`;
+      const data = vcard4('pic', 'Pic Local').replace('END:VCARD', `${(line.match(/.{1,74}/g) ?? []).join('\r\n ')}\r\nEND:VCARD`);
+      await writeFile(path.join(local, 'pic.vcf'), data);
+      const s = await sync();
+      expect(s.requests.filter((r) => r.method === 'PUT').map((r) => r.status)).toEqual([201]);
+      const c = (await store().listContacts(USER, 'default')).find((x) => x.uid === 'pic')!;
+      expect((await store().getContact(USER, 'default', c.name))!.data.toString()).toBe(data);
+      const stored = (await (store() as PhotoBlobContactStore).inner.getContact(USER, 'default', c.name))!;
+      const [id] = photoPointers(stored.data);
+      const key = photoBlobKey(USER, 'default', c.name, id!);
+      expect(await sys.adapters.blobs.exists(key)).toBe(true);
+      const again = await sync();
+      expect(again.requests.filter((r) => r.method !== 'PROPFIND')).toEqual([]);
+      expect(await readFile(path.join(local, 'pic.vcf'), 'utf8')).toBe(data);
+      await unlink(path.join(local, 'pic.vcf'));
+      const del = await sync();
+      expect(del.requests.filter((r) => r.method === 'DELETE').map((r) => r.status)).toEqual([204]);
+      expect(await sys.adapters.blobs.exists(key)).toBe(false);
     });
 
     it('a second sync with no changes transfers nothing: only PROPFIND listings, no GET, PUT, DELETE or multiget; the sync token stays', async () => {

@@ -5,7 +5,9 @@
  * malformed XML and vCards, huge bodies, If-Match conflicts, path traversal, another user's
  * URLs, authentication.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PhotoBlobContactStore, photoBlobKey, photoPointers } from '#core/contacts/photo-blobs.ts';
 import { python, run } from '../support/clients.ts';
 import { startTestSystem, type TestSystem } from '../support/mail-system.ts';
 
@@ -171,6 +173,50 @@ describe('CardDAV over HTTPS with curl (RFC 6352, RFC 6578)', () => {
     );
     expect(listed.responses[0].props[`${D}getetag`].text).toBe(r.headers.etag);
     expect((await dav('DELETE', `${book}four.vcf`, undefined, [`If-Match: ${r.headers.etag}`])).status).toBe(204);
+  });
+
+  it('a 50 KiB photo is stored as a blob and the card comes back byte for byte (GET, multiget) with one stable ETag; deleting the card deletes the blob', async () => {
+    const b64 = randomBytes(50 * 1024).toString('base64');
+    const line = `PHOTO;MEDIATYPE=image/jpeg:data:image/jpeg;base64,${b64}`;
+    const folded = (line.match(/.{1,74}/g) ?? []).join('\r\n ');
+    const data = card('photo-1', 'Photo One', `${folded}\r\nEMAIL:photo@example.com\r\n`);
+    const r = await put('photo.vcf', data, ['If-None-Match: *']);
+    expect(r.status).toBe(201);
+    expect(r.headers.etag).toBeDefined();
+    const store = sys.adapters.contacts;
+    expect(store).toBeInstanceOf(PhotoBlobContactStore);
+    const stored = (await (store as PhotoBlobContactStore).inner.getContact(ALICE, 'default', 'photo.vcf'))!;
+    expect(stored.data.length).toBeLessThan(500);
+    const ids = photoPointers(stored.data);
+    expect(ids).toHaveLength(1);
+    const key = photoBlobKey(ALICE, 'default', 'photo.vcf', ids[0]!);
+    expect(await sys.adapters.blobs.exists(key)).toBe(true);
+    for (let i = 0; i < 2; i++) {
+      const g = await curl([`${base()}${book}photo.vcf`]);
+      expect(g.body).toBe(data);
+      expect(g.headers.etag).toBe(r.headers.etag);
+    }
+    const multi = await parse(
+      (
+        await dav(
+          'REPORT',
+          book,
+          `<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop><D:href>${book}photo.vcf</D:href></C:addressbook-multiget>`,
+          ['Depth: 1', 'Content-Type: application/xml'],
+        )
+      ).body,
+    );
+    expect(multi.responses[0].props[`${C}address-data`].text).toBe(data);
+    expect(multi.responses[0].props[`${D}getetag`].text).toBe(r.headers.etag);
+    expect((await dav('DELETE', `${book}photo.vcf`, undefined, [`If-Match: ${r.headers.etag}`])).status).toBe(204);
+    expect(await sys.adapters.blobs.exists(key)).toBe(false);
+  });
+
+  it('a PHOTO naming the server’s own blob scheme is refused with 400 valid-address-data', async () => {
+    const r = await put('ptr.vcf', card('ptr-1', 'Ptr', 'PHOTO:x-cloudmail-photo:00000000-0000-0000-0000-000000000000\r\n'));
+    expect(r.status).toBe(400);
+    expect(r.body).toContain('valid-address-data');
+    expect(await sys.adapters.contacts.getContact(ALICE, 'default', 'ptr.vcf')).toBeNull();
   });
 
   it('If-Match: a stale ETag gets 412 on PUT and DELETE, the current one succeeds (RFC 7232 §3.1)', async () => {

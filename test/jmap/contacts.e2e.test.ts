@@ -4,7 +4,9 @@
  * (RFC 8620 §7.3) of ContactCard state changes; the cards are the vCards CardDAV serves (the
  * same ContactStore), converted per RFC 9555; bad input gets JMAP errors.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PhotoBlobContactStore, photoBlobKey, photoPointers } from '#core/contacts/photo-blobs.ts';
 import { checkVCard } from '#core/contacts/vcard.ts';
 import { ADAPTER_KINDS } from '../support/mail-system.ts';
 import { startJmapSystem, type JmapTestSystem } from './support/jmap-server.ts';
@@ -318,6 +320,42 @@ describe.each(ADAPTER_KINDS)('JMAP for Contacts (%s adapters)', (kind) => {
     const text = (await store().getContact(sys.user, 'default', info.name))!.data.toString();
     expect(text).toContain(`PHOTO;PROP-ID=ph:data:image/png;base64,${png.toString('base64')}`);
     await one('ContactCard/set', { destroy: [id] });
+  });
+
+  it('a 50 KiB photo named by blobId is stored as a photo blob beside the card (issue 19) and read back over JMAP as the same data: URI; destroying the card deletes the blob', async () => {
+    const jpeg = randomBytes(50 * 1024);
+    const up = await fetch(`${sys.base}/jmap/upload/${accountId}/`, {
+      method: 'POST',
+      headers: { Authorization: sys.auth, 'Content-Type': 'image/jpeg' },
+      body: jpeg,
+    });
+    expect(up.status).toBe(201);
+    const { blobId } = (await up.json()) as { blobId: string };
+    const s = await one('ContactCard/set', { create: { p: { name: { full: 'Big Photo' }, media: { ph: { kind: 'photo', blobId } } } } });
+    const id = s.created.p.id;
+    const b64 = jpeg.toString('base64');
+    const g = await one('ContactCard/get', { ids: [id], properties: ['media'] });
+    expect(g.list[0].media.ph.kind).toBe('photo');
+    expect(g.list[0].media.ph.uri).toMatch(/^data:[a-z/-]+;base64,/);
+    expect(g.list[0].media.ph.uri.slice(g.list[0].media.ph.uri.indexOf(',') + 1)).toBe(b64);
+    const info = (await store().listContacts(sys.user, 'default')).find((c) => c.uid === s.created.p.uid)!;
+    expect(store()).toBeInstanceOf(PhotoBlobContactStore);
+    const stored = (await (store() as PhotoBlobContactStore).inner.getContact(sys.user, 'default', info.name))!;
+    const [pointer] = photoPointers(stored.data);
+    const key = photoBlobKey(sys.user, 'default', info.name, pointer!);
+    expect(await sys.ts.adapters.blobs.exists(key)).toBe(true);
+    expect((await store().getContact(sys.user, 'default', info.name))!.data.toString().replace(/\r\n[ \t]/g, '')).toContain(b64);
+    await one('ContactCard/set', { destroy: [id] });
+    expect(await sys.ts.adapters.blobs.exists(key)).toBe(false);
+  });
+
+  it('a media uri in the server’s photo-blob scheme is invalidProperties and stores nothing', async () => {
+    const before = (await store().listContacts(sys.user, 'default')).length;
+    const s = await one('ContactCard/set', {
+      create: { x: { name: { full: 'Pointer' }, media: { ph: { kind: 'photo', uri: 'x-cloudmail-photo:00000000-0000-0000-0000-000000000000' } } } },
+    });
+    expect(s.notCreated.x).toMatchObject({ type: 'invalidProperties' });
+    expect(await store().listContacts(sys.user, 'default')).toHaveLength(before);
   });
 
   it('pushes a ContactCard state change over the event source when a card is made (RFC 8620 §7.3)', async () => {

@@ -10,6 +10,7 @@
 import type { Adapters } from '../adapters.ts';
 import { createAwsClients, type AwsClientConfig } from './clients.ts';
 import { DynamoContactStore } from './dynamo-contact-store.ts';
+import { PhotoBlobContactStore } from '../../contacts/photo-blobs.ts';
 import { DynamoMailIndex } from './dynamo-mail-index.ts';
 import type { AwsResourceRefs } from './provision.ts';
 import { S3BlobStore } from './s3-blob-store.ts';
@@ -48,7 +49,7 @@ export async function createAwsAdapters(options: AwsAdaptersOptions): Promise<Ad
     index,
     queue,
     secrets,
-    contacts: new DynamoContactStore({ client: clients.dynamo, table: options.refs.table }),
+    contacts: new PhotoBlobContactStore(new DynamoContactStore({ client: clients.dynamo, table: options.refs.table }), blobs),
     async close() {
       if (closed) return;
       closed = true;

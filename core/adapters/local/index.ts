@@ -12,6 +12,7 @@ import type { Adapters } from '../adapters.ts';
 import { FileBlobStore } from './file-blob-store.ts';
 import { FileSecretStore } from './file-secret-store.ts';
 import { SqliteContactStore } from './sqlite-contact-store.ts';
+import { PhotoBlobContactStore } from '../../contacts/photo-blobs.ts';
 import { SqliteMailIndex } from './sqlite-mail-index.ts';
 import { SqliteWorkQueue, type SqliteWorkQueueOptions } from './sqlite-work-queue.ts';
 
@@ -33,7 +34,7 @@ export async function createLocalAdapters(options: LocalAdapterOptions): Promise
   const blobs = new FileBlobStore(dataDir);
   const index = new SqliteMailIndex({ dataDir });
   let queue: SqliteWorkQueue;
-  let contacts: SqliteContactStore;
+  let contacts: PhotoBlobContactStore;
   try {
     queue = new SqliteWorkQueue({ ...options.queue, dataDir });
   } catch (err) {
@@ -41,7 +42,7 @@ export async function createLocalAdapters(options: LocalAdapterOptions): Promise
     throw err;
   }
   try {
-    contacts = new SqliteContactStore({ dataDir });
+    contacts = new PhotoBlobContactStore(new SqliteContactStore({ dataDir }), blobs);
   } catch (err) {
     await queue.close();
     await index.close();
