@@ -28,6 +28,7 @@ import { MESSAGE_BUCKET, QUEUES, type QueueDefinition, type ResourceNames } from
 import type { QueueName } from '#core/ports/work-queue.ts';
 import { grantIndex, grantMessages } from './grants.ts';
 import { JUNK_MODEL_PREFIX } from '#core/junk/model-store.ts';
+import { CONTACT_SETTINGS_PREFIX } from '#core/contacts/collected.ts';
 import { acknowledge } from './nag.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
@@ -118,6 +119,8 @@ export class Pipeline extends Construct {
     grantIndex(ingest.fn, props.table, { write: true });
     // Each recipient's junk model scores mail for several recipients (core/junk/delivery-verdict.ts).
     grantMessages(ingest.fn, props.bucket, { read: true }, [JUNK_MODEL_PREFIX]);
+    // Whether a sender's recipients are collected into their address book (core/contacts/collected.ts).
+    grantMessages(ingest.fn, props.bucket, { read: true }, [CONTACT_SETTINGS_PREFIX]);
     this.queues.outbound.queue.grantSendMessages(ingest.fn);
     // Vacation auto-replies (core/delivery/vacation.ts) are queued as new ingest jobs. They go
     // with the null envelope sender and are never answered themselves, so a chain is at most

@@ -32,7 +32,9 @@ import { checkVCard, unescapeText } from './vcard.ts';
 export const COLLECTED_BOOK = { id: 'collected', displayName: 'Collected addresses' } as const;
 /** The book CardDAV and JMAP make on first use (fargate-listeners/src/dav/carddav-routes.ts). */
 const DEFAULT_BOOK = { id: 'default', displayName: 'Contacts' } as const;
-const SETTINGS_PREFIX = 'settings/contacts/';
+/** Where each user's contact settings live in the blob store (the ingest function may read them: infra/pipeline.ts). */
+export const CONTACT_SETTINGS_PREFIX = 'settings/contacts/';
+const SETTINGS_PREFIX = CONTACT_SETTINGS_PREFIX;
 /** At most this many addresses are collected from one message. */
 const MAX_PER_MESSAGE = 50;
 

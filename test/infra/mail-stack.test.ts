@@ -336,6 +336,11 @@ describe('grants', () => {
     expect(JSON.stringify(objectStatement.resources)).toContain('/messages/*');
   });
 
+  it("ingest may read the contact settings that say whether to collect a sender's recipients (settings/contacts/), and not write them", () => {
+    const statements = allowStatements(functionRoleId('ingest')).filter((st) => JSON.stringify(st.resources).includes('/settings/contacts/*'));
+    expect(statements.flatMap((st) => st.actions)).toEqual(['s3:GetObject']);
+  });
+
   it('ingest may send to outbound but not consume it; outbound may send bounces to ingest; both read DKIM keys, only outbound the smart-host secret', () => {
     const ingest = functionRoleId('ingest');
     const outbound = functionRoleId('outbound');
