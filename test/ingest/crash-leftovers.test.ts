@@ -14,6 +14,7 @@ import { createLocalAdapters, type FileBlobStore } from '#core/adapters/local/in
 import { appendToMailbox } from '#core/mailbox/writes.ts';
 import { generateDkimKey, saveDkimKey, dkimKeyBlobKey } from '#core/dkim/keys.ts';
 import { outboundBlobKey } from '#core/outbound/job.ts';
+import { photoBlobKey } from '#core/contacts/photo-blobs.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const PORTS = Object.fromEntries(
@@ -68,6 +69,10 @@ describe('crash leftovers at start', () => {
     await adapters.queue.send('outbound', { id: 'JOB0/remote.test', blobKey: outKey });
     await saveDkimKey(blobs, generateDkimKey('example.test', 'ed25519'));
     await blobs.put(`${outKey}.queued`, Buffer.from(new Date().toISOString()));
+    // A contact photo moved out of its card (core/contacts/photo-blobs.ts): the contact store refers to it.
+    const photoKey = photoBlobKey('alice@example.test', 'default', 'pat.vcf', '0e2b7c1a-1111-4222-8333-444455556666');
+    // Folded inside "data:" (RFC 6350 §3.2 allows a fold anywhere).
+    await blobs.put(photoKey, Buffer.from(`da\r\n ta:image/jpeg;base64,${Buffer.alloc(6000, 7).toString('base64')}`));
     // Leftovers: an orphaned message blob and a temporary file of an interrupted put.
     await blobs.put('messages/orphan', msg('nobody refers to me'));
     const orphan = blobs.pathOf('messages/orphan');
@@ -76,7 +81,7 @@ describe('crash leftovers at start', () => {
     await adapters.close();
     // All of that from two hours ago (older than the grace period)...
     const old = new Date(Date.now() - 2 * 3600_000);
-    const kept = [deliveredKey, 'messages/held', outKey, dkimKeyBlobKey('example.test'), `${outKey}.queued`].map((k) => blobs.pathOf(k));
+    const kept = [deliveredKey, 'messages/held', outKey, dkimKeyBlobKey('example.test'), `${outKey}.queued`, photoKey].map((k) => blobs.pathOf(k));
     for (const f of [...kept, orphan, tmp]) utimesSync(f, old, old);
     // ...except a temporary file and an orphan being written right now (another process).
     await (async () => {

@@ -9,7 +9,8 @@
  * (a queued ingest job holds its blob: holdBlob/releaseBlob) or any job in the queue database
  * (outbound copies; dead letters too). Blob files are named by the SHA-256 of their key, so the
  * check goes from the records to the files. Files that are not messages — DKIM keys (JSON) and
- * outbound "queued" markers (a timestamp) — are never taken for orphans. Only files older than
+ * outbound "queued" markers (a timestamp), contact photos (a data: URI) — are never taken for
+ * orphans. Only files older than
  * the grace period are touched, so a put or a delivery under way in another process is safe.
  * When a database cannot be read, no blob is removed.
  */
@@ -69,14 +70,20 @@ function referencedHashes(dataDir: string): Set<string> {
   return hashes;
 }
 
-/** True for the blob store's non-message contents: JSON documents and timestamp markers. */
+/**
+ * True for the blob store's non-message contents: JSON documents (DKIM keys, junk models,
+ * settings), timestamp markers, and contact photos (core/contacts/photo-blobs.ts: a `data:` URI
+ * with base64 content, referred to from the contact store, not the mail index).
+ */
 async function notAMessage(file: string): Promise<boolean> {
   const fh = await open(file, 'r');
   try {
-    const head = Buffer.alloc(64);
+    const head = Buffer.alloc(256);
     const { bytesRead } = await fh.read(head, 0, head.length, 0);
     const text = head.subarray(0, bytesRead).toString('latin1');
-    return text.trimStart().startsWith('{') || /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\s*$/.test(text);
+    // A photo keeps its vCard line folds (CRLF + space) anywhere, "data:" included.
+    const unfolded = text.replace(/\r\n[ \t]/g, '');
+    return text.trimStart().startsWith('{') || /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\s*$/.test(text) || /^data:[^,]*;base64,/i.test(unfolded);
   } finally {
     await fh.close();
   }
