@@ -11,25 +11,14 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PhotoBlobContactStore, photoBlobKey, photoPointers } from '#core/contacts/photo-blobs.ts';
 import { createLogger } from '#core/log.ts';
 import { run } from '../support/clients.ts';
 import { ADAPTER_KINDS, startTestSystem, type TestSystem } from '../support/mail-system.ts';
+import { VDIRSYNCER, describeWithVdirsyncer, writeVdirsyncerConfig } from '../support/vdirsyncer.ts';
 
-const VDIRSYNCER = '/usr/bin/vdirsyncer';
 const USER = 'alice@example.test';
-
-function describeWithVdirsyncer(name: string, fn: () => void): void {
-  if (existsSync(VDIRSYNCER)) describe(name, fn);
-  else if (process.env.CI)
-    describe(name, () => {
-      it('needs vdirsyncer', () => {
-        throw new Error('vdirsyncer is not installed: scripts/setup.sh --test installs it (apt-get install vdirsyncer)');
-      });
-    });
-  else describe.skip(`${name} (skipped: vdirsyncer is not installed; scripts/setup.sh --test installs it; with CI set this fails)`, fn);
-}
 
 const vcard = (uid: string, fn: string) => `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:${uid}\r\nFN:${fn}\r\nN:${fn};;;;\r\nEMAIL:${uid}@example.test\r\nEND:VCARD\r\n`;
 /** The same card in vCard 4.0 (what the server stores for it, and what JMAP and the webmail write). */
@@ -59,30 +48,7 @@ for (const kind of ADAPTER_KINDS)
       await sys.addUser(USER, 'alice-secret');
       work = await mkdtemp(path.join(tmpdir(), 'vdirsyncer-'));
       await writeFile(path.join(work, 'cert.pem'), sys.system.deps.tls.cert);
-      await writeFile(
-        path.join(work, 'config'),
-        `[general]
-status_path = "${work}/status/"
-
-[pair contacts]
-a = "local"
-b = "server"
-collections = ["from b"]
-conflict_resolution = "b wins"
-
-[storage local]
-type = "filesystem"
-path = "${work}/contacts/"
-fileext = ".vcf"
-
-[storage server]
-type = "carddav"
-url = "https://127.0.0.1:${sys.port('https')}/"
-username = "${USER}"
-password = "alice-secret"
-verify = "${work}/cert.pem"
-`,
-      );
+      await writeVdirsyncerConfig(work, { url: `https://127.0.0.1:${sys.port('https')}/`, user: USER, password: 'alice-secret', caFile: `${work}/cert.pem` });
       // Discovery from the server root: the default book ("Contacts", id default) is created on
       // first use and found through the principal; the answer creates the local directory.
       const d = await run(VDIRSYNCER, ['-c', path.join(work, 'config'), 'discover'], { input: 'y\ny\n', timeoutMs: 60_000 });

@@ -5,16 +5,14 @@
  * vdirsyncer uploads is read over JMAP; a JMAP edit reaches the local file with the card's
  * unknown properties kept (RFC 9555 vCardProps); a JMAP destroy deletes the local file.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { run } from '../support/clients.ts';
 import { startJmapSystem, type JmapTestSystem } from './support/jmap-server.ts';
 
 const VENV_PYTHON = path.resolve(import.meta.dirname, '../../.tools/venv/bin/python');
-const VDIRSYNCER = '/usr/bin/vdirsyncer';
 
 const JMAPC = String.raw`
 import json, sys
@@ -28,17 +26,7 @@ m.using = {"urn:ietf:params:jmap:contacts"}
 res = c.request(m)
 print(json.dumps(res.data))
 `;
-
-function describeWithVdirsyncer(name: string, fn: () => void): void {
-  if (existsSync(VDIRSYNCER)) describe(name, fn);
-  else if (process.env.CI)
-    describe(name, () => {
-      it('needs vdirsyncer', () => {
-        throw new Error('vdirsyncer is not installed: scripts/setup.sh --test installs it (apt-get install vdirsyncer)');
-      });
-    });
-  else describe.skip(`${name} (skipped: vdirsyncer is not installed; scripts/setup.sh --test installs it; with CI set this fails)`, fn);
-}
+import { VDIRSYNCER, describeWithVdirsyncer, writeVdirsyncerConfig } from '../support/vdirsyncer.ts';
 
 describeWithVdirsyncer('JMAP for Contacts (jmapc) and CardDAV (vdirsyncer) on one address book', () => {
   let sys: JmapTestSystem;
@@ -72,30 +60,7 @@ describeWithVdirsyncer('JMAP for Contacts (jmapc) and CardDAV (vdirsyncer) on on
     work = await mkdtemp(path.join(tmpdir(), 'jmap-vdirsyncer-'));
     caFile = path.join(work, 'cert.pem');
     await writeFile(caFile, sys.ts.system.deps.tls.cert);
-    await writeFile(
-      path.join(work, 'config'),
-      `[general]
-status_path = "${work}/status/"
-
-[pair contacts]
-a = "local"
-b = "server"
-collections = ["from b"]
-conflict_resolution = "b wins"
-
-[storage local]
-type = "filesystem"
-path = "${work}/contacts/"
-fileext = ".vcf"
-
-[storage server]
-type = "carddav"
-url = "${sys.base}/"
-username = "${sys.user}"
-password = "${sys.password}"
-verify = "${caFile}"
-`,
-    );
+    await writeVdirsyncerConfig(work, { url: `${sys.base}/`, user: sys.user, password: sys.password, caFile });
     const d = await run(VDIRSYNCER, ['-c', path.join(work, 'config'), 'discover'], { input: 'y\ny\n', timeoutMs: 60_000 });
     expect(d.code, d.stdout + d.stderr).toBe(0);
     local = path.join(work, 'contacts', 'default');

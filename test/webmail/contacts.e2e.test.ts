@@ -16,10 +16,10 @@ import { buildWebmail } from '../../webmail/build.ts';
 import { run } from '../support/clients.ts';
 import { startTestSystem, type TestSystem } from '../support/mail-system.ts';
 import { describeWithBrowser, launchBrowser, screenshotPath } from './support/browser.ts';
+import { VDIRSYNCER, writeVdirsyncerConfig } from '../support/vdirsyncer.ts';
 
 const USER = 'alice@example.test';
 const PASSWORD = 'correct horse';
-const VDIRSYNCER = '/usr/bin/vdirsyncer';
 
 describeWithBrowser('webmail contacts in chromium, synced with vdirsyncer', () => {
   let ts: TestSystem;
@@ -48,30 +48,7 @@ describeWithBrowser('webmail contacts in chromium, synced with vdirsyncer', () =
     await ts.addUser(USER, PASSWORD);
     work = await mkdtemp(path.join(os.tmpdir(), 'vdirsyncer-webmail-'));
     await writeFile(path.join(work, 'cert.pem'), ts.system.deps.tls.cert);
-    await writeFile(
-      path.join(work, 'config'),
-      `[general]
-status_path = "${work}/status/"
-
-[pair contacts]
-a = "local"
-b = "server"
-collections = ["from b"]
-conflict_resolution = "b wins"
-
-[storage local]
-type = "filesystem"
-path = "${work}/contacts/"
-fileext = ".vcf"
-
-[storage server]
-type = "carddav"
-url = "https://127.0.0.1:${ts.port('https')}/"
-username = "${USER}"
-password = "${PASSWORD}"
-verify = "${work}/cert.pem"
-`,
-    );
+    await writeVdirsyncerConfig(work, { url: `https://127.0.0.1:${ts.port('https')}/`, user: USER, password: PASSWORD, caFile: `${work}/cert.pem` });
     await vdirsyncer('discover');
     local = path.join(work, 'contacts', 'default');
 
