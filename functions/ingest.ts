@@ -26,7 +26,16 @@ export async function handler(event: SqsEvent, context: LambdaContext): Promise<
   const serialiseOn = (job: IngestJob) => job.rcptTo.map((r) => normalizeAddress(r));
   const response = await processSqsBatch<IngestJob>(event, { logger, body: ingestJobBody, serialiseOn }, async (job) => {
     const directory = directoryFor(adapters.index, config.directoryCacheSeconds);
-    await runIngestJob(job.body, { adapters, logger, routeRemote, onUnknownLocal, directory, events, junkThreshold: config.inbound.junkThreshold });
+    await runIngestJob(job.body, {
+      adapters,
+      logger,
+      routeRemote,
+      onUnknownLocal,
+      directory,
+      events,
+      junkThreshold: config.inbound.junkThreshold,
+      firstReceive: job.receiveCount === 1,
+    });
   });
   // The listener tasks' IDLE sessions hear of the deliveries (docs/deploy.md, "Push between listener tasks").
   await events.flush();

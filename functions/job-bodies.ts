@@ -62,6 +62,7 @@ export function ingestJobBody(value: unknown): IngestJob {
     heloName: optional(string),
     size: count,
     verdict: optional(verdict),
+    bytes: optional(string),
     held: optional(boolean),
   });
 }

@@ -213,11 +213,13 @@ async function replyFor(deps: VacationDeps, job: IngestJob, raw: Buffer, user: s
   const id = 'V' + createHash('sha256').update(`${job.id}\n${user}`).digest('hex').slice(0, 24).toUpperCase();
   const receivedAt = Date.now();
   const blobKey = newBlobKey(new Date(receivedAt));
-  const { size } = await adapters.blobs.put(blobKey, Buffer.concat([Buffer.from(returnPathField(''), 'latin1'), reply]));
+  const bytes = Buffer.concat([Buffer.from(returnPathField(''), 'latin1'), reply]);
+  const { size } = await adapters.blobs.put(blobKey, bytes);
   await queueIngestJob(
     adapters,
     { id, blobKey, mailFrom: '', rcptTo: [job.mailFrom], receivedAt, source: 'submission', authUser: user, size, held: true },
     logger,
+    bytes,
   );
   logger.info('vacation reply queued', { job: job.id, user, to: job.mailFrom, reply: id });
 }

@@ -55,6 +55,11 @@ export interface IngestJob {
   held?: boolean;
   /** The MX listener's inbound verdict (fargate-listeners/src/smtp/trust/): where local recipients get it. Absent: INBOX. */
   verdict?: InboundVerdict;
+  /**
+   * The message's bytes in base64, a copy of the blob, when the queue carries a message this
+   * small inline (core/ingest/queue-ingest.ts). Used on the job's first receive only.
+   */
+  bytes?: string;
 }
 
 export interface InboundVerdict {
@@ -91,6 +96,13 @@ export interface IngestDeps {
   directory?: DirectoryCache;
   /** Junk score from which MX mail goes to Junk (config.inbound.junkThreshold); default DEFAULT_JUNK_THRESHOLD. */
   junkThreshold?: number;
+  /**
+   * This is the job's first receive (an SQS receive count of 1): its inline bytes (IngestJob.bytes)
+   * may stand in for the blob. Nothing has delivered or released anything yet, so the blob is
+   * certainly there. On a redelivery the blob is read, since its absence is what tells a job
+   * that completed before (below).
+   */
+  firstReceive?: boolean;
 }
 
 export interface IngestResult {
@@ -103,8 +115,9 @@ export async function runIngestJob(job: IngestJob, deps: IngestDeps): Promise<In
   const { adapters, logger } = deps;
   const writes = new MailboxWrites(adapters, { events: deps.events, log: logger });
   let raw: Buffer;
+  const inline = deps.firstReceive && typeof job.bytes === 'string' ? Buffer.from(job.bytes, 'base64') : null;
   try {
-    raw = await adapters.blobs.get(job.blobKey);
+    raw = inline && inline.length === job.size ? inline : await adapters.blobs.get(job.blobKey);
   } catch (err) {
     // This job's hold keeps the blob alive until the end of a run that completed every
     // recipient (below): no expunge can orphan it before that. So a missing blob means that a

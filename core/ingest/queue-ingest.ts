@@ -9,6 +9,10 @@
  * has finished every recipient (invariant 1; core/ingest/ingest-job.ts). When holding or
  * queueing fails, what was done is undone (the hold released, the blob deleted) and the error
  * is thrown as a QueueIngestError: nothing is half-accepted, the caller answers "try again".
+ *
+ * A caller that has the stored bytes at hand passes them: when the queue carries messages that
+ * small inline (WorkQueue.inlineBytes; SQS: one 64 KiB billing chunk), the job takes a base64
+ * copy and ingest parses it without reading the blob (runIngestJob, on a job's first receive).
  */
 import type { Adapters } from '../adapters/adapters.ts';
 import type { Logger } from '../log.ts';
@@ -23,7 +27,8 @@ export class QueueIngestError extends Error {
   }
 }
 
-export async function queueIngestJob(adapters: Pick<Adapters, 'index' | 'blobs' | 'queue'>, job: IngestJob, logger: Logger): Promise<void> {
+export async function queueIngestJob(adapters: Pick<Adapters, 'index' | 'blobs' | 'queue'>, job: IngestJob, logger: Logger, raw?: Buffer): Promise<void> {
+  if (raw && raw.length === job.size && raw.length <= (adapters.queue.inlineBytes ?? 0)) job = { ...job, bytes: raw.toString('base64') };
   try {
     if (job.held) await adapters.index.holdBlob(job.blobKey, job.id);
   } catch (err) {

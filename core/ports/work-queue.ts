@@ -3,7 +3,9 @@
  * and a dead-letter queue after `maxReceiveCount` receives.
  * Adapters: SQS with a redrive policy, and a durable queue in SQLite.
  *
- * Job bodies are small JSON documents (never raw message bytes: SQS caps a message at 256 KiB).
+ * Job bodies are small JSON documents. A small message's bytes may ride along in its ingest job
+ * (IngestJob.bytes, a copy of the stored blob) when the queue says how many it carries cheaply
+ * (`inlineBytes`); the blob store keeps the message either way.
  */
 
 /** The queues of the system. Their settings live in `core/resources.ts`. */
@@ -48,6 +50,11 @@ export interface ReceiveOptions {
 }
 
 export interface WorkQueue {
+  /**
+   * The largest message whose bytes an ingest job may carry inline (core/ingest/queue-ingest.ts),
+   * saving the blob read at ingest; absent or 0: never (a local queue, where the blob is a file).
+   */
+  readonly inlineBytes?: number;
   send<T>(queue: QueueName, body: T, options?: { delaySeconds?: number }): Promise<string>;
   receive<T>(queue: QueueName, options?: ReceiveOptions): Promise<ReceivedJob<T>[]>;
   /** The job is done: delete it. */

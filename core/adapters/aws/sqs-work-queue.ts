@@ -80,7 +80,15 @@ export function decodeJobMessage<T>(m: {
 
 const SYSTEM_ATTRIBUTES = ['ApproximateReceiveCount', 'SentTimestamp'] as const;
 
+/**
+ * SQS bills each 64 KiB of a request's payload as one request: a message up to this size goes
+ * in its ingest job as base64 (4/3 of it, 60 KiB) with room for the job's other fields, and
+ * saves ingest its S3 GET (core/ingest/queue-ingest.ts).
+ */
+export const INLINE_MESSAGE_BYTES = 45 * 1024;
+
 export class SqsWorkQueue implements WorkQueue {
+  readonly inlineBytes = INLINE_MESSAGE_BYTES;
   private readonly sqs: SQSClient;
   private readonly urls: Record<QueueName, string>;
   private readonly dlqUrls: Record<QueueName, string>;

@@ -132,9 +132,17 @@ export async function acceptMessage(
     if (config.smtpForbidBareNewline && (canonical.crlf.bareLf > 0 || canonical.crlf.bareCr > 0)) return 'bare-newline';
     return null;
   };
-  const body = streamWithTrace(data, source, options.inspect ? '' : returnPathField(mailFrom) + trace + (options.prepend ?? ''), violation);
+  const body = streamWithTrace(
+    data,
+    source,
+    options.inspect ? '' : returnPathField(mailFrom) + trace + (options.prepend ?? ''),
+    violation,
+    options.inspect ? 0 : (adapters.queue.inlineBytes ?? 0),
+  );
   const blobKey = newBlobKey(receivedAt);
   let stored: { size: number };
+  // The stored bytes, when small enough to ride along in the job (core/ingest/queue-ingest.ts).
+  let storedBytes: Buffer | null;
   let inspection: Inspection | null = null;
   let held = 0;
   let overBudget = false;
@@ -160,12 +168,14 @@ export async function acceptMessage(
         logger.error('inbound checks failed', { queueId, err });
         throw Object.assign(smtpError(451, '4.7.0', 'Temporary failure during sender verification; try again later'), { inspected: true });
       }
-      stored = await adapters.blobs.put(
-        blobKey,
-        Buffer.concat([Buffer.from(returnPathField(mailFrom) + inspection.prepend + trace + (options.prepend ?? ''), 'latin1'), inspection.message]),
-      );
+      storedBytes = Buffer.concat([
+        Buffer.from(returnPathField(mailFrom) + inspection.prepend + trace + (options.prepend ?? ''), 'latin1'),
+        inspection.message,
+      ]);
+      stored = await adapters.blobs.put(blobKey, storedBytes);
     } else {
       stored = await adapters.blobs.put(blobKey, body.stream);
+      storedBytes = body.kept();
     }
   } catch (err) {
     options.memory?.release(held, session.remoteAddress); // nothing of it is kept
@@ -226,7 +236,7 @@ export async function acceptMessage(
   // (core/ingest/ingest-job.ts; invariant 1). One MX recipient: no hold, its delivery is the
   // blob's sole reference (nothing can be expunged before it).
   try {
-    await queueIngestJob(adapters, job, logger);
+    await queueIngestJob(adapters, job, logger, storedBytes ?? undefined);
   } catch {
     // queueIngestJob logged it and undid the hold and the blob (QueueIngestError).
     throw smtpError(451, '4.3.0', 'Temporary queue failure, try again later');
@@ -275,6 +285,8 @@ interface TracedBody {
   drained: Promise<void>;
   /** Stop storing (the store failed) and drain the rest of DATA. */
   abort(err: Error): void;
+  /** Everything the store was given, when it was at most `keep` bytes (for an inline copy in the job); else null. */
+  kept(): Buffer | null;
 }
 
 /**
@@ -285,8 +297,16 @@ interface TracedBody {
  * a half-written upload open. The DATA stream is always read to its end, because smtp-server
  * sends its reply only after that; the bytes of a failed message are thrown away.
  */
-function streamWithTrace(data: SMTPServerDataStream, source: Readable, prefix: string, violation: () => Violation): TracedBody {
+function streamWithTrace(data: SMTPServerDataStream, source: Readable, prefix: string, violation: () => Violation, keep: number): TracedBody {
   const out = new PassThrough();
+  let kept: Buffer[] | null = keep > 0 ? [] : null;
+  let keptBytes = 0;
+  const keepCopy = (chunk: Buffer) => {
+    if (!kept) return;
+    keptBytes += chunk.length;
+    if (keptBytes > keep) kept = null;
+    else kept.push(chunk);
+  };
   // The store reports the failure through put(); an error nobody else listens to must not
   // become an uncaught exception that takes the listener down.
   out.on('error', () => {});
@@ -296,8 +316,15 @@ function streamWithTrace(data: SMTPServerDataStream, source: Readable, prefix: s
     out.destroy(err);
     source.resume(); // keep draining what is left, without storing it
   };
-  const result: TracedBody = { stream: out, failure: null, drained: Promise.resolve(), abort: (err) => fail('error', err) };
+  const result: TracedBody = {
+    stream: out,
+    failure: null,
+    drained: Promise.resolve(),
+    abort: (err) => fail('error', err),
+    kept: () => (kept && !result.failure ? Buffer.concat(kept) : null),
+  };
   out.write(prefix);
+  keepCopy(Buffer.from(prefix, 'latin1'));
   result.drained = new Promise<void>((resolve) => {
     if (data.readableEnded || data.destroyed) return resolve();
     data.once('end', () => resolve());
@@ -307,6 +334,7 @@ function streamWithTrace(data: SMTPServerDataStream, source: Readable, prefix: s
     if (result.failure) return;
     const refused = violation();
     if (refused) return fail(refused, new Error(`message refused: ${refused}`));
+    keepCopy(chunk);
     if (!out.write(chunk)) {
       // The write itself may have failed the stream (the memory budget refused the chunk):
       // fail() resumed the source to drain the rest, and nothing will ever drain `out`.

@@ -117,8 +117,9 @@ export async function submitMessage(deps: SubmitDeps, s: WholeSubmission): Promi
   });
   const blobKey = newBlobKey(receivedAt);
   let size: number;
+  const stored = Buffer.concat([Buffer.from(returnPathField(mailFrom) + trace, 'latin1'), message]);
   try {
-    ({ size } = await adapters.blobs.put(blobKey, Buffer.concat([Buffer.from(returnPathField(mailFrom) + trace, 'latin1'), message])));
+    ({ size } = await adapters.blobs.put(blobKey, stored));
   } catch (err) {
     logger.error('blob store put failed', { queueId, err });
     throw new SubmitRefusal('temporary', 'Temporary storage failure, try again later');
@@ -136,7 +137,7 @@ export async function submitMessage(deps: SubmitDeps, s: WholeSubmission): Promi
     held: true,
   };
   try {
-    await queueIngestJob(adapters, job, logger);
+    await queueIngestJob(adapters, job, logger, stored);
   } catch {
     throw new SubmitRefusal('temporary', 'Temporary queue failure, try again later');
   }
