@@ -118,6 +118,10 @@ export abstract class SplitMailIndex<C> implements MailIndex {
     return this.ops.appendMessage(this.ctx, ...a);
   }
 
+  appendMessageTo(...a: Args<'appendMessageTo'>): Result<'appendMessageTo'> {
+    return this.ops.appendMessageTo(this.ctx, ...a);
+  }
+
   listMessages(...a: Args<'listMessages'>): Result<'listMessages'> {
     return this.ops.listMessages(this.ctx, ...a);
   }

@@ -89,15 +89,15 @@ export class MailboxWrites {
    * a duplicate: the first run may have stopped between its commit and its notify.
    */
   async append(user: string, mailboxName: string, raw: Buffer, options: AppendOptions = {}): Promise<AppendResult & { mailboxId: string }> {
-    const mailbox = await this.index.getMailbox(user, mailboxName);
-    if (!mailbox) throw new IndexError('NOT_FOUND', `no mailbox ${mailboxName} for ${user}`);
     let blobKey = options.blobKey;
     if (!blobKey) {
+      // A fresh blob for a mailbox that may not exist: looked up first, so no blob is written for nothing.
+      if (!(await this.index.getMailbox(user, mailboxName))) throw new IndexError('NOT_FOUND', `no mailbox ${mailboxName} for ${user}`);
       blobKey = newBlobKey();
       await this.blobs.put(blobKey, raw);
     }
     const meta = options.meta ?? indexMessage(raw);
-    const result = await this.index.appendMessage(user, mailbox.id, {
+    const result = await this.index.appendMessageTo(user, mailboxName, {
       blobKey,
       size: raw.length,
       internalDate: options.internalDate ?? Date.now(),
@@ -107,10 +107,15 @@ export class MailboxWrites {
       blobReference: options.blobKey ? options.blobReference : 'sole',
       thread: threadKeysOf(raw, meta),
     });
+    if (!result) {
+      // Gone in between (deleted or renamed): our own fresh blob is not referenced by anything.
+      if (!options.blobKey) await this.deleteBlobs([blobKey]);
+      throw new IndexError('NOT_FOUND', `no mailbox ${mailboxName} for ${user}`);
+    }
     // Our own fresh blob is not referenced by anything: remove it.
     if (result.duplicate && !options.blobKey) await this.deleteBlobs([blobKey]);
-    this.notify(user, mailbox.id);
-    return { ...result, mailboxId: mailbox.id };
+    this.notify(user, result.mailboxId);
+    return result;
   }
 
   /**

@@ -379,6 +379,11 @@ export interface MailIndex {
   // --- messages ---
   /** Atomic UID allocation + insert (invariant 3), idempotent by deliveryKey (invariant 2). */
   appendMessage(user: string, mailboxId: string, message: NewMessage): Promise<AppendResult>;
+  /**
+   * appendMessage to the user's mailbox of that name (the delivery path: getMailbox, then
+   * appendMessage, in fewer round trips where the adapter can); null when there is no such mailbox.
+   */
+  appendMessageTo(user: string, mailboxName: string, message: NewMessage): Promise<(AppendResult & { mailboxId: string }) | null>;
   /** Messages in UID order. */
   listMessages(user: string, mailboxId: string, options?: ListOptions): Promise<MessageRecord[]>;
   /** The given UIDs that exist, with meta (all of it unless `withMeta` says otherwise), in UID order. */

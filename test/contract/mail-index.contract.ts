@@ -458,6 +458,27 @@ export function mailIndexContract(adapterName: string, make: () => Promise<MailI
         expect(await ix.mailboxState(alice, mb.id)).toMatchObject({ uidNext: 4, messageCount: 3 });
       });
 
+      it('appendMessageTo by name (the delivery path): a redelivery is a duplicate, another instance appending in between still gives the next UID; a renamed mailbox is left alone', async () => {
+        await withUser();
+        const other = await fx.openAnother();
+        const mb = await ix.createMailbox(alice, 'INBOX');
+        const first = await ix.appendMessageTo(alice, 'INBOX', newMessage('d1', { deliveryKey: 'job-t:alice' }));
+        expect(first).toMatchObject({ uid: 1, duplicate: false, mailboxId: mb.id });
+        expect(await ix.appendMessageTo(alice, 'INBOX', newMessage('d1', { deliveryKey: 'job-t:alice' }))).toEqual({ ...first, duplicate: true });
+        await other.appendMessage(alice, mb.id, newMessage('elsewhere'));
+        expect(await ix.appendMessageTo(alice, 'INBOX', newMessage('d2', { deliveryKey: 'job-u:alice' }))).toMatchObject({ uid: 3, duplicate: false });
+        expect((await ix.listMessages(alice, mb.id, { withMeta: true })).map((m) => m.meta?.envelope.subject)).toEqual(['d1', 'elsewhere', 'd2']);
+        // Another instance renames it and makes a new mailbox of the name: the next delivery goes to the new one.
+        const lists = await ix.createMailbox(alice, 'Lists');
+        expect(await ix.appendMessageTo(alice, 'Lists', newMessage('l1'))).toMatchObject({ uid: 1, mailboxId: lists.id });
+        await other.renameMailbox(alice, 'Lists', 'Old lists');
+        expect(await ix.appendMessageTo(alice, 'Lists', newMessage('l2'))).toBeNull();
+        const fresh = await other.createMailbox(alice, 'Lists');
+        expect(await ix.appendMessageTo(alice, 'Lists', newMessage('l3'))).toMatchObject({ uid: 1, mailboxId: fresh.id });
+        expect((await ix.listMessages(alice, lists.id)).length).toBe(1);
+        expect(await ix.appendMessageTo(alice, 'Nowhere', newMessage('n'))).toBeNull();
+      });
+
       it('getMailbox by name after a rename and a new mailbox of the old name (by this or another instance) finds the right one', async () => {
         await withUser();
         const other = await fx.openAnother();

@@ -58,12 +58,12 @@ describe.each(ADAPTER_KINDS)('ingest job holds its blob until it has finished (%
     const flaky: Adapters = {
       ...sys.adapters,
       index: override<MailIndex>(sys.adapters.index, {
-        appendMessage: (user, mailboxId, message) => {
+        appendMessageTo: (user, mailboxName, message) => {
           if (user === bob && failBob) {
             failBob = false;
             return Promise.reject(new Error('throttled'));
           }
-          return sys!.adapters.index.appendMessage(user, mailboxId, message);
+          return sys!.adapters.index.appendMessageTo(user, mailboxName, message);
         },
       }),
     };

@@ -45,7 +45,7 @@ function recorded<T extends object>(target: T, prefix: string, names: Array<keyo
 /** MailboxWrites over the local adapters, with recording wrappers and optional faults. */
 function writesWith(faults: { deleteFails?: (key: string) => boolean; deleteGate?: (key: string) => Promise<void> } = {}): MailboxWrites {
   const { index, blobs } = adapters;
-  const recIndex = recorded(index, 'index', ['appendMessage', 'expunge', 'copyMessages', 'deleteMailbox', 'removeUser', 'releaseBlob']);
+  const recIndex = recorded(index, 'index', ['appendMessage', 'appendMessageTo', 'expunge', 'copyMessages', 'deleteMailbox', 'removeUser', 'releaseBlob']);
   const recBlobs = override(recorded(blobs, 'blobs', ['put']), {
     delete: async (key: string) => {
       calls.push('blobs.delete');
@@ -199,7 +199,7 @@ describe('MailboxWrites: index commit, then orphaned blobs, then watchers', () =
     const mb = await inbox();
     const r = await writesWith().append(alice, 'INBOX', msg('hello'), { flags: ['\\Seen'] });
     expect(r.mailboxId).toBe(mb.id);
-    expect(calls).toEqual(['blobs.put', 'index.appendMessage', `notify ${mb.id}`]);
+    expect(calls).toEqual(['blobs.put', 'index.appendMessageTo', `notify ${mb.id}`]);
     const [rec] = await adapters.index.getMessages(alice, mb.id, [r.uid]);
     expect(rec.flags).toEqual(['\\Seen']);
     expect((await adapters.blobs.get(rec.blobKey)).toString()).toBe(msg('hello').toString());

@@ -43,7 +43,8 @@ import { holderPart, unref } from './blob-refs.ts';
 import { changeItemPut, checkpointPuts, maybeTrimChangeLog } from './changes.ts';
 import { saveDateOfItem, savedAtAttribute } from './save-dates.ts';
 import { usageUpdate } from './usage.ts';
-import { threadOfNewMessage } from './threads.ts';
+import { threadLookup, threadOfNewMessage } from './threads.ts';
+import { getMailbox } from './mailboxes.ts';
 import {
   DELIVERY_KEY_MAX_BYTES,
   EXPUNGE_BLOCK,
@@ -52,8 +53,11 @@ import {
   MAX_UID,
   TX_MAX_BYTES,
   TX_MAX_ITEMS,
+  forgetMailboxId,
   readMailbox,
   readMailboxAnd,
+  rememberMailbox,
+  rememberedMailboxId,
   snapshotOf,
   takeRecentMailbox,
   type DynamoIndexContext,
@@ -85,7 +89,46 @@ function projection(fields: string[]): { ProjectionExpression: string; Expressio
   return { ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names };
 }
 
-export async function appendMessage(ctx: DynamoIndexContext, user: string, mailboxId: string, message: NewMessage): Promise<AppendResult> {
+/**
+ * A delivery's append by mailbox name. With the mailbox's id remembered (context.ts), its MBOX
+ * item — whose name proves the id still right — is read in the same consistent BatchGetItem as
+ * the thread map entries, and is the transaction's first guess of uidNext/highestModseq: one
+ * read request per delivery instead of getMailbox's GetItem and the thread lookup.
+ */
+export async function appendMessageTo(
+  ctx: DynamoIndexContext,
+  user: string,
+  mailboxName: string,
+  message: NewMessage,
+): Promise<(AppendResult & { mailboxId: string }) | null> {
+  checkNewMessage(message);
+  const knownId = rememberedMailboxId(ctx, user, mailboxName);
+  if (knownId) {
+    const pk = keys.userPk(user);
+    const mbSk = keys.mailboxSk(knownId);
+    const lookup = threadLookup(ctx, pk, message);
+    const items = await batchGetAll(ctx.db, ctx.table, [{ pk: S(pk), sk: S(mbSk) }, ...(lookup?.keys ?? [])]);
+    const mbItem = items.find((i) => i.sk?.S === mbSk);
+    if (mbItem && mbItem.name?.S === mailboxName) {
+      rememberMailbox(ctx, user, mailboxName, mbItem);
+      const thread = lookup ? lookup.decide(items.filter((i) => i !== mbItem)) : null;
+      const result = await appendMessage(ctx, user, knownId, message, { mailbox: snapshotOf(mbItem), thread });
+      return { ...result, mailboxId: knownId };
+    }
+    forgetMailboxId(ctx, user, mailboxName);
+  }
+  const mailbox = await getMailbox(ctx, user, mailboxName);
+  if (!mailbox) return null;
+  return { ...(await appendMessage(ctx, user, mailbox.id, message)), mailboxId: mailbox.id };
+}
+
+export async function appendMessage(
+  ctx: DynamoIndexContext,
+  user: string,
+  mailboxId: string,
+  message: NewMessage,
+  read?: { mailbox: MailboxSnapshot; thread: { threadId: string; puts: TransactWriteItem[] } | null },
+): Promise<AppendResult> {
   checkNewMessage(message);
   const flags = normalizeFlags(message.flags);
   const meta = encodeMeta(message.meta ?? null);
@@ -96,12 +139,12 @@ export async function appendMessage(ctx: DynamoIndexContext, user: string, mailb
   // The mailbox as the cancellation of the previous attempt reported it, if it did; at first
   // the MBOX item getMailbox has just read (context.ts), so a delivery reads it once. Without
   // the pre-read, a redelivery is told by the delivery-key condition in the transaction.
-  let known: MailboxSnapshot | null = takeRecentMailbox(ctx, user, mailboxId);
+  let known: MailboxSnapshot | null = read?.mailbox ?? takeRecentMailbox(ctx, user, mailboxId);
   // How the blob gets its reference (invariant 5): a sole message keeps none (no REF item, `soleRef` on the MSG
   // item), a take-over deletes the job's hold instead (its count becomes the message's), else ADD refs 1.
   let reference = message.blobReference;
   // The thread is chosen once (one BatchGetItem); its map entries go into every attempt's transaction.
-  const thread = await threadOfNewMessage(ctx, pk, message);
+  const thread = read ? read.thread : await threadOfNewMessage(ctx, pk, message);
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0) await sleep(backoffMs(attempt));
     let mb = known;

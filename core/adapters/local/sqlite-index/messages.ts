@@ -20,7 +20,7 @@ import { checkFlagUpdate, checkNewMessage } from '#core/adapters/index-input.ts'
 import type { SqliteHandle } from '../sqlite-db.ts';
 import { ref, unref } from './blob-refs.ts';
 import { recordTombstones, trimChangeLog, type SqliteIndexHandle } from './changes.ts';
-import { ownMailbox } from './mailboxes.ts';
+import { getMailbox, ownMailbox } from './mailboxes.ts';
 import { saveDateOf } from './save-dates.ts';
 import { addUsage } from './usage.ts';
 import { THREAD_COLUMN, THREAD_JOIN, copyThreads, dropThreads, threadNewMessage } from './threads.ts';
@@ -62,6 +62,18 @@ function toMessage(r: MessageRow, withMeta: MetaOption = true): MessageRecord {
 
 function uidList(uids: readonly number[]): string {
   return JSON.stringify(uids.filter((u) => Number.isInteger(u) && u > 0));
+}
+
+/** getMailbox, then appendMessage: both are local reads and writes, so there is nothing to save. */
+export async function appendMessageTo(
+  h: SqliteHandle,
+  user: string,
+  mailboxName: string,
+  message: NewMessage,
+): Promise<(AppendResult & { mailboxId: string }) | null> {
+  const mailbox = await getMailbox(h, user, mailboxName);
+  if (!mailbox) return null;
+  return { ...(await appendMessage(h, user, mailbox.id, message)), mailboxId: mailbox.id };
 }
 
 export async function appendMessage(h: SqliteHandle, user: string, mailboxId: string, message: NewMessage): Promise<AppendResult> {
