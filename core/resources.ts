@@ -131,8 +131,13 @@ export const PUSH = {
   env: { topicArn: 'PUSH_TOPIC_ARN', queuePrefix: 'PUSH_QUEUE_PREFIX' },
   topicName: (prefix: string) => `${pushSlug(prefix)}-push`,
   queuePrefix: (prefix: string) => `${pushSlug(prefix)}_push_`,
-  /** Notifications are worth nothing after a few minutes: the slow poll has long covered them. */
-  messageRetentionSeconds: 300,
+  /** Notifications are worth nothing after a minute (the slow poll covers them); SQS keeps a message at least 60 s. */
+  messageRetentionSeconds: 60,
+  /**
+   * Longer than the retention: a received notification is never received again and expires
+   * hidden, so the listener deletes nothing (core/adapters/aws/sns-change-feed.ts).
+   */
+  visibilityTimeoutSeconds: 120,
   /** Tags on each task queue: when its task last said it was alive, and its subscription. */
   heartbeatTag: 'cloudmail:heartbeat',
   subscriptionTag: 'cloudmail:subscription',

@@ -23,7 +23,6 @@ import { acknowledge } from './nag.ts';
 /** What a listener task does with its own queue (sns-change-feed.ts). */
 export const PUSH_QUEUE_ACTIONS = [
   'sqs:CreateQueue',
-  'sqs:DeleteMessage',
   'sqs:DeleteQueue',
   'sqs:GetQueueAttributes',
   'sqs:GetQueueUrl',

@@ -9,13 +9,14 @@
  * (the local SQLite one) calls the subscribeAny() listeners instead, which re-check what they
  * watch. Publishing never fails a write: notify() returns at once, and a publish error is
  * logged as a warning (the listeners' slow poll still finds the change). Publishes run at most
- * 8 at a time; a mailbox told of again while its publish is still waiting to start is
- * published once. flush() waits for the publishes under way and queued: a Lambda handler
+ * 2 at a time, and each carries every mailbox told of while they were under way (up to
+ * MAX_CHANGES_PER_PUBLISH): a Lambda batch of deliveries is a publish or two, not one per
+ * message. A mailbox told of again while it waits to be published is published once. flush() waits for the publishes under way and queued: a Lambda handler
  * awaits it before returning (a frozen container sends nothing), mailctl before it exits.
  */
 import { EventEmitter } from 'node:events';
 import { silentLogger, type Logger } from '../log.ts';
-import type { ChangeFeed } from '../ports/change-feed.ts';
+import { MAX_CHANGES_PER_PUBLISH, type ChangeFeed, type MailboxChange } from '../ports/change-feed.ts';
 
 export interface MailboxEvents {
   notify(user: string, mailboxId: string): void;
@@ -35,14 +36,14 @@ export interface MailboxEventsOptions {
   feed?: ChangeFeed;
   /** Where a failed publish is reported. */
   log?: Logger;
-  /** Publishes under way at once, at most; default 8. */
+  /** Publishes under way at once, at most; default 2 (what is told meanwhile goes out together in the next). */
   maxConcurrentPublishes?: number;
 }
 
 export function createMailboxEvents(options: MailboxEventsOptions = {}): MailboxEvents {
   const { feed } = options;
   const log = options.log ?? silentLogger;
-  const maxConcurrent = Math.max(1, options.maxConcurrentPublishes ?? 8);
+  const maxConcurrent = Math.max(1, options.maxConcurrentPublishes ?? 2);
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const ANY = Symbol('any');
@@ -56,25 +57,33 @@ export function createMailboxEvents(options: MailboxEventsOptions = {}): Mailbox
   let active = 0;
   let settled: Array<() => void> = [];
   const pump = () => {
-    for (const [key, change] of queued) {
-      if (!feed || active >= maxConcurrent) return;
-      if (sending.has(key)) continue;
-      queued.delete(key);
-      sending.add(key);
+    while (feed && active < maxConcurrent) {
+      // Every queued mailbox not being published now, in one publish (up to the port's cap).
+      const batch: Array<[string, MailboxChange]> = [];
+      for (const [key, change] of queued) {
+        if (batch.length >= MAX_CHANGES_PER_PUBLISH) break;
+        if (!sending.has(key)) batch.push([key, change]);
+      }
+      if (batch.length === 0) return;
+      for (const [key] of batch) {
+        queued.delete(key);
+        sending.add(key);
+      }
       active++;
       void feed
-        .publish(change)
+        .publish(batch.map(([, change]) => change))
         .then(
           () => undefined,
           (err: unknown) =>
             log.warn('change notification not published; other listeners see the change at their next poll', {
-              mailboxId: change.mailboxId,
+              mailboxId: batch[0][1].mailboxId,
+              mailboxes: batch.length,
               err: err as Error,
             }),
         )
         .finally(() => {
           active--;
-          sending.delete(key);
+          for (const [key] of batch) sending.delete(key);
           pump();
           if (active === 0 && queued.size === 0) {
             const waiting = settled;

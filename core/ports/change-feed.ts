@@ -14,6 +14,9 @@
  * only say "something in the store changed" (a null change).
  */
 
+/** Changes one publish carries at most (an SNS message holds 256 KiB; a change is under 200 bytes). */
+export const MAX_CHANGES_PER_PUBLISH = 50;
+
 export interface MailboxChange {
   user: string;
   mailboxId: string;
@@ -27,11 +30,12 @@ export type ChangeListener = (change: MailboxChange | null) => void;
 
 export interface ChangeFeed {
   /**
-   * Tells the other processes that the mailbox changed. Resolves once sent; rejects when it
-   * could not be (the caller logs it and moves on: a write never fails for want of a
-   * notification). Never waits longer than the adapter's request timeout.
+   * Tells the other processes that these mailboxes changed (one request where the adapter can:
+   * at most MAX_CHANGES_PER_PUBLISH). Resolves once sent; rejects when it could not be (the
+   * caller logs it and moves on: a write never fails for want of a notification). Never waits
+   * longer than the adapter's request timeout.
    */
-  publish(change: MailboxChange): Promise<void>;
+  publish(changes: readonly MailboxChange[]): Promise<void>;
   /**
    * Starts receiving changes made elsewhere and hands each to `listener` (one per feed; a
    * listener process calls this once). Resolves when changes published from now on will be

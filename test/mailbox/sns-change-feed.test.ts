@@ -30,10 +30,14 @@ class FakeAws {
   subscriptions = new Map<string, string>(); // arn → queue ARN
   inFlight: Record<string, number> = {};
   maxInFlight: Record<string, number> = {};
+  /** Bodies the next ReceiveMessage returns; the inputs of every call, by command. */
+  toReceive: string[] = [];
+  inputs: Record<string, any[]> = {};
   private n = 0;
 
   private async run(name: string, input: any): Promise<any> {
     this.calls.push(name);
+    (this.inputs[name] ??= []).push(input);
     this.inFlight[name] = (this.inFlight[name] ?? 0) + 1;
     this.maxInFlight[name] = Math.max(this.maxInFlight[name] ?? 0, this.inFlight[name]);
     try {
@@ -76,7 +80,7 @@ class FakeAws {
         return {};
       case 'ReceiveMessageCommand':
         needQueue(input.QueueUrl);
-        return tick(5).then(() => ({ Messages: [] }));
+        return tick(5).then(() => ({ Messages: this.toReceive.splice(0).map((Body, i) => ({ Body, ReceiptHandle: `r${i}` })) }));
       case 'DeleteMessageBatchCommand':
         return {};
       case 'SubscribeCommand': {
@@ -125,6 +129,50 @@ const until = async (cond: () => boolean, ms = 3000) => {
     await tick(5);
   }
 };
+
+describe('SnsChangeFeed notifications (fake SQS/SNS)', () => {
+  it('one publish carries several mailboxes; a received one reaches the listener once per mailbox, a v1 one still counts, and nothing is deleted', async () => {
+    const aws = new FakeAws();
+    const feed = aws.feed();
+    await feed.publish([
+      { user: 'alice', mailboxId: 'm1' },
+      { user: 'bob', mailboxId: 'm2' },
+    ]);
+    expect(aws.count('PublishCommand')).toBe(1);
+    expect(JSON.parse(aws.inputs.PublishCommand[0].Message)).toMatchObject({
+      v: 2,
+      changes: [
+        { user: 'alice', mailbox: 'm1' },
+        { user: 'bob', mailbox: 'm2' },
+      ],
+    });
+
+    const heard: string[] = [];
+    aws.toReceive.push(
+      JSON.stringify({
+        v: 2,
+        changes: [
+          { user: 'carol', mailbox: 'c1' },
+          { user: 'dave', mailbox: 'd1' },
+          { user: 'carol', mailbox: 'c1' },
+        ],
+        origin: 'other-task',
+      }),
+      JSON.stringify({ v: 1, user: 'erin', mailbox: 'e1', origin: 'old-task' }),
+      JSON.stringify({ v: 2, changes: [{ user: 'frank' }], origin: 'other-task' }),
+      'not json',
+    );
+    await feed.listen((c) => heard.push(`${c!.user}/${c!.mailboxId}`));
+    await until(() => heard.length >= 3);
+    await tick(20);
+    expect(heard).toEqual(['carol/c1', 'dave/d1', 'erin/e1']);
+    // A received notification is never deleted: it expires hidden (visibility timeout > retention).
+    expect(aws.count('DeleteMessageBatchCommand') + aws.count('DeleteMessageCommand')).toBe(0);
+    const attrs = aws.inputs.CreateQueueCommand[0].Attributes;
+    expect(Number(attrs.VisibilityTimeout)).toBeGreaterThan(Number(attrs.MessageRetentionPeriod));
+    await feed.close();
+  });
+});
 
 describe('SnsChangeFeed set-up and retries (fake SQS/SNS)', () => {
   it('a start-up whose CreateQueue is throttled twice and whose Subscribe fails once still listens: listen() resolves once set up, never rejects', async () => {

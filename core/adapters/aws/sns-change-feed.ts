@@ -3,13 +3,16 @@
  * queue per listener task. docs/deploy.md ("Push between listener tasks") gives the choice
  * against the alternatives and its cost.
  *
- *  - publish(): one SNS Publish of `{"v":1,"user","mailbox","origin"}` (no message content),
- *    with a 5 s timeout. Writers: the ingest and outbound Lambdas, every listener task.
+ *  - publish(): one SNS Publish of `{"v":2,"changes":[{"user","mailbox"}…],"origin"}` for
+ *    up to MAX_CHANGES_PER_PUBLISH mailboxes (no message content), with a 5 s timeout; a
+ *    received `{"v":1,"user","mailbox","origin"}` (a task of the previous version) still counts. Writers: the ingest and outbound Lambdas, every listener task.
  *  - listen() (a listener task, at start) starts the poll loop, which creates the task's own
- *    queue `<PUSH_QUEUE_PREFIX><task id>` (retention 5 min, SSE-SQS, a policy that lets only
+ *    queue `<PUSH_QUEUE_PREFIX><task id>` (retention 60 s, SSE-SQS, a policy that lets only
  *    this topic send to it, over TLS), subscribes it to the topic with raw message delivery,
  *    tags it with the subscription ARN and a heartbeat, and long-polls it (ReceiveMessage,
- *    20 s waits, up to 10 messages; then one DeleteMessageBatch). A set-up that fails at any
+ *    20 s waits, up to 10 messages). Nothing is deleted: the queue's visibility timeout
+ *    (PUSH.visibilityTimeoutSeconds) outlasts its retention, so a received notification expires
+ *    hidden, and a DeleteMessageBatch per receive would double what push costs. A set-up that fails at any
  *    step (a throttled CreateQueue, a role not yet propagated) is run again whole, with
  *    backoff (1 s doubling to 20 s), until it succeeds: the queue is received on only once
  *    all of it succeeded. listen() resolves at the first successful set-up or after 10 s
@@ -33,7 +36,6 @@
  */
 import {
   CreateQueueCommand,
-  DeleteMessageBatchCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
@@ -46,7 +48,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.ts';
 import { silentLogger } from '../../log.ts';
-import type { ChangeFeed, ChangeListener, MailboxChange } from '../../ports/change-feed.ts';
+import { MAX_CHANGES_PER_PUBLISH, type ChangeFeed, type ChangeListener, type MailboxChange } from '../../ports/change-feed.ts';
 import { PUSH } from '../../resources.ts';
 import { createAwsClients, type AwsClientConfig } from './clients.ts';
 import { SnsTopics } from './sns-topics.ts';
@@ -71,12 +73,8 @@ export interface SnsChangeFeedOptions {
   now?: () => number;
 }
 
-interface Notification {
-  v: 1;
-  user: string;
-  mailbox: string;
-  origin: string;
-}
+/** What a notification carries: v2 (this version) lists changes; v1 (the previous one) names one mailbox. */
+type Notification = { v: 2; changes: Array<{ user: string; mailbox: string }>; origin: string } | { v: 1; user: string; mailbox: string; origin: string };
 
 const errName = (err: unknown) => (err as { name?: string } | null)?.name ?? '';
 const isMissingQueue = (err: unknown) => /NonExistentQueue|QueueDoesNotExist/.test(errName(err));
@@ -130,9 +128,15 @@ export class SnsChangeFeed implements ChangeFeed {
     this.queueName = `${this.o.queuePrefix}${this.o.taskId}`.slice(0, 80);
   }
 
-  async publish(change: MailboxChange): Promise<void> {
-    const n: Notification = { v: 1, user: change.user, mailbox: change.mailboxId, origin: this.origin };
-    await this.o.sns.publish(this.o.topicArn, JSON.stringify(n));
+  async publish(changes: readonly MailboxChange[]): Promise<void> {
+    for (let i = 0; i < changes.length; i += MAX_CHANGES_PER_PUBLISH) {
+      const n: Notification = {
+        v: 2,
+        changes: changes.slice(i, i + MAX_CHANGES_PER_PUBLISH).map((c) => ({ user: c.user, mailbox: c.mailboxId })),
+        origin: this.origin,
+      };
+      await this.o.sns.publish(this.o.topicArn, JSON.stringify(n));
+    }
   }
 
   /**
@@ -194,6 +198,7 @@ export class SnsChangeFeed implements ChangeFeed {
         QueueName: this.queueName,
         Attributes: {
           MessageRetentionPeriod: String(PUSH.messageRetentionSeconds),
+          VisibilityTimeout: String(PUSH.visibilityTimeoutSeconds),
           ReceiveMessageWaitTimeSeconds: String(this.o.waitSeconds),
           SqsManagedSseEnabled: 'true',
         },
@@ -274,20 +279,17 @@ export class SnsChangeFeed implements ChangeFeed {
         for (const m of messages) {
           const n = parse(m.Body);
           if (!n || n.origin === this.origin) continue;
-          const key = `${n.user}\0${n.mailbox}`;
-          if (seen.has(key)) continue;
-          seen.add(key);
-          try {
-            listener({ user: n.user, mailboxId: n.mailbox });
-          } catch (err) {
-            log.error('change listener failed', { err: err as Error });
+          for (const c of n.v === 2 ? n.changes : [{ user: n.user, mailbox: n.mailbox }]) {
+            const key = `${c.user}\0${c.mailbox}`;
+            if (seen.has(key)) continue;
+            seen.add(key);
+            try {
+              listener({ user: c.user, mailboxId: c.mailbox });
+            } catch (err) {
+              log.error('change listener failed', { err: err as Error });
+            }
           }
         }
-        await sqs
-          .send(
-            new DeleteMessageBatchCommand({ QueueUrl: this.queueUrl!, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
-          )
-          .catch((err: unknown) => log.warn('push notifications not deleted; they may come again', { err: err as Error }));
       } catch (err) {
         if (signal.aborted || this.closed) break;
         if (!settingUp && isMissingQueue(err)) {
@@ -354,9 +356,17 @@ export class SnsChangeFeed implements ChangeFeed {
 }
 
 function parse(body: string | undefined): Notification | null {
+  const text = (v: unknown): v is string => typeof v === 'string';
   try {
-    const n = JSON.parse(body ?? '') as Partial<Notification>;
-    return n && n.v === 1 && typeof n.user === 'string' && typeof n.mailbox === 'string' && typeof n.origin === 'string' ? (n as Notification) : null;
+    const n = JSON.parse(body ?? '') as Record<string, unknown> | null;
+    if (!n || !text(n.origin)) return null;
+    if (n.v === 1) return text(n.user) && text(n.mailbox) ? (n as Notification) : null;
+    if (n.v !== 2 || !Array.isArray(n.changes)) return null;
+    const changes = (n.changes as unknown[]).filter(
+      (c): c is { user: string; mailbox: string } =>
+        typeof c === 'object' && c !== null && text((c as { user?: unknown }).user) && text((c as { mailbox?: unknown }).mailbox),
+    );
+    return { v: 2, changes, origin: n.origin };
   } catch {
     return null;
   }
@@ -410,7 +420,7 @@ export function createAwsChangeFeed(options: AwsChangeFeedOptions = {}): ChangeF
     taskId: options.taskId,
   });
   return {
-    publish: (change) => feed.publish(change),
+    publish: (changes) => feed.publish(changes),
     listen: (listener) => feed.listen(listener),
     close: async () => {
       await feed.close();
