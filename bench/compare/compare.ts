@@ -12,7 +12,8 @@
  *     IMAP stress; BENCH_COMPARE_MAILBOX (10000): the big INBOX; BENCH_COMPARE_SELECTS (5),
  *     BENCH_COMPARE_FETCHES (3): its timed runs; BENCH_COMPARE_IDLE (1000): idle connections;
  *     BENCH_COMPARE_LATENCY (50): messages timed from 250 to EXISTS;
- *   BENCH_COMPARE_ONLY=ours: skip the classic stack.
+ *   BENCH_COMPARE_ONLY=ours: skip the classic stack; BENCH_COMPARE_SMTP_CLIENT=node: send with
+ *   our own SMTP client (bench/smtp-ingest.ts) instead of smtp-source (the fallback without Postfix).
  */
 import os from 'node:os';
 import { bigMailbox, idleLatency, idleMemory, imapStress, smtpLoad } from './loads.ts';

@@ -55,7 +55,8 @@ export async function smtpLoad(stack: Stack, messages: number, sessions: number,
   const poller = await login(stack.imapPort, USERS.sink, PASSWORD);
   try {
     const before = await inboxCount(poller);
-    const useSmtpSource = existsSync(BINARIES.smtpSource);
+    // BENCH_COMPARE_SMTP_CLIENT=node: our own client even where smtp-source is installed.
+    const useSmtpSource = process.env.BENCH_COMPARE_SMTP_CLIENT !== 'node' && existsSync(BINARIES.smtpSource);
     const t0 = performance.now();
     if (useSmtpSource) await smtpSource(stack.smtpPort, messages, sessions, size);
     else {
