@@ -197,8 +197,15 @@ export async function startClassicStack(options: ClassicStackOptions): Promise<S
             .split('\n')
             .filter((l) => /\b(warning|error|fatal|panic)\b/i.test(l) && !/not owned by root|group or other writable/.test(l))
         : [];
-      for (const l of bad.slice(0, 5)) options.log(`${path.basename(file)}: ${l}`);
-      if (bad.length > 5) options.log(`${path.basename(file)}: … ${bad.length - 5} more`);
+      // The same warning from many processes (e.g. Dovecot's inotify limit, which only makes an
+      // IDLE beyond /proc/sys/fs/inotify/max_user_instances poll instead) is shown once, counted.
+      const counts = new Map<string, number>();
+      for (const l of bad) {
+        const text = l.replace(/^.*?\]?: (?=(warning|error|fatal|panic)\b)/i, '');
+        counts.set(text, (counts.get(text) ?? 0) + 1);
+      }
+      for (const [text, n] of [...counts].slice(0, 5)) options.log(`${path.basename(file)}: ${text}${n > 1 ? ` (${n} times)` : ''}`);
+      if (counts.size > 5) options.log(`${path.basename(file)}: … ${counts.size - 5} more kinds`);
     }
     rmSync(dir, { recursive: true, force: true });
   };
