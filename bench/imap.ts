@@ -57,7 +57,8 @@ function gcFunction(): () => void {
   return vm.runInNewContext('gc') as () => void;
 }
 
-function sample(i: number): Buffer {
+/** The benchmark's sample message number `i` (headers vary with i; In-Reply-To chains them). */
+export function sample(i: number): Buffer {
   return Buffer.from(
     `From: Sender ${i % 97} <sender${i % 97}@example.test>\r\nTo: Bench User <bench@example.test>, other${i % 13}@example.org\r\n` +
       `Cc: list${i % 7}@lists.example.test\r\nSubject: Benchmark message number ${i} about topic ${i % 31}\r\n` +
@@ -67,7 +68,8 @@ function sample(i: number): Buffer {
   );
 }
 
-async function fill(adapters: Adapters, user: string, mailbox: string, count: number): Promise<void> {
+/** Appends `count` sample messages to the mailbox through the index (one shared blob; FETCH of list properties reads only the index). */
+export async function fill(adapters: Adapters, user: string, mailbox: string, count: number): Promise<void> {
   const mb = (await adapters.index.getMailbox(user, mailbox))!;
   // One stored blob shared by all records: the FETCH measured here reads only the index.
   const raw = sample(0);
@@ -164,12 +166,42 @@ async function one() {
   ready++;
 }
 const total = Number(n);
+const t0 = performance.now();
 let started = 0;
 await Promise.all(Array.from({ length: 50 }, async () => { while (started < total) { started++; await one(); } }));
-process.stdout.write('ready ' + ready + '\\n');
+process.stdout.write('ready ' + ready + ' ' + Math.round(performance.now() - t0) + '\\n');
 process.stdin.on('data', () => {});
 process.stdin.on('end', () => { for (const s of sockets) s.destroy(); process.exit(0); });
 `;
+
+/** A child process holding `count` connections logged in, INBOX selected, in IDLE (its sockets do not count in our memory). */
+export interface IdleClients {
+  /** How long the logins (50 at a time) took, ms. */
+  loginMs: number;
+  close(): Promise<void>;
+}
+
+export async function openIdleClients(port: number, count: number, user: string, password: string, mode: 'plain' | 'compress' = 'plain'): Promise<IdleClients> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, String(port), String(count), user, password, mode], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const loginMs = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /ready \d+ (\d+)\n/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`client process exited ${code}`)));
+  });
+  return {
+    loginMs,
+    async close() {
+      child.stdin.end();
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
 
 async function idleMemory(port: number, user: string, mode: 'plain' | 'compress' = 'plain'): Promise<{ rss: number; heap: number }> {
   const gc = gcFunction();
@@ -177,24 +209,13 @@ async function idleMemory(port: number, user: string, mode: 'plain' | 'compress'
   await new Promise((r) => setTimeout(r, 100));
   gc();
   const before = process.memoryUsage();
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, String(port), String(IDLE_CONNECTIONS), user, PASSWORD, mode], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`client process exited ${code}`)));
-  });
+  const clients = await openIdleClients(port, IDLE_CONNECTIONS, user, PASSWORD, mode);
   await new Promise((r) => setTimeout(r, 500));
   gc();
   await new Promise((r) => setTimeout(r, 100));
   gc();
   const after = process.memoryUsage();
-  child.stdin.end();
-  await new Promise((r) => child.once('exit', r));
+  await clients.close();
   return { rss: (after.rss - before.rss) / IDLE_CONNECTIONS, heap: (after.heapUsed - before.heapUsed) / IDLE_CONNECTIONS };
 }
 

@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: every benchmark, printed as a table and as one JSON object (last line).
  * Figures are whole-run measurements on this machine; compare runs on the same machine only.
+ * `npm run bench -- --compare`: instead, the side-by-side comparison with Postfix + Dovecot
+ * (bench/compare/compare.ts).
  */
 import { benchAwsCost } from './aws-cost.ts';
 import { benchCardDav } from './carddav.ts';
@@ -10,6 +12,12 @@ import { benchJmap } from './jmap.ts';
 import { benchJunk } from './junk.ts';
 import { benchSmtpIngest } from './smtp-ingest.ts';
 import { benchWebmail } from './webmail.ts';
+
+if (process.argv.includes('--compare')) {
+  const { runComparison } = await import('./compare/compare.ts');
+  await runComparison();
+  process.exit(0);
+}
 
 const results: Record<string, number> = {};
 const suites: Array<[string, () => Promise<Record<string, number>>]> = [

@@ -23,20 +23,21 @@ import { dkimSignature } from '#core/dkim/sign.ts';
 import { startDnsServer, type TestDnsServer } from '../test/support/dns-server.ts';
 import { smtpReplies } from './line-reader.ts';
 
-function percentile(sorted: number[], p: number): number {
+/** The p-th percentile (nearest rank) of ascending `sorted`. */
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 /** A minimal SMTP client: one connection, sequential transactions, returns the queue id per 250. */
-async function sender(port: number, count: number, message: string, onAccepted: (queueId: string) => void): Promise<void> {
+export async function sender(port: number, count: number, message: string, onAccepted: (queueId: string) => void, rcpt = 'bench@example.test'): Promise<void> {
   const socket = net.connect(port, '127.0.0.1');
   const reply = smtpReplies(socket);
   await reply();
   socket.write('EHLO client.bench.test\r\n');
   await reply();
   for (let i = 0; i < count; i++) {
-    socket.write('MAIL FROM:<bench@remote.test>\r\nRCPT TO:<bench@example.test>\r\nDATA\r\n');
+    socket.write(`MAIL FROM:<bench@remote.test>\r\nRCPT TO:<${rcpt}>\r\nDATA\r\n`);
     await reply();
     await reply();
     await reply();
