@@ -7,11 +7,15 @@
  *    of 50 by SORT and by UID SEARCH with RETURN (PARTIAL …) (RFC 9394);
  *  - memory per idle connection: 1,000 connections logged in, INBOX (50 messages) selected,
  *    in IDLE; the server process's RSS and heap growth divided by 1,000. The clients run in a
- *    child process so their sockets do not count;
+ *    child process so their sockets do not count. The same again with a bigger INBOX selected
+ *    on every connection (BENCH_IMAP_IDLE_SIZES, default `1000,10000`: one user per size, all
+ *    its connections on the same INBOX, as one person's devices or a shared mailbox), with the
+ *    time the 1,000 logins and SELECTs took;
  *  - the same with COMPRESS=DEFLATE (RFC 4978) active on every connection: the zlib state of
  *    both directions is what a compressed connection adds.
  * Not part of the test suite; `npm run bench` runs it (bench/run.ts). BENCH_IMAP_MESSAGES (default
- * 10,000) sets the big INBOX's size; BENCH_IMAP_IDLE=0 leaves out the idle-connection part.
+ * 10,000) sets the big INBOX's size; BENCH_IMAP_IDLE=0 leaves out the idle-connection part;
+ * BENCH_IMAP_IDLE_CONNECTIONS (default 1,000) sets how many idle connections it opens.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,7 +39,12 @@ import { loadTls } from '#listeners/tls.ts';
 import { onLines } from './line-reader.ts';
 
 const MESSAGES = Number(process.env.BENCH_IMAP_MESSAGES ?? 10_000);
-const IDLE_CONNECTIONS = 1_000;
+const IDLE_CONNECTIONS = Number(process.env.BENCH_IMAP_IDLE_CONNECTIONS ?? 1_000);
+/** INBOX sizes of the idle-memory runs beyond the 50-message one ('' for none). */
+const IDLE_SIZES = (process.env.BENCH_IMAP_IDLE_SIZES ?? '1000,10000')
+  .split(',')
+  .filter((x) => x.trim() !== '')
+  .map(Number);
 /** SORT and THREAD as a webmail client sends them (Roundcube: one per list view). */
 export const SORT_COMMANDS = [
   ['sort_arrival', 'SORT (ARRIVAL) UTF-8 ALL'],
@@ -171,12 +180,13 @@ process.stdin.on('data', () => {});
 process.stdin.on('end', () => { for (const s of sockets) s.destroy(); process.exit(0); });
 `;
 
-async function idleMemory(port: number, user: string, mode: 'plain' | 'compress' = 'plain'): Promise<{ rss: number; heap: number }> {
+async function idleMemory(port: number, user: string, mode: 'plain' | 'compress' = 'plain'): Promise<{ rss: number; heap: number; setupMs: number }> {
   const gc = gcFunction();
   gc();
   await new Promise((r) => setTimeout(r, 100));
   gc();
   const before = process.memoryUsage();
+  const t0 = performance.now();
   const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, String(port), String(IDLE_CONNECTIONS), user, PASSWORD, mode], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -188,6 +198,7 @@ async function idleMemory(port: number, user: string, mode: 'plain' | 'compress'
     });
     child.once('exit', (code) => reject(new Error(`client process exited ${code}`)));
   });
+  const setupMs = performance.now() - t0;
   await new Promise((r) => setTimeout(r, 500));
   gc();
   await new Promise((r) => setTimeout(r, 100));
@@ -195,7 +206,7 @@ async function idleMemory(port: number, user: string, mode: 'plain' | 'compress'
   const after = process.memoryUsage();
   child.stdin.end();
   await new Promise((r) => child.once('exit', r));
-  return { rss: (after.rss - before.rss) / IDLE_CONNECTIONS, heap: (after.heapUsed - before.heapUsed) / IDLE_CONNECTIONS };
+  return { rss: (after.rss - before.rss) / IDLE_CONNECTIONS, heap: (after.heapUsed - before.heapUsed) / IDLE_CONNECTIONS, setupMs };
 }
 
 export async function benchImap(): Promise<Record<string, number>> {
@@ -208,7 +219,9 @@ export async function benchImap(): Promise<Record<string, number>> {
     await adapters.index.addDomain('example.test');
     // A cheap hash: the benchmark measures IMAP, not 1,000 scrypt verifications.
     const passwordHash = await hashPassword(PASSWORD, { N: 1024, r: 8, p: 1 });
-    for (const u of [big, small]) {
+    const idle = process.env.BENCH_IMAP_IDLE !== '0';
+    const sized = idle ? IDLE_SIZES.map((n) => ({ n, user: `idle-${n}@example.test` })) : [];
+    for (const u of [big, small, ...sized.map((x) => x.user)]) {
       await adapters.index.addUser({ address: u, passwordHash });
       await ensureDefaultMailboxes(adapters.index, u);
     }
@@ -216,6 +229,7 @@ export async function benchImap(): Promise<Record<string, number>> {
     const onlyCompress = process.env.BENCH_IMAP_ONLY === 'compress';
     if (!onlyCompress) await fill(adapters, big, 'INBOX', MESSAGES);
     await fill(adapters, small, 'INBOX', 50);
+    for (const x of sized) await fill(adapters, x.user, 'INBOX', x.n);
     const tls = await loadTls(config);
     const listeners = await startImapListeners(
       {
@@ -258,9 +272,15 @@ export async function benchImap(): Promise<Record<string, number>> {
         sorts[`imap.${name}_10k_ms`] = Math.round(median(times) * 10) / 10;
       }
       c.close();
-      const idle = process.env.BENCH_IMAP_IDLE !== '0';
       const mem = onlyCompress || !idle ? null : await idleMemory(port, small);
       const zmem = idle ? await idleMemory(port, small, 'compress') : null;
+      const sizedMem: Record<string, number> = {};
+      for (const x of onlyCompress ? [] : sized) {
+        const m = await idleMemory(port, x.user);
+        sizedMem[`imap.idle_connection_${x.n}_msgs_rss_kib`] = Math.round(m.rss / 102.4) / 10;
+        sizedMem[`imap.idle_connection_${x.n}_msgs_heap_kib`] = Math.round(m.heap / 102.4) / 10;
+        sizedMem[`imap.idle_connections_${x.n}_msgs_setup_ms`] = Math.round(m.setupMs);
+      }
       return {
         'imap.select_10k_ms': Math.round(median(selects) * 10) / 10,
         'imap.fetch_10k_uid_flags_envelope_size_ms': Math.round(median(fetches) * 10) / 10,
@@ -274,6 +294,7 @@ export async function benchImap(): Promise<Record<string, number>> {
               'imap.idle_compressed_connection_heap_kib': Math.round(zmem.heap / 102.4) / 10,
             }
           : {}),
+        ...sizedMem,
       };
     } finally {
       await Promise.all(listeners.map((l) => l.close(1000)));

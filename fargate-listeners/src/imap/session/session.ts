@@ -61,6 +61,7 @@ import { MailboxNameError } from './mailbox-names.ts';
 import { Output } from './output.ts';
 import { serverHandshake } from '../tls-handshake.ts';
 import type { RecentTracker } from './recent.ts';
+import type { MailboxViews } from './mailbox-views.ts';
 import type { SelectedMailbox } from './selected-mailbox.ts';
 
 export interface ImapLimits {
@@ -90,6 +91,8 @@ export interface ImapContext {
   deps: ListenerDeps;
   limits: ImapLimits;
   recent: RecentTracker;
+  /** The process's packed mailbox views, shared by its sessions (mailbox-views.ts). */
+  views: MailboxViews;
   watcher: MailboxWatcher;
   /** Failed-login throttle shared by the process's listeners (../../auth-throttle.ts). */
   throttle: AuthThrottle;

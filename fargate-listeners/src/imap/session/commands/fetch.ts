@@ -206,7 +206,7 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
   if (askedModseq) s.enableCondstore();
   if (req.vanished && !s.qresync) throw bad('VANISHED needs ENABLE QRESYNC first');
   const idxs = sel.resolve(req.set, req.uid);
-  let uids = idxs.map((i) => sel.uids[i]);
+  let uids = idxs.map((i) => sel.uidAt(i));
   // CHANGEDSINCE (§3.1.4.1): only messages whose mod-sequence is above it; MODSEQ is implied.
   if (req.changedSince !== null) {
     const since = req.changedSince;
@@ -234,7 +234,7 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
   // \Seen first, so the responses carry the new flags (RFC 9051 §6.4.5 BODY[]).
   const seenChanged = new Set<number>();
   if (!sel.readOnly && items.some(setsSeen)) {
-    const unseen = uids.filter((u) => !sel.pendingExpunge.has(u) && !(sel.flags.get(u) ?? []).includes('\\Seen'));
+    const unseen = uids.filter((u) => !sel.pendingExpunge.has(u) && !sel.storedFlags(u).includes('\\Seen'));
     if (unseen.length > 0) {
       const changes = await index.updateFlags(s.user!, sel.id, unseen, 'add', ['\\Seen']);
       for (const c of changes) {
