@@ -302,7 +302,12 @@ export class ImapSession {
 
   /** Like untagged(), but waits for the socket when a lot is queued (FETCH of many messages). */
   async untaggedAsync(chunks: Chunk[]): Promise<void> {
-    await this.out.write(['* ', ...chunks, '\r\n']);
+    await this.out.writeLine('* ', chunks, '\r\n');
+  }
+
+  /** untaggedAsync() that returns a promise only when there is something to wait for. */
+  untaggedQueued(chunks: Chunk[]): Promise<void> | undefined {
+    return this.out.writeLine('* ', chunks, '\r\n');
   }
 
   async continuation(text: string): Promise<void> {
