@@ -13,6 +13,9 @@
  *    time the 1,000 logins and SELECTs took;
  *  - the same with COMPRESS=DEFLATE (RFC 4978) active on every connection: the zlib state of
  *    both directions is what a compressed connection adds.
+ * SELECT and FETCH are timed as wall time and as the process's CPU time; the first SELECT (the
+ * process's first look at the mailbox: a listing, later ones start from its snapshot) is reported
+ * alone too, BENCH_SELECT_RUNS (default 5) sets how many.
  * Not part of the test suite; `npm run bench` runs it (bench/run.ts). BENCH_IMAP_MESSAGES (default
  * 10,000) sets the big INBOX's size; BENCH_IMAP_IDLE=0 leaves out the idle-connection part;
  * BENCH_IMAP_IDLE_CONNECTIONS (default 1,000) sets how many idle connections it opens.
@@ -180,7 +183,13 @@ process.stdin.on('data', () => {});
 process.stdin.on('end', () => { for (const s of sockets) s.destroy(); process.exit(0); });
 `;
 
-async function idleMemory(port: number, user: string, mode: 'plain' | 'compress' = 'plain'): Promise<{ rss: number; heap: number; setupMs: number }> {
+async function idleMemory(
+  port: number,
+  user: string,
+  mode: 'plain' | 'compress' = 'plain',
+  /** A change to the selected mailbox made once all are idle (every session is told of it); heapAfterChange is measured after it. */
+  change?: () => Promise<void>,
+): Promise<{ rss: number; heap: number; setupMs: number; heapAfterChange: number }> {
   const gc = gcFunction();
   gc();
   await new Promise((r) => setTimeout(r, 100));
@@ -204,9 +213,18 @@ async function idleMemory(port: number, user: string, mode: 'plain' | 'compress'
   await new Promise((r) => setTimeout(r, 100));
   gc();
   const after = process.memoryUsage();
+  let heapAfterChange = NaN;
+  if (change) {
+    await change();
+    await new Promise((r) => setTimeout(r, 2000));
+    gc();
+    await new Promise((r) => setTimeout(r, 100));
+    gc();
+    heapAfterChange = (process.memoryUsage().heapUsed - before.heapUsed) / IDLE_CONNECTIONS;
+  }
   child.stdin.end();
   await new Promise((r) => child.once('exit', r));
-  return { rss: (after.rss - before.rss) / IDLE_CONNECTIONS, heap: (after.heapUsed - before.heapUsed) / IDLE_CONNECTIONS, setupMs };
+  return { rss: (after.rss - before.rss) / IDLE_CONNECTIONS, heap: (after.heapUsed - before.heapUsed) / IDLE_CONNECTIONS, setupMs, heapAfterChange };
 }
 
 export async function benchImap(): Promise<Record<string, number>> {
@@ -231,13 +249,14 @@ export async function benchImap(): Promise<Record<string, number>> {
     await fill(adapters, small, 'INBOX', 50);
     for (const x of sized) await fill(adapters, x.user, 'INBOX', x.n);
     const tls = await loadTls(config);
+    const events = createMailboxEvents();
     const listeners = await startImapListeners(
       {
         adapters,
         config,
         tls,
         logger: silentLogger,
-        events: createMailboxEvents(),
+        events,
         proxy: PROXY_DISABLED,
         authThrottle: createAuthThrottle(config.authThrottle),
       },
@@ -291,9 +310,14 @@ export async function benchImap(): Promise<Record<string, number>> {
       const zmem = idle ? await idleMemory(port, small, 'compress') : null;
       const sizedMem: Record<string, number> = {};
       for (const x of onlyCompress ? [] : sized) {
-        const m = await idleMemory(port, x.user);
+        // One new message while all are idle: every session hears EXISTS (and its view changes).
+        const m = await idleMemory(port, x.user, 'plain', async () => {
+          await fill(adapters, x.user, 'INBOX', 1);
+          events.notify(x.user, (await adapters.index.getMailbox(x.user, 'INBOX'))!.id);
+        });
         sizedMem[`imap.idle_connection_${x.n}_msgs_rss_kib`] = Math.round(m.rss / 102.4) / 10;
         sizedMem[`imap.idle_connection_${x.n}_msgs_heap_kib`] = Math.round(m.heap / 102.4) / 10;
+        sizedMem[`imap.idle_connection_${x.n}_msgs_heap_after_new_message_kib`] = Math.round(m.heapAfterChange / 102.4) / 10;
         sizedMem[`imap.idle_connections_${x.n}_msgs_setup_ms`] = Math.round(m.setupMs);
       }
       return {
