@@ -7,11 +7,18 @@
  *    of 50 by SORT and by UID SEARCH with RETURN (PARTIAL …) (RFC 9394);
  *  - memory per idle connection: 1,000 connections logged in, INBOX (50 messages) selected,
  *    in IDLE; the server process's RSS and heap growth divided by 1,000. The clients run in a
- *    child process so their sockets do not count;
+ *    child process so their sockets do not count. The same again with a bigger INBOX selected
+ *    on every connection (BENCH_IMAP_IDLE_SIZES, default `1000,10000`: one user per size, all
+ *    its connections on the same INBOX, as one person's devices or a shared mailbox), with the
+ *    time the 1,000 logins and SELECTs took;
  *  - the same with COMPRESS=DEFLATE (RFC 4978) active on every connection: the zlib state of
  *    both directions is what a compressed connection adds.
+ * SELECT and FETCH are timed as wall time and as the process's CPU time; the first SELECT (the
+ * process's first look at the mailbox: a listing, later ones start from its snapshot) is reported
+ * alone too, BENCH_SELECT_RUNS (default 5) sets how many.
  * Not part of the test suite; `npm run bench` runs it (bench/run.ts). BENCH_IMAP_MESSAGES (default
- * 10,000) sets the big INBOX's size; BENCH_IMAP_IDLE=0 leaves out the idle-connection part.
+ * 10,000) sets the big INBOX's size; BENCH_IMAP_IDLE=0 leaves out the idle-connection part;
+ * BENCH_IMAP_IDLE_CONNECTIONS (default 1,000) sets how many idle connections it opens.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,7 +42,12 @@ import { loadTls } from '#listeners/tls.ts';
 import { onLines } from './line-reader.ts';
 
 const MESSAGES = Number(process.env.BENCH_IMAP_MESSAGES ?? 10_000);
-const IDLE_CONNECTIONS = 1_000;
+const IDLE_CONNECTIONS = Number(process.env.BENCH_IMAP_IDLE_CONNECTIONS ?? 1_000);
+/** INBOX sizes of the idle-memory runs beyond the 50-message one ('' for none). */
+const IDLE_SIZES = (process.env.BENCH_IMAP_IDLE_SIZES ?? '1000,10000')
+  .split(',')
+  .filter((x) => x.trim() !== '')
+  .map(Number);
 /** SORT and THREAD as a webmail client sends them (Roundcube: one per list view). */
 export const SORT_COMMANDS = [
   ['sort_arrival', 'SORT (ARRIVAL) UTF-8 ALL'],
@@ -203,20 +215,37 @@ export async function openIdleClients(port: number, count: number, user: string,
   };
 }
 
-async function idleMemory(port: number, user: string, mode: 'plain' | 'compress' = 'plain'): Promise<{ rss: number; heap: number }> {
+async function idleMemory(
+  port: number,
+  user: string,
+  mode: 'plain' | 'compress' = 'plain',
+  /** A change to the selected mailbox made once all are idle (every session is told of it); heapAfterChange is measured after it. */
+  change?: () => Promise<void>,
+): Promise<{ rss: number; heap: number; setupMs: number; heapAfterChange: number }> {
   const gc = gcFunction();
   gc();
   await new Promise((r) => setTimeout(r, 100));
   gc();
   const before = process.memoryUsage();
+  const t0 = performance.now();
   const clients = await openIdleClients(port, IDLE_CONNECTIONS, user, PASSWORD, mode);
+  const setupMs = performance.now() - t0;
   await new Promise((r) => setTimeout(r, 500));
   gc();
   await new Promise((r) => setTimeout(r, 100));
   gc();
   const after = process.memoryUsage();
+  let heapAfterChange = NaN;
+  if (change) {
+    await change();
+    await new Promise((r) => setTimeout(r, 2000));
+    gc();
+    await new Promise((r) => setTimeout(r, 100));
+    gc();
+    heapAfterChange = (process.memoryUsage().heapUsed - before.heapUsed) / IDLE_CONNECTIONS;
+  }
   await clients.close();
-  return { rss: (after.rss - before.rss) / IDLE_CONNECTIONS, heap: (after.heapUsed - before.heapUsed) / IDLE_CONNECTIONS };
+  return { rss: (after.rss - before.rss) / IDLE_CONNECTIONS, heap: (after.heapUsed - before.heapUsed) / IDLE_CONNECTIONS, setupMs, heapAfterChange };
 }
 
 export async function benchImap(): Promise<Record<string, number>> {
@@ -229,7 +258,9 @@ export async function benchImap(): Promise<Record<string, number>> {
     await adapters.index.addDomain('example.test');
     // A cheap hash: the benchmark measures IMAP, not 1,000 scrypt verifications.
     const passwordHash = await hashPassword(PASSWORD, { N: 1024, r: 8, p: 1 });
-    for (const u of [big, small]) {
+    const idle = process.env.BENCH_IMAP_IDLE !== '0';
+    const sized = idle ? IDLE_SIZES.map((n) => ({ n, user: `idle-${n}@example.test` })) : [];
+    for (const u of [big, small, ...sized.map((x) => x.user)]) {
       await adapters.index.addUser({ address: u, passwordHash });
       await ensureDefaultMailboxes(adapters.index, u);
     }
@@ -237,14 +268,16 @@ export async function benchImap(): Promise<Record<string, number>> {
     const onlyCompress = process.env.BENCH_IMAP_ONLY === 'compress';
     if (!onlyCompress) await fill(adapters, big, 'INBOX', MESSAGES);
     await fill(adapters, small, 'INBOX', 50);
+    for (const x of sized) await fill(adapters, x.user, 'INBOX', x.n);
     const tls = await loadTls(config);
+    const events = createMailboxEvents();
     const listeners = await startImapListeners(
       {
         adapters,
         config,
         tls,
         logger: silentLogger,
-        events: createMailboxEvents(),
+        events,
         proxy: PROXY_DISABLED,
         authThrottle: createAuthThrottle(config.authThrottle),
       },
@@ -257,14 +290,29 @@ export async function benchImap(): Promise<Record<string, number>> {
       await c.command(`LOGIN "${big}" "${PASSWORD}"`);
       const selects: number[] = [];
       const fetches: number[] = [];
-      for (let i = 0; i < (onlyCompress ? 0 : 5); i++) {
+      // CPU time of the whole process (server and this client) per command: steadier than the
+      // wall time on a machine other work shares.
+      const selectsCpu: number[] = [];
+      const fetchesCpu: number[] = [];
+      const cpuMs = (since: NodeJS.CpuUsage) => {
+        const d = process.cpuUsage(since);
+        return (d.user + d.system) / 1000;
+      };
+      let firstSelect = NaN;
+      for (let i = 0; i < (onlyCompress ? 0 : Number(process.env.BENCH_SELECT_RUNS ?? 5)); i++) {
         const t0 = performance.now();
+        const c0 = process.cpuUsage();
         await c.command('SELECT INBOX');
+        selectsCpu.push(cpuMs(c0));
         selects.push(performance.now() - t0);
+        // The first SELECT in the process lists the mailbox (mailbox-views.ts); later ones start from its snapshot.
+        if (i === 0) firstSelect = selects[0];
       }
       for (let i = 0; i < (onlyCompress ? 0 : Number(process.env.BENCH_FETCH_RUNS ?? 3)); i++) {
         const t0 = performance.now();
+        const c0 = process.cpuUsage();
         await c.command('FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE)');
+        fetchesCpu.push(cpuMs(c0));
         fetches.push(performance.now() - t0);
       }
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -279,12 +327,26 @@ export async function benchImap(): Promise<Record<string, number>> {
         sorts[`imap.${name}_10k_ms`] = Math.round(median(times) * 10) / 10;
       }
       c.close();
-      const idle = process.env.BENCH_IMAP_IDLE !== '0';
       const mem = onlyCompress || !idle ? null : await idleMemory(port, small);
       const zmem = idle ? await idleMemory(port, small, 'compress') : null;
+      const sizedMem: Record<string, number> = {};
+      for (const x of onlyCompress ? [] : sized) {
+        // One new message while all are idle: every session hears EXISTS (and its view changes).
+        const m = await idleMemory(port, x.user, 'plain', async () => {
+          await fill(adapters, x.user, 'INBOX', 1);
+          events.notify(x.user, (await adapters.index.getMailbox(x.user, 'INBOX'))!.id);
+        });
+        sizedMem[`imap.idle_connection_${x.n}_msgs_rss_kib`] = Math.round(m.rss / 102.4) / 10;
+        sizedMem[`imap.idle_connection_${x.n}_msgs_heap_kib`] = Math.round(m.heap / 102.4) / 10;
+        sizedMem[`imap.idle_connection_${x.n}_msgs_heap_after_new_message_kib`] = Math.round(m.heapAfterChange / 102.4) / 10;
+        sizedMem[`imap.idle_connections_${x.n}_msgs_setup_ms`] = Math.round(m.setupMs);
+      }
       return {
         'imap.select_10k_ms': Math.round(median(selects) * 10) / 10,
+        'imap.select_10k_first_in_process_ms': Math.round(firstSelect * 10) / 10,
+        'imap.select_10k_cpu_ms': Math.round(median(selectsCpu) * 10) / 10,
         'imap.fetch_10k_uid_flags_envelope_size_ms': Math.round(median(fetches) * 10) / 10,
+        'imap.fetch_10k_uid_flags_envelope_size_cpu_ms': Math.round(median(fetchesCpu) * 10) / 10,
         ...sorts,
         ...(mem
           ? { 'imap.idle_connection_rss_kib': Math.round(mem.rss / 102.4) / 10, 'imap.idle_connection_heap_kib': Math.round(mem.heap / 102.4) / 10 }
@@ -295,6 +357,7 @@ export async function benchImap(): Promise<Record<string, number>> {
               'imap.idle_compressed_connection_heap_kib': Math.round(zmem.heap / 102.4) / 10,
             }
           : {}),
+        ...sizedMem,
       };
     } finally {
       await Promise.all(listeners.map((l) => l.close(1000)));

@@ -11,6 +11,7 @@ import type { ListenerDeps, RunningListener } from '../listener.ts';
 import { createProxiedServer } from '../proxy-protocol.ts';
 import { MailboxWatcher } from './session/commands/idle.ts';
 import { RecentTracker } from './session/recent.ts';
+import { MailboxViews } from './session/mailbox-views.ts';
 import { serverHandshake } from './tls-handshake.ts';
 import { ImapSession, type ImapContext, type ImapLimits } from './session/session.ts';
 
@@ -45,6 +46,7 @@ export async function startImapListeners(deps: ListenerDeps, options: ImapListen
     deps,
     limits,
     recent: new RecentTracker(),
+    views: new MailboxViews(),
     watcher: new MailboxWatcher(deps.adapters.index, deps.events, limits.idlePollMs, log),
     throttle: deps.authThrottle,
   };

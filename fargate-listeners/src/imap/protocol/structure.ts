@@ -4,7 +4,7 @@
  * only the index.
  */
 import type { Envelope, EnvelopeAddress, MimePart } from '#core/mime/types.ts';
-import { nstringChunks, stringChunks, type Chunk, type EncodeOptions } from './encode.ts';
+import { nstringChunks, pushNstring, stringChunks, type Chunk, type EncodeOptions } from './encode.ts';
 
 function addressList(list: EnvelopeAddress[] | null, opts: EncodeOptions, out: Chunk[]): void {
   if (!list || list.length === 0) {
@@ -14,10 +14,13 @@ function addressList(list: EnvelopeAddress[] | null, opts: EncodeOptions, out: C
   out.push('(');
   for (const a of list) {
     out.push('(');
-    out.push(...nstringChunks(a.name, opts), ' ');
-    out.push(...nstringChunks(a.adl, opts), ' ');
-    out.push(...nstringChunks(a.mailbox, opts), ' ');
-    out.push(...nstringChunks(a.host, opts));
+    pushNstring(out, a.name, opts);
+    out.push(' ');
+    pushNstring(out, a.adl, opts);
+    out.push(' ');
+    pushNstring(out, a.mailbox, opts);
+    out.push(' ');
+    pushNstring(out, a.host, opts);
     out.push(')');
   }
   out.push(')');
@@ -30,8 +33,10 @@ function addressList(list: EnvelopeAddress[] | null, opts: EncodeOptions, out: C
 export function envelopeChunks(env: Envelope, opts: EncodeOptions, out: Chunk[] = []): Chunk[] {
   const from = env.from && env.from.length > 0 ? env.from : null;
   out.push('(');
-  out.push(...nstringChunks(env.date, opts), ' ');
-  out.push(...nstringChunks(env.subject, opts), ' ');
+  pushNstring(out, env.date, opts);
+  out.push(' ');
+  pushNstring(out, env.subject, opts);
+  out.push(' ');
   addressList(from, opts, out);
   out.push(' ');
   addressList(env.sender && env.sender.length > 0 ? env.sender : from, opts, out);
@@ -44,8 +49,9 @@ export function envelopeChunks(env: Envelope, opts: EncodeOptions, out: Chunk[] 
   out.push(' ');
   addressList(env.bcc, opts, out);
   out.push(' ');
-  out.push(...nstringChunks(env.inReplyTo, opts), ' ');
-  out.push(...nstringChunks(env.messageId, opts));
+  pushNstring(out, env.inReplyTo, opts);
+  out.push(' ');
+  pushNstring(out, env.messageId, opts);
   out.push(')');
   return out;
 }

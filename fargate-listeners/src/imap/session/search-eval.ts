@@ -22,7 +22,7 @@ import { matchesSaveDate } from './save-date.ts';
 export interface MessageFacts {
   seq: number;
   uid: number;
-  flags: string[];
+  flags: readonly string[];
   /** The message's mod-sequence as this session's view holds it (RFC 7162 §3.1.5). */
   modseq: number;
   recent: boolean;

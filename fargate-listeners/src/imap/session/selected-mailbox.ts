@@ -13,11 +13,12 @@ import type { MailIndex, MailboxChanges, MailboxState, MessageRecord } from '#co
 import { flagList } from '../protocol/encode.ts';
 import { formatNumberSet, lowerBound, resolveSequenceNumbers, resolveUidIndexes, type SequenceSet } from '../protocol/sequence-set.ts';
 import type { UpdateContext } from './contexts.ts';
+import { FlagTable, MailboxSnapshot, type MailboxViews } from './mailbox-views.ts';
 import type { RecentTracker } from './recent.ts';
 
 export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
-function sameFlags(a: string[], b: string[]): boolean {
+function sameFlags(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   const s = new Set(a);
   return b.every((f) => s.has(f));
@@ -27,16 +28,12 @@ function sameState(a: MailboxState, b: MailboxState | null): boolean {
   return !!b && a.uidValidity === b.uidValidity && a.uidNext === b.uidNext && a.highestModseq === b.highestModseq && a.messageCount === b.messageCount;
 }
 
-/** Interning keeps one string per distinct flag across a 10,000-message view. */
-const interned = new Map<string, string>();
-function intern(flags: string[]): string[] {
-  return flags.map((f) => {
-    const i = interned.get(f);
-    if (i !== undefined) return i;
-    if (interned.size < 10_000) interned.set(f, f);
-    return f;
-  });
+function sameArray(a: ArrayLike<number>, b: ArrayLike<number>, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
+
+const NO_FLAGS: readonly string[] = Object.freeze([]);
 
 export class SelectedMailbox {
   readonly id: string;
@@ -44,12 +41,21 @@ export class SelectedMailbox {
   readonly readOnly: boolean;
   readonly uidValidity: number;
   readonly user: string;
-  /** UIDs in sequence order (ascending). */
-  uids: number[] = [];
-  /** Flags as stored in the index (no \Recent), by UID. */
-  readonly flags = new Map<number, string[]>();
-  /** Mod-sequence of each message as last read or written (RFC 7162 §3.1.4.2 MODSEQ). */
-  readonly modseqs = new Map<number, number>();
+  /**
+   * The view, packed (mailbox-views.ts): UIDs in sequence order (ascending), each message's
+   * flag-set id in `table` (flags as stored in the index, no \Recent) and its mod-sequence as
+   * last read or written (RFC 7162 §3.1.4.2 MODSEQ), the first `n` entries of each array. While
+   * `owned` is false the arrays are the shared snapshot's and are never written: a change
+   * copies them first (copy on write), share() gives the copy up again.
+   */
+  private uidArr: Uint32Array = new Uint32Array(0);
+  private flagArr: Uint32Array = new Uint32Array(0);
+  private modArr: Float64Array = new Float64Array(0);
+  private n = 0;
+  private owned = true;
+  private table = new FlagTable();
+  private uidView: Uint32Array | null = null;
+  private readonly views: MailboxViews | null;
   /** UIDs recent in this session (RFC 3501 §2.3.2). */
   readonly recent = new Set<number>();
   /** Expunged in the index, still in `uids` until the client is told. */
@@ -82,34 +88,125 @@ export class SelectedMailbox {
   gone = false;
   uidNext = 1;
 
-  constructor(init: { id: string; name: string; user: string; readOnly: boolean; uidValidity: number }) {
+  constructor(init: { id: string; name: string; user: string; readOnly: boolean; uidValidity: number; views?: MailboxViews }) {
     this.id = init.id;
     this.name = init.name;
     this.user = init.user;
     this.readOnly = init.readOnly;
     this.uidValidity = init.uidValidity;
+    this.views = init.views ?? null;
   }
 
-  /** First load at SELECT/EXAMINE: the whole view, told in full by the SELECT responses. */
-  load(state: MailboxState, records: MessageRecord[], recent: RecentTracker): void {
+  /**
+   * First load at SELECT/EXAMINE: the whole view, told in full by the SELECT responses. The
+   * snapshot (the process's, mailbox-views.ts) is shared, not copied.
+   */
+  load(snap: MailboxSnapshot, recent: RecentTracker): void {
+    const state = snap.state;
     this.knownState = state;
     this.resetOwn();
-    for (const r of records) {
-      this.uids.push(r.uid);
-      this.flags.set(r.uid, intern(r.flags));
-      this.modseqs.set(r.uid, r.modseq);
-      for (const f of r.flags) if (!f.startsWith('\\')) this.keywords.add(f);
-      if (r.uid > this.lastUid) this.lastUid = r.uid;
-    }
+    this.adopt(snap);
+    this.lastUid = this.n > 0 ? this.uidArr[this.n - 1] : 0;
+    for (const k of snap.keywords()) this.keywords.add(k);
     this.uidNext = Math.max(state.uidNext, this.lastUid + 1);
-    const got = this.readOnly ? recent.peek(this.id, this.uids) : recent.claim(this.id, this.uids);
+    const uids = this.uids;
+    const got = this.readOnly ? recent.peek(this.id, uids) : recent.claim(this.id, uids);
     for (const u of got) this.recent.add(u);
-    this.announcedCount = this.uids.length;
+    this.announcedCount = this.n;
     this.keywordsChanged = false;
   }
 
+  /** Refers to the snapshot's arrays (never written while shared). */
+  private adopt(snap: MailboxSnapshot): void {
+    this.uidArr = snap.uids;
+    this.flagArr = snap.flagIds;
+    this.modArr = snap.modseqs;
+    this.n = snap.count;
+    this.table = snap.table;
+    this.owned = false;
+    this.uidView = null;
+  }
+
+  /** Makes the arrays this session's own, with room for `extra` more messages. */
+  private writable(extra = 0): void {
+    const need = this.n + extra;
+    if (this.owned && need <= this.uidArr.length) return;
+    const cap = this.owned ? Math.max(need, Math.ceil(this.uidArr.length * 1.5) + 8) : need + 8;
+    const uids = new Uint32Array(cap);
+    const flags = new Uint32Array(cap);
+    const mods = new Float64Array(cap);
+    uids.set(this.uidArr.subarray(0, this.n));
+    flags.set(this.flagArr.subarray(0, this.n));
+    mods.set(this.modArr.subarray(0, this.n));
+    this.uidArr = uids;
+    this.flagArr = flags;
+    this.modArr = mods;
+    this.owned = true;
+    this.uidView = null;
+  }
+
+  /**
+   * After the view was brought up to date: a view that holds exactly what the process's
+   * snapshot holds shares its arrays again; a view newer than the process's snapshot becomes
+   * it (then it is not written any more: the next change copies). Not while an expunged
+   * message waits in the view for its EXPUNGE (a snapshot holds no expunged message).
+   */
+  private share(): void {
+    const views = this.views;
+    const known = this.knownState;
+    if (!views || !this.owned || !known || this.pendingExpunge.size > 0 || this.gone) return;
+    const cached = views.peek(this.user, this.id);
+    if (cached && cached.count === this.n && cached.table === this.table) {
+      if (sameArray(cached.uids, this.uidArr, this.n) && sameArray(cached.flagIds, this.flagArr, this.n) && sameArray(cached.modseqs, this.modArr, this.n)) {
+        this.adopt(cached);
+        return;
+      }
+    }
+    if (cached && cached.state.uidValidity === this.uidValidity && cached.state.highestModseq >= known.highestModseq) return;
+    const n = this.n;
+    const snap = new MailboxSnapshot(known, this.table, this.uidArr.slice(0, n), this.flagArr.slice(0, n), this.modArr.slice(0, n));
+    views.offer(this.user, this.id, snap);
+    this.adopt(snap);
+  }
+
+  /** Index of a UID in the view, or -1. */
+  private indexOf(uid: number): number {
+    const i = lowerBound(this.uidArr, uid, 0, this.n);
+    return i < this.n && this.uidArr[i] === uid ? i : -1;
+  }
+
+  /** UIDs in sequence order (ascending); read-only (a view of the packed array). */
+  get uids(): Uint32Array {
+    if (!this.uidView || this.uidView.length !== this.n || this.uidView.buffer !== this.uidArr.buffer) this.uidView = this.uidArr.subarray(0, this.n);
+    return this.uidView;
+  }
+
+  /** The UIDs not waiting for their EXPUNGE, ascending (a new array). */
+  liveUids(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.n; i++) if (!this.pendingExpunge.has(this.uidArr[i])) out.push(this.uidArr[i]);
+    return out;
+  }
+
+  /** UID at a 0-based position. */
+  uidAt(i: number): number {
+    return this.uidArr[i];
+  }
+
+  /** Flags as stored in the index (no \Recent), or none for a UID not in the view. */
+  storedFlags(uid: number): readonly string[] {
+    const i = this.indexOf(uid);
+    return i < 0 ? NO_FLAGS : this.table.get(this.flagArr[i]);
+  }
+
+  /** 0-based position of the first message without \Seen, or -1 (SELECT's UNSEEN, rev1). */
+  firstUnseen(): number {
+    for (let i = 0; i < this.n; i++) if (this.table.isUnseen(this.flagArr[i])) return i;
+    return -1;
+  }
+
   get count(): number {
-    return this.uids.length;
+    return this.n;
   }
 
   /**
@@ -122,18 +219,18 @@ export class SelectedMailbox {
   }
 
   modseqOf(uid: number): number {
-    return this.modseqs.get(uid) ?? 0;
+    const i = this.indexOf(uid);
+    return i < 0 ? 0 : this.modArr[i];
   }
 
   /** 1-based sequence number of a UID in the view, or 0. */
   seqOf(uid: number): number {
-    const i = lowerBound(this.uids, uid);
-    return i < this.uids.length && this.uids[i] === uid ? i + 1 : 0;
+    return this.indexOf(uid) + 1;
   }
 
   /** Flags as the client sees them (\Recent added for rev1 sessions). */
-  flagsOf(uid: number, withRecent: boolean): string[] {
-    const f = this.flags.get(uid) ?? [];
+  flagsOf(uid: number, withRecent: boolean): readonly string[] {
+    const f = this.storedFlags(uid);
     return withRecent && this.recent.has(uid) ? [...f, '\\Recent'] : f;
   }
 
@@ -148,7 +245,7 @@ export class SelectedMailbox {
       return out;
     }
     if (uid) return resolveUidIndexes(set.ranges, this.uids);
-    return resolveSequenceNumbers(set.ranges, this.uids.length).map((s) => s - 1);
+    return resolveSequenceNumbers(set.ranges, this.n).map((s) => s - 1);
   }
 
   /**
@@ -183,6 +280,7 @@ export class SelectedMailbox {
       this.knownState = state;
       this.uidNext = Math.max(state.uidNext, this.lastUid + 1);
       this.resetOwn();
+      this.share();
       return true;
     }
     const known = this.knownState;
@@ -201,6 +299,7 @@ export class SelectedMailbox {
         this.knownState = changes.state;
         this.uidNext = Math.max(changes.state.uidNext, this.lastUid + 1);
         this.resetOwn();
+        this.share();
         return true;
       }
     }
@@ -209,6 +308,7 @@ export class SelectedMailbox {
     this.knownState = state;
     this.uidNext = Math.max(state.uidNext, this.lastUid + 1);
     this.resetOwn();
+    this.share();
     return true;
   }
 
@@ -250,9 +350,13 @@ export class SelectedMailbox {
       if (got.length !== uids.length) return false;
       for (const r of got) {
         modseqs.add(r.modseq);
-        this.modseqs.set(r.uid, r.modseq);
-        const old = this.flags.get(r.uid);
-        if (!old || !sameFlags(old, r.flags)) return false;
+        const i = this.indexOf(r.uid);
+        if (i < 0) return false;
+        if (this.modArr[i] !== r.modseq) {
+          this.writable();
+          this.modArr[i] = r.modseq;
+        }
+        if (!sameFlags(this.table.get(this.flagArr[i]), r.flags)) return false;
       }
       if (appended.length > 0) {
         fresh = await index.listMessages(this.user, this.id, { uidFrom: appended[0], uidTo: appended[appended.length - 1] });
@@ -269,7 +373,7 @@ export class SelectedMailbox {
   private apply(records: MessageRecord[], recent: RecentTracker): void {
     const byUid = new Map<number, MessageRecord>();
     for (const r of records) byUid.set(r.uid, r);
-    for (const uid of this.uids) {
+    for (const uid of [...this.uids]) {
       if (this.pendingExpunge.has(uid)) continue;
       const r = byUid.get(uid);
       if (!r) {
@@ -284,19 +388,23 @@ export class SelectedMailbox {
 
   /** A message in the view as the index has it now: flags or mod-sequence that moved are to be told. */
   private noteChange(r: MessageRecord): void {
-    const old = this.flags.get(r.uid);
-    const flagsMoved = !old || !sameFlags(old, r.flags);
+    let i = this.indexOf(r.uid);
+    if (i < 0) return;
+    const old = this.table.get(this.flagArr[i]);
+    const flagsMoved = !sameFlags(old, r.flags);
+    const modseqMoved = this.modArr[i] !== r.modseq;
+    if (!flagsMoved && !modseqMoved) return;
+    this.writable();
+    i = this.indexOf(r.uid);
     if (flagsMoved) {
-      this.flags.set(r.uid, intern(r.flags));
+      this.flagArr[i] = this.table.idOf(r.flags);
       this.noteKeywords(r.flags);
     }
     // A mod-sequence that moved with the flags unchanged (set and cleared again elsewhere)
     // is told too: a CONDSTORE client's cache holds MODSEQ (RFC 7162 §3.1.4.2).
-    if (flagsMoved || this.modseqs.get(r.uid) !== r.modseq) {
-      this.pendingFlags.add(r.uid);
-      this.contextTouched?.add(r.uid);
-    }
-    this.modseqs.set(r.uid, r.modseq);
+    this.pendingFlags.add(r.uid);
+    this.contextTouched?.add(r.uid);
+    this.modArr[i] = r.modseq;
   }
 
   /** Puts messages above the highest UID seen into the view (recent claimed for them). */
@@ -306,9 +414,12 @@ export class SelectedMailbox {
       if (r.uid <= this.lastUid) continue;
       fresh.push(r.uid);
       this.contextTouched?.add(r.uid);
-      this.uids.push(r.uid);
-      this.flags.set(r.uid, intern(r.flags));
-      this.modseqs.set(r.uid, r.modseq);
+      this.writable(1);
+      this.uidArr[this.n] = r.uid;
+      this.flagArr[this.n] = this.table.idOf(r.flags);
+      this.modArr[this.n] = r.modseq;
+      this.n++;
+      this.uidView = null;
       this.noteKeywords(r.flags);
       this.lastUid = r.uid;
     }
@@ -334,10 +445,12 @@ export class SelectedMailbox {
   setFlags(uid: number, flags: string[], modseq?: number): void {
     if (modseq !== undefined) this.own.modseqs.add(modseq);
     else this.own.unknownUids.add(uid);
-    if (!this.flags.has(uid)) return;
+    if (this.indexOf(uid) < 0) return;
     this.contextTouched?.add(uid);
-    this.flags.set(uid, intern(flags));
-    if (modseq !== undefined) this.modseqs.set(uid, modseq);
+    this.writable();
+    const i = this.indexOf(uid);
+    this.flagArr[i] = this.table.idOf(flags);
+    if (modseq !== undefined) this.modArr[i] = modseq;
     this.noteKeywords(flags);
   }
 
@@ -402,20 +515,30 @@ export class SelectedMailbox {
         for (const s of seqs) out.push(`* ${s} EXPUNGE\r\n`);
       }
       const gone = this.pendingExpunge;
-      this.uids = this.uids.filter((u) => !gone.has(u));
+      this.writable();
+      let k = 0;
+      for (let i = 0; i < this.n; i++) {
+        const u = this.uidArr[i];
+        if (gone.has(u)) continue;
+        this.uidArr[k] = u;
+        this.flagArr[k] = this.flagArr[i];
+        this.modArr[k] = this.modArr[i];
+        k++;
+      }
+      this.n = k;
+      this.uidView = null;
       for (const u of gone) {
-        this.flags.delete(u);
-        this.modseqs.delete(u);
         this.recent.delete(u);
         this.pendingFlags.delete(u);
       }
       this.savedSearch = this.savedSearch.filter((u) => !gone.has(u));
       this.announcedCount -= seqs.length;
       gone.clear();
+      this.share();
     }
-    if (this.uids.length > this.announcedCount) {
-      out.push(`* ${this.uids.length} EXISTS\r\n`);
-      this.announcedCount = this.uids.length;
+    if (this.n > this.announcedCount) {
+      out.push(`* ${this.n} EXISTS\r\n`);
+      this.announcedCount = this.n;
       // RECENT accompanies EXISTS for rev1 clients (RFC 3501 §7.3.2).
       if (!rev2) {
         out.push(`* ${this.recent.size} RECENT\r\n`);

@@ -61,6 +61,7 @@ import { MailboxNameError } from './mailbox-names.ts';
 import { Output } from './output.ts';
 import { serverHandshake } from '../tls-handshake.ts';
 import type { RecentTracker } from './recent.ts';
+import type { MailboxViews } from './mailbox-views.ts';
 import type { SelectedMailbox } from './selected-mailbox.ts';
 
 export interface ImapLimits {
@@ -90,6 +91,8 @@ export interface ImapContext {
   deps: ListenerDeps;
   limits: ImapLimits;
   recent: RecentTracker;
+  /** The process's packed mailbox views, shared by its sessions (mailbox-views.ts). */
+  views: MailboxViews;
   watcher: MailboxWatcher;
   /** Failed-login throttle shared by the process's listeners (../../auth-throttle.ts). */
   throttle: AuthThrottle;
@@ -299,7 +302,12 @@ export class ImapSession {
 
   /** Like untagged(), but waits for the socket when a lot is queued (FETCH of many messages). */
   async untaggedAsync(chunks: Chunk[]): Promise<void> {
-    await this.out.write(['* ', ...chunks, '\r\n']);
+    await this.out.writeLine('* ', chunks, '\r\n');
+  }
+
+  /** untaggedAsync() that returns a promise only when there is something to wait for. */
+  untaggedQueued(chunks: Chunk[]): Promise<void> | undefined {
+    return this.out.writeLine('* ', chunks, '\r\n');
   }
 
   async continuation(text: string): Promise<void> {

@@ -50,10 +50,11 @@ export function fromList(uids: readonly number[]): UidRanges {
 }
 
 /** The spans of [1, uidNext - 1] holding none of `uids` (ascending). */
-export function gaps(uids: readonly number[], uidNext: number): UidRanges {
+export function gaps(uids: ArrayLike<number>, uidNext: number): UidRanges {
   const out: UidRanges = [];
   let next = 1;
-  for (const u of uids) {
+  for (let i = 0; i < uids.length; i++) {
+    const u = uids[i];
     if (u > next) out.push([next, u - 1]);
     next = u + 1;
   }
@@ -81,7 +82,7 @@ export function formatRanges(r: UidRanges): string {
 }
 
 /** Drops from `r` the UIDs the view still holds. */
-function withoutView(r: UidRanges, view: readonly number[]): UidRanges {
+function withoutView(r: UidRanges, view: ArrayLike<number>): UidRanges {
   const out: UidRanges = [];
   for (const [a, b] of r) {
     let from = a;

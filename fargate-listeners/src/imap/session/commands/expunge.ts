@@ -15,8 +15,8 @@ import type { ImapSession } from '../session.ts';
  */
 export async function expungeDeleted(s: ImapSession, sel: SelectedMailbox, onlyUids: number[] | null, tell: boolean): Promise<number[]> {
   const { index } = s.deps.adapters;
-  const candidates = onlyUids ?? sel.uids;
-  const deleted = candidates.filter((u) => !sel.pendingExpunge.has(u) && (sel.flags.get(u) ?? []).includes('\\Deleted'));
+  const candidates = onlyUids ?? sel.liveUids();
+  const deleted = candidates.filter((u) => !sel.pendingExpunge.has(u) && sel.storedFlags(u).includes('\\Deleted'));
   if (deleted.length === 0) return [];
   // Re-check \Deleted in the index: the view may be a moment old.
   const fresh = await index.getMessages(s.user!, sel.id, deleted);

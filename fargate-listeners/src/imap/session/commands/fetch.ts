@@ -206,7 +206,7 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
   if (askedModseq) s.enableCondstore();
   if (req.vanished && !s.qresync) throw bad('VANISHED needs ENABLE QRESYNC first');
   const idxs = sel.resolve(req.set, req.uid);
-  let uids = idxs.map((i) => sel.uids[i]);
+  let uids = idxs.map((i) => sel.uidAt(i));
   // CHANGEDSINCE (§3.1.4.1): only messages whose mod-sequence is above it; MODSEQ is implied.
   if (req.changedSince !== null) {
     const since = req.changedSince;
@@ -234,7 +234,7 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
   // \Seen first, so the responses carry the new flags (RFC 9051 §6.4.5 BODY[]).
   const seenChanged = new Set<number>();
   if (!sel.readOnly && items.some(setsSeen)) {
-    const unseen = uids.filter((u) => !sel.pendingExpunge.has(u) && !(sel.flags.get(u) ?? []).includes('\\Seen'));
+    const unseen = uids.filter((u) => !sel.pendingExpunge.has(u) && !sel.storedFlags(u).includes('\\Seen'));
     if (unseen.length > 0) {
       const changes = await index.updateFlags(s.user!, sel.id, unseen, 'add', ['\\Seen']);
       for (const c of changes) {
@@ -284,6 +284,71 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
   let unknownCte: string | null = null;
   const unreadable = new UnreadableReport(s);
 
+  /** An item answered from the index record alone (INDEX_ONLY), appended to out; false for any other. */
+  const indexItem = (a: FetchAtt, uid: number, rec: MessageRecord, out: Chunk[]): boolean => {
+    switch (a.k) {
+      case 'FLAGS':
+        out.push(flagsItem(uid));
+        return true;
+      case 'INTERNALDATE':
+        out.push(`INTERNALDATE ${formatInternalDate(rec.internalDate)}`);
+        return true;
+      case 'RFC822.SIZE':
+        out.push(`RFC822.SIZE ${rec.size}`);
+        return true;
+      // RFC 8514 §4.2: never NIL here, every mailbox keeps save dates (save-date.ts).
+      case 'SAVEDATE':
+        out.push(`SAVEDATE ${formatInternalDate(saveDateOf(rec))}`);
+        return true;
+      // RFC 8474 §5: the ids JMAP gives the same message (jmap/ids.ts).
+      case 'EMAILID':
+        out.push(`EMAILID (${emailIdOf(rec.blobKey)})`);
+        return true;
+      case 'THREADID':
+        out.push(`THREADID (${threadIdOf(rec)})`);
+        return true;
+      case 'ENVELOPE':
+        out.push('ENVELOPE ');
+        envelopeChunks(rec.meta!.envelope, opts, out);
+        return true;
+      case 'BODYSTRUCTURE':
+        out.push('BODYSTRUCTURE ');
+        bodyStructureChunks(rec.meta!.mime, true, opts, out);
+        return true;
+      case 'BODY':
+        out.push('BODY ');
+        bodyStructureChunks(rec.meta!.mime, false, opts, out);
+        return true;
+      default:
+        return false;
+    }
+  };
+  /** The end of a message's response: FLAGS a \Seen set here changed, MODSEQ, `)`. */
+  const finish = (uid: number, out: Chunk[], first: boolean): Chunk[] => {
+    if (seenChanged.has(uid) && !wantFlags) {
+      if (!first) out.push(' ');
+      first = false;
+      out.push(flagsItem(uid));
+    }
+    if (withModseq(uid)) {
+      if (!first) out.push(' ');
+      out.push(modseqItem(uid));
+    }
+    out.push(')');
+    return out;
+  };
+  /** A response of index-only items: built synchronously (no blob store in sight). */
+  const buildIndexOnly = (uid: number, rec: MessageRecord): Chunk[] => {
+    const out: Chunk[] = [head(uid)];
+    let first = !withUid(uid);
+    for (const a of items) {
+      if (a.k === 'UID') continue;
+      if (!first) out.push(' ');
+      first = false;
+      indexItem(a, uid, rec, out);
+    }
+    return finish(uid, out, first);
+  };
   const build = async (uid: number, rec: MessageRecord): Promise<Chunk[]> => {
     const blob = new BlobReader(s, sel.id, rec);
     const out: Chunk[] = [head(uid)];
@@ -295,39 +360,8 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
     for (const a of items) {
       if (a.k === 'UID') continue;
       sep();
+      if (indexItem(a, uid, rec, out)) continue;
       switch (a.k) {
-        case 'FLAGS':
-          out.push(flagsItem(uid));
-          break;
-        case 'INTERNALDATE':
-          out.push(`INTERNALDATE ${formatInternalDate(rec.internalDate)}`);
-          break;
-        case 'RFC822.SIZE':
-          out.push(`RFC822.SIZE ${rec.size}`);
-          break;
-        // RFC 8514 §4.2: never NIL here, every mailbox keeps save dates (save-date.ts).
-        case 'SAVEDATE':
-          out.push(`SAVEDATE ${formatInternalDate(saveDateOf(rec))}`);
-          break;
-        // RFC 8474 §5: the ids JMAP gives the same message (jmap/ids.ts).
-        case 'EMAILID':
-          out.push(`EMAILID (${emailIdOf(rec.blobKey)})`);
-          break;
-        case 'THREADID':
-          out.push(`THREADID (${threadIdOf(rec)})`);
-          break;
-        case 'ENVELOPE':
-          out.push('ENVELOPE ');
-          envelopeChunks(rec.meta!.envelope, opts, out);
-          break;
-        case 'BODYSTRUCTURE':
-          out.push('BODYSTRUCTURE ');
-          bodyStructureChunks(rec.meta!.mime, true, opts, out);
-          break;
-        case 'BODY':
-          out.push('BODY ');
-          bodyStructureChunks(rec.meta!.mime, false, opts, out);
-          break;
         case 'RFC822':
           out.push('RFC822 ', ...literal(await blob.all()));
           break;
@@ -359,16 +393,7 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
           break;
       }
     }
-    if (seenChanged.has(uid) && !wantFlags) {
-      sep();
-      out.push(flagsItem(uid));
-    }
-    if (withModseq(uid)) {
-      sep();
-      out.push(modseqItem(uid));
-    }
-    out.push(')');
-    return out;
+    return finish(uid, out, first);
   };
 
   // Index-only items: built synchronously, no blob store in sight (the common
@@ -383,7 +408,8 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
           missing = true;
           continue;
         }
-        await s.untaggedAsync(await build(uid, rec));
+        const wait = s.untaggedQueued(buildIndexOnly(uid, rec));
+        if (wait) await wait;
       }
       continue;
     }

@@ -57,7 +57,11 @@ export function usesModseq(criteria: SearchKey): boolean {
  * needle decoded from the request's charset (lower-cased), and each UID and sequence-number
  * key resolved against the view.
  */
-function prepareKeys(criteria: SearchKey, charset: string | null, uids: number[]): { needles: Map<SearchKey, string>; sets: Map<SearchKey, Set<number>> } {
+function prepareKeys(
+  criteria: SearchKey,
+  charset: string | null,
+  uids: ArrayLike<number>,
+): { needles: Map<SearchKey, string>; sets: Map<SearchKey, Set<number>> } {
   const needles = new Map<SearchKey, string>();
   const sets = new Map<SearchKey, Set<number>>();
   forEachLeaf(criteria, (key) => {
@@ -110,7 +114,7 @@ export async function matchMessages(
   // The MODSEQ key is a CONDSTORE enabling command (RFC 7162 §3.1).
   if (usesModseq(criteria)) s.enableCondstore();
   const evaluator = new Evaluator({ savedUids, needles, sets });
-  const candidates = (only ?? sel.uids).filter((u) => !sel.pendingExpunge.has(u));
+  const candidates = only ? only.filter((u) => !sel.pendingExpunge.has(u)) : sel.liveUids();
   const matched: number[] = [];
   const withRecord = needsRecord(criteria);
   const unreadable = new UnreadableReport(s);
@@ -122,7 +126,7 @@ export async function matchMessages(
     const facts: MessageFacts = {
       seq: sel.seqOf(uid),
       uid,
-      flags: sel.flags.get(uid) ?? [],
+      flags: sel.storedFlags(uid),
       modseq: sel.modseqOf(uid),
       recent: sel.recent.has(uid),
       record,

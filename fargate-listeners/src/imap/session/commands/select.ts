@@ -33,15 +33,18 @@ export async function select(s: ImapSession, req: SelectRequest): Promise<Tagged
   const state = await index.mailboxState(s.user!, mailbox.id);
   if (!state) throw no('No such mailbox', 'NONEXISTENT');
   s.ctx.recent.observe(mailbox.id, state.uidNext);
-  const records = await index.listMessages(s.user!, mailbox.id);
-  const sel = new SelectedMailbox({ id: mailbox.id, name: mailbox.name, user: s.user!, readOnly, uidValidity: state.uidValidity });
-  sel.load(state, records, s.ctx.recent);
+  // The process's packed view of the mailbox, brought up to date from the change log (only
+  // the first SELECT in the process lists the mailbox: mailbox-views.ts).
+  const snap = await s.ctx.views.snapshot(index, s.user!, mailbox.id, state);
+  if (!snap || snap.state.uidValidity !== state.uidValidity) throw no('No such mailbox', 'NONEXISTENT');
+  const sel = new SelectedMailbox({ id: mailbox.id, name: mailbox.name, user: s.user!, readOnly, uidValidity: state.uidValidity, views: s.ctx.views });
+  sel.load(snap, s.ctx.recent);
   s.pushLines(sel.flagsLines());
   s.untagged(`${sel.count} EXISTS`);
   if (!s.rev2) {
     s.untagged(`${sel.recent.size} RECENT`);
     // rev1 only: the first unseen message (RFC 3501 §6.3.1); rev2 dropped it.
-    const firstUnseen = sel.uids.findIndex((u) => !(sel.flags.get(u) ?? []).includes('\\Seen'));
+    const firstUnseen = sel.firstUnseen();
     if (firstUnseen >= 0) s.untagged(`OK [UNSEEN ${firstUnseen + 1}] First unseen`);
   }
   s.untagged(`OK [UIDVALIDITY ${sel.uidValidity}] UIDs valid`);
