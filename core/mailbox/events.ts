@@ -38,12 +38,20 @@ export interface MailboxEventsOptions {
   log?: Logger;
   /** Publishes under way at once, at most; default 2 (what is told meanwhile goes out together in the next). */
   maxConcurrentPublishes?: number;
+  /**
+   * How long a change told of in a quiet moment waits for others to share its publish, ms;
+   * default 0 (at once). The ingest function waits a little: the deliveries of one batch, or
+   * of one message to several recipients, then go out in one publish. flush() sends at once.
+   */
+  publishDelayMs?: number;
 }
 
 export function createMailboxEvents(options: MailboxEventsOptions = {}): MailboxEvents {
   const { feed } = options;
   const log = options.log ?? silentLogger;
   const maxConcurrent = Math.max(1, options.maxConcurrentPublishes ?? 2);
+  const delayMs = Math.max(0, options.publishDelayMs ?? 0);
+  let delayTimer: NodeJS.Timeout | null = null;
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const ANY = Symbol('any');
@@ -93,8 +101,21 @@ export function createMailboxEvents(options: MailboxEventsOptions = {}): Mailbox
         });
     }
   };
+  /** pump(), after the delay (what is told meanwhile joins the publish). */
+  const schedule = () => {
+    if (delayMs === 0) return pump();
+    delayTimer ??= setTimeout(() => {
+      delayTimer = null;
+      pump();
+    }, delayMs);
+  };
   let listening = false;
   const flush = async () => {
+    if (delayTimer) {
+      clearTimeout(delayTimer);
+      delayTimer = null;
+      pump();
+    }
     while (active > 0 || queued.size > 0) await new Promise<void>((resolve) => settled.push(resolve));
   };
   return {
@@ -104,7 +125,7 @@ export function createMailboxEvents(options: MailboxEventsOptions = {}): Mailbox
       const key = `${user}\0${mailboxId}`;
       if (queued.has(key)) return;
       queued.set(key, { user, mailboxId });
-      pump();
+      schedule();
     },
     subscribe(user, listener) {
       emitter.on(user, listener);

@@ -135,6 +135,24 @@ describe('mailbox events: publishing in bursts, and a feed that fails to start',
     expect(feed.publishes).toBeLessThanOrEqual(5);
   });
 
+  it('with a publish delay, the changes told of within it share one publish; flush() sends at once', async () => {
+    const feed = new CountingFeed();
+    const events = createMailboxEvents({ feed, publishDelayMs: 200 });
+    for (let i = 1; i <= 5; i++) {
+      events.notify(`u${i}`, 'INBOX');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(feed.publishes).toBe(0);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(feed.publishes).toBe(1);
+    expect(feed.published.map((c) => c.user)).toEqual(['u1', 'u2', 'u3', 'u4', 'u5']);
+    events.notify('u6', 'INBOX');
+    const t0 = Date.now();
+    await events.flush();
+    expect(Date.now() - t0).toBeLessThan(150);
+    expect(feed.publishes).toBe(2);
+  });
+
   it('a notify while the mailbox is being published is published again (the receiver may have read before this change)', async () => {
     const feed = new CountingFeed();
     const events = createMailboxEvents({ feed });
