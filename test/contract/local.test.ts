@@ -577,6 +577,19 @@ describe('local adapters only', () => {
       await q.close();
     });
 
+    it('a receive waiting in another thread of the process (the ingest thread) is woken by a send at once, not at the end of its wait', async () => {
+      const q = new SqliteWorkQueue({ dataDir: dir });
+      await q.stats('outbound'); // the file exists before the thread opens it
+      const waiting = runInThread({ kind: 'wait', dataDir: dir, startAt: 0, waitSeconds: 15 });
+      await sleep(1500); // the thread is started and inside its receive (it polls once a minute)
+      const sentAt = Date.now();
+      const id = await q.send('outbound', { n: 1 });
+      expect(await waiting).toEqual({ kind: 'wait', ids: [id] });
+      // Unwoken, it would find the job only when its 15 s wait ran out.
+      expect(Date.now() - sentAt).toBeLessThan(10_000);
+      await q.close();
+    });
+
     it('3 processes draining 90 jobs from one file receive each job exactly once', async () => {
       const q = new SqliteWorkQueue({ dataDir: dir });
       const sent = new Set<string>();

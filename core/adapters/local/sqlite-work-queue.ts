@@ -31,6 +31,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { BroadcastChannel } from 'node:worker_threads';
 import type { DeadLetter, QueueName, QueueStats, ReceiveOptions, ReceivedJob, WorkQueue } from '#core/ports/work-queue.ts';
 import { QUEUES } from '#core/resources.ts';
 import { openSqlite, type SqliteHandle } from './sqlite-db.ts';
@@ -102,13 +103,34 @@ interface JobRow {
   receive_count: number;
 }
 
-/** Same-process wake-ups: a send wakes the receivers waiting on the same file at once. */
+/**
+ * Same-process wake-ups: a send wakes the receivers waiting on the same file at once, in this
+ * thread directly and in the process's other threads (the local ingest thread,
+ * fargate-listeners/src/ingest-thread.ts) through a BroadcastChannel; other processes find
+ * the job at their next poll.
+ */
 const waiters = new Map<string, Set<() => void>>();
+let channel: BroadcastChannel | null = null;
 
-function wake(file: string): void {
+function wakeHere(file: string): void {
   const set = waiters.get(file);
   if (!set) return;
   for (const w of [...set]) w();
+}
+
+function wake(file: string): void {
+  wakeHere(file);
+  wakeChannel().postMessage(file);
+}
+
+function wakeChannel(): BroadcastChannel {
+  if (!channel) {
+    channel = new BroadcastChannel('cloudmail:sqlite-work-queue');
+    channel.onmessage = (e: unknown) => wakeHere(String((e as { data: unknown }).data));
+    // Listening must not keep a process (or thread) alive that has nothing else to do.
+    channel.unref();
+  }
+  return channel;
 }
 
 function clamp(n: number, lo: number, hi: number): number {
@@ -300,6 +322,7 @@ export class SqliteWorkQueue implements WorkQueue {
   }
 
   private sleep(ms: number): Promise<void> {
+    wakeChannel(); // so that a send in another thread of this process wakes this receiver
     return new Promise((resolve) => {
       let set = waiters.get(this.file);
       if (!set) {
