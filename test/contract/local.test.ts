@@ -224,6 +224,14 @@ describe('local adapters only', () => {
         expect(path.basename(f).startsWith('.tmp-')).toBe(false);
       }
     });
+
+    it('a put after its blob directory was removed (by hand, after the store made it once) makes the directory again', async () => {
+      const blobs = new FileBlobStore(dir);
+      await blobs.put('messages/one', Buffer.from('1'));
+      await rm(path.join(dir, 'blobs'), { recursive: true, force: true });
+      await blobs.put('messages/one', Buffer.from('again'));
+      expect((await blobs.get('messages/one')).toString()).toBe('again');
+    });
   });
 
   describe('SqliteMailIndex', () => {
