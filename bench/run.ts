@@ -22,6 +22,8 @@ if (process.argv.includes('--compare')) {
 const results: Record<string, number> = {};
 const suites: Array<[string, () => Promise<Record<string, number>>]> = [
   ['smtp-ingest', () => benchSmtpIngest()],
+  // The same with the job workers on their own thread, as `npm start` runs them.
+  ['smtp-ingest-thread', () => benchSmtpIngest({ thread: true })],
   // The same load with inbound verification (SPF, DKIM, ARC, DMARC) on.
   ['smtp-ingest-verified', () => benchSmtpIngest({ verify: true })],
   ['imap', () => benchImap()],

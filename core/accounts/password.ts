@@ -1,17 +1,18 @@
 /**
- * Password hashing with scrypt (memory-hard, node:crypto). Encoded as
+ * Password hashing with scrypt (memory-hard, node:crypto): N = 2^15, r = 8, p = 1 (32 MiB and
+ * tens of milliseconds per hash), a 16-byte random salt, a 32-byte key. Encoded as
  * `scrypt$N$r$p$<salt b64>$<hash b64>` so parameters can be raised later without
- * invalidating stored hashes.
+ * invalidating stored hashes. The hashing runs on threads of its own (scrypt-pool.ts), never
+ * on libuv's pool, so logins do not hold up file I/O.
  */
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { scryptPool } from './scrypt-pool.ts';
 
 const KEYLEN = 32;
 const DEFAULT = { N: 1 << 15, r: 8, p: 1 };
 
 function scrypt(password: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scryptCb(password.normalize('NFC'), salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key)));
-  });
+  return scryptPool.scrypt(password.normalize('NFC'), salt, keylen, options);
 }
 
 export async function hashPassword(password: string, params = DEFAULT): Promise<string> {

@@ -1,6 +1,6 @@
 /**
- * `npm start`: the whole mail system on one machine — every listener plus the in-process
- * workers — on the local adapters (SQLite + files under MAIL_DATA_DIR). No AWS account needed.
+ * `npm start`: the whole mail system on one machine — every listener plus the job workers
+ * (on a thread of their own) — on the local adapters (SQLite + files under MAIL_DATA_DIR). No AWS account needed.
  * SIGINT/SIGTERM: stop accepting, let in-flight transactions finish (or answer 421), exit 0.
  */
 import path from 'node:path';
@@ -56,7 +56,8 @@ try {
   // Another process's writes to the same data directory (mailctl, a second `npm start`) wake
   // IDLE sessions through the index file itself (sqlite-change-feed.ts).
   const changeFeed = new SqliteChangeFeed({ file: path.join(config.dataDir, 'index.sqlite'), log: logger.child({ component: 'change-feed' }) });
-  system = await startMailSystem({ adapters, config, logger, workers: config.workers, changeFeed });
+  // The job workers run on a thread of their own (ingest-thread.ts), off the listeners' event loop.
+  system = await startMailSystem({ adapters, config, logger, workers: config.workers, ingestThread: { dataDir: config.dataDir }, changeFeed });
 } catch (err) {
   const line = describeListenError(err, config);
   if (!line) throw err;

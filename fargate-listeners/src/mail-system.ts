@@ -7,21 +7,19 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Adapters } from '#core/adapters/adapters.ts';
 import type { MailConfig } from '#core/config.ts';
-import { directoryFor } from '#core/accounts/directory-cache.ts';
 import { verifiedCredentials } from '#core/accounts/verified-credentials.ts';
-import { runIngestJob, type IngestJob } from '#core/ingest/ingest-job.ts';
 import type { Logger } from '#core/log.ts';
 import { createMailboxEvents, type MailboxEvents } from '#core/mailbox/events.ts';
 import type { ChangeFeed } from '#core/ports/change-feed.ts';
-import { startWorker, type RunningWorker } from '#core/worker.ts';
+import type { RunningWorker } from '#core/worker.ts';
 import { createAuthThrottle } from './auth-throttle.ts';
 import type { ListenerDeps, RunningListener } from './listener.ts';
 import { startMxListener } from './smtp/mx-listener.ts';
 import { startImapListeners } from './imap/imap-listener.ts';
 import { startPop3Listeners } from './pop3/pop3-listener.ts';
-// Submission and outbound delivery:
-import type { OutboundJob } from '#core/outbound/job.ts';
-import { createOutboundServices, type OutboundServiceOptions } from '#core/outbound/services.ts';
+import type { OutboundServiceOptions } from '#core/outbound/services.ts';
+import { startJobWorkers } from './job-workers.ts';
+import { startIngestThread } from './ingest-thread.ts';
 import { startSubmissionListeners } from './smtp/submission-listener.ts';
 import { PROXY_DISABLED, type ProxyConfig } from './proxy-protocol.ts';
 import { loadTls } from './tls.ts';
@@ -40,6 +38,12 @@ export interface MailSystemOptions {
   logger: Logger;
   /** Run the ingest/outbound workers in this process (local runtime). */
   workers: boolean;
+  /**
+   * Run them instead on a thread of their own (ingest-thread.ts), on the local adapters of
+   * `dataDir` opened there (local runtime: `npm start`), so their CPU and the index commits'
+   * fsyncs do not hold up the listeners' event loop.
+   */
+  ingestThread?: { dataDir: string };
   events?: MailboxEvents;
   /**
    * Carries change notifications to and from other processes (core/ports/change-feed.ts):
@@ -108,8 +112,6 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
     await Promise.all(workers.map((w) => w.stop()));
     if (ownsEvents) await events.close();
   };
-  // Submission and outbound delivery: ingest hooks and the outbound job function.
-  const outbound = createOutboundServices({ adapters, config, logger: logger.child({ worker: 'outbound' }), events, ...options.outbound });
   try {
     listeners.push(await startMxListener(deps));
     listeners.push(...(await startImapListeners(deps)));
@@ -138,35 +140,10 @@ export async function startMailSystem(options: MailSystemOptions): Promise<MailS
       }),
     );
     listeners.push(...(await startHttpListeners(deps, httpRoutes)));
-    if (options.workers) {
-      workers.push(
-        startWorker<IngestJob>(
-          adapters.queue,
-          'ingest',
-          async (job) => {
-            await runIngestJob(job.body, {
-              adapters,
-              logger: logger.child({ worker: 'ingest' }),
-              events,
-              routeRemote: outbound.routing.routeRemote,
-              onUnknownLocal: outbound.routing.onUnknownLocal,
-              directory: directoryFor(adapters.index, config.directoryCacheSeconds),
-              junkThreshold: config.inbound.junkThreshold,
-            });
-          },
-          logger.child({ worker: 'ingest' }),
-        ),
-      );
-      workers.push(
-        startWorker<OutboundJob>(
-          adapters.queue,
-          'outbound',
-          async (job) => {
-            await outbound.runOutbound(job.body);
-          },
-          logger.child({ worker: 'outbound' }),
-        ),
-      );
+    if (options.workers && options.ingestThread) {
+      workers.push(await startIngestThread({ dataDir: options.ingestThread.dataDir, config, logger, events }));
+    } else if (options.workers) {
+      workers.push(...startJobWorkers({ adapters, config, logger, events, outbound: options.outbound }));
     }
   } catch (err) {
     await stopAll(0);

@@ -11,9 +11,10 @@ import type { MessageMeta } from '#core/mime/types.ts';
 
 export type ConcurrencyTask =
   | { kind: 'append'; dataDir: string; user: string; mailboxId: string; count: number; tag: string; startAt: number }
-  | { kind: 'drain'; dataDir: string; startAt: number };
+  | { kind: 'drain'; dataDir: string; startAt: number }
+  | { kind: 'wait'; dataDir: string; startAt: number; waitSeconds: number };
 
-export type ConcurrencyResult = { kind: 'append'; uids: number[] } | { kind: 'drain'; ids: string[] };
+export type ConcurrencyResult = { kind: 'append'; uids: number[] } | { kind: 'drain'; ids: string[] } | { kind: 'wait'; ids: string[] };
 
 function meta(subject: string): MessageMeta {
   return {
@@ -61,6 +62,13 @@ async function run(task: ConcurrencyTask): Promise<ConcurrencyResult> {
     }
     await index.close();
     return { kind: 'append', uids };
+  }
+  if (task.kind === 'wait') {
+    // One long receive that never polls the file: only a wake-up can end it early.
+    const queue = new SqliteWorkQueue({ dataDir: task.dataDir, pollIntervalMs: 60_000 });
+    const jobs = await queue.receive('outbound', { waitSeconds: task.waitSeconds });
+    await queue.close();
+    return { kind: 'wait', ids: jobs.map((j) => j.id) };
   }
   const queue = new SqliteWorkQueue({ dataDir: task.dataDir, pollIntervalMs: 20 });
   const ids: string[] = [];

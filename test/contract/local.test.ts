@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { DatabaseSync } from 'node:sqlite';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileBlobStore, InvalidBlobKeyError } from '#core/adapters/local/file-blob-store.ts';
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
 import { SqliteContactStore } from '#core/adapters/local/sqlite-contact-store.ts';
@@ -223,6 +223,14 @@ describe('local adapters only', () => {
         expect(f.startsWith(path.join(dir, 'blobs') + path.sep)).toBe(true);
         expect(path.basename(f).startsWith('.tmp-')).toBe(false);
       }
+    });
+
+    it('a put after its blob directory was removed (by hand, after the store made it once) makes the directory again', async () => {
+      const blobs = new FileBlobStore(dir);
+      await blobs.put('messages/one', Buffer.from('1'));
+      await rm(path.join(dir, 'blobs'), { recursive: true, force: true });
+      await blobs.put('messages/one', Buffer.from('again'));
+      expect((await blobs.get('messages/one')).toString()).toBe('again');
     });
   });
 
@@ -531,6 +539,63 @@ describe('local adapters only', () => {
       expect(Date.now() - started).toBeLessThan(1000);
       await receiver.close();
       await sender.close();
+    });
+
+    it('concurrent sends share one durable commit (group commit), and each resolves only once its own job is committed', async () => {
+      const q = new SqliteWorkQueue({ dataDir: dir });
+      const reader = new DatabaseSync(q.file, { readOnly: true });
+      const exec = vi.spyOn(DatabaseSync.prototype, 'exec');
+      try {
+        const committedWhenResolved: boolean[] = [];
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            q.send('ingest', { i }).then((id) => {
+              // Another connection sees the row the moment the send resolves: it is committed.
+              committedWhenResolved.push(reader.prepare('SELECT 1 FROM jobs WHERE id = ?').get(id) !== undefined);
+            }),
+          ),
+        );
+        expect(committedWhenResolved).toEqual(Array(20).fill(true));
+        expect(exec.mock.calls.filter(([sql]) => sql === 'COMMIT')).toHaveLength(1);
+      } finally {
+        exec.mockRestore();
+        reader.close();
+      }
+      expect((await q.stats('ingest')).visible).toBe(20);
+      await q.close();
+    });
+
+    it('a group commit that fails rejects every send in it and leaves none of its jobs in the queue; the next send works', async () => {
+      const q = new SqliteWorkQueue({ dataDir: dir });
+      const exec = DatabaseSync.prototype.exec;
+      const spy = vi.spyOn(DatabaseSync.prototype, 'exec').mockImplementation(function (this: DatabaseSync, sql: string) {
+        if (sql === 'COMMIT') throw new Error('disk I/O error');
+        return exec.call(this, sql);
+      });
+      let outcomes: PromiseSettledResult<string>[];
+      try {
+        outcomes = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => q.send('ingest', { i })));
+      } finally {
+        spy.mockRestore();
+      }
+      expect(outcomes.map((o) => o.status)).toEqual(Array(5).fill('rejected'));
+      expect(await q.stats('ingest')).toEqual({ visible: 0, inFlight: 0, delayed: 0, dead: 0 });
+      const id = await q.send('ingest', { n: 1 });
+      expect((await q.receive('ingest')).map((j) => j.id)).toEqual([id]);
+      await q.close();
+    });
+
+    it('a receive waiting in another thread of the process (the ingest thread) is woken by a send at once, not at the end of its wait', async () => {
+      const q = new SqliteWorkQueue({ dataDir: dir });
+      await q.stats('outbound'); // the file exists before the thread opens it
+      const waiting = runInThread({ kind: 'wait', dataDir: dir, startAt: 0, waitSeconds: 15 });
+      await sleep(1500); // the thread is started and inside its receive (it polls once a minute)
+      const sentAt = Date.now();
+      const id = await q.send('outbound', { n: 1 });
+      expect(await waiting).toEqual({ kind: 'wait', ids: [id] });
+      // Unwoken, it would find the job only when its 15 s wait ran out.
+      expect(Date.now() - sentAt).toBeLessThan(10_000);
+      await q.close();
     });
 
     it('3 processes draining 90 jobs from one file receive each job exactly once', async () => {

@@ -83,6 +83,8 @@ export interface TestSystemOptions {
   /** Log through this logger instead (tests that read the log). */
   logger?: Logger;
   workers?: boolean;
+  /** Run the workers on their own thread, as `npm start` does (fargate-listeners/src/ingest-thread.ts); they open the data directory there, unwrapped. */
+  ingestThread?: boolean;
   /** Wrap the adapters the listeners see (failure injection). */
   wrapAdapters?: (adapters: Adapters) => Adapters;
   proxy?: ProxyConfig;
@@ -111,6 +113,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
       config,
       logger,
       workers: options.workers ?? true,
+      ...(options.ingestThread ? { ingestThread: { dataDir } } : {}),
       proxy: options.proxy,
       outbound: options.outbound,
       changeFeed: options.changeFeed?.(dataDir),

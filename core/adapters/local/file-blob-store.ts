@@ -17,6 +17,8 @@ import { BlobNotFoundError, type BlobStore } from '#core/ports/blob-store.ts';
 
 /** S3's limit on key length (UTF-8 bytes); kept locally so a key valid here is valid there. */
 const MAX_KEY_BYTES = 1024;
+/** Directories remembered as existing; there are at most 65 536 (`<h0h1>/<h2h3>`). */
+const MAX_KNOWN_DIRS = 65_536;
 
 export class InvalidBlobKeyError extends Error {
   readonly key: string;
@@ -46,6 +48,8 @@ function isNotFound(err: unknown): boolean {
 export class FileBlobStore implements BlobStore {
   /** The `blobs/` directory. */
   readonly root: string;
+  /** Blob directories this store has made or found (bounded: 65 536 of them in all). */
+  private readonly knownDirs = new Set<string>();
 
   constructor(dataDir: string) {
     this.root = path.resolve(dataDir, 'blobs');
@@ -61,11 +65,10 @@ export class FileBlobStore implements BlobStore {
   async put(key: string, body: Buffer | Readable): Promise<{ size: number }> {
     const file = this.pathOf(key);
     const dir = path.dirname(file);
-    await mkdir(dir, { recursive: true });
     const tmp = path.join(dir, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
     let size = 0;
     try {
-      const fh = await open(tmp, 'wx', 0o600);
+      const fh = await this.openNew(tmp, dir);
       try {
         if (Buffer.isBuffer(body)) {
           await fh.writeFile(body);
@@ -142,6 +145,30 @@ export class FileBlobStore implements BlobStore {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+  }
+
+  /**
+   * Creates `tmp` in `dir`, making the directory first only when this store has not seen it
+   * yet (one mkdir per directory and process, not one per message); a directory removed
+   * meanwhile (ENOENT) is made again.
+   */
+  private async openNew(tmp: string, dir: string): Promise<FileHandle> {
+    if (!this.knownDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.rememberDir(dir);
+    }
+    try {
+      return await open(tmp, 'wx', 0o600);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await mkdir(dir, { recursive: true });
+      return await open(tmp, 'wx', 0o600);
+    }
+  }
+
+  private rememberDir(dir: string): void {
+    if (this.knownDirs.size >= MAX_KNOWN_DIRS) this.knownDirs.clear();
+    this.knownDirs.add(dir);
   }
 
   private async openBlob(key: string): Promise<FileHandle> {

@@ -14,9 +14,24 @@
  *
  * Jobs are rows committed with `synchronous = FULL`, so they survive a crash or restart; a job
  * received by a process that then dies becomes visible again when its timeout runs out.
+ *
+ * Group commit of sends (durability argument, invariant 1). A commit with `synchronous = FULL`
+ * costs one fsync of the WAL, and node:sqlite runs it on the event loop, so a commit per SMTP
+ * message serialised every listener behind the disk. send() therefore only validates its job
+ * and adds it to a batch; the batch is written at the end of the current turn of the event
+ * loop (setImmediate) as ONE `BEGIN IMMEDIATE … COMMIT` holding every job sent meanwhile, with
+ * one fsync. Each send's promise settles only after that COMMIT has returned: resolved when
+ * it succeeded, so the row is on disk before the caller (acceptMessage) may answer 250;
+ * rejected, for every job of the batch, when it failed, and then the rollback means none of
+ * them is in the queue, so each caller answers 451 and deletes its blob. No promise resolves
+ * on the strength of a commit that does not contain its row, and a crash before the COMMIT
+ * returns loses only jobs whose senders have not been told 250. The batch waits for nothing
+ * but the current turn (no timer): one message alone is committed as soon as it would have
+ * been, and under load the jobs that arrive while a commit blocks the loop share the next.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { BroadcastChannel } from 'node:worker_threads';
 import type { DeadLetter, QueueName, QueueStats, ReceiveOptions, ReceivedJob, WorkQueue } from '#core/ports/work-queue.ts';
 import { QUEUES } from '#core/resources.ts';
 import { openSqlite, type SqliteHandle } from './sqlite-db.ts';
@@ -53,6 +68,8 @@ const MAX_DELAY_SECONDS = 900;
 const MAX_WAIT_SECONDS = 20;
 const MAX_RECEIVE_BATCH = 10;
 const MAX_VISIBILITY_SECONDS = 12 * 3600;
+/** Most jobs one group commit writes (a bound on the time one commit holds the write lock). */
+const MAX_SEND_BATCH = 500;
 
 export interface SqliteWorkQueueOptions {
   dataDir: string;
@@ -67,6 +84,17 @@ export interface SqliteWorkQueueOptions {
   busyTimeoutMs?: number;
 }
 
+/** A sent job waiting for its group commit. */
+interface PendingSend {
+  id: string;
+  queue: QueueName;
+  json: string;
+  now: number;
+  visibleAt: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 interface JobRow {
   seq: number;
   id: string;
@@ -75,13 +103,34 @@ interface JobRow {
   receive_count: number;
 }
 
-/** Same-process wake-ups: a send wakes the receivers waiting on the same file at once. */
+/**
+ * Same-process wake-ups: a send wakes the receivers waiting on the same file at once, in this
+ * thread directly and in the process's other threads (the local ingest thread,
+ * fargate-listeners/src/ingest-thread.ts) through a BroadcastChannel; other processes find
+ * the job at their next poll.
+ */
 const waiters = new Map<string, Set<() => void>>();
+let channel: BroadcastChannel | null = null;
 
-function wake(file: string): void {
+function wakeHere(file: string): void {
   const set = waiters.get(file);
   if (!set) return;
   for (const w of [...set]) w();
+}
+
+function wake(file: string): void {
+  wakeHere(file);
+  wakeChannel().postMessage(file);
+}
+
+function wakeChannel(): BroadcastChannel {
+  if (!channel) {
+    channel = new BroadcastChannel('cloudmail:sqlite-work-queue');
+    channel.onmessage = (e: unknown) => wakeHere(String((e as { data: unknown }).data));
+    // Listening must not keep a process (or thread) alive that has nothing else to do.
+    channel.unref();
+  }
+  return channel;
 }
 
 function clamp(n: number, lo: number, hi: number): number {
@@ -99,6 +148,9 @@ export class SqliteWorkQueue implements WorkQueue {
   private closed = false;
   private readonly pending = new Set<() => void>();
   private readonly lastPurge = new Map<QueueName, number>();
+  /** Sends not yet committed, and whether a group commit is scheduled for them. */
+  private batch: PendingSend[] = [];
+  private flushScheduled = false;
 
   constructor(options: SqliteWorkQueueOptions) {
     this.options = options;
@@ -115,13 +167,37 @@ export class SqliteWorkQueue implements WorkQueue {
     const json = JSON.stringify(body ?? null);
     if (Buffer.byteLength(json, 'utf8') > MAX_BODY_BYTES) throw new Error(`job body exceeds ${MAX_BODY_BYTES} bytes (SQS limit)`);
     const delay = clamp(options.delaySeconds ?? 0, 0, MAX_DELAY_SECONDS);
+    if (this.closed) throw new Error('work queue closed');
     const id = randomUUID();
     const now = Date.now();
-    this.h.immediate(() => {
-      this.h.stmt('INSERT INTO jobs (id, queue, body, sent_at, visible_at) VALUES (?, ?, ?, ?, ?)').run(id, queue, json, now, now + Math.round(delay * 1000));
+    await new Promise<void>((resolve, reject) => {
+      this.batch.push({ id, queue, json, now, visibleAt: now + Math.round(delay * 1000), resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushSends());
+      }
     });
-    if (delay === 0) wake(this.file);
     return id;
+  }
+
+  /** The group commit (see the top of this file): one durable transaction for the waiting sends. */
+  private flushSends(): void {
+    this.flushScheduled = false;
+    while (this.batch.length > 0) {
+      const group = this.batch.splice(0, MAX_SEND_BATCH);
+      try {
+        if (this.closed) throw new Error('work queue closed');
+        this.h.immediate(() => {
+          const insert = this.h.stmt('INSERT INTO jobs (id, queue, body, sent_at, visible_at) VALUES (?, ?, ?, ?, ?)');
+          for (const j of group) insert.run(j.id, j.queue, j.json, j.now, j.visibleAt);
+        });
+      } catch (err) {
+        for (const j of group) j.reject(err);
+        continue;
+      }
+      for (const j of group) j.resolve();
+      if (group.some((j) => j.visibleAt <= j.now)) wake(this.file);
+    }
   }
 
   async receive<T>(queue: QueueName, options: ReceiveOptions = {}): Promise<ReceivedJob<T>[]> {
@@ -189,6 +265,7 @@ export class SqliteWorkQueue implements WorkQueue {
   }
 
   async close(): Promise<void> {
+    this.flushSends(); // sends already made are committed (or rejected), not dropped
     this.closed = true;
     for (const w of [...this.pending]) w();
     this.h.close();
@@ -245,6 +322,7 @@ export class SqliteWorkQueue implements WorkQueue {
   }
 
   private sleep(ms: number): Promise<void> {
+    wakeChannel(); // so that a send in another thread of this process wakes this receiver
     return new Promise((resolve) => {
       let set = waiters.get(this.file);
       if (!set) {
