@@ -174,7 +174,16 @@ const skipEmptyPolls = (c: { operation: string }) => c.operation === 'ReceiveMes
 function perUnit(s: MeterSnapshot, divisor: number): Figure {
   const t = totals(s, skipEmptyPolls);
   const d = (x: number) => x / divisor;
-  return { requests: d(t.requests), s3: d(t.s3), sqs: d(t.sqs), sns: d(t.sns), dynamodb: d(t.dynamodb), wru: d(t.wru), rru: d(t.rru), cancelled: d(t.cancelled) };
+  return {
+    requests: d(t.requests),
+    s3: d(t.s3),
+    sqs: d(t.sqs),
+    sns: d(t.sns),
+    dynamodb: d(t.dynamodb),
+    wru: d(t.wru),
+    rru: d(t.rru),
+    cancelled: d(t.cancelled),
+  };
 }
 
 function breakdown(s: MeterSnapshot, divisor = 1): Record<string, { requests: number; rru: number; wru: number; cancelled: number }> {
