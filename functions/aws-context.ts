@@ -20,11 +20,12 @@ let events: MailboxEvents | undefined;
  * function never listens). The handler awaits flush() before it returns, since a frozen
  * container sends nothing; a failed publish is logged and never fails a record.
  */
-export const INGEST_PUBLISH_DELAY_MS = 50;
+export const INGEST_PUBLISH_DELAY_MS = 1000;
 
 export function awsChangeEvents(logger: Logger): MailboxEvents {
-  // The deliveries of a batch (or of a message to several recipients) share a publish: 50 ms
-  // of push latency for a publish per batch instead of one per mailbox (docs/deploy.md).
+  // The deliveries of a batch (or of a message to several recipients) share a publish, sent
+  // when the handler flushes at the end of its batch or after a second of a long batch: a
+  // publish per batch instead of one per mailbox (docs/deploy.md, "Push between listener tasks").
   events ??= createMailboxEvents({ feed: createAwsChangeFeed({ log: logger }) ?? undefined, log: logger, publishDelayMs: INGEST_PUBLISH_DELAY_MS });
   return events;
 }

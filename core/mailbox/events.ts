@@ -40,8 +40,9 @@ export interface MailboxEventsOptions {
   maxConcurrentPublishes?: number;
   /**
    * How long a change told of in a quiet moment waits for others to share its publish, ms;
-   * default 0 (at once). The ingest function waits a little: the deliveries of one batch, or
-   * of one message to several recipients, then go out in one publish. flush() sends at once.
+   * default 0 (at once). The functions wait (functions/aws-context.ts) and flush at the end of
+   * each batch: the deliveries of one batch, or of one message to several recipients, go out
+   * in one publish. flush() sends at once.
    */
   publishDelayMs?: number;
 }
