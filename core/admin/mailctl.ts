@@ -382,7 +382,12 @@ export async function runMailctl(
         for (const q of queues) {
           if (!QUEUE_NAMES.includes(q)) throw new UsageError(`unknown queue ${q}`);
           for (const d of await adapters.queue.deadLetters(q, 100)) {
-            io.out(JSON.stringify({ queue: q, id: d.id, receiveCount: d.receiveCount, sentAt: new Date(d.sentAt).toISOString(), body: d.body }));
+            // An ingest job's inline copy of the message (IngestJob.bytes) is shown by its size only: the blob holds the message.
+            const body =
+              d.body && typeof d.body === 'object' && typeof (d.body as { bytes?: unknown }).bytes === 'string'
+                ? { ...(d.body as object), bytes: `(${Buffer.byteLength((d.body as { bytes: string }).bytes, 'base64')} bytes inline)` }
+                : d.body;
+            io.out(JSON.stringify({ queue: q, id: d.id, receiveCount: d.receiveCount, sentAt: new Date(d.sentAt).toISOString(), body }));
           }
         }
         return 0;

@@ -118,9 +118,9 @@ describe('mailctl (local)', () => {
     await ctl(['domain', 'remove', 'pm.test']);
   });
 
-  it('shows queue stats and the jobs that ended in the dead-letter queue', async () => {
+  it('shows queue stats and the jobs that ended in the dead-letter queue (an inline message copy by its size only)', async () => {
     const adapters = await createLocalAdapters({ dataDir });
-    await adapters.queue.send('ingest', { id: 'poison', blobKey: 'messages/none' });
+    await adapters.queue.send('ingest', { id: 'poison', blobKey: 'messages/none', bytes: Buffer.from('Subject: secret\r\n\r\n').toString('base64') });
     for (let i = 0; i < QUEUES.ingest.maxReceiveCount + 1; i++) {
       const [job] = await adapters.queue.receive('ingest', { max: 1 });
       if (!job) break;
@@ -134,7 +134,8 @@ describe('mailctl (local)', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ queue: 'ingest', body: { id: 'poison' } });
+    expect(dead[0]).toMatchObject({ queue: 'ingest', body: { id: 'poison', bytes: '(19 bytes inline)' } });
+    expect(JSON.stringify(dead[0])).not.toContain(Buffer.from('Subject: secret').toString('base64').slice(0, 12));
   });
 
   it('explains its usage on unknown commands', async () => {
