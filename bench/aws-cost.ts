@@ -430,8 +430,14 @@ export async function benchAwsCost(): Promise<Record<string, number>> {
       const noop = await meter.snapshot();
       // A new message arrives (its delivery not counted here); the selected session's NOOP learns of it.
       meter.enabled = false;
+      const countBefore = (await otherTask.index.mailboxState(big, bigInbox.id))!.messageCount;
       await sendSmtp(smtpPort, 'sender@remote.test', [big], realisticMessage(900 + seeded, big));
       await waitIngested(++sent);
+      // Invocations count records, and a record the event source hands out twice counts twice: wait for the message itself.
+      for (const deadline = Date.now() + 60_000; (await otherTask.index.mailboxState(big, bigInbox.id))!.messageCount <= countBefore;) {
+        if (Date.now() > deadline) throw new Error('bench: the new message was not delivered');
+        await new Promise((r) => setTimeout(r, 50));
+      }
       seeded++;
       meter.enabled = true;
       meter.reset();
