@@ -8,10 +8,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Adapters } from '#core/adapters/adapters.ts';
 import { setAwsClientHook } from '#core/adapters/aws/clients.ts';
-import type { ListOptions, MailIndex } from '#core/ports/mail-index.ts';
 import { AwsMeter, totals } from '../../bench/aws-meter.ts';
 import { emulatorClientConfig } from '../support/emulator.ts';
-import { ADAPTER_KINDS, override } from '../support/mail-system.ts';
+import { ADAPTER_KINDS } from '../support/mail-system.ts';
+import { countingIndexReads } from './support/index-reads.ts';
 import { RawImap } from './support/raw-client.ts';
 import { sampleMessage, startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
 
@@ -24,19 +24,7 @@ describe.each(ADAPTER_KINDS)('refresh after a change made elsewhere (%s adapters
   let a: RawImap;
   let b: RawImap;
 
-  function counting(ad: Adapters): Adapters {
-    const index = override<MailIndex>(ad.index, {
-      listMessages: (user: string, mailboxId: string, options?: ListOptions) => {
-        if (options?.uidFrom === undefined && options?.uidTo === undefined) calls.fullLists++;
-        return ad.index.listMessages(user, mailboxId, options);
-      },
-      changesSince: (...args: Parameters<MailIndex['changesSince']>) => {
-        calls.changesSince++;
-        return ad.index.changesSince(...args);
-      },
-    });
-    return override(ad, { index });
-  }
+  const counting = (ad: Adapters) => countingIndexReads(ad, calls);
 
   beforeAll(async () => {
     if (kind === 'aws') {

@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Adapters } from '#core/adapters/adapters.ts';
-import type { ListOptions, MailIndex } from '#core/ports/mail-index.ts';
-import { ADAPTER_KINDS, override } from '../support/mail-system.ts';
+import { ADAPTER_KINDS } from '../support/mail-system.ts';
+import { countingIndexReads } from './support/index-reads.ts';
 import { RawImap } from './support/raw-client.ts';
 import { sampleMessage, startImapSystem, type ImapTestSystem } from './support/imap-system.ts';
 
@@ -19,19 +19,7 @@ describe.each(ADAPTER_KINDS)('shared mailbox views (%s adapters)', (kind) => {
   let sys: ImapTestSystem;
   const open: RawImap[] = [];
 
-  function counting(ad: Adapters): Adapters {
-    const index = override<MailIndex>(ad.index, {
-      listMessages: (user: string, mailboxId: string, options?: ListOptions) => {
-        if (options?.uidFrom === undefined && options?.uidTo === undefined) calls.fullLists++;
-        return ad.index.listMessages(user, mailboxId, options);
-      },
-      changesSince: (...args: Parameters<MailIndex['changesSince']>) => {
-        calls.changesSince++;
-        return ad.index.changesSince(...args);
-      },
-    });
-    return override(ad, { index });
-  }
+  const counting = (ad: Adapters) => countingIndexReads(ad, calls);
 
   async function login(): Promise<RawImap> {
     const c = await RawImap.login(sys.port, sys.user, sys.password);
