@@ -11,7 +11,8 @@
  * logged as a warning (the listeners' slow poll still finds the change). Publishes run at most
  * 2 at a time, and each carries every mailbox told of while they were under way (up to
  * MAX_CHANGES_PER_PUBLISH): a Lambda batch of deliveries is a publish or two, not one per
- * message. A mailbox told of again while it waits to be published is published once. flush() waits for the publishes under way and queued: a Lambda handler
+ * message. A mailbox told of again while it waits to be published is published once.
+ * flush() waits for the publishes under way and queued: a Lambda handler
  * awaits it before returning (a frozen container sends nothing), mailctl before it exits.
  */
 import { EventEmitter } from 'node:events';

@@ -323,8 +323,10 @@ function streamWithTrace(data: SMTPServerDataStream, source: Readable, prefix: s
     abort: (err) => fail('error', err),
     kept: () => (kept && !result.failure ? Buffer.concat(kept) : null),
   };
-  out.write(prefix);
-  keepCopy(Buffer.from(prefix, 'latin1'));
+  // The same bytes the store gets: a string written to the PassThrough is UTF-8.
+  const prefixBytes = Buffer.from(prefix, 'utf8');
+  out.write(prefixBytes);
+  keepCopy(prefixBytes);
   result.drained = new Promise<void>((resolve) => {
     if (data.readableEnded || data.destroyed) return resolve();
     data.once('end', () => resolve());
