@@ -79,6 +79,36 @@ function allowedMethods(route: HttpRoute): string[] {
   return [...m];
 }
 
+/** A refused body is read and thrown away up to this much, for at most this long, before the 413. */
+const DISCARD_MAX_BYTES = 8 * 1024 * 1024;
+const DISCARD_MAX_MS = 5_000;
+
+/**
+ * Reads and discards what is left of a refused request body (bounded), so that the 413 which
+ * follows, and the close, do not meet unread data: closing a socket with unread bytes sends a TCP
+ * reset, and the client may lose the answer with it.
+ */
+function discardRest(req: IncomingMessage, alreadyRead: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.readableEnded || req.destroyed) return resolve();
+    let seen = alreadyRead;
+    const done = () => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > DISCARD_MAX_BYTES) done();
+    };
+    const timer = setTimeout(done, DISCARD_MAX_MS);
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+    req.resume();
+  });
+}
+
 function plain(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
@@ -149,6 +179,7 @@ export async function startHttpListeners(deps: ListenerDeps, routes: HttpRoute[]
     const maxBodyBytes = route.maxBodyBytes ?? hc.maxBodyBytes;
     const length = req.headers['content-length'];
     if (length !== undefined && Number(length) > maxBodyBytes) {
+      if (Number(length) <= DISCARD_MAX_BYTES) await discardRest(req, 0);
       res.setHeader('connection', 'close');
       return plain(res, 413, `request body larger than ${maxBodyBytes} octets`);
     }
@@ -158,6 +189,7 @@ export async function startHttpListeners(deps: ListenerDeps, routes: HttpRoute[]
       await route.handle(req, res, ctx);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
+        if (!res.headersSent) await discardRest(req, maxBodyBytes);
         res.setHeader('connection', 'close');
         return plain(res, 413, err.message);
       }
