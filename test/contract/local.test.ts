@@ -13,6 +13,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileBlobStore, InvalidBlobKeyError } from '#core/adapters/local/file-blob-store.ts';
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
+import { SMALL_BLOB_BYTES, SqliteBlobStore } from '#core/adapters/local/sqlite-blob-store.ts';
+import { BlobNotFoundError } from '#core/ports/blob-store.ts';
 import { SqliteContactStore } from '#core/adapters/local/sqlite-contact-store.ts';
 import { PhotoBlobContactStore } from '#core/contacts/photo-blobs.ts';
 import { SqliteMailIndex } from '#core/adapters/local/sqlite-mail-index.ts';
@@ -42,6 +44,18 @@ async function listFiles(dir: string): Promise<string[]> {
 blobStoreContract('local files', async () => {
   const dir = await tempDir();
   return { blobs: new FileBlobStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+blobStoreContract('local rows and files (SqliteBlobStore)', async () => {
+  const dir = await tempDir();
+  const blobs = new SqliteBlobStore(dir);
+  return {
+    blobs,
+    cleanup: async () => {
+      blobs.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 });
 
 /** A fresh, empty index for each test (the MailIndex contracts below). */
@@ -231,6 +245,102 @@ describe('local adapters only', () => {
       await rm(path.join(dir, 'blobs'), { recursive: true, force: true });
       await blobs.put('messages/one', Buffer.from('again'));
       expect((await blobs.get('messages/one')).toString()).toBe('again');
+    });
+  });
+
+  describe('SqliteBlobStore', () => {
+    const rowKeys = (file: string) => {
+      const db = new DatabaseSync(file, { readOnly: true });
+      try {
+        return (db.prepare('SELECT key FROM blobs ORDER BY key').all() as Array<{ key: string }>).map((r) => r.key);
+      } finally {
+        db.close();
+      }
+    };
+
+    it('keeps blobs up to SMALL_BLOB_BYTES as rows and larger ones (buffer or stream) as files, and reads both back', async () => {
+      const blobs = new SqliteBlobStore(dir);
+      const small = Buffer.alloc(SMALL_BLOB_BYTES, 's');
+      const large = Buffer.alloc(SMALL_BLOB_BYTES + 1, 'l');
+      await blobs.put('messages/small', small);
+      await blobs.put('messages/small-stream', Readable.from([small.subarray(0, 1000), small.subarray(1000)]));
+      await blobs.put('messages/large', large);
+      // Past the limit in the middle of a chunk: what was gathered goes to the file first.
+      await blobs.put('messages/large-stream', Readable.from([large.subarray(0, 70_000), large.subarray(70_000, 140_000), large.subarray(140_000)]));
+      expect(rowKeys(blobs.file)).toEqual(['messages/small', 'messages/small-stream']);
+      expect(await listFiles(path.join(dir, 'blobs'))).toHaveLength(2);
+      for (const [key, bytes] of [
+        ['messages/small', small],
+        ['messages/small-stream', small],
+        ['messages/large', large],
+        ['messages/large-stream', large],
+      ] as const) {
+        expect((await blobs.get(key)).equals(bytes), key).toBe(true);
+        expect((await blobs.getRange(key, 5, 9)).equals(bytes.subarray(5, 9)), key).toBe(true);
+        expect((await blobs.getRange(key, bytes.length - 2, bytes.length + 100)).equals(bytes.subarray(-2)), key).toBe(true);
+        const chunks: Buffer[] = [];
+        for await (const c of await blobs.stream(key)) chunks.push(c as Buffer);
+        expect(Buffer.concat(chunks).equals(bytes), key).toBe(true);
+        expect(await blobs.exists(key)).toBe(true);
+        await blobs.delete(key);
+        expect(await blobs.exists(key)).toBe(false);
+        await expect(blobs.get(key)).rejects.toBeInstanceOf(BlobNotFoundError);
+      }
+      expect(rowKeys(blobs.file)).toEqual([]);
+      expect(await listFiles(path.join(dir, 'blobs'))).toEqual([]);
+      blobs.close();
+    });
+
+    it('reads blobs written as files before blobs.sqlite existed; a put replaces them and a delete removes them', async () => {
+      const older = new FileBlobStore(dir);
+      await older.put('messages/old', Buffer.from('from an older version'));
+      await older.put('messages/replaced', Buffer.from('first'));
+      const blobs = new SqliteBlobStore(dir);
+      expect((await blobs.get('messages/old')).toString()).toBe('from an older version');
+      expect((await blobs.getRange('messages/old', 5, 7)).toString()).toBe('an');
+      await blobs.put('messages/replaced', Buffer.from('second'));
+      expect((await blobs.get('messages/replaced')).toString()).toBe('second');
+      await blobs.delete('messages/replaced');
+      await blobs.delete('messages/old');
+      expect(await blobs.exists('messages/replaced')).toBe(false);
+      expect(await older.exists('messages/replaced')).toBe(false);
+      expect(await older.exists('messages/old')).toBe(false);
+      blobs.close();
+    });
+
+    it('a group commit that fails rejects every put in it and stores none of them; a good one survives a reopen', async () => {
+      const blobs = new SqliteBlobStore(dir, { busyTimeoutMs: 50 });
+      await blobs.put('messages/before', Buffer.from('kept'));
+      // Another connection holds the write lock: the commit of the next puts cannot take it.
+      const other = new DatabaseSync(blobs.file);
+      other.exec('BEGIN IMMEDIATE');
+      const puts = ['a', 'b', 'c'].map((k) => blobs.put(`messages/${k}`, Buffer.from(k)));
+      for (const p of puts) await expect(p).rejects.toThrow(/locked|busy/i);
+      other.exec('ROLLBACK');
+      other.close();
+      expect(rowKeys(blobs.file)).toEqual(['messages/before']);
+      for (const k of ['a', 'b', 'c']) expect(await blobs.exists(`messages/${k}`)).toBe(false);
+      await blobs.put('messages/after', Buffer.from('stored'));
+      blobs.close();
+      const reopened = new SqliteBlobStore(dir);
+      expect((await reopened.get('messages/before')).toString()).toBe('kept');
+      expect((await reopened.get('messages/after')).toString()).toBe('stored');
+      reopened.close();
+    });
+
+    it('a put whose source fails past the limit leaves neither a row nor a file', async () => {
+      const blobs = new SqliteBlobStore(dir);
+      const failing = Readable.from(
+        (async function* () {
+          yield Buffer.alloc(SMALL_BLOB_BYTES + 10, 'x');
+          throw new Error('source failed');
+        })(),
+      );
+      await expect(blobs.put('messages/failed', failing)).rejects.toThrow('source failed');
+      expect(await blobs.exists('messages/failed')).toBe(false);
+      expect(rowKeys(blobs.file)).toEqual([]);
+      expect(await listFiles(path.join(dir, 'blobs')).catch(() => [])).toEqual([]);
+      blobs.close();
     });
   });
 
@@ -622,7 +732,7 @@ describe('local adapters only', () => {
     await adapters.close();
     await adapters.close();
     const names = (await readdir(dataDir)).sort();
-    expect(names).toEqual(expect.arrayContaining(['blobs', 'index.sqlite', 'queue.sqlite']));
+    expect(names).toEqual(expect.arrayContaining(['blobs.sqlite', 'index.sqlite', 'queue.sqlite']));
     const again = await createLocalAdapters({ dataDir });
     expect((await again.index.listDomains()).map((d) => d.name)).toEqual(['example.test']);
     expect((await again.queue.stats('ingest')).visible).toBe(1);

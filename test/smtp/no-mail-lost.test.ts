@@ -4,7 +4,7 @@
  * ingest still delivers exactly once after restart; a redelivered ingest job never duplicates.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { silentLogger } from '#core/log.ts';
 import { freePort } from '../support/emulator.ts';
 import { LineClient } from '../support/line-client.ts';
 import { eventually, override, startTestSystem, type TestSystem } from '../support/mail-system.ts';
+import { storedBlobNames, storedBlobs } from '../support/local-blobs.ts';
 import { smtplibSend } from '../support/smtplib.ts';
 
 /** One message from x@remote.test to alice over the MX port, sent with smtplib. */
@@ -236,18 +237,6 @@ describe('DATA that fails half-way (invariant 6)', () => {
     sys = undefined;
   });
 
-  function blobFiles(dir: string): string[] {
-    const out: string[] = [];
-    const walk = (d: string) => {
-      for (const e of readdirSync(d, { withFileTypes: true })) {
-        if (e.isDirectory()) walk(path.join(d, e.name));
-        else out.push(path.join(d, e.name));
-      }
-    };
-    if (existsSync(dir)) walk(dir);
-    return out;
-  }
-
   async function openData(port: number): Promise<LineClient> {
     const c = await LineClient.connect(port);
     await c.smtpReply();
@@ -270,15 +259,14 @@ describe('DATA that fails half-way (invariant 6)', () => {
       c.write(line);
       if (i % 500 === 0) {
         await new Promise((r) => setTimeout(r, 5));
-        // A temporary file listed here may be gone (renamed or removed) by the time it is
-        // looked at: statSync without throwing, a vanished file counts as nothing stored.
-        for (const f of blobFiles(path.join(sys.dataDir, 'blobs'))) maxStored = Math.max(maxStored, statSync(f, { throwIfNoEntry: false })?.size ?? 0);
+        const { rows, files } = storedBlobs(sys.dataDir);
+        for (const b of [...rows, ...files]) maxStored = Math.max(maxStored, b.size);
       }
     }
     c.write('.\r\n');
     expect(await c.smtpReply(20_000)).toMatch(/^552 5\.3\.4 /);
     expect(maxStored).toBeLessThan(1_000_000);
-    expect(blobFiles(path.join(sys.dataDir, 'blobs'))).toEqual([]);
+    expect(storedBlobNames(sys.dataDir)).toEqual([]);
     expect(await c.send('NOOP')).toMatch(/^250 /);
     c.close();
   });
@@ -290,7 +278,7 @@ describe('DATA that fails half-way (invariant 6)', () => {
     c.write('Subject: cut\r\n\r\n' + ('z'.repeat(998) + '\r\n').repeat(2000));
     await new Promise((r) => setTimeout(r, 200));
     c.close();
-    await eventually(async () => blobFiles(path.join(sys!.dataDir, 'blobs')).length === 0);
+    await eventually(async () => storedBlobNames(sys!.dataDir).length === 0);
     // The server is fine and accepts the next message.
     const d = await openData(sys.port('smtp-mx'));
     d.write('Subject: next\r\n\r\nok\r\n.\r\n');

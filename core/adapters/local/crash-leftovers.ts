@@ -2,15 +2,16 @@
  * What a kill -9 of the local runtime can leave in the data directory, removed at start
  * (fargate-listeners/src/local-main.ts):
  *  - temporary files of FileBlobStore.put (`blobs/<xx>/<yy>/.tmp-*`) that never got renamed;
- *  - orphaned blobs: message files nothing refers to (the process died between storing the
- *    bytes and taking the ingest job's hold, or between an expunge and the file's deletion).
+ *  - orphaned blobs: messages nothing refers to (the process died between storing the bytes and
+ *    taking the ingest job's hold, or between an expunge and the blob's deletion), as files
+ *    under `blobs/` and as rows of `blobs.sqlite` (sqlite-blob-store.ts).
  *
  * A blob is kept when any record may still need it: a message row, a blob reference, a hold
  * (a queued ingest job holds its blob: holdBlob/releaseBlob) or any job in the queue database
  * (outbound copies; dead letters too). Blob files are named by the SHA-256 of their key, so the
- * check goes from the records to the files. Files that are not messages — DKIM keys (JSON) and
+ * check goes from the records to the files; rows carry their key. Blobs that are not messages — DKIM keys (JSON) and
  * outbound "queued" markers (a timestamp), contact photos (a data: URI) — are never taken for
- * orphans. Only files older than
+ * orphans. Only blobs older than
  * the grace period are touched, so a put or a delivery under way in another process is safe.
  * When a database cannot be read, no blob is removed.
  */
@@ -29,6 +30,7 @@ export interface RemovedFile {
 
 export interface LeftoverReport {
   tempFiles: RemovedFile[];
+  /** Files by path; rows as `<dataDir>/blobs.sqlite:<key>`. */
   orphanedBlobs: RemovedFile[];
   /** Why orphans were not looked for (a database that could not be read), if so. */
   orphanCheckSkipped?: string;
@@ -38,16 +40,16 @@ function keyHash(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-/** Every blob key the index and the queue refer to, hashed as FileBlobStore names them. */
-function referencedHashes(dataDir: string): Set<string> {
-  const hashes = new Set<string>();
+/** Every blob key the index and the queue refer to. */
+function referencedKeys(dataDir: string): Set<string> {
+  const keys = new Set<string>();
   const indexFile = path.join(dataDir, 'index.sqlite');
   const queueFile = path.join(dataDir, 'queue.sqlite');
   if (!existsSync(indexFile) || !existsSync(queueFile)) throw new Error('index or queue database missing');
   const index = new DatabaseSync(indexFile, { readOnly: true });
   try {
     for (const sql of ['SELECT blob_key AS k FROM messages', 'SELECT blob_key AS k FROM blob_refs', 'SELECT blob_key AS k FROM blob_holds']) {
-      for (const row of index.prepare(sql).all() as Array<{ k: string }>) hashes.add(keyHash(row.k));
+      for (const row of index.prepare(sql).all() as Array<{ k: string }>) keys.add(row.k);
     }
   } finally {
     index.close();
@@ -62,12 +64,12 @@ function referencedHashes(dataDir: string): Set<string> {
         continue;
       }
       const key = (body as { blobKey?: unknown } | null)?.blobKey;
-      if (typeof key === 'string') hashes.add(keyHash(key));
+      if (typeof key === 'string') keys.add(key);
     }
   } finally {
     queue.close();
   }
-  return hashes;
+  return keys;
 }
 
 /**
@@ -75,31 +77,67 @@ function referencedHashes(dataDir: string): Set<string> {
  * settings), timestamp markers, and contact photos (core/contacts/photo-blobs.ts: a `data:` URI
  * with base64 content, referred to from the contact store, not the mail index).
  */
-async function notAMessage(file: string): Promise<boolean> {
+function notAMessage(head: Uint8Array): boolean {
+  const text = Buffer.from(head.buffer, head.byteOffset, Math.min(256, head.byteLength)).toString('latin1');
+  // A photo keeps its vCard line folds (CRLF + space) anywhere, "data:" included.
+  const unfolded = text.replace(/\r\n[ \t]/g, '');
+  return text.trimStart().startsWith('{') || /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\s*$/.test(text) || /^data:[^,]*;base64,/i.test(unfolded);
+}
+
+async function fileHead(file: string): Promise<Buffer> {
   const fh = await open(file, 'r');
   try {
     const head = Buffer.alloc(256);
     const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    const text = head.subarray(0, bytesRead).toString('latin1');
-    // A photo keeps its vCard line folds (CRLF + space) anywhere, "data:" included.
-    const unfolded = text.replace(/\r\n[ \t]/g, '');
-    return text.trimStart().startsWith('{') || /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\s*$/.test(text) || /^data:[^,]*;base64,/i.test(unfolded);
+    return head.subarray(0, bytesRead);
   } finally {
     await fh.close();
+  }
+}
+
+/** Orphaned rows of blobs.sqlite, removed in one transaction; none when the check was skipped. */
+function removeOrphanRows(dataDir: string, referenced: Set<string> | null, cutoff: number, report: LeftoverReport): void {
+  const file = path.join(dataDir, 'blobs.sqlite');
+  if (!referenced || !existsSync(file)) return;
+  const db = new DatabaseSync(file, { timeout: 10_000 });
+  try {
+    const rows = db.prepare('SELECT key, substr(data, 1, 256) AS head, length(data) AS size FROM blobs WHERE stored_at <= ?').all(cutoff) as Array<{
+      key: string;
+      head: Uint8Array;
+      size: number;
+    }>;
+    const orphans = rows.filter((r) => !referenced.has(r.key) && !notAMessage(r.head));
+    if (orphans.length === 0) return;
+    const del = db.prepare('DELETE FROM blobs WHERE key = ? AND stored_at <= ?');
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const r of orphans) del.run(r.key, cutoff);
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+    for (const r of orphans) report.orphanedBlobs.push({ path: `${file}:${r.key}`, size: r.size });
+  } finally {
+    db.close();
   }
 }
 
 export async function removeCrashLeftovers(dataDir: string, options: { graceMs?: number; now?: number } = {}): Promise<LeftoverReport> {
   const report: LeftoverReport = { tempFiles: [], orphanedBlobs: [] };
   const root = path.join(dataDir, 'blobs');
-  if (!existsSync(root)) return report;
+  const rows = path.join(dataDir, 'blobs.sqlite');
+  if (!existsSync(root) && !existsSync(rows)) return report;
   const cutoff = (options.now ?? Date.now()) - (options.graceMs ?? LEFTOVER_GRACE_MS);
   let referenced: Set<string> | null = null;
   try {
-    referenced = referencedHashes(dataDir);
+    referenced = referencedKeys(dataDir);
   } catch (err) {
     report.orphanCheckSkipped = (err as Error).message;
   }
+  removeOrphanRows(dataDir, referenced, cutoff, report);
+  if (!existsSync(root)) return report;
+  const hashes = referenced ? new Set([...referenced].map(keyHash)) : null;
   for (const a of await readdir(root)) {
     if (!/^[0-9a-f]{2}$/.test(a)) continue;
     for (const b of await readdir(path.join(root, a)).catch(() => [])) {
@@ -110,7 +148,7 @@ export async function removeCrashLeftovers(dataDir: string, options: { graceMs?:
         const st = await stat(file).catch(() => null);
         if (!st?.isFile() || st.mtimeMs > cutoff) continue;
         const temp = name.startsWith('.tmp-');
-        if (!temp && (!referenced || referenced.has(name) || !/^[0-9a-f]{64}$/.test(name) || (await notAMessage(file)))) continue;
+        if (!temp && (!hashes || hashes.has(name) || !/^[0-9a-f]{64}$/.test(name) || notAMessage(await fileHead(file)))) continue;
         try {
           await unlink(file);
           (temp ? report.tempFiles : report.orphanedBlobs).push({ path: file, size: st.size });

@@ -1,6 +1,7 @@
 /**
  * The `local` adapter set (docs/architecture.md, "Ports and adapters"): everything under one data directory —
- *   <dataDir>/blobs/         raw messages (FileBlobStore)
+ *   <dataDir>/blobs.sqlite   raw messages up to 128 KiB (SqliteBlobStore, WAL; group commit)
+ *   <dataDir>/blobs/         larger ones, and those written before blobs.sqlite existed (FileBlobStore)
  *   <dataDir>/index.sqlite   mail index (SqliteMailIndex, WAL) and contacts (SqliteContactStore)
  *   <dataDir>/queue.sqlite   work queue (SqliteWorkQueue, WAL)
  *   secrets                  files (relative to <dataDir>) or environment variables (FileSecretStore)
@@ -9,7 +10,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Adapters } from '../adapters.ts';
-import { FileBlobStore } from './file-blob-store.ts';
+import { SqliteBlobStore } from './sqlite-blob-store.ts';
 import { FileSecretStore } from './file-secret-store.ts';
 import { SqliteContactStore } from './sqlite-contact-store.ts';
 import { PhotoBlobContactStore } from '../../contacts/photo-blobs.ts';
@@ -17,6 +18,7 @@ import { SqliteMailIndex } from './sqlite-mail-index.ts';
 import { SqliteWorkQueue, type SqliteWorkQueueOptions } from './sqlite-work-queue.ts';
 
 export { FileBlobStore } from './file-blob-store.ts';
+export { SqliteBlobStore } from './sqlite-blob-store.ts';
 export { FileSecretStore } from './file-secret-store.ts';
 export { SqliteMailIndex } from './sqlite-mail-index.ts';
 export { SqliteWorkQueue } from './sqlite-work-queue.ts';
@@ -31,14 +33,21 @@ export interface LocalAdapterOptions {
 export async function createLocalAdapters(options: LocalAdapterOptions): Promise<Adapters> {
   const dataDir = path.resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const blobs = new FileBlobStore(dataDir);
-  const index = new SqliteMailIndex({ dataDir });
+  const blobs = new SqliteBlobStore(dataDir);
+  let index: SqliteMailIndex;
+  try {
+    index = new SqliteMailIndex({ dataDir });
+  } catch (err) {
+    blobs.close();
+    throw err;
+  }
   let queue: SqliteWorkQueue;
   let contacts: PhotoBlobContactStore;
   try {
     queue = new SqliteWorkQueue({ ...options.queue, dataDir });
   } catch (err) {
     await index.close();
+    blobs.close();
     throw err;
   }
   try {
@@ -46,6 +55,7 @@ export async function createLocalAdapters(options: LocalAdapterOptions): Promise
   } catch (err) {
     await queue.close();
     await index.close();
+    blobs.close();
     throw err;
   }
   let closed = false;
@@ -62,6 +72,7 @@ export async function createLocalAdapters(options: LocalAdapterOptions): Promise
       await queue.close();
       await contacts.close();
       await index.close();
+      blobs.close();
     },
   };
 }
