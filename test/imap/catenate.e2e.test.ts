@@ -194,7 +194,7 @@ describe.each(ADAPTER_KINDS)('CATENATE (RFC 4469; %s adapters)', (kind) => {
     expect(await answer(`imap://${encodeURIComponent(other)}@mx.test/Nonexistent/;UID=1`)).toBe(absolute);
     expect(await answer(`imap://${encodeURIComponent(sys.user)}@mx.test/INBOX/;UID=1`)).toBe(absolute);
     expect(await answer('/INBOX/;UID=1;URLAUTH=anonymous:internal:0123456789abcdef')).toMatch(/^NO \[BADURL <url>\] /);
-  });
+  }, 20_000); // ten CATENATEs in turn, each a few index reads (on the emulator too)
 
   it('RFC 4469 §4.1: the URL in BADURL never holds "]" or control characters (url-resp-text)', async () => {
     const tagged = await catenate(c, 'Drafts', [{ parts: [{ url: '/IN]BOX/;UID=1' }] }]);

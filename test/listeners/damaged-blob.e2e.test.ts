@@ -7,11 +7,9 @@
  * EXPUNGEISSUED only for real expunges); `mailctl message show` fails in one line and
  * `mailctl check` reports what is wrong.
  */
-import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Adapters } from '#core/adapters/adapters.ts';
-import { FileBlobStore } from '#core/adapters/local/file-blob-store.ts';
 import { runMailctl } from '#core/admin/mailctl.ts';
 import { createLogger } from '#core/log.ts';
 import type { BlobStore } from '#core/ports/blob-store.ts';
@@ -19,6 +17,7 @@ import type { MessageRecord } from '#core/ports/mail-index.ts';
 import { startPop3Listeners } from '#listeners/pop3/pop3-listener.ts';
 import type { RunningListener } from '#listeners/listener.ts';
 import { python, run } from '../support/clients.ts';
+import { makeStoredBlobUnreadable, rewriteStoredBlob } from '../support/local-blobs.ts';
 import { ADAPTER_KINDS } from '../support/mail-system.ts';
 import { RawImap } from '../imap/support/raw-client.ts';
 import { sampleMessage, startImapSystem, type ImapTestSystem } from '../imap/support/imap-system.ts';
@@ -89,10 +88,8 @@ describe.each(ADAPTER_KINDS)('one bad blob in a mailbox (%s adapters)', (kind) =
     records = await sys.ts.adapters.index.listMessages(sys.user, mb!.id);
     const unreadable = records[1].blobKey;
     if (kind === 'local') {
-      // A directory where the file should be: every read is EISDIR (root ignores chmod 000).
-      const file = (sys.ts.adapters.blobs as FileBlobStore).pathOf(unreadable);
-      rmSync(file);
-      mkdirSync(file);
+      // No row, and a directory where the file would be: every read is EISDIR.
+      makeStoredBlobUnreadable(sys.ts.dataDir, unreadable);
     } else failing.add(unreadable);
     // Missing: gone from the store (the S3 object deleted), still in the index.
     await sys.ts.adapters.blobs.delete(records[3].blobKey);
@@ -246,10 +243,8 @@ describe('mailctl check and message show as a process (local)', () => {
     expect(r.code).toBe(0);
     const mb = await sys.ts.adapters.index.getMailbox(sys.user, 'INBOX');
     const recs = await sys.ts.adapters.index.listMessages(sys.user, mb!.id);
-    const blobs = sys.ts.adapters.blobs as FileBlobStore;
-    const { truncateSync, appendFileSync } = await import('node:fs');
-    truncateSync(blobs.pathOf(recs[0].blobKey), raw.length - 5);
-    appendFileSync(blobs.pathOf(recs[2].blobKey), 'extra');
+    rewriteStoredBlob(sys.ts.dataDir, recs[0].blobKey, (b) => b.subarray(0, raw.length - 5));
+    rewriteStoredBlob(sys.ts.dataDir, recs[2].blobKey, (b) => Buffer.concat([b, Buffer.from('extra')]));
     // IMAP serves them as they are now, with literals that frame exactly the bytes sent.
     const c = await RawImap.login(sys.port, sys.user, sys.password);
     await c.command('SELECT INBOX');

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FileBlobStore } from '#core/adapters/local/file-blob-store.ts';
+import type { SqliteBlobStore } from '#core/adapters/local/sqlite-blob-store.ts';
 import { eventually } from '../support/mail-system.ts';
 import { RawPop3Client } from './support/raw-client.ts';
 import { startPop3System, type Pop3TestSystem } from './support/pop3-system.ts';
@@ -46,7 +46,8 @@ describe('file handles on the POP3 read path', () => {
     // Larger than the socket buffers, so the server is still sending when the client goes.
     const [uid] = await sys.fill([Buffer.from('Subject: big\r\n\r\n' + ('r'.repeat(998) + '\r\n').repeat(8000))]);
     const record = (await sys.ts.adapters.index.getMessages(sys.user, (await sys.ts.adapters.index.getMailbox(sys.user, 'INBOX'))!.id, [uid]))[0];
-    const file = (sys.ts.adapters.blobs as FileBlobStore).pathOf(record.blobKey);
+    // Past SMALL_BLOB_BYTES: a file of its own, not a row of blobs.sqlite.
+    const file = (sys.ts.adapters.blobs as SqliteBlobStore).files.pathOf(record.blobKey);
     for (let round = 0; round < 3; round++) {
       const c = await RawPop3Client.connect(sys.port);
       expect(await c.line()).toMatch(/^\+OK/);
