@@ -126,6 +126,10 @@ export abstract class SplitMailIndex<C> implements MailIndex {
     return this.ops.listMessages(this.ctx, ...a);
   }
 
+  listEnvelopes(...a: Args<'listEnvelopes'>): Result<'listEnvelopes'> {
+    return this.ops.listEnvelopes(this.ctx, ...a);
+  }
+
   getMessages(...a: Args<'getMessages'>): Result<'getMessages'> {
     return this.ops.getMessages(this.ctx, ...a);
   }

@@ -73,7 +73,7 @@
  * User ids are the lower-cased address (`alice@example.test`). Mailbox names are the
  * hierarchy with '/' as separator in UTF-8; 'INBOX' is always spelled in upper case.
  */
-import type { MessageMeta } from '../mime/types.ts';
+import type { Envelope, MessageMeta } from '../mime/types.ts';
 
 export interface Domain {
   name: string;
@@ -166,6 +166,22 @@ export interface MessageRecord {
   saveDate?: number;
   /** Present when asked for (listMessages withMeta / getMessages). */
   meta?: MessageMeta;
+}
+
+/**
+ * What a message list needs of a message beyond the session's view (UID, flags, modseq): one
+ * entry of listEnvelopes, without the rest of the record.
+ */
+export interface EnvelopeRecord {
+  uid: number;
+  size: number;
+  /** Epoch ms. */
+  internalDate: number;
+  /**
+   * The ENVELOPE: its IMAP text (core/mime/imap-envelope.ts) when that is the same in every
+   * session, else the structure (meta.envelope) for the session to write.
+   */
+  envelope: string | Envelope;
 }
 
 /** What threading needs of a new message (threadKeysOf in core/mailbox/thread-keys.ts). */
@@ -386,6 +402,13 @@ export interface MailIndex {
   appendMessageTo(user: string, mailboxName: string, message: NewMessage): Promise<(AppendResult & { mailboxId: string }) | null>;
   /** Messages in UID order. */
   listMessages(user: string, mailboxId: string, options?: ListOptions): Promise<MessageRecord[]>;
+  /**
+   * The messages with UIDs in [uidFrom, uidTo] (inclusive, as listMessages), in UID order, with
+   * size, internal date and ENVELOPE only: the same messages as listMessages would give, and
+   * the same envelope as their meta, without reading the rest of the meta (a FETCH of a
+   * message list: UID FLAGS ENVELOPE RFC822.SIZE). A record stored without meta is left out.
+   */
+  listEnvelopes(user: string, mailboxId: string, options?: { uidFrom?: number; uidTo?: number }): Promise<EnvelopeRecord[]>;
   /** The given UIDs that exist, with meta (all of it unless `withMeta` says otherwise), in UID order. */
   getMessages(user: string, mailboxId: string, uids: number[], options?: { withMeta?: MetaOption }): Promise<MessageRecord[]>;
   /** Changes flags; returns the messages whose flags changed, with their new modseq. */

@@ -18,6 +18,7 @@ import { blobStoreContract } from './blob-store.contract.ts';
 import { contactPhotosContract } from './contact-photos.contract.ts';
 import { contactStoreContract } from './contact-store.contract.ts';
 import { mailIndexContract, sampleMeta, type MailIndexFixture } from './mail-index.contract.ts';
+import { envelopesContract } from './envelopes.contract.ts';
 import { saveDateContract } from './save-date.contract.ts';
 import { threadsContract } from './threads.contract.ts';
 import { workQueueContract } from './work-queue.contract.ts';
@@ -65,6 +66,7 @@ const dynamoIndexFixture = async (): Promise<MailIndexFixture> => {
 
 mailIndexContract('aws DynamoDB', dynamoIndexFixture);
 saveDateContract('aws DynamoDB', dynamoIndexFixture);
+envelopesContract('aws DynamoDB', dynamoIndexFixture);
 
 contactStoreContract('aws DynamoDB', async () => {
   const refs = await provisionAwsResources(clientConfig, uniquePrefix(), { only: ['table'] });

@@ -25,6 +25,7 @@ import { contactPhotosContract } from './contact-photos.contract.ts';
 import { contactStoreContract } from './contact-store.contract.ts';
 import type { ConcurrencyResult, ConcurrencyTask } from './local-concurrency-worker.ts';
 import { mailIndexContract, sampleMeta, type MailIndexFixture } from './mail-index.contract.ts';
+import { envelopesContract } from './envelopes.contract.ts';
 import { saveDateContract } from './save-date.contract.ts';
 import { threadsContract } from './threads.contract.ts';
 import { workQueueContract } from './work-queue.contract.ts';
@@ -80,6 +81,7 @@ const sqliteIndexFixture = async (): Promise<MailIndexFixture> => {
 
 mailIndexContract('local SQLite', sqliteIndexFixture);
 saveDateContract('local SQLite', sqliteIndexFixture);
+envelopesContract('local SQLite', sqliteIndexFixture);
 
 contactStoreContract('local SQLite', async () => {
   const dir = await tempDir();

@@ -26,7 +26,8 @@
  * The parts live in sqlite-index/: accounts.ts (domains, users), mailboxes.ts (mailboxes,
  * subscriptions), messages.ts (append, flags, expunge, copy, list), changes.ts (the change
  * log: changesSince, tombstones and their trimming), blob-refs.ts (reference
- * counts, holds), leases.ts, auth-tokens.ts, save-dates.ts (the save date column, RFC 8514), and schema.ts; the class below hands each call to them
+ * counts, holds), leases.ts, auth-tokens.ts, save-dates.ts (the save date column, RFC 8514), envelopes.ts
+ * (what a message list reads, apart from the meta), and schema.ts; the class below hands each call to them
  * (../split-mail-index.ts).
  */
 import path from 'node:path';
@@ -42,6 +43,7 @@ import * as authTokens from './sqlite-index/auth-tokens.ts';
 import * as mailboxes from './sqlite-index/mailboxes.ts';
 import * as messages from './sqlite-index/messages.ts';
 import { ensureSaveDateColumn } from './sqlite-index/save-dates.ts';
+import { ensureEnvelopeTable, listEnvelopes } from './sqlite-index/envelopes.ts';
 import { SCHEMA, SCHEMA_VERSION } from './sqlite-index/schema.ts';
 import * as usage from './sqlite-index/usage.ts';
 
@@ -64,6 +66,7 @@ export class SqliteMailIndex extends SplitMailIndex<SqliteIndexHandle> {
     });
     try {
       ensureSaveDateColumn(handle);
+      ensureEnvelopeTable(handle);
     } catch (err) {
       handle.close();
       throw err;
@@ -72,6 +75,7 @@ export class SqliteMailIndex extends SplitMailIndex<SqliteIndexHandle> {
       ...accounts,
       ...mailboxes,
       ...messages,
+      listEnvelopes,
       ...changes,
       ...blobRefs,
       ...leases,

@@ -8,6 +8,7 @@ import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { IndexError } from '#core/ports/mail-index.ts';
 import type {
   AppendResult,
+  EnvelopeRecord,
   FlagChange,
   FlagUpdateMode,
   FlagUpdateOptions,
@@ -19,6 +20,7 @@ import type {
 import { applyFlags, normalizeFlags, sameFlagSet } from '#core/mailbox/flags.ts';
 import type { MessageMeta } from '#core/mime/types.ts';
 import { checkFlagUpdate, checkNewMessage } from '#core/adapters/index-input.ts';
+import { imapEnvelopeText } from '#core/mime/imap-envelope.ts';
 import { DELIVERY_KEY_TTL_SECONDS, UID_DIGITS, keys } from '../dynamo-keys.ts';
 import { decodeMeta, encodeMeta, metaChunkCount, type EncodedMeta, type MetaParts } from '../dynamo-meta.ts';
 import {
@@ -259,6 +261,25 @@ export async function listMessages(ctx: DynamoIndexContext, user: string, mailbo
     parts === 'all' ? range(keys.headerSk(mailboxId, from), keys.headerSk(mailboxId, to)) : Promise.resolve(null),
   ]);
   return toRecords(ctx, user, mailboxId, items, parts ? { parts, metaItems: metaItems!, headerItems } : null);
+}
+
+/**
+ * listEnvelopes from what the index stores: the MSG and MMETA items listMessages reads for
+ * 'structure' (the same read units), the envelope taken from the structure.
+ */
+export async function listEnvelopes(
+  ctx: DynamoIndexContext,
+  user: string,
+  mailboxId: string,
+  options: { uidFrom?: number; uidTo?: number } = {},
+): Promise<EnvelopeRecord[]> {
+  const records = await listMessages(ctx, user, mailboxId, { uidFrom: options.uidFrom, uidTo: options.uidTo, withMeta: 'structure' });
+  const out: EnvelopeRecord[] = [];
+  for (const r of records) {
+    if (!r.meta) continue;
+    out.push({ uid: r.uid, size: r.size, internalDate: r.internalDate, envelope: imapEnvelopeText(r.meta.envelope) ?? r.meta.envelope });
+  }
+  return out;
 }
 
 export async function getMessages(

@@ -1,7 +1,8 @@
 /**
  * Messages of the SQLite MailIndex: append, list and read, flag changes, expunge and copy, each
  * one BEGIN IMMEDIATE transaction that moves the mailbox's counters (invariant 3; see
- * ../sqlite-mail-index.ts), with the `delivery_keys` rows of deliveries.
+ * ../sqlite-mail-index.ts), with the `delivery_keys` rows of deliveries and the `message_envelopes`
+ * rows' texts (envelopes.ts).
  */
 import type { MessageMeta } from '#core/mime/types.ts';
 import { IndexError } from '#core/ports/mail-index.ts';
@@ -23,6 +24,7 @@ import { recordTombstones, trimChangeLog, type SqliteIndexHandle } from './chang
 import { getMailbox, ownMailbox } from './mailboxes.ts';
 import { saveDateOf } from './save-dates.ts';
 import { addUsage } from './usage.ts';
+import { copyEnvelopes, envelopeTexts, storeEnvelope } from './envelopes.ts';
 import { THREAD_COLUMN, THREAD_JOIN, copyThreads, dropThreads, threadNewMessage } from './threads.ts';
 
 /** RFC 3501 §2.3.1.1: UIDs are 32-bit unsigned, non-zero. */
@@ -80,6 +82,7 @@ export async function appendMessage(h: SqliteHandle, user: string, mailboxId: st
   checkNewMessage(message);
   const flags = JSON.stringify(normalizeFlags(message.flags));
   const meta = JSON.stringify(message.meta ?? null);
+  const envelope = message.meta ? envelopeTexts(message.meta.envelope) : null;
   return h.immediate(() => {
     const mb = ownMailbox(h, user, mailboxId);
     if (message.deliveryKey !== undefined) {
@@ -101,6 +104,7 @@ export async function appendMessage(h: SqliteHandle, user: string, mailboxId: st
       meta,
       Date.now(),
     );
+    if (envelope) storeEnvelope(h, mailboxId, uid, envelope);
     h.stmt('UPDATE mailboxes SET uid_next = ?, highest_modseq = ?, message_count = message_count + 1 WHERE id = ?').run(uid + 1, modseq, mailboxId);
     const threadId = threadNewMessage(h, user, mailboxId, uid, message);
     if (message.deliveryKey !== undefined) {
@@ -261,6 +265,7 @@ export async function copyMessages(
     }
     h.stmt('UPDATE mailboxes SET uid_next = ?, highest_modseq = ?, message_count = message_count + ? WHERE id = ?').run(next, modseq, rows.length, toMailboxId);
     copyThreads(h, fromMailboxId, toMailboxId, mapping);
+    copyEnvelopes(h, fromMailboxId, toMailboxId, mapping);
     for (const r of rows) ref(h, r.blob_key, 1);
     addUsage(
       h,

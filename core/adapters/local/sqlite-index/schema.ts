@@ -3,7 +3,10 @@
 /**
  * 2: the change log (sqlite-index/changes.ts): `messages_by_modseq`, `tombstones`, `change_logs`;
  *    later, in place: `user_quotas`, `user_usage` (sqlite-index/usage.ts), `message_threads`,
- *    `thread_refs` (sqlite-index/threads.ts).
+ *    `thread_refs` (sqlite-index/threads.ts); `message_envelopes` with its two triggers on
+ *    `messages`, created and filled from every message's meta by ensureEnvelopeTable when the
+ *    file is opened (sqlite-index/envelopes.ts; rows written later by code that predates it are
+ *    read from meta).
  * Every statement is idempotent, so a version-1 file upgrades in place when it is opened. The
  * upgrade builds messages_by_modseq inside the opening transaction; on a big file that holds
  * the write lock for a while, and other processes opening the file meanwhile wait for it

@@ -7,7 +7,10 @@
  * RFC822.SIZE, ENVELOPE, BODYSTRUCTURE, BODY and the top-level HEADER / HEADER.FIELDS from
  * the index record (meta) — so a whole-mailbox FETCH of those never touches the blob store;
  * everything else is read from the blob store, by range where only a part or a partial is
- * asked for. Bytes read from a blob are written to the client unchanged.
+ * asked for. Bytes read from a blob are written to the client unchanged. A message list (ENVELOPE
+ * with nothing but UID, FLAGS, MODSEQ, INTERNALDATE, RFC822.SIZE) reads only size, date and
+ * ENVELOPE (MailIndex.listEnvelopes), the ENVELOPE's text as the index keeps it when it is the
+ * same in every session (core/mime/imap-envelope.ts).
  *
  * A non-PEEK body fetch sets \Seen (RFC 9051 §6.4.5) in the index first, and the new FLAGS are
  * included in that message's FETCH response. Messages that were expunged by another session
@@ -20,7 +23,7 @@
  * whole before it is written, so a failed read never leaves half a response on the wire.
  */
 import { selectHeaderFields } from '#core/mime/header.ts';
-import type { MessageRecord } from '#core/ports/mail-index.ts';
+import type { EnvelopeRecord, MessageRecord } from '#core/ports/mail-index.ts';
 import { flagList, formatInternalDate, literal, nstringChunks, type Chunk } from '#listeners/imap/protocol/encode.ts';
 import type { FetchAtt, FetchRequest, Partial } from '#listeners/imap/protocol/requests.ts';
 import { partialSlice } from '#listeners/imap/protocol/parser/search-return.ts';
@@ -29,7 +32,7 @@ import { bodyStructureChunks, envelopeChunks } from '#listeners/imap/protocol/st
 import { bodyLists, jmapTree, previewOf } from '#listeners/jmap/email-body.ts';
 import { decodeTransfer, findPart, planSection } from '../body-sections.ts';
 import { bad, expungeIssued, ok, type Tagged } from '../errors.ts';
-import { loadRecords } from '../message-loader.ts';
+import { loadEnvelopes, loadRecords } from '../message-loader.ts';
 import type { ImapSession } from '../session.ts';
 import { saveDateOf } from '../save-date.ts';
 import { readMessageBlob, UnreadableMessageError, UnreadableReport } from '../unreadable.ts';
@@ -52,6 +55,12 @@ const INDEX_ONLY = new Set<FetchAtt['k']>([
   'THREADID',
   'SAVEDATE',
 ]);
+
+/**
+ * Items of a message list, answered from the view and MailIndex.listEnvelopes (size, internal
+ * date, ENVELOPE) without reading the records' meta: `FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE)`.
+ */
+const ENVELOPE_LIST = new Set<FetchAtt['k']>(['UID', 'FLAGS', 'MODSEQ', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE']);
 
 /** UID, FLAGS and MODSEQ come from the session's view. */
 function needsRecord(a: FetchAtt): boolean {
@@ -266,6 +275,45 @@ export async function fetch(s: ImapSession, req: FetchRequest): Promise<Tagged> 
       await s.untaggedAsync([`${sel.seqOf(uid)} FETCH (${parts.join(' ')})`]);
     }
     return ok(`${verb} completed`);
+  }
+
+  if (items.some((a) => a.k === 'ENVELOPE') && items.every((a) => ENVELOPE_LIST.has(a.k))) {
+    // A message list: one line per message, the ENVELOPE copied from the index when it is text.
+    const line = (uid: number, rec: EnvelopeRecord): Chunk[] => {
+      const out: Chunk[] = [];
+      let text = head(uid);
+      let first = !withUid(uid);
+      for (const a of items) {
+        if (a.k === 'UID') continue;
+        if (!first) text += ' ';
+        first = false;
+        if (a.k === 'FLAGS') text += flagsItem(uid);
+        else if (a.k === 'RFC822.SIZE') text += `RFC822.SIZE ${rec.size}`;
+        else if (a.k === 'INTERNALDATE') text += `INTERNALDATE ${formatInternalDate(rec.internalDate)}`;
+        else if (typeof rec.envelope === 'string') text += 'ENVELOPE ' + rec.envelope;
+        else {
+          out.push(text + 'ENVELOPE ');
+          text = '';
+          envelopeChunks(rec.envelope, opts, out);
+        }
+      }
+      if (withModseq(uid)) text += (first ? '' : ' ') + modseqItem(uid);
+      out.push(text + ')');
+      return out;
+    };
+    let missing = false;
+    for await (const [batchUids, records] of loadEnvelopes(s, sel.id, uids)) {
+      for (const uid of batchUids) {
+        const rec = records.get(uid);
+        if (!rec || sel.seqOf(uid) === 0) {
+          missing = true;
+          continue;
+        }
+        const wait = s.untaggedQueued(line(uid, rec));
+        if (wait) await wait;
+      }
+    }
+    return missing ? expungeIssued() : ok(`${verb} completed`);
   }
 
   // ENVELOPE, BODYSTRUCTURE and section offsets need the structure only; the header block is
