@@ -347,6 +347,75 @@ describe('local adapters only', () => {
   });
 
   describe('SqliteMailIndex', () => {
+    const newMessage = (n: number) => ({ blobKey: `b${n}`, size: 100 + n, internalDate: n, flags: [], meta: sampleMeta(`m${n}`), deliveryKey: `k${n}` });
+
+    it('appends made at once share one durable commit; one that fails is rolled back alone and the rest get consecutive UIDs (invariant 3)', async () => {
+      const ix = new SqliteMailIndex({ dataDir: dir });
+      await ix.addDomain('example.test');
+      await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });
+      await ix.addUser({ address: 'b@example.test', passwordHash: 'h' });
+      const mb = await ix.createMailbox('a@example.test', 'INBOX');
+      const reader = new DatabaseSync(path.join(dir, 'index.sqlite'), { readOnly: true });
+      const exec = vi.spyOn(DatabaseSync.prototype, 'exec');
+      let outcomes: PromiseSettledResult<{ uid: number; duplicate: boolean }>[];
+      const committedWhenResolved: boolean[] = [];
+      try {
+        outcomes = await Promise.allSettled([
+          ix.appendMessage('a@example.test', mb.id, newMessage(1)),
+          // Not b's mailbox (invariant 4): this one fails inside the shared transaction.
+          ix.appendMessage('b@example.test', mb.id, newMessage(2)),
+          ix.appendMessage('a@example.test', mb.id, newMessage(3)),
+          ix.appendMessage('a@example.test', mb.id, newMessage(3)), // the same delivery again
+          ix.appendMessage('a@example.test', mb.id, newMessage(4)),
+        ]).then((all) => {
+          for (const o of all) {
+            if (o.status === 'fulfilled')
+              committedWhenResolved.push(reader.prepare('SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?').get(mb.id, o.value.uid) !== undefined);
+          }
+          return all;
+        });
+        expect(exec.mock.calls.filter(([sql]) => sql === 'COMMIT')).toHaveLength(1);
+      } finally {
+        exec.mockRestore();
+        reader.close();
+      }
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+      expect(outcomes.map((o) => (o.status === 'fulfilled' ? [o.value.uid, o.value.duplicate] : null))).toEqual([
+        [1, false],
+        null,
+        [2, false],
+        [2, true],
+        [3, false],
+      ]);
+      expect(committedWhenResolved).toEqual([true, true, true, true]);
+      expect((await ix.listMessages('a@example.test', mb.id)).map((m) => m.blobKey)).toEqual(['b1', 'b3', 'b4']);
+      expect(await ix.getMailbox('a@example.test', 'INBOX')).toMatchObject({ uidNext: 4, messageCount: 3 });
+      await ix.close();
+    });
+
+    it('a group commit of appends that fails rejects every append in it and stores none; the next append works', async () => {
+      const ix = new SqliteMailIndex({ dataDir: dir });
+      await ix.addDomain('example.test');
+      await ix.addUser({ address: 'a@example.test', passwordHash: 'h' });
+      const mb = await ix.createMailbox('a@example.test', 'INBOX');
+      const exec = DatabaseSync.prototype.exec;
+      const spy = vi.spyOn(DatabaseSync.prototype, 'exec').mockImplementation(function (this: DatabaseSync, sql: string) {
+        if (sql === 'COMMIT') throw new Error('disk I/O error');
+        return exec.call(this, sql);
+      });
+      let outcomes: PromiseSettledResult<unknown>[];
+      try {
+        outcomes = await Promise.allSettled([1, 2, 3].map((n) => ix.appendMessage('a@example.test', mb.id, newMessage(n))));
+      } finally {
+        spy.mockRestore();
+      }
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      expect(await ix.listMessages('a@example.test', mb.id)).toEqual([]);
+      expect(await ix.getMailbox('a@example.test', 'INBOX')).toMatchObject({ uidNext: 1, messageCount: 0 });
+      expect(await ix.appendMessage('a@example.test', mb.id, newMessage(1))).toMatchObject({ uid: 1, duplicate: false });
+      await ix.close();
+    });
+
     it('data survives close and reopen; the schema version is recorded; the file is in WAL mode', async () => {
       let ix = new SqliteMailIndex({ dataDir: dir });
       await ix.addDomain('example.test');

@@ -32,7 +32,25 @@ export interface SqliteHandle {
   stmt(sql: string): StatementSync;
   /** Runs `fn` inside BEGIN IMMEDIATE … COMMIT; rolls back when it throws. */
   immediate<T>(fn: () => T, options?: { durable?: boolean }): T;
+  /**
+   * Runs `fn` in a durable write transaction shared by every `grouped` call of this handle made
+   * in the same turn of the event loop (group commit: one BEGIN IMMEDIATE … COMMIT, one fsync,
+   * for at most MAX_GROUP of them). Each runs inside a SAVEPOINT of its own, so one that throws
+   * is rolled back alone and rejects alone. Every promise settles after the COMMIT returned:
+   * resolved only when the COMMIT holding its writes succeeded; a failed COMMIT rolls back and
+   * rejects them all (none of their writes is there). `fn` must not await.
+   */
+  grouped<T>(fn: () => T): Promise<T>;
   close(): void;
+}
+
+/** Most calls one group commit runs (a bound on the time it holds the write lock). */
+const MAX_GROUP = 200;
+
+interface GroupedCall {
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
 }
 
 function sleepSync(ms: number): void {
@@ -73,6 +91,39 @@ export function openSqlite(file: string, component: string, version: number, sch
   db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
 
   const cache = new Map<string, StatementSync>();
+  let waiting: GroupedCall[] = [];
+  let groupScheduled = false;
+  const runGroups = () => {
+    groupScheduled = false;
+    while (waiting.length > 0) {
+      const group = waiting.splice(0, MAX_GROUP);
+      const outcomes: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
+      try {
+        handle.immediate(() => {
+          for (const call of group) {
+            db.exec('SAVEPOINT grouped');
+            try {
+              const value = call.fn();
+              db.exec('RELEASE grouped');
+              outcomes.push({ ok: true, value });
+            } catch (err) {
+              db.exec('ROLLBACK TO grouped');
+              db.exec('RELEASE grouped');
+              outcomes.push({ ok: false, err });
+            }
+          }
+        });
+      } catch (err) {
+        for (const call of group) call.reject(err);
+        continue;
+      }
+      group.forEach((call, i) => {
+        const o = outcomes[i]!;
+        if (o.ok) call.resolve(o.value);
+        else call.reject(o.err);
+      });
+    }
+  };
   const handle: SqliteHandle = {
     db,
     stmt(sql) {
@@ -100,7 +151,20 @@ export function openSqlite(file: string, component: string, version: number, sch
         if (relaxed) db.exec('PRAGMA synchronous = FULL');
       }
     },
+    grouped<T>(fn: () => T): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        waiting.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+        if (!groupScheduled) {
+          groupScheduled = true;
+          setImmediate(runGroups);
+        }
+      });
+    },
     close() {
+      // Calls still waiting for their group commit are not run: they reject.
+      const left = waiting;
+      waiting = [];
+      for (const call of left) call.reject(new Error(`${file}: closed before the write was committed`));
       cache.clear();
       if (db.isOpen) db.close();
     },

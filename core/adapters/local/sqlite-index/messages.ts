@@ -83,7 +83,9 @@ export async function appendMessage(h: SqliteHandle, user: string, mailboxId: st
   const flags = JSON.stringify(normalizeFlags(message.flags));
   const meta = JSON.stringify(message.meta ?? null);
   const envelope = message.meta ? envelopeTexts(message.meta.envelope) : null;
-  return h.immediate(() => {
+  // Group commit: the appends of one turn of the event loop (the ingest worker runs several
+  // jobs at once) share one durable COMMIT, each in a savepoint of its own (sqlite-db.ts).
+  return h.grouped(() => {
     const mb = ownMailbox(h, user, mailboxId);
     if (message.deliveryKey !== undefined) {
       const dk = h.stmt('SELECT uid, modseq FROM delivery_keys WHERE mailbox_id = ? AND delivery_key = ?').get(mailboxId, message.deliveryKey) as
