@@ -101,12 +101,17 @@ function removeOrphanRows(dataDir: string, referenced: Set<string> | null, cutof
   if (!referenced || !existsSync(file)) return;
   const db = new DatabaseSync(file, { timeout: 10_000 });
   try {
-    const rows = db.prepare('SELECT key, substr(data, 1, 256) AS head, length(data) AS size FROM blobs WHERE stored_at <= ?').all(cutoff) as Array<{
-      key: string;
-      head: Uint8Array;
-      size: number;
-    }>;
-    const orphans = rows.filter((r) => !referenced.has(r.key) && !notAMessage(r.head));
+    // Keys first (a row's key is on its b-tree page; the bytes are on overflow pages), then the
+    // bytes of the unreferenced ones only.
+    const keys = (db.prepare('SELECT key FROM blobs WHERE stored_at <= ?').all(cutoff) as Array<{ key: string }>)
+      .map((r) => r.key)
+      .filter((k) => !referenced.has(k));
+    const read = db.prepare('SELECT data FROM blobs WHERE key = ?');
+    const orphans: Array<{ key: string; size: number }> = [];
+    for (const key of keys) {
+      const row = read.get(key) as { data: Uint8Array } | undefined;
+      if (row && !notAMessage(row.data)) orphans.push({ key, size: row.data.byteLength });
+    }
     if (orphans.length === 0) return;
     const del = db.prepare('DELETE FROM blobs WHERE key = ? AND stored_at <= ?');
     db.exec('BEGIN IMMEDIATE');
