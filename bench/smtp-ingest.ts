@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { NewMessage } from '#core/ports/mail-index.ts';
 import type { Adapters } from '#core/adapters/adapters.ts';
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
 import { createUser } from '#core/accounts/accounts.ts';
@@ -69,9 +70,10 @@ export async function benchSmtpIngest(
     ...base,
     index: new Proxy(base.index, {
       get(target, prop) {
-        if (prop === 'appendMessage') {
-          return async (...args: Parameters<Adapters['index']['appendMessage']>) => {
-            const r = await target.appendMessage(...args);
+        // Deliveries append by mailbox name (appendMessageTo); other writers by id.
+        if (prop === 'appendMessage' || prop === 'appendMessageTo') {
+          return async (...args: [string, string, NewMessage]) => {
+            const r = prop === 'appendMessage' ? await target.appendMessage(...args) : await target.appendMessageTo(...args);
             const key = args[2].deliveryKey;
             if (key) committedAt.set(key.split(':')[0], performance.now());
             return r;
