@@ -6,8 +6,8 @@
  * rename, directory fsync), plus the directories' mkdir while the store is young; with twenty
  * SMTP senders those queued behind each other and a put took tens of milliseconds. A row costs
  * a share of one commit: every small put made in one turn of the event loop goes into one
- * `BEGIN IMMEDIATE … COMMIT` with one fsync of the WAL, as the queue's sends do
- * (sqlite-work-queue.ts), and small blobs read faster from SQLite than from files too.
+ * `BEGIN IMMEDIATE … COMMIT` with one fsync of the WAL (SqliteHandle.grouped, sqlite-db.ts),
+ * as the queue's sends do (sqlite-work-queue.ts), and small blobs read faster from SQLite than from files too.
  *
  * Durability (port contract, invariant 1), the queue's argument: a put's promise resolves only
  * after the `synchronous = FULL` COMMIT that holds its row has returned, so the bytes are on
@@ -28,8 +28,6 @@ import { openSqlite, type SqliteHandle } from './sqlite-db.ts';
 
 /** Blobs up to this size are rows; a put that turns out larger goes to a file. */
 export const SMALL_BLOB_BYTES = 128 * 1024;
-/** Most bytes one group commit writes (a bound on the time one commit holds the loop). */
-const MAX_COMMIT_BYTES = 16 * 1024 * 1024;
 
 const SCHEMA_VERSION = 1;
 const SCHEMA = `
@@ -40,20 +38,11 @@ CREATE TABLE IF NOT EXISTS blobs (
 ) WITHOUT ROWID;
 `;
 
-interface PendingPut {
-  key: string;
-  bytes: Buffer;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
 export class SqliteBlobStore implements BlobStore {
   readonly file: string;
   /** The large blobs, and the blobs of data directories older than this store. */
   readonly files: FileBlobStore;
   private readonly h: SqliteHandle;
-  private batch: PendingPut[] = [];
-  private flushScheduled = false;
   private closed = false;
 
   constructor(dataDir: string, options: { busyTimeoutMs?: number } = {}) {
@@ -127,7 +116,6 @@ export class SqliteBlobStore implements BlobStore {
   /** Commits what is waiting, then closes the file; later calls reject. */
   close(): void {
     if (this.closed) return;
-    this.flush();
     this.closed = true;
     this.h.close();
   }
@@ -146,39 +134,14 @@ export class SqliteBlobStore implements BlobStore {
     return stored;
   }
 
+  /** The group commit (see the top of this file): the puts of this turn share one durable COMMIT. */
   private putRow(key: string, bytes: Buffer): Promise<void> {
     if (this.closed) return Promise.reject(new Error('blob store closed'));
-    return new Promise<void>((resolve, reject) => {
-      this.batch.push({ key, bytes, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+    const now = Date.now();
+    return this.h.grouped(() => {
+      this.h
+        .stmt('INSERT INTO blobs (key, data, stored_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET data = excluded.data, stored_at = excluded.stored_at')
+        .run(key, bytes, now);
     });
-  }
-
-  /** The group commit (see the top of this file): one durable transaction for the waiting puts. */
-  private flush(): void {
-    this.flushScheduled = false;
-    while (this.batch.length > 0) {
-      let bytes = 0;
-      let n = 0;
-      while (n < this.batch.length && (n === 0 || bytes + this.batch[n]!.bytes.length <= MAX_COMMIT_BYTES)) bytes += this.batch[n++]!.bytes.length;
-      const group = this.batch.splice(0, n);
-      try {
-        if (this.closed) throw new Error('blob store closed');
-        const now = Date.now();
-        this.h.immediate(() => {
-          const insert = this.h.stmt(
-            'INSERT INTO blobs (key, data, stored_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET data = excluded.data, stored_at = excluded.stored_at',
-          );
-          for (const p of group) insert.run(p.key, p.bytes, now);
-        });
-      } catch (err) {
-        for (const p of group) p.reject(err);
-        continue;
-      }
-      for (const p of group) p.resolve();
-    }
   }
 }

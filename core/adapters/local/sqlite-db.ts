@@ -91,7 +91,7 @@ export function openSqlite(file: string, component: string, version: number, sch
   db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
 
   const cache = new Map<string, StatementSync>();
-  let waiting: GroupedCall[] = [];
+  const waiting: GroupedCall[] = [];
   let groupScheduled = false;
   const runGroups = () => {
     groupScheduled = false;
@@ -161,10 +161,9 @@ export function openSqlite(file: string, component: string, version: number, sch
       });
     },
     close() {
-      // Calls still waiting for their group commit are not run: they reject.
-      const left = waiting;
-      waiting = [];
-      for (const call of left) call.reject(new Error(`${file}: closed before the write was committed`));
+      // Calls still waiting for their group commit are committed first (their callers are told
+      // when it returns, as at the end of the turn).
+      if (db.isOpen) runGroups();
       cache.clear();
       if (db.isOpen) db.close();
     },
