@@ -52,14 +52,30 @@ describeWithDovecot('mailctl import imap from a server that limits connections',
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('asked for 4 connections where 2 are allowed, goes on with the 2 and copies everything', async () => {
-    const res = await ctl(['import', 'imap', 'erin@example.test', url, '--insecure', '--json', '--connections', '4']);
-    expect(res.code, res.stderr).toBe(0);
-    const events = jsonLines(res.stdout);
-    // Refused at LOGIN with NO [LIMIT] (then it goes on with fewer connections), or let in and
-    // dropped at once (then it retries after a pause): either way the limit was met.
-    expect(events.some((e) => (e.event === 'fewer-connections' || e.event === 'retry') && String(e.reason).includes('connections'))).toBe(true);
-    expect(events.find((e) => e.event === 'summary')).toMatchObject({ copied: 50, notCopied: [] });
+  it('asked for 4 connections where 2 are allowed and another client holds one, goes on with the one left and copies everything', async () => {
+    // The other client's connection is established before the importer's first: every further
+    // login of the importer then meets the limit. (Without it, the importer's own logins race in
+    // Dovecot's count, and a quick import could finish without ever being refused.)
+    const holder = new ImapFlow({
+      host: '127.0.0.1',
+      port: dovecot.imapsPort,
+      secure: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: SRC_USER, pass: PASSWORD },
+      logger: false,
+    });
+    await holder.connect();
+    try {
+      const res = await ctl(['import', 'imap', 'erin@example.test', url, '--insecure', '--json', '--connections', '4']);
+      expect(res.code, res.stderr).toBe(0);
+      const events = jsonLines(res.stdout);
+      // Refused at LOGIN with NO [LIMIT] (then it goes on with fewer connections), or let in and
+      // dropped at once (then it retries after a pause): either way the limit was met.
+      expect(events.some((e) => (e.event === 'fewer-connections' || e.event === 'retry') && String(e.reason).includes('connections'))).toBe(true);
+      expect(events.find((e) => e.event === 'summary')).toMatchObject({ copied: 50, notCopied: [] });
+    } finally {
+      if (holder.usable) await holder.logout();
+    }
   }, 120_000);
 
   it('a LOGIN refused with NO [LIMIT] is retried with backoff until the server lets it in', async () => {
