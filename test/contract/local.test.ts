@@ -4,6 +4,7 @@
  * and UID allocation / job hand-out under real concurrency (threads and processes on one file).
  */
 import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileBlobStore, InvalidBlobKeyError } from '#core/adapters/local/file-blob-store.ts';
 import { createLocalAdapters } from '#core/adapters/local/index.ts';
-import { SMALL_BLOB_BYTES, SqliteBlobStore } from '#core/adapters/local/sqlite-blob-store.ts';
+import { RECLAIM_FREE_PAGES, SMALL_BLOB_BYTES, SqliteBlobStore } from '#core/adapters/local/sqlite-blob-store.ts';
 import { BlobNotFoundError } from '#core/ports/blob-store.ts';
 import { SqliteContactStore } from '#core/adapters/local/sqlite-contact-store.ts';
 import { PhotoBlobContactStore } from '#core/contacts/photo-blobs.ts';
@@ -342,6 +343,52 @@ describe('local adapters only', () => {
       expect(await blobs.exists('messages/failed')).toBe(false);
       expect(rowKeys(blobs.file)).toEqual([]);
       expect(await listFiles(path.join(dir, 'blobs')).catch(() => [])).toEqual([]);
+      blobs.close();
+    });
+
+    const freePages = (file: string) => {
+      const db = new DatabaseSync(file, { readOnly: true });
+      try {
+        return (db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count;
+      } finally {
+        db.close();
+      }
+    };
+
+    it('gives the space of deleted rows back to the file system: after expunging most blobs the file is a fraction of its size, and the rest reads', async () => {
+      const keys = Array.from({ length: 200 }, (_, i) => `messages/m${i}`);
+      const blobs = new SqliteBlobStore(dir);
+      for (let i = 0; i < keys.length; i += 20) await Promise.all(keys.slice(i, i + 20).map((k, j) => blobs.put(k, Buffer.alloc(100 * 1024, i + j))));
+      await blobs.put('messages/kept', Buffer.from('kept'));
+      blobs.close();
+      const full = statSync(blobs.file).size;
+      expect(full).toBeGreaterThan(19 * 1024 * 1024);
+
+      // Deleted by a later run of the store: it reclaims in steps, off the deletes' path.
+      const again = new SqliteBlobStore(dir);
+      for (const k of keys) await again.delete(k);
+      await vi.waitFor(() => expect(freePages(again.file)).toBeLessThan(RECLAIM_FREE_PAGES), { timeout: 10_000, interval: 20 });
+      expect((await again.get('messages/kept')).toString()).toBe('kept');
+      again.close();
+      expect(statSync(again.file).size).toBeLessThan(full / 4);
+      const reopened = new SqliteBlobStore(dir);
+      expect((await reopened.get('messages/kept')).toString()).toBe('kept');
+      expect(await reopened.exists('messages/m0')).toBe(false);
+      reopened.close();
+    });
+
+    it('a blobs.sqlite made before it could shrink keeps working and reusing its free pages; no reclaim is attempted', async () => {
+      const plain = new DatabaseSync(path.join(dir, 'blobs.sqlite'));
+      plain.exec('CREATE TABLE unrelated (x INTEGER)');
+      plain.close();
+      const blobs = new SqliteBlobStore(dir);
+      const keys = Array.from({ length: 80 }, (_, i) => `messages/p${i}`);
+      await Promise.all(keys.map((k) => blobs.put(k, Buffer.alloc(100 * 1024, 1))));
+      for (const k of keys) await blobs.delete(k);
+      expect(freePages(blobs.file)).toBeGreaterThanOrEqual(RECLAIM_FREE_PAGES);
+      expect(blobs.reclaimSpace()).toBe(false);
+      await blobs.put('messages/after', Buffer.from('after'));
+      expect((await blobs.get('messages/after')).toString()).toBe('after');
       blobs.close();
     });
   });

@@ -19,6 +19,13 @@
  * this store existed). A put replaces whatever the key held in either place; deletes remove both
  * and commit without an fsync: a delete lost to a power cut leaves an orphan, which the start-up
  * sweep removes (crash-leftovers.ts), as it does for an unlinked file whose unlink was lost.
+ *
+ * Space: SQLite reuses the pages of deleted rows, but a file only shrinks by a vacuum. The file
+ * is made with auto_vacuum = INCREMENTAL, and once RECLAIM_FREE_PAGES pages are free (checked
+ * at open and every DELETES_PER_CHECK deletes) they go back to the file system in steps of
+ * RECLAIM_STEP_PAGES, each its own short write transaction, so expunged mail frees disk space
+ * without a pause in the puts. (A blobs.sqlite made before this has no such mode and keeps its
+ * size, reusing its free pages, as before.)
  */
 import { Readable } from 'node:stream';
 import path from 'node:path';
@@ -28,6 +35,12 @@ import { openSqlite, type SqliteHandle } from './sqlite-db.ts';
 
 /** Blobs up to this size are rows; a put that turns out larger goes to a file. */
 export const SMALL_BLOB_BYTES = 128 * 1024;
+
+/** Free pages (4 KiB each) that start a reclaim, and the most one step gives back (4 MiB). */
+export const RECLAIM_FREE_PAGES = 1024;
+const RECLAIM_STEP_PAGES = 1024;
+/** Deletes between two looks at the free pages. */
+const DELETES_PER_CHECK = 32;
 
 const SCHEMA_VERSION = 1;
 const SCHEMA = `
@@ -44,11 +57,18 @@ export class SqliteBlobStore implements BlobStore {
   readonly files: FileBlobStore;
   private readonly h: SqliteHandle;
   private closed = false;
+  /** Whether the file was made able to shrink (auto_vacuum = INCREMENTAL). */
+  private readonly canShrink: boolean;
+  private deletesSinceCheck = 0;
+  private reclaimScheduled = false;
 
   constructor(dataDir: string, options: { busyTimeoutMs?: number } = {}) {
     this.file = path.resolve(dataDir, 'blobs.sqlite');
     this.files = new FileBlobStore(dataDir);
-    this.h = openSqlite(this.file, 'blob-store', SCHEMA_VERSION, SCHEMA, options.busyTimeoutMs);
+    this.h = openSqlite(this.file, 'blob-store', SCHEMA_VERSION, SCHEMA, options.busyTimeoutMs, { incrementalVacuum: true });
+    this.canShrink = (this.h.stmt('PRAGMA auto_vacuum').get() as { auto_vacuum: number }).auto_vacuum === 2;
+    // Rows deleted by an earlier run, or by another process, since the last reclaim.
+    this.scheduleReclaim();
   }
 
   async put(key: string, body: Buffer | Readable): Promise<{ size: number }> {
@@ -110,7 +130,21 @@ export class SqliteBlobStore implements BlobStore {
   async delete(key: string): Promise<void> {
     validateBlobKey(key);
     this.h.immediate(() => this.h.stmt('DELETE FROM blobs WHERE key = ?').run(key), { durable: false });
+    if (++this.deletesSinceCheck >= DELETES_PER_CHECK) this.scheduleReclaim();
     await this.files.delete(key);
+  }
+
+  /**
+   * One reclaim step (see the top of this file): gives back up to RECLAIM_STEP_PAGES free pages
+   * when at least RECLAIM_FREE_PAGES are free. Returns whether pages worth another step remain.
+   */
+  reclaimSpace(): boolean {
+    if (this.closed || !this.canShrink) return false;
+    this.deletesSinceCheck = 0;
+    if (this.freePages() < RECLAIM_FREE_PAGES) return false;
+    // Not durable: a vacuum lost to a power cut only leaves the pages free, for the next one.
+    this.h.immediate(() => this.h.db.exec(`PRAGMA incremental_vacuum(${RECLAIM_STEP_PAGES})`), { durable: false });
+    return this.freePages() >= RECLAIM_FREE_PAGES;
   }
 
   /** Commits what is waiting, then closes the file; later calls reject. */
@@ -118,6 +152,26 @@ export class SqliteBlobStore implements BlobStore {
     if (this.closed) return;
     this.closed = true;
     this.h.close();
+  }
+
+  private freePages(): number {
+    return (this.h.stmt('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count;
+  }
+
+  /** Reclaim steps run off the caller's path, one per timer turn until done; a failed one waits for the next check. */
+  private scheduleReclaim(): void {
+    if (this.reclaimScheduled || this.closed || !this.canShrink) return;
+    this.reclaimScheduled = true;
+    setTimeout(() => {
+      this.reclaimScheduled = false;
+      let more = false;
+      try {
+        more = this.reclaimSpace();
+      } catch {
+        // Busy with another process's writes, say: the next check tries again.
+      }
+      if (more) this.scheduleReclaim();
+    }, 0).unref();
   }
 
   private row(key: string): Buffer | null {

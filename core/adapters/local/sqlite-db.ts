@@ -69,9 +69,23 @@ function isBusy(err: unknown): boolean {
  * (idempotent `CREATE … IF NOT EXISTS` statements) and is applied in one write transaction
  * together with the `schema_version` record for `component`; that transaction waits up to
  * OPEN_BUSY_TIMEOUT_MS for another opener's (an upgrade's) lock, later writes busyTimeoutMs.
+ * `incrementalVacuum` makes a new file able to shrink (see above); an existing file keeps the
+ * mode it was made with.
  */
-export function openSqlite(file: string, component: string, version: number, schema: string, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS): SqliteHandle {
+export function openSqlite(
+  file: string,
+  component: string,
+  version: number,
+  schema: string,
+  busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
+  options: { incrementalVacuum?: boolean } = {},
+): SqliteHandle {
   const db = new DatabaseSync(file, { timeout: busyTimeoutMs });
+  // Freed pages can be given back to the file system (`PRAGMA incremental_vacuum`) only in a
+  // file made with auto_vacuum = INCREMENTAL, which must be set before its first table.
+  if (options.incrementalVacuum && (db.prepare('PRAGMA page_count').get() as { page_count: number }).page_count === 0) {
+    db.exec('PRAGMA auto_vacuum = INCREMENTAL');
+  }
   // Switching to WAL needs a moment of exclusive access; when several processes open a new
   // file at once, one may see SQLITE_BUSY here despite busy_timeout, so retry briefly.
   const deadline = Date.now() + busyTimeoutMs;
