@@ -23,8 +23,8 @@
  * Space: SQLite reuses the pages of deleted rows, but a file only shrinks by a vacuum. The file
  * is made with auto_vacuum = INCREMENTAL, and once RECLAIM_FREE_PAGES pages are free (checked
  * at open and every DELETES_PER_CHECK deletes) they go back to the file system in steps of
- * RECLAIM_STEP_PAGES, each its own short write transaction, so expunged mail frees disk space
- * without a pause in the puts. (A blobs.sqlite made before this has no such mode and keeps its
+ * RECLAIM_STEP_PAGES, each its own short write transaction, RECLAIM_PAUSE_MS apart, so expunged
+ * mail frees disk space without holding up the puts and reads. (A blobs.sqlite made before this has no such mode and keeps its
  * size, reusing its free pages, as before.)
  */
 import { Readable } from 'node:stream';
@@ -36,9 +36,11 @@ import { openSqlite, type SqliteHandle } from './sqlite-db.ts';
 /** Blobs up to this size are rows; a put that turns out larger goes to a file. */
 export const SMALL_BLOB_BYTES = 128 * 1024;
 
-/** Free pages (4 KiB each) that start a reclaim, and the most one step gives back (4 MiB). */
+/** Free pages (4 KiB each) that start a reclaim (4 MiB), and the most one step gives back (1 MiB). */
 export const RECLAIM_FREE_PAGES = 1024;
-const RECLAIM_STEP_PAGES = 1024;
+const RECLAIM_STEP_PAGES = 256;
+/** The pause between two steps, for the connections' I/O (a step holds the event loop a few milliseconds). */
+const RECLAIM_PAUSE_MS = 10;
 /** Deletes between two looks at the free pages. */
 const DELETES_PER_CHECK = 32;
 
@@ -141,10 +143,12 @@ export class SqliteBlobStore implements BlobStore {
   reclaimSpace(): boolean {
     if (this.closed || !this.canShrink) return false;
     this.deletesSinceCheck = 0;
-    if (this.freePages() < RECLAIM_FREE_PAGES) return false;
+    const before = this.freePages();
+    if (before < RECLAIM_FREE_PAGES) return false;
     // Not durable: a vacuum lost to a power cut only leaves the pages free, for the next one.
     this.h.immediate(() => this.h.db.exec(`PRAGMA incremental_vacuum(${RECLAIM_STEP_PAGES})`), { durable: false });
-    return this.freePages() >= RECLAIM_FREE_PAGES;
+    const after = this.freePages();
+    return after >= RECLAIM_FREE_PAGES && after < before;
   }
 
   /** Commits what is waiting, then closes the file; later calls reject. */
@@ -158,20 +162,23 @@ export class SqliteBlobStore implements BlobStore {
     return (this.h.stmt('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count;
   }
 
-  /** Reclaim steps run off the caller's path, one per timer turn until done; a failed one waits for the next check. */
-  private scheduleReclaim(): void {
+  /** Reclaim steps run off the caller's path, RECLAIM_PAUSE_MS apart until done; a failed one waits for the next check. */
+  private scheduleReclaim(first = true): void {
     if (this.reclaimScheduled || this.closed || !this.canShrink) return;
     this.reclaimScheduled = true;
-    setTimeout(() => {
-      this.reclaimScheduled = false;
-      let more = false;
-      try {
-        more = this.reclaimSpace();
-      } catch {
-        // Busy with another process's writes, say: the next check tries again.
-      }
-      if (more) this.scheduleReclaim();
-    }, 0).unref();
+    setTimeout(
+      () => {
+        this.reclaimScheduled = false;
+        let more = false;
+        try {
+          more = this.reclaimSpace();
+        } catch {
+          // Busy with another process's writes, say: the next check tries again.
+        }
+        if (more) this.scheduleReclaim(false);
+      },
+      first ? 0 : RECLAIM_PAUSE_MS,
+    ).unref();
   }
 
   private row(key: string): Buffer | null {

@@ -69,8 +69,8 @@ function isBusy(err: unknown): boolean {
  * (idempotent `CREATE … IF NOT EXISTS` statements) and is applied in one write transaction
  * together with the `schema_version` record for `component`; that transaction waits up to
  * OPEN_BUSY_TIMEOUT_MS for another opener's (an upgrade's) lock, later writes busyTimeoutMs.
- * `incrementalVacuum` makes a new file able to shrink (see above); an existing file keeps the
- * mode it was made with.
+ * `incrementalVacuum` makes a new file able to give freed pages back to the file system
+ * (auto_vacuum = INCREMENTAL); an existing file keeps the mode it was made with.
  */
 export function openSqlite(
   file: string,
