@@ -377,7 +377,7 @@ describe('local adapters only', () => {
       reopened.close();
     });
 
-    it('a blobs.sqlite made before it could shrink keeps working and reusing its free pages; no reclaim is attempted', async () => {
+    it('a blobs.sqlite made before it could shrink keeps working, and no reclaim is attempted on it', async () => {
       const plain = new DatabaseSync(path.join(dir, 'blobs.sqlite'));
       plain.exec('CREATE TABLE unrelated (x INTEGER)');
       plain.close();

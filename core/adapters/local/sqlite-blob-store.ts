@@ -24,8 +24,8 @@
  * is made with auto_vacuum = INCREMENTAL, and once RECLAIM_FREE_PAGES pages are free (checked
  * at open and every DELETES_PER_CHECK deletes) they go back to the file system in steps of
  * RECLAIM_STEP_PAGES, each its own short write transaction, RECLAIM_PAUSE_MS apart, so expunged
- * mail frees disk space without holding up the puts and reads. (A blobs.sqlite made before this has no such mode and keeps its
- * size, reusing its free pages, as before.)
+ * mail frees disk space without holding up the puts and reads. (A blobs.sqlite made before this
+ * has no such mode and keeps its size, reusing its free pages, as before.)
  */
 import { Readable } from 'node:stream';
 import path from 'node:path';
